@@ -1,0 +1,53 @@
+# libdsql — the README's commands. Each target installs what is missing first.
+#   make run    build, start a throwaway PostgreSQL, run the main example, stop it
+#   make test   Debug build with ASan+UBSan (and TSan for the pool), every test via CTest
+#   make bench  benchmarks side by side (see bench/)
+#   make install [PREFIX=/usr/local]   make clean   make format
+
+PREFIX      ?= /usr/local
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+CC          ?= cc
+BUILD       := build/release
+DEBUG_BUILD := build/debug
+TSAN_BUILD  := build/tsan
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps run test test-debug test-tsan bench install clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	  -DDSQL_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@LOCALPG_DIR=$(CURDIR)/build/localpg-run scripts/with-localpg.sh scripts/run-example.sh $(BUILD)
+
+test: deps
+	@cmake -S . -B $(DEBUG_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDSQL_SANITIZE=address,undefined \
+	  $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(DEBUG_BUILD) -j $(JOBS)
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDSQL_SANITIZE=thread \
+	  -DDSQL_BUILD_EXAMPLES=OFF -DDSQL_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+	@LOCALPG_DIR=$(CURDIR)/build/localpg-test scripts/with-localpg.sh \
+	  scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD)
+
+bench: build
+	@scripts/deps.sh bench
+	@LOCALPG_DIR=$(CURDIR)/build/localpg-bench scripts/with-localpg.sh bench/run.sh $(BUILD)
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	@if [ -x scripts/localpg.sh ]; then \
+	  for d in build/localpg-*; do [ -e "$$d" ] && LOCALPG_DIR=$(CURDIR)/$$d scripts/localpg.sh stop || true; done; fi
+	rm -rf build
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i

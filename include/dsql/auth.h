@@ -1,0 +1,151 @@
+/*
+ * libdsql auth: AWS credentials, the credential chain, and Aurora DSQL IAM auth tokens.
+ *
+ * A token is a SigV4 query-presigned URL (without scheme) for
+ * `GET https://<host>/?Action=DbConnect|DbConnectAdmin`, service `dsql`. Minting one is
+ * pure computation (no network call); only fetching credentials may reach the network.
+ *
+ * Thread rule: a dsql_credentials_provider is thread-safe (it may be shared by a pool and
+ * any number of threads; concurrent callers of an expired cache wait for one refresh
+ * instead of stampeding the source). dsql_credentials values belong to one thread.
+ * Everything else here is a pure function.
+ */
+#ifndef DSQL_AUTH_H
+#define DSQL_AUTH_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "dsql/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Token lifetime bounds and default, in seconds. */
+#define DSQL_TOKEN_EXPIRES_DEFAULT 900
+#define DSQL_TOKEN_EXPIRES_MAX     604800
+
+/**
+ * A set of AWS credentials. The strings are owned by the struct (malloc'd copies);
+ * release them with dsql_credentials_clear(), which wipes the secrets first.
+ */
+typedef struct dsql_credentials {
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token; /**< NULL for long-term credentials */
+    time_t expiration;   /**< when temporary credentials expire; 0 = never */
+    char source[32];     /**< which source supplied them: "environment", "profile", ... */
+} dsql_credentials;
+
+#define DSQL_CREDENTIALS_INIT {NULL, NULL, NULL, 0, {0}}
+
+/**
+ * Sets creds to copies of the given strings (session_token may be NULL), replacing
+ * (and wiping) what it held. Returns DSQL_EINVAL when a key is NULL or empty.
+ */
+DSQL_API int dsql_credentials_set(dsql_credentials *creds, const char *access_key_id,
+                                  const char *secret_access_key, const char *session_token,
+                                  time_t expiration, dsql_error *err);
+
+/** Wipes and frees the strings of creds and resets it to DSQL_CREDENTIALS_INIT. NULL is a no-op. */
+DSQL_API void dsql_credentials_clear(dsql_credentials *creds);
+
+/** An opaque, thread-safe, caching source of credentials. */
+typedef struct dsql_credentials_provider dsql_credentials_provider;
+
+/**
+ * A custom credentials callback: fill *out with dsql_credentials_set() and return DSQL_OK,
+ * or return an error status (and fill err). Set out->expiration for temporary
+ * credentials so the provider refreshes them ahead of time. Called with no lock held
+ * by at most one thread at a time per provider.
+ */
+typedef int (*dsql_credentials_fn)(void *ctx, dsql_credentials *out, dsql_error *err);
+
+/**
+ * The default chain, in the AWS SDKs' order: environment, web identity, shared
+ * credentials/config files (profile = `profile` argument, else AWS_PROFILE, else
+ * "default"; static keys, credential_process, role_arn + source_profile), container
+ * credentials, EC2 instance metadata (IMDSv2). The first source that is configured
+ * decides; a configured source that fails is an error naming the source.
+ * *out is a new provider: free it with dsql_credentials_provider_free().
+ */
+DSQL_API int dsql_credentials_provider_default(const char *profile,
+                                               dsql_credentials_provider **out,
+                                               dsql_error *err);
+
+/** A provider that always returns copies of the given static credentials. */
+DSQL_API int dsql_credentials_provider_static(const char *access_key_id,
+                                              const char *secret_access_key,
+                                              const char *session_token,
+                                              dsql_credentials_provider **out, dsql_error *err);
+
+/** A provider backed by the application's own callback (results cached until expiration). */
+DSQL_API int dsql_credentials_provider_custom(dsql_credentials_fn fn, void *ctx,
+                                              dsql_credentials_provider **out, dsql_error *err);
+
+/** Frees a provider (wiping cached secrets). NULL is a no-op. */
+DSQL_API void dsql_credentials_provider_free(dsql_credentials_provider *provider);
+
+/**
+ * Gets current credentials: from the cache while they are valid for more than a few
+ * minutes, otherwise from the source. *out receives copies the caller owns
+ * (dsql_credentials_clear()).
+ */
+DSQL_API int dsql_credentials_provider_get(dsql_credentials_provider *provider,
+                                           dsql_credentials *out, dsql_error *err);
+
+/** Which token to mint. */
+typedef enum dsql_token_action {
+    DSQL_TOKEN_DB_CONNECT = 0,      /**< Action=DbConnect: any user other than admin */
+    DSQL_TOKEN_DB_CONNECT_ADMIN = 1 /**< Action=DbConnectAdmin: the user "admin" */
+} dsql_token_action;
+
+/** The inputs of a token. */
+typedef struct dsql_token_params {
+    const char *hostname;     /**< full endpoint host name (no scheme, no port) */
+    const char *region;       /**< signing region; NULL = from the host name */
+    dsql_token_action action;
+    long expires_in;          /**< seconds, 1..604800; 0 = DSQL_TOKEN_EXPIRES_DEFAULT */
+    time_t signing_time;      /**< 0 = now; set for reproducible tokens */
+} dsql_token_params;
+
+#define DSQL_TOKEN_PARAMS_INIT {NULL, NULL, DSQL_TOKEN_DB_CONNECT, 0, 0}
+
+/**
+ * Mints an auth token for params with creds. *token is a new NUL-terminated string;
+ * release it with dsql_token_free() (which wipes it). The output matches the official
+ * AWS signer byte for byte.
+ */
+DSQL_API int dsql_token_generate(const dsql_token_params *params, const dsql_credentials *creds,
+                                 char **token, dsql_error *err);
+
+/** Wipes and frees a token. NULL is a no-op. */
+DSQL_API void dsql_token_free(char *token);
+
+/**
+ * Resolves an endpoint: `host_or_id` is a full DSQL host name or a bare 26-character
+ * cluster id. The region is taken, in order, from `region` (if not NULL/empty), the
+ * host name, AWS_REGION, AWS_DEFAULT_REGION, then the profile's `region` in the AWS
+ * config file (profile as in dsql_credentials_provider_default). A bare id is expanded to
+ * `<id>.dsql.<region>.on.aws`. *host_out and *region_out are new strings (free()).
+ * No region found: DSQL_ECONFIG with a message naming every place looked at.
+ */
+DSQL_API int dsql_endpoint_resolve(const char *host_or_id, const char *region,
+                                   const char *profile, char **host_out, char **region_out,
+                                   dsql_error *err);
+
+/**
+ * The region embedded in a DSQL host name (`...dsql[^.]*.<region>.on.aws`), copied into
+ * buf (size bufsize). Returns true if the host carries one.
+ */
+DSQL_API bool dsql_region_from_host(const char *host, char *buf, size_t bufsize);
+
+/** True when host looks like an Aurora DSQL endpoint (or a bare cluster id). */
+DSQL_API bool dsql_is_dsql_host(const char *host);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

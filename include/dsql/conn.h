@@ -1,0 +1,208 @@
+/*
+ * libdsql connections: configuration, connecting (IAM token per connection, TLS
+ * verify-full), typed parameterized queries, results, pipelined batches and statistics.
+ *
+ * Thread rule: a dsql_config is plain data owned by the caller. A dsql_conn and a
+ * dsql_result are used by one thread at a time. Pools (dsql/pool.h) are thread-safe.
+ */
+#ifndef DSQL_CONN_H
+#define DSQL_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsql/auth.h"
+#include "dsql/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** How a connection authenticates. */
+typedef enum dsql_auth_mode {
+    DSQL_AUTH_AUTO = 0,     /**< IAM for DSQL endpoints (and when region is set), else password */
+    DSQL_AUTH_IAM = 1,      /**< a fresh SigV4 token as password for every physical connection */
+    DSQL_AUTH_PASSWORD = 2  /**< `password` (or PGPASSWORD / .pgpass / trust), plain PostgreSQL */
+} dsql_auth_mode;
+
+/**
+ * Connection settings. Strings are borrowed: they must stay valid until the call that
+ * takes the config (dsql_connect, dsql_pool_open) returns; the library copies what it
+ * keeps. Strings filled by dsql_config_parse() / dsql_config_from_env() are owned by
+ * the config and released by dsql_config_clear().
+ * Start from DSQL_CONFIG_INIT; NULL/0 means "the default" for every field.
+ */
+typedef struct dsql_config {
+    const char *host;             /**< DSQL endpoint, bare cluster id, or PostgreSQL host */
+    const char *hostaddr;         /**< numeric address to connect to instead of resolving host
+                                       (TLS and the token still use host) */
+    int port;                     /**< default 5432 */
+    const char *database;         /**< default "postgres" */
+    const char *user;             /**< default "admin" */
+    const char *password;         /**< password mode only */
+    dsql_auth_mode auth;
+    const char *region;           /**< signing region; default: from host, env, profile */
+    const char *profile;          /**< AWS profile for the default credential chain */
+    dsql_credentials_provider *credentials; /**< borrowed; NULL = default chain */
+    long expires_in;              /**< token lifetime in seconds; default 900 */
+    const char *schema;           /**< search_path, sent in the startup options; NULL =
+                                       none (admin) */
+    const char *application_name; /**< prefix: "myapp" gives "myapp:libdsql/<version>" */
+    const char *sslmode;          /**< default "verify-full" */
+    const char *sslrootcert;      /**< default: system bundle (libpq < 16) / "system" */
+    int connect_timeout_s;        /**< default 10 */
+    dsql_log_fn log;              /**< optional logging callback */
+    void *log_ctx;
+    void *owned_;                 /**< private: strings owned by the config */
+} dsql_config;
+
+#define DSQL_CONFIG_INIT {0}
+
+/**
+ * Fills cfg from a conninfo-style string: space-separated `keyword=value` pairs, values
+ * optionally single-quoted with \\ and \' escapes. Keywords: host hostaddr port dbname
+ * (or database) user password auth (iam|password|auto) region profile expires_in schema
+ * application_name sslmode sslrootcert connect_timeout. Unknown keywords, bad numbers
+ * and unterminated quotes are DSQL_EPARSE errors naming the keyword. Fields not named
+ * keep their value.
+ */
+DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_error *err);
+
+/**
+ * Fills unset fields of cfg from the environment: CLUSTER_ENDPOINT, CLUSTER_REGION (or
+ * REGION), CLUSTER_USER, AWS_PROFILE; with no CLUSTER_ENDPOINT, the PG* variables
+ * (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT)
+ * select a plain PostgreSQL. Half-set environments are DSQL_ECONFIG errors.
+ */
+DSQL_API int dsql_config_from_env(dsql_config *cfg, dsql_error *err);
+
+/** Frees strings owned by cfg and resets it to DSQL_CONFIG_INIT. NULL is a no-op. */
+DSQL_API void dsql_config_clear(dsql_config *cfg);
+
+/** One physical connection. Opaque. */
+typedef struct dsql_conn dsql_conn;
+
+/**
+ * Opens one connection (minting a fresh token in IAM mode). *out is a new connection:
+ * close it with dsql_conn_close(). Most programs use a pool (dsql/pool.h) instead.
+ */
+DSQL_API int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err);
+
+/** Closes a connection. NULL is a no-op. */
+DSQL_API void dsql_conn_close(dsql_conn *conn);
+
+/** True when the connection is usable (not broken). */
+DSQL_API bool dsql_conn_ok(const dsql_conn *conn);
+
+/**
+ * The underlying libpq connection, for what libdsql does not wrap. Borrowed: valid until
+ * the connection is closed or released to its pool. Do not change its state (no
+ * transaction left open, no settings).
+ */
+struct pg_conn;
+DSQL_API struct pg_conn *dsql_conn_pg(dsql_conn *conn);
+
+/** Per-connection counters (never reset). */
+typedef struct dsql_conn_stats {
+    uint64_t statements;  /**< statements sent */
+    uint64_t round_trips; /**< network round trips waited for (a pipeline counts once) */
+} dsql_conn_stats;
+
+DSQL_API void dsql_conn_get_stats(const dsql_conn *conn, dsql_conn_stats *stats);
+
+/* ---- values (statement parameters, and model where-clauses) ---- */
+
+typedef enum dsql_value_kind {
+    DSQL_V_NULL = 0,
+    DSQL_V_TEXT,   /**< NUL-terminated UTF-8 text (also used for uuid, numeric, dates) */
+    DSQL_V_INT,    /**< int64_t */
+    DSQL_V_DOUBLE, /**< double (NaN and infinities included) */
+    DSQL_V_BOOL,
+    DSQL_V_BYTES   /**< binary (bytea), may contain NUL bytes */
+} dsql_value_kind;
+
+/** A typed value. Borrowed pointers: valid for the duration of the call it is passed to. */
+typedef struct dsql_value {
+    dsql_value_kind kind;
+    union {
+        const char *s;
+        int64_t i;
+        double d;
+        bool b;
+        struct {
+            const void *data;
+            size_t len;
+        } bytes;
+    } u;
+} dsql_value;
+
+#define DSQL_NULL          ((dsql_value){.kind = DSQL_V_NULL})
+#define DSQL_TEXT(str)     ((dsql_value){.kind = DSQL_V_TEXT, .u.s = (str)})
+#define DSQL_INT(n)        ((dsql_value){.kind = DSQL_V_INT, .u.i = (int64_t)(n)})
+#define DSQL_DOUBLE(x)     ((dsql_value){.kind = DSQL_V_DOUBLE, .u.d = (double)(x)})
+#define DSQL_BOOL(x)       ((dsql_value){.kind = DSQL_V_BOOL, .u.b = (bool)(x)})
+#define DSQL_BYTES(p, n)   ((dsql_value){.kind = DSQL_V_BYTES, .u.bytes = {(p), (n)}})
+
+/* ---- results ---- */
+
+/**
+ * A query result. Owns every byte it hands out (values, and for model queries the
+ * hydrated structs and their strings); dsql_result_free() releases it all.
+ */
+typedef struct dsql_result dsql_result;
+
+DSQL_API void dsql_result_free(dsql_result *res);
+DSQL_API size_t dsql_result_rows(const dsql_result *res);
+DSQL_API size_t dsql_result_cols(const dsql_result *res);
+/** Rows affected by INSERT/UPDATE/DELETE (0 for others). */
+DSQL_API uint64_t dsql_result_affected(const dsql_result *res);
+/** Column name, or NULL when out of range. Valid until dsql_result_free(). */
+DSQL_API const char *dsql_result_col_name(const dsql_result *res, size_t col);
+/** Column index by name, or -1. */
+DSQL_API int dsql_result_col_index(const dsql_result *res, const char *name);
+DSQL_API bool dsql_result_is_null(const dsql_result *res, size_t row, size_t col);
+/** Text form of a value ("" for NULL or out of range). Valid until dsql_result_free(). */
+DSQL_API const char *dsql_result_text(const dsql_result *res, size_t row, size_t col);
+/** Typed getters: DSQL_EINVAL for NULL or out of range, DSQL_EPARSE when the text does
+ * not convert (naming the column). */
+DSQL_API int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out,
+                             dsql_error *err);
+DSQL_API int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *out,
+                                dsql_error *err);
+DSQL_API int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bool *out,
+                              dsql_error *err);
+
+/* ---- statements ---- */
+
+/**
+ * Runs one parameterized statement ($1..$n) on conn, in one round trip. *res (if res is
+ * not NULL) receives a new result (dsql_result_free()). Server errors are classified
+ * (DSQL_ECONFLICT for 40001/OC000/OC001, DSQL_ECONSTRAINT for class 23, DSQL_ELIMIT for
+ * 54000, DSQL_EUNSUPPORTED for 0A000, DSQL_ECONNLOST when the connection dropped,
+ * else DSQL_ESERVER) with SQLSTATE, message, detail and hint in err.
+ */
+DSQL_API int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params,
+                             size_t nparams, dsql_result **res, dsql_error *err);
+
+/** One statement of a pipelined batch. */
+typedef struct dsql_stmt {
+    const char *sql;
+    const dsql_value *params;
+    size_t nparams;
+} dsql_stmt;
+
+/**
+ * Sends n statements in libpq pipeline mode and waits once: one network round trip for
+ * the whole batch. results (if not NULL) is an array of n slots that receive a new
+ * dsql_result each (NULL for statements after a failure). On the first failing
+ * statement, the error names its index; later statements are not run.
+ */
+DSQL_API int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
+                                dsql_result **results, dsql_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

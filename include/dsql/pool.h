@@ -1,0 +1,121 @@
+/*
+ * libdsql pool and transactions: a thread-safe connection pool that mints a fresh IAM
+ * token for every new connection and retires connections before Aurora DSQL's 60-minute
+ * cap, and a transaction runner that retries optimistic-concurrency conflicts.
+ *
+ * Thread rule: a dsql_pool is thread-safe. A dsql_conn acquired from it belongs to the
+ * acquiring thread until released.
+ */
+#ifndef DSQL_POOL_H
+#define DSQL_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dsql/conn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Pool options; 0 means the default shown (the seed's Sequelize pool, plus lifetime). */
+typedef struct dsql_pool_options {
+    int max;                  /**< most connections open at once; default 5 */
+    int min;                  /**< connections kept open when idle; default 0 */
+    int64_t acquire_timeout_ms; /**< wait for a connection at most this long; default 30000 */
+    int64_t idle_timeout_ms;  /**< close connections idle this long (above min); default 10000 */
+    int64_t max_lifetime_ms;  /**< retire connections this old; default 55 min, with up to 10 %
+                                   jitter below, always under 60 min */
+} dsql_pool_options;
+
+#define DSQL_POOL_OPTIONS_INIT {0, 0, 0, 0, 0}
+
+/** The pool. Opaque. */
+typedef struct dsql_pool dsql_pool;
+
+/** Opens a pool (opening `min` connections). opts may be NULL for the defaults.
+ * *out: free with dsql_pool_close(). */
+DSQL_API int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts,
+                            dsql_pool **out, dsql_error *err);
+
+/** Closes the pool: waits for connections in use to be released, then closes all.
+ * NULL is a no-op. */
+DSQL_API void dsql_pool_close(dsql_pool *pool);
+
+/** Borrows a connection (opening one when none is idle and max allows). DSQL_ETIMEOUT
+ * after acquire_timeout_ms. */
+DSQL_API int dsql_pool_acquire(dsql_pool *pool, dsql_conn **conn, dsql_error *err);
+
+/** Returns a connection; an open transaction on it is rolled back; a broken one is closed. */
+DSQL_API void dsql_pool_release(dsql_pool *pool, dsql_conn *conn);
+
+/** Pool counters. */
+typedef struct dsql_pool_stats {
+    int open, idle, in_use, waiting;
+    uint64_t acquires, waits, timeouts;
+    uint64_t connects, token_mints, retires, failures;
+    uint64_t statements, round_trips; /**< totals over every connection the pool has had */
+} dsql_pool_stats;
+
+DSQL_API void dsql_pool_get_stats(dsql_pool *pool, dsql_pool_stats *stats);
+
+/** OCC retry policy; 0 fields take AWS connectors' defaults. */
+typedef struct dsql_retry_policy {
+    int max_retries;        /**< default 3 (so at most 4 attempts); -1 = never retry */
+    int64_t base_delay_ms;  /**< default 100 */
+    double multiplier;      /**< default 2.0 */
+    int64_t max_delay_ms;   /**< default 5000 */
+    double jitter;          /**< fraction of each delay added at random; default 0.25 */
+    /** Called before each retry (attempt = the attempt that failed, 1-based). */
+    void (*on_retry)(int attempt, const dsql_error *cause, int64_t delay_ms, void *ctx);
+    void *on_retry_ctx;
+} dsql_retry_policy;
+
+#define DSQL_RETRY_POLICY_INIT {0, 0, 0, 0, 0, NULL, NULL}
+
+/** The body of a transaction: run statements on conn; return DSQL_OK to commit. */
+typedef int (*dsql_tx_fn)(dsql_conn *conn, void *ctx, dsql_error *err);
+
+/**
+ * Runs fn inside BEGIN ... COMMIT on a pooled connection. On an OCC conflict at any
+ * statement or at COMMIT, rolls back and runs fn again after a backoff, up to the
+ * policy's retries (then DSQL_ECONFLICT). Other errors surface at once (rolled back).
+ * A connection lost during COMMIT gives DSQL_EUNKNOWN_OUTCOME and is never retried.
+ * policy may be NULL for defaults. *attempts (if not NULL) receives the attempts made.
+ */
+DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
+                              const dsql_retry_policy *policy, int *attempts, dsql_error *err);
+
+/**
+ * Runs one statement in autocommit with the same OCC retry policy (DDL included).
+ * *res as dsql_conn_query.
+ */
+DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params,
+                             size_t nparams, const dsql_retry_policy *policy, dsql_result **res,
+                             dsql_error *err);
+
+/* ---- db handles: model calls accept a pool or a connection ---- */
+
+/**
+ * Model-layer calls take a `dsql_db *`: pass a dsql_pool * (each call acquires and
+ * releases a connection, and runs in its own retried transaction when it needs one) or
+ * a dsql_conn * (for example inside dsql_transaction, so several calls share one
+ * transaction). The handle's kind is checked at run time (DSQL_EINVAL otherwise).
+ */
+typedef void dsql_db;
+
+/**
+ * Runs BEGIN; stmts; COMMIT as ONE pipeline (one round trip) and retries the whole batch
+ * on OCC conflicts per policy. When db is a connection already inside a transaction,
+ * runs only the statements (the enclosing transaction commits). results as
+ * dsql_conn_pipeline (n slots, for the caller's statements only).
+ */
+DSQL_API int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n,
+                              dsql_result **results, const dsql_retry_policy *policy,
+                              dsql_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of the sanitizer build, then the ThreadSanitizer-labelled tests of the
+# TSan build. Expects the throwaway PostgreSQL's environment (scripts/with-localpg.sh).
+set -uo pipefail
+debug=${1:?usage: run-tests.sh DEBUG_BUILD [TSAN_BUILD]}
+tsan=${2:-}
+jobs=${CTEST_JOBS:-2}
+rc=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$debug" --output-on-failure -j "$jobs" || rc=1
+if [ -n "$tsan" ] && [ -d "$tsan" ]; then
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+    # -L tsan: only the tests meant for ThreadSanitizer; no tests at all is not a failure.
+    ctest --test-dir "$tsan" --output-on-failure -L tsan --no-tests=ignore || rc=1
+fi
+if [ $rc -ne 0 ]; then
+    echo "make test: FAILED" >&2
+else
+    echo "make test: all tests passed"
+fi
+exit $rc

@@ -1,0 +1,83 @@
+/*
+ * The conn layer's internal interface, used by the conn layer itself and by the model
+ * layer above it. Not installed.
+ *
+ * The model layer builds SQL and parameters and hydrates rows; everything that touches
+ * the network goes through the functions below, so statements and round trips are
+ * counted, logged and classified in one place.
+ */
+#ifndef DSQL_CONN_INTERNAL_H
+#define DSQL_CONN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "dsql/conn.h"
+#include "dsql/pool.h"
+#include "util/util.h"
+
+#define DSQL__MAGIC_CONN   0x64436f6eu /* "dCon" */
+#define DSQL__MAGIC_POOL   0x64506f6fu /* "dPoo" */
+#define DSQL__MAGIC_RESULT 0x64526573u /* "dRes" */
+
+/*
+ * A result: the libpq result (may be NULL for results built by the model layer), and
+ * an arena that owns everything the model layer hydrated from it.
+ */
+struct dsql_result {
+    uint32_t magic;
+    PGresult *pg;
+    uint64_t affected;
+    dsql__arena arena;
+    void *rows;   /* model layer: array of hydrated structs (in the arena) */
+    size_t nrows;
+};
+
+/* Wraps pg (ownership passes to the result; pg may be NULL). NULL on oom (pg cleared). */
+dsql_result *dsql__result_new(PGresult *pg);
+
+/* The libpq connection of conn. */
+PGconn *dsql__conn_pg(dsql_conn *conn);
+
+/* Logs one line through the connection's config logger (no-op without one). */
+void dsql__conn_log(dsql_conn *conn, dsql_log_level level, const char *fmt, ...)
+    DSQL_PRINTF(3, 4);
+
+/*
+ * Runs one statement with libpq-style parameters (PQexecParams semantics) in one round
+ * trip: counts it, logs its SQL and duration, and on failure fills err with the
+ * classified status, SQLSTATE, message, detail and hint. On success *out (if not NULL)
+ * receives the PGresult (PQclear it); on failure nothing is returned.
+ */
+int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *const *values,
+                    const int *lengths, const int *formats, int result_format, PGresult **out,
+                    dsql_error *err);
+
+/* Fills err from a failed result (or from the connection's error when res is NULL) and
+ * returns the classified status. */
+int dsql__error_from_pg(dsql_error *err, PGconn *pg, const PGresult *res);
+
+/* True for 40001 or a message naming OC000/OC001. */
+bool dsql__is_occ_conflict(const char *sqlstate, const char *message);
+
+/* ---- db handles (a dsql_pool * or a dsql_conn *) ---- */
+
+/* True if db is a pool; false if a connection. */
+bool dsql__db_is_pool(const dsql_db *db);
+
+/* A connection for db: the connection itself, or one acquired from the pool. Pair each
+ * successful call with dsql__db_release(). DSQL_EINVAL if db is neither kind. */
+int dsql__db_acquire(dsql_db *db, dsql_conn **conn, dsql_error *err);
+void dsql__db_release(dsql_db *db, dsql_conn *conn);
+
+/* Runs fn in a transaction: on a pool, through dsql_transaction with the default retry
+ * policy; on a connection, fn is called directly (the caller's transaction, if any,
+ * encloses it). */
+int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err);
+
+/* The logger of db's config (for model-layer log lines); fn NULL when none. */
+void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx);
+
+#endif

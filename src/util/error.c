@@ -1,0 +1,105 @@
+/* Status names, descriptions and the dsql_error record. */
+#include <stdio.h>
+#include <string.h>
+
+#include "dsql/common.h"
+#include "util/util.h"
+
+static const struct {
+    const char *name;
+    const char *text;
+} status_table[] = {
+    [DSQL_OK] = {"DSQL_OK", "success"},
+    [DSQL_EINVAL] = {"DSQL_EINVAL", "invalid argument"},
+    [DSQL_ENOMEM] = {"DSQL_ENOMEM", "out of memory"},
+    [DSQL_EIO] = {"DSQL_EIO", "input/output error"},
+    [DSQL_ECONFIG] = {"DSQL_ECONFIG", "configuration error"},
+    [DSQL_ECREDENTIALS] = {"DSQL_ECREDENTIALS", "AWS credentials unavailable"},
+    [DSQL_EAUTH] = {"DSQL_EAUTH", "authentication rejected"},
+    [DSQL_ECONNECT] = {"DSQL_ECONNECT", "could not connect"},
+    [DSQL_ETIMEOUT] = {"DSQL_ETIMEOUT", "operation timed out"},
+    [DSQL_ESERVER] = {"DSQL_ESERVER", "server error"},
+    [DSQL_ECONFLICT] = {"DSQL_ECONFLICT", "optimistic concurrency conflict"},
+    [DSQL_EUNKNOWN_OUTCOME] = {"DSQL_EUNKNOWN_OUTCOME",
+                               "connection lost during commit: transaction outcome unknown"},
+    [DSQL_ENOTFOUND] = {"DSQL_ENOTFOUND", "no matching row"},
+    [DSQL_EVALIDATION] = {"DSQL_EVALIDATION", "validation failed"},
+    [DSQL_ECONSTRAINT] = {"DSQL_ECONSTRAINT", "constraint violated"},
+    [DSQL_ELIMIT] = {"DSQL_ELIMIT", "service limit exceeded"},
+    [DSQL_EUNSUPPORTED] = {"DSQL_EUNSUPPORTED", "feature not supported"},
+    [DSQL_ECLOSED] = {"DSQL_ECLOSED", "handle is closed"},
+    [DSQL_EHTTP] = {"DSQL_EHTTP", "HTTP request failed"},
+    [DSQL_EPARSE] = {"DSQL_EPARSE", "malformed input"},
+    [DSQL_ECONNLOST] = {"DSQL_ECONNLOST", "connection lost"},
+    [DSQL_EPARTIAL] = {"DSQL_EPARTIAL", "operation completed only in part"},
+    [DSQL_EINTERNAL] = {"DSQL_EINTERNAL", "internal error"},
+};
+
+const char *dsql_status_name(int status)
+{
+    if (status < 0 || (size_t)status >= DSQL__ARRAY_LEN(status_table) ||
+        !status_table[status].name)
+        return "DSQL_E?";
+    return status_table[status].name;
+}
+
+const char *dsql_strerror(int status)
+{
+    if (status < 0 || (size_t)status >= DSQL__ARRAY_LEN(status_table) ||
+        !status_table[status].text)
+        return "unknown status";
+    return status_table[status].text;
+}
+
+void dsql_error_clear(dsql_error *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+}
+
+int dsql_error_set(dsql_error *err, int status, const char *fmt, ...)
+{
+    if (!err)
+        return status;
+    memset(err, 0, sizeof *err);
+    err->status = status;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    } else {
+        snprintf(err->message, sizeof err->message, "%s", dsql_strerror(status));
+    }
+    return status;
+}
+
+void dsql__err_prefix(dsql_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char prefix[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(prefix, sizeof prefix - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t plen = strlen(prefix);
+    memcpy(prefix + plen, ": ", 3);
+    plen += 2;
+    /* Shift the old message right (truncating its tail) and put the prefix in front. */
+    size_t cap = sizeof err->message - 1;
+    size_t old = strnlen(err->message, cap);
+    if (plen > cap)
+        plen = cap;
+    size_t keep = old < cap - plen ? old : cap - plen;
+    memmove(err->message + plen, err->message, keep);
+    memcpy(err->message, prefix, plen);
+    err->message[plen + keep] = '\0';
+}
+
+const char *dsql_version(void)
+{
+    return DSQL_VERSION_STRING;
+}
