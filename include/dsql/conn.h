@@ -137,12 +137,14 @@ typedef struct dsql_value {
     } u;
 } dsql_value;
 
-#define DSQL_NULL          ((dsql_value){.kind = DSQL_V_NULL})
-#define DSQL_TEXT(str)     ((dsql_value){.kind = DSQL_V_TEXT, .u.s = (str)})
-#define DSQL_INT(n)        ((dsql_value){.kind = DSQL_V_INT, .u.i = (int64_t)(n)})
-#define DSQL_DOUBLE(x)     ((dsql_value){.kind = DSQL_V_DOUBLE, .u.d = (double)(x)})
-#define DSQL_BOOL(x)       ((dsql_value){.kind = DSQL_V_BOOL, .u.b = (bool)(x)})
-#define DSQL_BYTES(p, n)   ((dsql_value){.kind = DSQL_V_BYTES, .u.bytes = {(p), (n)}})
+/* Value constructors. (Type names such as DSQL_TEXT and DSQL_DOUBLE belong to model
+ * attribute declarations, dsql/model.h; values use these shorter names.) */
+#define DSQL_NULL        ((dsql_value){.kind = DSQL_V_NULL})
+#define DSQL_STR(str)    ((dsql_value){.kind = DSQL_V_TEXT, .u.s = (str)})
+#define DSQL_INT(n)      ((dsql_value){.kind = DSQL_V_INT, .u.i = (int64_t)(n)})
+#define DSQL_DBL(x)      ((dsql_value){.kind = DSQL_V_DOUBLE, .u.d = (double)(x)})
+#define DSQL_BOOL(x)     ((dsql_value){.kind = DSQL_V_BOOL, .u.b = (bool)(x)})
+#define DSQL_BYTES(p, n) ((dsql_value){.kind = DSQL_V_BYTES, .u.bytes = {(p), (n)}})
 
 /* ---- results ---- */
 
