@@ -3,7 +3,12 @@
  *
  * Include this one header; it brings in every module:
  *   dsql/common.h  status codes, dsql_error, logging callback
- *   (further modules are added as the library grows)
+ *   dsql/auth.h    AWS credentials, the credential chain, IAM auth tokens, endpoints
+ *   dsql/conn.h    configuration, connections, values, results, pipelining
+ *   dsql/pool.h    the pool, the OCC-retrying transaction runner, dsql_db handles
+ *   dsql/model.h   models over your structs, where/order/include, CRUD
+ *   dsql/assoc.h   associations, eager loading, atomic set/add/remove
+ *   dsql/schema.h  create/drop tables, sync that works on Aurora DSQL
  *
  * Thread rule: see each module's header.
  */
@@ -11,5 +16,11 @@
 #define DSQL_H
 
 #include "dsql/common.h"
+#include "dsql/auth.h"
+#include "dsql/conn.h"
+#include "dsql/pool.h"
+#include "dsql/model.h"
+#include "dsql/assoc.h"
+#include "dsql/schema.h"
 
 #endif

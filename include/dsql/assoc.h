@@ -1,0 +1,119 @@
+/*
+ * libdsql associations: belongs-to, has-one, has-many and belongs-to-many (through a join
+ * model), eager loading through dsql_include (dsql/model.h), lazy getters, and atomic,
+ * pipelined setters.
+ *
+ * Associations are static const descriptors next to the models:
+ *
+ *     typedef struct pet { dsql_uuid id; char *name; char *birth_date; dsql_uuid owner_id;
+ *                          struct owner *owner; } pet;
+ *     typedef struct owner { dsql_uuid id; ...; pet *pets; size_t n_pets; } owner;
+ *
+ *     static const dsql_assoc pet_owner =
+ *         DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
+ *     static const dsql_assoc owner_pets =
+ *         DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
+ *     static const dsql_assoc vet_specialties =
+ *         DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model,
+ *                              &vet_specialty_model, "vetId", "specialtyId");
+ *
+ * Hydration: a to-one association fills a pointer member (T *, NULL when there is no
+ * match); a to-many one fills an array member (T *) and its count (size_t). All of it is
+ * owned by the dsql_result of the find.
+ *
+ * No database constraint is created unless .constraints = true (then `dsql_sync` emits a
+ * real FOREIGN KEY in the form Aurora DSQL accepts).
+ *
+ * Thread rule: descriptors are const and shared freely; calls follow dsql/model.h.
+ */
+#ifndef DSQL_ASSOC_H
+#define DSQL_ASSOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dsql/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dsql_assoc_kind {
+    DSQL_ASSOC_BELONGS_TO = 1,  /**< source holds foreign_key -> target's target_key */
+    DSQL_ASSOC_HAS_ONE,         /**< target holds foreign_key -> source's source_key */
+    DSQL_ASSOC_HAS_MANY,        /**< target holds foreign_key -> source's source_key */
+    DSQL_ASSOC_BELONGS_TO_MANY  /**< through holds foreign_key -> source, other_key -> target */
+} dsql_assoc_kind;
+
+#define DSQL_ASSOC_MAGIC 0x64417363u
+
+typedef struct dsql_assoc {
+    uint32_t magic;
+    dsql_assoc_kind kind;
+    const char *alias;            /**< name in messages and SQL aliases; default member name */
+    const dsql_model *source;
+    const dsql_model *target;
+    const dsql_model *through;    /**< join model (belongs-to-many only) */
+    const char *foreign_key;      /**< attribute name; see dsql_assoc_kind */
+    const char *other_key;        /**< belongs-to-many: through's attribute naming target */
+    const char *source_key;       /**< NULL = source's primary key */
+    const char *target_key;       /**< NULL = target's primary key */
+    size_t member_offset;         /**< offsetof the pointer member in the source struct */
+    size_t count_offset;          /**< to-many: offsetof the size_t count member */
+    bool constraints;             /**< emit a real FOREIGN KEY in dsql_sync (default off) */
+    const char *on_delete;        /**< with constraints: "CASCADE", "SET NULL", ... */
+} dsql_assoc;
+
+#define DSQL_BELONGS_TO(S, member, src, tgt, fk)                                               \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_BELONGS_TO, .alias = #member,               \
+     .source = (src), .target = (tgt), .foreign_key = (fk),                                    \
+     .member_offset = offsetof(S, member)}
+#define DSQL_HAS_ONE(S, member, src, tgt, fk)                                                  \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_HAS_ONE, .alias = #member, .source = (src),  \
+     .target = (tgt), .foreign_key = (fk), .member_offset = offsetof(S, member)}
+#define DSQL_HAS_MANY(S, member, count, src, tgt, fk)                                          \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_HAS_MANY, .alias = #member,                 \
+     .source = (src), .target = (tgt), .foreign_key = (fk),                                    \
+     .member_offset = offsetof(S, member), .count_offset = offsetof(S, count)}
+#define DSQL_BELONGS_TO_MANY(S, member, count, src, tgt, thru, fk, ok)                         \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_BELONGS_TO_MANY, .alias = #member,          \
+     .source = (src), .target = (tgt), .through = (thru), .foreign_key = (fk),                 \
+     .other_key = (ok), .member_offset = offsetof(S, member),                                  \
+     .count_offset = offsetof(S, count)}
+
+/** Checks an association against its models (keys exist, types agree, members fit).
+ * DSQL_EINVAL naming the problem. Every call below runs it too. */
+DSQL_API int dsql_assoc_check(const dsql_assoc *a, dsql_error *err);
+
+/**
+ * Lazy getter: the rows associated with one source row (q may add where/order/limit on
+ * the target). *rows (*n of them) owned by *res. For to-one associations *n is 0 or 1.
+ */
+DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                 const dsql_query *q, void **rows, size_t *n,
+                                 dsql_result **res, dsql_error *err);
+
+/**
+ * Replaces the whole set of targets associated with source_row (has-many: sets/clears the
+ * targets' foreign key; belongs-to-many: deletes join rows no longer wanted, inserts new
+ * ones with fresh UUID keys; belongs-to / has-one: n is 0 or 1). Atomic — one
+ * transaction through the OCC runner — and pipelined: BEGIN, the DELETE, the INSERT and
+ * COMMIT go in one network round trip. Targets must have been saved (have a key).
+ */
+DSQL_API int dsql_set_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                 const void *const *targets, size_t n, dsql_error *err);
+
+/** Adds targets to the set (existing links are kept, duplicates not created). Atomic and
+ * pipelined as dsql_set_associated. */
+DSQL_API int dsql_add_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                 const void *const *targets, size_t n, dsql_error *err);
+
+/** Removes targets from the set. Atomic and pipelined as dsql_set_associated. */
+DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                    const void *const *targets, size_t n, dsql_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * libdsql models: the caller's own C structs, described once by static const tables,
+ * with create / bulk create / find / count / update / destroy, a where builder, and
+ * rows hydrated straight into the caller's struct type.
+ *
+ * A model is declared in a few lines:
+ *
+ *     typedef struct owner {
+ *         dsql_uuid id;
+ *         char *name, *city, *telephone;   // NULL pointer = SQL NULL
+ *         struct pet *pets; size_t n_pets; // filled by includes (dsql/assoc.h)
+ *     } owner;
+ *
+ *     static const dsql_attr owner_attrs[] = {
+ *         DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
+ *         DSQL_ATTR(owner, name, DSQL_STRING(30), .not_null = true),
+ *         DSQL_ATTR(owner, city, DSQL_STRING(80), .not_null = true),
+ *         DSQL_ATTR(owner, telephone, DSQL_STRING(20)),
+ *     };
+ *     DSQL_MODEL(owner_model, owner, "owner", owner_attrs);
+ *
+ * C representation of each type (one each):
+ *   DSQL_UUID                  dsql_uuid (text form; all-zero / "" = NULL)
+ *   DSQL_STRING(n), DSQL_TEXT, DSQL_CHAR(n), DSQL_NUMERIC(p,s), DSQL_DATEONLY, DSQL_TIME,
+ *   DSQL_TIMESTAMP, DSQL_TIMESTAMPTZ, DSQL_INTERVAL, DSQL_JSON, DSQL_JSONB
+ *                              char * (NUL-terminated UTF-8 text; NULL = SQL NULL)
+ *   DSQL_SMALLINT int16_t, DSQL_INTEGER int32_t, DSQL_BIGINT int64_t, DSQL_REAL float,
+ *   DSQL_DOUBLE double, DSQL_BOOLEAN bool
+ *                              (nullable: name a bool member with DSQL_HAS(T, has_x);
+ *                               has_x false = SQL NULL; without DSQL_HAS never NULL)
+ *   DSQL_BYTEA                 dsql_bytes (data NULL = SQL NULL; may hold NUL bytes)
+ *
+ * Memory: rows the library returns live in a dsql_result (their strings and arrays too);
+ * dsql_result_free() releases them all. Structs the caller passes in stay the caller's;
+ * the library never frees or keeps them.
+ *
+ * Thread rule: descriptors are const and shared freely. Calls on a pool are thread-safe;
+ * calls on a connection use it from one thread at a time.
+ */
+#ifndef DSQL_MODEL_H
+#define DSQL_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsql/common.h"
+#include "dsql/conn.h"
+#include "dsql/pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- values with a fixed C shape ---- */
+
+/** A UUID in canonical text form (36 characters + NUL), e.g. "0f1e...". "" = NULL. */
+typedef struct dsql_uuid {
+    char str[37];
+} dsql_uuid;
+
+/** Fills out with a random (version 4) UUID. */
+DSQL_API void dsql_uuid_v4(dsql_uuid *out);
+
+/** Parses text (any case, with hyphens) into canonical lower-case form. DSQL_EPARSE on
+ * malformed input, naming it. */
+DSQL_API int dsql_uuid_parse(const char *text, dsql_uuid *out, dsql_error *err);
+
+/** True when u holds no UUID (SQL NULL). */
+DSQL_API bool dsql_uuid_is_null(const dsql_uuid *u);
+
+/** Binary data. data == NULL means SQL NULL. */
+typedef struct dsql_bytes {
+    unsigned char *data;
+    size_t len;
+} dsql_bytes;
+
+/* ---- attribute types ---- */
+
+typedef enum dsql_type_id {
+    DSQL_T_UUID = 1,
+    DSQL_T_STRING,      /* varchar(n): n counts characters */
+    DSQL_T_TEXT,
+    DSQL_T_CHAR,        /* char(n) */
+    DSQL_T_SMALLINT,
+    DSQL_T_INTEGER,
+    DSQL_T_BIGINT,
+    DSQL_T_REAL,
+    DSQL_T_DOUBLE,
+    DSQL_T_NUMERIC,     /* numeric(p,s), exact, as text */
+    DSQL_T_BOOLEAN,
+    DSQL_T_DATEONLY,    /* date, "YYYY-MM-DD" */
+    DSQL_T_TIME,        /* time without time zone, "HH:MM:SS[.ffffff]" */
+    DSQL_T_TIMESTAMP,   /* timestamp without time zone */
+    DSQL_T_TIMESTAMPTZ, /* timestamp with time zone (server in UTC) */
+    DSQL_T_INTERVAL,
+    DSQL_T_BYTEA,
+    DSQL_T_JSON,
+    DSQL_T_JSONB
+} dsql_type_id;
+
+/* Type specifications for DSQL_ATTR (they expand to designated initializers). */
+#define DSQL_UUID          .type = DSQL_T_UUID
+#define DSQL_STRING(n)     .type = DSQL_T_STRING, .length = (n)
+#define DSQL_TEXT          .type = DSQL_T_TEXT
+#define DSQL_CHAR(n)       .type = DSQL_T_CHAR, .length = (n)
+#define DSQL_SMALLINT      .type = DSQL_T_SMALLINT
+#define DSQL_INTEGER       .type = DSQL_T_INTEGER
+#define DSQL_BIGINT        .type = DSQL_T_BIGINT
+#define DSQL_REAL          .type = DSQL_T_REAL
+#define DSQL_DOUBLE        .type = DSQL_T_DOUBLE
+#define DSQL_NUMERIC(p, s) .type = DSQL_T_NUMERIC, .precision = (p), .scale = (s)
+#define DSQL_BOOLEAN       .type = DSQL_T_BOOLEAN
+#define DSQL_DATEONLY      .type = DSQL_T_DATEONLY
+#define DSQL_TIME          .type = DSQL_T_TIME
+#define DSQL_TIMESTAMP     .type = DSQL_T_TIMESTAMP
+#define DSQL_TIMESTAMPTZ   .type = DSQL_T_TIMESTAMPTZ
+#define DSQL_INTERVAL      .type = DSQL_T_INTERVAL
+#define DSQL_BYTEA         .type = DSQL_T_BYTEA
+#define DSQL_JSON          .type = DSQL_T_JSON
+#define DSQL_JSONB         .type = DSQL_T_JSONB
+
+/** One attribute (column) of a model. Build with DSQL_ATTR / DSQL_ATTR_AS. */
+typedef struct dsql_attr {
+    const char *name;        /**< attribute name (used in where/order); the field's name by
+                                  default */
+    const char *column;      /**< column name when it differs from name; NULL = name */
+    size_t offset;           /**< offsetof the member in the struct */
+    size_t size;             /**< sizeof the member (checked against the type) */
+    dsql_type_id type;
+    int32_t length;          /**< STRING(n) / CHAR(n): characters */
+    int16_t precision, scale;/**< NUMERIC(p, s); 0 = unconstrained */
+    size_t has_offset;       /**< offsetof(has_x) + 1 for nullable scalars; 0 = none */
+    bool primary_key;
+    bool not_null;
+    bool unique;
+    bool default_uuid_v4;    /**< client-side UUIDv4 when the value is NULL at create */
+    const char *default_sql; /**< server default, an SQL expression written by the model's
+                                  author (never caller data), e.g. "now()" */
+    dsql_value default_value;/**< client-side constant default when the value is NULL */
+} dsql_attr;
+
+/* Client-side constant defaults usable in static tables (compound literals are not). */
+#define DSQL_DEFAULT_STR(s)  .default_value = {.kind = DSQL_V_TEXT, .u.s = (s)}
+#define DSQL_DEFAULT_INT(n)  .default_value = {.kind = DSQL_V_INT, .u.i = (n)}
+#define DSQL_DEFAULT_DBL(x)  .default_value = {.kind = DSQL_V_DOUBLE, .u.d = (x)}
+#define DSQL_DEFAULT_BOOL(b) .default_value = {.kind = DSQL_V_BOOL, .u.b = (b)}
+
+/** Names the bool member that says a nullable scalar attribute has a value. */
+#define DSQL_HAS(T, member) .has_offset = offsetof(T, member) + 1
+
+/**
+ * An attribute whose name is the struct member's name. The variadic part starts with a
+ * type specification (DSQL_UUID, DSQL_STRING(30), ...) and may add designated fields:
+ * .primary_key, .not_null, .unique, .default_uuid_v4, .column, DSQL_HAS(T, has_x) ...
+ */
+#define DSQL_ATTR(T, member, ...)                                                              \
+    {.name = #member, .offset = offsetof(T, member), .size = sizeof(((T *)0)->member),         \
+     __VA_ARGS__}
+
+/** An attribute with an explicit attribute name (e.g. C member birth_date, attribute
+ * "birthDate"). */
+#define DSQL_ATTR_AS(T, member, attr_name, ...)                                                \
+    {.name = (attr_name), .offset = offsetof(T, member), .size = sizeof(((T *)0)->member),     \
+     __VA_ARGS__}
+
+/** An index over attributes (by attribute name). */
+typedef struct dsql_index {
+    const char *name;                /**< index name; NULL = "<table>_<cols>_idx" */
+    const char *const *attrs;
+    size_t n_attrs;
+    bool unique;
+} dsql_index;
+
+#define DSQL_INDEX(idx_name, is_unique, ...)                                                   \
+    {.name = (idx_name), .attrs = (const char *const[]){__VA_ARGS__},                          \
+     .n_attrs = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *),             \
+     .unique = (is_unique)}
+
+#define DSQL_MODEL_MAGIC 0x644d646cu
+
+/** A model: a table and the struct that holds one of its rows. */
+typedef struct dsql_model {
+    uint32_t magic;
+    const char *name;        /**< the struct's name, for messages */
+    const char *table;
+    const char *schema;      /**< NULL = the connection's search_path */
+    size_t struct_size;
+    const dsql_attr *attrs;
+    size_t n_attrs;
+    const dsql_index *indexes;
+    size_t n_indexes;
+} dsql_model;
+
+/** Defines `const dsql_model var` for struct type T over table `table` (attrs: an array). */
+#define DSQL_MODEL(var, T, table_name, attrs_array)                                            \
+    const dsql_model var = {DSQL_MODEL_MAGIC, #T, (table_name), NULL, sizeof(T), (attrs_array), \
+                            sizeof(attrs_array) / sizeof((attrs_array)[0]), NULL, 0}
+
+/** Same with an array of dsql_index. */
+#define DSQL_MODEL_INDEXED(var, T, table_name, attrs_array, index_array)                       \
+    const dsql_model var = {DSQL_MODEL_MAGIC, #T, (table_name), NULL, sizeof(T), (attrs_array), \
+                            sizeof(attrs_array) / sizeof((attrs_array)[0]), (index_array),     \
+                            sizeof(index_array) / sizeof((index_array)[0])}
+
+/**
+ * Checks a descriptor once: member sizes match their types, one primary key at most,
+ * names unique and non-empty, indexes name real attributes. Every call below runs it
+ * too (cheaply); call it at start-up to fail early. DSQL_EINVAL names the problem.
+ */
+DSQL_API int dsql_model_check(const dsql_model *m, dsql_error *err);
+
+/** The attribute named name (attribute name, or column name), or NULL. */
+DSQL_API const dsql_attr *dsql_model_attr(const dsql_model *m, const char *name);
+
+/**
+ * Validates a row before any round trip: NOT NULL, string length in characters (valid
+ * UTF-8 required), CHAR(n), UUID / date / time / timestamp syntax, numeric precision and
+ * scale, JSON syntax. DSQL_EVALIDATION; the message names model, attribute and problem,
+ * e.g. `owner.name: 31 characters, longer than STRING(30)`.
+ */
+DSQL_API int dsql_validate(const dsql_model *m, const void *row, dsql_error *err);
+
+/* ---- where clauses ---- */
+
+typedef enum dsql_op {
+    DSQL_OP_EQ = 1, DSQL_OP_NE, DSQL_OP_LT, DSQL_OP_LTE, DSQL_OP_GT, DSQL_OP_GTE,
+    DSQL_OP_IN, DSQL_OP_NOT_IN, DSQL_OP_LIKE, DSQL_OP_ILIKE, DSQL_OP_IS_NULL,
+    DSQL_OP_NOT_NULL, DSQL_OP_BETWEEN, DSQL_OP_AND, DSQL_OP_OR, DSQL_OP_NOT
+} dsql_op;
+
+/**
+ * A condition tree. Build with the macros below; they create compound literals, valid in
+ * the enclosing block. attr is an attribute name of the model queried (or of the
+ * included model the clause is attached to). Values are always sent as parameters.
+ */
+typedef struct dsql_where {
+    dsql_op op;
+    const char *attr;
+    const dsql_value *values;          /* IN / NOT IN: n values; BETWEEN: 2; others: 1 */
+    size_t n_values;
+    const struct dsql_where *const *children; /* AND / OR: n; NOT: 1 */
+    size_t n_children;
+} dsql_where;
+
+#define DSQL__VALUES(...) (const dsql_value[]){__VA_ARGS__}
+#define DSQL__NVALUES(...) (sizeof((const dsql_value[]){__VA_ARGS__}) / sizeof(dsql_value))
+#define DSQL__CMP(o, a, v)                                                                     \
+    (&(const dsql_where){.op = (o), .attr = (a), .values = DSQL__VALUES(v), .n_values = 1})
+#define DSQL_EQ(a, v)    DSQL__CMP(DSQL_OP_EQ, a, v)
+#define DSQL_NE(a, v)    DSQL__CMP(DSQL_OP_NE, a, v)
+#define DSQL_LT(a, v)    DSQL__CMP(DSQL_OP_LT, a, v)
+#define DSQL_LTE(a, v)   DSQL__CMP(DSQL_OP_LTE, a, v)
+#define DSQL_GT(a, v)    DSQL__CMP(DSQL_OP_GT, a, v)
+#define DSQL_GTE(a, v)   DSQL__CMP(DSQL_OP_GTE, a, v)
+#define DSQL_LIKE(a, v)  DSQL__CMP(DSQL_OP_LIKE, a, v)
+#define DSQL_ILIKE(a, v) DSQL__CMP(DSQL_OP_ILIKE, a, v)
+#define DSQL_IS_NULL(a)  (&(const dsql_where){.op = DSQL_OP_IS_NULL, .attr = (a)})
+#define DSQL_NOT_NULL(a) (&(const dsql_where){.op = DSQL_OP_NOT_NULL, .attr = (a)})
+#define DSQL_BETWEEN(a, lo, hi)                                                                \
+    (&(const dsql_where){.op = DSQL_OP_BETWEEN, .attr = (a), .values = DSQL__VALUES(lo, hi),   \
+                         .n_values = 2})
+/** DSQL_IN("name", DSQL_STR("a"), DSQL_STR("b")) */
+#define DSQL_IN(a, ...)                                                                        \
+    (&(const dsql_where){.op = DSQL_OP_IN, .attr = (a), .values = DSQL__VALUES(__VA_ARGS__),   \
+                         .n_values = DSQL__NVALUES(__VA_ARGS__)})
+#define DSQL_NOT_IN(a, ...)                                                                    \
+    (&(const dsql_where){.op = DSQL_OP_NOT_IN, .attr = (a),                                    \
+                         .values = DSQL__VALUES(__VA_ARGS__),                                  \
+                         .n_values = DSQL__NVALUES(__VA_ARGS__)})
+/** IN over a run-time array of n values (n == 0 is an error: an empty IN list). */
+#define DSQL_IN_ARRAY(a, vals, n)                                                              \
+    (&(const dsql_where){.op = DSQL_OP_IN, .attr = (a), .values = (vals), .n_values = (n)})
+#define DSQL_NOT_IN_ARRAY(a, vals, n)                                                          \
+    (&(const dsql_where){.op = DSQL_OP_NOT_IN, .attr = (a), .values = (vals), .n_values = (n)})
+#define DSQL__WHERES(...) (const dsql_where *const[]){__VA_ARGS__}
+#define DSQL__NWHERES(...) (sizeof(DSQL__WHERES(__VA_ARGS__)) / sizeof(const dsql_where *))
+#define DSQL_AND(...)                                                                          \
+    (&(const dsql_where){.op = DSQL_OP_AND, .children = DSQL__WHERES(__VA_ARGS__),             \
+                         .n_children = DSQL__NWHERES(__VA_ARGS__)})
+#define DSQL_OR(...)                                                                           \
+    (&(const dsql_where){.op = DSQL_OP_OR, .children = DSQL__WHERES(__VA_ARGS__),              \
+                         .n_children = DSQL__NWHERES(__VA_ARGS__)})
+#define DSQL_NOT(w)                                                                            \
+    (&(const dsql_where){.op = DSQL_OP_NOT, .children = DSQL__WHERES(w), .n_children = 1})
+
+/* ---- queries ---- */
+
+typedef enum dsql_nulls { DSQL_NULLS_DEFAULT = 0, DSQL_NULLS_FIRST, DSQL_NULLS_LAST } dsql_nulls;
+
+struct dsql_assoc;
+
+/** One ORDER BY term: an attribute of the queried model, or of an included association. */
+typedef struct dsql_order {
+    const char *attr;
+    bool desc;
+    dsql_nulls nulls;
+    const struct dsql_assoc *assoc; /**< NULL = the queried model; else an included one */
+} dsql_order;
+
+#define DSQL_ASC(a)  {.attr = (a)}
+#define DSQL_DESC(a) {.attr = (a), .desc = true}
+
+/** Eager loading of an association (dsql/assoc.h): joined into the same statement. */
+typedef struct dsql_include {
+    const struct dsql_assoc *assoc;
+    const dsql_where *where;           /**< on the included model's attributes */
+    bool required;                     /**< INNER JOIN (parents without a match dropped);
+                                            default LEFT JOIN */
+    const dsql_order *order;           /**< order of the included rows within each parent */
+    size_t n_order;
+    const struct dsql_include *include;/**< nested includes of the included model */
+    size_t n_include;
+} dsql_include;
+
+/** What to find. All members optional; a zeroed query matches every row. */
+typedef struct dsql_query {
+    const dsql_where *where;
+    const dsql_order *order;
+    size_t n_order;
+    int64_t limit;                     /**< 0 = no limit; applies to parent rows */
+    int64_t offset;
+    const char *const *attributes;     /**< attribute names to select; NULL = all (the
+                                            primary key is always selected) */
+    size_t n_attributes;
+    const dsql_include *include;
+    size_t n_include;
+} dsql_query;
+
+/** Array literal helpers: .order = DSQL_ORDER(DSQL_ASC("name")), .n_order = 1 — or use
+ * DSQL_ORDER_BY(...) which sets both. */
+#define DSQL_ORDER_BY(...)                                                                     \
+    .order = (const dsql_order[]){__VA_ARGS__},                                                \
+    .n_order = sizeof((const dsql_order[]){__VA_ARGS__}) / sizeof(dsql_order)
+#define DSQL_INCLUDES(...)                                                                     \
+    .include = (const dsql_include[]){__VA_ARGS__},                                            \
+    .n_include = sizeof((const dsql_include[]){__VA_ARGS__}) / sizeof(dsql_include)
+#define DSQL_ATTRIBUTES(...)                                                                   \
+    .attributes = (const char *const[]){__VA_ARGS__},                                          \
+    .n_attributes = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
+
+/** Rows of a model result: the array of hydrated structs (n in *n), owned by res. */
+DSQL_API void *dsql_result_models(const dsql_result *res, size_t *n);
+
+/* ---- CRUD. db is a dsql_pool * or a dsql_conn * (see dsql_db in dsql/pool.h) ---- */
+
+/**
+ * Inserts row. Fills defaults into the caller's row first (client-side UUIDv4 for
+ * default_uuid_v4 attributes that are NULL, constant defaults), validates, then INSERTs
+ * with RETURNING. stored (may be NULL) receives a result whose one model row is the row
+ * as stored (server defaults included); free it with dsql_result_free().
+ */
+DSQL_API int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored,
+                         dsql_error *err);
+
+/** Progress of a bulk operation: called after each chunk lands. */
+typedef void (*dsql_progress_fn)(size_t done, size_t total, void *ctx);
+
+typedef struct dsql_bulk_options {
+    size_t chunk_rows;           /**< rows per chunk; default (and maximum) 3000 */
+    size_t chunk_bytes;          /**< parameter bytes per chunk; default (and max) 4 MiB */
+    dsql_progress_fn progress;
+    void *progress_ctx;
+} dsql_bulk_options;
+
+#define DSQL_BULK_OPTIONS_INIT {0, 0, NULL, NULL}
+
+/** What landed when a bulk operation fails part way: rows [0, rows_done) landed
+ * (chunks_done whole chunks); rows from rows_done on did not. */
+typedef struct dsql_bulk_report {
+    size_t chunks_done, chunks_total;
+    size_t rows_done, rows_total;
+} dsql_bulk_report;
+
+/**
+ * Inserts n rows (an array of the model's structs) as multi-row INSERTs, one chunk per
+ * retried transaction, chunks under DSQL's 3,000-row / 10 MiB transaction limits. Fills
+ * defaults into the caller's rows. Every row is validated before the first chunk is sent.
+ * On failure after some chunks landed: DSQL_EPARTIAL (or the chunk's own error status
+ * when none landed) with report saying exactly which rows landed.
+ */
+DSQL_API int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
+                              const dsql_bulk_options *opts, dsql_bulk_report *report,
+                              dsql_error *err);
+
+/**
+ * All rows matching q (NULL = all rows). *rows: the array of *n hydrated structs, owned
+ * by *res (dsql_result_free()). With includes, one SQL statement fetches everything.
+ */
+DSQL_API int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void **rows,
+                           size_t *n, dsql_result **res, dsql_error *err);
+
+/** The first row matching q; DSQL_ENOTFOUND when none. *row owned by *res. */
+DSQL_API int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void **row,
+                           dsql_result **res, dsql_error *err);
+
+/** The row whose primary key is pk; q may add includes/attributes (its where must be
+ * NULL). DSQL_ENOTFOUND when none; DSQL_EINVAL when the model has no primary key. */
+DSQL_API int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk,
+                             const dsql_query *q, void **row, dsql_result **res,
+                             dsql_error *err);
+
+/** Number of rows matching where (NULL = all). */
+DSQL_API int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                        int64_t *count, dsql_error *err);
+
+/** One assignment of an UPDATE. */
+typedef struct dsql_assign {
+    const char *attr;
+    dsql_value value;
+} dsql_assign;
+
+#define DSQL_SET(a, v) {.attr = (a), .value = v}
+
+/**
+ * UPDATE ... SET assigns WHERE where. Values are validated against their attributes.
+ * where must not be NULL (use DSQL_NOT_NULL on the key to mean "all rows" on purpose).
+ * *affected (if not NULL) receives the number of rows changed.
+ */
+DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                         size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                         dsql_error *err);
+
+/** Saves row by its primary key: the named attributes (NULL/0 = every non-key attribute).
+ * DSQL_ENOTFOUND when no row has that key. */
+DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
+                       const char *const *attrs, size_t n_attrs, dsql_error *err);
+
+/**
+ * DELETE ... WHERE where (must not be NULL; see dsql_update), in chunks of at most 3,000
+ * rows per transaction on a pool (DSQL has no TRUNCATE and caps rows per transaction).
+ * *affected receives the rows deleted.
+ */
+DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                          uint64_t *affected, dsql_error *err);
+
+/**
+ * Finds the row matching where, or creates `defaults` (a row of the model) when none
+ * matches — safely under OCC (find and insert in one retried transaction; no PL/pgSQL).
+ * *row / *res as dsql_find_one; *created (if not NULL) says which happened.
+ */
+DSQL_API int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                                 void *defaults, void **row, dsql_result **res, bool *created,
+                                 dsql_error *err);
+
+/**
+ * A raw SQL statement (the seed's queryInterface.query): parameters as $1..$n, run on a
+ * pool (with the OCC retry policy) or a connection. *res (may be NULL) as dsql_conn_query.
+ */
+DSQL_API int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params, size_t nparams,
+                       dsql_result **res, dsql_error *err);
+
+/** A raw SELECT whose columns are hydrated into m's structs by column name (columns
+ * without an attribute are ignored; attributes without a column stay zero/NULL). */
+DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql,
+                               const dsql_value *params, size_t nparams, void **rows,
+                               size_t *n, dsql_result **res, dsql_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
