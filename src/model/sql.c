@@ -1,0 +1,139 @@
+/* SQL text helpers (identifier quoting) and the statement parameter list. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+void dsql__sql_ident(dsql__strbuf *sb, const char *ident)
+{
+    dsql__sb_append_c(sb, '"');
+    for (const char *p = ident; *p; p++) {
+        const char *q = strchr(p, '"');
+        if (!q) {
+            dsql__sb_append(sb, p);
+            break;
+        }
+        dsql__sb_append_n(sb, p, (size_t)(q - p) + 1);
+        dsql__sb_append_c(sb, '"');
+        p = q;
+    }
+    dsql__sb_append_c(sb, '"');
+}
+
+void dsql__sql_table(dsql__strbuf *sb, const dsql_model *m)
+{
+    if (m->schema && *m->schema) {
+        dsql__sql_ident(sb, m->schema);
+        dsql__sb_append_c(sb, '.');
+    }
+    dsql__sql_ident(sb, m->table);
+}
+
+#define PARAMS_MAX 65535 /* libpq's (and the protocol's) limit per statement */
+
+static bool params_grow(dsql__params *p)
+{
+    if (p->oom)
+        return false;
+    if (p->n < p->cap)
+        return true;
+    if (p->n >= PARAMS_MAX) {
+        p->oom = true;
+        return false;
+    }
+    int cap = p->cap ? p->cap * 2 : 16;
+    if (cap > PARAMS_MAX)
+        cap = PARAMS_MAX;
+    const char **v = realloc(p->values, (size_t)cap * sizeof *v);
+    if (!v) {
+        p->oom = true;
+        return false;
+    }
+    p->values = v;
+    int *l = realloc(p->lengths, (size_t)cap * sizeof *l);
+    if (!l) {
+        p->oom = true;
+        return false;
+    }
+    p->lengths = l;
+    int *f = realloc(p->formats, (size_t)cap * sizeof *f);
+    if (!f) {
+        p->oom = true;
+        return false;
+    }
+    p->formats = f;
+    p->cap = cap;
+    return true;
+}
+
+int dsql__params_add(dsql__params *p, const char *value, int len, int format)
+{
+    if (!params_grow(p))
+        return 0;
+    p->values[p->n] = value;
+    p->lengths[p->n] = format ? len : 0;
+    p->formats[p->n] = format;
+    return ++p->n;
+}
+
+int dsql__params_add_copy(dsql__params *p, const char *text, size_t len)
+{
+    char *copy = dsql__arena_memdup(&p->arena, text, len);
+    if (!copy) {
+        p->oom = true;
+        return 0;
+    }
+    return dsql__params_add(p, copy, 0, 0);
+}
+
+int dsql__params_add_value(dsql__params *p, const dsql_value *v)
+{
+    char buf[64];
+    switch (v->kind) {
+    case DSQL_V_NULL:
+        return dsql__params_add(p, NULL, 0, 0);
+    case DSQL_V_TEXT:
+        return dsql__params_add(p, v->u.s, 0, 0);
+    case DSQL_V_INT:
+        snprintf(buf, sizeof buf, "%" PRId64, v->u.i);
+        return dsql__params_add_copy(p, buf, strlen(buf));
+    case DSQL_V_DOUBLE:
+        if (isnan(v->u.d))
+            snprintf(buf, sizeof buf, "NaN");
+        else if (isinf(v->u.d))
+            snprintf(buf, sizeof buf, "%s", v->u.d > 0 ? "Infinity" : "-Infinity");
+        else
+            snprintf(buf, sizeof buf, "%.17g", v->u.d);
+        return dsql__params_add_copy(p, buf, strlen(buf));
+    case DSQL_V_BOOL:
+        return dsql__params_add(p, v->u.b ? "t" : "f", 0, 0);
+    case DSQL_V_BYTES:
+        if (v->u.bytes.len > INT32_MAX) {
+            p->oom = true;
+            return 0;
+        }
+        return dsql__params_add(p, v->u.bytes.data ? (const char *)v->u.bytes.data : "",
+                                (int)v->u.bytes.len, 1);
+    }
+    p->oom = true;
+    return 0;
+}
+
+void dsql__params_reset(dsql__params *p)
+{
+    p->n = 0;
+    p->oom = false;
+    dsql__arena_free(&p->arena);
+}
+
+void dsql__params_free(dsql__params *p)
+{
+    free(p->values);
+    free(p->lengths);
+    free(p->formats);
+    dsql__arena_free(&p->arena);
+    memset(p, 0, sizeof *p);
+}
