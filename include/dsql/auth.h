@@ -68,7 +68,12 @@ typedef int (*dsql_credentials_fn)(void *ctx, dsql_credentials *out, dsql_error 
  * "default"; static keys, credential_process, role_arn + source_profile), container
  * credentials, EC2 instance metadata (IMDSv2). The first source that is configured
  * decides; a configured source that fails is an error naming the source.
- * *out is a new provider: free it with dsql_credentials_provider_free().
+ * A non-NULL, non-empty `profile` is what the caller asked for: the chain then uses that
+ * profile only (as `aws --profile` does), and a missing profile is an error.
+ * The environment is read, and the files are parsed, at each refresh (not here), so a
+ * provider may be created before the configuration is in place.
+ * *out is a new provider: free it with dsql_credentials_provider_free(). `profile` is
+ * copied.
  */
 DSQL_API int dsql_credentials_provider_default(const char *profile,
                                                dsql_credentials_provider **out,

@@ -1,0 +1,77 @@
+/*
+ * The auth layer's internal interface: the provider core (cache, single refresher) and
+ * the credential sources it wraps. Not installed.
+ *
+ * A source is a fetch function: it gets fresh credentials from one place (environment,
+ * files, a process, an HTTP endpoint) or fails with an error whose message starts with
+ * the source's name. Providers add caching and thread safety around one fetch function.
+ */
+#ifndef DSQL_AUTH_INTERNAL_H
+#define DSQL_AUTH_INTERNAL_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "dsql/auth.h"
+#include "util/util.h"
+
+/* Credentials are refreshed this long before they expire. */
+#define DSQL__REFRESH_AHEAD_S 300
+
+/* ---- provider core (provider.c) ---- */
+typedef struct dsql__provider_ops {
+    /* Fetches fresh credentials into *out (empty on entry). Called by one thread at a
+     * time per provider, with no lock held. */
+    int (*fetch)(void *impl, dsql_credentials *out, dsql_error *err);
+    /* Frees impl (wiping any secret it holds). May be NULL. */
+    void (*free)(void *impl);
+} dsql__provider_ops;
+
+/* A new provider around ops/impl; on failure impl is freed with ops->free. */
+int dsql__provider_new(const dsql__provider_ops *ops, void *impl, dsql_credentials_provider **out,
+                       dsql_error *err);
+
+/* Makes the next get refresh (as if the refresh time had come); the cached credentials
+ * keep their expiration. For tests. */
+void dsql__provider_force_refresh(dsql_credentials_provider *p);
+
+/* Copies src into dst (replacing and wiping what dst held). */
+int dsql__credentials_copy(dsql_credentials *dst, const dsql_credentials *src, dsql_error *err);
+
+/* Sets out->source to name (truncated to fit). */
+void dsql__credentials_source(dsql_credentials *out, const char *name);
+
+/* Fails (DSQL_ECREDENTIALS, naming source) when creds expired at or before now. */
+int dsql__credentials_check_fresh(const dsql_credentials *creds, const char *source,
+                                  dsql_error *err);
+
+/* ---- small helpers (misc.c) ---- */
+/* getenv that treats "" as unset. */
+const char *dsql__env(const char *name);
+/* True for "true"/"1"/"yes"/"on" (any case). */
+bool dsql__env_true(const char *name);
+/* Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)" into *out. */
+bool dsql__parse_iso8601(const char *s, time_t *out);
+/* Formats t as "YYYY-MM-DDTHH:MM:SSZ". */
+void dsql__format_iso8601(time_t t, char buf[32]);
+/* Reads a whole regular file (at most max bytes). On failure fills err with a message
+ * naming what (e.g. "web identity token file") and path. *data must be freed with
+ * dsql__free_secret when it may hold a secret. */
+int dsql__read_file(const char *path, size_t max, const char *what, char **data, size_t *len,
+                    dsql_error *err);
+/* The home directory (HOME, else the password database) into buf. False if unknown or
+ * too long. */
+bool dsql__home(char *buf, size_t size);
+
+/* ---- sources ---- */
+/* Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+ * AWS_CREDENTIAL_EXPIRATION. *configured says whether either key variable is set. */
+int dsql__fetch_env(dsql_credentials *out, bool *configured, dsql_error *err);
+
+/* A profile of the shared files. explicit_profile: the caller named it (arg or
+ * AWS_PROFILE), so a missing profile is an error rather than "not configured".
+ * *configured says whether this source decides. */
+int dsql__fetch_profile(const char *profile, bool explicit_profile, dsql_credentials *out,
+                        bool *configured, dsql_error *err);
+
+#endif

@@ -1,0 +1,97 @@
+/* Aurora DSQL IAM auth tokens: a SigV4 query-presigned GET, without the scheme. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/internal.h"
+#include "auth/sigv4.h"
+
+static bool valid_host(const char *h)
+{
+    if (!*h)
+        return false;
+    for (const char *p = h; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '/' || *p == '?' || *p == '#' || *p == '@' ||
+            *p == '%' || *p == ':' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static bool valid_region(const char *r)
+{
+    if (!*r)
+        return false;
+    for (const char *p = r; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-'))
+            return false;
+    return true;
+}
+
+int dsql_token_generate(const dsql_token_params *params, const dsql_credentials *creds,
+                        char **token, dsql_error *err)
+{
+    if (token)
+        *token = NULL;
+    if (!params || !creds || !token)
+        return dsql_error_set(err, DSQL_EINVAL, "auth token: NULL argument");
+    if (!params->hostname || !valid_host(params->hostname))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "auth token: hostname '%s' is not a host name (give the endpoint "
+                              "host without scheme, port or path)",
+                              params->hostname ? params->hostname : "(null)");
+    if (params->action != DSQL_TOKEN_DB_CONNECT && params->action != DSQL_TOKEN_DB_CONNECT_ADMIN)
+        return dsql_error_set(err, DSQL_EINVAL, "auth token: unknown action %d",
+                              (int)params->action);
+    long expires = params->expires_in == 0 ? DSQL_TOKEN_EXPIRES_DEFAULT : params->expires_in;
+    if (expires < 1 || expires > DSQL_TOKEN_EXPIRES_MAX)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "auth token: expires_in %ld is out of range (1 to %d seconds)",
+                              params->expires_in, DSQL_TOKEN_EXPIRES_MAX);
+    if (!creds->access_key_id || !*creds->access_key_id || !creds->secret_access_key ||
+        !*creds->secret_access_key)
+        return dsql_error_set(err, DSQL_ECREDENTIALS,
+                              "auth token: the credentials have no access key id or no secret "
+                              "access key");
+
+    char region_buf[64];
+    const char *region = params->region;
+    if (!region || !*region) {
+        if (!dsql_region_from_host(params->hostname, region_buf, sizeof region_buf))
+            return dsql_error_set(err, DSQL_ECONFIG,
+                                  "auth token: no region given and host '%s' does not carry one "
+                                  "(expected <cluster-id>.dsql.<region>.on.aws)",
+                                  params->hostname);
+        region = region_buf;
+    }
+    if (!valid_region(region))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "auth token: region '%s' is not a region name (letters, digits "
+                              "and '-')",
+                              region);
+    time_t when = params->signing_time ? params->signing_time : time(NULL);
+
+    dsql__sigv4_param action = {
+        "Action", params->action == DSQL_TOKEN_DB_CONNECT_ADMIN ? "DbConnectAdmin" : "DbConnect"};
+    dsql__strbuf out = DSQL__STRBUF_INIT;
+    size_t hn = strlen(params->hostname);
+    dsql__sb_reserve(&out,
+                     hn + 512 + (creds->session_token ? 3 * strlen(creds->session_token) : 0));
+    dsql__sb_append_n(&out, params->hostname, hn);
+    dsql__sb_append(&out, "/?");
+    int rc = dsql__sigv4_presign(params->hostname, &action, 1, region, "dsql", when, expires, creds,
+                                 &out, err);
+    if (rc != DSQL_OK) {
+        dsql__sb_free_secret(&out);
+        dsql__err_prefix(err, "auth token");
+        return rc;
+    }
+    *token = dsql__sb_detach(&out);
+    if (!*token)
+        return dsql_error_set(err, DSQL_ENOMEM, "auth token: out of memory");
+    return DSQL_OK;
+}
+
+void dsql_token_free(char *token)
+{
+    dsql__free_secret(token);
+}
