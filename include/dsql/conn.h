@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "dsql/auth.h"
 #include "dsql/common.h"
@@ -55,6 +56,8 @@ typedef struct dsql_config {
     dsql_log_fn log;              /**< optional logging callback */
     void *log_ctx;
     void *owned_;                 /**< private: strings owned by the config */
+    time_t signing_time;          /**< IAM: fixed signing time for reproducible tokens
+                                       (tests); 0 = now, which is what programs want */
 } dsql_config;
 
 #define DSQL_CONFIG_INIT {0}
@@ -174,6 +177,13 @@ DSQL_API int dsql_result_double(const dsql_result *res, size_t row, size_t col, 
                                 dsql_error *err);
 DSQL_API int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bool *out,
                               dsql_error *err);
+/**
+ * A bytea value (text-format hex, as returned by PostgreSQL) decoded into *data / *len.
+ * The bytes belong to res: valid until dsql_result_free(). DSQL_EINVAL for NULL or out of
+ * range, DSQL_EPARSE when the text is not bytea.
+ */
+DSQL_API int dsql_result_bytes(const dsql_result *res, size_t row, size_t col,
+                               const void **data, size_t *len, dsql_error *err);
 
 /* ---- statements ---- */
 

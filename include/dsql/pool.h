@@ -54,7 +54,11 @@ typedef struct dsql_pool_stats {
     int open, idle, in_use, waiting;
     uint64_t acquires, waits, timeouts;
     uint64_t connects, token_mints, retires, failures;
-    uint64_t statements, round_trips; /**< totals over every connection the pool has had */
+    uint64_t statements, round_trips; /**< totals over every connection the pool has had
+                                           (counted when a connection is released) */
+    uint64_t discards;                /**< connections dropped because they were broken */
+    uint64_t transactions;            /**< dsql_transaction / dsql_pipeline_tx runs */
+    uint64_t tx_retries;              /**< attempts after the first (conflicts, lost links) */
 } dsql_pool_stats;
 
 DSQL_API void dsql_pool_get_stats(dsql_pool *pool, dsql_pool_stats *stats);
@@ -85,6 +89,16 @@ typedef int (*dsql_tx_fn)(dsql_conn *conn, void *ctx, dsql_error *err);
  */
 DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
                               const dsql_retry_policy *policy, int *attempts, dsql_error *err);
+
+/**
+ * dsql_transaction on one connection instead of a pool: BEGIN; fn; COMMIT on conn, with
+ * the same conflict retries. conn must not be inside a transaction. A lost connection is
+ * not retried (there is no other connection to retry on): DSQL_ECONNLOST before COMMIT,
+ * DSQL_EUNKNOWN_OUTCOME during it.
+ */
+DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
+                                   const dsql_retry_policy *policy, int *attempts,
+                                   dsql_error *err);
 
 /**
  * Runs one statement in autocommit with the same OCC retry policy (DDL included).

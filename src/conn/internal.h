@@ -73,8 +73,9 @@ int dsql__db_acquire(dsql_db *db, dsql_conn **conn, dsql_error *err);
 void dsql__db_release(dsql_db *db, dsql_conn *conn);
 
 /* Runs fn in a transaction: on a pool, through dsql_transaction with the default retry
- * policy; on a connection, fn is called directly (the caller's transaction, if any,
- * encloses it). */
+ * policy; on a connection inside a transaction, fn is called directly (the caller's
+ * transaction encloses it); on an idle connection, through dsql_conn_transaction (its own
+ * BEGIN/COMMIT with the default retry policy). */
 int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err);
 
 /* The logger of db's config (for model-layer log lines); fn NULL when none. */

@@ -1,0 +1,521 @@
+/* Connecting: a config resolved into a spec, one physical connection per call (a fresh
+ * IAM token each time), TLS settings, startup options, and retries of transient refusals. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "conn/private.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_S 10
+
+/* ---- spec ---- */
+
+void dsql__spec_free(dsql__spec *spec)
+{
+    if (!spec)
+        return;
+    free(spec->host);
+    free(spec->hostaddr);
+    free(spec->database);
+    free(spec->user);
+    dsql__free_secret(spec->password);
+    free(spec->region);
+    dsql__spec_free_iam(spec);
+    free(spec->options);
+    free(spec->schema);
+    free(spec->application_name);
+    free(spec->sslmode);
+    free(spec->sslrootcert);
+    memset(spec, 0, sizeof *spec);
+}
+
+/* The system CA bundle, for libpq < 16 (which has no sslrootcert=system). */
+static const char *system_ca_bundle(void)
+{
+    static const char *const candidates[] = {
+        "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
+        "/etc/pki/tls/certs/ca-bundle.crt",   /* RHEL, Fedora, Amazon Linux */
+        "/etc/ssl/ca-bundle.pem",             /* SUSE */
+        "/etc/ssl/cert.pem",                  /* macOS, BSDs */
+    };
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(candidates); i++)
+        if (access(candidates[i], R_OK) == 0)
+            return candidates[i];
+    const char *def = X509_get_default_cert_file();
+    if (def && access(def, R_OK) == 0)
+        return def;
+    return NULL;
+}
+
+/* A schema name as one element of search_path: bare when it is a plain lower-case
+ * identifier, otherwise double-quoted with quotes doubled. */
+static void append_search_path_item(dsql__strbuf *sb, const char *schema)
+{
+    bool plain = (*schema >= 'a' && *schema <= 'z') || *schema == '_';
+    for (const char *p = schema; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '$';
+    if (plain) {
+        dsql__sb_append(sb, schema);
+        return;
+    }
+    dsql__sb_append_c(sb, '"');
+    for (const char *p = schema; *p; p++) {
+        if (*p == '"')
+            dsql__sb_append_c(sb, '"');
+        dsql__sb_append_c(sb, *p);
+    }
+    dsql__sb_append_c(sb, '"');
+}
+
+/* The startup `options` value: libpq splits it on spaces, and a backslash escapes the next
+ * character (so spaces and backslashes inside a value are escaped). */
+static char *startup_options(const char *schema)
+{
+    dsql__strbuf item = DSQL__STRBUF_INIT, out = DSQL__STRBUF_INIT;
+    dsql__sb_append(&item, "search_path=");
+    append_search_path_item(&item, schema);
+    dsql__sb_append(&out, "-c ");
+    for (const char *p = dsql__sb_str(&item); p && *p; p++) {
+        if (*p == ' ' || *p == '\\' || *p == '\t')
+            dsql__sb_append_c(&out, '\\');
+        dsql__sb_append_c(&out, *p);
+    }
+    bool oom = item.oom;
+    dsql__sb_free(&item);
+    if (oom) {
+        dsql__sb_free(&out);
+        return NULL;
+    }
+    return dsql__sb_detach(&out);
+}
+
+static bool is_sslmode(const char *m)
+{
+    static const char *const modes[] = {"disable", "allow",     "prefer",
+                                        "require", "verify-ca", "verify-full"};
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(modes); i++)
+        if (!strcmp(m, modes[i]))
+            return true;
+    return false;
+}
+
+static bool sslmode_verifies(const char *m)
+{
+    return !strcmp(m, "verify-ca") || !strcmp(m, "verify-full");
+}
+
+static bool sslmode_encrypts(const char *m)
+{
+    return !strcmp(m, "require") || sslmode_verifies(m);
+}
+
+static bool set_str(char **dst, const char *src, bool *oom)
+{
+    if (!src)
+        return true;
+    *dst = strdup(src);
+    if (!*dst)
+        *oom = true;
+    return *dst != NULL;
+}
+
+int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
+{
+    memset(spec, 0, sizeof *spec);
+    if (!cfg)
+        return dsql_error_set(err, DSQL_EINVAL, "config is NULL");
+    if (cfg->auth != DSQL_AUTH_AUTO && cfg->auth != DSQL_AUTH_IAM &&
+        cfg->auth != DSQL_AUTH_PASSWORD)
+        return dsql_error_set(err, DSQL_EINVAL, "config: auth mode %d is not a dsql_auth_mode",
+                              (int)cfg->auth);
+    if (cfg->port < 0 || cfg->port > 65535)
+        return dsql_error_set(err, DSQL_ECONFIG, "config: port %d is out of range (1-65535)",
+                              cfg->port);
+    if (cfg->connect_timeout_s < 0)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: connect_timeout_s must not be negative (got %d)",
+                              cfg->connect_timeout_s);
+    if (cfg->expires_in < 0 || cfg->expires_in > DSQL_TOKEN_EXPIRES_MAX)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: expires_in must be 1..%d seconds (0 = default %d), not %ld",
+                              DSQL_TOKEN_EXPIRES_MAX, DSQL_TOKEN_EXPIRES_DEFAULT, cfg->expires_in);
+    if (cfg->user && !*cfg->user)
+        return dsql_error_set(err, DSQL_ECONFIG, "config: user is empty");
+    if (cfg->sslmode && !is_sslmode(cfg->sslmode))
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: sslmode '%.64s' is not one of disable, allow, prefer, "
+                              "require, verify-ca, verify-full",
+                              cfg->sslmode);
+
+    bool oom = false;
+    int rc;
+    spec->iam =
+        cfg->auth == DSQL_AUTH_IAM || (cfg->auth == DSQL_AUTH_AUTO && dsql__config_wants_iam(cfg));
+    spec->log = cfg->log;
+    spec->log_ctx = cfg->log_ctx;
+    snprintf(spec->port, sizeof spec->port, "%d", cfg->port ? cfg->port : 5432);
+    spec->connect_timeout_s =
+        cfg->connect_timeout_s ? cfg->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
+    snprintf(spec->connect_timeout, sizeof spec->connect_timeout, "%d", spec->connect_timeout_s);
+    set_str(&spec->user, cfg->user ? cfg->user : "admin", &oom);
+    set_str(&spec->database, cfg->database ? cfg->database : "postgres", &oom);
+    if (cfg->hostaddr && *cfg->hostaddr)
+        set_str(&spec->hostaddr, cfg->hostaddr, &oom);
+    const char *mode = cfg->sslmode ? cfg->sslmode : "verify-full";
+    set_str(&spec->sslmode, mode, &oom);
+
+    if (spec->iam) {
+        if (!sslmode_encrypts(mode)) {
+            rc = dsql_error_set(err, DSQL_ECONFIG,
+                                "config: sslmode '%s' would let the IAM token travel unencrypted; "
+                                "Aurora DSQL requires TLS (use verify-full, verify-ca or require)",
+                                mode);
+            goto fail;
+        }
+        if (cfg->password) {
+            rc = dsql_error_set(err, DSQL_ECONFIG,
+                                "config: a password is set but auth is IAM (tokens are minted per "
+                                "connection); set auth=password to use a password");
+            goto fail;
+        }
+        if ((rc = dsql__spec_init_iam(spec, cfg, err)))
+            goto fail;
+        spec->sslnegotiation_direct = PQlibVersion() >= 170000;
+    } else {
+        if (cfg->host && *cfg->host)
+            set_str(&spec->host, cfg->host, &oom);
+        if (cfg->password)
+            set_str(&spec->password, cfg->password, &oom);
+    }
+
+    if (sslmode_verifies(mode)) {
+        if (cfg->sslrootcert && *cfg->sslrootcert) {
+            set_str(&spec->sslrootcert, cfg->sslrootcert, &oom);
+        } else if (PQlibVersion() >= 160000) {
+            set_str(&spec->sslrootcert, "system", &oom);
+        } else {
+            const char *bundle = system_ca_bundle();
+            if (!bundle) {
+                rc = dsql_error_set(err, DSQL_ECONFIG,
+                                    "config: sslmode=%s needs root certificates, and no system CA "
+                                    "bundle was found (looked at /etc/ssl/certs/"
+                                    "ca-certificates.crt, /etc/pki/tls/certs/ca-bundle.crt, "
+                                    "/etc/ssl/ca-bundle.pem, /etc/ssl/cert.pem and OpenSSL's "
+                                    "default); set sslrootcert",
+                                    mode);
+                goto fail;
+            }
+            set_str(&spec->sslrootcert, bundle, &oom);
+        }
+    } else if (cfg->sslrootcert && *cfg->sslrootcert) {
+        set_str(&spec->sslrootcert, cfg->sslrootcert, &oom);
+    }
+
+    if (cfg->schema && *cfg->schema) {
+        set_str(&spec->schema, cfg->schema, &oom);
+        spec->options = startup_options(cfg->schema);
+        if (!spec->options)
+            oom = true;
+    }
+
+    {
+        dsql__strbuf app = DSQL__STRBUF_INIT;
+        if (cfg->application_name && *cfg->application_name) {
+            dsql__sb_append(&app, cfg->application_name);
+            dsql__sb_append_c(&app, ':');
+        }
+        dsql__sb_appendf(&app, "libdsql/%s", dsql_version());
+        spec->application_name = dsql__sb_detach(&app);
+        if (!spec->application_name)
+            oom = true;
+    }
+
+    if (oom) {
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    return DSQL_OK;
+fail:
+    dsql__spec_free(spec);
+    return rc;
+}
+
+/* ---- connections ---- */
+
+void dsql__conn_free(dsql_conn *conn)
+{
+    if (!conn)
+        return;
+    if (conn->pg)
+        PQfinish(conn->pg);
+    conn->magic = 0;
+    free(conn);
+}
+
+/* Describes a failed connect in err; returns the classification. */
+static dsql__connect_failure connect_failed(const dsql__spec *spec, PGconn *pg, dsql_error *err,
+                                            int *status)
+{
+    char msg[400];
+    dsql__one_line(msg, sizeof msg, pg ? PQerrorMessage(pg) : "out of memory");
+    dsql__connect_failure kind = dsql__classify_connect(msg);
+    const char *where = spec->host ? spec->host : "(default host)";
+    switch (kind) {
+    case DSQL__CF_ACCESS_DENIED:
+        *status = dsql_error_set(
+            err, DSQL_EAUTH,
+            "could not connect to %s:%s as %s: access denied: check that the IAM identity is "
+            "allowed dsql:%s on this cluster and that the region '%s' is the cluster's region "
+            "(server said: %s)",
+            where, spec->port, spec->user,
+            spec->action == DSQL_TOKEN_DB_CONNECT_ADMIN ? "DbConnectAdmin" : "DbConnect",
+            spec->region ? spec->region : "?", msg);
+        break;
+    case DSQL__CF_RESIGN:
+        *status = dsql_error_set(err, DSQL_EAUTH,
+                                 "could not connect to %s:%s as %s: the token's signature expired "
+                                 "(is the system clock right?): %s",
+                                 where, spec->port, spec->user, msg);
+        break;
+    default:
+        *status = dsql_error_set(
+            err,
+            strstr(msg, "password authentication failed") || strstr(msg, "authentication failed")
+                ? DSQL_EAUTH
+                : DSQL_ECONNECT,
+            "could not connect to %s:%s as %s: %s", where, spec->port, spec->user, msg);
+        break;
+    }
+    return kind;
+}
+
+static int connect_once(const dsql__spec *spec, dsql__connect_stats *stats, PGconn **out,
+                        dsql__connect_failure *kind, dsql_error *err)
+{
+    const char *keys[20], *vals[20];
+    int n = 0;
+    char *token = NULL;
+#define PARAM(k, v)                                                                                \
+    do {                                                                                           \
+        if (v) {                                                                                   \
+            keys[n] = (k);                                                                         \
+            vals[n] = (v);                                                                         \
+            n++;                                                                                   \
+        }                                                                                          \
+    } while (0)
+
+    *kind = DSQL__CF_FATAL;
+    if (spec->iam) {
+        int rc = dsql__spec_mint_token(spec, &token, err);
+        if (rc)
+            return rc;
+        if (stats)
+            atomic_fetch_add(&stats->token_mints, 1);
+    }
+    PARAM("host", spec->host);
+    PARAM("hostaddr", spec->hostaddr);
+    PARAM("port", spec->port);
+    PARAM("dbname", spec->database);
+    PARAM("user", spec->user);
+    PARAM("password", spec->iam ? token : spec->password);
+    PARAM("sslmode", spec->sslmode);
+    PARAM("sslrootcert", spec->sslrootcert);
+    if (spec->sslnegotiation_direct)
+        PARAM("sslnegotiation", "direct");
+    PARAM("application_name", spec->application_name);
+    PARAM("options", spec->options);
+    PARAM("connect_timeout", spec->connect_timeout);
+#undef PARAM
+    keys[n] = NULL;
+    vals[n] = NULL;
+
+    /* expand_dbname = 0: the database name is never read as a connection string. */
+    PGconn *pg = PQconnectdbParams(keys, vals, 0);
+    dsql__token_free(token);
+    if (pg && PQstatus(pg) == CONNECTION_OK) {
+        *out = pg;
+        return DSQL_OK;
+    }
+    int status = DSQL_ECONNECT;
+    *kind = connect_failed(spec, pg, err, &status);
+    if (pg)
+        PQfinish(pg);
+    if (stats)
+        atomic_fetch_add(&stats->failures, 1);
+    return status;
+}
+
+int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_stats *stats,
+                  dsql_conn **out, dsql_error *err)
+{
+    *out = NULL;
+    dsql_conn *conn = calloc(1, sizeof *conn);
+    if (!conn)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    conn->magic = DSQL__MAGIC_CONN;
+    conn->log = spec->log;
+    conn->log_ctx = spec->log_ctx;
+
+    bool resigned = false;
+    int64_t backoff = 100;
+    for (int attempt = 1;; attempt++) {
+        int64_t t0 = dsql__mono_us();
+        dsql__connect_failure kind;
+        PGconn *pg = NULL;
+        int rc = connect_once(spec, stats, &pg, &kind, err);
+        if (rc == DSQL_OK) {
+            conn->pg = pg;
+            conn->created_ms = dsql__mono_ms();
+            if (stats)
+                atomic_fetch_add(&stats->connects, 1);
+            dsql__log(spec->log, spec->log_ctx, DSQL_LOG_INFO,
+                      "Connected to %s:%s as %s (%s%s, TLS %s) in %.1f ms",
+                      spec->host ? spec->host : PQhost(pg), spec->port, spec->user,
+                      spec->iam ? "IAM token, " : "password",
+                      spec->iam ? (spec->action == DSQL_TOKEN_DB_CONNECT_ADMIN ? "DbConnectAdmin"
+                                                                               : "DbConnect")
+                                : "",
+                      PQsslInUse(pg) ? "on" : "off", (double)(dsql__mono_us() - t0) / 1000.0);
+            *out = conn;
+            return DSQL_OK;
+        }
+        if (kind == DSQL__CF_RESIGN && !resigned && spec->iam) {
+            resigned = true;
+            dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
+                      "Connect to %s: token signature expired; signing a new token once",
+                      spec->host);
+            continue;
+        }
+        int64_t now = dsql__mono_ms();
+        int64_t delay = backoff + (int64_t)(dsql__random_unit() * (double)backoff * 0.25);
+        if (kind == DSQL__CF_RETRY && now + delay < deadline_ms) {
+            dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
+                      "Connect attempt %d refused for now (%s); retrying in %lld ms", attempt,
+                      err ? err->message : "transient", (long long)delay);
+            dsql__sleep_ms(delay);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            continue;
+        }
+        dsql__log(spec->log, spec->log_ctx, DSQL_LOG_ERROR, "%s",
+                  err ? err->message : "connect failed");
+        free(conn);
+        return rc;
+    }
+}
+
+int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+{
+    if (!out)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_connect: out is NULL");
+    *out = NULL;
+    dsql__spec spec;
+    int rc = dsql__spec_init(&spec, cfg, err);
+    if (rc)
+        return rc;
+    rc = dsql__connect(&spec, dsql__mono_ms() + (int64_t)spec.connect_timeout_s * 1000, NULL, out,
+                       err);
+    dsql__spec_free(&spec);
+    return rc;
+}
+
+void dsql_conn_close(dsql_conn *conn)
+{
+    if (!conn || conn->magic != DSQL__MAGIC_CONN)
+        return;
+    dsql__conn_free(conn);
+}
+
+bool dsql__conn_check_broken(dsql_conn *conn)
+{
+    if (!conn->broken && (!conn->pg || PQstatus(conn->pg) != CONNECTION_OK))
+        conn->broken = true;
+    return conn->broken;
+}
+
+bool dsql_conn_ok(const dsql_conn *conn)
+{
+    return conn && conn->magic == DSQL__MAGIC_CONN && !conn->broken && conn->pg &&
+           PQstatus(conn->pg) == CONNECTION_OK;
+}
+
+PGconn *dsql__conn_pg(dsql_conn *conn)
+{
+    return conn ? conn->pg : NULL;
+}
+
+struct pg_conn *dsql_conn_pg(dsql_conn *conn)
+{
+    return conn && conn->magic == DSQL__MAGIC_CONN ? conn->pg : NULL;
+}
+
+void dsql_conn_get_stats(const dsql_conn *conn, dsql_conn_stats *stats)
+{
+    if (!stats)
+        return;
+    if (!conn || conn->magic != DSQL__MAGIC_CONN) {
+        memset(stats, 0, sizeof *stats);
+        return;
+    }
+    *stats = conn->stats;
+}
+
+bool dsql__conn_alive(dsql_conn *conn)
+{
+    if (dsql__conn_check_broken(conn))
+        return false;
+    if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE || PQisBusy(conn->pg)) {
+        conn->broken = true; /* nothing should be in flight on an idle connection */
+        return false;
+    }
+    /* An idle connection has nothing to read unless the server spoke on its own: a
+     * termination notice (pg_terminate_backend, shutdown) or EOF. */
+    struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
+    if (pfd.fd < 0) {
+        conn->broken = true;
+        return false;
+    }
+    int r;
+    do
+        r = poll(&pfd, 1, 0);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        if (!PQconsumeInput(conn->pg) || PQstatus(conn->pg) != CONNECTION_OK) {
+            conn->broken = true;
+            return false;
+        }
+        /* Asynchronous messages (NOTICE, ParameterStatus) are fine; errors are not. */
+        PGnotify *n;
+        while ((n = PQnotifies(conn->pg)))
+            PQfreemem(n);
+    }
+    return !dsql__conn_check_broken(conn);
+}
+
+bool dsql__conn_reset_tx(dsql_conn *conn)
+{
+    if (dsql__conn_check_broken(conn))
+        return false;
+    if (PQpipelineStatus(conn->pg) != PQ_PIPELINE_OFF) {
+        conn->broken = true;
+        return false;
+    }
+    PGTransactionStatusType ts = PQtransactionStatus(conn->pg);
+    if (ts == PQTRANS_IDLE)
+        return true;
+    if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
+        conn->broken = true; /* a command still running, or unknown state */
+        return false;
+    }
+    dsql_error e;
+    if (dsql__conn_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL, 0, NULL, &e) ||
+        PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
+        conn->broken = true;
+        return false;
+    }
+    return true;
+}

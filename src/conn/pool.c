@@ -1,0 +1,580 @@
+/*
+ * The connection pool.
+ *
+ * One mutex guards the pool's state; connecting, closing and health checks happen
+ * outside it. `open` counts slots: idle connections, connections lent out, and
+ * connections being opened. Waiters queue in FIFO order; a released connection or a
+ * freed slot is granted to the head waiter directly, so a newcomer never overtakes a
+ * thread that has been waiting. A reaper thread retires idle connections (idle timeout,
+ * above `min`) and old ones (lifetime), and refills the pool up to `min`.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn/private.h"
+
+#define DEFAULT_MAX         5
+#define DEFAULT_ACQUIRE_MS  30000
+#define DEFAULT_IDLE_MS     10000
+#define DEFAULT_LIFETIME_MS (55 * 60 * 1000)
+#define LIFETIME_CAP_MS     (60 * 60 * 1000) /* Aurora DSQL closes connections at 60 min */
+#define MIN_IDLE_MS         10
+#define MIN_LIFETIME_MS     100
+#define MAX_CONNECTIONS     10000 /* Aurora DSQL's per-cluster connection limit */
+
+typedef struct waiter {
+    pthread_cond_t cv;
+    dsql_conn *conn; /* granted: an idle connection */
+    bool slot;       /* granted: the right to open one (already counted in `open`) */
+    bool granted;
+    struct waiter *next;
+} waiter;
+
+struct dsql_pool {
+    uint32_t magic; /* DSQL__MAGIC_POOL; first, so a dsql_db * can be told apart */
+    dsql__spec spec;
+    int max, min;
+    int64_t acquire_timeout_ms, idle_timeout_ms, max_lifetime_ms, reap_period_ms;
+
+    pthread_mutex_t mu;
+    pthread_condattr_t cattr; /* CLOCK_MONOTONIC */
+    pthread_cond_t changed;   /* a connection came back or went away (close waits on it) */
+    pthread_cond_t reaper_cv;
+    pthread_t reaper;
+    bool reaper_running;
+    bool closing;
+
+    dsql_conn *idle_head, *idle_tail; /* most recently used first */
+    int nidle;
+    int open;       /* slots: idle + lent + being opened */
+    int connecting; /* of which being opened */
+    waiter *wq_head, *wq_tail;
+    int nwait;
+
+    dsql__connect_stats cstats;
+    uint64_t acquires, waits, timeouts, retires, discards;
+    uint64_t statements, round_trips, transactions, tx_retries;
+};
+
+/* ---- small helpers (called with mu held unless said otherwise) ---- */
+
+static void abs_deadline(struct timespec *ts, int64_t deadline_ms)
+{
+    ts->tv_sec = (time_t)(deadline_ms / 1000);
+    ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+}
+
+static void idle_push(dsql_pool *p, dsql_conn *c)
+{
+    c->prev = NULL;
+    c->next = p->idle_head;
+    if (p->idle_head)
+        p->idle_head->prev = c;
+    else
+        p->idle_tail = c;
+    p->idle_head = c;
+    p->nidle++;
+}
+
+static void idle_remove(dsql_pool *p, dsql_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->idle_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        p->idle_tail = c->prev;
+    c->prev = c->next = NULL;
+    p->nidle--;
+}
+
+static waiter *wq_pop(dsql_pool *p)
+{
+    waiter *w = p->wq_head;
+    if (w) {
+        p->wq_head = w->next;
+        if (!p->wq_head)
+            p->wq_tail = NULL;
+        w->next = NULL;
+        p->nwait--;
+    }
+    return w;
+}
+
+static void wq_remove(dsql_pool *p, waiter *w)
+{
+    waiter **pp = &p->wq_head, *prev = NULL;
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = w->next;
+    if (p->wq_tail == w)
+        p->wq_tail = prev;
+    w->next = NULL;
+    p->nwait--;
+}
+
+/* Hands free slots to waiters, oldest first. */
+static void grant_slots(dsql_pool *p)
+{
+    while (!p->closing && p->wq_head && p->open < p->max) {
+        waiter *w = wq_pop(p);
+        p->open++;
+        p->connecting++;
+        w->slot = true;
+        w->granted = true;
+        pthread_cond_signal(&w->cv);
+    }
+}
+
+/* A slot was given up (a connection closed or a connect failed). */
+static void slot_freed(dsql_pool *p)
+{
+    p->open--;
+    grant_slots(p);
+    pthread_cond_broadcast(&p->changed);
+}
+
+/* Puts a healthy connection back: to the oldest waiter, else on the idle list. */
+static void give_back(dsql_pool *p, dsql_conn *c)
+{
+    waiter *w = p->closing ? NULL : wq_pop(p);
+    if (w) {
+        w->conn = c;
+        w->granted = true;
+        pthread_cond_signal(&w->cv);
+        return;
+    }
+    c->idle_since_ms = dsql__mono_ms();
+    idle_push(p, c);
+    pthread_cond_broadcast(&p->changed);
+}
+
+static int64_t lifetime_deadline(const dsql_pool *p, int64_t created_ms)
+{
+    /* Up to 10 % below the lifetime, so connections opened together do not all retire
+     * (and reconnect) in the same instant. */
+    int64_t jitter = (int64_t)(dsql__random_unit() * (double)p->max_lifetime_ms * 0.10);
+    return created_ms + p->max_lifetime_ms - jitter;
+}
+
+/* Opens a connection for a slot this thread holds (no lock held). On failure the slot is
+ * released. */
+static int fill_slot(dsql_pool *p, int64_t deadline_ms, dsql_conn **out, dsql_error *err)
+{
+    dsql_conn *c = NULL;
+    int rc = dsql__connect(&p->spec, deadline_ms, &p->cstats, &c, err);
+    pthread_mutex_lock(&p->mu);
+    p->connecting--;
+    if (rc) {
+        slot_freed(p);
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    c->pool = p;
+    c->expires_ms = lifetime_deadline(p, c->created_ms);
+    pthread_mutex_unlock(&p->mu);
+    *out = c;
+    return DSQL_OK;
+}
+
+static void retire(dsql_pool *p, dsql_conn *c, const char *why)
+{
+    dsql__log(p->spec.log, p->spec.log_ctx, DSQL_LOG_INFO,
+              "Retired connection to %s (%s, age %.1f s)", p->spec.host ? p->spec.host : "server",
+              why, (double)(dsql__mono_ms() - c->created_ms) / 1000.0);
+    dsql__conn_free(c);
+}
+
+/* ---- acquire / release ---- */
+
+/* The checks a connection passes before being lent (no lock held). */
+static const char *unfit_reason(dsql_pool *p, dsql_conn *c, int64_t now)
+{
+    (void)p;
+    if (c->expires_ms && now >= c->expires_ms)
+        return "lifetime reached";
+    if (!dsql__conn_alive(c))
+        return "connection lost while idle";
+    return NULL;
+}
+
+int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
+{
+    if (!out)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_acquire: conn is NULL");
+    *out = NULL;
+    if (!p || p->magic != DSQL__MAGIC_POOL)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_acquire: not a dsql_pool");
+    int64_t deadline = dsql__mono_ms() + p->acquire_timeout_ms;
+
+    pthread_mutex_lock(&p->mu);
+    if (p->closing) {
+        pthread_mutex_unlock(&p->mu);
+        return dsql_error_set(err, DSQL_ECLOSED, "the pool is closed");
+    }
+    p->acquires++;
+    for (;;) {
+        dsql_conn *c = NULL;
+        bool slot = false;
+        if (p->closing) {
+            pthread_mutex_unlock(&p->mu);
+            return dsql_error_set(err, DSQL_ECLOSED, "the pool was closed while waiting");
+        }
+        if (!p->wq_head && p->idle_head) {
+            c = p->idle_head;
+            idle_remove(p, c);
+        } else if (!p->wq_head && p->open < p->max) {
+            p->open++;
+            p->connecting++;
+            slot = true;
+        } else {
+            waiter w = {.conn = NULL};
+            pthread_cond_init(&w.cv, &p->cattr);
+            if (p->wq_tail)
+                p->wq_tail->next = &w;
+            else
+                p->wq_head = &w;
+            p->wq_tail = &w;
+            p->nwait++;
+            p->waits++;
+            struct timespec ts;
+            abs_deadline(&ts, deadline);
+            int wr = 0;
+            while (!w.granted && !p->closing && wr != ETIMEDOUT)
+                wr = pthread_cond_timedwait(&w.cv, &p->mu, &ts);
+            pthread_cond_destroy(&w.cv);
+            if (!w.granted) {
+                wq_remove(p, &w);
+                bool closing = p->closing;
+                if (!closing)
+                    p->timeouts++;
+                else
+                    pthread_cond_broadcast(&p->changed); /* close waits for waiters to leave */
+                int open = p->open, max = p->max, nwait = p->nwait;
+                pthread_mutex_unlock(&p->mu);
+                if (closing)
+                    return dsql_error_set(err, DSQL_ECLOSED, "the pool was closed while waiting");
+                return dsql_error_set(err, DSQL_ETIMEOUT,
+                                      "no connection available within %lld ms (pool max %d, %d "
+                                      "open, %d other waiters): raise max or acquire_timeout_ms, "
+                                      "or release connections sooner",
+                                      (long long)p->acquire_timeout_ms, max, open, nwait);
+            }
+            c = w.conn;
+            slot = w.slot;
+        }
+        pthread_mutex_unlock(&p->mu);
+
+        if (slot) {
+            int rc = fill_slot(p, deadline, &c, err);
+            if (rc)
+                return rc;
+        } else {
+            const char *why = unfit_reason(p, c, dsql__mono_ms());
+            if (why) {
+                /* Keep the slot and open a fresh connection in its place. */
+                pthread_mutex_lock(&p->mu);
+                if (!strcmp(why, "lifetime reached"))
+                    p->retires++;
+                else
+                    p->discards++;
+                p->connecting++;
+                pthread_mutex_unlock(&p->mu);
+                retire(p, c, why);
+                c = NULL;
+                int rc = fill_slot(p, deadline, &c, err);
+                if (rc)
+                    return rc;
+            }
+        }
+        c->stats_at_acquire = c->stats;
+        *out = c;
+        return DSQL_OK;
+    }
+}
+
+void dsql_pool_release(dsql_pool *p, dsql_conn *c)
+{
+    if (!p || !c || p->magic != DSQL__MAGIC_POOL || c->magic != DSQL__MAGIC_CONN || c->pool != p)
+        return;
+    /* Outside the lock: a transaction left open is rolled back (one round trip). */
+    bool ok = dsql__conn_reset_tx(c);
+    int64_t now = dsql__mono_ms();
+    bool expired = c->expires_ms && now >= c->expires_ms;
+
+    pthread_mutex_lock(&p->mu);
+    p->statements += c->stats.statements - c->stats_at_acquire.statements;
+    p->round_trips += c->stats.round_trips - c->stats_at_acquire.round_trips;
+    if (ok && !expired && !p->closing) {
+        give_back(p, c);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    if (!ok)
+        p->discards++;
+    else
+        p->retires++;
+    slot_freed(p);
+    pthread_mutex_unlock(&p->mu);
+    retire(p, c, !ok ? "broken" : expired ? "lifetime reached" : "pool closing");
+}
+
+/* ---- reaper ---- */
+
+static void *reaper_main(void *arg)
+{
+    dsql_pool *p = arg;
+    int64_t refill_after = 0;
+    pthread_mutex_lock(&p->mu);
+    while (!p->closing) {
+        int64_t now = dsql__mono_ms();
+        dsql_conn *victims = NULL;
+        /* Oldest idle first; keep `min` open. */
+        for (dsql_conn *c = p->idle_tail, *prev; c; c = prev) {
+            prev = c->prev;
+            bool old = c->expires_ms && now >= c->expires_ms;
+            bool idle = now - c->idle_since_ms >= p->idle_timeout_ms && p->open > p->min;
+            if (old || idle) {
+                idle_remove(p, c);
+                p->open--;
+                p->retires++;
+                c->next = victims;
+                c->idle_since_ms = old ? -1 : now - c->idle_since_ms; /* for the log line */
+                victims = c;
+            }
+        }
+        if (victims) {
+            grant_slots(p);
+            pthread_cond_broadcast(&p->changed);
+            pthread_mutex_unlock(&p->mu);
+            while (victims) {
+                dsql_conn *c = victims;
+                victims = c->next;
+                char why[64];
+                if (c->idle_since_ms < 0)
+                    snprintf(why, sizeof why, "lifetime reached");
+                else
+                    snprintf(why, sizeof why, "idle %.1f s", (double)c->idle_since_ms / 1000.0);
+                retire(p, c, why);
+            }
+            pthread_mutex_lock(&p->mu);
+        }
+        /* Refill to `min`, one connection at a time, backing off after a failure. */
+        while (!p->closing && p->open < p->min && dsql__mono_ms() >= refill_after) {
+            p->open++;
+            p->connecting++;
+            pthread_mutex_unlock(&p->mu);
+            dsql_conn *c = NULL;
+            dsql_error e;
+            int rc = fill_slot(p, dsql__mono_ms(), &c, &e);
+            pthread_mutex_lock(&p->mu);
+            if (rc) {
+                refill_after = dsql__mono_ms() + 1000;
+                break;
+            }
+            give_back(p, c);
+        }
+        struct timespec ts;
+        abs_deadline(&ts, dsql__mono_ms() + p->reap_period_ms);
+        pthread_cond_timedwait(&p->reaper_cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ---- open / close ---- */
+
+static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error *err)
+{
+    dsql_pool_options d = DSQL_POOL_OPTIONS_INIT;
+    if (!o)
+        o = &d;
+    if (o->max < 0 || o->max > MAX_CONNECTIONS)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "pool option max must be 1..%d (0 = default %d), not %d",
+                              MAX_CONNECTIONS, DEFAULT_MAX, o->max);
+    if (o->min < 0)
+        return dsql_error_set(err, DSQL_EINVAL, "pool option min must not be negative (got %d)",
+                              o->min);
+    p->max = o->max ? o->max : DEFAULT_MAX;
+    p->min = o->min;
+    if (p->min > p->max)
+        return dsql_error_set(err, DSQL_EINVAL, "pool option min (%d) is larger than max (%d)",
+                              p->min, p->max);
+    if (o->acquire_timeout_ms < 0)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "pool option acquire_timeout_ms must not be negative (got %lld)",
+                              (long long)o->acquire_timeout_ms);
+    if (o->idle_timeout_ms < 0 || (o->idle_timeout_ms && o->idle_timeout_ms < MIN_IDLE_MS))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "pool option idle_timeout_ms must be at least %d (0 = default "
+                              "%d), not %lld",
+                              MIN_IDLE_MS, DEFAULT_IDLE_MS, (long long)o->idle_timeout_ms);
+    if (o->max_lifetime_ms < 0 || (o->max_lifetime_ms && (o->max_lifetime_ms < MIN_LIFETIME_MS ||
+                                                          o->max_lifetime_ms >= LIFETIME_CAP_MS)))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "pool option max_lifetime_ms must be %d..%d, below Aurora DSQL's "
+                              "60-minute connection cap (0 = default 55 min), not %lld",
+                              MIN_LIFETIME_MS, LIFETIME_CAP_MS - 1, (long long)o->max_lifetime_ms);
+    p->acquire_timeout_ms = o->acquire_timeout_ms ? o->acquire_timeout_ms : DEFAULT_ACQUIRE_MS;
+    p->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : DEFAULT_IDLE_MS;
+    p->max_lifetime_ms = o->max_lifetime_ms ? o->max_lifetime_ms : DEFAULT_LIFETIME_MS;
+    int64_t shortest =
+        p->idle_timeout_ms < p->max_lifetime_ms ? p->idle_timeout_ms : p->max_lifetime_ms;
+    p->reap_period_ms = shortest / 4;
+    if (p->reap_period_ms < 5)
+        p->reap_period_ms = 5;
+    if (p->reap_period_ms > 1000)
+        p->reap_period_ms = 1000;
+    return DSQL_OK;
+}
+
+int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_pool **out,
+                   dsql_error *err)
+{
+    if (!out)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_open: out is NULL");
+    *out = NULL;
+    dsql_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    int rc = resolve_options(p, opts, err);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    rc = dsql__spec_init(&p->spec, cfg, err);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    p->magic = DSQL__MAGIC_POOL;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_init(&p->cattr);
+    pthread_condattr_setclock(&p->cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->changed, &p->cattr);
+    pthread_cond_init(&p->reaper_cv, &p->cattr);
+
+    /* Open `min` connections now, so a misconfiguration shows at once. */
+    int64_t deadline = dsql__mono_ms() + p->acquire_timeout_ms;
+    for (int i = 0; i < p->min; i++) {
+        pthread_mutex_lock(&p->mu);
+        p->open++;
+        p->connecting++;
+        pthread_mutex_unlock(&p->mu);
+        dsql_conn *c = NULL;
+        rc = fill_slot(p, deadline, &c, err);
+        if (rc) {
+            dsql__err_prefix(err, "opening the pool's %d minimum connections", p->min);
+            dsql_pool_close(p);
+            return rc;
+        }
+        pthread_mutex_lock(&p->mu);
+        give_back(p, c);
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (pthread_create(&p->reaper, NULL, reaper_main, p) != 0) {
+        dsql_pool_close(p);
+        return dsql_error_set(err, DSQL_ENOMEM, "could not start the pool's maintenance thread");
+    }
+    p->reaper_running = true;
+    dsql__log(p->spec.log, p->spec.log_ctx, DSQL_LOG_INFO,
+              "Pool opened for %s (max %d, min %d, acquire timeout %lld ms, idle timeout %lld "
+              "ms, lifetime %lld ms)",
+              p->spec.host ? p->spec.host : "default host", p->max, p->min,
+              (long long)p->acquire_timeout_ms, (long long)p->idle_timeout_ms,
+              (long long)p->max_lifetime_ms);
+    *out = p;
+    return DSQL_OK;
+}
+
+void dsql_pool_close(dsql_pool *p)
+{
+    if (!p || p->magic != DSQL__MAGIC_POOL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->closing = true;
+    /* Waiters give up with DSQL_ECLOSED. */
+    for (waiter *w = p->wq_head; w; w = w->next)
+        pthread_cond_signal(&w->cv);
+    pthread_cond_signal(&p->reaper_cv);
+    pthread_mutex_unlock(&p->mu);
+    if (p->reaper_running)
+        pthread_join(p->reaper, NULL);
+
+    pthread_mutex_lock(&p->mu);
+    /* Connections lent out come back through dsql_pool_release (closed there). */
+    while (p->open > p->nidle || p->nwait > 0)
+        pthread_cond_wait(&p->changed, &p->mu);
+    dsql_conn *c = p->idle_head;
+    p->idle_head = p->idle_tail = NULL;
+    p->open -= p->nidle;
+    p->nidle = 0;
+    pthread_mutex_unlock(&p->mu);
+    while (c) {
+        dsql_conn *next = c->next;
+        dsql__conn_free(c);
+        c = next;
+    }
+    dsql__log(p->spec.log, p->spec.log_ctx, DSQL_LOG_INFO, "Pool closed");
+    pthread_cond_destroy(&p->changed);
+    pthread_cond_destroy(&p->reaper_cv);
+    pthread_condattr_destroy(&p->cattr);
+    pthread_mutex_destroy(&p->mu);
+    dsql__spec_free(&p->spec);
+    p->magic = 0;
+    free(p);
+}
+
+void dsql_pool_get_stats(dsql_pool *p, dsql_pool_stats *s)
+{
+    if (!s)
+        return;
+    memset(s, 0, sizeof *s);
+    if (!p || p->magic != DSQL__MAGIC_POOL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    s->open = p->open - p->connecting;
+    s->idle = p->nidle;
+    s->in_use = p->open - p->nidle - p->connecting;
+    s->waiting = p->nwait;
+    s->acquires = p->acquires;
+    s->waits = p->waits;
+    s->timeouts = p->timeouts;
+    s->retires = p->retires;
+    s->discards = p->discards;
+    s->statements = p->statements;
+    s->round_trips = p->round_trips;
+    s->transactions = p->transactions;
+    s->tx_retries = p->tx_retries;
+    pthread_mutex_unlock(&p->mu);
+    s->connects = atomic_load(&p->cstats.connects);
+    s->token_mints = atomic_load(&p->cstats.token_mints);
+    s->failures = atomic_load(&p->cstats.failures);
+}
+
+void dsql__pool_logger(dsql_pool *p, dsql_log_fn *fn, void **ctx)
+{
+    *fn = p->spec.log;
+    *ctx = p->spec.log_ctx;
+}
+
+void dsql__pool_count_tx(dsql_pool *p, bool retry)
+{
+    pthread_mutex_lock(&p->mu);
+    if (retry)
+        p->tx_retries++;
+    else
+        p->transactions++;
+    pthread_mutex_unlock(&p->mu);
+}

@@ -1,0 +1,172 @@
+/*
+ * Private to the conn layer (not for the model layer: use internal.h).
+ *
+ * A dsql__spec is a dsql_config resolved once (defaults applied, endpoint and auth
+ * mode decided, every string copied) so that a pool can open connections long after
+ * the caller's config is gone. A dsql_conn carries the bookkeeping its pool needs.
+ */
+#ifndef DSQL_CONN_PRIVATE_H
+#define DSQL_CONN_PRIVATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "conn/internal.h"
+
+/* Counters a spec's connects feed (a pool's, or a throwaway one for dsql_connect). */
+typedef struct dsql__connect_stats {
+    atomic_uint_fast64_t connects;    /* physical connections opened */
+    atomic_uint_fast64_t token_mints; /* IAM tokens minted */
+    atomic_uint_fast64_t failures;    /* connect attempts that failed */
+} dsql__connect_stats;
+
+typedef struct dsql__spec {
+    bool iam;
+    char *host;     /* endpoint (resolved in IAM mode); NULL = libpq default */
+    char *hostaddr; /* NULL = resolve host */
+    char port[8];
+    char *database;
+    char *user;
+    char *password; /* password mode only; wiped on free */
+    char *region;   /* IAM: signing region */
+    dsql_token_action action;
+    long expires_in;
+    time_t signing_time;
+    dsql_credentials_provider *credentials; /* borrowed or owned (owns_credentials) */
+    bool owns_credentials;
+    char *options; /* startup options ("-c search_path=..."), NULL = none */
+    char *schema;
+    char *application_name;
+    char *sslmode;
+    char *sslrootcert; /* NULL when sslmode does not verify */
+    bool sslnegotiation_direct;
+    char connect_timeout[12];
+    int connect_timeout_s;
+    dsql_log_fn log;
+    void *log_ctx;
+} dsql__spec;
+
+/* ---- IAM (iam.c) ---- */
+
+/* True when an AUTO config means IAM: a DSQL endpoint or an explicit region. */
+bool dsql__config_wants_iam(const dsql_config *cfg);
+/* IAM part of dsql__spec_init: endpoint and region, credentials, token action. */
+int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *err);
+/* Releases what dsql__spec_init_iam acquired (the credentials provider). */
+void dsql__spec_free_iam(dsql__spec *spec);
+/* Mints the password of one connection attempt. *token: dsql__token_free(). */
+int dsql__spec_mint_token(const dsql__spec *spec, char **token, dsql_error *err);
+void dsql__token_free(char *token);
+
+/* Resolves cfg into spec (zeroed on entry). On failure spec needs no free. */
+int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err);
+void dsql__spec_free(dsql__spec *spec);
+
+struct dsql_conn {
+    uint32_t magic; /* DSQL__MAGIC_CONN; first, so a dsql_db * can be told apart */
+    PGconn *pg;
+    dsql_log_fn log;
+    void *log_ctx;
+    dsql_conn_stats stats;
+    bool broken;           /* set once the connection is known to be unusable */
+    int last_error_status; /* status of the last failed statement (0 = none yet) */
+    /* pool bookkeeping (zero for a standalone connection) */
+    struct dsql_pool *pool;
+    int64_t created_ms;
+    int64_t expires_ms; /* retire at or after this monotonic time; 0 = never */
+    int64_t idle_since_ms;
+    dsql_conn_stats stats_at_acquire;
+    struct dsql_conn *prev, *next; /* idle list */
+};
+
+/*
+ * Opens one physical connection for spec, retrying while the server says it is waking
+ * up or over its connection rate / count (53400 / 53300) until deadline_ms (monotonic),
+ * and re-signing once when the server says the token's signature expired.
+ */
+int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_stats *stats,
+                  dsql_conn **out, dsql_error *err);
+
+/* Frees conn and its PGconn (no logging). */
+void dsql__conn_free(dsql_conn *conn);
+
+/* Zero-round-trip liveness check: reads anything the server sent while the connection
+ * sat idle (a termination notice, EOF). False when the connection is unusable. */
+bool dsql__conn_alive(dsql_conn *conn);
+
+/* Ends whatever transaction conn is in (ROLLBACK). False when it could not. */
+bool dsql__conn_reset_tx(dsql_conn *conn);
+
+/* dsql_conn_pipeline, also telling which statement failed (*failed_index = n when none
+ * did, or when the batch could not even be sent completely: then the index is where
+ * sending stopped). */
+int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_result **results,
+                        size_t *failed_index, dsql_error *err);
+
+/* Marks conn broken when its libpq connection is. Returns conn->broken. */
+bool dsql__conn_check_broken(dsql_conn *conn);
+
+/* ---- classification (classify.c) ---- */
+
+/* Status for a server SQLSTATE and message (40001/OC00x, 23xxx, 54xxx, 0A000, ...). */
+int dsql__classify_sqlstate(const char *sqlstate, const char *message);
+
+/* How a failed connect should be handled. */
+typedef enum dsql__connect_failure {
+    DSQL__CF_FATAL = 0,    /* report it */
+    DSQL__CF_RETRY,        /* waking up / rate or count limit: back off and retry */
+    DSQL__CF_RESIGN,       /* signature expired: mint a new token once */
+    DSQL__CF_ACCESS_DENIED /* IAM rejected the token: policy or region problem */
+} dsql__connect_failure;
+
+dsql__connect_failure dsql__classify_connect(const char *message);
+
+/* Copies a libpq message into buf as one line (no trailing newline, tabs and newlines
+ * turned into spaces). */
+void dsql__one_line(char *buf, size_t size, const char *msg);
+
+/* ---- retry policy (tx.c) ---- */
+
+typedef struct dsql__policy {
+    int max_retries;
+    int64_t base_delay_ms;
+    double multiplier;
+    int64_t max_delay_ms;
+    double jitter;
+    void (*on_retry)(int attempt, const dsql_error *cause, int64_t delay_ms, void *ctx);
+    void *on_retry_ctx;
+} dsql__policy;
+
+/* Applies defaults to policy (NULL = all defaults); DSQL_EINVAL on negative values. */
+int dsql__policy_resolve(const dsql_retry_policy *policy, dsql__policy *out, dsql_error *err);
+
+/* The backoff before retry number `retry` (1-based), jitter included. */
+int64_t dsql__policy_delay(const dsql__policy *p, int retry);
+
+/* A uniformly distributed number in [0, 1) (thread-safe). */
+double dsql__random_unit(void);
+
+/* ---- logging (log.c) ---- */
+
+void dsql__log(dsql_log_fn fn, void *ctx, dsql_log_level level, const char *fmt, ...)
+    DSQL_PRINTF(4, 5);
+void dsql__logv(dsql_log_fn fn, void *ctx, dsql_log_level level, const char *fmt, va_list ap)
+    DSQL_PRINTF(4, 0);
+
+/* Appends sql to sb with the literal after any PASSWORD keyword masked, so statements
+ * such as ALTER ROLE ... PASSWORD '...' never put a secret in a log line. */
+void dsql__sb_append_sql_redacted(dsql__strbuf *sb, const char *sql);
+
+/* ---- pool (pool.c) ---- */
+
+/* The pool's spec logger. */
+void dsql__pool_logger(dsql_pool *pool, dsql_log_fn *fn, void **ctx);
+
+/* Counts one transaction attempt / retry in the pool's statistics. */
+void dsql__pool_count_tx(dsql_pool *pool, bool retry);
+
+#endif

@@ -1,0 +1,289 @@
+/* dsql_config: conninfo parsing, the environment, resolution into a connect spec. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "conn/private.h"
+#include "dsql/dsql.h"
+
+static const char *const env_vars[] = {
+    "CLUSTER_ENDPOINT", "CLUSTER_REGION", "REGION",        "CLUSTER_USER",      "AWS_PROFILE",
+    "PGHOST",           "PGHOSTADDR",     "PGPORT",        "PGDATABASE",        "PGUSER",
+    "PGPASSWORD",       "PGSSLMODE",      "PGSSLROOTCERT", "PGCONNECT_TIMEOUT", "PGAPPNAME",
+};
+
+static int clear_env(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
+        unsetenv(env_vars[i]);
+    return 0;
+}
+
+static void parse_all_keywords(void **state)
+{
+    (void)state;
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_config_parse(&cfg,
+                                       "host=db.example port=6543 dbname=app user=alice "
+                                       "password='it\\'s' auth=password region=eu-west-1 "
+                                       "profile=dev expires_in=300 schema=myschema "
+                                       "application_name=myapp sslmode=require "
+                                       "sslrootcert=/tmp/ca.pem connect_timeout=7 "
+                                       "hostaddr=10.0.0.1",
+                                       &err),
+                     DSQL_OK);
+    assert_string_equal(cfg.host, "db.example");
+    assert_string_equal(cfg.hostaddr, "10.0.0.1");
+    assert_int_equal(cfg.port, 6543);
+    assert_string_equal(cfg.database, "app");
+    assert_string_equal(cfg.user, "alice");
+    assert_int_equal(cfg.auth, DSQL_AUTH_PASSWORD);
+    assert_string_equal(cfg.region, "eu-west-1");
+    assert_string_equal(cfg.profile, "dev");
+    assert_int_equal(cfg.expires_in, 300);
+    assert_string_equal(cfg.schema, "myschema");
+    assert_string_equal(cfg.application_name, "myapp");
+    assert_string_equal(cfg.sslmode, "require");
+    assert_string_equal(cfg.sslrootcert, "/tmp/ca.pem");
+    assert_int_equal(cfg.connect_timeout_s, 7);
+    assert_string_equal(cfg.password, "it's");
+    dsql_config_clear(&cfg);
+    assert_null(cfg.host);
+    assert_null(cfg.owned_);
+}
+
+static void parse_quotes_and_escapes(void **state)
+{
+    (void)state;
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_config_parse(&cfg,
+                                       "  password = 'a b\\'c\\\\d'  schema=my\\ schema "
+                                       "database = 'x' user=''",
+                                       &err),
+                     DSQL_OK);
+    assert_string_equal(cfg.password, "a b'c\\d");
+    assert_string_equal(cfg.schema, "my schema");
+    assert_string_equal(cfg.database, "x");
+    assert_null(cfg.user); /* empty = default */
+    /* A later parse only changes what it names. */
+    assert_int_equal(dsql_config_parse(&cfg, "user=bob", &err), DSQL_OK);
+    assert_string_equal(cfg.user, "bob");
+    assert_string_equal(cfg.database, "x");
+    dsql_config_clear(&cfg);
+    assert_int_equal(dsql_config_parse(&cfg, "", &err), DSQL_OK);
+    assert_null(cfg.host);
+    dsql_config_clear(&cfg);
+}
+
+static void parse_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int status;
+        const char *msg;
+    } cases[] = {
+        {"host=a colour=blue", DSQL_EPARSE, "unknown keyword 'colour'"},
+        {"host", DSQL_EPARSE, "missing '=' after keyword 'host'"},
+        {"host a", DSQL_EPARSE, "missing '=' after keyword 'host'"},
+        {"=x", DSQL_EPARSE, "'=' without a keyword"},
+        {"password='abc", DSQL_EPARSE, "unterminated quoted value for 'password'"},
+        {"host='a'b", DSQL_EPARSE, "text right after the quoted value of 'host'"},
+        {"port=0", DSQL_EPARSE, "port must be a number from 1 to 65535, not '0'"},
+        {"port=70000", DSQL_EPARSE, "port must be a number from 1 to 65535, not '70000'"},
+        {"port=12x", DSQL_EPARSE, "not '12x'"},
+        {"port=", DSQL_EPARSE, "port must be a number"},
+        {"expires_in=0", DSQL_EPARSE, "expires_in must be a number of seconds from 1 to 604800"},
+        {"expires_in=604801", DSQL_EPARSE, "not '604801'"},
+        {"expires_in=-5", DSQL_EPARSE, "not '-5'"},
+        {"connect_timeout=-1", DSQL_EPARSE, "connect_timeout must be"},
+        {"auth=kerberos", DSQL_EPARSE, "auth must be 'iam', 'password' or 'auto', not 'kerberos'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dsql_config cfg = DSQL_CONFIG_INIT;
+        cfg.host = "kept";
+        dsql_error err = DSQL_ERROR_INIT;
+        int rc = dsql_config_parse(&cfg, cases[i].in, &err);
+        if (rc != cases[i].status || !strstr(err.message, cases[i].msg)) {
+            print_error("input '%s': got %s '%s'\n", cases[i].in, dsql_status_name(rc),
+                        err.message);
+            fail();
+        }
+        /* A failed parse changes nothing. */
+        assert_string_equal(cfg.host, "kept");
+        assert_int_equal(cfg.port, 0);
+        dsql_config_clear(&cfg);
+    }
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_config_parse(NULL, "", &err), DSQL_EINVAL);
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    assert_int_equal(dsql_config_parse(&cfg, NULL, &err), DSQL_EINVAL);
+}
+
+static void env_cluster(void **state)
+{
+    (void)state;
+    setenv("CLUSTER_ENDPOINT", "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws", 1);
+    setenv("REGION", "us-west-2", 1);
+    setenv("CLUSTER_REGION", "us-east-1", 1);
+    setenv("CLUSTER_USER", "app_user", 1);
+    setenv("PGHOST", "should-not-be-used", 1);
+    setenv("PGHOSTADDR", "127.0.0.9", 1);
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_string_equal(cfg.host, "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws");
+    assert_string_equal(cfg.region, "us-east-1"); /* CLUSTER_REGION wins over REGION */
+    assert_string_equal(cfg.user, "app_user");
+    assert_null(cfg.hostaddr);
+    dsql_config_clear(&cfg);
+
+    unsetenv("CLUSTER_REGION");
+    cfg.user = "explicit";
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_string_equal(cfg.region, "us-west-2");
+    assert_string_equal(cfg.user, "explicit"); /* set fields are kept */
+    dsql_config_clear(&cfg);
+}
+
+static void env_postgres(void **state)
+{
+    (void)state;
+    setenv("PGHOST", "localhost", 1);
+    setenv("PGHOSTADDR", "127.0.0.1", 1);
+    setenv("PGPORT", "6000", 1);
+    setenv("PGDATABASE", "postgres", 1);
+    setenv("PGUSER", "pguser", 1);
+    setenv("PGPASSWORD", "pw", 1);
+    setenv("PGSSLMODE", "verify-full", 1);
+    setenv("PGSSLROOTCERT", "/ca.crt", 1);
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_string_equal(cfg.host, "localhost");
+    assert_string_equal(cfg.hostaddr, "127.0.0.1");
+    assert_int_equal(cfg.port, 6000);
+    assert_string_equal(cfg.user, "pguser");
+    assert_string_equal(cfg.password, "pw");
+    assert_string_equal(cfg.sslmode, "verify-full");
+    assert_string_equal(cfg.sslrootcert, "/ca.crt");
+    assert_int_equal(cfg.auth, DSQL_AUTH_AUTO);
+    dsql_config_clear(&cfg);
+
+    setenv("PGPORT", "port", 1);
+    cfg.host = "kept";
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_EPARSE);
+    assert_non_null(strstr(err.message, "environment variable PGPORT"));
+    assert_string_equal(cfg.host, "kept");
+    assert_null(cfg.user); /* nothing applied */
+    dsql_config_clear(&cfg);
+}
+
+static void env_half_set(void **state)
+{
+    (void)state;
+    setenv("CLUSTER_REGION", "us-east-1", 1);
+    setenv("PGHOST", "localhost", 1);
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_ECONFIG);
+    assert_non_null(strstr(err.message, "CLUSTER_REGION is set but CLUSTER_ENDPOINT is not"));
+    assert_null(cfg.host);
+    unsetenv("CLUSTER_REGION");
+    setenv("CLUSTER_USER", "bob", 1);
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_ECONFIG);
+    assert_non_null(strstr(err.message, "CLUSTER_USER is set but CLUSTER_ENDPOINT is not"));
+    dsql_config_clear(&cfg);
+}
+
+static void spec_defaults_and_options(void **state)
+{
+    (void)state;
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    cfg.host = "localhost";
+    cfg.auth = DSQL_AUTH_PASSWORD;
+    cfg.schema = "My Schema\\x";
+    cfg.application_name = "petclinic";
+    cfg.sslrootcert = "/some/ca.crt";
+    dsql__spec spec;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql__spec_init(&spec, &cfg, &err), DSQL_OK);
+    assert_false(spec.iam);
+    assert_string_equal(spec.port, "5432");
+    assert_string_equal(spec.database, "postgres");
+    assert_string_equal(spec.user, "admin");
+    assert_string_equal(spec.sslmode, "verify-full");
+    assert_string_equal(spec.sslrootcert, "/some/ca.crt");
+    assert_string_equal(spec.connect_timeout, "10");
+    /* search_path value quoted as an identifier, then escaped for the options syntax */
+    assert_string_equal(spec.options, "-c search_path=\"My\\ Schema\\\\x\"");
+    char app[64];
+    snprintf(app, sizeof app, "petclinic:libdsql/%s", dsql_version());
+    assert_string_equal(spec.application_name, app);
+    assert_false(spec.sslnegotiation_direct);
+    dsql__spec_free(&spec);
+
+    cfg.schema = "myschema";
+    cfg.application_name = NULL;
+    cfg.sslrootcert = NULL;
+    assert_int_equal(dsql__spec_init(&spec, &cfg, &err), DSQL_OK);
+    assert_string_equal(spec.options, "-c search_path=myschema");
+    snprintf(app, sizeof app, "libdsql/%s", dsql_version());
+    assert_string_equal(spec.application_name, app);
+    /* libpq 15: the system bundle file, never "system" */
+    assert_true(PQlibVersion() < 160000);
+    assert_string_equal(spec.sslrootcert, "/etc/ssl/certs/ca-certificates.crt");
+    dsql__spec_free(&spec);
+
+    cfg.sslmode = "disable";
+    assert_int_equal(dsql__spec_init(&spec, &cfg, &err), DSQL_OK);
+    assert_null(spec.sslrootcert);
+    dsql__spec_free(&spec);
+}
+
+static void spec_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        dsql_config cfg;
+        int status;
+        const char *msg;
+    } cases[] = {
+        {{.sslmode = "verify-everything"}, DSQL_ECONFIG, "sslmode 'verify-everything' is not"},
+        {{.port = -1}, DSQL_ECONFIG, "port -1 is out of range"},
+        {{.port = 65536}, DSQL_ECONFIG, "port 65536 is out of range"},
+        {{.expires_in = 604801}, DSQL_ECONFIG, "expires_in must be 1..604800"},
+        {{.expires_in = -1}, DSQL_ECONFIG, "expires_in must be"},
+        {{.connect_timeout_s = -3}, DSQL_ECONFIG, "connect_timeout_s must not be negative"},
+        {{.user = ""}, DSQL_ECONFIG, "user is empty"},
+        {{.auth = (dsql_auth_mode)7}, DSQL_EINVAL, "auth mode 7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dsql__spec spec;
+        dsql_error err = DSQL_ERROR_INIT;
+        int rc = dsql__spec_init(&spec, &cases[i].cfg, &err);
+        if (rc != cases[i].status || !strstr(err.message, cases[i].msg)) {
+            print_error("case %zu: got %s '%s'\n", i, dsql_status_name(rc), err.message);
+            fail();
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_all_keywords),
+        cmocka_unit_test(parse_quotes_and_escapes),
+        cmocka_unit_test(parse_errors),
+        cmocka_unit_test_setup(env_cluster, clear_env),
+        cmocka_unit_test_setup(env_postgres, clear_env),
+        cmocka_unit_test_setup(env_half_set, clear_env),
+        cmocka_unit_test(spec_defaults_and_options),
+        cmocka_unit_test(spec_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
