@@ -31,18 +31,18 @@ static void typed_parameters(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     const unsigned char blob[] = {0x00, 0x01, 0xff, 'a', 0x00};
     dsql_value p[] = {
-        DSQL_TEXT("héllo 'quoted'"),
+        DSQL_STR("héllo 'quoted'"),
         DSQL_INT(INT64_MIN),
-        DSQL_DOUBLE(0.1),
+        DSQL_DBL(0.1),
         DSQL_BOOL(true),
         DSQL_BYTES(blob, sizeof blob),
         DSQL_NULL,
-        DSQL_TEXT(NULL),
-        DSQL_DOUBLE(NAN),
-        DSQL_DOUBLE(INFINITY),
-        DSQL_DOUBLE(-INFINITY),
-        DSQL_DOUBLE(1.0 / 3.0),
-        DSQL_DOUBLE(-1.5e-310),
+        DSQL_STR(NULL),
+        DSQL_DBL(NAN),
+        DSQL_DBL(INFINITY),
+        DSQL_DBL(-INFINITY),
+        DSQL_DBL(1.0 / 3.0),
+        DSQL_DBL(-1.5e-310),
         DSQL_BOOL(false),
         DSQL_INT(INT64_MAX),
     };
@@ -206,8 +206,8 @@ static void pipeline_one_round_trip(void **state)
                    err);
     dsql_conn_stats before, after;
     dsql_conn_get_stats(conn, &before);
-    dsql_value a[] = {DSQL_INT(1), DSQL_TEXT("one")};
-    dsql_value b[] = {DSQL_INT(2), DSQL_TEXT("two")};
+    dsql_value a[] = {DSQL_INT(1), DSQL_STR("one")};
+    dsql_value b[] = {DSQL_INT(2), DSQL_STR("two")};
     dsql_stmt stmts[] = {
         {"INSERT INTO pl VALUES ($1, $2)", a, 2},
         {"INSERT INTO pl VALUES ($1, $2)", b, 2},
@@ -229,7 +229,7 @@ static void pipeline_one_round_trip(void **state)
 
     /* A failure names its statement, stops the rest, and (one Sync = one implicit
      * transaction) undoes the statements before it. */
-    dsql_value c[] = {DSQL_INT(3), DSQL_TEXT("three")};
+    dsql_value c[] = {DSQL_INT(3), DSQL_STR("three")};
     dsql_stmt bad[] = {
         {"INSERT INTO pl VALUES ($1, $2)", c, 2},
         {"INSERT INTO pl VALUES ($1, $2)", a, 2},
