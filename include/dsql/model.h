@@ -141,10 +141,10 @@ typedef struct dsql_attr {
 } dsql_attr;
 
 /* Client-side constant defaults usable in static tables (compound literals are not). */
-#define DSQL_DEFAULT_STR(s)  .default_value = {.kind = DSQL_V_TEXT, .u.s = (s)}
-#define DSQL_DEFAULT_INT(n)  .default_value = {.kind = DSQL_V_INT, .u.i = (n)}
-#define DSQL_DEFAULT_DBL(x)  .default_value = {.kind = DSQL_V_DOUBLE, .u.d = (x)}
-#define DSQL_DEFAULT_BOOL(b) .default_value = {.kind = DSQL_V_BOOL, .u.b = (b)}
+#define DSQL_DEFAULT_STR(text_)  .default_value = {.kind = DSQL_V_TEXT, .u.s = (text_)}
+#define DSQL_DEFAULT_INT(int_)   .default_value = {.kind = DSQL_V_INT, .u.i = (int_)}
+#define DSQL_DEFAULT_DBL(dbl_)   .default_value = {.kind = DSQL_V_DOUBLE, .u.d = (dbl_)}
+#define DSQL_DEFAULT_BOOL(bool_) .default_value = {.kind = DSQL_V_BOOL, .u.b = (bool_)}
 
 /** Names the bool member that says a nullable scalar attribute has a value. */
 #define DSQL_HAS(T, member) .has_offset = offsetof(T, member) + 1

@@ -41,7 +41,10 @@ typedef struct dsql__params {
     dsql__arena arena;
 } dsql__params;
 
-#define DSQL__PARAMS_INIT {NULL, NULL, NULL, 0, 0, false, DSQL__ARENA_INIT}
+#define DSQL__PARAMS_INIT                                                                          \
+    {                                                                                              \
+        NULL, NULL, NULL, 0, 0, false, DSQL__ARENA_INIT                                            \
+    }
 
 /* Appends one parameter and returns its 1-based number ($n), or 0 after a failure.
  * value NULL = SQL NULL; format 0 = text (len ignored), 1 = binary (len bytes). */
@@ -52,5 +55,146 @@ int dsql__params_add_copy(dsql__params *p, const char *text, size_t len);
 int dsql__params_add_value(dsql__params *p, const dsql_value *v);
 void dsql__params_reset(dsql__params *p);
 void dsql__params_free(dsql__params *p);
+
+/* ---- descriptors (model.c) ---- */
+
+/* The member of a row an attribute describes. */
+#define DSQL__MEMBER(row, a)  ((void *)((char *)(row) + (a)->offset))
+#define DSQL__CMEMBER(row, a) ((const void *)((const char *)(row) + (a)->offset))
+
+/* Full descriptor check (what dsql_model_check does); every public call runs it. The
+ * message names the model and the attribute, e.g. `model pet: attribute "age": member is
+ * 8 bytes, INTEGER needs int32_t (4 bytes)`. */
+int dsql__model_check(const dsql_model *m, dsql_error *err);
+
+/* The attribute named name (attribute name first, then column name), or NULL. */
+const dsql_attr *dsql__model_attr(const dsql_model *m, const char *name);
+
+/* Same, failing with DSQL_EINVAL `<what>: model owner has no attribute "nme"` (what may
+ * be NULL; name may be NULL). */
+int dsql__attr_lookup(const dsql_model *m, const char *name, const char *what,
+                      const dsql_attr **out, dsql_error *err);
+
+/* The primary-key attribute, or NULL when the model has none. */
+const dsql_attr *dsql__model_pk(const dsql_model *m);
+
+/* Index of a (an element of m->attrs). */
+static inline size_t dsql__attr_index(const dsql_model *m, const dsql_attr *a)
+{
+    return (size_t)(a - m->attrs);
+}
+
+/* The type as written in a declaration: "STRING(30)", "NUMERIC(10,2)", "UUID". buf
+ * should hold 32 bytes. Returns buf. */
+const char *dsql__type_name(const dsql_attr *a, char *buf, size_t cap);
+
+/* The SQL type: "uuid", "varchar(30)", "numeric(10,2)", "timestamptz". buf: 32 bytes. */
+const char *dsql__sql_type(const dsql_attr *a, char *buf, size_t cap);
+
+/* The member size a type needs (sizeof its C representation). */
+size_t dsql__type_size(dsql_type_id t);
+
+/* True for types held as char * (text). */
+bool dsql__type_is_text(dsql_type_id t);
+
+/* True for types held as scalars (ints, floats, bool): they may have a has_x flag. */
+bool dsql__type_is_scalar(dsql_type_id t);
+
+/* True when the row's member for a holds SQL NULL (NULL pointer, empty uuid, bytes with
+ * NULL data, has_x false). */
+bool dsql__attr_is_null(const dsql_attr *a, const void *row);
+
+/* Sets the row's member for a to SQL NULL (zero value, has_x false). */
+void dsql__attr_set_null(const dsql_attr *a, void *row);
+
+/* ---- values (types.c) ---- */
+
+/* The row's member for a as a dsql_value (borrowed: text and bytes point into row).
+ * UUIDs and text types give DSQL_V_TEXT, integers DSQL_V_INT, floats DSQL_V_DOUBLE,
+ * booleans DSQL_V_BOOL, bytea DSQL_V_BYTES, NULL members DSQL_V_NULL. */
+dsql_value dsql__attr_value(const dsql_attr *a, const void *row);
+
+/* Appends the row's member for a as a parameter (borrowed from row where possible);
+ * returns its $n, or 0 on failure (p->oom). */
+int dsql__params_add_attr(dsql__params *p, const dsql_attr *a, const void *row);
+
+/* How a dsql_value is used, which decides how strictly it is checked. */
+typedef enum dsql__use {
+    DSQL__USE_COMPARE = 0, /* compared with a column: kind and syntax must fit the type */
+    DSQL__USE_STORE,       /* stored into the column: full validation (length, precision) */
+    DSQL__USE_PATTERN      /* LIKE / ILIKE pattern: text, on a text attribute */
+} dsql__use;
+
+/*
+ * Checks that v fits attribute a of m for the given use: DSQL_EINVAL for a kind that does
+ * not fit the type (`owner.age: expected an INTEGER value, got text "abc"`), DSQL_EVALIDATION
+ * for a value that fails the type's rules (length, calendar date, range). NULL (DSQL_V_NULL
+ * or a NULL text) passes here; callers decide what NULL means.
+ */
+int dsql__value_check(const dsql_model *m, const dsql_attr *a, const dsql_value *v, dsql__use use,
+                      dsql_error *err);
+
+/* dsql__value_check, then appends v as a parameter. Returns its $n, or 0 with err set. */
+int dsql__params_add_checked(dsql__params *p, const dsql_model *m, const dsql_attr *a,
+                             const dsql_value *v, dsql__use use, dsql_error *err);
+
+/*
+ * Decodes the text form of a value sent by the server into the row's member for a.
+ * text NULL = SQL NULL. Text types point straight at text (no copy): it must live as long
+ * as the row (it is the PGresult's memory, kept by the result). bytea is decoded into
+ * arena. DSQL_EPARSE naming model and attribute when the text does not fit the type.
+ */
+int dsql__attr_decode(const dsql_model *m, const dsql_attr *a, void *row, const char *text,
+                      size_t len, dsql__arena *arena, dsql_error *err);
+
+/* ---- validation (validate.c) ---- */
+
+/* Validates the row's member for a (NOT NULL unless allow_null, then the type's rules).
+ * DSQL_EVALIDATION naming model, attribute and problem. */
+int dsql__validate_attr(const dsql_model *m, const dsql_attr *a, const void *row, bool allow_null,
+                        dsql_error *err);
+
+/* Validates text (len bytes, NUL-terminated) against a's type rules (not NULL-ness). */
+int dsql__validate_text(const dsql_model *m, const dsql_attr *a, const char *text, size_t len,
+                        dsql_error *err);
+
+/* Number of characters in valid UTF-8 text, or -1 when it is not valid UTF-8 (the byte
+ * offset of the first bad byte goes to *bad when bad is not NULL). */
+long dsql__utf8_chars(const char *s, size_t len, size_t *bad);
+/* Length of the valid UTF-8 sequence at p (avail bytes there), 0 when invalid or NUL. */
+size_t dsql__utf8_seq(const unsigned char *p, size_t avail);
+
+/* Syntax checks, true when valid (dates are real calendar dates). */
+bool dsql__check_uuid(const char *s, size_t len);
+bool dsql__check_date(const char *s, size_t len);
+bool dsql__check_time(const char *s, size_t len);
+bool dsql__check_timestamp(const char *s, size_t len, bool with_zone);
+/* JSON syntax (RFC 8259, UTF-8); jsonb additionally rejects \u0000 as PostgreSQL does.
+ * On failure *why says what is wrong (a static string). */
+bool dsql__check_json(const char *s, size_t len, bool jsonb, const char **why);
+
+/* A short, printable preview of a value for error messages: at most ~24 characters in
+ * double quotes, control and invalid bytes as \xNN, "..." when cut. Returns buf. */
+const char *dsql__preview(const char *s, size_t len, char *buf, size_t cap);
+#define DSQL__PREVIEW_MAX 128
+
+/* ---- associations (assoc_check.c) ---- */
+
+/* The attribute of a key: which model holds it and the attribute itself. */
+typedef struct dsql__assoc_keys {
+    const dsql_attr *source_key;  /* on source: has-one/has-many/belongs-to-many */
+    const dsql_attr *target_key;  /* on target: belongs-to/belongs-to-many */
+    const dsql_attr *foreign_key; /* on source (belongs-to), target (has-*), through (btm) */
+    const dsql_attr *other_key;   /* on through (belongs-to-many) */
+} dsql__assoc_keys;
+
+/* dsql_assoc_check, and the resolved key attributes (keys may be NULL). */
+int dsql__assoc_resolve(const dsql_assoc *a, dsql__assoc_keys *keys, dsql_error *err);
+
+/* True for has-many and belongs-to-many (array member plus count). */
+static inline bool dsql__assoc_to_many(const dsql_assoc *a)
+{
+    return a->kind == DSQL_ASSOC_HAS_MANY || a->kind == DSQL_ASSOC_BELONGS_TO_MANY;
+}
 
 #endif

@@ -95,19 +95,15 @@ int dsql__params_add_value(dsql__params *p, const dsql_value *v)
     switch (v->kind) {
     case DSQL_V_NULL:
         return dsql__params_add(p, NULL, 0, 0);
-    case DSQL_V_TEXT:
+    case DSQL_V_TEXT: /* a NULL string is SQL NULL */
         return dsql__params_add(p, v->u.s, 0, 0);
     case DSQL_V_INT:
         snprintf(buf, sizeof buf, "%" PRId64, v->u.i);
         return dsql__params_add_copy(p, buf, strlen(buf));
-    case DSQL_V_DOUBLE:
-        if (isnan(v->u.d))
-            snprintf(buf, sizeof buf, "NaN");
-        else if (isinf(v->u.d))
-            snprintf(buf, sizeof buf, "%s", v->u.d > 0 ? "Infinity" : "-Infinity");
-        else
-            snprintf(buf, sizeof buf, "%.17g", v->u.d);
-        return dsql__params_add_copy(p, buf, strlen(buf));
+    case DSQL_V_DOUBLE: {
+        size_t n = dsql__dtoa(v->u.d, buf, sizeof buf);
+        return dsql__params_add_copy(p, buf, n);
+    }
     case DSQL_V_BOOL:
         return dsql__params_add(p, v->u.b ? "t" : "f", 0, 0);
     case DSQL_V_BYTES:

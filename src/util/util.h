@@ -73,6 +73,20 @@ int64_t dsql__mono_us(void);
 /* Sleeps for ms milliseconds (restarting after signals). */
 void dsql__sleep_ms(int64_t ms);
 
+/* ---- numbers as text, in the C locale whatever the application's LC_NUMERIC ---- */
+/* Shortest text that reads back as exactly d ("NaN", "Infinity", "-Infinity" for the
+ * special values, PostgreSQL's spelling). cap >= 32. Returns the length. */
+size_t dsql__dtoa(double d, char *buf, size_t cap);
+/* Same for a float (shortest text that reads back as exactly f as a float). */
+size_t dsql__ftoa(float f, char *buf, size_t cap);
+/* Parses all of s[0..len) as a double (also NaN, Infinity, -Infinity in any case).
+ * False when it is not a number or is out of range. */
+bool dsql__strtod(const char *s, size_t len, double *out);
+/* Same as a float (rounded once, from the text). */
+bool dsql__strtof(const char *s, size_t len, float *out);
+/* Parses all of s[0..len) as a decimal integer within [min, max]. */
+bool dsql__strtoi64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
+
 /* ---- errors ----
  * dsql__err_prefix: prepends "what: " to an error message already in err. */
 void dsql__err_prefix(dsql_error *err, const char *fmt, ...) DSQL_PRINTF(2, 3);

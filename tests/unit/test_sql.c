@@ -48,7 +48,7 @@ static void test_params(void **state)
     assert_int_equal(dsql__params_add_value(&p, &DSQL_BYTES("a\0b", 3)), 8);
     assert_string_equal(p.values[0], "x");
     assert_string_equal(p.values[1], "-9223372036854775808");
-    assert_string_equal(p.values[2], "0.10000000000000001");
+    assert_string_equal(p.values[2], "0.1");
     assert_string_equal(p.values[3], "NaN");
     assert_string_equal(p.values[4], "-Infinity");
     assert_string_equal(p.values[5], "t");

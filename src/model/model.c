@@ -1,0 +1,322 @@
+/* Model descriptors: the type table, the descriptor check, attribute lookup, NULL-ness. */
+#include <stdio.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+/* One row per dsql_type_id: declaration name, SQL name, C representation, member size. */
+static const struct type_info {
+    const char *name;
+    const char *sql;
+    const char *c_type;
+    size_t size;
+} types[] = {
+    [DSQL_T_UUID] = {"UUID", "uuid", "dsql_uuid", sizeof(dsql_uuid)},
+    [DSQL_T_STRING] = {"STRING", "varchar", "char *", sizeof(char *)},
+    [DSQL_T_TEXT] = {"TEXT", "text", "char *", sizeof(char *)},
+    [DSQL_T_CHAR] = {"CHAR", "char", "char *", sizeof(char *)},
+    [DSQL_T_SMALLINT] = {"SMALLINT", "smallint", "int16_t", sizeof(int16_t)},
+    [DSQL_T_INTEGER] = {"INTEGER", "integer", "int32_t", sizeof(int32_t)},
+    [DSQL_T_BIGINT] = {"BIGINT", "bigint", "int64_t", sizeof(int64_t)},
+    [DSQL_T_REAL] = {"REAL", "real", "float", sizeof(float)},
+    [DSQL_T_DOUBLE] = {"DOUBLE", "double precision", "double", sizeof(double)},
+    [DSQL_T_NUMERIC] = {"NUMERIC", "numeric", "char *", sizeof(char *)},
+    [DSQL_T_BOOLEAN] = {"BOOLEAN", "boolean", "bool", sizeof(bool)},
+    [DSQL_T_DATEONLY] = {"DATEONLY", "date", "char *", sizeof(char *)},
+    [DSQL_T_TIME] = {"TIME", "time", "char *", sizeof(char *)},
+    [DSQL_T_TIMESTAMP] = {"TIMESTAMP", "timestamp", "char *", sizeof(char *)},
+    [DSQL_T_TIMESTAMPTZ] = {"TIMESTAMPTZ", "timestamptz", "char *", sizeof(char *)},
+    [DSQL_T_INTERVAL] = {"INTERVAL", "interval", "char *", sizeof(char *)},
+    [DSQL_T_BYTEA] = {"BYTEA", "bytea", "dsql_bytes", sizeof(dsql_bytes)},
+    [DSQL_T_JSON] = {"JSON", "json", "char *", sizeof(char *)},
+    [DSQL_T_JSONB] = {"JSONB", "jsonb", "char *", sizeof(char *)},
+};
+
+static bool type_known(dsql_type_id t)
+{
+    return (size_t)t < DSQL__ARRAY_LEN(types) && types[t].name;
+}
+
+size_t dsql__type_size(dsql_type_id t)
+{
+    return type_known(t) ? types[t].size : 0;
+}
+
+bool dsql__type_is_text(dsql_type_id t)
+{
+    switch (t) {
+    case DSQL_T_STRING:
+    case DSQL_T_TEXT:
+    case DSQL_T_CHAR:
+    case DSQL_T_NUMERIC:
+    case DSQL_T_DATEONLY:
+    case DSQL_T_TIME:
+    case DSQL_T_TIMESTAMP:
+    case DSQL_T_TIMESTAMPTZ:
+    case DSQL_T_INTERVAL:
+    case DSQL_T_JSON:
+    case DSQL_T_JSONB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool dsql__type_is_scalar(dsql_type_id t)
+{
+    switch (t) {
+    case DSQL_T_SMALLINT:
+    case DSQL_T_INTEGER:
+    case DSQL_T_BIGINT:
+    case DSQL_T_REAL:
+    case DSQL_T_DOUBLE:
+    case DSQL_T_BOOLEAN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+const char *dsql__type_name(const dsql_attr *a, char *buf, size_t cap)
+{
+    if (!type_known(a->type))
+        snprintf(buf, cap, "type #%d", (int)a->type);
+    else if (a->type == DSQL_T_STRING || a->type == DSQL_T_CHAR)
+        snprintf(buf, cap, "%s(%d)", types[a->type].name, (int)a->length);
+    else if (a->type == DSQL_T_NUMERIC && a->precision > 0)
+        snprintf(buf, cap, "NUMERIC(%d,%d)", (int)a->precision, (int)a->scale);
+    else
+        snprintf(buf, cap, "%s", types[a->type].name);
+    return buf;
+}
+
+const char *dsql__sql_type(const dsql_attr *a, char *buf, size_t cap)
+{
+    if (!type_known(a->type))
+        snprintf(buf, cap, "?");
+    else if ((a->type == DSQL_T_STRING && a->length > 0) || a->type == DSQL_T_CHAR)
+        snprintf(buf, cap, "%s(%d)", types[a->type].sql, (int)a->length);
+    else if (a->type == DSQL_T_NUMERIC && a->precision > 0)
+        snprintf(buf, cap, "numeric(%d,%d)", (int)a->precision, (int)a->scale);
+    else
+        snprintf(buf, cap, "%s", types[a->type].sql);
+    return buf;
+}
+
+/* ---- the check ---- */
+
+#define NUMERIC_MAX_PRECISION 1000 /* PostgreSQL's limit for numeric(p, s) */
+
+static int attr_fail(dsql_error *err, const dsql_model *m, const dsql_attr *a, const char *what)
+{
+    return dsql_error_set(err, DSQL_EINVAL, "model %s: attribute \"%s\": %s", m->name,
+                          a->name ? a->name : "(null)", what);
+}
+
+static int check_default(const dsql_model *m, const dsql_attr *a, dsql_error *err)
+{
+    if (a->default_uuid_v4 && a->type != DSQL_T_UUID)
+        return attr_fail(err, m, a, ".default_uuid_v4 needs a UUID attribute");
+    if (a->default_value.kind == DSQL_V_NULL)
+        return DSQL_OK;
+    if (a->default_uuid_v4)
+        return attr_fail(err, m, a, "both .default_uuid_v4 and a constant default");
+    dsql_error e;
+    if (dsql__value_check(m, a, &a->default_value, DSQL__USE_STORE, &e)) {
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: attribute \"%s\": bad default: %s",
+                              m->name, a->name, e.message);
+    }
+    return DSQL_OK;
+}
+
+static int check_attr(const dsql_model *m, const dsql_attr *a, dsql_error *err)
+{
+    char buf[64];
+    if (!a->name || !*a->name)
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: attribute #%zu has no name", m->name,
+                              dsql__attr_index(m, a));
+    if (a->column && !*a->column)
+        return attr_fail(err, m, a, "empty .column name");
+    if (!type_known(a->type))
+        return attr_fail(err, m, a,
+                         "no type, or an unknown one (start with DSQL_UUID, "
+                         "DSQL_STRING(n), ...)");
+    const struct type_info *ti = &types[a->type];
+    if (a->size != ti->size) {
+        snprintf(buf, sizeof buf, "member is %zu bytes, %s needs %s (%zu bytes)", a->size, ti->name,
+                 ti->c_type, ti->size);
+        return attr_fail(err, m, a, buf);
+    }
+    if (a->offset > m->struct_size || m->struct_size - a->offset < a->size)
+        return attr_fail(err, m, a, "member lies outside the struct");
+    if (a->type == DSQL_T_CHAR && a->length <= 0)
+        return attr_fail(err, m, a, "CHAR(n) needs n > 0");
+    if (a->type == DSQL_T_STRING && a->length < 0)
+        return attr_fail(err, m, a, "STRING(n) needs n >= 0 (0 = no limit)");
+    if (a->type == DSQL_T_NUMERIC && (a->precision < 0 || a->precision > NUMERIC_MAX_PRECISION ||
+                                      a->scale < 0 || a->scale > a->precision)) {
+        snprintf(buf, sizeof buf, "NUMERIC(%d,%d): need 0 <= scale <= precision <= %d",
+                 (int)a->precision, (int)a->scale, NUMERIC_MAX_PRECISION);
+        return attr_fail(err, m, a, buf);
+    }
+    if (a->has_offset) {
+        if (!dsql__type_is_scalar(a->type))
+            return attr_fail(err, m, a,
+                             "DSQL_HAS is for scalar types; text, UUID and BYTEA members "
+                             "hold NULL themselves");
+        size_t ho = a->has_offset - 1;
+        if (ho > m->struct_size || m->struct_size - ho < sizeof(bool))
+            return attr_fail(err, m, a, "DSQL_HAS member lies outside the struct");
+        if (ho < a->offset + a->size && a->offset < ho + sizeof(bool))
+            return attr_fail(err, m, a, "DSQL_HAS member overlaps the value member");
+    }
+    return check_default(m, a, err);
+}
+
+static bool overlaps(size_t o1, size_t n1, size_t o2, size_t n2)
+{
+    return o1 < o2 + n2 && o2 < o1 + n1;
+}
+
+int dsql__model_check(const dsql_model *m, dsql_error *err)
+{
+    if (!m)
+        return dsql_error_set(err, DSQL_EINVAL, "model is NULL");
+    if (m->magic != DSQL_MODEL_MAGIC)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "not a model descriptor (bad magic; declare it with DSQL_MODEL)");
+    if (!m->name || !*m->name)
+        return dsql_error_set(err, DSQL_EINVAL, "model has no name");
+    if (!m->table || !*m->table)
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: no table name", m->name);
+    if (!m->attrs || m->n_attrs == 0)
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: no attributes", m->name);
+    if (m->struct_size == 0)
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: struct size is 0", m->name);
+    const dsql_attr *pk = NULL;
+    for (size_t i = 0; i < m->n_attrs; i++) {
+        const dsql_attr *a = &m->attrs[i];
+        int rc = check_attr(m, a, err);
+        if (rc)
+            return rc;
+        if (a->primary_key) {
+            if (pk)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: two primary keys (\"%s\" and \"%s\"); "
+                                      "one attribute at most",
+                                      m->name, pk->name, a->name);
+            pk = a;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const dsql_attr *b = &m->attrs[j];
+            if (!strcmp(a->name, b->name))
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: attribute \"%s\" is declared twice", m->name,
+                                      a->name);
+            if (!strcmp(dsql__attr_column(a), dsql__attr_column(b)))
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: attributes \"%s\" and \"%s\" both use column "
+                                      "\"%s\"",
+                                      m->name, b->name, a->name, dsql__attr_column(a));
+            if (overlaps(a->offset, a->size, b->offset, b->size))
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: attributes \"%s\" and \"%s\" share struct "
+                                      "memory (same member twice?)",
+                                      m->name, b->name, a->name);
+        }
+    }
+    if (m->n_indexes && !m->indexes)
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: %zu indexes announced, none given",
+                              m->name, m->n_indexes);
+    for (size_t i = 0; i < m->n_indexes; i++) {
+        const dsql_index *ix = &m->indexes[i];
+        if (!ix->attrs || ix->n_attrs == 0)
+            return dsql_error_set(err, DSQL_EINVAL, "model %s: index #%zu names no attribute",
+                                  m->name, i);
+        for (size_t k = 0; k < ix->n_attrs; k++) {
+            if (!ix->attrs[k] || !dsql__model_attr(m, ix->attrs[k]))
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: index #%zu names unknown attribute \"%s\"",
+                                      m->name, i, ix->attrs[k] ? ix->attrs[k] : "(null)");
+        }
+    }
+    return DSQL_OK;
+}
+
+int dsql_model_check(const dsql_model *m, dsql_error *err)
+{
+    return dsql__model_check(m, err);
+}
+
+/* ---- lookup ---- */
+
+const dsql_attr *dsql__model_attr(const dsql_model *m, const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < m->n_attrs; i++)
+        if (!strcmp(m->attrs[i].name, name))
+            return &m->attrs[i];
+    for (size_t i = 0; i < m->n_attrs; i++)
+        if (m->attrs[i].column && !strcmp(m->attrs[i].column, name))
+            return &m->attrs[i];
+    return NULL;
+}
+
+const dsql_attr *dsql_model_attr(const dsql_model *m, const char *name)
+{
+    if (!m || m->magic != DSQL_MODEL_MAGIC || !m->attrs)
+        return NULL;
+    return dsql__model_attr(m, name);
+}
+
+int dsql__attr_lookup(const dsql_model *m, const char *name, const char *what,
+                      const dsql_attr **out, dsql_error *err)
+{
+    const dsql_attr *a = dsql__model_attr(m, name);
+    if (!a) {
+        char pv[DSQL__PREVIEW_MAX];
+        if (!name)
+            return dsql_error_set(err, DSQL_EINVAL, "%s%smodel %s: attribute name is NULL",
+                                  what ? what : "", what ? ": " : "", m->name);
+        return dsql_error_set(err, DSQL_EINVAL, "%s%smodel %s has no attribute %s",
+                              what ? what : "", what ? ": " : "", m->name,
+                              dsql__preview(name, strlen(name), pv, sizeof pv));
+    }
+    *out = a;
+    return DSQL_OK;
+}
+
+const dsql_attr *dsql__model_pk(const dsql_model *m)
+{
+    for (size_t i = 0; i < m->n_attrs; i++)
+        if (m->attrs[i].primary_key)
+            return &m->attrs[i];
+    return NULL;
+}
+
+/* ---- NULL-ness of members ---- */
+
+bool dsql__attr_is_null(const dsql_attr *a, const void *row)
+{
+    const void *p = DSQL__CMEMBER(row, a);
+    if (a->has_offset && !*((const bool *)((const char *)row + a->has_offset - 1)))
+        return true;
+    switch (a->type) {
+    case DSQL_T_UUID:
+        return ((const dsql_uuid *)p)->str[0] == '\0';
+    case DSQL_T_BYTEA:
+        return ((const dsql_bytes *)p)->data == NULL;
+    default:
+        if (dsql__type_is_text(a->type))
+            return *(char *const *)p == NULL;
+        return false;
+    }
+}
+
+void dsql__attr_set_null(const dsql_attr *a, void *row)
+{
+    memset(DSQL__MEMBER(row, a), 0, a->size);
+    if (a->has_offset)
+        *((bool *)((char *)row + a->has_offset - 1)) = false;
+}

@@ -1,0 +1,230 @@
+/* Model descriptors: the check, attribute lookup, type names, NULL-ness of members. */
+#include <string.h>
+
+#include "testutil.h"
+#include "model/internal.h"
+
+typedef struct owner {
+    dsql_uuid id;
+    char *name;
+    char *city;
+    int32_t age;
+    bool has_age;
+    double score;
+    dsql_bytes photo;
+    struct pet *pets;
+    size_t n_pets;
+} owner;
+
+static const dsql_attr owner_attrs[] = {
+    DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
+    DSQL_ATTR(owner, name, DSQL_STRING(30), .not_null = true),
+    DSQL_ATTR(owner, city, DSQL_STRING(80), .column = "town"),
+    DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_HAS(owner, has_age)),
+    DSQL_ATTR(owner, score, DSQL_DOUBLE, DSQL_DEFAULT_DBL(1.5)),
+    DSQL_ATTR(owner, photo, DSQL_BYTEA),
+};
+static const dsql_index owner_indexes[] = {DSQL_INDEX(NULL, false, "name", "city")};
+static DSQL_MODEL_INDEXED(owner_model, owner, "owner", owner_attrs, owner_indexes);
+
+/* Checks a one-off model built from attrs and expects message. */
+#define EXPECT_BAD(attrs, msg)                                                                     \
+    do {                                                                                           \
+        dsql_model m_ = {DSQL_MODEL_MAGIC,       "owner", "owner", NULL, sizeof(owner), (attrs),   \
+                         DSQL__ARRAY_LEN(attrs), NULL,    0};                                      \
+        dsql_error e_ = DSQL_ERROR_INIT;                                                           \
+        assert_int_equal(dsql_model_check(&m_, &e_), DSQL_EINVAL);                                 \
+        assert_int_equal(e_.status, DSQL_EINVAL);                                                  \
+        assert_string_equal(e_.message, (msg));                                                    \
+    } while (0)
+
+static void test_good(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_model_check(&owner_model, &err), DSQL_OK);
+    assert_int_equal(owner_model.n_attrs, 6);
+    assert_int_equal(owner_model.n_indexes, 1);
+    assert_string_equal(owner_model.name, "owner");
+    assert_int_equal(owner_model.struct_size, sizeof(owner));
+}
+
+static void test_lookup(void **state)
+{
+    (void)state;
+    assert_ptr_equal(dsql_model_attr(&owner_model, "name"), &owner_attrs[1]);
+    assert_ptr_equal(dsql_model_attr(&owner_model, "city"), &owner_attrs[2]);
+    assert_ptr_equal(dsql_model_attr(&owner_model, "town"), &owner_attrs[2]); /* column */
+    assert_null(dsql_model_attr(&owner_model, "nme"));
+    assert_null(dsql_model_attr(&owner_model, NULL));
+    assert_null(dsql_model_attr(NULL, "name"));
+    assert_ptr_equal(dsql__model_pk(&owner_model), &owner_attrs[0]);
+    assert_string_equal(dsql__attr_column(&owner_attrs[2]), "town");
+    assert_string_equal(dsql__attr_column(&owner_attrs[1]), "name");
+
+    const dsql_attr *a = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql__attr_lookup(&owner_model, "nme", "where", &a, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "where: model owner has no attribute \"nme\"");
+    assert_int_equal(dsql__attr_lookup(&owner_model, "a\"b\n", NULL, &a, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "model owner has no attribute \"a\\\"b\\x0a\"");
+    assert_int_equal(dsql__attr_lookup(&owner_model, "age", NULL, &a, &err), DSQL_OK);
+    assert_ptr_equal(a, &owner_attrs[3]);
+}
+
+static void test_type_names(void **state)
+{
+    (void)state;
+    char buf[48];
+    dsql_attr a = {DSQL_STRING(30)};
+    assert_string_equal(dsql__type_name(&a, buf, sizeof buf), "STRING(30)");
+    assert_string_equal(dsql__sql_type(&a, buf, sizeof buf), "varchar(30)");
+    dsql_attr s0 = {DSQL_STRING(0)};
+    assert_string_equal(dsql__sql_type(&s0, buf, sizeof buf), "varchar");
+    dsql_attr n = {DSQL_NUMERIC(38, 4)};
+    assert_string_equal(dsql__type_name(&n, buf, sizeof buf), "NUMERIC(38,4)");
+    assert_string_equal(dsql__sql_type(&n, buf, sizeof buf), "numeric(38,4)");
+    dsql_attr n0 = {DSQL_NUMERIC(0, 0)};
+    assert_string_equal(dsql__type_name(&n0, buf, sizeof buf), "NUMERIC");
+    dsql_attr c = {DSQL_CHAR(2)};
+    assert_string_equal(dsql__sql_type(&c, buf, sizeof buf), "char(2)");
+    dsql_attr d = {DSQL_DOUBLE};
+    assert_string_equal(dsql__sql_type(&d, buf, sizeof buf), "double precision");
+    dsql_attr t = {DSQL_TIMESTAMPTZ};
+    assert_string_equal(dsql__sql_type(&t, buf, sizeof buf), "timestamptz");
+    assert_string_equal(dsql__type_name(&t, buf, sizeof buf), "TIMESTAMPTZ");
+    assert_int_equal(dsql__type_size(DSQL_T_UUID), 37);
+    assert_int_equal(dsql__type_size(DSQL_T_SMALLINT), 2);
+    assert_int_equal(dsql__type_size(DSQL_T_BYTEA), sizeof(dsql_bytes));
+}
+
+static void test_bad_descriptors(void **state)
+{
+    (void)state;
+    static const dsql_attr wrong_size[] = {DSQL_ATTR(owner, age, DSQL_BIGINT)};
+    EXPECT_BAD(wrong_size,
+               "model owner: attribute \"age\": member is 4 bytes, BIGINT needs int64_t (8 bytes)");
+    static const dsql_attr str_on_int[] = {DSQL_ATTR(owner, age, DSQL_TEXT)};
+    EXPECT_BAD(str_on_int,
+               "model owner: attribute \"age\": member is 4 bytes, TEXT needs char * (8 bytes)");
+    static const dsql_attr uuid_on_ptr[] = {DSQL_ATTR(owner, name, DSQL_UUID)};
+    EXPECT_BAD(uuid_on_ptr, "model owner: attribute \"name\": member is 8 bytes, UUID needs "
+                            "dsql_uuid (37 bytes)");
+    static const dsql_attr no_type[] = {DSQL_ATTR(owner, name, .not_null = true)};
+    EXPECT_BAD(no_type, "model owner: attribute \"name\": no type, or an unknown one (start "
+                        "with DSQL_UUID, DSQL_STRING(n), ...)");
+    static const dsql_attr two_pk[] = {
+        DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true),
+        DSQL_ATTR(owner, name, DSQL_TEXT, .primary_key = true),
+    };
+    EXPECT_BAD(two_pk,
+               "model owner: two primary keys (\"id\" and \"name\"); one attribute at most");
+    static const dsql_attr dup[] = {
+        DSQL_ATTR(owner, name, DSQL_TEXT),
+        DSQL_ATTR_AS(owner, city, "name", DSQL_TEXT),
+    };
+    EXPECT_BAD(dup, "model owner: attribute \"name\" is declared twice");
+    static const dsql_attr dup_col[] = {
+        DSQL_ATTR(owner, name, DSQL_TEXT),
+        DSQL_ATTR(owner, city, DSQL_TEXT, .column = "name"),
+    };
+    EXPECT_BAD(dup_col, "model owner: attributes \"name\" and \"city\" both use column \"name\"");
+    static const dsql_attr same_member[] = {
+        DSQL_ATTR(owner, name, DSQL_TEXT),
+        DSQL_ATTR_AS(owner, name, "name2", DSQL_TEXT),
+    };
+    EXPECT_BAD(same_member, "model owner: attributes \"name\" and \"name2\" share struct memory "
+                            "(same member twice?)");
+    static const dsql_attr has_on_text[] = {
+        DSQL_ATTR(owner, name, DSQL_TEXT, DSQL_HAS(owner, has_age)),
+    };
+    EXPECT_BAD(has_on_text, "model owner: attribute \"name\": DSQL_HAS is for scalar types; "
+                            "text, UUID and BYTEA members hold NULL themselves");
+    static const dsql_attr uuid_default_on_text[] = {
+        DSQL_ATTR(owner, name, DSQL_TEXT, .default_uuid_v4 = true),
+    };
+    EXPECT_BAD(uuid_default_on_text,
+               "model owner: attribute \"name\": .default_uuid_v4 needs a UUID attribute");
+    static const dsql_attr bad_default[] = {
+        DSQL_ATTR(owner, name, DSQL_STRING(3), DSQL_DEFAULT_STR("toolong")),
+    };
+    EXPECT_BAD(bad_default, "model owner: attribute \"name\": bad default: owner.name: 7 "
+                            "characters, longer than STRING(3)");
+    static const dsql_attr bad_default_kind[] = {
+        DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_STR("x")),
+    };
+    EXPECT_BAD(bad_default_kind, "model owner: attribute \"age\": bad default: owner.age: "
+                                 "expected an INTEGER value, got text \"x\"");
+    static const dsql_attr bad_numeric[] = {DSQL_ATTR(owner, name, DSQL_NUMERIC(5, 6))};
+    EXPECT_BAD(bad_numeric, "model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= "
+                            "precision <= 1000");
+    static const dsql_attr char0[] = {DSQL_ATTR(owner, name, DSQL_CHAR(0))};
+    EXPECT_BAD(char0, "model owner: attribute \"name\": CHAR(n) needs n > 0");
+    static const dsql_attr noname[] = {{.offset = 0, .size = 37, DSQL_UUID}};
+    EXPECT_BAD(noname, "model owner: attribute #0 has no name");
+
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_model_check(NULL, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "model is NULL");
+    dsql_model junk = {0};
+    assert_int_equal(dsql_model_check(&junk, &err), DSQL_EINVAL);
+    assert_string_equal(err.message,
+                        "not a model descriptor (bad magic; declare it with DSQL_MODEL)");
+    /* A struct size that does not hold the member (descriptor for another struct). */
+    dsql_model small = owner_model;
+    small.struct_size = 16;
+    small.indexes = NULL;
+    small.n_indexes = 0;
+    assert_int_equal(dsql_model_check(&small, &err), DSQL_EINVAL);
+    assert_string_equal(err.message,
+                        "model owner: attribute \"id\": member lies outside the struct");
+    const dsql_index bad_ix[] = {DSQL_INDEX("ix", true, "name", "nope")};
+    dsql_model badix = owner_model;
+    badix.indexes = bad_ix;
+    assert_int_equal(dsql_model_check(&badix, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "model owner: index #0 names unknown attribute \"nope\"");
+    dsql_model notable = owner_model;
+    notable.table = "";
+    assert_int_equal(dsql_model_check(&notable, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "model owner: no table name");
+}
+
+static void test_null_members(void **state)
+{
+    (void)state;
+    owner o = {0};
+    for (size_t i = 0; i < owner_model.n_attrs; i++)
+        if (i != 4)
+            assert_true(dsql__attr_is_null(&owner_attrs[i], &o));
+    dsql_attr score = owner_attrs[4]; /* a double without DSQL_HAS is never NULL */
+    assert_true(dsql__attr_is_null(&score, &o) == false);
+    strcpy(o.id.str, "x");
+    o.name = "n";
+    o.city = "";
+    o.age = 0;
+    o.has_age = true;
+    o.photo.data = (unsigned char *)"";
+    assert_false(dsql__attr_is_null(&owner_attrs[0], &o));
+    assert_false(dsql__attr_is_null(&owner_attrs[1], &o));
+    assert_false(dsql__attr_is_null(&owner_attrs[2], &o)); /* "" is not NULL */
+    assert_false(dsql__attr_is_null(&owner_attrs[3], &o));
+    assert_false(dsql__attr_is_null(&owner_attrs[5], &o));
+    dsql__attr_set_null(&owner_attrs[3], &o);
+    assert_false(o.has_age);
+    assert_true(dsql__attr_is_null(&owner_attrs[3], &o));
+    o.age = 5;
+    o.has_age = false;
+    assert_true(dsql__attr_is_null(&owner_attrs[3], &o));
+    dsql__attr_set_null(&owner_attrs[0], &o);
+    assert_string_equal(o.id.str, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_type_names),   cmocka_unit_test(test_bad_descriptors),
+        cmocka_unit_test(test_null_members),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,310 @@
+/* Validation before any round trip, UUIDs, JSON syntax and error previews. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "model/internal.h"
+
+typedef struct item {
+    dsql_uuid id;
+    char *name;  /* STRING(30) NOT NULL */
+    char *code;  /* CHAR(2) */
+    char *note;  /* TEXT */
+    char *price; /* NUMERIC(10,2) */
+    char *big;   /* NUMERIC */
+    char *day;   /* DATEONLY */
+    char *at;    /* TIME */
+    char *ts;    /* TIMESTAMP */
+    char *tstz;  /* TIMESTAMPTZ */
+    char *span;  /* INTERVAL */
+    char *doc;   /* JSON */
+    char *docb;  /* JSONB */
+    dsql_bytes blob;
+    int16_t small;
+    bool has_small;
+} item;
+
+static const dsql_attr item_attrs[] = {
+    DSQL_ATTR(item, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
+    DSQL_ATTR(item, name, DSQL_STRING(30), .not_null = true),
+    DSQL_ATTR(item, code, DSQL_CHAR(2)),
+    DSQL_ATTR(item, note, DSQL_TEXT),
+    DSQL_ATTR(item, price, DSQL_NUMERIC(10, 2)),
+    DSQL_ATTR(item, big, DSQL_NUMERIC(0, 0)),
+    DSQL_ATTR(item, day, DSQL_DATEONLY),
+    DSQL_ATTR(item, at, DSQL_TIME),
+    DSQL_ATTR(item, ts, DSQL_TIMESTAMP),
+    DSQL_ATTR(item, tstz, DSQL_TIMESTAMPTZ),
+    DSQL_ATTR(item, span, DSQL_INTERVAL),
+    DSQL_ATTR(item, doc, DSQL_JSON),
+    DSQL_ATTR(item, docb, DSQL_JSONB),
+    DSQL_ATTR(item, blob, DSQL_BYTEA),
+    DSQL_ATTR(item, small, DSQL_SMALLINT, DSQL_HAS(item, has_small), .not_null = true),
+};
+static DSQL_MODEL(item_model, item, "item", item_attrs);
+
+static item good(void)
+{
+    item it = {.name = "widget", .small = 1, .has_small = true};
+    return it;
+}
+
+/* Sets one text member of a good row, validates, expects ok (msg NULL) or msg. */
+static void expect(size_t off, const char *value, const char *msg)
+{
+    item it = good();
+    *(const char **)((char *)&it + off) = value;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_validate(&item_model, &it, &err);
+    if (!msg) {
+        if (rc)
+            fail_msg("expected %s to pass, got: %s", value, err.message);
+        return;
+    }
+    assert_int_equal(rc, DSQL_EVALIDATION);
+    assert_int_equal(err.status, DSQL_EVALIDATION);
+    assert_string_equal(err.message, msg);
+}
+
+#define OFF(m) offsetof(item, m)
+
+static void test_not_null(void **state)
+{
+    (void)state;
+    item it = good();
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_OK); /* id: default fills */
+    it.name = NULL;
+    assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
+    assert_string_equal(err.message, "item.name: NULL, but the attribute is NOT NULL");
+    it = good();
+    it.has_small = false;
+    assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
+    assert_string_equal(err.message, "item.small: NULL, but the attribute is NOT NULL");
+    /* The primary key without a default must be set. */
+    it = good();
+    assert_int_equal(dsql__validate_attr(&item_model, &item_attrs[0], &it, false, &err),
+                     DSQL_EVALIDATION);
+    assert_string_equal(err.message, "item.id: NULL, but the attribute is the primary key");
+    assert_int_equal(dsql_validate(&item_model, NULL, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "item: row is NULL");
+}
+
+static void test_strings(void **state)
+{
+    (void)state;
+    char e30[61] = "", e31[63] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(e30, "\xc3\xa9"); /* é: 2 bytes, 1 character */
+    strcpy(e31, e30);
+    strcat(e31, "\xc3\xa9");
+    expect(OFF(name), e30, NULL);
+    expect(OFF(name), "", NULL);
+    expect(OFF(name), e31, "item.name: 31 characters, longer than STRING(30)");
+    expect(OFF(name), "\xf0\x9f\x98\x80", NULL); /* one 4-byte character */
+    expect(OFF(name), "ab\xff", "item.name: not valid UTF-8 (bad byte 0xff at offset 2)");
+    expect(OFF(name), "\xc0\xaf", "item.name: not valid UTF-8 (bad byte 0xc0 at offset 0)");
+    expect(OFF(name), "\xed\xa0\x80", "item.name: not valid UTF-8 (bad byte 0xed at offset 0)");
+    expect(OFF(name), "\xc3", "item.name: not valid UTF-8 (bad byte 0xc3 at offset 0)");
+    expect(OFF(code), "ab", NULL);
+    expect(OFF(code), "abc", "item.code: 3 characters, longer than CHAR(2)");
+    expect(OFF(note), "'; DROP TABLE item; -- \\ $1 \"", NULL);
+    expect(OFF(note), "ok\x80", "item.note: not valid UTF-8 (bad byte 0x80 at offset 2)");
+}
+
+static void test_dates(void **state)
+{
+    (void)state;
+    expect(OFF(day), "2024-02-29", NULL);
+    expect(OFF(day), "0001-01-01", NULL);
+    expect(OFF(day), "9999-12-31", NULL);
+    expect(OFF(day), "2000-02-29", NULL);
+    expect(OFF(day), "infinity", NULL);
+    expect(OFF(day), "-infinity", NULL);
+    expect(OFF(day), "2023-02-29",
+           "item.day: \"2023-02-29\" is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    expect(OFF(day), "1900-02-29",
+           "item.day: \"1900-02-29\" is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    expect(OFF(day), "0000-01-01",
+           "item.day: \"0000-01-01\" is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    expect(OFF(day), "2024-04-31",
+           "item.day: \"2024-04-31\" is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    expect(OFF(day), "2024-13-01",
+           "item.day: \"2024-13-01\" is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    expect(OFF(day), "2024-1-01",
+           "item.day: \"2024-1-01\" is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    expect(OFF(day), "2024-01-01 ",
+           "item.day: \"2024-01-01 \" is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    expect(OFF(at), "00:00", NULL);
+    expect(OFF(at), "23:59:59.999999", NULL);
+    expect(OFF(at), "24:00:00", NULL);
+    expect(OFF(at), "24:00:01", "item.at: \"24:00:01\" is not a time HH:MM[:SS[.ffffff]] (TIME)");
+    expect(OFF(at), "12:60", "item.at: \"12:60\" is not a time HH:MM[:SS[.ffffff]] (TIME)");
+    expect(OFF(at), "12:00:00.1234567",
+           "item.at: \"12:00:00.1234567\" is not a time HH:MM[:SS[.ffffff]] (TIME)");
+    expect(OFF(at), "12:00:00+02",
+           "item.at: \"12:00:00+02\" is not a time HH:MM[:SS[.ffffff]] (TIME)");
+    expect(OFF(ts), "2024-02-29 12:34:56.5", NULL);
+    expect(OFF(ts), "2024-02-29T12:34:56", NULL);
+    expect(OFF(ts), "2024-02-29", NULL);
+    expect(OFF(ts), "2024-02-29 12:00:00Z",
+           "item.ts: \"2024-02-29 12:00:00Z\" is not a timestamp YYYY-MM-DD[ HH:MM[:SS[.ffffff]]] "
+           "without zone (TIMESTAMP)");
+    expect(OFF(tstz), "2024-02-29 12:00:00Z", NULL);
+    expect(OFF(tstz), "2024-02-29T12:00:00+05:30", NULL);
+    expect(OFF(tstz), "2024-02-29 12:00:00-0800", NULL);
+    expect(OFF(tstz), "2024-02-29 12:00:00 UTC", NULL);
+    expect(OFF(tstz), "0001-01-01 00:00:00+00", NULL);
+    expect(OFF(tstz), "2023-02-29 12:00:00+00",
+           "item.tstz: \"2023-02-29 12:00:00+00\" is not a timestamp YYYY-MM-DD[ "
+           "HH:MM[:SS[.ffffff]]][Z|+HH:MM] (TIMESTAMPTZ)");
+    expect(OFF(tstz), "2024-02-29 12:00:00+16",
+           "item.tstz: \"2024-02-29 12:00:00+16\" is not a timestamp YYYY-MM-DD[ "
+           "HH:MM[:SS[.ffffff]]][Z|+HH:MM] (TIMESTAMPTZ)");
+    expect(OFF(span), "1 day 02:00:00", NULL);
+    expect(OFF(span), "P1Y2M", NULL);
+    expect(OFF(span), "", "item.span: \"\" is not an interval (INTERVAL)");
+}
+
+static void test_numeric(void **state)
+{
+    (void)state;
+    expect(OFF(price), "12345678.99", NULL);
+    expect(OFF(price), "-0.5", NULL);
+    expect(OFF(price), "1.50", NULL);
+    expect(OFF(price), "1.500000", NULL); /* trailing zeros lose nothing */
+    expect(OFF(price), "00000012.3", NULL);
+    expect(OFF(price), "1.2e3", NULL);
+    expect(OFF(price), "NaN", NULL);
+    expect(OFF(price), "123456789.5",
+           "item.price: \"123456789.5\" 9 digits before the point, "
+           "the NUMERIC's precision allows 8 (NUMERIC(10,2))");
+    expect(OFF(price), "1.234",
+           "item.price: \"1.234\" 3 digits after the point, the NUMERIC's "
+           "scale allows 2 (it would be rounded) (NUMERIC(10,2))");
+    expect(OFF(price), "1e8",
+           "item.price: \"1e8\" 9 digits before the point, the NUMERIC's "
+           "precision allows 8 (NUMERIC(10,2))");
+    expect(OFF(price), "Infinity",
+           "item.price: \"Infinity\" Infinity does not fit a NUMERIC(10,2) (NUMERIC(10,2))");
+    expect(OFF(price), "1,5",
+           "item.price: \"1,5\" not a number (digits, an optional point and "
+           "exponent, or NaN) (NUMERIC(10,2))");
+    expect(OFF(price), "",
+           "item.price: \"\" not a number (digits, an optional point and "
+           "exponent, or NaN) (NUMERIC(10,2))");
+    expect(OFF(price), ".",
+           "item.price: \".\" not a number (digits, an optional point and "
+           "exponent, or NaN) (NUMERIC(10,2))");
+    expect(OFF(big), "12345678901234567890123456789012345678", NULL); /* 38 digits */
+    expect(OFF(big), "-99999999999999999999999999999999999999.123456789", NULL);
+    expect(OFF(big), "Infinity", NULL);
+    expect(OFF(big), "1e-20000",
+           "item.big: \"1e-20000\" 20000 digits after the point, NUMERIC "
+           "allows 16383 (it would be rounded) (NUMERIC)");
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    expect(OFF(doc), "{\"a\": [1, 2.5e-3, true, false, null, \"\\u00e9\\ud83d\\ude00\"]}", NULL);
+    expect(OFF(doc), "\"caf\xc3\xa9\"", NULL);
+    expect(OFF(doc), "  42 ", NULL);
+    expect(OFF(doc), "\"\\u0000\"", NULL); /* json keeps it; jsonb refuses it */
+    expect(OFF(docb), "\"\\u0000\"",
+           "item.docb: \"\\\"\\\\u0000\\\"\" is not valid JSON: \\u0000 "
+           "cannot be stored in JSONB (JSONB)");
+    expect(OFF(doc), "{\"a\":}",
+           "item.doc: \"{\\\"a\\\":}\" is not valid JSON: unexpected character (JSON)");
+    expect(OFF(doc), "[1,]", "item.doc: \"[1,]\" is not valid JSON: unexpected character (JSON)");
+    expect(OFF(doc), "[-]", "item.doc: \"[-]\" is not valid JSON: bad number (JSON)");
+    expect(OFF(doc), "[1.]", "item.doc: \"[1.]\" is not valid JSON: bad number (JSON)");
+    expect(OFF(doc), "{'a':1}",
+           "item.doc: \"{'a':1}\" is not valid JSON: expected a string key (JSON)");
+    expect(OFF(doc), "[1] x",
+           "item.doc: \"[1] x\" is not valid JSON: text after the JSON "
+           "value (JSON)");
+    expect(OFF(doc), "\"\\ud83d\"",
+           "item.doc: \"\\\"\\\\ud83d\\\"\" is not valid JSON: high "
+           "surrogate without its low half in a \\u escape (JSON)");
+    expect(OFF(doc), "01", "item.doc: \"01\" is not valid JSON: text after the JSON value (JSON)");
+    expect(OFF(doc), "", "item.doc: \"\" is not valid JSON: unexpected end (JSON)");
+    char *deep = malloc(2000);
+    memset(deep, '[', 1000);
+    memset(deep + 1000, ']', 999);
+    deep[1999] = '\0';
+    expect(OFF(doc), deep,
+           "item.doc: \"[[[[[[[[[[[[[[[[[[[[[[[[\"... is not valid JSON: nested "
+           "too deeply (JSON)");
+    free(deep);
+}
+
+static void test_uuid(void **state)
+{
+    (void)state;
+    dsql_uuid u, v;
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_uuid_v4(&u);
+    dsql_uuid_v4(&v);
+    assert_int_equal(strlen(u.str), 36);
+    assert_string_not_equal(u.str, v.str);
+    assert_int_equal(u.str[14], '4');           /* version 4 */
+    assert_non_null(strchr("89ab", u.str[19])); /* RFC 4122 variant */
+    assert_true(dsql__check_uuid(u.str, 36));
+    assert_false(dsql_uuid_is_null(&u));
+    dsql_uuid z = {""};
+    assert_true(dsql_uuid_is_null(&z));
+    assert_true(dsql_uuid_is_null(NULL));
+    assert_int_equal(dsql_uuid_parse("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", &u, &err), DSQL_OK);
+    assert_string_equal(u.str, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    assert_int_equal(dsql_uuid_parse("{a0eebc999c0b4ef8bb6d6bb9bd380a11}", &u, &err), DSQL_OK);
+    assert_string_equal(u.str, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    assert_int_equal(dsql_uuid_parse("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g", &u, &err),
+                     DSQL_EPARSE);
+    assert_string_equal(err.message, "\"a0eebc99-9c0b-4ef8-bb6d-\"... is not a UUID "
+                                     "(expected 8-4-4-4-12 hexadecimal digits)");
+    assert_int_equal(dsql_uuid_parse("a0eebc99x9c0b-4ef8-bb6d-6bb9bd380a11", &u, &err),
+                     DSQL_EPARSE);
+    assert_int_equal(dsql_uuid_parse(NULL, &u, &err), DSQL_EPARSE);
+    assert_string_equal(err.message, "UUID text is NULL");
+
+    item it = good();
+    strcpy(it.id.str, "not-a-uuid");
+    assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
+    assert_string_equal(err.message, "item.id: \"not-a-uuid\" is not a UUID (UUID)");
+    memset(it.id.str, 'a', sizeof it.id.str); /* no terminator */
+    assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
+    assert_string_equal(err.message, "item.id: dsql_uuid is not NUL-terminated");
+}
+
+static void test_preview(void **state)
+{
+    (void)state;
+    char buf[DSQL__PREVIEW_MAX];
+    assert_string_equal(dsql__preview("abc", 3, buf, sizeof buf), "\"abc\"");
+    assert_string_equal(dsql__preview("a\"b\\c\n\x01", 7, buf, sizeof buf),
+                        "\"a\\\"b\\\\c\\x0a\\x01\"");
+    assert_string_equal(dsql__preview("\xc3\xa9\xff", 3, buf, sizeof buf), "\"\xc3\xa9\\xff\"");
+    char big[4096];
+    memset(big, 'x', sizeof big);
+    assert_string_equal(dsql__preview(big, sizeof big, buf, sizeof buf),
+                        "\"xxxxxxxxxxxxxxxxxxxxxxxx\"...");
+    /* A huge bad value is never echoed whole in an error. */
+    big[sizeof big - 1] = '\0';
+    item it = good();
+    it.day = big;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
+    assert_true(strlen(err.message) < 120);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_not_null), cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_dates),    cmocka_unit_test(test_numeric),
+        cmocka_unit_test(test_json),     cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_preview),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
