@@ -63,6 +63,18 @@ int dsql__read_file(const char *path, size_t max, const char *what, char **data,
  * too long. */
 bool dsql__home(char *buf, size_t size);
 
+/* ---- credentials in JSON (creds_json.c) ---- */
+typedef enum dsql__json_format {
+    DSQL__JSON_PROCESS,   /* credential_process: Version 1, SessionToken, Expiration optional */
+    DSQL__JSON_CONTAINER, /* container endpoint: Token and Expiration */
+    DSQL__JSON_IMDS       /* instance metadata: as container, plus Code "Success" */
+} dsql__json_format;
+
+/* Parses credentials out of JSON text into *out; errors start with `what`. Expired
+ * credentials are an error. Never puts a value of the JSON in a message except Code. */
+int dsql__creds_from_json(const char *text, size_t len, dsql__json_format fmt, const char *what,
+                          dsql_credentials *out, dsql_error *err);
+
 /* ---- sources ---- */
 /* Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
  * AWS_CREDENTIAL_EXPIRATION. *configured says whether either key variable is set. */
@@ -73,5 +85,46 @@ int dsql__fetch_env(dsql_credentials *out, bool *configured, dsql_error *err);
  * *configured says whether this source decides. */
 int dsql__fetch_profile(const char *profile, bool explicit_profile, dsql_credentials *out,
                         bool *configured, dsql_error *err);
+
+/* credential_process: runs command with /bin/sh -c and reads its JSON from stdout. */
+int dsql__fetch_process(const char *command, const char *what, dsql_credentials *out,
+                        dsql_error *err);
+
+/* STS (provider_sts.c). region: signing region and default endpoint region (NULL: from
+ * AWS_REGION / AWS_DEFAULT_REGION, else us-east-1). duration_s 0: STS default. */
+typedef struct dsql__sts_role {
+    const char *role_arn;
+    const char *session_name; /* NULL: "libdsql-<unix time>" */
+    const char *external_id;  /* AssumeRole only; may be NULL */
+    long duration_s;
+    const char *region;
+} dsql__sts_role;
+
+/* AssumeRole, a SigV4-signed POST with the source credentials. */
+int dsql__sts_assume_role(const dsql_credentials *source, const dsql__sts_role *role,
+                          const char *what, dsql_credentials *out, dsql_error *err);
+/* AssumeRoleWithWebIdentity, unsigned, with the token read from token_file. */
+int dsql__sts_assume_role_web_identity(const char *token_file, const dsql__sts_role *role,
+                                       const char *what, dsql_credentials *out, dsql_error *err);
+/* The STS endpoint URL: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else
+ * https://sts.<region>.amazonaws.com (.com.cn in China). New string. */
+char *dsql__sts_endpoint(const char *region);
+
+/* Web identity from the environment: AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN,
+ * AWS_ROLE_SESSION_NAME. */
+int dsql__fetch_web_identity_env(dsql_credentials *out, bool *configured, dsql_error *err);
+
+/* Container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI with
+ * AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE). */
+int dsql__fetch_container(dsql_credentials *out, bool *configured, dsql_error *err);
+/* The URL the container source would use (relative_base replaces http://169.254.170.2 for
+ * tests; NULL = the real one). New string in *url. */
+int dsql__container_url(const char *relative_base, char **url, dsql_error *err);
+/* As dsql__fetch_container with another base for relative URIs (tests). */
+int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out, bool *configured,
+                               dsql_error *err);
+
+/* EC2 instance metadata (IMDSv2). *configured is false when AWS_EC2_METADATA_DISABLED. */
+int dsql__fetch_imds(dsql_credentials *out, bool *configured, dsql_error *err);
 
 #endif

@@ -16,20 +16,33 @@ static int chain_fetch(void *impl, dsql_credentials *out, dsql_error *err)
     bool configured = false;
     int rc;
     /* An explicit profile is what the caller asked for: go straight to it. */
-    if (!c->profile) {
-        rc = dsql__fetch_env(out, &configured, err);
-        if (configured)
-            return rc;
+    if (c->profile) {
+        rc = dsql__fetch_profile(c->profile, true, out, &configured, err);
+        return rc;
     }
-    const char *profile = dsql__profile_name(c->profile);
-    bool explicit_profile = c->profile || dsql__env("AWS_PROFILE");
-    rc = dsql__fetch_profile(profile, explicit_profile, out, &configured, err);
+    rc = dsql__fetch_env(out, &configured, err);
     if (configured)
         return rc;
-    return dsql_error_set(err, DSQL_ECREDENTIALS,
-                          "no AWS credentials found: looked at the environment "
-                          "(AWS_ACCESS_KEY_ID) and profile '%s' of the shared files",
-                          profile);
+    rc = dsql__fetch_web_identity_env(out, &configured, err);
+    if (configured)
+        return rc;
+    const char *profile = dsql__profile_name(NULL);
+    rc = dsql__fetch_profile(profile, dsql__env("AWS_PROFILE") != NULL, out, &configured, err);
+    if (configured)
+        return rc;
+    rc = dsql__fetch_container(out, &configured, err);
+    if (configured)
+        return rc;
+    dsql_error imds_err = DSQL_ERROR_INIT;
+    rc = dsql__fetch_imds(out, &configured, &imds_err);
+    if (rc == DSQL_OK)
+        return rc;
+    dsql_error_set(err, DSQL_ECREDENTIALS,
+                   "no AWS credentials found: the environment (AWS_ACCESS_KEY_ID), web identity "
+                   "(AWS_WEB_IDENTITY_TOKEN_FILE), profile '%s' of the shared files and the "
+                   "container endpoint (AWS_CONTAINER_CREDENTIALS_*) have none; %s",
+                   profile, imds_err.message);
+    return DSQL_ECREDENTIALS;
 }
 
 static void chain_free(void *impl)

@@ -2,6 +2,7 @@
  * credential_process, role_arn with source_profile or credential_source (STS AssumeRole),
  * web_identity_token_file with role_arn. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/ini.h"
@@ -52,6 +53,73 @@ static int static_keys(const dsql__aws_files *f, const char *p, dsql_credentials
 }
 
 static int resolve(const dsql__aws_files *f, const char *p, int depth, const char **visited,
+                   dsql_credentials *out, dsql_error *err);
+
+/* credential_source: where the source credentials of a role come from when there is no
+ * source_profile. */
+static int credential_source(const char *p, const char *src, dsql_credentials *out, dsql_error *err)
+{
+    bool configured;
+    if (!strcmp(src, "Environment"))
+        return dsql__fetch_env(out, &configured, err);
+    if (!strcmp(src, "Ec2InstanceMetadata"))
+        return dsql__fetch_imds(out, &configured, err);
+    if (!strcmp(src, "EcsContainer"))
+        return dsql__fetch_container(out, &configured, err);
+    return dsql_error_set(err, DSQL_ECONFIG,
+                          "profile '%s': credential_source '%.40s' is not one of Environment, "
+                          "Ec2InstanceMetadata, EcsContainer",
+                          p, src);
+}
+
+static int assume_role(const dsql__aws_files *f, const char *p, int depth, const char **visited,
+                       dsql_credentials *out, dsql_error *err)
+{
+    char what[160];
+    snprintf(what, sizeof what, "profile '%s' (assume role)", p);
+    const char *src_profile = dsql__aws_files_get(f, p, "source_profile");
+    const char *src = dsql__aws_files_get(f, p, "credential_source");
+    if (src_profile && *src_profile && src && *src)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "%s: source_profile and credential_source are both set; use one",
+                              what);
+    if (has(f, p, "mfa_serial"))
+        return dsql_error_set(err, DSQL_EUNSUPPORTED,
+                              "%s: mfa_serial is set, but prompting for an MFA code is not "
+                              "supported; use credential_process instead",
+                              what);
+    long duration = 0;
+    const char *d = dsql__aws_files_get(f, p, "duration_seconds");
+    if (d) {
+        char *end;
+        duration = strtol(d, &end, 10);
+        if (*end || duration < 900 || duration > 43200)
+            return dsql_error_set(err, DSQL_ECONFIG,
+                                  "%s: duration_seconds '%.20s' is not a number from 900 to 43200",
+                                  what, d);
+    }
+    dsql_credentials source = DSQL_CREDENTIALS_INIT;
+    bool via_profile = src_profile && *src_profile;
+    int rc = via_profile ? resolve(f, src_profile, depth + 1, visited, &source, err)
+                         : credential_source(p, src, &source, err);
+    if (rc != DSQL_OK) {
+        dsql_credentials_clear(&source);
+        if (!via_profile)
+            dsql__err_prefix(err, "%s: credential_source %s", what, src);
+        return rc;
+    }
+    dsql__sts_role role = {0};
+    role.role_arn = dsql__aws_files_get(f, p, "role_arn");
+    role.session_name = dsql__aws_files_get(f, p, "role_session_name");
+    role.external_id = dsql__aws_files_get(f, p, "external_id");
+    role.duration_s = duration;
+    role.region = dsql__aws_files_get(f, p, "region");
+    rc = dsql__sts_assume_role(&source, &role, what, out, err);
+    dsql_credentials_clear(&source);
+    return rc;
+}
+
+static int resolve(const dsql__aws_files *f, const char *p, int depth, const char **visited,
                    dsql_credentials *out, dsql_error *err)
 {
     char files[8500];
@@ -79,13 +147,27 @@ static int resolve(const dsql__aws_files *f, const char *p, int depth, const cha
     if (depth > 0 && is_static)
         return static_keys(f, p, out, err);
     if (has(f, p, "role_arn") && (has(f, p, "source_profile") || has(f, p, "credential_source")))
-        return dsql_error_set(err, DSQL_EUNSUPPORTED, "profile '%s': role_arn is not supported yet",
-                              p);
+        return assume_role(f, p, depth, visited, out, err);
     if (is_static)
         return static_keys(f, p, out, err);
-    if (has(f, p, "credential_process"))
-        return dsql_error_set(err, DSQL_EUNSUPPORTED,
-                              "profile '%s': credential_process is not supported yet", p);
+    if (has(f, p, "web_identity_token_file")) {
+        char what[160];
+        snprintf(what, sizeof what, "profile '%s' (web identity)", p);
+        if (!has(f, p, "role_arn"))
+            return dsql_error_set(err, DSQL_ECONFIG,
+                                  "%s: web_identity_token_file is set but role_arn is not", what);
+        dsql__sts_role role = {0};
+        role.role_arn = dsql__aws_files_get(f, p, "role_arn");
+        role.session_name = dsql__aws_files_get(f, p, "role_session_name");
+        role.region = dsql__aws_files_get(f, p, "region");
+        return dsql__sts_assume_role_web_identity(
+            dsql__aws_files_get(f, p, "web_identity_token_file"), &role, what, out, err);
+    }
+    if (has(f, p, "credential_process")) {
+        char what[160];
+        snprintf(what, sizeof what, "profile '%s' (credential_process)", p);
+        return dsql__fetch_process(dsql__aws_files_get(f, p, "credential_process"), what, out, err);
+    }
     if (has(f, p, "sso_start_url") || has(f, p, "sso_session"))
         return dsql_error_set(err, DSQL_EUNSUPPORTED,
                               "profile '%s': AWS IAM Identity Center (SSO) profiles are not "

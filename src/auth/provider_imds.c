@@ -1,0 +1,154 @@
+/* EC2 instance metadata (IMDSv2): PUT a session token, GET the role, GET its credentials. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/http.h"
+#include "auth/internal.h"
+
+#define IMDS_V4         "http://169.254.169.254"
+#define IMDS_V6         "http://[fd00:ec2::254]"
+#define CREDS_PATH      "/latest/meta-data/iam/security-credentials/"
+#define CONNECT_TIMEOUT 1000
+#define TOTAL_TIMEOUT   3000
+#define WHAT            "instance metadata"
+
+/* AWS_METADATA_SERVICE_TIMEOUT is in seconds (the SDKs' knob), possibly fractional. */
+static long total_timeout_ms(void)
+{
+    const char *v = dsql__env("AWS_METADATA_SERVICE_TIMEOUT");
+    if (v) {
+        char *end;
+        double s = strtod(v, &end);
+        if (*end == '\0' && s > 0 && s <= 600)
+            return dsql__http_timeout_ms((long)(s * 1000));
+    }
+    return dsql__http_timeout_ms(TOTAL_TIMEOUT);
+}
+
+static int call(const char *method, const char *url, const char *const *headers,
+                dsql__http_response *resp, dsql_error *err)
+{
+    dsql__http_request req = {0};
+    req.method = method;
+    req.url = url;
+    req.headers = headers;
+    long total = total_timeout_ms();
+    req.connect_timeout_ms = dsql__http_timeout_ms(CONNECT_TIMEOUT);
+    if (req.connect_timeout_ms > total)
+        req.connect_timeout_ms = total;
+    req.timeout_ms = total;
+    req.no_proxy = true;
+    dsql__http_response_free(resp);
+    return dsql__http_send(&req, resp, WHAT, err);
+}
+
+int dsql__fetch_imds(dsql_credentials *out, bool *configured, dsql_error *err)
+{
+    *configured = !dsql__env_true("AWS_EC2_METADATA_DISABLED");
+    if (!*configured)
+        return dsql_error_set(err, DSQL_ECREDENTIALS,
+                              WHAT ": disabled by AWS_EC2_METADATA_DISABLED");
+    const char *base = dsql__env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    if (!base) {
+        const char *mode = dsql__env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+        if (mode && strcasecmp(mode, "IPv6") != 0 && strcasecmp(mode, "IPv4") != 0)
+            return dsql_error_set(err, DSQL_ECONFIG,
+                                  WHAT ": AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE '%s' is neither "
+                                       "IPv4 nor IPv6",
+                                  mode);
+        base = mode && !strcasecmp(mode, "IPv6") ? IMDS_V6 : IMDS_V4;
+    }
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    dsql__strbuf url = DSQL__STRBUF_INIT, h_token = DSQL__STRBUF_INIT;
+    dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
+    char *role = NULL;
+    int rc;
+
+    /* 1. the session token */
+    dsql__sb_append_n(&url, base, bl);
+    dsql__sb_append(&url, "/latest/api/token");
+    const char *put_headers[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
+    rc = url.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory")
+                 : call("PUT", url.data, put_headers, &resp, err);
+    if (rc != DSQL_OK)
+        goto done;
+    if (resp.status == 200 && resp.body.len > 0) {
+        if (strpbrk(resp.body.data, "\r\n")) {
+            rc = dsql_error_set(err, DSQL_EPARSE, WHAT ": the session token has a line break");
+            goto done;
+        }
+        dsql__sb_append(&h_token, "X-aws-ec2-metadata-token: ");
+        dsql__sb_append(&h_token, resp.body.data);
+    } else if ((resp.status == 403 || resp.status == 404 || resp.status == 405) &&
+               !dsql__env_true("AWS_EC2_METADATA_V1_DISABLED")) {
+        /* IMDSv1 only (an old endpoint or a proxy): go on without a token. */
+    } else {
+        rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
+                            WHAT ": PUT %s: HTTP %ld", url.data, resp.status);
+        goto done;
+    }
+    const char *headers[] = {h_token.len ? h_token.data : NULL, NULL};
+
+    /* 2. the role name */
+    dsql__sb_reset(&url);
+    dsql__sb_append_n(&url, base, bl);
+    dsql__sb_append(&url, CREDS_PATH);
+    rc = call("GET", url.data, headers, &resp, err);
+    if (rc != DSQL_OK)
+        goto done;
+    if (resp.status == 404) {
+        rc = dsql_error_set(err, DSQL_ECREDENTIALS,
+                            WHAT ": GET %s: HTTP 404: the instance has no IAM role", url.data);
+        goto done;
+    }
+    if (resp.status != 200) {
+        rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
+                            WHAT ": GET %s: HTTP %ld", url.data, resp.status);
+        goto done;
+    }
+    const char *rb = resp.body.data ? resp.body.data : "";
+    size_t rn = strcspn(rb, "\r\n");
+    while (rn > 0 && (rb[rn - 1] == ' ' || rb[rn - 1] == '\t'))
+        rn--;
+    if (rn == 0) {
+        rc = dsql_error_set(err, DSQL_ECREDENTIALS, WHAT ": the instance has no IAM role");
+        goto done;
+    }
+    for (size_t i = 0; i < rn; i++)
+        if (!((rb[i] >= 'a' && rb[i] <= 'z') || (rb[i] >= 'A' && rb[i] <= 'Z') ||
+              (rb[i] >= '0' && rb[i] <= '9') || strchr("+=,.@_-", rb[i]))) {
+            rc = dsql_error_set(err, DSQL_EPARSE, WHAT ": the role name is malformed");
+            goto done;
+        }
+    role = malloc(rn + 1);
+    if (!role) {
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(role, rb, rn);
+    role[rn] = '\0';
+
+    /* 3. the role's credentials */
+    dsql__sb_append(&url, role);
+    rc = call("GET", url.data, headers, &resp, err);
+    if (rc != DSQL_OK)
+        goto done;
+    if (resp.status != 200) {
+        rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
+                            WHAT ": GET %s: HTTP %ld", url.data, resp.status);
+        goto done;
+    }
+    rc = dsql__creds_from_json(resp.body.data ? resp.body.data : "", resp.body.len, DSQL__JSON_IMDS,
+                               WHAT, out, err);
+    if (rc == DSQL_OK)
+        dsql__credentials_source(out, "instance-metadata");
+done:
+    dsql__http_response_free(&resp);
+    dsql__sb_free(&url);
+    dsql__sb_free_secret(&h_token);
+    free(role);
+    return rc;
+}
