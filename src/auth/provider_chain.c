@@ -35,8 +35,12 @@ static int chain_fetch(void *impl, dsql_credentials *out, dsql_error *err)
         return rc;
     dsql_error imds_err = DSQL_ERROR_INIT;
     rc = dsql__fetch_imds(out, &configured, &imds_err);
-    if (rc == DSQL_OK)
+    /* Success, or an endpoint named explicitly: its answer is the chain's. */
+    if (rc == DSQL_OK || dsql__env("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+        if (err && rc != DSQL_OK)
+            *err = imds_err;
         return rc;
+    }
     dsql_error_set(err, DSQL_ECREDENTIALS,
                    "no AWS credentials found: the environment (AWS_ACCESS_KEY_ID), web identity "
                    "(AWS_WEB_IDENTITY_TOKEN_FILE), profile '%s' of the shared files and the "
