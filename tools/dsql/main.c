@@ -12,6 +12,10 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"ping", cmd_ping, "connect, report server version, TLS and round-trip time"},
+    {"generate-db-connect-auth-token", cmd_generate_token,
+     "print an IAM auth token for a user other than admin"},
+    {"generate-db-connect-admin-auth-token", cmd_generate_admin_token,
+     "print an IAM auth token for the admin user"},
 };
 
 void cli_error(const char *cmd, const char *fmt, ...)
