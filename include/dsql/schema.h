@@ -34,6 +34,9 @@ typedef struct dsql_sync_report {
     size_t indexes_created;
     size_t constraints_added;
     size_t statements;       /**< DDL statements run, each in its own transaction */
+    size_t not_applied;      /**< column properties that could not be applied to a column
+                                  added to an existing table (NOT NULL, PRIMARY KEY); each
+                                  is also logged as a warning */
 } dsql_sync_report;
 
 /**

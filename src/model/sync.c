@@ -1,0 +1,472 @@
+/*
+ * dsql_sync: brings the database in line with a set of models, in the form Aurora DSQL
+ * accepts.
+ *
+ * First it reads what exists (information_schema, pg_indexes, pg_constraint), each read
+ * in autocommit and never beside DDL. Then it sends only what is missing, one DDL
+ * statement at a time, each in its own autocommit transaction with OCC retries
+ * (dsql__ddl_run): CREATE TABLE for new tables (foreign keys inline, referenced tables
+ * first), ALTER TABLE ADD COLUMN for missing columns (bare: DSQL takes no default or
+ * constraint there; a default follows as ALTER COLUMN SET DEFAULT, uniqueness as a unique
+ * index), CREATE INDEX ASYNC plus a wait on DSQL (plain CREATE INDEX on PostgreSQL),
+ * and foreign keys of existing tables as ADD CONSTRAINT ... NOT VALID then VALIDATE
+ * (ALTER TABLE ASYNC on DSQL). Nothing missing: nothing sent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/ddl.h"
+
+/* One model's table. */
+typedef struct table_state {
+    const dsql_model *m;
+    const char *schema; /* m->schema, or the connection's current schema */
+    bool exists;        /* before this sync */
+    bool created;       /* by this sync */
+} table_state;
+
+typedef struct sync_ctx {
+    dsql_conn *conn;
+    bool is_dsql;
+    bool kind_known; /* is_dsql asked (only when some DDL depends on it) */
+    table_state *tables;
+    size_t n_tables;
+    dsql__fk *fks;
+    size_t n_fks;
+    bool *fk_inline; /* created inline in a CREATE TABLE of this sync */
+    char *current_schema;
+    dsql__params where_params; /* schema, table of every table: $1, $2, ... */
+    PGresult *columns;         /* schema, table, column (NULL column: the table itself) */
+    PGresult *indexes;         /* schema, table, index */
+    PGresult *constraints;     /* schema, table, constraint, validated */
+    dsql_sync_report rep;
+    dsql__strbuf sql;
+} sync_ctx;
+
+/* ---- reading the catalog ---- */
+
+/* Appends "((<scol> = $1 AND <tcol> = $2) OR ...)" over every table. */
+static void where_tables(const sync_ctx *c, dsql__strbuf *sb, const char *scol, const char *tcol)
+{
+    dsql__sb_append_c(sb, '(');
+    for (size_t i = 0; i < c->n_tables; i++)
+        dsql__sb_appendf(sb, "%s(%s = $%zu AND %s = $%zu)", i ? " OR " : "", scol, 2 * i + 1,
+                         tcol, 2 * i + 2);
+    dsql__sb_append_c(sb, ')');
+}
+
+/* Runs a catalog read whose text holds where_tables' parameters. */
+static int read_run(sync_ctx *c, dsql__strbuf *sb, const char *what, PGresult **out,
+                    dsql_error *err)
+{
+    const dsql__params *p = &c->where_params;
+    int rc;
+    if (sb->oom)
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
+    else if ((rc = dsql__conn_exec(c->conn, dsql__sb_str(sb), p->n, p->values, p->lengths,
+                                   p->formats, 0, out, err)))
+        dsql__err_prefix(err, "sync: reading %s", what);
+    dsql__sb_reset(sb);
+    return rc;
+}
+
+static int read_catalog(sync_ctx *c, dsql_error *err)
+{
+    PGresult *res = NULL;
+    int rc = dsql__conn_exec(c->conn, "SELECT current_schema()", 0, NULL, NULL, NULL, 0, &res,
+                             err);
+    if (rc)
+        return rc;
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        c->current_schema = dsql__strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    for (size_t i = 0; i < c->n_tables; i++) {
+        table_state *t = &c->tables[i];
+        t->schema = t->m->schema && *t->m->schema ? t->m->schema : c->current_schema;
+        if (!t->schema)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "sync: model %s names no schema and the connection has no "
+                                  "current schema (its search_path is empty)",
+                                  t->m->name);
+        dsql__params_add(&c->where_params, t->schema, 0, 0);
+        dsql__params_add(&c->where_params, t->m->table, 0, 0);
+    }
+    if (c->where_params.oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
+
+    dsql__strbuf sb = DSQL__STRBUF_INIT;
+    dsql__sb_append(&sb, "SELECT table_schema::text, table_name::text, NULL::text "
+                         "FROM information_schema.tables WHERE ");
+    where_tables(c, &sb, "table_schema", "table_name");
+    dsql__sb_append(&sb, " UNION ALL SELECT table_schema::text, table_name::text, "
+                         "column_name::text FROM information_schema.columns WHERE ");
+    where_tables(c, &sb, "table_schema", "table_name");
+    rc = read_run(c, &sb, "the tables and their columns", &c->columns, err);
+    if (!rc) {
+        dsql__sb_append(&sb, "SELECT schemaname::text, tablename::text, indexname::text "
+                             "FROM pg_catalog.pg_indexes WHERE ");
+        where_tables(c, &sb, "schemaname", "tablename");
+        rc = read_run(c, &sb, "the tables' indexes", &c->indexes, err);
+    }
+    if (!rc && c->n_fks) {
+        dsql__sb_append(&sb, "SELECT n.nspname::text, t.relname::text, k.conname::text, "
+                             "k.convalidated FROM pg_catalog.pg_constraint k "
+                             "JOIN pg_catalog.pg_class t ON t.oid = k.conrelid "
+                             "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
+                             "WHERE k.contype = 'f' AND ");
+        where_tables(c, &sb, "n.nspname", "t.relname");
+        rc = read_run(c, &sb, "the tables' foreign keys", &c->constraints, err);
+    }
+    dsql__sb_free(&sb);
+    return rc;
+}
+
+/* The row of res (schema, table, name, ...) naming name on t's table, or -1. name NULL
+ * matches a row whose third column is NULL. */
+static int catalog_row(const PGresult *res, const table_state *t, const char *name)
+{
+    for (int r = 0, n = res ? PQntuples(res) : 0; r < n; r++) {
+        if (strcmp(PQgetvalue(res, r, 0), t->schema) != 0 ||
+            strcmp(PQgetvalue(res, r, 1), t->m->table) != 0)
+            continue;
+        if (name ? !PQgetisnull(res, r, 2) && strcmp(PQgetvalue(res, r, 2), name) == 0
+                 : PQgetisnull(res, r, 2))
+            return r;
+    }
+    return -1;
+}
+
+static table_state *table_of(sync_ctx *c, const dsql_model *m)
+{
+    for (size_t i = 0; i < c->n_tables; i++)
+        if (c->tables[i].m == m)
+            return &c->tables[i];
+    return NULL;
+}
+
+/* ---- sending DDL ---- */
+
+/* Whether the server is DSQL, asked the first time a statement depends on it. */
+static int server_kind(sync_ctx *c, dsql_error *err)
+{
+    if (c->kind_known)
+        return DSQL_OK;
+    int rc = dsql__server_is_dsql(c->conn, &c->is_dsql, err);
+    c->kind_known = rc == DSQL_OK;
+    return rc;
+}
+
+/* Runs the DDL in c->sql alone, counting it. */
+static int ddl(sync_ctx *c, const char *what, dsql_error *err)
+{
+    if (c->sql.oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory building DDL");
+    int rc = dsql__ddl_run(c->conn, dsql__sb_str(&c->sql), err);
+    dsql__sb_reset(&c->sql);
+    if (rc) {
+        dsql__err_prefix(err, "sync: %s", what);
+        return rc;
+    }
+    c->rep.statements++;
+    return DSQL_OK;
+}
+
+static int create_index(sync_ctx *c, const table_state *t, const dsql_index *idx,
+                        dsql_error *err)
+{
+    char name[DSQL__IDENT_MAX + 1];
+    dsql__ddl_index_name(name, t->m, idx);
+    if (!t->created && catalog_row(c->indexes, t, name) >= 0)
+        return DSQL_OK;
+    int rc = server_kind(c, err);
+    if (!rc)
+        rc = dsql__ddl_create_index(&c->sql, t->m, idx, c->is_dsql, err);
+    if (!rc)
+        rc = ddl(c, name, err);
+    if (!rc)
+        c->rep.indexes_created++;
+    return rc;
+}
+
+/* The foreign keys of fks held by table t that can go inline in its CREATE TABLE: those
+ * whose referenced table exists, was created already, is t itself, or is not synced
+ * here (then it must exist already). */
+static bool fk_ready(const sync_ctx *c, const dsql__fk *fk, const table_state *t)
+{
+    if (fk->ref == t->m)
+        return true;
+    for (size_t i = 0; i < c->n_tables; i++)
+        if (c->tables[i].m == fk->ref)
+            return c->tables[i].exists || c->tables[i].created;
+    return true;
+}
+
+static int create_table(sync_ctx *c, table_state *t, dsql_error *err)
+{
+    dsql__fk inl[64];
+    size_t n_inl = 0;
+    for (size_t i = 0; i < c->n_fks; i++) {
+        if (c->fks[i].model != t->m || !fk_ready(c, &c->fks[i], t))
+            continue;
+        if (n_inl == DSQL__ARRAY_LEN(inl))
+            break; /* the rest follow as ALTER TABLE */
+        inl[n_inl++] = c->fks[i];
+        c->fk_inline[i] = true;
+    }
+    int rc = dsql__ddl_create_table(&c->sql, t->m, inl, n_inl, err);
+    if (!rc)
+        rc = ddl(c, t->m->table, err);
+    if (rc) {
+        for (size_t i = 0; i < c->n_fks; i++)
+            if (c->fks[i].model == t->m)
+                c->fk_inline[i] = false;
+        return rc;
+    }
+    t->created = true;
+    c->rep.tables_created++;
+    c->rep.constraints_added += n_inl;
+    for (size_t i = 0; i < t->m->n_indexes; i++)
+        if ((rc = create_index(c, t, &t->m->indexes[i], err)))
+            return rc;
+    return DSQL_OK;
+}
+
+/* True when a new table still waits for another new table it references. */
+static bool waits_for_other(const sync_ctx *c, const table_state *t)
+{
+    for (size_t i = 0; i < c->n_fks; i++) {
+        const dsql__fk *fk = &c->fks[i];
+        if (fk->model != t->m || fk->ref == t->m)
+            continue;
+        for (size_t j = 0; j < c->n_tables; j++)
+            if (c->tables[j].m == fk->ref && !c->tables[j].exists && !c->tables[j].created)
+                return true;
+    }
+    return false;
+}
+
+/* New tables, referenced ones first; a cycle is broken in list order (its remaining
+ * foreign keys follow as ALTER TABLE). */
+static int create_tables(sync_ctx *c, dsql_error *err)
+{
+    for (;;) {
+        table_state *next = NULL, *first = NULL;
+        for (size_t i = 0; i < c->n_tables && !next; i++) {
+            table_state *t = &c->tables[i];
+            if (t->exists || t->created)
+                continue;
+            if (!first)
+                first = t;
+            if (!waits_for_other(c, t))
+                next = t;
+        }
+        if (!next)
+            next = first;
+        if (!next)
+            return DSQL_OK;
+        int rc = create_table(c, next, err);
+        if (rc)
+            return rc;
+    }
+}
+
+static int add_column(sync_ctx *c, table_state *t, const dsql_attr *a, dsql_error *err)
+{
+    const char *col = dsql__attr_column(a);
+    char what[160];
+    snprintf(what, sizeof what, "adding column %s.%s", t->m->table, col);
+    dsql__ddl_add_column(&c->sql, t->m, a);
+    int rc = ddl(c, what, err);
+    if (rc)
+        return rc;
+    c->rep.columns_added++;
+    if (a->default_sql && *a->default_sql) {
+        /* Allowed on DSQL as its own statement; applies to rows inserted from now on. */
+        dsql__sb_append(&c->sql, "ALTER TABLE ");
+        dsql__sql_table(&c->sql, t->m);
+        dsql__sb_append(&c->sql, " ALTER COLUMN ");
+        dsql__sql_ident(&c->sql, col);
+        dsql__sb_append(&c->sql, " SET DEFAULT ");
+        dsql__sb_append(&c->sql, a->default_sql);
+        if ((rc = ddl(c, what, err)))
+            return rc;
+    }
+    if (a->unique && !a->primary_key) {
+        /* DSQL adds no UNIQUE constraint to an existing table; a unique index enforces
+         * the same rule. */
+        char name[3 * 256];
+        snprintf(name, sizeof name, "%s_%s_key", t->m->table, col);
+        const char *attrs[1] = {a->name};
+        dsql_index idx = {.name = name, .attrs = attrs, .n_attrs = 1, .unique = true};
+        if ((rc = create_index(c, t, &idx, err)))
+            return rc;
+    }
+    if (a->primary_key || a->not_null) {
+        c->rep.not_applied++;
+        dsql__conn_log(c->conn, DSQL_LOG_WARN,
+                       "sync: column %s.%s was added as a nullable column without %s: "
+                       "Aurora DSQL cannot add it to an existing table",
+                       t->m->table, col, a->primary_key ? "PRIMARY KEY" : "NOT NULL");
+    }
+    return DSQL_OK;
+}
+
+static int update_table(sync_ctx *c, table_state *t, dsql_error *err)
+{
+    int rc;
+    for (size_t i = 0; i < t->m->n_attrs; i++) {
+        const dsql_attr *a = &t->m->attrs[i];
+        if (catalog_row(c->columns, t, dsql__attr_column(a)) < 0 &&
+            (rc = add_column(c, t, a, err)))
+            return rc;
+    }
+    for (size_t i = 0; i < t->m->n_indexes; i++)
+        if ((rc = create_index(c, t, &t->m->indexes[i], err)))
+            return rc;
+    return DSQL_OK;
+}
+
+/* A foreign key not created inline: ADD CONSTRAINT ... NOT VALID, then VALIDATE (the form
+ * DSQL requires on a table that may hold rows). One left unvalidated by an earlier,
+ * interrupted sync is validated now. */
+static int add_fk(sync_ctx *c, const dsql__fk *fk, dsql_error *err)
+{
+    table_state *t = table_of(c, fk->model);
+    int row = catalog_row(c->constraints, t, fk->name);
+    bool validated = row >= 0 && strcmp(PQgetvalue(c->constraints, row, 3), "t") == 0;
+    if (validated)
+        return DSQL_OK;
+    int rc;
+    if (row < 0) {
+        dsql__ddl_add_fk(&c->sql, fk, true);
+        if ((rc = ddl(c, fk->name, err)))
+            return rc;
+        c->rep.constraints_added++;
+    }
+    if ((rc = server_kind(c, err)))
+        return rc;
+    dsql__ddl_validate_fk(&c->sql, fk, c->is_dsql);
+    return ddl(c, fk->name, err);
+}
+
+/* ---- dsql_sync ---- */
+
+static int collect(sync_ctx *c, const dsql_model *const *models, size_t n_models,
+                   const dsql_assoc *const *assocs, size_t n_assocs, dsql_error *err)
+{
+    int rc;
+    if ((n_models && !models) || (n_assocs && !assocs))
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_sync: models or assocs is NULL");
+    c->tables = calloc(n_models ? n_models : 1, sizeof *c->tables);
+    c->fks = calloc(n_assocs ? 2 * n_assocs : 1, sizeof *c->fks);
+    c->fk_inline = calloc(n_assocs ? 2 * n_assocs : 1, sizeof *c->fk_inline);
+    if (!c->tables || !c->fks || !c->fk_inline)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n_models; i++) {
+        const dsql_model *m = models[i];
+        if (!m)
+            return dsql_error_set(err, DSQL_EINVAL, "dsql_sync: models[%zu] is NULL", i);
+        if ((rc = dsql__model_check(m, err)))
+            return rc;
+        for (size_t j = 0; j < c->n_tables; j++) {
+            const dsql_model *o = c->tables[j].m;
+            bool same_schema = (!m->schema && !o->schema) ||
+                               (m->schema && o->schema && strcmp(m->schema, o->schema) == 0);
+            if (same_schema && strcmp(m->table, o->table) == 0)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "dsql_sync: models %s and %s both use table %s", o->name,
+                                      m->name, m->table);
+        }
+        c->tables[c->n_tables++].m = m;
+    }
+    for (size_t i = 0; i < n_assocs; i++) {
+        if (!assocs[i])
+            return dsql_error_set(err, DSQL_EINVAL, "dsql_sync: assocs[%zu] is NULL", i);
+        dsql__fk fk[2];
+        size_t n;
+        if ((rc = dsql__assoc_fks(assocs[i], fk, &n, err)))
+            return rc;
+        for (size_t k = 0; k < n; k++) {
+            if (!table_of(c, fk[k].model))
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "dsql_sync: association %s puts a foreign key on table "
+                                      "%s, whose model %s is not among the models synced",
+                                      assocs[i]->alias ? assocs[i]->alias : "?",
+                                      fk[k].model->table, fk[k].model->name);
+            bool dup = false; /* e.g. both sides of one relation opt in */
+            for (size_t j = 0; j < c->n_fks && !dup; j++)
+                dup = c->fks[j].model == fk[k].model && strcmp(c->fks[j].name, fk[k].name) == 0;
+            if (!dup)
+                c->fks[c->n_fks++] = fk[k];
+        }
+    }
+    return DSQL_OK;
+}
+
+static void sync_free(sync_ctx *c)
+{
+    free(c->tables);
+    free(c->fks);
+    free(c->fk_inline);
+    free(c->current_schema);
+    dsql__params_free(&c->where_params);
+    PQclear(c->columns);
+    PQclear(c->indexes);
+    PQclear(c->constraints);
+    dsql__sb_free(&c->sql);
+}
+
+static int sync_run(sync_ctx *c, dsql_error *err)
+{
+    int rc = read_catalog(c, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < c->n_tables; i++)
+        c->tables[i].exists = catalog_row(c->columns, &c->tables[i], NULL) >= 0;
+    if ((rc = create_tables(c, err)))
+        return rc;
+    for (size_t i = 0; i < c->n_tables; i++)
+        if (c->tables[i].exists && (rc = update_table(c, &c->tables[i], err)))
+            return rc;
+    for (size_t i = 0; i < c->n_fks; i++)
+        if (!c->fk_inline[i] && (rc = add_fk(c, &c->fks[i], err)))
+            return rc;
+    return DSQL_OK;
+}
+
+int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
+              const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,
+              dsql_error *err)
+{
+    sync_ctx c;
+    memset(&c, 0, sizeof c);
+    c.where_params = (dsql__params)DSQL__PARAMS_INIT;
+    c.sql = (dsql__strbuf)DSQL__STRBUF_INIT;
+    if (report)
+        memset(report, 0, sizeof *report);
+    int rc = collect(&c, models, n_models, assocs, n_assocs, err);
+    if (rc || c.n_tables == 0)
+        goto done;
+    if ((rc = dsql__db_acquire(db, &c.conn, err)))
+        goto done;
+    if (PQtransactionStatus(dsql__conn_pg(c.conn)) != PQTRANS_IDLE) {
+        rc = dsql_error_set(err, DSQL_EINVAL,
+                            "dsql_sync: the connection is inside a transaction; schema changes "
+                            "run each DDL statement in its own transaction");
+    } else {
+        rc = sync_run(&c, err);
+        dsql__conn_log(c.conn, rc ? DSQL_LOG_ERROR : DSQL_LOG_INFO,
+                       "sync%s: %zu tables created, %zu columns added, %zu indexes created, "
+                       "%zu foreign keys added, %zu DDL statements, %zu not applied",
+                       rc ? " (failed)" : "", c.rep.tables_created, c.rep.columns_added,
+                       c.rep.indexes_created, c.rep.constraints_added, c.rep.statements,
+                       c.rep.not_applied);
+    }
+    dsql__db_release(db, c.conn);
+done:
+    if (report)
+        *report = c.rep;
+    sync_free(&c);
+    return rc;
+}

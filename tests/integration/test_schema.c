@@ -1,0 +1,599 @@
+/*
+ * Schema against the throwaway PostgreSQL: create/drop of the seed's five tables, sync
+ * (twice: the second is a no-op), the DSQL statement rules checked on everything sync
+ * sends, added columns, indexes, opt-in foreign keys, OCC retries of DDL, the job wait
+ * of asynchronous DDL, and bad input.
+ *
+ * Every statement is checked two ways: the pool's logging callback shows each statement
+ * the library sends and how (alone, or in a pipeline), and an event trigger in the test
+ * database records the transaction id of every DDL command the server runs, so "one DDL
+ * per transaction" is checked on the server's side too.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "petclinic.h"
+#include "model/ddl.h"
+
+#define DB "dsql_t_schema"
+#define APP "schematest"
+
+static log_capture logs;
+static dsql_pool *pool;
+
+static int setup(void **state)
+{
+    (void)state;
+    pc_create_db(DB);
+    cap_init(&logs);
+    dsql_config cfg;
+    test_config(&cfg);
+    cfg.database = DB;
+    cfg.application_name = APP;
+    cfg.log = cap_log;
+    cfg.log_ctx = &logs;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
+    dsql_config_clear(&cfg);
+    if (rc) {
+        print_error("dsql_pool_open: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    dsql_pool_close(pool);
+    cap_free(&logs);
+    pc_drop_db(DB);
+    return 0;
+}
+
+/* Each test starts from an empty schema of its own. */
+static void fresh_schema(PGconn *pg)
+{
+    pg_ok(pg, "DROP SCHEMA IF EXISTS public CASCADE");
+    pg_ok(pg, "CREATE SCHEMA public");
+    pg_ok(pg, "CREATE TABLE public.ddl_audit (n serial, txid bigint, tag text)");
+    pg_ok(pg, "CREATE FUNCTION public.ddl_audit_fn() RETURNS event_trigger LANGUAGE plpgsql AS "
+              "$$ BEGIN IF current_setting('application_name') LIKE '" APP ":%' THEN "
+              "INSERT INTO public.ddl_audit (txid, tag) VALUES (txid_current(), tg_tag); "
+              "END IF; END $$");
+    pg_ok(pg, "DROP EVENT TRIGGER IF EXISTS ddl_audit");
+    pg_ok(pg, "CREATE EVENT TRIGGER ddl_audit ON ddl_command_end "
+              "EXECUTE FUNCTION public.ddl_audit_fn()");
+}
+
+/* Log lines since mark (an offset into logs.text), each statement classified. */
+typedef struct stmt_counts {
+    int ddl;       /* CREATE / ALTER / DROP sent alone */
+    int dml;       /* INSERT / UPDATE / DELETE / MERGE */
+    int tx;        /* BEGIN / START / COMMIT / ROLLBACK */
+    int pipelines; /* batches sent in pipeline mode */
+    int reads;     /* SELECT */
+    int other;
+} stmt_counts;
+
+static bool starts(const char *s, const char *word)
+{
+    return strncmp(s, word, strlen(word)) == 0;
+}
+
+static stmt_counts count_statements(size_t mark)
+{
+    stmt_counts c = {0};
+    pthread_mutex_lock(&logs.mu);
+    char *text = strdup(logs.text && logs.len > mark ? logs.text + mark : "");
+    pthread_mutex_unlock(&logs.mu);
+    assert_non_null(text);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (starts(line, "Executing pipeline")) {
+            c.pipelines++;
+            continue;
+        }
+        if (!starts(line, "Executing: "))
+            continue;
+        const char *sql = line + strlen("Executing: ");
+        if (starts(sql, "CREATE ") || starts(sql, "ALTER ") || starts(sql, "DROP "))
+            c.ddl++;
+        else if (starts(sql, "INSERT") || starts(sql, "UPDATE") || starts(sql, "DELETE") ||
+                 starts(sql, "MERGE"))
+            c.dml++;
+        else if (starts(sql, "BEGIN") || starts(sql, "START") || starts(sql, "COMMIT") ||
+                 starts(sql, "ROLLBACK") || starts(sql, "END"))
+            c.tx++;
+        else if (starts(sql, "SELECT"))
+            c.reads++;
+        else
+            c.other++;
+    }
+    free(text);
+    return c;
+}
+
+static size_t log_mark(void)
+{
+    pthread_mutex_lock(&logs.mu);
+    size_t m = logs.len;
+    pthread_mutex_unlock(&logs.mu);
+    return m;
+}
+
+static const char *owner_columns_sql =
+    "SELECT column_name, data_type, coalesce(character_maximum_length::text, '-'), is_nullable "
+    "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'owner' "
+    "ORDER BY ordinal_position";
+
+/* The seed's way: drop each table (cascade), then create it — five tables, then dropped. */
+static void test_create_drop_seed(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_error err = DSQL_ERROR_INIT;
+    for (size_t i = 0; i < 5; i++) {
+        assert_dsql_ok(dsql_drop_table(pool, seed_models[i], true, &err), err);
+        assert_dsql_ok(dsql_create_table(pool, seed_models[i], &err), err);
+    }
+    /* Created again: IF NOT EXISTS, no error. */
+    assert_dsql_ok(dsql_create_table(pool, &owner_model, &err), err);
+
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name <> 'ddl_audit' ORDER BY table_name",
+                "owner\npet\nspecialty\nvet\nvetSpecialties\n");
+    assert_rows(pg, owner_columns_sql,
+                "id|uuid|-|NO\n"
+                "name|character varying|30|NO\n"
+                "city|character varying|80|NO\n"
+                "telephone|character varying|20|YES\n");
+    assert_rows(pg,
+                "SELECT column_name, data_type, coalesce(character_maximum_length::text, '-'), "
+                "is_nullable FROM information_schema.columns WHERE table_name = 'pet' "
+                "ORDER BY ordinal_position",
+                "id|uuid|-|NO\nname|character varying|30|NO\nbirthDate|date|-|NO\n"
+                "ownerId|uuid|-|YES\n");
+    /* Specialty: attribute id is the primary-key column "name". */
+    assert_rows(pg,
+                "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints "
+                "tc JOIN information_schema.key_column_usage kcu USING (constraint_schema, "
+                "constraint_name) WHERE tc.constraint_type = 'PRIMARY KEY' AND "
+                "tc.table_schema = 'public' ORDER BY 1",
+                "owner|id\npet|id\nspecialty|name\nvet|id\nvetSpecialties|id\n");
+    assert_rows(pg,
+                "SELECT column_name, data_type FROM information_schema.columns WHERE "
+                "table_name = 'vetSpecialties' ORDER BY ordinal_position",
+                "id|uuid\nvetId|uuid\nspecialtyId|character varying\n");
+    /* No foreign keys: the seed's constraints: false. */
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"), 0);
+
+    for (size_t i = 0; i < 5; i++)
+        assert_dsql_ok(dsql_drop_table(pool, seed_models[i], true, &err), err);
+    assert_dsql_ok(dsql_drop_table(pool, &owner_model, false, &err), err); /* IF EXISTS */
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_schema = 'public' AND table_name <> 'ddl_audit'"),
+                     0);
+    PQfinish(pg);
+}
+
+static void test_sync_twice(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    size_t mark = log_mark();
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 5);
+    assert_int_equal(rep.columns_added, 0);
+    assert_int_equal(rep.indexes_created, 0);
+    assert_int_equal(rep.constraints_added, 0);
+    assert_int_equal(rep.not_applied, 0);
+    assert_int_equal(rep.statements, 5);
+
+    /* The DSQL rules, on what the library sent: five DDL statements, each alone in
+     * autocommit (no BEGIN/COMMIT anywhere, no pipeline), no DML at all. */
+    stmt_counts c = count_statements(mark);
+    assert_int_equal(c.ddl, 5);
+    assert_int_equal(c.dml, 0);
+    assert_int_equal(c.tx, 0);
+    assert_int_equal(c.pipelines, 0);
+    assert_int_equal(c.other, 0);
+    /* ... and on what the server ran: five DDL commands in five distinct transactions. */
+    assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
+                "CREATE TABLE|5|5\n");
+    assert_rows(pg, owner_columns_sql,
+                "id|uuid|-|NO\nname|character varying|30|NO\ncity|character varying|80|NO\n"
+                "telephone|character varying|20|YES\n");
+
+    /* Second sync: nothing to do, nothing sent but catalog reads. */
+    mark = log_mark();
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
+    dsql_sync_report zero = {0};
+    assert_memory_equal(&rep, &zero, sizeof rep);
+    c = count_statements(mark);
+    assert_int_equal(c.ddl, 0);
+    assert_int_equal(c.dml, 0);
+    assert_int_equal(c.tx, 0);
+    assert_int_equal(c.pipelines, 0);
+    assert_true(c.reads >= 1);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM public.ddl_audit"), 5);
+
+    /* Dropped again by the library. */
+    for (size_t i = 0; i < 5; i++)
+        assert_dsql_ok(dsql_drop_table(pool, seed_models[i], true, &err), err);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_schema = 'public' AND table_name <> 'ddl_audit'"),
+                     0);
+    PQfinish(pg);
+}
+
+/* owner as it was before telephone, nickname and email existed. */
+typedef struct owner_v2 {
+    dsql_uuid id;
+    char *name, *city, *telephone, *nickname, *email;
+} owner_v2;
+static const dsql_attr owner_v1_attrs[] = {
+    DSQL_ATTR(owner_v2, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
+    DSQL_ATTR(owner_v2, name, DSQL_STRING(30), .not_null = true),
+    DSQL_ATTR(owner_v2, city, DSQL_STRING(80), .not_null = true),
+};
+static DSQL_MODEL(owner_v1_model, owner_v2, "owner", owner_v1_attrs);
+static const dsql_attr owner_v2_attrs[] = {
+    DSQL_ATTR(owner_v2, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
+    DSQL_ATTR(owner_v2, name, DSQL_STRING(30), .not_null = true),
+    DSQL_ATTR(owner_v2, city, DSQL_STRING(80), .not_null = true),
+    DSQL_ATTR(owner_v2, telephone, DSQL_STRING(20)),
+    DSQL_ATTR(owner_v2, nickname, DSQL_STRING(20), .unique = true),
+    DSQL_ATTR(owner_v2, email, DSQL_STRING(60), .not_null = true, .default_sql = "'none'"),
+};
+static DSQL_MODEL(owner_v2_model, owner_v2, "owner", owner_v2_attrs);
+
+static void test_sync_adds_columns(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    const dsql_model *v1[] = {&owner_v1_model}, *v2[] = {&owner_v2_model};
+    assert_dsql_ok(dsql_sync(pool, v1, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 1);
+    pg_ok(pg, "INSERT INTO owner (id, name, city) VALUES (gen_random_uuid(), 'Old', 'Town')");
+    pg_ok(pg, "TRUNCATE public.ddl_audit");
+
+    size_t mark = log_mark();
+    assert_dsql_ok(dsql_sync(pool, v2, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 0);
+    assert_int_equal(rep.columns_added, 3);
+    assert_int_equal(rep.indexes_created, 1); /* nickname's uniqueness, as a unique index */
+    assert_int_equal(rep.constraints_added, 0);
+    assert_int_equal(rep.not_applied, 1); /* email's NOT NULL */
+    /* 3 ADD COLUMN + SET DEFAULT for email + CREATE UNIQUE INDEX for nickname */
+    assert_int_equal(rep.statements, 5);
+    stmt_counts c = count_statements(mark);
+    assert_int_equal(c.ddl, 5);
+    assert_int_equal(c.dml + c.tx + c.pipelines + c.other, 0);
+    assert_true(cap_has(&logs, "Executing: ALTER TABLE \"owner\" ADD COLUMN \"email\" "
+                               "varchar(60) ("));
+    assert_true(cap_has(&logs, "Executing: ALTER TABLE \"owner\" ALTER COLUMN \"email\" SET "
+                               "DEFAULT 'none' ("));
+    assert_true(cap_has(&logs, "sync: column owner.email was added as a nullable column without "
+                               "NOT NULL: Aurora DSQL cannot add it to an existing table"));
+    assert_rows(pg, "SELECT count(*), count(DISTINCT txid) FROM public.ddl_audit", "5|5\n");
+
+    assert_rows(pg,
+                "SELECT column_name, data_type, coalesce(character_maximum_length::text, '-'), "
+                "is_nullable, coalesce(column_default, '-') FROM information_schema.columns "
+                "WHERE table_name = 'owner' ORDER BY ordinal_position",
+                "id|uuid|-|NO|-\n"
+                "name|character varying|30|NO|-\n"
+                "city|character varying|80|NO|-\n"
+                "telephone|character varying|20|YES|-\n"
+                "nickname|character varying|20|YES|-\n"
+                "email|character varying|60|YES|'none'::character varying\n");
+    assert_rows(pg, "SELECT indexdef FROM pg_indexes WHERE indexname = 'owner_nickname_key'",
+                "CREATE UNIQUE INDEX owner_nickname_key ON public.owner USING btree (nickname)\n");
+    /* The old row kept its values; new columns are NULL. */
+    assert_rows(pg, "SELECT name, city, telephone, nickname, email FROM owner",
+                "Old|Town|NULL|NULL|NULL\n");
+
+    /* In line now: a no-op. */
+    assert_dsql_ok(dsql_sync(pool, v2, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.statements, 0);
+    PQfinish(pg);
+}
+
+/* pet with indexes: one by default name, one unique with its own name. */
+static const dsql_index pet_indexes_1[] = {DSQL_INDEX(NULL, false, "name")};
+static const dsql_index pet_indexes_2[] = {
+    DSQL_INDEX(NULL, false, "name"),
+    DSQL_INDEX("pet_owner_name_uq", true, "ownerId", "name"),
+};
+static DSQL_MODEL_INDEXED(pet_idx1_model, pet, "pet", pet_attrs, pet_indexes_1);
+static DSQL_MODEL_INDEXED(pet_idx2_model, pet, "pet", pet_attrs, pet_indexes_2);
+
+static void test_sync_indexes(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    const dsql_model *m1[] = {&pet_idx1_model}, *m2[] = {&pet_idx2_model};
+    size_t mark = log_mark();
+    assert_dsql_ok(dsql_sync(pool, m1, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 1);
+    assert_int_equal(rep.indexes_created, 1);
+    assert_int_equal(rep.statements, 2);
+    /* PostgreSQL: a plain CREATE INDEX (DSQL would get CREATE INDEX ASYNC and a wait). */
+    assert_true(cap_has(&logs, "Executing: CREATE INDEX IF NOT EXISTS \"pet_name_idx\" ON "
+                               "\"pet\" (\"name\") ("));
+    stmt_counts c = count_statements(mark);
+    assert_int_equal(c.ddl, 2);
+    assert_int_equal(c.dml + c.tx + c.pipelines, 0);
+
+    assert_dsql_ok(dsql_sync(pool, m2, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 0);
+    assert_int_equal(rep.indexes_created, 1);
+    assert_int_equal(rep.statements, 1);
+    assert_rows(pg,
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'pet' "
+                "ORDER BY indexname",
+                "pet_name_idx|CREATE INDEX pet_name_idx ON public.pet USING btree (name)\n"
+                "pet_owner_name_uq|CREATE UNIQUE INDEX pet_owner_name_uq ON public.pet USING "
+                "btree (\"ownerId\", name)\n"
+                "pet_pkey|CREATE UNIQUE INDEX pet_pkey ON public.pet USING btree (id)\n");
+    assert_rows(pg, "SELECT count(*), count(DISTINCT txid) FROM public.ddl_audit", "3|3\n");
+
+    assert_dsql_ok(dsql_sync(pool, m2, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.statements, 0);
+    PQfinish(pg);
+}
+
+static const dsql_assoc pet_owner_fk = {.magic = DSQL_ASSOC_MAGIC,
+                                        .kind = DSQL_ASSOC_BELONGS_TO,
+                                        .alias = "owner",
+                                        .source = &pet_model,
+                                        .target = &owner_model,
+                                        .foreign_key = "ownerId",
+                                        .member_offset = offsetof(pet, owner),
+                                        .constraints = true,
+                                        .on_delete = "SET NULL"};
+static const dsql_assoc vet_specialties_fk = {.magic = DSQL_ASSOC_MAGIC,
+                                              .kind = DSQL_ASSOC_BELONGS_TO_MANY,
+                                              .alias = "specialties",
+                                              .source = &vet_model,
+                                              .target = &specialty_model,
+                                              .through = &vet_specialty_model,
+                                              .foreign_key = "vetId",
+                                              .other_key = "specialtyId",
+                                              .member_offset = offsetof(vet, specialties),
+                                              .count_offset = offsetof(vet, n_specialties),
+                                              .constraints = true,
+                                              .on_delete = "cascade"};
+
+static const char *fk_sql =
+    "SELECT conrelid::regclass::text, conname, convalidated, pg_get_constraintdef(oid) "
+    "FROM pg_constraint WHERE contype = 'f' ORDER BY 2";
+
+static void test_sync_foreign_keys(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+
+    /* Constraints off (the seed's associations): no foreign key. */
+    const dsql_assoc *off[] = {&pet_owner, &owner_pets, &vet_specialties};
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, off, 3, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 5);
+    assert_int_equal(rep.constraints_added, 0);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"), 0);
+
+    /* Opted in on existing tables (holding a row): ADD CONSTRAINT ... NOT VALID, then
+     * VALIDATE, each alone. */
+    pg_ok(pg, "INSERT INTO owner VALUES ('6f1b2c1e-8f47-4d55-9b8e-1c1f0b7f2a10', 'A', 'B', NULL)");
+    pg_ok(pg, "INSERT INTO pet VALUES (gen_random_uuid(), 'P', '2020-01-01', "
+              "'6f1b2c1e-8f47-4d55-9b8e-1c1f0b7f2a10')");
+    pg_ok(pg, "TRUNCATE public.ddl_audit");
+    size_t mark = log_mark();
+    const dsql_assoc *on[] = {&pet_owner_fk};
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, on, 1, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 0);
+    assert_int_equal(rep.constraints_added, 1);
+    assert_int_equal(rep.statements, 2);
+    assert_true(cap_has(&logs, "Executing: ALTER TABLE \"pet\" ADD CONSTRAINT "
+                               "\"pet_ownerId_fkey\" FOREIGN KEY (\"ownerId\") REFERENCES "
+                               "\"owner\" (\"id\") ON DELETE SET NULL NOT VALID ("));
+    assert_true(cap_has(&logs, "Executing: ALTER TABLE \"pet\" VALIDATE CONSTRAINT "
+                               "\"pet_ownerId_fkey\" ("));
+    stmt_counts c = count_statements(mark);
+    assert_int_equal(c.ddl, 2);
+    assert_int_equal(c.dml + c.tx + c.pipelines, 0);
+    assert_rows(pg, "SELECT count(*), count(DISTINCT txid) FROM public.ddl_audit", "2|2\n");
+    assert_rows(pg, fk_sql,
+                "pet|pet_ownerId_fkey|t|FOREIGN KEY (\"ownerId\") REFERENCES owner(id) ON DELETE "
+                "SET NULL\n");
+    /* Second time: nothing. */
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, on, 1, &rep, &err), err);
+    assert_int_equal(rep.statements, 0);
+
+    /* A constraint left NOT VALID (an interrupted sync) is validated, not re-added. */
+    pg_ok(pg, "ALTER TABLE pet DROP CONSTRAINT \"pet_ownerId_fkey\"");
+    pg_ok(pg, "ALTER TABLE pet ADD CONSTRAINT \"pet_ownerId_fkey\" FOREIGN KEY (\"ownerId\") "
+              "REFERENCES owner (id) ON DELETE SET NULL NOT VALID");
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, on, 1, &rep, &err), err);
+    assert_int_equal(rep.constraints_added, 0);
+    assert_int_equal(rep.statements, 1);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pg_constraint WHERE conname = "
+                                 "'pet_ownerId_fkey' AND convalidated"),
+                     1);
+
+    /* New tables: the join table is listed first but created last, its two keys inline. */
+    fresh_schema(pg);
+    const dsql_model *order[] = {&vet_specialty_model, &vet_model, &specialty_model};
+    const dsql_assoc *btm[] = {&vet_specialties_fk};
+    mark = log_mark();
+    assert_dsql_ok(dsql_sync(pool, order, 3, btm, 1, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 3);
+    assert_int_equal(rep.constraints_added, 2);
+    assert_int_equal(rep.statements, 3);
+    c = count_statements(mark);
+    assert_int_equal(c.ddl, 3);
+    assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
+                "CREATE TABLE|3|3\n");
+    assert_rows(pg, fk_sql,
+                "\"vetSpecialties\"|vetSpecialties_specialtyId_fkey|t|FOREIGN KEY "
+                "(\"specialtyId\") REFERENCES specialty(name) ON DELETE CASCADE\n"
+                "\"vetSpecialties\"|vetSpecialties_vetId_fkey|t|FOREIGN KEY (\"vetId\") "
+                "REFERENCES vet(id) ON DELETE CASCADE\n");
+    /* It is a real constraint. */
+    PGresult *r = PQexec(pg, "INSERT INTO \"vetSpecialties\" VALUES (gen_random_uuid(), "
+                             "gen_random_uuid(), 'Nope')");
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23503");
+    PQclear(r);
+    PQfinish(pg);
+}
+
+/* DDL that meets an OCC conflict (40001, OC001) is retried alone; here the server's
+ * event trigger fails the first two attempts the way DSQL reports a schema conflict. */
+static void test_sync_retries_conflicts(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    pg_ok(pg, "CREATE SEQUENCE public.occ_attempts");
+    pg_ok(pg, "CREATE FUNCTION public.occ_fn() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+              "BEGIN IF current_setting('application_name') LIKE '" APP ":%' AND "
+              "nextval('public.occ_attempts') <= 2 THEN RAISE EXCEPTION "
+              "'schema has been updated by another transaction, please retry: (OC001)' "
+              "USING ERRCODE = '40001'; END IF; END $$");
+    pg_ok(pg, "CREATE EVENT TRIGGER occ ON ddl_command_end EXECUTE FUNCTION public.occ_fn()");
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    const dsql_model *m[] = {&vet_model};
+    int warns = cap_count(&logs, "schema: concurrency conflict");
+    assert_dsql_ok(dsql_sync(pool, m, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 1);
+    assert_int_equal(rep.statements, 1);
+    assert_int_equal(cap_count(&logs, "schema: concurrency conflict") - warns, 2);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM vet"), 0);
+    pg_ok(pg, "DROP EVENT TRIGGER occ");
+    PQfinish(pg);
+}
+
+/* The job wait of asynchronous DDL (CREATE INDEX ASYNC answers with a job id), against a
+ * stand-in for DSQL's sys.wait_for_job, and the server kind probe. */
+static void test_job_wait_and_probe(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_conn *conn;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    bool is_dsql = true;
+    assert_dsql_ok(dsql__server_is_dsql(conn, &is_dsql, &err), err);
+    assert_false(is_dsql);
+
+    pg_ok(pg, "CREATE SCHEMA sys");
+    pg_ok(pg, "CREATE TABLE sys.waited (job text)");
+    pg_ok(pg, "CREATE PROCEDURE sys.wait_for_job(IN job text, INOUT ok boolean DEFAULT NULL) "
+              "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO sys.waited VALUES (job); "
+              "ok := job <> 'failedjob1'; END $$");
+    assert_dsql_ok(dsql__ddl_run(conn, "SELECT 'okjob1' AS job_id", &err), err);
+    assert_rows(pg, "SELECT job FROM sys.waited", "okjob1\n");
+    /* No job id (IF NOT EXISTS on an index already there): nothing to wait for. */
+    assert_dsql_ok(dsql__ddl_run(conn, "SELECT NULL::text AS job_id", &err), err);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 1);
+    /* A failed job is an error naming it. */
+    assert_int_equal(dsql__ddl_run(conn, "SELECT 'failedjob1' AS job_id", &err), DSQL_ESERVER);
+    assert_non_null(strstr(err.message, "job failedjob1 failed"));
+    /* A job id that is not one is never written into SQL. */
+    assert_int_equal(dsql__ddl_run(conn, "SELECT 'x''); DROP TABLE sys.waited; --' AS job_id",
+                                   &err),
+                     DSQL_ESERVER);
+    assert_non_null(strstr(err.message, "malformed job id"));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 2);
+
+    /* With a sys.jobs relation the server is taken for DSQL. */
+    pg_ok(pg, "CREATE VIEW sys.jobs AS SELECT 'j'::text AS job_id");
+    assert_dsql_ok(dsql__server_is_dsql(conn, &is_dsql, &err), err);
+    assert_true(is_dsql);
+    pg_ok(pg, "DROP SCHEMA sys CASCADE");
+    dsql_pool_release(pool, conn);
+    PQfinish(pg);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    size_t mark = log_mark();
+
+    const dsql_model *dup[] = {&owner_model, &pet_model, &owner_v2_model};
+    assert_int_equal(dsql_sync(pool, dup, 3, NULL, 0, &rep, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "both use table owner"));
+
+    /* A foreign key on a table not synced. */
+    const dsql_model *only_owner[] = {&owner_model};
+    const dsql_assoc *on[] = {&pet_owner_fk};
+    assert_int_equal(dsql_sync(pool, only_owner, 1, on, 1, &rep, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "association owner"));
+    assert_non_null(strstr(err.message, "not among the models synced"));
+
+    const dsql_model *null_model[] = {&owner_model, NULL};
+    assert_int_equal(dsql_sync(pool, null_model, 2, NULL, 0, &rep, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "models[1] is NULL"));
+    assert_int_equal(dsql_sync(pool, NULL, 2, NULL, 0, &rep, &err), DSQL_EINVAL);
+
+    dsql_model broken = owner_model;
+    broken.magic = 1;
+    assert_int_equal(dsql_create_table(pool, &broken, &err), DSQL_EINVAL);
+    assert_int_equal(dsql_drop_table(pool, &broken, true, &err), DSQL_EINVAL);
+    assert_int_equal(dsql_create_table(pool, NULL, &err), DSQL_EINVAL);
+    assert_int_equal(dsql_create_table(NULL, &owner_model, &err), DSQL_EINVAL);
+
+    /* Nothing was sent for any of them. */
+    stmt_counts c = count_statements(mark);
+    assert_int_equal(c.ddl + c.dml + c.tx + c.pipelines + c.reads + c.other, 0);
+    assert_memory_equal(&rep, &(dsql_sync_report){0}, sizeof rep);
+
+    /* DDL inside the caller's transaction is refused before anything is sent. */
+    dsql_conn *conn;
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_query(conn, "BEGIN", NULL, 0, NULL, &err), err);
+    assert_int_equal(dsql_sync(conn, seed_models, 5, NULL, 0, &rep, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "inside a transaction"));
+    assert_int_equal(dsql_create_table(conn, &owner_model, &err), DSQL_EINVAL);
+    assert_dsql_ok(dsql_conn_query(conn, "ROLLBACK", NULL, 0, NULL, &err), err);
+    /* On a connection outside a transaction, sync works. */
+    assert_dsql_ok(dsql_sync(conn, seed_models, 5, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 5);
+    dsql_pool_release(pool, conn);
+    PQfinish(pg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_drop_seed),
+        cmocka_unit_test(test_sync_twice),
+        cmocka_unit_test(test_sync_adds_columns),
+        cmocka_unit_test(test_sync_indexes),
+        cmocka_unit_test(test_sync_foreign_keys),
+        cmocka_unit_test(test_sync_retries_conflicts),
+        cmocka_unit_test(test_job_wait_and_probe),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
