@@ -20,11 +20,17 @@
 extern "C" {
 #endif
 
-/** CREATE TABLE IF NOT EXISTS for m (columns, primary key, NOT NULL, UNIQUE, server
- * defaults), then its indexes. Like Sequelize's queryInterface.createTable. */
+/**
+ * CREATE TABLE IF NOT EXISTS for m (columns, primary key, NOT NULL, UNIQUE, server
+ * defaults), then its indexes (CREATE INDEX ASYNC IF NOT EXISTS plus a wait for the job
+ * on Aurora DSQL, CREATE INDEX IF NOT EXISTS on PostgreSQL). Like Sequelize's
+ * queryInterface.createTable. Each statement runs alone in autocommit, OCC conflicts
+ * retried. No foreign keys (see dsql_sync). db: a pool, or a connection outside any
+ * transaction (DSQL_EINVAL otherwise).
+ */
 DSQL_API int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err);
 
-/** DROP TABLE IF EXISTS m's table [CASCADE]. */
+/** DROP TABLE IF EXISTS m's table [CASCADE], alone in autocommit. */
 DSQL_API int dsql_drop_table(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *err);
 
 /** What dsql_sync did (counts of statements run). */
@@ -33,23 +39,36 @@ typedef struct dsql_sync_report {
     size_t columns_added;
     size_t indexes_created;
     size_t constraints_added;
-    size_t statements;       /**< DDL statements run, each in its own transaction */
-    size_t not_applied;      /**< column properties that could not be applied to a column
-                                  added to an existing table (NOT NULL, PRIMARY KEY); each
-                                  is also logged as a warning */
+    size_t statements;  /**< DDL statements run, each in its own transaction */
+    size_t not_applied; /**< column properties that could not be applied to a column
+                             added to an existing table (NOT NULL, PRIMARY KEY); each
+                             is also logged as a warning */
 } dsql_sync_report;
 
 /**
  * Brings the database in line with the models (and the associations that opt in to
- * constraints; assocs may be NULL): creates missing tables, adds missing columns (as
- * nullable — DSQL cannot add NOT NULL or defaults to existing tables; the report and log
- * say so), creates missing indexes. Never drops or alters existing columns. Running it
- * twice is a no-op the second time (report all zero). db should be a pool (each DDL
- * runs in its own transaction); on a connection it must not be inside a transaction.
+ * constraints; assocs may be NULL). First reads what exists (information_schema,
+ * pg_indexes, pg_constraint; reads only, never beside DDL), then sends only what is
+ * missing, each DDL statement alone in its own autocommit transaction, OCC conflicts
+ * retried per statement:
+ *   - missing tables: CREATE TABLE (referenced tables first, foreign keys inline);
+ *   - missing columns: ALTER TABLE ADD COLUMN with no default or constraint (DSQL's
+ *     rule); a default_sql follows as ALTER COLUMN SET DEFAULT, UNIQUE as a unique index
+ *     "<table>_<column>_key"; NOT NULL / PRIMARY KEY cannot be added (counted in
+ *     not_applied and logged as a warning);
+ *   - missing indexes (matched by name): CREATE INDEX ASYNC + sys.wait_for_job on DSQL,
+ *     CREATE INDEX on PostgreSQL;
+ *   - foreign keys of associations with .constraints = true on existing tables:
+ *     ADD CONSTRAINT "<table>_<column>_fkey" ... NOT VALID, then VALIDATE CONSTRAINT
+ *     (ALTER TABLE ASYNC + wait on DSQL).
+ * Never drops or alters existing columns. Running it twice is a no-op the second time
+ * (report all zero, no DDL sent). The tables of every foreign key must be among models.
+ * db: a pool, or a connection outside any transaction (DSQL_EINVAL otherwise). report
+ * (may be NULL) says what was done, also when a statement fails part way.
  */
 DSQL_API int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
-                       const dsql_assoc *const *assocs, size_t n_assocs,
-                       dsql_sync_report *report, dsql_error *err);
+                       const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,
+                       dsql_error *err);
 
 #ifdef __cplusplus
 }

@@ -44,8 +44,8 @@ int dsql__assoc_fks(const dsql_assoc *a, dsql__fk out[2], size_t *n, dsql_error 
  * NOT NULL, UNIQUE, DEFAULT default_sql), then the foreign keys fks (all of them held
  * by m) as table constraints. Checks the model first.
  */
-int dsql__ddl_create_table(dsql__strbuf *sb, const dsql_model *m, const dsql__fk *fks,
-                           size_t n_fks, dsql_error *err);
+int dsql__ddl_create_table(dsql__strbuf *sb, const dsql_model *m, const dsql__fk *fks, size_t n_fks,
+                           dsql_error *err);
 
 /* DROP TABLE IF EXISTS m [CASCADE]. */
 void dsql__ddl_drop_table(dsql__strbuf *sb, const dsql_model *m, bool cascade);
@@ -61,8 +61,8 @@ void dsql__ddl_index_name(char out[DSQL__IDENT_MAX + 1], const dsql_model *m,
 
 /* CREATE [UNIQUE] INDEX [ASYNC] IF NOT EXISTS name ON m (cols). DSQL_EINVAL when the
  * index names an attribute m does not have. */
-int dsql__ddl_create_index(dsql__strbuf *sb, const dsql_model *m, const dsql_index *idx,
-                           bool async, dsql_error *err);
+int dsql__ddl_create_index(dsql__strbuf *sb, const dsql_model *m, const dsql_index *idx, bool async,
+                           dsql_error *err);
 
 /* ALTER TABLE t ADD CONSTRAINT name FOREIGN KEY (c) REFERENCES r (rc) [ON DELETE x]
  * [NOT VALID]. */

@@ -107,8 +107,8 @@ static void fk_clause(dsql__strbuf *sb, const dsql__fk *fk)
     }
 }
 
-int dsql__ddl_create_table(dsql__strbuf *sb, const dsql_model *m, const dsql__fk *fks,
-                           size_t n_fks, dsql_error *err)
+int dsql__ddl_create_table(dsql__strbuf *sb, const dsql_model *m, const dsql__fk *fks, size_t n_fks,
+                           dsql_error *err)
 {
     int rc = dsql__model_check(m, err);
     if (rc)
@@ -167,8 +167,7 @@ void dsql__ddl_add_column(dsql__strbuf *sb, const dsql_model *m, const dsql_attr
     dsql__sb_append(sb, dsql__sql_type(a, type, sizeof type));
 }
 
-void dsql__ddl_index_name(char out[DSQL__IDENT_MAX + 1], const dsql_model *m,
-                          const dsql_index *idx)
+void dsql__ddl_index_name(char out[DSQL__IDENT_MAX + 1], const dsql_model *m, const dsql_index *idx)
 {
     if (idx->name && *idx->name) {
         ident_cut(out, idx->name);
@@ -186,12 +185,11 @@ void dsql__ddl_index_name(char out[DSQL__IDENT_MAX + 1], const dsql_model *m,
     dsql__sb_free(&sb);
 }
 
-int dsql__ddl_create_index(dsql__strbuf *sb, const dsql_model *m, const dsql_index *idx,
-                           bool async, dsql_error *err)
+int dsql__ddl_create_index(dsql__strbuf *sb, const dsql_model *m, const dsql_index *idx, bool async,
+                           dsql_error *err)
 {
     if (idx->n_attrs == 0)
-        return dsql_error_set(err, DSQL_EINVAL, "model %s: an index has no attributes",
-                              m->name);
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: an index has no attributes", m->name);
     char name[DSQL__IDENT_MAX + 1];
     dsql__ddl_index_name(name, m, idx);
     dsql__sb_append(sb, idx->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
@@ -246,8 +244,8 @@ int dsql__server_is_dsql(dsql_conn *conn, bool *is_dsql, dsql_error *err)
     /* Aurora DSQL has the sys.jobs view (asynchronous index jobs); PostgreSQL has no
      * such relation. Reading zero rows of it settles the question in one round trip. */
     dsql_error e = DSQL_ERROR_INIT;
-    int rc = dsql__conn_exec(conn, "SELECT 1 FROM sys.jobs LIMIT 0", 0, NULL, NULL, NULL, 0,
-                             NULL, &e);
+    int rc =
+        dsql__conn_exec(conn, "SELECT 1 FROM sys.jobs LIMIT 0", 0, NULL, NULL, NULL, 0, NULL, &e);
     if (rc == DSQL_OK || strcmp(e.sqlstate, "42501") == 0) { /* there, if not readable */
         *is_dsql = true;
         return DSQL_OK;
@@ -322,8 +320,8 @@ static int wait_for_job(dsql_conn *conn, const char *job_id, const char *what, d
               strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     if (!ok)
-        return dsql_error_set(err, DSQL_ESERVER,
-                              "%s: job %s failed (sys.jobs has its details)", what, job_id);
+        return dsql_error_set(err, DSQL_ESERVER, "%s: job %s failed (sys.jobs has its details)",
+                              what, job_id);
     dsql__conn_log(conn, DSQL_LOG_INFO, "schema: job %s done", job_id);
     return DSQL_OK;
 }

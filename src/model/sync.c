@@ -51,8 +51,8 @@ static void where_tables(const sync_ctx *c, dsql__strbuf *sb, const char *scol, 
 {
     dsql__sb_append_c(sb, '(');
     for (size_t i = 0; i < c->n_tables; i++)
-        dsql__sb_appendf(sb, "%s(%s = $%zu AND %s = $%zu)", i ? " OR " : "", scol, 2 * i + 1,
-                         tcol, 2 * i + 2);
+        dsql__sb_appendf(sb, "%s(%s = $%zu AND %s = $%zu)", i ? " OR " : "", scol, 2 * i + 1, tcol,
+                         2 * i + 2);
     dsql__sb_append_c(sb, ')');
 }
 
@@ -74,8 +74,7 @@ static int read_run(sync_ctx *c, dsql__strbuf *sb, const char *what, PGresult **
 static int read_catalog(sync_ctx *c, dsql_error *err)
 {
     PGresult *res = NULL;
-    int rc = dsql__conn_exec(c->conn, "SELECT current_schema()", 0, NULL, NULL, NULL, 0, &res,
-                             err);
+    int rc = dsql__conn_exec(c->conn, "SELECT current_schema()", 0, NULL, NULL, NULL, 0, &res, err);
     if (rc)
         return rc;
     if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
@@ -172,8 +171,7 @@ static int ddl(sync_ctx *c, const char *what, dsql_error *err)
     return DSQL_OK;
 }
 
-static int create_index(sync_ctx *c, const table_state *t, const dsql_index *idx,
-                        dsql_error *err)
+static int create_index(sync_ctx *c, const table_state *t, const dsql_index *idx, dsql_error *err)
 {
     char name[DSQL__IDENT_MAX + 1];
     dsql__ddl_index_name(name, t->m, idx);
@@ -317,8 +315,7 @@ static int update_table(sync_ctx *c, table_state *t, dsql_error *err)
     int rc;
     for (size_t i = 0; i < t->m->n_attrs; i++) {
         const dsql_attr *a = &t->m->attrs[i];
-        if (catalog_row(c->columns, t, dsql__attr_column(a)) < 0 &&
-            (rc = add_column(c, t, a, err)))
+        if (catalog_row(c->columns, t, dsql__attr_column(a)) < 0 && (rc = add_column(c, t, a, err)))
             return rc;
     }
     for (size_t i = 0; i < t->m->n_indexes; i++)
@@ -392,8 +389,8 @@ static int collect(sync_ctx *c, const dsql_model *const *models, size_t n_models
                 return dsql_error_set(err, DSQL_EINVAL,
                                       "dsql_sync: association %s puts a foreign key on table "
                                       "%s, whose model %s is not among the models synced",
-                                      assocs[i]->alias ? assocs[i]->alias : "?",
-                                      fk[k].model->table, fk[k].model->name);
+                                      assocs[i]->alias ? assocs[i]->alias : "?", fk[k].model->table,
+                                      fk[k].model->name);
             bool dup = false; /* e.g. both sides of one relation opt in */
             for (size_t j = 0; j < c->n_fks && !dup; j++)
                 dup = c->fks[j].model == fk[k].model && strcmp(c->fks[j].name, fk[k].name) == 0;

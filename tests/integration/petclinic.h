@@ -106,8 +106,7 @@ static const dsql_assoc pet_owner =
     DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
 static const dsql_assoc owner_pets =
     DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc pet_collar =
-    DSQL_HAS_ONE(pet, collar, &pet_model, &collar_model, "petId");
+static const dsql_assoc pet_collar = DSQL_HAS_ONE(pet, collar, &pet_model, &collar_model, "petId");
 static const dsql_assoc vet_specialties =
     DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model,
                          &vet_specialty_model, "vetId", "specialtyId");

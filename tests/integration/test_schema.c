@@ -16,7 +16,7 @@
 #include "petclinic.h"
 #include "model/ddl.h"
 
-#define DB "dsql_t_schema"
+#define DB  "dsql_t_schema"
 #define APP "schematest"
 
 static log_capture logs;
@@ -516,9 +516,9 @@ static void test_job_wait_and_probe(void **state)
     assert_int_equal(dsql__ddl_run(conn, "SELECT 'failedjob1' AS job_id", &err), DSQL_ESERVER);
     assert_non_null(strstr(err.message, "job failedjob1 failed"));
     /* A job id that is not one is never written into SQL. */
-    assert_int_equal(dsql__ddl_run(conn, "SELECT 'x''); DROP TABLE sys.waited; --' AS job_id",
-                                   &err),
-                     DSQL_ESERVER);
+    assert_int_equal(
+        dsql__ddl_run(conn, "SELECT 'x''); DROP TABLE sys.waited; --' AS job_id", &err),
+        DSQL_ESERVER);
     assert_non_null(strstr(err.message, "malformed job id"));
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 2);
 
@@ -586,14 +586,10 @@ static void test_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_drop_seed),
-        cmocka_unit_test(test_sync_twice),
-        cmocka_unit_test(test_sync_adds_columns),
-        cmocka_unit_test(test_sync_indexes),
-        cmocka_unit_test(test_sync_foreign_keys),
-        cmocka_unit_test(test_sync_retries_conflicts),
-        cmocka_unit_test(test_job_wait_and_probe),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_create_drop_seed),   cmocka_unit_test(test_sync_twice),
+        cmocka_unit_test(test_sync_adds_columns),  cmocka_unit_test(test_sync_indexes),
+        cmocka_unit_test(test_sync_foreign_keys),  cmocka_unit_test(test_sync_retries_conflicts),
+        cmocka_unit_test(test_job_wait_and_probe), cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -198,8 +198,9 @@ static void test_indexes(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(
         dsql__ddl_create_index(&sb, &everything_model, &everything_indexes[0], false, &err), 0);
-    assert_string_equal(dsql__sb_str(&sb), "CREATE INDEX IF NOT EXISTS \"every \"\"thing\"\"_s_in_idx\" "
-                                           "ON \"every \"\"thing\"\"\" (\"s\", \"in\")");
+    assert_string_equal(dsql__sb_str(&sb),
+                        "CREATE INDEX IF NOT EXISTS \"every \"\"thing\"\"_s_in_idx\" "
+                        "ON \"every \"\"thing\"\"\" (\"s\", \"in\")");
     dsql__sb_reset(&sb);
     assert_int_equal(
         dsql__ddl_create_index(&sb, &everything_model, &everything_indexes[1], true, &err), 0);
