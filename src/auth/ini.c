@@ -86,7 +86,8 @@ int dsql__ini_parse(dsql__ini *ini, const char *text, size_t len, bool config_fi
             le--;
         if (lineno == 1 && le - lb >= 3 && !memcmp(lb, "\xEF\xBB\xBF", 3))
             lb += 3; /* UTF-8 byte order mark */
-        if (memchr(lb, '\0', (size_t)(le - lb))) {
+        size_t line_len = le > lb ? (size_t)(le - lb) : 0;
+        if (line_len && memchr(lb, '\0', line_len)) {
             rc = dsql_error_set(err, DSQL_EPARSE, "%s line %u: NUL byte in the file", path, lineno);
             goto done;
         }
