@@ -545,6 +545,63 @@ static void test_web_identity(void **state)
                "not");
 }
 
+/* Failing paths with distinctive secrets: no message carries one. */
+static void expect_no_secret(const char *profile, const char *const *secrets, size_t n)
+{
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_not_equal(chain_get(profile, &c, &err), DSQL_OK);
+    assert_true(err.message[0] != '\0');
+    for (size_t i = 0; i < n; i++)
+        assert_not_contains(err.message, secrets[i]);
+}
+
+static void test_no_secret_in_errors(void **state)
+{
+    (void)state;
+    static const char *const secrets[] = {"CONT-TOKEN-5e1", "BODY-SECRET-9a2", "SK-SECRET-77c",
+                                          "ST-SECRET-0d4",  "SRC-TOKEN-3b8",   "SRC-SK-6f0",
+                                          "WEB-TOKEN-c21"};
+    const size_t n = sizeof secrets / sizeof secrets[0];
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url("/creds"), 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "CONT-TOKEN-5e1", 1);
+    tu_httpd_route(srv, "GET", "/creds", 500, "BODY-SECRET-9a2");
+    expect_no_secret(NULL, secrets, n);
+    tu_httpd_route(srv, "GET", "/creds", 200,
+                   "{\"AccessKeyId\":\"AK\",\"SecretAccessKey\":\"SK-SECRET-77c\",\"Token\":"
+                   "\"ST-SECRET-0d4\",\"Expiration\":\"2020-01-01T00:00:00Z\"}");
+    expect_no_secret(NULL, secrets, n);
+    tu_httpd_route(srv, "GET", "/creds", 200,
+                   "{\"AccessKeyId\":\"AK\",\"SecretAccessKey\":\"SK-SECRET-77c\",\"Token\":7}");
+    expect_no_secret(NULL, secrets, n);
+    tu_httpd_route(srv, "GET", "/creds", 200, "{\"SecretAccessKey\":\"SK-SECRET-77c\"");
+    expect_no_secret(NULL, secrets, n);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "CONT-TOKEN-5e1\nX: y", 1);
+    expect_no_secret(NULL, secrets, n);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    /* STS: a refused AssumeRole, and a response with secrets but no expiration */
+    write_profiles("[base]\naws_access_key_id = AKBASE\naws_secret_access_key = SRC-SK-6f0\n"
+                   "aws_session_token = SRC-TOKEN-3b8\n",
+                   "[profile dev]\nrole_arn = arn:aws:iam::1:role/demo\nsource_profile = base\n");
+    tu_httpd_route(srv, "POST", "/", 403,
+                   "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error>"
+                   "</ErrorResponse>");
+    expect_no_secret("dev", secrets, n);
+    tu_httpd_route(srv, "POST", "/", 200,
+                   "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>A"
+                   "</AccessKeyId><SecretAccessKey>SK-SECRET-77c</SecretAccessKey><SessionToken>"
+                   "ST-SECRET-0d4</SessionToken><Expiration>soon</Expiration></Credentials>"
+                   "</AssumeRoleResult></AssumeRoleResponse>");
+    expect_no_secret("dev", secrets, n);
+    /* web identity refused */
+    char path[128];
+    at_write(dir, "web-token", "WEB-TOKEN-c21", path, sizeof path);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
+    expect_no_secret(NULL, secrets, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sts_chains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sts_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_web_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
