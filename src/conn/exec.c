@@ -247,7 +247,7 @@ static int cell_text(const dsql_result *res, size_t row, size_t col, const char 
 
 int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out, dsql_error *err)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = cell_text(res, row, col, &s, err);
     if (rc)
         return rc;
@@ -264,7 +264,7 @@ int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out
 
 int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *out, dsql_error *err)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = cell_text(res, row, col, &s, err);
     if (rc)
         return rc;
@@ -291,7 +291,7 @@ int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *o
 
 int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bool *out, dsql_error *err)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = cell_text(res, row, col, &s, err);
     if (rc)
         return rc;
@@ -312,7 +312,7 @@ int dsql_result_bytes(const dsql_result *res, size_t row, size_t col, const void
 {
     if (!data || !len)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_result_bytes: data and len are required");
-    const char *s;
+    const char *s = NULL;
     int rc = cell_text(res, row, col, &s, err);
     if (rc)
         return rc;
