@@ -197,4 +197,72 @@ static inline bool dsql__assoc_to_many(const dsql_assoc *a)
     return a->kind == DSQL_ASSOC_HAS_MANY || a->kind == DSQL_ASSOC_BELONGS_TO_MANY;
 }
 
+/* ---- SQL building (where.c, select.c) ---- */
+
+/*
+ * Appends condition w over model m: columns as "alias"."column" when alias is not NULL,
+ * else "column"; values checked against their attributes and added to p as $n. EQ/NE
+ * with a NULL value become IS [NOT] NULL. DSQL_EINVAL / DSQL_EVALIDATION naming the
+ * attribute (unknown attribute, type mismatch, empty IN list, bad tree).
+ */
+int dsql__build_where(dsql__strbuf *sb, dsql__params *p, const dsql_model *m, const char *alias,
+                      const dsql_where *w, dsql_error *err);
+
+/* Appends a column reference: "alias"."column" or "column". */
+void dsql__sql_column(dsql__strbuf *sb, const char *alias, const dsql_attr *a);
+
+#define DSQL__MAX_INCLUDES 32 /* included associations in one query, nested ones counted */
+
+/* One model in a SELECT: the queried one (node 0) or an included association. */
+typedef struct dsql__node {
+    const dsql_model *m;
+    const dsql_assoc *assoc;   /* how the node hangs off its parent; NULL for the root */
+    const dsql_include *inc;   /* NULL for the root */
+    dsql__assoc_keys keys;     /* resolved keys of assoc */
+    int parent;                /* parent node index; -1 for the root */
+    const char *alias;         /* SQL alias: table name for the root, "pets", "pets->visits" */
+    const char *through_alias; /* belongs-to-many: alias of the join model */
+    int *col;                  /* per attribute of m: result column, or -1 when not selected */
+    int key_col;               /* result column of m's primary key; -1 when none */
+    int match_col;             /* non-NULL exactly when a joined row matched; root: -1 */
+    bool to_many_below;        /* a to-many include hangs below this node */
+} dsql__node;
+
+/* What a built SELECT returns, for the hydrator. */
+typedef struct dsql__plan {
+    dsql__node nodes[1 + DSQL__MAX_INCLUDES];
+    size_t n_nodes;
+    int ncols;
+    dsql__arena arena; /* aliases and column maps */
+} dsql__plan;
+
+#define DSQL__PLAN_INIT                                                                            \
+    {                                                                                              \
+        .n_nodes = 0                                                                               \
+    }
+
+/* A SELECT to build. */
+typedef struct dsql__select {
+    const dsql_model *m;
+    const dsql_query *q;     /* NULL = every row, every attribute */
+    const dsql_where *extra; /* ANDed with q->where (primary key, association key) */
+    int64_t limit;           /* > 0: overrides q->limit (find_one: 1) */
+    bool count;              /* SELECT count(*) (where only) */
+    /* Lazy loading (dsql_get_associated): the rows of m = via->target associated with
+     * via_row, a row of via->source. Adds the key condition (and for belongs-to-many the
+     * join through via->through). */
+    const dsql_assoc *via;
+    const void *via_row;
+} dsql__select;
+
+/*
+ * Builds one SELECT (sql, parameters in p) and the plan the hydrator follows. With
+ * includes: LEFT [INNER when required] JOINs; when a limit or offset meets a to-many
+ * include, the parents are limited in a subquery first. Checks the model, the query, the
+ * associations. plan must be freed with dsql__plan_free (also on failure).
+ */
+int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p, dsql__plan *plan,
+                       dsql_error *err);
+void dsql__plan_free(dsql__plan *plan);
+
 #endif
