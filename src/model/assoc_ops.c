@@ -1,0 +1,500 @@
+/*
+ * Association operations on one source row: the lazy getter (dsql_get_associated) and
+ * the setters (dsql_set_associated / dsql_add_associated / dsql_remove_associated).
+ *
+ * Each setter is one transaction sent as one pipeline (dsql_pipeline_tx): BEGIN, a write
+ * to the source row (see add_touch), the DELETE / UPDATE of what is no longer wanted, the
+ * INSERT / UPDATE of what is new, COMMIT — one network round trip, retried whole on OCC
+ * conflicts. No statement depends on a value read earlier in the transaction, so nothing
+ * needs a round trip of its own:
+ *
+ *   belongs-to-many set:
+ *     UPDATE source SET c = c WHERE pk = $1
+ *     DELETE FROM through WHERE fk = $s AND (other IS NULL OR other NOT IN ($t1, ...))
+ *     INSERT INTO through (id, fk, other)
+ *       SELECT v.id, v.fk, v.other FROM (VALUES ($i::uuid, $s::uuid, $t1::varchar(80)), ...)
+ *              AS v (id, fk, other)
+ *       WHERE NOT EXISTS (SELECT 1 FROM through j WHERE j.fk = v.fk AND j.other = v.other)
+ *   has-many set:
+ *     UPDATE source SET c = c WHERE pk = $1
+ *     UPDATE target SET fk = NULL WHERE fk = $s AND pk NOT IN ($t1, ...)
+ *     UPDATE target SET fk = $s WHERE pk IN ($t1, ...)
+ *
+ * The write to the source row makes every change to one source's set write a common
+ * row, so two concurrent changes conflict and one retries. Without it, two sets that
+ * touch disjoint join rows could both commit and leave a mix or a duplicate (write
+ * skew).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+typedef enum op_kind { OP_SET, OP_ADD, OP_REMOVE } op_kind;
+
+static const char *const op_names[] = {"dsql_set_associated", "dsql_add_associated",
+                                       "dsql_remove_associated"};
+
+/* ---- statement building ---- */
+
+/* A statement under construction: its text and its parameters. */
+typedef struct stmt_buf {
+    dsql__strbuf sql;
+    dsql_value *vals;
+    size_t n, cap;
+    bool oom;
+} stmt_buf;
+
+/* Adds a parameter; returns its $n (0 after a failure, noted in oom). */
+static size_t param(stmt_buf *s, dsql_value v)
+{
+    if (s->oom)
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        if (s->n >= 65535) { /* the protocol's limit per statement */
+            s->oom = true;
+            return 0;
+        }
+        dsql_value *p = realloc(s->vals, cap * sizeof *p);
+        if (!p) {
+            s->oom = true;
+            return 0;
+        }
+        s->vals = p;
+        s->cap = cap;
+    }
+    s->vals[s->n++] = v;
+    return s->n;
+}
+
+static void stmt_free(stmt_buf *s)
+{
+    dsql__sb_free(&s->sql);
+    free(s->vals);
+}
+
+static bool value_equal(const dsql_value *x, const dsql_value *y)
+{
+    if (x->kind != y->kind)
+        return false;
+    switch (x->kind) {
+    case DSQL_V_NULL:
+        return true;
+    case DSQL_V_TEXT:
+        return strcmp(x->u.s, y->u.s) == 0;
+    case DSQL_V_INT:
+        return x->u.i == y->u.i;
+    case DSQL_V_DOUBLE:
+        return x->u.d == y->u.d;
+    case DSQL_V_BOOL:
+        return x->u.b == y->u.b;
+    case DSQL_V_BYTES:
+        return x->u.bytes.len == y->u.bytes.len &&
+               (x->u.bytes.len == 0 ||
+                memcmp(x->u.bytes.data, y->u.bytes.data, x->u.bytes.len) == 0);
+    }
+    return false;
+}
+
+/* Everything one operation needs, resolved and checked before anything is sent. */
+typedef struct op_ctx {
+    op_kind op;
+    const dsql_assoc *a;
+    dsql__assoc_keys k;
+    const dsql_attr *source_pk; /* for the touch; NULL = the source has no primary key */
+    dsql_value source_pk_val;
+    dsql_value link_val;        /* the source's value the association links by */
+    const dsql_attr *target_id; /* the target attribute that identifies a target row */
+    dsql_value *tvals;          /* the targets' identifying values, duplicates removed */
+    size_t n_tvals;
+    stmt_buf st[4];
+    size_t n_st;
+    dsql__arena arena; /* generated join-row keys */
+} op_ctx;
+
+static void op_free(op_ctx *c)
+{
+    free(c->tvals);
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(c->st); i++)
+        stmt_free(&c->st[i]);
+    dsql__arena_free(&c->arena);
+}
+
+static stmt_buf *next_stmt(op_ctx *c)
+{
+    return &c->st[c->n_st++];
+}
+
+/* "$a, $b, ..." over the targets' values. */
+static void target_list(stmt_buf *s, const op_ctx *c)
+{
+    for (size_t i = 0; i < c->n_tvals; i++)
+        dsql__sb_appendf(&s->sql, "%s$%zu", i ? ", " : "", param(s, c->tvals[i]));
+}
+
+/*
+ * UPDATE source SET c = c WHERE pk = $1: a write to the source row that changes nothing.
+ * Two changes to one source's set then always write a common row, so they conflict and
+ * one retries (DSQL: OCC at commit; PostgreSQL: the second waits, then fails with 40001
+ * under REPEATABLE READ or re-reads under READ COMMITTED). SELECT ... FOR UPDATE would do
+ * on DSQL, but under PostgreSQL's REPEATABLE READ a lock alone raises no conflict and
+ * the second transaction goes on with its old snapshot. c: the first attribute that is
+ * not the key (rewriting a key column is avoided), else the key itself.
+ */
+static void add_touch(op_ctx *c)
+{
+    if (!c->source_pk)
+        return;
+    const dsql_model *src = c->a->source;
+    const dsql_attr *col = c->source_pk;
+    for (size_t i = 0; i < src->n_attrs && col == c->source_pk; i++)
+        if (&src->attrs[i] != c->source_pk)
+            col = &src->attrs[i];
+    stmt_buf *s = next_stmt(c);
+    dsql__sb_append(&s->sql, "UPDATE ");
+    dsql__sql_table(&s->sql, src);
+    dsql__sb_append(&s->sql, " SET ");
+    dsql__sql_ident(&s->sql, dsql__attr_column(col));
+    dsql__sb_append(&s->sql, " = ");
+    dsql__sql_ident(&s->sql, dsql__attr_column(col));
+    dsql__sb_append(&s->sql, " WHERE ");
+    dsql__sql_ident(&s->sql, dsql__attr_column(c->source_pk));
+    dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->source_pk_val));
+}
+
+/* Appends `$n::type` for v, typed as attribute a. */
+static void typed_param(stmt_buf *s, const dsql_attr *a, dsql_value v)
+{
+    char type[32];
+    dsql__sb_appendf(&s->sql, "$%zu::%s", param(s, v), dsql__sql_type(a, type, sizeof type));
+}
+
+static int build_btm(op_ctx *c, dsql_error *err)
+{
+    const dsql_model *through = c->a->through;
+    const dsql_attr *fk = c->k.foreign_key, *ok = c->k.other_key;
+    if (c->op == OP_SET || (c->op == OP_REMOVE && c->n_tvals)) {
+        stmt_buf *s = next_stmt(c);
+        dsql__sb_append(&s->sql, "DELETE FROM ");
+        dsql__sql_table(&s->sql, through);
+        dsql__sb_append(&s->sql, " WHERE ");
+        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+        dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
+        if (c->op == OP_REMOVE) {
+            dsql__sb_append(&s->sql, " AND ");
+            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
+            dsql__sb_append(&s->sql, " IN (");
+            target_list(s, c);
+            dsql__sb_append_c(&s->sql, ')');
+        } else if (c->n_tvals) {
+            dsql__sb_append(&s->sql, " AND (");
+            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
+            dsql__sb_append(&s->sql, " IS NULL OR ");
+            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
+            dsql__sb_append(&s->sql, " NOT IN (");
+            target_list(s, c);
+            dsql__sb_append(&s->sql, "))");
+        }
+    }
+    if (c->op == OP_REMOVE || c->n_tvals == 0)
+        return DSQL_OK;
+
+    /* The join row's own columns: its key (a fresh UUIDv4 when that is its default),
+     * the two links, and constant defaults of any other attribute. */
+    const dsql_attr *pk = dsql__model_pk(through);
+    bool gen_pk = pk && pk != fk && pk != ok && pk->default_uuid_v4;
+    const dsql_attr *extra[64];
+    size_t n_extra = 0;
+    for (size_t i = 0; i < through->n_attrs; i++) {
+        const dsql_attr *x = &through->attrs[i];
+        if (x == fk || x == ok || (gen_pk && x == pk))
+            continue;
+        if (x->default_value.kind != DSQL_V_NULL) {
+            if (n_extra == DSQL__ARRAY_LEN(extra))
+                return dsql_error_set(err, DSQL_EINVAL, "join model %s: too many attributes",
+                                      through->name);
+            extra[n_extra++] = x;
+        } else if ((x->not_null || x->primary_key) && !(x->default_sql && *x->default_sql)) {
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: join model %s: attribute %s is %s but has no default "
+                                  "(.default_uuid_v4, .default_sql or a constant); only the "
+                                  "two keys of a join row are known",
+                                  op_names[c->op], through->name, x->name,
+                                  x->primary_key ? "the primary key" : "NOT NULL");
+        }
+    }
+
+    /* Columns of the join row, in order: [key,] foreign key, other key, [defaults...]. */
+    const dsql_attr *cols[67];
+    size_t n_cols = 0;
+    if (gen_pk)
+        cols[n_cols++] = pk;
+    cols[n_cols++] = fk;
+    cols[n_cols++] = ok;
+    for (size_t i = 0; i < n_extra; i++)
+        cols[n_cols++] = extra[i];
+
+    stmt_buf *s = next_stmt(c);
+    dsql__strbuf names = DSQL__STRBUF_INIT; /* "a", "b", ... */
+    for (size_t i = 0; i < n_cols; i++) {
+        if (i)
+            dsql__sb_append(&names, ", ");
+        dsql__sql_ident(&names, dsql__attr_column(cols[i]));
+    }
+    dsql__sb_append(&s->sql, "INSERT INTO ");
+    dsql__sql_table(&s->sql, through);
+    dsql__sb_append(&s->sql, " (");
+    dsql__sb_append(&s->sql, dsql__sb_str(&names));
+    dsql__sb_append(&s->sql, ") SELECT ");
+    /* v's columns carry the join table's column names. */
+    for (size_t i = 0; i < n_cols; i++) {
+        dsql__sb_append(&s->sql, i ? ", v." : "v.");
+        dsql__sql_ident(&s->sql, dsql__attr_column(cols[i]));
+    }
+    dsql__sb_append(&s->sql, " FROM (VALUES ");
+    for (size_t t = 0; t < c->n_tvals; t++) {
+        dsql__sb_append(&s->sql, t ? ", (" : "(");
+        if (gen_pk) {
+            dsql_uuid u;
+            dsql_uuid_v4(&u);
+            char *id = dsql__arena_strdup(&c->arena, u.str);
+            if (!id)
+                s->oom = true;
+            typed_param(s, pk, DSQL_STR(id ? id : ""));
+            dsql__sb_append(&s->sql, ", ");
+        }
+        typed_param(s, fk, c->link_val);
+        dsql__sb_append(&s->sql, ", ");
+        typed_param(s, ok, c->tvals[t]);
+        for (size_t i = 0; i < n_extra; i++) {
+            dsql__sb_append(&s->sql, ", ");
+            typed_param(s, extra[i], extra[i]->default_value);
+        }
+        dsql__sb_append_c(&s->sql, ')');
+    }
+    dsql__sb_append(&s->sql, ") AS v (");
+    dsql__sb_append(&s->sql, dsql__sb_str(&names));
+    dsql__sb_append(&s->sql, ") WHERE NOT EXISTS (SELECT 1 FROM ");
+    dsql__sql_table(&s->sql, through);
+    dsql__sb_append(&s->sql, " j WHERE j.");
+    dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+    dsql__sb_append(&s->sql, " = v.");
+    dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+    dsql__sb_append(&s->sql, " AND j.");
+    dsql__sql_ident(&s->sql, dsql__attr_column(ok));
+    dsql__sb_append(&s->sql, " = v.");
+    dsql__sql_ident(&s->sql, dsql__attr_column(ok));
+    dsql__sb_append_c(&s->sql, ')');
+    if (names.oom)
+        s->oom = true;
+    dsql__sb_free(&names);
+    return DSQL_OK;
+}
+
+/* has-many and has-one: the targets hold the foreign key. */
+static void build_has(op_ctx *c)
+{
+    const dsql_model *target = c->a->target;
+    const dsql_attr *fk = c->k.foreign_key, *id = c->target_id;
+    if (c->op == OP_SET || (c->op == OP_REMOVE && c->n_tvals)) {
+        /* UPDATE target SET fk = NULL WHERE fk = $s [AND pk [NOT] IN (...)] */
+        stmt_buf *s = next_stmt(c);
+        dsql__sb_append(&s->sql, "UPDATE ");
+        dsql__sql_table(&s->sql, target);
+        dsql__sb_append(&s->sql, " SET ");
+        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+        dsql__sb_append(&s->sql, " = NULL WHERE ");
+        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+        dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
+        if (c->n_tvals) {
+            dsql__sb_append(&s->sql, " AND ");
+            dsql__sql_ident(&s->sql, dsql__attr_column(id));
+            dsql__sb_append(&s->sql, c->op == OP_REMOVE ? " IN (" : " NOT IN (");
+            target_list(s, c);
+            dsql__sb_append_c(&s->sql, ')');
+        }
+    }
+    if (c->op != OP_REMOVE && c->n_tvals) {
+        /* UPDATE target SET fk = $s WHERE pk IN (...) */
+        stmt_buf *s = next_stmt(c);
+        dsql__sb_append(&s->sql, "UPDATE ");
+        dsql__sql_table(&s->sql, target);
+        dsql__sb_append(&s->sql, " SET ");
+        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+        dsql__sb_appendf(&s->sql, " = $%zu WHERE ", param(s, c->link_val));
+        dsql__sql_ident(&s->sql, dsql__attr_column(id));
+        dsql__sb_append(&s->sql, " IN (");
+        target_list(s, c);
+        dsql__sb_append_c(&s->sql, ')');
+    }
+}
+
+/* belongs-to: the source holds the foreign key; one UPDATE of the source row. */
+static void build_belongs_to(op_ctx *c)
+{
+    stmt_buf *s = next_stmt(c);
+    dsql__sb_append(&s->sql, "UPDATE ");
+    dsql__sql_table(&s->sql, c->a->source);
+    dsql__sb_append(&s->sql, " SET ");
+    dsql__sql_ident(&s->sql, dsql__attr_column(c->k.foreign_key));
+    dsql__sb_appendf(&s->sql, " = $%zu WHERE ",
+                     param(s, c->n_tvals ? c->tvals[0] : (dsql_value){.kind = DSQL_V_NULL}));
+    dsql__sql_ident(&s->sql, dsql__attr_column(c->source_pk));
+    dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->source_pk_val));
+}
+
+/* ---- checks ---- */
+
+static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
+                      const void *const *targets, size_t n, dsql_error *err)
+{
+    const char *fn = op_names[c->op];
+    if (!a)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: association is NULL", fn);
+    int rc = dsql__assoc_resolve(a, &c->k, err);
+    if (rc)
+        return rc;
+    c->a = a;
+    const char *alias = a->alias ? a->alias : "?";
+    if (!source_row)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: association %s: source row is NULL", fn,
+                              alias);
+    if (n && !targets)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: association %s: targets is NULL", fn, alias);
+    bool to_one = a->kind == DSQL_ASSOC_BELONGS_TO || a->kind == DSQL_ASSOC_HAS_ONE;
+    if (to_one && c->op != OP_SET)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: association %s is to-one; use dsql_set_associated with 0 or "
+                              "1 target",
+                              fn, alias);
+    if (to_one && n > 1)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: association %s is to-one: %zu targets given, at most 1", fn,
+                              alias, n);
+
+    /* The source row: its primary key (for the touch, or the row to update) and the value
+     * the association links by. */
+    c->source_pk = dsql__model_pk(a->source);
+    if (c->source_pk) {
+        if (dsql__attr_is_null(c->source_pk, source_row))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: association %s: the source %s has no %s (save it first)", fn,
+                                  alias, a->source->name, c->source_pk->name);
+        c->source_pk_val = dsql__attr_value(c->source_pk, source_row);
+    } else if (a->kind == DSQL_ASSOC_BELONGS_TO) {
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: association %s: model %s has no primary key to update by", fn,
+                              alias, a->source->name);
+    }
+    if (a->kind != DSQL_ASSOC_BELONGS_TO) {
+        if (dsql__attr_is_null(c->k.source_key, source_row))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: association %s: the source %s has no %s (save it first)", fn,
+                                  alias, a->source->name, c->k.source_key->name);
+        c->link_val = dsql__attr_value(c->k.source_key, source_row);
+    }
+
+    /* The targets: each must have been saved (have the value that identifies it). */
+    switch (a->kind) {
+    case DSQL_ASSOC_BELONGS_TO:
+    case DSQL_ASSOC_BELONGS_TO_MANY:
+        c->target_id = c->k.target_key;
+        break;
+    case DSQL_ASSOC_HAS_ONE:
+    case DSQL_ASSOC_HAS_MANY:
+        c->target_id = dsql__model_pk(a->target);
+        if (!c->target_id)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: association %s: target model %s has no primary key", fn,
+                                  alias, a->target->name);
+        break;
+    }
+    c->tvals = calloc(n ? n : 1, sizeof *c->tvals);
+    if (!c->tvals)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!targets[i])
+            return dsql_error_set(err, DSQL_EINVAL, "%s: association %s: targets[%zu] is NULL", fn,
+                                  alias, i);
+        if (dsql__attr_is_null(c->target_id, targets[i]))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: association %s: targets[%zu] (%s) has no %s (save it "
+                                  "first)",
+                                  fn, alias, i, a->target->name, c->target_id->name);
+        dsql_value v = dsql__attr_value(c->target_id, targets[i]);
+        bool dup = false;
+        for (size_t j = 0; j < c->n_tvals && !dup; j++)
+            dup = value_equal(&c->tvals[j], &v);
+        if (!dup)
+            c->tvals[c->n_tvals++] = v;
+    }
+    return DSQL_OK;
+}
+
+static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *source_row,
+                  const void *const *targets, size_t n, dsql_error *err)
+{
+    op_ctx c;
+    memset(&c, 0, sizeof c);
+    c.op = op;
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(c.st); i++)
+        c.st[i].sql = (dsql__strbuf)DSQL__STRBUF_INIT;
+    c.arena = (dsql__arena)DSQL__ARENA_INIT;
+    int rc = op_prepare(&c, a, source_row, targets, n, err);
+    if (rc)
+        goto done;
+    if (op == OP_REMOVE && c.n_tvals == 0)
+        goto done; /* nothing to remove: no round trip */
+    if (a->kind != DSQL_ASSOC_BELONGS_TO)
+        add_touch(&c);
+    switch (a->kind) {
+    case DSQL_ASSOC_BELONGS_TO:
+        build_belongs_to(&c);
+        break;
+    case DSQL_ASSOC_HAS_ONE:
+    case DSQL_ASSOC_HAS_MANY:
+        build_has(&c);
+        break;
+    case DSQL_ASSOC_BELONGS_TO_MANY:
+        rc = build_btm(&c, err);
+        break;
+    }
+    if (rc)
+        goto done;
+    dsql_stmt stmts[DSQL__ARRAY_LEN(c.st)];
+    for (size_t i = 0; i < c.n_st; i++) {
+        if (c.st[i].oom || c.st[i].sql.oom) {
+            rc = dsql_error_set(err, DSQL_ENOMEM,
+                                "%s: association %s: out of memory (or more than 65535 "
+                                "parameters in one statement)",
+                                op_names[op], a->alias ? a->alias : "?");
+            goto done;
+        }
+        stmts[i] = (dsql_stmt){dsql__sb_str(&c.st[i].sql), c.st[i].vals, c.st[i].n};
+    }
+    if ((rc = dsql_pipeline_tx(db, stmts, c.n_st, NULL, NULL, err)))
+        dsql__err_prefix(err, "%s: association %s", op_names[op], a->alias ? a->alias : "?");
+done:
+    op_free(&c);
+    return rc;
+}
+
+int dsql_set_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                        const void *const *targets, size_t n, dsql_error *err)
+{
+    return op_run(db, OP_SET, a, source_row, targets, n, err);
+}
+
+int dsql_add_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                        const void *const *targets, size_t n, dsql_error *err)
+{
+    return op_run(db, OP_ADD, a, source_row, targets, n, err);
+}
+
+int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                           const void *const *targets, size_t n, dsql_error *err)
+{
+    return op_run(db, OP_REMOVE, a, source_row, targets, n, err);
+}

@@ -1,0 +1,457 @@
+/*
+ * Association operations against the throwaway PostgreSQL: lazy getters of every kind,
+ * setters (set / add / remove) of every kind with exact resulting rows, one round trip
+ * per setter (pool counters), atomicity inside a caller's transaction, and bad input
+ * (clear errors, nothing sent, nothing written).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "petclinic.h"
+
+#define DB "dsql_t_assoc"
+
+static log_capture logs;
+static dsql_pool *pool;
+static PGconn *pg;
+
+/* Fixed keys, so expected rows can be written down. */
+#define CARLOS  "0a000000-0000-4000-8000-000000000001"
+#define JANE    "0a000000-0000-4000-8000-000000000002"
+#define JOHN    "0b000000-0000-4000-8000-000000000001"
+#define MARY    "0b000000-0000-4000-8000-000000000002"
+#define PET1    "0c000000-0000-4000-8000-000000000001"
+#define PET2    "0c000000-0000-4000-8000-000000000002"
+#define PET3    "0c000000-0000-4000-8000-000000000003"
+#define PET4    "0c000000-0000-4000-8000-000000000004"
+#define COLLAR1 "0d000000-0000-4000-8000-000000000001"
+#define COLLAR2 "0d000000-0000-4000-8000-000000000002"
+
+static vet carlos = {.id = {CARLOS}, .name = "Carlos Salazar"};
+static vet jane = {.id = {JANE}, .name = "Jane Doe"};
+static specialty exotic = {.id = "Exotic"}, cats = {.id = "Cats"}, dogs = {.id = "Dogs"};
+static owner john = {.id = {JOHN}, .name = "John Doe", .city = "Anytown"};
+static owner mary = {.id = {MARY}, .name = "Mary Major", .city = "Anytown"};
+static pet pet1 = {.id = {PET1}, .name = "Pet1", .birth_date = "2006-10-25"};
+static pet pet2 = {.id = {PET2}, .name = "Pet2", .birth_date = "2021-07-23"};
+static pet pet3 = {.id = {PET3}, .name = "Pet3", .birth_date = "2019-01-02"};
+static pet pet4 = {.id = {PET4}, .name = "Pet4", .birth_date = "2018-03-04"};
+static collar collar1 = {.id = {COLLAR1}, .color = "red"};
+static collar collar2 = {.id = {COLLAR2}, .color = "blue"};
+
+static int setup(void **state)
+{
+    (void)state;
+    pc_create_db(DB);
+    pg = pc_pg(DB);
+    cap_init(&logs);
+    dsql_config cfg;
+    test_config(&cfg);
+    cfg.database = DB;
+    cfg.log = cap_log;
+    cfg.log_ctx = &logs;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
+    dsql_config_clear(&cfg);
+    if (rc) {
+        print_error("dsql_pool_open: %s\n", err.message);
+        return -1;
+    }
+    const dsql_model *models[] = {&owner_model,     &pet_model, &collar_model,
+                                  &specialty_model, &vet_model, &vet_specialty_model};
+    if (dsql_sync(pool, models, 6, NULL, 0, NULL, &err)) {
+        print_error("dsql_sync: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    dsql_pool_close(pool);
+    cap_free(&logs);
+    PQfinish(pg);
+    pc_drop_db(DB);
+    return 0;
+}
+
+/* Fresh rows: two vets, three specialties, two owners, four pets (Pet4 is Mary's), two
+ * collars; no links otherwise. */
+static void reset_rows(void)
+{
+    pg_ok(pg, "DELETE FROM \"vetSpecialties\"");
+    pg_ok(pg, "DELETE FROM vet");
+    pg_ok(pg, "DELETE FROM specialty");
+    pg_ok(pg, "DELETE FROM collar");
+    pg_ok(pg, "DELETE FROM pet");
+    pg_ok(pg, "DELETE FROM owner");
+    pg_ok(pg, "INSERT INTO vet VALUES ('" CARLOS "', 'Carlos Salazar'), ('" JANE "', 'Jane Doe')");
+    pg_ok(pg, "INSERT INTO specialty VALUES ('Exotic'), ('Cats'), ('Dogs')");
+    pg_ok(pg, "INSERT INTO owner VALUES ('" JOHN "', 'John Doe', 'Anytown', NULL), ('" MARY
+              "', 'Mary Major', 'Anytown', '555-0100')");
+    pg_ok(pg, "INSERT INTO pet VALUES ('" PET1 "', 'Pet1', '2006-10-25', NULL), ('" PET2
+              "', 'Pet2', '2021-07-23', NULL), ('" PET3 "', 'Pet3', '2019-01-02', NULL), ('" PET4
+              "', 'Pet4', '2018-03-04', '" MARY "')");
+    pg_ok(pg,
+          "INSERT INTO collar VALUES ('" COLLAR1 "', 'red', NULL), ('" COLLAR2 "', 'blue', NULL)");
+}
+
+/* Pool counters, to count what one call sent. */
+typedef struct counters {
+    uint64_t statements, round_trips;
+} counters;
+
+static counters now(void)
+{
+    dsql_pool_stats s;
+    dsql_pool_get_stats(pool, &s);
+    return (counters){s.statements, s.round_trips};
+}
+
+/* Round trips and statements since c. */
+#define assert_sent(c, trips, stmts)                                                               \
+    do {                                                                                           \
+        counters n_ = now();                                                                       \
+        assert_int_equal(n_.round_trips - (c).round_trips, (trips));                               \
+        assert_int_equal(n_.statements - (c).statements, (stmts));                                 \
+    } while (0)
+
+static const char *vet_links_sql(const char *vet_id)
+{
+    static char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT \"specialtyId\" FROM \"vetSpecialties\" WHERE \"vetId\" = '%s' ORDER BY 1",
+             vet_id);
+    return sql;
+}
+
+static const char *pets_sql = "SELECT name, coalesce(\"ownerId\"::text, '-') FROM pet ORDER BY 1";
+
+static void test_belongs_to_many_setters(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+
+    /* The seed: Jane gets [Exotic], Carlos [Cats, Dogs]; each set one round trip: BEGIN,
+     * write to the source row, DELETE, INSERT, COMMIT in one pipeline. */
+    counters c = now();
+    assert_dsql_ok(
+        dsql_set_associated(pool, &vet_specialties, &jane, (const void *const[]){&exotic}, 1, &err),
+        err);
+    assert_sent(c, 1, 5);
+    c = now();
+    assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos,
+                                       (const void *const[]){&cats, &dogs}, 2, &err),
+                   err);
+    assert_sent(c, 1, 5);
+    assert_true(cap_has(&logs,
+                        "Executing pipeline of 5 statements in one round trip: BEGIN; "
+                        "UPDATE \"vet\" SET \"name\" = \"name\" WHERE \"id\" = $1; DELETE FROM "
+                        "\"vetSpecialties\" WHERE \"vetId\" = $1 AND (\"specialtyId\" IS "
+                        "NULL OR \"specialtyId\" NOT IN ($2, $3)); INSERT INTO "
+                        "\"vetSpecialties\" (\"id\", \"vetId\", \"specialtyId\") SELECT "
+                        "v.\"id\", v.\"vetId\", v.\"specialtyId\" FROM (VALUES ($1::uuid, "
+                        "$2::uuid, $3::varchar(80)), ($4::uuid, $5::uuid, $6::varchar(80))) "
+                        "AS v (\"id\", \"vetId\", \"specialtyId\") WHERE NOT EXISTS "
+                        "(SELECT 1 FROM \"vetSpecialties\" j WHERE j.\"vetId\" = "
+                        "v.\"vetId\" AND j.\"specialtyId\" = v.\"specialtyId\"); COMMIT"));
+    assert_rows(pg, vet_links_sql(JANE), "Exotic\n");
+    assert_rows(pg, vet_links_sql(CARLOS), "Cats\nDogs\n");
+    /* Join rows have fresh client-side version-4 UUID keys. */
+    assert_rows(pg,
+                "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE id::text ~ "
+                "'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$') "
+                "FROM \"vetSpecialties\"",
+                "3|3|3\n");
+
+    /* The same set again changes nothing: rows (and their keys) are kept. */
+    char *before = pg_rows(pg, "SELECT id, \"specialtyId\" FROM \"vetSpecialties\" ORDER BY 1");
+    assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos,
+                                       (const void *const[]){&dogs, &cats}, 2, &err),
+                   err);
+    assert_rows(pg, "SELECT id, \"specialtyId\" FROM \"vetSpecialties\" ORDER BY 1", before);
+    free(before);
+
+    /* Replace: Cats goes, Exotic comes, Dogs stays (same key); a target listed twice is
+     * linked once. */
+    char *dogs_id = pg_rows(pg, "SELECT id FROM \"vetSpecialties\" WHERE \"vetId\" = '" CARLOS
+                                "' AND \"specialtyId\" = 'Dogs'");
+    c = now();
+    assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos,
+                                       (const void *const[]){&dogs, &exotic, &dogs}, 3, &err),
+                   err);
+    assert_sent(c, 1, 5);
+    assert_rows(pg, vet_links_sql(CARLOS), "Dogs\nExotic\n");
+    assert_rows(pg,
+                "SELECT id FROM \"vetSpecialties\" WHERE \"vetId\" = '" CARLOS
+                "' AND \"specialtyId\" = 'Dogs'",
+                dogs_id);
+    free(dogs_id);
+
+    /* Add: existing links kept, no duplicates. BEGIN, touch, INSERT, COMMIT. */
+    c = now();
+    assert_dsql_ok(dsql_add_associated(pool, &vet_specialties, &carlos,
+                                       (const void *const[]){&cats, &dogs}, 2, &err),
+                   err);
+    assert_sent(c, 1, 4);
+    assert_rows(pg, vet_links_sql(CARLOS), "Cats\nDogs\nExotic\n");
+
+    /* Remove: BEGIN, touch, DELETE, COMMIT. */
+    c = now();
+    assert_dsql_ok(dsql_remove_associated(pool, &vet_specialties, &carlos,
+                                          (const void *const[]){&exotic, &cats}, 2, &err),
+                   err);
+    assert_sent(c, 1, 4);
+    assert_rows(pg, vet_links_sql(CARLOS), "Dogs\n");
+    /* Removing nothing sends nothing. */
+    c = now();
+    assert_dsql_ok(dsql_remove_associated(pool, &vet_specialties, &carlos, NULL, 0, &err), err);
+    assert_sent(c, 0, 0);
+
+    /* Set to nothing: BEGIN, touch, DELETE, COMMIT. Jane is untouched throughout. */
+    c = now();
+    assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos, NULL, 0, &err), err);
+    assert_sent(c, 1, 4);
+    assert_rows(pg, vet_links_sql(CARLOS), "");
+    assert_rows(pg, vet_links_sql(JANE), "Exotic\n");
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM \"vetSpecialties\""), 1);
+}
+
+static void test_has_many_setters(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    counters c = now();
+    assert_dsql_ok(
+        dsql_set_associated(pool, &owner_pets, &john, (const void *const[]){&pet1, &pet2}, 2, &err),
+        err);
+    /* BEGIN, touch, UPDATE (unlink the others), UPDATE (link these), COMMIT */
+    assert_sent(c, 1, 5);
+    assert_rows(pg, pets_sql, "Pet1|" JOHN "\nPet2|" JOHN "\nPet3|-\nPet4|" MARY "\n");
+
+    assert_dsql_ok(
+        dsql_set_associated(pool, &owner_pets, &john, (const void *const[]){&pet3}, 1, &err), err);
+    assert_rows(pg, pets_sql, "Pet1|-\nPet2|-\nPet3|" JOHN "\nPet4|" MARY "\n");
+
+    c = now();
+    assert_dsql_ok(
+        dsql_add_associated(pool, &owner_pets, &john, (const void *const[]){&pet1}, 1, &err), err);
+    assert_sent(c, 1, 4);
+    assert_rows(pg, pets_sql, "Pet1|" JOHN "\nPet2|-\nPet3|" JOHN "\nPet4|" MARY "\n");
+
+    /* Removing a pet that is not John's leaves it alone. */
+    c = now();
+    assert_dsql_ok(dsql_remove_associated(pool, &owner_pets, &john,
+                                          (const void *const[]){&pet3, &pet4}, 2, &err),
+                   err);
+    assert_sent(c, 1, 4);
+    assert_rows(pg, pets_sql, "Pet1|" JOHN "\nPet2|-\nPet3|-\nPet4|" MARY "\n");
+
+    /* Adding Mary's pet moves it (a pet has one owner). */
+    assert_dsql_ok(
+        dsql_add_associated(pool, &owner_pets, &john, (const void *const[]){&pet4}, 1, &err), err);
+    assert_rows(pg, pets_sql, "Pet1|" JOHN "\nPet2|-\nPet3|-\nPet4|" JOHN "\n");
+
+    assert_dsql_ok(dsql_set_associated(pool, &owner_pets, &john, NULL, 0, &err), err);
+    assert_rows(pg, pets_sql, "Pet1|-\nPet2|-\nPet3|-\nPet4|-\n");
+}
+
+static const char *collars_sql =
+    "SELECT color, coalesce(\"petId\"::text, '-') FROM collar ORDER BY 1";
+
+static void test_to_one_setters(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+
+    /* has-one */
+    counters c = now();
+    assert_dsql_ok(
+        dsql_set_associated(pool, &pet_collar, &pet1, (const void *const[]){&collar1}, 1, &err),
+        err);
+    assert_sent(c, 1, 5);
+    assert_rows(pg, collars_sql, "blue|-\nred|" PET1 "\n");
+    assert_dsql_ok(
+        dsql_set_associated(pool, &pet_collar, &pet1, (const void *const[]){&collar2}, 1, &err),
+        err);
+    assert_rows(pg, collars_sql, "blue|" PET1 "\nred|-\n");
+    assert_dsql_ok(dsql_set_associated(pool, &pet_collar, &pet1, NULL, 0, &err), err);
+    assert_rows(pg, collars_sql, "blue|-\nred|-\n");
+
+    /* belongs-to: one UPDATE of the source row, in one round trip. */
+    c = now();
+    assert_dsql_ok(
+        dsql_set_associated(pool, &pet_owner, &pet2, (const void *const[]){&mary}, 1, &err), err);
+    assert_sent(c, 1, 3);
+    assert_rows(pg, pets_sql, "Pet1|-\nPet2|" MARY "\nPet3|-\nPet4|" MARY "\n");
+    assert_dsql_ok(dsql_set_associated(pool, &pet_owner, &pet2, NULL, 0, &err), err);
+    assert_rows(pg, pets_sql, "Pet1|-\nPet2|-\nPet3|-\nPet4|" MARY "\n");
+}
+
+/* Setters join the caller's transaction when given its connection: rolled back with it. */
+static int set_then_fail(dsql_conn *conn, void *ctx, dsql_error *err)
+{
+    (void)ctx;
+    int rc = dsql_set_associated(conn, &vet_specialties, &carlos,
+                                 (const void *const[]){&cats, &exotic}, 2, err);
+    if (rc)
+        return rc;
+    return dsql_error_set(err, DSQL_EINVAL, "changed my mind");
+}
+
+static int set_then_commit(dsql_conn *conn, void *ctx, dsql_error *err)
+{
+    (void)ctx;
+    int rc = dsql_set_associated(conn, &vet_specialties, &carlos,
+                                 (const void *const[]){&cats, &exotic}, 2, err);
+    if (!rc)
+        rc = dsql_add_associated(conn, &owner_pets, &john, (const void *const[]){&pet2}, 1, err);
+    return rc;
+}
+
+static void test_inside_transaction(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_transaction(pool, set_then_fail, NULL, NULL, NULL, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "changed my mind");
+    assert_rows(pg, vet_links_sql(CARLOS), "");
+    assert_dsql_ok(dsql_transaction(pool, set_then_commit, NULL, NULL, NULL, &err), err);
+    assert_rows(pg, vet_links_sql(CARLOS), "Cats\nExotic\n");
+    assert_rows(pg, pets_sql, "Pet1|-\nPet2|" JOHN "\nPet3|-\nPet4|" MARY "\n");
+}
+
+/* ---- bad input: a clear error, nothing sent, nothing written ---- */
+
+/* A join model without the other key. */
+typedef struct vs_nokey {
+    dsql_uuid id, vet_id;
+} vs_nokey;
+static const dsql_attr vs_nokey_attrs[] = {
+    DSQL_ATTR(vs_nokey, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
+    DSQL_ATTR_AS(vs_nokey, vet_id, "vetId", DSQL_UUID),
+};
+static DSQL_MODEL(vs_nokey_model, vs_nokey, "vetSpecialties", vs_nokey_attrs);
+
+/* A join model whose key has no default: the library could not make one. */
+static const dsql_attr vs_nodefault_attrs[] = {
+    DSQL_ATTR(vet_specialty, id, DSQL_UUID, .primary_key = true),
+    DSQL_ATTR_AS(vet_specialty, vet_id, "vetId", DSQL_UUID),
+    DSQL_ATTR_AS(vet_specialty, specialty_id, "specialtyId", DSQL_STRING(80)),
+};
+static DSQL_MODEL(vs_nodefault_model, vet_specialty, "vetSpecialties", vs_nodefault_attrs);
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(
+        dsql_set_associated(pool, &vet_specialties, &jane, (const void *const[]){&exotic}, 1, &err),
+        err);
+    char *links = pg_rows(pg, "SELECT id, \"vetId\", \"specialtyId\" FROM \"vetSpecialties\"");
+    char *pets = pg_rows(pg, pets_sql);
+    counters c = now();
+
+    /* Not an association. */
+    dsql_assoc bogus = vet_specialties;
+    bogus.magic = 0;
+    assert_int_equal(dsql_set_associated(pool, &bogus, &carlos, NULL, 0, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "not an association"));
+    assert_int_equal(dsql_set_associated(pool, NULL, &carlos, NULL, 0, &err), DSQL_EINVAL);
+
+    /* An association whose key is not an attribute of its model. */
+    dsql_assoc wrong = owner_pets;
+    wrong.foreign_key = "vetId";
+    assert_int_equal(
+        dsql_add_associated(pool, &wrong, &john, (const void *const[]){&pet1}, 1, &err),
+        DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "\"vetId\" is not an attribute of model pet"));
+
+    /* A join model missing its keys. */
+    dsql_assoc nokey = vet_specialties;
+    nokey.through = &vs_nokey_model;
+    assert_int_equal(
+        dsql_set_associated(pool, &nokey, &carlos, (const void *const[]){&cats}, 1, &err),
+        DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "\"specialtyId\" is not an attribute of model vs_nokey"));
+    dsql_assoc nodefault = vet_specialties;
+    nodefault.through = &vs_nodefault_model;
+    assert_int_equal(
+        dsql_set_associated(pool, &nodefault, &carlos, (const void *const[]){&cats}, 1, &err),
+        DSQL_EINVAL);
+    assert_string_equal(err.message,
+                        "dsql_set_associated: join model vet_specialty: attribute id is the "
+                        "primary key but has no default (.default_uuid_v4, .default_sql or a "
+                        "constant); only the two keys of a join row are known");
+
+    /* A target not saved yet (no key): nothing of the set is written. */
+    specialty unsaved = {.id = NULL};
+    assert_int_equal(dsql_set_associated(pool, &vet_specialties, &jane,
+                                         (const void *const[]){&cats, &unsaved}, 2, &err),
+                     DSQL_EINVAL);
+    assert_string_equal(err.message, "dsql_set_associated: association specialties: "
+                                     "targets[1] (specialty) has no id (save it first)");
+    pet unsaved_pet = {.name = "Nameless"};
+    assert_int_equal(dsql_add_associated(pool, &owner_pets, &john,
+                                         (const void *const[]){&pet1, &unsaved_pet}, 2, &err),
+                     DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "targets[1] (pet) has no id"));
+    assert_int_equal(
+        dsql_add_associated(pool, &owner_pets, &john, (const void *const[]){&pet1, NULL}, 2, &err),
+        DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "targets[1] is NULL"));
+    assert_int_equal(dsql_add_associated(pool, &owner_pets, &john, NULL, 2, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "targets is NULL"));
+
+    /* A source not saved yet. */
+    vet newbie = {.name = "New"};
+    assert_int_equal(
+        dsql_set_associated(pool, &vet_specialties, &newbie, (const void *const[]){&cats}, 1, &err),
+        DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "the source vet has no id (save it first)"));
+    assert_int_equal(dsql_set_associated(pool, &vet_specialties, NULL, NULL, 0, &err), DSQL_EINVAL);
+
+    /* To-one associations: 0 or 1 target, set only. */
+    assert_int_equal(
+        dsql_set_associated(pool, &pet_owner, &pet1, (const void *const[]){&john, &mary}, 2, &err),
+        DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "to-one: 2 targets given, at most 1"));
+    assert_int_equal(
+        dsql_add_associated(pool, &pet_collar, &pet1, (const void *const[]){&collar1}, 1, &err),
+        DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "use dsql_set_associated"));
+    assert_int_equal(
+        dsql_remove_associated(pool, &pet_owner, &pet1, (const void *const[]){&john}, 1, &err),
+        DSQL_EINVAL);
+
+    /* Not a pool or a connection. */
+    int not_a_db = 42;
+    assert_int_equal(dsql_set_associated(&not_a_db, &vet_specialties, &carlos,
+                                         (const void *const[]){&cats}, 1, &err),
+                     DSQL_EINVAL);
+
+    assert_sent(c, 0, 0);
+    assert_rows(pg, "SELECT id, \"vetId\", \"specialtyId\" FROM \"vetSpecialties\"", links);
+    assert_rows(pg, pets_sql, pets);
+    free(links);
+    free(pets);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_belongs_to_many_setters),
+        cmocka_unit_test(test_has_many_setters),
+        cmocka_unit_test(test_to_one_setters),
+        cmocka_unit_test(test_inside_transaction),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
