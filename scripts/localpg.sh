@@ -5,11 +5,15 @@
 #   scripts/localpg.sh stop     stop it (idempotent)
 #   scripts/localpg.sh status   "running ..." (exit 0) or "stopped" (exit 3)
 #   scripts/localpg.sh env      export lines: eval "$(scripts/localpg.sh env)"
+#   scripts/localpg.sh restart  fast-stop and start the running cluster (same port and data),
+#                               for tests of reconnection after a server restart
 #
 # State lives in ${LOCALPG_DIR:-<repo>/build/localpg}. The system cluster is never touched.
 # Settings mimic Aurora DSQL: TLS with a throwaway CA, REPEATABLE READ by default, UTC,
 # SCRAM passwords. Roles: postgres (superuser, trust), admin (superuser, trust),
-# dsql_pw (password 'dsql-pw-secret', scram-sha-256 over TCP).
+# dsql_pw (password 'dsql-pw-secret', scram-sha-256 over TCP). Members of the NOLOGIN role
+# dsql_scram also authenticate with scram-sha-256 over TCP (tests create such roles to check
+# the exact password a client sends, e.g. an IAM token).
 #
 # Environment knobs: LOCALPG_DIR (state dir), PG_BIN (server binaries directory).
 set -euo pipefail
@@ -447,6 +451,7 @@ EOF
 # TYPE  DATABASE  USER     ADDRESS        METHOD
 local   all       all                     trust
 host    all       dsql_pw  127.0.0.1/32   scram-sha-256
+host    all       +dsql_scram 127.0.0.1/32 scram-sha-256
 host    all       all      127.0.0.1/32   trust
 EOF
 
@@ -480,7 +485,8 @@ EOF
     # Roles, over the unix socket as the superuser.
     if ! as_server "$psql" -X -q -v ON_ERROR_STOP=1 -h "$cdir" -p "$port" -U postgres -d postgres \
         -c "CREATE ROLE $PW_USER LOGIN PASSWORD '$PW_PASSWORD'" \
-        -c "CREATE ROLE $ADMIN_USER LOGIN SUPERUSER" >"$cdir/roles.log" 2>&1; then
+        -c "CREATE ROLE $ADMIN_USER LOGIN SUPERUSER" \
+        -c "CREATE ROLE dsql_scram NOLOGIN" >"$cdir/roles.log" 2>&1; then
         cat "$cdir/roles.log" >&2
         die "creating roles failed"
     fi
@@ -507,6 +513,16 @@ cmd_stop() {
         fi
     fi
     rm -f -- "$LOCALPG_DIR/env"
+}
+
+cmd_restart() {
+    local info pid port cdir
+    info="$(running_info)"
+    [[ -n "$info" ]] || die "local PostgreSQL is not running (start it with: $0 start)"
+    read -r pid port cdir <<<"$info"
+    as_server "$PGBIN/pg_ctl" -D "$cdir/data" -l "$cdir/server.log" -m fast -w -t 60 restart \
+        >/dev/null || die "pg_ctl restart failed (data dir $cdir/data); see $cdir/server.log"
+    note "restarted on 127.0.0.1:$port"
 }
 
 # Prints "<pid> <port> <cdir>" if running, else nothing.
@@ -542,7 +558,7 @@ cmd_env() {
 }
 
 usage() {
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|restart|status|env" >&2
     exit 2
 }
 
@@ -551,11 +567,11 @@ usage() {
 [[ $# -eq 1 ]] || usage
 PGBIN=""
 case "$1" in
-    start | stop)
+    start | stop | restart)
         # Stopping something that was never started is a quiet no-op.
         [[ "$1" == stop && ! -d "$LOCALPG_DIR" ]] && exit 0
         resolve_localpg_dir
-        if [[ "$1" == start ]]; then
+        if [[ "$1" != stop ]]; then
             PGBIN="$(find_pg_bin)"
         else
             PGBIN="$(find_pg_bin 2>/dev/null)" || PGBIN=""

@@ -423,7 +423,7 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
                               half, half);
 
     /* A config already aimed at a cluster by code takes nothing from PG*. */
-    if (cfg->auth == DSQL_AUTH_IAM || cfg->region)
+    if (cfg->auth == DSQL_AUTH_IAM || (cfg->auth == DSQL_AUTH_AUTO && dsql__config_wants_iam(cfg)))
         return from_vars(cfg, cluster + 1, DSQL__ARRAY_LEN(cluster) - 1, err);
     return from_vars(cfg, pg, DSQL__ARRAY_LEN(pg), err);
 }

@@ -1,4 +1,5 @@
 /* IAM mode: endpoint and region resolution, credentials, one token per connection. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn/private.h"
@@ -7,34 +8,71 @@ bool dsql__config_wants_iam(const dsql_config *cfg)
 {
     if (cfg->region && *cfg->region)
         return true;
-    if (!cfg->host)
-        return false;
-    size_t n = strlen(cfg->host);
-    return n > 7 && !strcmp(cfg->host + n - 7, ".on.aws");
+    return cfg->host && *cfg->host && dsql_is_dsql_host(cfg->host);
 }
 
 int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
 {
-    (void)spec;
-    (void)cfg;
-    return dsql_error_set(err, DSQL_EUNSUPPORTED,
-                          "IAM authentication is not available in this build yet");
-}
-
-int dsql__spec_mint_token(const dsql__spec *spec, char **token, dsql_error *err)
-{
-    (void)spec;
-    *token = NULL;
-    return dsql_error_set(err, DSQL_EUNSUPPORTED,
-                          "IAM authentication is not available in this build yet");
+    if (!cfg->host || !*cfg->host)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: IAM authentication needs the cluster endpoint: set host "
+                              "(or CLUSTER_ENDPOINT) to <cluster-id>.dsql.<region>.on.aws or "
+                              "the bare cluster id");
+    int rc = dsql_endpoint_resolve(cfg->host, cfg->region, cfg->profile, &spec->host, &spec->region,
+                                   err);
+    if (rc) {
+        dsql__err_prefix(err, "config");
+        return rc;
+    }
+    /* DbConnectAdmin only for the user spelled exactly "admin" (case matters). */
+    spec->action =
+        !strcmp(spec->user, "admin") ? DSQL_TOKEN_DB_CONNECT_ADMIN : DSQL_TOKEN_DB_CONNECT;
+    spec->expires_in = cfg->expires_in ? cfg->expires_in : DSQL_TOKEN_EXPIRES_DEFAULT;
+    spec->signing_time = cfg->signing_time;
+    if (cfg->credentials) {
+        spec->credentials = cfg->credentials;
+    } else {
+        rc = dsql_credentials_provider_default(cfg->profile, &spec->credentials, err);
+        if (rc) {
+            dsql__err_prefix(err, "config: AWS credentials");
+            return rc;
+        }
+        spec->owns_credentials = true;
+    }
+    return DSQL_OK;
 }
 
 void dsql__spec_free_iam(dsql__spec *spec)
 {
-    (void)spec;
+    if (spec->owns_credentials)
+        dsql_credentials_provider_free(spec->credentials);
+    spec->credentials = NULL;
+    spec->owns_credentials = false;
+}
+
+int dsql__spec_mint_token(const dsql__spec *spec, char **token, dsql_error *err)
+{
+    *token = NULL;
+    dsql_credentials creds = DSQL_CREDENTIALS_INIT;
+    int rc = dsql_credentials_provider_get(spec->credentials, &creds, err);
+    if (rc) {
+        dsql__err_prefix(err, "IAM token for %s: getting AWS credentials", spec->host);
+        return rc;
+    }
+    dsql_token_params params = DSQL_TOKEN_PARAMS_INIT;
+    params.hostname = spec->host;
+    params.region = spec->region;
+    params.action = spec->action;
+    params.expires_in = spec->expires_in;
+    params.signing_time = spec->signing_time;
+    rc = dsql_token_generate(&params, &creds, token, err);
+    dsql_credentials_clear(&creds);
+    if (rc)
+        dsql__err_prefix(err, "IAM token for %s", spec->host);
+    return rc;
 }
 
 void dsql__token_free(char *token)
 {
-    dsql__free_secret(token);
+    dsql_token_free(token);
 }

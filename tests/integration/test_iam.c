@@ -1,0 +1,398 @@
+/*
+ * IAM mode against the throwaway PostgreSQL.
+ *
+ * The server cannot check a SigV4 signature, so the tests check the password the library
+ * hands to libpq instead: with a fixed signing time the expected token is recomputed with
+ * dsql_token_generate, set as a SCRAM password of a real role (a member of dsql_scram,
+ * which pg_hba sends through scram-sha-256), and the library must log in with it - SCRAM
+ * only succeeds when the two strings are identical.
+ *
+ * The host is a DSQL-looking name (the token is signed for it) while hostaddr points at
+ * 127.0.0.1. verify-full would then check the server certificate against the DSQL name,
+ * which the throwaway server's certificate (CN=localhost) cannot carry, so these tests use
+ * sslmode=require: still TLS, without the name check. Certificate verification itself is
+ * covered by test_conn.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "conn/private.h"
+#include "conn_util.h"
+#include "proxy.h"
+
+#define CLUSTER   "abcdefghijklmnopqrstuvwxy0.dsql.us-east-1.on.aws"
+#define SIGN_TIME ((time_t)1700000000) /* 2023-11-14T22:13:20Z */
+
+static dsql_credentials_provider *creds;
+
+static int setup(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    if (dsql_credentials_provider_static(
+            "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL, &creds, &err))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    dsql_credentials_provider_free(creds);
+    return 0;
+}
+
+static char *expected_token(dsql_token_action action, time_t when)
+{
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_credentials_provider_get(creds, &c, &err), err);
+    dsql_token_params p = DSQL_TOKEN_PARAMS_INIT;
+    p.hostname = CLUSTER;
+    p.region = "us-east-1";
+    p.action = action;
+    p.signing_time = when;
+    char *token = NULL;
+    assert_dsql_ok(dsql_token_generate(&p, &c, &token, &err), err);
+    dsql_credentials_clear(&c);
+    return token;
+}
+
+static void iam_config(dsql_config *cfg, const char *user, int port)
+{
+    *cfg = (dsql_config)DSQL_CONFIG_INIT;
+    cfg->host = CLUSTER;
+    cfg->hostaddr = "127.0.0.1";
+    cfg->port = port;
+    cfg->user = user;
+    cfg->sslmode = "require";
+    cfg->credentials = creds;
+    cfg->signing_time = SIGN_TIME;
+}
+
+static void token_is_the_password(void **state)
+{
+    (void)state;
+    char role[64], schema[64], sql[2048];
+    snprintf(role, sizeof role, "iam_user_%d", (int)getpid());
+    snprintf(schema, sizeof schema, "iam_schema_%d", (int)getpid());
+    char *token = expected_token(DSQL_TOKEN_DB_CONNECT, SIGN_TIME);
+    assert_non_null(strstr(token, CLUSTER "/?Action=DbConnect&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                                          "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20231114%2Fus-"
+                                          "east-1%2Fdsql%2Faws4_request&X-Amz-Date=20231114T221320Z"
+                                          "&X-Amz-Expires=900"));
+    PGconn *pg = admin_pg();
+    char *lit = PQescapeLiteral(pg, token, strlen(token));
+    snprintf(sql, sizeof sql,
+             "CREATE ROLE %s LOGIN IN ROLE dsql_scram PASSWORD %s; CREATE SCHEMA %s "
+             "AUTHORIZATION %s",
+             role, lit, schema, role);
+    PQfreemem(lit);
+    pg_ok(pg, sql);
+
+    log_capture cap;
+    cap_init(&cap);
+    dsql_config cfg;
+    iam_config(&cfg, role, atoi(tu_env("PGPORT")));
+    cfg.schema = schema;
+    cfg.log = cap_log;
+    cfg.log_ctx = &cap;
+    dsql_conn *conn = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    dsql_result *res;
+    assert_dsql_ok(dsql_conn_query(conn,
+                                   "SELECT current_user, current_schema(), "
+                                   "current_setting('application_name'), "
+                                   "(SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())",
+                                   NULL, 0, &res, &err),
+                   err);
+    assert_string_equal(dsql_result_text(res, 0, 0), role);
+    assert_string_equal(dsql_result_text(res, 0, 1), schema);
+    char app[64];
+    snprintf(app, sizeof app, "libdsql/%s", dsql_version());
+    assert_string_equal(dsql_result_text(res, 0, 2), app);
+    assert_string_equal(dsql_result_text(res, 0, 3), "t");
+    dsql_result_free(res);
+    dsql_conn_close(conn);
+    assert_true(cap_has(&cap, "Connected to " CLUSTER ":"));
+    assert_true(cap_has(&cap, "(IAM token, DbConnect, TLS on)"));
+
+    /* A token signed a second later is a different password: the server refuses it. */
+    cfg.signing_time = SIGN_TIME + 1;
+    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_EAUTH);
+    assert_non_null(strstr(err.message, "password authentication failed for user"));
+    assert_null(strstr(err.message, "X-Amz"));
+
+    /* The token never reaches a log line or an error message. */
+    assert_false(cap_has(&cap, token));
+    assert_false(cap_has(&cap, "X-Amz-Signature"));
+    assert_false(cap_has(&cap, "wJalrXUtnFEMI"));
+    cap_free(&cap);
+    dsql_token_free(token);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s; DROP ROLE %s", schema, role);
+    pg_ok(pg, sql);
+    PQfinish(pg);
+}
+
+static void admin_and_user_actions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *user;
+        dsql_token_action action;
+    } cases[] = {
+        {"admin", DSQL_TOKEN_DB_CONNECT_ADMIN},
+        {"Admin", DSQL_TOKEN_DB_CONNECT}, /* exact, case-sensitive */
+        {"app_user", DSQL_TOKEN_DB_CONNECT},
+        {NULL, DSQL_TOKEN_DB_CONNECT_ADMIN}, /* the default user is admin */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dsql_config cfg;
+        iam_config(&cfg, cases[i].user, 5432);
+        dsql__spec spec;
+        dsql_error err = DSQL_ERROR_INIT;
+        assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+        assert_true(spec.iam);
+        assert_int_equal(spec.action, cases[i].action);
+        assert_string_equal(spec.region, "us-east-1");
+        char *token = NULL;
+        assert_dsql_ok(dsql__spec_mint_token(&spec, &token, &err), err);
+        char *want = expected_token(cases[i].action, SIGN_TIME);
+        assert_string_equal(token, want);
+        assert_non_null(strstr(token, cases[i].action == DSQL_TOKEN_DB_CONNECT_ADMIN
+                                          ? "/?Action=DbConnectAdmin&"
+                                          : "/?Action=DbConnect&"));
+        dsql_token_free(want);
+        dsql__token_free(token);
+        dsql__spec_free(&spec);
+    }
+    /* AUTO picks IAM for a DSQL host or an explicit region, password otherwise. */
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    cfg.host = CLUSTER;
+    cfg.credentials = creds;
+    dsql__spec spec;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+    assert_true(spec.iam);
+    assert_string_equal(spec.sslmode, "verify-full");
+    assert_string_equal(spec.sslrootcert, "/etc/ssl/certs/ca-certificates.crt");
+    assert_false(spec.sslnegotiation_direct); /* libpq 15 */
+    dsql__spec_free(&spec);
+    /* A bare cluster id is expanded with the region. */
+    cfg.host = "abcdefghijklmnopqrstuvwxy0";
+    cfg.region = "eu-west-1";
+    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+    assert_string_equal(spec.host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
+    dsql__spec_free(&spec);
+    cfg.host = "localhost";
+    cfg.region = NULL;
+    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+    assert_false(spec.iam);
+    dsql__spec_free(&spec);
+}
+
+static void iam_config_errors(void **state)
+{
+    (void)state;
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+    unsetenv("AWS_PROFILE");
+    setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config", 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials", 1);
+    static const struct {
+        dsql_config cfg;
+        const char *msg;
+    } cases[] = {
+        {{.host = "db.internal", .auth = DSQL_AUTH_IAM}, "no AWS region found"},
+        {{.auth = DSQL_AUTH_IAM, .region = "us-east-1"},
+         "IAM authentication needs the cluster "
+         "endpoint"},
+        {{.host = CLUSTER, .sslmode = "disable"},
+         "sslmode 'disable' would let the IAM token "
+         "travel unencrypted"},
+        {{.host = CLUSTER, .sslmode = "prefer"}, "sslmode 'prefer'"},
+        {{.host = CLUSTER, .password = "pw"}, "a password is set but auth is IAM"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dsql_conn *conn = NULL;
+        dsql_error err = DSQL_ERROR_INIT;
+        int rc = dsql_connect(&cases[i].cfg, &conn, &err);
+        if (rc != DSQL_ECONFIG || !strstr(err.message, cases[i].msg)) {
+            print_error("case %zu: %s '%s'\n", i, dsql_status_name(rc), err.message);
+            fail();
+        }
+    }
+    unsetenv("AWS_CONFIG_FILE");
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+}
+
+/* A pool mints one token per physical connection; none reaches the log. */
+static void pool_mints_per_connection(void **state)
+{
+    (void)state;
+    log_capture cap;
+    cap_init(&cap);
+    dsql_config cfg;
+    iam_config(&cfg, "postgres", atoi(tu_env("PGPORT"))); /* trust: any token is accepted */
+    cfg.log = cap_log;
+    cfg.log_ctx = &cap;
+    dsql_pool *pool;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_open(&cfg, NULL, &pool, &err), err);
+    dsql_conn *c[3];
+    for (int i = 0; i < 3; i++)
+        assert_dsql_ok(dsql_pool_acquire(pool, &c[i], &err), err);
+    for (int i = 0; i < 3; i++) {
+        assert_dsql_ok(dsql_conn_query(c[i], "SELECT 1", NULL, 0, NULL, &err), err);
+        dsql_pool_release(pool, c[i]);
+    }
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.connects, 3);
+    assert_int_equal(st.token_mints, 3);
+    dsql_pool_close(pool);
+    char *token = expected_token(DSQL_TOKEN_DB_CONNECT, SIGN_TIME);
+    assert_false(cap_has(&cap, token));
+    assert_false(cap_has(&cap, "X-Amz"));
+    assert_int_equal(cap_count(&cap, "(IAM token, DbConnect, TLS on)"), 3);
+    dsql_token_free(token);
+    cap_free(&cap);
+}
+
+/* ---- server refusals, scripted through a proxy ---- */
+
+static dsql_pool *proxied_pool(proxy *px, log_capture *cap, int64_t acquire_ms)
+{
+    static char tls_dir[4096];
+    snprintf(tls_dir, sizeof tls_dir, "%s/tls", tu_env("LOCALPG_SOCKET_DIR"));
+    px->tls_dir = tls_dir;
+    assert_true(proxy_start(px, atoi(tu_env("PGPORT"))));
+    dsql_config cfg;
+    iam_config(&cfg, "postgres", px->port);
+    cfg.log = cap_log;
+    cfg.log_ctx = cap;
+    dsql_pool_options o = {.acquire_timeout_ms = acquire_ms};
+    dsql_pool *pool;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_open(&cfg, &o, &pool, &err), err);
+    return pool;
+}
+
+static void access_denied_is_clear(void **state)
+{
+    (void)state;
+    proxy px = {.nreject = 1,
+                .reject = {{"28000", "unable to accept connection, access denied", NULL}}};
+    log_capture cap;
+    cap_init(&cap);
+    dsql_pool *pool = proxied_pool(&px, &cap, 5000);
+    dsql_conn *c;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_pool_acquire(pool, &c, &err), DSQL_EAUTH);
+    assert_non_null(strstr(err.message, "access denied: check that the IAM identity is allowed "
+                                        "dsql:DbConnect on this cluster and that the region "
+                                        "'us-east-1' is the cluster's region"));
+    assert_int_equal(atomic_load(&px.accepted), 1); /* not retried */
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.failures, 1);
+    assert_int_equal(st.open, 0);
+    dsql_pool_close(pool);
+    proxy_stop(&px);
+    assert_false(cap_has(&cap, "X-Amz"));
+    cap_free(&cap);
+}
+
+static void expired_signature_resigned_once(void **state)
+{
+    (void)state;
+    proxy px = {
+        .nreject = 1,
+        .reject = {{"28000", "unable to accept connection, access denied", "Signature expired"}}};
+    log_capture cap;
+    cap_init(&cap);
+    dsql_pool *pool = proxied_pool(&px, &cap, 5000);
+    dsql_conn *c;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_acquire(pool, &c, &err), err);
+    dsql_pool_release(pool, c);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.token_mints, 2);
+    assert_int_equal(st.connects, 1);
+    assert_int_equal(st.failures, 1);
+    assert_true(cap_has(&cap, "token signature expired; signing a new token once"));
+    dsql_pool_close(pool);
+    proxy_stop(&px);
+
+    /* Twice in a row: reported, not retried forever. */
+    proxy px2 = {
+        .nreject = 3,
+        .reject = {{"28000", "unable to accept connection, access denied", "Signature expired"},
+                   {"28000", "unable to accept connection, access denied", "Signature expired"},
+                   {"28000", "unable to accept connection, access denied", "Signature expired"}}};
+    pool = proxied_pool(&px2, &cap, 5000);
+    assert_int_equal(dsql_pool_acquire(pool, &c, &err), DSQL_EAUTH);
+    assert_non_null(strstr(err.message, "the token's signature expired (is the system clock "
+                                        "right?)"));
+    assert_int_equal(atomic_load(&px2.accepted), 2);
+    dsql_pool_close(pool);
+    proxy_stop(&px2);
+    cap_free(&cap);
+}
+
+static void waking_up_and_rate_limit_retried(void **state)
+{
+    (void)state;
+    proxy px = {.nreject = 2,
+                .reject = {{"08006",
+                            "unable to accept connection, waking up cluster, please "
+                            "retry later",
+                            NULL},
+                           {"53400", "unable to accept connection, rate exceeded", NULL}}};
+    log_capture cap;
+    cap_init(&cap);
+    dsql_pool *pool = proxied_pool(&px, &cap, 10000);
+    dsql_conn *c;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_acquire(pool, &c, &err), err);
+    assert_dsql_ok(dsql_conn_query(c, "SELECT 1", NULL, 0, NULL, &err), err);
+    dsql_pool_release(pool, c);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.failures, 2);
+    assert_int_equal(st.connects, 1);
+    assert_int_equal(st.token_mints, 3); /* a fresh token for every attempt */
+    assert_int_equal(cap_count(&cap, "refused for now"), 2);
+    dsql_pool_close(pool);
+    proxy_stop(&px);
+
+    /* Still refused when the acquire timeout runs out: the last refusal is reported. */
+    proxy px2 = {.nreject = 8};
+    for (int i = 0; i < 8; i++)
+        px2.reject[i] = (px_reject){"53300", "too many connections", NULL};
+    pool = proxied_pool(&px2, &cap, 400);
+    assert_int_equal(dsql_pool_acquire(pool, &c, &err), DSQL_ECONNECT);
+    assert_non_null(strstr(err.message, "too many connections"));
+    assert_in_range(atomic_load(&px2.accepted), 2, 4); /* 100 ms, 200 ms, then out of time */
+    dsql_pool_close(pool);
+    proxy_stop(&px2);
+    cap_free(&cap);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(token_is_the_password),
+        cmocka_unit_test(admin_and_user_actions),
+        cmocka_unit_test(iam_config_errors),
+        cmocka_unit_test(pool_mints_per_connection),
+        cmocka_unit_test(access_denied_is_clear),
+        cmocka_unit_test(expired_signature_resigned_once),
+        cmocka_unit_test(waking_up_and_rate_limit_retried),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
