@@ -350,6 +350,23 @@ static int connect_once(const dsql__spec *spec, dsql__connect_stats *stats, PGco
     return status;
 }
 
+/* Server notices (and errors that arrive while the connection is idle, such as a
+ * termination notice) go to the log callback, never to stderr. */
+static void notice_to_log(void *arg, const PGresult *res)
+{
+    dsql_conn *conn = arg;
+    if (!conn->log)
+        return;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    dsql_log_level level = DSQL_LOG_INFO;
+    if (sev && (!strcmp(sev, "WARNING") || !strcmp(sev, "ERROR") || !strcmp(sev, "FATAL") ||
+                !strcmp(sev, "PANIC")))
+        level = DSQL_LOG_WARN;
+    dsql__log(conn->log, conn->log_ctx, level, "Server %s: %s", sev ? sev : "notice",
+              msg ? msg : "");
+}
+
 int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_stats *stats,
                   dsql_conn **out, dsql_error *err)
 {
@@ -370,6 +387,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
         int rc = connect_once(spec, stats, &pg, &kind, err);
         if (rc == DSQL_OK) {
             conn->pg = pg;
+            PQsetNoticeReceiver(pg, notice_to_log, conn);
             conn->created_ms = dsql__mono_ms();
             if (stats)
                 atomic_fetch_add(&stats->connects, 1);

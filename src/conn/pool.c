@@ -9,6 +9,7 @@
  * above `min`) and old ones (lifetime), and refills the pool up to `min`.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,14 +262,15 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
                 else
                     pthread_cond_broadcast(&p->changed); /* close waits for waiters to leave */
                 int open = p->open, max = p->max, nwait = p->nwait;
-                pthread_mutex_unlock(&p->mu);
+                long long timeout = (long long)p->acquire_timeout_ms;
+                pthread_mutex_unlock(&p->mu); /* p may be freed from here on if closing */
                 if (closing)
                     return dsql_error_set(err, DSQL_ECLOSED, "the pool was closed while waiting");
                 return dsql_error_set(err, DSQL_ETIMEOUT,
                                       "no connection available within %lld ms (pool max %d, %d "
                                       "open, %d other waiters): raise max or acquire_timeout_ms, "
                                       "or release connections sooner",
-                                      (long long)p->acquire_timeout_ms, max, open, nwait);
+                                      timeout, max, open, nwait);
             }
             c = w.conn;
             slot = w.slot;
@@ -324,12 +326,22 @@ void dsql_pool_release(dsql_pool *p, dsql_conn *c)
         p->discards++;
     else
         p->retires++;
+    pthread_mutex_unlock(&p->mu);
+    /* The slot is still held, so a concurrent dsql_pool_close waits for this. */
+    retire(p, c, !ok ? "broken" : expired ? "lifetime reached" : "pool closing");
+    pthread_mutex_lock(&p->mu);
     slot_freed(p);
     pthread_mutex_unlock(&p->mu);
-    retire(p, c, !ok ? "broken" : expired ? "lifetime reached" : "pool closing");
 }
 
 /* ---- reaper ---- */
+
+/* True when an idle connection has input waiting (no I/O beyond a zero-timeout poll). */
+static bool socket_readable(dsql_conn *c)
+{
+    struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+    return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
+}
 
 static void *reaper_main(void *arg)
 {
@@ -366,6 +378,37 @@ static void *reaper_main(void *arg)
                 else
                     snprintf(why, sizeof why, "idle %.1f s", (double)c->idle_since_ms / 1000.0);
                 retire(p, c, why);
+            }
+            pthread_mutex_lock(&p->mu);
+        }
+        /* Idle connections the server spoke to (a termination notice, EOF) are checked
+         * outside the lock; healthy ones go back, dead ones are dropped. */
+        dsql_conn *suspects = NULL;
+        for (dsql_conn *c = p->idle_head, *next; c; c = next) {
+            next = c->next;
+            if (socket_readable(c)) {
+                idle_remove(p, c);
+                c->next = suspects;
+                suspects = c;
+            }
+        }
+        if (suspects) {
+            pthread_mutex_unlock(&p->mu);
+            while (suspects) {
+                dsql_conn *c = suspects;
+                suspects = c->next;
+                c->next = NULL;
+                bool alive = dsql__conn_alive(c);
+                pthread_mutex_lock(&p->mu);
+                if (alive) {
+                    give_back(p, c);
+                } else {
+                    p->discards++;
+                    slot_freed(p);
+                }
+                pthread_mutex_unlock(&p->mu);
+                if (!alive)
+                    retire(p, c, "connection lost while idle");
             }
             pthread_mutex_lock(&p->mu);
         }

@@ -45,6 +45,7 @@ typedef struct proxy {
     px_reject reject[8];
     int nreject;
     const char *cut_on;
+    int cut_limit;       /* cut at most this many connections (0 = no limit) */
     const char *tls_dir; /* directory with server.crt and server.key */
     SSL_CTX *tls;
     atomic_int accepted;
@@ -213,7 +214,8 @@ static inline void *px_main(void *arg)
                 px_close_pair(p, i);
                 continue;
             }
-            if (s == 0 && p->cut_on && px_contains(buf, (size_t)r, p->cut_on)) {
+            if (s == 0 && p->cut_on && px_contains(buf, (size_t)r, p->cut_on) &&
+                (!p->cut_limit || atomic_load(&p->cuts) < p->cut_limit)) {
                 atomic_fetch_add(&p->cuts, 1);
                 px_close_pair(p, i);
                 continue;

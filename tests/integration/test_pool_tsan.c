@@ -252,6 +252,337 @@ static void bad_options(void **state)
     dsql_config_clear(&bad);
 }
 
+/* The backend pid behind a connection. */
+static long backend_pid(dsql_conn *c)
+{
+    return (long)PQbackendPID(dsql_conn_pg(c));
+}
+
+/* Polls the pool's statistics until pred holds (up to 5 s); returns whether it did. */
+typedef bool (*stats_pred)(const dsql_pool_stats *st, long arg);
+static bool wait_stats(dsql_pool *pool, stats_pred pred, long arg, dsql_pool_stats *out)
+{
+    for (int i = 0; i < 500; i++) {
+        dsql_pool_get_stats(pool, out);
+        if (pred(out, arg))
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static bool open_is(const dsql_pool_stats *st, long n)
+{
+    return st->open == n && st->in_use == 0;
+}
+
+static void idle_retire(void **state)
+{
+    (void)state;
+    log_capture cap;
+    cap_init(&cap);
+    dsql_pool_options o = {.max = 3, .min = 1, .idle_timeout_ms = 100};
+    dsql_pool *pool = open_pool(&cap, &o);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_conn *c[3];
+    for (int i = 0; i < 3; i++)
+        assert_dsql_ok(dsql_pool_acquire(pool, &c[i], &err), err);
+    for (int i = 0; i < 3; i++)
+        dsql_pool_release(pool, c[i]);
+    dsql_pool_stats st;
+    /* Idle connections above min are closed; min stays open. */
+    assert_true(wait_stats(pool, open_is, 1, &st));
+    assert_int_equal(st.idle, 1);
+    assert_int_equal(st.retires, 2);
+    assert_int_equal(wait_sessions(1), 1);
+    assert_int_equal(cap_count(&cap, "Retired connection to "), 2);
+    assert_true(cap_has(&cap, "(idle "));
+    dsql_pool_close(pool);
+    assert_int_equal(wait_sessions(0), 0);
+    cap_free(&cap);
+}
+
+static bool retired_at_least(const dsql_pool_stats *st, long n)
+{
+    return (long)st->retires >= n && st->open >= 1;
+}
+
+static void lifetime_retire(void **state)
+{
+    (void)state;
+    log_capture cap;
+    cap_init(&cap);
+    dsql_pool_options o = {.max = 2, .min = 1, .max_lifetime_ms = 300};
+    dsql_pool *pool = open_pool(&cap, &o);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_conn *c;
+    assert_dsql_ok(dsql_pool_acquire(pool, &c, &err), err);
+    long first = backend_pid(c);
+    /* Held past its lifetime: closed when released, never lent again. */
+    usleep(400000);
+    dsql_pool_release(pool, c);
+    dsql_pool_stats st;
+    assert_true(wait_stats(pool, retired_at_least, 1, &st));
+    assert_dsql_ok(dsql_pool_acquire(pool, &c, &err), err);
+    long second = backend_pid(c);
+    assert_true(second != first);
+    dsql_pool_release(pool, c);
+    /* An idle connection past its lifetime is retired by the pool and min refilled. */
+    assert_true(wait_stats(pool, retired_at_least, 2, &st));
+    assert_dsql_ok(dsql_pool_acquire(pool, &c, &err), err);
+    assert_true(backend_pid(c) != second);
+    dsql_pool_release(pool, c);
+    assert_true(cap_has(&cap, "(lifetime reached, age "));
+    dsql_pool_close(pool);
+    assert_int_equal(wait_sessions(0), 0);
+    cap_free(&cap);
+}
+
+static void terminate_our_backends(void)
+{
+    PGconn *pg = admin_pg();
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+             "application_name = '%s:libdsql/%s'",
+             appname, dsql_version());
+    pg_long(pg, sql);
+    PQfinish(pg);
+}
+
+static bool discarded(const dsql_pool_stats *st, long n)
+{
+    return (long)st->discards >= n && st->open == 2 && st->idle == 2;
+}
+
+static void killed_backend_never_lent(void **state)
+{
+    (void)state;
+    dsql_pool_options o = {.max = 2, .min = 2};
+    dsql_pool *pool = open_pool(NULL, &o);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_conn *a, *b;
+    assert_dsql_ok(dsql_pool_acquire(pool, &a, &err), err);
+    assert_dsql_ok(dsql_pool_acquire(pool, &b, &err), err);
+    long pa = backend_pid(a), pb = backend_pid(b);
+    dsql_pool_release(pool, a);
+    dsql_pool_release(pool, b);
+    terminate_our_backends();
+    /* The pool notices, drops both and refills to min, with no acquire needed. */
+    dsql_pool_stats st;
+    assert_true(wait_stats(pool, discarded, 2, &st));
+    assert_int_equal(wait_sessions(2), 2);
+    for (int round = 0; round < 2; round++) {
+        assert_dsql_ok(dsql_pool_acquire(pool, &a, &err), err);
+        assert_dsql_ok(dsql_pool_acquire(pool, &b, &err), err);
+        assert_true(backend_pid(a) != pa && backend_pid(a) != pb);
+        assert_true(backend_pid(b) != pa && backend_pid(b) != pb);
+        assert_dsql_ok(dsql_conn_query(a, "SELECT 1", NULL, 0, NULL, &err), err);
+        assert_dsql_ok(dsql_conn_query(b, "SELECT 1", NULL, 0, NULL, &err), err);
+        pa = backend_pid(a);
+        pb = backend_pid(b);
+        if (round == 0) {
+            /* Killed while lent out: the statement fails, the release drops it. */
+            terminate_our_backends();
+            usleep(50000);
+            assert_int_equal(dsql_conn_query(a, "SELECT 1", NULL, 0, NULL, &err), DSQL_ECONNLOST);
+            assert_false(dsql_conn_ok(a));
+        }
+        dsql_pool_release(pool, a);
+        dsql_pool_release(pool, b);
+        if (round == 0)
+            assert_true(wait_stats(pool, discarded, 4, &st));
+    }
+    dsql_pool_close(pool);
+    assert_int_equal(wait_sessions(0), 0);
+}
+
+typedef struct closer {
+    dsql_pool *pool;
+    atomic_int done;
+} closer;
+
+static void *close_pool(void *arg)
+{
+    closer *c = arg;
+    dsql_pool_close(c->pool);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+typedef struct acq {
+    dsql_pool *pool;
+    int rc;
+    dsql_error err;
+} acq;
+
+static void *acquire_one(void *arg)
+{
+    acq *a = arg;
+    dsql_conn *c = NULL;
+    a->rc = dsql_pool_acquire(a->pool, &c, &a->err);
+    if (a->rc == DSQL_OK)
+        dsql_pool_release(a->pool, c);
+    return NULL;
+}
+
+static void close_cancels_waiters_and_waits_for_users(void **state)
+{
+    (void)state;
+    dsql_pool_options o = {.max = 1};
+    dsql_pool *pool = open_pool(NULL, &o);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_conn *held;
+    assert_dsql_ok(dsql_pool_acquire(pool, &held, &err), err);
+    acq w = {.pool = pool};
+    pthread_t tw, tc;
+    pthread_create(&tw, NULL, acquire_one, &w);
+    dsql_pool_stats st;
+    for (st.waiting = 0; st.waiting != 1;)
+        dsql_pool_get_stats(pool, &st), usleep(1000);
+    closer cl = {.pool = pool};
+    pthread_create(&tc, NULL, close_pool, &cl);
+    pthread_join(tw, NULL); /* the waiter gives up at once */
+    assert_int_equal(w.rc, DSQL_ECLOSED);
+    assert_string_equal(w.err.message, "the pool was closed while waiting");
+    usleep(50000);
+    assert_int_equal(atomic_load(&cl.done), 0); /* still waiting for `held` */
+    assert_dsql_ok(dsql_conn_query(held, "SELECT 1", NULL, 0, NULL, &err), err);
+    dsql_pool_release(pool, held);
+    pthread_join(tc, NULL);
+    assert_int_equal(atomic_load(&cl.done), 1);
+    assert_int_equal(wait_sessions(0), 0);
+}
+
+/* ---- a server restart under load, on a private server (others' tests keep theirs) ---- */
+
+typedef struct load {
+    dsql_pool *pool;
+    atomic_bool stop;
+    atomic_long ok, failed, unknown, ok_after_restart;
+    atomic_bool restarted;
+} load;
+
+static int bump(dsql_conn *conn, void *ctx, dsql_error *err)
+{
+    (void)ctx;
+    return dsql_conn_query(conn, "UPDATE restart_load SET n = n + 1", NULL, 0, NULL, err);
+}
+
+static void *load_worker(void *arg)
+{
+    load *l = arg;
+    dsql_retry_policy policy = {.max_retries = 5, .base_delay_ms = 5, .max_delay_ms = 50};
+    while (!atomic_load(&l->stop)) {
+        dsql_error err;
+        int rc = dsql_transaction(l->pool, bump, NULL, &policy, NULL, &err);
+        if (rc == DSQL_OK) {
+            atomic_fetch_add(&l->ok, 1);
+            if (atomic_load(&l->restarted))
+                atomic_fetch_add(&l->ok_after_restart, 1);
+        } else if (rc == DSQL_EUNKNOWN_OUTCOME) {
+            atomic_fetch_add(&l->unknown, 1);
+        } else {
+            atomic_fetch_add(&l->failed, 1);
+            usleep(20000);
+        }
+    }
+    return NULL;
+}
+
+static char *read_env_value(const char *env_file, const char *name)
+{
+    char *text = tu_read_file(env_file, NULL);
+    char key[64];
+    snprintf(key, sizeof key, "export %s=", name);
+    char *p = strstr(text, key);
+    assert_non_null(p);
+    p += strlen(key);
+    size_t n = strcspn(p, "\n");
+    if (*p == '\'') {
+        p++;
+        n -= 2;
+    }
+    char *v = strndup(p, n);
+    free(text);
+    return v;
+}
+
+static void server_restart_under_load(void **state)
+{
+    (void)state;
+    char dir[400], cmd[2048], env_file[600];
+    snprintf(dir, sizeof dir, "%s/localpg-restart-%d", tu_env("DSQL_BINARY_DIR"), (int)getpid());
+    snprintf(cmd, sizeof cmd, "LOCALPG_DIR='%s' '%s/scripts/localpg.sh' start >/dev/null 2>&1", dir,
+             tu_env("DSQL_SOURCE_DIR"));
+    assert_int_equal(system(cmd), 0);
+    snprintf(env_file, sizeof env_file, "%s/env", dir);
+    char *port = read_env_value(env_file, "PGPORT");
+    char *ca = read_env_value(env_file, "PGSSLROOTCERT");
+
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    cfg.host = "localhost";
+    cfg.hostaddr = "127.0.0.1";
+    cfg.port = atoi(port);
+    cfg.user = "postgres";
+    cfg.sslrootcert = ca;
+    cfg.application_name = appname;
+    dsql_pool_options o = {.max = 4, .acquire_timeout_ms = 5000};
+    load l = {0};
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_open(&cfg, &o, &l.pool, &err), err);
+    assert_dsql_ok(dsql_pool_query(l.pool, "CREATE TABLE restart_load (n bigint NOT NULL)", NULL, 0,
+                                   NULL, NULL, &err),
+                   err);
+    assert_dsql_ok(
+        dsql_pool_query(l.pool, "INSERT INTO restart_load VALUES (0)", NULL, 0, NULL, NULL, &err),
+        err);
+    enum { W = 4 };
+    pthread_t t[W];
+    for (int i = 0; i < W; i++)
+        pthread_create(&t[i], NULL, load_worker, &l);
+    while (atomic_load(&l.ok) < 100)
+        usleep(1000);
+    snprintf(cmd, sizeof cmd, "LOCALPG_DIR='%s' '%s/scripts/localpg.sh' restart >/dev/null 2>&1",
+             dir, tu_env("DSQL_SOURCE_DIR"));
+    assert_int_equal(system(cmd), 0);
+    atomic_store(&l.restarted, true);
+    /* Recovery: work succeeds again on fresh connections, in the same process. */
+    for (int i = 0; i < 1000 && atomic_load(&l.ok_after_restart) < 100; i++)
+        usleep(10000);
+    atomic_store(&l.stop, true);
+    for (int i = 0; i < W; i++)
+        pthread_join(t[i], NULL);
+    assert_true(atomic_load(&l.ok_after_restart) >= 100);
+
+    /* Every reported commit landed; only unknown outcomes may differ. */
+    dsql_result *res;
+    assert_dsql_ok(dsql_pool_query(l.pool, "SELECT n FROM restart_load", NULL, 0, NULL, &res, &err),
+                   err);
+    int64_t n;
+    assert_dsql_ok(dsql_result_int(res, 0, 0, &n, &err), err);
+    dsql_result_free(res);
+    long ok = atomic_load(&l.ok), unknown = atomic_load(&l.unknown);
+    assert_true(n >= ok && n <= ok + unknown);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(l.pool, &st);
+    print_message("restart under load: %ld commits (%ld after the restart), %ld failed during "
+                  "the restart, %ld unknown outcomes; pool: %llu connects, %llu discarded, "
+                  "%llu transaction retries\n",
+                  ok, atomic_load(&l.ok_after_restart), atomic_load(&l.failed), unknown,
+                  (unsigned long long)st.connects, (unsigned long long)st.discards,
+                  (unsigned long long)st.tx_retries);
+    assert_true(st.discards >= 1);
+    dsql_pool_close(l.pool);
+    free(port);
+    free(ca);
+    snprintf(cmd, sizeof cmd,
+             "LOCALPG_DIR='%s' '%s/scripts/localpg.sh' stop >/dev/null 2>&1; "
+             "rm -rf '%s'",
+             dir, tu_env("DSQL_SOURCE_DIR"), dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -262,9 +593,16 @@ static int setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(acquire_release_stats), cmocka_unit_test(acquire_timeout),
-        cmocka_unit_test(fifo_fairness),         cmocka_unit_test(release_rolls_back),
+        cmocka_unit_test(acquire_release_stats),
+        cmocka_unit_test(acquire_timeout),
+        cmocka_unit_test(fifo_fairness),
+        cmocka_unit_test(release_rolls_back),
         cmocka_unit_test(bad_options),
+        cmocka_unit_test(idle_retire),
+        cmocka_unit_test(lifetime_retire),
+        cmocka_unit_test(killed_backend_never_lent),
+        cmocka_unit_test(close_cancels_waiters_and_waits_for_users),
+        cmocka_unit_test(server_restart_under_load),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
