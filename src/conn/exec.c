@@ -232,6 +232,7 @@ const char *dsql_result_text(const dsql_result *res, size_t row, size_t col)
 static int cell_text(const dsql_result *res, size_t row, size_t col, const char **out,
                      dsql_error *err)
 {
+    *out = NULL; /* also tells an optimising compiler that callers never read it unset */
     if (!in_range(res, row, col))
         return dsql_error_set(err, DSQL_EINVAL, "row %zu, column %zu is out of range (%zu x %zu)",
                               row, col, dsql_result_rows(res), dsql_result_cols(res));
