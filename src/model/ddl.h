@@ -79,6 +79,12 @@ void dsql__ddl_validate_fk(dsql__strbuf *sb, const dsql__fk *fk, bool async);
  */
 int dsql__server_is_dsql(dsql_conn *conn, bool *is_dsql, dsql_error *err);
 
+/* Runs one statement in autocommit (parameters p, may be NULL), retrying OCC conflicts
+ * (OC000/OC001: on DSQL even catalog reads meet them while the schema changes) with
+ * backoff. *out (may be NULL) receives the result. */
+int dsql__exec_retry(dsql_conn *conn, const char *sql, const dsql__params *p, PGresult **out,
+                     dsql_error *err);
+
 /*
  * Runs one DDL statement alone, in autocommit, retrying OCC conflicts (OC000/OC001) with
  * backoff. When the statement returns a job id (CREATE INDEX ASYNC, ALTER TABLE ASYNC),

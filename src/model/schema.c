@@ -244,8 +244,7 @@ int dsql__server_is_dsql(dsql_conn *conn, bool *is_dsql, dsql_error *err)
     /* Aurora DSQL has the sys.jobs view (asynchronous index jobs); PostgreSQL has no
      * such relation. Reading zero rows of it settles the question in one round trip. */
     dsql_error e = DSQL_ERROR_INIT;
-    int rc =
-        dsql__conn_exec(conn, "SELECT 1 FROM sys.jobs LIMIT 0", 0, NULL, NULL, NULL, 0, NULL, &e);
+    int rc = dsql__exec_retry(conn, "SELECT 1 FROM sys.jobs LIMIT 0", NULL, NULL, &e);
     if (rc == DSQL_OK || strcmp(e.sqlstate, "42501") == 0) { /* there, if not readable */
         *is_dsql = true;
         return DSQL_OK;
@@ -269,13 +268,14 @@ static int64_t jittered(int64_t d)
     return d + (int64_t)(x % (uint64_t)(d / 4 + 1));
 }
 
-/* exec with OCC retries. *out (may be NULL) receives the result. */
-static int exec_retry(dsql_conn *conn, const char *sql, PGresult **out, dsql_error *err)
+int dsql__exec_retry(dsql_conn *conn, const char *sql, const dsql__params *p, PGresult **out,
+                     dsql_error *err)
 {
     int64_t delay = DDL_BASE_DELAY_MS;
     for (int attempt = 0;; attempt++) {
         dsql_error e = DSQL_ERROR_INIT;
-        int rc = dsql__conn_exec(conn, sql, 0, NULL, NULL, NULL, 0, out, &e);
+        int rc = p ? dsql__conn_exec(conn, sql, p->n, p->values, p->lengths, p->formats, 0, out, &e)
+                   : dsql__conn_exec(conn, sql, 0, NULL, NULL, NULL, 0, out, &e);
         if (rc != DSQL_ECONFLICT || attempt >= DDL_MAX_RETRIES) {
             if (rc && err)
                 *err = e;
@@ -311,7 +311,7 @@ static int wait_for_job(dsql_conn *conn, const char *job_id, const char *what, d
     char sql[192];
     snprintf(sql, sizeof sql, "CALL sys.wait_for_job('%s')", job_id);
     PGresult *res = NULL;
-    int rc = exec_retry(conn, sql, &res, err);
+    int rc = dsql__exec_retry(conn, sql, NULL, &res, err);
     if (rc) {
         dsql__err_prefix(err, "%s: waiting for job %s", what, job_id);
         return rc;
@@ -333,7 +333,7 @@ int dsql__ddl_run(dsql_conn *conn, const char *sql, dsql_error *err)
                               "schema changes need a connection outside any transaction "
                               "(Aurora DSQL runs each DDL statement in its own)");
     PGresult *res = NULL;
-    int rc = exec_retry(conn, sql, &res, err);
+    int rc = dsql__exec_retry(conn, sql, NULL, &res, err);
     if (rc)
         return rc;
     /* CREATE INDEX ASYNC and ALTER TABLE ASYNC answer with a job id at once; IF NOT

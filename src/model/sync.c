@@ -64,8 +64,7 @@ static int read_run(sync_ctx *c, dsql__strbuf *sb, const char *what, PGresult **
     int rc;
     if (sb->oom)
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
-    else if ((rc = dsql__conn_exec(c->conn, dsql__sb_str(sb), p->n, p->values, p->lengths,
-                                   p->formats, 0, out, err)))
+    else if ((rc = dsql__exec_retry(c->conn, dsql__sb_str(sb), p, out, err)))
         dsql__err_prefix(err, "sync: reading %s", what);
     dsql__sb_reset(sb);
     return rc;
@@ -74,7 +73,7 @@ static int read_run(sync_ctx *c, dsql__strbuf *sb, const char *what, PGresult **
 static int read_catalog(sync_ctx *c, dsql_error *err)
 {
     PGresult *res = NULL;
-    int rc = dsql__conn_exec(c->conn, "SELECT current_schema()", 0, NULL, NULL, NULL, 0, &res, err);
+    int rc = dsql__exec_retry(c->conn, "SELECT current_schema()", NULL, &res, err);
     if (rc)
         return rc;
     if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
