@@ -12,7 +12,7 @@
  *     UPDATE source SET c = c WHERE pk = $1
  *     DELETE FROM through WHERE fk = $s AND (other IS NULL OR other NOT IN ($t1, ...))
  *     INSERT INTO through (id, fk, other)
- *       SELECT v.id, v.fk, v.other FROM (VALUES ($i::uuid, $s::uuid, $t1::varchar(80)), ...)
+ *       SELECT v.id, v.fk, v.other FROM (VALUES ($i::uuid, $s::uuid, $t1::text), ...)
  *              AS v (id, fk, other)
  *       WHERE NOT EXISTS (SELECT 1 FROM through j WHERE j.fk = v.fk AND j.other = v.other)
  *   has-many set:
@@ -164,11 +164,27 @@ static void add_touch(op_ctx *c)
     dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->source_pk_val));
 }
 
-/* Appends `$n::type` for v, typed as attribute a. */
+/* Appends `$n::type` for v, typed as attribute a. Text and numeric values are cast to the
+ * unconstrained type: an explicit cast to varchar(n) or numeric(p,s) would silently cut
+ * or round a value that the INSERT's assignment to the column rejects. */
 static void typed_param(stmt_buf *s, const dsql_attr *a, dsql_value v)
 {
     char type[32];
-    dsql__sb_appendf(&s->sql, "$%zu::%s", param(s, v), dsql__sql_type(a, type, sizeof type));
+    const char *t;
+    switch (a->type) {
+    case DSQL_T_STRING:
+    case DSQL_T_CHAR:
+    case DSQL_T_TEXT:
+        t = "text";
+        break;
+    case DSQL_T_NUMERIC:
+        t = "numeric";
+        break;
+    default:
+        t = dsql__sql_type(a, type, sizeof type);
+        break;
+    }
+    dsql__sb_appendf(&s->sql, "$%zu::%s", param(s, v), t);
 }
 
 static int build_btm(op_ctx *c, dsql_error *err)

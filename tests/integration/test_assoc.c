@@ -154,7 +154,7 @@ static void test_belongs_to_many_setters(void **state)
                         "NULL OR \"specialtyId\" NOT IN ($2, $3)); INSERT INTO "
                         "\"vetSpecialties\" (\"id\", \"vetId\", \"specialtyId\") SELECT "
                         "v.\"id\", v.\"vetId\", v.\"specialtyId\" FROM (VALUES ($1::uuid, "
-                        "$2::uuid, $3::varchar(80)), ($4::uuid, $5::uuid, $6::varchar(80))) "
+                        "$2::uuid, $3::text), ($4::uuid, $5::uuid, $6::text)) "
                         "AS v (\"id\", \"vetId\", \"specialtyId\") WHERE NOT EXISTS "
                         "(SELECT 1 FROM \"vetSpecialties\" j WHERE j.\"vetId\" = "
                         "v.\"vetId\" AND j.\"specialtyId\" = v.\"specialtyId\"); COMMIT"));
@@ -327,6 +327,30 @@ static void test_inside_transaction(void **state)
     assert_rows(pg, pets_sql, "Pet1|-\nPet2|" JOHN "\nPet3|-\nPet4|" MARY "\n");
 }
 
+/* A statement failing on the server (here the INSERT: a key longer than the column)
+ * rolls back the whole set: the DELETE sent before it in the pipeline is undone. */
+static void test_server_failure_rolls_back(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos,
+                                       (const void *const[]){&cats, &dogs}, 2, &err),
+                   err);
+    char *before = pg_rows(pg, "SELECT id, \"vetId\", \"specialtyId\" FROM \"vetSpecialties\"");
+    char long_name[100];
+    memset(long_name, 'x', 81);
+    long_name[81] = '\0';
+    specialty too_long = {.id = long_name};
+    assert_int_equal(dsql_set_associated(pool, &vet_specialties, &carlos,
+                                         (const void *const[]){&too_long}, 1, &err),
+                     DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "22001");
+    assert_non_null(strstr(err.message, "dsql_set_associated: association specialties"));
+    assert_rows(pg, "SELECT id, \"vetId\", \"specialtyId\" FROM \"vetSpecialties\"", before);
+    free(before);
+}
+
 /* ---- bad input: a clear error, nothing sent, nothing written ---- */
 
 /* A join model without the other key. */
@@ -451,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_has_many_setters),
         cmocka_unit_test(test_to_one_setters),
         cmocka_unit_test(test_inside_transaction),
+        cmocka_unit_test(test_server_failure_rolls_back),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
