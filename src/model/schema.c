@@ -238,6 +238,7 @@ void dsql__ddl_validate_fk(dsql__strbuf *sb, const dsql__fk *fk, bool async)
 #define DDL_MAX_RETRIES   5
 #define DDL_BASE_DELAY_MS 100
 #define DDL_MAX_DELAY_MS  2000
+#define JOB_MAX_WAITS     48 /* of up to 5 minutes each: 4 hours */
 
 int dsql__server_is_dsql(dsql_conn *conn, bool *is_dsql, dsql_error *err)
 {
@@ -311,7 +312,15 @@ static int wait_for_job(dsql_conn *conn, const char *job_id, const char *what, d
     char sql[192];
     snprintf(sql, sizeof sql, "CALL sys.wait_for_job('%s')", job_id);
     PGresult *res = NULL;
-    int rc = dsql__exec_retry(conn, sql, NULL, &res, err);
+    int rc;
+    for (int wait = 1;; wait++) {
+        rc = dsql__exec_retry(conn, sql, NULL, &res, err);
+        /* The wait is a transaction of its own, and DSQL ends transactions older than five
+         * minutes (54000): a long index build is waited for again, in a fresh one. */
+        if (rc != DSQL_ELIMIT || wait > JOB_MAX_WAITS)
+            break;
+        dsql__conn_log(conn, DSQL_LOG_INFO, "schema: job %s still running, waiting again", job_id);
+    }
     if (rc) {
         dsql__err_prefix(err, "%s: waiting for job %s", what, job_id);
         return rc;

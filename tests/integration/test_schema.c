@@ -504,11 +504,20 @@ static void test_job_wait_and_probe(void **state)
 
     pg_ok(pg, "CREATE SCHEMA sys");
     pg_ok(pg, "CREATE TABLE sys.waited (job text)");
+    /* Its first call for 'slowjob1' ends as DSQL ends a transaction past its age limit. */
+    pg_ok(pg, "CREATE SEQUENCE sys.slow");
     pg_ok(pg, "CREATE PROCEDURE sys.wait_for_job(IN job text, INOUT ok boolean DEFAULT NULL) "
               "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO sys.waited VALUES (job); "
+              "IF job = 'slowjob1' AND nextval('sys.slow') = 1 THEN RAISE EXCEPTION "
+              "'transaction age limit of 300s exceeded' USING ERRCODE = '54000'; END IF; "
               "ok := job <> 'failedjob1'; END $$");
     assert_dsql_ok(dsql__ddl_run(conn, "SELECT 'okjob1' AS job_id", &err), err);
     assert_rows(pg, "SELECT job FROM sys.waited", "okjob1\n");
+    /* A wait cut by the transaction age limit is waited again. */
+    assert_dsql_ok(dsql__ddl_run(conn, "SELECT 'slowjob1' AS job_id", &err), err);
+    assert_rows(pg, "SELECT job FROM sys.waited", "okjob1\nslowjob1\n");
+    assert_true(cap_has(&logs, "schema: job slowjob1 still running, waiting again"));
+    pg_ok(pg, "DELETE FROM sys.waited WHERE job = 'slowjob1'");
     /* No job id (IF NOT EXISTS on an index already there): nothing to wait for. */
     assert_dsql_ok(dsql__ddl_run(conn, "SELECT NULL::text AS job_id", &err), err);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 1);
