@@ -139,8 +139,7 @@ if [ -x "$build/bench/bench_token" ]; then
     "$build/bench/bench_token" >"$raw/tokens-libdsql.log" 2>"$raw/tokens-libdsql.err" ||
         failed+=("libdsql token minting")
 else
-    # HOOK: bench/token_bench.c (target bench_token, from the auth layer) is not built yet;
-    # once it is, this branch is dead and the report shows libdsql's tokens/s.
+    # A build tree without bench_token (e.g. an older one): the report says so.
     echo "bench=libdsql tokens_per_sec=n/a reason=bench_token_not_built" >"$raw/tokens-libdsql.log"
 fi
 node "$seq/token_bench.js" >"$raw/tokens-js.log" 2>"$raw/tokens-js.err" ||
