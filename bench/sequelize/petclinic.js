@@ -205,6 +205,7 @@ function checkPet(ownerIds, i, p) {
 
 function phases(n) {
   const ownerIds = new Array(n);
+  const tenth = Math.floor(n / 10);
   const specialties = new Map();
   return [
     ['owner.create', async () => {
@@ -234,12 +235,12 @@ function phases(n) {
       return 1;
     }],
     ['vet.create+set', async () => {
-      for (state.op = 0; state.op < n / 10; state.op++) {
+      for (state.op = 0; state.op < tenth; state.op++) {
         const vet = await Vet.create({ name: `Vet ${state.op}` });
         if (!UUID_RE.test(vet.id)) fail(`vet.create: expected a UUID id, got ${vet.id}`);
         await vet.setSpecialties(vetSpecialties(state.op).map((s) => specialties.get(s)));
       }
-      return Math.floor(n / 10);
+      return tenth;
     }],
     ['pet.findOne+owner', async () => {
       for (state.op = 0; state.op < n; state.op++) {
@@ -254,7 +255,7 @@ function phases(n) {
       return n;
     }],
     ['vet.findOne+include', async () => {
-      for (state.op = 0; state.op < n / 10; state.op++) {
+      for (state.op = 0; state.op < tenth; state.op++) {
         const name = `Vet ${state.op}`;
         const vet = await Vet.findOne({
           where: { name },
@@ -269,7 +270,7 @@ function phases(n) {
         expectEq('number of vet.Specialties', want.length, vet.Specialties.length);
         want.forEach((s, k) => expectEq('vet.Specialties[k] (ordered by name)', s, vet.Specialties[k].id));
       }
-      return Math.floor(n / 10);
+      return tenth;
     }],
     ['specialty.findByPk', async () => {
       for (state.op = 0; state.op < n; state.op++) {
@@ -281,7 +282,7 @@ function phases(n) {
       return n;
     }],
     ['owner.findOne+pets', async () => {
-      for (state.op = 0; state.op < n / 10; state.op++) {
+      for (state.op = 0; state.op < tenth; state.op++) {
         const i = state.op * 10;
         const owner = await Owner.findOne({ where: { name: ownerData(i).name }, include: [Pet] });
         checkOwner(ownerIds, i, owner);
@@ -291,7 +292,7 @@ function phases(n) {
           JSON.stringify(names));
         for (const p of owner.Pets) checkPet(ownerIds, i, p);
       }
-      return Math.floor(n / 10);
+      return tenth;
     }],
   ];
 }
