@@ -8,6 +8,7 @@
 typedef int (*cli_command_fn)(int argc, char **argv);
 
 int cmd_ping(int argc, char **argv);
+int cmd_psql(int argc, char **argv);
 int cmd_generate_token(int argc, char **argv);
 int cmd_generate_admin_token(int argc, char **argv);
 

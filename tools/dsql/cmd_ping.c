@@ -7,39 +7,42 @@
 #include <libpq-fe.h>
 
 #include "cli.h"
+#include "conn_flags.h"
 #include "util/util.h"
 
 static void ping_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: dsql ping [--count N] [CONNINFO]\n"
-            "\n"
-            "Connects with CONNINFO (a libpq connection string such as\n"
-            "\"host=localhost port=5432 sslmode=verify-full sslrootcert=ca.crt\") or, when it\n"
-            "is omitted, with the PG* environment variables. Prints the server version,\n"
-            "whether TLS is on (protocol and cipher), and the round-trip time of SELECT 1\n"
-            "over N tries (default 5). Exits 1 when it cannot connect.\n");
-}
-
-/* libpq messages end in a newline and may span lines; keep them on one line. */
-static void one_line(char *s)
-{
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-        s[--n] = '\0';
-    for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    fprintf(out, "usage: dsql ping [--count N] [connection flags] [CONNINFO]\n"
+                 "\n"
+                 "Connects like the library does (an IAM token for Aurora DSQL endpoints, TLS\n"
+                 "verify-full) and prints the server version, whether TLS is on (protocol and\n"
+                 "cipher), and the round-trip time of SELECT 1 over N tries (default 5). CONNINFO\n"
+                 "is a connection string such as \"host=localhost port=5432 sslrootcert=ca.crt\"\n"
+                 "(keywords: host hostaddr port dbname user password auth region profile\n"
+                 "expires_in schema application_name sslmode sslrootcert connect_timeout).\n"
+                 "Exits 1 when it cannot connect.\n"
+                 "\n");
+    cli_conn_flags_usage(out);
 }
 
 int cmd_ping(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"count", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option opts[] = {{"count", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         CLI_CONN_LONG_OPTIONS,
+                                         {0}};
     long count = 5;
     int c;
+    cli_conn_flags flags = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        int r = cli_conn_flag(&flags, c, optarg);
+        if (r < 0) {
+            cli_error("ping", "out of memory");
+            return 1;
+        }
+        if (r > 0)
+            continue;
         switch (c) {
         case 'c': {
             char *end;
@@ -47,69 +50,74 @@ int cmd_ping(int argc, char **argv)
             if (*end || count < 1 || count > 1000000) {
                 cli_error("ping", "--count must be a whole number from 1 to 1000000, not '%s'",
                           optarg);
+                free(flags.conninfo);
                 return 2;
             }
             break;
         }
         case 'h':
             ping_usage(stdout);
+            free(flags.conninfo);
             return 0;
         default:
             ping_usage(stderr);
+            free(flags.conninfo);
             return 2;
         }
     }
     if (argc - optind > 1) {
         cli_error("ping", "expected at most one CONNINFO argument");
+        free(flags.conninfo);
         return 2;
     }
-    const char *conninfo = optind < argc ? argv[optind] : "";
-
-    PGconn *conn = PQconnectdb(conninfo);
-    if (!conn) {
-        cli_error("ping", "out of memory");
-        return 1;
-    }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        char *msg = dsql__strdup(PQerrorMessage(conn));
-        if (msg)
-            one_line(msg);
-        cli_error("ping", "could not connect: %s", msg ? msg : "unknown error");
-        free(msg);
-        PQfinish(conn);
-        return 1;
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    if (!cli_conn_config("ping", &flags, optind < argc ? argv[optind] : NULL, &cfg)) {
+        dsql_config_clear(&cfg);
+        return 2;
     }
 
-    int rc = 0;
-    int ver = PQserverVersion(conn);
-    const char *ver_text = PQparameterStatus(conn, "server_version");
+    dsql_conn *conn = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_connect(&cfg, &conn, &err);
+    dsql_config_clear(&cfg);
+    if (rc == DSQL_ECONFIG || rc == DSQL_EINVAL) {
+        cli_error("ping", "%s", err.message);
+        return 2;
+    }
+    if (rc) {
+        /* "could not connect to HOST:PORT as USER: why" reads as "could not connect: ..." */
+        const char *m = err.message;
+        if (!strncmp(m, "could not connect to ", 21))
+            cli_error("ping", "could not connect: %s", m + 21);
+        else
+            cli_error("ping", "could not connect: %s", m);
+        return 1;
+    }
+
+    PGconn *pg = dsql_conn_pg(conn);
+    int ver = PQserverVersion(pg);
+    const char *ver_text = PQparameterStatus(pg, "server_version");
     printf("server:  PostgreSQL %s (%d)\n", ver_text ? ver_text : "?", ver);
-    printf("host:    %s:%s (user %s, database %s)\n", PQhost(conn), PQport(conn), PQuser(conn),
-           PQdb(conn));
-    if (PQsslInUse(conn)) {
-        const char *proto = PQsslAttribute(conn, "protocol");
-        const char *cipher = PQsslAttribute(conn, "cipher");
+    printf("host:    %s:%s (user %s, database %s)\n", PQhost(pg), PQport(pg), PQuser(pg), PQdb(pg));
+    if (PQsslInUse(pg)) {
+        const char *proto = PQsslAttribute(pg, "protocol");
+        const char *cipher = PQsslAttribute(pg, "cipher");
         printf("tls:     on (%s, %s)\n", proto ? proto : "?", cipher ? cipher : "?");
     } else {
         printf("tls:     off\n");
     }
 
     int64_t min_us = INT64_MAX, max_us = 0, sum_us = 0;
+    rc = 0;
     for (long i = 0; i < count; i++) {
         int64_t t0 = dsql__mono_us();
-        PGresult *res = PQexec(conn, "SELECT 1");
+        int qrc = dsql_conn_query(conn, "SELECT 1", NULL, 0, NULL, &err);
         int64_t dt = dsql__mono_us() - t0;
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            char *msg = dsql__strdup(PQerrorMessage(conn));
-            if (msg)
-                one_line(msg);
-            cli_error("ping", "SELECT 1 failed: %s", msg ? msg : "unknown error");
-            free(msg);
-            PQclear(res);
+        if (qrc) {
+            cli_error("ping", "SELECT 1 failed: %s", err.message);
             rc = 1;
             break;
         }
-        PQclear(res);
         if (dt < min_us)
             min_us = dt;
         if (dt > max_us)
@@ -120,6 +128,6 @@ int cmd_ping(int argc, char **argv)
         printf("rtt:     SELECT 1 x%ld: min %.3f ms, avg %.3f ms, max %.3f ms\n", count,
                (double)min_us / 1000.0, (double)sum_us / (double)count / 1000.0,
                (double)max_us / 1000.0);
-    PQfinish(conn);
+    dsql_conn_close(conn);
     return rc;
 }

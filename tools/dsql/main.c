@@ -12,6 +12,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"ping", cmd_ping, "connect, report server version, TLS and round-trip time"},
+    {"psql", cmd_psql, "run psql on the cluster with a fresh IAM token and TLS settings"},
     {"generate-db-connect-auth-token", cmd_generate_token,
      "print an IAM auth token for a user other than admin"},
     {"generate-db-connect-admin-auth-token", cmd_generate_admin_token,
