@@ -87,12 +87,16 @@ DSQL_API void dsql_config_clear(dsql_config *cfg);
 typedef struct dsql_conn dsql_conn;
 
 /**
- * Opens one connection (minting a fresh token in IAM mode). *out is a new connection:
- * close it with dsql_conn_close(). Most programs use a pool (dsql/pool.h) instead.
+ * Opens one connection (minting a fresh token in IAM mode; "waking up" and connection
+ * limit refusals are retried with backoff for up to connect_timeout_s, an expired token
+ * signature is re-signed once). cfg is only read during the call. *out is a new
+ * connection: close it with dsql_conn_close(). Most programs use a pool (dsql/pool.h)
+ * instead.
  */
 DSQL_API int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err);
 
-/** Closes a connection. NULL is a no-op. */
+/** Closes a connection opened with dsql_connect() (never one acquired from a pool: release
+ * those). NULL is a no-op. */
 DSQL_API void dsql_conn_close(dsql_conn *conn);
 
 /** True when the connection is usable (not broken). */
@@ -112,6 +116,7 @@ typedef struct dsql_conn_stats {
     uint64_t round_trips; /**< network round trips waited for (a pipeline counts once) */
 } dsql_conn_stats;
 
+/** Copies conn's counters into *stats (zeroes for NULL). */
 DSQL_API void dsql_conn_get_stats(const dsql_conn *conn, dsql_conn_stats *stats);
 
 /* ---- values (statement parameters, and model where-clauses) ---- */
@@ -157,8 +162,11 @@ typedef struct dsql_value {
  */
 typedef struct dsql_result dsql_result;
 
+/** Frees res and everything it handed out. NULL is a no-op. */
 DSQL_API void dsql_result_free(dsql_result *res);
+/** Number of rows (0 for NULL or a command without rows). */
 DSQL_API size_t dsql_result_rows(const dsql_result *res);
+/** Number of columns. */
 DSQL_API size_t dsql_result_cols(const dsql_result *res);
 /** Rows affected by INSERT/UPDATE/DELETE (0 for others). */
 DSQL_API uint64_t dsql_result_affected(const dsql_result *res);
@@ -166,6 +174,7 @@ DSQL_API uint64_t dsql_result_affected(const dsql_result *res);
 DSQL_API const char *dsql_result_col_name(const dsql_result *res, size_t col);
 /** Column index by name, or -1. */
 DSQL_API int dsql_result_col_index(const dsql_result *res, const char *name);
+/** True for SQL NULL (and out of range). */
 DSQL_API bool dsql_result_is_null(const dsql_result *res, size_t row, size_t col);
 /** Text form of a value ("" for NULL or out of range). Valid until dsql_result_free(). */
 DSQL_API const char *dsql_result_text(const dsql_result *res, size_t row, size_t col);

@@ -18,7 +18,12 @@
 extern "C" {
 #endif
 
-/** Pool options; 0 means the default shown (the seed's Sequelize pool, plus lifetime). */
+/**
+ * Pool options; 0 means the default shown (the seed's Sequelize pool, plus lifetime).
+ * Negative values, min > max and values below the minimums are DSQL_EINVAL at
+ * dsql_pool_open. Minimums (small values are allowed for tests): acquire_timeout_ms 1,
+ * idle_timeout_ms 10, max_lifetime_ms 100; max_lifetime_ms must stay below 3600000.
+ */
 typedef struct dsql_pool_options {
     int max;                  /**< most connections open at once; default 5 */
     int min;                  /**< connections kept open when idle; default 0 */
@@ -33,23 +38,46 @@ typedef struct dsql_pool_options {
 /** The pool. Opaque. */
 typedef struct dsql_pool dsql_pool;
 
-/** Opens a pool (opening `min` connections). opts may be NULL for the defaults.
- * *out: free with dsql_pool_close(). */
+/**
+ * Opens a pool: resolves and copies cfg (cfg may be freed afterwards; a credentials
+ * provider in cfg is borrowed and must outlive the pool), opens `min` connections (an
+ * error there fails the open), and starts the pool's maintenance thread. opts may be NULL
+ * for the defaults. *out: free with dsql_pool_close().
+ */
 DSQL_API int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts,
                             dsql_pool **out, dsql_error *err);
 
-/** Closes the pool: waits for connections in use to be released, then closes all.
- * NULL is a no-op. */
+/**
+ * Closes the pool: threads waiting in dsql_pool_acquire return DSQL_ECLOSED at once;
+ * connections lent out are waited for (release them, from any thread - never close the
+ * pool from a thread that still holds one); then every connection is closed and the pool
+ * freed. NULL is a no-op.
+ */
 DSQL_API void dsql_pool_close(dsql_pool *pool);
 
-/** Borrows a connection (opening one when none is idle and max allows). DSQL_ETIMEOUT
- * after acquire_timeout_ms. */
+/**
+ * Borrows a connection: an idle one (checked: never past its lifetime, never one the
+ * server closed, never inside a transaction), else a new one when fewer than max are open
+ * (connecting happens outside the pool's lock, retrying "waking up" / rate limits within
+ * the timeout), else waits in FIFO order. DSQL_ETIMEOUT after acquire_timeout_ms;
+ * DSQL_ECLOSED when the pool closes. The connection belongs to the caller's thread until
+ * dsql_pool_release().
+ */
 DSQL_API int dsql_pool_acquire(dsql_pool *pool, dsql_conn **conn, dsql_error *err);
 
-/** Returns a connection; an open transaction on it is rolled back; a broken one is closed. */
+/**
+ * Returns a connection to its pool: an open or failed transaction on it is rolled back;
+ * a broken one, or one past its lifetime, is closed (and its slot freed for a waiter).
+ * The connection must not be used afterwards. NULL, or a connection of another pool, is
+ * ignored.
+ */
 DSQL_API void dsql_pool_release(dsql_pool *pool, dsql_conn *conn);
 
-/** Pool counters. */
+/**
+ * Pool counters: gauges (open, idle, in_use, waiting) and totals since the pool opened
+ * (acquires, waits = acquires that had to wait, timeouts, connects, token_mints,
+ * retires = closed for idleness or lifetime, failures = failed connect attempts).
+ */
 typedef struct dsql_pool_stats {
     int open, idle, in_use, waiting;
     uint64_t acquires, waits, timeouts;
@@ -61,6 +89,7 @@ typedef struct dsql_pool_stats {
     uint64_t tx_retries;              /**< attempts after the first (conflicts, lost links) */
 } dsql_pool_stats;
 
+/** Copies the pool's counters into *stats (zeroes for a NULL pool). Thread-safe. */
 DSQL_API void dsql_pool_get_stats(dsql_pool *pool, dsql_pool_stats *stats);
 
 /** OCC retry policy; 0 fields take AWS connectors' defaults. */
