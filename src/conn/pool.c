@@ -224,85 +224,79 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
         return dsql_error_set(err, DSQL_ECLOSED, "the pool is closed");
     }
     p->acquires++;
-    for (;;) {
-        dsql_conn *c = NULL;
-        bool slot = false;
-        if (p->closing) {
-            pthread_mutex_unlock(&p->mu);
-            return dsql_error_set(err, DSQL_ECLOSED, "the pool was closed while waiting");
-        }
-        if (!p->wq_head && p->idle_head) {
-            c = p->idle_head;
-            idle_remove(p, c);
-        } else if (!p->wq_head && p->open < p->max) {
-            p->open++;
-            p->connecting++;
-            slot = true;
-        } else {
-            waiter w = {.conn = NULL};
-            pthread_cond_init(&w.cv, &p->cattr);
-            if (p->wq_tail)
-                p->wq_tail->next = &w;
+    dsql_conn *c = NULL;
+    bool slot = false;
+    if (!p->wq_head && p->idle_head) {
+        c = p->idle_head;
+        idle_remove(p, c);
+    } else if (!p->wq_head && p->open < p->max) {
+        p->open++;
+        p->connecting++;
+        slot = true;
+    } else {
+        waiter w = {.conn = NULL};
+        pthread_cond_init(&w.cv, &p->cattr);
+        if (p->wq_tail)
+            p->wq_tail->next = &w;
+        else
+            p->wq_head = &w;
+        p->wq_tail = &w;
+        p->nwait++;
+        p->waits++;
+        struct timespec ts;
+        abs_deadline(&ts, deadline);
+        int wr = 0;
+        while (!w.granted && !p->closing && wr != ETIMEDOUT)
+            wr = pthread_cond_timedwait(&w.cv, &p->mu, &ts);
+        pthread_cond_destroy(&w.cv);
+        if (!w.granted) {
+            wq_remove(p, &w);
+            bool closing = p->closing;
+            if (!closing)
+                p->timeouts++;
             else
-                p->wq_head = &w;
-            p->wq_tail = &w;
-            p->nwait++;
-            p->waits++;
-            struct timespec ts;
-            abs_deadline(&ts, deadline);
-            int wr = 0;
-            while (!w.granted && !p->closing && wr != ETIMEDOUT)
-                wr = pthread_cond_timedwait(&w.cv, &p->mu, &ts);
-            pthread_cond_destroy(&w.cv);
-            if (!w.granted) {
-                wq_remove(p, &w);
-                bool closing = p->closing;
-                if (!closing)
-                    p->timeouts++;
-                else
-                    pthread_cond_broadcast(&p->changed); /* close waits for waiters to leave */
-                int open = p->open, max = p->max, nwait = p->nwait;
-                long long timeout = (long long)p->acquire_timeout_ms;
-                pthread_mutex_unlock(&p->mu); /* p may be freed from here on if closing */
-                if (closing)
-                    return dsql_error_set(err, DSQL_ECLOSED, "the pool was closed while waiting");
-                return dsql_error_set(err, DSQL_ETIMEOUT,
-                                      "no connection available within %lld ms (pool max %d, %d "
-                                      "open, %d other waiters): raise max or acquire_timeout_ms, "
-                                      "or release connections sooner",
-                                      timeout, max, open, nwait);
-            }
-            c = w.conn;
-            slot = w.slot;
+                pthread_cond_broadcast(&p->changed); /* close waits for waiters to leave */
+            int open = p->open, max = p->max, nwait = p->nwait;
+            long long timeout = (long long)p->acquire_timeout_ms;
+            pthread_mutex_unlock(&p->mu); /* p may be freed from here on if closing */
+            if (closing)
+                return dsql_error_set(err, DSQL_ECLOSED, "the pool was closed while waiting");
+            return dsql_error_set(err, DSQL_ETIMEOUT,
+                                  "no connection available within %lld ms (pool max %d, %d "
+                                  "open, %d other waiters): raise max or acquire_timeout_ms, "
+                                  "or release connections sooner",
+                                  timeout, max, open, nwait);
         }
-        pthread_mutex_unlock(&p->mu);
+        c = w.conn;
+        slot = w.slot;
+    }
+    pthread_mutex_unlock(&p->mu);
 
-        if (slot) {
+    if (slot) {
+        int rc = fill_slot(p, deadline, &c, err);
+        if (rc)
+            return rc;
+    } else {
+        const char *why = unfit_reason(p, c, dsql__mono_ms());
+        if (why) {
+            /* Keep the slot and open a fresh connection in its place. */
+            pthread_mutex_lock(&p->mu);
+            if (!strcmp(why, "lifetime reached"))
+                p->retires++;
+            else
+                p->discards++;
+            p->connecting++;
+            pthread_mutex_unlock(&p->mu);
+            retire(p, c, why);
+            c = NULL;
             int rc = fill_slot(p, deadline, &c, err);
             if (rc)
                 return rc;
-        } else {
-            const char *why = unfit_reason(p, c, dsql__mono_ms());
-            if (why) {
-                /* Keep the slot and open a fresh connection in its place. */
-                pthread_mutex_lock(&p->mu);
-                if (!strcmp(why, "lifetime reached"))
-                    p->retires++;
-                else
-                    p->discards++;
-                p->connecting++;
-                pthread_mutex_unlock(&p->mu);
-                retire(p, c, why);
-                c = NULL;
-                int rc = fill_slot(p, deadline, &c, err);
-                if (rc)
-                    return rc;
-            }
         }
-        c->stats_at_acquire = c->stats;
-        *out = c;
-        return DSQL_OK;
     }
+    c->stats_at_acquire = c->stats;
+    *out = c;
+    return DSQL_OK;
 }
 
 void dsql_pool_release(dsql_pool *p, dsql_conn *c)
