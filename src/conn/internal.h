@@ -78,6 +78,17 @@ void dsql__db_release(dsql_db *db, dsql_conn *conn);
  * BEGIN/COMMIT with the default retry policy). */
 int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err);
 
+/*
+ * Runs one statement on db (libpq-style parameters, text results) in one round trip:
+ * on a pool a connection is acquired and released around it. In autocommit (a pool, or
+ * a connection outside a transaction) the statement is its own transaction and OCC
+ * conflicts are retried with the default policy; inside the caller's transaction it runs
+ * once (the transaction's runner retries). *out as dsql__conn_exec. Every model-layer
+ * statement goes through here.
+ */
+int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *values,
+                  const int *lengths, const int *formats, PGresult **out, dsql_error *err);
+
 /* The logger of db's config (for model-layer log lines); fn NULL when none. */
 void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx);
 

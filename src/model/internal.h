@@ -265,4 +265,55 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
                        dsql_error *err);
 void dsql__plan_free(dsql__plan *plan);
 
+/* A plan for m alone with every attribute in declaration order as columns 0..n-1 (the
+ * shape of INSERT ... RETURNING). */
+void dsql__plan_model(dsql__plan *plan, const dsql_model *m);
+
+/* ---- hydration (hydrate.c) ---- */
+
+/*
+ * Hydrates res->pg following plan: res->rows becomes an array of res->nrows structs of
+ * the plan's root model (in res->arena), included associations filled into their members
+ * (to-many: arrays with counts; to-one: pointers), parents merged by primary key, joined
+ * duplicates dropped. Text members point into res->pg.
+ */
+int dsql__hydrate(dsql_result *res, const dsql__plan *plan, dsql_error *err);
+
+/* Same for a raw SELECT: columns matched to m's attributes by column name (then
+ * attribute name); other columns ignored. */
+int dsql__hydrate_by_name(dsql_result *res, const dsql_model *m, dsql_error *err);
+
+/* ---- running statements ---- */
+
+/* Rows one Aurora DSQL transaction may modify; bulk writes are chunked under it. */
+#define DSQL__ROW_CAP 3000
+
+/* Runs sql with p on db (see dsql__db_exec): the one path of every model statement. */
+static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__params *p,
+                            PGresult **out, dsql_error *err)
+{
+    if (sql->oom || p->oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory (or over 65535 parameters)");
+    return dsql__db_exec(db, dsql__sb_str(sql), p->n, p->values, p->lengths, p->formats, out, err);
+}
+
+/* Builds s, runs it on db and hydrates the rows: *out (dsql_result_free) holds
+ * (*out)->rows / (*out)->nrows. The whole of a find, for every caller. */
+int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error *err);
+
+/* Fills client-side defaults into row's NULL members: a fresh UUIDv4 for
+ * .default_uuid_v4, the constant .default_value (text members then point at the
+ * descriptor's constant string). */
+void dsql__fill_defaults(const dsql_model *m, void *row);
+
+/* INSERT INTO t (every column) VALUES (...), ... for rows [0, n) of an array of m's
+ * structs (NULL members with a server default are sent as DEFAULT), RETURNING every
+ * column when returning. Parameters borrow from rows. */
+void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const void *rows,
+                        size_t n, bool returning);
+
+/* Validates a row about to be inserted: NULL is allowed where the column has a server
+ * default (.default_sql, sent as DEFAULT). */
+int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err);
+
 #endif

@@ -121,6 +121,20 @@ static int check_default(const dsql_model *m, const dsql_attr *a, dsql_error *er
         return DSQL_OK;
     if (a->default_uuid_v4)
         return attr_fail(err, m, a, "both .default_uuid_v4 and a constant default");
+    /* The default is stored in the member itself, so it must have the member's shape. */
+    dsql_value_kind k = a->default_value.kind;
+    bool fits = a->type == DSQL_T_UUID || dsql__type_is_text(a->type) ? k == DSQL_V_TEXT
+                : a->type == DSQL_T_REAL || a->type == DSQL_T_DOUBLE
+                    ? k == DSQL_V_DOUBLE || k == DSQL_V_INT
+                : a->type == DSQL_T_BOOLEAN ? k == DSQL_V_BOOL
+                : a->type == DSQL_T_BYTEA   ? false
+                                            : k == DSQL_V_INT;
+    if (!fits) {
+        char buf[96], tn[48];
+        snprintf(buf, sizeof buf, "a constant default of this kind does not fit the member (%s)",
+                 dsql__type_name(a, tn, sizeof tn));
+        return attr_fail(err, m, a, buf);
+    }
     dsql_error e;
     if (dsql__value_check(m, a, &a->default_value, DSQL__USE_STORE, &e)) {
         return dsql_error_set(err, DSQL_EINVAL, "model %s: attribute \"%s\": bad default: %s",

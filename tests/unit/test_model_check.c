@@ -153,8 +153,13 @@ static void test_bad_descriptors(void **state)
     static const dsql_attr bad_default_kind[] = {
         DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_STR("x")),
     };
-    EXPECT_BAD(bad_default_kind, "model owner: attribute \"age\": bad default: owner.age: "
-                                 "expected an INTEGER value, got text \"x\"");
+    EXPECT_BAD(bad_default_kind, "model owner: attribute \"age\": a constant default of this "
+                                 "kind does not fit the member (INTEGER)");
+    static const dsql_attr bad_default_range[] = {
+        DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(1LL << 40)),
+    };
+    EXPECT_BAD(bad_default_range, "model owner: attribute \"age\": bad default: owner.age: "
+                                  "1099511627776 is out of range for INTEGER");
     static const dsql_attr bad_numeric[] = {DSQL_ATTR(owner, name, DSQL_NUMERIC(5, 6))};
     EXPECT_BAD(bad_numeric, "model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= "
                             "precision <= 1000");

@@ -1,0 +1,46 @@
+/* One statement on a dsql_db with the OCC retry policy: the path every model-layer
+ * statement takes (so a per-connection statement cache in dsql__conn_exec serves them
+ * all). */
+#include "conn/private.h"
+
+int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *values,
+                  const int *lengths, const int *formats, PGresult **out, dsql_error *err)
+{
+    if (out)
+        *out = NULL;
+    dsql__policy p;
+    int rc = dsql__policy_resolve(NULL, &p, err);
+    if (rc)
+        return rc;
+    dsql_error e = DSQL_ERROR_INIT;
+    for (int attempt = 1;; attempt++) {
+        dsql_conn *conn;
+        rc = dsql__db_acquire(db, &conn, &e);
+        if (rc)
+            break;
+        /* Inside the caller's transaction a conflict aborts the whole transaction: only
+         * its runner can retry. In autocommit the statement is its own transaction. */
+        bool own_tx = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
+        rc = dsql__conn_exec(conn, sql, nparams, values, lengths, formats, 0, out, &e);
+        dsql__db_release(db, conn);
+        if (rc != DSQL_ECONFLICT || !own_tx || attempt > p.max_retries) {
+            if (rc == DSQL_ECONFLICT && own_tx)
+                dsql__err_prefix(&e, "gave up after %d attempt%s", attempt,
+                                 attempt == 1 ? "" : "s");
+            break;
+        }
+        int64_t delay = dsql__policy_delay(&p, attempt);
+        dsql_log_fn log;
+        void *log_ctx;
+        dsql__db_logger(db, &log, &log_ctx);
+        dsql__log(log, log_ctx, DSQL_LOG_WARN,
+                  "Statement attempt %d of %d hit a conflict (%s); retrying in %lld ms", attempt,
+                  p.max_retries + 1, e.sqlstate, (long long)delay);
+        if (p.on_retry)
+            p.on_retry(attempt, &e, delay, p.on_retry_ctx);
+        dsql__sleep_ms(delay);
+    }
+    if (rc && err)
+        *err = e;
+    return rc;
+}

@@ -1,0 +1,153 @@
+/*
+ * dsql_bulk_create: many rows as multi-row INSERTs, chunked under Aurora DSQL's
+ * per-transaction limits (3,000 rows, 10 MiB) and PostgreSQL's 65,535 parameters per
+ * statement. Each chunk is one INSERT in autocommit — its own transaction, retried on
+ * OCC conflicts — so a failure leaves whole chunks landed and says exactly which.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+#define CHUNK_BYTES_MAX ((size_t)4 << 20) /* parameter bytes: far below the 10 MiB limit */
+#define PARAMS_MAX      65535
+
+/* What a row costs in parameter bytes (text length, bytea length, number text). */
+static size_t row_bytes(const dsql_model *m, const void *row)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        const dsql_attr *a = &m->attrs[k];
+        if (dsql__attr_is_null(a, row))
+            continue;
+        const void *p = DSQL__CMEMBER(row, a);
+        if (a->type == DSQL_T_BYTEA)
+            n += ((const dsql_bytes *)p)->len;
+        else if (dsql__type_is_text(a->type))
+            n += strlen(*(char *const *)p);
+        else
+            n += 24; /* uuid, numbers, booleans: short text */
+    }
+    return n + 8 * m->n_attrs;
+}
+
+/* Splits n rows into chunks; starts[0..*nchunks] are the chunk boundaries (malloc'd). */
+static int plan_chunks(const dsql_model *m, const char *rows, size_t n, size_t max_rows,
+                       size_t max_bytes, size_t **starts, size_t *nchunks, dsql_error *err)
+{
+    size_t cap = n / max_rows + 2, k = 0, in_chunk = 0, bytes = 0;
+    size_t *s = malloc(cap * sizeof *s);
+    if (!s)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    s[k++] = 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t b = row_bytes(m, rows + r * m->struct_size);
+        if (in_chunk && (in_chunk == max_rows || bytes + b > max_bytes)) {
+            if (k == cap) {
+                size_t *t = realloc(s, (cap *= 2) * sizeof *s);
+                if (!t) {
+                    free(s);
+                    return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+                }
+                s = t;
+            }
+            s[k++] = r;
+            in_chunk = 0;
+            bytes = 0;
+        }
+        in_chunk++;
+        bytes += b;
+    }
+    if (k == cap) {
+        size_t *t = realloc(s, (cap + 1) * sizeof *s);
+        if (!t) {
+            free(s);
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+        }
+        s = t;
+    }
+    s[k] = n;
+    *starts = s;
+    *nchunks = n ? k : 0;
+    return DSQL_OK;
+}
+
+int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
+                     const dsql_bulk_options *opts, dsql_bulk_report *report, dsql_error *err)
+{
+    dsql_bulk_report rep = {0, 0, 0, n};
+    if (report)
+        *report = rep;
+    int rc = dsql__model_check(m, err);
+    if (rc)
+        return rc;
+    if (!db)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_bulk_create: db is NULL");
+    if (n && !rows)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_bulk_create: %zu %s rows announced, none "
+                              "given",
+                              n, m->name);
+    dsql_bulk_options o = opts ? *opts : (dsql_bulk_options)DSQL_BULK_OPTIONS_INIT;
+    size_t max_rows = o.chunk_rows && o.chunk_rows < DSQL__ROW_CAP ? o.chunk_rows : DSQL__ROW_CAP;
+    if (max_rows > PARAMS_MAX / m->n_attrs)
+        max_rows = PARAMS_MAX / m->n_attrs;
+    size_t max_bytes =
+        o.chunk_bytes && o.chunk_bytes < CHUNK_BYTES_MAX ? o.chunk_bytes : CHUNK_BYTES_MAX;
+    /* Every row is ready and valid before the first chunk is sent. */
+    char *base = rows;
+    for (size_t r = 0; r < n; r++) {
+        void *row = base + r * m->struct_size;
+        dsql__fill_defaults(m, row);
+        if ((rc = dsql__validate_insert(m, row, err))) {
+            dsql__err_prefix(err, "dsql_bulk_create: row %zu", r);
+            return rc;
+        }
+    }
+    size_t *starts = NULL, nchunks = 0;
+    if ((rc = plan_chunks(m, base, n, max_rows, max_bytes, &starts, &nchunks, err)))
+        return rc;
+    rep.chunks_total = nchunks;
+    if (report)
+        *report = rep;
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t first = starts[c], count = starts[c + 1] - starts[c];
+        dsql__sb_reset(&sql);
+        dsql__params_reset(&p);
+        dsql__build_insert(&sql, &p, m, base + first * m->struct_size, count, false);
+        dsql_error e = DSQL_ERROR_INIT;
+        rc = dsql__run(db, &sql, &p, NULL, &e);
+        if (rc) {
+            dsql_error cause = e;
+            char landed[96] = "no rows landed";
+            if (rep.chunks_done) {
+                rc = DSQL_EPARTIAL;
+                snprintf(landed, sizeof landed,
+                         "rows 0..%zu (%zu chunks) landed, rows from %zu on did not",
+                         rep.rows_done - 1, rep.chunks_done, first);
+            }
+            dsql_error_set(
+                &e, rc, "dsql_bulk_create: %s: chunk %zu of %zu (rows %zu..%zu) failed; %s: %s",
+                m->name, c + 1, nchunks, first, first + count - 1, landed, cause.message);
+            memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
+            memcpy(e.detail, cause.detail, sizeof e.detail);
+            memcpy(e.hint, cause.hint, sizeof e.hint);
+            if (err)
+                *err = e;
+            break;
+        }
+        rep.chunks_done++;
+        rep.rows_done += count;
+        if (report)
+            *report = rep;
+        if (o.progress)
+            o.progress(rep.rows_done, n, o.progress_ctx);
+    }
+    free(starts);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    return rc;
+}

@@ -1,0 +1,441 @@
+/* CRUD on one model: create, find all / one / by primary key, count, update, save. Every
+ * call is one statement (one round trip) through dsql__run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+/* ---- defaults and insert validation ---- */
+
+void dsql__fill_defaults(const dsql_model *m, void *row)
+{
+    for (size_t i = 0; i < m->n_attrs; i++) {
+        const dsql_attr *a = &m->attrs[i];
+        if (!dsql__attr_is_null(a, row))
+            continue;
+        void *p = DSQL__MEMBER(row, a);
+        const dsql_value *d = &a->default_value;
+        if (a->default_uuid_v4) {
+            dsql_uuid_v4(p);
+            continue;
+        }
+        if (d->kind == DSQL_V_NULL)
+            continue;
+        switch (a->type) {
+        case DSQL_T_UUID:
+            dsql_uuid_parse(d->u.s, p, NULL);
+            break;
+        case DSQL_T_SMALLINT:
+            *(int16_t *)p = (int16_t)d->u.i;
+            break;
+        case DSQL_T_INTEGER:
+            *(int32_t *)p = (int32_t)d->u.i;
+            break;
+        case DSQL_T_BIGINT:
+            *(int64_t *)p = d->u.i;
+            break;
+        case DSQL_T_REAL:
+            *(float *)p = (float)(d->kind == DSQL_V_INT ? (double)d->u.i : d->u.d);
+            break;
+        case DSQL_T_DOUBLE:
+            *(double *)p = d->kind == DSQL_V_INT ? (double)d->u.i : d->u.d;
+            break;
+        case DSQL_T_BOOLEAN:
+            *(bool *)p = d->u.b;
+            break;
+        default:
+            if (dsql__type_is_text(a->type))
+                *(char **)p = (char *)d->u.s; /* the descriptor's constant */
+            break;
+        }
+        if (a->has_offset)
+            *((bool *)((char *)row + a->has_offset - 1)) = true;
+    }
+}
+
+int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err)
+{
+    for (size_t i = 0; i < m->n_attrs; i++) {
+        const dsql_attr *a = &m->attrs[i];
+        int rc = dsql__validate_attr(m, a, row, a->default_sql != NULL, err);
+        if (rc)
+            return rc;
+    }
+    return DSQL_OK;
+}
+
+/* ---- shared pieces ---- */
+
+static int check_db(dsql_db *db, const char *fn, dsql_error *err)
+{
+    if (!db)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: db is NULL", fn);
+    return DSQL_OK;
+}
+
+/* Runs a built statement and wraps its result. */
+static int run_result(dsql_db *db, const dsql__strbuf *sql, const dsql__params *p,
+                      dsql_result **out, dsql_error *err)
+{
+    PGresult *pg = NULL;
+    int rc = dsql__run(db, sql, p, &pg, err);
+    if (rc)
+        return rc;
+    *out = dsql__result_new(pg);
+    return *out ? DSQL_OK : dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+}
+
+int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error *err)
+{
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    dsql__plan plan = DSQL__PLAN_INIT;
+    dsql_result *res = NULL;
+    *out = NULL;
+    int rc = dsql__build_select(s, &sql, &p, &plan, err);
+    if (!rc)
+        rc = run_result(db, &sql, &p, &res, err);
+    if (!rc)
+        rc = dsql__hydrate(res, &plan, err);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    dsql__plan_free(&plan);
+    if (rc) {
+        dsql_result_free(res);
+        return rc;
+    }
+    *out = res;
+    return DSQL_OK;
+}
+
+/* ---- create ---- */
+
+/* INSERT INTO t (cols) VALUES (...), (...) for rows [0, n) of an array. */
+void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const void *rows,
+                        size_t n, bool returning)
+{
+    dsql__sb_append(sql, "INSERT INTO ");
+    dsql__sql_table(sql, m);
+    dsql__sb_append(sql, " (");
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        if (k)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
+    }
+    dsql__sb_append(sql, ") VALUES ");
+    for (size_t r = 0; r < n; r++) {
+        const char *row = (const char *)rows + r * m->struct_size;
+        dsql__sb_append(sql, r ? ", (" : "(");
+        for (size_t k = 0; k < m->n_attrs; k++) {
+            const dsql_attr *a = &m->attrs[k];
+            if (k)
+                dsql__sb_append(sql, ", ");
+            if (a->default_sql && dsql__attr_is_null(a, row))
+                dsql__sb_append(sql, "DEFAULT");
+            else
+                dsql__sb_appendf(sql, "$%d", dsql__params_add_attr(p, a, row));
+        }
+        dsql__sb_append_c(sql, ')');
+    }
+    if (returning) {
+        dsql__sb_append(sql, " RETURNING ");
+        for (size_t k = 0; k < m->n_attrs; k++) {
+            if (k)
+                dsql__sb_append(sql, ", ");
+            dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
+        }
+    }
+}
+
+int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored, dsql_error *err)
+{
+    if (stored)
+        *stored = NULL;
+    int rc = dsql__model_check(m, err);
+    if (rc || (rc = check_db(db, "dsql_create", err)))
+        return rc;
+    if (!row)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_create: %s row is NULL", m->name);
+    dsql__fill_defaults(m, row);
+    if ((rc = dsql__validate_insert(m, row, err)))
+        return rc;
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    dsql__build_insert(&sql, &p, m, row, 1, stored != NULL);
+    dsql_result *res = NULL;
+    if (stored) {
+        rc = run_result(db, &sql, &p, &res, err);
+        if (!rc) {
+            dsql__plan plan = DSQL__PLAN_INIT;
+            dsql__plan_model(&plan, m);
+            rc = dsql__hydrate(res, &plan, err);
+            dsql__plan_free(&plan);
+        }
+    } else {
+        rc = dsql__run(db, &sql, &p, NULL, err);
+    }
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    if (rc) {
+        dsql_result_free(res);
+        return rc;
+    }
+    if (stored)
+        *stored = res;
+    return DSQL_OK;
+}
+
+/* ---- find ---- */
+
+int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void **rows, size_t *n,
+                  dsql_result **res, dsql_error *err)
+{
+    if (rows)
+        *rows = NULL;
+    if (n)
+        *n = 0;
+    if (!res)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_find_all: res is NULL (it owns the rows)");
+    *res = NULL;
+    int rc = check_db(db, "dsql_find_all", err);
+    if (rc || (rc = dsql__find(db, &(dsql__select){.m = m, .q = q}, res, err)))
+        return rc;
+    if (rows)
+        *rows = (*res)->rows;
+    if (n)
+        *n = (*res)->nrows;
+    return DSQL_OK;
+}
+
+/* The first row of a find, or DSQL_ENOTFOUND (with *res freed). */
+static int first_row(const dsql_model *m, void **row, dsql_result **res, const char *what,
+                     dsql_error *err)
+{
+    if ((*res)->nrows == 0) {
+        dsql_result_free(*res);
+        *res = NULL;
+        return dsql_error_set(err, DSQL_ENOTFOUND, "%s: no row %s", m->name, what);
+    }
+    if (row)
+        *row = (*res)->rows;
+    return DSQL_OK;
+}
+
+int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void **row,
+                  dsql_result **res, dsql_error *err)
+{
+    if (row)
+        *row = NULL;
+    if (!res)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_find_one: res is NULL (it owns the row)");
+    *res = NULL;
+    int rc = check_db(db, "dsql_find_one", err);
+    if (rc || (rc = dsql__find(db, &(dsql__select){.m = m, .q = q, .limit = 1}, res, err)))
+        return rc;
+    return first_row(m, row, res, "matches", err);
+}
+
+int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_query *q,
+                    void **row, dsql_result **res, dsql_error *err)
+{
+    if (row)
+        *row = NULL;
+    if (!res)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_find_by_pk: res is NULL (it owns the row)");
+    *res = NULL;
+    int rc = dsql__model_check(m, err);
+    if (rc || (rc = check_db(db, "dsql_find_by_pk", err)))
+        return rc;
+    const dsql_attr *key = dsql__model_pk(m);
+    if (!key)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_find_by_pk: model %s has no primary key",
+                              m->name);
+    if (q && q->where)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_find_by_pk: the query's where must be NULL (the primary key "
+                              "selects the row)");
+    if (pk.kind == DSQL_V_NULL || (pk.kind == DSQL_V_TEXT && !pk.u.s))
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_find_by_pk: %s.%s: the key is NULL", m->name,
+                              key->name);
+    dsql_where eq = {.op = DSQL_OP_EQ, .attr = key->name, .values = &pk, .n_values = 1};
+    if ((rc = dsql__find(db, &(dsql__select){.m = m, .q = q, .extra = &eq}, res, err)))
+        return rc;
+    char what[DSQL__PREVIEW_MAX + 64];
+    if (pk.kind == DSQL_V_TEXT) {
+        char pv[DSQL__PREVIEW_MAX];
+        snprintf(what, sizeof what, "with %s = %s", key->name,
+                 dsql__preview(pk.u.s, strlen(pk.u.s), pv, sizeof pv));
+    } else if (pk.kind == DSQL_V_INT) {
+        snprintf(what, sizeof what, "with %s = %lld", key->name, (long long)pk.u.i);
+    } else {
+        snprintf(what, sizeof what, "with that %s", key->name);
+    }
+    return first_row(m, row, res, what, err);
+}
+
+int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_t *count,
+               dsql_error *err)
+{
+    if (count)
+        *count = 0;
+    int rc = check_db(db, "dsql_count", err);
+    if (rc)
+        return rc;
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    dsql__plan plan = DSQL__PLAN_INIT;
+    dsql_query q = {.where = where};
+    PGresult *pg = NULL;
+    rc = dsql__build_select(&(dsql__select){.m = m, .q = &q, .count = true}, &sql, &p, &plan, err);
+    if (!rc)
+        rc = dsql__run(db, &sql, &p, &pg, err);
+    if (!rc) {
+        int64_t v = 0;
+        const char *t = PQntuples(pg) == 1 ? PQgetvalue(pg, 0, 0) : "";
+        if (!dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &v))
+            rc = dsql_error_set(err, DSQL_EPARSE, "count: the server sent no count");
+        else if (count)
+            *count = v;
+    }
+    PQclear(pg);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    dsql__plan_free(&plan);
+    return rc;
+}
+
+/* ---- update / save ---- */
+
+static uint64_t affected_of(PGresult *pg)
+{
+    const char *t = PQcmdTuples(pg);
+    int64_t v = 0;
+    return t && dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &v) ? (uint64_t)v : 0;
+}
+
+/* SET a = $n, ... for assignments checked against their attributes. */
+static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const dsql_assign *as,
+                    size_t n, dsql_error *err)
+{
+    dsql__sb_append(sql, " SET ");
+    for (size_t i = 0; i < n; i++) {
+        const dsql_attr *a;
+        int rc = dsql__attr_lookup(m, as[i].attr, "update", &a, err);
+        if (rc)
+            return rc;
+        const dsql_value *v = &as[i].value;
+        bool null = v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s);
+        if (null && (a->not_null || a->primary_key))
+            return dsql_error_set(err, DSQL_EVALIDATION, "%s.%s: NULL, but the attribute is %s",
+                                  m->name, a->name,
+                                  a->primary_key ? "the primary key" : "NOT NULL");
+        if (i)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(a));
+        int k = dsql__params_add_checked(p, m, a, v, DSQL__USE_STORE, err);
+        if (!k)
+            return err ? err->status : DSQL_EINVAL;
+        dsql__sb_appendf(sql, " = $%d", k);
+    }
+    return DSQL_OK;
+}
+
+int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
+                const dsql_where *where, uint64_t *affected, dsql_error *err)
+{
+    if (affected)
+        *affected = 0;
+    int rc = dsql__model_check(m, err);
+    if (rc || (rc = check_db(db, "dsql_update", err)))
+        return rc;
+    if (!assigns || n_assigns == 0)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_update: %s: nothing to set", m->name);
+    if (!where)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_update: %s: where is NULL (to update every row on purpose, "
+                              "use DSQL_NOT_NULL on the primary key)",
+                              m->name);
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    PGresult *pg = NULL;
+    dsql__sb_append(&sql, "UPDATE ");
+    dsql__sql_table(&sql, m);
+    rc = set_list(&sql, &p, m, assigns, n_assigns, err);
+    if (!rc) {
+        dsql__sb_append(&sql, " WHERE ");
+        rc = dsql__build_where(&sql, &p, m, NULL, where, err);
+        if (rc)
+            dsql__err_prefix(err, "where");
+    }
+    if (!rc)
+        rc = dsql__run(db, &sql, &p, &pg, err);
+    if (!rc && affected)
+        *affected = affected_of(pg);
+    PQclear(pg);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    return rc;
+}
+
+int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *const *attrs,
+              size_t n_attrs, dsql_error *err)
+{
+    int rc = dsql__model_check(m, err);
+    if (rc || (rc = check_db(db, "dsql_save", err)))
+        return rc;
+    if (!row)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s row is NULL", m->name);
+    const dsql_attr *key = dsql__model_pk(m);
+    if (!key)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_save: model %s has no primary key", m->name);
+    if ((rc = dsql__validate_attr(m, key, row, false, err)))
+        return rc;
+    if (n_attrs && !attrs)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_save: %zu attributes announced, none given",
+                              n_attrs);
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    PGresult *pg = NULL;
+    dsql__sb_append(&sql, "UPDATE ");
+    dsql__sql_table(&sql, m);
+    dsql__sb_append(&sql, " SET ");
+    size_t n = n_attrs ? n_attrs : m->n_attrs, set = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        const dsql_attr *a = &m->attrs[i];
+        if (n_attrs)
+            rc = dsql__attr_lookup(m, attrs[i], "dsql_save", &a, err);
+        else if (a == key)
+            continue;
+        if (!rc)
+            rc = dsql__validate_attr(m, a, row, false, err);
+        if (rc)
+            break;
+        dsql__sb_append(&sql, set++ ? ", " : "");
+        dsql__sql_ident(&sql, dsql__attr_column(a));
+        dsql__sb_appendf(&sql, " = $%d", dsql__params_add_attr(&p, a, row));
+    }
+    if (!rc && set == 0)
+        rc = dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s: nothing to save", m->name);
+    if (!rc) {
+        dsql__sb_append(&sql, " WHERE ");
+        dsql__sql_ident(&sql, dsql__attr_column(key));
+        dsql__sb_appendf(&sql, " = $%d", dsql__params_add_attr(&p, key, row));
+        rc = dsql__run(db, &sql, &p, &pg, err);
+    }
+    if (!rc && affected_of(pg) == 0) {
+        char pv[DSQL__PREVIEW_MAX];
+        dsql_value kv = dsql__attr_value(key, row);
+        if (kv.kind == DSQL_V_TEXT)
+            dsql__preview(kv.u.s, strlen(kv.u.s), pv, sizeof pv);
+        else if (kv.kind == DSQL_V_INT)
+            snprintf(pv, sizeof pv, "%lld", (long long)kv.u.i);
+        else
+            snprintf(pv, sizeof pv, "that key");
+        rc = dsql_error_set(err, DSQL_ENOTFOUND, "dsql_save: %s: no row with %s = %s", m->name,
+                            key->name, pv);
+    }
+    PQclear(pg);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    return rc;
+}
