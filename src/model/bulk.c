@@ -111,6 +111,9 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
     rep.chunks_total = nchunks;
     if (report)
         *report = rep;
+    /* Inside the caller's transaction nothing lands until it commits, and a failed chunk
+     * aborts it: a failure is then the chunk's own error with nothing landed. */
+    bool enclosed = dsql__db_in_transaction(db);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     for (size_t c = 0; c < nchunks; c++) {
@@ -123,7 +126,12 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
         if (rc) {
             dsql_error cause = e;
             char landed[96] = "no rows landed";
-            if (rep.chunks_done) {
+            if (enclosed) {
+                snprintf(landed, sizeof landed, "the enclosing transaction is aborted");
+                rep.chunks_done = rep.rows_done = 0;
+                if (report)
+                    *report = rep;
+            } else if (rep.chunks_done) {
                 rc = DSQL_EPARTIAL;
                 snprintf(landed, sizeof landed,
                          "rows 0..%zu (%zu chunks) landed, rows from %zu on did not",

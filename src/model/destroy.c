@@ -54,7 +54,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         if (!key || n < DSQL__ROW_CAP)
             break;
     }
-    if (rc && total > 0) {
+    if (rc && total > 0 && !dsql__db_in_transaction(db)) {
         dsql_error cause = *err;
         dsql_error_set(err, DSQL_EPARTIAL,
                        "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "

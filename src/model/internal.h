@@ -285,6 +285,14 @@ int dsql__hydrate_by_name(dsql_result *res, const dsql_model *m, dsql_error *err
 
 /* ---- running statements ---- */
 
+/* True when db is a connection inside a transaction (statements run in the caller's
+ * transaction, not in autocommit). */
+static inline bool dsql__db_in_transaction(dsql_db *db)
+{
+    return db && !dsql__db_is_pool(db) && *(const uint32_t *)db == DSQL__MAGIC_CONN &&
+           PQtransactionStatus(dsql__conn_pg(db)) != PQTRANS_IDLE;
+}
+
 /* Rows one Aurora DSQL transaction may modify; bulk writes are chunked under it. */
 #define DSQL__ROW_CAP 3000
 

@@ -1,0 +1,271 @@
+/*
+ * Bulk create and chunked destroy against the throwaway PostgreSQL: 10,000 rows land in
+ * chunks of at most 3,000 (each one statement, checked by the server's own statistics of
+ * rows per statement), progress is reported after each chunk, a failing chunk reports
+ * exactly what landed, and a destroy of 10,000 rows deletes in chunks of 3,000.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "conn_util.h"
+#include "petclinic.h"
+
+#define DB "dsql_t_model_bulk"
+#define N  10000
+
+static dsql_pool *pool;
+static PGconn *pg;
+static log_capture logs;
+
+static int setup(void **state)
+{
+    (void)state;
+    pc_create_db(DB);
+    cap_init(&logs);
+    dsql_config cfg;
+    test_config(&cfg);
+    cfg.database = DB;
+    cfg.log = cap_log;
+    cfg.log_ctx = &logs;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
+    dsql_config_clear(&cfg);
+    if (rc)
+        return -1;
+    pg = pc_pg(DB);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    PQfinish(pg);
+    dsql_pool_close(pool);
+    cap_free(&logs);
+    pc_drop_db(DB);
+    return 0;
+}
+
+static void fresh(void)
+{
+    pg_ok(pg, "DROP TABLE IF EXISTS pet");
+    pg_ok(pg, "CREATE TABLE pet (id uuid PRIMARY KEY, name varchar(30) NOT NULL UNIQUE, "
+              "\"birthDate\" date NOT NULL, \"ownerId\" uuid)");
+}
+
+typedef struct progress {
+    size_t calls;
+    size_t done[16];
+    size_t total;
+} progress;
+
+static void on_progress(size_t done, size_t total, void *ctx)
+{
+    progress *p = ctx;
+    if (p->calls < 16)
+        p->done[p->calls] = done;
+    p->calls++;
+    p->total = total;
+}
+
+/* N pets named pet-00000 ... (names are unique); their strings live in names. */
+static pet *make_pets(char (**names)[16])
+{
+    pet *pets = calloc(N, sizeof *pets);
+    *names = calloc(N, sizeof **names);
+    assert_non_null(pets);
+    assert_non_null(*names);
+    for (int i = 0; i < N; i++) {
+        snprintf((*names)[i], 16, "pet-%05d", i);
+        pets[i].name = (*names)[i];
+        pets[i].birth_date = "2020-01-01";
+    }
+    return pets;
+}
+
+static void test_bulk_10000(void **state)
+{
+    (void)state;
+    fresh();
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    dsql_error err = DSQL_ERROR_INIT;
+    progress pr = {0};
+    dsql_bulk_options opts = DSQL_BULK_OPTIONS_INIT;
+    opts.progress = on_progress;
+    opts.progress_ctx = &pr;
+    dsql_bulk_report rep;
+    dsql_pool_stats before, after;
+    dsql_pool_get_stats(pool, &before);
+    assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets, N, &opts, &rep, &err), err);
+    dsql_pool_get_stats(pool, &after);
+    assert_int_equal(pr.calls, 4);
+    assert_int_equal(pr.done[0], 3000);
+    assert_int_equal(pr.done[1], 6000);
+    assert_int_equal(pr.done[2], 9000);
+    assert_int_equal(pr.done[3], 10000);
+    assert_int_equal(pr.total, N);
+    assert_int_equal(rep.chunks_done, 4);
+    assert_int_equal(rep.chunks_total, 4);
+    assert_int_equal(rep.rows_done, N);
+    assert_int_equal(rep.rows_total, N);
+    assert_int_equal(after.statements - before.statements, 4); /* one INSERT per chunk */
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N);
+    assert_int_equal(pg_long(pg, "SELECT count(DISTINCT id) FROM pet"), N); /* UUIDs filled */
+    assert_int_equal(strlen(pets[N - 1].id.str), 36);
+    free(pets);
+    free(names);
+}
+
+/* A unique violation in the third chunk: two chunks landed, the rest did not. */
+static void test_bulk_failing_chunk(void **state)
+{
+    (void)state;
+    fresh();
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    pets[6500].name = pets[6400].name; /* duplicate inside chunk 3 (rows 6000..8999) */
+    dsql_error err = DSQL_ERROR_INIT;
+    progress pr = {0};
+    dsql_bulk_options opts = {.progress = on_progress, .progress_ctx = &pr};
+    dsql_bulk_report rep;
+    assert_int_equal(dsql_bulk_create(pool, &pet_model, pets, N, &opts, &rep, &err), DSQL_EPARTIAL);
+    assert_int_equal(rep.chunks_done, 2);
+    assert_int_equal(rep.rows_done, 6000);
+    assert_int_equal(rep.chunks_total, 4);
+    assert_int_equal(rep.rows_total, N);
+    assert_int_equal(pr.calls, 2);
+    assert_string_equal(err.sqlstate, "23505");
+    const char *want = "dsql_bulk_create: pet: chunk 3 of 4 (rows 6000..8999) failed; rows "
+                       "0..5999 (2 chunks) landed, rows from 6000 on did not: ";
+    assert_memory_equal(err.message, want, strlen(want));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 6000);
+    /* A failure in the first chunk is the chunk's own error: nothing landed. */
+    fresh();
+    pets[6500].name = names[6500];
+    pets[10].name = pets[11].name;
+    assert_int_equal(dsql_bulk_create(pool, &pet_model, pets, N, NULL, &rep, &err),
+                     DSQL_ECONSTRAINT);
+    assert_int_equal(rep.chunks_done, 0);
+    assert_int_equal(rep.rows_done, 0);
+    want = "dsql_bulk_create: pet: chunk 1 of 4 (rows 0..2999) failed; no rows landed: ";
+    assert_memory_equal(err.message, want, strlen(want));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
+    free(pets);
+    free(names);
+}
+
+/* Validation covers every row before the first chunk is sent. */
+static void test_bulk_validation(void **state)
+{
+    (void)state;
+    fresh();
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    pets[9999].birth_date = "2023-02-29";
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_bulk_report rep;
+    assert_int_equal(dsql_bulk_create(pool, &pet_model, pets, N, NULL, &rep, &err),
+                     DSQL_EVALIDATION);
+    assert_string_equal(err.message, "dsql_bulk_create: row 9999: pet.birthDate: \"2023-02-29\" "
+                                     "is not a date YYYY-MM-DD on the calendar (DATEONLY)");
+    assert_int_equal(rep.chunks_done, 0);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
+    free(pets);
+    free(names);
+}
+
+/* Smaller chunks by option, and by bytes; an empty bulk sends nothing. */
+static void test_bulk_chunk_options(void **state)
+{
+    (void)state;
+    fresh();
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_bulk_report rep;
+    dsql_bulk_options opts = {.chunk_rows = 999};
+    assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets, 2500, &opts, &rep, &err), err);
+    assert_int_equal(rep.chunks_total, 3);
+    opts = (dsql_bulk_options){.chunk_rows = 100000}; /* capped at 3,000 */
+    assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets + 2500, 7500, &opts, &rep, &err), err);
+    assert_int_equal(rep.chunks_total, 3);
+    fresh();
+    opts = (dsql_bulk_options){.chunk_bytes = 10000};
+    assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets, 1000, &opts, &rep, &err), err);
+    assert_true(rep.chunks_total > 1);
+    assert_int_equal(rep.rows_done, 1000);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 1000);
+    assert_dsql_ok(dsql_bulk_create(pool, &pet_model, NULL, 0, NULL, &rep, &err), err);
+    assert_int_equal(rep.chunks_total, 0);
+    free(pets);
+    free(names);
+}
+
+/* The same bulk inside the caller's transaction: everything or nothing. */
+typedef struct txctx {
+    pet *pets;
+    size_t n;
+} txctx;
+
+static int bulk_tx(dsql_conn *conn, void *ctx, dsql_error *err)
+{
+    txctx *t = ctx;
+    return dsql_bulk_create(conn, &pet_model, t->pets, t->n, NULL, NULL, err);
+}
+
+static void test_bulk_in_transaction(void **state)
+{
+    (void)state;
+    fresh();
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    dsql_error err = DSQL_ERROR_INIT;
+    txctx t = {pets, 4000};
+    assert_dsql_ok(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), err);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 4000);
+    fresh();
+    pets[3500].name = pets[0].name;
+    assert_int_equal(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), DSQL_ECONSTRAINT);
+    const char *want = "dsql_bulk_create: pet: chunk 2 of 2 (rows 3000..3999) failed; the "
+                       "enclosing transaction is aborted: ";
+    assert_memory_equal(err.message, want, strlen(want));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0); /* rolled back together */
+    free(pets);
+    free(names);
+}
+
+/* Destroy deletes in chunks of 3,000 rows, each its own statement. */
+static void test_destroy_chunked(void **state)
+{
+    (void)state;
+    fresh();
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets, N, NULL, NULL, &err), err);
+    dsql_pool_stats before, after;
+    dsql_pool_get_stats(pool, &before);
+    uint64_t affected = 0;
+    assert_dsql_ok(
+        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err), err);
+    dsql_pool_get_stats(pool, &after);
+    assert_int_equal(affected, N);
+    assert_int_equal(after.statements - before.statements, 4); /* 3000 + 3000 + 3000 + 1000 */
+    assert_true(cap_has(&logs, "DELETE FROM \"pet\" WHERE \"id\" IN (SELECT \"id\" FROM \"pet\" "
+                               "WHERE \"name\" LIKE $1 LIMIT 3000)"));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
+    free(pets);
+    free(names);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bulk_10000),          cmocka_unit_test(test_bulk_failing_chunk),
+        cmocka_unit_test(test_bulk_validation),     cmocka_unit_test(test_bulk_chunk_options),
+        cmocka_unit_test(test_bulk_in_transaction), cmocka_unit_test(test_destroy_chunked),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
