@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Compiles the C snippets of every docs/*.md against the library's headers, so the docs
+# cannot drift from the API.
+#
+# Fenced blocks, by their info string:
+#   ```c            compiled alone when it is a complete program (it has a main);
+#                   other plain blocks are illustrations and are skipped
+#   ```c prelude    file-scope code (types, models, callbacks) shared by the page's
+#                   fragments, in page order
+#   ```c fragment   statements, wrapped in a function that provides `pool` (dsql_pool *),
+#                   `conn` (dsql_conn *), `err` (dsql_error) and `die(&err)`
+# Errors point at the Markdown file and line.
+set -uo pipefail
+src=${DSQL_SOURCE_DIR:?run through ctest}
+bin=${DSQL_BINARY_DIR:?run through ctest}
+cc=${CC:-cc}
+flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wpedantic -Werror
+       -Wno-unused-variable -Wno-unused-function -Wno-unused-parameter
+       -Wno-unused-but-set-variable -I"$src/include" -I"$bin/include" -fsyntax-only)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+checked=0
+
+for doc in "$src"/docs/*.md; do
+    name=docs/$(basename "$doc")
+    rm -f "$tmp"/block_*
+    # Split the page into numbered blocks: block_<n>.<kind> holding "#line" + the code.
+    awk -v dir="$tmp" -v file="$name" '
+        /^```c( |$)/ && !inside {
+            inside = 1; n++; kind = $2 == "" ? "plain" : $2
+            out = sprintf("%s/block_%03d.%s", dir, n, kind)
+            printf "#line %d \"%s\"\n", NR + 1, file > out
+            next
+        }
+        /^```/ && inside { inside = 0; close(out); next }
+        inside { print > out }
+    ' "$doc"
+    programs=0 fragments=0 skipped=0 before=$fail
+    unit=$tmp/page.c
+    {
+        echo '#include <stdbool.h>'
+        echo '#include <stdint.h>'
+        echo '#include <stdio.h>'
+        echo '#include <stdlib.h>'
+        echo '#include <string.h>'
+        echo '#include <dsql/dsql.h>'
+        echo 'static void die(const dsql_error *e) { fprintf(stderr, "%s\n", e->message); exit(1); }'
+    } >"$unit"
+    for b in "$tmp"/block_*; do
+        [ -e "$b" ] || continue
+        case $b in
+        *.plain)
+            if grep -Eq '(^|[^a-z_])main[[:space:]]*\(' "$b"; then
+                if ! "$cc" "${flags[@]}" -x c "$b" 2>"$tmp/out"; then
+                    echo "FAIL $name: program does not compile:"
+                    sed 's/^/    /' "$tmp/out"
+                    fail=1
+                fi
+                programs=$((programs + 1))
+            else
+                skipped=$((skipped + 1))
+            fi
+            ;;
+        *.prelude)
+            cat "$b" >>"$unit"
+            ;;
+        *.fragment)
+            fragments=$((fragments + 1))
+            {
+                echo "static void snippet_$fragments(dsql_pool *pool, dsql_conn *conn)"
+                echo '{'
+                echo '    dsql_error err = DSQL_ERROR_INIT;'
+                echo '    (void)pool; (void)conn; (void)err;'
+                cat "$b"
+                echo '}'
+            } >>"$unit"
+            ;;
+        *)
+            echo "FAIL $name: unknown block kind ${b##*.} (use c, c prelude or c fragment)"
+            fail=1
+            ;;
+        esac
+    done
+    if [ $fragments -gt 0 ] || grep -q '^#line' "$unit"; then
+        if ! "$cc" "${flags[@]}" -x c "$unit" 2>"$tmp/out"; then
+            echo "FAIL $name: snippets do not compile:"
+            sed 's/^/    /' "$tmp/out"
+            fail=1
+        fi
+    fi
+    checked=$((checked + programs + fragments))
+    [ "$fail" = "$before" ] && echo "ok   $name: $programs programs, $fragments fragments compiled ($skipped illustrations skipped)"
+done
+
+if [ $checked -eq 0 ]; then
+    echo "FAIL: no snippet was compiled (is docs/ empty?)"
+    fail=1
+fi
+exit $fail
