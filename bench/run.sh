@@ -11,8 +11,9 @@
 #   BENCH_N        workload size (default 1000)
 #   BENCH_RTT_MS   emulated round-trip times in ms (default "0 2"); 0 connects directly,
 #                  anything else goes through bench/rttproxy
-#   BENCH_REPEAT   runs of each implementation at each RTT, interleaved; the report takes
-#                  the median (default 3)
+#   BENCH_REPEAT   runs of each implementation at RTT 0, interleaved; the report takes the
+#                  median per phase (default 5: without latency the numbers are noisy)
+#   BENCH_REPEAT_RTT  the same through the proxy (default 1: latency-bound, stable)
 #   BENCH_OUT      results directory (default bench/results)
 set -euo pipefail
 
@@ -21,7 +22,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
 n=${BENCH_N:-1000}
 rtts=${BENCH_RTT_MS:-0 2}
-repeat=${BENCH_REPEAT:-3}
+repeat=${BENCH_REPEAT:-5}
+repeat_rtt=${BENCH_REPEAT_RTT:-1}
 out=${BENCH_OUT:-$here/results}
 raw=$out/raw
 : "${PGPORT:?bench: run through make bench (needs the throwaway server)}"
@@ -33,6 +35,8 @@ for r in $rtts; do
 done
 [ -n "${rtts// /}" ] || die "BENCH_RTT_MS is empty"
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a whole number >= 1, not '$repeat'"
+[[ "$repeat_rtt" =~ ^[1-9][0-9]*$ ]] ||
+    die "BENCH_REPEAT_RTT must be a whole number >= 1, not '$repeat_rtt'"
 [ -x "$build/bench/rttproxy" ] || die "$build/bench/rttproxy is missing (build first: make bench)"
 programs=()
 for p in "$build"/bench/petclinic_*; do
@@ -68,7 +72,7 @@ cc_id=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt" | head -
     echo "sequelize: $(pkgver sequelize), pg: $(pkgver pg), @aws-sdk/dsql-signer: $(pkgver @aws-sdk/dsql-signer)"
     echo "n: $n"
     echo "rtt_ms: $rtts"
-    echo "repeat: $repeat"
+    echo "runs: $repeat at RTT 0, $repeat_rtt through the proxy (median per phase)"
 } >"$out/machine.txt"
 sed 's/^/  /' "$out/machine.txt"
 
@@ -119,12 +123,14 @@ run_one() { # impl, rtt, run number, command...
 
 # Runs are interleaved (every implementation once, then again) so that a slow spell of
 # the machine does not fall on one implementation only.
-echo "bench: petclinic-$n at RTT ${rtts// /, } ms, $repeat run(s) each"
+echo "bench: petclinic-$n at RTT ${rtts// /, } ms"
 for rtt in $rtts; do
+    runs=$repeat
     if [ "$rtt" != 0 ]; then
         start_proxy "$rtt"
+        runs=$repeat_rtt
     fi
-    for ((k = 1; k <= repeat; k++)); do
+    for ((k = 1; k <= runs; k++)); do
         for p in "${programs[@]}"; do
             run_one "${p##*/petclinic_}" "$rtt" $k "$p"
         done
