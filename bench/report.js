@@ -134,7 +134,7 @@ function main() {
   for (const rtt of rtts) {
     const runsHere = Math.max(...impls.map((i) => get(i, rtt)?.runs.length || 0));
     md.push(`### RTT ${rtt} ms${rtt === '0' ? ' (direct loopback connection)' : ' (through bench/rttproxy)'}`, '');
-    md.push(`Median of ${runsHere} run${runsHere === 1 ? '' : 's'} per phase.`, '');
+    md.push(runsHere === 1 ? 'One run.' : `Median of ${runsHere} runs, phase by phase.`, '');
     md.push(`| phase | ops | ${impls.map(label).join(' | ')} | ${ratioCols.map((c) => c[2]).join(' | ')} |`);
     md.push(`|---|---:|${impls.map(() => '---:').join('|')}|${ratioCols.map(() => '---:').join('|')}|`);
     for (const ph of PHASES) {
