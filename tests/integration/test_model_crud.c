@@ -194,6 +194,26 @@ static void test_flow_transaction(void **state)
     check_flow_result();
 }
 
+/* A standalone connection outside any transaction: every call in autocommit. */
+static void test_flow_connection(void **state)
+{
+    (void)state;
+    fresh_tables();
+    dsql_config cfg;
+    test_config(&cfg);
+    cfg.database = DB;
+    dsql_conn *conn;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    dsql_config_clear(&cfg);
+    assert_dsql_ok(flow(conn, &err), err);
+    check_flow_result();
+    dsql_conn_stats st;
+    dsql_conn_get_stats(conn, &st);
+    assert_int_equal(st.statements, st.round_trips); /* no pipelines, no BEGIN/COMMIT pairs */
+    dsql_conn_close(conn);
+}
+
 /* A failing call inside the transaction rolls every call of it back. */
 static int failing_tx(dsql_conn *conn, void *ctx, dsql_error *err)
 {
@@ -583,15 +603,11 @@ static void test_raw(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flow_pool),
-        cmocka_unit_test(test_flow_transaction),
-        cmocka_unit_test(test_transaction_rolls_back),
-        cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_find_or_create_race),
-        cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_flow_pool),           cmocka_unit_test(test_flow_transaction),
+        cmocka_unit_test(test_flow_connection),     cmocka_unit_test(test_transaction_rolls_back),
+        cmocka_unit_test(test_round_trips),         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_bad_input),           cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_find_or_create_race), cmocka_unit_test(test_raw),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
