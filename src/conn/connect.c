@@ -253,6 +253,7 @@ void dsql__conn_free(dsql_conn *conn)
         return;
     if (conn->pg)
         PQfinish(conn->pg);
+    dsql__stmt_cache_free(conn->stmts);
     conn->magic = 0;
     free(conn);
 }

@@ -372,8 +372,11 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
     if (!sql)
         return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL");
     int64_t t0 = dsql__mono_us();
-    PGresult *res =
-        PQexecParams(conn->pg, sql, nparams, NULL, values, lengths, formats, result_format);
+    bool cached;
+    PGresult *res = dsql__stmt_exec(conn, sql, nparams, values, lengths, formats, result_format,
+                                    &cached);
+    if (!cached)
+        res = PQexecParams(conn->pg, sql, nparams, NULL, values, lengths, formats, result_format);
     conn->stats.statements++;
     conn->stats.round_trips++;
     ExecStatusType st = PQresultStatus(res);

@@ -81,6 +81,7 @@ struct dsql_conn {
     int64_t idle_since_ms;
     dsql_conn_stats stats_at_acquire;
     struct dsql_conn *prev, *next; /* idle list */
+    struct dsql__stmt_cache *stmts; /* named prepared statements (stmt_cache.c) */
 };
 
 /*
@@ -109,6 +110,19 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
 
 /* Marks conn broken when its libpq connection is. Returns conn->broken. */
 bool dsql__conn_check_broken(dsql_conn *conn);
+
+/* ---- prepared statements (stmt_cache.c) ---- */
+
+/*
+ * Runs a data statement through conn's cache of named prepared statements (one round
+ * trip, first use included). *handled false: the statement is not for the cache (or the
+ * server refuses named statements) and nothing was sent — run it unnamed. Otherwise the
+ * statement's result, or NULL when the connection failed (see its error).
+ */
+PGresult *dsql__stmt_exec(dsql_conn *conn, const char *sql, int nparams,
+                          const char *const *values, const int *lengths, const int *formats,
+                          int result_format, bool *handled);
+void dsql__stmt_cache_free(struct dsql__stmt_cache *cache);
 
 /* ---- classification (classify.c) ---- */
 
