@@ -86,8 +86,12 @@ typedef struct dsql_assoc {
 DSQL_API int dsql_assoc_check(const dsql_assoc *a, dsql_error *err);
 
 /**
- * Lazy getter: the rows associated with one source row (q may add where/order/limit on
- * the target). *rows (*n of them) owned by *res. For to-one associations *n is 0 or 1.
+ * Lazy getter: the target rows associated with one source row, in one statement (q may
+ * add where / order / limit / offset / attributes / includes on the target; NULL = all).
+ * belongs-to-many joins through the join model. For to-one associations *n is 0 or 1; a
+ * belongs-to whose foreign key is NULL gives 0 rows without a round trip. *rows (*n
+ * structs of the target model) is owned by *res: free it with dsql_result_free(). A
+ * source row without its key (never saved) is DSQL_EINVAL.
  */
 DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const dsql_query *q, void **rows, size_t *n,
@@ -96,19 +100,27 @@ DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *s
 /**
  * Replaces the whole set of targets associated with source_row (has-many: sets/clears the
  * targets' foreign key; belongs-to-many: deletes join rows no longer wanted, inserts new
- * ones with fresh UUID keys; belongs-to / has-one: n is 0 or 1). Atomic — one
- * transaction through the OCC runner — and pipelined: BEGIN, the DELETE, the INSERT and
- * COMMIT go in one network round trip. Targets must have been saved (have a key).
+ * ones with fresh UUID keys, keeps the others; belongs-to / has-one: n is 0 or 1).
+ * targets: n pointers to rows of the target model; a target listed twice counts once.
+ *
+ * Atomic — one transaction through the OCC runner — and pipelined: BEGIN, a write to the
+ * source row (so that concurrent changes of one source's set conflict and retry instead
+ * of mixing), the DELETE / UPDATE, the INSERT / UPDATE and COMMIT go in one network round
+ * trip. On a connection inside the caller's transaction the statements join it (still one
+ * round trip). Source and targets must have been saved (have their keys): otherwise, and
+ * for any other bad input, DSQL_EINVAL / DSQL_EVALIDATION naming it, before anything is
+ * sent. The caller's structs are not changed.
  */
 DSQL_API int dsql_set_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const void *const *targets, size_t n, dsql_error *err);
 
-/** Adds targets to the set (existing links are kept, duplicates not created). Atomic and
- * pipelined as dsql_set_associated. */
+/** Adds targets to the set (existing links are kept, duplicates not created). To-many
+ * associations only. Atomic and pipelined as dsql_set_associated. */
 DSQL_API int dsql_add_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const void *const *targets, size_t n, dsql_error *err);
 
-/** Removes targets from the set. Atomic and pipelined as dsql_set_associated. */
+/** Removes targets from the set (targets not in it are left alone; n == 0 sends nothing).
+ * To-many associations only. Atomic and pipelined as dsql_set_associated. */
 DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                     const void *const *targets, size_t n, dsql_error *err);
 

@@ -75,27 +75,32 @@ static void stmt_free(stmt_buf *s)
     free(s->vals);
 }
 
-static bool value_equal(const dsql_value *x, const dsql_value *y)
+/* A total order on values of one attribute (they share a kind, NULL aside). */
+static int value_cmp(const void *pa, const void *pb)
 {
+    const dsql_value *x = pa, *y = pb;
     if (x->kind != y->kind)
-        return false;
+        return x->kind < y->kind ? -1 : 1;
     switch (x->kind) {
     case DSQL_V_NULL:
-        return true;
+        return 0;
     case DSQL_V_TEXT:
-        return strcmp(x->u.s, y->u.s) == 0;
+        return strcmp(x->u.s, y->u.s);
     case DSQL_V_INT:
-        return x->u.i == y->u.i;
+        return x->u.i < y->u.i ? -1 : x->u.i > y->u.i;
     case DSQL_V_DOUBLE:
-        return x->u.d == y->u.d;
+        return x->u.d < y->u.d ? -1 : x->u.d > y->u.d;
     case DSQL_V_BOOL:
-        return x->u.b == y->u.b;
-    case DSQL_V_BYTES:
-        return x->u.bytes.len == y->u.bytes.len &&
-               (x->u.bytes.len == 0 ||
-                memcmp(x->u.bytes.data, y->u.bytes.data, x->u.bytes.len) == 0);
+        return (int)x->u.b - (int)y->u.b;
+    case DSQL_V_BYTES: {
+        size_t n = x->u.bytes.len < y->u.bytes.len ? x->u.bytes.len : y->u.bytes.len;
+        int c = n ? memcmp(x->u.bytes.data, y->u.bytes.data, n) : 0;
+        if (c)
+            return c;
+        return x->u.bytes.len < y->u.bytes.len ? -1 : x->u.bytes.len > y->u.bytes.len;
     }
-    return false;
+    }
+    return 0;
 }
 
 /* Everything one operation needs, resolved and checked before anything is sent. */
@@ -399,6 +404,11 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
                                   "%s: association %s: the source %s has no %s (save it first)", fn,
                                   alias, a->source->name, c->source_pk->name);
         c->source_pk_val = dsql__attr_value(c->source_pk, source_row);
+        if ((rc = dsql__value_check(a->source, c->source_pk, &c->source_pk_val, DSQL__USE_COMPARE,
+                                    err))) {
+            dsql__err_prefix(err, "%s: association %s: the source", fn, alias);
+            return rc;
+        }
     } else if (a->kind == DSQL_ASSOC_BELONGS_TO) {
         return dsql_error_set(err, DSQL_EINVAL,
                               "%s: association %s: model %s has no primary key to update by", fn,
@@ -410,6 +420,11 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
                                   "%s: association %s: the source %s has no %s (save it first)", fn,
                                   alias, a->source->name, c->k.source_key->name);
         c->link_val = dsql__attr_value(c->k.source_key, source_row);
+        if ((rc = dsql__value_check(a->source, c->k.source_key, &c->link_val, DSQL__USE_COMPARE,
+                                    err))) {
+            dsql__err_prefix(err, "%s: association %s: the source", fn, alias);
+            return rc;
+        }
     }
 
     /* The targets: each must have been saved (have the value that identifies it). */
@@ -439,13 +454,19 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
                                   "%s: association %s: targets[%zu] (%s) has no %s (save it "
                                   "first)",
                                   fn, alias, i, a->target->name, c->target_id->name);
-        dsql_value v = dsql__attr_value(c->target_id, targets[i]);
-        bool dup = false;
-        for (size_t j = 0; j < c->n_tvals && !dup; j++)
-            dup = value_equal(&c->tvals[j], &v);
-        if (!dup)
-            c->tvals[c->n_tvals++] = v;
+        c->tvals[i] = dsql__attr_value(c->target_id, targets[i]);
+        if ((rc = dsql__value_check(a->target, c->target_id, &c->tvals[i], DSQL__USE_COMPARE,
+                                    err))) {
+            dsql__err_prefix(err, "%s: association %s: targets[%zu]", fn, alias, i);
+            return rc;
+        }
     }
+    /* A target listed twice is linked once: sorted, then duplicates dropped. */
+    if (n)
+        qsort(c->tvals, n, sizeof *c->tvals, value_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (c->n_tvals == 0 || value_cmp(&c->tvals[c->n_tvals - 1], &c->tvals[i]) != 0)
+            c->tvals[c->n_tvals++] = c->tvals[i];
     return DSQL_OK;
 }
 
@@ -513,4 +534,50 @@ int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_
                            const void *const *targets, size_t n, dsql_error *err)
 {
     return op_run(db, OP_REMOVE, a, source_row, targets, n, err);
+}
+
+/* ---- the lazy getter ---- */
+
+int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                        const dsql_query *q, void **rows, size_t *n, dsql_result **res,
+                        dsql_error *err)
+{
+    if (rows)
+        *rows = NULL;
+    if (n)
+        *n = 0;
+    if (res)
+        *res = NULL;
+    if (!rows || !n || !res)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_get_associated: rows, n and res are needed");
+    dsql__assoc_keys k;
+    int rc = dsql__assoc_resolve(a, &k, err);
+    if (rc)
+        return rc;
+    if (!source_row)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_get_associated: association %s: source row is NULL", a->alias);
+    if (a->kind == DSQL_ASSOC_BELONGS_TO) {
+        if (dsql__attr_is_null(k.foreign_key, source_row)) {
+            /* Nothing to look for: an empty result, no round trip. */
+            if (!(*res = dsql__result_new(NULL)))
+                return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+            return DSQL_OK;
+        }
+    } else if (dsql__attr_is_null(k.source_key, source_row)) {
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_get_associated: association %s: the source %s has no %s "
+                              "(save it first)",
+                              a->alias, a->source->name, k.source_key->name);
+    }
+    bool to_one = a->kind == DSQL_ASSOC_BELONGS_TO || a->kind == DSQL_ASSOC_HAS_ONE;
+    dsql__select s = {
+        .m = a->target, .q = q, .limit = to_one ? 1 : 0, .via = a, .via_row = source_row};
+    if ((rc = dsql__find(db, &s, res, err))) {
+        dsql__err_prefix(err, "dsql_get_associated: association %s", a->alias);
+        return rc;
+    }
+    *rows = (*res)->rows;
+    *n = (*res)->nrows;
+    return DSQL_OK;
 }

@@ -351,6 +351,219 @@ static void test_server_failure_rolls_back(void **state)
     free(before);
 }
 
+/* ---- the seed's relationship flow, with the lazy getters ---- */
+
+static void clear_rows(void)
+{
+    pg_ok(pg, "DELETE FROM \"vetSpecialties\"");
+    pg_ok(pg, "DELETE FROM vet");
+    pg_ok(pg, "DELETE FROM specialty");
+    pg_ok(pg, "DELETE FROM collar");
+    pg_ok(pg, "DELETE FROM pet");
+    pg_ok(pg, "DELETE FROM owner");
+}
+
+static void test_seed_flow(void **state)
+{
+    (void)state;
+    clear_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+
+    /* Two owners and their pets. */
+    owner o1 = {.name = "John Doe", .city = "Anytown"};
+    owner o2 = {.name = "Mary Major", .city = "Anytown", .telephone = "555-555-0123"};
+    assert_dsql_ok(dsql_create(pool, &owner_model, &o1, NULL, &err), err);
+    assert_dsql_ok(dsql_create(pool, &owner_model, &o2, NULL, &err), err);
+    pet p1 = {.name = "Pet1", .birth_date = "2006-10-25", .owner_id = o1.id};
+    pet p2 = {.name = "Pet2", .birth_date = "2021-07-23", .owner_id = o2.id};
+    assert_dsql_ok(dsql_create(pool, &pet_model, &p1, NULL, &err), err);
+    assert_dsql_ok(dsql_create(pool, &pet_model, &p2, NULL, &err), err);
+
+    /* Find Pet1 by name, then its owner through the association. */
+    pet *found;
+    dsql_result *res;
+    assert_dsql_ok(dsql_find_one(pool, &pet_model,
+                                 &(dsql_query){.where = DSQL_EQ("name", DSQL_STR("Pet1"))},
+                                 (void **)&found, &res, &err),
+                   err);
+    assert_string_equal(found->id.str, p1.id.str);
+    assert_string_equal(found->birth_date, "2006-10-25");
+    assert_string_equal(found->owner_id.str, o1.id.str);
+    owner *own;
+    size_t n;
+    dsql_result *res2;
+    counters c = now();
+    assert_dsql_ok(
+        dsql_get_associated(pool, &pet_owner, found, NULL, (void **)&own, &n, &res2, &err), err);
+    assert_sent(c, 1, 1);
+    assert_int_equal(n, 1);
+    assert_string_equal(own->id.str, o1.id.str);
+    assert_string_equal(own->name, "John Doe");
+    assert_string_equal(own->city, "Anytown");
+    assert_null(own->telephone);
+    dsql_result_free(res2);
+    dsql_result_free(res);
+
+    /* has-many, lazily: Mary's pets. */
+    pet *pets;
+    assert_dsql_ok(
+        dsql_get_associated(pool, &owner_pets, &o2, NULL, (void **)&pets, &n, &res, &err), err);
+    assert_int_equal(n, 1);
+    assert_string_equal(pets[0].name, "Pet2");
+    assert_string_equal(pets[0].birth_date, "2021-07-23");
+    dsql_result_free(res);
+
+    /* Three specialties in one bulk insert; two vets. */
+    specialty sp[3] = {{.id = "Exotic"}, {.id = "Cats"}, {.id = "Dogs"}};
+    assert_dsql_ok(dsql_bulk_create(pool, &specialty_model, sp, 3, NULL, NULL, &err), err);
+    vet v1 = {.name = "Akua Mansa"}, v2 = {.name = "Carlos Salazar"};
+    assert_dsql_ok(dsql_create(pool, &vet_model, &v1, NULL, &err), err);
+    assert_dsql_ok(dsql_create(pool, &vet_model, &v2, NULL, &err), err);
+
+    /* Their specialties: one round trip each. */
+    c = now();
+    assert_dsql_ok(
+        dsql_set_associated(pool, &vet_specialties, &v1, (const void *const[]){&sp[0]}, 1, &err),
+        err);
+    assert_sent(c, 1, 5);
+    c = now();
+    assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &v2,
+                                       (const void *const[]){&sp[1], &sp[2]}, 2, &err),
+                   err);
+    assert_sent(c, 1, 5);
+
+    /* Each vet with its specialties included (the second ordered by name). */
+    vet *v;
+    assert_dsql_ok(dsql_find_one(pool, &vet_model,
+                                 &(dsql_query){.where = DSQL_EQ("name", DSQL_STR("Akua Mansa")),
+                                               DSQL_INCLUDES({.assoc = &vet_specialties})},
+                                 (void **)&v, &res, &err),
+                   err);
+    assert_string_equal(v->id.str, v1.id.str);
+    assert_int_equal(v->n_specialties, 1);
+    assert_string_equal(v->specialties[0].id, "Exotic");
+    dsql_result_free(res);
+    assert_dsql_ok(
+        dsql_find_one(pool, &vet_model,
+                      &(dsql_query){.where = DSQL_EQ("name", DSQL_STR("Carlos Salazar")),
+                                    DSQL_INCLUDES({.assoc = &vet_specialties}),
+                                    DSQL_ORDER_BY({.attr = "id", .assoc = &vet_specialties})},
+                      (void **)&v, &res, &err),
+        err);
+    assert_int_equal(v->n_specialties, 2);
+    assert_string_equal(v->specialties[0].id, "Cats");
+    assert_string_equal(v->specialties[1].id, "Dogs");
+    dsql_result_free(res);
+
+    /* The same lazily: belongs-to-many through the join model, with order, where, limit. */
+    specialty *s;
+    c = now();
+    assert_dsql_ok(dsql_get_associated(pool, &vet_specialties, &v2,
+                                       &(dsql_query){DSQL_ORDER_BY(DSQL_DESC("id"))}, (void **)&s,
+                                       &n, &res, &err),
+                   err);
+    assert_sent(c, 1, 1);
+    assert_int_equal(n, 2);
+    assert_string_equal(s[0].id, "Dogs");
+    assert_string_equal(s[1].id, "Cats");
+    dsql_result_free(res);
+    assert_dsql_ok(dsql_get_associated(pool, &vet_specialties, &v2,
+                                       &(dsql_query){.where = DSQL_NE("id", DSQL_STR("Dogs"))},
+                                       (void **)&s, &n, &res, &err),
+                   err);
+    assert_int_equal(n, 1);
+    assert_string_equal(s[0].id, "Cats");
+    dsql_result_free(res);
+    assert_dsql_ok(
+        dsql_get_associated(pool, &vet_specialties, &v2,
+                            &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("id")), .limit = 1, .offset = 1},
+                            (void **)&s, &n, &res, &err),
+        err);
+    assert_int_equal(n, 1);
+    assert_string_equal(s[0].id, "Dogs");
+    dsql_result_free(res);
+    assert_dsql_ok(
+        dsql_get_associated(pool, &vet_specialties, &v1, NULL, (void **)&s, &n, &res, &err), err);
+    assert_int_equal(n, 1);
+    assert_string_equal(s[0].id, "Exotic");
+    dsql_result_free(res);
+
+    /* Each specialty by primary key. */
+    for (size_t i = 0; i < 3; i++) {
+        assert_dsql_ok(dsql_find_by_pk(pool, &specialty_model, DSQL_STR(sp[i].id), NULL,
+                                       (void **)&s, &res, &err),
+                       err);
+        assert_string_equal(s->id, sp[i].id);
+        dsql_result_free(res);
+    }
+}
+
+static void test_getters_edge_cases(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    void *rows;
+    size_t n = 99;
+    dsql_result *res;
+
+    /* belongs-to with no foreign key: nothing, and no round trip. */
+    counters c = now();
+    assert_dsql_ok(dsql_get_associated(pool, &pet_owner, &pet1, NULL, &rows, &n, &res, &err), err);
+    assert_sent(c, 0, 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(dsql_result_rows(res), 0);
+    dsql_result_free(res);
+
+    /* has-one: 0, then 1 row. */
+    assert_dsql_ok(dsql_get_associated(pool, &pet_collar, &pet1, NULL, &rows, &n, &res, &err), err);
+    assert_int_equal(n, 0);
+    dsql_result_free(res);
+    pg_ok(pg, "UPDATE collar SET \"petId\" = '" PET1 "' WHERE color = 'red'");
+    assert_dsql_ok(dsql_get_associated(pool, &pet_collar, &pet1, NULL, &rows, &n, &res, &err), err);
+    assert_int_equal(n, 1);
+    assert_string_equal(((collar *)rows)->id.str, COLLAR1);
+    assert_string_equal(((collar *)rows)->color, "red");
+    assert_string_equal(((collar *)rows)->pet_id.str, PET1);
+    dsql_result_free(res);
+
+    /* A has-many with an include of the target's own association: Mary's pets with their
+     * collars. */
+    pg_ok(pg, "UPDATE collar SET \"petId\" = '" PET4 "' WHERE color = 'blue'");
+    assert_dsql_ok(dsql_get_associated(pool, &owner_pets, &mary,
+                                       &(dsql_query){DSQL_INCLUDES({.assoc = &pet_collar})}, &rows,
+                                       &n, &res, &err),
+                   err);
+    assert_int_equal(n, 1);
+    assert_string_equal(((pet *)rows)->name, "Pet4");
+    assert_non_null(((pet *)rows)->collar);
+    assert_string_equal(((pet *)rows)->collar->color, "blue");
+    dsql_result_free(res);
+
+    /* Bad input: nothing sent. */
+    c = now();
+    vet newbie = {.name = "New"};
+    assert_int_equal(
+        dsql_get_associated(pool, &vet_specialties, &newbie, NULL, &rows, &n, &res, &err),
+        DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "the source vet has no id (save it first)"));
+    assert_null(res);
+    assert_int_equal(n, 0);
+    assert_int_equal(dsql_get_associated(pool, &vet_specialties, NULL, NULL, &rows, &n, &res, &err),
+                     DSQL_EINVAL);
+    assert_int_equal(dsql_get_associated(pool, NULL, &carlos, NULL, &rows, &n, &res, &err),
+                     DSQL_EINVAL);
+    assert_int_equal(
+        dsql_get_associated(pool, &vet_specialties, &carlos, NULL, NULL, &n, &res, &err),
+        DSQL_EINVAL);
+    assert_int_equal(dsql_get_associated(pool, &vet_specialties, &carlos,
+                                         &(dsql_query){.where = DSQL_EQ("colour", DSQL_STR("x"))},
+                                         &rows, &n, &res, &err),
+                     DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "colour"));
+    assert_sent(c, 0, 0);
+}
+
 /* ---- bad input: a clear error, nothing sent, nothing written ---- */
 
 /* A join model without the other key. */
@@ -434,6 +647,20 @@ static void test_bad_input(void **state)
     assert_int_equal(dsql_add_associated(pool, &owner_pets, &john, NULL, 2, &err), DSQL_EINVAL);
     assert_non_null(strstr(err.message, "targets is NULL"));
 
+    /* A key that is not one (a malformed UUID) is caught before anything is sent. */
+    vet garbled = {.id = {"not-a-uuid"}, .name = "G"};
+    assert_int_equal(dsql_set_associated(pool, &vet_specialties, &garbled,
+                                         (const void *const[]){&cats}, 1, &err),
+                     DSQL_EVALIDATION);
+    assert_string_equal(err.message, "dsql_set_associated: association specialties: the "
+                                     "source: vet.id: \"not-a-uuid\" is not a UUID (UUID)");
+    pet garbled_pet = {.id = {"0c000000-0000-4000-8000-00000000000g"}, .name = "G"};
+    assert_int_equal(dsql_set_associated(pool, &owner_pets, &john,
+                                         (const void *const[]){&pet1, &garbled_pet}, 2, &err),
+                     DSQL_EVALIDATION);
+    assert_string_equal(err.message, "dsql_set_associated: association pets: targets[1]: pet.id: "
+                                     "\"0c000000-0000-4000-8000-\"... is not a UUID (UUID)");
+
     /* A source not saved yet. */
     vet newbie = {.name = "New"};
     assert_int_equal(
@@ -471,6 +698,8 @@ static void test_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_flow),
+        cmocka_unit_test(test_getters_edge_cases),
         cmocka_unit_test(test_belongs_to_many_setters),
         cmocka_unit_test(test_has_many_setters),
         cmocka_unit_test(test_to_one_setters),
