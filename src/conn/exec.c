@@ -373,8 +373,8 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
         return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL");
     int64_t t0 = dsql__mono_us();
     bool cached;
-    PGresult *res = dsql__stmt_exec(conn, sql, nparams, values, lengths, formats, result_format,
-                                    &cached);
+    PGresult *res =
+        dsql__stmt_exec(conn, sql, nparams, values, lengths, formats, result_format, &cached);
     if (!cached)
         res = PQexecParams(conn->pg, sql, nparams, NULL, values, lengths, formats, result_format);
     conn->stats.statements++;
@@ -474,15 +474,29 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
     if (!PQenterPipelineMode(pg))
         return dsql__error_from_pg(err, pg, NULL);
 
-    /* Send everything, then one Sync: the server runs the batch and answers once. */
+    /* Send everything, then one Sync: the server runs the batch and answers once. A
+     * statement new to the connection's cache goes with its Parse ahead of it. */
+    bool small_parsed[32] = {false};
+    bool *parsed = n <= 32 ? small_parsed : calloc(n, sizeof *parsed);
+    if (!parsed) {
+        pipeline_abandon(conn);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
     size_t sent = 0;
     for (; sent < n; sent++) {
         params pp;
         rc = params_build(&pp, stmts[sent].params, stmts[sent].nparams, err);
         if (rc)
             break;
-        int ok = PQsendQueryParams(pg, stmts[sent].sql, (int)stmts[sent].nparams, NULL, pp.values,
-                                   pp.lengths, pp.formats, 0);
+        int np = (int)stmts[sent].nparams, ok = 1;
+        const char *name = dsql__stmt_pipeline_name(conn, stmts[sent].sql, &parsed[sent]);
+        if (parsed[sent])
+            ok = PQsendPrepare(pg, name, stmts[sent].sql, np, NULL);
+        if (ok && name)
+            ok = PQsendQueryPrepared(pg, name, np, pp.values, pp.lengths, pp.formats, 0);
+        else if (ok)
+            ok = PQsendQueryParams(pg, stmts[sent].sql, np, NULL, pp.values, pp.lengths, pp.formats,
+                                   0);
         params_free(&pp);
         if (!ok) {
             rc = dsql__error_from_pg(err, pg, NULL);
@@ -498,6 +512,8 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
          * guess what it ran. */
         conn->broken = true;
         pipeline_abandon(conn);
+        if (parsed != small_parsed)
+            free(parsed);
         return rc;
     }
     conn->stats.statements += n;
@@ -505,6 +521,20 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
 
     size_t failed = n;
     for (size_t i = 0; i < n; i++) {
+        if (parsed[i]) { /* the Parse sent ahead of the statement */
+            PGresult *pr = PQgetResult(pg), *extra;
+            if (pr) {
+                while ((extra = PQgetResult(pg)) != NULL)
+                    PQclear(extra);
+                dsql__stmt_parsed(conn, stmts[i].sql, pr);
+                ExecStatusType ps = PQresultStatus(pr);
+                if (ps != PGRES_COMMAND_OK && ps != PGRES_PIPELINE_ABORTED && failed == n) {
+                    failed = i;
+                    rc = dsql__error_from_pg(err, pg, pr);
+                }
+                PQclear(pr);
+            }
+        }
         PGresult *r = PQgetResult(pg);
         if (!r) { /* connection lost mid-batch */
             if (failed == n) {
@@ -536,6 +566,7 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
                 failed = i;
                 rc = dsql__error_from_pg(err, pg, r);
             }
+            dsql__stmt_failed(conn, stmts[i].sql, r);
             PQclear(r);
         }
         /* Each statement's results end with a NULL. */
@@ -563,6 +594,8 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
         conn->broken = true;
     }
     dsql__conn_check_broken(conn);
+    if (parsed != small_parsed)
+        free(parsed);
 
     if (conn->log) {
         dsql__strbuf sb = DSQL__STRBUF_INIT;

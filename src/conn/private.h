@@ -124,6 +124,15 @@ PGresult *dsql__stmt_exec(dsql_conn *conn, const char *sql, int nparams,
                           int result_format, bool *handled);
 void dsql__stmt_cache_free(struct dsql__stmt_cache *cache);
 
+/* Pipelines: the prepared statement to send sql as (NULL: send it unnamed). *parse: send
+ * a Parse for it first, and report that Parse's result with dsql__stmt_parsed. Only on
+ * connections that have already prepared a statement successfully. */
+const char *dsql__stmt_pipeline_name(dsql_conn *conn, const char *sql, bool *parse);
+void dsql__stmt_parsed(dsql_conn *conn, const char *sql, const PGresult *r);
+/* A statement of a pipeline failed with r: a stale cached plan is prepared again next
+ * time. */
+void dsql__stmt_failed(dsql_conn *conn, const char *sql, const PGresult *r);
+
 /* ---- classification (classify.c) ---- */
 
 /* Status for a server SQLSTATE and message (40001/OC00x, 23xxx, 54xxx, 0A000, ...). */

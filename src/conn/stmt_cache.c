@@ -29,6 +29,7 @@ typedef struct entry {
     char *sql;
     char name[24];
     bool prepared;
+    bool pending; /* a Parse for it is in flight in a pipeline */
 } entry;
 
 struct dsql__stmt_cache {
@@ -98,7 +99,7 @@ static entry *lookup(dsql_conn *conn, const char *sql)
         return NULL;
     memcpy(e->sql, sql, len + 1);
     e->hash = h;
-    e->prepared = false;
+    e->prepared = e->pending = false;
     snprintf(e->name, sizeof e->name, "dsql_s%u", ++c->next_id);
     c->n++;
     c->bytes += len;
@@ -201,4 +202,42 @@ PGresult *dsql__stmt_exec(dsql_conn *conn, const char *sql, int nparams, const c
         return NULL;
     }
     return r;
+}
+
+/* ---- pipelines ---- */
+
+const char *dsql__stmt_pipeline_name(dsql_conn *conn, const char *sql, bool *parse)
+{
+    *parse = false;
+    /* Inside a pipeline a refused Parse would fail the batch: only proven connections. */
+    if (!conn->stmts || !conn->stmts->verified || conn->stmts->disabled)
+        return NULL;
+    entry *e = lookup(conn, sql);
+    if (!e)
+        return NULL;
+    if (!e->prepared && !e->pending) {
+        e->pending = true;
+        *parse = true;
+    }
+    return e->name;
+}
+
+void dsql__stmt_parsed(dsql_conn *conn, const char *sql, const PGresult *r)
+{
+    entry *e = conn->stmts ? lookup(conn, sql) : NULL;
+    if (!e)
+        return;
+    e->pending = false;
+    if (PQresultStatus(r) == PGRES_COMMAND_OK)
+        e->prepared = true;
+}
+
+void dsql__stmt_failed(dsql_conn *conn, const char *sql, const PGresult *r)
+{
+    entry *e = conn->stmts ? lookup(conn, sql) : NULL;
+    if (e && e->prepared && plan_changed(r)) {
+        /* Prepared again under a fresh name next time. */
+        snprintf(e->name, sizeof e->name, "dsql_s%u", ++conn->stmts->next_id);
+        e->prepared = false;
+    }
 }

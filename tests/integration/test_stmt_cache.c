@@ -152,6 +152,47 @@ static void test_transactions(void **state)
     dsql_conn_close(conn);
 }
 
+/* Pipelines use the cache on a proven connection: a new statement goes with its Parse
+ * (twice in one batch: one Parse), a Parse error names its statement. */
+static void test_pipelines(void **state)
+{
+    (void)state;
+    dsql_conn *conn = open_conn();
+    dsql_error err = DSQL_ERROR_INIT;
+    const dsql_stmt first[] = {{"SELECT $1::int * 2", &DSQL_INT(1), 1}};
+    /* Not proven yet: the batch runs unnamed. */
+    assert_dsql_ok(dsql_conn_pipeline(conn, first, 1, NULL, &err), err);
+    assert_prepared(conn, "");
+    assert_dsql_ok(dsql_conn_query(conn, "SELECT 'proven'", NULL, 0, NULL, &err), err);
+    const dsql_value v[] = {DSQL_INT(3), DSQL_INT(4)};
+    const dsql_stmt batch[] = {{"BEGIN", NULL, 0},
+                               {"SELECT $1::int * 2", &v[0], 1},
+                               {"SELECT $1::int * 2", &v[1], 1},
+                               {"COMMIT", NULL, 0}};
+    for (int round = 0; round < 2; round++) {
+        dsql_result *res[4];
+        uint64_t before = trips(conn);
+        assert_dsql_ok(dsql_conn_pipeline(conn, batch, 4, res, &err), err);
+        assert_int_equal(trips(conn) - before, 1);
+        int64_t a, b;
+        assert_dsql_ok(dsql_result_int(res[1], 0, 0, &a, &err), err);
+        assert_dsql_ok(dsql_result_int(res[2], 0, 0, &b, &err), err);
+        assert_int_equal(a, 6);
+        assert_int_equal(b, 8);
+        for (int i = 0; i < 4; i++)
+            dsql_result_free(res[i]);
+        assert_prepared(conn, "SELECT 'proven'\nSELECT $1::int * 2\n");
+    }
+    const dsql_stmt bad[] = {
+        {"SELECT 1", NULL, 0}, {"SELECT FROM WHERE", NULL, 0}, {"SELECT 2", NULL, 0}};
+    assert_int_equal(dsql_conn_pipeline(conn, bad, 3, NULL, &err), DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "42601");
+    assert_memory_equal(err.message, "pipeline statement 1 of 3: ", 27);
+    assert_true(dsql_conn_ok(conn));
+    assert_dsql_ok(dsql_conn_pipeline(conn, batch, 4, NULL, &err), err);
+    dsql_conn_close(conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_result_type_change),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_pipelines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
