@@ -43,6 +43,8 @@ typedef struct dsql_sync_report {
     size_t not_applied; /**< column properties that could not be applied to a column
                              added to an existing table (NOT NULL, PRIMARY KEY); each
                              is also logged as a warning */
+    size_t type_mismatches; /**< existing columns whose type differs from the model's;
+                                 each is logged as a warning, none is altered */
 } dsql_sync_report;
 
 /**
@@ -61,7 +63,8 @@ typedef struct dsql_sync_report {
  *   - foreign keys of associations with .constraints = true on existing tables:
  *     ADD CONSTRAINT "<table>_<column>_fkey" ... NOT VALID, then VALIDATE CONSTRAINT
  *     (ALTER TABLE ASYNC + wait on DSQL).
- * Never drops or alters existing columns. Running it twice is a no-op the second time
+ * Never drops or alters existing columns (a column whose type differs from the model's
+ * is counted in type_mismatches and logged). Running it twice is a no-op the second time
  * (report all zero, no DDL sent). The tables of every foreign key must be among models.
  * db: a pool, or a connection outside any transaction (DSQL_EINVAL otherwise). report
  * (may be NULL) says what was done, also when a statement fails part way.

@@ -94,11 +94,13 @@ static int read_catalog(sync_ctx *c, dsql_error *err)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
 
     dsql__strbuf sb = DSQL__STRBUF_INIT;
-    dsql__sb_append(&sb, "SELECT table_schema::text, table_name::text, NULL::text "
-                         "FROM information_schema.tables WHERE ");
+    dsql__sb_append(&sb, "SELECT table_schema::text, table_name::text, NULL::text, NULL::text, "
+                         "NULL::int, NULL::int, NULL::int FROM information_schema.tables WHERE ");
     where_tables(c, &sb, "table_schema", "table_name");
     dsql__sb_append(&sb, " UNION ALL SELECT table_schema::text, table_name::text, "
-                         "column_name::text FROM information_schema.columns WHERE ");
+                         "column_name::text, data_type::text, character_maximum_length::int, "
+                         "numeric_precision::int, numeric_scale::int "
+                         "FROM information_schema.columns WHERE ");
     where_tables(c, &sb, "table_schema", "table_name");
     rc = read_run(c, &sb, "the tables and their columns", &c->columns, err);
     if (!rc) {
@@ -309,12 +311,101 @@ static int add_column(sync_ctx *c, table_state *t, const dsql_attr *a, dsql_erro
     return DSQL_OK;
 }
 
+/* information_schema's data_type for a model type, and the length / precision / scale
+ * that must match (0: any). */
+static const char *info_type(const dsql_attr *a, int *len, int *prec, int *scale)
+{
+    *len = *prec = *scale = 0;
+    switch (a->type) {
+    case DSQL_T_UUID:
+        return "uuid";
+    case DSQL_T_STRING:
+        *len = a->length;
+        return "character varying";
+    case DSQL_T_TEXT:
+        return "text";
+    case DSQL_T_CHAR:
+        *len = a->length > 0 ? a->length : 1;
+        return "character";
+    case DSQL_T_SMALLINT:
+        return "smallint";
+    case DSQL_T_INTEGER:
+        return "integer";
+    case DSQL_T_BIGINT:
+        return "bigint";
+    case DSQL_T_REAL:
+        return "real";
+    case DSQL_T_DOUBLE:
+        return "double precision";
+    case DSQL_T_NUMERIC:
+        *prec = a->precision;
+        *scale = a->precision > 0 ? a->scale : 0;
+        return "numeric";
+    case DSQL_T_BOOLEAN:
+        return "boolean";
+    case DSQL_T_DATEONLY:
+        return "date";
+    case DSQL_T_TIME:
+        return "time without time zone";
+    case DSQL_T_TIMESTAMP:
+        return "timestamp without time zone";
+    case DSQL_T_TIMESTAMPTZ:
+        return "timestamp with time zone";
+    case DSQL_T_INTERVAL:
+        return "interval";
+    case DSQL_T_BYTEA:
+        return "bytea";
+    case DSQL_T_JSON:
+        return "json";
+    case DSQL_T_JSONB:
+        return "jsonb";
+    }
+    return "";
+}
+
+static int int_col(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : atoi(PQgetvalue(r, row, col));
+}
+
+/* An existing column whose type is not the model's is reported, never altered (DSQL cannot
+ * change a column's type). */
+static void check_type(sync_ctx *c, const table_state *t, const dsql_attr *a, int row)
+{
+    const PGresult *r = c->columns;
+    int len, prec, scale;
+    const char *want = info_type(a, &len, &prec, &scale);
+    const char *have = PQgetvalue(r, row, 3);
+    int have_len = int_col(r, row, 4), have_prec = int_col(r, row, 5),
+        have_scale = int_col(r, row, 6);
+    if (strcmp(want, have) == 0 && (!len || len == have_len) &&
+        (!prec || (prec == have_prec && scale == have_scale)))
+        return;
+    c->rep.type_mismatches++;
+    char decl[48];
+    dsql__strbuf db = DSQL__STRBUF_INIT;
+    dsql__sb_append(&db, have);
+    if (have_len)
+        dsql__sb_appendf(&db, "(%d)", have_len);
+    else if (prec && have_prec)
+        dsql__sb_appendf(&db, "(%d,%d)", have_prec, have_scale);
+    dsql__conn_log(c->conn, DSQL_LOG_WARN,
+                   "sync: column %s.%s is %s in the database but %s in model %s; sync does not "
+                   "change column types",
+                   t->m->table, dsql__attr_column(a), db.oom ? have : dsql__sb_str(&db),
+                   dsql__type_name(a, decl, sizeof decl), t->m->name);
+    dsql__sb_free(&db);
+}
+
 static int update_table(sync_ctx *c, table_state *t, dsql_error *err)
 {
     int rc;
     for (size_t i = 0; i < t->m->n_attrs; i++) {
         const dsql_attr *a = &t->m->attrs[i];
-        if (catalog_row(c->columns, t, dsql__attr_column(a)) < 0 && (rc = add_column(c, t, a, err)))
+        int row = catalog_row(c->columns, t, dsql__attr_column(a));
+        if (row >= 0)
+            check_type(c, t, a, row);
+        else if ((rc = add_column(c, t, a, err)))
             return rc;
     }
     for (size_t i = 0; i < t->m->n_indexes; i++)
@@ -454,10 +545,11 @@ int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
         rc = sync_run(&c, err);
         dsql__conn_log(c.conn, rc ? DSQL_LOG_ERROR : DSQL_LOG_INFO,
                        "sync%s: %zu tables created, %zu columns added, %zu indexes created, "
-                       "%zu foreign keys added, %zu DDL statements, %zu not applied",
+                       "%zu foreign keys added, %zu DDL statements, %zu not applied, %zu type "
+                       "mismatches",
                        rc ? " (failed)" : "", c.rep.tables_created, c.rep.columns_added,
                        c.rep.indexes_created, c.rep.constraints_added, c.rep.statements,
-                       c.rep.not_applied);
+                       c.rep.not_applied, c.rep.type_mismatches);
     }
     dsql__db_release(db, c.conn);
 done:

@@ -252,6 +252,13 @@ static const dsql_attr owner_v2_attrs[] = {
     DSQL_ATTR(owner_v2, email, DSQL_STRING(60), .not_null = true, .default_sql = "'none'"),
 };
 static DSQL_MODEL(owner_v2_model, owner_v2, "owner", owner_v2_attrs);
+static const dsql_attr owner_v3_attrs[] = {
+    DSQL_ATTR(owner_v2, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
+    DSQL_ATTR(owner_v2, name, DSQL_STRING(40), .not_null = true),
+    DSQL_ATTR(owner_v2, city, DSQL_TEXT, .not_null = true),
+    DSQL_ATTR(owner_v2, telephone, DSQL_STRING(20)),
+};
+static DSQL_MODEL(owner_v3_model, owner_v2, "owner", owner_v3_attrs);
 
 static void test_sync_adds_columns(void **state)
 {
@@ -305,6 +312,80 @@ static void test_sync_adds_columns(void **state)
     /* In line now: a no-op. */
     assert_dsql_ok(dsql_sync(pool, v2, 1, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.statements, 0);
+
+    /* Types that differ from the table's are reported, never altered. */
+    const dsql_model *v3[] = {&owner_v3_model};
+    assert_dsql_ok(dsql_sync(pool, v3, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.statements, 0);
+    assert_int_equal(rep.type_mismatches, 2);
+    assert_true(cap_has(&logs, "sync: column owner.name is character varying(30) in the database "
+                               "but STRING(40) in model owner_v2; sync does not change column "
+                               "types"));
+    assert_true(cap_has(&logs, "sync: column owner.city is character varying(80) in the database "
+                               "but TEXT in model owner_v2; sync does not change column types"));
+    assert_rows(pg,
+                "SELECT data_type, character_maximum_length FROM information_schema.columns "
+                "WHERE table_name = 'owner' AND column_name = 'name'",
+                "character varying|30\n");
+    PQfinish(pg);
+}
+
+/* Every type: created, then found exactly as declared (no type mismatch). */
+typedef struct every {
+    dsql_uuid id;
+    char *s, *t, *c, *num, *num0, *d, *tm, *ts, *tstz, *iv, *j, *jb;
+    int16_t sm;
+    int32_t in;
+    int64_t bi;
+    float r;
+    double dbl;
+    bool b;
+    dsql_bytes by;
+} every;
+static const dsql_attr every_attrs[] = {
+    DSQL_ATTR(every, id, DSQL_UUID, .primary_key = true),
+    DSQL_ATTR(every, s, DSQL_STRING(30)),
+    DSQL_ATTR(every, t, DSQL_TEXT),
+    DSQL_ATTR(every, c, DSQL_CHAR(2)),
+    DSQL_ATTR(every, sm, DSQL_SMALLINT),
+    DSQL_ATTR(every, in, DSQL_INTEGER),
+    DSQL_ATTR(every, bi, DSQL_BIGINT),
+    DSQL_ATTR(every, r, DSQL_REAL),
+    DSQL_ATTR(every, dbl, DSQL_DOUBLE),
+    DSQL_ATTR(every, num, DSQL_NUMERIC(10, 2)),
+    DSQL_ATTR(every, num0, DSQL_NUMERIC(0, 0)),
+    DSQL_ATTR(every, b, DSQL_BOOLEAN),
+    DSQL_ATTR(every, d, DSQL_DATEONLY),
+    DSQL_ATTR(every, tm, DSQL_TIME),
+    DSQL_ATTR(every, ts, DSQL_TIMESTAMP),
+    DSQL_ATTR(every, tstz, DSQL_TIMESTAMPTZ),
+    DSQL_ATTR(every, iv, DSQL_INTERVAL),
+    DSQL_ATTR(every, by, DSQL_BYTEA),
+    DSQL_ATTR(every, j, DSQL_JSON),
+    DSQL_ATTR(every, jb, DSQL_JSONB),
+};
+static DSQL_MODEL(every_model, every, "every", every_attrs);
+
+static void test_sync_every_type(void **state)
+{
+    (void)state;
+    PGconn *pg = pc_pg(DB);
+    fresh_schema(pg);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    const dsql_model *m[] = {&every_model};
+    assert_dsql_ok(dsql_sync(pool, m, 1, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 1);
+    assert_rows(pg,
+                "SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM "
+                "pg_attribute WHERE attrelid = 'every'::regclass AND attnum > 0",
+                "uuid, character varying(30), text, character(2), smallint, "
+                "integer, bigint, real, double precision, numeric(10,2), numeric, boolean, date, "
+                "time without time zone, timestamp without time zone, timestamp with time zone, "
+                "interval, bytea, json, jsonb\n");
+    assert_dsql_ok(dsql_sync(pool, m, 1, NULL, 0, &rep, &err), err);
+    dsql_sync_report zero = {0};
+    assert_memory_equal(&rep, &zero, sizeof rep);
     PQfinish(pg);
 }
 
@@ -595,10 +676,15 @@ static void test_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_drop_seed),   cmocka_unit_test(test_sync_twice),
-        cmocka_unit_test(test_sync_adds_columns),  cmocka_unit_test(test_sync_indexes),
-        cmocka_unit_test(test_sync_foreign_keys),  cmocka_unit_test(test_sync_retries_conflicts),
-        cmocka_unit_test(test_job_wait_and_probe), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_create_drop_seed),
+        cmocka_unit_test(test_sync_twice),
+        cmocka_unit_test(test_sync_adds_columns),
+        cmocka_unit_test(test_sync_every_type),
+        cmocka_unit_test(test_sync_indexes),
+        cmocka_unit_test(test_sync_foreign_keys),
+        cmocka_unit_test(test_sync_retries_conflicts),
+        cmocka_unit_test(test_job_wait_and_probe),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
