@@ -25,7 +25,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@LOCALPG_DIR=$(CURDIR)/build/localpg-run scripts/with-localpg.sh scripts/run-example.sh $(BUILD)
+	@scripts/run-example.sh $(BUILD) $(ARGS)
 
 test: deps
 	@cmake -S . -B $(DEBUG_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDSQL_SANITIZE=address,undefined \

@@ -1,7 +1,40 @@
 #!/usr/bin/env bash
-# What `make run` runs once the throwaway server is up: the main example against the
-# configured target. Until the pet-clinic example exists it pings the server.
+# `make run`: the pet-clinic example, then the retry example, against
+#   - a real Aurora DSQL cluster when CLUSTER_ENDPOINT is set (IAM auth; CLUSTER_REGION or
+#     REGION when the host name carries no region; CLUSTER_USER, default admin), or
+#   - a throwaway PostgreSQL started for the run and stopped after it.
+# Prints which target it runs against, then the examples' lines. Extra arguments go to
+# the pet-clinic example (--sync, -v).
 set -euo pipefail
-build=${1:?usage: run-example.sh BUILD_DIR}
-echo "== target: throwaway PostgreSQL on ${PGHOST}:${PGPORT} (TLS verify-full) =="
-exec "$build/bin/dsql" ping
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:?usage: run-example.sh BUILD_DIR [petclinic args...]}
+shift
+bin=$build/bin
+
+run_examples() {
+    "$bin/petclinic" "$@"
+    echo "-- retry example --"
+    "$bin/retry"
+}
+
+if [ -n "${CLUSTER_ENDPOINT:-}" ]; then
+    # Nothing of a local server may leak into a cluster run.
+    unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGSSLMODE PGSSLROOTCERT PGOPTIONS
+    echo "== target: Aurora DSQL cluster ${CLUSTER_ENDPOINT} (user ${CLUSTER_USER:-admin}, IAM auth, TLS verify-full) =="
+    run_examples "$@"
+    exit
+fi
+for v in CLUSTER_USER CLUSTER_REGION; do
+    if [ -n "${!v:-}" ]; then
+        echo "make run: $v is set but CLUSTER_ENDPOINT is not; set CLUSTER_ENDPOINT to run against a cluster, or unset $v" >&2
+        exit 2
+    fi
+done
+export LOCALPG_DIR=${LOCALPG_DIR:-$(cd "$here/.." && pwd)/build/localpg-run}
+cleanup() { "$here/localpg.sh" stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+"$here/localpg.sh" start >/dev/null
+eval "$("$here/localpg.sh" env)"
+echo "== target: throwaway PostgreSQL on ${PGHOST}:${PGPORT} (no CLUSTER_ENDPOINT set; TLS verify-full) =="
+run_examples "$@"

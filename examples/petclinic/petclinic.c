@@ -79,12 +79,6 @@ static void check(const char *expected, const char *actual)
         }                                                                                          \
     } while (0)
 
-static void log_sql(dsql_log_level level, const char *message, void *ctx)
-{
-    (void)level, (void)ctx;
-    fprintf(stderr, "%s\n", message);
-}
-
 /* Finds a vet with its specialties (ordered by name), prints and checks them. */
 static vet *find_vet(dsql_pool *pool, const char *name, const char *want, dsql_result **res)
 {
@@ -112,13 +106,13 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--sync"))
             sync = 1;
         else if (!strcmp(argv[i], "-v"))
-            cfg.log = log_sql;
+            cfg.log = dsql_log_stderr;
         else
             return fprintf(stderr, "usage: petclinic [--sync] [-v]\n"), 2;
     }
     TRY(dsql_config_from_env(&cfg, &err));
-    if (cfg.user && strcmp(cfg.user, "admin") != 0)
-        cfg.schema = "myschema"; /* non-admin users work in their own schema */
+    if (dsql_is_dsql_host(cfg.host) && cfg.user && strcmp(cfg.user, "admin") != 0)
+        cfg.schema = "myschema"; /* on DSQL, non-admin users work in their own schema */
     dsql_pool *pool;
     TRY(dsql_pool_open(&cfg, NULL, &pool, &err));
 
@@ -164,10 +158,8 @@ int main(int argc, char **argv)
     check(john.id.str, o->id.str);
     check("John Doe", o->name);
     check("Anytown", o->city);
-    if (o->telephone)
-        check("null", o->telephone);
-    dsql_result_free(ores);
-    dsql_result_free(pres);
+    check("null", o->telephone ? o->telephone : "null");
+    dsql_result_free(ores), dsql_result_free(pres);
 
     /* Vets and specialties: many to many, through vetSpecialties. */
     specialty specs[] = {{"Exotic"}, {"Dogs"}, {"Cats"}};
@@ -195,8 +187,7 @@ int main(int argc, char **argv)
         check(names[i], s->id);
         dsql_result_free(sres);
     }
-    dsql_result_free(ares);
-    dsql_result_free(cres);
+    dsql_result_free(ares), dsql_result_free(cres);
     dsql_pool_close(pool);
     dsql_config_clear(&cfg);
     return 0;

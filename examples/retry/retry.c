@@ -17,12 +17,6 @@ static void on_retry(int attempt, const dsql_error *cause, int64_t delay_ms, voi
            (const char *)ctx, attempt, cause->sqlstate, (long long)delay_ms);
 }
 
-static void log_sql(dsql_log_level level, const char *message, void *ctx)
-{
-    (void)level, (void)ctx;
-    fprintf(stderr, "%s\n", message);
-}
-
 /* Runs sql with OCC retries (max_retries: -1 = none) and reports the outcome. */
 static int run(dsql_pool *pool, const char *sql, int max_retries, dsql_error *err)
 {
@@ -41,7 +35,7 @@ int main(int argc, char **argv)
     dsql_config cfg = DSQL_CONFIG_INIT;
     dsql_error err;
     if (argc > 1 && strcmp(argv[1], "-v") == 0)
-        cfg.log = log_sql;
+        cfg.log = dsql_log_stderr;
     else if (argc > 1)
         return fprintf(stderr, "usage: retry [-v]\n"), 2;
     dsql_pool *pool = NULL;

@@ -109,6 +109,13 @@ typedef enum dsql_log_level {
  */
 typedef void (*dsql_log_fn)(dsql_log_level level, const char *message, void *ctx);
 
+/**
+ * A ready-made dsql_log_fn that writes each message as one line to stderr (the
+ * counterpart of Sequelize's `logging: console.log`): `cfg.log = dsql_log_stderr;`.
+ * ctx is ignored. Lines from several threads never interleave within a line.
+ */
+DSQL_API void dsql_log_stderr(dsql_log_level level, const char *message, void *ctx);
+
 /** The library's version string, e.g. "0.1.0". */
 DSQL_API const char *dsql_version(void);
 

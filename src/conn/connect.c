@@ -1,6 +1,7 @@
 /* Connecting: a config resolved into a spec, one physical connection per call (a fresh
  * IAM token each time), TLS settings, startup options, and retries of transient refusals. */
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,59 @@ static dsql__connect_failure connect_failed(const dsql__spec *spec, PGconn *pg, 
     return kind;
 }
 
+/*
+ * libpq fills every keyword it is not given from the environment, and an empty value counts
+ * as not given. In IAM mode a PGHOSTADDR left over from a local setup would send the
+ * connection for the endpoint to that address instead; resolve the endpoint here and pass
+ * its addresses explicitly (host repeated once per address, as libpq's lists require).
+ */
+static int pin_endpoint_addresses(const dsql__spec *spec, char **hosts, char **addrs,
+                                  dsql_error *err)
+{
+    *hosts = *addrs = NULL;
+    const char *env = getenv("PGHOSTADDR");
+    if (!spec->iam || spec->hostaddr || !spec->host || !env || !*env)
+        return DSQL_OK;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *list = NULL;
+    int gai = getaddrinfo(spec->host, spec->port, &hints, &list);
+    if (gai != 0)
+        return dsql_error_set(err, DSQL_ECONNECT,
+                              "could not connect to %s:%s: cannot resolve the host name: %s "
+                              "(PGHOSTADDR in the environment is ignored for IAM connections)",
+                              spec->host, spec->port, gai_strerror(gai));
+    dsql__strbuf h = DSQL__STRBUF_INIT, a = DSQL__STRBUF_INIT;
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        char text[NI_MAXHOST];
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, NULL, 0,
+                        NI_NUMERICHOST) != 0)
+            continue;
+        if (a.len) {
+            dsql__sb_append_c(&a, ',');
+            dsql__sb_append_c(&h, ',');
+        }
+        dsql__sb_append(&a, text);
+        dsql__sb_append(&h, spec->host);
+    }
+    freeaddrinfo(list);
+    if (!a.len) {
+        dsql__sb_free(&a);
+        dsql__sb_free(&h);
+        return dsql_error_set(err, DSQL_ECONNECT,
+                              "could not connect to %s:%s: the host name has no usable address",
+                              spec->host, spec->port);
+    }
+    *hosts = dsql__sb_detach(&h);
+    *addrs = dsql__sb_detach(&a);
+    if (!*hosts || !*addrs) {
+        free(*hosts);
+        free(*addrs);
+        *hosts = *addrs = NULL;
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    return DSQL_OK;
+}
+
 static int connect_once(const dsql__spec *spec, dsql__connect_stats *stats, PGconn **out,
                         dsql__connect_failure *kind, dsql_error *err)
 {
@@ -311,15 +365,22 @@ static int connect_once(const dsql__spec *spec, dsql__connect_stats *stats, PGco
     } while (0)
 
     *kind = DSQL__CF_FATAL;
+    char *pinned_hosts, *pinned_addrs;
+    int prc = pin_endpoint_addresses(spec, &pinned_hosts, &pinned_addrs, err);
+    if (prc)
+        return prc;
     if (spec->iam) {
         int rc = dsql__spec_mint_token(spec, &token, err);
-        if (rc)
+        if (rc) {
+            free(pinned_hosts);
+            free(pinned_addrs);
             return rc;
+        }
         if (stats)
             atomic_fetch_add(&stats->token_mints, 1);
     }
-    PARAM("host", spec->host);
-    PARAM("hostaddr", spec->hostaddr);
+    PARAM("host", pinned_hosts ? pinned_hosts : spec->host);
+    PARAM("hostaddr", pinned_addrs ? pinned_addrs : spec->hostaddr);
     PARAM("port", spec->port);
     PARAM("dbname", spec->database);
     PARAM("user", spec->user);
@@ -338,6 +399,8 @@ static int connect_once(const dsql__spec *spec, dsql__connect_stats *stats, PGco
     /* expand_dbname = 0: the database name is never read as a connection string. */
     PGconn *pg = PQconnectdbParams(keys, vals, 0);
     dsql__token_free(token);
+    free(pinned_hosts);
+    free(pinned_addrs);
     if (pg && PQstatus(pg) == CONNECTION_OK) {
         *out = pg;
         return DSQL_OK;

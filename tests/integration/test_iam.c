@@ -194,6 +194,26 @@ static void admin_and_user_actions(void **state)
     dsql__spec_free(&spec);
 }
 
+/* A PGHOSTADDR left in the environment (here: the throwaway server's, which would accept
+ * the connection) must not redirect an IAM connection for the endpoint: the endpoint's own
+ * name is resolved instead, and this one does not exist. */
+static void pghostaddr_env_is_ignored(void **state)
+{
+    (void)state;
+    setenv("PGHOSTADDR", "127.0.0.1", 1);
+    dsql_config cfg;
+    iam_config(&cfg, "admin", atoi(tu_env("PGPORT")));
+    cfg.hostaddr = NULL;
+    dsql_conn *conn = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_connect(&cfg, &conn, &err);
+    assert_int_equal(rc, DSQL_ECONNECT);
+    assert_null(conn);
+    assert_non_null(strstr(err.message, "could not connect to " CLUSTER ":"));
+    assert_non_null(strstr(err.message, "cannot resolve the host name"));
+    assert_non_null(strstr(err.message, "PGHOSTADDR in the environment is ignored"));
+}
+
 static void iam_config_errors(void **state)
 {
     (void)state;
@@ -389,6 +409,7 @@ int main(void)
         cmocka_unit_test(token_is_the_password),
         cmocka_unit_test(admin_and_user_actions),
         cmocka_unit_test(iam_config_errors),
+        cmocka_unit_test(pghostaddr_env_is_ignored),
         cmocka_unit_test(pool_mints_per_connection),
         cmocka_unit_test(access_denied_is_clear),
         cmocka_unit_test(expired_signature_resigned_once),
