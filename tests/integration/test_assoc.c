@@ -218,6 +218,21 @@ static void test_belongs_to_many_setters(void **state)
     assert_rows(pg, vet_links_sql(CARLOS), "");
     assert_rows(pg, vet_links_sql(JANE), "Exotic\n");
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM \"vetSpecialties\""), 1);
+
+    /* On a connection of its own (autocommit), the same: one round trip, five statements
+     * (the connection's own counters). */
+    dsql_conn *conn;
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    dsql_conn_stats cs0, cs1;
+    dsql_conn_get_stats(conn, &cs0);
+    assert_dsql_ok(dsql_set_associated(conn, &vet_specialties, &carlos,
+                                       (const void *const[]){&exotic, &dogs}, 2, &err),
+                   err);
+    dsql_conn_get_stats(conn, &cs1);
+    assert_int_equal(cs1.round_trips - cs0.round_trips, 1);
+    assert_int_equal(cs1.statements - cs0.statements, 5);
+    dsql_pool_release(pool, conn);
+    assert_rows(pg, vet_links_sql(CARLOS), "Dogs\nExotic\n");
 }
 
 static void test_has_many_setters(void **state)
