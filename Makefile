@@ -22,9 +22,15 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 	  -DDSQL_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
-run: build
+# The build's output goes to a log (shown only when the build fails), so what `make run`
+# prints is the target and the examples' lines. ARGS="--sync -v" passes flags on.
+run: deps
+	@mkdir -p build
+	@echo "building (log: build/run-build.log)..."
+	@$(MAKE) --no-print-directory build >build/run-build.log 2>&1 || \
+	  { tail -n 40 build/run-build.log; echo "make run: the build failed" >&2; exit 1; }
 	@scripts/run-example.sh $(BUILD) $(ARGS)
 
 test: deps
