@@ -136,7 +136,9 @@ typedef struct dsql_attr {
     bool unique;
     bool default_uuid_v4;    /**< client-side UUIDv4 when the value is NULL at create */
     const char *default_sql; /**< server default, an SQL expression written by the model's
-                                  author (never caller data), e.g. "now()" */
+                                  author (never caller data), e.g. "now()": a NULL member
+                                  is inserted as DEFAULT (a scalar needs DSQL_HAS to be
+                                  NULL) */
     dsql_value default_value;/**< client-side constant default when the value is NULL */
 } dsql_attr;
 
@@ -304,7 +306,9 @@ typedef struct dsql_order {
 /** Eager loading of an association (dsql/assoc.h): joined into the same statement. */
 typedef struct dsql_include {
     const struct dsql_assoc *assoc;
-    const dsql_where *where;           /**< on the included model's attributes */
+    const dsql_where *where;           /**< on the included model's attributes; filters
+                                            the included rows (it joins in ON); add
+                                            .required to drop parents without a match */
     bool required;                     /**< INNER JOIN (parents without a match dropped);
                                             default LEFT JOIN */
     const dsql_order *order;           /**< order of the included rows within each parent */
@@ -377,7 +381,9 @@ typedef struct dsql_bulk_report {
  * retried transaction, chunks under DSQL's 3,000-row / 10 MiB transaction limits. Fills
  * defaults into the caller's rows. Every row is validated before the first chunk is sent.
  * On failure after some chunks landed: DSQL_EPARTIAL (or the chunk's own error status
- * when none landed) with report saying exactly which rows landed.
+ * when none landed) with report saying exactly which rows landed. Each chunk is one
+ * INSERT in autocommit; on a connection inside a transaction the chunks share that
+ * transaction instead (a failure then aborts it: nothing landed).
  */
 DSQL_API int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
                               const dsql_bulk_options *opts, dsql_bulk_report *report,

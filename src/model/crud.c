@@ -332,9 +332,13 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
         if (i)
             dsql__sb_append(sql, ", ");
         dsql__sql_ident(sql, dsql__attr_column(a));
-        int k = dsql__params_add_checked(p, m, a, v, DSQL__USE_STORE, err);
-        if (!k)
-            return err ? err->status : DSQL_EINVAL;
+        dsql_error e;
+        int k = dsql__params_add_checked(p, m, a, v, DSQL__USE_STORE, &e);
+        if (!k) {
+            if (err)
+                *err = e;
+            return e.status;
+        }
         dsql__sb_appendf(sql, " = $%d", k);
     }
     return DSQL_OK;

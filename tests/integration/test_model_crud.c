@@ -383,6 +383,13 @@ static void test_bad_input(void **state)
                      DSQL_EINVAL);
     assert_string_equal(err.message, "owner.name: expected a STRING(30) value, got an integer 5");
     assert_int_equal(affected, 0);
+    /* the status is the same without an error record */
+    assert_int_equal(dsql_update(pool, &owner_model,
+                                 (const dsql_assign[]){DSQL_SET("name", DSQL_STR(e31))}, 1,
+                                 DSQL_NOT_NULL("id"), NULL, NULL),
+                     DSQL_EVALIDATION);
+    assert_int_equal(dsql_count(pool, &owner_model, DSQL_EQ("id", DSQL_STR("x")), NULL, NULL),
+                     DSQL_EVALIDATION);
     assert_int_equal(dsql_update(pool, &owner_model,
                                  (const dsql_assign[]){DSQL_SET("city", DSQL_NULL)}, 1,
                                  DSQL_NOT_NULL("id"), &affected, &err),
