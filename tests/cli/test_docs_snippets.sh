@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Compiles the C snippets of every docs/*.md against the library's headers, so the docs
-# cannot drift from the API.
+# Compiles every C snippet of README.md and docs/*.md against the library's headers, and
+# checks that every dsql_* function a snippet calls is exported by the built library, so
+# the docs cannot drift from the API.
 #
 # Fenced blocks, by their info string:
-#   ```c            compiled alone when it is a complete program (it has a main);
-#                   other plain blocks are illustrations and are skipped
+#   ```c            a complete program (it has a main), compiled alone
 #   ```c prelude    file-scope code (types, models, callbacks) shared by the page's
 #                   fragments, in page order
-#   ```c fragment   statements, wrapped in a function that provides `pool` (dsql_pool *),
-#                   `conn` (dsql_conn *), `err` (dsql_error) and `die(&err)`
+#   ```c fragment   statements, wrapped in a block of a function that provides `pool`
+#                   (dsql_pool *), `conn` (dsql_conn *), `cfg` (dsql_config), `err`
+#                   (dsql_error) and `die(&err)`; a fragment may declare its own of these
+# A plain ```c block that is not a program fails: every snippet is compiled.
 # Errors point at the Markdown file and line.
 set -uo pipefail
 src=${DSQL_SOURCE_DIR:?run through ctest}
@@ -22,8 +24,16 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 checked=0
 
-for doc in "$src"/docs/*.md; do
-    name=docs/$(basename "$doc")
+lib=$bin/libdsql.so
+exported=$tmp/exported
+nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' | sort -u >"$exported"
+if [ ! -s "$exported" ]; then
+    echo "FAIL: no exported symbols read from $lib"
+    exit 1
+fi
+
+for doc in "$src"/README.md "$src"/docs/*.md; do
+    name=${doc#"$src"/}
     rm -f "$tmp"/block_*
     # Split the page into numbered blocks: block_<n>.<kind> holding "#line" + the code.
     awk -v dir="$tmp" -v file="$name" '
@@ -36,7 +46,7 @@ for doc in "$src"/docs/*.md; do
         /^```/ && inside { inside = 0; close(out); next }
         inside { print > out }
     ' "$doc"
-    programs=0 fragments=0 skipped=0 before=$fail
+    programs=0 fragments=0 before=$fail
     unit=$tmp/page.c
     {
         echo '#include <stdbool.h>'
@@ -59,7 +69,9 @@ for doc in "$src"/docs/*.md; do
                 fi
                 programs=$((programs + 1))
             else
-                skipped=$((skipped + 1))
+                line=$(sed -n '1s/^#line \([0-9]*\).*/\1/p' "$b")
+                echo "FAIL $name:$((line - 1)): a \`\`\`c block that is not a program: mark it \`\`\`c prelude or \`\`\`c fragment"
+                fail=1
             fi
             ;;
         *.prelude)
@@ -71,8 +83,11 @@ for doc in "$src"/docs/*.md; do
                 echo "static void snippet_$fragments(dsql_pool *pool, dsql_conn *conn)"
                 echo '{'
                 echo '    dsql_error err = DSQL_ERROR_INIT;'
-                echo '    (void)pool; (void)conn; (void)err;'
+                echo '    dsql_config cfg = DSQL_CONFIG_INIT;'
+                echo '    (void)pool; (void)conn; (void)err; (void)cfg;'
+                echo '    {'
                 cat "$b"
+                echo '    }'
                 echo '}'
             } >>"$unit"
             ;;
@@ -89,8 +104,20 @@ for doc in "$src"/docs/*.md; do
             fail=1
         fi
     fi
+    # Every dsql_* function called in a snippet exists in the library.
+    for b in "$tmp"/block_*; do
+        [ -e "$b" ] || continue
+        grep -v '^#line' "$b" | grep -oE '\bdsql_[a-z0-9_]+[[:space:]]*\(' | tr -d '( \t' | sort -u |
+            while read -r fn; do
+                grep -qx "$fn" "$exported" || echo "$fn"
+            done
+    done | sort -u >"$tmp/missing"
+    if [ -s "$tmp/missing" ]; then
+        echo "FAIL $name: calls functions the library does not export: $(tr '\n' ' ' <"$tmp/missing")"
+        fail=1
+    fi
     checked=$((checked + programs + fragments))
-    [ "$fail" = "$before" ] && echo "ok   $name: $programs programs, $fragments fragments compiled ($skipped illustrations skipped)"
+    [ "$fail" = "$before" ] && echo "ok   $name: $programs programs, $fragments fragments compiled"
 done
 
 if [ $checked -eq 0 ]; then
