@@ -34,6 +34,8 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 have_cmd() {   # command in PATH or in an sbin directory (often absent from non-root PATHs)
     command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/sbin/$1" ]]
 }
+# clang: the tests check that the whole tree compiles without warnings with clang too.
+command -v clang >/dev/null 2>&1 || compgen -G '/usr/bin/clang-[0-9]*' >/dev/null || missing+=(clang)
 have_cmd runuser || missing+=(util-linux)
 have_cmd ss || missing+=(iproute2)
 if (( want_bench )); then
