@@ -58,6 +58,9 @@ typedef struct dsql_config {
     void *owned_;                 /**< private: strings owned by the config */
     time_t signing_time;          /**< IAM: fixed signing time for reproducible tokens
                                        (tests); 0 = now, which is what programs want */
+    int statement_cache;          /**< prepared statements kept per connection (an LRU
+                                       keyed by SQL text): 0 = default 256, -1 = off, at
+                                       most 65536. See docs/connections.md */
 } dsql_config;
 
 #define DSQL_CONFIG_INIT {0}
@@ -66,7 +69,8 @@ typedef struct dsql_config {
  * Fills cfg from a conninfo-style string: space-separated `keyword=value` pairs, values
  * optionally single-quoted with \\ and \' escapes. Keywords: host hostaddr port dbname
  * (or database) user password auth (iam|password|auto) region profile expires_in schema
- * application_name sslmode sslrootcert connect_timeout. Unknown keywords, bad numbers
+ * application_name sslmode sslrootcert connect_timeout statement_cache (-1 = off, 0 =
+ * default, or a capacity). Unknown keywords, bad numbers
  * and unterminated quotes are DSQL_EPARSE errors naming the keyword. Fields not named
  * keep their value.
  */
@@ -114,6 +118,12 @@ DSQL_API struct pg_conn *dsql_conn_pg(dsql_conn *conn);
 typedef struct dsql_conn_stats {
     uint64_t statements;  /**< statements sent */
     uint64_t round_trips; /**< network round trips waited for (a pipeline counts once) */
+    uint64_t prepared;    /**< statements the statement cache prepared on the server (each
+                               Parse rode in the round trip of the statement's run) */
+    uint64_t cache_hits;  /**< statements run from a cached prepared statement (no parse or
+                               plan on the server) */
+    uint64_t deallocated; /**< evicted prepared statements closed on the server (each
+                               DEALLOCATE rode in a later round trip) */
 } dsql_conn_stats;
 
 /** Copies conn's counters into *stats (zeroes for NULL). */

@@ -84,6 +84,8 @@ typedef struct dsql_pool_stats {
     uint64_t connects, token_mints, retires, failures;
     uint64_t statements, round_trips; /**< totals over every connection the pool has had
                                            (counted when a connection is released) */
+    uint64_t prepared, cache_hits, deallocated; /**< the statement caches' totals, counted
+                                                     the same way (see dsql_conn_stats) */
     uint64_t discards;                /**< connections dropped because they were broken */
     uint64_t transactions;            /**< dsql_transaction / dsql_pipeline_tx runs */
     uint64_t tx_retries;              /**< attempts after the first (conflicts, lost links) */

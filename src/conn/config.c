@@ -53,7 +53,7 @@ void dsql_config_clear(dsql_config *cfg)
 
 /* ---- keyword table, walked generically through offsetof ---- */
 
-typedef enum kw_type { KW_STR, KW_PORT, KW_EXPIRES, KW_TIMEOUT, KW_AUTH } kw_type;
+typedef enum kw_type { KW_STR, KW_PORT, KW_EXPIRES, KW_TIMEOUT, KW_AUTH, KW_CACHE } kw_type;
 
 typedef struct keyword {
     const char *name;
@@ -82,6 +82,7 @@ static const keyword keywords[] = {
     KW("sslmode", sslmode, KW_STR),
     KW("sslrootcert", sslrootcert, KW_STR),
     KW("connect_timeout", connect_timeout_s, KW_TIMEOUT),
+    KW("statement_cache", statement_cache, KW_CACHE),
 };
 #undef KW
 
@@ -149,6 +150,14 @@ static int check_value(const keyword *kw, const char *value, const char *source,
                                   "(default) to 3600, not '%s'",
                                   source, value);
         return DSQL_OK;
+    case KW_CACHE:
+        if (!parse_long(value, -1, DSQL__STMT_MAX_CAPACITY, &p->num))
+            return dsql_error_set(err, DSQL_EPARSE,
+                                  "%s: statement_cache must be -1 (off), 0 (default %d) or a "
+                                  "number of statements up to %d, not '%s'",
+                                  source, DSQL__STMT_DEFAULT_CAPACITY, DSQL__STMT_MAX_CAPACITY,
+                                  value);
+        return DSQL_OK;
     case KW_AUTH:
         if (!strcmp(value, "auto"))
             p->num = DSQL_AUTH_AUTO;
@@ -192,6 +201,7 @@ static int apply(dsql_config *cfg, pending *p, size_t n, dsql_error *err)
             break;
         case KW_PORT:
         case KW_TIMEOUT:
+        case KW_CACHE:
             *FIELD(cfg, kw, int) = (int)p[i].num;
             break;
         case KW_EXPIRES:
@@ -358,6 +368,7 @@ static int from_vars(dsql_config *cfg, const env_map *map, size_t n, dsql_error 
             break;
         case KW_PORT:
         case KW_TIMEOUT:
+        case KW_CACHE:
             unset = *FIELD(cfg, kw, int) == 0;
             break;
         case KW_EXPIRES:

@@ -145,6 +145,12 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
         return dsql_error_set(err, DSQL_ECONFIG,
                               "config: expires_in must be 1..%d seconds (0 = default %d), not %ld",
                               DSQL_TOKEN_EXPIRES_MAX, DSQL_TOKEN_EXPIRES_DEFAULT, cfg->expires_in);
+    if (cfg->statement_cache < -1 || cfg->statement_cache > DSQL__STMT_MAX_CAPACITY)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: statement_cache must be -1 (off), 0 (default %d) or a "
+                              "number of statements up to %d, not %d",
+                              DSQL__STMT_DEFAULT_CAPACITY, DSQL__STMT_MAX_CAPACITY,
+                              cfg->statement_cache);
     if (cfg->user && !*cfg->user)
         return dsql_error_set(err, DSQL_ECONFIG, "config: user is empty");
     if (cfg->sslmode && !is_sslmode(cfg->sslmode))
@@ -159,6 +165,9 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
         cfg->auth == DSQL_AUTH_IAM || (cfg->auth == DSQL_AUTH_AUTO && dsql__config_wants_iam(cfg));
     spec->log = cfg->log;
     spec->log_ctx = cfg->log_ctx;
+    spec->statement_cache = cfg->statement_cache == -1  ? 0
+                            : cfg->statement_cache == 0 ? DSQL__STMT_DEFAULT_CAPACITY
+                                                        : cfg->statement_cache;
     snprintf(spec->port, sizeof spec->port, "%d", cfg->port ? cfg->port : 5432);
     spec->connect_timeout_s =
         cfg->connect_timeout_s ? cfg->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
@@ -254,7 +263,7 @@ void dsql__conn_free(dsql_conn *conn)
         return;
     if (conn->pg)
         PQfinish(conn->pg);
-    dsql__stmt_cache_free(conn->stmts);
+    dsql__stmt_cache_free(&conn->stmts);
     conn->magic = 0;
     free(conn);
 }
@@ -441,6 +450,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
     conn->magic = DSQL__MAGIC_CONN;
     conn->log = spec->log;
     conn->log_ctx = spec->log_ctx;
+    dsql__stmt_cache_init(&conn->stmts, spec->statement_cache);
 
     bool resigned = false;
     int64_t backoff = 100;

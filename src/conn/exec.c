@@ -1,4 +1,5 @@
-/* Statements: typed parameters, one-round-trip execution, pipelined batches, results. */
+/* Statements: typed parameters, one-round-trip execution, pipelined batches, and the
+ * statement cache on both paths. */
 #include <errno.h>
 #include <inttypes.h>
 #include <locale.h>
@@ -21,13 +22,13 @@ static void c_locale_init(void)
 }
 
 /* Switches this thread to the C numeric locale; returns the previous one (or 0). */
-static locale_t enter_c_locale(void)
+locale_t dsql__enter_c_locale(void)
 {
     pthread_once(&c_locale_once, c_locale_init);
     return c_locale ? uselocale(c_locale) : (locale_t)0;
 }
 
-static void leave_c_locale(locale_t old)
+void dsql__leave_c_locale(locale_t old)
 {
     if (old)
         uselocale(old);
@@ -44,13 +45,13 @@ static void format_double(double d, char *buf, size_t size)
         snprintf(buf, size, d > 0 ? "Infinity" : "-Infinity");
         return;
     }
-    locale_t old = enter_c_locale();
+    locale_t old = dsql__enter_c_locale();
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, size, "%.*g", prec, d);
         if (strtod(buf, NULL) == d)
             break;
     }
-    leave_c_locale(old);
+    dsql__leave_c_locale(old);
 }
 
 /* ---- parameters ---- */
@@ -147,203 +148,28 @@ static void params_free(params *pp)
     free(pp->heap);
 }
 
-/* ---- results ---- */
+/* ---- execution ----
+ *
+ * Every statement goes through one of two doors: dsql__conn_exec (one statement) and
+ * dsql__conn_pipeline (a batch). Both consult the connection's statement cache
+ * (stmt_cache.c): a statement runs unnamed, is prepared and run in the same round trip,
+ * or runs its cached prepared statement. DEALLOCATEs of evicted statements ride along
+ * with the next round trip made outside a transaction. */
 
-dsql_result *dsql__result_new(PGresult *pg)
-{
-    dsql_result *res = calloc(1, sizeof *res);
-    if (!res) {
-        PQclear(pg);
-        return NULL;
-    }
-    res->magic = DSQL__MAGIC_RESULT;
-    res->pg = pg;
-    if (pg) {
-        const char *t = PQcmdTuples(pg);
-        res->affected = t && *t ? strtoull(t, NULL, 10) : 0;
-    }
-    return res;
-}
+/* DEALLOCATEs sent ahead of one round trip at most. */
+#define MAX_DEALLOC_PER_TRIP 16
 
-void dsql_result_free(dsql_result *res)
-{
-    if (!res || res->magic != DSQL__MAGIC_RESULT)
-        return;
-    PQclear(res->pg);
-    dsql__arena_free(&res->arena);
-    res->magic = 0;
-    free(res);
-}
-
-size_t dsql_result_rows(const dsql_result *res)
-{
-    if (!res)
-        return 0;
-    return res->pg ? (size_t)PQntuples(res->pg) : res->nrows;
-}
-
-size_t dsql_result_cols(const dsql_result *res)
-{
-    return res && res->pg ? (size_t)PQnfields(res->pg) : 0;
-}
-
-uint64_t dsql_result_affected(const dsql_result *res)
-{
-    return res ? res->affected : 0;
-}
-
-const char *dsql_result_col_name(const dsql_result *res, size_t col)
-{
-    if (!res || !res->pg || col >= (size_t)PQnfields(res->pg))
-        return NULL;
-    return PQfname(res->pg, (int)col);
-}
-
-int dsql_result_col_index(const dsql_result *res, const char *name)
-{
-    if (!res || !res->pg || !name)
-        return -1;
-    /* Exact match (PQfnumber would fold case and parse quotes). */
-    int n = PQnfields(res->pg);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(PQfname(res->pg, i), name))
-            return i;
-    return -1;
-}
-
-static bool in_range(const dsql_result *res, size_t row, size_t col)
-{
-    return res && res->pg && row < (size_t)PQntuples(res->pg) && col < (size_t)PQnfields(res->pg);
-}
-
-bool dsql_result_is_null(const dsql_result *res, size_t row, size_t col)
-{
-    return !in_range(res, row, col) || PQgetisnull(res->pg, (int)row, (int)col);
-}
-
-const char *dsql_result_text(const dsql_result *res, size_t row, size_t col)
-{
-    if (!in_range(res, row, col) || PQgetisnull(res->pg, (int)row, (int)col))
-        return "";
-    return PQgetvalue(res->pg, (int)row, (int)col);
-}
-
-/* The text of a non-NULL text-format value, or an error naming the cell. */
-static int cell_text(const dsql_result *res, size_t row, size_t col, const char **out,
-                     dsql_error *err)
-{
-    *out = NULL; /* also tells an optimising compiler that callers never read it unset */
-    if (!in_range(res, row, col))
-        return dsql_error_set(err, DSQL_EINVAL, "row %zu, column %zu is out of range (%zu x %zu)",
-                              row, col, dsql_result_rows(res), dsql_result_cols(res));
-    if (PQgetisnull(res->pg, (int)row, (int)col))
-        return dsql_error_set(err, DSQL_EINVAL, "row %zu, column \"%s\" is NULL", row,
-                              PQfname(res->pg, (int)col));
-    if (PQfformat(res->pg, (int)col) != 0)
-        return dsql_error_set(err, DSQL_EINVAL, "column \"%s\" is in binary format",
-                              PQfname(res->pg, (int)col));
-    *out = PQgetvalue(res->pg, (int)row, (int)col);
-    return DSQL_OK;
-}
-
-int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out, dsql_error *err)
-{
-    const char *s = NULL;
-    int rc = cell_text(res, row, col, &s, err);
-    if (rc)
-        return rc;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
-        return dsql_error_set(err, DSQL_EPARSE,
-                              "row %zu, column \"%s\": '%.40s' is not a 64-bit integer", row,
-                              PQfname(res->pg, (int)col), s);
-    *out = (int64_t)v;
-    return DSQL_OK;
-}
-
-int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *out, dsql_error *err)
-{
-    const char *s = NULL;
-    int rc = cell_text(res, row, col, &s, err);
-    if (rc)
-        return rc;
-    if (!strcmp(s, "NaN")) {
-        *out = NAN;
-        return DSQL_OK;
-    }
-    if (!strcmp(s, "Infinity") || !strcmp(s, "-Infinity")) {
-        *out = *s == '-' ? -INFINITY : INFINITY;
-        return DSQL_OK;
-    }
-    locale_t old = enter_c_locale();
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    int e = errno;
-    leave_c_locale(old);
-    if (end == s || *end || (e == ERANGE && isinf(v)))
-        return dsql_error_set(err, DSQL_EPARSE, "row %zu, column \"%s\": '%.40s' is not a number",
-                              row, PQfname(res->pg, (int)col), s);
-    *out = v;
-    return DSQL_OK;
-}
-
-int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bool *out, dsql_error *err)
-{
-    const char *s = NULL;
-    int rc = cell_text(res, row, col, &s, err);
-    if (rc)
-        return rc;
-    if (!strcmp(s, "t") || !strcmp(s, "true")) {
-        *out = true;
-        return DSQL_OK;
-    }
-    if (!strcmp(s, "f") || !strcmp(s, "false")) {
-        *out = false;
-        return DSQL_OK;
-    }
-    return dsql_error_set(err, DSQL_EPARSE, "row %zu, column \"%s\": '%.40s' is not a boolean", row,
-                          PQfname(res->pg, (int)col), s);
-}
-
-int dsql_result_bytes(const dsql_result *res, size_t row, size_t col, const void **data,
-                      size_t *len, dsql_error *err)
-{
-    if (!data || !len)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_result_bytes: data and len are required");
-    const char *s = NULL;
-    int rc = cell_text(res, row, col, &s, err);
-    if (rc)
-        return rc;
-    size_t n = 0;
-    unsigned char *raw = PQunescapeBytea((const unsigned char *)s, &n);
-    if (!raw)
-        return dsql_error_set(err, DSQL_EPARSE, "row %zu, column \"%s\" is not bytea text", row,
-                              PQfname(res->pg, (int)col));
-    /* The arena owns the copy, so it lives exactly as long as the result. */
-    char *copy = dsql__arena_memdup(&((dsql_result *)res)->arena, raw, n);
-    PQfreemem(raw);
-    if (!copy)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    *data = copy;
-    *len = n;
-    return DSQL_OK;
-}
-
-/* ---- execution ---- */
-
-static void log_statement(dsql_conn *conn, const char *what, const char *sql, int nparams,
-                          int64_t t0_us, int rc)
+static void log_statement(dsql_conn *conn, const char *sql, int nparams, int64_t t0_us, bool cached,
+                          int rc)
 {
     if (!conn->log)
         return;
     dsql__strbuf sb = DSQL__STRBUF_INIT;
-    dsql__sb_append(&sb, what);
+    dsql__sb_append(&sb, "Executing: ");
     dsql__sb_append_sql_redacted(&sb, sql);
-    dsql__sb_appendf(&sb, " (%d param%s, %.3f ms%s)", nparams, nparams == 1 ? "" : "s",
-                     (double)(dsql__mono_us() - t0_us) / 1000.0, rc ? ", failed" : "");
+    dsql__sb_appendf(&sb, " (%d param%s, %.3f ms%s%s)", nparams, nparams == 1 ? "" : "s",
+                     (double)(dsql__mono_us() - t0_us) / 1000.0, cached ? ", cached" : "",
+                     rc ? ", failed" : "");
     if (!sb.oom)
         conn->log(DSQL_LOG_DEBUG, dsql__sb_str(&sb), conn->log_ctx);
     dsql__sb_free(&sb);
@@ -360,6 +186,342 @@ static int conn_usable(dsql_conn *conn, dsql_error *err)
     return DSQL_OK;
 }
 
+/* One statement of a batch, with libpq-style parameters, and what the cache does with it. */
+typedef struct batch_stmt {
+    const char *sql;
+    int nparams;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    dsql__stmt_action action;
+    dsql__stmt *entry;
+    bool parsed;       /* PREPARE: the Parse succeeded */
+    bool stale;        /* CACHED: failed because the prepared statement no longer fits */
+    bool stale_exists; /* ... and the server still holds it (0A000, not 26000) */
+} batch_stmt;
+
+static void plan_stmt(dsql_conn *conn, batch_stmt *b)
+{
+    b->action = dsql__stmt_cache_plan(&conn->stmts, b->sql, b->nparams, &b->entry);
+    b->parsed = b->stale = b->stale_exists = false;
+}
+
+/* A cached prepared statement that failed because it no longer fits: gone from the
+ * server (26000: DISCARD ALL or DEALLOCATE behind the library's back) or planned for an
+ * older shape of a table (0A000, "cached plan must not change result type"). */
+static void note_stale(batch_stmt *b, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (b->action != DSQL__RUN_CACHED || !state)
+        return;
+    if (!strcmp(state, "26000"))
+        b->stale = true;
+    else if (!strcmp(state, "0A000"))
+        b->stale = b->stale_exists = true;
+}
+
+/*
+ * A cached statement went stale inside the caller's transaction. The server has aborted
+ * the transaction, so nothing can be re-run here; the cache has dropped the statement,
+ * and the error becomes a conflict so that the transaction runners (dsql_transaction,
+ * dsql_pipeline_tx) run the transaction again, preparing the statement afresh.
+ */
+static int stale_in_transaction(dsql_error *e)
+{
+    if (strcmp(e->sqlstate, "26000") &&
+        !strstr(e->message, "cached plan must not change result type"))
+        return e->status;
+    dsql__err_prefix(e, "a cached prepared statement went stale inside the transaction (a table "
+                        "it uses changed, or it was deallocated); the transaction was aborted "
+                        "and can be retried");
+    e->status = DSQL_ECONFLICT;
+    return DSQL_ECONFLICT;
+}
+
+/* DEALLOCATEs due: only outside a transaction (a DEALLOCATE the server refuses must not
+ * abort the caller's transaction). */
+static size_t deallocs_due(dsql_conn *conn)
+{
+    const dsql__stmt_cache *c = &conn->stmts;
+    if (!c->npending || c->no_deallocate || PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
+        return 0;
+    return c->npending < MAX_DEALLOC_PER_TRIP ? c->npending : MAX_DEALLOC_PER_TRIP;
+}
+
+/* Leaves pipeline mode after a failure, draining what is left; marks conn broken if the
+ * connection cannot be brought back to a clean state. */
+static void pipeline_abandon(dsql_conn *conn)
+{
+    PGconn *pg = conn->pg;
+    for (int guard = 0; guard < 1000000 && PQpipelineStatus(pg) != PQ_PIPELINE_OFF; guard++) {
+        if (PQstatus(pg) != CONNECTION_OK)
+            break;
+        PGresult *r = PQgetResult(pg);
+        if (!r) {
+            if (PQexitPipelineMode(pg))
+                break;
+            continue;
+        }
+        PQclear(r);
+    }
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
+        conn->broken = true;
+    dsql__conn_check_broken(conn);
+}
+
+/* The next result of a pipeline and the NULL that ends it. NULL when the connection was
+ * lost. */
+static PGresult *next_result(PGconn *pg)
+{
+    PGresult *r = PQgetResult(pg);
+    if (r) {
+        PGresult *extra;
+        while ((extra = PQgetResult(pg)) != NULL)
+            PQclear(extra);
+    }
+    return r;
+}
+
+/* Reads the answers to the DEALLOCATEs sent ahead of a batch (each in its own sync
+ * segment). False when the connection was lost. */
+static bool read_deallocs(dsql_conn *conn, size_t n)
+{
+    PGconn *pg = conn->pg;
+    for (size_t k = 0; k < n; k++) {
+        PGresult *r = next_result(pg);
+        if (!r)
+            return false;
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            conn->stats.deallocated++;
+        } else {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            /* 26000: already gone (a Parse that never landed). Anything else: this server
+             * does not take DEALLOCATE; evicted statements stay until the connection
+             * closes, and the cache stops growing past twice its capacity. */
+            if (!state || strcmp(state, "26000")) {
+                char msg[256];
+                dsql__one_line(msg, sizeof msg, PQresultErrorMessage(r));
+                dsql__stmt_cache_refuse_deallocate(&conn->stmts);
+                dsql__log(conn->log, conn->log_ctx, DSQL_LOG_INFO,
+                          "Statement cache: the server refused DEALLOCATE (%s); evicted "
+                          "statements stay until the connection closes",
+                          msg);
+            }
+        }
+        PQclear(r);
+        PGresult *sync = PQgetResult(pg);
+        bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Runs b[0..n) in pipeline mode with one Sync: one network round trip, whatever the
+ * cache decided (a Parse rides in front of its Bind/Execute). Due DEALLOCATEs go first,
+ * each in a sync segment of its own. out (n slots, or NULL) receives the PGresult of
+ * every statement that succeeded before the first failure; *failed is the index of the
+ * first failed statement (n when none failed; where sending stopped when the batch
+ * could not be sent). The caller finishes the cache's bookkeeping (finish_batch).
+ */
+static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format, PGresult **out,
+                     size_t *failed, dsql_error *err)
+{
+    PGconn *pg = conn->pg;
+    dsql__stmt_cache *c = &conn->stmts;
+    *failed = n;
+    if (out)
+        for (size_t i = 0; i < n; i++)
+            out[i] = NULL;
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
+        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
+    size_t nd = deallocs_due(conn);
+    if (!PQenterPipelineMode(pg))
+        return dsql__error_from_pg(err, pg, NULL);
+
+    int rc = DSQL_OK;
+    for (size_t k = 0; k < nd && !rc; k++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "DEALLOCATE \"dsql_%" PRIu64 "\"", c->pending[k]);
+        if (!PQsendQueryParams(pg, sql, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(pg))
+            rc = dsql__error_from_pg(err, pg, NULL);
+    }
+    if (nd) {
+        c->npending -= nd;
+        memmove(c->pending, c->pending + nd, c->npending * sizeof *c->pending);
+    }
+
+    size_t sent = 0;
+    while (!rc && sent < n) {
+        batch_stmt *s = &b[sent];
+        char name[32] = "";
+        if (s->action != DSQL__RUN_UNNAMED)
+            dsql__stmt_name(s->entry->id, name);
+        int ok = 1;
+        if (s->action == DSQL__RUN_PREPARE)
+            ok = PQsendPrepare(pg, name, s->sql, s->nparams, NULL);
+        if (ok && s->action == DSQL__RUN_UNNAMED)
+            ok = PQsendQueryParams(pg, s->sql, s->nparams, NULL, s->values, s->lengths, s->formats,
+                                   result_format);
+        else if (ok)
+            ok = PQsendQueryPrepared(pg, name, s->nparams, s->values, s->lengths, s->formats,
+                                     result_format);
+        if (!ok)
+            rc = dsql__error_from_pg(err, pg, NULL);
+        else
+            sent++;
+    }
+    if (rc == DSQL_OK && !PQpipelineSync(pg))
+        rc = dsql__error_from_pg(err, pg, NULL);
+    if (rc) {
+        *failed = sent;
+        /* Nothing was synced: the server has not answered; drop the connection rather than
+         * guess what it ran. */
+        conn->broken = true;
+        pipeline_abandon(conn);
+        return rc;
+    }
+    conn->stats.statements += n;
+    conn->stats.round_trips++;
+
+    bool lost = !read_deallocs(conn, nd);
+    size_t i = 0;
+    for (; i < n && !lost; i++) {
+        batch_stmt *s = &b[i];
+        if (s->action == DSQL__RUN_PREPARE) {
+            PGresult *r = next_result(pg);
+            if (!r) {
+                lost = true;
+                break;
+            }
+            ExecStatusType st = PQresultStatus(r);
+            s->parsed = st == PGRES_COMMAND_OK;
+            if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED && *failed == n) {
+                *failed = i; /* the statement itself is bad (syntax, unknown table...) */
+                rc = dsql__error_from_pg(err, pg, r);
+            }
+            PQclear(r);
+        }
+        PGresult *r = next_result(pg);
+        if (!r) {
+            lost = true;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+            if (s->action == DSQL__RUN_CACHED)
+                conn->stats.cache_hits++;
+            if (out && *failed == n) {
+                out[i] = r;
+                r = NULL;
+            }
+        } else if (st != PGRES_PIPELINE_ABORTED && *failed == n) {
+            *failed = i;
+            rc = dsql__error_from_pg(err, pg, r);
+            note_stale(s, r);
+        }
+        PQclear(r);
+        if (PQstatus(pg) != CONNECTION_OK) {
+            lost = true;
+            break;
+        }
+    }
+    if (!lost && PQstatus(pg) == CONNECTION_OK) {
+        PGresult *sync = PQgetResult(pg);
+        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+            conn->broken = true;
+            if (rc == DSQL_OK)
+                rc = dsql_error_set(err, DSQL_EINTERNAL, "pipeline: expected the Sync result");
+        }
+        PQclear(sync);
+        if (!PQexitPipelineMode(pg))
+            pipeline_abandon(conn);
+    } else {
+        /* The connection was lost mid-batch: statement i got no answer. */
+        if (*failed == n) {
+            *failed = i < n ? i : 0;
+            rc = dsql__error_from_pg(err, pg, NULL);
+            if (rc != DSQL_ECONNLOST)
+                rc = dsql_error_set(err, DSQL_ECONNLOST,
+                                    "connection lost: no result for pipeline statement");
+        }
+        conn->broken = true;
+    }
+    dsql__conn_check_broken(conn);
+    return rc;
+}
+
+/* The cache's bookkeeping after a batch whose first failure is at index `failed`. */
+static void finish_batch(dsql_conn *conn, batch_stmt *b, size_t n, size_t failed)
+{
+    dsql__stmt_cache *c = &conn->stmts;
+    bool reset = false;
+    for (size_t i = 0; i < n; i++) {
+        batch_stmt *s = &b[i];
+        switch (s->action) {
+        case DSQL__RUN_PREPARE:
+            dsql__stmt_parsed(c, s->entry, s->parsed);
+            if (s->parsed)
+                conn->stats.prepared++;
+            break;
+        case DSQL__RUN_CACHED:
+            if (s->stale)
+                dsql__stmt_drop(c, s->entry, s->stale_exists);
+            break;
+        case DSQL__RUN_UNNAMED:
+            if (i < failed) {
+                dsql__stmt_ran_unnamed(s->entry);
+                reset = reset || dsql__sql_drops_statements(s->sql);
+            }
+            break;
+        }
+    }
+    dsql__stmt_cache_end_batch(c);
+    if (reset)
+        dsql__stmt_cache_reset(c);
+}
+
+/* One statement, one round trip. The usual cases (a cached statement, an unnamed one)
+ * take libpq's synchronous calls; a Parse to send, or DEALLOCATEs due, take a batch. */
+static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult **out,
+                     dsql_error *err)
+{
+    *out = NULL;
+    int rc;
+    if (b->action == DSQL__RUN_PREPARE || deallocs_due(conn)) {
+        size_t failed;
+        rc = run_batch(conn, b, 1, result_format, out, &failed, err);
+    } else {
+        PGresult *res;
+        if (b->action == DSQL__RUN_CACHED) {
+            char name[32];
+            dsql__stmt_name(b->entry->id, name);
+            res = PQexecPrepared(conn->pg, name, b->nparams, b->values, b->lengths, b->formats,
+                                 result_format);
+        } else {
+            res = PQexecParams(conn->pg, b->sql, b->nparams, NULL, b->values, b->lengths,
+                               b->formats, result_format);
+        }
+        conn->stats.statements++;
+        conn->stats.round_trips++;
+        ExecStatusType st = PQresultStatus(res);
+        if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)) {
+            if (b->action == DSQL__RUN_CACHED)
+                conn->stats.cache_hits++;
+            *out = res;
+            rc = DSQL_OK;
+        } else {
+            rc = dsql__error_from_pg(err, conn->pg, res);
+            note_stale(b, res);
+            PQclear(res);
+        }
+    }
+    finish_batch(conn, b, 1, rc ? 0 : 1);
+    return rc;
+}
+
 int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *const *values,
                     const int *lengths, const int *formats, int result_format, PGresult **out,
                     dsql_error *err)
@@ -371,29 +533,43 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
         return rc;
     if (!sql)
         return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL");
-    int64_t t0 = dsql__mono_us();
-    bool cached;
-    PGresult *res =
-        dsql__stmt_exec(conn, sql, nparams, values, lengths, formats, result_format, &cached);
-    if (!cached)
-        res = PQexecParams(conn->pg, sql, nparams, NULL, values, lengths, formats, result_format);
-    conn->stats.statements++;
-    conn->stats.round_trips++;
-    ExecStatusType st = PQresultStatus(res);
-    if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)) {
-        log_statement(conn, "Executing: ", sql, nparams, t0, 0);
-        if (out)
-            *out = res;
-        else
-            PQclear(res);
-        return DSQL_OK;
+    /* Outside a transaction the statement is its own: a failed one changed nothing, so a
+     * stale cached statement can be prepared afresh and run again, transparently. */
+    bool idle = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
+    dsql_error e = DSQL_ERROR_INIT;
+    PGresult *res = NULL;
+    batch_stmt b;
+    for (int attempt = 1;; attempt++) {
+        int64_t t0 = dsql__mono_us();
+        b = (batch_stmt){sql,  nparams, values, lengths, formats, DSQL__RUN_UNNAMED,
+                         NULL, false,   false,  false};
+        plan_stmt(conn, &b);
+        bool cached = b.action == DSQL__RUN_CACHED;
+        rc = exec_once(conn, &b, result_format, &res, &e);
+        log_statement(conn, sql, nparams, t0, cached, rc);
+        if (rc && b.stale && idle && attempt == 1 && !dsql__conn_check_broken(conn)) {
+            dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
+                      "Statement cache: the cached statement went stale (SQLSTATE %s); running "
+                      "it again",
+                      e.sqlstate);
+            continue;
+        }
+        break;
     }
-    rc = dsql__error_from_pg(err, conn->pg, res);
-    conn->last_error_status = rc;
-    PQclear(res);
-    dsql__conn_check_broken(conn);
-    log_statement(conn, "Executing: ", sql, nparams, t0, rc);
-    return rc;
+    if (rc) {
+        if (b.stale && !idle)
+            rc = stale_in_transaction(&e);
+        conn->last_error_status = rc;
+        dsql__conn_check_broken(conn);
+        if (err)
+            *err = e;
+        return rc;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return DSQL_OK;
 }
 
 int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_in, size_t nparams,
@@ -419,25 +595,33 @@ int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_i
 
 /* ---- pipeline ---- */
 
-/* Leaves pipeline mode after a failure, draining what is left; marks conn broken if the
- * connection cannot be brought back to a clean state. */
-static void pipeline_abandon(dsql_conn *conn)
+/* True when a failure after stmts[0..failed) leaves nothing committed, so the batch can
+ * run again: before it, only statements that commit nothing (queries, DML, BEGIN). */
+static bool rerunnable(const dsql_stmt *stmts, size_t failed)
 {
-    PGconn *pg = conn->pg;
-    for (int guard = 0; guard < 1000000 && PQpipelineStatus(pg) != PQ_PIPELINE_OFF; guard++) {
-        if (PQstatus(pg) != CONNECTION_OK)
-            break;
-        PGresult *r = PQgetResult(pg);
-        if (!r) {
-            if (PQexitPipelineMode(pg))
-                break;
-            continue;
-        }
-        PQclear(r);
+    for (size_t i = 0; i < failed; i++)
+        if (!dsql__sql_commits_nothing(stmts[i].sql))
+            return false;
+    return true;
+}
+
+static void log_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, int64_t t0, int rc)
+{
+    if (!conn->log)
+        return;
+    dsql__strbuf sb = DSQL__STRBUF_INIT;
+    dsql__sb_appendf(&sb, "Executing pipeline of %zu statement%s in one round trip: ", n,
+                     n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            dsql__sb_append(&sb, "; ");
+        dsql__sb_append_sql_redacted(&sb, stmts[i].sql);
     }
-    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
-        conn->broken = true;
-    dsql__conn_check_broken(conn);
+    dsql__sb_appendf(&sb, " (%.3f ms%s)", (double)(dsql__mono_us() - t0) / 1000.0,
+                     rc ? ", failed" : "");
+    if (!sb.oom)
+        conn->log(DSQL_LOG_DEBUG, dsql__sb_str(&sb), conn->log_ctx);
+    dsql__sb_free(&sb);
 }
 
 int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_result **results,
@@ -467,156 +651,96 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
             return rc;
         }
     }
-    PGconn *pg = conn->pg;
+
+    /* Parameters of every statement, then one batch. */
+    enum { SMALL = 6 };
+    params small_pp[SMALL];
+    batch_stmt small_b[SMALL];
+    PGresult *small_out[SMALL];
+    params *pp = n <= SMALL ? small_pp : calloc(n, sizeof *pp);
+    batch_stmt *b = n <= SMALL ? small_b : calloc(n, sizeof *b);
+    PGresult **out = n <= SMALL ? small_out : calloc(n, sizeof *out);
+    size_t built = 0, failed = n;
+    dsql_error e = DSQL_ERROR_INIT;
+    if (!pp || !b || !out) {
+        rc = dsql_error_set(&e, DSQL_ENOMEM, "out of memory");
+        failed = 0;
+        goto done;
+    }
+    for (; built < n; built++)
+        if ((rc = params_build(&pp[built], stmts[built].params, stmts[built].nparams, &e))) {
+            failed = built;
+            goto done;
+        }
+
+    bool idle = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
     int64_t t0 = dsql__mono_us();
-    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
-        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
-    if (!PQenterPipelineMode(pg))
-        return dsql__error_from_pg(err, pg, NULL);
-
-    /* Send everything, then one Sync: the server runs the batch and answers once. A
-     * statement new to the connection's cache goes with its Parse ahead of it. */
-    bool small_parsed[32] = {false};
-    bool *parsed = n <= 32 ? small_parsed : calloc(n, sizeof *parsed);
-    if (!parsed) {
-        pipeline_abandon(conn);
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    }
-    size_t sent = 0;
-    for (; sent < n; sent++) {
-        params pp;
-        rc = params_build(&pp, stmts[sent].params, stmts[sent].nparams, err);
-        if (rc)
-            break;
-        int np = (int)stmts[sent].nparams, ok = 1;
-        const char *name = dsql__stmt_pipeline_name(conn, stmts[sent].sql, &parsed[sent]);
-        if (parsed[sent])
-            ok = PQsendPrepare(pg, name, stmts[sent].sql, np, NULL);
-        if (ok && name)
-            ok = PQsendQueryPrepared(pg, name, np, pp.values, pp.lengths, pp.formats, 0);
-        else if (ok)
-            ok = PQsendQueryParams(pg, stmts[sent].sql, np, NULL, pp.values, pp.lengths, pp.formats,
-                                   0);
-        params_free(&pp);
-        if (!ok) {
-            rc = dsql__error_from_pg(err, pg, NULL);
-            break;
-        }
-    }
-    if (rc == DSQL_OK && !PQpipelineSync(pg))
-        rc = dsql__error_from_pg(err, pg, NULL);
-    if (rc) {
-        if (failed_index)
-            *failed_index = sent;
-        /* Nothing was synced: the server has not answered; drop the connection rather than
-         * guess what it ran. */
-        conn->broken = true;
-        pipeline_abandon(conn);
-        if (parsed != small_parsed)
-            free(parsed);
-        return rc;
-    }
-    conn->stats.statements += n;
-    conn->stats.round_trips++;
-
-    size_t failed = n;
-    for (size_t i = 0; i < n; i++) {
-        if (parsed[i]) { /* the Parse sent ahead of the statement */
-            PGresult *pr = PQgetResult(pg), *extra;
-            if (pr) {
-                while ((extra = PQgetResult(pg)) != NULL)
-                    PQclear(extra);
-                dsql__stmt_parsed(conn, stmts[i].sql, pr);
-                ExecStatusType ps = PQresultStatus(pr);
-                if (ps != PGRES_COMMAND_OK && ps != PGRES_PIPELINE_ABORTED && failed == n) {
-                    failed = i;
-                    rc = dsql__error_from_pg(err, pg, pr);
-                }
-                PQclear(pr);
-            }
-        }
-        PGresult *r = PQgetResult(pg);
-        if (!r) { /* connection lost mid-batch */
-            if (failed == n) {
-                failed = i;
-                rc = dsql__error_from_pg(err, pg, NULL);
-                if (rc != DSQL_ECONNLOST) {
-                    conn->broken = true;
-                    rc = dsql_error_set(err, DSQL_ECONNLOST,
-                                        "connection lost: no result for pipeline statement");
-                }
-            }
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-            if (results && failed == n) {
-                results[i] = dsql__result_new(r);
-                if (!results[i] && rc == DSQL_OK) {
-                    rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-                    failed = i;
-                }
-            } else {
-                PQclear(r);
-            }
-        } else if (st == PGRES_PIPELINE_ABORTED) {
-            PQclear(r);
-        } else {
-            if (failed == n) {
-                failed = i;
-                rc = dsql__error_from_pg(err, pg, r);
-            }
-            dsql__stmt_failed(conn, stmts[i].sql, r);
-            PQclear(r);
-        }
-        /* Each statement's results end with a NULL. */
-        PGresult *extra;
-        while ((extra = PQgetResult(pg)) != NULL)
-            PQclear(extra);
-        if (PQstatus(pg) != CONNECTION_OK)
-            break;
-    }
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *sync = PQgetResult(pg);
-        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
-            conn->broken = true;
-            if (rc == DSQL_OK)
-                rc = dsql_error_set(err, DSQL_EINTERNAL, "pipeline: expected the Sync result");
-        }
-        PQclear(sync);
-        if (!PQexitPipelineMode(pg))
-            pipeline_abandon(conn);
-    } else {
-        if (rc == DSQL_OK) {
-            failed = 0;
-            rc = dsql__error_from_pg(err, pg, NULL);
-        }
-        conn->broken = true;
-    }
-    dsql__conn_check_broken(conn);
-    if (parsed != small_parsed)
-        free(parsed);
-
-    if (conn->log) {
-        dsql__strbuf sb = DSQL__STRBUF_INIT;
-        dsql__sb_appendf(&sb, "Executing pipeline of %zu statement%s in one round trip: ", n,
-                         n == 1 ? "" : "s");
+    for (int attempt = 1;; attempt++) {
         for (size_t i = 0; i < n; i++) {
-            if (i)
-                dsql__sb_append(&sb, "; ");
-            dsql__sb_append_sql_redacted(&sb, stmts[i].sql);
+            b[i] = (batch_stmt){stmts[i].sql,  (int)stmts[i].nparams,
+                                pp[i].values,  pp[i].lengths,
+                                pp[i].formats, DSQL__RUN_UNNAMED,
+                                NULL,          false,
+                                false,         false};
+            plan_stmt(conn, &b[i]);
         }
-        dsql__sb_appendf(&sb, " (%.3f ms%s)", (double)(dsql__mono_us() - t0) / 1000.0,
-                         rc ? ", failed" : "");
-        if (!sb.oom)
-            conn->log(DSQL_LOG_DEBUG, dsql__sb_str(&sb), conn->log_ctx);
-        dsql__sb_free(&sb);
+        rc = run_batch(conn, b, n, 0, out, &failed, &e);
+        finish_batch(conn, b, n, failed);
+        if (rc && failed < n && b[failed].stale && idle && attempt == 1 &&
+            !dsql__conn_check_broken(conn) && rerunnable(stmts, failed)) {
+            /* A stale cached statement: nothing of the batch committed (an explicit
+             * transaction it opened is rolled back first), so run it all again. */
+            log_pipeline(conn, stmts, n, t0, rc);
+            dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
+                      "Statement cache: the cached statement of pipeline statement %zu went "
+                      "stale (SQLSTATE %s); running the pipeline again",
+                      failed, e.sqlstate);
+            for (size_t i = 0; i < n; i++) {
+                PQclear(out[i]);
+                out[i] = NULL;
+            }
+            if (!dsql__conn_reset_tx(conn))
+                break;
+            dsql_error_clear(&e);
+            t0 = dsql__mono_us();
+            continue;
+        }
+        break;
     }
-
+    if (rc && failed < n && b[failed].stale && !idle)
+        rc = stale_in_transaction(&e);
+    log_pipeline(conn, stmts, n, t0, rc);
+    for (size_t i = 0; i < n; i++) {
+        if (!out[i])
+            continue;
+        if (results && rc == DSQL_OK) {
+            results[i] = dsql__result_new(out[i]);
+            if (!results[i]) {
+                rc = dsql_error_set(&e, DSQL_ENOMEM, "out of memory");
+                failed = i;
+            }
+        } else if (results && i < failed) {
+            results[i] = dsql__result_new(out[i]); /* statements before the failure */
+        } else {
+            PQclear(out[i]);
+        }
+        out[i] = NULL;
+    }
+done:
+    for (size_t i = 0; i < built; i++)
+        params_free(&pp[i]);
+    if (pp != small_pp)
+        free(pp);
+    if (b != small_b)
+        free(b);
+    if (out != small_out)
+        free(out);
     if (rc) {
         conn->last_error_status = rc;
         if (failed_index)
             *failed_index = failed;
+        if (err)
+            *err = e;
     }
     return rc;
 }

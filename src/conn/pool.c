@@ -59,6 +59,7 @@ struct dsql_pool {
     dsql__connect_stats cstats;
     uint64_t acquires, waits, timeouts, retires, discards;
     uint64_t statements, round_trips, transactions, tx_retries;
+    uint64_t prepared, cache_hits, deallocated;
 };
 
 /* ---- small helpers (called with mu held unless said otherwise) ---- */
@@ -311,6 +312,9 @@ void dsql_pool_release(dsql_pool *p, dsql_conn *c)
     pthread_mutex_lock(&p->mu);
     p->statements += c->stats.statements - c->stats_at_acquire.statements;
     p->round_trips += c->stats.round_trips - c->stats_at_acquire.round_trips;
+    p->prepared += c->stats.prepared - c->stats_at_acquire.prepared;
+    p->cache_hits += c->stats.cache_hits - c->stats_at_acquire.cache_hits;
+    p->deallocated += c->stats.deallocated - c->stats_at_acquire.deallocated;
     if (ok && !expired && !p->closing) {
         give_back(p, c);
         pthread_mutex_unlock(&p->mu);
@@ -592,6 +596,9 @@ void dsql_pool_get_stats(dsql_pool *p, dsql_pool_stats *s)
     s->discards = p->discards;
     s->statements = p->statements;
     s->round_trips = p->round_trips;
+    s->prepared = p->prepared;
+    s->cache_hits = p->cache_hits;
+    s->deallocated = p->deallocated;
     s->transactions = p->transactions;
     s->tx_retries = p->tx_retries;
     pthread_mutex_unlock(&p->mu);

@@ -8,6 +8,7 @@
 #ifndef DSQL_CONN_PRIVATE_H
 #define DSQL_CONN_PRIVATE_H
 
+#include <locale.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,6 +49,7 @@ typedef struct dsql__spec {
     int connect_timeout_s;
     dsql_log_fn log;
     void *log_ctx;
+    int statement_cache; /* capacity per connection; 0 = off */
 } dsql__spec;
 
 /* ---- IAM (iam.c) ---- */
@@ -66,12 +68,97 @@ void dsql__token_free(char *token);
 int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err);
 void dsql__spec_free(dsql__spec *spec);
 
+/* ---- statement cache (stmt_cache.c) ----
+ *
+ * Per connection: SQL text -> a named prepared statement on the server ("dsql_<n>"),
+ * a hash map plus an LRU list. Lives and dies with the physical connection. Only DML and
+ * queries are cached (SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE, MERGE), never
+ * transaction control, DDL or session commands. A statement is prepared on its second
+ * run (the first runs unnamed, so one-off statements never occupy the server); the Parse
+ * goes out in the same pipeline as its Bind/Execute, so a miss still costs one round
+ * trip. Evicted statements are closed with DEALLOCATE, piggy-backed (in a sync segment
+ * of its own) on the next round trip the connection makes outside a transaction. */
+
+typedef enum dsql__stmt_state {
+    DSQL__STMT_NEW = 0, /* seen, not prepared on the server yet */
+    DSQL__STMT_PARSING, /* Parse sent, its answer not read yet */
+    DSQL__STMT_READY,   /* prepared on the server */
+    DSQL__STMT_DEAD     /* dropped from the cache during a batch; freed after it */
+} dsql__stmt_state;
+
+typedef struct dsql__stmt dsql__stmt;
+struct dsql__stmt {
+    dsql__stmt *hnext;       /* hash chain; graveyard link once dead */
+    dsql__stmt *prev, *next; /* LRU list, most recent first */
+    uint64_t hash;
+    uint64_t id;   /* server name dsql_<id> once a Parse was sent */
+    uint32_t uses; /* successful unnamed runs so far */
+    int nparams;
+    dsql__stmt_state state;
+    size_t len;
+    char sql[];
+};
+
+typedef struct dsql__stmt_cache {
+    int capacity; /* entries kept; 0 = cache off */
+    size_t count;
+    size_t nbuckets; /* power of two; 0 until the first entry */
+    dsql__stmt **buckets;
+    dsql__stmt *head, *tail; /* LRU */
+    dsql__stmt *graveyard;   /* dropped during the current batch */
+    size_t nparsing;         /* entries in state PARSING */
+    uint64_t next_id;
+    uint64_t *pending; /* ids to DEALLOCATE at the next idle round trip */
+    size_t npending, pending_cap;
+    bool no_deallocate; /* the server refused DEALLOCATE: evicted statements stay */
+    size_t orphans;     /* statements left on the server because of that */
+} dsql__stmt_cache;
+
+/* What one statement does about the cache. */
+typedef enum dsql__stmt_action {
+    DSQL__RUN_UNNAMED = 0, /* unnamed statement (PQexecParams semantics) */
+    DSQL__RUN_PREPARE,     /* Parse into entry's name, then Bind/Execute it */
+    DSQL__RUN_CACHED       /* Bind/Execute the entry's prepared statement */
+} dsql__stmt_action;
+
+#define DSQL__STMT_DEFAULT_CAPACITY 256
+#define DSQL__STMT_MAX_CAPACITY     65536
+#define DSQL__STMT_MAX_SQL          32768 /* longer statements are not cached */
+
+void dsql__stmt_cache_init(dsql__stmt_cache *c, int capacity);
+void dsql__stmt_cache_free(dsql__stmt_cache *c);
+/* Forgets every entry and pending DEALLOCATE (after DISCARD ALL / DEALLOCATE ALL). */
+void dsql__stmt_cache_reset(dsql__stmt_cache *c);
+/* Decides how sql runs; *entry (for PREPARE / CACHED) stays valid until the end of the
+ * batch (dsql__stmt_cache_end_batch). Marks a PREPARE entry PARSING and names it. */
+dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, int nparams,
+                                        dsql__stmt **entry);
+/* The server name of an entry ("dsql_<id>"). */
+void dsql__stmt_name(uint64_t id, char buf[32]);
+/* After a batch: the Parse of e succeeded (READY) or not (dropped). */
+void dsql__stmt_parsed(dsql__stmt_cache *c, dsql__stmt *e, bool ok);
+/* After a successful unnamed run of a cacheable statement. */
+void dsql__stmt_ran_unnamed(dsql__stmt *e);
+/* Drops e (its prepared statement failed as stale or missing); `exists` = the server
+ * still holds it (so it is deallocated later). Safe to call twice in one batch. */
+void dsql__stmt_drop(dsql__stmt_cache *c, dsql__stmt *e, bool exists);
+/* Ends a batch: frees dropped entries, evicts down to capacity. */
+void dsql__stmt_cache_end_batch(dsql__stmt_cache *c);
+/* The DEALLOCATE refused by the server: stop deallocating on this connection. */
+void dsql__stmt_cache_refuse_deallocate(dsql__stmt_cache *c);
+/* True when sql is DISCARD ALL or DEALLOCATE [PREPARE] ALL (the cache must be reset once
+ * it ran). */
+bool dsql__sql_drops_statements(const char *sql);
+/* True for statements that commit nothing by themselves: queries, DML, BEGIN / START. */
+bool dsql__sql_commits_nothing(const char *sql);
+
 struct dsql_conn {
     uint32_t magic; /* DSQL__MAGIC_CONN; first, so a dsql_db * can be told apart */
     PGconn *pg;
     dsql_log_fn log;
     void *log_ctx;
     dsql_conn_stats stats;
+    dsql__stmt_cache stmts;
     bool broken;           /* set once the connection is known to be unusable */
     int last_error_status; /* status of the last failed statement (0 = none yet) */
     /* pool bookkeeping (zero for a standalone connection) */
@@ -81,7 +168,6 @@ struct dsql_conn {
     int64_t idle_since_ms;
     dsql_conn_stats stats_at_acquire;
     struct dsql_conn *prev, *next; /* idle list */
-    struct dsql__stmt_cache *stmts; /* named prepared statements (stmt_cache.c) */
 };
 
 /*
@@ -110,28 +196,6 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
 
 /* Marks conn broken when its libpq connection is. Returns conn->broken. */
 bool dsql__conn_check_broken(dsql_conn *conn);
-
-/* ---- prepared statements (stmt_cache.c) ---- */
-
-/*
- * Runs a data statement through conn's cache of named prepared statements (one round
- * trip, first use included). *handled false: the statement is not for the cache (or the
- * server refuses named statements) and nothing was sent — run it unnamed. Otherwise the
- * statement's result, or NULL when the connection failed (see its error).
- */
-PGresult *dsql__stmt_exec(dsql_conn *conn, const char *sql, int nparams,
-                          const char *const *values, const int *lengths, const int *formats,
-                          int result_format, bool *handled);
-void dsql__stmt_cache_free(struct dsql__stmt_cache *cache);
-
-/* Pipelines: the prepared statement to send sql as (NULL: send it unnamed). *parse: send
- * a Parse for it first, and report that Parse's result with dsql__stmt_parsed. Only on
- * connections that have already prepared a statement successfully. */
-const char *dsql__stmt_pipeline_name(dsql_conn *conn, const char *sql, bool *parse);
-void dsql__stmt_parsed(dsql_conn *conn, const char *sql, const PGresult *r);
-/* A statement of a pipeline failed with r: a stale cached plan is prepared again next
- * time. */
-void dsql__stmt_failed(dsql_conn *conn, const char *sql, const PGresult *r);
 
 /* ---- classification (classify.c) ---- */
 
@@ -172,6 +236,13 @@ int64_t dsql__policy_delay(const dsql__policy *p, int retry);
 
 /* A uniformly distributed number in [0, 1) (thread-safe). */
 double dsql__random_unit(void);
+
+/* ---- numbers in the C locale (exec.c) ---- */
+
+/* Switches this thread to the C numeric locale; returns the previous one (or 0), for
+ * dsql__leave_c_locale. */
+locale_t dsql__enter_c_locale(void);
+void dsql__leave_c_locale(locale_t old);
 
 /* ---- logging (log.c) ---- */
 

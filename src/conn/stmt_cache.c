@@ -1,243 +1,327 @@
 /*
- * Per-connection cache of named prepared statements, so repeated statements skip the
- * server's parse and plan (what a hand-written libpq program gets from PQprepare).
- *
- * - Only data statements (SELECT, INSERT, UPDATE, DELETE, WITH) are cached; the cache is
- *   bounded (entries and bytes) and never evicts (closing a statement would cost a round
- *   trip); statements beyond the bound run unnamed.
- * - The first use of a statement sends Parse and Bind/Execute pipelined with one Sync:
- *   still one round trip. Later uses are PQexecPrepared.
- * - Until one Parse has succeeded on the connection, statements are only prepared in
- *   autocommit: a server that refuses named statements (0A000) then switches the cache
- *   off and the statement reruns unnamed, without ever aborting a caller's transaction.
- * - "cached plan must not change result type" (a table changed under a SELECT *) makes
- *   the statement prepared again under a new name, in autocommit.
+ * The per-connection statement cache: SQL text -> a named prepared statement, in a hash
+ * map with an LRU list (see private.h for the policy). Only the bookkeeping lives here;
+ * exec.c sends the Parse, Bind/Execute and DEALLOCATE messages.
  */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conn/private.h"
 
-#define CACHE_SLOTS   512 /* power of two */
-#define CACHE_ENTRIES 256
-#define CACHE_BYTES   (1u << 20)
-#define CACHE_MAX_SQL (128u << 10)
+/* Successful unnamed runs before a statement is prepared: the first run of a statement
+ * goes out unnamed (a one-off statement never takes a slot on the server), the second
+ * prepares it (Parse + Bind/Execute in one round trip), later ones only Bind/Execute. */
+#define PREPARE_AFTER 1
 
-typedef struct entry {
-    uint64_t hash;
-    char *sql;
-    char name[24];
-    bool prepared;
-    bool pending; /* a Parse for it is in flight in a pipeline */
-} entry;
-
-struct dsql__stmt_cache {
-    entry slots[CACHE_SLOTS];
-    size_t n, bytes;
-    unsigned next_id;
-    bool verified; /* a Parse has succeeded on this connection */
-    bool disabled; /* the server refuses named statements */
-};
-
-void dsql__stmt_cache_free(struct dsql__stmt_cache *c)
+void dsql__stmt_cache_init(dsql__stmt_cache *c, int capacity)
 {
-    if (!c)
-        return;
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
-        free(c->slots[i].sql);
-    free(c);
+    memset(c, 0, sizeof *c);
+    c->capacity = capacity > 0 ? capacity : 0;
 }
 
-static bool cacheable(const char *sql, size_t len)
+static void free_list(dsql__stmt *e, bool by_lru)
 {
-    static const char *const words[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
-    if (len > CACHE_MAX_SQL)
-        return false;
-    while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
-        sql++;
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
-        size_t n = strlen(words[i]);
-        if (!strncasecmp(sql, words[i], n) && (sql[n] == ' ' || sql[n] == '\n' || !sql[n]))
-            return true;
+    while (e) {
+        dsql__stmt *next = by_lru ? e->next : e->hnext;
+        free(e);
+        e = next;
     }
+}
+
+void dsql__stmt_cache_free(dsql__stmt_cache *c)
+{
+    free_list(c->head, true);
+    free_list(c->graveyard, false);
+    free(c->buckets);
+    free(c->pending);
+    memset(c, 0, sizeof *c);
+}
+
+void dsql__stmt_cache_reset(dsql__stmt_cache *c)
+{
+    int capacity = c->capacity;
+    uint64_t next_id = c->next_id; /* names are never reused on one connection */
+    bool no_deallocate = c->no_deallocate;
+    dsql__stmt_cache_free(c);
+    dsql__stmt_cache_init(c, capacity);
+    c->next_id = next_id;
+    c->no_deallocate = no_deallocate;
+}
+
+void dsql__stmt_name(uint64_t id, char buf[32])
+{
+    snprintf(buf, 32, "dsql_%" PRIu64, id);
+}
+
+/* ---- which statements are cached ---- */
+
+/* The first keyword of sql, upper-cased into kw (empty when sql does not start with
+ * one, e.g. with a comment). */
+static void first_keyword(const char *sql, char *kw, size_t size)
+{
+    const char *p = sql;
+    while (isspace((unsigned char)*p) || *p == '(')
+        p++;
+    size_t n = 0;
+    while (n + 1 < size && isalpha((unsigned char)*p))
+        kw[n++] = (char)toupper((unsigned char)*p++);
+    if (isalnum((unsigned char)*p) || *p == '_')
+        n = 0; /* longer than any keyword we look for */
+    kw[n] = '\0';
+}
+
+static bool cacheable(const char *sql)
+{
+    static const char *const kws[] = {"SELECT", "INSERT", "UPDATE", "DELETE",
+                                      "WITH",   "VALUES", "TABLE",  "MERGE"};
+    char kw[8];
+    first_keyword(sql, kw, sizeof kw);
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(kws); i++)
+        if (!strcmp(kw, kws[i]))
+            return true;
     return false;
 }
 
-static uint64_t hash_sql(const char *s, size_t len)
+bool dsql__sql_commits_nothing(const char *sql)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    char kw[8];
+    first_keyword(sql, kw, sizeof kw);
+    return cacheable(sql) || !strcmp(kw, "BEGIN") || !strcmp(kw, "START");
+}
+
+bool dsql__sql_drops_statements(const char *sql)
+{
+    char kw[12];
+    first_keyword(sql, kw, sizeof kw);
+    if (strcmp(kw, "DISCARD") && strcmp(kw, "DEALLOCATE"))
+        return false;
+    /* DISCARD ALL, DEALLOCATE [PREPARE] ALL; a single DEALLOCATE of a name the cache
+     * made would also invalidate it, so any DEALLOCATE resets the cache. */
+    if (!strcmp(kw, "DEALLOCATE"))
+        return true;
+    const char *p = sql;
+    while (isspace((unsigned char)*p))
+        p++;
+    p += strlen("DISCARD");
+    while (isspace((unsigned char)*p))
+        p++;
+    return !strncasecmp(p, "ALL", 3) && !isalnum((unsigned char)p[3]) && p[3] != '_';
+}
+
+/* ---- the map ---- */
+
+/* FNV-1a over the text; also measures it. */
+static uint64_t hash_sql(const char *sql, size_t *len)
+{
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)sql;
+    while (*p) {
+        h ^= *p++;
+        h *= 1099511628211ull;
+    }
+    *len = (size_t)(p - (const unsigned char *)sql);
     return h;
 }
 
-/* The entry for sql: found, or added when there is room. NULL = run it unnamed. */
-static entry *lookup(dsql_conn *conn, const char *sql)
+static void lru_unlink(dsql__stmt_cache *c, dsql__stmt *e)
 {
-    struct dsql__stmt_cache *c = conn->stmts;
-    if (c && c->disabled)
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push_front(dsql__stmt_cache *c, dsql__stmt *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head)
+        c->head->prev = e;
+    else
+        c->tail = e;
+    c->head = e;
+}
+
+static void hash_unlink(dsql__stmt_cache *c, dsql__stmt *e)
+{
+    dsql__stmt **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = e->hnext;
+    e->hnext = NULL;
+}
+
+static dsql__stmt *find(dsql__stmt_cache *c, const char *sql, size_t len, uint64_t h, int nparams)
+{
+    if (!c->nbuckets)
         return NULL;
-    size_t len = strlen(sql);
-    if (!cacheable(sql, len))
-        return NULL;
-    if (!c) {
-        c = conn->stmts = calloc(1, sizeof *c);
-        if (!c)
+    for (dsql__stmt *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->hnext)
+        if (e->hash == h && e->len == len && e->nparams == nparams && !memcmp(e->sql, sql, len))
+            return e;
+    return NULL;
+}
+
+static dsql__stmt *add(dsql__stmt_cache *c, const char *sql, size_t len, uint64_t h, int nparams)
+{
+    if (!c->nbuckets) {
+        size_t n = 16;
+        while (n < 2 * (size_t)c->capacity)
+            n *= 2;
+        c->buckets = calloc(n, sizeof *c->buckets);
+        if (!c->buckets)
             return NULL;
+        c->nbuckets = n;
     }
-    uint64_t h = hash_sql(sql, len);
-    size_t i = (size_t)h & (CACHE_SLOTS - 1);
-    for (; c->slots[i].sql; i = (i + 1) & (CACHE_SLOTS - 1))
-        if (c->slots[i].hash == h && !strcmp(c->slots[i].sql, sql))
-            return &c->slots[i];
-    if (c->n >= CACHE_ENTRIES || c->bytes + len > CACHE_BYTES)
+    dsql__stmt *e = malloc(sizeof *e + len + 1);
+    if (!e)
         return NULL;
-    entry *e = &c->slots[i];
-    e->sql = malloc(len + 1);
-    if (!e->sql)
-        return NULL;
-    memcpy(e->sql, sql, len + 1);
+    memset(e, 0, sizeof *e);
     e->hash = h;
-    e->prepared = e->pending = false;
-    snprintf(e->name, sizeof e->name, "dsql_s%u", ++c->next_id);
-    c->n++;
-    c->bytes += len;
+    e->len = len;
+    e->nparams = nparams;
+    memcpy(e->sql, sql, len + 1);
+    size_t b = h & (c->nbuckets - 1);
+    e->hnext = c->buckets[b];
+    c->buckets[b] = e;
+    lru_push_front(c, e);
+    c->count++;
     return e;
 }
 
-/* Reads one command's result in pipeline mode: its result, then the NULL that ends it. */
-static PGresult *pipeline_result(PGconn *pg)
+/* Queues a DEALLOCATE of a statement the server holds (or counts it as left behind). */
+static void forget_on_server(dsql__stmt_cache *c, uint64_t id)
 {
-    PGresult *r = PQgetResult(pg), *extra;
-    if (r)
-        while ((extra = PQgetResult(pg)) != NULL)
-            PQclear(extra);
-    return r;
-}
-
-static bool result_ok(const PGresult *r)
-{
-    ExecStatusType st = PQresultStatus(r);
-    return r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY);
-}
-
-/* Parse + Bind/Execute + Sync in one round trip. *unsupported: the server refused the
- * named statement (nothing ran). */
-static PGresult *prepare_exec(dsql_conn *conn, entry *e, int nparams, const char *const *values,
-                              const int *lengths, const int *formats, int result_format,
-                              bool *unsupported)
-{
-    PGconn *pg = conn->pg;
-    *unsupported = false;
-    if (!PQenterPipelineMode(pg))
-        return NULL;
-    if (!PQsendPrepare(pg, e->name, e->sql, nparams, NULL) ||
-        !PQsendQueryPrepared(pg, e->name, nparams, values, lengths, formats, result_format) ||
-        !PQpipelineSync(pg)) {
-        conn->broken = true; /* half a pipeline went out: do not guess what ran */
-        return NULL;
-    }
-    PGresult *parsed = pipeline_result(pg);
-    PGresult *ran = parsed ? pipeline_result(pg) : NULL;
-    PGresult *sync = ran ? PQgetResult(pg) : NULL;
-    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    if (!synced || !PQexitPipelineMode(pg)) {
-        conn->broken = true;
-        PQclear(parsed);
-        PQclear(ran);
-        return NULL;
-    }
-    if (PQresultStatus(parsed) == PGRES_COMMAND_OK) {
-        e->prepared = true;
-        conn->stmts->verified = true;
-        PQclear(parsed);
-        return ran;
-    }
-    const char *state = PQresultErrorField(parsed, PG_DIAG_SQLSTATE);
-    *unsupported = state && !strcmp(state, "0A000") && !conn->stmts->verified;
-    PQclear(ran);
-    return parsed; /* the Parse error (a syntax error, an unknown table...) */
-}
-
-static bool plan_changed(const PGresult *r)
-{
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    return state && !strcmp(state, "0A000") && msg &&
-           strstr(msg, "cached plan must not change result type");
-}
-
-PGresult *dsql__stmt_exec(dsql_conn *conn, const char *sql, int nparams, const char *const *values,
-                          const int *lengths, const int *formats, int result_format, bool *handled)
-{
-    *handled = false;
-    PGconn *pg = conn->pg;
-    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
-        return NULL;
-    entry *e = lookup(conn, sql);
-    if (!e)
-        return NULL;
-    bool autocommit = PQtransactionStatus(pg) == PQTRANS_IDLE;
-    if (!e->prepared && !conn->stmts->verified && !autocommit)
-        return NULL; /* not proven yet: never risk the caller's transaction */
-    *handled = true;
-    if (e->prepared) {
-        PGresult *r = PQexecPrepared(pg, e->name, nparams, values, lengths, formats, result_format);
-        if (result_ok(r) || !plan_changed(r) || !autocommit)
-            return r;
-        PQclear(r);
-        /* The table changed shape: prepare it again under a fresh name. */
-        snprintf(e->name, sizeof e->name, "dsql_s%u", ++conn->stmts->next_id);
-        e->prepared = false;
-    }
-    bool unsupported;
-    PGresult *r =
-        prepare_exec(conn, e, nparams, values, lengths, formats, result_format, &unsupported);
-    if (unsupported) {
-        conn->stmts->disabled = true;
-        PQclear(r);
-        *handled = false; /* nothing ran: the caller runs it unnamed */
-        return NULL;
-    }
-    return r;
-}
-
-/* ---- pipelines ---- */
-
-const char *dsql__stmt_pipeline_name(dsql_conn *conn, const char *sql, bool *parse)
-{
-    *parse = false;
-    /* Inside a pipeline a refused Parse would fail the batch: only proven connections. */
-    if (!conn->stmts || !conn->stmts->verified || conn->stmts->disabled)
-        return NULL;
-    entry *e = lookup(conn, sql);
-    if (!e)
-        return NULL;
-    if (!e->prepared && !e->pending) {
-        e->pending = true;
-        *parse = true;
-    }
-    return e->name;
-}
-
-void dsql__stmt_parsed(dsql_conn *conn, const char *sql, const PGresult *r)
-{
-    entry *e = conn->stmts ? lookup(conn, sql) : NULL;
-    if (!e)
+    if (c->no_deallocate) {
+        c->orphans++;
         return;
-    e->pending = false;
-    if (PQresultStatus(r) == PGRES_COMMAND_OK)
-        e->prepared = true;
+    }
+    if (c->npending == c->pending_cap) {
+        size_t cap = c->pending_cap ? 2 * c->pending_cap : 8;
+        uint64_t *p = realloc(c->pending, cap * sizeof *p);
+        if (!p) {
+            c->orphans++; /* out of memory: leave it until the connection closes */
+            return;
+        }
+        c->pending = p;
+        c->pending_cap = cap;
+    }
+    c->pending[c->npending++] = id;
 }
 
-void dsql__stmt_failed(dsql_conn *conn, const char *sql, const PGresult *r)
+/* Unlinks e from the map and the list and frees it (not during a batch). */
+static void evict(dsql__stmt_cache *c, dsql__stmt *e)
 {
-    entry *e = conn->stmts ? lookup(conn, sql) : NULL;
-    if (e && e->prepared && plan_changed(r)) {
-        /* Prepared again under a fresh name next time. */
-        snprintf(e->name, sizeof e->name, "dsql_s%u", ++conn->stmts->next_id);
-        e->prepared = false;
+    hash_unlink(c, e);
+    lru_unlink(c, e);
+    c->count--;
+    if (e->state == DSQL__STMT_READY)
+        forget_on_server(c, e->id);
+    free(e);
+}
+
+dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, int nparams,
+                                        dsql__stmt **entry)
+{
+    *entry = NULL;
+    if (!c->capacity || !cacheable(sql))
+        return DSQL__RUN_UNNAMED;
+    size_t len;
+    uint64_t h = hash_sql(sql, &len);
+    if (len > DSQL__STMT_MAX_SQL)
+        return DSQL__RUN_UNNAMED;
+    dsql__stmt *e = find(c, sql, len, h, nparams);
+    if (e) {
+        if (e != c->head) {
+            lru_unlink(c, e);
+            lru_push_front(c, e);
+        }
+        *entry = e;
+        /* PARSING: the Parse is earlier in this very batch, so the name is usable. */
+        if (e->state == DSQL__STMT_READY || e->state == DSQL__STMT_PARSING)
+            return DSQL__RUN_CACHED;
+    } else {
+        /* On a server that refused DEALLOCATE, stop adding once as many statements are
+         * left behind as the cache holds: the server never keeps more than twice the
+         * capacity. */
+        if (c->no_deallocate && c->orphans >= (size_t)c->capacity)
+            return DSQL__RUN_UNNAMED;
+        e = add(c, sql, len, h, nparams);
+        if (!e)
+            return DSQL__RUN_UNNAMED; /* out of memory: run it uncached */
+        *entry = e;
     }
+    if (e->uses < PREPARE_AFTER)
+        return DSQL__RUN_UNNAMED;
+    e->state = DSQL__STMT_PARSING;
+    e->id = ++c->next_id;
+    c->nparsing++;
+    return DSQL__RUN_PREPARE;
+}
+
+void dsql__stmt_ran_unnamed(dsql__stmt *e)
+{
+    if (e && e->state == DSQL__STMT_NEW && e->uses < UINT32_MAX)
+        e->uses++;
+}
+
+void dsql__stmt_drop(dsql__stmt_cache *c, dsql__stmt *e, bool exists)
+{
+    if (!e || e->state == DSQL__STMT_DEAD)
+        return;
+    if (e->state == DSQL__STMT_PARSING)
+        c->nparsing--;
+    if (exists && (e->state == DSQL__STMT_READY || e->state == DSQL__STMT_PARSING))
+        forget_on_server(c, e->id);
+    hash_unlink(c, e);
+    lru_unlink(c, e);
+    c->count--;
+    e->state = DSQL__STMT_DEAD;
+    e->hnext = c->graveyard;
+    c->graveyard = e;
+}
+
+void dsql__stmt_parsed(dsql__stmt_cache *c, dsql__stmt *e, bool ok)
+{
+    if (!e || e->state != DSQL__STMT_PARSING)
+        return;
+    if (ok) {
+        e->state = DSQL__STMT_READY;
+        c->nparsing--;
+        return;
+    }
+    /* A failed Parse (syntax error, unknown table, aborted transaction) leaves nothing on
+     * the server and nothing in the cache: the next run starts over, unnamed. */
+    dsql__stmt_drop(c, e, false);
+}
+
+void dsql__stmt_cache_end_batch(dsql__stmt_cache *c)
+{
+    /* A batch cut short (connection lost, send failure) may leave Parses unanswered: the
+     * statement may or may not exist on the server, so drop it and deallocate it (a
+     * statement that does not exist answers 26000, which is ignored). */
+    for (dsql__stmt *e = c->head, *next; e && c->nparsing; e = next) {
+        next = e->next;
+        if (e->state == DSQL__STMT_PARSING)
+            dsql__stmt_drop(c, e, true);
+    }
+    free_list(c->graveyard, false);
+    c->graveyard = NULL;
+    while (c->count > (size_t)c->capacity && c->tail)
+        evict(c, c->tail);
+}
+
+void dsql__stmt_cache_refuse_deallocate(dsql__stmt_cache *c)
+{
+    c->no_deallocate = true;
+    c->orphans += c->npending;
+    c->npending = 0;
 }
