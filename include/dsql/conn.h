@@ -121,7 +121,7 @@ typedef struct dsql_conn_stats {
     uint64_t prepared;    /**< statements the statement cache prepared on the server (each
                                Parse rode in the round trip of the statement's run) */
     uint64_t cache_hits;  /**< statements run from a cached prepared statement (no parse or
-                               plan on the server) */
+                               plan on the server), failed ones included */
     uint64_t deallocated; /**< evicted prepared statements closed on the server (each
                                DEALLOCATE rode in a later round trip) */
 } dsql_conn_stats;

@@ -410,9 +410,9 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
             break;
         }
         ExecStatusType st = PQresultStatus(r);
+        if (s->action == DSQL__RUN_CACHED && st != PGRES_PIPELINE_ABORTED)
+            conn->stats.cache_hits++;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-            if (s->action == DSQL__RUN_CACHED)
-                conn->stats.cache_hits++;
             if (out && *failed == n) {
                 out[i] = r;
                 r = NULL;
@@ -506,10 +506,10 @@ static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
         }
         conn->stats.statements++;
         conn->stats.round_trips++;
+        if (b->action == DSQL__RUN_CACHED)
+            conn->stats.cache_hits++;
         ExecStatusType st = PQresultStatus(res);
         if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)) {
-            if (b->action == DSQL__RUN_CACHED)
-                conn->stats.cache_hits++;
             *out = res;
             rc = DSQL_OK;
         } else {
