@@ -196,14 +196,15 @@ typedef struct batch_stmt {
     dsql__stmt_action action;
     dsql__stmt *entry;
     bool parsed;       /* PREPARE: the Parse succeeded */
+    bool refused;      /* PREPARE: the Parse failed with 0A000 */
     bool stale;        /* CACHED: failed because the prepared statement no longer fits */
     bool stale_exists; /* ... and the server still holds it (0A000, not 26000) */
 } batch_stmt;
 
-static void plan_stmt(dsql_conn *conn, batch_stmt *b)
+static void plan_stmt(dsql_conn *conn, batch_stmt *b, bool may_prove)
 {
-    b->action = dsql__stmt_cache_plan(&conn->stmts, b->sql, b->nparams, &b->entry);
-    b->parsed = b->stale = b->stale_exists = false;
+    b->action = dsql__stmt_cache_plan(&conn->stmts, b->sql, b->nparams, may_prove, &b->entry);
+    b->parsed = b->refused = b->stale = b->stale_exists = false;
 }
 
 /* A cached prepared statement that failed because it no longer fits: gone from the
@@ -398,6 +399,8 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
             }
             ExecStatusType st = PQresultStatus(r);
             s->parsed = st == PGRES_COMMAND_OK;
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            s->refused = st == PGRES_FATAL_ERROR && state && !strcmp(state, "0A000");
             if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED && *failed == n) {
                 *failed = i; /* the statement itself is bad (syntax, unknown table...) */
                 rc = dsql__error_from_pg(err, pg, r);
@@ -541,17 +544,32 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
     batch_stmt b;
     for (int attempt = 1;; attempt++) {
         int64_t t0 = dsql__mono_us();
-        b = (batch_stmt){sql,  nparams, values, lengths, formats, DSQL__RUN_UNNAMED,
-                         NULL, false,   false,  false};
-        plan_stmt(conn, &b);
+        b = (batch_stmt){.sql = sql,
+                         .nparams = nparams,
+                         .values = values,
+                         .lengths = lengths,
+                         .formats = formats};
+        plan_stmt(conn, &b, idle);
         bool cached = b.action == DSQL__RUN_CACHED;
+        bool proven = conn->stmts.proven;
         rc = exec_once(conn, &b, result_format, &res, &e);
         log_statement(conn, sql, nparams, t0, cached, rc);
-        if (rc && b.stale && idle && attempt == 1 && !dsql__conn_check_broken(conn)) {
+        if (!rc || attempt > 1 || dsql__conn_check_broken(conn))
+            break;
+        if (b.stale && idle) {
             dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
                       "Statement cache: the cached statement went stale (SQLSTATE %s); running "
                       "it again",
                       e.sqlstate);
+            continue;
+        }
+        if (b.refused && !proven) {
+            /* The very first Parse on this connection, in autocommit: nothing ran. */
+            dsql__stmt_cache_disable(&conn->stmts);
+            dsql__log(conn->log, conn->log_ctx, DSQL_LOG_INFO,
+                      "Statement cache: the server refused a named prepared statement (%s); "
+                      "this connection runs its statements unnamed",
+                      e.message);
             continue;
         }
         break;
@@ -677,12 +695,13 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
     int64_t t0 = dsql__mono_us();
     for (int attempt = 1;; attempt++) {
         for (size_t i = 0; i < n; i++) {
-            b[i] = (batch_stmt){stmts[i].sql,  (int)stmts[i].nparams,
-                                pp[i].values,  pp[i].lengths,
-                                pp[i].formats, DSQL__RUN_UNNAMED,
-                                NULL,          false,
-                                false,         false};
-            plan_stmt(conn, &b[i]);
+            b[i] = (batch_stmt){.sql = stmts[i].sql,
+                                .nparams = (int)stmts[i].nparams,
+                                .values = pp[i].values,
+                                .lengths = pp[i].lengths,
+                                .formats = pp[i].formats};
+            /* Never the connection's first Parse: a refusal would fail the batch. */
+            plan_stmt(conn, &b[i], false);
         }
         rc = run_batch(conn, b, n, 0, out, &failed, &e);
         finish_batch(conn, b, n, failed);

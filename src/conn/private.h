@@ -110,6 +110,9 @@ typedef struct dsql__stmt_cache {
     uint64_t next_id;
     uint64_t *pending; /* ids to DEALLOCATE at the next idle round trip */
     size_t npending, pending_cap;
+    size_t bytes;       /* SQL text held */
+    bool proven;        /* a Parse has succeeded on this connection */
+    bool disabled;      /* the server refused named statements: all run unnamed */
     bool no_deallocate; /* the server refused DEALLOCATE: evicted statements stay */
     size_t orphans;     /* statements left on the server because of that */
 } dsql__stmt_cache;
@@ -123,16 +126,23 @@ typedef enum dsql__stmt_action {
 
 #define DSQL__STMT_DEFAULT_CAPACITY 256
 #define DSQL__STMT_MAX_CAPACITY     65536
-#define DSQL__STMT_MAX_SQL          32768 /* longer statements are not cached */
+#define DSQL__STMT_MAX_SQL          32768     /* longer statements are not cached */
+#define DSQL__STMT_MAX_BYTES        (1 << 20) /* SQL text kept per connection */
 
 void dsql__stmt_cache_init(dsql__stmt_cache *c, int capacity);
 void dsql__stmt_cache_free(dsql__stmt_cache *c);
 /* Forgets every entry and pending DEALLOCATE (after DISCARD ALL / DEALLOCATE ALL). */
 void dsql__stmt_cache_reset(dsql__stmt_cache *c);
 /* Decides how sql runs; *entry (for PREPARE / CACHED) stays valid until the end of the
- * batch (dsql__stmt_cache_end_batch). Marks a PREPARE entry PARSING and names it. */
+ * batch (dsql__stmt_cache_end_batch). Marks a PREPARE entry PARSING and names it. Until a
+ * Parse has succeeded on the connection, statements are prepared only when may_prove
+ * (autocommit, alone: a refused Parse there can be re-run unnamed without disturbing a
+ * transaction or a batch). */
 dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, int nparams,
-                                        dsql__stmt **entry);
+                                        bool may_prove, dsql__stmt **entry);
+/* The server refused named statements (0A000 at the first Parse): everything runs unnamed
+ * from now on. */
+void dsql__stmt_cache_disable(dsql__stmt_cache *c);
 /* The server name of an entry ("dsql_<id>"). */
 void dsql__stmt_name(uint64_t id, char buf[32]);
 /* After a batch: the Parse of e succeeded (READY) or not (dropped). */

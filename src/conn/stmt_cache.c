@@ -42,13 +42,14 @@ void dsql__stmt_cache_free(dsql__stmt_cache *c)
 
 void dsql__stmt_cache_reset(dsql__stmt_cache *c)
 {
-    int capacity = c->capacity;
-    uint64_t next_id = c->next_id; /* names are never reused on one connection */
-    bool no_deallocate = c->no_deallocate;
+    /* What was learnt about the server stays; names are never reused on a connection. */
+    dsql__stmt_cache keep = *c;
     dsql__stmt_cache_free(c);
-    dsql__stmt_cache_init(c, capacity);
-    c->next_id = next_id;
-    c->no_deallocate = no_deallocate;
+    dsql__stmt_cache_init(c, keep.capacity);
+    c->next_id = keep.next_id;
+    c->proven = keep.proven;
+    c->disabled = keep.disabled;
+    c->no_deallocate = keep.no_deallocate;
 }
 
 void dsql__stmt_name(uint64_t id, char buf[32])
@@ -194,6 +195,7 @@ static dsql__stmt *add(dsql__stmt_cache *c, const char *sql, size_t len, uint64_
     c->buckets[b] = e;
     lru_push_front(c, e);
     c->count++;
+    c->bytes += len;
     return e;
 }
 
@@ -223,16 +225,17 @@ static void evict(dsql__stmt_cache *c, dsql__stmt *e)
     hash_unlink(c, e);
     lru_unlink(c, e);
     c->count--;
+    c->bytes -= e->len;
     if (e->state == DSQL__STMT_READY)
         forget_on_server(c, e->id);
     free(e);
 }
 
 dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, int nparams,
-                                        dsql__stmt **entry)
+                                        bool may_prove, dsql__stmt **entry)
 {
     *entry = NULL;
-    if (!c->capacity || !cacheable(sql))
+    if (!c->capacity || c->disabled || !cacheable(sql))
         return DSQL__RUN_UNNAMED;
     size_t len;
     uint64_t h = hash_sql(sql, &len);
@@ -259,7 +262,7 @@ dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, in
             return DSQL__RUN_UNNAMED; /* out of memory: run it uncached */
         *entry = e;
     }
-    if (e->uses < PREPARE_AFTER)
+    if (e->uses < PREPARE_AFTER || (!c->proven && !may_prove))
         return DSQL__RUN_UNNAMED;
     e->state = DSQL__STMT_PARSING;
     e->id = ++c->next_id;
@@ -284,6 +287,7 @@ void dsql__stmt_drop(dsql__stmt_cache *c, dsql__stmt *e, bool exists)
     hash_unlink(c, e);
     lru_unlink(c, e);
     c->count--;
+    c->bytes -= e->len;
     e->state = DSQL__STMT_DEAD;
     e->hnext = c->graveyard;
     c->graveyard = e;
@@ -296,6 +300,7 @@ void dsql__stmt_parsed(dsql__stmt_cache *c, dsql__stmt *e, bool ok)
     if (ok) {
         e->state = DSQL__STMT_READY;
         c->nparsing--;
+        c->proven = true;
         return;
     }
     /* A failed Parse (syntax error, unknown table, aborted transaction) leaves nothing on
@@ -315,8 +320,14 @@ void dsql__stmt_cache_end_batch(dsql__stmt_cache *c)
     }
     free_list(c->graveyard, false);
     c->graveyard = NULL;
-    while (c->count > (size_t)c->capacity && c->tail)
+    while ((c->count > (size_t)c->capacity || c->bytes > DSQL__STMT_MAX_BYTES) && c->tail)
         evict(c, c->tail);
+}
+
+void dsql__stmt_cache_disable(dsql__stmt_cache *c)
+{
+    dsql__stmt_cache_reset(c);
+    c->disabled = true;
 }
 
 void dsql__stmt_cache_refuse_deallocate(dsql__stmt_cache *c)

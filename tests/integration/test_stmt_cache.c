@@ -130,10 +130,12 @@ static void misses_then_hits(void **state)
     assert_int_equal(cap_count(&cap, "Executing: SELECT $1::int8 + 1 (1 param, "), 9);
     assert_int_equal(cap_count(&cap, "ms, cached)"), 7);
 
-    /* Transaction control and DDL are never prepared. */
+    /* Transaction control, session commands and DDL are never prepared. */
     for (int i = 0; i < 3; i++) {
         exec_ok(conn, "BEGIN");
         exec_ok(conn, "COMMIT");
+        exec_ok(conn, "SET application_name = 'x'");
+        exec_ok(conn, "CREATE TABLE IF NOT EXISTS never_prepared (a int)");
     }
     assert_delta(stats(conn), s3, prepared, 0);
     assert_server_statements(conn, "dsql_1=SELECT $1::int8 + 1");
@@ -235,8 +237,50 @@ static void failed_parse_not_cached(void **state)
     assert_delta(s2, s1, cache_hits, 1);
     assert_server_statements(conn, "dsql_2=SELECT count(*) FROM gone");
     exec_ok(conn, "DROP TABLE gone");
+
+    /* An error at Execute leaves the statement prepared and usable. */
+    exec_ok(conn, "DROP TABLE IF EXISTS uniq");
+    exec_ok(conn, "CREATE TABLE uniq (k int PRIMARY KEY)");
+    const char *ins = "INSERT INTO uniq (k) VALUES ($1)";
+    for (int k = 1; k <= 2; k++)
+        assert_dsql_ok(dsql_conn_query(conn, ins, &DSQL_INT(k), 1, NULL, &err), err);
+    dsql_conn_stats s3 = stats(conn);
+    assert_int_equal(dsql_conn_query(conn, ins, &DSQL_INT(1), 1, NULL, &err), DSQL_ECONSTRAINT);
+    assert_string_equal(err.sqlstate, "23505");
+    assert_dsql_ok(dsql_conn_query(conn, ins, &DSQL_INT(3), 1, NULL, &err), err);
+    dsql_conn_stats s4 = stats(conn);
+    assert_delta(s4, s3, cache_hits, 2);
+    assert_delta(s4, s3, prepared, 0);
+    assert_server_statements(conn, "dsql_2=SELECT count(*) FROM gone;dsql_3=INSERT INTO uniq (k) "
+                                   "VALUES ($1)");
+    exec_ok(conn, "DROP TABLE uniq");
     dsql_conn_close(conn);
     dsql_conn_close(plain);
+}
+
+/* Until a Parse has succeeded on a connection, nothing is prepared inside a transaction
+ * (a server refusing named statements must not abort the caller's transaction); after,
+ * statements are prepared there too, and outlive a rollback (they are not transactional). */
+static void proven_before_transactions(void **state)
+{
+    (void)state;
+    dsql_conn *conn = open_conn(0, NULL);
+    char buf[16];
+    exec_ok(conn, "BEGIN");
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(value(conn, "SELECT 1 AS in_tx", NULL, 0, buf, sizeof buf), "1");
+    exec_ok(conn, "COMMIT");
+    assert_server_statements(conn, "");
+    for (int i = 0; i < 2; i++)
+        assert_string_equal(value(conn, "SELECT 2 AS autocommit", NULL, 0, buf, sizeof buf), "2");
+    exec_ok(conn, "BEGIN");
+    assert_string_equal(value(conn, "SELECT 1 AS in_tx", NULL, 0, buf, sizeof buf), "1");
+    exec_ok(conn, "ROLLBACK");
+    assert_server_statements(conn, "dsql_1=SELECT 2 AS autocommit;dsql_2=SELECT 1 AS in_tx");
+    dsql_conn_stats s = stats(conn);
+    assert_int_equal(s.prepared, 2);
+    assert_int_equal(s.cache_hits, 0);
+    dsql_conn_close(conn);
 }
 
 static int cols_of(dsql_conn *conn, const char *sql, dsql_error *err)
@@ -279,6 +323,45 @@ static void prepare_star(dsql_conn *conn)
     cols_of(conn, "SELECT * FROM shape", &err);
     cols_of(conn, "SELECT * FROM shape", &err);
     assert_true(star_on_server(conn));
+}
+
+/* A server that refuses named statements answers the connection's first Parse with
+ * 0A000: the cache switches itself off for the connection and the statement runs again
+ * unnamed. PostgreSQL takes named statements, so the refusal is staged: the statement runs
+ * once, then its function becomes an aggregate, which FOR UPDATE refuses while the
+ * statement is parsed (0A000 at Parse, and when run unnamed too). */
+static void refused_first_parse_switches_off(void **state)
+{
+    (void)state;
+    log_capture cap;
+    cap_init(&cap);
+    dsql_conn *conn = open_conn(0, &cap);
+    dsql_error err = DSQL_ERROR_INIT;
+    exec_ok(conn, "DROP TABLE IF EXISTS lk");
+    exec_ok(conn, "DROP AGGREGATE IF EXISTS lkf(int)");
+    exec_ok(conn, "CREATE TABLE lk (a int)");
+    exec_ok(conn, "CREATE OR REPLACE FUNCTION lkf(int) RETURNS int LANGUAGE sql AS 'SELECT $1'");
+    const char *sql = "SELECT lkf(a) FROM lk FOR UPDATE";
+    exec_ok(conn, sql);
+    exec_ok(conn, "DROP FUNCTION lkf(int)");
+    exec_ok(conn, "CREATE AGGREGATE lkf(int) (sfunc = int4larger, stype = int)");
+    dsql_conn_stats s0 = stats(conn);
+    assert_int_equal(dsql_conn_query(conn, sql, NULL, 0, NULL, &err), DSQL_EUNSUPPORTED);
+    assert_string_equal(err.sqlstate, "0A000");
+    dsql_conn_stats s1 = stats(conn);
+    assert_delta(s1, s0, round_trips, 2); /* the Parse refused, then the run unnamed */
+    assert_delta(s1, s0, statements, 2);
+    assert_true(cap_has(&cap, "Statement cache: the server refused a named prepared statement"));
+    assert_true(conn->stmts.disabled);
+    char buf[16];
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(value(conn, "SELECT 3", NULL, 0, buf, sizeof buf), "3");
+    assert_int_equal(stats(conn).prepared, 0);
+    assert_server_statements(conn, "");
+    exec_ok(conn, "DROP AGGREGATE lkf(int)");
+    exec_ok(conn, "DROP TABLE lk");
+    dsql_conn_close(conn);
+    cap_free(&cap);
 }
 
 static void alter_table_then_select_star(void **state)
@@ -405,8 +488,20 @@ static void pipelines_use_the_cache(void **state)
     dsql_stmt batch[] = {{"INSERT INTO pipe VALUES ($1)", &one, 1},
                          {"INSERT INTO pipe VALUES ($1)", &one, 1},
                          {"SELECT count(*) FROM pipe", NULL, 0}};
+    /* A connection that has not prepared anything yet never sends its first Parse inside
+     * a batch (a server refusing named statements would fail the whole batch). */
+    for (int run = 0; run < 3; run++)
+        assert_dsql_ok(dsql_conn_pipeline(conn, batch, 3, NULL, &err), err);
+    assert_int_equal(stats(conn).prepared, 0);
+    assert_server_statements(conn, "");
+    exec_ok(conn, "DELETE FROM pipe");
+    char buf[16];
+    for (int i = 0; i < 2; i++) /* proven: one Parse has succeeded, in autocommit */
+        assert_string_equal(value(conn, "SELECT 'proven'", NULL, 0, buf, sizeof buf), "proven");
+    assert_server_statements(conn, "dsql_1=SELECT 'proven'");
+    /* Now batches prepare too: a statement seen twice in one batch gets one Parse. */
     static const char *const counts[] = {"2", "4", "6", "8"};
-    static const uint64_t prepared[] = {0, 2, 2, 2}, hits[] = {0, 1, 4, 7};
+    static const uint64_t prepared[] = {2, 2, 2, 2}, hits[] = {1, 4, 7, 10};
     dsql_conn_stats s0 = stats(conn);
     for (int run = 0; run < 4; run++) {
         dsql_result *res[3];
@@ -420,8 +515,8 @@ static void pipelines_use_the_cache(void **state)
         assert_delta(s, s0, prepared, prepared[run]);
         assert_delta(s, s0, cache_hits, hits[run]);
     }
-    assert_server_statements(
-        conn, "dsql_1=INSERT INTO pipe VALUES ($1);dsql_2=SELECT count(*) FROM pipe");
+    assert_server_statements(conn, "dsql_1=SELECT 'proven';dsql_2=INSERT INTO pipe VALUES "
+                                   "($1);dsql_3=SELECT count(*) FROM pipe");
 
     /* A failure in the middle: the cached statements stay cached, the batch reports the
      * failing statement. */
@@ -432,9 +527,17 @@ static void pipelines_use_the_cache(void **state)
     assert_int_equal(dsql_conn_pipeline(conn, failing, 3, NULL, &err), DSQL_ESERVER);
     assert_string_equal(err.sqlstate, "22P02");
     assert_non_null(strstr(err.message, "pipeline statement 1 of 3"));
-    assert_int_equal(conn->stmts.count, 2);
-    char buf[16];
+    assert_int_equal(conn->stmts.count, 4); /* the three, and the DELETE seen once */
     assert_string_equal(value(conn, "SELECT count(*) FROM pipe", NULL, 0, buf, sizeof buf), "8");
+    /* A Parse error in a batch names its statement; the connection carries on. */
+    dsql_stmt bad_parse[] = {
+        {"SELECT 1", NULL, 0}, {"SELECT FROM WHERE", NULL, 0}, {"SELECT 2", NULL, 0}};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(dsql_conn_pipeline(conn, bad_parse, 3, NULL, &err), DSQL_ESERVER);
+        assert_string_equal(err.sqlstate, "42601");
+        assert_memory_equal(err.message, "pipeline statement 1 of 3: ", 27);
+    }
+    assert_true(dsql_conn_ok(conn));
 
     /* The pipelined transaction path too. */
     dsql_conn_stats s1 = stats(conn);
@@ -637,6 +740,8 @@ int main(void)
         cmocka_unit_test(misses_then_hits),
         cmocka_unit_test(lru_eviction_deallocates),
         cmocka_unit_test(failed_parse_not_cached),
+        cmocka_unit_test(proven_before_transactions),
+        cmocka_unit_test(refused_first_parse_switches_off),
         cmocka_unit_test(alter_table_then_select_star),
         cmocka_unit_test(cache_off),
         cmocka_unit_test(pipelines_use_the_cache),

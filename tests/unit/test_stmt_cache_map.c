@@ -11,7 +11,7 @@
 static dsql__stmt_action run(dsql__stmt_cache *c, const char *sql, int nparams, uint64_t *id)
 {
     dsql__stmt *e;
-    dsql__stmt_action a = dsql__stmt_cache_plan(c, sql, nparams, &e);
+    dsql__stmt_action a = dsql__stmt_cache_plan(c, sql, nparams, true, &e);
     if (id)
         *id = e && a != DSQL__RUN_UNNAMED ? e->id : 0;
     if (a == DSQL__RUN_PREPARE)
@@ -166,9 +166,9 @@ static void test_failed_parse_and_stale(void **state)
     dsql__stmt_cache_init(&c, 8);
     dsql__stmt *e, *e2;
     run(&c, "SELECT x FROM t", 0, NULL);
-    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT x FROM t", 0, &e), DSQL__RUN_PREPARE);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT x FROM t", 0, true, &e), DSQL__RUN_PREPARE);
     /* The same text later in the same batch uses the name being parsed. */
-    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT x FROM t", 0, &e2), DSQL__RUN_CACHED);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT x FROM t", 0, true, &e2), DSQL__RUN_CACHED);
     assert_ptr_equal(e, e2);
     dsql__stmt_parsed(&c, e, false); /* syntax error, unknown table...: not cached */
     dsql__stmt_drop(&c, e2, false);  /* harmless a second time */
@@ -179,7 +179,7 @@ static void test_failed_parse_and_stale(void **state)
 
     /* A stale statement the server still holds is deallocated; a missing one is not. */
     run(&c, "SELECT x FROM t", 0, NULL);
-    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT x FROM t", 0, &e), DSQL__RUN_CACHED);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT x FROM t", 0, true, &e), DSQL__RUN_CACHED);
     uint64_t id = e->id;
     dsql__stmt_drop(&c, e, true);
     dsql__stmt_cache_end_batch(&c);
@@ -187,14 +187,14 @@ static void test_failed_parse_and_stale(void **state)
     assert_int_equal(c.pending[0], id);
     run(&c, "SELECT y FROM t", 0, NULL);
     run(&c, "SELECT y FROM t", 0, NULL);
-    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT y FROM t", 0, &e), DSQL__RUN_CACHED);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT y FROM t", 0, true, &e), DSQL__RUN_CACHED);
     dsql__stmt_drop(&c, e, false);
     dsql__stmt_cache_end_batch(&c);
     assert_int_equal(c.npending, 1);
 
     /* A batch cut short leaves a Parse unanswered: dropped, and deallocated to be sure. */
     run(&c, "SELECT z FROM t", 0, NULL);
-    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT z FROM t", 0, &e), DSQL__RUN_PREPARE);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT z FROM t", 0, true, &e), DSQL__RUN_PREPARE);
     id = e->id;
     dsql__stmt_cache_end_batch(&c);
     assert_int_equal(c.nparsing, 0);
@@ -262,12 +262,71 @@ static void test_many_entries(void **state)
     assert_int_equal(c.npending, 0);
     assert_int_equal(c.next_id, 0);
     dsql__stmt *e;
-    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 1499", 0, &e), DSQL__RUN_PREPARE);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 1499", 0, true, &e), DSQL__RUN_PREPARE);
     dsql__stmt_parsed(&c, e, true);
-    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 499", 0, &e), DSQL__RUN_UNNAMED);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 499", 0, true, &e), DSQL__RUN_UNNAMED);
     assert_int_equal(e->uses, 0);
     dsql__stmt_cache_end_batch(&c);
     assert_int_equal(c.count, 1000);
+    dsql__stmt_cache_free(&c);
+}
+
+static void test_proven_before_transactions(void **state)
+{
+    (void)state;
+    dsql__stmt_cache c;
+    dsql__stmt_cache_init(&c, 8);
+    dsql__stmt *e;
+    /* Not proven: inside a transaction or a batch (may_prove false) nothing is prepared. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 1", 0, false, &e), DSQL__RUN_UNNAMED);
+        dsql__stmt_ran_unnamed(e);
+        dsql__stmt_cache_end_batch(&c);
+    }
+    /* In autocommit it is; once a Parse has succeeded, anywhere. */
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 1", 0, true, &e), DSQL__RUN_PREPARE);
+    dsql__stmt_parsed(&c, e, true);
+    dsql__stmt_cache_end_batch(&c);
+    assert_true(c.proven);
+    run(&c, "SELECT 2", 0, NULL);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 2", 0, false, &e), DSQL__RUN_PREPARE);
+    dsql__stmt_parsed(&c, e, true);
+    dsql__stmt_cache_end_batch(&c);
+    dsql__stmt_cache_free(&c);
+
+    /* A server that refuses named statements: disabled for good, DISCARD ALL or not. */
+    dsql__stmt_cache_init(&c, 8);
+    run(&c, "SELECT 1", 0, NULL);
+    assert_int_equal(dsql__stmt_cache_plan(&c, "SELECT 1", 0, true, &e), DSQL__RUN_PREPARE);
+    dsql__stmt_parsed(&c, e, false);
+    dsql__stmt_cache_end_batch(&c);
+    dsql__stmt_cache_disable(&c);
+    assert_int_equal(c.count, 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(run(&c, "SELECT 1", 0, NULL), DSQL__RUN_UNNAMED);
+    dsql__stmt_cache_reset(&c);
+    assert_int_equal(run(&c, "SELECT 1", 0, NULL), DSQL__RUN_UNNAMED);
+    assert_int_equal(c.count, 0);
+    dsql__stmt_cache_free(&c);
+}
+
+static void test_byte_bound(void **state)
+{
+    (void)state;
+    dsql__stmt_cache c;
+    dsql__stmt_cache_init(&c, 1000);
+    /* 40 statements of 30,000 bytes: more than 1 MiB of text, so the oldest go first. */
+    static char sql[30001];
+    memset(sql, ' ', sizeof sql - 1);
+    sql[sizeof sql - 1] = '\0';
+    for (int i = 0; i < 40; i++) {
+        int n = snprintf(sql, sizeof sql, "SELECT %d", i);
+        sql[n] = ' ';
+        run(&c, sql, 0, NULL);
+    }
+    assert_true(c.bytes <= DSQL__STMT_MAX_BYTES);
+    assert_int_equal(c.count, DSQL__STMT_MAX_BYTES / 30000);
+    assert_int_equal(c.bytes, c.count * 30000);
     dsql__stmt_cache_free(&c);
 }
 
@@ -281,6 +340,8 @@ int main(void)
         cmocka_unit_test(test_failed_parse_and_stale),
         cmocka_unit_test(test_refused_deallocate_bounds_the_server),
         cmocka_unit_test(test_many_entries),
+        cmocka_unit_test(test_proven_before_transactions),
+        cmocka_unit_test(test_byte_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
