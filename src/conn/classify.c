@@ -24,6 +24,11 @@ int dsql__classify_sqlstate(const char *sqlstate, const char *message)
         return DSQL_ELIMIT; /* 54000: DSQL's row, size and age quotas */
     if (!strcmp(sqlstate, "0A000"))
         return DSQL_EUNSUPPORTED;
+    /* 08P01 (protocol violation, e.g. a statement given fewer parameters than it has $n)
+     * comes from a live server about the statement: the connection is fine, and calling it
+     * lost would retry the mistake or report a transaction's outcome as unknown. */
+    if (!strcmp(sqlstate, "08P01"))
+        return DSQL_ESERVER;
     if (!strncmp(sqlstate, "08", 2) || !strcmp(sqlstate, "57P01") || !strcmp(sqlstate, "57P02") ||
         !strcmp(sqlstate, "57P03"))
         return DSQL_ECONNLOST;

@@ -268,6 +268,43 @@ static void swallowed_error_not_committed(void **state)
     dsql_pool_close(pool);
 }
 
+/* A statement given fewer parameters than it has $n: the server answers 08P01 on a live
+ * connection. That is the caller's mistake, reported once as a server error: never
+ * retried as a lost connection, never an unknown outcome, and the connection stays. */
+static int short_params_body(dsql_conn *conn, void *ctx, dsql_error *err)
+{
+    (*(int *)ctx)++;
+    return dsql_conn_query(conn, "SELECT $1::int", NULL, 0, NULL, err);
+}
+
+static void missing_parameters_not_retried(void **state)
+{
+    (void)state;
+    dsql_pool *pool = open_pool(NULL, NULL);
+    dsql_error err = DSQL_ERROR_INIT;
+    int calls = 0, attempts = 0;
+    assert_int_equal(dsql_transaction(pool, short_params_body, &calls, NULL, &attempts, &err),
+                     DSQL_ESERVER);
+    assert_int_equal(calls, 1);
+    assert_int_equal(attempts, 1);
+    assert_string_equal(err.sqlstate, "08P01");
+    assert_string_equal(
+        err.message, "bind message supplies 0 parameters, but prepared statement \"\" requires 1");
+    dsql_stmt st[] = {{"SELECT $1::int", NULL, 0}};
+    assert_int_equal(dsql_pipeline_tx(pool, st, 1, NULL, NULL, &err), DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "08P01");
+    assert_non_null(strstr(err.message, "statement 0 of 1: bind message supplies 0 parameters"));
+    assert_int_equal(dsql_pool_query(pool, "SELECT $1::int", NULL, 0, NULL, NULL, &err),
+                     DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "08P01");
+    dsql_pool_stats s;
+    dsql_pool_get_stats(pool, &s);
+    assert_int_equal(s.connects, 1);
+    assert_int_equal(s.discards, 0);
+    assert_int_equal(s.tx_retries, 0);
+    dsql_pool_close(pool);
+}
+
 /* ---- pipelined transactions ---- */
 
 static void pipeline_tx_pool_and_conn(void **state)
@@ -452,6 +489,7 @@ int main(void)
         cmocka_unit_test(occ_retries_exhausted),
         cmocka_unit_test(commit_and_rollback),
         cmocka_unit_test(swallowed_error_not_committed),
+        cmocka_unit_test(missing_parameters_not_retried),
         cmocka_unit_test(pipeline_tx_pool_and_conn),
         cmocka_unit_test(pipeline_tx_conflict_retried),
         cmocka_unit_test(db_handles),

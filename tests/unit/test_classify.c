@@ -24,6 +24,8 @@ static void sqlstates(void **state)
         {"54000", "transaction row limit exceeded", DSQL_ELIMIT},
         {"0A000", "unsupported", DSQL_EUNSUPPORTED},
         {"08006", "connection failure", DSQL_ECONNLOST},
+        {"08P01", "bind message supplies 0 parameters, but prepared statement \"\" requires 1",
+         DSQL_ESERVER},
         {"57P01", "terminating connection due to administrator command", DSQL_ECONNLOST},
         {"28000", "access denied", DSQL_EAUTH},
         {"57014", "canceling statement due to statement timeout", DSQL_ETIMEOUT},
