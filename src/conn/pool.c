@@ -161,12 +161,12 @@ static void give_back(dsql_pool *p, dsql_conn *c)
     pthread_cond_broadcast(&p->changed);
 }
 
-static int64_t lifetime_deadline(const dsql_pool *p, int64_t created_ms)
+int64_t dsql__pool_lifetime_deadline(int64_t created_ms, int64_t max_lifetime_ms, double unit)
 {
     /* Up to 10 % below the lifetime, so connections opened together do not all retire
      * (and reconnect) in the same instant. */
-    int64_t jitter = (int64_t)(dsql__random_unit() * (double)p->max_lifetime_ms * 0.10);
-    return created_ms + p->max_lifetime_ms - jitter;
+    int64_t jitter = (int64_t)(unit * (double)max_lifetime_ms * 0.10);
+    return created_ms + max_lifetime_ms - jitter;
 }
 
 /* Opens a connection for a slot this thread holds (no lock held). On failure the slot is
@@ -183,7 +183,8 @@ static int fill_slot(dsql_pool *p, int64_t deadline_ms, dsql_conn **out, dsql_er
         return rc;
     }
     c->pool = p;
-    c->expires_ms = lifetime_deadline(p, c->created_ms);
+    c->expires_ms =
+        dsql__pool_lifetime_deadline(c->created_ms, p->max_lifetime_ms, dsql__random_unit());
     pthread_mutex_unlock(&p->mu);
     *out = c;
     return DSQL_OK;
@@ -435,7 +436,7 @@ static void *reaper_main(void *arg)
 
 /* ---- open / close ---- */
 
-static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error *err)
+int dsql__pool_options_resolve(const dsql_pool_options *o, dsql_pool_options *out, dsql_error *err)
 {
     dsql_pool_options d = DSQL_POOL_OPTIONS_INIT;
     if (!o)
@@ -447,11 +448,11 @@ static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error 
     if (o->min < 0)
         return dsql_error_set(err, DSQL_EINVAL, "pool option min must not be negative (got %d)",
                               o->min);
-    p->max = o->max ? o->max : DEFAULT_MAX;
-    p->min = o->min;
-    if (p->min > p->max)
+    out->max = o->max ? o->max : DEFAULT_MAX;
+    out->min = o->min;
+    if (out->min > out->max)
         return dsql_error_set(err, DSQL_EINVAL, "pool option min (%d) is larger than max (%d)",
-                              p->min, p->max);
+                              out->min, out->max);
     if (o->acquire_timeout_ms < 0)
         return dsql_error_set(err, DSQL_EINVAL,
                               "pool option acquire_timeout_ms must not be negative (got %lld)",
@@ -467,9 +468,23 @@ static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error 
                               "pool option max_lifetime_ms must be %d..%d, below Aurora DSQL's "
                               "60-minute connection cap (0 = default 55 min), not %lld",
                               MIN_LIFETIME_MS, LIFETIME_CAP_MS - 1, (long long)o->max_lifetime_ms);
-    p->acquire_timeout_ms = o->acquire_timeout_ms ? o->acquire_timeout_ms : DEFAULT_ACQUIRE_MS;
-    p->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : DEFAULT_IDLE_MS;
-    p->max_lifetime_ms = o->max_lifetime_ms ? o->max_lifetime_ms : DEFAULT_LIFETIME_MS;
+    out->acquire_timeout_ms = o->acquire_timeout_ms ? o->acquire_timeout_ms : DEFAULT_ACQUIRE_MS;
+    out->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : DEFAULT_IDLE_MS;
+    out->max_lifetime_ms = o->max_lifetime_ms ? o->max_lifetime_ms : DEFAULT_LIFETIME_MS;
+    return DSQL_OK;
+}
+
+static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error *err)
+{
+    dsql_pool_options r;
+    int rc = dsql__pool_options_resolve(o, &r, err);
+    if (rc)
+        return rc;
+    p->max = r.max;
+    p->min = r.min;
+    p->acquire_timeout_ms = r.acquire_timeout_ms;
+    p->idle_timeout_ms = r.idle_timeout_ms;
+    p->max_lifetime_ms = r.max_lifetime_ms;
     int64_t shortest =
         p->idle_timeout_ms < p->max_lifetime_ms ? p->idle_timeout_ms : p->max_lifetime_ms;
     p->reap_period_ms = shortest / 4;

@@ -273,4 +273,14 @@ void dsql__pool_logger(dsql_pool *pool, dsql_log_fn *fn, void **ctx);
 /* Counts one transaction attempt / retry in the pool's statistics. */
 void dsql__pool_count_tx(dsql_pool *pool, bool retry);
 
+/* Checks opts (NULL = all defaults) and fills out with every value resolved: the
+ * defaults for 0 fields (max 5, min 0, acquire 30000, idle 10000, lifetime 55 min).
+ * DSQL_EINVAL naming the option otherwise. */
+int dsql__pool_options_resolve(const dsql_pool_options *opts, dsql_pool_options *out,
+                               dsql_error *err);
+
+/* When a connection created at created_ms retires: max_lifetime_ms minus a jitter of
+ * unit (in [0, 1)) times 10 % of it. */
+int64_t dsql__pool_lifetime_deadline(int64_t created_ms, int64_t max_lifetime_ms, double unit);
+
 #endif
