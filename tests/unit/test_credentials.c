@@ -1,6 +1,7 @@
 /* Credential providers: static, custom (caching, refresh ahead of expiry, errors), the
  * environment, and static keys in the shared files. */
 #include <string.h>
+#include <time.h>
 
 #include "authtest.h"
 #include "auth/ini.h"
@@ -96,6 +97,16 @@ static void test_custom_caching(void **state)
     get_ok(p, "AK1", "SK", "ST", "custom");
     get_ok(p, "AK1", "SK", "ST", "custom");
     assert_int_equal(s.calls, 1);
+    dsql_credentials_provider_free(p);
+
+    /* Refreshed ahead of expiry, 5 minutes before it: with 301 s left the refresh is due
+     * one second from now, long before the credentials expire. */
+    s = (script){0, DSQL_OK, 301};
+    assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
+    get_ok(p, "AK1", "SK", "ST", "custom");
+    nanosleep(&(struct timespec){2, 100000000}, NULL);
+    get_ok(p, "AK2", "SK", "ST", "custom");
+    assert_int_equal(s.calls, 2);
     dsql_credentials_provider_free(p);
 
     /* Refresh time reached: the source is asked again. */
