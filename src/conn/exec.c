@@ -357,9 +357,7 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     size_t sent = 0;
     while (!rc && sent < n) {
         batch_stmt *s = &b[sent];
-        char name[32] = "";
-        if (s->action != DSQL__RUN_UNNAMED)
-            dsql__stmt_name(s->entry->id, name);
+        const char *name = s->action != DSQL__RUN_UNNAMED ? s->entry->name : "";
         int ok = 1;
         if (s->action == DSQL__RUN_PREPARE)
             ok = PQsendPrepare(pg, name, s->sql, s->nparams, NULL);
@@ -499,10 +497,8 @@ static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
     } else {
         PGresult *res;
         if (b->action == DSQL__RUN_CACHED) {
-            char name[32];
-            dsql__stmt_name(b->entry->id, name);
-            res = PQexecPrepared(conn->pg, name, b->nparams, b->values, b->lengths, b->formats,
-                                 result_format);
+            res = PQexecPrepared(conn->pg, b->entry->name, b->nparams, b->values, b->lengths,
+                                 b->formats, result_format);
         } else {
             res = PQexecParams(conn->pg, b->sql, b->nparams, NULL, b->values, b->lengths,
                                b->formats, result_format);

@@ -92,6 +92,7 @@ struct dsql__stmt {
     dsql__stmt *prev, *next; /* LRU list, most recent first */
     uint64_t hash;
     uint64_t id;   /* server name dsql_<id> once a Parse was sent */
+    char name[24]; /* "dsql_<id>", written with id */
     uint32_t uses; /* successful unnamed runs so far */
     int nparams;
     dsql__stmt_state state;
@@ -143,8 +144,8 @@ dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, in
 /* The server refused named statements (0A000 at the first Parse): everything runs unnamed
  * from now on. */
 void dsql__stmt_cache_disable(dsql__stmt_cache *c);
-/* The server name of an entry ("dsql_<id>"). */
-void dsql__stmt_name(uint64_t id, char buf[32]);
+/* The server name for id ("dsql_<id>"). */
+void dsql__stmt_name(uint64_t id, char buf[24]);
 /* After a batch: the Parse of e succeeded (READY) or not (dropped). */
 void dsql__stmt_parsed(dsql__stmt_cache *c, dsql__stmt *e, bool ok);
 /* After a successful unnamed run of a cacheable statement. */

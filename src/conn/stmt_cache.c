@@ -52,9 +52,10 @@ void dsql__stmt_cache_reset(dsql__stmt_cache *c)
     c->no_deallocate = keep.no_deallocate;
 }
 
-void dsql__stmt_name(uint64_t id, char buf[32])
+void dsql__stmt_name(uint64_t id, char buf[24])
 {
-    snprintf(buf, 32, "dsql_%" PRIu64, id);
+    memcpy(buf, "dsql_", 5);
+    dsql__i64toa((int64_t)id, buf + 5);
 }
 
 /* ---- which statements are cached ---- */
@@ -114,17 +115,24 @@ bool dsql__sql_drops_statements(const char *sql)
 
 /* ---- the map ---- */
 
-/* FNV-1a over the text; also measures it. */
+/* A multiplicative hash over 8 bytes at a time (the text of a statement is looked up on
+ * every run, so this is on the hot path); also measures the text. */
 static uint64_t hash_sql(const char *sql, size_t *len)
 {
-    uint64_t h = 1469598103934665603ull;
-    const unsigned char *p = (const unsigned char *)sql;
-    while (*p) {
-        h ^= *p++;
-        h *= 1099511628211ull;
+    size_t n = strlen(sql);
+    *len = n;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    const char *p = sql;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 29;
     }
-    *len = (size_t)(p - (const unsigned char *)sql);
-    return h;
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 32);
 }
 
 static void lru_unlink(dsql__stmt_cache *c, dsql__stmt *e)
@@ -235,13 +243,12 @@ dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, in
                                         bool may_prove, dsql__stmt **entry)
 {
     *entry = NULL;
-    if (!c->capacity || c->disabled || !cacheable(sql))
+    if (!c->capacity || c->disabled)
         return DSQL__RUN_UNNAMED;
     size_t len;
     uint64_t h = hash_sql(sql, &len);
-    if (len > DSQL__STMT_MAX_SQL)
-        return DSQL__RUN_UNNAMED;
-    dsql__stmt *e = find(c, sql, len, h, nparams);
+    /* Found: cacheable by construction, so the keyword is only checked for new text. */
+    dsql__stmt *e = len <= DSQL__STMT_MAX_SQL ? find(c, sql, len, h, nparams) : NULL;
     if (e) {
         if (e != c->head) {
             lru_unlink(c, e);
@@ -252,6 +259,8 @@ dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, in
         if (e->state == DSQL__STMT_READY || e->state == DSQL__STMT_PARSING)
             return DSQL__RUN_CACHED;
     } else {
+        if (len > DSQL__STMT_MAX_SQL || !cacheable(sql))
+            return DSQL__RUN_UNNAMED;
         /* On a server that refused DEALLOCATE, stop adding once as many statements are
          * left behind as the cache holds: the server never keeps more than twice the
          * capacity. */
@@ -266,6 +275,7 @@ dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, in
         return DSQL__RUN_UNNAMED;
     e->state = DSQL__STMT_PARSING;
     e->id = ++c->next_id;
+    dsql__stmt_name(e->id, e->name);
     c->nparsing++;
     return DSQL__RUN_PREPARE;
 }

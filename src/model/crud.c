@@ -133,7 +133,7 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
             if (a->default_sql && dsql__attr_is_null(a, row))
                 dsql__sb_append(sql, "DEFAULT");
             else
-                dsql__sb_appendf(sql, "$%d", dsql__params_add_attr(p, a, row));
+                dsql__sb_append_param(sql, NULL, dsql__params_add_attr(p, a, row));
         }
         dsql__sb_append_c(sql, ')');
     }
@@ -260,7 +260,9 @@ int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_
     dsql_where eq = {.op = DSQL_OP_EQ, .attr = key->name, .values = &pk, .n_values = 1};
     if ((rc = dsql__find(db, &(dsql__select){.m = m, .q = q, .extra = &eq}, res, err)))
         return rc;
-    char what[DSQL__PREVIEW_MAX + 64];
+    if ((*res)->nrows > 0)
+        return first_row(m, row, res, "", err);
+    char what[DSQL__PREVIEW_MAX + 64]; /* only for the not-found message */
     if (pk.kind == DSQL_V_TEXT) {
         char pv[DSQL__PREVIEW_MAX];
         snprintf(what, sizeof what, "with %s = %s", key->name,
@@ -339,7 +341,7 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
                 *err = e;
             return e.status;
         }
-        dsql__sb_appendf(sql, " = $%d", k);
+        dsql__sb_append_param(sql, " = ", k);
     }
     return DSQL_OK;
 }
@@ -416,14 +418,14 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
             break;
         dsql__sb_append(&sql, set++ ? ", " : "");
         dsql__sql_ident(&sql, dsql__attr_column(a));
-        dsql__sb_appendf(&sql, " = $%d", dsql__params_add_attr(&p, a, row));
+        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, a, row));
     }
     if (!rc && set == 0)
         rc = dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s: nothing to save", m->name);
     if (!rc) {
         dsql__sb_append(&sql, " WHERE ");
         dsql__sql_ident(&sql, dsql__attr_column(key));
-        dsql__sb_appendf(&sql, " = $%d", dsql__params_add_attr(&p, key, row));
+        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));
         rc = dsql__run(db, &sql, &p, &pg, err);
     }
     if (!rc && affected_of(pg) == 0) {

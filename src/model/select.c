@@ -312,7 +312,7 @@ static int via_where(sctx *c)
     int n = dsql__params_add_attr(c->p, val, c->s->via_row);
     if (!n)
         return oom(c);
-    dsql__sb_appendf(c->sb, " = $%d", n);
+    dsql__sb_append_param(c->sb, " = ", n);
     return DSQL_OK;
 }
 
@@ -451,13 +451,13 @@ static int emit_limit(sctx *c)
         int n = dsql__params_add_value(c->p, &DSQL_INT(limit));
         if (!n)
             return oom(c);
-        dsql__sb_appendf(c->sb, " LIMIT $%d", n);
+        dsql__sb_append_param(c->sb, " LIMIT ", n);
     }
     if (c->q->offset > 0) {
         int n = dsql__params_add_value(c->p, &DSQL_INT(c->q->offset));
         if (!n)
             return oom(c);
-        dsql__sb_appendf(c->sb, " OFFSET $%d", n);
+        dsql__sb_append_param(c->sb, " OFFSET ", n);
     }
     return DSQL_OK;
 }

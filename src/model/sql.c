@@ -97,9 +97,10 @@ int dsql__params_add_value(dsql__params *p, const dsql_value *v)
         return dsql__params_add(p, NULL, 0, 0);
     case DSQL_V_TEXT: /* a NULL string is SQL NULL */
         return dsql__params_add(p, v->u.s, 0, 0);
-    case DSQL_V_INT:
-        snprintf(buf, sizeof buf, "%" PRId64, v->u.i);
-        return dsql__params_add_copy(p, buf, strlen(buf));
+    case DSQL_V_INT: {
+        size_t n = dsql__i64toa(v->u.i, buf);
+        return dsql__params_add_copy(p, buf, n);
+    }
     case DSQL_V_DOUBLE: {
         size_t n = dsql__dtoa(v->u.d, buf, sizeof buf);
         return dsql__params_add_copy(p, buf, n);

@@ -59,7 +59,7 @@ static int param(wctx *c, const dsql_attr *a, const dsql_value *v, dsql__use use
     int n = dsql__params_add_checked(c->p, c->m, a, v, use, c->err);
     if (!n)
         return c->err->status;
-    dsql__sb_appendf(c->sb, "$%d", n);
+    dsql__sb_append_param(c->sb, NULL, n);
     return DSQL_OK;
 }
 

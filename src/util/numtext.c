@@ -168,3 +168,22 @@ bool dsql__strtoi64(const char *s, size_t len, int64_t min, int64_t max, int64_t
     *out = r;
     return true;
 }
+
+size_t dsql__i64toa(int64_t v, char *buf)
+{
+    char tmp[24];
+    size_t n = 0;
+    /* Work on the magnitude as unsigned, so INT64_MIN needs no special case. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}

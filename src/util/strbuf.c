@@ -51,6 +51,21 @@ void dsql__sb_append_c(dsql__strbuf *sb, char c)
     dsql__sb_append_n(sb, &c, 1);
 }
 
+void dsql__sb_append_i64(dsql__strbuf *sb, int64_t v)
+{
+    char buf[24];
+    dsql__sb_append_n(sb, buf, dsql__i64toa(v, buf));
+}
+
+void dsql__sb_append_param(dsql__strbuf *sb, const char *prefix, long long n)
+{
+    if (prefix)
+        dsql__sb_append(sb, prefix);
+    char buf[24];
+    buf[0] = '$';
+    dsql__sb_append_n(sb, buf, 1 + dsql__i64toa(n, buf + 1));
+}
+
 void dsql__sb_appendf(dsql__strbuf *sb, const char *fmt, ...)
 {
     if (sb->oom)

@@ -31,6 +31,11 @@ void dsql__sb_append(dsql__strbuf *sb, const char *s);
 void dsql__sb_append_n(dsql__strbuf *sb, const char *s, size_t n);
 void dsql__sb_append_c(dsql__strbuf *sb, char c);
 void dsql__sb_appendf(dsql__strbuf *sb, const char *fmt, ...) DSQL_PRINTF(2, 3);
+/* Appends the decimal text of v (what "%lld" prints, without printf's cost: SQL builders
+ * call it once per parameter). */
+void dsql__sb_append_i64(dsql__strbuf *sb, int64_t v);
+/* Appends a parameter placeholder: prefix (may be NULL) then "$<n>". */
+void dsql__sb_append_param(dsql__strbuf *sb, const char *prefix, long long n);
 /* Empties the string but keeps its memory. */
 void dsql__sb_reset(dsql__strbuf *sb);
 /* Returns the string ("" when empty, never NULL unless oom). */
@@ -74,6 +79,8 @@ int64_t dsql__mono_us(void);
 void dsql__sleep_ms(int64_t ms);
 
 /* ---- numbers as text, in the C locale whatever the application's LC_NUMERIC ---- */
+/* Decimal text of v into buf (at least 21 bytes); returns the length. */
+size_t dsql__i64toa(int64_t v, char *buf);
 /* Shortest text that reads back as exactly d ("NaN", "Infinity", "-Infinity" for the
  * special values, PostgreSQL's spelling). cap >= 32. Returns the length. */
 size_t dsql__dtoa(double d, char *buf, size_t cap);

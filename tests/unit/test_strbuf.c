@@ -1,4 +1,6 @@
 /* The internal string builder and memory helpers. */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -72,12 +74,38 @@ static void test_strdup_null(void **state)
     dsql__free_secret(NULL);
 }
 
+/* The integer and placeholder appenders match printf's output exactly. */
+static void test_integers(void **state)
+{
+    (void)state;
+    static const int64_t values[] = {0,         1,         -1,        9,         10,
+                                     -10,       99,        100,       12345,     -987654321,
+                                     INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char want[32], got[32];
+        snprintf(want, sizeof want, "%lld", (long long)values[i]);
+        size_t n = dsql__i64toa(values[i], got);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+        dsql__strbuf sb = DSQL__STRBUF_INIT;
+        dsql__sb_append_i64(&sb, values[i]);
+        assert_string_equal(dsql__sb_str(&sb), want);
+        dsql__sb_free(&sb);
+    }
+    dsql__strbuf sb = DSQL__STRBUF_INIT;
+    dsql__sb_append_param(&sb, NULL, 1);
+    dsql__sb_append_param(&sb, ", ", 65535);
+    dsql__sb_append_param(&sb, " LIMIT ", 10);
+    assert_string_equal(dsql__sb_str(&sb), "$1, $65535 LIMIT $10");
+    dsql__sb_free(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append),         cmocka_unit_test(test_appendf_long),
-        cmocka_unit_test(test_detach_empty),   cmocka_unit_test(test_overflow_sets_oom),
-        cmocka_unit_test(test_strdup_null),
+        cmocka_unit_test(test_append),       cmocka_unit_test(test_appendf_long),
+        cmocka_unit_test(test_detach_empty), cmocka_unit_test(test_overflow_sets_oom),
+        cmocka_unit_test(test_strdup_null),  cmocka_unit_test(test_integers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
