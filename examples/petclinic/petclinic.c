@@ -111,7 +111,7 @@ int main(int argc, char **argv)
             return fprintf(stderr, "usage: petclinic [--sync] [-v]\n"), 2;
     }
     TRY(dsql_config_from_env(&cfg, &err));
-    if (dsql_is_dsql_host(cfg.host) && cfg.user && strcmp(cfg.user, "admin") != 0)
+    if (cfg.auth == DSQL_AUTH_IAM && cfg.user && strcmp(cfg.user, "admin") != 0)
         cfg.schema = "myschema"; /* on DSQL, non-admin users work in their own schema */
     dsql_pool *pool;
     TRY(dsql_pool_open(&cfg, NULL, &pool, &err));

@@ -78,7 +78,9 @@ DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_erro
 
 /**
  * Fills unset fields of cfg from the environment: CLUSTER_ENDPOINT, CLUSTER_REGION (or
- * REGION), CLUSTER_USER, AWS_PROFILE; with no CLUSTER_ENDPOINT, the PG* variables
+ * REGION), CLUSTER_USER, AWS_PROFILE (a host taken from CLUSTER_ENDPOINT also sets
+ * auth to DSQL_AUTH_IAM when it was DSQL_AUTH_AUTO, whatever the host name looks like);
+ * with no CLUSTER_ENDPOINT, the PG* variables
  * (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT)
  * select a plain PostgreSQL. Half-set environments are DSQL_ECONFIG errors.
  */

@@ -418,8 +418,15 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
         {"PGAPPNAME", "application_name"},
     };
 
-    if (env("CLUSTER_ENDPOINT"))
-        return from_vars(cfg, cluster, DSQL__ARRAY_LEN(cluster), err);
+    if (env("CLUSTER_ENDPOINT")) {
+        bool named_here = !cfg->host;
+        int rc = from_vars(cfg, cluster, DSQL__ARRAY_LEN(cluster), err);
+        /* CLUSTER_ENDPOINT names an Aurora DSQL cluster whatever its host name looks like
+         * (a CNAME or a VPC endpoint name too): IAM auth, never a password attempt. */
+        if (rc == DSQL_OK && named_here && cfg->auth == DSQL_AUTH_AUTO)
+            cfg->auth = DSQL_AUTH_IAM;
+        return rc;
+    }
 
     /* No cluster named: a half-set cluster environment is a mistake worth reporting
      * rather than silently connecting to whatever PGHOST says. */

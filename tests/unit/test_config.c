@@ -140,7 +140,30 @@ static void env_cluster(void **state)
     assert_string_equal(cfg.region, "us-east-1"); /* CLUSTER_REGION wins over REGION */
     assert_string_equal(cfg.user, "app_user");
     assert_null(cfg.hostaddr);
+    assert_int_equal(cfg.auth, DSQL_AUTH_IAM);
     dsql_config_clear(&cfg);
+
+    /* A cluster reached through a name of its own (CNAME, VPC endpoint): still IAM, so a
+     * missing region is reported instead of a password being tried. */
+    setenv("CLUSTER_ENDPOINT", "db.internal.example", 1);
+    unsetenv("CLUSTER_REGION");
+    unsetenv("REGION");
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_string_equal(cfg.host, "db.internal.example");
+    assert_int_equal(cfg.auth, DSQL_AUTH_IAM);
+    dsql_config_clear(&cfg);
+    /* A host or auth mode set by code is the caller's choice. */
+    cfg.host = "localhost";
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.auth, DSQL_AUTH_AUTO);
+    dsql_config_clear(&cfg);
+    cfg.auth = DSQL_AUTH_PASSWORD;
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.auth, DSQL_AUTH_PASSWORD);
+    dsql_config_clear(&cfg);
+    setenv("CLUSTER_ENDPOINT", "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws", 1);
+    setenv("CLUSTER_REGION", "us-east-1", 1);
+    setenv("REGION", "us-west-2", 1);
 
     unsetenv("CLUSTER_REGION");
     cfg.user = "explicit";
