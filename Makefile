@@ -47,8 +47,10 @@ bench: build
 	@scripts/deps.sh bench
 	@LOCALPG_DIR=$(CURDIR)/build/localpg-bench scripts/with-localpg.sh bench/run.sh $(BUILD)
 
+# ldconfig: the loader only finds a new library in /usr/local/lib once its cache is rebuilt.
 install: build
 	@cmake --install $(BUILD)
+	@if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi
 
 clean:
 	@if [ -x scripts/localpg.sh ]; then \
