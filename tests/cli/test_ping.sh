@@ -38,5 +38,8 @@ check "closed port" 1 'could not connect: .*(Connection refused|connection to se
     "$DSQL_CLI" ping "host=127.0.0.1 port=$closed user=postgres sslmode=disable connect_timeout=5"
 check "bad --count" 2 '--count must be a whole number' "$DSQL_CLI" ping --count 0
 check "too many arguments" 2 'at most one CONNINFO' "$DSQL_CLI" ping a b
+check "unknown option, named as dsql's" 2 "^dsql ping: unknown option '--bogus' \(see --help\)$" \
+    "$DSQL_CLI" ping --bogus
+check "flag without its value" 2 '^dsql ping: --host needs a value$' "$DSQL_CLI" ping --host
 check "help" 0 '^usage: dsql ping' "$DSQL_CLI" ping --help
 exit $fail

@@ -109,7 +109,7 @@ fi
 # ---- bad input ----
 check "bad port flag" 2 "flag connection string, keyword 'port': port must be a number" \
     "$DSQL_CLI" psql --port abc
-check "unknown flag" 2 'usage: dsql psql' "$DSQL_CLI" psql --colour blue
+check "unknown flag" 2 "^dsql psql: unknown option '--colour' \\(see --help\\)$" "$DSQL_CLI" psql --colour blue
 check "stray argument" 2 "unexpected argument 'b' \(put psql's arguments after --\)" \
     "$DSQL_CLI" psql 'host=a' b
 check "malformed conninfo" 2 "unknown keyword 'colour'" "$DSQL_CLI" ping 'host=x colour=blue'
@@ -119,5 +119,9 @@ check "missing region" 2 'no AWS region found' "$DSQL_CLI" ping --host db.intern
 check "bad signing time" 2 '--signing-time must be a UTC time' \
     "$DSQL_CLI" psql --host "$cluster" --signing-time yesterday
 check "psql help" 0 '^usage: dsql psql' "$DSQL_CLI" psql --help
+check "psql: unknown option, named as dsql's" 2 "^dsql psql: unknown option '--bogus'" \
+    "$DSQL_CLI" psql --bogus
+check "psql: flag without its value" 2 '^dsql psql: --schema needs a value$' \
+    "$DSQL_CLI" psql --schema
 check "ping help lists the connection flags" 0 '--region REGION' "$DSQL_CLI" ping --help
 exit $fail

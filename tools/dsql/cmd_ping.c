@@ -35,7 +35,7 @@ int cmd_ping(int argc, char **argv)
     int c;
     cli_conn_flags flags = {0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
         int r = cli_conn_flag(&flags, c, optarg);
         if (r < 0) {
             cli_error("ping", "out of memory");
@@ -60,7 +60,7 @@ int cmd_ping(int argc, char **argv)
             free(flags.conninfo);
             return 0;
         default:
-            ping_usage(stderr);
+            cli_bad_option("ping", c, argv);
             free(flags.conninfo);
             return 2;
         }

@@ -41,8 +41,9 @@ int cmd_psql(int argc, char **argv)
     int c;
     cli_conn_flags flags = {0};
     optind = 1;
-    /* "+": stop at the first non-option, so psql's own arguments after -- stay untouched */
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    /* "+": stop at the first non-option, so psql's own arguments after -- stay untouched;
+     * ":": report refused options ourselves */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         int r = cli_conn_flag(&flags, c, optarg);
         if (r < 0) {
             cli_error("psql", "out of memory");
@@ -55,7 +56,7 @@ int cmd_psql(int argc, char **argv)
             psql_usage(stdout);
             return 0;
         }
-        psql_usage(stderr);
+        cli_bad_option("psql", c, argv);
         return 2;
     }
     const char *conninfo = NULL;

@@ -114,3 +114,14 @@ void cli_conn_flags_usage(FILE *out)
         "Environment: CLUSTER_ENDPOINT, CLUSTER_REGION (or REGION), CLUSTER_USER, AWS_PROFILE;\n"
         "without CLUSTER_ENDPOINT the PG* variables (PGHOST, PGPORT, PGUSER, ...).\n");
 }
+
+void cli_bad_option(const char *cmd, int c, char *const *argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (c == ':')
+        cli_error(cmd, "%s needs a value", arg);
+    else if (optopt && strncmp(arg, "--", 2) != 0)
+        cli_error(cmd, "unknown option '-%c' (see --help)", optopt);
+    else
+        cli_error(cmd, "unknown option '%s' (see --help)", arg);
+}

@@ -53,6 +53,11 @@ typedef struct cli_conn_flags {
     const char *signing_time;
 } cli_conn_flags;
 
+/* Reports the option getopt_long refused (it returned c, ':' for a missing value or '?'
+ * for an unknown option; the option string starts with ':' so getopt prints nothing)
+ * as "dsql <cmd>: ..." naming the option. */
+void cli_bad_option(const char *cmd, int c, char *const *argv);
+
 /* Records a connection flag (opt is a getopt_long code). Returns 1 when opt was one, 0
  * when it is not a connection flag, -1 when out of memory. */
 int cli_conn_flag(cli_conn_flags *flags, int opt, const char *arg);
