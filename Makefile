@@ -58,4 +58,5 @@ clean:
 	rm -rf build
 
 format:
+	@scripts/deps.sh format
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -3,6 +3,7 @@
 #
 #   scripts/deps.sh          build + test dependencies
 #   scripts/deps.sh bench    also the benchmark tooling (node, npm, gnuplot)
+#   scripts/deps.sh format   also clang-format (make format)
 #
 # Fast path: when everything is present it prints one line and exits 0.
 # When something is missing:
@@ -11,14 +12,19 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [bench]" >&2
+    echo "usage: $0 [bench|format]" >&2
     exit 2
 }
 
 want_bench=0
+want_format=0
 case "$#" in
     0) ;;
-    1) [[ "$1" == bench ]] || usage; want_bench=1 ;;
+    1) case "$1" in
+           bench) want_bench=1 ;;
+           format) want_format=1 ;;
+           *) usage ;;
+       esac ;;
     *) usage ;;
 esac
 
@@ -38,6 +44,9 @@ have_cmd() {   # command in PATH or in an sbin directory (often absent from non-
 command -v clang >/dev/null 2>&1 || compgen -G '/usr/bin/clang-[0-9]*' >/dev/null || missing+=(clang)
 have_cmd runuser || missing+=(util-linux)
 have_cmd ss || missing+=(iproute2)
+if (( want_format )); then
+    command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
+fi
 if (( want_bench )); then
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
