@@ -1,33 +1,41 @@
-/* SigV4 signing (query presigning and header signing) on OpenSSL 3 EVP / EVP_MAC. */
+/*
+ * SigV4 signing (query presigning and header signing) on OpenSSL 3's SHA-256.
+ *
+ * HMAC-SHA256 is computed here on one reused digest context (no EVP_MAC context per
+ * signature), and the signing key derived from (secret key, date, region, service) is
+ * cached for the day, as the AWS SDKs do: a token then costs one SHA-256 of the canonical
+ * request and two short HMACs. The presigned query is built once, in the caller's
+ * buffer; the canonical request is hashed from its pieces without being assembled.
+ */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "auth/sigv4.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
+/* hex(sha256("")): the body of a presigned GET is empty */
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* Fetched once and never changed after: fetching per call would cost more than the
  * signature itself. */
 static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
-static EVP_MAC *hmac_alg;
 static EVP_MD *sha256_alg;
 
 static void fetch_algs(void)
 {
-    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
     sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 static bool algs_ready(void)
 {
     pthread_once(&algs_once, fetch_algs);
-    return hmac_alg && sha256_alg;
+    return sha256_alg != NULL;
 }
 
 void dsql__hex(const unsigned char *in, size_t n, char *out)
@@ -40,97 +48,229 @@ void dsql__hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* ---- SHA-256 and HMAC-SHA256 on one digest context ---- */
+
+/* A digest context for one signature; NULL when OpenSSL cannot give one. */
+static EVP_MD_CTX *md_open(void)
+{
+    return algs_ready() ? EVP_MD_CTX_new() : NULL;
+}
+
+/* SHA-256 of the concatenation of n pieces. */
+static bool md_pieces(EVP_MD_CTX *c, const void *const *piece, const size_t *len, size_t n,
+                      unsigned char out[DSQL__SHA256_LEN])
+{
+    unsigned int outlen = 0;
+    if (!EVP_DigestInit_ex2(c, sha256_alg, NULL))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (len[i] && !EVP_DigestUpdate(c, piece[i], len[i]))
+            return false;
+    return EVP_DigestFinal_ex(c, out, &outlen) && outlen == DSQL__SHA256_LEN;
+}
+
+static bool md2(EVP_MD_CTX *c, const void *a, size_t alen, const void *b, size_t blen,
+                unsigned char out[DSQL__SHA256_LEN])
+{
+    const void *piece[2] = {a, b};
+    size_t len[2] = {alen, blen};
+    return md_pieces(c, piece, len, 2, out);
+}
+
+/* HMAC-SHA256 (RFC 2104). The padded key and the inner digest are wiped. */
+static bool hmac(EVP_MD_CTX *c, const void *key, size_t keylen, const void *msg, size_t msglen,
+                 unsigned char out[DSQL__SHA256_LEN])
+{
+    unsigned char pad[64], inner[DSQL__SHA256_LEN];
+    memset(pad, 0, sizeof pad);
+    bool ok = true;
+    if (keylen > sizeof pad)
+        ok = md2(c, key, keylen, NULL, 0, pad);
+    else
+        memcpy(pad, key, keylen);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] ^= 0x36;
+    ok = ok && md2(c, pad, sizeof pad, msg, msglen, inner);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] ^= 0x36 ^ 0x5c;
+    ok = ok && md2(c, pad, sizeof pad, inner, sizeof inner, out);
+    dsql__wipe(pad, sizeof pad);
+    dsql__wipe(inner, sizeof inner);
+    return ok;
+}
+
 bool dsql__sha256_hex(const void *data, size_t len, char out[DSQL__SHA256_HEX])
 {
     unsigned char md[DSQL__SHA256_LEN];
-    unsigned int mdlen = 0;
-    if (!algs_ready() || !EVP_Digest(data, len, md, &mdlen, sha256_alg, NULL) ||
-        mdlen != DSQL__SHA256_LEN)
-        return false;
-    dsql__hex(md, sizeof md, out);
-    return true;
-}
-
-/* One HMAC context per signature, re-keyed for each step of the key derivation. */
-typedef struct hmac {
-    EVP_MAC_CTX *ctx;
-} hmac;
-
-static bool hmac_open(hmac *h)
-{
-    h->ctx = NULL;
-    if (!algs_ready())
-        return false;
-    h->ctx = EVP_MAC_CTX_new(hmac_alg);
-    if (!h->ctx)
-        return false;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-    if (!EVP_MAC_CTX_set_params(h->ctx, params)) {
-        EVP_MAC_CTX_free(h->ctx);
-        h->ctx = NULL;
-        return false;
-    }
-    return true;
-}
-
-static bool hmac_run(hmac *h, const void *key, size_t keylen, const void *msg, size_t msglen,
-                     unsigned char out[DSQL__SHA256_LEN])
-{
-    size_t outlen = 0;
-    return EVP_MAC_init(h->ctx, key, keylen, NULL) && EVP_MAC_update(h->ctx, msg, msglen) &&
-           EVP_MAC_final(h->ctx, out, &outlen, DSQL__SHA256_LEN) && outlen == DSQL__SHA256_LEN;
-}
-
-static void hmac_close(hmac *h)
-{
-    EVP_MAC_CTX_free(h->ctx); /* the context's key copy is cleansed by OpenSSL */
-    h->ctx = NULL;
-}
-
-/* signature = hex(HMAC(key chain("AWS4"+secret, date, region, service, "aws4_request"),
- * string_to_sign)). The derived keys are wiped. */
-static bool sign(const char *secret, const char *date, const char *region, const char *service,
-                 const char *string_to_sign, size_t sts_len, char sig[DSQL__SHA256_HEX])
-{
-    hmac h;
-    if (!hmac_open(&h))
-        return false;
-    size_t slen = strlen(secret);
-    bool ok = false;
-    unsigned char k[DSQL__SHA256_LEN], k2[DSQL__SHA256_LEN];
-    char *first = malloc(slen + 5);
-    if (!first)
-        goto done;
-    memcpy(first, "AWS4", 4);
-    memcpy(first + 4, secret, slen + 1);
-    ok = hmac_run(&h, first, slen + 4, date, strlen(date), k) &&
-         hmac_run(&h, k, sizeof k, region, strlen(region), k2) &&
-         hmac_run(&h, k2, sizeof k2, service, strlen(service), k) &&
-         hmac_run(&h, k, sizeof k, "aws4_request", 12, k2) &&
-         hmac_run(&h, k2, sizeof k2, string_to_sign, sts_len, k);
+    EVP_MD_CTX *c = md_open();
+    bool ok = c && md2(c, data, len, NULL, 0, md);
+    EVP_MD_CTX_free(c);
     if (ok)
-        dsql__hex(k, sizeof k, sig);
-    dsql__free_secret(first);
-done:
-    dsql__wipe(k, sizeof k);
-    dsql__wipe(k2, sizeof k2);
-    hmac_close(&h);
+        dsql__hex(md, sizeof md, out);
     return ok;
 }
+
+/* ---- the signing key, cached for the day ---- */
+
+/*
+ * HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request". The result
+ * depends only on those inputs and stays valid for the UTC day, so the last few are kept
+ * in a small process-wide table behind a mutex, keyed by SHA-256(secret) and the scope
+ * (never the secret itself); keys are wiped when replaced.
+ */
+#define KEY_CACHE_SLOTS 8
+
+typedef struct key_slot {
+    bool used;
+    unsigned char secret_md[DSQL__SHA256_LEN];
+    char scope[96]; /* "date/region/service" */
+    unsigned char key[DSQL__SHA256_LEN];
+} key_slot;
+
+static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
+static key_slot key_cache[KEY_CACHE_SLOTS];
+static unsigned key_next;
+
+static bool signing_key(EVP_MD_CTX *c, const char *secret, const char *date, const char *region,
+                        const char *service, unsigned char key[DSQL__SHA256_LEN])
+{
+    size_t slen = strlen(secret), dlen = strlen(date), rlen = strlen(region),
+           svlen = strlen(service);
+    unsigned char smd[DSQL__SHA256_LEN];
+    char scope[sizeof key_cache[0].scope];
+    bool cacheable = dlen + rlen + svlen + 3 <= sizeof scope;
+    if (cacheable) {
+        char *o = scope;
+        memcpy(o, date, dlen);
+        o += dlen;
+        *o++ = '/';
+        memcpy(o, region, rlen);
+        o += rlen;
+        *o++ = '/';
+        memcpy(o, service, svlen + 1);
+        if (!md2(c, secret, slen, NULL, 0, smd))
+            return false;
+        pthread_mutex_lock(&key_mu);
+        for (size_t i = 0; i < KEY_CACHE_SLOTS; i++) {
+            key_slot *k = &key_cache[i];
+            if (k->used && !CRYPTO_memcmp(k->secret_md, smd, sizeof smd) &&
+                !strcmp(k->scope, scope)) {
+                memcpy(key, k->key, DSQL__SHA256_LEN);
+                pthread_mutex_unlock(&key_mu);
+                dsql__wipe(smd, sizeof smd);
+                return true;
+            }
+        }
+        pthread_mutex_unlock(&key_mu);
+    }
+    unsigned char first[4 + 128], k1[DSQL__SHA256_LEN], k2[DSQL__SHA256_LEN];
+    unsigned char *kfirst = slen <= sizeof first - 4 ? first : malloc(slen + 4);
+    bool ok = kfirst != NULL;
+    if (ok) {
+        memcpy(kfirst, "AWS4", 4);
+        memcpy(kfirst + 4, secret, slen);
+        ok = hmac(c, kfirst, slen + 4, date, dlen, k1) &&
+             hmac(c, k1, sizeof k1, region, rlen, k2) &&
+             hmac(c, k2, sizeof k2, service, svlen, k1) &&
+             hmac(c, k1, sizeof k1, "aws4_request", 12, key);
+        dsql__wipe(kfirst, slen + 4);
+        if (kfirst != first)
+            free(kfirst);
+    }
+    dsql__wipe(k1, sizeof k1);
+    dsql__wipe(k2, sizeof k2);
+    if (ok && cacheable) {
+        pthread_mutex_lock(&key_mu);
+        key_slot *k = &key_cache[key_next++ % KEY_CACHE_SLOTS];
+        dsql__wipe(k->key, sizeof k->key);
+        k->used = true;
+        memcpy(k->secret_md, smd, sizeof smd);
+        memcpy(k->scope, scope, sizeof scope);
+        memcpy(k->key, key, DSQL__SHA256_LEN);
+        pthread_mutex_unlock(&key_mu);
+    }
+    if (cacheable)
+        dsql__wipe(smd, sizeof smd);
+    return ok;
+}
+
+/* signature = hex(HMAC(signing key, string_to_sign)). */
+static bool sign(EVP_MD_CTX *c, const char *secret, const char *date, const char *region,
+                 const char *service, const char *string_to_sign, size_t sts_len,
+                 char sig[DSQL__SHA256_HEX])
+{
+    unsigned char key[DSQL__SHA256_LEN], mac[DSQL__SHA256_LEN];
+    bool ok = signing_key(c, secret, date, region, service, key) &&
+              hmac(c, key, sizeof key, string_to_sign, sts_len, mac);
+    if (ok)
+        dsql__hex(mac, sizeof mac, sig);
+    dsql__wipe(key, sizeof key);
+    return ok;
+}
+
+/* ---- encoding ---- */
+
+/* 1 for the bytes RFC 3986 leaves alone: A-Z a-z 0-9 - _ . ~ */
+static const unsigned char unreserved[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* Bit i set when byte i of x passes unchanged (A-Z a-z 0-9 - _ . ~). */
+static unsigned unreserved16(__m128i x)
+{
+    /* Signed compares: bytes >= 0x80 are negative and fall in no range. */
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+    __m128i low = _mm_or_si128(x, _mm_set1_epi8(0x20)); /* A-Z folded onto a-z */
+    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
+                                  _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+    __m128i mark = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')), _mm_cmpeq_epi8(x, _mm_set1_epi8('.'))),
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('_')), _mm_cmpeq_epi8(x, _mm_set1_epi8('~'))));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(digit, alpha), mark));
+}
+#endif
 
 void dsql__uri_encode(dsql__strbuf *sb, const char *s, size_t n, bool keep_slash)
 {
     static const char hexd[] = "0123456789ABCDEF";
     if (!dsql__sb_reserve(sb, n * 3))
         return;
+    const unsigned char *in = (const unsigned char *)s, *end = in + n;
     char *o = sb->data + sb->len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash)) {
+    while (in < end) {
+#if defined(__SSE2__)
+        /* 16 bytes at a time while they pass unchanged (most of a token). Storing all 16
+         * is safe: 3 bytes of room were reserved for each byte still to come. */
+        while (end - in >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)in);
+            _mm_storeu_si128((__m128i *)(void *)o, x);
+            unsigned pass = unreserved16(x);
+            if (pass != 0xffff) {
+                unsigned k = (unsigned)__builtin_ctz(~pass);
+                in += k;
+                o += k;
+                break;
+            }
+            in += 16;
+            o += 16;
+        }
+        if (in == end)
+            break;
+#endif
+        unsigned char c = *in++;
+        if (unreserved[c] || (c == '/' && keep_slash)) {
             *o++ = (char)c;
         } else {
             *o++ = '%';
@@ -168,102 +308,152 @@ bool dsql__amz_date(time_t t, char amzdate[17], char date[9])
     return true;
 }
 
-static int cmp_param(const void *a, const void *b)
-{
-    return strcmp(((const dsql__sigv4_param *)a)->key, ((const dsql__sigv4_param *)b)->key);
-}
-
-static void append_param(dsql__strbuf *sb, const dsql__sigv4_param *p)
-{
-    if (sb->len)
-        dsql__sb_append_c(sb, '&');
-    dsql__uri_encode(sb, p->key, strlen(p->key), false);
-    dsql__sb_append_c(sb, '=');
-    dsql__uri_encode(sb, p->value, strlen(p->value), false);
-}
+/* ---- presigning ---- */
 
 int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_t nparams,
                         const char *region, const char *service, time_t when, long expires,
                         const dsql_credentials *creds, dsql__strbuf *out, dsql_error *err)
 {
     enum { MAX_PARAMS = 16 };
-    char amzdate[17], date[9], expires_s[24], sig[DSQL__SHA256_HEX], hash[DSQL__SHA256_HEX];
-    if (nparams > MAX_PARAMS - 7)
+    char amzdate[17], date[9], expires_s[24], sig[DSQL__SHA256_HEX];
+    if (nparams > MAX_PARAMS - 8)
         return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: too many query parameters");
     if (!dsql__amz_date(when, amzdate, date))
         return dsql_error_set(err, DSQL_EINVAL, "signing time is out of range (years 1-9999)");
-    snprintf(expires_s, sizeof expires_s, "%ld", expires);
+    dsql__i64toa(expires, expires_s);
 
-    dsql__strbuf cred = DSQL__STRBUF_INIT;
-    dsql__sb_appendf(&cred, "%s/%s/%s/%s/aws4_request", creds->access_key_id, date, region,
-                     service);
-    if (cred.oom)
+    /* <access key id>/<date>/<region>/<service>/aws4_request; the scope starts after the
+     * key id. */
+    size_t aklen = strlen(creds->access_key_id), rlen = strlen(region), svlen = strlen(service);
+    size_t credlen = aklen + 1 + 8 + 1 + rlen + 1 + svlen + 13;
+    char cred_small[160];
+    char *cred = credlen < sizeof cred_small ? cred_small : malloc(credlen + 1);
+    if (!cred)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+    {
+        char *o = cred;
+        memcpy(o, creds->access_key_id, aklen);
+        o += aklen;
+        *o++ = '/';
+        memcpy(o, date, 8);
+        o += 8;
+        *o++ = '/';
+        memcpy(o, region, rlen);
+        o += rlen;
+        *o++ = '/';
+        memcpy(o, service, svlen);
+        o += svlen;
+        memcpy(o, "/aws4_request", 14);
+    }
+    const char *scope = cred + aklen + 1;
 
-    /* Keys sorted by code point: Action < X-Amz-Algorithm < ... < X-Amz-SignedHeaders. */
+    /* Every parameter, the signature's slot (value NULL) included, sorted by key in code
+     * point order, as the SDKs sort them. */
     dsql__sigv4_param all[MAX_PARAMS];
     size_t n = 0;
     for (size_t i = 0; i < nparams; i++)
         all[n++] = params[i];
     all[n++] = (dsql__sigv4_param){"X-Amz-Algorithm", ALGORITHM};
-    all[n++] = (dsql__sigv4_param){"X-Amz-Credential", cred.data};
+    all[n++] = (dsql__sigv4_param){"X-Amz-Credential", cred};
     all[n++] = (dsql__sigv4_param){"X-Amz-Date", amzdate};
     all[n++] = (dsql__sigv4_param){"X-Amz-Expires", expires_s};
     if (creds->session_token && *creds->session_token)
         all[n++] = (dsql__sigv4_param){"X-Amz-Security-Token", creds->session_token};
+    all[n++] = (dsql__sigv4_param){"X-Amz-Signature", NULL};
     all[n++] = (dsql__sigv4_param){"X-Amz-SignedHeaders", "host"};
-    qsort(all, n, sizeof all[0], cmp_param);
+    for (size_t i = 1; i < n; i++) {
+        dsql__sigv4_param p = all[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(all[j - 1].key, p.key) > 0; j--)
+            all[j] = all[j - 1];
+        all[j] = p;
+    }
 
-    dsql__strbuf query = DSQL__STRBUF_INIT; /* holds the session token: wiped */
-    dsql__strbuf creq = DSQL__STRBUF_INIT;
-    dsql__strbuf sts = DSQL__STRBUF_INIT;
-    int rc = DSQL_OK;
+    /* The canonical query string, written straight into out; the signature's slot is
+     * remembered and filled in afterwards. */
+    size_t need = 0;
     for (size_t i = 0; i < n; i++)
-        append_param(&query, &all[i]);
-    dsql__sb_reserve(&creq, query.len + strlen(host) + 128);
-    dsql__sb_append(&creq, "GET\n/\n");
-    dsql__sb_append_n(&creq, query.data, query.len);
-    dsql__sb_append(&creq, "\nhost:");
-    dsql__sb_append(&creq, host);
-    /* hex(sha256("")): the body of a GET is empty */
-    dsql__sb_append(&creq, "\n\nhost\n"
-                           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    if (query.oom || creq.oom) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-        goto done;
-    }
-    if (!dsql__sha256_hex(creq.data, creq.len, hash)) {
-        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
-        goto done;
-    }
-    dsql__sb_appendf(&sts, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", amzdate, date, region,
-                     service, hash);
-    if (sts.oom) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-        goto done;
-    }
-    if (!sign(creds->secret_access_key, date, region, service, sts.data, sts.len, sig)) {
-        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: HMAC-SHA256 failed in OpenSSL");
-        goto done;
-    }
-    /* The output: the same parameters with X-Amz-Signature sorted in among them. */
-    all[n++] = (dsql__sigv4_param){"X-Amz-Signature", sig};
-    qsort(all, n, sizeof all[0], cmp_param);
-    dsql__sb_reserve(out, query.len + 96);
+        need += strlen(all[i].key) + 2 + (all[i].value ? 3 * strlen(all[i].value) : 0);
+    dsql__sb_reserve(out, need + DSQL__SHA256_HEX + 32);
+    size_t base = out->len, slot = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i)
+        if (!all[i].value) {
+            slot = out->len;
+            continue;
+        }
+        if (out->len > base)
             dsql__sb_append_c(out, '&');
         dsql__uri_encode(out, all[i].key, strlen(all[i].key), false);
         dsql__sb_append_c(out, '=');
         dsql__uri_encode(out, all[i].value, strlen(all[i].value), false);
     }
-    if (out->oom)
+    int rc = DSQL_OK;
+    EVP_MD_CTX *c = NULL;
+    if (out->oom) {
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-done:
-    dsql__sb_free(&cred);
-    dsql__sb_free_secret(&query);
-    dsql__sb_free_secret(&creq);
+        goto done;
+    }
+    if (!(c = md_open())) {
+        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 is not available in OpenSSL");
+        goto done;
+    }
+
+    /* hash(canonical request), from its pieces:
+     *   GET \n / \n <query> \n host:<host> \n \n host \n <hex sha256 of the empty body> */
+    unsigned char creq_md[DSQL__SHA256_LEN];
+    static const char tail[] = "\n\nhost\n" EMPTY_SHA256;
+    const void *piece[] = {"GET\n/\n", out->data + base, "\nhost:", host, tail};
+    size_t len[] = {6, out->len - base, 6, strlen(host), sizeof tail - 1};
+    char hash[DSQL__SHA256_HEX];
+    if (!md_pieces(c, piece, len, 5, creq_md)) {
+        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
+        goto done;
+    }
+    dsql__hex(creq_md, sizeof creq_md, hash);
+
+    /* The string to sign: algorithm, date, scope, hash(canonical request). */
+    dsql__strbuf sts = DSQL__STRBUF_INIT;
+    dsql__sb_reserve(&sts, sizeof ALGORITHM + 17 + strlen(scope) + DSQL__SHA256_HEX + 4);
+    dsql__sb_append(&sts, ALGORITHM "\n");
+    dsql__sb_append(&sts, amzdate);
+    dsql__sb_append_c(&sts, '\n');
+    dsql__sb_append(&sts, scope);
+    dsql__sb_append_c(&sts, '\n');
+    dsql__sb_append(&sts, hash);
+    bool ok = !sts.oom &&
+              sign(c, creds->secret_access_key, date, region, service, sts.data, sts.len, sig);
+    if (!ok)
+        rc = sts.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing")
+                     : dsql_error_set(err, DSQL_EINTERNAL, "SigV4: HMAC-SHA256 failed in OpenSSL");
     dsql__sb_free(&sts);
+    if (rc)
+        goto done;
+
+    /* X-Amz-Signature=<sig> into its slot (room was reserved): "&X-Amz-Signature=<sig>"
+     * after the parameters before it, or "X-Amz-Signature=<sig>&" when it comes first. */
+    static const char key[] = "X-Amz-Signature=";
+    char ins[DSQL__SHA256_HEX + sizeof key + 2], *o = ins;
+    bool first = slot == base;
+    if (!first)
+        *o++ = '&';
+    memcpy(o, key, sizeof key - 1);
+    o += sizeof key - 1;
+    memcpy(o, sig, DSQL__SHA256_HEX - 1);
+    o += DSQL__SHA256_HEX - 1;
+    if (first && out->len > base)
+        *o++ = '&';
+    size_t inslen = (size_t)(o - ins);
+    if (!dsql__sb_reserve(out, inslen)) {
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+        goto done;
+    }
+    memmove(out->data + slot + inslen, out->data + slot, out->len - slot + 1);
+    memcpy(out->data + slot, ins, inslen);
+    out->len += inslen;
+done:
+    EVP_MD_CTX_free(c);
+    if (cred != cred_small)
+        free(cred);
     return rc;
 }
 
@@ -325,7 +515,11 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
         goto done;
     }
-    if (!sign(creds->secret_access_key, date, req->region, req->service, sts.data, sts.len, sig)) {
+    EVP_MD_CTX *c = md_open();
+    bool ok = c && sign(c, creds->secret_access_key, date, req->region, req->service, sts.data,
+                        sts.len, sig);
+    EVP_MD_CTX_free(c);
+    if (!ok) {
         rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: HMAC-SHA256 failed in OpenSSL");
         goto done;
     }
