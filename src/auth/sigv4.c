@@ -1,42 +1,29 @@
 /*
- * SigV4 signing (query presigning and header signing) on OpenSSL 3's SHA-256.
+ * SigV4 signing (query presigning and header signing) on OpenSSL's SHA-256.
  *
- * HMAC-SHA256 is computed here on one reused digest context (no EVP_MAC context per
- * signature), and the signing key derived from (secret key, date, region, service) is
- * cached for the day, as the AWS SDKs do: a token then costs one SHA-256 of the canonical
- * request and two short HMACs. The presigned query is built once, in the caller's
- * buffer; the canonical request is hashed from its pieces without being assembled.
+ * The signing key derived from (secret key, date, region, service) is cached for the day,
+ * as the AWS SDKs do, so a token costs one SHA-256 of the canonical request and one HMAC
+ * from cached padded states. The presigned query is built once, in the caller's buffer;
+ * the canonical request is hashed from its pieces without being assembled.
  */
+/* SHA256_Init/Update/Final: deprecated in OpenSSL 3 in favour of EVP, still in every 3.x
+ * release; see the note above md_pieces. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "auth/sigv4.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 /* hex(sha256("")): the body of a presigned GET is empty */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-/* Fetched once and never changed after: fetching per call would cost more than the
- * signature itself. */
-static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
-static EVP_MD *sha256_alg;
-
-static void fetch_algs(void)
-{
-    sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static bool algs_ready(void)
-{
-    pthread_once(&algs_once, fetch_algs);
-    return sha256_alg != NULL;
-}
 
 void dsql__hex(const unsigned char *in, size_t n, char *out)
 {
@@ -48,66 +35,82 @@ void dsql__hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* ---- SHA-256 and HMAC-SHA256 on one digest context ---- */
+/* ---- SHA-256 and HMAC-SHA256 ----
+ * OpenSSL's SHA-256 block functions (the same code as its EVP digest, SHA extensions
+ * included) without the EVP dispatch: a signature is a handful of short hashes, where the
+ * dispatch would cost as much as the hashing, and an HMAC key's padded states are plain
+ * structs that can be kept and copied. */
 
-/* A digest context for one signature; NULL when OpenSSL cannot give one. */
-static EVP_MD_CTX *md_open(void)
-{
-    return algs_ready() ? EVP_MD_CTX_new() : NULL;
-}
-
-/* SHA-256 of the concatenation of n pieces. */
-static bool md_pieces(EVP_MD_CTX *c, const void *const *piece, const size_t *len, size_t n,
+static void md_pieces(const void *const *piece, const size_t *len, size_t n,
                       unsigned char out[DSQL__SHA256_LEN])
 {
-    unsigned int outlen = 0;
-    if (!EVP_DigestInit_ex2(c, sha256_alg, NULL))
-        return false;
+    SHA256_CTX c;
+    SHA256_Init(&c);
     for (size_t i = 0; i < n; i++)
-        if (len[i] && !EVP_DigestUpdate(c, piece[i], len[i]))
-            return false;
-    return EVP_DigestFinal_ex(c, out, &outlen) && outlen == DSQL__SHA256_LEN;
+        SHA256_Update(&c, piece[i], len[i]);
+    SHA256_Final(out, &c);
+    dsql__wipe(&c, sizeof c);
 }
 
-static bool md2(EVP_MD_CTX *c, const void *a, size_t alen, const void *b, size_t blen,
-                unsigned char out[DSQL__SHA256_LEN])
+static void md1(const void *data, size_t len, unsigned char out[DSQL__SHA256_LEN])
 {
-    const void *piece[2] = {a, b};
-    size_t len[2] = {alen, blen};
-    return md_pieces(c, piece, len, 2, out);
+    md_pieces(&data, &len, 1, out);
 }
 
-/* HMAC-SHA256 (RFC 2104). The padded key and the inner digest are wiped. */
-static bool hmac(EVP_MD_CTX *c, const void *key, size_t keylen, const void *msg, size_t msglen,
-                 unsigned char out[DSQL__SHA256_LEN])
+/* An HMAC-SHA256 key as the states after its inner and outer padded blocks. */
+typedef struct hmac_key {
+    SHA256_CTX inner, outer;
+} hmac_key;
+
+static void hmac_init(hmac_key *k, const void *key, size_t keylen)
 {
-    unsigned char pad[64], inner[DSQL__SHA256_LEN];
+    unsigned char pad[64];
     memset(pad, 0, sizeof pad);
-    bool ok = true;
     if (keylen > sizeof pad)
-        ok = md2(c, key, keylen, NULL, 0, pad);
+        md1(key, keylen, pad);
     else
         memcpy(pad, key, keylen);
     for (size_t i = 0; i < sizeof pad; i++)
         pad[i] ^= 0x36;
-    ok = ok && md2(c, pad, sizeof pad, msg, msglen, inner);
+    SHA256_Init(&k->inner);
+    SHA256_Update(&k->inner, pad, sizeof pad);
     for (size_t i = 0; i < sizeof pad; i++)
         pad[i] ^= 0x36 ^ 0x5c;
-    ok = ok && md2(c, pad, sizeof pad, inner, sizeof inner, out);
+    SHA256_Init(&k->outer);
+    SHA256_Update(&k->outer, pad, sizeof pad);
     dsql__wipe(pad, sizeof pad);
+}
+
+static void hmac_run(const hmac_key *k, const void *msg, size_t msglen,
+                     unsigned char out[DSQL__SHA256_LEN])
+{
+    SHA256_CTX c = k->inner;
+    unsigned char inner[DSQL__SHA256_LEN];
+    SHA256_Update(&c, msg, msglen);
+    SHA256_Final(inner, &c);
+    c = k->outer;
+    SHA256_Update(&c, inner, sizeof inner);
+    SHA256_Final(out, &c);
+    dsql__wipe(&c, sizeof c);
     dsql__wipe(inner, sizeof inner);
-    return ok;
+}
+
+/* HMAC-SHA256 (RFC 2104) with a key used once. */
+static void hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
+                 unsigned char out[DSQL__SHA256_LEN])
+{
+    hmac_key k;
+    hmac_init(&k, key, keylen);
+    hmac_run(&k, msg, msglen, out);
+    dsql__wipe(&k, sizeof k);
 }
 
 bool dsql__sha256_hex(const void *data, size_t len, char out[DSQL__SHA256_HEX])
 {
     unsigned char md[DSQL__SHA256_LEN];
-    EVP_MD_CTX *c = md_open();
-    bool ok = c && md2(c, data, len, NULL, 0, md);
-    EVP_MD_CTX_free(c);
-    if (ok)
-        dsql__hex(md, sizeof md, out);
-    return ok;
+    md1(data, len, md);
+    dsql__hex(md, sizeof md, out);
+    return true;
 }
 
 /* ---- the signing key, cached for the day ---- */
@@ -115,8 +118,8 @@ bool dsql__sha256_hex(const void *data, size_t len, char out[DSQL__SHA256_HEX])
 /*
  * HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request". The result
  * depends only on those inputs and stays valid for the UTC day, so the last few are kept
- * in a small process-wide table behind a mutex, keyed by SHA-256(secret) and the scope
- * (never the secret itself); keys are wiped when replaced.
+ * in a small process-wide table behind a mutex (as its padded HMAC states), keyed by
+ * SHA-256(secret) and the scope, never the secret itself; entries are wiped when replaced.
  */
 #define KEY_CACHE_SLOTS 8
 
@@ -124,15 +127,15 @@ typedef struct key_slot {
     bool used;
     unsigned char secret_md[DSQL__SHA256_LEN];
     char scope[96]; /* "date/region/service" */
-    unsigned char key[DSQL__SHA256_LEN];
+    hmac_key key;
 } key_slot;
 
 static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
 static key_slot key_cache[KEY_CACHE_SLOTS];
 static unsigned key_next;
 
-static bool signing_key(EVP_MD_CTX *c, const char *secret, const char *date, const char *region,
-                        const char *service, unsigned char key[DSQL__SHA256_LEN])
+static bool signing_key(const char *secret, const char *date, const char *region,
+                        const char *service, hmac_key *key)
 {
     size_t slen = strlen(secret), dlen = strlen(date), rlen = strlen(region),
            svlen = strlen(service);
@@ -148,14 +151,13 @@ static bool signing_key(EVP_MD_CTX *c, const char *secret, const char *date, con
         o += rlen;
         *o++ = '/';
         memcpy(o, service, svlen + 1);
-        if (!md2(c, secret, slen, NULL, 0, smd))
-            return false;
+        md1(secret, slen, smd);
         pthread_mutex_lock(&key_mu);
         for (size_t i = 0; i < KEY_CACHE_SLOTS; i++) {
             key_slot *k = &key_cache[i];
             if (k->used && !CRYPTO_memcmp(k->secret_md, smd, sizeof smd) &&
                 !strcmp(k->scope, scope)) {
-                memcpy(key, k->key, DSQL__SHA256_LEN);
+                *key = k->key;
                 pthread_mutex_unlock(&key_mu);
                 dsql__wipe(smd, sizeof smd);
                 return true;
@@ -165,47 +167,46 @@ static bool signing_key(EVP_MD_CTX *c, const char *secret, const char *date, con
     }
     unsigned char first[4 + 128], k1[DSQL__SHA256_LEN], k2[DSQL__SHA256_LEN];
     unsigned char *kfirst = slen <= sizeof first - 4 ? first : malloc(slen + 4);
-    bool ok = kfirst != NULL;
-    if (ok) {
-        memcpy(kfirst, "AWS4", 4);
-        memcpy(kfirst + 4, secret, slen);
-        ok = hmac(c, kfirst, slen + 4, date, dlen, k1) &&
-             hmac(c, k1, sizeof k1, region, rlen, k2) &&
-             hmac(c, k2, sizeof k2, service, svlen, k1) &&
-             hmac(c, k1, sizeof k1, "aws4_request", 12, key);
-        dsql__wipe(kfirst, slen + 4);
-        if (kfirst != first)
-            free(kfirst);
-    }
+    if (!kfirst)
+        return false;
+    memcpy(kfirst, "AWS4", 4);
+    memcpy(kfirst + 4, secret, slen);
+    hmac(kfirst, slen + 4, date, dlen, k1);
+    hmac(k1, sizeof k1, region, rlen, k2);
+    hmac(k2, sizeof k2, service, svlen, k1);
+    hmac(k1, sizeof k1, "aws4_request", 12, k2);
+    hmac_init(key, k2, sizeof k2);
+    dsql__wipe(kfirst, slen + 4);
+    if (kfirst != first)
+        free(kfirst);
     dsql__wipe(k1, sizeof k1);
     dsql__wipe(k2, sizeof k2);
-    if (ok && cacheable) {
+    if (cacheable) {
         pthread_mutex_lock(&key_mu);
         key_slot *k = &key_cache[key_next++ % KEY_CACHE_SLOTS];
-        dsql__wipe(k->key, sizeof k->key);
+        dsql__wipe(&k->key, sizeof k->key);
         k->used = true;
         memcpy(k->secret_md, smd, sizeof smd);
         memcpy(k->scope, scope, sizeof scope);
-        memcpy(k->key, key, DSQL__SHA256_LEN);
+        k->key = *key;
         pthread_mutex_unlock(&key_mu);
-    }
-    if (cacheable)
         dsql__wipe(smd, sizeof smd);
-    return ok;
+    }
+    return true;
 }
 
 /* signature = hex(HMAC(signing key, string_to_sign)). */
-static bool sign(EVP_MD_CTX *c, const char *secret, const char *date, const char *region,
-                 const char *service, const char *string_to_sign, size_t sts_len,
-                 char sig[DSQL__SHA256_HEX])
+static bool sign(const char *secret, const char *date, const char *region, const char *service,
+                 const char *string_to_sign, size_t sts_len, char sig[DSQL__SHA256_HEX])
 {
-    unsigned char key[DSQL__SHA256_LEN], mac[DSQL__SHA256_LEN];
-    bool ok = signing_key(c, secret, date, region, service, key) &&
-              hmac(c, key, sizeof key, string_to_sign, sts_len, mac);
-    if (ok)
-        dsql__hex(mac, sizeof mac, sig);
-    dsql__wipe(key, sizeof key);
-    return ok;
+    hmac_key key;
+    unsigned char mac[DSQL__SHA256_LEN];
+    if (!signing_key(secret, date, region, service, &key))
+        return false;
+    hmac_run(&key, string_to_sign, sts_len, mac);
+    dsql__hex(mac, sizeof mac, sig);
+    dsql__wipe(&key, sizeof key);
+    return true;
 }
 
 /* ---- encoding ---- */
@@ -291,16 +292,29 @@ static char *put_digits(char *o, int v, int n)
 
 bool dsql__amz_date(time_t t, char amzdate[17], char date[9])
 {
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999)
+    /* UTC civil date from the day count (H. Hinnant's days-to-civil algorithm): gmtime_r
+     * would take the C library's time-zone lock and tables for every token. */
+    int64_t secs = (int64_t)t, days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    if (year < 1 || year > 9999)
         return false;
-    char *o = put_digits(amzdate, tm.tm_year + 1900, 4);
-    o = put_digits(o, tm.tm_mon + 1, 2);
-    o = put_digits(o, tm.tm_mday, 2);
+    char *o = put_digits(amzdate, (int)year, 4);
+    o = put_digits(o, (int)month, 2);
+    o = put_digits(o, (int)day, 2);
     *o++ = 'T';
-    o = put_digits(o, tm.tm_hour, 2);
-    o = put_digits(o, tm.tm_min, 2);
-    o = put_digits(o, tm.tm_sec, 2);
+    o = put_digits(o, (int)(rem / 3600), 2);
+    o = put_digits(o, (int)(rem / 60 % 60), 2);
+    o = put_digits(o, (int)(rem % 60), 2);
     *o++ = 'Z';
     *o = '\0';
     memcpy(date, amzdate, 8);
@@ -309,6 +323,56 @@ bool dsql__amz_date(time_t t, char amzdate[17], char date[9])
 }
 
 /* ---- presigning ---- */
+
+/*
+ * The RFC 3986 form of the last session token seen. A session token (about 1 KiB) is the
+ * same for every token minted with the same credentials, and encoding it is a third of
+ * the signature's work. The memo is compared with the raw token byte for byte before use;
+ * both copies are wiped when replaced.
+ */
+static pthread_mutex_t token_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *token_raw, *token_enc;
+static size_t token_rawlen, token_enclen;
+
+/* Appends the encoded session token to out (room reserved by the caller). */
+static void append_session_token(dsql__strbuf *out, const char *token, size_t len)
+{
+    pthread_mutex_lock(&token_mu);
+    if (token_raw && token_rawlen == len && !memcmp(token_raw, token, len)) {
+        memcpy(out->data + out->len, token_enc, token_enclen + 1);
+        out->len += token_enclen;
+        pthread_mutex_unlock(&token_mu);
+        return;
+    }
+    pthread_mutex_unlock(&token_mu);
+    size_t start = out->len;
+    dsql__uri_encode(out, token, len, false);
+    if (out->oom)
+        return;
+    size_t enclen = out->len - start;
+    char *raw = malloc(len + 1), *enc = malloc(enclen + 1);
+    if (!raw || !enc) {
+        free(raw);
+        free(enc);
+        return;
+    }
+    memcpy(raw, token, len);
+    memcpy(enc, out->data + start, enclen + 1);
+    pthread_mutex_lock(&token_mu);
+    char *old_raw = token_raw, *old_enc = token_enc;
+    size_t old_rawlen = token_rawlen, old_enclen = token_enclen;
+    token_raw = raw;
+    token_enc = enc;
+    token_rawlen = len;
+    token_enclen = enclen;
+    pthread_mutex_unlock(&token_mu);
+    if (old_raw) {
+        dsql__wipe(old_raw, old_rawlen);
+        dsql__wipe(old_enc, old_enclen);
+    }
+    free(old_raw);
+    free(old_enc);
+}
 
 int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_t nparams,
                         const char *region, const char *service, time_t when, long expires,
@@ -346,6 +410,7 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
         memcpy(o, "/aws4_request", 14);
     }
     const char *scope = cred + aklen + 1;
+    size_t scopelen = credlen - aklen - 1;
 
     /* Every parameter, the signature's slot (value NULL) included, sorted by key in code
      * point order, as the SDKs sort them. */
@@ -371,10 +436,17 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
 
     /* The canonical query string, written straight into out; the signature's slot is
      * remembered and filled in afterwards. */
-    size_t need = 0;
-    for (size_t i = 0; i < n; i++)
-        need += strlen(all[i].key) + 2 + (all[i].value ? 3 * strlen(all[i].value) : 0);
-    dsql__sb_reserve(out, need + DSQL__SHA256_HEX + 32);
+    size_t klen[MAX_PARAMS], vlen[MAX_PARAMS], need = DSQL__SHA256_HEX + 32;
+    for (size_t i = 0; i < n; i++) {
+        klen[i] = strlen(all[i].key);
+        vlen[i] = all[i].value ? strlen(all[i].value) : 0;
+        need += klen[i] + 2 + 3 * vlen[i];
+    }
+    int rc = DSQL_OK;
+    if (!dsql__sb_reserve(out, need)) {
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+        goto done;
+    }
     size_t base = out->len, slot = 0;
     for (size_t i = 0; i < n; i++) {
         if (!all[i].value) {
@@ -382,52 +454,50 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
             continue;
         }
         if (out->len > base)
-            dsql__sb_append_c(out, '&');
-        dsql__uri_encode(out, all[i].key, strlen(all[i].key), false);
-        dsql__sb_append_c(out, '=');
-        dsql__uri_encode(out, all[i].value, strlen(all[i].value), false);
-    }
-    int rc = DSQL_OK;
-    EVP_MD_CTX *c = NULL;
-    if (out->oom) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-        goto done;
-    }
-    if (!(c = md_open())) {
-        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 is not available in OpenSSL");
-        goto done;
+            out->data[out->len++] = '&';
+        dsql__uri_encode(out, all[i].key, klen[i], false);
+        out->data[out->len++] = '=';
+        if (all[i].value == creds->session_token)
+            append_session_token(out, all[i].value, vlen[i]);
+        else
+            dsql__uri_encode(out, all[i].value, vlen[i], false);
     }
 
     /* hash(canonical request), from its pieces:
      *   GET \n / \n <query> \n host:<host> \n \n host \n <hex sha256 of the empty body> */
-    unsigned char creq_md[DSQL__SHA256_LEN];
+    unsigned char md[DSQL__SHA256_LEN];
     static const char tail[] = "\n\nhost\n" EMPTY_SHA256;
     const void *piece[] = {"GET\n/\n", out->data + base, "\nhost:", host, tail};
     size_t len[] = {6, out->len - base, 6, strlen(host), sizeof tail - 1};
-    char hash[DSQL__SHA256_HEX];
-    if (!md_pieces(c, piece, len, 5, creq_md)) {
-        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
-        goto done;
-    }
-    dsql__hex(creq_md, sizeof creq_md, hash);
+    md_pieces(piece, len, 5, md);
 
     /* The string to sign: algorithm, date, scope, hash(canonical request). */
-    dsql__strbuf sts = DSQL__STRBUF_INIT;
-    dsql__sb_reserve(&sts, sizeof ALGORITHM + 17 + strlen(scope) + DSQL__SHA256_HEX + 4);
-    dsql__sb_append(&sts, ALGORITHM "\n");
-    dsql__sb_append(&sts, amzdate);
-    dsql__sb_append_c(&sts, '\n');
-    dsql__sb_append(&sts, scope);
-    dsql__sb_append_c(&sts, '\n');
-    dsql__sb_append(&sts, hash);
-    bool ok = !sts.oom &&
-              sign(c, creds->secret_access_key, date, region, service, sts.data, sts.len, sig);
-    if (!ok)
-        rc = sts.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing")
-                     : dsql_error_set(err, DSQL_EINTERNAL, "SigV4: HMAC-SHA256 failed in OpenSSL");
-    dsql__sb_free(&sts);
-    if (rc)
+    char sts_small[256];
+    size_t stslen = sizeof ALGORITHM + 17 + scopelen + 1 + 2 * DSQL__SHA256_LEN;
+    char *sts = stslen < sizeof sts_small ? sts_small : malloc(stslen + 1);
+    if (!sts) {
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
         goto done;
+    }
+    {
+        char *o = sts;
+        memcpy(o, ALGORITHM "\n", sizeof ALGORITHM);
+        o += sizeof ALGORITHM;
+        memcpy(o, amzdate, 16);
+        o += 16;
+        *o++ = '\n';
+        memcpy(o, scope, scopelen);
+        o += scopelen;
+        *o++ = '\n';
+        dsql__hex(md, sizeof md, o);
+    }
+    bool ok = sign(creds->secret_access_key, date, region, service, sts, stslen, sig);
+    if (sts != sts_small)
+        free(sts);
+    if (!ok) {
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+        goto done;
+    }
 
     /* X-Amz-Signature=<sig> into its slot (room was reserved): "&X-Amz-Signature=<sig>"
      * after the parameters before it, or "X-Amz-Signature=<sig>&" when it comes first. */
@@ -443,15 +513,10 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
     if (first && out->len > base)
         *o++ = '&';
     size_t inslen = (size_t)(o - ins);
-    if (!dsql__sb_reserve(out, inslen)) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-        goto done;
-    }
     memmove(out->data + slot + inslen, out->data + slot, out->len - slot + 1);
     memcpy(out->data + slot, ins, inslen);
     out->len += inslen;
 done:
-    EVP_MD_CTX_free(c);
     if (cred != cred_small)
         free(cred);
     return rc;
@@ -515,11 +580,7 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
         goto done;
     }
-    EVP_MD_CTX *c = md_open();
-    bool ok = c && sign(c, creds->secret_access_key, date, req->region, req->service, sts.data,
-                        sts.len, sig);
-    EVP_MD_CTX_free(c);
-    if (!ok) {
+    if (!sign(creds->secret_access_key, date, req->region, req->service, sts.data, sts.len, sig)) {
         rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: HMAC-SHA256 failed in OpenSSL");
         goto done;
     }
