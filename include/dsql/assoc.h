@@ -28,6 +28,8 @@
  */
 #ifndef DSQL_ASSOC_H
 #define DSQL_ASSOC_H
+/* Declarations, comments and macro tables are aligned by hand: */
+/* clang-format off */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -128,4 +130,5 @@ DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void
 }
 #endif
 
+/* clang-format on */
 #endif

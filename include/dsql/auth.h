@@ -12,6 +12,8 @@
  */
 #ifndef DSQL_AUTH_H
 #define DSQL_AUTH_H
+/* Declarations, comments and macro tables are aligned by hand: */
+/* clang-format off */
 
 #include <stdbool.h>
 #include <time.h>
@@ -153,4 +155,5 @@ DSQL_API bool dsql_is_dsql_host(const char *host);
 }
 #endif
 
+/* clang-format on */
 #endif

@@ -6,6 +6,8 @@
  */
 #ifndef DSQL_COMMON_H
 #define DSQL_COMMON_H
+/* Declarations, comments and macro tables are aligned by hand: */
+/* clang-format off */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,4 +125,5 @@ DSQL_API const char *dsql_version(void);
 }
 #endif
 
+/* clang-format on */
 #endif

@@ -7,6 +7,8 @@
  */
 #ifndef DSQL_CONN_H
 #define DSQL_CONN_H
+/* Declarations, comments and macro tables are aligned by hand: */
+/* clang-format off */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -238,4 +240,5 @@ DSQL_API int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t 
 }
 #endif
 
+/* clang-format on */
 #endif

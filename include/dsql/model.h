@@ -39,6 +39,8 @@
  */
 #ifndef DSQL_MODEL_H
 #define DSQL_MODEL_H
+/* Declarations, comments and macro tables are aligned by hand: */
+/* clang-format off */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -466,4 +468,5 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 }
 #endif
 
+/* clang-format on */
 #endif

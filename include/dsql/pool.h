@@ -8,6 +8,8 @@
  */
 #ifndef DSQL_POOL_H
 #define DSQL_POOL_H
+/* Declarations, comments and macro tables are aligned by hand: */
+/* clang-format off */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -163,4 +165,5 @@ DSQL_API int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n,
 }
 #endif
 
+/* clang-format on */
 #endif

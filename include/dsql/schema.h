@@ -9,6 +9,8 @@
  */
 #ifndef DSQL_SCHEMA_H
 #define DSQL_SCHEMA_H
+/* Declarations, comments and macro tables are aligned by hand: */
+/* clang-format off */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -77,4 +79,5 @@ DSQL_API int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_mo
 }
 #endif
 
+/* clang-format on */
 #endif

@@ -329,8 +329,8 @@ static int pin_endpoint_addresses(const dsql__spec *spec, char **hosts, char **a
     dsql__strbuf h = DSQL__STRBUF_INIT, a = DSQL__STRBUF_INIT;
     for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
         char text[NI_MAXHOST];
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, NULL, 0,
-                        NI_NUMERICHOST) != 0)
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, NULL, 0, NI_NUMERICHOST) !=
+            0)
             continue;
         if (a.len) {
             dsql__sb_append_c(&a, ',');

@@ -31,7 +31,7 @@ struct dsql_result {
     PGresult *pg;
     uint64_t affected;
     dsql__arena arena;
-    void *rows;   /* model layer: array of hydrated structs (in the arena) */
+    void *rows; /* model layer: array of hydrated structs (in the arena) */
     size_t nrows;
 };
 
@@ -42,8 +42,7 @@ dsql_result *dsql__result_new(PGresult *pg);
 PGconn *dsql__conn_pg(dsql_conn *conn);
 
 /* Logs one line through the connection's config logger (no-op without one). */
-void dsql__conn_log(dsql_conn *conn, dsql_log_level level, const char *fmt, ...)
-    DSQL_PRINTF(3, 4);
+void dsql__conn_log(dsql_conn *conn, dsql_log_level level, const char *fmt, ...) DSQL_PRINTF(3, 4);
 
 /*
  * Runs one statement with libpq-style parameters (PQexecParams semantics) in one round

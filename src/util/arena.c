@@ -11,8 +11,8 @@ struct dsql__arena_block {
     _Alignas(16) unsigned char data[];
 };
 
-#define ARENA_ALIGN      16
-#define ARENA_MIN_BLOCK  4096
+#define ARENA_ALIGN     16
+#define ARENA_MIN_BLOCK 4096
 
 void *dsql__arena_alloc(dsql__arena *a, size_t n)
 {

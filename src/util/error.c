@@ -37,16 +37,14 @@ static const struct {
 
 const char *dsql_status_name(int status)
 {
-    if (status < 0 || (size_t)status >= DSQL__ARRAY_LEN(status_table) ||
-        !status_table[status].name)
+    if (status < 0 || (size_t)status >= DSQL__ARRAY_LEN(status_table) || !status_table[status].name)
         return "DSQL_E?";
     return status_table[status].name;
 }
 
 const char *dsql_strerror(int status)
 {
-    if (status < 0 || (size_t)status >= DSQL__ARRAY_LEN(status_table) ||
-        !status_table[status].text)
+    if (status < 0 || (size_t)status >= DSQL__ARRAY_LEN(status_table) || !status_table[status].text)
         return "unknown status";
     return status_table[status].text;
 }

@@ -18,13 +18,15 @@
  * After any allocation failure `oom` is set and later appends are no-ops, so a builder
  * can append freely and check once at the end. */
 typedef struct dsql__strbuf {
-    char *data;  /* NUL-terminated when len > 0 or after any append; may be NULL if empty */
+    char *data; /* NUL-terminated when len > 0 or after any append; may be NULL if empty */
     size_t len;
     size_t cap;
     bool oom;
 } dsql__strbuf;
 
+/* clang-format off */
 #define DSQL__STRBUF_INIT {NULL, 0, 0, false}
+/* clang-format on */
 
 bool dsql__sb_reserve(dsql__strbuf *sb, size_t extra);
 void dsql__sb_append(dsql__strbuf *sb, const char *s);
@@ -62,7 +64,9 @@ typedef struct dsql__arena {
     size_t total; /* bytes handed out, for statistics */
 } dsql__arena;
 
+/* clang-format off */
 #define DSQL__ARENA_INIT {NULL, 0}
+/* clang-format on */
 
 /* Returns n bytes (zeroed), or NULL when out of memory. n == 0 returns a valid pointer. */
 void *dsql__arena_alloc(dsql__arena *a, size_t n);
