@@ -93,6 +93,15 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
                                   "endpoint: '%s' is not a host name (give the host without "
                                   "scheme, port or path)",
                                   host_or_id);
+    /* "host:5432", as copied from a connection string: the port goes in its own field.
+     * (Only one colon: an IPv6 literal has several.) */
+    const char *colon = strchr(host_or_id, ':');
+    if (colon && !strchr(colon + 1, ':') && colon[1] &&
+        strspn(colon + 1, "0123456789") == strlen(colon + 1))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "endpoint: '%s' carries a port; give the host name alone and the "
+                              "port separately (port=%s, --port %s)",
+                              host_or_id, colon + 1, colon + 1);
 
     char from_host[64];
     const char *r = NULL, *where = NULL;

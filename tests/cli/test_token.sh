@@ -108,6 +108,8 @@ check "missing hostname" 2 '--hostname is required' "$DSQL_CLI" $gen --region us
 check "option without value" 2 '--region needs a value' "$DSQL_CLI" $gen --hostname h --region
 check "unknown option" 2 "unknown option '--host'" "$DSQL_CLI" $gen --host h
 check "URL instead of host" 1 "is not a host name" "$DSQL_CLI" $gen --hostname https://a.dsql.us-east-1.on.aws
+check "host with a port" 1 "carries a port; give the host name alone" "$DSQL_CLI" $gen \
+    --hostname a.dsql.us-east-1.on.aws:5432
 check "help" 0 '^usage: dsql generate-db-connect-auth-token --hostname HOST' "$DSQL_CLI" $gen --help
 check "admin help" 0 'Action=DbConnectAdmin, for the user admin' \
     "$DSQL_CLI" generate-db-connect-admin-auth-token --help

@@ -127,6 +127,14 @@ static void test_resolve_errors(void **state)
         dsql_endpoint_resolve("https://x.dsql.us-east-1.on.aws", NULL, NULL, &h, &r, &err),
         DSQL_EINVAL);
     assert_contains(err.message, "is not a host name");
+    assert_int_equal(
+        dsql_endpoint_resolve("x.dsql.us-east-1.on.aws:5432", NULL, NULL, &h, &r, &err),
+        DSQL_EINVAL);
+    assert_string_equal(err.message, "endpoint: 'x.dsql.us-east-1.on.aws:5432' carries a port; "
+                                     "give the host name alone and the port separately "
+                                     "(port=5432, --port 5432)");
+    assert_null(h);
+    assert_null(r);
     assert_int_equal(dsql_endpoint_resolve("a b", "us-east-1", NULL, &h, &r, &err), DSQL_EINVAL);
     assert_int_equal(dsql_endpoint_resolve("x.example", "us east 1", NULL, &h, &r, &err),
                      DSQL_EINVAL);
