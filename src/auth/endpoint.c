@@ -108,6 +108,7 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
     char *profile_region = NULL;
     const char *pname = dsql__profile_name(profile);
     char config_path[4200] = "";
+    bool config_present = false;
     int rc = DSQL_OK;
     if (region && *region) {
         r = region;
@@ -129,6 +130,7 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
         }
         const char *v = dsql__ini_get(&files.config, pname, "region");
         snprintf(config_path, sizeof config_path, "%s", files.config.path ? files.config.path : "");
+        config_present = files.config.present;
         if (v && *v) {
             profile_region = dsql__strdup(v);
             if (!profile_region) {
@@ -141,12 +143,20 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
         dsql__aws_files_free(&files);
     }
     if (!r) {
+        const char *path = config_path[0] ? config_path : "the AWS config file";
+        if (!config_present)
+            return dsql_error_set(
+                err, DSQL_ECONFIG,
+                "endpoint %s: no AWS region found: none given, none in the host name (expected "
+                "<cluster-id>.dsql.<region>.on.aws), AWS_REGION and AWS_DEFAULT_REGION are "
+                "unset, and there is no AWS config file (%s) to name one",
+                host_or_id, path);
         return dsql_error_set(
             err, DSQL_ECONFIG,
             "endpoint %s: no AWS region found: none given, none in the host name (expected "
             "<cluster-id>.dsql.<region>.on.aws), AWS_REGION and AWS_DEFAULT_REGION are unset, "
             "and profile '%s' in %s has no 'region'",
-            host_or_id, pname, config_path[0] ? config_path : "the AWS config file");
+            host_or_id, pname, path);
     }
     if (!valid_region(r)) {
         rc = dsql_error_set(err, DSQL_EINVAL,

@@ -142,6 +142,7 @@ static void test_resolve_errors(void **state)
     /* no AWS files at all, no env: error */
     assert_int_equal(dsql_endpoint_resolve("localhost", NULL, NULL, &h, &r, &err), DSQL_ECONFIG);
     assert_contains(err.message, "endpoint localhost: no AWS region found");
+    assert_contains(err.message, "are unset, and there is no AWS config file (");
     /* a config file that is a directory cannot be read: a clear error */
     char dir[64];
     at_tmpdir(dir, sizeof dir);
