@@ -1,320 +1,119 @@
-/*
- * SigV4 signing (query presigning and header signing) on OpenSSL's SHA-256.
+/* SigV4 signing: query presigning (auth tokens) and header signing (STS requests). The
+ * cryptography and the per-thread caches are in sigv4_state.c.
  *
- * The signing key derived from (secret key, date, region, service) is cached for the day,
- * as the AWS SDKs do, so a token costs one SHA-256 of the canonical request and one HMAC
- * from cached padded states. The presigned query is built once, in the caller's buffer;
- * the canonical request is hashed from its pieces without being assembled.
- */
-/* SHA256_Init/Update/Final: deprecated in OpenSSL 3 in favour of EVP, still in every 3.x
- * release; see the note above md_pieces. */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <inttypes.h>
-#include <pthread.h>
+ * A token is built straight into one buffer of its exact size, the canonical request is
+ * hashed from pieces of that buffer (never copied together), and every value is encoded
+ * once, by a table lookup per byte. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "auth/sigv4.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
-/* hex(sha256("")): the body of a presigned GET is empty */
+/* hex(sha256("")): the payload hash of a GET, whose body is empty */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-void dsql__hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* ---- SHA-256 and HMAC-SHA256 ----
- * OpenSSL's SHA-256 block functions (the same code as its EVP digest, SHA extensions
- * included) without the EVP dispatch: a signature is a handful of short hashes, where the
- * dispatch would cost as much as the hashing, and an HMAC key's padded states are plain
- * structs that can be kept and copied. */
-
-static void md_pieces(const void *const *piece, const size_t *len, size_t n,
-                      unsigned char out[DSQL__SHA256_LEN])
-{
-    SHA256_CTX c;
-    SHA256_Init(&c);
-    for (size_t i = 0; i < n; i++)
-        SHA256_Update(&c, piece[i], len[i]);
-    SHA256_Final(out, &c);
-    dsql__wipe(&c, sizeof c);
-}
-
-static void md1(const void *data, size_t len, unsigned char out[DSQL__SHA256_LEN])
-{
-    md_pieces(&data, &len, 1, out);
-}
-
-/* An HMAC-SHA256 key as the states after its inner and outer padded blocks. */
-typedef struct hmac_key {
-    SHA256_CTX inner, outer;
-} hmac_key;
-
-static void hmac_init(hmac_key *k, const void *key, size_t keylen)
-{
-    unsigned char pad[64];
-    memset(pad, 0, sizeof pad);
-    if (keylen > sizeof pad)
-        md1(key, keylen, pad);
-    else
-        memcpy(pad, key, keylen);
-    for (size_t i = 0; i < sizeof pad; i++)
-        pad[i] ^= 0x36;
-    SHA256_Init(&k->inner);
-    SHA256_Update(&k->inner, pad, sizeof pad);
-    for (size_t i = 0; i < sizeof pad; i++)
-        pad[i] ^= 0x36 ^ 0x5c;
-    SHA256_Init(&k->outer);
-    SHA256_Update(&k->outer, pad, sizeof pad);
-    dsql__wipe(pad, sizeof pad);
-}
-
-static void hmac_run(const hmac_key *k, const void *msg, size_t msglen,
-                     unsigned char out[DSQL__SHA256_LEN])
-{
-    SHA256_CTX c = k->inner;
-    unsigned char inner[DSQL__SHA256_LEN];
-    SHA256_Update(&c, msg, msglen);
-    SHA256_Final(inner, &c);
-    c = k->outer;
-    SHA256_Update(&c, inner, sizeof inner);
-    SHA256_Final(out, &c);
-    dsql__wipe(&c, sizeof c);
-    dsql__wipe(inner, sizeof inner);
-}
-
-/* HMAC-SHA256 (RFC 2104) with a key used once. */
-static void hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
-                 unsigned char out[DSQL__SHA256_LEN])
-{
-    hmac_key k;
-    hmac_init(&k, key, keylen);
-    hmac_run(&k, msg, msglen, out);
-    dsql__wipe(&k, sizeof k);
-}
-
-bool dsql__sha256_hex(const void *data, size_t len, char out[DSQL__SHA256_HEX])
-{
-    unsigned char md[DSQL__SHA256_LEN];
-    md1(data, len, md);
-    dsql__hex(md, sizeof md, out);
-    return true;
-}
-
-/* ---- the signing key, cached for the day ---- */
-
-/*
- * HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request". The result
- * depends only on those inputs and stays valid for the UTC day, so the last few are kept
- * in a small process-wide table behind a mutex (as its padded HMAC states), keyed by
- * SHA-256(secret) and the scope, never the secret itself; entries are wiped when replaced.
- */
-#define KEY_CACHE_SLOTS 8
-
-typedef struct key_slot {
-    bool used;
-    unsigned char secret_md[DSQL__SHA256_LEN];
-    char scope[96]; /* "date/region/service" */
-    hmac_key key;
-} key_slot;
-
-static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
-static key_slot key_cache[KEY_CACHE_SLOTS];
-static unsigned key_next;
-
-static bool signing_key(const char *secret, const char *date, const char *region,
-                        const char *service, hmac_key *key)
-{
-    size_t slen = strlen(secret), dlen = strlen(date), rlen = strlen(region),
-           svlen = strlen(service);
-    unsigned char smd[DSQL__SHA256_LEN];
-    char scope[sizeof key_cache[0].scope];
-    bool cacheable = dlen + rlen + svlen + 3 <= sizeof scope;
-    if (cacheable) {
-        char *o = scope;
-        memcpy(o, date, dlen);
-        o += dlen;
-        *o++ = '/';
-        memcpy(o, region, rlen);
-        o += rlen;
-        *o++ = '/';
-        memcpy(o, service, svlen + 1);
-        md1(secret, slen, smd);
-        pthread_mutex_lock(&key_mu);
-        for (size_t i = 0; i < KEY_CACHE_SLOTS; i++) {
-            key_slot *k = &key_cache[i];
-            if (k->used && !CRYPTO_memcmp(k->secret_md, smd, sizeof smd) &&
-                !strcmp(k->scope, scope)) {
-                *key = k->key;
-                pthread_mutex_unlock(&key_mu);
-                dsql__wipe(smd, sizeof smd);
-                return true;
-            }
-        }
-        pthread_mutex_unlock(&key_mu);
-    }
-    unsigned char first[4 + 128], k1[DSQL__SHA256_LEN], k2[DSQL__SHA256_LEN];
-    unsigned char *kfirst = slen <= sizeof first - 4 ? first : malloc(slen + 4);
-    if (!kfirst)
-        return false;
-    memcpy(kfirst, "AWS4", 4);
-    memcpy(kfirst + 4, secret, slen);
-    hmac(kfirst, slen + 4, date, dlen, k1);
-    hmac(k1, sizeof k1, region, rlen, k2);
-    hmac(k2, sizeof k2, service, svlen, k1);
-    hmac(k1, sizeof k1, "aws4_request", 12, k2);
-    hmac_init(key, k2, sizeof k2);
-    dsql__wipe(kfirst, slen + 4);
-    if (kfirst != first)
-        free(kfirst);
-    dsql__wipe(k1, sizeof k1);
-    dsql__wipe(k2, sizeof k2);
-    if (cacheable) {
-        pthread_mutex_lock(&key_mu);
-        key_slot *k = &key_cache[key_next++ % KEY_CACHE_SLOTS];
-        dsql__wipe(&k->key, sizeof k->key);
-        k->used = true;
-        memcpy(k->secret_md, smd, sizeof smd);
-        memcpy(k->scope, scope, sizeof scope);
-        k->key = *key;
-        pthread_mutex_unlock(&key_mu);
-        dsql__wipe(smd, sizeof smd);
-    }
-    return true;
-}
-
-/* signature = hex(HMAC(signing key, string_to_sign)). */
-static bool sign(const char *secret, const char *date, const char *region, const char *service,
-                 const char *string_to_sign, size_t sts_len, char sig[DSQL__SHA256_HEX])
-{
-    hmac_key key;
-    unsigned char mac[DSQL__SHA256_LEN];
-    if (!signing_key(secret, date, region, service, &key))
-        return false;
-    hmac_run(&key, string_to_sign, sts_len, mac);
-    dsql__hex(mac, sizeof mac, sig);
-    dsql__wipe(&key, sizeof key);
-    return true;
-}
-
-/* ---- encoding ---- */
-
-/* 1 for the bytes RFC 3986 leaves alone: A-Z a-z 0-9 - _ . ~ */
+/* RFC 3986 unreserved characters (A-Z a-z 0-9 - _ . ~): 1; anything else is %XX-encoded. */
 static const unsigned char unreserved[256] = {
-    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,
-    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
-    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, /* 0x20: - . */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30: 0-9 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40: A-O */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, /* 0x50: P-Z _ */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60: a-o */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, /* 0x70: p-z ~ */
+    /* 0x80-0xff: none */
 };
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+static const char hex_upper[] = "0123456789ABCDEF";
 
-/* Bit i set when byte i of x passes unchanged (A-Z a-z 0-9 - _ . ~). */
-static unsigned unreserved16(__m128i x)
+size_t dsql__uri_encoded_len(const char *s, size_t n)
 {
-    /* Signed compares: bytes >= 0x80 are negative and fall in no range. */
-    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
-                                  _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
-    __m128i low = _mm_or_si128(x, _mm_set1_epi8(0x20)); /* A-Z folded onto a-z */
-    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
-                                  _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
-    __m128i mark = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')), _mm_cmpeq_epi8(x, _mm_set1_epi8('.'))),
-        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('_')), _mm_cmpeq_epi8(x, _mm_set1_epi8('~'))));
-    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(digit, alpha), mark));
+    size_t reserved = 0;
+    for (size_t i = 0; i < n; i++)
+        reserved += !unreserved[(unsigned char)s[i]];
+    return n + 2 * reserved;
 }
-#endif
+
+char *dsql__uri_encode_to(char *o, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved[c]) {
+            *o++ = (char)c;
+        } else {
+            o[0] = '%';
+            o[1] = hex_upper[c >> 4];
+            o[2] = hex_upper[c & 15];
+            o += 3;
+        }
+    }
+    return o;
+}
 
 void dsql__uri_encode(dsql__strbuf *sb, const char *s, size_t n, bool keep_slash)
 {
-    static const char hexd[] = "0123456789ABCDEF";
-    if (!dsql__sb_reserve(sb, n * 3))
+    if (n > (SIZE_MAX - 1) / 3 || !dsql__sb_reserve(sb, n * 3)) {
+        sb->oom = true;
         return;
-    const unsigned char *in = (const unsigned char *)s, *end = in + n;
+    }
     char *o = sb->data + sb->len;
-    while (in < end) {
-#if defined(__SSE2__)
-        /* 16 bytes at a time while they pass unchanged (most of a token). Storing all 16
-         * is safe: 3 bytes of room were reserved for each byte still to come. */
-        while (end - in >= 16) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)in);
-            _mm_storeu_si128((__m128i *)(void *)o, x);
-            unsigned pass = unreserved16(x);
-            if (pass != 0xffff) {
-                unsigned k = (unsigned)__builtin_ctz(~pass);
-                in += k;
-                o += k;
-                break;
-            }
-            in += 16;
-            o += 16;
-        }
-        if (in == end)
-            break;
-#endif
-        unsigned char c = *in++;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (unreserved[c] || (c == '/' && keep_slash)) {
             *o++ = (char)c;
         } else {
-            *o++ = '%';
-            *o++ = hexd[c >> 4];
-            *o++ = hexd[c & 15];
+            o[0] = '%';
+            o[1] = hex_upper[c >> 4];
+            o[2] = hex_upper[c & 15];
+            o += 3;
         }
     }
     sb->len = (size_t)(o - sb->data);
     sb->data[sb->len] = '\0';
 }
 
-static char *put_digits(char *o, int v, int n)
+static char *put_digits(char *o, unsigned v, int n)
 {
     for (int i = n - 1; i >= 0; i--, v /= 10)
         o[i] = (char)('0' + v % 10);
     return o + n;
 }
 
+/* Seconds from 1970 to 0001-01-01T00:00:00Z and to 9999-12-31T23:59:59Z. */
+#define TIME_MIN (-62135596800LL)
+#define TIME_MAX 253402300799LL
+
 bool dsql__amz_date(time_t t, char amzdate[17], char date[9])
 {
-    /* UTC civil date from the day count (H. Hinnant's days-to-civil algorithm): gmtime_r
-     * would take the C library's time-zone lock and tables for every token. */
-    int64_t secs = (int64_t)t, days = secs / 86400, rem = secs % 86400;
-    if (rem < 0) {
-        rem += 86400;
+    long long s = (long long)t;
+    if (s < TIME_MIN || s > TIME_MAX)
+        return false;
+    /* Days to a civil date in the proleptic Gregorian calendar (H. Hinnant's algorithm):
+     * plain arithmetic, where gmtime_r takes the time zone lock. */
+    long long days = s / 86400, sod = s % 86400;
+    if (sod < 0) {
+        sod += 86400;
         days--;
     }
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
-    int64_t year = yoe + era * 400 + (month <= 2);
-    if (year < 1 || year > 9999)
-        return false;
-    char *o = put_digits(amzdate, (int)year, 4);
-    o = put_digits(o, (int)month, 2);
-    o = put_digits(o, (int)day, 2);
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned day = doy - (153 * mp + 2) / 5 + 1;
+    unsigned month = mp < 10 ? mp + 3 : mp - 9;
+    unsigned year = (unsigned)(yoe + era * 400 + (month <= 2));
+    char *o = put_digits(amzdate, year, 4);
+    o = put_digits(o, month, 2);
+    o = put_digits(o, day, 2);
     *o++ = 'T';
-    o = put_digits(o, (int)(rem / 3600), 2);
-    o = put_digits(o, (int)(rem / 60 % 60), 2);
-    o = put_digits(o, (int)(rem % 60), 2);
+    o = put_digits(o, (unsigned)(sod / 3600), 2);
+    o = put_digits(o, (unsigned)(sod / 60 % 60), 2);
+    o = put_digits(o, (unsigned)(sod % 60), 2);
     *o++ = 'Z';
     *o = '\0';
     memcpy(date, amzdate, 8);
@@ -322,203 +121,199 @@ bool dsql__amz_date(time_t t, char amzdate[17], char date[9])
     return true;
 }
 
-/* ---- presigning ---- */
+/* A query parameter with its lengths: raw key and value, and "key=value" encoded. */
+typedef struct qparam {
+    const char *key, *value;
+    size_t klen, vlen, len;
+    bool verbatim; /* key and value need no encoding (or are encoded already) */
+} qparam;
 
-/*
- * The RFC 3986 form of the last session token seen. A session token (about 1 KiB) is the
- * same for every token minted with the same credentials, and encoding it is a third of
- * the signature's work. The memo is compared with the raw token byte for byte before use;
- * both copies are wiped when replaced.
- */
-static pthread_mutex_t token_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *token_raw, *token_enc;
-static size_t token_rawlen, token_enclen;
-
-/* Appends the encoded session token to out (room reserved by the caller). */
-static void append_session_token(dsql__strbuf *out, const char *token, size_t len)
+static qparam qp(const char *key, const char *value, size_t vlen)
 {
-    pthread_mutex_lock(&token_mu);
-    if (token_raw && token_rawlen == len && !memcmp(token_raw, token, len)) {
-        memcpy(out->data + out->len, token_enc, token_enclen + 1);
-        out->len += token_enclen;
-        pthread_mutex_unlock(&token_mu);
-        return;
-    }
-    pthread_mutex_unlock(&token_mu);
-    size_t start = out->len;
-    dsql__uri_encode(out, token, len, false);
-    if (out->oom)
-        return;
-    size_t enclen = out->len - start;
-    char *raw = malloc(len + 1), *enc = malloc(enclen + 1);
-    if (!raw || !enc) {
-        free(raw);
-        free(enc);
-        return;
-    }
-    memcpy(raw, token, len);
-    memcpy(enc, out->data + start, enclen + 1);
-    pthread_mutex_lock(&token_mu);
-    char *old_raw = token_raw, *old_enc = token_enc;
-    size_t old_rawlen = token_rawlen, old_enclen = token_enclen;
-    token_raw = raw;
-    token_enc = enc;
-    token_rawlen = len;
-    token_enclen = enclen;
-    pthread_mutex_unlock(&token_mu);
-    if (old_raw) {
-        dsql__wipe(old_raw, old_rawlen);
-        dsql__wipe(old_enc, old_enclen);
-    }
-    free(old_raw);
-    free(old_enc);
+    qparam p = {key, value, strlen(key), vlen, 0, false};
+    p.len = dsql__uri_encoded_len(key, p.klen) + 1 + dsql__uri_encoded_len(value, vlen);
+    return p;
 }
+
+static qparam qp_verbatim(const char *key, size_t klen, const char *value, size_t vlen)
+{
+    qparam p = {key, value, klen, vlen, klen + 1 + vlen, true};
+    return p;
+}
+
+#define QP_VERBATIM(key, value, vlen) qp_verbatim(key, sizeof key - 1, value, vlen)
+
+static char *put_param(char *o, const qparam *p)
+{
+    if (p->verbatim) {
+        memcpy(o, p->key, p->klen);
+        o[p->klen] = '=';
+        memcpy(o + p->klen + 1, p->value, p->vlen);
+        return o + p->len;
+    }
+    o = dsql__uri_encode_to(o, p->key, p->klen);
+    *o++ = '=';
+    return dsql__uri_encode_to(o, p->value, p->vlen);
+}
+
+static char *put(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+#define SIG_KEY     "X-Amz-Signature="
+#define SIG_KEY_LEN (sizeof SIG_KEY - 1)
 
 int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_t nparams,
                         const char *region, const char *service, time_t when, long expires,
-                        const dsql_credentials *creds, dsql__strbuf *out, dsql_error *err)
+                        const dsql_credentials *creds, char **url, dsql_error *err)
 {
     enum { MAX_PARAMS = 16 };
-    char amzdate[17], date[9], expires_s[24], sig[DSQL__SHA256_HEX];
-    if (nparams > MAX_PARAMS - 8)
+    *url = NULL;
+    char amzdate[17], date[9], expires_s[24], hash[DSQL__SHA256_HEX], sig[DSQL__SHA256_HEX];
+    if (nparams > MAX_PARAMS - 6)
         return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: too many query parameters");
     if (!dsql__amz_date(when, amzdate, date))
         return dsql_error_set(err, DSQL_EINVAL, "signing time is out of range (years 1-9999)");
-    dsql__i64toa(expires, expires_s);
+    if (expires < 1)
+        return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: expiry %ld is not positive", expires);
+    char *e = expires_s + sizeof expires_s;
+    for (unsigned long v = (unsigned long)expires; v; v /= 10)
+        *--e = (char)('0' + v % 10);
+    size_t expires_len = (size_t)(expires_s + sizeof expires_s - e);
 
-    /* <access key id>/<date>/<region>/<service>/aws4_request; the scope starts after the
-     * key id. */
-    size_t aklen = strlen(creds->access_key_id), rlen = strlen(region), svlen = strlen(service);
-    size_t credlen = aklen + 1 + 8 + 1 + rlen + 1 + svlen + 13;
-    char cred_small[160];
-    char *cred = credlen < sizeof cred_small ? cred_small : malloc(credlen + 1);
-    if (!cred)
+    /* One scratch buffer for the credential scope "<date>/<region>/<service>/aws4_request"
+     * (in the string to sign) and X-Amz-Credential's value, "<access key id>/<scope>"
+     * encoded. */
+    size_t akid_len = strlen(creds->access_key_id), region_len = strlen(region),
+           service_len = strlen(service), host_len = strlen(host);
+    if (akid_len > SIZE_MAX / 8 || region_len > SIZE_MAX / 8 || service_len > SIZE_MAX / 8)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-    {
-        char *o = cred;
-        memcpy(o, creds->access_key_id, aklen);
-        o += aklen;
-        *o++ = '/';
-        memcpy(o, date, 8);
-        o += 8;
-        *o++ = '/';
-        memcpy(o, region, rlen);
-        o += rlen;
-        *o++ = '/';
-        memcpy(o, service, svlen);
-        o += svlen;
-        memcpy(o, "/aws4_request", 14);
-    }
-    const char *scope = cred + aklen + 1;
-    size_t scopelen = credlen - aklen - 1;
-
-    /* Every parameter, the signature's slot (value NULL) included, sorted by key in code
-     * point order, as the SDKs sort them. */
-    dsql__sigv4_param all[MAX_PARAMS];
-    size_t n = 0;
-    for (size_t i = 0; i < nparams; i++)
-        all[n++] = params[i];
-    all[n++] = (dsql__sigv4_param){"X-Amz-Algorithm", ALGORITHM};
-    all[n++] = (dsql__sigv4_param){"X-Amz-Credential", cred};
-    all[n++] = (dsql__sigv4_param){"X-Amz-Date", amzdate};
-    all[n++] = (dsql__sigv4_param){"X-Amz-Expires", expires_s};
-    if (creds->session_token && *creds->session_token)
-        all[n++] = (dsql__sigv4_param){"X-Amz-Security-Token", creds->session_token};
-    all[n++] = (dsql__sigv4_param){"X-Amz-Signature", NULL};
-    all[n++] = (dsql__sigv4_param){"X-Amz-SignedHeaders", "host"};
-    for (size_t i = 1; i < n; i++) {
-        dsql__sigv4_param p = all[i];
-        size_t j = i;
-        for (; j > 0 && strcmp(all[j - 1].key, p.key) > 0; j--)
-            all[j] = all[j - 1];
-        all[j] = p;
-    }
-
-    /* The canonical query string, written straight into out; the signature's slot is
-     * remembered and filled in afterwards. */
-    size_t klen[MAX_PARAMS], vlen[MAX_PARAMS], need = DSQL__SHA256_HEX + 32;
-    for (size_t i = 0; i < n; i++) {
-        klen[i] = strlen(all[i].key);
-        vlen[i] = all[i].value ? strlen(all[i].value) : 0;
-        need += klen[i] + 2 + 3 * vlen[i];
-    }
+    size_t scope_len = 8 + 1 + region_len + 1 + service_len + sizeof "/aws4_request" - 1;
+    size_t scratch_size = scope_len + 3 * (akid_len + 1 + scope_len);
+    char small[256];
+    char *scratch = scratch_size <= sizeof small ? small : malloc(scratch_size);
+    char *buf = NULL;
+    size_t total = 0;
     int rc = DSQL_OK;
-    if (!dsql__sb_reserve(out, need)) {
+    if (!scratch)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+    char *scope = scratch;
+    char *o = put(scope, date, 8);
+    *o++ = '/';
+    o = put(o, region, region_len);
+    *o++ = '/';
+    o = put(o, service, service_len);
+    o = put(o, "/aws4_request", sizeof "/aws4_request" - 1);
+    char *cred = o;
+    o = dsql__uri_encode_to(cred, creds->access_key_id, akid_len);
+    o = put(o, "%2F", 3);
+    o = dsql__uri_encode_to(o, scope, scope_len);
+    size_t cred_len = (size_t)(o - cred);
+
+    /* The X-Amz-* parameters, in key order (code points); X-Amz-Signature goes in before
+     * X-Amz-SignedHeaders. Their keys, and the values that are digits or constants, need
+     * no encoding. */
+    qparam amz[6];
+    size_t namz = 0;
+    amz[namz++] = QP_VERBATIM("X-Amz-Algorithm", ALGORITHM, sizeof ALGORITHM - 1);
+    amz[namz++] = QP_VERBATIM("X-Amz-Credential", cred, cred_len);
+    amz[namz++] = QP_VERBATIM("X-Amz-Date", amzdate, 16);
+    amz[namz++] = QP_VERBATIM("X-Amz-Expires", e, expires_len);
+    const char *token = creds->session_token;
+    if (token && *token) {
+        const char *enc;
+        size_t enc_len;
+        rc = dsql__sigv4_encoded_token(token, strlen(token), &enc, &enc_len, err);
+        if (rc != DSQL_OK)
+            goto done;
+        amz[namz++] = QP_VERBATIM("X-Amz-Security-Token", enc, enc_len);
+    }
+    size_t sig_at = namz; /* how many keys sort before X-Amz-Signature: all but the last */
+    amz[namz++] = QP_VERBATIM("X-Amz-SignedHeaders", "host", 4);
+
+    /* The caller's parameters, sorted here, then merged in. */
+    qparam given[MAX_PARAMS], all[MAX_PARAMS];
+    for (size_t i = 0; i < nparams; i++) {
+        qparam p = qp(params[i].key, params[i].value, strlen(params[i].value));
+        size_t j = i;
+        for (; j > 0 && strcmp(given[j - 1].key, p.key) > 0; j--)
+            given[j] = given[j - 1];
+        given[j] = p;
+        sig_at += strcmp(p.key, "X-Amz-Signature") < 0;
+    }
+    size_t n = 0;
+    for (size_t i = 0, j = 0; i < nparams || j < namz;) {
+        bool theirs = j == namz || (i < nparams && strcmp(given[i].key, amz[j].key) < 0);
+        all[n++] = theirs ? given[i++] : amz[j++];
+    }
+
+    /* <host>/?<p1>&...&X-Amz-Signature=<sig>&...&<pn>: one buffer of exactly that size */
+    total = host_len + 2 + SIG_KEY_LEN + 2 * DSQL__SHA256_LEN;
+    for (size_t i = 0; i < n; i++)
+        total += 1 + all[i].len;
+    buf = malloc(total + 1);
+    if (!buf) {
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
         goto done;
     }
-    size_t base = out->len, slot = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!all[i].value) {
-            slot = out->len;
-            continue;
-        }
-        if (out->len > base)
-            out->data[out->len++] = '&';
-        dsql__uri_encode(out, all[i].key, klen[i], false);
-        out->data[out->len++] = '=';
-        if (all[i].value == creds->session_token)
-            append_session_token(out, all[i].value, vlen[i]);
-        else
-            dsql__uri_encode(out, all[i].value, vlen[i], false);
+    o = put(buf, host, host_len);
+    o = put(o, "/?", 2);
+    char *q1 = o; /* the keys before the signature, '&'-separated */
+    for (size_t i = 0; i < sig_at; i++) {
+        if (i)
+            *o++ = '&';
+        o = put_param(o, &all[i]);
     }
-
-    /* hash(canonical request), from its pieces:
-     *   GET \n / \n <query> \n host:<host> \n \n host \n <hex sha256 of the empty body> */
-    unsigned char md[DSQL__SHA256_LEN];
-    static const char tail[] = "\n\nhost\n" EMPTY_SHA256;
-    const void *piece[] = {"GET\n/\n", out->data + base, "\nhost:", host, tail};
-    size_t len[] = {6, out->len - base, 6, strlen(host), sizeof tail - 1};
-    md_pieces(piece, len, 5, md);
-
-    /* The string to sign: algorithm, date, scope, hash(canonical request). */
-    char sts_small[256];
-    size_t stslen = sizeof ALGORITHM + 17 + scopelen + 1 + 2 * DSQL__SHA256_LEN;
-    char *sts = stslen < sizeof sts_small ? sts_small : malloc(stslen + 1);
-    if (!sts) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-        goto done;
-    }
-    {
-        char *o = sts;
-        memcpy(o, ALGORITHM "\n", sizeof ALGORITHM);
-        o += sizeof ALGORITHM;
-        memcpy(o, amzdate, 16);
-        o += 16;
-        *o++ = '\n';
-        memcpy(o, scope, scopelen);
-        o += scopelen;
-        *o++ = '\n';
-        dsql__hex(md, sizeof md, o);
-    }
-    bool ok = sign(creds->secret_access_key, date, region, service, sts, stslen, sig);
-    if (sts != sts_small)
-        free(sts);
-    if (!ok) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-        goto done;
-    }
-
-    /* X-Amz-Signature=<sig> into its slot (room was reserved): "&X-Amz-Signature=<sig>"
-     * after the parameters before it, or "X-Amz-Signature=<sig>&" when it comes first. */
-    static const char key[] = "X-Amz-Signature=";
-    char ins[DSQL__SHA256_HEX + sizeof key + 2], *o = ins;
-    bool first = slot == base;
-    if (!first)
+    size_t q1_len = (size_t)(o - q1);
+    if (sig_at)
         *o++ = '&';
-    memcpy(o, key, sizeof key - 1);
-    o += sizeof key - 1;
-    memcpy(o, sig, DSQL__SHA256_HEX - 1);
-    o += DSQL__SHA256_HEX - 1;
-    if (first && out->len > base)
+    o = put(o, SIG_KEY, SIG_KEY_LEN);
+    char *sig_out = o;
+    o += 2 * DSQL__SHA256_LEN;
+    char *q2 = o; /* the keys after it, each after a '&' */
+    for (size_t i = sig_at; i < n; i++) {
         *o++ = '&';
-    size_t inslen = (size_t)(o - ins);
-    memmove(out->data + slot + inslen, out->data + slot, out->len - slot + 1);
-    memcpy(out->data + slot, ins, inslen);
-    out->len += inslen;
+        o = put_param(o, &all[i]);
+    }
+    size_t q2_len = (size_t)(o - q2);
+    *o = '\0';
+    if (!q1_len && q2_len) { /* the canonical query has no '&' in front */
+        q2++;
+        q2_len--;
+    }
+
+    /* The canonical request, hashed from its pieces; the signature written into its gap. */
+    const dsql__span creq[] = {{"GET\n/\n", 6},  {q1, q1_len},
+                               {q2, q2_len},     {"\nhost:", 6},
+                               {host, host_len}, {"\n\nhost\n" EMPTY_SHA256, 7 + 64}};
+    unsigned char digest[DSQL__SHA256_LEN];
+    if (!dsql__sha256_v(creq, DSQL__ARRAY_LEN(creq), digest)) {
+        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
+        goto done;
+    }
+    dsql__hex(digest, sizeof digest, hash);
+    const dsql__span sts[] = {{ALGORITHM "\n", sizeof ALGORITHM},
+                              {amzdate, 16},
+                              {"\n", 1},
+                              {scope, scope_len},
+                              {"\n", 1},
+                              {hash, 64}};
+    rc = dsql__sigv4_signature(creds->secret_access_key, date, region, service, sts,
+                               DSQL__ARRAY_LEN(sts), sig, err);
+    if (rc != DSQL_OK)
+        goto done;
+    memcpy(sig_out, sig, 2 * DSQL__SHA256_LEN);
+    *url = buf;
+    buf = NULL;
 done:
-    if (cred != cred_small)
-        free(cred);
+    if (scratch != small)
+        free(scratch);
+    if (buf) {
+        dsql__wipe(buf, total);
+        free(buf);
+    }
     return rc;
 }
 
@@ -542,8 +337,9 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
         dsql__sb_append(&signed_headers, "x-amz-content-sha256;");
     dsql__sb_append(&signed_headers, token ? "x-amz-date;x-amz-security-token" : "x-amz-date");
 
-    dsql__strbuf creq = DSQL__STRBUF_INIT;
-    dsql__strbuf sts = DSQL__STRBUF_INIT;
+    /* The canonical request in three pieces, so that no buffer holds the session token:
+     * the headers up to the token, the token, the rest. */
+    dsql__strbuf creq = DSQL__STRBUF_INIT, tail = DSQL__STRBUF_INIT;
     int rc = DSQL_OK;
     dsql__sb_append(&creq, req->method);
     dsql__sb_append_c(&creq, '\n');
@@ -559,31 +355,41 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
     dsql__sb_appendf(&creq, "x-amz-date:%s\n", amzdate);
     if (token) {
         dsql__sb_append(&creq, "x-amz-security-token:");
-        dsql__sb_append(&creq, creds->session_token);
-        dsql__sb_append_c(&creq, '\n');
+        dsql__sb_append_c(&tail, '\n');
     }
-    dsql__sb_append_c(&creq, '\n');
-    dsql__sb_append_n(&creq, signed_headers.data, signed_headers.len);
-    dsql__sb_append_c(&creq, '\n');
-    dsql__sb_append(&creq, payload_hash);
-    if (creq.oom || signed_headers.oom) {
+    dsql__sb_append_c(&tail, '\n');
+    dsql__sb_append_n(&tail, signed_headers.data, signed_headers.len);
+    dsql__sb_append_c(&tail, '\n');
+    dsql__sb_append(&tail, payload_hash);
+    if (creq.oom || tail.oom || signed_headers.oom) {
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
         goto done;
     }
-    if (!dsql__sha256_hex(creq.data, creq.len, hash)) {
+    const dsql__span pieces[] = {
+        {creq.data, creq.len},
+        {token ? creds->session_token : "", token ? strlen(creds->session_token) : 0},
+        {tail.data, tail.len}};
+    unsigned char digest[DSQL__SHA256_LEN];
+    if (!dsql__sha256_v(pieces, DSQL__ARRAY_LEN(pieces), digest)) {
         rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
         goto done;
     }
-    dsql__sb_appendf(&sts, ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", amzdate, date, req->region,
-                     req->service, hash);
-    if (sts.oom) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+    dsql__hex(digest, sizeof digest, hash);
+    size_t rlen = strlen(req->region), slen = strlen(req->service);
+    const dsql__span sts[] = {{ALGORITHM "\n", sizeof ALGORITHM},
+                              {amzdate, 16},
+                              {"\n", 1},
+                              {date, 8},
+                              {"/", 1},
+                              {req->region, rlen},
+                              {"/", 1},
+                              {req->service, slen},
+                              {"/aws4_request\n", 14},
+                              {hash, 64}};
+    rc = dsql__sigv4_signature(creds->secret_access_key, date, req->region, req->service, sts,
+                               DSQL__ARRAY_LEN(sts), sig, err);
+    if (rc != DSQL_OK)
         goto done;
-    }
-    if (!sign(creds->secret_access_key, date, req->region, req->service, sts.data, sts.len, sig)) {
-        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: HMAC-SHA256 failed in OpenSSL");
-        goto done;
-    }
     dsql__sb_reset(authorization);
     dsql__sb_appendf(authorization,
                      ALGORITHM " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
@@ -594,7 +400,7 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
 done:
     dsql__sb_free(&signed_headers);
-    dsql__sb_free_secret(&creq);
-    dsql__sb_free(&sts);
+    dsql__sb_free(&creq);
+    dsql__sb_free(&tail);
     return rc;
 }

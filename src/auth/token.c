@@ -1,17 +1,21 @@
 /* Aurora DSQL IAM auth tokens: a SigV4 query-presigned GET, without the scheme. */
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "auth/internal.h"
 #include "auth/sigv4.h"
 
+/* Bytes a host name may not hold, as a 256-bit set: controls, space, DEL, # % / : ? @. */
+static const uint64_t host_reject[4] = {0x1ffffffffULL | 1ULL << '#' | 1ULL << '%' | 1ULL << '/' |
+                                            1ULL << ':' | 1ULL << '?',
+                                        1ULL << ('@' - 64) | 1ULL << (0x7f - 64), 0, 0};
+
 static bool valid_host(const char *h)
 {
     if (!*h)
         return false;
-    for (const char *p = h; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == '/' || *p == '?' || *p == '#' || *p == '@' ||
-            *p == '%' || *p == ':' || *p == 0x7f)
+    for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+        if (host_reject[*p >> 6] >> (*p & 63) & 1)
             return false;
     return true;
 }
@@ -72,23 +76,11 @@ int dsql_token_generate(const dsql_token_params *params, const dsql_credentials 
 
     dsql__sigv4_param action = {
         "Action", params->action == DSQL_TOKEN_DB_CONNECT_ADMIN ? "DbConnectAdmin" : "DbConnect"};
-    dsql__strbuf out = DSQL__STRBUF_INIT;
-    size_t hn = strlen(params->hostname);
-    dsql__sb_reserve(&out,
-                     hn + 512 + (creds->session_token ? 3 * strlen(creds->session_token) : 0));
-    dsql__sb_append_n(&out, params->hostname, hn);
-    dsql__sb_append(&out, "/?");
     int rc = dsql__sigv4_presign(params->hostname, &action, 1, region, "dsql", when, expires, creds,
-                                 &out, err);
-    if (rc != DSQL_OK) {
-        dsql__sb_free_secret(&out);
+                                 token, err);
+    if (rc != DSQL_OK)
         dsql__err_prefix(err, "auth token");
-        return rc;
-    }
-    *token = dsql__sb_detach(&out);
-    if (!*token)
-        return dsql_error_set(err, DSQL_ENOMEM, "auth token: out of memory");
-    return DSQL_OK;
+    return rc;
 }
 
 void dsql_token_free(char *token)
