@@ -183,29 +183,44 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
         *--e = (char)('0' + v % 10);
     size_t expires_len = (size_t)(expires_s + sizeof expires_s - e);
 
-    /* One scratch buffer for the credential scope "<date>/<region>/<service>/aws4_request"
-     * (in the string to sign) and X-Amz-Credential's value, "<access key id>/<scope>"
-     * encoded. */
+    /* One scratch buffer, so that each message is hashed in few pieces: the string to
+     * sign, "AWS4-HMAC-SHA256\n<amzdate>\n<scope>\n<hex hash>", whose credential scope is
+     * "<date>/<region>/<service>/aws4_request"; the canonical request's tail,
+     * "\nhost:<host>\n\nhost\n<hex sha256("")>"; X-Amz-Credential's value,
+     * "<access key id>/<scope>" encoded. */
     size_t akid_len = strlen(creds->access_key_id), region_len = strlen(region),
            service_len = strlen(service), host_len = strlen(host);
-    if (akid_len > SIZE_MAX / 8 || region_len > SIZE_MAX / 8 || service_len > SIZE_MAX / 8)
+    if (akid_len > SIZE_MAX / 8 || region_len > SIZE_MAX / 8 || service_len > SIZE_MAX / 8 ||
+        host_len > SIZE_MAX / 8)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
     size_t scope_len = 8 + 1 + region_len + 1 + service_len + sizeof "/aws4_request" - 1;
-    size_t scratch_size = scope_len + 3 * (akid_len + 1 + scope_len);
-    char small[256];
+    size_t sts_len = sizeof ALGORITHM + 16 + 1 + scope_len + 1 + 64;
+    size_t tail_len = 6 + host_len + 7 + 64;
+    size_t scratch_size = sts_len + tail_len + 3 * (akid_len + 1 + scope_len);
+    char small[512];
     char *scratch = scratch_size <= sizeof small ? small : malloc(scratch_size);
     char *buf = NULL;
     size_t total = 0;
     int rc = DSQL_OK;
     if (!scratch)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-    char *scope = scratch;
-    char *o = put(scope, date, 8);
+    char *sts = scratch;
+    char *o = put(sts, ALGORITHM "\n", sizeof ALGORITHM);
+    o = put(o, amzdate, 16);
+    *o++ = '\n';
+    char *scope = o;
+    o = put(o, date, 8);
     *o++ = '/';
     o = put(o, region, region_len);
     *o++ = '/';
     o = put(o, service, service_len);
-    o = put(o, "/aws4_request", sizeof "/aws4_request" - 1);
+    o = put(o, "/aws4_request\n", sizeof "/aws4_request\n" - 1);
+    char *sts_hash = o; /* written once the canonical request is hashed */
+    o += 64;
+    char *tail = o;
+    o = put(o, "\nhost:", 6);
+    o = put(o, host, host_len);
+    o = put(o, "\n\nhost\n" EMPTY_SHA256, 7 + 64);
     char *cred = o;
     o = dsql__uri_encode_to(cred, creds->access_key_id, akid_len);
     o = put(o, "%2F", 3);
@@ -285,23 +300,17 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
     }
 
     /* The canonical request, hashed from its pieces; the signature written into its gap. */
-    const dsql__span creq[] = {{"GET\n/\n", 6},  {q1, q1_len},
-                               {q2, q2_len},     {"\nhost:", 6},
-                               {host, host_len}, {"\n\nhost\n" EMPTY_SHA256, 7 + 64}};
+    const dsql__span creq[] = {{"GET\n/\n", 6}, {q1, q1_len}, {q2, q2_len}, {tail, tail_len}};
     unsigned char digest[DSQL__SHA256_LEN];
     if (!dsql__sha256_v(creq, DSQL__ARRAY_LEN(creq), digest)) {
         rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
         goto done;
     }
     dsql__hex(digest, sizeof digest, hash);
-    const dsql__span sts[] = {{ALGORITHM "\n", sizeof ALGORITHM},
-                              {amzdate, 16},
-                              {"\n", 1},
-                              {scope, scope_len},
-                              {"\n", 1},
-                              {hash, 64}};
-    rc = dsql__sigv4_signature(creds->secret_access_key, date, region, service, sts,
-                               DSQL__ARRAY_LEN(sts), sig, err);
+    memcpy(sts_hash, hash, 64);
+    const dsql__span sts_span = {sts, sts_len};
+    rc = dsql__sigv4_signature(creds->secret_access_key, date, region, service, &sts_span, 1, sig,
+                               err);
     if (rc != DSQL_OK)
         goto done;
     memcpy(sig_out, sig, 2 * DSQL__SHA256_LEN);
