@@ -178,10 +178,7 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
         return dsql_error_set(err, DSQL_EINVAL, "signing time is out of range (years 1-9999)");
     if (expires < 1)
         return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: expiry %ld is not positive", expires);
-    char *e = expires_s + sizeof expires_s;
-    for (unsigned long v = (unsigned long)expires; v; v /= 10)
-        *--e = (char)('0' + v % 10);
-    size_t expires_len = (size_t)(expires_s + sizeof expires_s - e);
+    size_t expires_len = dsql__i64toa(expires, expires_s);
 
     /* One scratch buffer, so that each message is hashed in few pieces: the string to
      * sign, "AWS4-HMAC-SHA256\n<amzdate>\n<scope>\n<hex hash>", whose credential scope is
@@ -235,7 +232,7 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
     amz[namz++] = QP_VERBATIM("X-Amz-Algorithm", ALGORITHM, sizeof ALGORITHM - 1);
     amz[namz++] = QP_VERBATIM("X-Amz-Credential", cred, cred_len);
     amz[namz++] = QP_VERBATIM("X-Amz-Date", amzdate, 16);
-    amz[namz++] = QP_VERBATIM("X-Amz-Expires", e, expires_len);
+    amz[namz++] = QP_VERBATIM("X-Amz-Expires", expires_s, expires_len);
     const char *token = creds->session_token;
     if (token && *token) {
         const char *enc;

@@ -1,7 +1,8 @@
-/* The signer's parts and its per-thread caches: HMAC against OpenSSL's, the date against
- * gmtime_r, the encoding of every byte, the signing-key cache (reused within a day, a new
- * key for a new day, rotated or other credentials, another region, eviction) and the
- * session token's cached encoding — every token compared with an independent reference. */
+/* The signer's parts and its per-thread caches (test_sigv4_fast has the date and the
+ * strbuf encoder): HMAC against OpenSSL's, the encoding of every byte, the signing-key
+ * cache (reused within a day, a new key for a new day, rotated or other credentials,
+ * another region, eviction) and the session token's cached encoding, every token compared
+ * with an independent reference. */
 #include <pthread.h>
 #include <string.h>
 
@@ -33,42 +34,6 @@ static void test_hmac_matches_openssl(void **state)
             assert_memory_equal(got, want, 32);
         }
     }
-}
-
-static void expect_date(time_t t)
-{
-    char amzdate[17], date[9], want[80];
-    struct tm tm;
-    assert_non_null(gmtime_r(&t, &tm));
-    snprintf(want, sizeof want, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    assert_true(dsql__amz_date(t, amzdate, date));
-    assert_string_equal(amzdate, want);
-    assert_int_equal(strlen(date), 8);
-    assert_memory_equal(date, want, 8);
-}
-
-static void test_amz_date_matches_gmtime(void **state)
-{
-    (void)state;
-    char amzdate[17], date[9];
-    /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z are the ends. */
-    assert_true(dsql__amz_date(-62135596800, amzdate, date));
-    assert_string_equal(amzdate, "00010101T000000Z");
-    assert_string_equal(date, "00010101");
-    assert_true(dsql__amz_date(253402300799, amzdate, date));
-    assert_string_equal(amzdate, "99991231T235959Z");
-    assert_false(dsql__amz_date(-62135596801, amzdate, date));
-    assert_false(dsql__amz_date(253402300800, amzdate, date));
-    static const time_t fixed[] = {0,          -1,         1,          86399,      86400,
-                                   951782399,  951782400,  951868799,  951868800,  1709251199,
-                                   1709251200, 2147483647, 2147483648, 4102444799, 4102444800,
-                                   -86400,     -86401,     -2208988800};
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(fixed); i++)
-        expect_date(fixed[i]);
-    /* A stride through the whole range that lands on every time of day and month. */
-    for (long long t = -62135596800LL; t <= 253402300799LL; t += 86400LL * 3001 + 4099)
-        expect_date((time_t)t);
 }
 
 static void test_uri_encode_every_byte(void **state)
@@ -338,7 +303,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmac_matches_openssl),
-        cmocka_unit_test(test_amz_date_matches_gmtime),
         cmocka_unit_test(test_uri_encode_every_byte),
         cmocka_unit_test(test_reference_matches_vectors),
         cmocka_unit_test(test_key_cache),
