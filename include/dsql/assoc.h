@@ -126,6 +126,21 @@ DSQL_API int dsql_add_associated(dsql_db *db, const dsql_assoc *a, const void *s
 DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                     const void *const *targets, size_t n, dsql_error *err);
 
+/**
+ * Inserts row — a new row of a->source, handled as dsql_create handles it (defaults such
+ * as client-side UUIDs filled into the caller's struct, validated before anything is
+ * sent) — and links it to the saved targets, in one transaction sent as one pipeline: one
+ * network round trip, retried whole on OCC conflicts. The seed's "create a vet, then set
+ * its specialties" in one call, and cheaper on the server than dsql_create followed by
+ * dsql_set_associated (two transactions): the row is new, so there is nothing to replace
+ * and no concurrent set to guard against. belongs-to-many: the join rows are inserted;
+ * has-many / has-one (n at most 1): the targets' foreign key is set to the new row.
+ * belongs-to is DSQL_EINVAL (the row holds that key itself: set it and use dsql_create).
+ * A target listed twice is linked once. On failure nothing is inserted.
+ */
+DSQL_API int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row,
+                                const void *const *targets, size_t n, dsql_error *err);
+
 #ifdef __cplusplus
 }
 #endif

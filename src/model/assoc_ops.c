@@ -31,10 +31,10 @@
 
 #include "model/internal.h"
 
-typedef enum op_kind { OP_SET, OP_ADD, OP_REMOVE } op_kind;
+typedef enum op_kind { OP_SET, OP_ADD, OP_REMOVE, OP_CREATE } op_kind;
 
 static const char *const op_names[] = {"dsql_set_associated", "dsql_add_associated",
-                                       "dsql_remove_associated"};
+                                       "dsql_remove_associated", "dsql_create_linked"};
 
 /* ---- statement building ---- */
 
@@ -116,11 +116,13 @@ typedef struct op_ctx {
     size_t n_tvals;
     stmt_buf st[4];
     size_t n_st;
-    dsql__arena arena; /* generated join-row keys */
+    dsql__arena arena;    /* generated join-row keys */
+    dsql__params created; /* OP_CREATE: the INSERT's parameters (st[0] points into them) */
 } op_ctx;
 
 static void op_free(op_ctx *c)
 {
+    dsql__params_free(&c->created);
     free(c->tvals);
     for (size_t i = 0; i < DSQL__ARRAY_LEN(c->st); i++)
         stmt_free(&c->st[i]);
@@ -297,7 +299,14 @@ static int build_btm(op_ctx *c, dsql_error *err)
     }
     dsql__sb_append(&s->sql, ") AS v (");
     dsql__sb_append(&s->sql, dsql__sb_str(&names));
-    dsql__sb_append(&s->sql, ") WHERE NOT EXISTS (SELECT 1 FROM ");
+    dsql__sb_append_c(&s->sql, ')');
+    if (c->op == OP_CREATE) { /* the source is new: it has no join rows yet */
+        if (names.oom)
+            s->oom = true;
+        dsql__sb_free(&names);
+        return DSQL_OK;
+    }
+    dsql__sb_append(&s->sql, " WHERE NOT EXISTS (SELECT 1 FROM ");
     dsql__sql_table(&s->sql, through);
     dsql__sb_append(&s->sql, " j WHERE j.");
     dsql__sql_ident(&s->sql, dsql__attr_column(fk));
@@ -385,7 +394,12 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
     if (n && !targets)
         return dsql_error_set(err, DSQL_EINVAL, "%s: association %s: targets is NULL", fn, alias);
     bool to_one = a->kind == DSQL_ASSOC_BELONGS_TO || a->kind == DSQL_ASSOC_HAS_ONE;
-    if (to_one && c->op != OP_SET)
+    if (c->op == OP_CREATE && a->kind == DSQL_ASSOC_BELONGS_TO)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: association %s is belongs-to: the row holds the foreign key "
+                              "itself; set its %s and use dsql_create",
+                              fn, alias, c->k.foreign_key->name);
+    if (to_one && c->op != OP_SET && c->op != OP_CREATE)
         return dsql_error_set(err, DSQL_EINVAL,
                               "%s: association %s is to-one; use dsql_set_associated with 0 or "
                               "1 target",
@@ -470,6 +484,21 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
     return DSQL_OK;
 }
 
+/* OP_CREATE: the INSERT of the new source row, first in the batch (as dsql_create builds
+ * it, without RETURNING), with its parameters as values for the pipeline. */
+static int insert_source(op_ctx *c, const void *row, dsql_error *err)
+{
+    stmt_buf *s = next_stmt(c);
+    dsql__build_insert(&s->sql, &c->created, c->a->source, row, 1, false);
+    const dsql__params *p = &c->created;
+    if (p->oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", op_names[c->op]);
+    for (int i = 0; i < p->n; i++)
+        param(s, p->formats[i] ? DSQL_BYTES(p->values[i], (size_t)p->lengths[i])
+                               : DSQL_STR(p->values[i])); /* NULL text = SQL NULL */
+    return DSQL_OK;
+}
+
 static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *source_row,
                   const void *const *targets, size_t n, dsql_error *err)
 {
@@ -479,13 +508,32 @@ static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *sour
     for (size_t i = 0; i < DSQL__ARRAY_LEN(c.st); i++)
         c.st[i].sql = (dsql__strbuf)DSQL__STRBUF_INIT;
     c.arena = (dsql__arena)DSQL__ARENA_INIT;
-    int rc = op_prepare(&c, a, source_row, targets, n, err);
+    c.created = (dsql__params)DSQL__PARAMS_INIT;
+    int rc = DSQL_OK;
+    if (op == OP_CREATE) {
+        /* As dsql_create: the row's defaults (client-side keys) filled in, then checked,
+         * before anything is sent. */
+        if (!a || !source_row)
+            rc = dsql_error_set(err, DSQL_EINVAL, "%s: %s is NULL", op_names[op],
+                                a ? "row" : "association");
+        else if (!(rc = dsql__model_check(a->source, err))) {
+            dsql__fill_defaults(a->source, (void *)source_row);
+            rc = dsql__validate_insert(a->source, source_row, err);
+        }
+        if (rc)
+            goto done;
+    }
+    rc = op_prepare(&c, a, source_row, targets, n, err);
     if (rc)
         goto done;
     if (op == OP_REMOVE && c.n_tvals == 0)
         goto done; /* nothing to remove: no round trip */
-    if (a->kind != DSQL_ASSOC_BELONGS_TO)
+    if (op == OP_CREATE)
+        rc = insert_source(&c, source_row, err);
+    else if (a->kind != DSQL_ASSOC_BELONGS_TO)
         add_touch(&c);
+    if (rc)
+        goto done;
     switch (a->kind) {
     case DSQL_ASSOC_BELONGS_TO:
         build_belongs_to(&c);
@@ -534,6 +582,12 @@ int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_
                            const void *const *targets, size_t n, dsql_error *err)
 {
     return op_run(db, OP_REMOVE, a, source_row, targets, n, err);
+}
+
+int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row, const void *const *targets,
+                       size_t n, dsql_error *err)
+{
+    return op_run(db, OP_CREATE, a, row, targets, n, err);
 }
 
 /* ---- the lazy getter ---- */
