@@ -147,7 +147,7 @@ static void test_container_failures(void **state)
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url("/creds"), 1);
     /* HTTP 500 */
     tu_httpd_route(srv, "GET", "/creds", 500, "oops");
-    char want[256];
+    char want[512];
     snprintf(want, sizeof want, "container credentials: GET %s: HTTP 500", url("/creds"));
     expect_err(NULL, DSQL_EHTTP, want);
     /* 403 */

@@ -208,7 +208,7 @@ static void expect_decode(int a, const char *text, row *r)
     int rc =
         dsql__attr_decode(&row_model, &attrs[a], r, text, text ? strlen(text) : 0, &arena, &err);
     if (rc)
-        fail_msg("decode %s: %s", text, err.message);
+        fail_msg("decode %s: %s", text ? text : "(NULL)", err.message);
     if (!text)
         dsql__arena_free(&arena);
 }
