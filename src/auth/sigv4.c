@@ -75,11 +75,11 @@ void dsql__uri_encode(dsql__strbuf *sb, const char *s, size_t n, bool keep_slash
     sb->data[sb->len] = '\0';
 }
 
-static char *put_digits(char *o, unsigned v, int n)
+static char *put2(char *o, unsigned v)
 {
-    for (int i = n - 1; i >= 0; i--, v /= 10)
-        o[i] = (char)('0' + v % 10);
-    return o + n;
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+    return o + 2;
 }
 
 /* Seconds from 1970 to 0001-01-01T00:00:00Z and to 9999-12-31T23:59:59Z. */
@@ -91,29 +91,27 @@ bool dsql__amz_date(time_t t, char amzdate[17], char date[9])
     long long s = (long long)t;
     if (s < TIME_MIN || s > TIME_MAX)
         return false;
-    /* Days to a civil date in the proleptic Gregorian calendar (H. Hinnant's algorithm):
-     * plain arithmetic, where gmtime_r takes the time zone lock. */
-    long long days = s / 86400, sod = s % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    long long z = days + 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
+    /* A civil date from a day count (H. Hinnant's algorithm), counted from 0001-01-01 so
+     * that everything is unsigned: plain arithmetic, where gmtime_r takes the C library's
+     * time zone lock. */
+    unsigned long long u = (unsigned long long)(s - TIME_MIN);
+    unsigned days = (unsigned)(u / 86400), sod = (unsigned)(u % 86400);
+    unsigned z = days + 306; /* days since 0000-03-01, where Hinnant's years begin */
+    unsigned era = z / 146097, doe = z % 146097;
     unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     unsigned mp = (5 * doy + 2) / 153;
     unsigned day = doy - (153 * mp + 2) / 5 + 1;
     unsigned month = mp < 10 ? mp + 3 : mp - 9;
-    unsigned year = (unsigned)(yoe + era * 400 + (month <= 2));
-    char *o = put_digits(amzdate, year, 4);
-    o = put_digits(o, month, 2);
-    o = put_digits(o, day, 2);
+    unsigned year = yoe + era * 400 + (month <= 2);
+    char *o = put2(amzdate, year / 100);
+    o = put2(o, year % 100);
+    o = put2(o, month);
+    o = put2(o, day);
     *o++ = 'T';
-    o = put_digits(o, (unsigned)(sod / 3600), 2);
-    o = put_digits(o, (unsigned)(sod / 60 % 60), 2);
-    o = put_digits(o, (unsigned)(sod % 60), 2);
+    o = put2(o, sod / 3600);
+    o = put2(o, sod / 60 % 60);
+    o = put2(o, sod % 60);
     *o++ = 'Z';
     *o = '\0';
     memcpy(date, amzdate, 8);
