@@ -31,10 +31,10 @@ function parseLine(line) {
   return rec.bench ? rec : null;
 }
 
-// Raw files: <impl>-rtt<ms>-run<k>.log (+ .err), tokens-<impl>.log.
+// Raw files: <impl>-rtt<ms>-run<k>.log (+ .err), tokens-<impl>[-run<k>].log.
 function readRaw(dir) {
   const runs = new Map(); // "impl@rtt" -> { impl, rtt, runs: [one run], errors: [] }
-  const tokens = new Map(); // impl -> { perSec, reason }
+  const tokens = new Map(); // impl -> { rounds: Map(k -> tokens/s), reason }
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
     const text = fs.readFileSync(path.join(dir, file), 'utf8');
     const m = /^(.*)-rtt([0-9.]+)(?:-run([0-9]+))?\.log$/.exec(file);
@@ -43,7 +43,9 @@ function readRaw(dir) {
       const rec = parseLine(line);
       if (!rec) continue;
       if (rec.tokens_per_sec !== undefined) {
-        tokens.set(rec.bench, { perSec: Number(rec.tokens_per_sec), reason: rec.reason });
+        const k = Number((/-run([0-9]+)\.log$/.exec(file) || [0, 1])[1]);
+        if (!tokens.has(rec.bench)) tokens.set(rec.bench, { rounds: new Map(), reason: rec.reason });
+        tokens.get(rec.bench).rounds.set(k, Number(rec.tokens_per_sec));
       } else if (rec.phase) {
         one.phases.set(rec.phase, {
           ops: Number(rec.ops),
@@ -179,19 +181,29 @@ function main() {
   md.push('## Token minting', '');
   md.push('DbConnect tokens for one host and region with fixed credentials (access key, secret ' +
     'key and a 1 KiB session token), minted one after another for about a second; the same ' +
-    'inputs on both sides.', '');
-  md.push('| signer | tokens/s |', '|---|---:|');
+    'inputs on both sides. Each signer runs once a round, the rounds one after another; ' +
+    'the table gives the median and the range over the rounds.', '');
+  md.push('| signer | tokens/s (median) | range |', '|---|---:|---:|');
+  const perSec = (t) => [...t.rounds.values()].filter(Number.isFinite);
   const tokenRow = (key, name) => {
     const t = tokens.get(key);
-    if (!t) return `| ${name} | failed |`;
-    if (!Number.isFinite(t.perSec)) return `| ${name} | n/a (${(t.reason || '').replace(/_/g, ' ')}) |`;
-    return `| ${name} | ${fmtInt(t.perSec)} |`;
+    if (!t) return `| ${name} | failed | |`;
+    const xs = perSec(t);
+    if (!xs.length) return `| ${name} | n/a (${(t.reason || '').replace(/_/g, ' ')}) | |`;
+    return `| ${name} | ${fmtInt(median(xs))} | ${fmtInt(Math.min(...xs))}–${fmtInt(Math.max(...xs))} |`;
   };
   md.push(tokenRow('libdsql', 'libdsql (C, OpenSSL)'));
   md.push(tokenRow('js-signer', '@aws-sdk/dsql-signer (Node)'));
   const tl = tokens.get('libdsql'), tj = tokens.get('js-signer');
-  if (tl && tj && Number.isFinite(tl.perSec) && Number.isFinite(tj.perSec)) {
-    md.push('', `libdsql mints ${fmtRatio(tl.perSec / tj.perSec)} as many tokens per second as the JS signer.`);
+  if (tl && tj && perSec(tl).length && perSec(tj).length) {
+    const ratios = [...tl.rounds.keys()]
+      .filter((k) => Number.isFinite(tl.rounds.get(k)) && Number.isFinite(tj.rounds.get(k)))
+      .map((k) => tl.rounds.get(k) / tj.rounds.get(k));
+    const range = ratios.length > 1
+      ? ` (round by round: ${fmtRatio(Math.min(...ratios))} to ${fmtRatio(Math.max(...ratios))})`
+      : '';
+    md.push('', `libdsql mints ${fmtRatio(median(perSec(tl)) / median(perSec(tj)))} as many tokens ` +
+      `per second as the JS signer${range}.`);
   }
   md.push('');
 

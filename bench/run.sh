@@ -12,7 +12,8 @@
 #   BENCH_RTT_MS   emulated round-trip times in ms (default "0 2"); 0 connects directly,
 #                  anything else goes through bench/rttproxy
 #   BENCH_REPEAT   runs of each implementation at RTT 0, interleaved; the report takes the
-#                  median per phase (default 5: without latency the numbers are noisy)
+#                  median per phase (default 5: without latency the numbers are noisy);
+#                  also the rounds of token minting (each signer once a round)
 #   BENCH_REPEAT_RTT  the same through the proxy (default 1: latency-bound, stable)
 #   BENCH_OUT      results directory (default bench/results)
 set -euo pipefail
@@ -141,17 +142,24 @@ for rtt in $rtts; do
 done
 
 # ---- token minting ----
-if [ -x "$build/bench/bench_token" ]; then
-    "$build/bench/bench_token" >"$raw/tokens-libdsql.log" 2>"$raw/tokens-libdsql.err" ||
-        failed+=("libdsql token minting")
-else
-    # A build tree without bench_token (e.g. an older one): the report says so.
-    echo "bench=libdsql tokens_per_sec=n/a reason=bench_token_not_built" >"$raw/tokens-libdsql.log"
-fi
-node "$seq/token_bench.js" >"$raw/tokens-js.log" 2>"$raw/tokens-js.err" ||
-    failed+=("JS signer token minting")
-sed -n 's/^bench=\([^ ]*\) tokens_per_sec=\([^ ]*\).*/bench: tokens  \1: \2 per second/p' \
-    "$raw/tokens-libdsql.log" "$raw/tokens-js.log"
+# Each signer BENCH_REPEAT times, interleaved (libdsql, JS, libdsql, JS, ...), so that a
+# busy spell of the machine does not fall on one side only; the report takes the median
+# of each and their ratio.
+echo "bench: token minting, $repeat rounds"
+for ((k = 1; k <= repeat; k++)); do
+    tl=$raw/tokens-libdsql-run$k tj=$raw/tokens-js-run$k
+    if [ -x "$build/bench/bench_token" ]; then
+        "$build/bench/bench_token" >"$tl.log" 2>"$tl.err" ||
+            failed+=("libdsql token minting (round $k)")
+    else
+        # A build tree without bench_token (e.g. an older one): the report says so.
+        echo "bench=libdsql tokens_per_sec=n/a reason=bench_token_not_built" >"$tl.log"
+    fi
+    node "$seq/token_bench.js" >"$tj.log" 2>"$tj.err" || failed+=("JS signer token minting (round $k)")
+    printf 'bench: tokens  round %d  libdsql %s  js-signer %s per second\n' "$k" \
+        "$(sed -n 's/^bench=libdsql tokens_per_sec=\([^ ]*\).*/\1/p' "$tl.log")" \
+        "$(sed -n 's/^bench=js-signer tokens_per_sec=\([^ ]*\).*/\1/p' "$tj.log")"
+done
 
 # ---- the report ----
 node "$here/report.js" "$out" || die "report generation failed"
