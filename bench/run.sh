@@ -131,11 +131,18 @@ for rtt in $rtts; do
         start_proxy "$rtt"
         runs=$repeat_rtt
     fi
+    # The order rotates every round, so that no implementation always runs right after
+    # the same one (the Node run leaves the server and the machine busy for a moment).
+    entries=("${programs[@]}" sequelize)
     for ((k = 1; k <= runs; k++)); do
-        for p in "${programs[@]}"; do
-            run_one "${p##*/petclinic_}" "$rtt" $k "$p"
+        for ((j = 0; j < ${#entries[@]}; j++)); do
+            e=${entries[$(((j + k) % ${#entries[@]}))]}
+            if [ "$e" = sequelize ]; then
+                run_one sequelize "$rtt" $k node "$seq/petclinic.js"
+            else
+                run_one "${e##*/petclinic_}" "$rtt" $k "$e"
+            fi
         done
-        run_one sequelize "$rtt" $k node "$seq/petclinic.js"
     done
     stop_proxy
     export PGPORT=$server_port

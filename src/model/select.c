@@ -434,11 +434,11 @@ static int emit_order(sctx *c, bool root_only, bool includes)
                                   "given",
                                   nd->alias);
         for (size_t i = 0; i < nd->inc->n_order; i++) {
-            char what[160];
-            snprintf(what, sizeof what, "include %s: order", nd->alias);
-            int rc = order_term(c, nd, &nd->inc->order[i], what, &first);
-            if (rc)
+            int rc = order_term(c, nd, &nd->inc->order[i], "order", &first);
+            if (rc) {
+                dsql__err_prefix(c->err, "include %s", nd->alias); /* only when it failed */
                 return rc;
+            }
         }
     }
     return DSQL_OK;

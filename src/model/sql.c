@@ -9,6 +9,19 @@
 
 void dsql__sql_ident(dsql__strbuf *sb, const char *ident)
 {
+    /* The usual identifier has no quote in it: one copy between the quotes. */
+    size_t n = strlen(ident);
+    if (!memchr(ident, '"', n)) {
+        if (!dsql__sb_reserve(sb, n + 2))
+            return;
+        char *o = sb->data + sb->len;
+        o[0] = '"';
+        memcpy(o + 1, ident, n);
+        o[n + 1] = '"';
+        o[n + 2] = '\0';
+        sb->len += n + 2;
+        return;
+    }
     dsql__sb_append_c(sb, '"');
     for (const char *p = ident; *p; p++) {
         const char *q = strchr(p, '"');

@@ -18,7 +18,7 @@ bool dsql__sb_reserve(dsql__strbuf *sb, size_t extra)
     size_t need = sb->len + extra + 1;
     if (need <= sb->cap)
         return true;
-    size_t cap = sb->cap ? sb->cap : 64;
+    size_t cap = sb->cap ? sb->cap : 256; /* most strings built here are SQL statements */
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *p = realloc(sb->data, cap);
@@ -33,7 +33,9 @@ bool dsql__sb_reserve(dsql__strbuf *sb, size_t extra)
 
 void dsql__sb_append_n(dsql__strbuf *sb, const char *s, size_t n)
 {
-    if (!dsql__sb_reserve(sb, n))
+    if (sb->len + n >= sb->cap && !dsql__sb_reserve(sb, n)) /* cap > len + n: room */
+        return;
+    if (sb->oom)
         return;
     if (n)
         memcpy(sb->data + sb->len, s, n);
@@ -48,7 +50,12 @@ void dsql__sb_append(dsql__strbuf *sb, const char *s)
 
 void dsql__sb_append_c(dsql__strbuf *sb, char c)
 {
-    dsql__sb_append_n(sb, &c, 1);
+    if (sb->len + 1 >= sb->cap && !dsql__sb_reserve(sb, 1))
+        return;
+    if (sb->oom)
+        return;
+    sb->data[sb->len++] = c;
+    sb->data[sb->len] = '\0';
 }
 
 void dsql__sb_append_i64(dsql__strbuf *sb, int64_t v)
