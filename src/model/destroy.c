@@ -41,9 +41,10 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
     if (!rc && key)
         dsql__sb_appendf(&sql, " LIMIT %d)", DSQL__ROW_CAP);
     uint64_t total = 0;
+    dsql_error e = DSQL_ERROR_INIT; /* err may be NULL; the failure is reworded below */
     while (!rc) {
         PGresult *pg = NULL;
-        rc = dsql__run(db, &sql, &p, &pg, err);
+        rc = dsql__run(db, &sql, &p, &pg, &e);
         if (rc)
             break;
         const char *t = PQcmdTuples(pg);
@@ -54,15 +55,19 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         if (!key || n < DSQL__ROW_CAP)
             break;
     }
-    if (rc && total > 0 && !dsql__db_in_transaction(db)) {
-        dsql_error cause = *err;
-        dsql_error_set(err, DSQL_EPARTIAL,
+    if (rc && e.status && total > 0 && !dsql__db_in_transaction(db)) {
+        dsql_error cause = e;
+        dsql_error_set(&e, DSQL_EPARTIAL,
                        "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
                        "%d) before a chunk failed: %s",
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, cause.message);
-        memcpy(err->sqlstate, cause.sqlstate, sizeof err->sqlstate);
+        memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
+        memcpy(e.detail, cause.detail, sizeof e.detail);
+        memcpy(e.hint, cause.hint, sizeof e.hint);
         rc = DSQL_EPARTIAL;
     }
+    if (rc && e.status && err)
+        *err = e;
     if (affected)
         *affected = total;
     dsql__sb_free(&sql);

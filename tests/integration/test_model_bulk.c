@@ -260,12 +260,62 @@ static void test_destroy_chunked(void **state)
     free(names);
 }
 
+/* A chunk of a destroy fails after others were committed: DSQL_EPARTIAL saying how many
+ * rows went, with the server's SQLSTATE; the same with err == NULL (nothing to fill). A
+ * trigger refuses every delete after the 3,000th (a sequence counts them). */
+static void test_destroy_partial(void **state)
+{
+    (void)state;
+    fresh();
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets, N, NULL, NULL, &err), err);
+    pg_ok(pg, "DROP SEQUENCE IF EXISTS pet_deletes");
+    pg_ok(pg, "CREATE SEQUENCE pet_deletes");
+    pg_ok(pg, "CREATE OR REPLACE FUNCTION pet_delete_guard() RETURNS trigger LANGUAGE plpgsql AS "
+              "$$ BEGIN IF nextval('pet_deletes') > 3000 THEN RAISE EXCEPTION 'no more deletes' "
+              "USING ERRCODE = 'P0001'; END IF; RETURN OLD; END $$");
+    pg_ok(pg, "CREATE TRIGGER guard BEFORE DELETE ON pet FOR EACH ROW EXECUTE FUNCTION "
+              "pet_delete_guard()");
+    uint64_t affected = 0;
+    assert_int_equal(
+        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
+        DSQL_EPARTIAL);
+    assert_int_equal(affected, 3000);
+    assert_string_equal(err.message, "dsql_destroy: pet: 3000 rows were deleted (in committed "
+                                     "chunks of up to 3000) before a chunk failed: no more "
+                                     "deletes");
+    assert_string_equal(err.sqlstate, "P0001");
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 3000);
+    /* err may be NULL. */
+    pg_ok(pg, "ALTER SEQUENCE pet_deletes RESTART");
+    assert_int_equal(
+        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, NULL),
+        DSQL_EPARTIAL);
+    assert_int_equal(affected, 3000);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 6000);
+    /* The first chunk failing is that chunk's own error: nothing was deleted. */
+    assert_int_equal(
+        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
+        DSQL_ESERVER);
+    assert_int_equal(affected, 0);
+    assert_string_equal(err.message, "no more deletes");
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 6000);
+    pg_ok(pg, "DROP TABLE pet");
+    pg_ok(pg, "DROP FUNCTION pet_delete_guard()");
+    pg_ok(pg, "DROP SEQUENCE pet_deletes");
+    free(pets);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bulk_10000),          cmocka_unit_test(test_bulk_failing_chunk),
         cmocka_unit_test(test_bulk_validation),     cmocka_unit_test(test_bulk_chunk_options),
         cmocka_unit_test(test_bulk_in_transaction), cmocka_unit_test(test_destroy_chunked),
+        cmocka_unit_test(test_destroy_partial),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
