@@ -372,7 +372,9 @@ typedef struct dsql_bulk_options {
 #define DSQL_BULK_OPTIONS_INIT {0, 0, NULL, NULL}
 
 /** What landed when a bulk operation fails part way: rows [0, rows_done) landed
- * (chunks_done whole chunks); rows from rows_done on did not. */
+ * (chunks_done whole chunks); rows from rows_done on did not — except after
+ * DSQL_EUNKNOWN_OUTCOME, when the failed chunk's rows (named in the message) may or may
+ * not have landed. */
 typedef struct dsql_bulk_report {
     size_t chunks_done, chunks_total;
     size_t rows_done, rows_total;
@@ -383,7 +385,9 @@ typedef struct dsql_bulk_report {
  * retried transaction, chunks under DSQL's 3,000-row / 10 MiB transaction limits. Fills
  * defaults into the caller's rows. Every row is validated before the first chunk is sent.
  * On failure after some chunks landed: DSQL_EPARTIAL (or the chunk's own error status
- * when none landed) with report saying exactly which rows landed. Each chunk is one
+ * when none landed) with report saying exactly which rows landed. A connection lost while
+ * a chunk was in flight leaves that chunk's outcome unknown: DSQL_EUNKNOWN_OUTCOME, the
+ * message naming its rows, report counting only the chunks before it. Each chunk is one
  * INSERT in autocommit; on a connection inside a transaction the chunks share that
  * transaction instead (a failure then aborts it: nothing landed).
  */

@@ -125,12 +125,29 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
         rc = dsql__run(db, &sql, &p, NULL, &e);
         if (rc) {
             dsql_error cause = e;
-            char landed[96] = "no rows landed";
+            char landed[192] = "no rows landed";
             if (enclosed) {
                 snprintf(landed, sizeof landed, "the enclosing transaction is aborted");
                 rep.chunks_done = rep.rows_done = 0;
                 if (report)
                     *report = rep;
+            } else if (rc == DSQL_ECONNLOST) {
+                /* The INSERT may have reached the server and committed before the link
+                 * went: nothing can be said of this chunk's rows. */
+                rc = DSQL_EUNKNOWN_OUTCOME;
+                char after[64] = "";
+                if (first + count < n)
+                    snprintf(after, sizeof after, ", rows from %zu on did not", first + count);
+                if (rep.chunks_done)
+                    snprintf(landed, sizeof landed,
+                             "the connection was lost with it in flight, so its rows may or "
+                             "may not have landed; rows 0..%zu (%zu chunks) landed%s",
+                             rep.rows_done - 1, rep.chunks_done, after);
+                else
+                    snprintf(landed, sizeof landed,
+                             "the connection was lost with it in flight, so its rows may or "
+                             "may not have landed%s",
+                             after);
             } else if (rep.chunks_done) {
                 rc = DSQL_EPARTIAL;
                 snprintf(landed, sizeof landed,

@@ -156,6 +156,45 @@ static void test_bulk_failing_chunk(void **state)
     free(names);
 }
 
+/* The connection dies while a chunk is in flight (a trigger ends its own backend on one
+ * row of chunk 2): that chunk's outcome is unknown, and the report counts only chunk 1. */
+static void test_bulk_connection_lost(void **state)
+{
+    (void)state;
+    fresh();
+    pg_ok(pg,
+          "CREATE OR REPLACE FUNCTION pet_die() RETURNS trigger LANGUAGE plpgsql AS $$ "
+          "BEGIN IF NEW.name = 'pet-03500' THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
+          "END IF; RETURN NEW; END $$");
+    pg_ok(pg, "CREATE TRIGGER die BEFORE INSERT ON pet FOR EACH ROW EXECUTE FUNCTION pet_die()");
+    char(*names)[16];
+    pet *pets = make_pets(&names);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_bulk_report rep;
+    assert_int_equal(dsql_bulk_create(pool, &pet_model, pets, N, NULL, &rep, &err),
+                     DSQL_EUNKNOWN_OUTCOME);
+    assert_int_equal(rep.chunks_done, 1);
+    assert_int_equal(rep.rows_done, 3000);
+    const char *want = "dsql_bulk_create: pet: chunk 2 of 4 (rows 3000..5999) failed; the "
+                       "connection was lost with it in flight, so its rows may or may not have "
+                       "landed; rows 0..2999 (1 chunks) landed, rows from 6000 on did not: ";
+    assert_memory_equal(err.message, want, strlen(want));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 3000);
+    /* In the first chunk: nothing is known to have landed. */
+    fresh();
+    pg_ok(pg, "CREATE TRIGGER die BEFORE INSERT ON pet FOR EACH ROW EXECUTE FUNCTION pet_die()");
+    assert_int_equal(dsql_bulk_create(pool, &pet_model, pets + 3000, 1000, NULL, &rep, &err),
+                     DSQL_EUNKNOWN_OUTCOME);
+    assert_int_equal(rep.rows_done, 0);
+    want = "dsql_bulk_create: pet: chunk 1 of 1 (rows 0..999) failed; the connection was lost "
+           "with it in flight, so its rows may or may not have landed: ";
+    assert_memory_equal(err.message, want, strlen(want));
+    pg_ok(pg, "DROP TABLE pet");
+    pg_ok(pg, "DROP FUNCTION pet_die()");
+    free(pets);
+    free(names);
+}
+
 /* Validation covers every row before the first chunk is sent. */
 static void test_bulk_validation(void **state)
 {
@@ -315,7 +354,7 @@ int main(void)
         cmocka_unit_test(test_bulk_10000),          cmocka_unit_test(test_bulk_failing_chunk),
         cmocka_unit_test(test_bulk_validation),     cmocka_unit_test(test_bulk_chunk_options),
         cmocka_unit_test(test_bulk_in_transaction), cmocka_unit_test(test_destroy_chunked),
-        cmocka_unit_test(test_destroy_partial),
+        cmocka_unit_test(test_destroy_partial),     cmocka_unit_test(test_bulk_connection_lost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
