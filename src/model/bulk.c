@@ -125,7 +125,7 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
         rc = dsql__run(db, &sql, &p, NULL, &e);
         if (rc) {
             dsql_error cause = e;
-            char landed[192] = "no rows landed";
+            char landed[256] = "no rows landed";
             if (enclosed) {
                 snprintf(landed, sizeof landed, "the enclosing transaction is aborted");
                 rep.chunks_done = rep.rows_done = 0;
