@@ -441,7 +441,9 @@ DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
 /**
  * DELETE ... WHERE where (must not be NULL; see dsql_update), in chunks of at most 3,000
  * rows per transaction on a pool (DSQL has no TRUNCATE and caps rows per transaction).
- * *affected receives the rows deleted.
+ * *affected receives the rows deleted. A chunk failing after others were deleted is
+ * DSQL_EPARTIAL (*affected: the rows of the committed chunks); a connection lost with a
+ * chunk in flight is DSQL_EUNKNOWN_OUTCOME (that chunk may or may not have deleted).
  */
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           uint64_t *affected, dsql_error *err);

@@ -42,6 +42,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         dsql__sb_appendf(&sql, " LIMIT %d)", DSQL__ROW_CAP);
     uint64_t total = 0;
     dsql_error e = DSQL_ERROR_INIT; /* err may be NULL; the failure is reworded below */
+    bool enclosed = dsql__db_in_transaction(db); /* chunks commit only with the caller's */
     while (!rc) {
         PGresult *pg = NULL;
         rc = dsql__run(db, &sql, &p, &pg, &e);
@@ -55,7 +56,18 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         if (!key || n < DSQL__ROW_CAP)
             break;
     }
-    if (rc && e.status && total > 0 && !dsql__db_in_transaction(db)) {
+    if (rc == DSQL_ECONNLOST && e.status && !enclosed) {
+        /* The DELETE may have reached the server and committed before the link went. */
+        dsql_error cause = e;
+        dsql_error_set(&e, DSQL_EUNKNOWN_OUTCOME,
+                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
+                       "%d), then the connection was lost with a chunk in flight: up to %d more "
+                       "may or may not have been deleted: %s",
+                       m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
+                       cause.message);
+        memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
+        rc = DSQL_EUNKNOWN_OUTCOME;
+    } else if (rc && e.status && total > 0 && !enclosed) {
         dsql_error cause = e;
         dsql_error_set(&e, DSQL_EPARTIAL,
                        "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "

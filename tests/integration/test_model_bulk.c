@@ -341,6 +341,20 @@ static void test_destroy_partial(void **state)
     assert_int_equal(affected, 0);
     assert_string_equal(err.message, "no more deletes");
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 6000);
+    /* The connection lost with the second chunk in flight: its outcome is unknown. */
+    pg_ok(pg, "CREATE OR REPLACE FUNCTION pet_delete_guard() RETURNS trigger LANGUAGE plpgsql AS "
+              "$$ BEGIN IF nextval('pet_deletes') > 3000 THEN PERFORM "
+              "pg_terminate_backend(pg_backend_pid()); END IF; RETURN OLD; END $$");
+    pg_ok(pg, "ALTER SEQUENCE pet_deletes RESTART");
+    assert_int_equal(
+        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
+        DSQL_EUNKNOWN_OUTCOME);
+    assert_int_equal(affected, 3000);
+    const char *want = "dsql_destroy: pet: 3000 rows were deleted (in committed chunks of up "
+                       "to 3000), then the connection was lost with a chunk in flight: up to "
+                       "3000 more may or may not have been deleted: ";
+    assert_memory_equal(err.message, want, strlen(want));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 9000);
     pg_ok(pg, "DROP TABLE pet");
     pg_ok(pg, "DROP FUNCTION pet_delete_guard()");
     pg_ok(pg, "DROP SEQUENCE pet_deletes");
