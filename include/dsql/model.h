@@ -61,7 +61,7 @@ typedef struct dsql_uuid {
     char str[37];
 } dsql_uuid;
 
-/** Fills out with a random (version 4) UUID. */
+/** Fills out with a random (version 4) UUID. NULL is a no-op. */
 DSQL_API void dsql_uuid_v4(dsql_uuid *out);
 
 /** Parses text (any case, with hyphens) into canonical lower-case form. DSQL_EPARSE on

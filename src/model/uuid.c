@@ -27,6 +27,8 @@ static void random16(unsigned char u[16])
 void dsql_uuid_v4(dsql_uuid *out)
 {
     static const char hex[] = "0123456789abcdef";
+    if (!out)
+        return;
     unsigned char u[16];
     random16(u);
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
