@@ -54,7 +54,7 @@ install: build
 
 clean:
 	@if [ -x scripts/localpg.sh ]; then \
-	  for d in build/localpg-*; do [ -e "$$d" ] && LOCALPG_DIR=$(CURDIR)/$$d scripts/localpg.sh stop || true; done; fi
+	  for d in build/localpg build/localpg-*; do [ -e "$$d" ] && LOCALPG_DIR=$(CURDIR)/$$d scripts/localpg.sh stop || true; done; fi
 	rm -rf build
 
 format:
