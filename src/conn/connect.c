@@ -35,7 +35,7 @@ void dsql__spec_free(dsql__spec *spec)
     memset(spec, 0, sizeof *spec);
 }
 
-/* The system CA bundle, for libpq < 16 (which has no sslrootcert=system). */
+/* The system CA bundle, for libpq < 16 (which has no sslrootcert=system) and verify-ca. */
 static const char *system_ca_bundle(void)
 {
     static const char *const candidates[] = {
@@ -206,7 +206,9 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
     if (sslmode_verifies(mode)) {
         if (cfg->sslrootcert && *cfg->sslrootcert) {
             set_str(&spec->sslrootcert, cfg->sslrootcert, &oom);
-        } else if (PQlibVersion() >= 160000) {
+        } else if (PQlibVersion() >= 160000 && !strcmp(mode, "verify-full")) {
+            /* libpq refuses sslrootcert=system with any mode weaker than verify-full;
+             * verify-ca gets the bundle file below. */
             set_str(&spec->sslrootcert, "system", &oom);
         } else {
             const char *bundle = system_ca_bundle();

@@ -257,8 +257,13 @@ static void spec_defaults_and_options(void **state)
     assert_string_equal(spec.options, "-c search_path=myschema");
     snprintf(app, sizeof app, "libdsql/%s", dsql_version());
     assert_string_equal(spec.application_name, app);
-    /* libpq 15: the system bundle file, never "system" */
-    assert_true(PQlibVersion() < 160000);
+    /* libpq < 16: the system bundle file; libpq >= 16 (verify-full): "system" */
+    assert_string_equal(spec.sslrootcert,
+                        PQlibVersion() >= 160000 ? "system" : "/etc/ssl/certs/ca-certificates.crt");
+    dsql__spec_free(&spec);
+    /* verify-ca: always the bundle file (libpq refuses "system" below verify-full) */
+    cfg.sslmode = "verify-ca";
+    assert_int_equal(dsql__spec_init(&spec, &cfg, &err), DSQL_OK);
     assert_string_equal(spec.sslrootcert, "/etc/ssl/certs/ca-certificates.crt");
     dsql__spec_free(&spec);
 
