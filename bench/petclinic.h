@@ -84,6 +84,11 @@ typedef struct pc_impl {
     int (*pet_find_by_name)(void *ctx, const char *name, pc_pet *out, char *err);
     /* findOne owner by id. */
     int (*owner_find_by_id)(void *ctx, const char *id, pc_owner *out, char *err);
+    /* Optional: findOne pet by name together with its owner, the way the implementation
+     * does that best (one statement with the owner joined or included). NULL: the phase
+     * calls pet_find_by_name, then owner_find_by_id, as the seed does. */
+    int (*pet_find_with_owner)(void *ctx, const char *name, pc_pet *pet, pc_owner *owner,
+                               char *err);
     /* findOne vet by name with its specialties included, ordered by specialty name. */
     int (*vet_find_with_specialties)(void *ctx, const char *name, pc_vet *out, char *err);
     /* findByPk specialty; copies the name read back into out (PC_SPECIALTY_SIZE). */

@@ -14,9 +14,10 @@
 
 /* The models, as in examples/petclinic. */
 // clang-format off
-typedef struct pet { dsql_uuid id; char *name, *birth_date; dsql_uuid owner_id; } pet;
-typedef struct owner { dsql_uuid id; char *name, *city, *telephone; pet *pets;
-                       size_t n_pets; } owner;
+typedef struct owner owner;
+typedef struct pet { dsql_uuid id; char *name, *birth_date; dsql_uuid owner_id;
+                     owner *owner; } pet;
+struct owner { dsql_uuid id; char *name, *city, *telephone; pet *pets; size_t n_pets; };
 typedef struct specialty { char *id; } specialty;
 typedef struct vet { dsql_uuid id; char *name; specialty *specialties;
                      size_t n_specialties; } vet;
@@ -55,6 +56,8 @@ static DSQL_MODEL(vet_specialty_model, vet_specialty, "vetSpecialties", vet_spec
 
 static const dsql_assoc owner_pets =
     DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
+static const dsql_assoc pet_owner =
+    DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
 static const dsql_assoc vet_specialties =
     DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model,
                          &vet_specialty_model, "vetId", "specialtyId");
@@ -262,6 +265,32 @@ static int owner_find_by_id(void *ctx, const char *id, pc_owner *out, char *err)
     return rc;
 }
 
+/* The pet and its owner in one statement: the owner included (one round trip, where the
+ * seed makes two queries). */
+static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_owner *oout,
+                               char *err)
+{
+    bench *b = ctx;
+    dsql_error e = DSQL_ERROR_INIT;
+    pet *p;
+    dsql_result *res;
+    int rc = dsql_find_one(b->pool, &pet_model,
+                           &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
+                                         DSQL_INCLUDES({.assoc = &pet_owner})},
+                           (void **)&p, &res, &e);
+    if (rc)
+        return fail(rc, &e, "pet.findOne+owner", err);
+    rc = PC_OK;
+    if (!put_pet(p, pout, err))
+        rc = PC_ERROR;
+    else if (!p->owner)
+        rc = PC_NOTFOUND;
+    else if (!put_owner(p->owner, oout, err))
+        rc = PC_ERROR;
+    dsql_result_free(res);
+    return rc;
+}
+
 static int vet_find_with_specialties(void *ctx, const char *name, pc_vet *out, char *err)
 {
     bench *b = ctx;
@@ -338,6 +367,7 @@ static const pc_impl libdsql_impl = {
     .vet_create_set = vet_create_set,
     .pet_find_by_name = pet_find_by_name,
     .owner_find_by_id = owner_find_by_id,
+    .pet_find_with_owner = pet_find_with_owner,
     .vet_find_with_specialties = vet_find_with_specialties,
     .specialty_find_by_pk = specialty_find_by_pk,
     .owner_find_with_pets = owner_find_with_pets,

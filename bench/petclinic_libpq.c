@@ -32,6 +32,7 @@ enum {
     ST_VET_WITH_SPECIALTIES,
     ST_SPECIALTY_BY_PK,
     ST_OWNER_WITH_PETS,
+    ST_PET_WITH_OWNER,
     ST_INS_LINKS, /* ST_INS_LINKS + k - 1 inserts k links in one statement */
     N_STMTS = ST_INS_LINKS + PC_MAX_LINKS
 };
@@ -53,6 +54,10 @@ static const char *const fixed_sql[ST_INS_LINKS] = {
         "SELECT o.id, o.name, o.city, o.telephone, p.id, p.name, p.\"birthDate\", p.\"ownerId\" "
         "FROM (SELECT id, name, city, telephone FROM owner WHERE name = $1 LIMIT 1) o "
         "LEFT JOIN pet p ON p.\"ownerId\" = o.id",
+    [ST_PET_WITH_OWNER] =
+        "SELECT p.id, p.name, p.\"birthDate\", p.\"ownerId\", o.id, o.name, o.city, o.telephone "
+        "FROM (SELECT id, name, \"birthDate\", \"ownerId\" FROM pet WHERE name = $1 LIMIT 1) p "
+        "LEFT JOIN owner o ON o.id = p.\"ownerId\"",
 };
 
 typedef struct conn {
@@ -515,6 +520,31 @@ static int owner_find_by_id(void *ctx, const char *id, pc_owner *out, char *err)
     return rc;
 }
 
+/* The pet and its owner in one statement (a join): one round trip. */
+static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_owner *oout, char *err)
+{
+    bench *b = ctx;
+    conn *c = pool_acquire(b, err);
+    if (!c)
+        return PC_ERROR;
+    PGresult *res = exec_st(b, c, ST_PET_WITH_OWNER, 1, &name, err);
+    pool_release(b, c);
+    if (!res)
+        return PC_ERROR;
+    int rc = PC_NOTFOUND;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 4))
+        rc =
+            get(res, 0, 0, pout->id, sizeof(pout->id), NULL, err) &&
+                    get(res, 0, 1, pout->name, sizeof(pout->name), NULL, err) &&
+                    get(res, 0, 2, pout->birth_date, sizeof(pout->birth_date), NULL, err) &&
+                    get(res, 0, 3, pout->owner_id, sizeof(pout->owner_id), &pout->has_owner, err) &&
+                    get_owner(res, 0, 4, oout, err)
+                ? PC_OK
+                : PC_ERROR;
+    PQclear(res);
+    return rc;
+}
+
 static int vet_find_with_specialties(void *ctx, const char *name, pc_vet *out, char *err)
 {
     bench *b = ctx;
@@ -605,6 +635,7 @@ static const pc_impl libpq_impl = {
     .vet_create_set = vet_create_set,
     .pet_find_by_name = pet_find_by_name,
     .owner_find_by_id = owner_find_by_id,
+    .pet_find_with_owner = pet_find_with_owner,
     .vet_find_with_specialties = vet_find_with_specialties,
     .specialty_find_by_pk = specialty_find_by_pk,
     .owner_find_with_pets = owner_find_with_pets,

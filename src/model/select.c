@@ -488,6 +488,27 @@ static int emit_from(sctx *c, bool subquery)
     return DSQL_OK;
 }
 
+/*
+ * With only to-one includes, a limit may still be applied to the parents first, in the
+ * subquery shape: the result is the same whenever nothing about the includes can change
+ * which parents come first (no include is required, none is ordered, no order term names
+ * one), and the planner then joins a known few rows by key instead of planning the joins
+ * over the whole table (it scans and materializes when a new table has no statistics).
+ */
+static bool limit_parents_first(const sctx *c)
+{
+    const dsql__plan *pl = c->plan;
+    if (pl->n_nodes < 2)
+        return false;
+    for (size_t i = 0; c->q->order && i < c->q->n_order; i++)
+        if (c->q->order[i].assoc)
+            return false;
+    for (size_t k = 1; k < pl->n_nodes; k++)
+        if (pl->nodes[k].inc->required || pl->nodes[k].inc->n_order)
+            return false;
+    return true;
+}
+
 int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p, dsql__plan *plan,
                        dsql_error *err)
 {
@@ -529,7 +550,8 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
         if ((rc = choose_columns(&c)))
             return rc;
         int64_t limit = s->limit > 0 ? s->limit : q->limit;
-        bool subquery = (limit > 0 || q->offset > 0) && root->to_many_below;
+        bool subquery =
+            (limit > 0 || q->offset > 0) && (root->to_many_below || limit_parents_first(&c));
         dsql__sb_append(sql, "SELECT ");
         select_list(&c);
         if ((rc = emit_from(&c, subquery)))

@@ -328,7 +328,7 @@ static void test_select_includes(void **state)
     assert_true(b.plan.nodes[1].to_many_below);
     done(&b);
 
-    /* Belongs-to-many through a join model; a limit without a to-many include stays flat. */
+    /* Belongs-to-many through a join model, no limit: flat. */
     dsql_query q3 = {DSQL_INCLUDES({.assoc = &vet_specialties, DSQL_ORDER_BY(DSQL_ASC("id"))})};
     build(&b, &(dsql__select){.m = &vet_model,
                               .q = &q3,
@@ -342,13 +342,37 @@ static void test_select_includes(void **state)
                    "(\"vet\".\"id\" = $1) ORDER BY \"specialties\".\"name\" ASC");
     done(&b);
 
+    /* A limit with a to-one include: the parents are limited first (same rows: the LEFT
+     * JOIN to one row neither drops nor repeats a parent), so the join is by key. */
     dsql_query q4 = {.limit = 3, DSQL_INCLUDES({.assoc = &pet_owner})};
     build(&b, &(dsql__select){.m = &pet_model, .q = &q4});
     EXPECT_SQL(&b, "SELECT \"pet\".\"id\", \"pet\".\"name\", \"pet\".\"birthDate\", "
                    "\"pet\".\"ownerId\", \"pet\".\"weight\", \"owner\".\"id\", \"owner\".\"name\", "
-                   "\"owner\".\"city\", \"owner\".\"telephone\" FROM \"pet\" LEFT OUTER JOIN "
-                   "\"owner\" AS \"owner\" ON \"owner\".\"id\" = \"pet\".\"ownerId\" LIMIT $1");
+                   "\"owner\".\"city\", \"owner\".\"telephone\" FROM (SELECT \"pet\".\"id\", "
+                   "\"pet\".\"name\", \"pet\".\"birthDate\", \"pet\".\"ownerId\", "
+                   "\"pet\".\"weight\" FROM \"pet\" LIMIT $1) AS \"pet\" LEFT OUTER JOIN "
+                   "\"owner\" AS \"owner\" ON \"owner\".\"id\" = \"pet\".\"ownerId\"");
     assert_int_equal(b.plan.nodes[1].match_col, 5);
+    done(&b);
+    /* ... but not when the include could change which parents come first: required, or
+     * ordered on. */
+    dsql_query q5 = {.limit = 3, DSQL_INCLUDES({.assoc = &pet_owner, .required = true})};
+    build(&b, &(dsql__select){.m = &pet_model, .q = &q5});
+    EXPECT_SQL(&b, "SELECT \"pet\".\"id\", \"pet\".\"name\", \"pet\".\"birthDate\", "
+                   "\"pet\".\"ownerId\", \"pet\".\"weight\", \"owner\".\"id\", \"owner\".\"name\", "
+                   "\"owner\".\"city\", \"owner\".\"telephone\" FROM \"pet\" INNER JOIN "
+                   "\"owner\" AS \"owner\" ON \"owner\".\"id\" = \"pet\".\"ownerId\" LIMIT $1");
+    done(&b);
+    dsql_query q6 = {.limit = 3,
+                     .order = (const dsql_order[]){{.attr = "name", .assoc = &pet_owner}},
+                     .n_order = 1,
+                     DSQL_INCLUDES({.assoc = &pet_owner})};
+    build(&b, &(dsql__select){.m = &pet_model, .q = &q6});
+    EXPECT_SQL(&b, "SELECT \"pet\".\"id\", \"pet\".\"name\", \"pet\".\"birthDate\", "
+                   "\"pet\".\"ownerId\", \"pet\".\"weight\", \"owner\".\"id\", \"owner\".\"name\", "
+                   "\"owner\".\"city\", \"owner\".\"telephone\" FROM \"pet\" LEFT OUTER JOIN "
+                   "\"owner\" AS \"owner\" ON \"owner\".\"id\" = \"pet\".\"ownerId\" ORDER BY "
+                   "\"owner\".\"name\" ASC LIMIT $1");
     done(&b);
 }
 
