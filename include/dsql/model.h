@@ -294,7 +294,9 @@ typedef enum dsql_nulls { DSQL_NULLS_DEFAULT = 0, DSQL_NULLS_FIRST, DSQL_NULLS_L
 
 struct dsql_assoc;
 
-/** One ORDER BY term: an attribute of the queried model, or of an included association. */
+/** One ORDER BY term: an attribute of the queried model, or of an included association.
+ * With a limit or offset and a to-many include, the limit picks parent rows by their own
+ * attributes, so the first term must be the queried model's (DSQL_EINVAL otherwise). */
 typedef struct dsql_order {
     const char *attr;
     bool desc;

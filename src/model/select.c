@@ -552,6 +552,19 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
         int64_t limit = s->limit > 0 ? s->limit : q->limit;
         bool subquery =
             (limit > 0 || q->offset > 0) && (root->to_many_below || limit_parents_first(&c));
+        /* The subquery picks the parents a limit keeps by their own columns only; a query
+         * ordered first by an included attribute would get an arbitrary set of parents
+         * (dsql_find_one's own limit of 1 is left alone: with the seed's where on a key,
+         * it orders the children of the one parent). */
+        if (subquery && (q->limit > 0 || q->offset > 0) && q->n_order && q->order &&
+            q->order[0].assoc)
+            return dsql_error_set(
+                c.err, DSQL_EINVAL,
+                "order: the first term orders by included association %s, but a limit or "
+                "offset chooses %s rows before the join, by %s's own attributes only: put an "
+                "attribute of %s first, or drop the limit",
+                q->order[0].assoc->alias ? q->order[0].assoc->alias : "?", s->m->name, s->m->name,
+                s->m->name);
         dsql__sb_append(sql, "SELECT ");
         select_list(&c);
         if ((rc = emit_from(&c, subquery)))

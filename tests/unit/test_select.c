@@ -247,6 +247,36 @@ static void test_select_errors(void **state)
                               .n_order = 1}});
     assert_string_equal(b.err.message, "order: association visits is not included in the query");
     done(&b);
+    /* A limit on parents cannot follow an order on a to-many include's attribute. */
+    build(&b,
+          &(dsql__select){.m = &owner_model,
+                          .q = &(dsql_query){
+                              .limit = 2,
+                              DSQL_ORDER_BY({.attr = "name", .assoc = &owner_pets, .desc = true}),
+                              DSQL_INCLUDES({.assoc = &owner_pets})}});
+    assert_int_equal(b.rc, DSQL_EINVAL);
+    assert_string_equal(b.err.message,
+                        "order: the first term orders by included association pets, but a "
+                        "limit or offset chooses owner rows before the join, by owner's own "
+                        "attributes only: put an attribute of owner first, or drop the limit");
+    done(&b);
+    /* An attribute of the parent first: the parents are chosen by it, children after. */
+    build(&b,
+          &(dsql__select){.m = &owner_model,
+                          .q = &(dsql_query){.offset = 1,
+                                             DSQL_ORDER_BY(DSQL_ASC("name"),
+                                                           {.attr = "name", .assoc = &owner_pets}),
+                                             DSQL_INCLUDES({.assoc = &owner_pets})}});
+    assert_int_equal(b.rc, DSQL_OK);
+    done(&b);
+    /* find_one's own limit (one parent, usually by a key): children ordered, no error. */
+    build(&b,
+          &(dsql__select){.m = &owner_model,
+                          .limit = 1,
+                          .q = &(dsql_query){DSQL_ORDER_BY({.attr = "name", .assoc = &owner_pets}),
+                                             DSQL_INCLUDES({.assoc = &owner_pets})}});
+    assert_int_equal(b.rc, DSQL_OK);
+    done(&b);
     build(&b, &(dsql__select){.m = &owner_model,
                               .q = &(dsql_query){DSQL_INCLUDES(
                                   {.assoc = &owner_pets, .where = DSQL_EQ("nope", DSQL_INT(1))})}});
