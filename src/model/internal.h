@@ -39,11 +39,12 @@ typedef struct dsql__params {
     int cap;
     bool oom; /* out of memory, or more than libpq's 65535 parameters */
     dsql__arena arena;
+    bool too_many; /* oom because of the 65535-parameter limit */
 } dsql__params;
 
 #define DSQL__PARAMS_INIT                                                                          \
     {                                                                                              \
-        NULL, NULL, NULL, 0, 0, false, DSQL__ARENA_INIT                                            \
+        NULL, NULL, NULL, 0, 0, false, DSQL__ARENA_INIT, false                                     \
     }
 
 /* Appends one parameter and returns its 1-based number ($n), or 0 after a failure.
@@ -54,6 +55,9 @@ int dsql__params_add_copy(dsql__params *p, const char *text, size_t len);
 /* Appends a dsql_value (ints/doubles/bools rendered as text; bytes binary). */
 int dsql__params_add_value(dsql__params *p, const dsql_value *v);
 void dsql__params_reset(dsql__params *p);
+/* The error for a parameter list that stopped growing (p->oom): DSQL_EINVAL naming the
+ * protocol's 65535-parameter limit when that is why, else DSQL_ENOMEM. */
+int dsql__params_error(const dsql__params *p, dsql_error *err);
 void dsql__params_free(dsql__params *p);
 
 /* ---- descriptors (model.c) ---- */
@@ -300,8 +304,10 @@ static inline bool dsql__db_in_transaction(dsql_db *db)
 static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__params *p,
                             PGresult **out, dsql_error *err)
 {
-    if (sql->oom || p->oom)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory (or over 65535 parameters)");
+    if (p->oom)
+        return dsql__params_error(p, err);
+    if (sql->oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     return dsql__db_exec(db, dsql__sb_str(sql), p->n, p->values, p->lengths, p->formats, out, err);
 }
 

@@ -24,8 +24,10 @@ static int raw(dsql_db *db, const char *fn, const char *sql, const dsql_value *p
             dsql__params_add_value(&p, &params[i]);
     }
     PGresult *pg = NULL;
-    if (!rc && p.oom)
-        rc = dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory (or over 65535 parameters)", fn);
+    if (!rc && p.oom) {
+        rc = dsql__params_error(&p, err);
+        dsql__err_prefix(err, "%s", fn);
+    }
     if (!rc)
         rc = dsql__db_exec(db, sql, p.n, p.values, p.lengths, p.formats, res ? &pg : NULL, err);
     dsql__params_free(&p);

@@ -579,7 +579,9 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
         if (!subquery && (rc = emit_limit(&c)))
             return rc;
     }
-    if (sql->oom || p->oom)
-        return dsql_error_set(c.err, DSQL_ENOMEM, "out of memory (or over 65535 parameters)");
+    if (p->oom)
+        return dsql__params_error(p, c.err);
+    if (sql->oom)
+        return dsql_error_set(c.err, DSQL_ENOMEM, "out of memory");
     return DSQL_OK;
 }

@@ -54,7 +54,7 @@ static bool params_grow(dsql__params *p)
     if (p->n < p->cap)
         return true;
     if (p->n >= PARAMS_MAX) {
-        p->oom = true;
+        p->oom = p->too_many = true;
         return false;
     }
     int cap = p->cap ? p->cap * 2 : 16;
@@ -132,10 +132,21 @@ int dsql__params_add_value(dsql__params *p, const dsql_value *v)
     return 0;
 }
 
+int dsql__params_error(const dsql__params *p, dsql_error *err)
+{
+    if (p->too_many)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "the statement needs more than %d parameters, the protocol's "
+                              "limit per statement: split the work (a shorter IN list, fewer "
+                              "rows at a time)",
+                              PARAMS_MAX);
+    return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+}
+
 void dsql__params_reset(dsql__params *p)
 {
     p->n = 0;
-    p->oom = false;
+    p->oom = p->too_many = false;
     dsql__arena_free(&p->arena);
 }
 

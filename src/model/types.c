@@ -231,7 +231,7 @@ int dsql__params_add_checked(dsql__params *p, const dsql_model *m, const dsql_at
         n = dsql__params_add_value(p, v);
     }
     if (!n)
-        dsql_error_set(err, DSQL_ENOMEM, "out of memory (or over 65535 parameters)");
+        dsql__params_error(p, err);
     return n;
 }
 

@@ -204,7 +204,9 @@ int dsql__build_where(dsql__strbuf *sb, dsql__params *p, const dsql_model *m, co
     int rc = node(&c, w, 0, true);
     if (rc)
         return rc;
-    if (sb->oom || p->oom)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory (or over 65535 parameters)");
+    if (p->oom)
+        return dsql__params_error(p, err);
+    if (sb->oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     return DSQL_OK;
 }

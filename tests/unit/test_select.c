@@ -1,4 +1,5 @@
 /* The where and SELECT builders: exact SQL text and parameters, and clear errors. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -119,6 +120,15 @@ static void test_where_errors(void **state)
 {
     (void)state;
     where_err(DSQL_EQ("nme", DSQL_STR("a")), DSQL_EINVAL, "model pet has no attribute \"nme\"");
+    /* Past the protocol's 65535 parameters: the caller's to split, not out of memory. */
+    dsql_value *many = calloc(65536, sizeof *many);
+    assert_non_null(many);
+    for (size_t i = 0; i < 65536; i++)
+        many[i] = DSQL_INT((int64_t)i);
+    where_err(DSQL_IN_ARRAY("weight", many, 65536), DSQL_EINVAL,
+              "the statement needs more than 65535 parameters, the protocol's limit per "
+              "statement: split the work (a shorter IN list, fewer rows at a time)");
+    free(many);
     where_err(DSQL_EQ("weight", DSQL_STR("abc")), DSQL_EINVAL,
               "pet.weight: expected an INTEGER value, got text \"abc\"");
     where_err(DSQL_EQ("ownerId", DSQL_STR("not-a-uuid")), DSQL_EVALIDATION,
