@@ -16,6 +16,8 @@
 #                  also the rounds of token minting (each signer once a round)
 #   BENCH_REPEAT_RTT  the same through the proxy (default 1: latency-bound, stable)
 #   BENCH_OUT      results directory (default bench/results)
+#   BENCH_SEED_QUERIES=1  every implementation finds a pet and its owner with the seed's
+#                  two queries (by default libdsql and libpq do it in one statement)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -110,7 +112,9 @@ run_one() { # impl, rtt, run number, command...
     shift 3
     local log=$raw/$impl-rtt$rtt-run$k.log err=$raw/$impl-rtt$rtt-run$k.err
     t0=$EPOCHREALTIME
-    "$@" -n "$n" --rtt-ms "$rtt" >"$log" 2>"$err" || rc=$?
+    local extra=()
+    [ "${BENCH_SEED_QUERIES:-0}" = 1 ] && [ "$impl" != sequelize ] && extra=(--seed-queries)
+    "$@" -n "$n" --rtt-ms "$rtt" "${extra[@]}" >"$log" 2>"$err" || rc=$?
     printf 'bench: %-10s rtt %-4s ms  run %d  %6.1f s' "$impl" "$rtt" "$k" \
         "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
     if [ $rc -ne 0 ]; then
