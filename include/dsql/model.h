@@ -429,7 +429,9 @@ typedef struct dsql_assign {
 /**
  * UPDATE ... SET assigns WHERE where. Values are validated against their attributes.
  * where must not be NULL (use DSQL_NOT_NULL on the key to mean "all rows" on purpose).
- * *affected (if not NULL) receives the number of rows changed.
+ * *affected (if not NULL) receives the number of rows changed. One statement, one
+ * transaction: on Aurora DSQL it may change at most 3,000 rows (more is DSQL_ELIMIT,
+ * nothing changed); narrow where to update more in steps.
  */
 DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
                          size_t n_assigns, const dsql_where *where, uint64_t *affected,
