@@ -1,6 +1,7 @@
 # libdsql — the README's commands. Each target installs what is missing first.
 #   make run    build, start a throwaway PostgreSQL, run the main example, stop it
-#   make test   Debug build with ASan+UBSan (and TSan for the pool), every test via CTest
+#   make test   Debug build with ASan+UBSan (and TSan for the pool), every test via CTest;
+#               the Release build (tests included) must compile without warnings too
 #   make bench  benchmarks side by side (see bench/)
 #   make install [PREFIX=/usr/local]   make clean   make format
 
@@ -10,6 +11,7 @@ CC          ?= cc
 BUILD       := build/release
 DEBUG_BUILD := build/debug
 TSAN_BUILD  := build/tsan
+RELCHECK_BUILD := build/release-check
 CMAKE_FLAGS ?=
 
 .PHONY: all build deps run test test-debug test-tsan bench install clean format
@@ -40,6 +42,10 @@ test: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDSQL_SANITIZE=thread \
 	  -DDSQL_BUILD_EXAMPLES=OFF -DDSQL_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+	@# The optimised build with its tests, compiled only: gcc -O3 warns about things -O1
+	@# does not see, and `make run` / `make install` build this way.
+	@cmake -S . -B $(RELCHECK_BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(RELCHECK_BUILD) -j $(JOBS)
 	@LOCALPG_DIR=$(CURDIR)/build/localpg-test scripts/with-localpg.sh \
 	  scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD)
 

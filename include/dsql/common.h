@@ -47,7 +47,8 @@ typedef enum dsql_status {
     DSQL_ETIMEOUT = 8,         /**< an operation did not finish in time */
     DSQL_ESERVER = 9,          /**< the server reported an error (see sqlstate) */
     DSQL_ECONFLICT = 10,       /**< optimistic-concurrency conflict (40001, OC000/OC001) */
-    DSQL_EUNKNOWN_OUTCOME = 11,/**< connection lost during COMMIT: outcome unknown */
+    DSQL_EUNKNOWN_OUTCOME = 11,/**< connection lost with a COMMIT, or an autocommit write,
+                                     in flight: it may or may not have applied */
     DSQL_ENOTFOUND = 12,       /**< no row matched */
     DSQL_EVALIDATION = 13,     /**< a model value failed validation before any round trip */
     DSQL_ECONSTRAINT = 14,     /**< a constraint was violated (SQLSTATE class 23) */

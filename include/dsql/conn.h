@@ -215,7 +215,10 @@ DSQL_API int dsql_result_bytes(const dsql_result *res, size_t row, size_t col,
  * not NULL) receives a new result (dsql_result_free()). Server errors are classified
  * (DSQL_ECONFLICT for 40001/OC000/OC001, DSQL_ECONSTRAINT for class 23, DSQL_ELIMIT for
  * 54000, DSQL_EUNSUPPORTED for 0A000, DSQL_ECONNLOST when the connection dropped,
- * else DSQL_ESERVER) with SQLSTATE, message, detail and hint in err.
+ * else DSQL_ESERVER) with SQLSTATE, message, detail and hint in err. A connection that
+ * drops under a statement that may write (anything but SELECT, SHOW, VALUES, SET,
+ * BEGIN/COMMIT/ROLLBACK ...) outside a transaction is DSQL_EUNKNOWN_OUTCOME: the write
+ * may have been applied.
  */
 DSQL_API int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params,
                              size_t nparams, dsql_result **res, dsql_error *err);

@@ -134,8 +134,10 @@ DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
                                    dsql_error *err);
 
 /**
- * Runs one statement in autocommit with the same OCC retry policy (DDL included).
- * *res as dsql_conn_query.
+ * Runs one statement in autocommit with the same OCC retry policy (DDL included). A
+ * statement that changes nothing (SELECT, SHOW, ...) whose connection dropped is also
+ * run again on another connection; a write whose connection dropped is
+ * DSQL_EUNKNOWN_OUTCOME and never retried. *res as dsql_conn_query.
  */
 DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params,
                              size_t nparams, const dsql_retry_policy *policy, dsql_result **res,

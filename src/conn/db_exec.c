@@ -23,7 +23,10 @@ int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *
         bool own_tx = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
         rc = dsql__conn_exec(conn, sql, nparams, values, lengths, formats, 0, out, &e);
         dsql__db_release(db, conn);
-        if (rc != DSQL_ECONFLICT || !own_tx || attempt > p.max_retries) {
+        /* A lost connection under a statement that changes nothing (a write is reported as
+         * an unknown outcome instead) can be run again on another pooled connection. */
+        bool lost_read = rc == DSQL_ECONNLOST && own_tx && dsql__db_is_pool(db);
+        if ((rc != DSQL_ECONFLICT && !lost_read) || !own_tx || attempt > p.max_retries) {
             if (rc == DSQL_ECONFLICT && own_tx)
                 dsql__err_prefix(&e, "gave up after %d attempt%s", attempt,
                                  attempt == 1 ? "" : "s");
@@ -33,11 +36,7 @@ int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *
         dsql_log_fn log;
         void *log_ctx;
         dsql__db_logger(db, &log, &log_ctx);
-        dsql__log(log, log_ctx, DSQL_LOG_WARN,
-                  "Statement attempt %d of %d hit a conflict (%s); retrying in %lld ms", attempt,
-                  p.max_retries + 1, e.sqlstate, (long long)delay);
-        if (p.on_retry)
-            p.on_retry(attempt, &e, delay, p.on_retry_ctx);
+        dsql__announce_retry(log, log_ctx, &p, attempt, &e, delay, "Statement");
         dsql__sleep_ms(delay);
     }
     if (rc && err)

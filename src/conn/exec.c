@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conn/private.h"
 
@@ -521,6 +522,41 @@ static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
     return rc;
 }
 
+bool dsql__sql_may_write(const char *sql)
+{
+    /* Statements that change nothing when they run in autocommit. Anything else (DML,
+     * DDL, CALL, WITH, EXPLAIN ANALYZE, ...) may have been applied before a connection
+     * dropped. */
+    static const char *const harmless[] = {"SELECT", "SHOW",     "VALUES",  "TABLE",
+                                           "BEGIN",  "START",    "COMMIT",  "END",
+                                           "ROLLBACK", "ABORT",  "SET",     "RESET",
+                                           "DEALLOCATE", "DISCARD"};
+    const char *p = sql;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '(')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p = strchr(p, '\n');
+            if (!p)
+                return false;
+        } else if (p[0] == '/' && p[1] == '*') {
+            p = strstr(p + 2, "*/");
+            if (!p)
+                return false;
+            p += 2;
+        } else {
+            break;
+        }
+    }
+    size_t n = 0;
+    while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z'))
+        n++;
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(harmless); i++)
+        if (strlen(harmless[i]) == n && strncasecmp(p, harmless[i], n) == 0)
+            return false;
+    return n > 0;
+}
+
 int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *const *values,
                     const int *lengths, const int *formats, int result_format, PGresult **out,
                     dsql_error *err)
@@ -573,6 +609,13 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
     if (rc) {
         if (b.stale && !idle)
             rc = stale_in_transaction(&e);
+        /* In autocommit the statement was its own transaction: a write whose connection
+         * dropped may have committed before the drop. */
+        if (rc == DSQL_ECONNLOST && idle && dsql__sql_may_write(sql)) {
+            rc = e.status = DSQL_EUNKNOWN_OUTCOME;
+            dsql__err_prefix(&e, "connection lost while an autocommit statement that writes "
+                                 "was in flight: it may or may not have been applied");
+        }
         conn->last_error_status = rc;
         dsql__conn_check_broken(conn);
         if (err)

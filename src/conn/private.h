@@ -244,6 +244,10 @@ int dsql__policy_resolve(const dsql_retry_policy *policy, dsql__policy *out, dsq
 
 /* The backoff before retry number `retry` (1-based), jitter included. */
 int64_t dsql__policy_delay(const dsql__policy *p, int retry);
+/* Logs one retry (a conflict, or a lost connection) and calls the policy's on_retry;
+ * `what` names the unit retried ("Transaction", "Statement"). */
+void dsql__announce_retry(dsql_log_fn log, void *log_ctx, const dsql__policy *p, int attempt,
+                          const dsql_error *cause, int64_t delay, const char *what);
 
 /* A uniformly distributed number in [0, 1) (thread-safe). */
 double dsql__random_unit(void);

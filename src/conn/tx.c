@@ -157,7 +157,7 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
     return DSQL_OK;
 }
 
-static void announce_retry(dsql_log_fn log, void *log_ctx, const dsql__policy *p, int attempt,
+void dsql__announce_retry(dsql_log_fn log, void *log_ctx, const dsql__policy *p, int attempt,
                            const dsql_error *cause, int64_t delay, const char *what)
 {
     char state[16] = "";
@@ -227,7 +227,7 @@ static int run_tx(dsql_pool *pool, dsql_conn *fixed, dsql_tx_fn fn, void *ctx,
             break;
         }
         int64_t delay = dsql__policy_delay(&p, attempt);
-        announce_retry(log, log_ctx, &p, attempt, &e, delay, "Transaction");
+        dsql__announce_retry(log, log_ctx, &p, attempt, &e, delay, "Transaction");
         dsql__sleep_ms(delay);
     }
     if (rc && err)
@@ -276,7 +276,9 @@ int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params, 
             break;
         rc = dsql_conn_query(conn, sql, params, nparams, res, &e);
         dsql_pool_release(pool, conn);
-        if (rc != DSQL_ECONFLICT || attempt > p.max_retries) {
+        /* A lost connection is reported as such only under a statement that changes
+         * nothing (a write becomes DSQL_EUNKNOWN_OUTCOME): safe to run again. */
+        if ((rc != DSQL_ECONFLICT && rc != DSQL_ECONNLOST) || attempt > p.max_retries) {
             if (rc == DSQL_ECONFLICT)
                 give_up(&e, attempt, TX_RETRY_CONFLICT);
             break;
@@ -285,7 +287,7 @@ int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params, 
         dsql_log_fn log;
         void *log_ctx;
         dsql__pool_logger(pool, &log, &log_ctx);
-        announce_retry(log, log_ctx, &p, attempt, &e, delay, "Statement");
+        dsql__announce_retry(log, log_ctx, &p, attempt, &e, delay, "Statement");
         dsql__sleep_ms(delay);
     }
     if (rc && err)
@@ -397,7 +399,7 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
             break;
         }
         int64_t delay = dsql__policy_delay(&p, attempt);
-        announce_retry(log, log_ctx, &p, attempt, &e, delay, "Pipelined transaction");
+        dsql__announce_retry(log, log_ctx, &p, attempt, &e, delay, "Pipelined transaction");
         dsql__sleep_ms(delay);
     }
     if (all != small)

@@ -56,7 +56,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         if (!key || n < DSQL__ROW_CAP)
             break;
     }
-    if (rc == DSQL_ECONNLOST && e.status && !enclosed) {
+    if ((rc == DSQL_ECONNLOST || rc == DSQL_EUNKNOWN_OUTCOME) && e.status && !enclosed) {
         /* The DELETE may have reached the server and committed before the link went. */
         dsql_error cause = e;
         dsql_error_set(&e, DSQL_EUNKNOWN_OUTCOME,

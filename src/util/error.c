@@ -21,7 +21,7 @@ static const struct {
     [DSQL_ESERVER] = {"DSQL_ESERVER", "server error"},
     [DSQL_ECONFLICT] = {"DSQL_ECONFLICT", "optimistic concurrency conflict"},
     [DSQL_EUNKNOWN_OUTCOME] = {"DSQL_EUNKNOWN_OUTCOME",
-                               "connection lost during commit: transaction outcome unknown"},
+                               "connection lost with a commit or write in flight: outcome unknown"},
     [DSQL_ENOTFOUND] = {"DSQL_ENOTFOUND", "no matching row"},
     [DSQL_EVALIDATION] = {"DSQL_EVALIDATION", "validation failed"},
     [DSQL_ECONSTRAINT] = {"DSQL_ECONSTRAINT", "constraint violated"},

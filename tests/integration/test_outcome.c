@@ -5,7 +5,9 @@
  *    the proxy can see the statement text; the cut is on the client's own bytes, so there
  *    is no timing involved);
  *  - a proxy cuts a connection before COMMIT: nothing can have committed, so the runner
- *    retries on a fresh connection.
+ *    retries on a fresh connection;
+ *  - a proxy cuts an autocommit statement: a write may have been applied (unknown
+ *    outcome, never retried), a read is run again on another pooled connection.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -186,12 +188,84 @@ static void connection_lost_before_commit_is_retried(void **state)
     cap_free(&cap);
 }
 
+static void autocommit_statements_lost(void **state)
+{
+    (void)state;
+    char sql[160];
+    dsql_error err = DSQL_ERROR_INIT;
+
+    /* A write in autocommit, cut on its own bytes: the server may or may not have applied
+     * it, and it is not retried (here it did not land, as the server never saw it). */
+    proxy px = {.cut_on = "/* cut-write */"};
+    assert_true(proxy_start(&px, atoi(tu_env("PGPORT"))));
+    log_capture cap;
+    cap_init(&cap);
+    dsql_pool *pool = pool_on(px.port, "disable", &cap);
+    snprintf(sql, sizeof sql, "/* cut-write */ INSERT INTO %s VALUES (30, false)", table);
+    assert_int_equal(dsql_pool_query(pool, sql, NULL, 0, NULL, NULL, &err),
+                     DSQL_EUNKNOWN_OUTCOME);
+    assert_int_equal(err.status, DSQL_EUNKNOWN_OUTCOME);
+    assert_non_null(strstr(err.message, "connection lost while an autocommit statement that "
+                                        "writes was in flight: it may or may not have been "
+                                        "applied"));
+    assert_int_equal(atomic_load(&px.cuts), 1); /* one attempt only */
+    assert_int_equal(rows_with_id(30), 0);
+    assert_false(cap_has(&cap, "lost its connection; retrying"));
+
+    /* A read cut once is run again on another pooled connection, and succeeds. */
+    proxy_stop(&px);
+    dsql_pool_close(pool);
+    px = (proxy){.cut_on = "cut-read", .cut_limit = 1};
+    assert_true(proxy_start(&px, atoi(tu_env("PGPORT"))));
+    pool = pool_on(px.port, "disable", &cap);
+    dsql_retry_policy quick = {.base_delay_ms = 1};
+    dsql_result *res = NULL;
+    assert_dsql_ok(dsql_pool_query(pool, "SELECT 'cut-read'", NULL, 0, &quick, &res, &err), err);
+    assert_string_equal(dsql_result_text(res, 0, 0), "cut-read");
+    dsql_result_free(res);
+    assert_int_equal(atomic_load(&px.cuts), 1);
+    assert_true(cap_has(&cap, "Statement attempt 1 of 4 lost its connection; retrying in "));
+
+    dsql_pool_close(pool);
+    proxy_stop(&px);
+
+    /* The model layer's single statements take the same path. */
+    px = (proxy){.cut_on = "cut-read", .cut_limit = 1};
+    assert_true(proxy_start(&px, atoi(tu_env("PGPORT"))));
+    pool = pool_on(px.port, "disable", NULL);
+    assert_dsql_ok(dsql_exec(pool, "SELECT 'cut-read', 1", NULL, 0, &res, &err), err);
+    assert_string_equal(dsql_result_text(res, 0, 1), "1");
+    dsql_result_free(res);
+    assert_int_equal(atomic_load(&px.cuts), 1);
+    dsql_pool_close(pool);
+    proxy_stop(&px);
+
+    /* On a standalone connection there is nothing to retry on: a lost read is reported
+     * as such. */
+    px = (proxy){.cut_on = "cut-read"};
+    assert_true(proxy_start(&px, atoi(tu_env("PGPORT"))));
+    dsql_config cfg;
+    test_config(&cfg);
+    cfg.port = px.port;
+    cfg.sslmode = "disable";
+    dsql_conn *conn;
+    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_int_equal(dsql_conn_query(conn, "SELECT 'cut-read', 2", NULL, 0, NULL, &err),
+                     DSQL_ECONNLOST);
+    assert_int_equal(atomic_load(&px.cuts), 1);
+    dsql_conn_close(conn);
+    dsql_config_clear(&cfg);
+    proxy_stop(&px);
+    cap_free(&cap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(backend_dies_during_commit),
         cmocka_unit_test(connection_cut_at_commit),
         cmocka_unit_test(connection_lost_before_commit_is_retried),
+        cmocka_unit_test(autocommit_statements_lost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -132,6 +132,34 @@ static void redaction(void **state)
     }
 }
 
+static void may_write(void **state)
+{
+    (void)state;
+    static const char *const writes[] = {
+        "INSERT INTO t VALUES (1)", "update t set a = 1", "  DELETE FROM t",
+        "WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x", "CREATE TABLE t (a int)",
+        "DROP TABLE t", "ALTER TABLE t ADD COLUMN b int", "CALL sys.wait_for_job('x')",
+        "/* hint */ INSERT INTO t VALUES (1)", "-- note\nUPDATE t SET a = 2",
+        "EXPLAIN ANALYZE DELETE FROM t", "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
+    };
+    static const char *const harmless[] = {
+        "SELECT 1", "select * from t", "  (SELECT 1) UNION (SELECT 2)", "VALUES (1)",
+        "TABLE t", "SHOW timezone", "BEGIN", "START TRANSACTION", "COMMIT", "END",
+        "ROLLBACK", "ABORT", "SET search_path = x", "RESET ALL", "DEALLOCATE dsql_1",
+        "DISCARD ALL", "/* c */ SELECT 1", "-- c\nSELECT 1",
+    };
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+        if (!dsql__sql_may_write(writes[i]))
+            fail_msg("'%s' was taken for harmless", writes[i]);
+    for (size_t i = 0; i < sizeof harmless / sizeof harmless[0]; i++)
+        if (dsql__sql_may_write(harmless[i]))
+            fail_msg("'%s' was taken for a write", harmless[i]);
+    /* No keyword at all (empty, unterminated comment) is not a write. */
+    assert_false(dsql__sql_may_write(""));
+    assert_false(dsql__sql_may_write("/* never closed"));
+    assert_false(dsql__sql_may_write("-- only a comment"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +167,7 @@ int main(void)
         cmocka_unit_test(connect_wording),
         cmocka_unit_test(policy),
         cmocka_unit_test(redaction),
+        cmocka_unit_test(may_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
