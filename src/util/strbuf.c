@@ -58,12 +58,6 @@ void dsql__sb_append_c(dsql__strbuf *sb, char c)
     sb->data[sb->len] = '\0';
 }
 
-void dsql__sb_append_i64(dsql__strbuf *sb, int64_t v)
-{
-    char buf[24];
-    dsql__sb_append_n(sb, buf, dsql__i64toa(v, buf));
-}
-
 void dsql__sb_append_param(dsql__strbuf *sb, const char *prefix, long long n)
 {
     if (prefix)

@@ -35,7 +35,6 @@ void dsql__sb_append_c(dsql__strbuf *sb, char c);
 void dsql__sb_appendf(dsql__strbuf *sb, const char *fmt, ...) DSQL_PRINTF(2, 3);
 /* Appends the decimal text of v (what "%lld" prints, without printf's cost: SQL builders
  * call it once per parameter). */
-void dsql__sb_append_i64(dsql__strbuf *sb, int64_t v);
 /* Appends a parameter placeholder: prefix (may be NULL) then "$<n>". */
 void dsql__sb_append_param(dsql__strbuf *sb, const char *prefix, long long n);
 /* Empties the string but keeps its memory. */
