@@ -7,8 +7,9 @@
  *
  * Thread rule: a dsql_credentials_provider is thread-safe (it may be shared by a pool and
  * any number of threads; concurrent callers of an expired cache wait for one refresh
- * instead of stampeding the source). dsql_credentials values belong to one thread.
- * Everything else here is a pure function.
+ * instead of stampeding the source). A dsql_credentials value belongs to one thread at a
+ * time (dsql_token_generate from several threads with the same value is safe, but only
+ * one of them at a time uses its memo). Everything else here is a pure function.
  */
 #ifndef DSQL_AUTH_H
 #define DSQL_AUTH_H
@@ -31,6 +32,15 @@ extern "C" {
 /**
  * A set of AWS credentials. The strings are owned by the struct (malloc'd copies);
  * release them with dsql_credentials_clear(), which wipes the secrets first.
+ *
+ * dsql_credentials_set() also gives the value a private memo for the token signer
+ * (priv_): the signing key of the last date, region and service, and the session token's
+ * URI encoding, so that minting many tokens with one value skips that work. The memo is
+ * as secret as the credentials and lives exactly as long as their strings:
+ * dsql_credentials_clear() (and the next dsql_credentials_set()) wipes and frees it.
+ * The public fields may still be changed directly (the signer checks them against the
+ * memo before every use), but a value must not be copied by assignment: make copies with
+ * dsql_credentials_set(&copy, c.access_key_id, c.secret_access_key, c.session_token, ...).
  */
 typedef struct dsql_credentials {
     char *access_key_id;
@@ -38,19 +48,24 @@ typedef struct dsql_credentials {
     char *session_token; /**< NULL for long-term credentials */
     time_t expiration;   /**< when temporary credentials expire; 0 = never */
     char source[32];     /**< which source supplied them: "environment", "profile", ... */
+    void *priv_;         /**< private to the library (the signer's memo); NULL or set by it */
 } dsql_credentials;
 
-#define DSQL_CREDENTIALS_INIT {NULL, NULL, NULL, 0, {0}}
+#define DSQL_CREDENTIALS_INIT {NULL, NULL, NULL, 0, {0}, NULL}
 
 /**
  * Sets creds to copies of the given strings (session_token may be NULL), replacing
- * (and wiping) what it held. Returns DSQL_EINVAL when a key is NULL or empty.
+ * (and wiping) what it held, memo included; creds gets a new, empty memo. Returns
+ * DSQL_EINVAL when a key is NULL or empty.
  */
 DSQL_API int dsql_credentials_set(dsql_credentials *creds, const char *access_key_id,
                                   const char *secret_access_key, const char *session_token,
                                   time_t expiration, dsql_error *err);
 
-/** Wipes and frees the strings of creds and resets it to DSQL_CREDENTIALS_INIT. NULL is a no-op. */
+/**
+ * Wipes and frees the strings of creds and its memo, and resets it to
+ * DSQL_CREDENTIALS_INIT. NULL is a no-op.
+ */
 DSQL_API void dsql_credentials_clear(dsql_credentials *creds);
 
 /** An opaque, thread-safe, caching source of credentials. */
@@ -97,7 +112,7 @@ DSQL_API void dsql_credentials_provider_free(dsql_credentials_provider *provider
 /**
  * Gets current credentials: from the cache while they are valid for more than a few
  * minutes, otherwise from the source. *out receives copies the caller owns
- * (dsql_credentials_clear()).
+ * (dsql_credentials_clear()), with a memo of their own.
  */
 DSQL_API int dsql_credentials_provider_get(dsql_credentials_provider *provider,
                                            dsql_credentials *out, dsql_error *err);
@@ -122,7 +137,8 @@ typedef struct dsql_token_params {
 /**
  * Mints an auth token for params with creds. *token is a new NUL-terminated string;
  * release it with dsql_token_free() (which wipes it). The output matches the official
- * AWS signer byte for byte.
+ * AWS signer byte for byte. creds' strings are only read; its memo (see dsql_credentials)
+ * is updated, so minting again with the same value is faster.
  */
 DSQL_API int dsql_token_generate(const dsql_token_params *params, const dsql_credentials *creds,
                                  char **token, dsql_error *err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/internal.h"
+#include "auth/sigv4.h"
 
 struct dsql_credentials_provider {
     const dsql__provider_ops *ops;
@@ -44,10 +45,14 @@ int dsql_credentials_set(dsql_credentials *creds, const char *access_key_id,
     dsql__free_secret(creds->access_key_id);
     dsql__free_secret(creds->secret_access_key);
     dsql__free_secret(creds->session_token);
+    dsql__sigv4_memo_free(creds->priv_);
     creds->access_key_id = a;
     creds->secret_access_key = s;
     creds->session_token = t;
     creds->expiration = expiration;
+    /* A new memo for the new strings (NULL if memory runs out: signing then works
+     * without one). */
+    creds->priv_ = dsql__sigv4_memo_new();
     return DSQL_OK;
 }
 
@@ -58,6 +63,7 @@ void dsql_credentials_clear(dsql_credentials *creds)
     dsql__free_secret(creds->access_key_id);
     dsql__free_secret(creds->secret_access_key);
     dsql__free_secret(creds->session_token);
+    dsql__sigv4_memo_free(creds->priv_);
     memset(creds, 0, sizeof *creds);
 }
 

@@ -1,5 +1,6 @@
 /* SigV4 signing: query presigning (auth tokens) and header signing (STS requests). The
- * cryptography and the per-thread caches are in sigv4_state.c.
+ * cryptography, and the memo a credentials value keeps for the signer, are in
+ * sigv4_memo.c.
  *
  * A token is built straight into one buffer of its exact size, the canonical request is
  * hashed from pieces of that buffer (never copied together), and every value is encoded
@@ -196,9 +197,12 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
     char *scratch = scratch_size <= sizeof small ? small : malloc(scratch_size);
     char *buf = NULL;
     size_t total = 0;
-    int rc = DSQL_OK;
     if (!scratch)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+    dsql__signer signer;
+    int rc = dsql__signer_begin(&signer, creds, err);
+    if (rc != DSQL_OK)
+        goto done;
     char *sts = scratch;
     char *o = put(sts, ALGORITHM "\n", sizeof ALGORITHM);
     o = put(o, amzdate, 16);
@@ -235,7 +239,7 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
     if (token && *token) {
         const char *enc;
         size_t enc_len;
-        rc = dsql__sigv4_encoded_token(token, strlen(token), &enc, &enc_len, err);
+        rc = dsql__sigv4_encoded_token(&signer, &enc, &enc_len, err);
         if (rc != DSQL_OK)
             goto done;
         amz[namz++] = QP_VERBATIM("X-Amz-Security-Token", enc, enc_len);
@@ -297,21 +301,21 @@ int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_
     /* The canonical request, hashed from its pieces; the signature written into its gap. */
     const dsql__span creq[] = {{"GET\n/\n", 6}, {q1, q1_len}, {q2, q2_len}, {tail, tail_len}};
     unsigned char digest[DSQL__SHA256_LEN];
-    if (!dsql__sha256_v(creq, DSQL__ARRAY_LEN(creq), digest)) {
+    if (!dsql__signer_sha256(&signer, creq, DSQL__ARRAY_LEN(creq), digest)) {
         rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
         goto done;
     }
     dsql__hex(digest, sizeof digest, hash);
     memcpy(sts_hash, hash, 64);
     const dsql__span sts_span = {sts, sts_len};
-    rc = dsql__sigv4_signature(creds->secret_access_key, date, region, service, &sts_span, 1, sig,
-                               err);
+    rc = dsql__sigv4_signature(&signer, date, region, service, &sts_span, 1, sig, err);
     if (rc != DSQL_OK)
         goto done;
     memcpy(sig_out, sig, 2 * DSQL__SHA256_LEN);
     *url = buf;
     buf = NULL;
 done:
+    dsql__signer_end(&signer);
     if (scratch != small)
         free(scratch);
     if (buf) {
@@ -326,10 +330,19 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
                              dsql__strbuf *authorization, dsql_error *err)
 {
     char date[9], hash[DSQL__SHA256_HEX], sig[DSQL__SHA256_HEX];
+    unsigned char digest[DSQL__SHA256_LEN];
     if (!dsql__amz_date(req->when, amzdate, date))
         return dsql_error_set(err, DSQL_EINVAL, "signing time is out of range (years 1-9999)");
-    if (!dsql__sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, payload_hash))
+    dsql__signer signer;
+    int rc = dsql__signer_begin(&signer, creds, err);
+    if (rc != DSQL_OK)
+        return rc;
+    const dsql__span body = {req->body, req->body ? req->body_len : 0};
+    if (!dsql__signer_sha256(&signer, &body, 1, digest)) {
+        dsql__signer_end(&signer);
         return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
+    }
+    dsql__hex(digest, sizeof digest, payload_hash);
     bool token = creds->session_token && *creds->session_token;
     const char *path = req->path && *req->path ? req->path : "/";
 
@@ -344,7 +357,6 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
     /* The canonical request in three pieces, so that no buffer holds the session token:
      * the headers up to the token, the token, the rest. */
     dsql__strbuf creq = DSQL__STRBUF_INIT, tail = DSQL__STRBUF_INIT;
-    int rc = DSQL_OK;
     dsql__sb_append(&creq, req->method);
     dsql__sb_append_c(&creq, '\n');
     dsql__uri_encode(&creq, path, strlen(path), true);
@@ -373,8 +385,7 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
         {creq.data, creq.len},
         {token ? creds->session_token : "", token ? strlen(creds->session_token) : 0},
         {tail.data, tail.len}};
-    unsigned char digest[DSQL__SHA256_LEN];
-    if (!dsql__sha256_v(pieces, DSQL__ARRAY_LEN(pieces), digest)) {
+    if (!dsql__signer_sha256(&signer, pieces, DSQL__ARRAY_LEN(pieces), digest)) {
         rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
         goto done;
     }
@@ -390,8 +401,8 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
                               {req->service, slen},
                               {"/aws4_request\n", 14},
                               {hash, 64}};
-    rc = dsql__sigv4_signature(creds->secret_access_key, date, req->region, req->service, sts,
-                               DSQL__ARRAY_LEN(sts), sig, err);
+    rc = dsql__sigv4_signature(&signer, date, req->region, req->service, sts, DSQL__ARRAY_LEN(sts),
+                               sig, err);
     if (rc != DSQL_OK)
         goto done;
     dsql__sb_reset(authorization);
@@ -403,6 +414,7 @@ int dsql__sigv4_sign_headers(const dsql__sigv4_request *req, const dsql_credenti
     if (authorization->oom)
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
 done:
+    dsql__signer_end(&signer);
     dsql__sb_free(&signed_headers);
     dsql__sb_free(&creq);
     dsql__sb_free(&tail);

@@ -1,8 +1,9 @@
 /*
  * AWS Signature Version 4 on OpenSSL: hashing, HMAC, RFC 3986 encoding, query presigning
  * (auth tokens) and header signing (STS requests). Internal to the auth layer.
- * Thread rule: pure functions; the OpenSSL algorithm is fetched once (pthread_once) and each
- * thread keeps its own digest contexts and signing keys (sigv4_state.c).
+ * Thread rule: pure functions of their arguments; the OpenSSL algorithm is fetched once
+ * (pthread_once). What signing reuses between calls belongs to the credentials value
+ * (sigv4_memo.c), never to a thread or the process.
  */
 #ifndef DSQL_AUTH_SIGV4_H
 #define DSQL_AUTH_SIGV4_H
@@ -23,36 +24,73 @@ typedef struct dsql__span {
     size_t n;
 } dsql__span;
 
-/* Hex digest of SHA-256(data). Returns false only if OpenSSL fails or memory runs out. */
-bool dsql__sha256_hex(const void *data, size_t len, char out[DSQL__SHA256_HEX]);
+/*
+ * The signer's memo for one credentials value (dsql_credentials.priv_, see sigv4_memo.c):
+ * the signing key of the last scope and the session token's URI encoding, each checked
+ * against the credentials' current fields before use. Made by dsql_credentials_set, wiped
+ * and freed by dsql_credentials_clear.
+ */
+typedef struct dsql__sigv4_memo dsql__sigv4_memo;
 
-/* SHA-256 of the concatenation of v[0..n). False only if OpenSSL fails or memory runs out. */
-bool dsql__sha256_v(const dsql__span *v, size_t n, unsigned char out[DSQL__SHA256_LEN]);
+/* A new, empty memo; NULL when out of memory or randomness (signing then works without
+ * one). */
+dsql__sigv4_memo *dsql__sigv4_memo_new(void);
+
+/* Wipes and frees m. NULL is a no-op. */
+void dsql__sigv4_memo_free(dsql__sigv4_memo *m);
+
+/* How many signing keys, and session token encodings, creds' memo has computed (0 without
+ * a memo). For tests. */
+void dsql__sigv4_memo_stats(const dsql_credentials *creds, unsigned long *key_derivations,
+                            unsigned long *token_encodings);
+
+/* The memory blocks creds' memo owns, at most max of them into out; returns how many.
+ * For tests. */
+size_t dsql__sigv4_memo_blocks(const dsql_credentials *creds, dsql__span *out, size_t max);
+
+/* One signing call: the credentials' memo, taken for the call, or a temporary one when
+ * they have none or another thread holds it. */
+typedef struct dsql__signer {
+    const dsql_credentials *creds;
+    dsql__sigv4_memo *m;
+    bool temporary;
+} dsql__signer;
+
+/* Starts a signing call with creds (NULL: a temporary memo only, for plain HMACs).
+ * DSQL_OK, DSQL_ENOMEM or DSQL_EINTERNAL. Always pair with dsql__signer_end. */
+int dsql__signer_begin(dsql__signer *s, const dsql_credentials *creds, dsql_error *err);
+
+/* Ends it: releases the memo (frees a temporary one). Harmless after a failed begin. */
+void dsql__signer_end(dsql__signer *s);
+
+/* SHA-256 of the concatenation of v[0..n). False only if OpenSSL fails. */
+bool dsql__signer_sha256(dsql__signer *s, const dsql__span *v, size_t n,
+                         unsigned char out[DSQL__SHA256_LEN]);
 
 /*
- * The SigV4 signature: hex HMAC-SHA256, under the signing key derived from secret, date
- * (YYYYMMDD), region and service, of the concatenation of sts[0..n) (the string to sign).
- * The key comes from the calling thread's cache when it holds it (see sigv4_state.c).
+ * The SigV4 signature: hex HMAC-SHA256, under the signing key derived from the
+ * credentials' secret, date (YYYYMMDD), region and service, of the concatenation of
+ * sts[0..n) (the string to sign). The key comes from the memo when it holds it.
  */
-int dsql__sigv4_signature(const char *secret, const char date[9], const char *region,
+int dsql__sigv4_signature(dsql__signer *s, const char date[9], const char *region,
                           const char *service, const dsql__span *sts, size_t n,
                           char sig[DSQL__SHA256_HEX], dsql_error *err);
+
+/*
+ * The URI encoding of the credentials' session token (not NULL), from the memo when it
+ * encoded the same token. *encoded (not NUL-terminated, a secret) stays valid until
+ * dsql__signer_end.
+ */
+int dsql__sigv4_encoded_token(dsql__signer *s, const char **encoded, size_t *encoded_len,
+                              dsql_error *err);
 
 /* HMAC-SHA256(key, msg) by the same code as signatures (for tests). */
 bool dsql__hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
                        unsigned char out[DSQL__SHA256_LEN]);
 
-/*
- * The URI encoding of a session token, from the calling thread's cache when it encoded
- * the same token last (see sigv4_state.c). *encoded (not NUL-terminated, a secret) stays
- * valid until this thread's next call.
- */
-int dsql__sigv4_encoded_token(const char *token, size_t len, const char **encoded,
-                              size_t *encoded_len, dsql_error *err);
-
-/* How many signing keys the calling thread has derived, and session tokens it has
- * encoded, so far (for tests). */
-void dsql__sigv4_thread_stats(unsigned long *key_derivations, unsigned long *token_encodings);
+/* SipHash-2-4 with a 128-bit output (the memo's fingerprints; exposed for tests). */
+void dsql__siphash128(const unsigned char key[16], const void *data, size_t n,
+                      unsigned char out[16]);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void dsql__hex(const unsigned char *in, size_t n, char *out);

@@ -1,12 +1,14 @@
-/* The signer's parts and its per-thread caches (test_sigv4_fast has the date and the
- * strbuf encoder): HMAC against OpenSSL's, the encoding of every byte, the signing-key
- * cache (reused within a day, a new key for a new day, rotated or other credentials,
- * another region, eviction) and the session token's cached encoding, every token compared
- * with an independent reference. */
-#include <pthread.h>
+/* The signer's parts and the memo a credentials value keeps for it (test_sigv4_fast has
+ * the date and the strbuf encoder): HMAC and SipHash against OpenSSL's, the encoding of
+ * every byte, then exact counts of signing-key derivations and session token encodings
+ * per credentials value — reused within a day and scope, derived again for a new date,
+ * region or service, after dsql_credentials_set with a rotated secret, and after the
+ * caller edits a field directly — every token compared with an independent reference. */
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include "authtest.h"
 #include "sigv4ref.h"
@@ -87,50 +89,78 @@ static void test_reference_matches_vectors(void **state)
     assert_int_equal(count, 31);
 }
 
-/* ---- the caches, observed from a fresh thread (so that they start empty) ---- */
+static void test_siphash_matches_openssl(void **state)
+{
+    (void)state;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+    assert_non_null(mac);
+    unsigned char key[16], msg[100];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (unsigned char)i;
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (unsigned char)i;
+    /* The reference implementation's first 128-bit vector (key 00..0f, empty message). */
+    static const unsigned char empty[16] = {0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6,
+                                            0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93};
+    unsigned char got[16];
+    dsql__siphash128(key, msg, 0, got);
+    assert_memory_equal(got, empty, 16);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            for (size_t i = 0; i < sizeof key; i++)
+                key[i] = (unsigned char)(i * 73 + 11);
+        for (size_t n = 0; n <= sizeof msg; n++) {
+            EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+            size_t size = 16, outlen = 0;
+            OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+                                   OSSL_PARAM_construct_end()};
+            unsigned char want[16];
+            assert_non_null(ctx);
+            assert_int_equal(EVP_MAC_init(ctx, key, sizeof key, params), 1);
+            assert_int_equal(EVP_MAC_update(ctx, msg, n), 1);
+            assert_int_equal(EVP_MAC_final(ctx, want, &outlen, sizeof want), 1);
+            assert_int_equal(outlen, 16);
+            EVP_MAC_CTX_free(ctx);
+            dsql__siphash128(key, msg, n, got);
+            assert_memory_equal(got, want, 16);
+        }
+    }
+    EVP_MAC_free(mac);
+}
+
+/* ---- the memo of one credentials value ---- */
 
 #define HOST "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
 #define T0   1795626000 /* 2026-11-25T17:00:00Z */
 
-typedef struct run {
-    int failed_line; /* 0: every check passed */
-    char what[256];
-} run;
+#define SECRET_A "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define SECRET_B "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ" /* same length, last byte */
 
-#define CHECK(r, cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (r)->failed_line = __LINE__;                                                           \
-            snprintf((r)->what, sizeof(r)->what, "%s", #cond);                                     \
-            return;                                                                                \
-        }                                                                                          \
-    } while (0)
+static unsigned long derived_by, encoded_by; /* what the last mint() added to the memo */
 
-/* Mints with the library and the reference; true when they agree. *derived and *encoded
- * get how many signing keys and session tokens this mint added to the thread's count. */
-static bool mint(const char *region, time_t when, const char *akid, const char *secret,
-                 const char *session_token, unsigned long *derived, unsigned long *encoded,
-                 char **out)
+/* Mints with c as it is now and compares with the reference for c's current fields;
+ * derived_by and encoded_by get what this mint added to c's memo counts. The token goes
+ * to *out when out is not NULL. */
+static bool mint(dsql_credentials *c, const char *region, time_t when, char **out)
 {
     unsigned long d0, e0, d1, e1;
-    dsql__sigv4_thread_stats(&d0, &e0);
-    dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    if (dsql_credentials_set(&c, akid, secret, session_token, 0, NULL) != DSQL_OK)
-        return false;
+    dsql__sigv4_memo_stats(c, &d0, &e0);
     dsql_token_params p = DSQL_TOKEN_PARAMS_INIT;
     p.hostname = HOST;
     p.region = region;
     p.signing_time = when;
     char *token = NULL;
-    int rc = dsql_token_generate(&p, &c, &token, NULL);
-    dsql_credentials_clear(&c);
-    dsql__sigv4_thread_stats(&d1, &e1);
-    *derived = d1 - d0;
-    *encoded = e1 - e0;
+    int rc = dsql_token_generate(&p, c, &token, NULL);
+    dsql__sigv4_memo_stats(c, &d1, &e1);
+    derived_by = d1 - d0;
+    encoded_by = e1 - e0;
     if (rc != DSQL_OK)
         return false;
-    char *ref = ref_token(HOST, region, 0, 900, when, akid, secret, session_token);
+    const char *st = c->session_token && *c->session_token ? c->session_token : NULL;
+    char *ref = ref_token(HOST, region, 0, 900, when, c->access_key_id, c->secret_access_key, st);
     bool same = strcmp(token, ref) == 0;
+    if (!same)
+        print_error("got  %s\nwant %s\n", token, ref);
     free(ref);
     if (out)
         *out = token;
@@ -139,84 +169,175 @@ static bool mint(const char *region, time_t when, const char *akid, const char *
     return same;
 }
 
-typedef struct job {
-    void (*fn)(run *);
-    run r;
-} job;
+#define MINT(c, region, when, d, e)                                                                \
+    do {                                                                                           \
+        assert_true(mint(c, region, when, NULL));                                                  \
+        assert_int_equal(derived_by, d);                                                           \
+        assert_int_equal(encoded_by, e);                                                           \
+    } while (0)
 
-static void *job_main(void *arg)
+static void totals(const dsql_credentials *c, unsigned long d, unsigned long e)
 {
-    job *j = arg;
-    j->fn(&j->r);
-    return NULL;
+    unsigned long dd, ee;
+    dsql__sigv4_memo_stats(c, &dd, &ee);
+    assert_int_equal(dd, d);
+    assert_int_equal(ee, e);
 }
 
-static void run_in_thread(void (*fn)(run *))
+/* Replaces a field the way a caller may: a new malloc'd string, the old one freed. */
+static void replace(char **field, const char *value)
 {
-    job j = {fn, {0, ""}};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, job_main, &j), 0);
-    assert_int_equal(pthread_join(th, NULL), 0);
-    if (j.r.failed_line)
-        print_error("check at line %d failed: %s\n", j.r.failed_line, j.r.what);
-    assert_int_equal(j.r.failed_line, 0);
+    char *old = *field;
+    *field = value ? strdup(value) : NULL;
+    free(old);
 }
 
-#define SECRET_A "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-#define SECRET_B "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ" /* same length, last byte */
-
-static void key_cache_scenario(run *r)
+static void test_key_reused_within_day_and_scope(void **state)
 {
-    unsigned long d, e;
+    (void)state;
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_set(&c, "AKIDA", SECRET_A, NULL, 0, NULL), DSQL_OK);
+    assert_non_null(c.priv_);
+    totals(&c, 0, 0);
+    MINT(&c, "us-east-1", T0, 1, 0);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    MINT(&c, "us-east-1", T0 + 3600, 0, 0);  /* later that day */
+    MINT(&c, "us-east-1", T0 - 61200, 0, 0); /* its first second */
+    /* A new UTC day (2026-11-26T00:00:00Z): a new key; going back derives again (the memo
+     * keeps the last scope's key only). */
+    MINT(&c, "us-east-1", T0 + 25200, 1, 0);
+    MINT(&c, "us-east-1", T0 + 25200 + 86399, 0, 0);
+    MINT(&c, "us-east-1", T0 + 25199, 1, 0);
+    /* Another region, and back. */
+    MINT(&c, "eu-west-1", T0, 1, 0);
+    MINT(&c, "eu-west-1", T0 + 60, 0, 0);
+    MINT(&c, "us-east-1", T0, 1, 0);
+    /* Another access key id: the key depends on the secret only. */
+    replace(&c.access_key_id, "AKIDOTHER");
+    MINT(&c, "us-east-1", T0, 0, 0);
+    /* A leap day, the next, and the first second of a year. */
+    MINT(&c, "us-east-1", 1709251199, 1, 0);
+    MINT(&c, "us-east-1", 1709251200, 1, 0);
+    MINT(&c, "us-east-1", 1767225600, 1, 0);
+    totals(&c, 8, 0);
+    dsql_credentials_clear(&c);
+    assert_null(c.priv_);
+}
+
+static void test_set_starts_a_new_memo(void **state)
+{
+    (void)state;
+    char x[1025];
+    for (size_t i = 0; i < 1024; i++)
+        x[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[i * 7 % 65];
+    x[1024] = '\0';
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
     char *t1, *t2;
-    /* First token of the thread: one derivation; the same day again: none. */
-    CHECK(r, mint("us-east-1", T0, "AKIDA", SECRET_A, NULL, &d, &e, &t1));
-    CHECK(r, d == 1);
-    CHECK(r, mint("us-east-1", T0 + 3600, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 0);
-    CHECK(r, mint("us-east-1", T0 - 61200, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 0);
-    /* Another access key id with the same secret: the key depends on the secret only. */
-    CHECK(r, mint("us-east-1", T0, "AKIDOTHER", SECRET_A, NULL, &d, &e, NULL) && d == 0);
-    /* A new UTC day (2026-11-26T00:00:00Z): a new key; the old day's still serves. */
-    CHECK(r, mint("us-east-1", T0 + 25200, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 1);
-    CHECK(r, mint("us-east-1", T0 + 25199, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 0);
-    /* Rotated secret, same key id and length: never the stale key. */
-    CHECK(r, mint("us-east-1", T0, "AKIDA", SECRET_B, NULL, &d, &e, &t2) && d == 1);
-    CHECK(r, strcmp(t1, t2) != 0);
+    assert_int_equal(dsql_credentials_set(&c, "ASIAX", SECRET_A, x, 0, NULL), DSQL_OK);
+    assert_true(mint(&c, "us-east-1", T0, &t1));
+    assert_int_equal(derived_by, 1);
+    assert_int_equal(encoded_by, 1);
+    MINT(&c, "us-east-1", T0 + 1, 0, 0);
+    /* Rotated: same key id, a secret of the same length, the same session token. The new
+     * memo starts empty, so the key is derived (and the token encoded) again. */
+    void *old_memo = c.priv_;
+    assert_int_equal(dsql_credentials_set(&c, "ASIAX", SECRET_B, x, 0, NULL), DSQL_OK);
+    assert_non_null(c.priv_);
+    totals(&c, 0, 0);
+    assert_true(mint(&c, "us-east-1", T0, &t2));
+    assert_int_equal(derived_by, 1);
+    assert_int_equal(encoded_by, 1);
+    assert_string_not_equal(t1, t2);
+    MINT(&c, "us-east-1", T0 + 2, 0, 0);
+    /* set with its own fields as arguments (they are copied first). */
+    assert_int_equal(
+        dsql_credentials_set(&c, c.access_key_id, c.secret_access_key, c.session_token, 0, NULL),
+        DSQL_OK);
+    totals(&c, 0, 0);
+    MINT(&c, "us-east-1", T0, 1, 1);
+    (void)old_memo;
     dsql_token_free(t1);
     dsql_token_free(t2);
-    /* A secret that is a prefix of a cached one, and one that extends it. */
-    CHECK(r, mint("us-east-1", T0, "AKIDA", "wJalrXUtnFEMI", NULL, &d, &e, NULL) && d == 1);
-    CHECK(r, mint("us-east-1", T0, "AKIDA", SECRET_A "x", NULL, &d, &e, NULL) && d == 1);
-    /* Four keys are kept (A for the 25th, B, the prefix, the extension): the extension
-     * evicted the stalest, A for the 26th; A for the 25th still serves. */
-    CHECK(r, mint("us-east-1", T0, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 0);
-    /* For the 26th every slot is another day's: the least recently used (B) goes. */
-    CHECK(r, mint("us-east-1", T0 + 25200, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 1);
-    CHECK(r, mint("us-east-1", T0, "AKIDA", SECRET_B, NULL, &d, &e, NULL) && d == 1);
-    /* B took the slot of the 26th (the only other day's); another region is another key,
-     * in the least recently used slot (the prefix's). */
-    CHECK(r, mint("eu-west-1", T0, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 1);
-    CHECK(r, mint("us-east-1", T0, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 0);
-    CHECK(r, mint("eu-west-1", T0, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 0);
-    CHECK(r, mint("us-east-1", T0, "AKIDA", "wJalrXUtnFEMI", NULL, &d, &e, NULL) && d == 1);
-    /* Secrets longer than a SHA-256 block ("AWS4" + secret > 64 bytes) are hashed first. */
-    static const char long_secret[] =
-        "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz";
-    CHECK(r, mint("us-east-1", T0, "AKIDA", long_secret, NULL, &d, &e, NULL) && d == 1);
-    CHECK(r, mint("us-east-1", T0, "AKIDA", long_secret, NULL, &d, &e, NULL) && d == 0);
-    /* A leap day and the first second of a year. */
-    CHECK(r, mint("us-east-1", 1709251199, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 1);
-    CHECK(r, mint("us-east-1", 1709251200, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 1);
-    CHECK(r, mint("us-east-1", 1767225600, "AKIDA", SECRET_A, NULL, &d, &e, NULL) && d == 1);
+    dsql_credentials_clear(&c);
+}
 
-    /* STS header signing shares the cache, with its own service in the scope: the AWS
-     * documentation's example still signs right with a dsql key for the same day cached. */
-    CHECK(r, mint("us-east-1", 1440938160, "AKIDEXAMPLE",
-                  "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL, &d, &e, NULL) &&
-                 d == 1);
+/* The fields are public: whatever the caller does to them, the memo serves only what it
+ * was computed from. */
+static void test_fields_edited_directly(void **state)
+{
+    (void)state;
+    char x[1025], longer[1100];
+    for (size_t i = 0; i < 1024; i++)
+        x[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[i * 7 % 65];
+    x[1024] = '\0';
+    snprintf(longer, sizeof longer, "%s%s", x, "/+=");
     dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    CHECK(r, dsql_credentials_set(&c, "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                                  NULL, 0, NULL) == DSQL_OK);
+    assert_int_equal(dsql_credentials_set(&c, "ASIAX", SECRET_A, x, 0, NULL), DSQL_OK);
+    MINT(&c, "us-east-1", T0, 1, 1);
+    MINT(&c, "us-east-1", T0, 0, 0);
+
+    /* The secret key: its last byte changed in place (same pointer, same length). */
+    size_t last = strlen(SECRET_A) - 1;
+    c.secret_access_key[last] = 'Z';
+    assert_string_equal(c.secret_access_key, SECRET_B);
+    MINT(&c, "us-east-1", T0, 1, 0);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    c.secret_access_key[last] = 'Y';
+    MINT(&c, "us-east-1", T0, 1, 0);
+    /* The same bytes at another address: the bytes decide, not the pointer. */
+    replace(&c.secret_access_key, SECRET_A);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    /* A prefix of it, one that extends it, one past a SHA-256 block ("AWS4" + secret >
+     * 64 bytes is hashed first). */
+    replace(&c.secret_access_key, "wJalrXUtnFEMI");
+    MINT(&c, "us-east-1", T0, 1, 0);
+    replace(&c.secret_access_key, SECRET_A "x");
+    MINT(&c, "us-east-1", T0, 1, 0);
+    replace(&c.secret_access_key,
+            "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz");
+    MINT(&c, "us-east-1", T0, 1, 0);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    replace(&c.secret_access_key, SECRET_A);
+    MINT(&c, "us-east-1", T0, 1, 0);
+
+    /* The session token: its last byte changed in place, then back. */
+    char *st = c.session_token;
+    st[1023] = st[1023] == 'A' ? 'B' : 'A';
+    MINT(&c, "us-east-1", T0, 0, 1);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    st[1023] = x[1023];
+    MINT(&c, "us-east-1", T0, 0, 1);
+    /* The same text at another address: nothing to encode. */
+    replace(&c.session_token, x);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    /* Cut short in place, then a longer token that starts with it. */
+    c.session_token[100] = '\0';
+    MINT(&c, "us-east-1", T0, 0, 1);
+    replace(&c.session_token, longer);
+    MINT(&c, "us-east-1", T0, 0, 1);
+    /* No token (NULL, then empty): none in the token; the memo keeps the last one. */
+    replace(&c.session_token, NULL);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    replace(&c.session_token, "");
+    MINT(&c, "us-east-1", T0, 0, 0);
+    replace(&c.session_token, longer);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    /* Bytes outside ASCII and every reserved character. */
+    replace(&c.session_token, "\xc3\xa9 !\"#$%&'()*,:;<>?@[\\]^`{|}");
+    MINT(&c, "us-east-1", T0, 0, 1);
+    totals(&c, 7, 6);
+    dsql_credentials_clear(&c);
+}
+
+/* STS header signing shares the memo, with its own service in the scope. */
+static void test_header_signing_shares_the_memo(void **state)
+{
+    (void)state;
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE",
+                                          "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL, 0,
+                                          NULL),
+                     DSQL_OK);
     dsql__sigv4_request q = {0};
     q.method = "GET";
     q.host = "iam.amazonaws.com";
@@ -225,89 +346,95 @@ static void key_cache_scenario(run *r)
     q.content_type = "application/x-www-form-urlencoded; charset=utf-8";
     q.region = "us-east-1";
     q.service = "iam";
-    q.when = 1440938160; /* 2015-08-30T12:36:00Z */
+    q.when = 1440938160; /* 2015-08-30T12:36:00Z, the AWS documentation's example */
     char amzdate[17], hash[DSQL__SHA256_HEX];
     dsql__strbuf auth = DSQL__STRBUF_INIT;
-    for (int i = 0; i < 2; i++) { /* derived, then cached */
-        unsigned long d0, e0, d1, e1;
-        dsql__sigv4_thread_stats(&d0, &e0);
-        CHECK(r, dsql__sigv4_sign_headers(&q, &c, amzdate, hash, &auth, NULL) == DSQL_OK);
-        dsql__sigv4_thread_stats(&d1, &e1);
-        CHECK(r, d1 - d0 == (i == 0 ? 1u : 0u));
-        CHECK(r, strstr(auth.data, "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e0"
-                                   "6b5924a6f2b5d7") != NULL);
+    /* derived, then from the memo; a dsql token of the same day takes the memo's one slot,
+     * so the iam key is derived again after it. */
+    const unsigned long want_total[] = {1, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        if (i == 2)
+            MINT(&c, "us-east-1", 1440938160, 1, 0);
+        assert_int_equal(dsql__sigv4_sign_headers(&q, &c, amzdate, hash, &auth, NULL), DSQL_OK);
+        totals(&c, want_total[i], 0);
+        assert_non_null(strstr(auth.data, "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c8"
+                                          "2c400e06b5924a6f2b5d7"));
     }
     dsql__sb_free(&auth);
     dsql_credentials_clear(&c);
 }
 
-static void test_key_cache(void **state)
+/* Credentials filled by hand have no memo: every token is signed from scratch. */
+static void test_credentials_without_memo(void **state)
 {
     (void)state;
-    run_in_thread(key_cache_scenario);
+    char akid[] = "ASIAX", secret[] = SECRET_A, token[] = "tok+en/=";
+    dsql_credentials c = {akid, secret, token, 0, "by hand", NULL};
+    for (int i = 0; i < 3; i++) {
+        MINT(&c, "us-east-1", T0 + i, 0, 0);
+        assert_null(c.priv_);
+    }
 }
 
-static void session_token_scenario(run *r)
-{
-    unsigned long d, e;
-    /* 1 KiB of base64 (with + / =), then the same text at another address. */
-    char x[1025], x_copy[1025], y[1025];
-    for (size_t i = 0; i < 1024; i++)
-        x[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[i * 7 % 65];
-    x[1024] = '\0';
-    memcpy(x_copy, x, sizeof x);
-    memcpy(y, x, sizeof x);
-    y[1023] = y[1023] == 'A' ? 'B' : 'A'; /* same length, last byte differs */
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, x, &d, &e, NULL) && e == 1);
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, x_copy, &d, &e, NULL) && e == 0);
-    CHECK(r, mint("us-east-1", T0 + 1, "ASIAX", SECRET_A, x, &d, &e, NULL) && e == 0);
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, y, &d, &e, NULL) && e == 1);
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, x, &d, &e, NULL) && e == 1);
-    /* A prefix of the cached token, and a longer one starting with it. */
-    x_copy[100] = '\0';
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, x_copy, &d, &e, NULL) && e == 1);
-    char longer[1100];
-    snprintf(longer, sizeof longer, "%s%s", x, "/+=");
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, longer, &d, &e, NULL) && e == 1);
-    /* Long-term credentials: no token, nothing encoded; the cached one still serves. */
-    CHECK(r, mint("us-east-1", T0, "AKIDX", SECRET_A, NULL, &d, &e, NULL) && e == 0);
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, longer, &d, &e, NULL) && e == 0);
-    /* Bytes outside ASCII and every reserved character. */
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, "\xc3\xa9 !\"#$%&'()*,:;<>?@[\\]^`{|}", &d,
-                  &e, NULL) &&
-                 e == 1);
-}
-
-static void test_session_token_cache(void **state)
+/* A memo that another call holds (the same const credentials signed from two threads at
+ * once) is not touched: the second call signs with a temporary one. */
+static void test_busy_memo_is_left_alone(void **state)
 {
     (void)state;
-    run_in_thread(session_token_scenario);
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_set(&c, "ASIAX", SECRET_A, "tok+en/=", 0, NULL), DSQL_OK);
+    dsql__signer s;
+    assert_int_equal(dsql__signer_begin(&s, &c, NULL), DSQL_OK);
+    assert_false(s.temporary);
+    for (int i = 0; i < 2; i++)
+        MINT(&c, "us-east-1", T0, 0, 0);
+    dsql__signer_end(&s);
+    MINT(&c, "us-east-1", T0, 1, 1);
+    MINT(&c, "us-east-1", T0, 0, 0);
+    dsql_credentials_clear(&c);
 }
 
-/* Each thread has its own caches: a thread that starts later derives its own key. */
-static void one_mint(run *r)
-{
-    unsigned long d, e;
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, "tok", &d, &e, NULL) && d == 1 && e == 1);
-    CHECK(r, mint("us-east-1", T0, "ASIAX", SECRET_A, "tok", &d, &e, NULL) && d == 0 && e == 0);
-}
-
-static void test_caches_are_per_thread(void **state)
+/* Each copy a provider hands out has a memo of its own, built on first use. */
+static void test_provider_copies_have_their_own_memo(void **state)
 {
     (void)state;
-    run_in_thread(one_mint);
-    run_in_thread(one_mint);
+    dsql_credentials_provider *prov;
+    assert_int_equal(dsql_credentials_provider_static("ASIAX", SECRET_A, "tok+en/=", &prov, NULL),
+                     DSQL_OK);
+    dsql_credentials a = DSQL_CREDENTIALS_INIT, b = DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_provider_get(prov, &a, NULL), DSQL_OK);
+    assert_int_equal(dsql_credentials_provider_get(prov, &b, NULL), DSQL_OK);
+    assert_non_null(a.priv_);
+    assert_non_null(b.priv_);
+    assert_ptr_not_equal(a.priv_, b.priv_);
+    MINT(&a, "us-east-1", T0, 1, 1);
+    MINT(&a, "us-east-1", T0, 0, 0);
+    totals(&b, 0, 0);
+    MINT(&b, "us-east-1", T0, 1, 1);
+    MINT(&b, "us-east-1", T0, 0, 0);
+    /* A get into a value that already holds credentials replaces its memo too. */
+    assert_int_equal(dsql_credentials_provider_get(prov, &a, NULL), DSQL_OK);
+    totals(&a, 0, 0);
+    MINT(&a, "us-east-1", T0, 1, 1);
+    dsql_credentials_clear(&a);
+    dsql_credentials_clear(&b);
+    dsql_credentials_provider_free(prov);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmac_matches_openssl),
+        cmocka_unit_test(test_siphash_matches_openssl),
         cmocka_unit_test(test_uri_encode_every_byte),
         cmocka_unit_test(test_reference_matches_vectors),
-        cmocka_unit_test(test_key_cache),
-        cmocka_unit_test(test_session_token_cache),
-        cmocka_unit_test(test_caches_are_per_thread),
+        cmocka_unit_test(test_key_reused_within_day_and_scope),
+        cmocka_unit_test(test_set_starts_a_new_memo),
+        cmocka_unit_test(test_fields_edited_directly),
+        cmocka_unit_test(test_header_signing_shares_the_memo),
+        cmocka_unit_test(test_credentials_without_memo),
+        cmocka_unit_test(test_busy_memo_is_left_alone),
+        cmocka_unit_test(test_provider_copies_have_their_own_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,73 +1,104 @@
-/* The signing-key cache shared by threads (also run under TSan): four threads mint tokens
- * for more scopes than the cache has slots, and every token matches the one minted before
- * the threads started. */
+/* One const credentials value shared by threads that mint at the same time (also run
+ * under TSan). Only one call at a time uses the value's memo; the others sign with a
+ * temporary one. With one scope for every thread the memo derives its key and encodes its
+ * session token exactly once, whoever holds it; with a scope per thread every token is
+ * still the one minted before the threads started. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sigv4.h"
 #include "dsql/dsql.h"
 #include "testutil.h"
 
-#define SCOPES 12
+#define THREADS 4
+#define ROUNDS  400
 
-static const char *const secrets[] = {"secret-one", "secret-two", "secret-three"};
-static const char *const regions[] = {"us-east-1", "eu-west-1", "ap-south-1", "us-west-2"};
-static char *expected[SCOPES];
+static const char *const regions[THREADS] = {"us-east-1", "eu-west-1", "ap-south-1", "us-west-2"};
+static dsql_credentials shared = DSQL_CREDENTIALS_INIT;
+static char *expected[THREADS];
 
-static char *mint(int k)
+typedef struct worker_arg {
+    pthread_barrier_t *start;
+    int id;
+    bool one_scope;
+    int bad;
+} worker_arg;
+
+static char *mint(const dsql_credentials *c, const char *region)
 {
-    dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    /* Each secret with its own session token: the threads also take turns replacing the
-     * remembered encoding of the session token. */
-    char session[400];
-    for (size_t i = 0; i < sizeof session - 1; i++)
-        session[i] = "abc+/=XYZ"[(i + (size_t)k / 4) % 9];
-    session[sizeof session - 1] = '\0';
-    if (dsql_credentials_set(&c, "AKIDEXAMPLE", secrets[k / 4], session, 0, NULL))
-        return NULL;
     dsql_token_params p = DSQL_TOKEN_PARAMS_INIT;
     p.hostname = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws";
-    p.region = regions[k % 4];
+    p.region = region;
     p.signing_time = 1795626000;
     char *t = NULL;
-    if (dsql_token_generate(&p, &c, &t, NULL))
+    if (dsql_token_generate(&p, c, &t, NULL))
         t = NULL;
-    dsql_credentials_clear(&c);
     return t;
 }
 
 static void *worker(void *arg)
 {
-    int id = (int)(intptr_t)arg, bad = 0;
-    for (int i = 0; i < 400; i++) {
-        int k = (i * 5 + id * 3) % SCOPES;
-        char *t = mint(k);
+    worker_arg *w = arg;
+    int k = w->one_scope ? 0 : w->id;
+    pthread_barrier_wait(w->start);
+    for (int i = 0; i < ROUNDS; i++) {
+        char *t = mint(&shared, regions[k]);
         if (!t || strcmp(t, expected[k]))
-            bad++;
+            w->bad++;
         dsql_token_free(t);
     }
-    return (void *)(intptr_t)bad;
+    return NULL;
 }
 
-static void test_threads(void **state)
+static void run(bool one_scope)
+{
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, THREADS);
+    pthread_t t[THREADS];
+    worker_arg args[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (worker_arg){&start, i, one_scope, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &args[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(args[i].bad, 0);
+    }
+    pthread_barrier_destroy(&start);
+}
+
+static void test_shared_value(void **state)
 {
     (void)state;
-    for (int k = 0; k < SCOPES; k++)
-        assert_non_null(expected[k] = mint(k));
-    pthread_t t[4];
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i), 0);
-    for (int i = 0; i < 4; i++) {
-        void *bad;
-        pthread_join(t[i], &bad);
-        assert_int_equal((intptr_t)bad, 0);
+    char session[400];
+    for (size_t i = 0; i < sizeof session - 1; i++)
+        session[i] = "abc+/=XYZ"[i % 9];
+    session[sizeof session - 1] = '\0';
+    for (int k = 0; k < THREADS; k++) {
+        dsql_credentials c = DSQL_CREDENTIALS_INIT;
+        assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE", "secret-one", session, 0, NULL),
+                         DSQL_OK);
+        assert_non_null(expected[k] = mint(&c, regions[k]));
+        dsql_credentials_clear(&c);
     }
-    for (int k = 0; k < SCOPES; k++)
+    assert_int_equal(dsql_credentials_set(&shared, "AKIDEXAMPLE", "secret-one", session, 0, NULL),
+                     DSQL_OK);
+    run(true);
+    unsigned long d, e;
+    dsql__sigv4_memo_stats(&shared, &d, &e);
+    assert_int_equal(d, 1);
+    assert_int_equal(e, 1);
+    run(false);
+    dsql__sigv4_memo_stats(&shared, &d, &e);
+    assert_int_equal(e, 1); /* keys come and go with the scopes; the token stays */
+    dsql_credentials_clear(&shared);
+    for (int k = 0; k < THREADS; k++)
         dsql_token_free(expected[k]);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_threads)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_shared_value)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

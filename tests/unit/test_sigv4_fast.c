@@ -1,8 +1,7 @@
 /* The signer's fast paths against plain references: the UTC date arithmetic against
- * gmtime_r, the 16-bytes-at-a-time RFC 3986 encoder against a byte-wise one, and the
- * signing-key cache (more scopes and secrets than it has slots, interleaved) against
- * tokens minted while the entries are fresh. The official signer's vectors are in
- * test_token. */
+ * gmtime_r, the RFC 3986 encoder against a byte-wise one, and the memo of one credentials
+ * value walking scopes and session tokens in several orders against tokens minted with a
+ * fresh value each time. The official signer's vectors are in test_token. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,43 +95,50 @@ static void test_uri_encode_matches_reference(void **state)
 }
 
 /* noinline: inlined, gcc 12 at -O2/-O3 takes the returned token for a pointer to the local
- * `t` and fails the Release build of the tests with -Werror=dangling-pointer. */
-__attribute__((noinline)) static char *mint_with(const char *secret, const char *session,
-                                                 const char *region, time_t when)
+ * `p` and fails the Release build of the tests with -Werror=dangling-pointer. */
+__attribute__((noinline)) static char *mint_with(const dsql_credentials *c, const char *region,
+                                                 time_t when)
 {
-    dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE", secret, session, 0, NULL), DSQL_OK);
     dsql_token_params p = DSQL_TOKEN_PARAMS_INIT;
     p.hostname = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws";
     p.region = region;
     p.signing_time = when;
     char *t = NULL;
-    assert_int_equal(dsql_token_generate(&p, &c, &t, NULL), DSQL_OK);
+    assert_int_equal(dsql_token_generate(&p, c, &t, NULL), DSQL_OK);
+    return t;
+}
+
+/* With a new credentials value: nothing memoized. */
+static char *mint_fresh(const char *secret, const char *session, const char *region, time_t when)
+{
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE", secret, session, 0, NULL), DSQL_OK);
+    char *t = mint_with(&c, region, when);
     dsql_credentials_clear(&c);
     return t;
 }
 
-static char *mint(const char *secret, const char *region, time_t when)
-{
-    return mint_with(secret, "tok+en/=", region, when);
-}
-
-/* The session token's encoded form is remembered between tokens: alternating tokens, the
- * same token in another buffer, and one differing only in its last byte all give what a
- * fresh encoding gives (checked against the byte-wise reference). */
+/* One credentials value whose session token is swapped (as a caller may) between texts
+ * that differ in their last byte only, or not at all: every token's encoding is what a
+ * fresh encoding gives (checked against the byte-wise reference), and it is encoded again
+ * exactly when the text changed. */
 static void test_session_token_memo(void **state)
 {
     (void)state;
-    char a[700], b[700], a2[700];
+    char a[700], b[700];
     for (size_t i = 0; i < sizeof a - 1; i++)
         a[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[i * 7 % 65];
     a[sizeof a - 1] = '\0';
     memcpy(b, a, sizeof a);
     b[sizeof b - 2] = b[sizeof b - 2] == '+' ? '/' : '+'; /* differs in its last byte */
-    memcpy(a2, a, sizeof a);
-    const char *seq[] = {a, a, b, a2, b, b, a, a2};
+    const char *seq[] = {a, a, b, a, b, b, a, a};
+    const unsigned long encodings_after[] = {1, 1, 2, 3, 4, 4, 5, 5};
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE", "secret-one", a, 0, NULL), DSQL_OK);
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
-        char *t = mint_with("secret-one", seq[i], "us-east-1", 1795626000);
+        free(c.session_token); /* a new copy each time: another address, maybe the same */
+        c.session_token = strdup(seq[i]);
+        char *t = mint_with(&c, "us-east-1", 1795626000);
         char want[2200];
         reference_encode(want, (const unsigned char *)seq[i], strlen(seq[i]), false);
         const char *p = strstr(t, "&X-Amz-Security-Token=");
@@ -140,16 +146,24 @@ static void test_session_token_memo(void **state)
         p += strlen("&X-Amz-Security-Token=");
         assert_memory_equal(p, want, strlen(want));
         assert_int_equal(p[strlen(want)], '&');
+        char *fresh = mint_fresh("secret-one", seq[i], "us-east-1", 1795626000);
+        assert_string_equal(t, fresh);
+        dsql_token_free(fresh);
         dsql_token_free(t);
+        unsigned long d, e;
+        dsql__sigv4_memo_stats(&c, &d, &e);
+        assert_int_equal(d, 1);
+        assert_int_equal(e, encodings_after[i]);
     }
+    dsql_credentials_clear(&c);
 }
 
-static void test_signing_key_cache(void **state)
+/* One value per secret walks 4 regions x 2 days in three orders: every token is the one a
+ * fresh value mints, and a key is derived exactly when the scope changed from the last
+ * token's. */
+static void test_signing_key_memo(void **state)
 {
     (void)state;
-    /* 3 secrets x 4 regions x 2 days = 24 scopes against 8 slots. First pass: every token
-     * minted with a fresh key chain right after a miss; later passes in other orders hit
-     * and miss the cache and must give the same bytes. */
     static const char *const secrets[] = {"secret-one", "secret-two", "wJalrXUtnFEMI/K7MDENG"};
     static const char *const regions[] = {"us-east-1", "eu-west-1", "ap-south-1", "us-west-2"};
     const time_t days[] = {1795626000, 1795626000 + 86400};
@@ -157,25 +171,39 @@ static void test_signing_key_cache(void **state)
     for (int s = 0; s < 3; s++)
         for (int r = 0; r < 4; r++)
             for (int d = 0; d < 2; d++)
-                first[s][r][d] = mint(secrets[s], regions[r], days[d]);
+                first[s][r][d] = mint_fresh(secrets[s], "tok+en/=", regions[r], days[d]);
     /* Different secrets or scopes give different signatures. */
     assert_string_not_equal(strstr(first[0][0][0], "X-Amz-Signature="),
                             strstr(first[1][0][0], "X-Amz-Signature="));
     assert_string_not_equal(strstr(first[0][0][0], "X-Amz-Signature="),
                             strstr(first[0][1][0], "X-Amz-Signature="));
-    for (int pass = 0; pass < 3; pass++)
-        for (int i = 0; i < 24; i++) {
-            int k = pass == 0 ? i : pass == 1 ? 23 - i : (i * 7) % 24;
-            int s = k / 8, r = k / 2 % 4, d = k % 2;
-            for (int twice = 0; twice < 2; twice++) {
-                char *t = mint(secrets[s], regions[r], days[d] + twice * 3600);
-                if (!twice)
-                    assert_string_equal(t, first[s][r][d]);
-                else
-                    assert_string_not_equal(t, first[s][r][d]); /* another hour */
-                dsql_token_free(t);
+    for (int s = 0; s < 3; s++) {
+        dsql_credentials c = DSQL_CREDENTIALS_INIT;
+        assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE", secrets[s], "tok+en/=", 0, NULL),
+                         DSQL_OK);
+        unsigned long want = 0;
+        int last = -1;
+        for (int pass = 0; pass < 3; pass++)
+            for (int i = 0; i < 8; i++) {
+                int k = pass == 0 ? i : pass == 1 ? 7 - i : (i * 3) % 8;
+                int r = k / 2, d = k % 2;
+                want += k != last;
+                last = k;
+                for (int twice = 0; twice < 2; twice++) {
+                    char *t = mint_with(&c, regions[r], days[d] + twice * 3600);
+                    if (!twice)
+                        assert_string_equal(t, first[s][r][d]);
+                    else
+                        assert_string_not_equal(t, first[s][r][d]); /* another hour */
+                    dsql_token_free(t);
+                }
+                unsigned long dd, ee;
+                dsql__sigv4_memo_stats(&c, &dd, &ee);
+                assert_int_equal(dd, want);
+                assert_int_equal(ee, 1);
             }
-        }
+        dsql_credentials_clear(&c);
+    }
     for (int s = 0; s < 3; s++)
         for (int r = 0; r < 4; r++)
             for (int d = 0; d < 2; d++)
@@ -187,7 +215,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_amz_date_matches_gmtime),
         cmocka_unit_test(test_uri_encode_matches_reference),
-        cmocka_unit_test(test_signing_key_cache),
+        cmocka_unit_test(test_signing_key_memo),
         cmocka_unit_test(test_session_token_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
