@@ -240,7 +240,6 @@ static void test_set_starts_a_new_memo(void **state)
     MINT(&c, "us-east-1", T0 + 1, 0, 0);
     /* Rotated: same key id, a secret of the same length, the same session token. The new
      * memo starts empty, so the key is derived (and the token encoded) again. */
-    void *old_memo = c.priv_;
     assert_int_equal(dsql_credentials_set(&c, "ASIAX", SECRET_B, x, 0, NULL), DSQL_OK);
     assert_non_null(c.priv_);
     totals(&c, 0, 0);
@@ -255,7 +254,6 @@ static void test_set_starts_a_new_memo(void **state)
         DSQL_OK);
     totals(&c, 0, 0);
     MINT(&c, "us-east-1", T0, 1, 1);
-    (void)old_memo;
     dsql_token_free(t1);
     dsql_token_free(t2);
     dsql_credentials_clear(&c);
