@@ -66,7 +66,7 @@ bool dsql_is_dsql_host(const char *host)
     return find_region(host, &rb, &rn) && host[0] != '.';
 }
 
-static bool valid_region(const char *r)
+bool dsql__valid_region(const char *r)
 {
     if (!*r)
         return false;
@@ -158,7 +158,7 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
             "and profile '%s' in %s has no 'region'",
             host_or_id, pname, path);
     }
-    if (!valid_region(r)) {
+    if (!dsql__valid_region(r)) {
         rc = dsql_error_set(err, DSQL_EINVAL,
                             "endpoint: region '%s' (from %s) is not a region name (letters, "
                             "digits and '-')",

@@ -50,6 +50,8 @@ int dsql__credentials_check_fresh(const dsql_credentials *creds, const char *sou
 const char *dsql__env(const char *name);
 /* True for "true"/"1"/"yes"/"on" (any case). */
 bool dsql__env_true(const char *name);
+/* A plausible region name: non-empty, letters, digits and '-' only. */
+bool dsql__valid_region(const char *r);
 /* Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)" into *out. */
 bool dsql__parse_iso8601(const char *s, time_t *out);
 /* Formats t as "YYYY-MM-DDTHH:MM:SSZ". */

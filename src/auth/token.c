@@ -34,17 +34,6 @@ static bool valid_host(const char *h)
     return true;
 }
 
-static bool valid_region(const char *r)
-{
-    if (!*r)
-        return false;
-    for (const char *p = r; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-'))
-            return false;
-    return true;
-}
-
 int dsql_token_generate(const dsql_token_params *params, const dsql_credentials *creds,
                         char **token, dsql_error *err)
 {
@@ -81,7 +70,7 @@ int dsql_token_generate(const dsql_token_params *params, const dsql_credentials 
                                   params->hostname);
         region = region_buf;
     }
-    if (!valid_region(region))
+    if (!dsql__valid_region(region))
         return dsql_error_set(err, DSQL_EINVAL,
                               "auth token: region '%s' is not a region name (letters, digits "
                               "and '-')",

@@ -246,17 +246,6 @@ static int bad_text(const dsql_model *m, const dsql_attr *a, const char *text, s
                           dsql__type_name(a, tn, sizeof tn));
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* bytea text output: hex (\x...), or the older escape format. False when malformed or
  * out of memory (*oom says which). */
 static bool decode_bytea(const char *s, size_t len, dsql__arena *arena, dsql_bytes *out, bool *oom)
@@ -270,7 +259,7 @@ static bool decode_bytea(const char *s, size_t len, dsql__arena *arena, dsql_byt
         if (!d)
             return !(*oom = true);
         for (size_t i = 0; i < n; i++) {
-            int hi = hexval(p[2 + 2 * i]), lo = hexval(p[3 + 2 * i]);
+            int hi = dsql__hexval(p[2 + 2 * i]), lo = dsql__hexval(p[3 + 2 * i]);
             if (hi < 0 || lo < 0)
                 return false;
             d[i] = (unsigned char)(hi << 4 | lo);

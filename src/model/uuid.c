@@ -48,17 +48,6 @@ bool dsql_uuid_is_null(const dsql_uuid *u)
     return !u || u->str[0] == '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Reads the 32 hex digits of a UUID written as 8-4-4-4-12 (hyphens), as 32 digits, or
  * either of those in braces — the forms PostgreSQL accepts that people actually use.
@@ -84,7 +73,7 @@ static bool uuid_digits(const char *s, size_t len, char digits[32])
                 return false;
             continue;
         }
-        int v = hexval(s[i]);
+        int v = dsql__hexval(s[i]);
         if (v < 0)
             return false;
         digits[k++] = "0123456789abcdef"[v];

@@ -187,3 +187,14 @@ size_t dsql__i64toa(int64_t v, char *buf)
     buf[len] = '\0';
     return len;
 }
+
+int dsql__hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -84,6 +84,8 @@ void dsql__sleep_ms(int64_t ms);
 /* ---- numbers as text, in the C locale whatever the application's LC_NUMERIC ---- */
 /* Decimal text of v into buf (at least 21 bytes); returns the length. */
 size_t dsql__i64toa(int64_t v, char *buf);
+/* The value of a hexadecimal digit (either case), or -1. */
+int dsql__hexval(int c);
 /* Shortest text that reads back as exactly d ("NaN", "Infinity", "-Infinity" for the
  * special values, PostgreSQL's spelling). cap >= 32. Returns the length. */
 size_t dsql__dtoa(double d, char *buf, size_t cap);
