@@ -436,28 +436,6 @@ static void test_sync_indexes(void **state)
     PQfinish(pg);
 }
 
-static const dsql_assoc pet_owner_fk = {.magic = DSQL_ASSOC_MAGIC,
-                                        .kind = DSQL_ASSOC_BELONGS_TO,
-                                        .alias = "owner",
-                                        .source = &pet_model,
-                                        .target = &owner_model,
-                                        .foreign_key = "ownerId",
-                                        .member_offset = offsetof(pet, owner),
-                                        .constraints = true,
-                                        .on_delete = "SET NULL"};
-static const dsql_assoc vet_specialties_fk = {.magic = DSQL_ASSOC_MAGIC,
-                                              .kind = DSQL_ASSOC_BELONGS_TO_MANY,
-                                              .alias = "specialties",
-                                              .source = &vet_model,
-                                              .target = &specialty_model,
-                                              .through = &vet_specialty_model,
-                                              .foreign_key = "vetId",
-                                              .other_key = "specialtyId",
-                                              .member_offset = offsetof(vet, specialties),
-                                              .count_offset = offsetof(vet, n_specialties),
-                                              .constraints = true,
-                                              .on_delete = "cascade"};
-
 static const char *fk_sql =
     "SELECT conrelid::regclass::text, conname, convalidated, pg_get_constraintdef(oid) "
     "FROM pg_constraint WHERE contype = 'f' ORDER BY 2";
@@ -519,7 +497,9 @@ static void test_sync_foreign_keys(void **state)
     /* New tables: the join table is listed first but created last, its two keys inline. */
     fresh_schema(pg);
     const dsql_model *order[] = {&vet_specialty_model, &vet_model, &specialty_model};
-    const dsql_assoc *btm[] = {&vet_specialties_fk};
+    dsql_assoc cascade = vet_specialties_fk;
+    cascade.on_delete = "cascade";
+    const dsql_assoc *btm[] = {&cascade};
     mark = log_mark();
     assert_dsql_ok(dsql_sync(pool, order, 3, btm, 1, &rep, &err), err);
     assert_int_equal(rep.tables_created, 3);

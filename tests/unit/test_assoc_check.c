@@ -5,71 +5,7 @@
 
 #include "testutil.h"
 #include "model/internal.h"
-
-typedef struct pet pet;
-typedef struct specialty specialty;
-typedef struct owner {
-    dsql_uuid id;
-    char *name;
-    pet *pets;
-    size_t n_pets;
-    pet *first_pet;
-} owner;
-struct pet {
-    dsql_uuid id;
-    char *name;
-    dsql_uuid owner_id;
-    int32_t legs;
-    owner *owner;
-};
-typedef struct vet {
-    dsql_uuid id;
-    specialty *specialties;
-    size_t n_specialties;
-} vet;
-struct specialty {
-    char *id;
-};
-typedef struct vet_specialty {
-    dsql_uuid id;
-    dsql_uuid vet_id;
-    char *specialty_id;
-} vet_specialty;
-
-static const dsql_attr owner_attrs[] = {
-    DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true),
-    DSQL_ATTR(owner, name, DSQL_STRING(30)),
-};
-static DSQL_MODEL(owner_model, owner, "owner", owner_attrs);
-static const dsql_attr pet_attrs[] = {
-    DSQL_ATTR(pet, id, DSQL_UUID, .primary_key = true),
-    DSQL_ATTR(pet, name, DSQL_STRING(30)),
-    DSQL_ATTR_AS(pet, owner_id, "ownerId", DSQL_UUID),
-    DSQL_ATTR(pet, legs, DSQL_INTEGER),
-};
-static DSQL_MODEL(pet_model, pet, "pet", pet_attrs);
-static const dsql_attr vet_attrs[] = {DSQL_ATTR(vet, id, DSQL_UUID, .primary_key = true)};
-static DSQL_MODEL(vet_model, vet, "vet", vet_attrs);
-static const dsql_attr specialty_attrs[] = {
-    DSQL_ATTR(specialty, id, DSQL_STRING(80), .primary_key = true, .column = "name"),
-};
-static DSQL_MODEL(specialty_model, specialty, "specialty", specialty_attrs);
-static const dsql_attr vs_attrs[] = {
-    DSQL_ATTR(vet_specialty, id, DSQL_UUID, .primary_key = true),
-    DSQL_ATTR_AS(vet_specialty, vet_id, "vetId", DSQL_UUID),
-    DSQL_ATTR_AS(vet_specialty, specialty_id, "specialtyId", DSQL_STRING(80)),
-};
-static DSQL_MODEL(vs_model, vet_specialty, "vetSpecialties", vs_attrs);
-
-static const dsql_assoc owner_pets =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc pet_owner =
-    DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
-static const dsql_assoc owner_first_pet =
-    DSQL_HAS_ONE(owner, first_pet, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc vet_specialties =
-    DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model, &vs_model,
-                         "vetId", "specialtyId");
+#include "clinic_models.h"
 
 static void expect_bad(const dsql_assoc *a, const char *msg)
 {
@@ -84,18 +20,18 @@ static void test_good(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     dsql__assoc_keys k;
     assert_int_equal(dsql__assoc_resolve(&owner_pets, &k, &err), DSQL_OK);
-    assert_ptr_equal(k.foreign_key, &pet_attrs[2]);
+    assert_ptr_equal(k.foreign_key, &pet_attrs[3]);
     assert_ptr_equal(k.source_key, &owner_attrs[0]);
     assert_null(k.target_key);
     assert_true(dsql__assoc_to_many(&owner_pets));
     assert_int_equal(dsql__assoc_resolve(&pet_owner, &k, &err), DSQL_OK);
-    assert_ptr_equal(k.foreign_key, &pet_attrs[2]);
+    assert_ptr_equal(k.foreign_key, &pet_attrs[3]);
     assert_ptr_equal(k.target_key, &owner_attrs[0]);
     assert_false(dsql__assoc_to_many(&pet_owner));
-    assert_int_equal(dsql_assoc_check(&owner_first_pet, &err), DSQL_OK);
+    assert_int_equal(dsql_assoc_check(&pet_collar, &err), DSQL_OK);
     assert_int_equal(dsql__assoc_resolve(&vet_specialties, &k, &err), DSQL_OK);
-    assert_ptr_equal(k.foreign_key, &vs_attrs[1]);
-    assert_ptr_equal(k.other_key, &vs_attrs[2]);
+    assert_ptr_equal(k.foreign_key, &vet_specialty_attrs[1]);
+    assert_ptr_equal(k.other_key, &vet_specialty_attrs[2]);
     assert_ptr_equal(k.source_key, &vet_attrs[0]);
     assert_ptr_equal(k.target_key, &specialty_attrs[0]);
     assert_string_equal(owner_pets.alias, "pets");
@@ -108,9 +44,9 @@ static void test_bad(void **state)
     a.foreign_key = "owner_id_typo";
     expect_bad(&a, "association owner.pets (has-many): foreign key \"owner_id_typo\" is not an "
                    "attribute of model pet");
-    a = owner_pets;
-    a.foreign_key = "legs";
-    expect_bad(&a, "association owner.pets (has-many): key types differ: pet.legs is INTEGER, "
+    a = owner_weighed_pets;
+    a.foreign_key = "weight";
+    expect_bad(&a, "association owner.pets (has-many): key types differ: pet.weight is INTEGER, "
                    "owner.id is UUID");
     a = pet_owner;
     a.target_key = "name";

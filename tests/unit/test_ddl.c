@@ -4,6 +4,7 @@
 
 #include "testutil.h"
 #include "model/ddl.h"
+#include "clinic_models.h"
 
 typedef struct everything {
     dsql_uuid id;
@@ -46,63 +47,6 @@ static const dsql_index everything_indexes[] = {
 };
 static DSQL_MODEL_INDEXED(everything_model, everything, "every \"thing\"", everything_attrs,
                           everything_indexes);
-
-/* The seed's models. */
-typedef struct owner {
-    dsql_uuid id;
-    char *name, *city, *telephone;
-    struct pet *pets;
-    size_t n_pets;
-} owner;
-typedef struct pet {
-    dsql_uuid id;
-    char *name, *birth_date;
-    dsql_uuid owner_id;
-    owner *owner;
-} pet;
-typedef struct specialty {
-    char *id;
-} specialty;
-typedef struct vet {
-    dsql_uuid id;
-    char *name;
-    specialty *specialties;
-    size_t n_specialties;
-} vet;
-typedef struct vet_specialty {
-    dsql_uuid id, vet_id;
-    char *specialty_id;
-} vet_specialty;
-
-static const dsql_attr owner_attrs[] = {
-    DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR(owner, name, DSQL_STRING(30), .not_null = true),
-    DSQL_ATTR(owner, city, DSQL_STRING(80), .not_null = true),
-    DSQL_ATTR(owner, telephone, DSQL_STRING(20)),
-};
-static DSQL_MODEL(owner_model, owner, "owner", owner_attrs);
-static const dsql_attr pet_attrs[] = {
-    DSQL_ATTR(pet, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR(pet, name, DSQL_STRING(30), .not_null = true),
-    DSQL_ATTR_AS(pet, birth_date, "birthDate", DSQL_DATEONLY, .not_null = true),
-    DSQL_ATTR_AS(pet, owner_id, "ownerId", DSQL_UUID),
-};
-static DSQL_MODEL(pet_model, pet, "pet", pet_attrs);
-static const dsql_attr specialty_attrs[] = {
-    DSQL_ATTR(specialty, id, DSQL_STRING(80), .primary_key = true, .column = "name"),
-};
-static DSQL_MODEL(specialty_model, specialty, "specialty", specialty_attrs);
-static const dsql_attr vet_attrs[] = {
-    DSQL_ATTR(vet, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR(vet, name, DSQL_STRING(30), .not_null = true),
-};
-static DSQL_MODEL(vet_model, vet, "vet", vet_attrs);
-static const dsql_attr vet_specialty_attrs[] = {
-    DSQL_ATTR(vet_specialty, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR_AS(vet_specialty, vet_id, "vetId", DSQL_UUID),
-    DSQL_ATTR_AS(vet_specialty, specialty_id, "specialtyId", DSQL_STRING(80)),
-};
-static DSQL_MODEL(vet_specialty_model, vet_specialty, "vetSpecialties", vet_specialty_attrs);
 
 static void test_create_every_type(void **state)
 {
@@ -239,29 +183,6 @@ static void test_long_names_cut(void **state)
     assert_int_equal(name[62], 'b');
 }
 
-static const dsql_assoc pet_owner_fk = {.magic = DSQL_ASSOC_MAGIC,
-                                        .kind = DSQL_ASSOC_BELONGS_TO,
-                                        .alias = "owner",
-                                        .source = &pet_model,
-                                        .target = &owner_model,
-                                        .foreign_key = "ownerId",
-                                        .member_offset = offsetof(pet, owner),
-                                        .constraints = true,
-                                        .on_delete = "set null"};
-static const dsql_assoc owner_pets_nofk =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc vet_specialties_fk = {.magic = DSQL_ASSOC_MAGIC,
-                                              .kind = DSQL_ASSOC_BELONGS_TO_MANY,
-                                              .alias = "specialties",
-                                              .source = &vet_model,
-                                              .target = &specialty_model,
-                                              .through = &vet_specialty_model,
-                                              .foreign_key = "vetId",
-                                              .other_key = "specialtyId",
-                                              .member_offset = offsetof(vet, specialties),
-                                              .count_offset = offsetof(vet, n_specialties),
-                                              .constraints = true};
-
 static void test_foreign_keys(void **state)
 {
     (void)state;
@@ -269,7 +190,7 @@ static void test_foreign_keys(void **state)
     size_t n = 9;
     dsql_error err = DSQL_ERROR_INIT;
     /* Off by default (the seed's constraints: false). */
-    assert_int_equal(dsql__assoc_fks(&owner_pets_nofk, fks, &n, &err), DSQL_OK);
+    assert_int_equal(dsql__assoc_fks(&owner_pets, fks, &n, &err), DSQL_OK);
     assert_int_equal(n, 0);
 
     assert_int_equal(dsql__assoc_fks(&pet_owner_fk, fks, &n, &err), DSQL_OK);

@@ -4,7 +4,7 @@
 
 #include "testutil.h"
 #include "model/internal.h"
-#include "clinic.h"
+#include "clinic_models.h"
 
 typedef struct built {
     dsql__strbuf sql;
@@ -39,7 +39,7 @@ static void where_sql(const dsql_where *w, const char *want_sql)
     dsql__strbuf sb = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql__build_where(&sb, &p, &pet_model, NULL, w, &err);
+    int rc = dsql__build_where(&sb, &p, &weighed_pet_model, NULL, w, &err);
     if (rc)
         fail_msg("where failed: %s", err.message);
     assert_string_equal(dsql__sb_str(&sb), want_sql);
@@ -52,7 +52,7 @@ static void where_err(const dsql_where *w, int status, const char *msg)
     dsql__strbuf sb = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     dsql_error err = DSQL_ERROR_INIT;
-    assert_int_equal(dsql__build_where(&sb, &p, &pet_model, NULL, w, &err), status);
+    assert_int_equal(dsql__build_where(&sb, &p, &weighed_pet_model, NULL, w, &err), status);
     assert_string_equal(err.message, msg);
     dsql__sb_free(&sb);
     dsql__params_free(&p);
@@ -101,7 +101,7 @@ static void test_where_params(void **state)
     dsql__params p = DSQL__PARAMS_INIT;
     dsql_error err = DSQL_ERROR_INIT;
     const char *hostile = "x'); DROP TABLE pet; -- $1 \\ \"";
-    assert_int_equal(dsql__build_where(&sb, &p, &pet_model, "pets",
+    assert_int_equal(dsql__build_where(&sb, &p, &weighed_pet_model, "pets",
                                        DSQL_AND(DSQL_EQ("name", DSQL_STR(hostile)),
                                                 DSQL_IN("weight", DSQL_INT(7), DSQL_STR("8"))),
                                        &err),
@@ -197,7 +197,7 @@ static void test_select_simple(void **state)
     done(&b);
 
     build(&b,
-          &(dsql__select){.m = &pet_model,
+          &(dsql__select){.m = &weighed_pet_model,
                           .count = true,
                           .q = &(dsql_query){.where = DSQL_OR(DSQL_IS_NULL("ownerId"),
                                                               DSQL_GT("weight", DSQL_INT(2)))}});
@@ -245,25 +245,25 @@ static void test_select_errors(void **state)
                         "limit and offset must not be negative (limit -1, offset 0)");
     done(&b);
     build(&b, &(dsql__select){.m = &owner_model,
-                              .q = &(dsql_query){DSQL_INCLUDES({.assoc = &pet_visits})}});
+                              .q = &(dsql_query){DSQL_INCLUDES({.assoc = &weighed_pet_visits})}});
     assert_string_equal(b.err.message, "include visits: the association starts at model pet, "
                                        "but it is included under model owner");
     done(&b);
-    build(&b,
-          &(dsql__select){.m = &owner_model,
-                          .q = &(dsql_query){
-                              DSQL_INCLUDES({.assoc = &owner_pets}),
-                              .order = (const dsql_order[]){{.attr = "name", .assoc = &pet_visits}},
-                              .n_order = 1}});
+    build(&b, &(dsql__select){
+                  .m = &owner_model,
+                  .q = &(dsql_query){
+                      DSQL_INCLUDES({.assoc = &owner_weighed_pets}),
+                      .order = (const dsql_order[]){{.attr = "name", .assoc = &weighed_pet_visits}},
+                      .n_order = 1}});
     assert_string_equal(b.err.message, "order: association visits is not included in the query");
     done(&b);
     /* A limit on parents cannot follow an order on a to-many include's attribute. */
-    build(&b,
-          &(dsql__select){.m = &owner_model,
-                          .q = &(dsql_query){
-                              .limit = 2,
-                              DSQL_ORDER_BY({.attr = "name", .assoc = &owner_pets, .desc = true}),
-                              DSQL_INCLUDES({.assoc = &owner_pets})}});
+    build(&b, &(dsql__select){
+                  .m = &owner_model,
+                  .q = &(dsql_query){
+                      .limit = 2,
+                      DSQL_ORDER_BY({.attr = "name", .assoc = &owner_weighed_pets, .desc = true}),
+                      DSQL_INCLUDES({.assoc = &owner_weighed_pets})}});
     assert_int_equal(b.rc, DSQL_EINVAL);
     assert_string_equal(b.err.message,
                         "order: the first term orders by included association pets, but a "
@@ -271,30 +271,32 @@ static void test_select_errors(void **state)
                         "attributes only: put an attribute of owner first, or drop the limit");
     done(&b);
     /* An attribute of the parent first: the parents are chosen by it, children after. */
-    build(&b,
-          &(dsql__select){.m = &owner_model,
-                          .q = &(dsql_query){.offset = 1,
-                                             DSQL_ORDER_BY(DSQL_ASC("name"),
-                                                           {.attr = "name", .assoc = &owner_pets}),
-                                             DSQL_INCLUDES({.assoc = &owner_pets})}});
+    build(&b, &(dsql__select){
+                  .m = &owner_model,
+                  .q = &(dsql_query){.offset = 1,
+                                     DSQL_ORDER_BY(DSQL_ASC("name"),
+                                                   {.attr = "name", .assoc = &owner_weighed_pets}),
+                                     DSQL_INCLUDES({.assoc = &owner_weighed_pets})}});
     assert_int_equal(b.rc, DSQL_OK);
     done(&b);
     /* find_one's own limit (one parent, usually by a key): children ordered, no error. */
-    build(&b,
-          &(dsql__select){.m = &owner_model,
-                          .limit = 1,
-                          .q = &(dsql_query){DSQL_ORDER_BY({.attr = "name", .assoc = &owner_pets}),
-                                             DSQL_INCLUDES({.assoc = &owner_pets})}});
+    build(&b, &(dsql__select){
+                  .m = &owner_model,
+                  .limit = 1,
+                  .q = &(dsql_query){DSQL_ORDER_BY({.attr = "name", .assoc = &owner_weighed_pets}),
+                                     DSQL_INCLUDES({.assoc = &owner_weighed_pets})}});
     assert_int_equal(b.rc, DSQL_OK);
     done(&b);
-    build(&b, &(dsql__select){.m = &owner_model,
-                              .q = &(dsql_query){DSQL_INCLUDES(
-                                  {.assoc = &owner_pets, .where = DSQL_EQ("nope", DSQL_INT(1))})}});
+    build(&b, &(dsql__select){
+                  .m = &owner_model,
+                  .q = &(dsql_query){DSQL_INCLUDES(
+                      {.assoc = &owner_weighed_pets, .where = DSQL_EQ("nope", DSQL_INT(1))})}});
     assert_string_equal(b.err.message, "include pets: where: model pet has no attribute \"nope\"");
     done(&b);
-    build(&b, &(dsql__select){.m = &owner_model,
-                              .q = &(dsql_query){DSQL_INCLUDES(
-                                  {.assoc = &owner_pets, DSQL_ORDER_BY(DSQL_ASC("nope"))})}});
+    build(&b,
+          &(dsql__select){.m = &owner_model,
+                          .q = &(dsql_query){DSQL_INCLUDES(
+                              {.assoc = &owner_weighed_pets, DSQL_ORDER_BY(DSQL_ASC("nope"))})}});
     assert_string_equal(b.err.message, "include pets: order: model pet has no attribute \"nope\"");
     done(&b);
     /* A to-many include under a model without a primary key cannot merge its rows. */
@@ -302,7 +304,7 @@ static void test_select_errors(void **state)
                                            DSQL_ATTR(owner, name, DSQL_TEXT)};
     dsql_model nopk = {DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner),
                        nopk_attrs,       2,       NULL,    0};
-    dsql_assoc nopk_pets = owner_pets;
+    dsql_assoc nopk_pets = owner_weighed_pets;
     nopk_pets.source = &nopk;
     nopk_pets.source_key = "id";
     build(&b,
@@ -317,7 +319,7 @@ static void test_select_includes(void **state)
 {
     (void)state;
     built b;
-    dsql_query q = {DSQL_INCLUDES({.assoc = &owner_pets})};
+    dsql_query q = {DSQL_INCLUDES({.assoc = &owner_weighed_pets})};
     build(&b, &(dsql__select){.m = &owner_model, .q = &q});
     EXPECT_SQL(&b, "SELECT \"owner\".\"id\", \"owner\".\"name\", \"owner\".\"city\", "
                    "\"owner\".\"telephone\", \"pets\".\"id\", \"pets\".\"name\", "
@@ -336,13 +338,14 @@ static void test_select_includes(void **state)
     dsql_query q2 = {
         .where = DSQL_EQ("city", DSQL_STR("Anytown")),
         .order = (const dsql_order[]){{.attr = "name"},
-                                      {.attr = "name", .assoc = &owner_pets, .desc = true}},
+                                      {.attr = "name", .assoc = &owner_weighed_pets, .desc = true}},
         .n_order = 2,
         .limit = 5,
-        DSQL_INCLUDES({.assoc = &owner_pets,
-                       .where = DSQL_NOT_NULL("weight"),
-                       .required = true,
-                       DSQL_INCLUDES({.assoc = &pet_visits, DSQL_ORDER_BY(DSQL_DESC("day"))})}),
+        DSQL_INCLUDES(
+            {.assoc = &owner_weighed_pets,
+             .where = DSQL_NOT_NULL("weight"),
+             .required = true,
+             DSQL_INCLUDES({.assoc = &weighed_pet_visits, DSQL_ORDER_BY(DSQL_DESC("day"))})}),
     };
     build(&b, &(dsql__select){.m = &owner_model, .q = &q2});
     EXPECT_SQL(
@@ -384,8 +387,8 @@ static void test_select_includes(void **state)
 
     /* A limit with a to-one include: the parents are limited first (same rows: the LEFT
      * JOIN to one row neither drops nor repeats a parent), so the join is by key. */
-    dsql_query q4 = {.limit = 3, DSQL_INCLUDES({.assoc = &pet_owner})};
-    build(&b, &(dsql__select){.m = &pet_model, .q = &q4});
+    dsql_query q4 = {.limit = 3, DSQL_INCLUDES({.assoc = &weighed_pet_owner})};
+    build(&b, &(dsql__select){.m = &weighed_pet_model, .q = &q4});
     EXPECT_SQL(&b, "SELECT \"pet\".\"id\", \"pet\".\"name\", \"pet\".\"birthDate\", "
                    "\"pet\".\"ownerId\", \"pet\".\"weight\", \"owner\".\"id\", \"owner\".\"name\", "
                    "\"owner\".\"city\", \"owner\".\"telephone\" FROM (SELECT \"pet\".\"id\", "
@@ -396,18 +399,18 @@ static void test_select_includes(void **state)
     done(&b);
     /* ... but not when the include could change which parents come first: required, or
      * ordered on. */
-    dsql_query q5 = {.limit = 3, DSQL_INCLUDES({.assoc = &pet_owner, .required = true})};
-    build(&b, &(dsql__select){.m = &pet_model, .q = &q5});
+    dsql_query q5 = {.limit = 3, DSQL_INCLUDES({.assoc = &weighed_pet_owner, .required = true})};
+    build(&b, &(dsql__select){.m = &weighed_pet_model, .q = &q5});
     EXPECT_SQL(&b, "SELECT \"pet\".\"id\", \"pet\".\"name\", \"pet\".\"birthDate\", "
                    "\"pet\".\"ownerId\", \"pet\".\"weight\", \"owner\".\"id\", \"owner\".\"name\", "
                    "\"owner\".\"city\", \"owner\".\"telephone\" FROM \"pet\" INNER JOIN "
                    "\"owner\" AS \"owner\" ON \"owner\".\"id\" = \"pet\".\"ownerId\" LIMIT $1");
     done(&b);
     dsql_query q6 = {.limit = 3,
-                     .order = (const dsql_order[]){{.attr = "name", .assoc = &pet_owner}},
+                     .order = (const dsql_order[]){{.attr = "name", .assoc = &weighed_pet_owner}},
                      .n_order = 1,
-                     DSQL_INCLUDES({.assoc = &pet_owner})};
-    build(&b, &(dsql__select){.m = &pet_model, .q = &q6});
+                     DSQL_INCLUDES({.assoc = &weighed_pet_owner})};
+    build(&b, &(dsql__select){.m = &weighed_pet_model, .q = &q6});
     EXPECT_SQL(&b, "SELECT \"pet\".\"id\", \"pet\".\"name\", \"pet\".\"birthDate\", "
                    "\"pet\".\"ownerId\", \"pet\".\"weight\", \"owner\".\"id\", \"owner\".\"name\", "
                    "\"owner\".\"city\", \"owner\".\"telephone\" FROM \"pet\" LEFT OUTER JOIN "
@@ -434,14 +437,14 @@ static void test_select_via(void **state)
     done(&b);
     owner o;
     strcpy(o.id.str, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
-    build(&b, &(dsql__select){.m = &pet_model,
-                              .via = &owner_pets,
+    build(&b, &(dsql__select){.m = &weighed_pet_model,
+                              .via = &owner_weighed_pets,
                               .via_row = &o,
                               .q = &(dsql_query){.where = DSQL_EQ("name", DSQL_STR("Rex"))}});
     EXPECT_SQL(&b, "SELECT \"id\", \"name\", \"birthDate\", \"ownerId\", \"weight\" FROM \"pet\" "
                    "WHERE \"ownerId\" = $1 AND (\"name\" = $2)");
     done(&b);
-    build(&b, &(dsql__select){.m = &owner_model, .via = &owner_pets, .via_row = &o});
+    build(&b, &(dsql__select){.m = &owner_model, .via = &owner_weighed_pets, .via_row = &o});
     assert_int_equal(b.rc, DSQL_EINVAL);
     assert_string_equal(b.err.message, "association pets leads to model pet, not owner");
     done(&b);
