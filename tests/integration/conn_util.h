@@ -1,8 +1,11 @@
-/* Helpers for the conn layer's integration tests (header-only; include after testutil.h). */
+/* Helpers for the integration tests: log capture, pools and connections on the throwaway
+ * server, superuser checks behind the library's back (header-only; include after testutil.h). */
 #ifndef DSQL_TEST_CONN_UTIL_H
 #define DSQL_TEST_CONN_UTIL_H
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +134,146 @@ static inline long pg_long(PGconn *pg, const char *sql)
     long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return v;
+}
+
+/* Runs sql (printf-style) on a fresh superuser connection, failing the test on error;
+ * with want_value, returns the single value it returns as a long. */
+static inline long admin_vrun(bool want_value, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static inline long admin_vrun(bool want_value, const char *fmt, va_list ap)
+{
+    char sql[1024];
+    int n = vsnprintf(sql, sizeof sql, fmt, ap);
+    assert_true(n > 0 && (size_t)n < sizeof sql);
+    PGconn *pg = admin_pg();
+    long v = 0;
+    if (want_value)
+        v = pg_long(pg, sql);
+    else
+        pg_ok(pg, sql);
+    PQfinish(pg);
+    return v;
+}
+
+static inline void admin_exec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void admin_exec(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    admin_vrun(false, fmt, ap);
+    va_end(ap);
+}
+
+static inline long admin_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline long admin_long(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    long v = admin_vrun(true, fmt, ap);
+    va_end(ap);
+    return v;
+}
+
+/* How a test's pool or connection differs from test_config(): a field left NULL / 0
+ * keeps the default. */
+typedef struct test_spec {
+    const char *database;
+    const char *application_name;
+    int port;
+    const char *sslmode;
+    int statement_cache;
+    log_capture *logs;                /* receives every log line */
+    const dsql_pool_options *options; /* pools only */
+} test_spec;
+
+static inline void test_spec_config(const test_spec *spec, dsql_config *cfg)
+{
+    test_config(cfg);
+    if (spec->database)
+        cfg->database = spec->database;
+    if (spec->application_name)
+        cfg->application_name = spec->application_name;
+    if (spec->port)
+        cfg->port = spec->port;
+    if (spec->sslmode)
+        cfg->sslmode = spec->sslmode;
+    if (spec->statement_cache)
+        cfg->statement_cache = spec->statement_cache;
+    if (spec->logs) {
+        cfg->log = cap_log;
+        cfg->log_ctx = spec->logs;
+    }
+}
+
+static inline void test_open_failed(const char *what, int rc, const dsql_error *err)
+{
+    print_error("%s: %s [%s] %s\n", what, dsql_status_name(rc), err->sqlstate, err->message);
+    fail();
+}
+
+/* A pool on the throwaway server as the trust superuser; fails the test if it cannot open. */
+static inline dsql_pool *test_pool_open(const test_spec *spec)
+{
+    dsql_config cfg;
+    test_spec_config(spec, &cfg);
+    dsql_pool *pool = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_pool_open(&cfg, spec->options, &pool, &err);
+    dsql_config_clear(&cfg);
+    if (rc != DSQL_OK)
+        test_open_failed("dsql_pool_open", rc, &err);
+    return pool;
+}
+
+/* One connection, the same way. */
+static inline dsql_conn *test_conn_open(const test_spec *spec)
+{
+    dsql_config cfg;
+    test_spec_config(spec, &cfg);
+    dsql_conn *conn = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_connect(&cfg, &conn, &err);
+    dsql_config_clear(&cfg);
+    if (rc != DSQL_OK)
+        test_open_failed("dsql_connect", rc, &err);
+    return conn;
+}
+
+/* TEST_POOL(.database = DB, .logs = &logs), TEST_CONN(.port = p): at least one field. */
+#define TEST_POOL(...) test_pool_open(&(test_spec){__VA_ARGS__})
+#define TEST_CONN(...) test_conn_open(&(test_spec){__VA_ARGS__})
+
+/* A pool's counters, to count what one call sends: take them before, assert_sent after. */
+typedef struct pool_counters {
+    uint64_t statements, round_trips;
+} pool_counters;
+
+static inline pool_counters pool_counters_of(dsql_pool *pool)
+{
+    dsql_pool_stats s;
+    dsql_pool_get_stats(pool, &s);
+    return (pool_counters){s.statements, s.round_trips};
+}
+
+/* The round trips and statements pool sent since counters c. */
+#define assert_sent(pool, c, trips, stmts)                                                         \
+    do {                                                                                           \
+        pool_counters n_ = pool_counters_of((pool));                                               \
+        assert_int_equal(n_.round_trips - (c).round_trips, (trips));                               \
+        assert_int_equal(n_.statements - (c).statements, (stmts));                                 \
+    } while (0)
+
+/* The integer in the first row and column of what sql returns on conn, into *v. */
+static inline int conn_query_int(dsql_conn *conn, const char *sql, const dsql_value *params,
+                                 size_t nparams, int64_t *v, dsql_error *err)
+{
+    dsql_result *res;
+    int rc = dsql_conn_query(conn, sql, params, nparams, &res, err);
+    if (rc)
+        return rc;
+    rc = dsql_result_int(res, 0, 0, v, err);
+    dsql_result_free(res);
+    return rc;
 }
 
 /* Fails with the error's text when rc is not DSQL_OK. */

@@ -22,25 +22,16 @@ static inline const char *pc_conninfo(const char *db)
     return buf;
 }
 
+static inline void pc_drop_db(const char *db)
+{
+    admin_exec("DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", db);
+}
+
 /* Drops and creates database db. */
 static inline void pc_create_db(const char *db)
 {
-    PGconn *pg = admin_pg();
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", db);
-    pg_ok(pg, sql);
-    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", db);
-    pg_ok(pg, sql);
-    PQfinish(pg);
-}
-
-static inline void pc_drop_db(const char *db)
-{
-    PGconn *pg = admin_pg();
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", db);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    pc_drop_db(db);
+    admin_exec("CREATE DATABASE \"%s\"", db);
 }
 
 /* A libpq connection to database db, for checks behind the library's back. */
@@ -53,6 +44,49 @@ static inline PGconn *pc_pg(const char *db)
     }
     PQsetNoticeProcessor(pg, quiet_notices, NULL);
     return pg;
+}
+
+/* A test program's own database db, created afresh, with a pool on it (its log lines kept
+ * in logs, cap_init'ed here, when logs is not NULL) and, when pg is not NULL, a libpq
+ * connection to it for checks behind the library's back. */
+static inline void pc_open(const char *db, dsql_pool **pool, PGconn **pg, log_capture *logs)
+{
+    pc_create_db(db);
+    if (logs)
+        cap_init(logs);
+    *pool = TEST_POOL(.database = db, .logs = logs);
+    if (pg)
+        *pg = pc_pg(db);
+}
+
+/* Closes what pc_open opened (pg may be NULL) and drops database db. */
+static inline void pc_close(const char *db, dsql_pool *pool, PGconn *pg, log_capture *logs)
+{
+    PQfinish(pg);
+    dsql_pool_close(pool);
+    if (logs)
+        cap_free(logs);
+    pc_drop_db(db);
+}
+
+/* The clinic's tables: the seed's five and collar, created by dsql_sync. */
+static inline void pc_sync_clinic(dsql_pool *pool)
+{
+    const dsql_model *models[] = {&owner_model,     &pet_model, &collar_model,
+                                  &specialty_model, &vet_model, &vet_specialty_model};
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_sync(pool, models, 6, NULL, 0, NULL, &err), err);
+}
+
+/* Deletes every row of the clinic's tables. */
+static inline void pc_delete_rows(PGconn *pg)
+{
+    pg_ok(pg, "DELETE FROM \"vetSpecialties\"");
+    pg_ok(pg, "DELETE FROM vet");
+    pg_ok(pg, "DELETE FROM specialty");
+    pg_ok(pg, "DELETE FROM collar");
+    pg_ok(pg, "DELETE FROM pet");
+    pg_ok(pg, "DELETE FROM owner");
 }
 
 /* The rows of a query as one string: fields joined by '|', rows by '\n'. malloc'd. */

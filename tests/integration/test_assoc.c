@@ -43,37 +43,15 @@ static collar collar2 = {.id = {COLLAR2}, .color = "blue"};
 static int setup(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    pg = pc_pg(DB);
-    cap_init(&logs);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    cfg.log = cap_log;
-    cfg.log_ctx = &logs;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
-    dsql_config_clear(&cfg);
-    if (rc) {
-        print_error("dsql_pool_open: %s\n", err.message);
-        return -1;
-    }
-    const dsql_model *models[] = {&owner_model,     &pet_model, &collar_model,
-                                  &specialty_model, &vet_model, &vet_specialty_model};
-    if (dsql_sync(pool, models, 6, NULL, 0, NULL, &err)) {
-        print_error("dsql_sync: %s\n", err.message);
-        return -1;
-    }
+    pc_open(DB, &pool, &pg, &logs);
+    pc_sync_clinic(pool);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    dsql_pool_close(pool);
-    cap_free(&logs);
-    PQfinish(pg);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, &logs);
     return 0;
 }
 
@@ -81,12 +59,7 @@ static int teardown(void **state)
  * collars; no links otherwise. */
 static void reset_rows(void)
 {
-    pg_ok(pg, "DELETE FROM \"vetSpecialties\"");
-    pg_ok(pg, "DELETE FROM vet");
-    pg_ok(pg, "DELETE FROM specialty");
-    pg_ok(pg, "DELETE FROM collar");
-    pg_ok(pg, "DELETE FROM pet");
-    pg_ok(pg, "DELETE FROM owner");
+    pc_delete_rows(pg);
     pg_ok(pg, "INSERT INTO vet VALUES ('" CARLOS "', 'Carlos Salazar'), ('" JANE "', 'Jane Doe')");
     pg_ok(pg, "INSERT INTO specialty VALUES ('Exotic'), ('Cats'), ('Dogs')");
     pg_ok(pg, "INSERT INTO owner VALUES ('" JOHN "', 'John Doe', 'Anytown', NULL), ('" MARY
@@ -97,26 +70,6 @@ static void reset_rows(void)
     pg_ok(pg,
           "INSERT INTO collar VALUES ('" COLLAR1 "', 'red', NULL), ('" COLLAR2 "', 'blue', NULL)");
 }
-
-/* Pool counters, to count what one call sent. */
-typedef struct counters {
-    uint64_t statements, round_trips;
-} counters;
-
-static counters now(void)
-{
-    dsql_pool_stats s;
-    dsql_pool_get_stats(pool, &s);
-    return (counters){s.statements, s.round_trips};
-}
-
-/* Round trips and statements since c. */
-#define assert_sent(c, trips, stmts)                                                               \
-    do {                                                                                           \
-        counters n_ = now();                                                                       \
-        assert_int_equal(n_.round_trips - (c).round_trips, (trips));                               \
-        assert_int_equal(n_.statements - (c).statements, (stmts));                                 \
-    } while (0)
 
 static const char *vet_links_sql(const char *vet_id)
 {
@@ -137,16 +90,16 @@ static void test_belongs_to_many_setters(void **state)
 
     /* The seed: Jane gets [Exotic], Carlos [Cats, Dogs]; each set one round trip: BEGIN,
      * write to the source row, DELETE, INSERT, COMMIT in one pipeline. */
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_set_associated(pool, &vet_specialties, &jane, (const void *const[]){&exotic}, 1, &err),
         err);
-    assert_sent(c, 1, 5);
-    c = now();
+    assert_sent(pool, c, 1, 5);
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos,
                                        (const void *const[]){&cats, &dogs}, 2, &err),
                    err);
-    assert_sent(c, 1, 5);
+    assert_sent(pool, c, 1, 5);
     assert_true(cap_has(&logs,
                         "Executing pipeline of 5 statements in one round trip: BEGIN; "
                         "UPDATE \"vet\" SET \"name\" = \"name\" WHERE \"id\" = $1; DELETE FROM "
@@ -179,11 +132,11 @@ static void test_belongs_to_many_setters(void **state)
      * linked once. */
     char *dogs_id = pg_rows(pg, "SELECT id FROM \"vetSpecialties\" WHERE \"vetId\" = '" CARLOS
                                 "' AND \"specialtyId\" = 'Dogs'");
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos,
                                        (const void *const[]){&dogs, &exotic, &dogs}, 3, &err),
                    err);
-    assert_sent(c, 1, 5);
+    assert_sent(pool, c, 1, 5);
     assert_rows(pg, vet_links_sql(CARLOS), "Dogs\nExotic\n");
     assert_rows(pg,
                 "SELECT id FROM \"vetSpecialties\" WHERE \"vetId\" = '" CARLOS
@@ -192,29 +145,29 @@ static void test_belongs_to_many_setters(void **state)
     free(dogs_id);
 
     /* Add: existing links kept, no duplicates. BEGIN, touch, INSERT, COMMIT. */
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_add_associated(pool, &vet_specialties, &carlos,
                                        (const void *const[]){&cats, &dogs}, 2, &err),
                    err);
-    assert_sent(c, 1, 4);
+    assert_sent(pool, c, 1, 4);
     assert_rows(pg, vet_links_sql(CARLOS), "Cats\nDogs\nExotic\n");
 
     /* Remove: BEGIN, touch, DELETE, COMMIT. */
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_remove_associated(pool, &vet_specialties, &carlos,
                                           (const void *const[]){&exotic, &cats}, 2, &err),
                    err);
-    assert_sent(c, 1, 4);
+    assert_sent(pool, c, 1, 4);
     assert_rows(pg, vet_links_sql(CARLOS), "Dogs\n");
     /* Removing nothing sends nothing. */
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_remove_associated(pool, &vet_specialties, &carlos, NULL, 0, &err), err);
-    assert_sent(c, 0, 0);
+    assert_sent(pool, c, 0, 0);
 
     /* Set to nothing: BEGIN, touch, DELETE, COMMIT. Jane is untouched throughout. */
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &carlos, NULL, 0, &err), err);
-    assert_sent(c, 1, 4);
+    assert_sent(pool, c, 1, 4);
     assert_rows(pg, vet_links_sql(CARLOS), "");
     assert_rows(pg, vet_links_sql(JANE), "Exotic\n");
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM \"vetSpecialties\""), 1);
@@ -240,30 +193,30 @@ static void test_has_many_setters(void **state)
     (void)state;
     reset_rows();
     dsql_error err = DSQL_ERROR_INIT;
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_set_associated(pool, &owner_pets, &john, (const void *const[]){&pet1, &pet2}, 2, &err),
         err);
     /* BEGIN, touch, UPDATE (unlink the others), UPDATE (link these), COMMIT */
-    assert_sent(c, 1, 5);
+    assert_sent(pool, c, 1, 5);
     assert_rows(pg, pets_sql, "Pet1|" JOHN "\nPet2|" JOHN "\nPet3|-\nPet4|" MARY "\n");
 
     assert_dsql_ok(
         dsql_set_associated(pool, &owner_pets, &john, (const void *const[]){&pet3}, 1, &err), err);
     assert_rows(pg, pets_sql, "Pet1|-\nPet2|-\nPet3|" JOHN "\nPet4|" MARY "\n");
 
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_add_associated(pool, &owner_pets, &john, (const void *const[]){&pet1}, 1, &err), err);
-    assert_sent(c, 1, 4);
+    assert_sent(pool, c, 1, 4);
     assert_rows(pg, pets_sql, "Pet1|" JOHN "\nPet2|-\nPet3|" JOHN "\nPet4|" MARY "\n");
 
     /* Removing a pet that is not John's leaves it alone. */
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_remove_associated(pool, &owner_pets, &john,
                                           (const void *const[]){&pet3, &pet4}, 2, &err),
                    err);
-    assert_sent(c, 1, 4);
+    assert_sent(pool, c, 1, 4);
     assert_rows(pg, pets_sql, "Pet1|" JOHN "\nPet2|-\nPet3|-\nPet4|" MARY "\n");
 
     /* Adding Mary's pet moves it (a pet has one owner). */
@@ -285,11 +238,11 @@ static void test_to_one_setters(void **state)
     dsql_error err = DSQL_ERROR_INIT;
 
     /* has-one */
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_set_associated(pool, &pet_collar, &pet1, (const void *const[]){&collar1}, 1, &err),
         err);
-    assert_sent(c, 1, 5);
+    assert_sent(pool, c, 1, 5);
     assert_rows(pg, collars_sql, "blue|-\nred|" PET1 "\n");
     assert_dsql_ok(
         dsql_set_associated(pool, &pet_collar, &pet1, (const void *const[]){&collar2}, 1, &err),
@@ -299,10 +252,10 @@ static void test_to_one_setters(void **state)
     assert_rows(pg, collars_sql, "blue|-\nred|-\n");
 
     /* belongs-to: one UPDATE of the source row, in one round trip. */
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_set_associated(pool, &pet_owner, &pet2, (const void *const[]){&mary}, 1, &err), err);
-    assert_sent(c, 1, 3);
+    assert_sent(pool, c, 1, 3);
     assert_rows(pg, pets_sql, "Pet1|-\nPet2|" MARY "\nPet3|-\nPet4|" MARY "\n");
     assert_dsql_ok(dsql_set_associated(pool, &pet_owner, &pet2, NULL, 0, &err), err);
     assert_rows(pg, pets_sql, "Pet1|-\nPet2|-\nPet3|-\nPet4|" MARY "\n");
@@ -370,12 +323,7 @@ static void test_server_failure_rolls_back(void **state)
 
 static void clear_rows(void)
 {
-    pg_ok(pg, "DELETE FROM \"vetSpecialties\"");
-    pg_ok(pg, "DELETE FROM vet");
-    pg_ok(pg, "DELETE FROM specialty");
-    pg_ok(pg, "DELETE FROM collar");
-    pg_ok(pg, "DELETE FROM pet");
-    pg_ok(pg, "DELETE FROM owner");
+    pc_delete_rows(pg);
 }
 
 static void test_seed_flow(void **state)
@@ -407,10 +355,10 @@ static void test_seed_flow(void **state)
     owner *own;
     size_t n;
     dsql_result *res2;
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_get_associated(pool, &pet_owner, found, NULL, (void **)&own, &n, &res2, &err), err);
-    assert_sent(c, 1, 1);
+    assert_sent(pool, c, 1, 1);
     assert_int_equal(n, 1);
     assert_string_equal(own->id.str, o1.id.str);
     assert_string_equal(own->name, "John Doe");
@@ -436,16 +384,16 @@ static void test_seed_flow(void **state)
     assert_dsql_ok(dsql_create(pool, &vet_model, &v2, NULL, &err), err);
 
     /* Their specialties: one round trip each. */
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_set_associated(pool, &vet_specialties, &v1, (const void *const[]){&sp[0]}, 1, &err),
         err);
-    assert_sent(c, 1, 5);
-    c = now();
+    assert_sent(pool, c, 1, 5);
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_set_associated(pool, &vet_specialties, &v2,
                                        (const void *const[]){&sp[1], &sp[2]}, 2, &err),
                    err);
-    assert_sent(c, 1, 5);
+    assert_sent(pool, c, 1, 5);
 
     /* Each vet with its specialties included (the second ordered by name). */
     vet *v;
@@ -472,12 +420,12 @@ static void test_seed_flow(void **state)
 
     /* The same lazily: belongs-to-many through the join model, with order, where, limit. */
     specialty *s;
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_get_associated(pool, &vet_specialties, &v2,
                                        &(dsql_query){DSQL_ORDER_BY(DSQL_DESC("id"))}, (void **)&s,
                                        &n, &res, &err),
                    err);
-    assert_sent(c, 1, 1);
+    assert_sent(pool, c, 1, 1);
     assert_int_equal(n, 2);
     assert_string_equal(s[0].id, "Dogs");
     assert_string_equal(s[1].id, "Cats");
@@ -523,9 +471,9 @@ static void test_getters_edge_cases(void **state)
     dsql_result *res;
 
     /* belongs-to with no foreign key: nothing, and no round trip. */
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     assert_dsql_ok(dsql_get_associated(pool, &pet_owner, &pet1, NULL, &rows, &n, &res, &err), err);
-    assert_sent(c, 0, 0);
+    assert_sent(pool, c, 0, 0);
     assert_int_equal(n, 0);
     assert_int_equal(dsql_result_rows(res), 0);
     dsql_result_free(res);
@@ -556,7 +504,7 @@ static void test_getters_edge_cases(void **state)
     dsql_result_free(res);
 
     /* Bad input: nothing sent. */
-    c = now();
+    c = pool_counters_of(pool);
     vet newbie = {.name = "New"};
     assert_int_equal(
         dsql_get_associated(pool, &vet_specialties, &newbie, NULL, &rows, &n, &res, &err),
@@ -576,7 +524,7 @@ static void test_getters_edge_cases(void **state)
                                          &rows, &n, &res, &err),
                      DSQL_EINVAL);
     assert_non_null(strstr(err.message, "colour"));
-    assert_sent(c, 0, 0);
+    assert_sent(pool, c, 0, 0);
 }
 
 /* ---- bad input: a clear error, nothing sent, nothing written ---- */
@@ -609,7 +557,7 @@ static void test_bad_input(void **state)
         err);
     char *links = pg_rows(pg, "SELECT id, \"vetId\", \"specialtyId\" FROM \"vetSpecialties\"");
     char *pets = pg_rows(pg, pets_sql);
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
 
     /* Not an association. */
     dsql_assoc bogus = vet_specialties;
@@ -703,7 +651,7 @@ static void test_bad_input(void **state)
                                          (const void *const[]){&cats}, 1, &err),
                      DSQL_EINVAL);
 
-    assert_sent(c, 0, 0);
+    assert_sent(pool, c, 0, 0);
     assert_rows(pg, "SELECT id, \"vetId\", \"specialtyId\" FROM \"vetSpecialties\"", links);
     assert_rows(pg, pets_sql, pets);
     free(links);

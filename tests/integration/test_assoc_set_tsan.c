@@ -44,15 +44,10 @@ static void *run(void *arg)
 static void test_concurrent_sets(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    PGconn *pg = pc_pg(DB);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
     dsql_pool *pool;
+    PGconn *pg;
+    pc_open(DB, &pool, &pg, NULL);
     dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_pool_open(&cfg, NULL, &pool, &err), err);
-    dsql_config_clear(&cfg);
     const dsql_model *models[] = {&specialty_model, &vet_model, &vet_specialty_model};
     assert_dsql_ok(dsql_sync(pool, models, 3, NULL, 0, NULL, &err), err);
     pg_ok(pg, "INSERT INTO vet VALUES ('" VET "', 'Carlos Salazar')");
@@ -112,9 +107,7 @@ static void test_concurrent_sets(void **state)
                   ROUNDS, ended_a, ended_b, (unsigned long long)s.tx_retries);
     pthread_barrier_destroy(&start);
     pthread_barrier_destroy(&done);
-    dsql_pool_close(pool);
-    PQfinish(pg);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, NULL);
 }
 
 int main(void)

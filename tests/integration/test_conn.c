@@ -11,17 +11,7 @@
 
 static dsql_conn *connect_env(log_capture *cap)
 {
-    dsql_config cfg;
-    test_config(&cfg);
-    if (cap) {
-        cfg.log = cap_log;
-        cfg.log_ctx = cap;
-    }
-    dsql_conn *conn = NULL;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
-    dsql_config_clear(&cfg);
-    return conn;
+    return TEST_CONN(.logs = cap);
 }
 
 static void typed_parameters(void **state)

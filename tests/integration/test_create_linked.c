@@ -30,72 +30,27 @@ static collar collar1 = {.id = {COLLAR1}, .color = "red"};
 static int setup(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    pg = pc_pg(DB);
-    cap_init(&logs);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    cfg.log = cap_log;
-    cfg.log_ctx = &logs;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
-    dsql_config_clear(&cfg);
-    if (rc) {
-        print_error("dsql_pool_open: %s\n", err.message);
-        return -1;
-    }
-    const dsql_model *models[] = {&owner_model,     &pet_model, &collar_model,
-                                  &specialty_model, &vet_model, &vet_specialty_model};
-    if (dsql_sync(pool, models, 6, NULL, 0, NULL, &err)) {
-        print_error("dsql_sync: %s\n", err.message);
-        return -1;
-    }
+    pc_open(DB, &pool, &pg, &logs);
+    pc_sync_clinic(pool);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    dsql_pool_close(pool);
-    cap_free(&logs);
-    PQfinish(pg);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, &logs);
     return 0;
 }
 
 static void reset_rows(void)
 {
-    pg_ok(pg, "DELETE FROM \"vetSpecialties\"");
-    pg_ok(pg, "DELETE FROM vet");
-    pg_ok(pg, "DELETE FROM specialty");
-    pg_ok(pg, "DELETE FROM collar");
-    pg_ok(pg, "DELETE FROM pet");
-    pg_ok(pg, "DELETE FROM owner");
+    pc_delete_rows(pg);
     pg_ok(pg, "INSERT INTO specialty VALUES ('Exotic'), ('Cats'), ('Dogs')");
     pg_ok(pg, "INSERT INTO owner VALUES ('" JOHN "', 'John Doe', 'Anytown', NULL)");
     pg_ok(pg, "INSERT INTO pet VALUES ('" PET1 "', 'Pet1', '2006-10-25', '" JOHN "'), ('" PET2
               "', 'Pet2', '2021-07-23', NULL), ('" PET3 "', 'Pet3', '2019-01-02', '" JOHN "')");
     pg_ok(pg, "INSERT INTO collar VALUES ('" COLLAR1 "', 'red', NULL)");
 }
-
-typedef struct counters {
-    uint64_t statements, round_trips;
-} counters;
-
-static counters now(void)
-{
-    dsql_pool_stats s;
-    dsql_pool_get_stats(pool, &s);
-    return (counters){s.statements, s.round_trips};
-}
-
-#define assert_sent(c, trips, stmts)                                                               \
-    do {                                                                                           \
-        counters n_ = now();                                                                       \
-        assert_int_equal(n_.round_trips - (c).round_trips, (trips));                               \
-        assert_int_equal(n_.statements - (c).statements, (stmts));                                 \
-    } while (0)
 
 /* head || quoted id || tail: a query about one row. */
 static const char *sql_for(const char *head, const char *id, const char *tail)
@@ -113,11 +68,11 @@ static void test_belongs_to_many(void **state)
     /* A new vet with two specialties (one listed twice): BEGIN, INSERT vet, INSERT links,
      * COMMIT in one pipeline. The vet's key is generated into the struct. */
     vet v = {.name = "Carlos Salazar"};
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     assert_dsql_ok(dsql_create_linked(pool, &vet_specialties, &v,
                                       (const void *const[]){&dogs, &cats, &dogs}, 3, &err),
                    err);
-    assert_sent(c, 1, 4);
+    assert_sent(pool, c, 1, 4);
     assert_int_equal(strlen(v.id.str), 36);
     assert_rows(pg, sql_for("SELECT name FROM vet WHERE id = ", v.id.str, ""), "Carlos Salazar\n");
     assert_rows(pg,
@@ -146,9 +101,9 @@ static void test_belongs_to_many(void **state)
 
     /* No targets: the row alone, still one transaction. */
     vet lone = {.name = "Jane Doe"};
-    c = now();
+    c = pool_counters_of(pool);
     assert_dsql_ok(dsql_create_linked(pool, &vet_specialties, &lone, NULL, 0, &err), err);
-    assert_sent(c, 1, 3);
+    assert_sent(pool, c, 1, 3);
     assert_rows(
         pg, sql_for("SELECT count(*) FROM \"vetSpecialties\" WHERE \"vetId\" = ", lone.id.str, ""),
         "0\n");
@@ -172,11 +127,11 @@ static void test_has_many_and_has_one(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     /* A new owner takes Pet1 (John's) and Pet2 (nobody's); Pet3 stays John's. */
     owner mary = {.name = "Mary Major", .city = "Anytown", .telephone = "555-0100"};
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     assert_dsql_ok(
         dsql_create_linked(pool, &owner_pets, &mary, (const void *const[]){&pet1, &pet2}, 2, &err),
         err);
-    assert_sent(c, 1, 4); /* BEGIN, INSERT owner, UPDATE pets, COMMIT */
+    assert_sent(pool, c, 1, 4); /* BEGIN, INSERT owner, UPDATE pets, COMMIT */
     char want[512];
     snprintf(want, sizeof want, "Pet1|%s\nPet2|%s\nPet3|%s\n", mary.id.str, mary.id.str, JOHN);
     assert_rows(pg, "SELECT name, \"ownerId\" FROM pet ORDER BY 1", want);
@@ -191,13 +146,13 @@ static void test_has_many_and_has_one(void **state)
                 "SELECT color, \"petId\" = (SELECT id FROM pet WHERE name = 'Pet9') FROM collar",
                 "red|t\n");
     pet q = {.name = "Pet10", .birth_date = "2020-03-01"};
-    c = now();
+    c = pool_counters_of(pool);
     assert_int_equal(dsql_create_linked(pool, &pet_collar, &q,
                                         (const void *const[]){&collar1, &collar1}, 2, &err),
                      DSQL_EINVAL);
     assert_string_equal(err.message, "dsql_create_linked: association collar is to-one: 2 "
                                      "targets given, at most 1");
-    assert_sent(c, 0, 0);
+    assert_sent(pool, c, 0, 0);
     assert_rows(pg, "SELECT count(*) FROM pet WHERE name = 'Pet10'", "0\n");
 }
 
@@ -206,7 +161,7 @@ static void test_nothing_written_on_failure(void **state)
     (void)state;
     reset_rows();
     dsql_error err = DSQL_ERROR_INIT;
-    counters c = now();
+    pool_counters c = pool_counters_of(pool);
     /* Validation, before anything is sent. */
     vet too_long = {.name = "a name that is much longer than thirty characters"};
     assert_int_equal(dsql_create_linked(pool, &vet_specialties, &too_long,
@@ -232,7 +187,7 @@ static void test_nothing_written_on_failure(void **state)
                                      "dsql_create");
     assert_int_equal(dsql_create_linked(pool, NULL, &v, NULL, 0, &err), DSQL_EINVAL);
     assert_int_equal(dsql_create_linked(pool, &vet_specialties, NULL, NULL, 0, &err), DSQL_EINVAL);
-    assert_sent(c, 0, 0);
+    assert_sent(pool, c, 0, 0);
 
     /* A duplicate key fails the INSERT: the links are not written either. */
     vet first = {.name = "First"};

@@ -21,29 +21,14 @@ static log_capture logs;
 static int setup(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    cap_init(&logs);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    cfg.log = cap_log;
-    cfg.log_ctx = &logs;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
-    dsql_config_clear(&cfg);
-    if (rc)
-        return -1;
-    pg = pc_pg(DB);
+    pc_open(DB, &pool, &pg, &logs);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    PQfinish(pg);
-    dsql_pool_close(pool);
-    cap_free(&logs);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, &logs);
     return 0;
 }
 

@@ -20,27 +20,14 @@ static PGconn *pg;
 static int setup(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
-    dsql_config_clear(&cfg);
-    if (rc) {
-        print_error("dsql_pool_open: %s\n", err.message);
-        return -1;
-    }
-    pg = pc_pg(DB);
+    pc_open(DB, &pool, &pg, NULL);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    PQfinish(pg);
-    dsql_pool_close(pool);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, NULL);
     return 0;
 }
 
@@ -199,13 +186,8 @@ static void test_flow_connection(void **state)
 {
     (void)state;
     fresh_tables();
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    dsql_conn *conn;
+    dsql_conn *conn = TEST_CONN(.database = DB);
     dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
-    dsql_config_clear(&cfg);
     assert_dsql_ok(flow(conn, &err), err);
     check_flow_result();
     dsql_conn_stats st;

@@ -18,16 +18,7 @@ static PGconn *pg;
 static int setup(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
-    dsql_config_clear(&cfg);
-    if (rc)
-        return -1;
-    pg = pc_pg(DB);
+    pc_open(DB, &pool, &pg, NULL);
     pg_ok(pg, "CREATE TABLE owner (id uuid PRIMARY KEY, name varchar(30) NOT NULL, city "
               "varchar(80) NOT NULL, telephone varchar(20))");
     pg_ok(pg, "CREATE TABLE pet (id uuid PRIMARY KEY, name varchar(30) NOT NULL, \"birthDate\" "
@@ -70,9 +61,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    PQfinish(pg);
-    dsql_pool_close(pool);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, NULL);
     return 0;
 }
 

@@ -72,18 +72,13 @@ static void *work(void *arg)
 static void test_threads(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    PGconn *pg = pc_pg(DB);
+    PGconn *pg;
+    pc_open(DB, &pool, &pg, NULL);
     pg_ok(pg, "CREATE TABLE owner (id uuid PRIMARY KEY, name varchar(30) NOT NULL, city "
               "varchar(80) NOT NULL, telephone varchar(20))");
     pg_ok(pg, "CREATE TABLE pet (id uuid PRIMARY KEY, name varchar(30) NOT NULL, \"birthDate\" "
               "date NOT NULL, \"ownerId\" uuid)");
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
     dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_pool_open(&cfg, NULL, &pool, &err), err);
-    dsql_config_clear(&cfg);
     pthread_t t[THREADS];
     worker w[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -100,9 +95,7 @@ static void test_threads(void **state)
                    err);
     assert_int_equal(n, THREADS * ROUNDS);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), THREADS * ROUNDS);
-    dsql_pool_close(pool);
-    PQfinish(pg);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, NULL);
 }
 
 int main(void)

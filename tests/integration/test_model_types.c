@@ -72,16 +72,7 @@ static PGconn *pg;
 static int setup(void **state)
 {
     (void)state;
-    pc_create_db(DB);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
-    dsql_config_clear(&cfg);
-    if (rc)
-        return -1;
-    pg = pc_pg(DB);
+    pc_open(DB, &pool, &pg, NULL);
     pg_ok(pg, "CREATE TABLE \"all types\" (id int PRIMARY KEY, u uuid, s varchar(30), t text, "
               "c char(3), i2 smallint, i4 int, i8 bigint, f4 real, f8 double precision, num "
               "numeric(38,0), num2 numeric(10,4), numu numeric, b boolean, d date, tm time, ts "
@@ -93,9 +84,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    PQfinish(pg);
-    dsql_pool_close(pool);
-    pc_drop_db(DB);
+    pc_close(DB, pool, pg, NULL);
     return 0;
 }
 

@@ -39,14 +39,9 @@ static int bump(dsql_conn *conn, void *arg, dsql_error *err)
     bump_ctx *b = arg;
     char sql[128];
     dsql_value id = DSQL_INT(b->counter);
-    dsql_result *res;
     snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE id = $1", table);
-    int rc = dsql_conn_query(conn, sql, &id, 1, &res, err);
-    if (rc)
-        return rc;
     int64_t v;
-    rc = dsql_result_int(res, 0, 0, &v, err);
-    dsql_result_free(res);
+    int rc = conn_query_int(conn, sql, &id, 1, &v, err);
     if (rc)
         return rc;
     snprintf(sql, sizeof sql, "UPDATE %s SET v = $2 WHERE id = $1", table);
@@ -93,21 +88,13 @@ static void hot_counters(void **state)
 {
     (void)state;
     snprintf(table, sizeof table, "occ_load_%d", (int)getpid());
-    PGconn *pg = admin_pg();
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int PRIMARY KEY, v bigint NOT NULL); "
-             "INSERT INTO %s SELECT g, 0 FROM generate_series(0, %d) g",
-             table, table, table, COUNTERS - 1);
-    pg_ok(pg, sql);
+    admin_exec("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int PRIMARY KEY, v bigint NOT NULL); "
+               "INSERT INTO %s SELECT g, 0 FROM generate_series(0, %d) g",
+               table, table, table, COUNTERS - 1);
 
-    dsql_config cfg;
-    test_config(&cfg);
     dsql_pool_options o = {.max = THREADS};
     shared sh = {0};
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_pool_open(&cfg, &o, &sh.pool, &err), err);
-    dsql_config_clear(&cfg);
+    sh.pool = TEST_POOL(.options = &o);
 
     int64_t t0 = dsql__mono_ms();
     pthread_t t[THREADS];
@@ -123,8 +110,7 @@ static void hot_counters(void **state)
     assert_int_equal(atomic_load(&sh.failures), 0);
     long total = 0;
     for (int c = 0; c < COUNTERS; c++) {
-        snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE id = %d", table, c);
-        long v = pg_long(pg, sql);
+        long v = admin_long("SELECT v FROM %s WHERE id = %d", table, c);
         assert_int_equal(v, atomic_load(&sh.committed[c]));
         total += v;
     }
@@ -141,9 +127,7 @@ static void hot_counters(void **state)
                   (double)retries / (double)(THREADS * PER_THREAD), (long long)elapsed,
                   (unsigned long long)st.connects);
     dsql_pool_close(sh.pool);
-    snprintf(sql, sizeof sql, "DROP TABLE %s", table);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    admin_exec("DROP TABLE %s", table);
 }
 
 int main(void)

@@ -23,41 +23,26 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(table, sizeof table, "outcome_%d", (int)getpid());
-    PGconn *pg = admin_pg();
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int PRIMARY KEY, die bool NOT NULL); "
-             "CREATE FUNCTION %s_die() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
-             "IF NEW.die THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
-             "PERFORM pg_sleep(5); END IF; RETURN NULL; END $f$; "
-             "CREATE CONSTRAINT TRIGGER %s_die AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED "
-             "FOR EACH ROW EXECUTE FUNCTION %s_die()",
-             table, table, table, table, table, table);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    admin_exec("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int PRIMARY KEY, die bool NOT NULL); "
+               "CREATE FUNCTION %s_die() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+               "IF NEW.die THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
+               "PERFORM pg_sleep(5); END IF; RETURN NULL; END $f$; "
+               "CREATE CONSTRAINT TRIGGER %s_die AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED "
+               "FOR EACH ROW EXECUTE FUNCTION %s_die()",
+               table, table, table, table, table, table);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    PGconn *pg = admin_pg();
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s; DROP FUNCTION IF EXISTS %s_die()", table,
-             table);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    admin_exec("DROP TABLE IF EXISTS %s; DROP FUNCTION IF EXISTS %s_die()", table, table);
     return 0;
 }
 
 static long rows_with_id(int id)
 {
-    PGconn *pg = admin_pg();
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE id = %d", table, id);
-    long n = pg_long(pg, sql);
-    PQfinish(pg);
-    return n;
+    return admin_long("SELECT count(*) FROM %s WHERE id = %d", table, id);
 }
 
 typedef struct body {
@@ -82,19 +67,7 @@ static int insert_body(dsql_conn *conn, void *ctx, dsql_error *err)
 
 static dsql_pool *pool_on(int port, const char *sslmode, log_capture *cap)
 {
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.port = port;
-    cfg.sslmode = sslmode;
-    if (cap) {
-        cfg.log = cap_log;
-        cfg.log_ctx = cap;
-    }
-    dsql_pool *pool;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_pool_open(&cfg, NULL, &pool, &err), err);
-    dsql_config_clear(&cfg);
-    return pool;
+    return TEST_POOL(.port = port, .sslmode = sslmode, .logs = cap);
 }
 
 static void backend_dies_during_commit(void **state)
@@ -169,12 +142,7 @@ static void connection_lost_before_commit_is_retried(void **state)
     assert_int_equal(rows_with_id(20), 1); /* exactly once */
     assert_true(cap_has(&cap, "Transaction attempt 1 of 4 lost its connection"));
     /* dsql_conn_transaction has no other connection: the loss is reported. */
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.port = px.port;
-    cfg.sslmode = "disable";
-    dsql_conn *conn;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    dsql_conn *conn = TEST_CONN(.port = px.port, .sslmode = "disable");
     atomic_store(&px.cuts, 0);
     b = (body){.id = 21, .marker = "SELECT 'cut-here'"};
     assert_int_equal(dsql_conn_transaction(conn, insert_body, &b, &policy, &attempts, &err),
@@ -182,7 +150,6 @@ static void connection_lost_before_commit_is_retried(void **state)
     assert_int_equal(attempts, 1);
     assert_int_equal(rows_with_id(21), 0);
     dsql_conn_close(conn);
-    dsql_config_clear(&cfg);
     dsql_pool_close(pool);
     proxy_stop(&px);
     cap_free(&cap);
@@ -202,8 +169,7 @@ static void autocommit_statements_lost(void **state)
     cap_init(&cap);
     dsql_pool *pool = pool_on(px.port, "disable", &cap);
     snprintf(sql, sizeof sql, "/* cut-write */ INSERT INTO %s VALUES (30, false)", table);
-    assert_int_equal(dsql_pool_query(pool, sql, NULL, 0, NULL, NULL, &err),
-                     DSQL_EUNKNOWN_OUTCOME);
+    assert_int_equal(dsql_pool_query(pool, sql, NULL, 0, NULL, NULL, &err), DSQL_EUNKNOWN_OUTCOME);
     assert_int_equal(err.status, DSQL_EUNKNOWN_OUTCOME);
     assert_non_null(strstr(err.message, "connection lost while an autocommit statement that "
                                         "writes was in flight: it may or may not have been "
@@ -244,17 +210,11 @@ static void autocommit_statements_lost(void **state)
      * as such. */
     px = (proxy){.cut_on = "cut-read"};
     assert_true(proxy_start(&px, atoi(tu_env("PGPORT"))));
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.port = px.port;
-    cfg.sslmode = "disable";
-    dsql_conn *conn;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    dsql_conn *conn = TEST_CONN(.port = px.port, .sslmode = "disable");
     assert_int_equal(dsql_conn_query(conn, "SELECT 'cut-read', 2", NULL, 0, NULL, &err),
                      DSQL_ECONNLOST);
     assert_int_equal(atomic_load(&px.cuts), 1);
     dsql_conn_close(conn);
-    dsql_config_clear(&cfg);
     proxy_stop(&px);
     cap_free(&cap);
 }

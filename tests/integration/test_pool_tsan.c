@@ -13,31 +13,15 @@ static char appname[64]; /* unique per process, to find our sessions in pg_stat_
 
 static dsql_pool *open_pool(log_capture *cap, const dsql_pool_options *opts)
 {
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.application_name = appname;
-    if (cap) {
-        cfg.log = cap_log;
-        cfg.log_ctx = cap;
-    }
-    dsql_pool *pool = NULL;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_pool_open(&cfg, opts, &pool, &err), err);
-    dsql_config_clear(&cfg);
-    return pool;
+    return TEST_POOL(.application_name = appname, .logs = cap, .options = opts);
 }
 
 /* Backends of this process's pools, as the server sees them. */
 static long server_sessions(void)
 {
-    PGconn *pg = admin_pg();
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s:libdsql/%s'",
-             appname, dsql_version());
-    long n = pg_long(pg, sql);
-    PQfinish(pg);
-    return n;
+    return admin_long(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s:libdsql/%s'", appname,
+        dsql_version());
 }
 
 /* Waits (up to 5 s) until the server's count of our sessions is n. Backends exit
@@ -340,14 +324,9 @@ static void lifetime_retire(void **state)
 
 static void terminate_our_backends(void)
 {
-    PGconn *pg = admin_pg();
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-             "application_name = '%s:libdsql/%s'",
-             appname, dsql_version());
-    pg_long(pg, sql);
-    PQfinish(pg);
+    admin_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+               "application_name = '%s:libdsql/%s'",
+               appname, dsql_version());
 }
 
 static bool discarded(const dsql_pool_stats *st, long n)

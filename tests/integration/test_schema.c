@@ -27,28 +27,14 @@ static int setup(void **state)
     (void)state;
     pc_create_db(DB);
     cap_init(&logs);
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.database = DB;
-    cfg.application_name = APP;
-    cfg.log = cap_log;
-    cfg.log_ctx = &logs;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_pool_open(&cfg, NULL, &pool, &err);
-    dsql_config_clear(&cfg);
-    if (rc) {
-        print_error("dsql_pool_open: %s\n", err.message);
-        return -1;
-    }
+    pool = TEST_POOL(.database = DB, .application_name = APP, .logs = &logs);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    dsql_pool_close(pool);
-    cap_free(&logs);
-    pc_drop_db(DB);
+    pc_close(DB, pool, NULL, &logs);
     return 0;
 }
 

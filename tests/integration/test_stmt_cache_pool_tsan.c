@@ -79,14 +79,10 @@ static int64_t query_int(const char *sql, int64_t arg)
 static void threads_share_cached_connections(void **state)
 {
     (void)state;
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.statement_cache = 2; /* four statement texts in play: evictions all along */
-    dsql_error err = DSQL_ERROR_INIT;
     dsql_pool_options opts = DSQL_POOL_OPTIONS_INIT;
     opts.max = 3;
-    assert_dsql_ok(dsql_pool_open(&cfg, &opts, &pool, &err), err);
-    dsql_config_clear(&cfg);
+    /* Four statement texts in play: evictions all along. */
+    pool = TEST_POOL(.statement_cache = 2, .options = &opts);
 
     /* One thread first: the pool lends its one connection again and again, so the
      * counters are exact. X three times (unnamed, prepared, hit), then Y and Z twice:

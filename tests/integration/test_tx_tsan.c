@@ -1,6 +1,5 @@
 /* Transactions through the pool: commit, rollback, OCC retry (deterministic), pipelined
  * transactions, dsql_db handles, and the single-statement helper. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,66 +13,28 @@ static char table[64]; /* one table per process, so parallel test runs do not co
 
 static dsql_pool *open_pool(log_capture *cap, const dsql_pool_options *opts)
 {
-    dsql_config cfg;
-    test_config(&cfg);
-    cfg.application_name = "test_tx";
-    if (cap) {
-        cfg.log = cap_log;
-        cfg.log_ctx = cap;
-    }
-    dsql_pool *pool = NULL;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_pool_open(&cfg, opts, &pool, &err), err);
-    dsql_config_clear(&cfg);
-    return pool;
+    return TEST_POOL(.application_name = "test_tx", .logs = cap, .options = opts);
 }
 
 static int setup(void **state)
 {
     (void)state;
     snprintf(table, sizeof table, "tx_%d", (int)getpid());
-    PGconn *pg = admin_pg();
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int PRIMARY KEY, v bigint NOT NULL)",
-             table, table);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    admin_exec("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int PRIMARY KEY, v bigint NOT NULL)",
+               table, table);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    PGconn *pg = admin_pg();
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", table);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    admin_exec("DROP TABLE IF EXISTS %s", table);
     return 0;
 }
 
 static long value_of(int id)
 {
-    PGconn *pg = admin_pg();
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE id = %d", table, id);
-    long v = pg_long(pg, sql);
-    PQfinish(pg);
-    return v;
-}
-
-static void exec_admin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void exec_admin(const char *fmt, ...)
-{
-    PGconn *pg = admin_pg();
-    char sql[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    return admin_long("SELECT v FROM %s WHERE id = %d", table, id);
 }
 
 /* ---- deterministic OCC conflict ---- */
@@ -89,18 +50,13 @@ static int occ_body(dsql_conn *conn, void *arg, dsql_error *err)
     occ_ctx *c = arg;
     c->calls++;
     char sql[128];
-    dsql_result *res;
     snprintf(sql, sizeof sql, "SELECT v FROM %s WHERE id = 1", table);
-    int rc = dsql_conn_query(conn, sql, NULL, 0, &res, err);
-    if (rc)
-        return rc;
     int64_t v;
-    rc = dsql_result_int(res, 0, 0, &v, err);
-    dsql_result_free(res);
+    int rc = conn_query_int(conn, sql, NULL, 0, &v, err);
     if (rc)
         return rc;
     if (c->calls == 1) /* T2 updates the row and commits after T1's snapshot */
-        exec_admin("UPDATE %s SET v = v + 10 WHERE id = 1", table);
+        admin_exec("UPDATE %s SET v = v + 10 WHERE id = 1", table);
     snprintf(sql, sizeof sql, "UPDATE %s SET v = $1 WHERE id = 1", table);
     dsql_value p = DSQL_INT(v + 1);
     return dsql_conn_query(conn, sql, &p, 1, NULL, err);
@@ -119,7 +75,7 @@ static void on_retry(int attempt, const dsql_error *cause, int64_t delay_ms, voi
 static void occ_conflict_retried(void **state)
 {
     (void)state;
-    exec_admin("INSERT INTO %s VALUES (1, 0)", table);
+    admin_exec("INSERT INTO %s VALUES (1, 0)", table);
     log_capture cap;
     cap_init(&cap);
     dsql_pool *pool = open_pool(&cap, NULL);
@@ -214,10 +170,7 @@ static void commit_and_rollback(void **state)
     assert_string_equal(err.message, "the body chose to fail");
     assert_int_equal(bad.calls, 1);
     assert_int_equal(attempts, 1);
-    PGconn *pg = admin_pg();
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE id = 101", table);
-    assert_int_equal(pg_long(pg, sql), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM %s WHERE id = 101", table), 0);
 
     /* A server error (duplicate key) is not retried either. */
     ins_ctx dup = {.id = 100};
@@ -231,7 +184,6 @@ static void commit_and_rollback(void **state)
     dsql_pool_get_stats(pool, &st);
     assert_int_equal(st.in_use, 0);
     assert_int_equal(st.discards, 0);
-    PQfinish(pg);
     assert_int_equal(dsql_transaction(pool, NULL, NULL, NULL, &attempts, &err), DSQL_EINVAL);
     dsql_retry_policy badp = {.max_retries = -2};
     assert_int_equal(dsql_transaction(pool, insert_body, &c, &badp, &attempts, &err), DSQL_EINVAL);
@@ -260,11 +212,7 @@ static void swallowed_error_not_committed(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql_transaction(pool, swallow_body, NULL, NULL, NULL, &err), DSQL_ESERVER);
     assert_non_null(strstr(err.message, "the body returned DSQL_OK"));
-    PGconn *pg = admin_pg();
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE id = 200", table);
-    assert_int_equal(pg_long(pg, sql), 0);
-    PQfinish(pg);
+    assert_int_equal(admin_long("SELECT count(*) FROM %s WHERE id = 200", table), 0);
     dsql_pool_close(pool);
 }
 
@@ -353,11 +301,7 @@ static void pipeline_tx_pool_and_conn(void **state)
     assert_null(res[0]);
     assert_null(res[1]);
     assert_int_equal(PQtransactionStatus(dsql_conn_pg(probe)), PQTRANS_IDLE);
-    PGconn *pg = admin_pg();
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE id = 303", table);
-    assert_int_equal(pg_long(pg, sql), 0);
-    PQfinish(pg);
+    assert_int_equal(admin_long("SELECT count(*) FROM %s WHERE id = 303", table), 0);
     dsql_pool_release(pool, probe);
     int junk = 0;
     assert_int_equal(dsql_pipeline_tx(&junk, one, 1, NULL, NULL, &err), DSQL_EINVAL);
@@ -368,20 +312,16 @@ static void pipeline_tx_pool_and_conn(void **state)
 static void pipeline_tx_conflict_retried(void **state)
 {
     (void)state;
-    exec_admin("INSERT INTO %s VALUES (400, 0)", table);
+    admin_exec("INSERT INTO %s VALUES (400, 0)", table);
     dsql_pool *pool = open_pool(NULL, NULL);
     dsql_error err = DSQL_ERROR_INIT;
     /* A function that conflicts on its first call ever (sequences ignore rollbacks). */
-    PGconn *pg = admin_pg();
-    char sql[768];
-    snprintf(sql, sizeof sql,
-             "CREATE SEQUENCE IF NOT EXISTS %s_seq; "
-             "CREATE OR REPLACE FUNCTION %s_once() RETURNS void LANGUAGE plpgsql AS $f$ "
-             "BEGIN IF nextval('%s_seq') = 1 THEN RAISE EXCEPTION USING ERRCODE = '40001', "
-             "MESSAGE = 'change conflicts with another transaction, please retry: (OC000)'; "
-             "END IF; END $f$",
-             table, table, table);
-    pg_ok(pg, sql);
+    admin_exec("CREATE SEQUENCE IF NOT EXISTS %s_seq; "
+               "CREATE OR REPLACE FUNCTION %s_once() RETURNS void LANGUAGE plpgsql AS $f$ "
+               "BEGIN IF nextval('%s_seq') = 1 THEN RAISE EXCEPTION USING ERRCODE = '40001', "
+               "MESSAGE = 'change conflicts with another transaction, please retry: (OC000)'; "
+               "END IF; END $f$",
+               table, table, table);
     char call[128], upd[128];
     snprintf(call, sizeof call, "SELECT %s_once()", table);
     snprintf(upd, sizeof upd, "UPDATE %s SET v = v + 1 WHERE id = 400", table);
@@ -392,9 +332,7 @@ static void pipeline_tx_conflict_retried(void **state)
     dsql_pool_stats st;
     dsql_pool_get_stats(pool, &st);
     assert_int_equal(st.tx_retries, 1);
-    snprintf(sql, sizeof sql, "DROP FUNCTION %s_once(); DROP SEQUENCE %s_seq", table, table);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    admin_exec("DROP FUNCTION %s_once(); DROP SEQUENCE %s_seq", table, table);
     dsql_pool_close(pool);
 }
 
@@ -433,7 +371,7 @@ static void db_handles(void **state)
     assert_int_equal(value_of(500), 1);
     dsql__db_release(pool, conn);
     /* Through the pool. */
-    exec_admin("DELETE FROM %s WHERE id = 500", table);
+    admin_exec("DELETE FROM %s WHERE id = 500", table);
     assert_dsql_ok(dsql__db_transaction(pool, db_body, NULL, &err), err);
     assert_int_equal(value_of(500), 1);
 
@@ -452,18 +390,15 @@ static void db_handles(void **state)
 static void pool_query_retries(void **state)
 {
     (void)state;
-    PGconn *pg = admin_pg();
-    char sql[768];
-    snprintf(sql, sizeof sql,
-             "CREATE SEQUENCE IF NOT EXISTS %s_q; "
-             "CREATE OR REPLACE FUNCTION %s_twice() RETURNS bigint LANGUAGE plpgsql AS $f$ "
-             "DECLARE n bigint := nextval('%s_q'); BEGIN IF n <= 2 THEN RAISE EXCEPTION USING "
-             "ERRCODE = '40001', MESSAGE = 'conflict'; END IF; RETURN n; END $f$",
-             table, table, table);
-    pg_ok(pg, sql);
+    admin_exec("CREATE SEQUENCE IF NOT EXISTS %s_q; "
+               "CREATE OR REPLACE FUNCTION %s_twice() RETURNS bigint LANGUAGE plpgsql AS $f$ "
+               "DECLARE n bigint := nextval('%s_q'); BEGIN IF n <= 2 THEN RAISE EXCEPTION USING "
+               "ERRCODE = '40001', MESSAGE = 'conflict'; END IF; RETURN n; END $f$",
+               table, table, table);
     dsql_pool *pool = open_pool(NULL, NULL);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_result *res;
+    char sql[128];
     snprintf(sql, sizeof sql, "SELECT %s_twice()", table);
     dsql_retry_policy policy = {.base_delay_ms = 1};
     assert_dsql_ok(dsql_pool_query(pool, sql, NULL, 0, &policy, &res, &err), err);
@@ -476,9 +411,7 @@ static void pool_query_retries(void **state)
     dsql_result_free(res);
     assert_int_equal(dsql_pool_query(pool, "SELEC", NULL, 0, NULL, &res, &err), DSQL_ESERVER);
     assert_null(res);
-    snprintf(sql, sizeof sql, "DROP FUNCTION %s_twice(); DROP SEQUENCE %s_q", table, table);
-    pg_ok(pg, sql);
-    PQfinish(pg);
+    admin_exec("DROP FUNCTION %s_twice(); DROP SEQUENCE %s_q", table, table);
     dsql_pool_close(pool);
 }
 
