@@ -19,9 +19,9 @@ cc=${CC:-cc}
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wpedantic -Werror
        -Wno-unused-variable -Wno-unused-function -Wno-unused-parameter
        -Wno-unused-but-set-variable -I"$src/include" -I"$bin/include" -fsyntax-only)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
 checked=0
 
 lib=$bin/libdsql.so
@@ -63,15 +63,12 @@ for doc in "$src"/README.md "$src"/docs/*.md; do
         *.plain)
             if grep -Eq '(^|[^a-z_])main[[:space:]]*\(' "$b"; then
                 if ! "$cc" "${flags[@]}" -x c "$b" 2>"$tmp/out"; then
-                    echo "FAIL $name: program does not compile:"
-                    sed 's/^/    /' "$tmp/out"
-                    fail=1
+                    bad "$name: program does not compile:" "$(cat "$tmp/out")"
                 fi
                 programs=$((programs + 1))
             else
                 line=$(sed -n '1s/^#line \([0-9]*\).*/\1/p' "$b")
-                echo "FAIL $name:$((line - 1)): a \`\`\`c block that is not a program: mark it \`\`\`c prelude or \`\`\`c fragment"
-                fail=1
+                bad "$name:$((line - 1)): a \`\`\`c block that is not a program: mark it \`\`\`c prelude or \`\`\`c fragment"
             fi
             ;;
         *.prelude)
@@ -92,16 +89,13 @@ for doc in "$src"/README.md "$src"/docs/*.md; do
             } >>"$unit"
             ;;
         *)
-            echo "FAIL $name: unknown block kind ${b##*.} (use c, c prelude or c fragment)"
-            fail=1
+            bad "$name: unknown block kind ${b##*.} (use c, c prelude or c fragment)"
             ;;
         esac
     done
     if [ $fragments -gt 0 ] || grep -q '^#line' "$unit"; then
         if ! "$cc" "${flags[@]}" -x c "$unit" 2>"$tmp/out"; then
-            echo "FAIL $name: snippets do not compile:"
-            sed 's/^/    /' "$tmp/out"
-            fail=1
+            bad "$name: snippets do not compile:" "$(cat "$tmp/out")"
         fi
     fi
     # Every dsql_* function called in a snippet exists in the library.
@@ -113,15 +107,13 @@ for doc in "$src"/README.md "$src"/docs/*.md; do
             done
     done | sort -u >"$tmp/missing"
     if [ -s "$tmp/missing" ]; then
-        echo "FAIL $name: calls functions the library does not export: $(tr '\n' ' ' <"$tmp/missing")"
-        fail=1
+        bad "$name: calls functions the library does not export: $(tr '\n' ' ' <"$tmp/missing")"
     fi
     checked=$((checked + programs + fragments))
-    [ "$fail" = "$before" ] && echo "ok   $name: $programs programs, $fragments fragments compiled"
+    [ "$fail" = "$before" ] && ok "$name: $programs programs, $fragments fragments compiled"
 done
 
 if [ $checked -eq 0 ]; then
-    echo "FAIL: no snippet was compiled (is docs/ empty?)"
-    fail=1
+    bad "no snippet was compiled (is docs/ empty?)"
 fi
 exit $fail

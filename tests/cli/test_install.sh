@@ -4,13 +4,7 @@
 # installed library (in a temporary prefix) and runs against the throwaway server.
 set -uo pipefail
 : "${DSQL_BINARY_DIR:?}" "${DSQL_SOURCE_DIR:?}" "${PGPORT:?run through make test}"
-fail=0
-ok() { echo "ok   $1"; }
-bad() {
-    echo "FAIL $1"
-    [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    /'
-    fail=1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix

@@ -5,13 +5,7 @@
 set -uo pipefail
 : "${DSQL_BINARY_DIR:?}" "${PGPORT:?run through make test}"
 bin=$DSQL_BINARY_DIR/bin
-fail=0
-ok() { echo "ok   $1"; }
-bad() {
-    echo "FAIL $1"
-    [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    /'
-    fail=1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Own databases, so no other test's tables are touched.
 db=petclinic_test_$$

@@ -1,21 +1,7 @@
 #!/usr/bin/env bash
 # dsql ping against the throwaway server: success with verify-full, and clear failures.
 set -uo pipefail
-fail=0
-check() { # name, expected exit, grep pattern, command...
-    local name=$1 want=$2 pat=$3
-    shift 3
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pat" <<<"$out"; then
-        echo "FAIL $name: exit $rc (want $want), output:"
-        printf '%s\n' "$out" | sed 's/^/    /'
-        fail=1
-    else
-        echo "ok   $name"
-    fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${DSQL_CLI:?}" "${PGPORT:?run through make test}"
 ca=$PGSSLROOTCERT
 base="host=localhost hostaddr=127.0.0.1 port=$PGPORT dbname=postgres user=postgres"

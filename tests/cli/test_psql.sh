@@ -6,28 +6,13 @@
 # DSQL-looking name reached through --hostaddr; its certificate cannot match that name, so
 # those runs use --sslmode require (TLS without the name check).
 set -uo pipefail
-fail=0
-check() { # name, expected exit, grep pattern, command...
-    local name=$1 want=$2 pat=$3
-    shift 3
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pat" <<<"$out"; then
-        echo "FAIL $name: exit $rc (want $want), output:"
-        printf '%s\n' "$out" | sed 's/^/    /'
-        fail=1
-    else
-        echo "ok   $name"
-    fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Compares the PGPASSWORD the fake psql saw with a token, printing neither.
 check_token() { # name, token
     if [ -n "$2" ] && [ "$(grep '^PGPASSWORD=' "$tmp/env")" = "PGPASSWORD=$2" ]; then
-        echo "ok   $1"
+        ok "$1"
     else
-        echo "FAIL $1 (PGPASSWORD differs from the expected token)"
-        fail=1
+        bad "$1 (PGPASSWORD differs from the expected token)"
     fi
 }
 : "${DSQL_CLI:?}" "${PGPORT:?run through make test}"
@@ -69,7 +54,7 @@ user_token=$("$DSQL_CLI" generate-db-connect-auth-token --hostname "$cluster" --
 out=$(PATH=$tmp/bin:$PATH "$DSQL_CLI" psql --host "$cluster" --signing-time "$when" -- -c 'select 1' 2>&1)
 rc=$?
 if [ $rc -ne 0 ] || grep -q 'X-Amz' <<<"$out"; then
-    echo "FAIL psql IAM admin run: exit $rc, output: $out"; fail=1
+    bad "psql IAM admin run: exit $rc, output: $out"
 fi
 check_token "admin: PGPASSWORD is the DbConnectAdmin token" "$admin_token"
 check "admin: verify-full with the system bundle" 0 '^PGSSLMODE=verify-full$' cat "$tmp/env"
@@ -103,7 +88,7 @@ if psql -X -q -v ON_ERROR_STOP=1 -c "CREATE ROLE $role LOGIN IN ROLE dsql_scram 
         --sslmode require --signing-time 2026-11-25T17:00:01Z
     psql -X -q -c "DROP ROLE $role" >/dev/null 2>&1
 else
-    echo "FAIL could not create role $role"; fail=1
+    bad "could not create role $role"
 fi
 
 # ---- bad input ----

@@ -3,9 +3,7 @@
 # options, errors, and no secret ever on the terminal.
 set -uo pipefail
 : "${DSQL_CLI:?}" "${DSQL_TESTDATA:?}"
-fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A clean AWS environment: nothing of the machine's own configuration may leak in, and
 # the instance metadata endpoint is never contacted.
@@ -67,19 +65,6 @@ while IFS= read -r -d '' host && IFS= read -r -d '' region && IFS= read -r -d ''
 done < <(vectors "$DSQL_TESTDATA/shared/token_vectors.jsonl" "$DSQL_TESTDATA/token_vectors_extra.jsonl")
 if [ "$count" -eq 39 ]; then ok "all $count vectors byte for byte"; else bad "ran $count vectors, want 39"; fi
 
-check() { # name, expected exit, pattern on stderr+stdout, command...
-    local name=$1 want=$2 pat=$3
-    shift 3
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pat" <<<"$out"; then
-        bad "$name: exit $rc (want $want), output:"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    else
-        ok "$name"
-    fi
-}
 export AWS_ACCESS_KEY_ID=AKIDCLI AWS_SECRET_ACCESS_KEY=secret-cli
 gen=generate-db-connect-auth-token
 check "region from the host, default expiry" 0 \
@@ -146,8 +131,7 @@ secret_check() { # name, secret, command...
     if [ "$rc" -eq 0 ]; then
         bad "$name: succeeded, should fail"
     elif grep -qF -- "$secret" <<<"$out"; then
-        bad "$name: the secret is in the output:"
-        printf '%s\n' "$out" | sed 's/^/    /'
+        bad "$name: the secret is in the output:" "$out"
     elif [ -z "$out" ]; then
         bad "$name: no error message"
     else
