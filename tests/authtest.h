@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "auth/sigv4.h"
+#include "dsql/auth.h"
 
 /* Every variable the credential chain or region lookup reads. */
 static const char *const at_aws_vars[] = {"AWS_ACCESS_KEY_ID",
@@ -80,6 +82,26 @@ static inline void at_rmdir(const char *dir)
     assert_true(strncmp(dir, "/tmp/dsql-auth-test.", 20) == 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* The AWS documentation's worked example of header signing: IAM ListUsers with its
+ * example credentials at 2015-08-30T12:36:00Z (1440938160). Its signature is
+ * 5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7. */
+static inline void at_iam_example(dsql_credentials *c, dsql__sigv4_request *r)
+{
+    *c = (dsql_credentials)DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_set(c, "AKIDEXAMPLE",
+                                          "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL, 0,
+                                          NULL),
+                     DSQL_OK);
+    *r = (dsql__sigv4_request){.method = "GET",
+                               .host = "iam.amazonaws.com",
+                               .path = "/",
+                               .query = "Action=ListUsers&Version=2010-05-08",
+                               .content_type = "application/x-www-form-urlencoded; charset=utf-8",
+                               .region = "us-east-1",
+                               .service = "iam",
+                               .when = 1440938160};
 }
 
 /* True when hay contains needle. */

@@ -54,27 +54,45 @@ static void on_progress(size_t done, size_t total, void *ctx)
     p->total = total;
 }
 
-/* N pets named pet-00000 ... (names are unique); their strings live in names. */
-static pet *make_pets(char (**names)[16])
+/* Per test: an empty pet table, and N pets named pet-00000 ... (names are unique; their
+ * strings live in names). */
+static pet *pets;
+static char (*names)[16];
+
+static int fresh_pets(void **state)
 {
-    pet *pets = calloc(N, sizeof *pets);
-    *names = calloc(N, sizeof **names);
+    (void)state;
+    fresh();
+    pets = calloc(N, sizeof *pets);
+    names = calloc(N, sizeof *names);
     assert_non_null(pets);
-    assert_non_null(*names);
+    assert_non_null(names);
     for (int i = 0; i < N; i++) {
-        snprintf((*names)[i], 16, "pet-%05d", i);
-        pets[i].name = (*names)[i];
+        snprintf(names[i], sizeof names[i], "pet-%05d", i);
+        pets[i].name = names[i];
         pets[i].birth_date = "2020-01-01";
     }
-    return pets;
+    return 0;
 }
+
+static int free_pets(void **state)
+{
+    (void)state;
+    free(pets);
+    free(names);
+    return 0;
+}
+
+/* The message starts with prefix (the server's own text follows). */
+#define assert_prefix(message, prefix)                                                             \
+    do {                                                                                           \
+        if (strncmp((message), (prefix), strlen(prefix)) != 0)                                     \
+            fail_msg("message \"%s\" does not start with \"%s\"", (message), (prefix));            \
+    } while (0)
 
 static void test_bulk_10000(void **state)
 {
     (void)state;
-    fresh();
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     dsql_error err = DSQL_ERROR_INIT;
     progress pr = {0};
     dsql_bulk_options opts = DSQL_BULK_OPTIONS_INIT;
@@ -99,17 +117,12 @@ static void test_bulk_10000(void **state)
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N);
     assert_int_equal(pg_long(pg, "SELECT count(DISTINCT id) FROM pet"), N); /* UUIDs filled */
     assert_int_equal(strlen(pets[N - 1].id.str), 36);
-    free(pets);
-    free(names);
 }
 
 /* A unique violation in the third chunk: two chunks landed, the rest did not. */
 static void test_bulk_failing_chunk(void **state)
 {
     (void)state;
-    fresh();
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     pets[6500].name = pets[6400].name; /* duplicate inside chunk 3 (rows 6000..8999) */
     dsql_error err = DSQL_ERROR_INIT;
     progress pr = {0};
@@ -124,7 +137,7 @@ static void test_bulk_failing_chunk(void **state)
     assert_string_equal(err.sqlstate, "23505");
     const char *want = "dsql_bulk_create: pet: chunk 3 of 4 (rows 6000..8999) failed; rows "
                        "0..5999 (2 chunks) landed, rows from 6000 on did not: ";
-    assert_memory_equal(err.message, want, strlen(want));
+    assert_prefix(err.message, want);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 6000);
     /* A failure in the first chunk is the chunk's own error: nothing landed. */
     fresh();
@@ -135,10 +148,8 @@ static void test_bulk_failing_chunk(void **state)
     assert_int_equal(rep.chunks_done, 0);
     assert_int_equal(rep.rows_done, 0);
     want = "dsql_bulk_create: pet: chunk 1 of 4 (rows 0..2999) failed; no rows landed: ";
-    assert_memory_equal(err.message, want, strlen(want));
+    assert_prefix(err.message, want);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
-    free(pets);
-    free(names);
 }
 
 /* The connection dies while a chunk is in flight (a trigger ends its own backend on one
@@ -146,14 +157,11 @@ static void test_bulk_failing_chunk(void **state)
 static void test_bulk_connection_lost(void **state)
 {
     (void)state;
-    fresh();
     pg_ok(pg,
           "CREATE OR REPLACE FUNCTION pet_die() RETURNS trigger LANGUAGE plpgsql AS $$ "
           "BEGIN IF NEW.name = 'pet-03500' THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
           "END IF; RETURN NEW; END $$");
     pg_ok(pg, "CREATE TRIGGER die BEFORE INSERT ON pet FOR EACH ROW EXECUTE FUNCTION pet_die()");
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_bulk_report rep;
     assert_int_equal(dsql_bulk_create(pool, &pet_model, pets, N, NULL, &rep, &err),
@@ -163,7 +171,7 @@ static void test_bulk_connection_lost(void **state)
     const char *want = "dsql_bulk_create: pet: chunk 2 of 4 (rows 3000..5999) failed; the "
                        "connection was lost with it in flight, so its rows may or may not have "
                        "landed; rows 0..2999 (1 chunks) landed, rows from 6000 on did not: ";
-    assert_memory_equal(err.message, want, strlen(want));
+    assert_prefix(err.message, want);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 3000);
     /* In the first chunk: nothing is known to have landed. */
     fresh();
@@ -173,20 +181,15 @@ static void test_bulk_connection_lost(void **state)
     assert_int_equal(rep.rows_done, 0);
     want = "dsql_bulk_create: pet: chunk 1 of 1 (rows 0..999) failed; the connection was lost "
            "with it in flight, so its rows may or may not have landed: ";
-    assert_memory_equal(err.message, want, strlen(want));
+    assert_prefix(err.message, want);
     pg_ok(pg, "DROP TABLE pet");
     pg_ok(pg, "DROP FUNCTION pet_die()");
-    free(pets);
-    free(names);
 }
 
 /* Validation covers every row before the first chunk is sent. */
 static void test_bulk_validation(void **state)
 {
     (void)state;
-    fresh();
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     pets[9999].birth_date = "2023-02-29";
     dsql_error err = DSQL_ERROR_INIT;
     dsql_bulk_report rep;
@@ -196,17 +199,12 @@ static void test_bulk_validation(void **state)
                                      "is not a date YYYY-MM-DD on the calendar (DATEONLY)");
     assert_int_equal(rep.chunks_done, 0);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
-    free(pets);
-    free(names);
 }
 
 /* Smaller chunks by option, and by bytes; an empty bulk sends nothing. */
 static void test_bulk_chunk_options(void **state)
 {
     (void)state;
-    fresh();
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_bulk_report rep;
     dsql_bulk_options opts = {.chunk_rows = 999};
@@ -223,8 +221,6 @@ static void test_bulk_chunk_options(void **state)
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 1000);
     assert_dsql_ok(dsql_bulk_create(pool, &pet_model, NULL, 0, NULL, &rep, &err), err);
     assert_int_equal(rep.chunks_total, 0);
-    free(pets);
-    free(names);
 }
 
 /* The same bulk inside the caller's transaction: everything or nothing. */
@@ -242,9 +238,6 @@ static int bulk_tx(dsql_conn *conn, void *ctx, dsql_error *err)
 static void test_bulk_in_transaction(void **state)
 {
     (void)state;
-    fresh();
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     dsql_error err = DSQL_ERROR_INIT;
     txctx t = {pets, 4000};
     assert_dsql_ok(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), err);
@@ -254,19 +247,14 @@ static void test_bulk_in_transaction(void **state)
     assert_int_equal(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), DSQL_ECONSTRAINT);
     const char *want = "dsql_bulk_create: pet: chunk 2 of 2 (rows 3000..3999) failed; the "
                        "enclosing transaction is aborted: ";
-    assert_memory_equal(err.message, want, strlen(want));
+    assert_prefix(err.message, want);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0); /* rolled back together */
-    free(pets);
-    free(names);
 }
 
 /* Destroy deletes in chunks of 3,000 rows, each its own statement. */
 static void test_destroy_chunked(void **state)
 {
     (void)state;
-    fresh();
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     dsql_error err = DSQL_ERROR_INIT;
     assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets, N, NULL, NULL, &err), err);
     dsql_pool_stats before, after;
@@ -280,8 +268,6 @@ static void test_destroy_chunked(void **state)
     assert_true(cap_has(&logs, "DELETE FROM \"pet\" WHERE \"id\" IN (SELECT \"id\" FROM \"pet\" "
                                "WHERE \"name\" LIKE $1 LIMIT 3000)"));
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
-    free(pets);
-    free(names);
 }
 
 /* A chunk of a destroy fails after others were committed: DSQL_EPARTIAL saying how many
@@ -290,9 +276,6 @@ static void test_destroy_chunked(void **state)
 static void test_destroy_partial(void **state)
 {
     (void)state;
-    fresh();
-    char(*names)[16];
-    pet *pets = make_pets(&names);
     dsql_error err = DSQL_ERROR_INIT;
     assert_dsql_ok(dsql_bulk_create(pool, &pet_model, pets, N, NULL, NULL, &err), err);
     pg_ok(pg, "DROP SEQUENCE IF EXISTS pet_deletes");
@@ -338,22 +321,24 @@ static void test_destroy_partial(void **state)
     const char *want = "dsql_destroy: pet: 3000 rows were deleted (in committed chunks of up "
                        "to 3000), then the connection was lost with a chunk in flight: up to "
                        "3000 more may or may not have been deleted: ";
-    assert_memory_equal(err.message, want, strlen(want));
+    assert_prefix(err.message, want);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 9000);
     pg_ok(pg, "DROP TABLE pet");
     pg_ok(pg, "DROP FUNCTION pet_delete_guard()");
     pg_ok(pg, "DROP SEQUENCE pet_deletes");
-    free(pets);
-    free(names);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bulk_10000),          cmocka_unit_test(test_bulk_failing_chunk),
-        cmocka_unit_test(test_bulk_validation),     cmocka_unit_test(test_bulk_chunk_options),
-        cmocka_unit_test(test_bulk_in_transaction), cmocka_unit_test(test_destroy_chunked),
-        cmocka_unit_test(test_destroy_partial),     cmocka_unit_test(test_bulk_connection_lost),
+        cmocka_unit_test_setup_teardown(test_bulk_10000, fresh_pets, free_pets),
+        cmocka_unit_test_setup_teardown(test_bulk_failing_chunk, fresh_pets, free_pets),
+        cmocka_unit_test_setup_teardown(test_bulk_validation, fresh_pets, free_pets),
+        cmocka_unit_test_setup_teardown(test_bulk_chunk_options, fresh_pets, free_pets),
+        cmocka_unit_test_setup_teardown(test_bulk_in_transaction, fresh_pets, free_pets),
+        cmocka_unit_test_setup_teardown(test_destroy_chunked, fresh_pets, free_pets),
+        cmocka_unit_test_setup_teardown(test_destroy_partial, fresh_pets, free_pets),
+        cmocka_unit_test_setup_teardown(test_bulk_connection_lost, fresh_pets, free_pets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

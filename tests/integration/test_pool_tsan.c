@@ -100,6 +100,34 @@ static void acquire_timeout(void **state)
     dsql_pool_close(pool);
 }
 
+/* Polls the pool's statistics until pred holds (up to 5 s); returns whether it did. */
+typedef bool (*stats_pred)(const dsql_pool_stats *st, long arg);
+static bool wait_stats(dsql_pool *pool, stats_pred pred, long arg, dsql_pool_stats *out)
+{
+    for (int i = 0; i < 500; i++) {
+        dsql_pool_get_stats(pool, out);
+        if (pred(out, arg))
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static bool waiting_is(const dsql_pool_stats *st, long n)
+{
+    return st->waiting == n;
+}
+
+/* A pool of at most one connection, and that connection, acquired. */
+static dsql_pool *pool_of_one_held(dsql_conn **held)
+{
+    dsql_pool_options o = {.max = 1};
+    dsql_pool *pool = open_pool(NULL, &o);
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_acquire(pool, held, &err), err);
+    return pool;
+}
+
 /* Waiters are served in arrival order. */
 typedef struct fifo_ctx {
     dsql_pool *pool;
@@ -126,11 +154,8 @@ static void *fifo_waiter(void *arg)
 static void fifo_fairness(void **state)
 {
     (void)state;
-    dsql_pool_options o = {.max = 1};
-    dsql_pool *pool = open_pool(NULL, &o);
-    dsql_error err = DSQL_ERROR_INIT;
     dsql_conn *held;
-    assert_dsql_ok(dsql_pool_acquire(pool, &held, &err), err);
+    dsql_pool *pool = pool_of_one_held(&held);
     enum { N = 6 };
     pthread_t t[N];
     fifo_ctx c[N];
@@ -139,13 +164,8 @@ static void fifo_fairness(void **state)
         c[i] = (fifo_ctx){.pool = pool, .id = i, .next_ticket = &next};
         pthread_create(&t[i], NULL, fifo_waiter, &c[i]);
         /* Wait until this thread is queued before starting the next. */
-        for (;;) {
-            dsql_pool_stats st;
-            dsql_pool_get_stats(pool, &st);
-            if (st.waiting == i + 1)
-                break;
-            usleep(1000);
-        }
+        dsql_pool_stats st;
+        assert_true(wait_stats(pool, waiting_is, i + 1, &st));
     }
     dsql_pool_release(pool, held);
     for (int i = 0; i < N; i++)
@@ -240,19 +260,6 @@ static void bad_options(void **state)
 static long backend_pid(dsql_conn *c)
 {
     return (long)PQbackendPID(dsql_conn_pg(c));
-}
-
-/* Polls the pool's statistics until pred holds (up to 5 s); returns whether it did. */
-typedef bool (*stats_pred)(const dsql_pool_stats *st, long arg);
-static bool wait_stats(dsql_pool *pool, stats_pred pred, long arg, dsql_pool_stats *out)
-{
-    for (int i = 0; i < 500; i++) {
-        dsql_pool_get_stats(pool, out);
-        if (pred(out, arg))
-            return true;
-        usleep(10000);
-    }
-    return false;
 }
 
 static bool open_is(const dsql_pool_stats *st, long n)
@@ -408,17 +415,14 @@ static void *acquire_one(void *arg)
 static void close_cancels_waiters_and_waits_for_users(void **state)
 {
     (void)state;
-    dsql_pool_options o = {.max = 1};
-    dsql_pool *pool = open_pool(NULL, &o);
-    dsql_error err = DSQL_ERROR_INIT;
     dsql_conn *held;
-    assert_dsql_ok(dsql_pool_acquire(pool, &held, &err), err);
+    dsql_pool *pool = pool_of_one_held(&held);
+    dsql_error err = DSQL_ERROR_INIT;
     acq w = {.pool = pool};
     pthread_t tw, tc;
     pthread_create(&tw, NULL, acquire_one, &w);
     dsql_pool_stats st;
-    for (st.waiting = 0; st.waiting != 1;)
-        dsql_pool_get_stats(pool, &st), usleep(1000);
+    assert_true(wait_stats(pool, waiting_is, 1, &st));
     closer cl = {.pool = pool};
     pthread_create(&tc, NULL, close_pool, &cl);
     pthread_join(tw, NULL); /* the waiter gives up at once */

@@ -21,6 +21,7 @@
 
 static log_capture logs;
 static dsql_pool *pool;
+static PGconn *pg; /* to the test database, for checks behind the library's back */
 
 static int setup(void **state)
 {
@@ -39,7 +40,7 @@ static int teardown(void **state)
 }
 
 /* Each test starts from an empty schema of its own. */
-static void fresh_schema(PGconn *pg)
+static void fresh_schema(void)
 {
     pg_ok(pg, "DROP SCHEMA IF EXISTS public CASCADE");
     pg_ok(pg, "CREATE SCHEMA public");
@@ -51,6 +52,22 @@ static void fresh_schema(PGconn *pg)
     pg_ok(pg, "DROP EVENT TRIGGER IF EXISTS ddl_audit");
     pg_ok(pg, "CREATE EVENT TRIGGER ddl_audit ON ddl_command_end "
               "EXECUTE FUNCTION public.ddl_audit_fn()");
+}
+
+static int open_fresh(void **state)
+{
+    (void)state;
+    pg = pc_pg(DB);
+    fresh_schema();
+    return 0;
+}
+
+static int close_pg(void **state)
+{
+    (void)state;
+    PQfinish(pg);
+    pg = NULL;
+    return 0;
 }
 
 /* Log lines since mark (an offset into logs.text), each statement classified. */
@@ -117,8 +134,6 @@ static const char *owner_columns_sql =
 static void test_create_drop_seed(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_error err = DSQL_ERROR_INIT;
     for (size_t i = 0; i < 5; i++) {
         assert_dsql_ok(dsql_drop_table(pool, seed_models[i], true, &err), err);
@@ -162,14 +177,11 @@ static void test_create_drop_seed(void **state)
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM information_schema.tables WHERE "
                                  "table_schema = 'public' AND table_name <> 'ddl_audit'"),
                      0);
-    PQfinish(pg);
 }
 
 static void test_sync_twice(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
     size_t mark = log_mark();
@@ -215,7 +227,6 @@ static void test_sync_twice(void **state)
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM information_schema.tables WHERE "
                                  "table_schema = 'public' AND table_name <> 'ddl_audit'"),
                      0);
-    PQfinish(pg);
 }
 
 /* owner as it was before telephone, nickname and email existed. */
@@ -249,8 +260,6 @@ static DSQL_MODEL(owner_v3_model, owner_v2, "owner", owner_v3_attrs);
 static void test_sync_adds_columns(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
     const dsql_model *v1[] = {&owner_v1_model}, *v2[] = {&owner_v2_model};
@@ -313,7 +322,6 @@ static void test_sync_adds_columns(void **state)
                 "SELECT data_type, character_maximum_length FROM information_schema.columns "
                 "WHERE table_name = 'owner' AND column_name = 'name'",
                 "character varying|30\n");
-    PQfinish(pg);
 }
 
 /* Every type: created, then found exactly as declared (no type mismatch). */
@@ -355,8 +363,6 @@ static DSQL_MODEL(every_model, every, "every", every_attrs);
 static void test_sync_every_type(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
     const dsql_model *m[] = {&every_model};
@@ -372,7 +378,6 @@ static void test_sync_every_type(void **state)
     assert_dsql_ok(dsql_sync(pool, m, 1, NULL, 0, &rep, &err), err);
     dsql_sync_report zero = {0};
     assert_memory_equal(&rep, &zero, sizeof rep);
-    PQfinish(pg);
 }
 
 /* pet with indexes: one by default name, one unique with its own name. */
@@ -387,8 +392,6 @@ static DSQL_MODEL_INDEXED(pet_idx2_model, pet, "pet", pet_attrs, pet_indexes_2);
 static void test_sync_indexes(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
     const dsql_model *m1[] = {&pet_idx1_model}, *m2[] = {&pet_idx2_model};
@@ -419,7 +422,6 @@ static void test_sync_indexes(void **state)
 
     assert_dsql_ok(dsql_sync(pool, m2, 1, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.statements, 0);
-    PQfinish(pg);
 }
 
 static const char *fk_sql =
@@ -429,8 +431,6 @@ static const char *fk_sql =
 static void test_sync_foreign_keys(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
 
@@ -481,7 +481,7 @@ static void test_sync_foreign_keys(void **state)
                      1);
 
     /* New tables: the join table is listed first but created last, its two keys inline. */
-    fresh_schema(pg);
+    fresh_schema();
     const dsql_model *order[] = {&vet_specialty_model, &vet_model, &specialty_model};
     dsql_assoc cascade = vet_specialties_fk;
     cascade.on_delete = "cascade";
@@ -505,7 +505,6 @@ static void test_sync_foreign_keys(void **state)
                              "gen_random_uuid(), 'Nope')");
     assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23503");
     PQclear(r);
-    PQfinish(pg);
 }
 
 /* DDL that meets an OCC conflict (40001, OC001) is retried alone; here the server's
@@ -513,8 +512,6 @@ static void test_sync_foreign_keys(void **state)
 static void test_sync_retries_conflicts(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     pg_ok(pg, "CREATE SEQUENCE public.occ_attempts");
     pg_ok(pg, "CREATE FUNCTION public.occ_fn() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
               "BEGIN IF current_setting('application_name') LIKE '" APP ":%' AND "
@@ -532,7 +529,6 @@ static void test_sync_retries_conflicts(void **state)
     assert_int_equal(cap_count(&logs, "schema: concurrency conflict") - warns, 2);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM vet"), 0);
     pg_ok(pg, "DROP EVENT TRIGGER occ");
-    PQfinish(pg);
 }
 
 /* The job wait of asynchronous DDL (CREATE INDEX ASYNC answers with a job id), against a
@@ -540,8 +536,6 @@ static void test_sync_retries_conflicts(void **state)
 static void test_job_wait_and_probe(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_conn *conn;
     dsql_error err = DSQL_ERROR_INIT;
     assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
@@ -584,14 +578,11 @@ static void test_job_wait_and_probe(void **state)
     assert_true(is_dsql);
     pg_ok(pg, "DROP SCHEMA sys CASCADE");
     dsql_pool_release(pool, conn);
-    PQfinish(pg);
 }
 
 static void test_bad_input(void **state)
 {
     (void)state;
-    PGconn *pg = pc_pg(DB);
-    fresh_schema(pg);
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
     size_t mark = log_mark();
@@ -636,21 +627,20 @@ static void test_bad_input(void **state)
     assert_dsql_ok(dsql_sync(conn, seed_models, 5, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.tables_created, 5);
     dsql_pool_release(pool, conn);
-    PQfinish(pg);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_drop_seed),
-        cmocka_unit_test(test_sync_twice),
-        cmocka_unit_test(test_sync_adds_columns),
-        cmocka_unit_test(test_sync_every_type),
-        cmocka_unit_test(test_sync_indexes),
-        cmocka_unit_test(test_sync_foreign_keys),
-        cmocka_unit_test(test_sync_retries_conflicts),
-        cmocka_unit_test(test_job_wait_and_probe),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test_setup_teardown(test_create_drop_seed, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_sync_twice, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_sync_adds_columns, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_sync_every_type, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_sync_indexes, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_sync_foreign_keys, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_sync_retries_conflicts, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_job_wait_and_probe, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_bad_input, open_fresh, close_pg),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

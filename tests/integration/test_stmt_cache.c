@@ -16,18 +16,7 @@
 
 static dsql_conn *open_conn(int cache, log_capture *cap)
 {
-    dsql_config cfg = DSQL_CONFIG_INIT;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_config_parse(&cfg, pc_conninfo(DB), &err), err);
-    cfg.statement_cache = cache;
-    if (cap) {
-        cfg.log = cap_log;
-        cfg.log_ctx = cap;
-    }
-    dsql_conn *conn = NULL;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
-    dsql_config_clear(&cfg);
-    return conn;
+    return TEST_CONN(.database = DB, .statement_cache = cache, .logs = cap);
 }
 
 static dsql_conn_stats stats(dsql_conn *conn)

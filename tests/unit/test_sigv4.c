@@ -331,20 +331,9 @@ static void test_fields_edited_directly(void **state)
 static void test_header_signing_shares_the_memo(void **state)
 {
     (void)state;
-    dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE",
-                                          "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL, 0,
-                                          NULL),
-                     DSQL_OK);
-    dsql__sigv4_request q = {0};
-    q.method = "GET";
-    q.host = "iam.amazonaws.com";
-    q.path = "/";
-    q.query = "Action=ListUsers&Version=2010-05-08";
-    q.content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    q.region = "us-east-1";
-    q.service = "iam";
-    q.when = 1440938160; /* 2015-08-30T12:36:00Z, the AWS documentation's example */
+    dsql_credentials c;
+    dsql__sigv4_request q;
+    at_iam_example(&c, &q); /* at 1440938160, 2015-08-30T12:36:00Z */
     char amzdate[17], hash[DSQL__SHA256_HEX];
     dsql__strbuf auth = DSQL__STRBUF_INIT;
     /* derived, then from the memo; a dsql token of the same day takes the memo's one slot,

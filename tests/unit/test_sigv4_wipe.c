@@ -103,6 +103,16 @@ static void watch(const dsql_credentials *c)
     seen.on = true;
 }
 
+/* Sets c (with the long session token), signs with it and starts watching its memo. */
+static void set_sign_and_watch(dsql_credentials *c)
+{
+    assert_int_equal(dsql_credentials_set(c, "ASIAX", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                                          session, 0, NULL),
+                     DSQL_OK);
+    mint_some(c);
+    watch(c);
+}
+
 static void check_watched(void)
 {
     seen.on = false;
@@ -121,11 +131,7 @@ static void test_clear_wipes_the_memo(void **state)
 {
     (void)state;
     dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    assert_int_equal(dsql_credentials_set(&c, "ASIAX", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                                          session, 0, NULL),
-                     DSQL_OK);
-    mint_some(&c);
-    watch(&c);
+    set_sign_and_watch(&c);
     dsql_credentials_clear(&c);
     check_watched();
     assert_null(c.priv_);
@@ -135,11 +141,7 @@ static void test_set_wipes_the_memo_it_replaces(void **state)
 {
     (void)state;
     dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    assert_int_equal(dsql_credentials_set(&c, "ASIAX", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                                          session, 0, NULL),
-                     DSQL_OK);
-    mint_some(&c);
-    watch(&c);
+    set_sign_and_watch(&c);
     /* The new memo is allocated (not freed) meanwhile; only the old one's frees count. */
     assert_int_equal(dsql_credentials_set(&c, "ASIAX", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ",
                                           session, 0, NULL),

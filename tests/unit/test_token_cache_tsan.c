@@ -52,6 +52,22 @@ static char *mint(const dsql_credentials *c, const tcase *k)
     return dsql_token_generate(&tp, c, &t, NULL) == DSQL_OK ? t : NULL;
 }
 
+/* Mints k's token with cr and counts what went wrong: no token, another token than k's,
+ * or memo counts (keys derived, tokens encoded) other than want_derived / want_encoded. */
+static void mint_and_check(worker_arg *w, dsql_credentials *cr, const tcase *k,
+                           unsigned long want_derived, unsigned long want_encoded)
+{
+    char *t = mint(cr, k);
+    if (!t)
+        w->failures++;
+    else if (strcmp(t, k->want) != 0)
+        w->mismatches++;
+    dsql_token_free(t);
+    unsigned long d, e;
+    dsql__sigv4_memo_stats(cr, &d, &e);
+    w->bad_counts += d != want_derived || e != want_encoded;
+}
+
 /* Each thread keeps one credentials value, set again whenever its walk moves to another
  * secret or session token; the memo it gets then starts over. */
 static void *own_value_worker(void *p)
@@ -79,15 +95,7 @@ static void *own_value_worker(void *p)
         want_derived += !last || last->when != c->when || last->region != c->region;
         want_encoded += !last && c->token;
         last = c;
-        char *t = mint(&cr, c);
-        if (!t)
-            w->failures++;
-        else if (strcmp(t, c->want) != 0)
-            w->mismatches++;
-        dsql_token_free(t);
-        unsigned long d, e;
-        dsql__sigv4_memo_stats(&cr, &d, &e);
-        w->bad_counts += d != want_derived || e != want_encoded;
+        mint_and_check(w, &cr, c, want_derived, want_encoded);
     }
     dsql_credentials_clear(&cr);
     return NULL;
@@ -109,15 +117,7 @@ static void *provider_copy_worker(void *p)
             continue;
         }
         for (int twice = 0; twice < 2; twice++) {
-            char *t = mint(&cr, c);
-            if (!t)
-                w->failures++;
-            else if (strcmp(t, c->want) != 0)
-                w->mismatches++;
-            dsql_token_free(t);
-            unsigned long d, e;
-            dsql__sigv4_memo_stats(&cr, &d, &e);
-            w->bad_counts += d != 1 || e != 1;
+            mint_and_check(w, &cr, c, 1, 1);
         }
         dsql_credentials_clear(&cr);
     }
