@@ -2,7 +2,6 @@
  * statement cache on both paths. */
 #include <errno.h>
 #include <inttypes.h>
-#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,49 +10,6 @@
 #include <strings.h>
 
 #include "conn/private.h"
-
-/* ---- numbers in the C locale, whatever the application's LC_NUMERIC ---- */
-
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-static locale_t c_locale = (locale_t)0; /* set once, then read-only */
-
-static void c_locale_init(void)
-{
-    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-}
-
-/* Switches this thread to the C numeric locale; returns the previous one (or 0). */
-locale_t dsql__enter_c_locale(void)
-{
-    pthread_once(&c_locale_once, c_locale_init);
-    return c_locale ? uselocale(c_locale) : (locale_t)0;
-}
-
-void dsql__leave_c_locale(locale_t old)
-{
-    if (old)
-        uselocale(old);
-}
-
-/* Shortest text that reads back as exactly d, in PostgreSQL's spelling. */
-static void format_double(double d, char *buf, size_t size)
-{
-    if (isnan(d)) {
-        snprintf(buf, size, "NaN");
-        return;
-    }
-    if (isinf(d)) {
-        snprintf(buf, size, d > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    locale_t old = dsql__enter_c_locale();
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    dsql__leave_c_locale(old);
-}
 
 /* ---- parameters ---- */
 
@@ -124,11 +80,11 @@ static int params_build(params *pp, const dsql_value *v, size_t n, dsql_error *e
             pp->values[i] = v[i].u.s; /* a NULL string is SQL NULL */
             break;
         case DSQL_V_INT:
-            snprintf(pp->num[i], 32, "%" PRId64, v[i].u.i);
+            dsql__i64toa(v[i].u.i, pp->num[i]);
             pp->values[i] = pp->num[i];
             break;
         case DSQL_V_DOUBLE:
-            format_double(v[i].u.d, pp->num[i], 32);
+            dsql__dtoa(v[i].u.d, pp->num[i], 32);
             pp->values[i] = pp->num[i];
             break;
         case DSQL_V_BOOL:

@@ -254,10 +254,6 @@ double dsql__random_unit(void);
 
 /* ---- numbers in the C locale (exec.c) ---- */
 
-/* Switches this thread to the C numeric locale; returns the previous one (or 0), for
- * dsql__leave_c_locale. */
-locale_t dsql__enter_c_locale(void);
-void dsql__leave_c_locale(locale_t old);
 
 /* ---- logging (log.c) ---- */
 

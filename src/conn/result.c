@@ -112,14 +112,10 @@ int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out
     int rc = cell_text(res, row, col, &s, err);
     if (rc)
         return rc;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
+    if (!dsql__strtoi64(s, strlen(s), INT64_MIN, INT64_MAX, out))
         return dsql_error_set(err, DSQL_EPARSE,
                               "row %zu, column \"%s\": '%.40s' is not a 64-bit integer", row,
                               PQfname(res->pg, (int)col), s);
-    *out = (int64_t)v;
     return DSQL_OK;
 }
 
@@ -129,24 +125,9 @@ int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *o
     int rc = cell_text(res, row, col, &s, err);
     if (rc)
         return rc;
-    if (!strcmp(s, "NaN")) {
-        *out = NAN;
-        return DSQL_OK;
-    }
-    if (!strcmp(s, "Infinity") || !strcmp(s, "-Infinity")) {
-        *out = *s == '-' ? -INFINITY : INFINITY;
-        return DSQL_OK;
-    }
-    locale_t old = dsql__enter_c_locale();
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    int e = errno;
-    dsql__leave_c_locale(old);
-    if (end == s || *end || (e == ERANGE && isinf(v)))
+    if (!dsql__strtod(s, strlen(s), out))
         return dsql_error_set(err, DSQL_EPARSE, "row %zu, column \"%s\": '%.40s' is not a number",
                               row, PQfname(res->pg, (int)col), s);
-    *out = v;
     return DSQL_OK;
 }
 
