@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conn/private.h"
 
@@ -476,41 +475,6 @@ static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
     }
     finish_batch(conn, b, 1, rc ? 0 : 1);
     return rc;
-}
-
-bool dsql__sql_may_write(const char *sql)
-{
-    /* Statements that change nothing when they run in autocommit. Anything else (DML,
-     * DDL, CALL, WITH, EXPLAIN ANALYZE, ...) may have been applied before a connection
-     * dropped. */
-    static const char *const harmless[] = {"SELECT", "SHOW",     "VALUES",  "TABLE",
-                                           "BEGIN",  "START",    "COMMIT",  "END",
-                                           "ROLLBACK", "ABORT",  "SET",     "RESET",
-                                           "DEALLOCATE", "DISCARD"};
-    const char *p = sql;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '(')
-            p++;
-        if (p[0] == '-' && p[1] == '-') {
-            p = strchr(p, '\n');
-            if (!p)
-                return false;
-        } else if (p[0] == '/' && p[1] == '*') {
-            p = strstr(p + 2, "*/");
-            if (!p)
-                return false;
-            p += 2;
-        } else {
-            break;
-        }
-    }
-    size_t n = 0;
-    while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z'))
-        n++;
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(harmless); i++)
-        if (strlen(harmless[i]) == n && strncasecmp(p, harmless[i], n) == 0)
-            return false;
-    return n > 0;
 }
 
 int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *const *values,

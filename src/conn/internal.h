@@ -54,11 +54,6 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
                     const int *lengths, const int *formats, int result_format, PGresult **out,
                     dsql_error *err);
 
-/* False for statements that change nothing in autocommit (SELECT, SHOW, VALUES, BEGIN,
- * SET, ...); true for anything that may write. Used to report a connection lost under an
- * autocommit write as DSQL_EUNKNOWN_OUTCOME. */
-bool dsql__sql_may_write(const char *sql);
-
 /* Fills err from a failed result (or from the connection's error when res is NULL) and
  * returns the classified status. */
 int dsql__error_from_pg(dsql_error *err, PGconn *pg, const PGresult *res);

@@ -162,6 +162,10 @@ void dsql__stmt_cache_refuse_deallocate(dsql__stmt_cache *c);
 bool dsql__sql_drops_statements(const char *sql);
 /* True for statements that commit nothing by themselves: queries, DML, BEGIN / START. */
 bool dsql__sql_commits_nothing(const char *sql);
+/* False for statements that change nothing in autocommit (SELECT, SHOW, VALUES, BEGIN,
+ * SET, ...; leading comments skipped); true for anything that may write. A connection
+ * lost under an autocommit write is reported as DSQL_EUNKNOWN_OUTCOME. */
+bool dsql__sql_may_write(const char *sql);
 
 struct dsql_conn {
     uint32_t magic; /* DSQL__MAGIC_CONN; first, so a dsql_db * can be told apart */

@@ -60,13 +60,21 @@ void dsql__stmt_name(uint64_t id, char buf[24])
 
 /* ---- which statements are cached ---- */
 
-/* The first keyword of sql, upper-cased into kw (empty when sql does not start with
- * one, e.g. with a comment). */
-static void first_keyword(const char *sql, char *kw, size_t size)
+/* The first keyword of sql, upper-cased into kw; empty when sql does not start with one
+ * (or, unless skip_comments, when it starts with a comment). */
+static void first_keyword(const char *sql, bool skip_comments, char *kw, size_t size)
 {
     const char *p = sql;
-    while (isspace((unsigned char)*p) || *p == '(')
-        p++;
+    for (;;) {
+        while (isspace((unsigned char)*p) || *p == '(')
+            p++;
+        if (skip_comments && p[0] == '-' && p[1] == '-')
+            p += strcspn(p, "\n");
+        else if (skip_comments && p[0] == '/' && p[1] == '*')
+            p = strstr(p + 2, "*/") ? strstr(p + 2, "*/") + 2 : p + strlen(p);
+        else
+            break;
+    }
     size_t n = 0;
     while (n + 1 < size && isalpha((unsigned char)*p))
         kw[n++] = (char)toupper((unsigned char)*p++);
@@ -80,7 +88,7 @@ static bool cacheable(const char *sql)
     static const char *const kws[] = {"SELECT", "INSERT", "UPDATE", "DELETE",
                                       "WITH",   "VALUES", "TABLE",  "MERGE"};
     char kw[8];
-    first_keyword(sql, kw, sizeof kw);
+    first_keyword(sql, false, kw, sizeof kw);
     for (size_t i = 0; i < DSQL__ARRAY_LEN(kws); i++)
         if (!strcmp(kw, kws[i]))
             return true;
@@ -90,14 +98,32 @@ static bool cacheable(const char *sql)
 bool dsql__sql_commits_nothing(const char *sql)
 {
     char kw[8];
-    first_keyword(sql, kw, sizeof kw);
+    first_keyword(sql, false, kw, sizeof kw);
     return cacheable(sql) || !strcmp(kw, "BEGIN") || !strcmp(kw, "START");
+}
+
+bool dsql__sql_may_write(const char *sql)
+{
+    /* Statements that change nothing when they run in autocommit. Anything else (DML,
+     * DDL, CALL, WITH, EXPLAIN ANALYZE, ...) may have been applied before a connection
+     * dropped. */
+    static const char *const harmless[] = {"SELECT", "SHOW",   "VALUES",     "TABLE",    "BEGIN",
+                                           "START",  "COMMIT", "END",        "ROLLBACK", "ABORT",
+                                           "SET",    "RESET",  "DEALLOCATE", "DISCARD"};
+    char kw[12];
+    first_keyword(sql, true, kw, sizeof kw);
+    if (!kw[0])
+        return false;
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(harmless); i++)
+        if (!strcmp(kw, harmless[i]))
+            return false;
+    return true;
 }
 
 bool dsql__sql_drops_statements(const char *sql)
 {
     char kw[12];
-    first_keyword(sql, kw, sizeof kw);
+    first_keyword(sql, false, kw, sizeof kw);
     if (strcmp(kw, "DISCARD") && strcmp(kw, "DEALLOCATE"))
         return false;
     /* DISCARD ALL, DEALLOCATE [PREPARE] ALL; a single DEALLOCATE of a name the cache
