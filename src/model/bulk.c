@@ -131,10 +131,9 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
                 rep.chunks_done = rep.rows_done = 0;
                 if (report)
                     *report = rep;
-            } else if (rc == DSQL_ECONNLOST || rc == DSQL_EUNKNOWN_OUTCOME) {
-                /* The INSERT may have reached the server and committed before the link
-                 * went: nothing can be said of this chunk's rows. */
-                rc = DSQL_EUNKNOWN_OUTCOME;
+            } else if (rc == DSQL_EUNKNOWN_OUTCOME) {
+                /* The conn layer says the INSERT may have reached the server and committed
+                 * before the link went: nothing can be said of this chunk's rows. */
                 char after[64] = "";
                 if (first + count < n)
                     snprintf(after, sizeof after, ", rows from %zu on did not", first + count);

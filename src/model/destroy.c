@@ -56,8 +56,8 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         if (!key || n < DSQL__ROW_CAP)
             break;
     }
-    if ((rc == DSQL_ECONNLOST || rc == DSQL_EUNKNOWN_OUTCOME) && e.status && !enclosed) {
-        /* The DELETE may have reached the server and committed before the link went. */
+    if (rc == DSQL_EUNKNOWN_OUTCOME && e.status && !enclosed) {
+        /* The conn layer says the DELETE may have committed before the link went. */
         dsql_error cause = e;
         dsql_error_set(&e, DSQL_EUNKNOWN_OUTCOME,
                        "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
@@ -66,7 +66,6 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
                        cause.message);
         memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
-        rc = DSQL_EUNKNOWN_OUTCOME;
     } else if (rc && e.status && total > 0 && !enclosed) {
         dsql_error cause = e;
         dsql_error_set(&e, DSQL_EPARTIAL,
