@@ -6,10 +6,17 @@
 int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *values,
                   const int *lengths, const int *formats, PGresult **out, dsql_error *err)
 {
+    return dsql__db_exec_policy(db, NULL, sql, nparams, values, lengths, formats, out, err);
+}
+
+int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const char *sql, int nparams,
+                         const char *const *values, const int *lengths, const int *formats,
+                         PGresult **out, dsql_error *err)
+{
     if (out)
         *out = NULL;
     dsql__policy p;
-    int rc = dsql__policy_resolve(NULL, &p, err);
+    int rc = dsql__policy_resolve(policy, &p, err);
     if (rc)
         return rc;
     dsql_error e = DSQL_ERROR_INIT;

@@ -549,6 +549,17 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
     return DSQL_OK;
 }
 
+/* Hands a statement's PGresult to the caller as a dsql_result (when it asked for one). */
+static int wrap_result(int rc, PGresult *pg, dsql_result **res, dsql_error *err)
+{
+    if (rc || !res)
+        return rc;
+    *res = dsql__result_new(pg);
+    if (!*res)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    return DSQL_OK;
+}
+
 int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_in, size_t nparams,
                     dsql_result **res, dsql_error *err)
 {
@@ -562,12 +573,25 @@ int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_i
     rc = dsql__conn_exec(conn, sql, (int)nparams, pp.values, pp.lengths, pp.formats, 0,
                          res ? &pg : NULL, err);
     params_free(&pp);
-    if (rc || !res)
+    return wrap_result(rc, pg, res, err);
+}
+
+int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params_in, size_t nparams,
+                    const dsql_retry_policy *policy, dsql_result **res, dsql_error *err)
+{
+    if (res)
+        *res = NULL;
+    if (!dsql__db_is_pool(pool))
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_query: not a dsql_pool");
+    params pp;
+    int rc = params_build(&pp, params_in, nparams, err);
+    if (rc)
         return rc;
-    *res = dsql__result_new(pg);
-    if (!*res)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    return DSQL_OK;
+    PGresult *pg = NULL;
+    rc = dsql__db_exec_policy(pool, policy, sql, (int)nparams, pp.values, pp.lengths, pp.formats,
+                              res ? &pg : NULL, err);
+    params_free(&pp);
+    return wrap_result(rc, pg, res, err);
 }
 
 /* ---- pipeline ---- */

@@ -87,6 +87,10 @@ int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err)
  */
 int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *values,
                   const int *lengths, const int *formats, PGresult **out, dsql_error *err);
+/* The same with a caller's retry policy (NULL = the defaults); dsql_pool_query is this. */
+int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const char *sql, int nparams,
+                         const char *const *values, const int *lengths, const int *formats,
+                         PGresult **out, dsql_error *err);
 
 /* The logger of db's config (for model-layer log lines); fn NULL when none. */
 void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx);

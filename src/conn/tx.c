@@ -158,7 +158,7 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
 }
 
 void dsql__announce_retry(dsql_log_fn log, void *log_ctx, const dsql__policy *p, int attempt,
-                           const dsql_error *cause, int64_t delay, const char *what)
+                          const dsql_error *cause, int64_t delay, const char *what)
 {
     char state[16] = "";
     if (cause->sqlstate[0])
@@ -255,44 +255,6 @@ int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
     if (dsql__conn_check_broken(conn))
         return dsql_error_set(err, DSQL_ECONNLOST, "dsql_conn_transaction: connection is lost");
     return run_tx(NULL, conn, fn, ctx, policy, attempts, err);
-}
-
-int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params, size_t nparams,
-                    const dsql_retry_policy *policy, dsql_result **res, dsql_error *err)
-{
-    if (res)
-        *res = NULL;
-    if (!dsql__db_is_pool(pool))
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_query: not a dsql_pool");
-    dsql__policy p;
-    int rc = dsql__policy_resolve(policy, &p, err);
-    if (rc)
-        return rc;
-    dsql_error e = DSQL_ERROR_INIT;
-    for (int attempt = 1;; attempt++) {
-        dsql_conn *conn;
-        rc = dsql_pool_acquire(pool, &conn, &e);
-        if (rc)
-            break;
-        rc = dsql_conn_query(conn, sql, params, nparams, res, &e);
-        dsql_pool_release(pool, conn);
-        /* A lost connection is reported as such only under a statement that changes
-         * nothing (a write becomes DSQL_EUNKNOWN_OUTCOME): safe to run again. */
-        if ((rc != DSQL_ECONFLICT && rc != DSQL_ECONNLOST) || attempt > p.max_retries) {
-            if (rc == DSQL_ECONFLICT)
-                give_up(&e, attempt, TX_RETRY_CONFLICT);
-            break;
-        }
-        int64_t delay = dsql__policy_delay(&p, attempt);
-        dsql_log_fn log;
-        void *log_ctx;
-        dsql__pool_logger(pool, &log, &log_ctx);
-        dsql__announce_retry(log, log_ctx, &p, attempt, &e, delay, "Statement");
-        dsql__sleep_ms(delay);
-    }
-    if (rc && err)
-        *err = e;
-    return rc;
 }
 
 /* ---- pipelined transaction ---- */
