@@ -3,6 +3,7 @@
 #   make test   Debug build with ASan+UBSan (and TSan for the pool), every test via CTest;
 #               the Release build (tests included) must compile without warnings too
 #   make bench  benchmarks side by side (see bench/)
+#   make fuzz   every libFuzzer target for FUZZ_SECONDS (default 60) each (docs/reliability.md)
 #   make install [PREFIX=/usr/local]   make clean   make format
 
 PREFIX      ?= /usr/local
@@ -14,7 +15,7 @@ TSAN_BUILD  := build/tsan
 RELCHECK_BUILD := build/release-check
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps run test test-debug test-tsan bench install clean format
+.PHONY: all build deps run test test-debug test-tsan bench fuzz install clean format
 
 all: build
 
@@ -52,6 +53,9 @@ test: deps
 bench: build
 	@scripts/deps.sh bench
 	@LOCALPG_DIR=$(CURDIR)/build/localpg-bench scripts/with-localpg.sh bench/run.sh $(BUILD)
+
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # ldconfig: the loader only finds a new library in /usr/local/lib once its cache is rebuilt.
 install: build

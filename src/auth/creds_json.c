@@ -38,6 +38,26 @@ static const char *member(const cJSON *o, const char *k, bool *bad)
     return v->valuestring;
 }
 
+/* A JSON value safe to quote in an error: short, printable, and holding no part of a
+ * secret of the same document (a server may put anything in Code or Expiration). */
+static const char *quotable(const cJSON *j, const char *v)
+{
+    static const char *const secrets[] = {"SecretAccessKey", "Token", "SessionToken"};
+    size_t n = strlen(v);
+    if (n > 64)
+        return "(not shown)";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < ' ' || (unsigned char)v[i] >= 0x7f || v[i] == '"')
+            return "(not shown)";
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(secrets); i++) {
+        bool bad = false;
+        const char *s = member(j, secrets[i], &bad);
+        if (s && *s && (strstr(v, s) || strstr(s, v)))
+            return "(not shown)";
+    }
+    return v;
+}
+
 int dsql__creds_from_json(const char *text, size_t len, dsql__json_format fmt, const char *what,
                           dsql_credentials *out, dsql_error *err)
 {
@@ -62,8 +82,8 @@ int dsql__creds_from_json(const char *text, size_t len, dsql__json_format fmt, c
     if (fmt == DSQL__JSON_IMDS) {
         const char *code = member(j, "Code", &bad);
         if (code && strcmp(code, "Success") != 0) {
-            rc = dsql_error_set(err, DSQL_ECREDENTIALS, "%s: the instance reports Code \"%.64s\"",
-                                what, code);
+            rc = dsql_error_set(err, DSQL_ECREDENTIALS, "%s: the instance reports Code \"%s\"",
+                                what, quotable(j, code));
             goto done;
         }
     }
@@ -83,8 +103,8 @@ int dsql__creds_from_json(const char *text, size_t len, dsql__json_format fmt, c
     }
     time_t exp = 0;
     if (exp_s && !dsql__parse_iso8601(exp_s, &exp)) {
-        rc = dsql_error_set(err, DSQL_EPARSE, "%s: Expiration '%.40s' is not an ISO 8601 time",
-                            what, exp_s);
+        rc = dsql_error_set(err, DSQL_EPARSE, "%s: Expiration '%s' is not an ISO 8601 time",
+                            what, quotable(j, exp_s));
         goto done;
     }
     if (fmt != DSQL__JSON_PROCESS && (!token || !exp_s)) {
