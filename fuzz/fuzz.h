@@ -22,7 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define fuzz_assert(cond, ...)                                                                     \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz invariant violated at %s:%d: ", __FILE__, __LINE__);            \
+            fprintf(stderr, "fuzz invariant violated at %s:%d: ", __FILE__, __LINE__);             \
             fprintf(stderr, __VA_ARGS__);                                                          \
             fputc('\n', stderr);                                                                   \
             abort();                                                                               \

@@ -23,11 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dsql__arena arena = DSQL__ARENA_INIT;
     dsql_error err;
     if (dsql__attr_decode(&fz_model, a, &row, text, size - 1, &arena, &err) == DSQL_OK) {
-        fuzz_assert(!dsql__attr_is_null(a, &row), "attribute %s decoded %zu bytes as NULL",
-                    a->name, size - 1);
+        fuzz_assert(!dsql__attr_is_null(a, &row), "attribute %s decoded %zu bytes as NULL", a->name,
+                    size - 1);
         dsql__params p = DSQL__PARAMS_INIT;
-        fuzz_assert(dsql__params_add_attr(&p, a, &row) == 1, "decoded %s is no parameter",
-                    a->name);
+        fuzz_assert(dsql__params_add_attr(&p, a, &row) == 1, "decoded %s is no parameter", a->name);
         dsql__params_free(&p);
         (void)dsql__validate_attr(&fz_model, a, &row, true, &err);
     } else {

@@ -38,8 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_printable(reg, "region");
         char embedded[64];
         if (!region && dsql_region_from_host(host, embedded, sizeof embedded))
-            fuzz_assert(strcmp(embedded, reg) == 0, "host region %s resolved as %s", embedded,
-                        reg);
+            fuzz_assert(strcmp(embedded, reg) == 0, "host region %s resolved as %s", embedded, reg);
     } else {
         fuzz_assert(host == NULL && reg == NULL, "outputs set on failure");
         fuzz_assert(err.message[0], "a failure must say why");

@@ -13,7 +13,7 @@
 #include "fuzz_model.h"
 #include "model/internal.h"
 
-#define MAX_NODES 64
+#define MAX_NODES  64
 #define MAX_VALUES 256
 
 typedef struct reader {
@@ -135,8 +135,8 @@ static bool is_column(const char *s, size_t len)
 /* The check of the invariant described at the top. */
 static void check_sql(const char *sql, int nparams)
 {
-    static const char *const words[] = {"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE",
-                                        "ILIKE", "BETWEEN", "TRUE", "FALSE", "x"};
+    static const char *const words[] = {"AND",  "OR",    "NOT",     "IN",   "IS",    "NULL",
+                                        "LIKE", "ILIKE", "BETWEEN", "TRUE", "FALSE", "x"};
     for (const char *p = sql; *p;) {
         if (*p == '"') {
             char col[128];
@@ -153,8 +153,8 @@ static void check_sql(const char *sql, int nparams)
                         "identifier \"%.*s\" is no column of the model in: %s", (int)n, col, sql);
         } else if (*p == '$') {
             long v = strtol(p + 1, (char **)&p, 10);
-            fuzz_assert(v >= 1 && v <= nparams, "$%ld out of range (%d params) in: %s", v,
-                        nparams, sql);
+            fuzz_assert(v >= 1 && v <= nparams, "$%ld out of range (%d params) in: %s", v, nparams,
+                        sql);
         } else if (isalpha((unsigned char)*p)) {
             const char *s = p;
             while (isalpha((unsigned char)*p) || *p == '_')

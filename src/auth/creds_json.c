@@ -103,8 +103,8 @@ int dsql__creds_from_json(const char *text, size_t len, dsql__json_format fmt, c
     }
     time_t exp = 0;
     if (exp_s && !dsql__parse_iso8601(exp_s, &exp)) {
-        rc = dsql_error_set(err, DSQL_EPARSE, "%s: Expiration '%s' is not an ISO 8601 time",
-                            what, quotable(j, exp_s));
+        rc = dsql_error_set(err, DSQL_EPARSE, "%s: Expiration '%s' is not an ISO 8601 time", what,
+                            quotable(j, exp_s));
         goto done;
     }
     if (fmt != DSQL__JSON_PROCESS && (!token || !exp_s)) {
