@@ -22,6 +22,12 @@
 #define DSQL__MAGIC_POOL   0x64506f6fu /* "dPoo" */
 #define DSQL__MAGIC_RESULT 0x64526573u /* "dRes" */
 
+/* How every transaction the library opens begins. Aurora DSQL runs every transaction at
+ * snapshot isolation and accepts exactly this form (it refuses SET TRANSACTION and
+ * SERIALIZABLE); a plain BEGIN on a PostgreSQL left at READ COMMITTED would lose
+ * read-modify-write updates without an error. */
+#define DSQL__BEGIN_SQL "BEGIN ISOLATION LEVEL REPEATABLE READ"
+
 /*
  * A result: the libpq result (may be NULL for results built by the model layer), and
  * an arena that owns everything the model layer hydrated from it.

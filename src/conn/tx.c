@@ -104,7 +104,7 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
 {
     *commit_sent = false;
     dsql_error_clear(e);
-    int rc = dsql__conn_exec(conn, "BEGIN", 0, NULL, NULL, NULL, 0, NULL, e);
+    int rc = dsql__conn_exec(conn, DSQL__BEGIN_SQL, 0, NULL, NULL, NULL, 0, NULL, e);
     if (rc)
         return rc;
     rc = fn(conn, ctx, e);
@@ -304,7 +304,7 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
             free(res);
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     }
-    all[0] = (dsql_stmt){"BEGIN", NULL, 0};
+    all[0] = (dsql_stmt){DSQL__BEGIN_SQL, NULL, 0};
     if (n)
         memcpy(all + 1, stmts, n * sizeof *stmts);
     all[n + 1] = (dsql_stmt){"COMMIT", NULL, 0};

@@ -101,7 +101,8 @@ static void test_belongs_to_many_setters(void **state)
                    err);
     assert_sent(pool, c, 1, 5);
     assert_true(cap_has(&logs,
-                        "Executing pipeline of 5 statements in one round trip: BEGIN; "
+                        "Executing pipeline of 5 statements in one round trip: "
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ; "
                         "UPDATE \"vet\" SET \"name\" = \"name\" WHERE \"id\" = $1; DELETE FROM "
                         "\"vetSpecialties\" WHERE \"vetId\" = $1 AND (\"specialtyId\" IS "
                         "NULL OR \"specialtyId\" NOT IN ($2, $3)); INSERT INTO "

@@ -80,7 +80,8 @@ static void test_belongs_to_many(void **state)
                         v.id.str, " ORDER BY 1"),
                 "Cats\nDogs\n");
     assert_rows(pg, "SELECT count(DISTINCT id), count(*) FROM \"vetSpecialties\"", "2|2\n");
-    assert_true(cap_has(&logs, "Executing pipeline of 4 statements in one round trip: BEGIN; "
+    assert_true(cap_has(&logs, "Executing pipeline of 4 statements in one round trip: "
+                               "BEGIN ISOLATION LEVEL REPEATABLE READ; "
                                "INSERT INTO \"vet\" (\"id\", \"name\") VALUES ($1, $2); INSERT "
                                "INTO \"vetSpecialties\" (\"id\", \"vetId\", \"specialtyId\") "
                                "SELECT v.\"id\", v.\"vetId\", v.\"specialtyId\" FROM (VALUES "
