@@ -59,7 +59,13 @@ typedef enum dsql_status {
     DSQL_EPARSE = 19,          /**< malformed input: file, JSON, XML, conninfo, value */
     DSQL_ECONNLOST = 20,       /**< the connection was lost during a statement */
     DSQL_EPARTIAL = 21,        /**< a chunked operation landed only in part */
-    DSQL_EINTERNAL = 22        /**< a bug in libdsql; please report it */
+    DSQL_EINTERNAL = 22,       /**< a bug in libdsql; please report it */
+    DSQL_EMISUSE = 23,         /**< the caller used the API wrongly (a call the program's
+                                     logic must change, not the data: e.g. acquiring from a
+                                     pool inside a transaction body that holds one of its
+                                     connections) */
+    DSQL_EUNAVAILABLE = 24     /**< a transient service fault (Aurora DSQL's XX000 "server
+                                     unavailable"), still there after the retries */
 } dsql_status;
 
 /**

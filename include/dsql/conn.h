@@ -63,7 +63,17 @@ typedef struct dsql_config {
     int statement_cache;          /**< prepared statements kept per connection (an LRU
                                        keyed by SQL text): 0 = default 256, -1 = off, at
                                        most 65536. See docs/connections.md */
+    int query_timeout_ms;         /**< the longest wait for the server once connected: each
+                                       round trip (a statement, a pipeline, COMMIT) must be
+                                       answered within it, or the call fails with
+                                       DSQL_ETIMEOUT (DSQL_EUNKNOWN_OUTCOME when a write or
+                                       COMMIT was in flight) and the connection is closed.
+                                       0 = default 60000; at most 86400000 (24 h) */
 } dsql_config;
+
+/** Default and maximum of dsql_config.query_timeout_ms. */
+#define DSQL_QUERY_TIMEOUT_DEFAULT_MS 60000
+#define DSQL_QUERY_TIMEOUT_MAX_MS     86400000
 
 #define DSQL_CONFIG_INIT {0}
 
@@ -72,7 +82,7 @@ typedef struct dsql_config {
  * optionally single-quoted with \\ and \' escapes. Keywords: host hostaddr port dbname
  * (or database) user password auth (iam|password|auto) region profile expires_in schema
  * application_name sslmode sslrootcert connect_timeout statement_cache (-1 = off, 0 =
- * default, or a capacity). Unknown keywords, bad numbers
+ * default, or a capacity) query_timeout_ms. Unknown keywords, bad numbers
  * and unterminated quotes are DSQL_EPARSE errors naming the keyword. Fields not named
  * keep their value.
  */
@@ -80,11 +90,12 @@ DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_erro
 
 /**
  * Fills unset fields of cfg from the environment: CLUSTER_ENDPOINT, CLUSTER_REGION (or
- * REGION), CLUSTER_USER, AWS_PROFILE (a host taken from CLUSTER_ENDPOINT also sets
+ * REGION), CLUSTER_USER, AWS_PROFILE, DSQL_QUERY_TIMEOUT_MS (a host taken from
+ * CLUSTER_ENDPOINT also sets
  * auth to DSQL_AUTH_IAM when it was DSQL_AUTH_AUTO, whatever the host name looks like);
  * with no CLUSTER_ENDPOINT, the PG* variables
- * (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT)
- * select a plain PostgreSQL. Half-set environments are DSQL_ECONFIG errors.
+ * (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
+ * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS too) select a plain PostgreSQL. Half-set environments are DSQL_ECONFIG errors.
  */
 DSQL_API int dsql_config_from_env(dsql_config *cfg, dsql_error *err);
 

@@ -18,6 +18,10 @@ int dsql__classify_sqlstate(const char *sqlstate, const char *message)
         return DSQL_ECONFLICT;
     if (!sqlstate || strlen(sqlstate) != 5)
         return DSQL_ESERVER;
+    /* Aurora DSQL's transient fault: XX000 is PostgreSQL's generic internal error, so only
+     * with DSQL's message (as OC000/OC001 mark its conflicts). */
+    if (!strcmp(sqlstate, "XX000") && message && strstr(message, "server unavailable"))
+        return DSQL_EUNAVAILABLE;
     if (!strncmp(sqlstate, "23", 2))
         return DSQL_ECONSTRAINT;
     if (!strncmp(sqlstate, "54", 2))
@@ -129,8 +133,12 @@ dsql__connect_failure dsql__classify_connect(const char *message)
     if (contains(message, "waking up") || contains(message, "rate exceeded") ||
         contains(message, "rate limit") || contains(message, "too many connections") ||
         contains(message, "too many clients") || contains(message, "53300") ||
-        contains(message, "53400") || contains(message, "the database system is starting up"))
+        contains(message, "53400") || contains(message, "the database system is starting up") ||
+        contains(message, "the database system is shutting down") ||
+        contains(message, "the database system is in recovery mode"))
         return DSQL__CF_RETRY;
+    if (contains(message, "connection refused"))
+        return DSQL__CF_REFUSED;
     if (contains(message, "access denied"))
         return DSQL__CF_ACCESS_DENIED;
     return DSQL__CF_FATAL;

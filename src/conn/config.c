@@ -53,7 +53,15 @@ void dsql_config_clear(dsql_config *cfg)
 
 /* ---- keyword table, walked generically through offsetof ---- */
 
-typedef enum kw_type { KW_STR, KW_PORT, KW_EXPIRES, KW_TIMEOUT, KW_AUTH, KW_CACHE } kw_type;
+typedef enum kw_type {
+    KW_STR,
+    KW_PORT,
+    KW_EXPIRES,
+    KW_TIMEOUT,
+    KW_AUTH,
+    KW_CACHE,
+    KW_QUERY_TIMEOUT
+} kw_type;
 
 typedef struct keyword {
     const char *name;
@@ -83,6 +91,7 @@ static const keyword keywords[] = {
     KW("sslrootcert", sslrootcert, KW_STR),
     KW("connect_timeout", connect_timeout_s, KW_TIMEOUT),
     KW("statement_cache", statement_cache, KW_CACHE),
+    KW("query_timeout_ms", query_timeout_ms, KW_QUERY_TIMEOUT),
 };
 #undef KW
 
@@ -158,6 +167,14 @@ static int check_value(const keyword *kw, const char *value, const char *source,
                                   source, DSQL__STMT_DEFAULT_CAPACITY, DSQL__STMT_MAX_CAPACITY,
                                   value);
         return DSQL_OK;
+    case KW_QUERY_TIMEOUT:
+        if (!parse_long(value, 0, DSQL_QUERY_TIMEOUT_MAX_MS, &p->num))
+            return dsql_error_set(err, DSQL_EPARSE,
+                                  "%s: query_timeout_ms must be a number of milliseconds from 0 "
+                                  "(default %d) to %d, not '%s'",
+                                  source, DSQL_QUERY_TIMEOUT_DEFAULT_MS, DSQL_QUERY_TIMEOUT_MAX_MS,
+                                  value);
+        return DSQL_OK;
     case KW_AUTH:
         if (!strcmp(value, "auto"))
             p->num = DSQL_AUTH_AUTO;
@@ -202,6 +219,7 @@ static int apply(dsql_config *cfg, pending *p, size_t n, dsql_error *err)
         case KW_PORT:
         case KW_TIMEOUT:
         case KW_CACHE:
+        case KW_QUERY_TIMEOUT:
             *FIELD(cfg, kw, int) = (int)p[i].num;
             break;
         case KW_EXPIRES:
@@ -369,6 +387,7 @@ static int from_vars(dsql_config *cfg, const env_map *map, size_t n, dsql_error 
         case KW_PORT:
         case KW_TIMEOUT:
         case KW_CACHE:
+        case KW_QUERY_TIMEOUT:
             unset = *FIELD(cfg, kw, int) == 0;
             break;
         case KW_EXPIRES:
@@ -404,6 +423,7 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
     static const env_map cluster[] = {
         {"CLUSTER_ENDPOINT", "host"}, {"CLUSTER_REGION", "region"}, {"REGION", "region"},
         {"CLUSTER_USER", "user"},     {"AWS_PROFILE", "profile"},
+        {"DSQL_QUERY_TIMEOUT_MS", "query_timeout_ms"},
     };
     static const env_map pg[] = {
         {"PGHOST", "host"},
@@ -416,6 +436,7 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
         {"PGSSLROOTCERT", "sslrootcert"},
         {"PGCONNECT_TIMEOUT", "connect_timeout"},
         {"PGAPPNAME", "application_name"},
+        {"DSQL_QUERY_TIMEOUT_MS", "query_timeout_ms"},
     };
 
     if (env("CLUSTER_ENDPOINT")) {

@@ -141,6 +141,12 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
         return dsql_error_set(err, DSQL_ECONFIG,
                               "config: connect_timeout_s must not be negative (got %d)",
                               cfg->connect_timeout_s);
+    if (cfg->query_timeout_ms < 0 || cfg->query_timeout_ms > DSQL_QUERY_TIMEOUT_MAX_MS)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: query_timeout_ms must be 0 (default %d) to %d "
+                              "milliseconds, not %d",
+                              DSQL_QUERY_TIMEOUT_DEFAULT_MS, DSQL_QUERY_TIMEOUT_MAX_MS,
+                              cfg->query_timeout_ms);
     if (cfg->expires_in < 0 || cfg->expires_in > DSQL_TOKEN_EXPIRES_MAX)
         return dsql_error_set(err, DSQL_ECONFIG,
                               "config: expires_in must be 1..%d seconds (0 = default %d), not %ld",
@@ -169,9 +175,10 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
                             : cfg->statement_cache == 0 ? DSQL__STMT_DEFAULT_CAPACITY
                                                         : cfg->statement_cache;
     snprintf(spec->port, sizeof spec->port, "%d", cfg->port ? cfg->port : 5432);
+    spec->query_timeout_ms =
+        cfg->query_timeout_ms ? cfg->query_timeout_ms : DSQL_QUERY_TIMEOUT_DEFAULT_MS;
     spec->connect_timeout_s =
         cfg->connect_timeout_s ? cfg->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
-    snprintf(spec->connect_timeout, sizeof spec->connect_timeout, "%d", spec->connect_timeout_s);
     set_str(&spec->user, cfg->user ? cfg->user : "admin", &oom);
     set_str(&spec->database, cfg->database ? cfg->database : "postgres", &oom);
     if (cfg->hostaddr && *cfg->hostaddr)
@@ -360,10 +367,10 @@ static int pin_endpoint_addresses(const dsql__spec *spec, char **hosts, char **a
     return DSQL_OK;
 }
 
-static int connect_once(const dsql__spec *spec, dsql__connect_stats *stats, PGconn **out,
-                        dsql__connect_failure *kind, dsql_error *err)
+static int connect_once(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_stats *stats,
+                        PGconn **out, dsql__connect_failure *kind, dsql_error *err)
 {
-    const char *keys[20], *vals[20];
+    const char *keys[24], *vals[24];
     int n = 0;
     char *token = NULL;
 #define PARAM(k, v)                                                                                \
@@ -402,22 +409,47 @@ static int connect_once(const dsql__spec *spec, dsql__connect_stats *stats, PGco
         PARAM("sslnegotiation", "direct");
     PARAM("application_name", spec->application_name);
     PARAM("options", spec->options);
-    PARAM("connect_timeout", spec->connect_timeout);
+    /* A peer that vanishes (host down, link cut) is noticed even while the connection
+     * sits idle or waits: keepalive probes after 30 s idle, every 10 s, 3 misses; data
+     * unacknowledged for 30 s drops the connection. */
+    PARAM("keepalives", "1");
+    PARAM("keepalives_idle", "30");
+    PARAM("keepalives_interval", "10");
+    PARAM("keepalives_count", "3");
+    PARAM("tcp_user_timeout", "30000");
 #undef PARAM
     keys[n] = NULL;
     vals[n] = NULL;
 
+    /* The whole attempt (TCP, TLS, startup, authentication) ends by the sooner of the
+     * caller's deadline (a pool's acquire timeout) and connect_timeout from now. */
+    int64_t start = dsql__mono_ms();
+    int64_t limit = start + (int64_t)spec->connect_timeout_s * 1000;
+    bool by_caller = deadline_ms < limit;
+    if (by_caller)
+        limit = deadline_ms;
     /* expand_dbname = 0: the database name is never read as a connection string. */
-    PGconn *pg = PQconnectdbParams(keys, vals, 0);
+    PGconn *pg = PQconnectStartParams(keys, vals, 0);
+    int polled = pg && PQstatus(pg) != CONNECTION_BAD ? dsql__connect_poll(pg, limit) : -1;
     dsql__token_free(token);
     free(pinned_hosts);
     free(pinned_addrs);
-    if (pg && PQstatus(pg) == CONNECTION_OK) {
+    if (polled == 1 && PQstatus(pg) == CONNECTION_OK) {
         *out = pg;
         return DSQL_OK;
     }
     int status = DSQL_ECONNECT;
-    *kind = connect_failed(spec, pg, err, &status);
+    if (polled == 0) {
+        status = dsql_error_set(
+            err, DSQL_ETIMEOUT,
+            "could not connect to %s:%s as %s: no answer within %lld ms (%s); the server or the "
+            "network is not responding",
+            spec->host ? spec->host : "(default host)", spec->port, spec->user,
+            (long long)(limit > start ? limit - start : 0),
+            by_caller ? "the time left of the pool's acquire timeout" : "connect_timeout");
+    } else {
+        *kind = connect_failed(spec, pg, err, &status);
+    }
     if (pg)
         PQfinish(pg);
     if (stats)
@@ -460,9 +492,15 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
         int64_t t0 = dsql__mono_us();
         dsql__connect_failure kind;
         PGconn *pg = NULL;
-        int rc = connect_once(spec, stats, &pg, &kind, err);
+        int rc = connect_once(spec, deadline_ms, stats, &pg, &kind, err);
+        if (rc == DSQL_OK && PQsetnonblocking(pg, 1) != 0) {
+            rc = dsql_error_set(err, DSQL_ECONNECT, "could not make the connection non-blocking");
+            PQfinish(pg);
+            kind = DSQL__CF_FATAL;
+        }
         if (rc == DSQL_OK) {
             conn->pg = pg;
+            conn->query_timeout_ms = spec->query_timeout_ms;
             PQsetNoticeReceiver(pg, notice_to_log, conn);
             conn->created_ms = dsql__mono_ms();
             if (stats)
@@ -487,7 +525,12 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
         }
         int64_t now = dsql__mono_ms();
         int64_t delay = backoff + (int64_t)(dsql__random_unit() * (double)backoff * 0.25);
-        if (kind == DSQL__CF_RETRY && now + delay < deadline_ms) {
+        /* A refused TCP connect means "nobody listens": reported at once to a program that
+         * never reached the server (a wrong port fails fast), waited out within the
+         * deadline by a pool that has connected before (the server is restarting). */
+        bool again = kind == DSQL__CF_RETRY ||
+                     (kind == DSQL__CF_REFUSED && stats && atomic_load(&stats->connects) > 0);
+        if (again && now + delay < deadline_ms) {
             dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
                       "Connect attempt %d refused for now (%s); retrying in %lld ms", attempt,
                       err ? err->message : "transient", (long long)delay);

@@ -226,26 +226,31 @@ static void pipeline_abandon(dsql_conn *conn)
     dsql__conn_check_broken(conn);
 }
 
-/* The next result of a pipeline and the NULL that ends it. NULL when the connection was
- * lost. */
-static PGresult *next_result(PGconn *pg)
+/* The next result of a pipeline and the NULL that ends it, each waited for within the
+ * round trip's deadline. NULL when the connection was lost or the deadline passed (then
+ * *tmo holds the timeout error). */
+static PGresult *next_result(dsql_conn *conn, dsql_error *tmo)
 {
-    PGresult *r = PQgetResult(pg);
+    int rc;
+    PGresult *r = dsql__conn_next_result(conn, &rc, tmo);
     if (r) {
         PGresult *extra;
-        while ((extra = PQgetResult(pg)) != NULL)
+        while ((extra = dsql__conn_next_result(conn, &rc, tmo)) != NULL)
             PQclear(extra);
+        if (rc) {
+            PQclear(r);
+            r = NULL;
+        }
     }
     return r;
 }
 
 /* Reads the answers to the DEALLOCATEs sent ahead of a batch (each in its own sync
  * segment). False when the connection was lost. */
-static bool read_deallocs(dsql_conn *conn, size_t n)
+static bool read_deallocs(dsql_conn *conn, size_t n, dsql_error *tmo)
 {
-    PGconn *pg = conn->pg;
     for (size_t k = 0; k < n; k++) {
-        PGresult *r = next_result(pg);
+        PGresult *r = next_result(conn, tmo);
         if (!r)
             return false;
         if (PQresultStatus(r) == PGRES_COMMAND_OK) {
@@ -266,7 +271,8 @@ static bool read_deallocs(dsql_conn *conn, size_t n)
             }
         }
         PQclear(r);
-        PGresult *sync = PQgetResult(pg);
+        int rc;
+        PGresult *sync = dsql__conn_next_result(conn, &rc, tmo);
         bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
         PQclear(sync);
         if (!ok)
@@ -295,6 +301,7 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
         return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
     size_t nd = deallocs_due(conn);
+    dsql__conn_start_round_trip(conn);
     if (!PQenterPipelineMode(pg))
         return dsql__error_from_pg(err, pg, NULL);
 
@@ -330,6 +337,8 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     }
     if (rc == DSQL_OK && !PQpipelineSync(pg))
         rc = dsql__error_from_pg(err, pg, NULL);
+    if (rc == DSQL_OK)
+        rc = dsql__conn_flush(conn, err);
     if (rc) {
         *failed = sent;
         /* Nothing was synced: the server has not answered; drop the connection rather than
@@ -341,12 +350,13 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     conn->stats.statements += n;
     conn->stats.round_trips++;
 
-    bool lost = !read_deallocs(conn, nd);
+    dsql_error tmo = DSQL_ERROR_INIT;
+    bool lost = !read_deallocs(conn, nd, &tmo);
     size_t i = 0;
     for (; i < n && !lost; i++) {
         batch_stmt *s = &b[i];
         if (s->action == DSQL__RUN_PREPARE) {
-            PGresult *r = next_result(pg);
+            PGresult *r = next_result(conn, &tmo);
             if (!r) {
                 lost = true;
                 break;
@@ -361,7 +371,7 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
             }
             PQclear(r);
         }
-        PGresult *r = next_result(pg);
+        PGresult *r = next_result(conn, &tmo);
         if (!r) {
             lost = true;
             break;
@@ -386,8 +396,13 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
         }
     }
     if (!lost && PQstatus(pg) == CONNECTION_OK) {
-        PGresult *sync = PQgetResult(pg);
-        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        int wrc;
+        PGresult *sync = dsql__conn_next_result(conn, &wrc, &tmo);
+        if (wrc && rc == DSQL_OK) {
+            rc = wrc;
+            if (err)
+                *err = tmo;
+        } else if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
             conn->broken = true;
             if (rc == DSQL_OK)
                 rc = dsql_error_set(err, DSQL_EINTERNAL, "pipeline: expected the Sync result");
@@ -396,13 +411,20 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
         if (!PQexitPipelineMode(pg))
             pipeline_abandon(conn);
     } else {
-        /* The connection was lost mid-batch: statement i got no answer. */
+        /* The connection was lost mid-batch, or its deadline passed: statement i got no
+         * answer. */
         if (*failed == n) {
             *failed = i < n ? i : 0;
-            rc = dsql__error_from_pg(err, pg, NULL);
-            if (rc != DSQL_ECONNLOST)
-                rc = dsql_error_set(err, DSQL_ECONNLOST,
-                                    "connection lost: no result for pipeline statement");
+            if (tmo.status == DSQL_ETIMEOUT) {
+                rc = DSQL_ETIMEOUT;
+                if (err)
+                    *err = tmo;
+            } else {
+                rc = dsql__error_from_pg(err, pg, NULL);
+                if (rc != DSQL_ECONNLOST)
+                    rc = dsql_error_set(err, DSQL_ECONNLOST,
+                                        "connection lost: no result for pipeline statement");
+            }
         }
         conn->broken = true;
     }
@@ -440,6 +462,47 @@ static void finish_batch(dsql_conn *conn, batch_stmt *b, size_t n, size_t failed
         dsql__stmt_cache_reset(c);
 }
 
+/* One statement sent and its answer read within the round trip's deadline: PQexecParams /
+ * PQexecPrepared semantics (the last result wins), without their unbounded waits. */
+static int exec_sync(dsql_conn *conn, batch_stmt *b, int result_format, PGresult **out,
+                     dsql_error *err)
+{
+    PGconn *pg = conn->pg;
+    dsql__conn_start_round_trip(conn);
+    int ok = b->action == DSQL__RUN_CACHED
+                 ? PQsendQueryPrepared(pg, b->entry->name, b->nparams, b->values, b->lengths,
+                                       b->formats, result_format)
+                 : PQsendQueryParams(pg, b->sql, b->nparams, NULL, b->values, b->lengths,
+                                     b->formats, result_format);
+    if (!ok)
+        return dsql__error_from_pg(err, pg, NULL);
+    int rc = dsql__conn_flush(conn, err);
+    if (rc)
+        return rc;
+    conn->stats.statements++;
+    conn->stats.round_trips++;
+    if (b->action == DSQL__RUN_CACHED)
+        conn->stats.cache_hits++;
+    PGresult *res = NULL, *r;
+    while ((r = dsql__conn_next_result(conn, &rc, err)) != NULL) {
+        PQclear(res);
+        res = r;
+    }
+    if (rc) {
+        PQclear(res);
+        return rc;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)) {
+        *out = res;
+        return DSQL_OK;
+    }
+    rc = dsql__error_from_pg(err, pg, res);
+    note_stale(b, res);
+    PQclear(res);
+    return rc;
+}
+
 /* One statement, one round trip. The usual cases (a cached statement, an unnamed one)
  * take libpq's synchronous calls; a Parse to send, or DEALLOCATEs due, take a batch. */
 static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult **out,
@@ -451,27 +514,7 @@ static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
         size_t failed;
         rc = run_batch(conn, b, 1, result_format, out, &failed, err);
     } else {
-        PGresult *res;
-        if (b->action == DSQL__RUN_CACHED) {
-            res = PQexecPrepared(conn->pg, b->entry->name, b->nparams, b->values, b->lengths,
-                                 b->formats, result_format);
-        } else {
-            res = PQexecParams(conn->pg, b->sql, b->nparams, NULL, b->values, b->lengths,
-                               b->formats, result_format);
-        }
-        conn->stats.statements++;
-        conn->stats.round_trips++;
-        if (b->action == DSQL__RUN_CACHED)
-            conn->stats.cache_hits++;
-        ExecStatusType st = PQresultStatus(res);
-        if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)) {
-            *out = res;
-            rc = DSQL_OK;
-        } else {
-            rc = dsql__error_from_pg(err, conn->pg, res);
-            note_stale(b, res);
-            PQclear(res);
-        }
+        rc = exec_sync(conn, b, result_format, out, err);
     }
     finish_batch(conn, b, 1, rc ? 0 : 1);
     return rc;
@@ -530,11 +573,18 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
         if (b.stale && !idle)
             rc = stale_in_transaction(&e);
         /* In autocommit the statement was its own transaction: a write whose connection
-         * dropped may have committed before the drop. */
-        if (rc == DSQL_ECONNLOST && idle && dsql__sql_may_write(sql)) {
+         * dropped, whose answer never came, or which met a transient fault may have
+         * committed all the same. */
+        if ((rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || rc == DSQL_EUNAVAILABLE) && idle &&
+            dsql__sql_may_write(sql)) {
+            const char *why = rc == DSQL_ECONNLOST  ? "connection lost"
+                              : rc == DSQL_ETIMEOUT ? "no answer in time"
+                                                    : "transient server fault";
             rc = e.status = DSQL_EUNKNOWN_OUTCOME;
-            dsql__err_prefix(&e, "connection lost while an autocommit statement that writes "
-                                 "was in flight: it may or may not have been applied");
+            dsql__err_prefix(&e,
+                             "%s while an autocommit statement that writes was in flight: "
+                             "it may or may not have been applied",
+                             why);
         }
         conn->last_error_status = rc;
         dsql__conn_check_broken(conn);

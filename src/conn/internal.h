@@ -69,8 +69,9 @@ bool dsql__is_occ_conflict(const char *sqlstate, const char *message);
 
 /* ---- db handles (a dsql_pool * or a dsql_conn *) ---- */
 
-/* True if db is a pool; false if a connection. */
+/* The kind of a handle (its magic word); false for NULL. */
 bool dsql__db_is_pool(const dsql_db *db);
+bool dsql__db_is_conn(const dsql_db *db);
 
 /* A connection for db: the connection itself, or one acquired from the pool. Pair each
  * successful call with dsql__db_release(). DSQL_EINVAL if db is neither kind. */

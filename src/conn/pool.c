@@ -56,6 +56,8 @@ struct dsql_pool {
     waiter *wq_head, *wq_tail;
     int nwait;
 
+    dsql__body_mark *bodies; /* threads inside a transaction body with one of ours */
+
     dsql__connect_stats cstats;
     uint64_t acquires, waits, timeouts, retires, discards;
     uint64_t statements, round_trips, transactions, tx_retries;
@@ -224,6 +226,18 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
     if (p->closing) {
         pthread_mutex_unlock(&p->mu);
         return dsql_error_set(err, DSQL_ECLOSED, "the pool is closed");
+    }
+    for (dsql__body_mark *b = p->bodies; b; b = b->next) {
+        if (pthread_equal(b->thread, pthread_self())) {
+            pthread_mutex_unlock(&p->mu);
+            return dsql_error_set(
+                err, DSQL_EMISUSE,
+                "a connection was asked of the pool inside a transaction body running on "
+                "the same pool (was the pool passed where the body's dsql_conn belongs?): "
+                "statements run that way are not part of the transaction, and the acquire "
+                "could wait for the very connection this thread holds; use the dsql_conn "
+                "the body was given");
+        }
     }
     p->acquires++;
     dsql_conn *c = NULL;
@@ -418,7 +432,8 @@ static void *reaper_main(void *arg)
             pthread_mutex_unlock(&p->mu);
             dsql_conn *c = NULL;
             dsql_error e;
-            int rc = fill_slot(p, dsql__mono_ms(), &c, &e);
+            int rc =
+                fill_slot(p, dsql__mono_ms() + (int64_t)p->spec.connect_timeout_s * 1000, &c, &e);
             pthread_mutex_lock(&p->mu);
             if (rc) {
                 refill_after = dsql__mono_ms() + 1000;
@@ -626,6 +641,27 @@ void dsql__pool_logger(dsql_pool *p, dsql_log_fn *fn, void **ctx)
 {
     *fn = p->spec.log;
     *ctx = p->spec.log_ctx;
+}
+
+void dsql__pool_body_enter(dsql_pool *p, dsql__body_mark *mark)
+{
+    mark->thread = pthread_self();
+    pthread_mutex_lock(&p->mu);
+    mark->next = p->bodies;
+    p->bodies = mark;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void dsql__pool_body_leave(dsql_pool *p, dsql__body_mark *mark)
+{
+    pthread_mutex_lock(&p->mu);
+    for (dsql__body_mark **pp = &p->bodies; *pp; pp = &(*pp)->next) {
+        if (*pp == mark) {
+            *pp = mark->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
 }
 
 void dsql__pool_count_tx(dsql_pool *p, bool retry)

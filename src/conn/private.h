@@ -9,6 +9,7 @@
 #define DSQL_CONN_PRIVATE_H
 
 #include <locale.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,11 +46,11 @@ typedef struct dsql__spec {
     char *sslmode;
     char *sslrootcert; /* NULL when sslmode does not verify */
     bool sslnegotiation_direct;
-    char connect_timeout[12];
     int connect_timeout_s;
     dsql_log_fn log;
     void *log_ctx;
     int statement_cache; /* capacity per connection; 0 = off */
+    int64_t query_timeout_ms; /* bound of every wait for the server once connected */
 } dsql__spec;
 
 /* ---- IAM (iam.c) ---- */
@@ -157,6 +158,9 @@ void dsql__stmt_drop(dsql__stmt_cache *c, dsql__stmt *e, bool exists);
 void dsql__stmt_cache_end_batch(dsql__stmt_cache *c);
 /* The DEALLOCATE refused by the server: stop deallocating on this connection. */
 void dsql__stmt_cache_refuse_deallocate(dsql__stmt_cache *c);
+/* True for statements the cache may prepare: SELECT INSERT UPDATE DELETE WITH VALUES TABLE
+ * MERGE (sqltext.c). */
+bool dsql__sql_cacheable(const char *sql);
 /* True when sql is DISCARD ALL or DEALLOCATE [PREPARE] ALL (the cache must be reset once
  * it ran). */
 bool dsql__sql_drops_statements(const char *sql);
@@ -176,6 +180,9 @@ struct dsql_conn {
     dsql__stmt_cache stmts;
     bool broken;           /* set once the connection is known to be unusable */
     int last_error_status; /* status of the last failed statement (0 = none yet) */
+    int64_t query_timeout_ms; /* each round trip must end within this */
+    int64_t deadline_ms;      /* monotonic end of the current round trip */
+    bool timed_out;           /* broken because the server missed a deadline */
     /* pool bookkeeping (zero for a standalone connection) */
     struct dsql_pool *pool;
     int64_t created_ms;
@@ -212,6 +219,46 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
 /* Marks conn broken when its libpq connection is. Returns conn->broken. */
 bool dsql__conn_check_broken(dsql_conn *conn);
 
+/* ---- transactions (tx.c) ---- */
+
+/* Turns e into DSQL_EUNKNOWN_OUTCOME: "<what>: the transaction may or may not have
+ * committed ... (<the cause>)". Returns the status. */
+int dsql__commit_unknown(dsql_error *e, const char *what);
+
+/* ---- SQL text (sqltext.c): what a statement is, read from its first keyword ---- */
+
+typedef enum dsql__sql_kind {
+    DSQL__SQL_OTHER = 0, /* session and transaction control, CALL, empty text */
+    DSQL__SQL_READ,      /* SELECT, SHOW, VALUES, TABLE, EXPLAIN */
+    DSQL__SQL_DML,       /* INSERT, UPDATE, DELETE, MERGE, WITH (may hold DML), COPY */
+    DSQL__SQL_DDL        /* CREATE, ALTER, DROP, COMMENT, GRANT, REVOKE, TRUNCATE, ... */
+} dsql__sql_kind;
+
+dsql__sql_kind dsql__sql_kind_of(const char *sql);
+
+/* Refuses, before anything is sent, n statements that are to run as one transaction but
+ * break Aurora DSQL's rule for DDL: at most one DDL statement, and never DDL with DML
+ * (DSQL_EUNSUPPORTED naming the statements; `what` names the call). */
+int dsql__check_one_transaction(const dsql_stmt *stmts, size_t n, const char *what,
+                                dsql_error *err);
+
+/* ---- bounded waits (wait.c) ----
+ * The connection is in non-blocking mode; these are the only places that wait for its
+ * socket. A missed deadline marks the connection broken and is DSQL_ETIMEOUT. */
+
+/* Starts a round trip: its deadline is query_timeout_ms from now. */
+void dsql__conn_start_round_trip(dsql_conn *conn);
+/* Sends everything libpq has buffered, reading what arrives meanwhile. */
+int dsql__conn_flush(dsql_conn *conn, dsql_error *err);
+/* Waits until a result can be read without blocking. */
+int dsql__conn_await(dsql_conn *conn, dsql_error *err);
+/* dsql__conn_await then PQgetResult; NULL with *rc set on a missed deadline or a lost
+ * connection, NULL with *rc == 0 at the end of a query's results. */
+PGresult *dsql__conn_next_result(dsql_conn *conn, int *rc, dsql_error *err);
+/* Drives PQconnectPoll on a started connection until it is made (1), fails (-1) or the
+ * deadline passes (0). */
+int dsql__connect_poll(PGconn *pg, int64_t deadline_ms);
+
 /* ---- classification (classify.c) ---- */
 
 /* Status for a server SQLSTATE and message (40001/OC00x, 23xxx, 54xxx, 0A000, ...). */
@@ -222,7 +269,9 @@ typedef enum dsql__connect_failure {
     DSQL__CF_FATAL = 0,    /* report it */
     DSQL__CF_RETRY,        /* waking up / rate or count limit: back off and retry */
     DSQL__CF_RESIGN,       /* signature expired: mint a new token once */
-    DSQL__CF_ACCESS_DENIED /* IAM rejected the token: policy or region problem */
+    DSQL__CF_ACCESS_DENIED, /* IAM rejected the token: policy or region problem */
+    DSQL__CF_REFUSED        /* TCP connect refused: retried only by a pool that connected
+                               before (a restart), reported at once otherwise */
 } dsql__connect_failure;
 
 dsql__connect_failure dsql__classify_connect(const char *message);
@@ -248,10 +297,23 @@ int dsql__policy_resolve(const dsql_retry_policy *policy, dsql__policy *out, dsq
 
 /* The backoff before retry number `retry` (1-based), jitter included. */
 int64_t dsql__policy_delay(const dsql__policy *p, int retry);
-/* Logs one retry (a conflict, or a lost connection) and calls the policy's on_retry;
- * `what` names the unit retried ("Transaction", "Statement"). */
-void dsql__announce_retry(dsql_log_fn log, void *log_ctx, const dsql__policy *p, int attempt,
-                          const dsql_error *cause, int64_t delay, const char *what);
+
+/* A unit of work the retry loop runs: attempt() makes one attempt (attempt is 1-based)
+ * and, when it fails, sets *retryable when nothing can have committed and the cause is
+ * worth another try (a conflict, a transient fault, a lost connection before COMMIT). */
+typedef struct dsql__retry_unit {
+    const dsql__policy *policy;
+    const char *what; /* "Transaction", "Statement", ... for the log */
+    dsql_log_fn log;
+    void *log_ctx;
+    int (*attempt)(void *ctx, int attempt, bool *retryable, dsql_error *err);
+} dsql__retry_unit;
+
+/* The one retry loop: runs u's attempts until one succeeds, one fails for good, or the
+ * policy's retries are spent (the error then says "gave up after N attempts"), sleeping
+ * the backoff between them; each retry is logged and reported to the policy's on_retry.
+ * *attempts (may be NULL) receives the attempts made. */
+int dsql__retry_run(const dsql__retry_unit *u, void *ctx, int *attempts, dsql_error *err);
 
 /* A uniformly distributed number in [0, 1) (thread-safe). */
 double dsql__random_unit(void);
@@ -277,6 +339,18 @@ void dsql__pool_logger(dsql_pool *pool, dsql_log_fn *fn, void **ctx);
 
 /* Counts one transaction attempt / retry in the pool's statistics. */
 void dsql__pool_count_tx(dsql_pool *pool, bool retry);
+
+/* A thread running a transaction body with a connection of a pool (on its stack while the
+ * body runs). While it is registered, the same thread acquiring from the same pool is
+ * DSQL_EMISUSE: the statements would run outside the transaction, and with every
+ * connection lent the acquire would wait for the one the thread itself holds. */
+typedef struct dsql__body_mark {
+    pthread_t thread;
+    struct dsql__body_mark *next;
+} dsql__body_mark;
+
+void dsql__pool_body_enter(dsql_pool *pool, dsql__body_mark *mark);
+void dsql__pool_body_leave(dsql_pool *pool, dsql__body_mark *mark);
 
 /* Checks opts (NULL = all defaults) and fills out with every value resolved: the
  * defaults for 0 fields (max 5, min 0, acquire 30000, idle 10000, lifetime 55 min).

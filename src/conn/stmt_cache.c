@@ -58,87 +58,6 @@ void dsql__stmt_name(uint64_t id, char buf[24])
     dsql__i64toa((int64_t)id, buf + 5);
 }
 
-/* ---- which statements are cached ---- */
-
-/* The first keyword of sql, upper-cased into kw; empty when sql does not start with one
- * (or, unless skip_comments, when it starts with a comment). */
-static void first_keyword(const char *sql, bool skip_comments, char *kw, size_t size)
-{
-    const char *p = sql;
-    for (;;) {
-        while (isspace((unsigned char)*p) || *p == '(')
-            p++;
-        if (skip_comments && p[0] == '-' && p[1] == '-')
-            p += strcspn(p, "\n");
-        else if (skip_comments && p[0] == '/' && p[1] == '*')
-            p = strstr(p + 2, "*/") ? strstr(p + 2, "*/") + 2 : p + strlen(p);
-        else
-            break;
-    }
-    size_t n = 0;
-    while (n + 1 < size && isalpha((unsigned char)*p))
-        kw[n++] = (char)toupper((unsigned char)*p++);
-    if (isalnum((unsigned char)*p) || *p == '_')
-        n = 0; /* longer than any keyword we look for */
-    kw[n] = '\0';
-}
-
-static bool cacheable(const char *sql)
-{
-    static const char *const kws[] = {"SELECT", "INSERT", "UPDATE", "DELETE",
-                                      "WITH",   "VALUES", "TABLE",  "MERGE"};
-    char kw[8];
-    first_keyword(sql, false, kw, sizeof kw);
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(kws); i++)
-        if (!strcmp(kw, kws[i]))
-            return true;
-    return false;
-}
-
-bool dsql__sql_commits_nothing(const char *sql)
-{
-    char kw[8];
-    first_keyword(sql, false, kw, sizeof kw);
-    return cacheable(sql) || !strcmp(kw, "BEGIN") || !strcmp(kw, "START");
-}
-
-bool dsql__sql_may_write(const char *sql)
-{
-    /* Statements that change nothing when they run in autocommit. Anything else (DML,
-     * DDL, CALL, WITH, EXPLAIN ANALYZE, ...) may have been applied before a connection
-     * dropped. */
-    static const char *const harmless[] = {"SELECT", "SHOW",   "VALUES",     "TABLE",    "BEGIN",
-                                           "START",  "COMMIT", "END",        "ROLLBACK", "ABORT",
-                                           "SET",    "RESET",  "DEALLOCATE", "DISCARD"};
-    char kw[12];
-    first_keyword(sql, true, kw, sizeof kw);
-    if (!kw[0])
-        return false;
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(harmless); i++)
-        if (!strcmp(kw, harmless[i]))
-            return false;
-    return true;
-}
-
-bool dsql__sql_drops_statements(const char *sql)
-{
-    char kw[12];
-    first_keyword(sql, false, kw, sizeof kw);
-    if (strcmp(kw, "DISCARD") && strcmp(kw, "DEALLOCATE"))
-        return false;
-    /* DISCARD ALL, DEALLOCATE [PREPARE] ALL; a single DEALLOCATE of a name the cache
-     * made would also invalidate it, so any DEALLOCATE resets the cache. */
-    if (!strcmp(kw, "DEALLOCATE"))
-        return true;
-    const char *p = sql;
-    while (isspace((unsigned char)*p))
-        p++;
-    p += strlen("DISCARD");
-    while (isspace((unsigned char)*p))
-        p++;
-    return !strncasecmp(p, "ALL", 3) && !isalnum((unsigned char)p[3]) && p[3] != '_';
-}
-
 /* ---- the map ---- */
 
 /* A multiplicative hash over 8 bytes at a time (the text of a statement is looked up on
@@ -285,7 +204,7 @@ dsql__stmt_action dsql__stmt_cache_plan(dsql__stmt_cache *c, const char *sql, in
         if (e->state == DSQL__STMT_READY || e->state == DSQL__STMT_PARSING)
             return DSQL__RUN_CACHED;
     } else {
-        if (len > DSQL__STMT_MAX_SQL || !cacheable(sql))
+        if (len > DSQL__STMT_MAX_SQL || !dsql__sql_cacheable(sql))
             return DSQL__RUN_UNNAMED;
         /* On a server that refused DEALLOCATE, stop adding once as many statements are
          * left behind as the cache holds: the server never keeps more than twice the

@@ -1,74 +1,19 @@
 /*
- * Transactions with optimistic-concurrency retry: dsql_transaction, dsql_conn_transaction,
- * dsql_pool_query, dsql_pipeline_tx, and the dsql_db handle functions of internal.h.
+ * Transactions with retries: dsql_transaction, dsql_conn_transaction and dsql_pipeline_tx,
+ * each one attempt function run by the one retry loop (retry.c).
  *
- * The rule for retrying: a conflict (40001, OC000, OC001) anywhere, or a connection lost
- * before COMMIT was sent (nothing can have committed), re-runs the whole transaction after
- * a backoff. A connection lost while COMMIT is in flight is DSQL_EUNKNOWN_OUTCOME and is
- * never retried. Everything else surfaces at once.
+ * A transaction is BEGIN ISOLATION LEVEL REPEATABLE READ; the body; COMMIT. A conflict
+ * (40001, OC000, OC001) or a transient fault (XX000 "server unavailable") anywhere before
+ * COMMIT, or a connection lost before COMMIT was sent (nothing can have committed),
+ * re-runs the whole transaction after a backoff. A connection lost, a transient fault or a
+ * missed deadline while COMMIT is in flight is DSQL_EUNKNOWN_OUTCOME and is never retried.
+ * Everything else surfaces at once.
  */
-#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "conn/private.h"
-
-/* ---- policy ---- */
-
-int dsql__policy_resolve(const dsql_retry_policy *in, dsql__policy *p, dsql_error *err)
-{
-    dsql_retry_policy d = DSQL_RETRY_POLICY_INIT;
-    if (!in)
-        in = &d;
-    if (in->max_retries < -1)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "retry policy: max_retries must be -1 (never retry), 0 (default "
-                              "3) or positive, not %d",
-                              in->max_retries);
-    if (in->base_delay_ms < 0 || in->max_delay_ms < 0)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "retry policy: delays must not be negative (base %lld ms, max %lld "
-                              "ms)",
-                              (long long)in->base_delay_ms, (long long)in->max_delay_ms);
-    if (in->multiplier != 0 && !(in->multiplier >= 1.0 && in->multiplier <= 100.0))
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "retry policy: multiplier must be 1..100 (0 = default 2), not %g",
-                              in->multiplier);
-    if (in->jitter != 0 && in->jitter != -1 && !(in->jitter > 0 && in->jitter <= 1.0))
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "retry policy: jitter must be a fraction in (0, 1] (0 = default "
-                              "0.25, -1 = none), not %g",
-                              in->jitter);
-    p->max_retries = in->max_retries == -1 ? 0 : in->max_retries ? in->max_retries : 3;
-    p->base_delay_ms = in->base_delay_ms ? in->base_delay_ms : 100;
-    p->multiplier = in->multiplier != 0 ? in->multiplier : 2.0;
-    p->max_delay_ms = in->max_delay_ms ? in->max_delay_ms : 5000;
-    p->jitter = in->jitter == -1 ? 0 : in->jitter != 0 ? in->jitter : 0.25;
-    p->on_retry = in->on_retry;
-    p->on_retry_ctx = in->on_retry_ctx;
-    return DSQL_OK;
-}
-
-double dsql__random_unit(void)
-{
-    uint64_t r;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        r = (uint64_t)dsql__mono_us() * 0x9E3779B97F4A7C15ull;
-    return (double)(r >> 11) * 0x1.0p-53;
-}
-
-int64_t dsql__policy_delay(const dsql__policy *p, int retry)
-{
-    double d = (double)p->base_delay_ms * pow(p->multiplier, retry > 0 ? retry - 1 : 0);
-    if (d > (double)p->max_delay_ms)
-        d = (double)p->max_delay_ms;
-    d += d * p->jitter * dsql__random_unit();
-    return (int64_t)d;
-}
-
-/* ---- one attempt ---- */
 
 /* Makes sure err describes rc when a callback returned a status without filling it. */
 static void ensure_error(dsql_error *e, int rc, const char *what)
@@ -82,28 +27,27 @@ static void ensure_error(dsql_error *e, int rc, const char *what)
     }
 }
 
-typedef enum outcome {
-    TX_DONE = 0,       /* committed (rc = OK) or failed for good */
-    TX_RETRY_CONFLICT, /* rolled back by a conflict */
-    TX_RETRY_LOST      /* connection lost before COMMIT was sent */
-} outcome;
-
-static outcome classify_attempt(int rc, const dsql_error *e, bool commit_sent)
+int dsql__commit_unknown(dsql_error *e, const char *what)
 {
-    if (rc == DSQL_OK)
-        return TX_DONE;
-    if (rc == DSQL_ECONFLICT || dsql__is_occ_conflict(e->sqlstate, e->message))
-        return TX_RETRY_CONFLICT;
-    if (rc == DSQL_ECONNLOST && !commit_sent)
-        return TX_RETRY_LOST;
-    return TX_DONE;
+    char cause[sizeof e->message];
+    memcpy(cause, e->message, sizeof cause);
+    return dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
+                          "%s: the transaction may or may not have committed, so it was not "
+                          "retried (%s)",
+                          what, cause);
+}
+
+/* True when a failure at COMMIT leaves the outcome unknown: the COMMIT may have been
+ * applied before the connection dropped, the deadline passed or the fault struck. */
+static bool commit_outcome_unknown(int rc)
+{
+    return rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || rc == DSQL_EUNAVAILABLE;
 }
 
 /* BEGIN; fn; COMMIT on conn. *commit_sent tells whether COMMIT went out. */
 static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bool *commit_sent)
 {
     *commit_sent = false;
-    dsql_error_clear(e);
     int rc = dsql__conn_exec(conn, DSQL__BEGIN_SQL, 0, NULL, NULL, NULL, 0, NULL, e);
     if (rc)
         return rc;
@@ -138,14 +82,12 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
     *commit_sent = true;
     PGresult *res = NULL;
     rc = dsql__conn_exec(conn, "COMMIT", 0, NULL, NULL, NULL, 0, &res, e);
-    if (rc == DSQL_ECONNLOST) {
-        char cause[sizeof e->message];
-        memcpy(cause, e->message, sizeof cause);
-        return dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
-                              "connection lost while COMMIT was in flight: the transaction may "
-                              "or may not have committed, so it was not retried (%s)",
-                              cause);
-    }
+    if (commit_outcome_unknown(rc))
+        return dsql__commit_unknown(e, rc == DSQL_ECONNLOST  ? "connection lost while COMMIT was "
+                                                               "in flight"
+                                       : rc == DSQL_ETIMEOUT ? "no answer to COMMIT in time"
+                                                             : "COMMIT met a transient server "
+                                                               "fault");
     if (rc) {
         dsql__conn_reset_tx(conn);
         return rc;
@@ -157,82 +99,66 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
     return DSQL_OK;
 }
 
-void dsql__announce_retry(dsql_log_fn log, void *log_ctx, const dsql__policy *p, int attempt,
-                          const dsql_error *cause, int64_t delay, const char *what)
+/* The runner's unit: on a pool (a fresh acquire per attempt) or on one connection. */
+typedef struct tx_run {
+    dsql_pool *pool;
+    dsql_conn *fixed;
+    dsql_tx_fn fn;
+    void *ctx;
+} tx_run;
+
+static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
 {
-    char state[16] = "";
-    if (cause->sqlstate[0])
-        snprintf(state, sizeof state, " (%s)", cause->sqlstate);
-    dsql__log(log, log_ctx, DSQL_LOG_WARN, "%s attempt %d of %d %s%s; retrying in %lld ms", what,
-              attempt, p->max_retries + 1,
-              cause->status == DSQL_ECONFLICT ? "hit a conflict" : "lost its connection", state,
-              (long long)delay);
-    dsql__log(log, log_ctx, DSQL_LOG_DEBUG, "retry cause: %s", cause->message);
-    if (p->on_retry)
-        p->on_retry(attempt, cause, delay, p->on_retry_ctx);
+    tx_run *t = arg;
+    dsql_conn *conn = t->fixed;
+    int rc;
+    if (t->pool) {
+        dsql__pool_count_tx(t->pool, attempt > 1);
+        if ((rc = dsql_pool_acquire(t->pool, &conn, e)))
+            return rc;
+    } else if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
+        return dsql_error_set(e, DSQL_EINVAL,
+                              "the connection is already inside a transaction (or busy)");
+    }
+    dsql__body_mark mark;
+    if (t->pool)
+        dsql__pool_body_enter(t->pool, &mark);
+    bool commit_sent;
+    rc = run_once(conn, t->fn, t->ctx, e, &commit_sent);
+    if (t->pool) {
+        dsql__pool_body_leave(t->pool, &mark);
+        dsql_pool_release(t->pool, conn);
+    }
+    if (rc == DSQL_ECONFLICT || dsql__is_occ_conflict(e->sqlstate, e->message)) {
+        rc = e->status = DSQL_ECONFLICT;
+        *retryable = true;
+    } else if (rc == DSQL_EUNAVAILABLE) {
+        *retryable = !commit_sent; /* at COMMIT it became an unknown outcome above */
+    } else if (rc == DSQL_ECONNLOST) {
+        /* A lost standalone connection cannot be retried on: only a pool gives a new one. */
+        *retryable = !commit_sent && t->pool;
+    }
+    return rc;
 }
 
-static void give_up(dsql_error *e, int attempts, outcome why)
-{
-    if (attempts > 1 || why != TX_DONE)
-        dsql__err_prefix(e, "gave up after %d attempt%s", attempts, attempts == 1 ? "" : "s");
-}
-
-/* The shared runner: on a pool (a fresh acquire per attempt) or on one connection. */
 static int run_tx(dsql_pool *pool, dsql_conn *fixed, dsql_tx_fn fn, void *ctx,
                   const dsql_retry_policy *policy, int *attempts, dsql_error *err)
 {
-    if (attempts)
-        *attempts = 0;
     if (!fn)
         return dsql_error_set(err, DSQL_EINVAL, "transaction: fn is NULL");
     dsql__policy p;
     int rc = dsql__policy_resolve(policy, &p, err);
     if (rc)
         return rc;
-    dsql_log_fn log = NULL;
-    void *log_ctx = NULL;
-    if (pool)
-        dsql__pool_logger(pool, &log, &log_ctx);
-    else {
-        log = fixed->log;
-        log_ctx = fixed->log_ctx;
+    dsql__retry_unit u = {.policy = &p, .what = "Transaction", .attempt = tx_attempt};
+    if (pool) {
+        dsql__pool_logger(pool, &u.log, &u.log_ctx);
+    } else {
+        u.log = fixed->log;
+        u.log_ctx = fixed->log_ctx;
     }
-    dsql_error e = DSQL_ERROR_INIT;
-    for (int attempt = 1;; attempt++) {
-        if (attempts)
-            *attempts = attempt;
-        dsql_conn *conn = fixed;
-        if (pool) {
-            dsql__pool_count_tx(pool, attempt > 1);
-            rc = dsql_pool_acquire(pool, &conn, &e);
-            if (rc)
-                break;
-        } else if (PQtransactionStatus(fixed->pg) != PQTRANS_IDLE) {
-            rc = dsql_error_set(&e, DSQL_EINVAL,
-                                "the connection is already inside a transaction (or busy)");
-            break;
-        }
-        bool commit_sent;
-        rc = run_once(conn, fn, ctx, &e, &commit_sent);
-        if (pool)
-            dsql_pool_release(pool, conn);
-        outcome o = classify_attempt(rc, &e, commit_sent);
-        if (o == TX_RETRY_CONFLICT)
-            rc = e.status = DSQL_ECONFLICT;
-        /* A lost standalone connection cannot be retried on: only a pool gives a new one. */
-        if (o == TX_DONE || (o == TX_RETRY_LOST && !pool) || attempt > p.max_retries) {
-            if (rc)
-                give_up(&e, attempt, o);
-            break;
-        }
-        int64_t delay = dsql__policy_delay(&p, attempt);
-        dsql__announce_retry(log, log_ctx, &p, attempt, &e, delay, "Transaction");
-        dsql__sleep_ms(delay);
-    }
-    if (rc && err)
-        *err = e;
-    return rc;
+    tx_run t = {pool, fixed, fn, ctx};
+    return dsql__retry_run(&u, &t, attempts, err);
 }
 
 int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx, const dsql_retry_policy *policy,
@@ -259,6 +185,62 @@ int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
 
 /* ---- pipelined transaction ---- */
 
+typedef struct pipe_run {
+    dsql_pool *pool;
+    dsql_conn *fixed;
+    const dsql_stmt *all; /* BEGIN, the caller's n statements, COMMIT */
+    size_t n;
+    dsql_result **res; /* n + 2 slots, or NULL */
+    dsql_result **results;
+} pipe_run;
+
+static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
+{
+    pipe_run *t = arg;
+    size_t n = t->n;
+    dsql_conn *conn = t->fixed;
+    int rc;
+    if (t->pool) {
+        dsql__pool_count_tx(t->pool, attempt > 1);
+        if ((rc = dsql_pool_acquire(t->pool, &conn, e)))
+            return rc;
+    }
+    size_t failed = n + 2;
+    rc = dsql__conn_pipeline(conn, t->all, n + 2, t->res, &failed, e);
+    if (rc == DSQL_OK && t->results) {
+        for (size_t i = 0; i < n; i++)
+            t->results[i] = t->res[i + 1];
+        dsql_result_free(t->res[0]);
+        dsql_result_free(t->res[n + 1]);
+    } else if (t->res) {
+        for (size_t i = 0; i < n + 2; i++) {
+            dsql_result_free(t->res[i]);
+            t->res[i] = NULL;
+        }
+    }
+    if (rc)
+        dsql__conn_reset_tx(conn);
+    if (t->pool)
+        dsql_pool_release(t->pool, conn);
+    if (rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || (rc == DSQL_EUNAVAILABLE && failed == n + 1))
+        /* The whole batch, COMMIT included, may have reached the server. */
+        return dsql__commit_unknown(
+            e, rc == DSQL_ECONNLOST  ? "connection lost during a pipelined transaction"
+               : rc == DSQL_ETIMEOUT ? "no answer in time during a pipelined transaction"
+                                     : "the COMMIT of a pipelined transaction met a "
+                                       "transient server fault");
+    if (rc == DSQL_OK)
+        return rc;
+    if (failed == 0)
+        dsql__err_prefix(e, "BEGIN");
+    else if (failed == n + 1)
+        dsql__err_prefix(e, "COMMIT");
+    else if (failed <= n)
+        dsql__err_prefix(e, "statement %zu of %zu", failed - 1, n);
+    *retryable = rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE;
+    return rc;
+}
+
 int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
                      const dsql_retry_policy *policy, dsql_error *err)
 {
@@ -267,16 +249,18 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
             results[i] = NULL;
     dsql_conn *fixed = NULL;
     dsql_pool *pool = NULL;
-    if (db && dsql__db_is_pool(db))
+    if (dsql__db_is_pool(db))
         pool = db;
-    else if (db && *(const uint32_t *)db == DSQL__MAGIC_CONN)
+    else if (dsql__db_is_conn(db))
         fixed = db;
     else
         return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_pipeline_tx: db is neither a pool nor a "
-                              "connection");
+                              "dsql_pipeline_tx: db is neither a pool nor a connection");
     if (n && !stmts)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pipeline_tx: stmts is NULL");
+    int rc = dsql__check_one_transaction(stmts, n, "dsql_pipeline_tx", err);
+    if (rc)
+        return rc;
     if (fixed) {
         if (dsql__conn_check_broken(fixed))
             return dsql_error_set(err, DSQL_ECONNLOST, "dsql_pipeline_tx: connection is lost");
@@ -289,14 +273,14 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
                                   "(roll it back first) or a command is running");
     }
     dsql__policy p;
-    int rc = dsql__policy_resolve(policy, &p, err);
-    if (rc)
+    if ((rc = dsql__policy_resolve(policy, &p, err)))
         return rc;
 
-    dsql_stmt small[18];
-    dsql_result *small_res[18];
-    dsql_stmt *all = n + 2 <= 18 ? small : malloc((n + 2) * sizeof *all);
-    dsql_result **res = n + 2 <= 18 ? small_res : malloc((n + 2) * sizeof *res);
+    enum { SMALL = 18 };
+    dsql_stmt small[SMALL];
+    dsql_result *small_res[SMALL];
+    dsql_stmt *all = n + 2 <= SMALL ? small : malloc((n + 2) * sizeof *all);
+    dsql_result **res = n + 2 <= SMALL ? small_res : malloc((n + 2) * sizeof *res);
     if (!all || !res) {
         if (all != small)
             free(all);
@@ -309,129 +293,13 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
         memcpy(all + 1, stmts, n * sizeof *stmts);
     all[n + 1] = (dsql_stmt){"COMMIT", NULL, 0};
 
-    dsql_log_fn log;
-    void *log_ctx;
-    dsql__db_logger(db, &log, &log_ctx);
-    dsql_error e = DSQL_ERROR_INIT;
-    for (int attempt = 1;; attempt++) {
-        dsql_conn *conn = fixed;
-        if (pool) {
-            dsql__pool_count_tx(pool, attempt > 1);
-            rc = dsql_pool_acquire(pool, &conn, &e);
-            if (rc)
-                break;
-        }
-        size_t failed = n + 2;
-        dsql_error_clear(&e);
-        rc = dsql__conn_pipeline(conn, all, n + 2, results ? res : NULL, &failed, &e);
-        if (rc == DSQL_OK && results) {
-            for (size_t i = 0; i < n; i++)
-                results[i] = res[i + 1];
-            dsql_result_free(res[0]);
-            dsql_result_free(res[n + 1]);
-        } else if (results) {
-            for (size_t i = 0; i < n + 2; i++)
-                dsql_result_free(res[i]);
-        }
-        if (rc)
-            dsql__conn_reset_tx(conn);
-        if (pool)
-            dsql_pool_release(pool, conn);
-        if (rc == DSQL_ECONNLOST) {
-            /* The whole batch, COMMIT included, may have reached the server. */
-            char cause[sizeof e.message];
-            memcpy(cause, e.message, sizeof cause);
-            rc = dsql_error_set(&e, DSQL_EUNKNOWN_OUTCOME,
-                                "connection lost during a pipelined transaction: it may or may "
-                                "not have committed, so it was not retried (%s)",
-                                cause);
-            break;
-        }
-        if (rc) {
-            if (failed == 0)
-                dsql__err_prefix(&e, "BEGIN");
-            else if (failed == n + 1)
-                dsql__err_prefix(&e, "COMMIT");
-            else if (failed <= n)
-                dsql__err_prefix(&e, "statement %zu of %zu", failed - 1, n);
-        }
-        if (rc != DSQL_ECONFLICT || attempt > p.max_retries) {
-            if (rc == DSQL_ECONFLICT)
-                give_up(&e, attempt, TX_RETRY_CONFLICT);
-            break;
-        }
-        int64_t delay = dsql__policy_delay(&p, attempt);
-        dsql__announce_retry(log, log_ctx, &p, attempt, &e, delay, "Pipelined transaction");
-        dsql__sleep_ms(delay);
-    }
+    dsql__retry_unit u = {.policy = &p, .what = "Pipelined transaction", .attempt = pipe_attempt};
+    dsql__db_logger(db, &u.log, &u.log_ctx);
+    pipe_run t = {pool, fixed, all, n, results ? res : NULL, results};
+    rc = dsql__retry_run(&u, &t, NULL, err);
     if (all != small)
         free(all);
     if (res != small_res)
         free(res);
-    if (rc && err)
-        *err = e;
     return rc;
-}
-
-/* ---- dsql_db handles ---- */
-
-bool dsql__db_is_pool(const dsql_db *db)
-{
-    return db && *(const uint32_t *)db == DSQL__MAGIC_POOL;
-}
-
-static bool db_is_conn(const dsql_db *db)
-{
-    return db && *(const uint32_t *)db == DSQL__MAGIC_CONN;
-}
-
-int dsql__db_acquire(dsql_db *db, dsql_conn **conn, dsql_error *err)
-{
-    *conn = NULL;
-    if (dsql__db_is_pool(db))
-        return dsql_pool_acquire(db, conn, err);
-    if (db_is_conn(db)) {
-        *conn = db;
-        return DSQL_OK;
-    }
-    return dsql_error_set(err, DSQL_EINVAL, "db is neither a dsql_pool nor a dsql_conn");
-}
-
-void dsql__db_release(dsql_db *db, dsql_conn *conn)
-{
-    if (dsql__db_is_pool(db))
-        dsql_pool_release(db, conn);
-}
-
-int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err)
-{
-    if (dsql__db_is_pool(db))
-        return dsql_transaction(db, fn, ctx, NULL, NULL, err);
-    if (!db_is_conn(db))
-        return dsql_error_set(err, DSQL_EINVAL, "db is neither a dsql_pool nor a dsql_conn");
-    dsql_conn *conn = db;
-    if (dsql__conn_check_broken(conn))
-        return dsql_error_set(err, DSQL_ECONNLOST, "connection is lost");
-    switch (PQtransactionStatus(conn->pg)) {
-    case PQTRANS_INTRANS:
-        return fn(conn, ctx, err); /* the caller's transaction encloses it */
-    case PQTRANS_IDLE:
-        return dsql_conn_transaction(conn, fn, ctx, NULL, NULL, err);
-    default:
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "the connection's transaction has failed (roll it back first) or "
-                              "a command is running");
-    }
-}
-
-void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx)
-{
-    *fn = NULL;
-    *ctx = NULL;
-    if (dsql__db_is_pool(db))
-        dsql__pool_logger(db, fn, ctx);
-    else if (db_is_conn(db)) {
-        *fn = ((dsql_conn *)db)->log;
-        *ctx = ((dsql_conn *)db)->log_ctx;
-    }
 }

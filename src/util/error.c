@@ -33,6 +33,8 @@ static const struct {
     [DSQL_ECONNLOST] = {"DSQL_ECONNLOST", "connection lost"},
     [DSQL_EPARTIAL] = {"DSQL_EPARTIAL", "operation completed only in part"},
     [DSQL_EINTERNAL] = {"DSQL_EINTERNAL", "internal error"},
+    [DSQL_EMISUSE] = {"DSQL_EMISUSE", "library misused by the caller"},
+    [DSQL_EUNAVAILABLE] = {"DSQL_EUNAVAILABLE", "service temporarily unavailable"},
 };
 
 const char *dsql_status_name(int status)

@@ -56,7 +56,7 @@ n=$(psql -qtAX -d "$db" -c 'SELECT count(*) FROM "vetSpecialties"')
 # -v logs the SQL (to stderr), like the sample's logging: console.log.
 out=$(PGDATABASE=$db "$bin/petclinic" -v 2>&1 >/dev/null)
 if grep -q '^Executing: SELECT "id", "name", "birthDate", "ownerId" FROM "pet" WHERE' <<<"$out" &&
-    grep -q '^Executing pipeline of 5 statements in one round trip: BEGIN; ' <<<"$out"; then
+    grep -q '^Executing pipeline of 5 statements in one round trip: BEGIN ISOLATION LEVEL REPEATABLE READ; ' <<<"$out"; then
     ok "petclinic -v logs each statement"
 else
     bad "petclinic -v" "$out"

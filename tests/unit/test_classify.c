@@ -62,7 +62,13 @@ static void connect_wording(void **state)
     assert_int_equal(dsql__classify_connect("FATAL: sorry, too many clients already"),
                      DSQL__CF_RETRY);
     assert_int_equal(dsql__classify_connect("FATAL: connection rate exceeded"), DSQL__CF_RETRY);
-    assert_int_equal(dsql__classify_connect("Connection refused"), DSQL__CF_FATAL);
+    assert_int_equal(dsql__classify_connect("Connection refused"), DSQL__CF_REFUSED);
+    assert_int_equal(dsql__classify_connect("FATAL: the database system is shutting down"),
+                     DSQL__CF_RETRY);
+    assert_int_equal(dsql__classify_connect("FATAL: the database system is in recovery mode"),
+                     DSQL__CF_RETRY);
+    assert_int_equal(dsql__classify_connect("FATAL: password authentication failed"),
+                     DSQL__CF_FATAL);
     assert_int_equal(dsql__classify_connect(NULL), DSQL__CF_FATAL);
     char buf[64];
     dsql__one_line(buf, sizeof buf, "connection to server failed: FATAL:  no\n\tway\n");

@@ -241,7 +241,8 @@ static void spec_defaults_and_options(void **state)
     assert_string_equal(spec.user, "admin");
     assert_string_equal(spec.sslmode, "verify-full");
     assert_string_equal(spec.sslrootcert, "/some/ca.crt");
-    assert_string_equal(spec.connect_timeout, "10");
+    assert_int_equal(spec.connect_timeout_s, 10);
+    assert_int_equal(spec.query_timeout_ms, DSQL_QUERY_TIMEOUT_DEFAULT_MS);
     /* search_path value quoted as an identifier, then escaped for the options syntax */
     assert_string_equal(spec.options, "-c search_path=\"My\\ Schema\\\\x\"");
     char app[64];

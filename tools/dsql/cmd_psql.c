@@ -89,11 +89,13 @@ int cmd_psql(int argc, char **argv)
         dsql__spec_free(&spec);
         return 1;
     }
+    char timeout[12];
+    snprintf(timeout, sizeof timeout, "%d", spec.connect_timeout_s);
     bool ok = put("PGHOST", spec.host) && put("PGHOSTADDR", spec.hostaddr) &&
               put("PGPORT", spec.port) && put("PGDATABASE", spec.database) &&
               put("PGUSER", spec.user) && put("PGSSLMODE", spec.sslmode) &&
               put("PGSSLROOTCERT", spec.sslrootcert) && put("PGAPPNAME", spec.application_name) &&
-              put("PGOPTIONS", spec.options) && put("PGCONNECT_TIMEOUT", spec.connect_timeout) &&
+              put("PGOPTIONS", spec.options) && put("PGCONNECT_TIMEOUT", timeout) &&
               put("PGSERVICE", NULL);
     /* Password mode without a password keeps the caller's PGPASSWORD / .pgpass. */
     if (ok && (spec.iam || spec.password))

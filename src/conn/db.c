@@ -1,0 +1,122 @@
+/*
+ * dsql_db handles - a pool or a connection - and the one path every model-layer statement
+ * takes: dsql__db_exec, one statement with the retry policy (so a per-connection
+ * statement cache in dsql__conn_exec serves them all).
+ */
+#include "conn/private.h"
+
+bool dsql__db_is_pool(const dsql_db *db)
+{
+    return db && *(const uint32_t *)db == DSQL__MAGIC_POOL;
+}
+
+bool dsql__db_is_conn(const dsql_db *db)
+{
+    return db && *(const uint32_t *)db == DSQL__MAGIC_CONN;
+}
+
+int dsql__db_acquire(dsql_db *db, dsql_conn **conn, dsql_error *err)
+{
+    *conn = NULL;
+    if (dsql__db_is_pool(db))
+        return dsql_pool_acquire(db, conn, err);
+    if (dsql__db_is_conn(db)) {
+        *conn = db;
+        return DSQL_OK;
+    }
+    return dsql_error_set(err, DSQL_EINVAL, "db is neither a dsql_pool nor a dsql_conn");
+}
+
+void dsql__db_release(dsql_db *db, dsql_conn *conn)
+{
+    if (dsql__db_is_pool(db))
+        dsql_pool_release(db, conn);
+}
+
+int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err)
+{
+    if (dsql__db_is_pool(db))
+        return dsql_transaction(db, fn, ctx, NULL, NULL, err);
+    if (!dsql__db_is_conn(db))
+        return dsql_error_set(err, DSQL_EINVAL, "db is neither a dsql_pool nor a dsql_conn");
+    dsql_conn *conn = db;
+    if (dsql__conn_check_broken(conn))
+        return dsql_error_set(err, DSQL_ECONNLOST, "connection is lost");
+    switch (PQtransactionStatus(conn->pg)) {
+    case PQTRANS_INTRANS:
+        return fn(conn, ctx, err); /* the caller's transaction encloses it */
+    case PQTRANS_IDLE:
+        return dsql_conn_transaction(conn, fn, ctx, NULL, NULL, err);
+    default:
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "the connection's transaction has failed (roll it back first) or "
+                              "a command is running");
+    }
+}
+
+void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx)
+{
+    *fn = NULL;
+    *ctx = NULL;
+    if (dsql__db_is_pool(db))
+        dsql__pool_logger(db, fn, ctx);
+    else if (dsql__db_is_conn(db)) {
+        *fn = ((dsql_conn *)db)->log;
+        *ctx = ((dsql_conn *)db)->log_ctx;
+    }
+}
+
+/* ---- one statement, retried ---- */
+
+typedef struct exec_run {
+    dsql_db *db;
+    const char *sql;
+    int nparams;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    PGresult **out;
+} exec_run;
+
+static int exec_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
+{
+    exec_run *x = arg;
+    (void)attempt;
+    dsql_conn *conn;
+    int rc = dsql__db_acquire(x->db, &conn, e);
+    if (rc)
+        return rc;
+    /* Inside the caller's transaction a conflict or fault aborts the whole transaction:
+     * only its runner can retry. In autocommit the statement is its own transaction. */
+    bool own_tx = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
+    rc = dsql__conn_exec(conn, x->sql, x->nparams, x->values, x->lengths, x->formats, 0, x->out, e);
+    dsql__db_release(x->db, conn);
+    /* A write whose connection dropped, or which met a fault, is an unknown outcome (set by
+     * dsql__conn_exec), never retried; a statement that changes nothing can run again, on
+     * another pooled connection when this one was lost. */
+    *retryable = own_tx && (rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE ||
+                            (rc == DSQL_ECONNLOST && dsql__db_is_pool(x->db)));
+    return rc;
+}
+
+int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *values,
+                  const int *lengths, const int *formats, PGresult **out, dsql_error *err)
+{
+    return dsql__db_exec_policy(db, NULL, sql, nparams, values, lengths, formats, out, err);
+}
+
+int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const char *sql, int nparams,
+                         const char *const *values, const int *lengths, const int *formats,
+                         PGresult **out, dsql_error *err)
+{
+    if (out)
+        *out = NULL;
+    dsql__policy p;
+    int rc = dsql__policy_resolve(policy, &p, err);
+    if (rc)
+        return rc;
+    dsql__retry_unit u = {.policy = &p, .what = "Statement", .attempt = exec_attempt};
+    dsql__db_logger(db, &u.log, &u.log_ctx);
+    exec_run x = {db, sql, nparams, values, lengths, formats, out};
+    return dsql__retry_run(&u, &x, NULL, err);
+}
