@@ -225,11 +225,13 @@ DSQL_API int dsql_result_bytes(const dsql_result *res, size_t row, size_t col,
  * Runs one parameterized statement ($1..$n) on conn, in one round trip. *res (if res is
  * not NULL) receives a new result (dsql_result_free()). Server errors are classified
  * (DSQL_ECONFLICT for 40001/OC000/OC001, DSQL_ECONSTRAINT for class 23, DSQL_ELIMIT for
- * 54000, DSQL_EUNSUPPORTED for 0A000, DSQL_ECONNLOST when the connection dropped,
- * else DSQL_ESERVER) with SQLSTATE, message, detail and hint in err. A connection that
- * drops under a statement that may write (anything but SELECT, SHOW, VALUES, SET,
- * BEGIN/COMMIT/ROLLBACK ...) outside a transaction is DSQL_EUNKNOWN_OUTCOME: the write
- * may have been applied.
+ * 54000, DSQL_EUNSUPPORTED for 0A000, DSQL_EUNAVAILABLE for XX000 "server unavailable",
+ * DSQL_ECONNLOST when the connection dropped, DSQL_ETIMEOUT when no answer came within
+ * query_timeout_ms (the connection is then closed), else DSQL_ESERVER) with SQLSTATE,
+ * message, detail and hint in err. A connection that
+ * drops, times out or meets a transient fault under a statement that may write (anything
+ * but SELECT, SHOW, VALUES, SET, BEGIN/COMMIT/ROLLBACK ...) outside a transaction is
+ * DSQL_EUNKNOWN_OUTCOME: the write may have been applied.
  */
 DSQL_API int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params,
                              size_t nparams, dsql_result **res, dsql_error *err);
@@ -243,7 +245,9 @@ typedef struct dsql_stmt {
 
 /**
  * Sends n statements in libpq pipeline mode and waits once: one network round trip for
- * the whole batch. results (if not NULL) is an array of n slots that receive a new
+ * the whole batch. With one Sync for the batch, the server runs it as one transaction when
+ * conn is not inside one already: two DDL statements, or DDL with DML, are
+ * DSQL_EUNSUPPORTED before anything is sent (Aurora DSQL's rule). results (if not NULL) is an array of n slots that receive a new
  * dsql_result each (NULL for statements after a failure). On the first failing
  * statement, the error names its index; later statements are not run.
  */

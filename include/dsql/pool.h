@@ -61,8 +61,10 @@ DSQL_API void dsql_pool_close(dsql_pool *pool);
  * Borrows a connection: an idle one (checked: never past its lifetime, never one the
  * server closed, never inside a transaction), else a new one when fewer than max are open
  * (connecting happens outside the pool's lock, retrying "waking up" / rate limits within
- * the timeout), else waits in FIFO order. DSQL_ETIMEOUT after acquire_timeout_ms;
- * DSQL_ECLOSED when the pool closes. The connection belongs to the caller's thread until
+ * the timeout), else waits in FIFO order. DSQL_ETIMEOUT after acquire_timeout_ms, which
+ * bounds a connect in progress too; DSQL_ECLOSED when the pool closes; DSQL_EMISUSE when
+ * the calling thread is inside a dsql_transaction body running on this pool (use the
+ * body's connection). The connection belongs to the caller's thread until
  * dsql_pool_release().
  */
 DSQL_API int dsql_pool_acquire(dsql_pool *pool, dsql_conn **conn, dsql_error *err);
@@ -114,10 +116,15 @@ typedef struct dsql_retry_policy {
 typedef int (*dsql_tx_fn)(dsql_conn *conn, void *ctx, dsql_error *err);
 
 /**
- * Runs fn inside BEGIN ... COMMIT on a pooled connection. On an OCC conflict at any
- * statement or at COMMIT, rolls back and runs fn again after a backoff, up to the
- * policy's retries (then DSQL_ECONFLICT). Other errors surface at once (rolled back).
- * A connection lost during COMMIT gives DSQL_EUNKNOWN_OUTCOME and is never retried.
+ * Runs fn inside BEGIN ISOLATION LEVEL REPEATABLE READ ... COMMIT on a pooled connection.
+ * On an OCC conflict (40001, OC000, OC001) or a transient fault (XX000 "server
+ * unavailable") at any statement, or a connection lost before COMMIT was sent, rolls back
+ * and runs fn again after a backoff, up to the policy's retries (then DSQL_ECONFLICT /
+ * DSQL_EUNAVAILABLE / DSQL_ECONNLOST, "gave up after N attempts"). Other errors surface at
+ * once (rolled back). A connection lost, a transient fault or no answer within
+ * query_timeout_ms while COMMIT is in flight gives DSQL_EUNKNOWN_OUTCOME and is never
+ * retried; no answer before COMMIT is DSQL_ETIMEOUT, not retried. fn must run its
+ * statements on the conn it is given: the pool used from inside fn is DSQL_EMISUSE.
  * policy may be NULL for defaults. *attempts (if not NULL) receives the attempts made.
  */
 DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
@@ -125,7 +132,7 @@ DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
 
 /**
  * dsql_transaction on one connection instead of a pool: BEGIN; fn; COMMIT on conn, with
- * the same conflict retries. conn must not be inside a transaction. A lost connection is
+ * the same conflict and transient-fault retries. conn must not be inside a transaction. A lost connection is
  * not retried (there is no other connection to retry on): DSQL_ECONNLOST before COMMIT,
  * DSQL_EUNKNOWN_OUTCOME during it.
  */
@@ -135,9 +142,10 @@ DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
 
 /**
  * Runs one statement in autocommit with the same OCC retry policy (DDL included). A
- * statement that changes nothing (SELECT, SHOW, ...) whose connection dropped is also
- * run again on another connection; a write whose connection dropped is
- * DSQL_EUNKNOWN_OUTCOME and never retried. *res as dsql_conn_query.
+ * statement that changes nothing (SELECT, SHOW, ...) whose connection dropped, or which
+ * met a transient fault, is also run again (on another connection when it was lost); a
+ * write whose connection dropped, which met a transient fault or got no answer within
+ * query_timeout_ms is DSQL_EUNKNOWN_OUTCOME and never retried. *res as dsql_conn_query.
  */
 DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params,
                              size_t nparams, const dsql_retry_policy *policy, dsql_result **res,
@@ -154,10 +162,15 @@ DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value 
 typedef void dsql_db;
 
 /**
- * Runs BEGIN; stmts; COMMIT as ONE pipeline (one round trip) and retries the whole batch
- * on OCC conflicts per policy. When db is a connection already inside a transaction,
- * runs only the statements (the enclosing transaction commits). results as
- * dsql_conn_pipeline (n slots, for the caller's statements only).
+ * Runs BEGIN ISOLATION LEVEL REPEATABLE READ; stmts; COMMIT as ONE pipeline (one round
+ * trip) and retries the whole batch on OCC conflicts and transient faults per policy. The
+ * statements are one transaction, so Aurora DSQL's rules apply to them together: more
+ * than one DDL statement, or DDL with DML, is DSQL_EUNSUPPORTED before anything is sent,
+ * and over 3,000 modified rows the server refuses the batch (DSQL_ELIMIT, nothing
+ * committed). A connection lost, or no answer in time, is DSQL_EUNKNOWN_OUTCOME (COMMIT
+ * left with the batch). When db is a connection already inside a transaction, runs only
+ * the statements (the enclosing transaction commits). results as dsql_conn_pipeline (n
+ * slots, for the caller's statements only).
  */
 DSQL_API int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n,
                               dsql_result **results, const dsql_retry_policy *policy,

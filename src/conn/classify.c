@@ -103,6 +103,11 @@ int dsql__error_from_pg(dsql_error *err, PGconn *pg, const PGresult *res)
         dsql__one_line(err->detail, sizeof err->detail, detail);
     if (hint)
         dsql__one_line(err->hint, sizeof err->hint, hint);
+    else if (status == DSQL_ELIMIT && strstr(err->message, "row limit"))
+        snprintf(err->hint, sizeof err->hint,
+                 "an Aurora DSQL transaction modifies at most 3,000 rows (rows deleted by ON "
+                 "DELETE CASCADE count too); split the work into transactions of at most 3,000 "
+                 "rows");
     return status;
 }
 

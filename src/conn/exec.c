@@ -800,6 +800,13 @@ done:
 int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_result **results,
                        dsql_error *err)
 {
+    if (results)
+        for (size_t i = 0; i < n; i++)
+            results[i] = NULL;
+    /* One Sync: in autocommit the server runs the batch as one implicit transaction. */
+    int crc = n && stmts ? dsql__check_one_transaction(stmts, n, "dsql_conn_pipeline", err) : 0;
+    if (crc)
+        return crc;
     size_t failed = n;
     int rc = dsql__conn_pipeline(conn, stmts, n, results, &failed, err);
     if (rc && failed < n)

@@ -293,8 +293,7 @@ int dsql__hydrate_by_name(dsql_result *res, const dsql_model *m, dsql_error *err
  * transaction, not in autocommit). */
 static inline bool dsql__db_in_transaction(dsql_db *db)
 {
-    return db && !dsql__db_is_pool(db) && *(const uint32_t *)db == DSQL__MAGIC_CONN &&
-           PQtransactionStatus(dsql__conn_pg(db)) != PQTRANS_IDLE;
+    return dsql__db_is_conn(db) && PQtransactionStatus(dsql__conn_pg(db)) != PQTRANS_IDLE;
 }
 
 /* Rows one Aurora DSQL transaction may modify; bulk writes are chunked under it. */

@@ -182,6 +182,8 @@ typedef struct test_spec {
     int port;
     const char *sslmode;
     int statement_cache;
+    int query_timeout_ms;
+    int connect_timeout_s;
     log_capture *logs;                /* receives every log line */
     const dsql_pool_options *options; /* pools only */
 } test_spec;
@@ -199,6 +201,10 @@ static inline void test_spec_config(const test_spec *spec, dsql_config *cfg)
         cfg->sslmode = spec->sslmode;
     if (spec->statement_cache)
         cfg->statement_cache = spec->statement_cache;
+    if (spec->query_timeout_ms)
+        cfg->query_timeout_ms = spec->query_timeout_ms;
+    if (spec->connect_timeout_s)
+        cfg->connect_timeout_s = spec->connect_timeout_s;
     if (spec->logs) {
         cfg->log = cap_log;
         cfg->log_ctx = spec->logs;

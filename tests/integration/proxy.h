@@ -9,7 +9,10 @@
  * server (TLS passes through untouched). When `cut_on` is set, a connection is cut - both
  * sockets closed, the packet not forwarded - as soon as the client sends bytes containing
  * that text (visible only with sslmode=disable), which is how a test loses a connection
- * exactly while COMMIT is in flight.
+ * exactly while COMMIT is in flight. `stall_on` stalls a connection the same way (alive,
+ * silent: the server never sees the packet, the client never hears back), and `hold_new`
+ * accepts connections without ever answering them; `refuse` drops every connection and
+ * stops listening (connects are refused, as while a server restarts) until it is cleared.
  */
 #ifndef DSQL_TEST_PROXY_H
 #define DSQL_TEST_PROXY_H
@@ -47,12 +50,19 @@ typedef struct proxy {
     const char *cut_on;
     int cut_limit;       /* cut at most this many connections (0 = no limit) */
     const char *tls_dir; /* directory with server.crt and server.key */
+    const char *stall_on; /* a client packet holding this text stalls its connection: from
+                             then on nothing is forwarded either way, the sockets stay open */
+    atomic_bool hold_new; /* new connections are accepted and then never answered */
+    atomic_bool refuse;   /* nobody listens: connects are refused (ECONNREFUSED) */
     SSL_CTX *tls;
     atomic_int accepted;
     atomic_int cuts;
     atomic_bool stop;
     pthread_t thread;
     int pairs[PX_MAX_PAIRS][2]; /* client, upstream; -1 = free */
+    bool stalled[PX_MAX_PAIRS];
+    int held[PX_MAX_PAIRS]; /* accepted while hold_new; -1 = free */
+    atomic_int stalls;
 } proxy;
 
 static inline bool px_write_all(int fd, const char *buf, size_t n)
@@ -150,6 +160,18 @@ static inline void px_close_pair(proxy *p, int i)
     close(p->pairs[i][0]);
     close(p->pairs[i][1]);
     p->pairs[i][0] = p->pairs[i][1] = -1;
+    p->stalled[i] = false;
+}
+
+/* Keeps an accepted connection open without ever answering it. */
+static inline void px_hold(proxy *p, int c)
+{
+    for (int i = 0; i < PX_MAX_PAIRS; i++)
+        if (p->held[i] < 0) {
+            p->held[i] = c;
+            return;
+        }
+    close(c);
 }
 
 static inline bool px_contains(const char *buf, size_t n, const char *needle)
@@ -161,11 +183,37 @@ static inline bool px_contains(const char *buf, size_t n, const char *needle)
     return false;
 }
 
+/* A listening socket on the loopback port (0 = any free one); -1 on failure. */
+static inline int px_listen(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static inline void *px_main(void *arg)
 {
     proxy *p = arg;
     char buf[65536];
     while (!atomic_load(&p->stop)) {
+        /* `refuse` closes the listening socket; clearing it listens again on the same port. */
+        if (atomic_load(&p->refuse) && p->listen_fd >= 0) {
+            close(p->listen_fd);
+            p->listen_fd = -1;
+            for (int i = 0; i < PX_MAX_PAIRS; i++) /* a server going down drops them all */
+                if (p->pairs[i][0] >= 0)
+                    px_close_pair(p, i);
+        } else if (!atomic_load(&p->refuse) && p->listen_fd < 0) {
+            p->listen_fd = px_listen(p->port);
+        }
         struct pollfd fds[1 + 2 * PX_MAX_PAIRS];
         int map[1 + 2 * PX_MAX_PAIRS];
         int nfds = 0;
@@ -173,7 +221,7 @@ static inline void *px_main(void *arg)
         map[nfds++] = -1;
         for (int i = 0; i < PX_MAX_PAIRS; i++)
             for (int s = 0; s < 2; s++)
-                if (p->pairs[i][s] >= 0) {
+                if (p->pairs[i][s] >= 0 && !p->stalled[i]) {
                     fds[nfds] = (struct pollfd){.fd = p->pairs[i][s], .events = POLLIN};
                     map[nfds++] = i * 2 + s;
                 }
@@ -183,7 +231,9 @@ static inline void *px_main(void *arg)
             int c = accept(p->listen_fd, NULL, NULL);
             if (c >= 0) {
                 int n = atomic_fetch_add(&p->accepted, 1);
-                if (n < p->nreject) {
+                if (atomic_load(&p->hold_new)) {
+                    px_hold(p, c);
+                } else if (n < p->nreject) {
                     px_refuse(p, c, &p->reject[n]);
                     close(c);
                 } else {
@@ -214,6 +264,11 @@ static inline void *px_main(void *arg)
                 px_close_pair(p, i);
                 continue;
             }
+            if (s == 0 && p->stall_on && px_contains(buf, (size_t)r, p->stall_on)) {
+                atomic_fetch_add(&p->stalls, 1);
+                p->stalled[i] = true; /* the packet is swallowed; nothing moves any more */
+                continue;
+            }
             if (s == 0 && p->cut_on && px_contains(buf, (size_t)r, p->cut_on) &&
                 (!p->cut_limit || atomic_load(&p->cuts) < p->cut_limit)) {
                 atomic_fetch_add(&p->cuts, 1);
@@ -242,18 +297,19 @@ static inline bool proxy_start(proxy *p, int upstream_port)
             SSL_CTX_use_PrivateKey_file(p->tls, key, SSL_FILETYPE_PEM) != 1)
             return false;
     }
-    for (int i = 0; i < PX_MAX_PAIRS; i++)
-        p->pairs[i][0] = p->pairs[i][1] = -1;
+    for (int i = 0; i < PX_MAX_PAIRS; i++) {
+        p->pairs[i][0] = p->pairs[i][1] = p->held[i] = -1;
+        p->stalled[i] = false;
+    }
+    atomic_store(&p->stalls, 0);
     atomic_store(&p->accepted, 0);
     atomic_store(&p->cuts, 0);
     atomic_store(&p->stop, false);
-    p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    atomic_store(&p->refuse, false);
+    p->listen_fd = px_listen(0);
+    struct sockaddr_in a;
     socklen_t len = sizeof a;
-    if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(p->listen_fd, 64) != 0 ||
-        getsockname(p->listen_fd, (struct sockaddr *)&a, &len) != 0)
+    if (p->listen_fd < 0 || getsockname(p->listen_fd, (struct sockaddr *)&a, &len) != 0)
         return false;
     p->port = ntohs(a.sin_port);
     return pthread_create(&p->thread, NULL, px_main, p) == 0;
@@ -263,10 +319,14 @@ static inline void proxy_stop(proxy *p)
 {
     atomic_store(&p->stop, true);
     pthread_join(p->thread, NULL);
-    for (int i = 0; i < PX_MAX_PAIRS; i++)
+    for (int i = 0; i < PX_MAX_PAIRS; i++) {
         if (p->pairs[i][0] >= 0)
             px_close_pair(p, i);
-    close(p->listen_fd);
+        if (p->held[i] >= 0)
+            close(p->held[i]);
+    }
+    if (p->listen_fd >= 0)
+        close(p->listen_fd);
     SSL_CTX_free(p->tls);
 }
 
