@@ -1,7 +1,7 @@
 /* Fuzz target: decoding the server's text form of a value into every C member type
  * (src/model/types.c). Input: one byte choosing the attribute, then the text. Invariants:
- * a decoded value reads back (as a parameter) without a crash, and a NULL result only comes
- * from a NULL input. */
+ * a decoded value reads back (as a parameter) without a crash, a NULL result only comes
+ * from a NULL input, and a scalar without a presence flag refuses NULL. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -33,12 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_assert(err.status == DSQL_EPARSE, "decode of %s failed with %d, not DSQL_EPARSE",
                     a->name, err.status);
     }
-    /* A NULL decodes as NULL for every attribute that can hold one. */
+    /* A NULL decodes as NULL for every attribute that can hold one, and is refused (never
+     * turned into 0 or false) by a scalar without a presence flag. */
+    memset(&row, 0xA5, sizeof row);
+    int nrc = dsql__attr_decode(&fz_model, a, &row, NULL, 0, &arena, &err);
     if (!dsql__type_is_scalar(a->type) || a->has_offset) {
-        memset(&row, 0xA5, sizeof row);
-        fuzz_assert(dsql__attr_decode(&fz_model, a, &row, NULL, 0, &arena, &err) == DSQL_OK,
-                    "NULL of %s refused", a->name);
+        fuzz_assert(nrc == DSQL_OK, "NULL of %s refused", a->name);
         fuzz_assert(dsql__attr_is_null(a, &row), "NULL of %s reads as a value", a->name);
+    } else {
+        fuzz_assert(nrc == DSQL_EPARSE, "NULL of %s (no presence flag) accepted", a->name);
     }
     dsql__arena_free(&arena);
     free(text);

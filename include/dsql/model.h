@@ -112,6 +112,12 @@ typedef enum dsql_type_id {
 #define DSQL_REAL          .type = DSQL_T_REAL
 #define DSQL_DOUBLE        .type = DSQL_T_DOUBLE
 #define DSQL_NUMERIC(p, s) .type = DSQL_T_NUMERIC, .precision = (p), .scale = (s)
+/* DSQL_NUMERIC(0, 0) is numeric(18,6): what Aurora DSQL stores a bare `numeric` as (12
+ * digits before the point, 6 after). It is declared that way everywhere, so a value that
+ * would not survive (more decimals, more digits) is refused before any round trip instead
+ * of being rounded or overflowing on the server. */
+#define DSQL_NUMERIC_DEFAULT_PRECISION 18
+#define DSQL_NUMERIC_DEFAULT_SCALE     6
 #define DSQL_BOOLEAN       .type = DSQL_T_BOOLEAN
 #define DSQL_DATEONLY      .type = DSQL_T_DATEONLY
 #define DSQL_TIME          .type = DSQL_T_TIME
@@ -131,7 +137,7 @@ typedef struct dsql_attr {
     size_t size;             /**< sizeof the member (checked against the type) */
     dsql_type_id type;
     int32_t length;          /**< STRING(n) / CHAR(n): characters */
-    int16_t precision, scale;/**< NUMERIC(p, s); 0 = unconstrained */
+    int16_t precision, scale;/**< NUMERIC(p, s); precision 0 = numeric(18,6) */
     size_t has_offset;       /**< offsetof(has_x) + 1 for nullable scalars; 0 = none */
     bool primary_key;
     bool not_null;
@@ -272,7 +278,8 @@ typedef struct dsql_where {
     (&(const dsql_where){.op = DSQL_OP_NOT_IN, .attr = (a),                                    \
                          .values = DSQL__VALUES(__VA_ARGS__),                                  \
                          .n_values = DSQL__NVALUES(__VA_ARGS__)})
-/** IN over a run-time array of n values (n == 0 is an error: an empty IN list). */
+/** IN over a run-time array of n values. An empty list (n == 0) matches no row; NOT IN an
+ * empty list matches every row. */
 #define DSQL_IN_ARRAY(a, vals, n)                                                              \
     (&(const dsql_where){.op = DSQL_OP_IN, .attr = (a), .values = (vals), .n_values = (n)})
 #define DSQL_NOT_IN_ARRAY(a, vals, n)                                                          \

@@ -91,6 +91,11 @@ static inline size_t dsql__attr_index(const dsql_model *m, const dsql_attr *a)
 /* The type as written in a declaration: "STRING(30)", "NUMERIC(10,2)", "UUID". buf
  * should hold 32 bytes. Returns buf. */
 const char *dsql__type_name(const dsql_attr *a, char *buf, size_t cap);
+/* The precision and scale a NUMERIC attribute is stored with: its own, or for
+ * DSQL_NUMERIC(0,0) the numeric(18,6) Aurora DSQL gives a bare numeric. */
+void dsql__numeric_ps(const dsql_attr *a, int *precision, int *scale);
+/* Precision of a NUMERIC that takes any number PostgreSQL's numeric holds (comparisons). */
+#define DSQL__NUMERIC_ANY (-1)
 
 /* The SQL type: "uuid", "varchar(30)", "numeric(10,2)", "timestamptz". buf: 32 bytes. */
 const char *dsql__sql_type(const dsql_attr *a, char *buf, size_t cap);
@@ -298,6 +303,14 @@ static inline bool dsql__db_in_transaction(dsql_db *db)
 
 /* Rows one Aurora DSQL transaction may modify; bulk writes are chunked under it. */
 #define DSQL__ROW_CAP 3000
+
+/* Aurora DSQL's storage limits the model layer checks before any round trip. */
+#define DSQL__COLUMNS_MAX   255     /* columns per table */
+#define DSQL__INDEXES_MAX   24      /* indexes per table, the primary key's included */
+#define DSQL__INDEX_KEY_MAX 8       /* key columns per index */
+#define DSQL__VARCHAR_MAX   65535   /* varchar(n): n, and a value's bytes */
+#define DSQL__CHAR_MAX      4096    /* char(n) */
+#define DSQL__VALUE_MAX     1048576 /* bytes of one column value */
 
 /* Runs sql with p on db (see dsql__db_exec): the one path of every model statement. */
 static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__params *p,

@@ -77,27 +77,41 @@ bool dsql__type_is_scalar(dsql_type_id t)
     }
 }
 
+void dsql__numeric_ps(const dsql_attr *a, int *precision, int *scale)
+{
+    /* Aurora DSQL stores a bare `numeric` as numeric(18,6); the library never declares a
+     * bare one, so both servers keep exactly what the model says. */
+    *precision = a->precision > 0 ? a->precision : DSQL_NUMERIC_DEFAULT_PRECISION;
+    *scale = a->precision > 0 ? a->scale : DSQL_NUMERIC_DEFAULT_SCALE;
+}
+
 const char *dsql__type_name(const dsql_attr *a, char *buf, size_t cap)
 {
-    if (!type_known(a->type))
+    int p, s;
+    if (!type_known(a->type)) {
         snprintf(buf, cap, "type #%d", (int)a->type);
-    else if (a->type == DSQL_T_STRING || a->type == DSQL_T_CHAR)
+    } else if (a->type == DSQL_T_STRING || a->type == DSQL_T_CHAR) {
         snprintf(buf, cap, "%s(%d)", types[a->type].name, (int)a->length);
-    else if (a->type == DSQL_T_NUMERIC && a->precision > 0)
-        snprintf(buf, cap, "NUMERIC(%d,%d)", (int)a->precision, (int)a->scale);
-    else
+    } else if (a->type == DSQL_T_NUMERIC && a->precision == DSQL__NUMERIC_ANY) {
+        snprintf(buf, cap, "NUMERIC");
+    } else if (a->type == DSQL_T_NUMERIC) {
+        dsql__numeric_ps(a, &p, &s);
+        snprintf(buf, cap, "NUMERIC(%d,%d)", p, s);
+    } else {
         snprintf(buf, cap, "%s", types[a->type].name);
+    }
     return buf;
 }
 
 const char *dsql__sql_type(const dsql_attr *a, char *buf, size_t cap)
 {
+    int p, s;
     if (!type_known(a->type))
         snprintf(buf, cap, "?");
     else if ((a->type == DSQL_T_STRING && a->length > 0) || a->type == DSQL_T_CHAR)
         snprintf(buf, cap, "%s(%d)", types[a->type].sql, (int)a->length);
-    else if (a->type == DSQL_T_NUMERIC && a->precision > 0)
-        snprintf(buf, cap, "numeric(%d,%d)", (int)a->precision, (int)a->scale);
+    else if (a->type == DSQL_T_NUMERIC && (dsql__numeric_ps(a, &p, &s), true))
+        snprintf(buf, cap, "numeric(%d,%d)", p, s);
     else
         snprintf(buf, cap, "%s", types[a->type].sql);
     return buf;
@@ -113,12 +127,27 @@ static int attr_fail(dsql_error *err, const dsql_model *m, const dsql_attr *a, c
                           a->name ? a->name : "(null)", what);
 }
 
+/* A scalar member always holds a value (0 and false are values): without a presence flag
+ * nothing says "unset", so a default could never apply and would silently be ignored. */
+static int check_default_applies(const dsql_model *m, const dsql_attr *a, dsql_error *err)
+{
+    if (!dsql__type_is_scalar(a->type) || a->has_offset ||
+        (a->default_value.kind == DSQL_V_NULL && !a->default_sql))
+        return DSQL_OK;
+    char buf[200], tn[48];
+    snprintf(buf, sizeof buf,
+             "a default needs a presence flag (DSQL_HAS(T, has_x)) on this %s member to tell "
+             "\"unset\" from %s; without one it would never apply",
+             dsql__type_name(a, tn, sizeof tn), a->type == DSQL_T_BOOLEAN ? "false" : "0");
+    return attr_fail(err, m, a, buf);
+}
+
 static int check_default(const dsql_model *m, const dsql_attr *a, dsql_error *err)
 {
     if (a->default_uuid_v4 && a->type != DSQL_T_UUID)
         return attr_fail(err, m, a, ".default_uuid_v4 needs a UUID attribute");
     if (a->default_value.kind == DSQL_V_NULL)
-        return DSQL_OK;
+        return check_default_applies(m, a, err);
     if (a->default_uuid_v4)
         return attr_fail(err, m, a, "both .default_uuid_v4 and a constant default");
     /* The default is stored in the member itself, so it must have the member's shape. */
@@ -140,12 +169,12 @@ static int check_default(const dsql_model *m, const dsql_attr *a, dsql_error *er
         return dsql_error_set(err, DSQL_EINVAL, "model %s: attribute \"%s\": bad default: %s",
                               m->name, a->name, e.message);
     }
-    return DSQL_OK;
+    return check_default_applies(m, a, err);
 }
 
 static int check_attr(const dsql_model *m, const dsql_attr *a, dsql_error *err)
 {
-    char buf[64];
+    char buf[128];
     if (!a->name || !*a->name)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: attribute #%zu has no name", m->name,
                               dsql__attr_index(m, a));
@@ -163,10 +192,18 @@ static int check_attr(const dsql_model *m, const dsql_attr *a, dsql_error *err)
     }
     if (a->offset > m->struct_size || m->struct_size - a->offset < a->size)
         return attr_fail(err, m, a, "member lies outside the struct");
-    if (a->type == DSQL_T_CHAR && a->length <= 0)
-        return attr_fail(err, m, a, "CHAR(n) needs n > 0");
-    if (a->type == DSQL_T_STRING && a->length < 0)
-        return attr_fail(err, m, a, "STRING(n) needs n >= 0 (0 = no limit)");
+    if (a->type == DSQL_T_CHAR && (a->length <= 0 || a->length > DSQL__CHAR_MAX)) {
+        snprintf(buf, sizeof buf, "CHAR(n) needs 0 < n <= %d (Aurora DSQL's limit)",
+                 DSQL__CHAR_MAX);
+        return attr_fail(err, m, a, buf);
+    }
+    if (a->type == DSQL_T_STRING && (a->length < 0 || a->length > DSQL__VARCHAR_MAX)) {
+        snprintf(buf, sizeof buf,
+                 "STRING(n) needs 0 <= n <= %d (0 = no limit; Aurora DSQL's "
+                 "limit)",
+                 DSQL__VARCHAR_MAX);
+        return attr_fail(err, m, a, buf);
+    }
     if (a->type == DSQL_T_NUMERIC && (a->precision < 0 || a->precision > NUMERIC_MAX_PRECISION ||
                                       a->scale < 0 || a->scale > a->precision)) {
         snprintf(buf, sizeof buf, "NUMERIC(%d,%d): need 0 <= scale <= precision <= %d",
@@ -207,6 +244,11 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: no attributes", m->name);
     if (m->struct_size == 0)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: struct size is 0", m->name);
+    if (m->n_attrs > DSQL__COLUMNS_MAX)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: %zu attributes, more than the %d columns a table may "
+                              "have on Aurora DSQL",
+                              m->name, m->n_attrs, DSQL__COLUMNS_MAX);
     const dsql_attr *pk = NULL;
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
@@ -242,11 +284,27 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
     if (m->n_indexes && !m->indexes)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: %zu indexes announced, none given",
                               m->name, m->n_indexes);
+    /* Every index the table gets counts: the primary key's, each unique attribute's, and
+     * the declared ones. */
+    size_t n_idx = m->n_indexes + (pk ? 1 : 0);
+    for (size_t i = 0; i < m->n_attrs; i++)
+        n_idx += m->attrs[i].unique && !m->attrs[i].primary_key;
+    if (n_idx > DSQL__INDEXES_MAX)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: the table would have %zu indexes (primary key, unique "
+                              "attributes and declared indexes), more than the %d Aurora DSQL "
+                              "allows per table",
+                              m->name, n_idx, DSQL__INDEXES_MAX);
     for (size_t i = 0; i < m->n_indexes; i++) {
         const dsql_index *ix = &m->indexes[i];
         if (!ix->attrs || ix->n_attrs == 0)
             return dsql_error_set(err, DSQL_EINVAL, "model %s: index #%zu names no attribute",
                                   m->name, i);
+        if (ix->n_attrs > DSQL__INDEX_KEY_MAX)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: index #%zu has %zu key columns, more than the %d "
+                                  "Aurora DSQL allows",
+                                  m->name, i, ix->n_attrs, DSQL__INDEX_KEY_MAX);
         for (size_t k = 0; k < ix->n_attrs; k++) {
             if (!ix->attrs[k] || !dsql__model_attr(m, ix->attrs[k]))
                 return dsql_error_set(err, DSQL_EINVAL,

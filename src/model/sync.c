@@ -338,8 +338,7 @@ static const char *info_type(const dsql_attr *a, int *len, int *prec, int *scale
     case DSQL_T_DOUBLE:
         return "double precision";
     case DSQL_T_NUMERIC:
-        *prec = a->precision;
-        *scale = a->precision > 0 ? a->scale : 0;
+        dsql__numeric_ps(a, prec, scale);
         return "numeric";
     case DSQL_T_BOOLEAN:
         return "boolean";

@@ -191,7 +191,7 @@ int dsql__value_check(const dsql_model *m, const dsql_attr *a, const dsql_value 
         if (use == DSQL__USE_STORE)
             return dsql__validate_text(m, a, s, len, err);
         dsql_attr loose = *a; /* a comparison needs a number, not one that fits */
-        loose.precision = loose.scale = 0;
+        loose.precision = loose.scale = DSQL__NUMERIC_ANY;
         return dsql__validate_text(m, &loose, s, len, err);
     }
     default:
@@ -296,6 +296,16 @@ int dsql__attr_decode(const dsql_model *m, const dsql_attr *a, void *row, const 
                       size_t len, dsql__arena *arena, dsql_error *err)
 {
     if (!text) {
+        /* A scalar without a presence flag has no way to hold NULL: 0 or false would be an
+         * invented value that passes validation and is written back. */
+        if (dsql__type_is_scalar(a->type) && !a->has_offset) {
+            char tn[48];
+            return dsql_error_set(err, DSQL_EPARSE,
+                                  "%s.%s: the server sent NULL, and the %s member has no presence "
+                                  "flag to hold it (declare DSQL_HAS(T, has_x), or make the "
+                                  "column NOT NULL)",
+                                  m->name, a->name, dsql__type_name(a, tn, sizeof tn));
+        }
         dsql__attr_set_null(a, row);
         return DSQL_OK;
     }

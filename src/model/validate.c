@@ -125,6 +125,7 @@ static bool is_infinity(const char *s, size_t len)
     return len == 8 && !strncasecmp(s, "infinity", 8);
 }
 
+/* y is an astronomical year (1 BC = 0, 2 BC = -1): the proleptic Gregorian calendar. */
 static int days_in_month(int y, int m)
 {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -133,15 +134,39 @@ static int days_in_month(int y, int m)
     return dm[m - 1];
 }
 
-/* YYYY-MM-DD at the start of s (years 0001..9999, a real calendar date). */
-static bool parse_date(const char *s, size_t len)
+/* PostgreSQL's range: 4714 BC (its lower bound, which begins in November) to 5874897 for a
+ * date, to 294276 for a timestamp. */
+#define DATE_MAX_YEAR      5874897
+#define TIMESTAMP_MAX_YEAR 294276
+#define BC_MAX_YEAR        4714
+
+/* A date as PostgreSQL writes one in ISO style, YYYY-MM-DD (4 to 7 year digits), at the
+ * start of s: a real calendar date of a year from 1 to max_year (BC when bc, up to 4714
+ * BC). Returns the length used, 0 if bad. */
+static size_t parse_date(const char *s, size_t len, bool bc, int max_year)
 {
+    size_t yl = 0;
+    while (yl < len && yl < 8 && s[yl] >= '0' && s[yl] <= '9')
+        yl++;
     int y, mo, d;
-    if (len < 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d))
-        return false;
-    return y >= 1 && mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo);
+    if (yl < 4 || yl > 7 || len < yl + 6 || s[yl] != '-' || s[yl + 3] != '-')
+        return 0;
+    if (!digits(s, yl, &y) || !digits(s + yl + 1, 2, &mo) || !digits(s + yl + 4, 2, &d))
+        return 0;
+    if (y < 1 || y > (bc ? BC_MAX_YEAR : max_year) || mo < 1 || mo > 12 || d < 1 ||
+        d > days_in_month(bc ? 1 - y : y, mo))
+        return 0;
+    return yl + 6;
+}
+
+/* Strips PostgreSQL's " BC" suffix (it ends the whole value) from *len. */
+static bool strip_bc(const char *s, size_t *len)
+{
+    if (*len > 3 && !strncmp(s + *len - 3, " BC", 3)) {
+        *len -= 3;
+        return true;
+    }
+    return false;
 }
 
 /* HH:MM[:SS[.ffffff]]; 24:00[:00[.0...]] allowed. Returns the length used, 0 if bad. */
@@ -205,7 +230,10 @@ static bool parse_zone(const char *s, size_t len)
 
 bool dsql__check_date(const char *s, size_t len)
 {
-    return is_infinity(s, len) || (len == 10 && parse_date(s, len));
+    if (is_infinity(s, len))
+        return true;
+    bool bc = strip_bc(s, &len);
+    return parse_date(s, len, bc, DATE_MAX_YEAR) == len;
 }
 
 bool dsql__check_time(const char *s, size_t len)
@@ -217,9 +245,10 @@ bool dsql__check_timestamp(const char *s, size_t len, bool with_zone)
 {
     if (is_infinity(s, len))
         return true;
-    if (!parse_date(s, len))
+    bool bc = strip_bc(s, &len);
+    size_t i = parse_date(s, len, bc, TIMESTAMP_MAX_YEAR);
+    if (!i)
         return false;
-    size_t i = 10;
     if (i < len && (s[i] == 'T' || s[i] == 't' || s[i] == ' ') && len - i > 1 && s[i + 1] >= '0' &&
         s[i + 1] <= '9') {
         size_t t = parse_time(s + i + 1, len - i - 1);
@@ -234,9 +263,6 @@ bool dsql__check_timestamp(const char *s, size_t len, bool with_zone)
 
 /* ---- numeric ---- */
 
-#define NUMERIC_MAX_INT_DIGITS  131072 /* PostgreSQL's numeric range */
-#define NUMERIC_MAX_FRAC_DIGITS 16383
-
 /* Checks numeric text; on failure writes the problem into why (without the value). */
 static bool check_numeric(const dsql_attr *a, const char *s, size_t len, char *why, size_t cap)
 {
@@ -247,12 +273,12 @@ static bool check_numeric(const dsql_attr *a, const char *s, size_t len, char *w
         return true;
     if ((len - i == 8 && !strncasecmp(s + i, "infinity", 8)) ||
         (len - i == 3 && !strncasecmp(s + i, "inf", 3))) {
-        if (a->precision > 0) {
-            snprintf(why, cap, "Infinity does not fit a NUMERIC(%d,%d)", (int)a->precision,
-                     (int)a->scale);
-            return false;
-        }
-        return true;
+        if (a->precision == DSQL__NUMERIC_ANY)
+            return true;
+        int prec, scale;
+        dsql__numeric_ps(a, &prec, &scale);
+        snprintf(why, cap, "Infinity does not fit a NUMERIC(%d,%d)", prec, scale);
+        return false;
     }
     size_t i0 = i;
     while (i < len && s[i] >= '0' && s[i] <= '9')
@@ -298,16 +324,21 @@ static bool check_numeric(const dsql_attr *a, const char *s, size_t len, char *w
     if (!nonzero)
         return true;
     long need_int = hi >= 0 ? hi + 1 : 0, need_frac = lo < 0 ? -lo : 0;
-    long max_int = a->precision > 0 ? a->precision - a->scale : NUMERIC_MAX_INT_DIGITS;
-    long max_frac = a->precision > 0 ? a->scale : NUMERIC_MAX_FRAC_DIGITS;
+    int prec, scale;
+    dsql__numeric_ps(a, &prec, &scale);
+    /* A comparison takes any number of PostgreSQL's numeric range. */
+    long max_int = a->precision == DSQL__NUMERIC_ANY ? 131072 : prec - scale;
+    long max_frac = a->precision == DSQL__NUMERIC_ANY ? 16383 : scale;
     if (need_int > max_int) {
-        snprintf(why, cap, "%ld digits before the point, %s allows %ld", need_int,
-                 a->precision > 0 ? "the NUMERIC's precision" : "NUMERIC", max_int);
+        snprintf(why, cap, "%ld digits before the point, the NUMERIC's precision allows %ld",
+                 need_int, max_int);
         return false;
     }
     if (need_frac > max_frac) {
-        snprintf(why, cap, "%ld digits after the point, %s allows %ld (it would be rounded)",
-                 need_frac, a->precision > 0 ? "the NUMERIC's scale" : "NUMERIC", max_frac);
+        snprintf(why, cap,
+                 "%ld digits after the point, the NUMERIC's scale allows %ld (it would be "
+                 "rounded)",
+                 need_frac, max_frac);
         return false;
     }
     return true;
@@ -332,6 +363,13 @@ int dsql__validate_text(const dsql_model *m, const dsql_attr *a, const char *s, 
 {
     char tn[48], why[160];
     size_t bad = 0;
+    if (len > DSQL__VALUE_MAX || (a->type == DSQL_T_STRING && len > DSQL__VARCHAR_MAX)) {
+        size_t max = a->type == DSQL_T_STRING ? DSQL__VARCHAR_MAX : DSQL__VALUE_MAX;
+        return dsql_error_set(err, DSQL_EVALIDATION,
+                              "%s.%s: %zu bytes, more than the %zu bytes Aurora DSQL stores in "
+                              "a %s value",
+                              m->name, a->name, len, max, dsql__type_name(a, tn, sizeof tn));
+    }
     switch (a->type) {
     case DSQL_T_UUID:
         if (!dsql__check_uuid(s, len))
@@ -419,9 +457,11 @@ int dsql__validate_attr(const dsql_model *m, const dsql_attr *a, const void *row
     }
     if (a->type == DSQL_T_BYTEA) {
         const dsql_bytes *b = p;
-        if (b->len > INT32_MAX)
-            return dsql_error_set(err, DSQL_EVALIDATION, "%s.%s: %zu bytes, BYTEA allows 2 GiB",
-                                  m->name, a->name, b->len);
+        if (b->len > DSQL__VALUE_MAX)
+            return dsql_error_set(err, DSQL_EVALIDATION,
+                                  "%s.%s: %zu bytes, more than the %d bytes Aurora DSQL stores in "
+                                  "a BYTEA value",
+                                  m->name, a->name, b->len, DSQL__VALUE_MAX);
     }
     return DSQL_OK; /* scalars: the C type holds only valid values */
 }

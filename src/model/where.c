@@ -78,9 +78,11 @@ static int leaf(wctx *c, const dsql_where *w)
                   : w->op == DSQL_OP_IS_NULL || w->op == DSQL_OP_NOT_NULL ? 0
                   : w->op == DSQL_OP_IN || w->op == DSQL_OP_NOT_IN        ? w->n_values
                                                                           : 1;
-    if ((w->op == DSQL_OP_IN || w->op == DSQL_OP_NOT_IN) && w->n_values == 0)
-        return dsql_error_set(c->err, DSQL_EINVAL, "%s.%s: empty %s list", c->m->name, a->name,
-                              w->op == DSQL_OP_IN ? "IN" : "NOT IN");
+    if ((w->op == DSQL_OP_IN || w->op == DSQL_OP_NOT_IN) && w->n_values == 0) {
+        /* An empty list: IN matches no row, NOT IN every row (as in SQL and Sequelize). */
+        dsql__sb_append(c->sb, w->op == DSQL_OP_IN ? "FALSE" : "TRUE");
+        return DSQL_OK;
+    }
     if (w->n_values != need || (need && !w->values))
         return dsql_error_set(c->err, DSQL_EINVAL,
                               "%s.%s: %zu values given, the operator needs %zu", c->m->name,

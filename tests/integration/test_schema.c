@@ -368,13 +368,14 @@ static void test_sync_every_type(void **state)
     const dsql_model *m[] = {&every_model};
     assert_dsql_ok(dsql_sync(pool, m, 1, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.tables_created, 1);
-    assert_rows(pg,
-                "SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM "
-                "pg_attribute WHERE attrelid = 'every'::regclass AND attnum > 0",
-                "uuid, character varying(30), text, character(2), smallint, "
-                "integer, bigint, real, double precision, numeric(10,2), numeric, boolean, date, "
-                "time without time zone, timestamp without time zone, timestamp with time zone, "
-                "interval, bytea, json, jsonb\n");
+    assert_rows(
+        pg,
+        "SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM "
+        "pg_attribute WHERE attrelid = 'every'::regclass AND attnum > 0",
+        "uuid, character varying(30), text, character(2), smallint, "
+        "integer, bigint, real, double precision, numeric(10,2), numeric(18,6), boolean, date, "
+        "time without time zone, timestamp without time zone, timestamp with time zone, "
+        "interval, bytea, json, jsonb\n");
     assert_dsql_ok(dsql_sync(pool, m, 1, NULL, 0, &rep, &err), err);
     dsql_sync_report zero = {0};
     assert_memory_equal(&rep, &zero, sizeof rep);

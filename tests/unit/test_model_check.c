@@ -11,6 +11,7 @@ typedef struct owner {
     int32_t age;
     bool has_age;
     double score;
+    bool has_score;
     dsql_bytes photo;
     struct pet *pets;
     size_t n_pets;
@@ -21,7 +22,7 @@ static const dsql_attr owner_attrs[] = {
     DSQL_ATTR(owner, name, DSQL_STRING(30), .not_null = true),
     DSQL_ATTR(owner, city, DSQL_STRING(80), .column = "town"),
     DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_HAS(owner, has_age)),
-    DSQL_ATTR(owner, score, DSQL_DOUBLE, DSQL_DEFAULT_DBL(1.5)),
+    DSQL_ATTR(owner, score, DSQL_DOUBLE, DSQL_HAS(owner, has_score), DSQL_DEFAULT_DBL(1.5)),
     DSQL_ATTR(owner, photo, DSQL_BYTEA),
 };
 static const dsql_index owner_indexes[] = {DSQL_INDEX(NULL, false, "name", "city")};
@@ -84,8 +85,11 @@ static void test_type_names(void **state)
     dsql_attr n = {DSQL_NUMERIC(38, 4)};
     assert_string_equal(dsql__type_name(&n, buf, sizeof buf), "NUMERIC(38,4)");
     assert_string_equal(dsql__sql_type(&n, buf, sizeof buf), "numeric(38,4)");
+    /* A NUMERIC without precision is numeric(18,6), what Aurora DSQL stores a bare numeric
+     * as: declared so everywhere, never as a bare numeric. */
     dsql_attr n0 = {DSQL_NUMERIC(0, 0)};
-    assert_string_equal(dsql__type_name(&n0, buf, sizeof buf), "NUMERIC");
+    assert_string_equal(dsql__type_name(&n0, buf, sizeof buf), "NUMERIC(18,6)");
+    assert_string_equal(dsql__sql_type(&n0, buf, sizeof buf), "numeric(18,6)");
     dsql_attr c = {DSQL_CHAR(2)};
     assert_string_equal(dsql__sql_type(&c, buf, sizeof buf), "char(2)");
     dsql_attr d = {DSQL_DOUBLE};
@@ -160,11 +164,36 @@ static void test_bad_descriptors(void **state)
     };
     EXPECT_BAD(bad_default_range, "model owner: attribute \"age\": bad default: owner.age: "
                                   "1099511627776 is out of range for INTEGER");
+    /* A default on a scalar without a presence flag could never apply. */
+    static const dsql_attr default_no_flag[] = {
+        DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(3)),
+    };
+    EXPECT_BAD(default_no_flag,
+               "model owner: attribute \"age\": a default needs a presence flag (DSQL_HAS(T, "
+               "has_x)) on this INTEGER member to tell \"unset\" from 0; without one it would "
+               "never apply");
+    static const dsql_attr sql_default_no_flag[] = {
+        DSQL_ATTR(owner, score, DSQL_DOUBLE, .default_sql = "random()"),
+    };
+    EXPECT_BAD(sql_default_no_flag,
+               "model owner: attribute \"score\": a default needs a presence flag (DSQL_HAS(T, "
+               "has_x)) on this DOUBLE member to tell \"unset\" from 0; without one it would "
+               "never apply");
+    /* Aurora DSQL's storage limits, before any round trip. */
+    static const dsql_attr long_varchar[] = {DSQL_ATTR(owner, name, DSQL_STRING(65536))};
+    EXPECT_BAD(long_varchar, "model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 "
+                             "(0 = no limit; Aurora DSQL's limit)");
+    static const dsql_attr long_char[] = {DSQL_ATTR(owner, name, DSQL_CHAR(4097))};
+    EXPECT_BAD(
+        long_char,
+        "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)");
     static const dsql_attr bad_numeric[] = {DSQL_ATTR(owner, name, DSQL_NUMERIC(5, 6))};
     EXPECT_BAD(bad_numeric, "model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= "
                             "precision <= 1000");
     static const dsql_attr char0[] = {DSQL_ATTR(owner, name, DSQL_CHAR(0))};
-    EXPECT_BAD(char0, "model owner: attribute \"name\": CHAR(n) needs n > 0");
+    EXPECT_BAD(
+        char0,
+        "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)");
     static const dsql_attr noname[] = {{.offset = 0, .size = 37, DSQL_UUID}};
     EXPECT_BAD(noname, "model owner: attribute #0 has no name");
 
@@ -194,14 +223,53 @@ static void test_bad_descriptors(void **state)
     assert_string_equal(err.message, "model owner: no table name");
 }
 
+/* Aurora DSQL's per-table limits: 255 columns, 24 indexes (the primary key's and unique
+ * attributes' included), 8 key columns per index. */
+static void test_table_limits(void **state)
+{
+    (void)state;
+    static dsql_attr many[256];
+    dsql_model wide = {DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), many, 256, NULL, 0};
+    dsql_error e = DSQL_ERROR_INIT;
+    assert_int_equal(dsql_model_check(&wide, &e), DSQL_EINVAL);
+    assert_string_equal(e.message, "model owner: 256 attributes, more than the 255 columns a "
+                                   "table may have on Aurora DSQL");
+    static const dsql_attr attrs[] = {
+        DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true),
+        DSQL_ATTR(owner, name, DSQL_STRING(30), .unique = true),
+        DSQL_ATTR(owner, city, DSQL_STRING(30)),
+    };
+    static const char *const city[] = {"city"};
+    dsql_index idx[23];
+    for (size_t i = 0; i < 23; i++)
+        idx[i] = (dsql_index){.attrs = city, .n_attrs = 1};
+    dsql_model m = {DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), attrs, 3, idx, 22};
+    assert_int_equal(dsql_model_check(&m, &e), DSQL_OK); /* 22 + primary key + unique = 24 */
+    m.n_indexes = 23;
+    assert_int_equal(dsql_model_check(&m, &e), DSQL_EINVAL);
+    assert_string_equal(e.message, "model owner: the table would have 25 indexes (primary key, "
+                                   "unique attributes and declared indexes), more than the 24 "
+                                   "Aurora DSQL allows per table");
+    static const char *const nine[] = {"city", "city", "city", "city", "city",
+                                       "city", "city", "city", "city"};
+    dsql_index wide_key = {.attrs = nine, .n_attrs = 9};
+    dsql_model k = {DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), attrs, 3,
+                    &wide_key,        1};
+    assert_int_equal(dsql_model_check(&k, &e), DSQL_EINVAL);
+    assert_string_equal(e.message, "model owner: index #0 has 9 key columns, more than the 8 "
+                                   "Aurora DSQL allows");
+    wide_key.n_attrs = 8;
+    assert_int_equal(dsql_model_check(&k, &e), DSQL_OK);
+}
+
 static void test_null_members(void **state)
 {
     (void)state;
     owner o = {0};
     for (size_t i = 0; i < owner_model.n_attrs; i++)
-        if (i != 4)
-            assert_true(dsql__attr_is_null(&owner_attrs[i], &o));
+        assert_true(dsql__attr_is_null(&owner_attrs[i], &o)); /* score: has_score false */
     dsql_attr score = owner_attrs[4]; /* a double without DSQL_HAS is never NULL */
+    score.has_offset = 0;
     assert_true(dsql__attr_is_null(&score, &o) == false);
     strcpy(o.id.str, "x");
     o.name = "n";
@@ -229,7 +297,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_type_names),   cmocka_unit_test(test_bad_descriptors),
-        cmocka_unit_test(test_null_members),
+        cmocka_unit_test(test_null_members), cmocka_unit_test(test_table_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,11 @@ static void test_where_ops(void **state)
     where_sql(DSQL_IN("name", DSQL_STR("a"), DSQL_STR("b"), DSQL_STR("c")),
               "\"name\" IN ($1, $2, $3)");
     where_sql(DSQL_NOT_IN("weight", DSQL_INT(1)), "\"weight\" NOT IN ($1)");
+    /* An empty list matches no row (IN) or every row (NOT IN), as in SQL and Sequelize. */
+    where_sql(DSQL_IN_ARRAY("name", NULL, 0), "FALSE");
+    where_sql(DSQL_NOT_IN_ARRAY("name", NULL, 0), "TRUE");
+    where_sql(DSQL_AND(DSQL_EQ("name", DSQL_STR("a")), DSQL_IN_ARRAY("weight", NULL, 0)),
+              "\"name\" = $1 AND FALSE");
     where_sql(DSQL_LIKE("name", DSQL_STR("R%")), "\"name\" LIKE $1");
     where_sql(DSQL_ILIKE("name", DSQL_STR("r%")), "\"name\" ILIKE $1");
     where_sql(DSQL_IS_NULL("ownerId"), "\"ownerId\" IS NULL");
@@ -133,8 +138,6 @@ static void test_where_errors(void **state)
               "pet.weight: expected an INTEGER value, got text \"abc\"");
     where_err(DSQL_EQ("ownerId", DSQL_STR("not-a-uuid")), DSQL_EVALIDATION,
               "pet.ownerId: \"not-a-uuid\" is not a UUID (UUID)");
-    where_err(DSQL_IN_ARRAY("name", NULL, 0), DSQL_EINVAL, "pet.name: empty IN list");
-    where_err(DSQL_NOT_IN_ARRAY("name", NULL, 0), DSQL_EINVAL, "pet.name: empty NOT IN list");
     where_err(DSQL_IN("name", DSQL_STR("a"), DSQL_NULL), DSQL_EINVAL,
               "pet.name: NULL in an IN list never matches (use DSQL_IS_NULL)");
     where_err(DSQL_LT("weight", DSQL_NULL), DSQL_EINVAL,
