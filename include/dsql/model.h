@@ -460,9 +460,13 @@ DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *wh
                           uint64_t *affected, dsql_error *err);
 
 /**
- * Finds the row matching where, or creates `defaults` (a row of the model) when none
- * matches — safely under OCC (find and insert in one retried transaction; no PL/pgSQL).
- * *row / *res as dsql_find_one; *created (if not NULL) says which happened.
+ * Finds the row matching where, or creates one when none matches — safely under OCC (find
+ * and insert in one retried transaction; no PL/pgSQL). The row created is `defaults` (a
+ * row of the model; its client-side defaults are filled in) with every equality of where
+ * put in, as Sequelize does: DSQL_EQ conditions at the top level or under DSQL_AND (not
+ * under OR / NOT); where wins over defaults. The caller's defaults struct gets only its
+ * defaults filled, never the where's values. *row / *res as dsql_find_one; *created (if
+ * not NULL) says which happened.
  */
 DSQL_API int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where,
                                  void *defaults, void **row, dsql_result **res, bool *created,

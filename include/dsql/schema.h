@@ -47,6 +47,9 @@ typedef struct dsql_sync_report {
                              is also logged as a warning */
     size_t type_mismatches; /**< existing columns whose type differs from the model's;
                                  each is logged as a warning, none is altered */
+    size_t indexes_rebuilt; /**< indexes that existed but were not valid (a failed or
+                                 interrupted build): dropped and built again (also counted
+                                 in indexes_created) */
 } dsql_sync_report;
 
 /**
@@ -61,7 +64,9 @@ typedef struct dsql_sync_report {
  *     "<table>_<column>_key"; NOT NULL / PRIMARY KEY cannot be added (counted in
  *     not_applied and logged as a warning);
  *   - missing indexes (matched by name): CREATE INDEX ASYNC + sys.wait_for_job on DSQL,
- *     CREATE INDEX on PostgreSQL;
+ *     CREATE INDEX on PostgreSQL; an index that exists but is not valid (its build failed:
+ *     pg_index.indisvalid false) is dropped and built again, and a build that fails again
+ *     is the error, naming the index;
  *   - foreign keys of associations with .constraints = true on existing tables:
  *     ADD CONSTRAINT "<table>_<column>_fkey" ... NOT VALID, then VALIDATE CONSTRAINT
  *     (ALTER TABLE ASYNC + wait on DSQL).

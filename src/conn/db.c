@@ -3,6 +3,9 @@
  * takes: dsql__db_exec, one statement with the retry policy (so a per-connection
  * statement cache in dsql__conn_exec serves them all).
  */
+#include <stdarg.h>
+#include <string.h>
+
 #include "conn/private.h"
 
 bool dsql__db_is_pool(const dsql_db *db)
@@ -64,6 +67,25 @@ void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx)
         *fn = ((dsql_conn *)db)->log;
         *ctx = ((dsql_conn *)db)->log_ctx;
     }
+}
+
+void dsql__db_log(dsql_db *db, dsql_log_level level, const char *fmt, ...)
+{
+    dsql_log_fn fn;
+    void *ctx;
+    dsql__db_logger(db, &fn, &ctx);
+    if (!fn)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    dsql__logv(fn, ctx, level, fmt, ap);
+    va_end(ap);
+}
+
+bool dsql__is_row_limit(const dsql_error *e)
+{
+    return e->status == DSQL_ELIMIT && !strcmp(e->sqlstate, "54000") &&
+           strstr(e->message, "row limit") != NULL;
 }
 
 /* ---- one statement, retried ---- */

@@ -112,6 +112,31 @@ static void params_free(params *pp)
  * or runs its cached prepared statement. DEALLOCATEs of evicted statements ride along
  * with the next round trip made outside a transaction. */
 
+/* Counts the rows a successful statement modified into the open transaction's total. */
+static void note_rows(dsql_conn *conn, const PGresult *r)
+{
+    const char *tag = PQcmdStatus((PGresult *)r);
+    if (strncmp(tag, "INSERT ", 7) && strncmp(tag, "UPDATE ", 7) && strncmp(tag, "DELETE ", 7) &&
+        strncmp(tag, "MERGE ", 6))
+        return;
+    const char *t = PQcmdTuples((PGresult *)r);
+    int64_t n = 0;
+    if (t && dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &n))
+        conn->tx_rows += (uint64_t)n;
+}
+
+/* After a round trip: outside a transaction nothing is open to count for. */
+static void end_round_trip(dsql_conn *conn)
+{
+    if (!conn->pg || PQtransactionStatus(conn->pg) != PQTRANS_INTRANS)
+        conn->tx_rows = 0;
+}
+
+uint64_t dsql__conn_tx_rows(const dsql_conn *conn)
+{
+    return conn && conn->pg && PQtransactionStatus(conn->pg) == PQTRANS_INTRANS ? conn->tx_rows : 0;
+}
+
 /* DEALLOCATEs sent ahead of one round trip at most. */
 #define MAX_DEALLOC_PER_TRIP 16
 
@@ -380,6 +405,7 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
         if (s->action == DSQL__RUN_CACHED && st != PGRES_PIPELINE_ABORTED)
             conn->stats.cache_hits++;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+            note_rows(conn, r);
             if (out && *failed == n) {
                 out[i] = r;
                 r = NULL;
@@ -429,6 +455,7 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
         conn->broken = true;
     }
     dsql__conn_check_broken(conn);
+    end_round_trip(conn);
     return rc;
 }
 
@@ -494,12 +521,15 @@ static int exec_sync(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
     }
     ExecStatusType st = PQresultStatus(res);
     if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)) {
+        note_rows(conn, res);
+        end_round_trip(conn);
         *out = res;
         return DSQL_OK;
     }
     rc = dsql__error_from_pg(err, pg, res);
     note_stale(b, res);
     PQclear(res);
+    end_round_trip(conn);
     return rc;
 }
 

@@ -60,6 +60,10 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
                     const int *lengths, const int *formats, int result_format, PGresult **out,
                     dsql_error *err);
 
+/* Rows the transaction open on conn has modified so far, as its statements' command tags
+ * reported them (cascaded rows are not seen); 0 outside a transaction. */
+uint64_t dsql__conn_tx_rows(const dsql_conn *conn);
+
 /* Fills err from a failed result (or from the connection's error when res is NULL) and
  * returns the classified status. */
 int dsql__error_from_pg(dsql_error *err, PGconn *pg, const PGresult *res);
@@ -101,5 +105,9 @@ int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const cha
 
 /* The logger of db's config (for model-layer log lines); fn NULL when none. */
 void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx);
+/* Logs one line through db's logger (no-op without one). */
+void dsql__db_log(dsql_db *db, dsql_log_level level, const char *fmt, ...) DSQL_PRINTF(3, 4);
+/* True when e is Aurora DSQL's row cap: 54000 "transaction row limit exceeded". */
+bool dsql__is_row_limit(const dsql_error *e);
 
 #endif

@@ -183,6 +183,8 @@ struct dsql_conn {
     int64_t query_timeout_ms; /* each round trip must end within this */
     int64_t deadline_ms;      /* monotonic end of the current round trip */
     bool timed_out;           /* broken because the server missed a deadline */
+    uint64_t tx_rows;         /* rows the open transaction's statements reported modified
+                                 (INSERT/UPDATE/DELETE/MERGE tags; 0 outside one) */
     /* pool bookkeeping (zero for a standalone connection) */
     struct dsql_pool *pool;
     int64_t created_ms;

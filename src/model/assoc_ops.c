@@ -559,8 +559,15 @@ static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *sour
         }
         stmts[i] = (dsql_stmt){dsql__sb_str(&c.st[i].sql), c.st[i].vals, c.st[i].n};
     }
-    if ((rc = dsql_pipeline_tx(db, stmts, c.n_st, NULL, NULL, err)))
+    if ((rc = dsql_pipeline_tx(db, stmts, c.n_st, NULL, NULL, err))) {
+        /* One transaction by design (the set is replaced atomically), so it cannot be
+         * split: the server refused it whole and nothing changed. */
+        if (err && dsql__is_row_limit(err))
+            dsql__err_prefix(err, "it would modify more rows than one Aurora DSQL transaction may "
+                                  "(3,000: the source row, the links removed and the links added "
+                                  "count); nothing changed");
         dsql__err_prefix(err, "%s: association %s", op_names[op], a->alias ? a->alias : "?");
+    }
 done:
     op_free(&c);
     return rc;

@@ -105,6 +105,19 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
             return rc;
         }
     }
+    /* Inside the caller's transaction the chunks share it, and one transaction modifies at
+     * most 3,000 rows on Aurora DSQL: refuse what would cross that before sending anything
+     * (on every server, so a program behaves the same on PostgreSQL). */
+    bool enclosed = dsql__db_in_transaction(db);
+    uint64_t before = enclosed ? dsql__conn_tx_rows(db) : 0;
+    if (enclosed && before + n > DSQL__ROW_CAP)
+        return dsql_error_set(err, DSQL_ELIMIT,
+                              "dsql_bulk_create: %s: %zu rows inside the caller's transaction, "
+                              "which has modified %llu rows already: one Aurora DSQL "
+                              "transaction modifies at most %d rows; call it on the pool (chunks "
+                              "of up to %d rows, each its own transaction) or split the "
+                              "transaction; nothing was sent",
+                              m->name, n, (unsigned long long)before, DSQL__ROW_CAP, DSQL__ROW_CAP);
     size_t *starts = NULL, nchunks = 0;
     if ((rc = plan_chunks(m, base, n, max_rows, max_bytes, &starts, &nchunks, err)))
         return rc;
@@ -113,7 +126,6 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
         *report = rep;
     /* Inside the caller's transaction nothing lands until it commits, and a failed chunk
      * aborts it: a failure is then the chunk's own error with nothing landed. */
-    bool enclosed = dsql__db_in_transaction(db);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     for (size_t c = 0; c < nchunks; c++) {

@@ -1,6 +1,7 @@
 /* CRUD on one model: create, find all / one / by primary key, count, update, save. Every
  * call is one statement (one round trip) through dsql__run. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/internal.h"
@@ -346,6 +347,152 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
     return DSQL_OK;
 }
 
+/*
+ * An update the server refused for the row cap, done in chunks of the rows matched, in
+ * primary-key order (keyset: a chunk starts after the last key of the one before, so rows
+ * that still match after their update are not updated twice). Each chunk is one pipelined
+ * transaction, retried on conflicts: it reads the chunk's last key and count, and updates
+ * the chunk, both in the same snapshot.
+ *   SELECT max(k)::text, count(*) FROM (SELECT pk AS k FROM t WHERE (w) AND pk > $last
+ *                                        ORDER BY pk LIMIT $n) s
+ *   UPDATE t SET ... WHERE pk IN (SELECT pk FROM t WHERE (w) AND pk > $last
+ *                                 ORDER BY pk LIMIT $n)
+ */
+typedef struct chunk_stmt {
+    dsql__strbuf sql;
+    dsql__params p;
+} chunk_stmt;
+
+static int chunk_select(chunk_stmt *c, const dsql_model *m, const dsql_attr *key,
+                        const dsql_where *where, const char *last, const char *limit,
+                        dsql_error *err)
+{
+    dsql__strbuf *sql = &c->sql;
+    dsql__sb_append(sql, "SELECT ");
+    dsql__sql_ident(sql, dsql__attr_column(key));
+    dsql__sb_append(sql, " FROM ");
+    dsql__sql_table(sql, m);
+    dsql__sb_append(sql, " WHERE (");
+    int rc = dsql__build_where(sql, &c->p, m, NULL, where, err);
+    if (rc)
+        return rc;
+    dsql__sb_append_c(sql, ')');
+    if (last) {
+        dsql__sb_append(sql, " AND ");
+        dsql__sql_ident(sql, dsql__attr_column(key));
+        dsql__sb_append_param(sql, " > ", dsql__params_add(&c->p, last, 0, 0));
+    }
+    dsql__sb_append(sql, " ORDER BY ");
+    dsql__sql_ident(sql, dsql__attr_column(key));
+    dsql__sb_append_param(sql, " LIMIT ", dsql__params_add(&c->p, limit, 0, 0));
+    return DSQL_OK;
+}
+
+static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const dsql_assign *as,
+                    size_t n, dsql_error *err);
+
+static int build_chunk(chunk_stmt st[2], const dsql_model *m, const dsql_attr *key,
+                       const dsql_assign *assigns, size_t n_assigns, const dsql_where *where,
+                       const char *last, const char *limit, dsql_error *err)
+{
+    for (int i = 0; i < 2; i++) {
+        dsql__sb_reset(&st[i].sql);
+        dsql__params_reset(&st[i].p);
+    }
+    dsql__sb_append(&st[0].sql, "SELECT max(k)::text, count(*) FROM (");
+    int rc = chunk_select(&st[0], m, key, where, last, limit, err);
+    dsql__sb_append(&st[0].sql, ") s (k)");
+    if (!rc) {
+        dsql__sb_append(&st[1].sql, "UPDATE ");
+        dsql__sql_table(&st[1].sql, m);
+        rc = set_list(&st[1].sql, &st[1].p, m, assigns, n_assigns, err);
+    }
+    if (!rc) {
+        dsql__sb_append(&st[1].sql, " WHERE ");
+        dsql__sql_ident(&st[1].sql, dsql__attr_column(key));
+        dsql__sb_append(&st[1].sql, " IN (");
+        rc = chunk_select(&st[1], m, key, where, last, limit, err);
+        dsql__sb_append_c(&st[1].sql, ')');
+    }
+    for (int i = 0; !rc && i < 2; i++)
+        if (st[i].sql.oom || st[i].p.oom)
+            rc = st[i].p.oom ? dsql__params_error(&st[i].p, err)
+                             : dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    return rc;
+}
+
+static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key,
+                          const dsql_assign *assigns, size_t n_assigns, const dsql_where *where,
+                          uint64_t *affected, dsql_error *err)
+{
+    chunk_stmt st[2] = {{DSQL__STRBUF_INIT, DSQL__PARAMS_INIT},
+                        {DSQL__STRBUF_INIT, DSQL__PARAMS_INIT}};
+    char *last = NULL, limit[24];
+    int64_t n = DSQL__ROW_CAP;
+    uint64_t total = 0;
+    size_t chunks = 0;
+    int rc;
+    dsql_error e = DSQL_ERROR_INIT;
+    for (;;) {
+        dsql__i64toa(n, limit);
+        if ((rc = build_chunk(st, m, key, assigns, n_assigns, where, last, limit, &e)))
+            break;
+        dsql_value *v0 = dsql__params_as_values(&st[0].p), *v1 = dsql__params_as_values(&st[1].p);
+        if (!v0 || !v1) {
+            rc = dsql_error_set(&e, DSQL_ENOMEM, "out of memory");
+            break;
+        }
+        dsql_stmt stmts[2] = {{dsql__sb_str(&st[0].sql), v0, (size_t)st[0].p.n},
+                              {dsql__sb_str(&st[1].sql), v1, (size_t)st[1].p.n}};
+        dsql_result *res[2] = {NULL, NULL};
+        rc = dsql_pipeline_tx(db, stmts, 2, res, NULL, &e);
+        if (rc == DSQL_ELIMIT && n > 1 && dsql__is_row_limit(&e)) {
+            n = (n + 1) / 2; /* cascaded rows took the chunk over: nothing of it committed */
+            continue;
+        }
+        if (rc)
+            break;
+        int64_t counted = 0;
+        dsql_result_int(res[0], 0, 1, &counted, NULL);
+        total += dsql_result_affected(res[1]);
+        chunks++;
+        free(last);
+        last =
+            dsql_result_is_null(res[0], 0, 0) ? NULL : dsql__strdup(dsql_result_text(res[0], 0, 0));
+        dsql_result_free(res[0]);
+        dsql_result_free(res[1]);
+        if (counted < n || !last)
+            break;
+    }
+    if (rc) {
+        dsql_error cause = e;
+        if (total > 0 && rc != DSQL_EUNKNOWN_OUTCOME)
+            rc = DSQL_EPARTIAL;
+        dsql_error_set(&e, rc,
+                       "dsql_update: %s: more rows matched than one Aurora DSQL transaction may "
+                       "modify (%d), so they were updated in chunks by primary key; %llu rows "
+                       "in %zu committed chunks were updated, then a chunk failed%s: %s",
+                       m->name, DSQL__ROW_CAP, (unsigned long long)total, chunks,
+                       rc == DSQL_EUNKNOWN_OUTCOME ? " (it may or may not have committed)" : "",
+                       cause.message);
+        memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
+        if (err)
+            *err = e;
+    } else {
+        dsql__db_log(db, DSQL_LOG_INFO,
+                     "dsql_update: %s: %llu rows updated in %zu chunks (more than %d matched)",
+                     m->name, (unsigned long long)total, chunks, DSQL__ROW_CAP);
+    }
+    if (affected)
+        *affected = total;
+    free(last);
+    for (int i = 0; i < 2; i++) {
+        dsql__sb_free(&st[i].sql);
+        dsql__params_free(&st[i].p);
+    }
+    return rc;
+}
+
 int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
                 const dsql_where *where, uint64_t *affected, dsql_error *err)
 {
@@ -373,13 +520,32 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
         if (rc)
             dsql__err_prefix(err, "where");
     }
+    dsql_error e = DSQL_ERROR_INIT;
+    bool enclosed = dsql__db_in_transaction(db);
     if (!rc)
-        rc = dsql__run(db, &sql, &p, &pg, err);
+        rc = dsql__run(db, &sql, &p, &pg, &e);
     if (!rc && affected)
         *affected = affected_of(pg);
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
+    /* One statement is atomic, and the usual case. The server refused it whole for the row
+     * cap (nothing changed): outside the caller's transaction, with a key to chunk by,
+     * update in chunks instead. */
+    const dsql_attr *key = dsql__model_pk(m);
+    if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e) && !enclosed && key)
+        return update_chunked(db, m, key, assigns, n_assigns, where, affected, err);
+    if (rc && e.status && err) {
+        *err = e;
+        if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e))
+            dsql__err_prefix(err, "dsql_update: %s: %s", m->name,
+                             enclosed ? "the caller's transaction would modify more rows than "
+                                        "one Aurora DSQL transaction may (3,000); nothing of it "
+                                        "commits"
+                                      : "more rows matched than one Aurora DSQL transaction may "
+                                        "modify (3,000), and the model has no primary key to "
+                                        "update them in chunks by; nothing was updated");
+    }
     return rc;
 }
 

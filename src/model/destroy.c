@@ -1,9 +1,81 @@
-/* dsql_destroy: DELETE by a where clause in chunks under DSQL's per-transaction row cap
- * (DSQL has no TRUNCATE). Each chunk is one statement in autocommit: its own retried
- * transaction. */
+/*
+ * dsql_destroy: DELETE by a where clause under Aurora DSQL's 3,000-row cap per transaction
+ * (DSQL has no TRUNCATE, and rows deleted by ON DELETE CASCADE count too).
+ *
+ * With a primary key, on a pool or an idle connection: chunks of
+ *   DELETE FROM t WHERE pk IN (SELECT pk FROM t WHERE <where> LIMIT $n)
+ * each one statement in autocommit (its own retried transaction), repeated until a chunk
+ * comes back short. A chunk the server refuses for the row cap (cascaded rows put it over)
+ * deleted nothing: it is run again with half as many rows, down to one.
+ * Without a primary key there is nothing to chunk by: one DELETE, which the server refuses
+ * whole when it would cross the cap. Inside the caller's transaction the chunks share it
+ * (the cap then applies to the whole transaction).
+ */
 #include <string.h>
 
 #include "model/internal.h"
+
+/* The chunked statement's text, its where parameters, and $n of the LIMIT. */
+static int build(const dsql_model *m, const dsql_attr *key, const dsql_where *where,
+                 dsql__strbuf *sql, dsql__params *p, int *limit_param, dsql_error *err)
+{
+    dsql__sb_append(sql, "DELETE FROM ");
+    dsql__sql_table(sql, m);
+    dsql__sb_append(sql, " WHERE ");
+    if (key) {
+        dsql__sql_ident(sql, dsql__attr_column(key));
+        dsql__sb_append(sql, " IN (SELECT ");
+        dsql__sql_ident(sql, dsql__attr_column(key));
+        dsql__sb_append(sql, " FROM ");
+        dsql__sql_table(sql, m);
+        dsql__sb_append(sql, " WHERE ");
+    }
+    int rc = dsql__build_where(sql, p, m, NULL, where, err);
+    if (rc) {
+        dsql__err_prefix(err, "where");
+        return rc;
+    }
+    if (key) {
+        *limit_param = dsql__params_add(p, "3000", 0, 0);
+        dsql__sb_append_param(sql, " LIMIT ", *limit_param);
+        dsql__sb_append_c(sql, ')');
+    }
+    return DSQL_OK;
+}
+
+/* Rewords the error of a failed destroy after `total` rows were deleted. */
+static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bool has_key,
+                  dsql_error *e)
+{
+    dsql_error cause = *e;
+    if (!has_key && dsql__is_row_limit(e)) {
+        dsql_error_set(e, DSQL_ELIMIT,
+                       "dsql_destroy: %s: the rows to delete are more than the %d one Aurora "
+                       "DSQL transaction may modify, and the model has no primary key to "
+                       "delete them in chunks by; nothing was deleted: %s",
+                       m->name, DSQL__ROW_CAP, cause.message);
+    } else if (rc == DSQL_EUNKNOWN_OUTCOME && !enclosed) {
+        /* The conn layer says the DELETE may have committed before the link went. */
+        dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
+                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
+                       "%d), then the connection was lost with a chunk in flight: up to %d more "
+                       "may or may not have been deleted: %s",
+                       m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
+                       cause.message);
+    } else if (total > 0 && !enclosed) {
+        dsql_error_set(e, DSQL_EPARTIAL,
+                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
+                       "%d) before a chunk failed: %s",
+                       m->name, (unsigned long long)total, DSQL__ROW_CAP, cause.message);
+        rc = DSQL_EPARTIAL;
+    } else {
+        return rc;
+    }
+    memcpy(e->sqlstate, cause.sqlstate, sizeof e->sqlstate);
+    memcpy(e->detail, cause.detail, sizeof e->detail);
+    memcpy(e->hint, cause.hint, sizeof e->hint);
+    return rc;
+}
 
 int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
                  dsql_error *err)
@@ -23,29 +95,30 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
     const dsql_attr *key = dsql__model_pk(m);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
-    dsql__sb_append(&sql, "DELETE FROM ");
-    dsql__sql_table(&sql, m);
-    dsql__sb_append(&sql, " WHERE ");
-    if (key) {
-        /* DELETE ... WHERE pk IN (SELECT pk ... LIMIT cap), repeated until a chunk is short. */
-        dsql__sql_ident(&sql, dsql__attr_column(key));
-        dsql__sb_append(&sql, " IN (SELECT ");
-        dsql__sql_ident(&sql, dsql__attr_column(key));
-        dsql__sb_append(&sql, " FROM ");
-        dsql__sql_table(&sql, m);
-        dsql__sb_append(&sql, " WHERE ");
-    }
-    rc = dsql__build_where(&sql, &p, m, NULL, where, err);
-    if (rc)
-        dsql__err_prefix(err, "where");
-    if (!rc && key)
-        dsql__sb_appendf(&sql, " LIMIT %d)", DSQL__ROW_CAP);
+    int limit_param = 0;
+    rc = build(m, key, where, &sql, &p, &limit_param, err);
     uint64_t total = 0;
+    int64_t limit = DSQL__ROW_CAP;
+    char limit_text[24];
     dsql_error e = DSQL_ERROR_INIT; /* err may be NULL; the failure is reworded below */
     bool enclosed = dsql__db_in_transaction(db); /* chunks commit only with the caller's */
     while (!rc) {
+        if (key) {
+            dsql__i64toa(limit, limit_text);
+            p.values[limit_param - 1] = limit_text;
+        }
         PGresult *pg = NULL;
         rc = dsql__run(db, &sql, &p, &pg, &e);
+        if (rc == DSQL_ELIMIT && key && !enclosed && limit > 1 && dsql__is_row_limit(&e)) {
+            /* Cascaded deletes took the chunk over the cap; nothing of it was deleted. */
+            limit = (limit + 1) / 2;
+            dsql__db_log(db, DSQL_LOG_INFO,
+                         "dsql_destroy: %s: a chunk went over the row cap (cascaded rows "
+                         "count); trying %lld rows at a time",
+                         m->name, (long long)limit);
+            rc = DSQL_OK;
+            continue;
+        }
         if (rc)
             break;
         const char *t = PQcmdTuples(pg);
@@ -53,32 +126,23 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &n);
         PQclear(pg);
         total += (uint64_t)n;
-        if (!key || n < DSQL__ROW_CAP)
+        if (!key || n < limit)
             break;
     }
-    if (rc == DSQL_EUNKNOWN_OUTCOME && e.status && !enclosed) {
-        /* The conn layer says the DELETE may have committed before the link went. */
-        dsql_error cause = e;
-        dsql_error_set(&e, DSQL_EUNKNOWN_OUTCOME,
-                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
-                       "%d), then the connection was lost with a chunk in flight: up to %d more "
-                       "may or may not have been deleted: %s",
-                       m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
-                       cause.message);
-        memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
-    } else if (rc && e.status && total > 0 && !enclosed) {
-        dsql_error cause = e;
-        dsql_error_set(&e, DSQL_EPARTIAL,
-                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
-                       "%d) before a chunk failed: %s",
-                       m->name, (unsigned long long)total, DSQL__ROW_CAP, cause.message);
-        memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
-        memcpy(e.detail, cause.detail, sizeof e.detail);
-        memcpy(e.hint, cause.hint, sizeof e.hint);
-        rc = DSQL_EPARTIAL;
+    if (rc && e.status) {
+        if (rc == DSQL_ELIMIT && key && limit == 1 && dsql__is_row_limit(&e)) {
+            dsql_error cause = e;
+            dsql_error_set(&e, DSQL_ELIMIT,
+                           "dsql_destroy: %s: deleting a single row takes more than the %d "
+                           "rows one Aurora DSQL transaction may modify (its ON DELETE CASCADE "
+                           "reaches that many): delete the referencing rows first: %s",
+                           m->name, DSQL__ROW_CAP, cause.message);
+            memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
+        }
+        rc = report(m, rc, total, enclosed, key != NULL, &e);
+        if (err)
+            *err = e;
     }
-    if (rc && e.status && err)
-        *err = e;
     if (affected)
         *affected = total;
     dsql__sb_free(&sql);

@@ -1,10 +1,77 @@
 /* dsql_find_or_create: find the row, or create it — safely under optimistic concurrency,
  * without PL/pgSQL. The find and the insert run in one retried transaction, so two
  * callers racing to create the same (unique) row converge: the loser's transaction
- * conflicts (OC000 / 40001) or violates the unique key, and its retry finds the row. */
+ * conflicts (OC000 / 40001) or violates the unique key, and its retry finds the row.
+ * The row created is the defaults with the where's equalities put in (Sequelize's rule),
+ * so the row created is one the where finds. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/internal.h"
+
+/* Puts value v into the row's member for a. Text and bytes point at the caller's values
+ * (valid for the call); numbers are rendered into arena, then decoded as the server's text
+ * would be. */
+static int set_member(const dsql_model *m, const dsql_attr *a, void *row, const dsql_value *v,
+                      dsql__arena *arena, dsql_error *err)
+{
+    if (v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s)) {
+        dsql__attr_set_null(a, row);
+        return DSQL_OK;
+    }
+    if (v->kind == DSQL_V_BYTES) {
+        dsql_bytes *b = DSQL__MEMBER(row, a);
+        b->data = (unsigned char *)(uintptr_t)v->u.bytes.data;
+        b->len = v->u.bytes.len;
+        return DSQL_OK;
+    }
+    char num[40];
+    const char *text = num;
+    switch (v->kind) {
+    case DSQL_V_INT:
+        dsql__i64toa(v->u.i, num);
+        break;
+    case DSQL_V_DOUBLE:
+        dsql__dtoa(v->u.d, num, sizeof num);
+        break;
+    case DSQL_V_BOOL:
+        strcpy(num, v->u.b ? "t" : "f");
+        break;
+    default:
+        text = v->u.s;
+        break;
+    }
+    if (text == num && !(text = dsql__arena_strdup(arena, num)))
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    return dsql__attr_decode(m, a, row, text, strlen(text), arena, err);
+}
+
+/* Applies every equality of where that Sequelize would put into the created row: EQ
+ * conditions at the top level or under ANDs (not under OR or NOT). */
+static int apply_equalities(const dsql_model *m, const dsql_where *w, void *row, dsql__arena *arena,
+                            int depth, dsql_error *err)
+{
+    if (!w || depth > 64)
+        return DSQL_OK;
+    if (w->op == DSQL_OP_AND) {
+        for (size_t i = 0; i < w->n_children; i++) {
+            int rc = apply_equalities(m, w->children[i], row, arena, depth + 1, err);
+            if (rc)
+                return rc;
+        }
+        return DSQL_OK;
+    }
+    if (w->op != DSQL_OP_EQ || w->n_values != 1 || !w->values)
+        return DSQL_OK;
+    const dsql_attr *a = NULL;
+    int rc = dsql__attr_lookup(m, w->attr, "dsql_find_or_create", &a, err);
+    if (!rc)
+        rc = set_member(m, a, row, &w->values[0], arena, err);
+    if (rc)
+        dsql__err_prefix(err, "dsql_find_or_create: putting the where's %s into the new row",
+                         a ? a->name : "value");
+    return rc;
+}
 
 typedef struct foc {
     const dsql_model *m;
@@ -78,13 +145,20 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
                               : !where ? "where"
                                        : "defaults");
     dsql__fill_defaults(m, defaults);
-    if ((rc = dsql__validate_insert(m, defaults, err)))
-        return rc;
+    /* The row to create: the defaults with the where's equalities put in. */
+    void *fresh = malloc(m->struct_size);
+    dsql__arena arena = DSQL__ARENA_INIT;
+    if (!fresh)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    memcpy(fresh, defaults, m->struct_size);
+    rc = apply_equalities(m, where, fresh, &arena, 0, err);
+    if (!rc)
+        rc = dsql__validate_insert(m, fresh, err);
     /* The common case, the row exists, costs one round trip. */
-    if ((rc = find_first(db, m, where, res, err)))
-        return rc;
-    if (!*res) {
-        foc f = {m, where, defaults, NULL, false};
+    if (!rc)
+        rc = find_first(db, m, where, res, err);
+    if (!rc && !*res) {
+        foc f = {m, where, fresh, NULL, false};
         dsql_error e = DSQL_ERROR_INIT;
         rc = dsql__db_transaction(db, foc_body, &f, &e);
         if (rc) {
@@ -94,16 +168,19 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
             if (rc == DSQL_ECONSTRAINT && !strcmp(e.sqlstate, "23505") &&
                 find_first(db, m, where, &f.res, NULL) == DSQL_OK && f.res)
                 rc = DSQL_OK;
-            if (rc) {
-                if (err)
-                    *err = e;
-                return rc;
-            }
+            if (rc && err)
+                *err = e;
         }
-        *res = f.res;
-        if (created)
-            *created = f.created;
+        if (!rc) {
+            *res = f.res;
+            if (created)
+                *created = f.created;
+        }
     }
+    free(fresh);
+    dsql__arena_free(&arena);
+    if (rc)
+        return rc;
     if (row)
         *row = (*res)->rows;
     return DSQL_OK;

@@ -55,6 +55,8 @@ int dsql__params_add_copy(dsql__params *p, const char *text, size_t len);
 /* Appends a dsql_value (ints/doubles/bools rendered as text; bytes binary). */
 int dsql__params_add_value(dsql__params *p, const dsql_value *v);
 void dsql__params_reset(dsql__params *p);
+/* The parameters as dsql_values (for dsql_pipeline_tx), in p's arena; NULL on oom. */
+dsql_value *dsql__params_as_values(dsql__params *p);
 /* The error for a parameter list that stopped growing (p->oom): DSQL_EINVAL naming the
  * protocol's 65535-parameter limit when that is why, else DSQL_ENOMEM. */
 int dsql__params_error(const dsql__params *p, dsql_error *err);

@@ -92,6 +92,22 @@ int dsql__params_add(dsql__params *p, const char *value, int len, int format)
     return ++p->n;
 }
 
+dsql_value *dsql__params_as_values(dsql__params *p)
+{
+    dsql_value *v = dsql__arena_alloc(&p->arena, (p->n ? (size_t)p->n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (int i = 0; i < p->n; i++) {
+        if (!p->values[i])
+            v[i] = DSQL_NULL;
+        else if (p->formats[i])
+            v[i] = DSQL_BYTES(p->values[i], (size_t)p->lengths[i]);
+        else
+            v[i] = DSQL_STR(p->values[i]);
+    }
+    return v;
+}
+
 int dsql__params_add_copy(dsql__params *p, const char *text, size_t len)
 {
     char *copy = dsql__arena_memdup(&p->arena, text, len);

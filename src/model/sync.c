@@ -104,9 +104,14 @@ static int read_catalog(sync_ctx *c, dsql_error *err)
     where_tables(c, &sb, "table_schema", "table_name");
     rc = read_run(c, &sb, "the tables and their columns", &c->columns, err);
     if (!rc) {
-        dsql__sb_append(&sb, "SELECT schemaname::text, tablename::text, indexname::text "
-                             "FROM pg_catalog.pg_indexes WHERE ");
-        where_tables(c, &sb, "schemaname", "tablename");
+        /* indisvalid: an index whose build failed (an ASYNC job that failed, an interrupted
+         * CREATE INDEX CONCURRENTLY) exists by name but serves nothing. */
+        dsql__sb_append(&sb, "SELECT n.nspname::text, t.relname::text, i.relname::text, "
+                             "x.indisvalid FROM pg_catalog.pg_index x "
+                             "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid "
+                             "JOIN pg_catalog.pg_class t ON t.oid = x.indrelid "
+                             "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace WHERE ");
+        where_tables(c, &sb, "n.nspname", "t.relname");
         rc = read_run(c, &sb, "the tables' indexes", &c->indexes, err);
     }
     if (!rc && c->n_fks) {
@@ -172,13 +177,34 @@ static int ddl(sync_ctx *c, const char *what, dsql_error *err)
     return DSQL_OK;
 }
 
+/* An index left invalid by a failed build: dropped (alone), so it can be built again. */
+static int drop_invalid_index(sync_ctx *c, const table_state *t, const char *name, dsql_error *err)
+{
+    dsql__conn_log(c->conn, DSQL_LOG_WARN,
+                   "sync: index %s on %s exists but is not valid (its build failed or was "
+                   "interrupted); dropping it and building it again",
+                   name, t->m->table);
+    dsql__sb_append(&c->sql, "DROP INDEX ");
+    dsql__sql_ident(&c->sql, t->schema);
+    dsql__sb_append_c(&c->sql, '.');
+    dsql__sql_ident(&c->sql, name);
+    int rc = ddl(c, name, err);
+    if (!rc)
+        c->rep.indexes_rebuilt++;
+    return rc;
+}
+
 static int create_index(sync_ctx *c, const table_state *t, const dsql_index *idx, dsql_error *err)
 {
     char name[DSQL__IDENT_MAX + 1];
     dsql__ddl_index_name(name, t->m, idx);
-    if (!t->created && catalog_row(c->indexes, t, name) >= 0)
+    int row = t->created ? -1 : catalog_row(c->indexes, t, name);
+    int rc;
+    if (row >= 0 && strcmp(PQgetvalue(c->indexes, row, 3), "t") == 0)
         return DSQL_OK;
-    int rc = server_kind(c, err);
+    if (row >= 0 && (rc = drop_invalid_index(c, t, name, err)))
+        return rc;
+    rc = server_kind(c, err);
     if (!rc)
         rc = dsql__ddl_create_index(&c->sql, t->m, idx, c->is_dsql, err);
     if (!rc)
@@ -543,12 +569,12 @@ int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
     } else {
         rc = sync_run(&c, err);
         dsql__conn_log(c.conn, rc ? DSQL_LOG_ERROR : DSQL_LOG_INFO,
-                       "sync%s: %zu tables created, %zu columns added, %zu indexes created, "
-                       "%zu foreign keys added, %zu DDL statements, %zu not applied, %zu type "
-                       "mismatches",
+                       "sync%s: %zu tables created, %zu columns added, %zu indexes created "
+                       "(%zu of them rebuilt), %zu foreign keys added, %zu DDL statements, %zu "
+                       "not applied, %zu type mismatches",
                        rc ? " (failed)" : "", c.rep.tables_created, c.rep.columns_added,
-                       c.rep.indexes_created, c.rep.constraints_added, c.rep.statements,
-                       c.rep.not_applied, c.rep.type_mismatches);
+                       c.rep.indexes_created, c.rep.indexes_rebuilt, c.rep.constraints_added,
+                       c.rep.statements, c.rep.not_applied, c.rep.type_mismatches);
     }
     dsql__db_release(db, c.conn);
 done:

@@ -223,29 +223,67 @@ static void test_bulk_chunk_options(void **state)
     assert_int_equal(rep.chunks_total, 0);
 }
 
-/* The same bulk inside the caller's transaction: everything or nothing. */
+/* The same bulk inside the caller's transaction: everything or nothing, and never more
+ * than the 3,000 rows one Aurora DSQL transaction may modify (refused before anything is
+ * sent, counting what the transaction modified before). */
 typedef struct txctx {
     pet *pets;
     size_t n;
+    size_t before; /* rows the body inserts itself first */
+    pool_counters sent;
 } txctx;
 
 static int bulk_tx(dsql_conn *conn, void *ctx, dsql_error *err)
 {
     txctx *t = ctx;
-    return dsql_bulk_create(conn, &pet_model, t->pets, t->n, NULL, NULL, err);
+    if (t->before) {
+        int rc = dsql_bulk_create(conn, &pet_model, t->pets + 3000, t->before, NULL, NULL, err);
+        if (rc)
+            return rc;
+    }
+    dsql_conn_stats st;
+    dsql_conn_get_stats(conn, &st);
+    t->sent.statements = st.statements;
+    dsql_bulk_options o = {.chunk_rows = 1000};
+    int rc = dsql_bulk_create(conn, &pet_model, t->pets, t->n, &o, NULL, err);
+    dsql_conn_get_stats(conn, &st);
+    t->sent.statements = st.statements - t->sent.statements;
+    return rc;
 }
 
 static void test_bulk_in_transaction(void **state)
 {
     (void)state;
     dsql_error err = DSQL_ERROR_INIT;
-    txctx t = {pets, 4000};
+    txctx t = {pets, 3000, 0, {0, 0}};
     assert_dsql_ok(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), err);
-    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 4000);
+    assert_int_equal(t.sent.statements, 3); /* chunks of 1,000 sharing the transaction */
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 3000);
     fresh();
-    pets[3500].name = pets[0].name;
+    t.n = 4000;
+    assert_int_equal(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), DSQL_ELIMIT);
+    assert_string_equal(err.message,
+                        "dsql_bulk_create: pet: 4000 rows inside the caller's transaction, which "
+                        "has modified 0 rows already: one Aurora DSQL transaction modifies at "
+                        "most 3000 rows; call it on the pool (chunks of up to 3000 rows, each its "
+                        "own transaction) or split the transaction; nothing was sent");
+    assert_int_equal(t.sent.statements, 0);
+    /* What the transaction modified before counts. */
+    t.n = 2995;
+    t.before = 10;
+    assert_int_equal(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), DSQL_ELIMIT);
+    assert_non_null(strstr(err.message, "2995 rows inside the caller's transaction, which has "
+                                        "modified 10 rows already"));
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
+    t.n = 2990;
+    assert_dsql_ok(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), err);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 3000);
+    fresh();
+    t.n = 3000;
+    t.before = 0;
+    pets[2500].name = pets[0].name;
     assert_int_equal(dsql_transaction(pool, bulk_tx, &t, NULL, NULL, &err), DSQL_ECONSTRAINT);
-    const char *want = "dsql_bulk_create: pet: chunk 2 of 2 (rows 3000..3999) failed; the "
+    const char *want = "dsql_bulk_create: pet: chunk 3 of 3 (rows 2000..2999) failed; the "
                        "enclosing transaction is aborted: ";
     assert_prefix(err.message, want);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0); /* rolled back together */
@@ -266,7 +304,7 @@ static void test_destroy_chunked(void **state)
     assert_int_equal(affected, N);
     assert_int_equal(after.statements - before.statements, 4); /* 3000 + 3000 + 3000 + 1000 */
     assert_true(cap_has(&logs, "DELETE FROM \"pet\" WHERE \"id\" IN (SELECT \"id\" FROM \"pet\" "
-                               "WHERE \"name\" LIKE $1 LIMIT 3000)"));
+                               "WHERE \"name\" LIKE $1 LIMIT $2)"));
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), 0);
 }
 
