@@ -189,6 +189,18 @@ typedef struct dsql_index {
 
 #define DSQL_MODEL_MAGIC 0x644d646cu
 
+/**
+ * What a row read by a find remembers: which attributes the find loaded and their values
+ * as read. A model that declares a member of this type (DSQL_ROW_STATE) gets Sequelize's
+ * rule for dsql_save: only the attributes that changed are written, and never one the row
+ * did not load. The library fills it when it hydrates a row; a row the program builds has
+ * it zeroed (= a new row: every attribute is the program's). It points into the result the
+ * row came from: valid until dsql_result_free(), like the row's strings.
+ */
+typedef struct dsql_row_state {
+    const void *loaded_; /**< private */
+} dsql_row_state;
+
 /** A model: a table and the struct that holds one of its rows. */
 typedef struct dsql_model {
     uint32_t magic;
@@ -200,18 +212,35 @@ typedef struct dsql_model {
     size_t n_attrs;
     const dsql_index *indexes;
     size_t n_indexes;
+    size_t state_offset;     /**< offsetof(the dsql_row_state member) + 1; 0 = none */
 } dsql_model;
 
 /** Defines `const dsql_model var` for struct type T over table `table` (attrs: an array). */
 #define DSQL_MODEL(var, T, table_name, attrs_array)                                            \
     const dsql_model var = {DSQL_MODEL_MAGIC, #T, (table_name), NULL, sizeof(T), (attrs_array), \
-                            sizeof(attrs_array) / sizeof((attrs_array)[0]), NULL, 0}
+                            sizeof(attrs_array) / sizeof((attrs_array)[0]), NULL, 0, 0}
 
 /** Same with an array of dsql_index. */
 #define DSQL_MODEL_INDEXED(var, T, table_name, attrs_array, index_array)                       \
     const dsql_model var = {DSQL_MODEL_MAGIC, #T, (table_name), NULL, sizeof(T), (attrs_array), \
                             sizeof(attrs_array) / sizeof((attrs_array)[0]), (index_array),     \
-                            sizeof(index_array) / sizeof((index_array)[0])}
+                            sizeof(index_array) / sizeof((index_array)[0]), 0}
+
+/**
+ * The general form: DSQL_MODEL plus designated fields, e.g.
+ *   DSQL_MODEL_WITH(pet_model, pet, "pet", pet_attrs, DSQL_ROW_STATE(pet, state),
+ *                   DSQL_INDEXES(pet_indexes));
+ */
+#define DSQL_MODEL_WITH(var, T, table_name, attrs_array, ...)                                  \
+    const dsql_model var = {.magic = DSQL_MODEL_MAGIC, .name = #T, .table = (table_name),      \
+                            .struct_size = sizeof(T), .attrs = (attrs_array),                  \
+                            .n_attrs = sizeof(attrs_array) / sizeof((attrs_array)[0]),         \
+                            __VA_ARGS__}
+/** Names T's dsql_row_state member (see dsql_row_state). */
+#define DSQL_ROW_STATE(T, member) .state_offset = offsetof(T, member) + 1
+/** The model's indexes (an array of dsql_index). */
+#define DSQL_INDEXES(index_array)                                                              \
+    .indexes = (index_array), .n_indexes = sizeof(index_array) / sizeof((index_array)[0])
 
 /**
  * Checks a descriptor once: member sizes match their types, one primary key at most,
@@ -340,6 +369,10 @@ typedef struct dsql_query {
     size_t n_attributes;
     const dsql_include *include;
     size_t n_include;
+    bool read_only;                    /**< the rows will not be saved: allows an attribute
+                                            list on a model without DSQL_ROW_STATE (whose
+                                            rows could not tell dsql_save which attributes
+                                            they lack) */
 } dsql_query;
 
 /** Array literal helpers: .order = DSQL_ORDER(DSQL_ASC("name")), .n_order = 1 — or use
@@ -407,6 +440,8 @@ DSQL_API int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size
 /**
  * All rows matching q (NULL = all rows). *rows: the array of *n hydrated structs, owned
  * by *res (dsql_result_free()). With includes, one SQL statement fetches everything.
+ * An attribute list (q->attributes) on a model without DSQL_ROW_STATE needs
+ * q->read_only: a row missing attributes could otherwise be saved over them.
  */
 DSQL_API int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void **rows,
                            size_t *n, dsql_result **res, dsql_error *err);
@@ -444,8 +479,14 @@ DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *as
                          size_t n_assigns, const dsql_where *where, uint64_t *affected,
                          dsql_error *err);
 
-/** Saves row by its primary key: the named attributes (NULL/0 = every non-key attribute).
- * DSQL_ENOTFOUND when no row has that key. */
+/**
+ * Saves row by its primary key (one UPDATE). With attrs: the named attributes. Without
+ * (NULL, 0): for a row a find read into a model with DSQL_ROW_STATE, the loaded attributes
+ * whose values changed since (none changed: nothing is sent); otherwise every non-key
+ * attribute. An attribute the row's find did not load is never written: naming one is
+ * DSQL_EINVAL. DSQL_ENOTFOUND when no row has that key. After a save the row's state
+ * counts the saved values as read.
+ */
 DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
                        const char *const *attrs, size_t n_attrs, dsql_error *err);
 

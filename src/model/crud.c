@@ -549,6 +549,40 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
     return rc;
 }
 
+/* The attributes a save writes: the named ones (each must have been loaded, when the row
+ * remembers what it loaded), or the loaded ones that changed, or every non-key one. */
+static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
+                     const dsql__row_record *rec, const char *const *attrs, size_t n_attrs,
+                     const dsql_attr **out, size_t *n_out, dsql_error *err)
+{
+    *n_out = 0;
+    if (n_attrs) {
+        for (size_t i = 0; i < n_attrs; i++) {
+            const dsql_attr *a;
+            int rc = dsql__attr_lookup(m, attrs[i], "dsql_save", &a, err);
+            if (rc)
+                return rc;
+            if (rec && !dsql__row_loaded(rec, dsql__attr_index(m, a)))
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "dsql_save: %s.%s was not loaded by the find that read "
+                                      "this row, so the row does not hold its value; nothing "
+                                      "was sent",
+                                      m->name, a->name);
+            out[(*n_out)++] = a;
+        }
+        return DSQL_OK;
+    }
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        const dsql_attr *a = &m->attrs[k];
+        if (a == key)
+            continue;
+        if (rec && (!dsql__row_loaded(rec, k) || !dsql__row_changed(rec, a, row)))
+            continue;
+        out[(*n_out)++] = a;
+    }
+    return DSQL_OK;
+}
+
 int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *const *attrs,
               size_t n_attrs, dsql_error *err)
 {
@@ -565,35 +599,45 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
     if (n_attrs && !attrs)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_save: %zu attributes announced, none given",
                               n_attrs);
+    const dsql__row_record *rec;
+    if ((rc = dsql__row_record_of(m, row, &rec, err)))
+        return rc;
+    if (rec && !dsql__row_loaded(rec, dsql__attr_index(m, key)))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_save: %s: the find that read this row did not load its "
+                              "primary key",
+                              m->name);
+    const dsql_attr *stack_set[64];
+    size_t cap = n_attrs ? n_attrs : m->n_attrs;
+    const dsql_attr **set = cap <= 64 ? stack_set : malloc(cap * sizeof *set);
+    if (!set)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    size_t n = 0;
+    rc = save_plan(m, key, row, rec, attrs, n_attrs, set, &n, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = dsql__validate_attr(m, set[i], row, false, err);
+    if (!rc && n == 0 && !rec)
+        rc = dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s: nothing to save", m->name);
+    if (rc || n == 0) { /* a read row with nothing changed: nothing to send */
+        if (set != stack_set)
+            free(set);
+        return rc;
+    }
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
     dsql__sb_append(&sql, "UPDATE ");
     dsql__sql_table(&sql, m);
     dsql__sb_append(&sql, " SET ");
-    size_t n = n_attrs ? n_attrs : m->n_attrs, set = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        const dsql_attr *a = &m->attrs[i];
-        if (n_attrs)
-            rc = dsql__attr_lookup(m, attrs[i], "dsql_save", &a, err);
-        else if (a == key)
-            continue;
-        if (!rc)
-            rc = dsql__validate_attr(m, a, row, false, err);
-        if (rc)
-            break;
-        dsql__sb_append(&sql, set++ ? ", " : "");
-        dsql__sql_ident(&sql, dsql__attr_column(a));
-        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, a, row));
+    for (size_t i = 0; i < n; i++) {
+        dsql__sb_append(&sql, i ? ", " : "");
+        dsql__sql_ident(&sql, dsql__attr_column(set[i]));
+        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, set[i], row));
     }
-    if (!rc && set == 0)
-        rc = dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s: nothing to save", m->name);
-    if (!rc) {
-        dsql__sb_append(&sql, " WHERE ");
-        dsql__sql_ident(&sql, dsql__attr_column(key));
-        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));
-        rc = dsql__run(db, &sql, &p, &pg, err);
-    }
+    dsql__sb_append(&sql, " WHERE ");
+    dsql__sql_ident(&sql, dsql__attr_column(key));
+    dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));
+    rc = dsql__run(db, &sql, &p, &pg, err);
     if (!rc && affected_of(pg) == 0) {
         char pv[DSQL__PREVIEW_MAX];
         dsql_value kv = dsql__attr_value(key, row);
@@ -606,8 +650,13 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
         rc = dsql_error_set(err, DSQL_ENOTFOUND, "dsql_save: %s: no row with %s = %s", m->name,
                             key->name, pv);
     }
+    if (!rc && rec)
+        for (size_t i = 0; i < n; i++)
+            dsql__row_saved(rec, set[i], row);
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
+    if (set != stack_set)
+        free(set);
     return rc;
 }

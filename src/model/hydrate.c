@@ -56,7 +56,7 @@ static int decode(dsql_result *res, const dsql__node *nd, int r, void *obj, dsql
         if (rc)
             return rc;
     }
-    return DSQL_OK;
+    return dsql__row_track(m, obj, nd->col, &res->arena, err);
 }
 
 static int check_shape(const dsql_result *res, const dsql__plan *plan, dsql_error *err)
@@ -289,6 +289,16 @@ int dsql__hydrate_by_name(dsql_result *res, const dsql_model *m, dsql_error *err
                     nd->col[k] = c;
                     break;
                 }
+        /* Rows missing an attribute could be saved over it: only a model whose rows
+         * remember what they loaded may have them. */
+        if (nd->col[k] < 0 && !m->state_offset) {
+            dsql__plan_free(&plan);
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: the result has no column for attribute \"%s\"; "
+                                  "select every attribute, or declare DSQL_ROW_STATE in the "
+                                  "model so its rows know what they lack",
+                                  m->name, m->attrs[k].name);
+        }
     }
     int rc = dsql__hydrate(res, &plan, err);
     dsql__plan_free(&plan);

@@ -158,6 +158,24 @@ int dsql__params_add_checked(dsql__params *p, const dsql_model *m, const dsql_at
 int dsql__attr_decode(const dsql_model *m, const dsql_attr *a, void *row, const char *text,
                       size_t len, dsql__arena *arena, dsql_error *err);
 
+/* ---- row state (rowstate.c) ---- */
+
+typedef struct dsql__row_record dsql__row_record;
+
+/* For a model with a dsql_row_state member: records in arena which attributes were loaded
+ * (col[k] >= 0) and a snapshot of row, and points row's state at it. No-op otherwise. */
+int dsql__row_track(const dsql_model *m, void *row, const int *col, dsql__arena *arena,
+                    dsql_error *err);
+/* The record of a row read by a find, or NULL (*out) for a row the program built or a model
+ * without state; DSQL_EINVAL when the state is not a record of this model. */
+int dsql__row_record_of(const dsql_model *m, const void *row, const dsql__row_record **out,
+                        dsql_error *err);
+/* Whether attribute k was loaded; whether a's value differs from the snapshot. */
+bool dsql__row_loaded(const dsql__row_record *r, size_t k);
+bool dsql__row_changed(const dsql__row_record *r, const dsql_attr *a, const void *row);
+/* Takes row's value of a as the snapshot's (after a successful save). */
+void dsql__row_saved(const dsql__row_record *r, const dsql_attr *a, const void *row);
+
 /* ---- validation (validate.c) ---- */
 
 /* Validates the row's member for a (NOT NULL unless allow_null, then the type's rules).

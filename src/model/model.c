@@ -250,11 +250,23 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                               "have on Aurora DSQL",
                               m->name, m->n_attrs, DSQL__COLUMNS_MAX);
     const dsql_attr *pk = NULL;
+    size_t so = m->state_offset ? m->state_offset - 1 : 0;
+    if (m->state_offset && (so > m->struct_size || m->struct_size - so < sizeof(dsql_row_state) ||
+                            so % _Alignof(dsql_row_state) != 0))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: the dsql_row_state member lies outside the struct "
+                              "(declare it with DSQL_ROW_STATE(T, member))",
+                              m->name);
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
         int rc = check_attr(m, a, err);
         if (rc)
             return rc;
+        if (m->state_offset && overlaps(a->offset, a->size, so, sizeof(dsql_row_state)))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: attribute \"%s\" shares struct memory with the "
+                                  "dsql_row_state member",
+                                  m->name, a->name);
         if (a->primary_key) {
             if (pk)
                 return dsql_error_set(err, DSQL_EINVAL,

@@ -528,6 +528,13 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
     if (q->n_attributes && !q->attributes)
         return dsql_error_set(c.err, DSQL_EINVAL, "%zu attributes announced, none given",
                               q->n_attributes);
+    if (q->attributes && !s->m->state_offset && !q->read_only && !s->count)
+        return dsql_error_set(c.err, DSQL_EINVAL,
+                              "model %s: an attribute list gives rows that lack the other "
+                              "attributes, and this model's rows cannot tell dsql_save which "
+                              "(it would write them as NULL): declare DSQL_ROW_STATE in the "
+                              "model, or set the query's read_only",
+                              s->m->name);
     dsql__node *root = &plan->nodes[0];
     memset(root, 0, sizeof *root);
     root->m = s->m;

@@ -74,7 +74,8 @@ static int setup(void **state)
                               note_attrs,
                               DSQL__ARRAY_LEN(note_attrs),
                               note_indexes,
-                              DSQL__ARRAY_LEN(note_indexes)};
+                              DSQL__ARRAY_LEN(note_indexes),
+                              0};
     dsql_config cfg;
     cluster_config(&cfg);
     dsql_error err = DSQL_ERROR_INIT;

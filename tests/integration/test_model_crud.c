@@ -99,10 +99,10 @@ static int flow(dsql_db *db, dsql_error *err)
 
     /* find all, ordered, limited, some attributes */
     owner *all;
-    rc = dsql_find_all(
-        db, &owner_model,
-        &(dsql_query){DSQL_ORDER_BY(DSQL_DESC("name")), .limit = 5, DSQL_ATTRIBUTES("name")},
-        (void **)&all, &n, &res, err);
+    rc = dsql_find_all(db, &owner_model,
+                       &(dsql_query){DSQL_ORDER_BY(DSQL_DESC("name")), .limit = 5,
+                                     DSQL_ATTRIBUTES("name"), .read_only = true},
+                       (void **)&all, &n, &res, err);
     if (rc)
         return rc;
     assert_int_equal(n, 2);

@@ -177,7 +177,8 @@ static void test_select_simple(void **state)
         DSQL_ORDER_BY(DSQL_DESC("city"), {.attr = "telephone", .nulls = DSQL_NULLS_LAST}),
         .limit = 10,
         .offset = 20,
-        DSQL_ATTRIBUTES("name")};
+        DSQL_ATTRIBUTES("name"),
+        .read_only = true};
     build(&b, &(dsql__select){.m = &owner_model, .q = &q});
     EXPECT_SQL(&b, "SELECT \"id\", \"name\" FROM \"owner\" WHERE (\"name\" = $1) ORDER BY "
                    "\"city\" DESC, \"telephone\" ASC NULLS LAST LIMIT $2 OFFSET $3");
@@ -219,6 +220,7 @@ static void test_select_simple(void **state)
                       odd_attrs,
                       1,
                       NULL,
+                      0,
                       0};
     build(&b, &(dsql__select){.m = &odd, .q = &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("id"))}});
     EXPECT_SQL(&b, "SELECT \"na\"\"me; --\" FROM \"my schema\".\"we\"\"ird table\" ORDER BY "
@@ -231,7 +233,8 @@ static void test_select_errors(void **state)
     (void)state;
     built b;
     build(&b,
-          &(dsql__select){.m = &owner_model, .q = &(dsql_query){DSQL_ATTRIBUTES("name", "zip")}});
+          &(dsql__select){.m = &owner_model,
+                          .q = &(dsql_query){DSQL_ATTRIBUTES("name", "zip"), .read_only = true}});
     assert_int_equal(b.rc, DSQL_EINVAL);
     assert_string_equal(b.err.message, "attributes: model owner has no attribute \"zip\"");
     done(&b);
@@ -306,7 +309,7 @@ static void test_select_errors(void **state)
     static const dsql_attr nopk_attrs[] = {DSQL_ATTR(owner, id, DSQL_UUID),
                                            DSQL_ATTR(owner, name, DSQL_TEXT)};
     dsql_model nopk = {DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner),
-                       nopk_attrs,       2,       NULL,    0};
+                       nopk_attrs,       2,       NULL,    0,    0};
     dsql_assoc nopk_pets = owner_weighed_pets;
     nopk_pets.source = &nopk;
     nopk_pets.source_key = "id";
