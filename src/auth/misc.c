@@ -103,19 +103,26 @@ int dsql__read_file(const char *path, size_t max, const char *what, char **data,
     *data = NULL;
     if (len)
         *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO or a terminal named as a file must not make this wait forever. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return dsql_error_set(err, errno == ENOENT ? DSQL_ECONFIG : DSQL_EIO,
                               "cannot open %s %s: %s", what, path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
-        bool isdir = S_ISDIR(st.st_mode);
         close(fd);
-        return dsql_error_set(err, DSQL_EIO, "cannot read %s %s: %s", what, path,
-                              isdir ? "it is a directory, not a file"
-                                    : (e ? strerror(e) : "not a regular file"));
+        return dsql_error_set(err, DSQL_EIO, "cannot read %s %s: %s", what, path, strerror(e));
     }
+    /* Anything that reads like a file will do: a regular file, and also /dev/null (the
+     * usual way to switch a file off: it reads empty) or a pipe; never a directory. */
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return dsql_error_set(err, DSQL_EIO, "cannot read %s %s: it is a directory, not a file",
+                              what, path);
+    }
+    if (!S_ISREG(st.st_mode))
+        st.st_size = 0; /* unknown: read until EOF, up to max */
     if ((unsigned long long)st.st_size > max) {
         close(fd);
         return dsql_error_set(err, DSQL_EIO, "%s %s is too large (%lld bytes, at most %zu)", what,
@@ -159,7 +166,10 @@ int dsql__read_file(const char *path, size_t max, const char *what, char **data,
             dsql__wipe(buf, n);
             free(buf);
             close(fd);
-            return dsql_error_set(err, DSQL_EIO, "cannot read %s %s: %s", what, path, strerror(e));
+            return dsql_error_set(err, DSQL_EIO, "cannot read %s %s: %s", what, path,
+                                  e == EAGAIN || e == EWOULDBLOCK
+                                      ? "it is not a file (reading it would wait for a writer)"
+                                      : strerror(e));
         }
         if (got == 0)
             break;

@@ -1,6 +1,8 @@
 /* Credential providers: static, custom (caching, refresh ahead of expiry, errors), the
  * environment, and static keys in the shared files. */
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "authtest.h"
@@ -301,6 +303,24 @@ static void test_profile_file_errors(void **state)
     /* missing files with nothing else configured: the chain's summary error */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
     get_err(p, DSQL_ECREDENTIALS, "no AWS credentials found");
+    /* /dev/null, the usual way to switch the files off, reads as empty: no profiles */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+    setenv("AWS_CONFIG_FILE", "/dev/null", 1);
+    get_err(p, DSQL_ECREDENTIALS, "no AWS credentials found");
+    dsql__aws_files files = DSQL__AWS_FILES_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql__aws_files_load(&files, &err), DSQL_OK);
+    assert_true(files.config.present);
+    assert_int_equal(files.config.n, 0);
+    assert_int_equal(files.credentials.n, 0);
+    dsql__aws_files_free(&files);
+    /* a FIFO named as the file is never waited on (without a writer it reads empty) */
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", fifo, 1);
+    get_err(p, DSQL_ECREDENTIALS, "no AWS credentials found");
+    unlink(fifo);
     dsql_credentials_provider_free(p);
     at_rmdir(dir);
 }
