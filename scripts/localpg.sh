@@ -429,7 +429,7 @@ cmd_start() {
 listen_addresses = '127.0.0.1'
 port = 5432
 unix_socket_directories = '$cdir'
-max_connections = 200
+max_connections = 400
 default_transaction_isolation = 'repeatable read'
 timezone = 'UTC'
 log_timezone = 'UTC'

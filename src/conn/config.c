@@ -415,6 +415,28 @@ static int from_vars(dsql_config *cfg, const env_map *map, size_t n, dsql_error 
     return apply(cfg, pend, npend, err);
 }
 
+/* CLUSTER_ENDPOINT=host:port (a local endpoint, a tunnel): the port goes to its field. */
+static int split_port(dsql_config *cfg, dsql_error *err)
+{
+    const char *h = cfg->host, *colon = h ? strrchr(h, ':') : NULL;
+    if (!colon || strchr(h, ':') != colon || !colon[1])
+        return DSQL_OK; /* no port (or an IPv6 literal) */
+    pending p;
+    int rc = check_value(find_keyword("port"), colon + 1, "environment variable CLUSTER_ENDPOINT",
+                         &p, err);
+    if (rc)
+        return rc;
+    char *host = strndup(h, (size_t)(colon - h));
+    if (!host || own(cfg, host, err)) {
+        free(host);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    cfg->host = host;
+    if (!cfg->port)
+        cfg->port = (int)p.num;
+    return DSQL_OK;
+}
+
 int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
 {
     if (!cfg)
@@ -442,6 +464,8 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
     if (env("CLUSTER_ENDPOINT")) {
         bool named_here = !cfg->host;
         int rc = from_vars(cfg, cluster, DSQL__ARRAY_LEN(cluster), err);
+        if (rc == DSQL_OK && named_here)
+            rc = split_port(cfg, err);
         /* CLUSTER_ENDPOINT names an Aurora DSQL cluster whatever its host name looks like
          * (a CNAME or a VPC endpoint name too): IAM auth, never a password attempt. */
         if (rc == DSQL_OK && named_here && cfg->auth == DSQL_AUTH_AUTO)

@@ -568,6 +568,8 @@ static dsql_rules_kind walk(actx *c, const cJSON *stmt, bool async)
         const char *rel = str(get(b, "relation"), "relname");
         if (rel)
             snprintf(c->st->index_table, sizeof c->st->index_table, "%s", rel);
+        if (str(b, "idxname"))
+            snprintf(c->st->index_name, sizeof c->st->index_name, "%s", str(b, "idxname"));
         if (!async)
             add(c, "DSQL-INDEX-SYNC", 0, NULL);
         return DSQL_RK_DDL;
@@ -663,8 +665,13 @@ static int analyze_one(const char *sql, size_t off, size_t len, dsql_rules_stmt 
     return 0;
 }
 
+/* Whether this thread has parser memory to release (pg_query_exit on a thread that never
+ * parsed anything would touch memory that does not exist). */
+static _Thread_local bool parsed;
+
 int dsql_rules_analyze(const char *sql, dsql_rules_result *out)
 {
+    parsed = true;
     out->stmts = NULL;
     out->n = 0;
     size_t total = strlen(sql);
@@ -754,5 +761,7 @@ const dsql_rule *dsql_rules_tx_step(dsql_rules_tx *tx, dsql_rules_kind kind)
 
 void dsql_rules_thread_done(void)
 {
-    pg_query_exit();
+    if (parsed)
+        pg_query_exit();
+    parsed = false;
 }

@@ -3,8 +3,8 @@
  * (libpg_query), from one table of rules. Used by the local endpoint (dsql-local) to
  * answer as DSQL does, and by `dsql lint` to say so before deploying. Not part of libdsql.
  *
- * Thread rule: every function is reentrant; libpg_query keeps its memory per thread
- * (call dsql_rules_thread_done() before a thread that analysed SQL ends).
+ * Thread rule: every function is reentrant; libpg_query keeps its memory per thread and
+ * releases it when the thread exits (the main thread: dsql_rules_thread_done()).
  */
 #ifndef DSQL_RULES_H
 #define DSQL_RULES_H
@@ -67,6 +67,7 @@ typedef struct dsql_rules_stmt {
                                 ASYNC and PostgreSQL 16 syntax removed); owned */
     char show[64];         /**< SHOW <name>: the parameter, lower-case; else "" */
     char index_table[128]; /**< CREATE INDEX: the table; else "" */
+    char index_name[128];  /**< CREATE INDEX: the index's name, "" when none is given */
     dsql_rules_finding findings[DSQL_RULES_MAX_FINDINGS];
     size_t n_findings;
 } dsql_rules_stmt;
@@ -106,7 +107,8 @@ typedef struct dsql_rules_tx {
  * or NULL. */
 const dsql_rule *dsql_rules_tx_step(dsql_rules_tx *tx, dsql_rules_kind kind);
 
-/** Releases the parser's per-thread memory (call before a thread that used it ends). */
+/** Releases the main thread's parser memory (before the program exits). Other threads
+ * must not call it: libpg_query frees theirs when they exit. */
 void dsql_rules_thread_done(void);
 
 #endif
