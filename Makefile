@@ -47,8 +47,11 @@ test: deps
 	@# does not see, and `make run` / `make install` build this way.
 	@cmake -S . -B $(RELCHECK_BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(RELCHECK_BUILD) -j $(JOBS)
-	@LOCALPG_DIR=$(CURDIR)/build/localpg-test scripts/with-localpg.sh \
-	  scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD)
+	@DSQL_TEST_CLUSTER_ENDPOINT="$$CLUSTER_ENDPOINT" \
+	  DSQL_TEST_CLUSTER_REGION="$${CLUSTER_REGION:-$$REGION}" \
+	  DSQL_TEST_CLUSTER_USER="$$CLUSTER_USER" \
+	  LOCALPG_DIR=$(CURDIR)/build/localpg-test DSQL_LOCAL_BIN=$(CURDIR)/$(DEBUG_BUILD)/bin/dsql-local \
+	  scripts/with-dsql-local.sh scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD)
 
 bench: build
 	@scripts/deps.sh bench

@@ -6,14 +6,19 @@ debug=${1:?usage: run-tests.sh DEBUG_BUILD [TSAN_BUILD]}
 tsan=${2:-}
 jobs=${CTEST_JOBS:-2}
 rc=0
-# A configured Aurora DSQL cluster is for tests/integration/test_dsql_cluster.c only (it
-# skips without one); every other test targets the throwaway PostgreSQL, so the cluster's
-# variables are handed over under their own names and hidden from the rest.
-export DSQL_TEST_CLUSTER_ENDPOINT=${CLUSTER_ENDPOINT:-}
-export DSQL_TEST_CLUSTER_REGION=${CLUSTER_REGION:-${REGION:-}}
-export DSQL_TEST_CLUSTER_USER=${CLUSTER_USER:-}
-unset CLUSTER_ENDPOINT CLUSTER_REGION CLUSTER_USER REGION
-if [ -n "$DSQL_TEST_CLUSTER_ENDPOINT" ]; then
+# A real Aurora DSQL cluster (the caller's CLUSTER_ENDPOINT, handed over by the Makefile as
+# DSQL_TEST_CLUSTER_*) is for tests/integration/test_dsql_cluster.c only (it skips without
+# one). Under scripts/with-dsql-local.sh the CLUSTER_* variables name the local DSQL
+# endpoint, which the library's tests go through; the PG* variables are pointed back at the
+# PostgreSQL behind it, for the tests' own superuser checks and proxies.
+if [ -n "${DSQL_LOCAL_PORT:-}" ]; then
+    export PGHOST=localhost PGHOSTADDR=127.0.0.1 PGPORT=$LOCALPG_PORT PGUSER=postgres
+    export PGDATABASE=postgres PGSSLMODE=verify-full PGSSLROOTCERT=$LOCALPG_CA
+    echo "make test: the library's tests go through dsql-local on localhost:$DSQL_LOCAL_PORT"
+else
+    unset CLUSTER_ENDPOINT CLUSTER_REGION CLUSTER_USER REGION
+fi
+if [ -n "${DSQL_TEST_CLUSTER_ENDPOINT:-}" ]; then
     echo "make test: also testing against the Aurora DSQL cluster $DSQL_TEST_CLUSTER_ENDPOINT"
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}

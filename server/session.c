@@ -378,16 +378,28 @@ static bool backend_startup(dl_session *s, const startup *st)
         return false;
     }
     s->backend.fd = fd;
-    /* The client's own startup parameters, as it sent them. */
-    unsigned char msg[8192];
+    /* The client's own startup parameters, with the mark that holds the session to DSQL's
+     * rules added to its options. */
+    unsigned char msg[8400];
     size_t n = 8;
     dl_put32(msg + 4, PROTO_3_0);
-    if (st->len + 1 + n > sizeof msg)
+    const char *opts = param_of(st, "options");
+    for (size_t i = 0; i < st->len && st->params[i];) {
+        const char *k = st->params + i, *v = k + strlen(k) + 1;
+        size_t kl = strlen(k) + 1, vl = strlen(v) + 1;
+        if (strcmp(k, "options") && n + kl + vl < sizeof msg - 256) {
+            memcpy(msg + n, k, kl);
+            memcpy(msg + n + kl, v, vl);
+            n += kl + vl;
+        }
+        i += kl + vl;
+    }
+    int w = snprintf((char *)msg + n, sizeof msg - n - 2, "options%c%s%s-c dsql_local.enforce=on",
+                     0, opts ? opts : "", opts && *opts ? " " : "");
+    if (w < 0 || (size_t)w >= sizeof msg - n - 2)
         return false;
-    memcpy(msg + n, st->params, st->len);
-    n += st->len;
-    if (n == 8 || msg[n - 1] != '\0' || (n >= 2 && msg[n - 2] != '\0'))
-        msg[n++] = '\0';
+    n += (size_t)w + 1;
+    msg[n++] = '\0';
     dl_put32(msg, (uint32_t)n);
     if (!dl_write(&s->backend, msg, n, IO_TIMEOUT_MS))
         return false;

@@ -10,7 +10,9 @@
  *  - sys.jobs, sys.wait_for_job(job_id), and the functions that run CREATE INDEX ASYNC and
  *    ALTER TABLE ASYNC as jobs (a failed build leaves an invalid index, as on DSQL);
  *  - the text search configurations dropped (DSQL has none).
- * Transaction-local settings carry the counts, so nothing outlives a transaction.
+ * Transaction-local settings carry the counts, so nothing outlives a transaction. Only the
+ * sessions dsql-local opens (started with dsql_local.enforce=on) are held to DSQL's rules:
+ * connections straight to PostgreSQL (setup, tests' own checks) are not.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +43,8 @@ static const char *const setup_sql[] = {
     /* the row cap and the transaction size */
     "CREATE OR REPLACE FUNCTION dsql_local.count_row() RETURNS trigger LANGUAGE plpgsql AS $f$ "
     "DECLARE n bigint; b bigint; BEGIN "
-    "  IF current_setting('dsql_local.internal', true) = 'on' THEN RETURN NULL; END IF; "
+    "  IF coalesce(current_setting('dsql_local.enforce', true), '') <> 'on' "
+    "     OR current_setting('dsql_local.internal', true) = 'on' THEN RETURN NULL; END IF; "
     "  n := coalesce(nullif(current_setting('dsql_local.rows', true), ''), '0')::bigint + 1; "
     "  PERFORM set_config('dsql_local.rows', n::text, true); "
     "  IF n > 3000 THEN "
@@ -67,14 +70,16 @@ static const char *const setup_sql[] = {
     /* DDL and DML in one transaction */
     "CREATE OR REPLACE FUNCTION dsql_local.note_dml() RETURNS trigger LANGUAGE plpgsql AS $f$ "
     "BEGIN "
-    "  IF current_setting('dsql_local.internal', true) = 'on' THEN RETURN NULL; END IF; "
+    "  IF coalesce(current_setting('dsql_local.enforce', true), '') <> 'on' "
+    "     OR current_setting('dsql_local.internal', true) = 'on' THEN RETURN NULL; END IF; "
     "  IF current_setting('dsql_local.ddl', true) = 'on' THEN "
     "    RAISE EXCEPTION USING ERRCODE = '0A000', "
     "      MESSAGE = 'ddl and dml are not supported in the same transaction'; END IF; "
     "  PERFORM set_config('dsql_local.dml', 'on', true); RETURN NULL; END $f$;\n",
     "CREATE OR REPLACE FUNCTION dsql_local.on_ddl_start() RETURNS event_trigger "
     "LANGUAGE plpgsql AS $f$ BEGIN "
-    "  IF current_setting('dsql_local.internal', true) = 'on' THEN RETURN; END IF; "
+    "  IF coalesce(current_setting('dsql_local.enforce', true), '') <> 'on' "
+    "     OR current_setting('dsql_local.internal', true) = 'on' THEN RETURN; END IF; "
     "  IF current_setting('dsql_local.dml', true) = 'on' THEN "
     "    RAISE EXCEPTION USING ERRCODE = '0A000', "
     "      MESSAGE = 'ddl and dml are not supported in the same transaction'; END IF; "

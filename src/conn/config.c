@@ -446,6 +446,8 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
         {"CLUSTER_ENDPOINT", "host"}, {"CLUSTER_REGION", "region"},
         {"REGION", "region"},         {"CLUSTER_USER", "user"},
         {"AWS_PROFILE", "profile"},   {"DSQL_QUERY_TIMEOUT_MS", "query_timeout_ms"},
+        /* The CA to trust when it is not in the system bundle (a local DSQL endpoint). */
+        {"PGSSLROOTCERT", "sslrootcert"},
     };
     static const env_map pg[] = {
         {"PGHOST", "host"},

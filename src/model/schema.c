@@ -301,6 +301,30 @@ static bool job_id_ok(const char *id)
     return true;
 }
 
+/* A job that did not complete: its status and details from sys.jobs in the error. A unique
+ * index whose build found duplicate keys is a constraint failure, as the same CREATE
+ * UNIQUE INDEX run synchronously (23505) is. */
+static int job_failed(dsql_conn *conn, const char *job_id, const char *what, dsql_error *err)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT status, coalesce(details, '') FROM sys.jobs WHERE job_id = '%s'", job_id);
+    PGresult *res = NULL;
+    dsql_error e = DSQL_ERROR_INIT;
+    char status[32] = "failed", details[320] = "";
+    if (dsql__exec_retry(conn, sql, NULL, &res, &e) == DSQL_OK && res && PQntuples(res) == 1 &&
+        PQnfields(res) == 2) {
+        snprintf(status, sizeof status, "%s", PQgetvalue(res, 0, 0));
+        snprintf(details, sizeof details, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    int code = strstr(details, "could not create unique index") ? DSQL_ECONSTRAINT : DSQL_ESERVER;
+    if (*details)
+        return dsql_error_set(err, code, "%s: job %s %s: %s", what, job_id, status, details);
+    return dsql_error_set(err, code, "%s: job %s %s (sys.jobs has no details)", what, job_id,
+                          status);
+}
+
 /* Waits for an asynchronous DDL job (CREATE INDEX ASYNC, ALTER TABLE ASYNC). */
 static int wait_for_job(dsql_conn *conn, const char *job_id, const char *what, dsql_error *err)
 {
@@ -329,8 +353,7 @@ static int wait_for_job(dsql_conn *conn, const char *job_id, const char *what, d
               strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     if (!ok)
-        return dsql_error_set(err, DSQL_ESERVER, "%s: job %s failed (sys.jobs has its details)",
-                              what, job_id);
+        return job_failed(conn, job_id, what, err);
     dsql__conn_log(conn, DSQL_LOG_INFO, "schema: job %s done", job_id);
     return DSQL_OK;
 }

@@ -84,6 +84,8 @@ typedef struct actx {
 } actx;
 
 static void add(actx *c, const char *id, int location, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add(actx *c, const char *id, int location, const char *fmt, ...)
 {
     dsql_rules_stmt *st = c->st;
     const dsql_rule *r = dsql_rules_find(id);

@@ -25,3 +25,10 @@ check() { # name, expected exit, grep -E pattern on stdout+stderr, command...
         ok "$name"
     fi
 }
+
+# The CLI tests talk to the plain PostgreSQL the PG* variables name (under make test, the
+# one behind dsql-local). A test meant for the local DSQL endpoint (the CLUSTER_* variables
+# of scripts/with-dsql-local.sh) sets DSQL_CLI_VIA_LOCAL=1 before sourcing this file.
+if [ -z "${DSQL_CLI_VIA_LOCAL:-}" ]; then
+    unset CLUSTER_ENDPOINT CLUSTER_REGION CLUSTER_USER REGION
+fi

@@ -51,7 +51,8 @@ export FAKE_PSQL_OUT=$tmp/env
 admin_token=$("$DSQL_CLI" generate-db-connect-admin-auth-token --hostname "$cluster" --signing-time "$when")
 user_token=$("$DSQL_CLI" generate-db-connect-auth-token --hostname "$cluster" --signing-time "$when")
 
-out=$(PATH=$tmp/bin:$PATH "$DSQL_CLI" psql --host "$cluster" --signing-time "$when" -- -c 'select 1' 2>&1)
+out=$(env -u PGSSLROOTCERT PATH="$tmp/bin:$PATH" "$DSQL_CLI" psql --host "$cluster" \
+    --signing-time "$when" -- -c 'select 1' 2>&1)
 rc=$?
 if [ $rc -ne 0 ] || grep -q 'X-Amz' <<<"$out"; then
     bad "psql IAM admin run: exit $rc, output: $out"
@@ -64,6 +65,10 @@ check "admin: user admin" 0 '^PGUSER=admin$' cat "$tmp/env"
 check "admin: no search_path option" 1 '' grep -q '^PGOPTIONS=' "$tmp/env"
 check "admin: application_name" 0 "^PGAPPNAME=libdsql/$v$" cat "$tmp/env"
 check "psql arguments passed through" 0 '^select 1$' cat "$tmp/env.args"
+# PGSSLROOTCERT names the CA to trust instead (a cluster reached through a TLS proxy).
+env PGSSLROOTCERT=/tmp/my-ca.pem PATH="$tmp/bin:$PATH" "$DSQL_CLI" psql --host "$cluster" \
+    --signing-time "$when" >/dev/null 2>&1
+check "admin: PGSSLROOTCERT is the CA to trust" 0 '^PGSSLROOTCERT=/tmp/my-ca.pem$' cat "$tmp/env"
 
 PATH=$tmp/bin:$PATH "$DSQL_CLI" psql --host "$cluster" --user app --schema myschema \
     --signing-time "$when" >/dev/null 2>&1

@@ -79,9 +79,31 @@ static inline int cap_count(log_capture *c, const char *needle)
     return n;
 }
 
-/* A config for the throwaway server from the PG* environment (the trust superuser). */
+/* A config for the throwaway PostgreSQL itself (the trust superuser, TLS verify-full),
+ * for tests that need its internals or put their own proxy in front of it. */
+static inline void test_config_plain(dsql_config *cfg)
+{
+    *cfg = (dsql_config)DSQL_CONFIG_INIT;
+    cfg->host = tu_env("PGHOST");
+    cfg->hostaddr = tu_env("PGHOSTADDR");
+    cfg->port = atoi(tu_env("PGPORT"));
+    cfg->user = tu_env("PGUSER");
+    cfg->database = tu_env("PGDATABASE");
+    cfg->sslmode = "verify-full";
+    cfg->sslrootcert = tu_env("PGSSLROOTCERT");
+    cfg->auth = DSQL_AUTH_PASSWORD;
+}
+
+/* A config from the environment: the local DSQL endpoint when make test runs one (IAM over
+ * TLS, as in production: CLUSTER_ENDPOINT and friends), else the throwaway PostgreSQL.
+ * A test of PostgreSQL-side machinery DSQL does not offer (temporary tables, DO blocks,
+ * pg_prepared_statements) defines DSQL_TEST_PLAIN before including this file. */
 static inline void test_config(dsql_config *cfg)
 {
+#ifdef DSQL_TEST_PLAIN
+    test_config_plain(cfg);
+    return;
+#endif
     dsql_error err = DSQL_ERROR_INIT;
     *cfg = (dsql_config)DSQL_CONFIG_INIT;
     tu_env("PGPORT");
@@ -89,6 +111,13 @@ static inline void test_config(dsql_config *cfg)
         print_error("dsql_config_from_env: %s\n", err.message);
         fail();
     }
+}
+
+/* True when make test runs the local DSQL endpoint (library tests go through it). */
+static inline bool test_through_dsql_local(void)
+{
+    const char *p = getenv("DSQL_LOCAL_PORT");
+    return p && *p;
 }
 
 static inline void quiet_notices(void *arg, const char *message)
@@ -177,6 +206,7 @@ static inline long admin_long(const char *fmt, ...)
 /* How a test's pool or connection differs from test_config(): a field left NULL / 0
  * keeps the default. */
 typedef struct test_spec {
+    bool plain; /* the throwaway PostgreSQL itself, not the local DSQL endpoint */
     const char *database;
     const char *application_name;
     int port;
@@ -190,7 +220,11 @@ typedef struct test_spec {
 
 static inline void test_spec_config(const test_spec *spec, dsql_config *cfg)
 {
-    test_config(cfg);
+    /* A port of its own (a test proxy) or a weaker sslmode means plain PostgreSQL. */
+    if (spec->plain || spec->port || spec->sslmode)
+        test_config_plain(cfg);
+    else
+        test_config(cfg);
     if (spec->database)
         cfg->database = spec->database;
     if (spec->application_name)

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain PostgreSQL even under dsql-local: the test uses temporary tables, DO blocks and password
+ * roles. */
+#define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 
 #include "conn_util.h"

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain PostgreSQL even under dsql-local: the test uses pg_prepared_statements, DEALLOCATE and
+ * aggregates. */
+#define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 
 #include "conn/private.h" /* the cache's entry count */

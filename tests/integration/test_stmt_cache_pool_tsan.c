@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain PostgreSQL even under dsql-local: the test uses pg_prepared_statements and DEALLOCATE. */
+#define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 
 #include "conn_util.h"

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain PostgreSQL even under dsql-local: the test uses DO blocks raising the service's errors by
+ * hand. */
+#define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 
 #include "conn/internal.h"
