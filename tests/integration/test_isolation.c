@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain PostgreSQL even under dsql-local, whose sessions are all REPEATABLE READ. */
+#define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 
 #include "conn_util.h"
