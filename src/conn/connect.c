@@ -488,6 +488,9 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
 
     bool resigned = false;
     int64_t backoff = 100;
+    char refused[sizeof err->message] =
+        ""; /* the last transient refusal, should the deadline then pass */
+    int refused_rc = 0;
     for (int attempt = 1;; attempt++) {
         int64_t t0 = dsql__mono_us();
         dsql__connect_failure kind;
@@ -534,10 +537,21 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
             dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
                       "Connect attempt %d refused for now (%s); retrying in %lld ms", attempt,
                       err ? err->message : "transient", (long long)delay);
+            if (err) {
+                snprintf(refused, sizeof refused, "%s", err->message);
+                refused_rc = rc;
+            }
             dsql__sleep_ms(delay);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             continue;
         }
+        /* Out of time in the middle of an attempt after refusals: the refusal is the
+         * cause worth reporting, not the cut-short attempt. */
+        if (rc == DSQL_ETIMEOUT && refused_rc)
+            rc = dsql_error_set(err, refused_rc,
+                                "%s (retried until the deadline; the last attempt ran out of "
+                                "time)",
+                                refused);
         dsql__log(spec->log, spec->log_ctx, DSQL_LOG_ERROR, "%s",
                   err ? err->message : "connect failed");
         free(conn);

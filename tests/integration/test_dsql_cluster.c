@@ -1,9 +1,9 @@
 /*
  * Against a real Aurora DSQL cluster, only when one is configured: `make test` with
  * CLUSTER_ENDPOINT (and CLUSTER_REGION when the host carries none, CLUSTER_USER, AWS
- * credentials) set. scripts/run-tests.sh hands those to this test as DSQL_TEST_CLUSTER_*
- * and hides them from every other test, which target the throwaway PostgreSQL. Without
- * them the program says it skipped and exits 77, which CTest reports as skipped.
+ * credentials) set. The Makefile runs this test alone, in the caller's environment, with
+ * those handed over as DSQL_TEST_CLUSTER_* (every other test goes through dsql-local).
+ * Without them the program says it skipped and exits 77, which CTest reports as skipped.
  *
  * What only a real cluster can show: IAM tokens accepted (DbConnect / DbConnectAdmin),
  * TLS verify-full against Amazon's certificate, the server told apart from PostgreSQL,
