@@ -11,6 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "testutil.h"
 #include "local_util.h"
 
@@ -150,6 +155,71 @@ static void tls_and_sni_are_required(void **state)
              "connect_timeout=10",
              tu_env("DSQL_LOCAL_PORT"), DB);
     refused_with(PQconnectdb(conninfo), "unable to accept connection, sni was not received", NULL);
+}
+
+/* Direct TLS (PostgreSQL 17's sslnegotiation=direct): the handshake first, ALPN
+ * "postgresql", then the startup message; the endpoint asks for the password (the token).
+ * Returns the first message type the endpoint answers with, or 0 when the handshake or
+ * the exchange failed. */
+static char direct_tls_startup(const char *alpn)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, tu_env("LOCALPG_CA"), NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)atoi(tu_env("DSQL_LOCAL_PORT")))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set1_host(ssl, "localhost");
+    if (alpn) {
+        unsigned char protos[32];
+        protos[0] = (unsigned char)strlen(alpn);
+        memcpy(protos + 1, alpn, strlen(alpn));
+        SSL_set_alpn_protos(ssl, protos, (unsigned)strlen(alpn) + 1);
+    }
+    char answer = 0;
+    if (SSL_connect(ssl) == 1) {
+        /* StartupMessage: length, protocol 3.0, user admin, database DB. */
+        unsigned char m[128];
+        size_t n = 8;
+        const char *kv[] = {"user", "admin", "database", DB};
+        for (int i = 0; i < 4; i++) {
+            memcpy(m + n, kv[i], strlen(kv[i]) + 1);
+            n += strlen(kv[i]) + 1;
+        }
+        m[n++] = 0;
+        uint32_t len = htonl((uint32_t)n), proto = htonl(196608);
+        memcpy(m, &len, 4);
+        memcpy(m + 4, &proto, 4);
+        unsigned char r[16];
+        if (SSL_write(ssl, m, (int)n) == (int)n && SSL_read(ssl, r, sizeof r) >= 9) {
+            uint32_t code;
+            memcpy(&code, r + 5, 4);
+            answer = (char)r[0];
+            if (answer == 'R')
+                assert_int_equal(ntohl(code), 3); /* AuthenticationCleartextPassword */
+        }
+    }
+    ERR_clear_error();
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    return answer;
+}
+
+static void direct_tls_with_alpn(void **state)
+{
+    (void)state;
+    assert_int_equal(direct_tls_startup("postgresql"), 'R');
+    /* Without the ALPN PostgreSQL requires for direct TLS, the session is refused. */
+    assert_int_equal(direct_tls_startup(NULL), 0);
 }
 
 /* ---- transactions ---- */
@@ -349,7 +419,7 @@ static void injected_faults(void **state)
     PQfinish(c);
 }
 
-#define MANY 100
+#define MANY 200
 
 static void many_sessions_at_once(void **state)
 {
@@ -385,6 +455,7 @@ int main(void)
         cmocka_unit_test(every_wrong_token_is_refused),
         cmocka_unit_test(roles_other_than_admin),
         cmocka_unit_test(tls_and_sni_are_required),
+        cmocka_unit_test(direct_tls_with_alpn),
         cmocka_unit_test(conflicting_writers_get_oc000),
         cmocka_unit_test(row_cap_counts_the_transaction),
         cmocka_unit_test(transaction_age_cap),
