@@ -54,13 +54,13 @@ static DSQL_MODEL(specialty_model, specialty, "specialty", specialty_attrs);
 static DSQL_MODEL(vet_model, vet, "vet", vet_attrs);
 static DSQL_MODEL(vet_specialty_model, vet_specialty, "vetSpecialties", vet_specialty_attrs);
 
-static const dsql_assoc owner_pets =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc pet_owner =
-    DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
-static const dsql_assoc vet_specialties =
-    DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model,
-                         &vet_specialty_model, "vetId", "specialtyId");
+static const dsql_assoc owner_pets = DSQL_ASSOC_HAS_MANY(
+    owner, pets, n_pets, .source = &owner_model, .target = &pet_model, .foreign_key = "ownerId");
+static const dsql_assoc pet_owner = DSQL_ASSOC_BELONGS_TO(
+    pet, owner, .source = &pet_model, .target = &owner_model, .foreign_key = "ownerId");
+static const dsql_assoc vet_specialties = DSQL_ASSOC_BELONGS_TO_MANY(
+    vet, specialties, n_specialties, .source = &vet_model, .target = &specialty_model,
+    .through = &vet_specialty_model, .foreign_key = "vetId", .other_key = "specialtyId");
 
 typedef struct bench {
     dsql_config cfg;
@@ -239,9 +239,8 @@ static int pet_find_by_name(void *ctx, const char *name, pc_pet *out, char *err)
     dsql_error e = DSQL_ERROR_INIT;
     pet *p;
     dsql_result *res;
-    int rc =
-        dsql_find_one(b->pool, &pet_model, &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name))},
-                      (void **)&p, &res, &e);
+    int rc = dsql_find_one(b->pool, &pet_model,
+                           &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name))}, &p, &res, &e);
     if (rc)
         return fail(rc, &e, "pet.findOne", err);
     rc = put_pet(p, out, err) ? PC_OK : PC_ERROR;
@@ -255,9 +254,8 @@ static int owner_find_by_id(void *ctx, const char *id, pc_owner *out, char *err)
     dsql_error e = DSQL_ERROR_INIT;
     owner *o;
     dsql_result *res;
-    int rc =
-        dsql_find_one(b->pool, &owner_model, &(dsql_query){.where = DSQL_EQ("id", DSQL_STR(id))},
-                      (void **)&o, &res, &e);
+    int rc = dsql_find_one(b->pool, &owner_model,
+                           &(dsql_query){.where = DSQL_EQ("id", DSQL_STR(id))}, &o, &res, &e);
     if (rc)
         return fail(rc, &e, "owner.findOne", err);
     rc = put_owner(o, out, err) ? PC_OK : PC_ERROR;
@@ -267,8 +265,7 @@ static int owner_find_by_id(void *ctx, const char *id, pc_owner *out, char *err)
 
 /* The pet and its owner in one statement: the owner included (one round trip, where the
  * seed makes two queries). */
-static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_owner *oout,
-                               char *err)
+static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_owner *oout, char *err)
 {
     bench *b = ctx;
     dsql_error e = DSQL_ERROR_INIT;
@@ -277,7 +274,7 @@ static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_own
     int rc = dsql_find_one(b->pool, &pet_model,
                            &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
                                          DSQL_INCLUDES({.assoc = &pet_owner})},
-                           (void **)&p, &res, &e);
+                           &p, &res, &e);
     if (rc)
         return fail(rc, &e, "pet.findOne+owner", err);
     rc = PC_OK;
@@ -301,7 +298,7 @@ static int vet_find_with_specialties(void *ctx, const char *name, pc_vet *out, c
         b->pool, &vet_model,
         &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
                       DSQL_INCLUDES({.assoc = &vet_specialties, DSQL_ORDER_BY(DSQL_ASC("id"))})},
-        (void **)&v, &res, &e);
+        &v, &res, &e);
     if (rc)
         return fail(rc, &e, "vet.findOne+include", err);
     bool ok = put(out->id, sizeof(out->id), v->id.str, NULL, "vet.id", err) &&
@@ -324,8 +321,7 @@ static int specialty_find_by_pk(void *ctx, const char *name, char *out, char *er
     dsql_error e = DSQL_ERROR_INIT;
     specialty *s;
     dsql_result *res;
-    int rc =
-        dsql_find_by_pk(b->pool, &specialty_model, DSQL_STR(name), NULL, (void **)&s, &res, &e);
+    int rc = dsql_find_by_pk(b->pool, &specialty_model, DSQL_STR(name), NULL, &s, &res, &e);
     if (rc)
         return fail(rc, &e, "specialty.findByPk", err);
     rc = put(out, PC_SPECIALTY_SIZE, s->id, NULL, "specialty.id", err) ? PC_OK : PC_ERROR;
@@ -342,7 +338,7 @@ static int owner_find_with_pets(void *ctx, const char *name, pc_owner_pets *out,
     int rc = dsql_find_one(b->pool, &owner_model,
                            &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
                                          DSQL_INCLUDES({.assoc = &owner_pets})},
-                           (void **)&o, &res, &e);
+                           &o, &res, &e);
     if (rc)
         return fail(rc, &e, "owner.findOne+pets", err);
     bool ok = put_owner(o, &out->owner, err);

@@ -51,13 +51,13 @@ static DSQL_MODEL(vet_model, vet, "vet", vet_attrs);
 static DSQL_MODEL(vet_specialty_model, vet_specialty, "vetSpecialties", vet_specialty_attrs);
 
 /* Relationships, without database constraints (as the sample). */
-static const dsql_assoc pet_owner =
-    DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
-static const dsql_assoc owner_pets =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc vet_specialties =
-    DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model,
-                         &vet_specialty_model, "vetId", "specialtyId");
+static const dsql_assoc pet_owner = DSQL_ASSOC_BELONGS_TO(
+    pet, owner, .source = &pet_model, .target = &owner_model, .foreign_key = "ownerId");
+static const dsql_assoc owner_pets = DSQL_ASSOC_HAS_MANY(
+    owner, pets, n_pets, .source = &owner_model, .target = &pet_model, .foreign_key = "ownerId");
+static const dsql_assoc vet_specialties = DSQL_ASSOC_BELONGS_TO_MANY(
+    vet, specialties, n_specialties, .source = &vet_model, .target = &specialty_model,
+    .through = &vet_specialty_model, .foreign_key = "vetId", .other_key = "specialtyId");
 
 static dsql_error err;
 
@@ -87,7 +87,7 @@ static vet *find_vet(dsql_pool *pool, const char *name, const char *want, dsql_r
         pool, &vet_model,
         &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
                       DSQL_INCLUDES({.assoc = &vet_specialties, DSQL_ORDER_BY(DSQL_ASC("id"))})},
-        (void **)&v, res, &err));
+        &v, res, &err));
     char list[256] = "";
     for (size_t i = 0; i < v->n_specialties; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     pet *p;
     dsql_result *pres;
     TRY(dsql_find_one(pool, &pet_model, &(dsql_query){.where = DSQL_EQ("name", DSQL_STR("Pet1"))},
-                      (void **)&p, &pres, &err));
+                      &p, &pres, &err));
     printf("Pet1 ID: %s, Name: %s, Birth date: %s, Owner ID: %s\n", p->id.str, p->name,
            p->birth_date, p->owner_id.str);
     check(pet1.id.str, p->id.str);
@@ -151,8 +151,8 @@ int main(int argc, char **argv)
     owner *o;
     dsql_result *ores;
     TRY(dsql_find_one(pool, &owner_model,
-                      &(dsql_query){.where = DSQL_EQ("id", DSQL_STR(p->owner_id.str))}, (void **)&o,
-                      &ores, &err));
+                      &(dsql_query){.where = DSQL_EQ("id", DSQL_STR(p->owner_id.str))}, &o, &ores,
+                      &err));
     printf("John ID: %s, Name: %s, City: %s, Telephone: %s\n", o->id.str, o->name, o->city,
            o->telephone ? o->telephone : "null");
     check(john.id.str, o->id.str);
@@ -181,8 +181,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < 3; i++) {
         specialty *s;
         dsql_result *sres;
-        TRY(dsql_find_by_pk(pool, &specialty_model, DSQL_STR(found[i]->id), NULL, (void **)&s,
-                            &sres, &err));
+        TRY(dsql_find_by_pk(pool, &specialty_model, DSQL_STR(found[i]->id), NULL, &s, &sres, &err));
         printf("%s ID: %s\n", names[i], s->id);
         check(names[i], s->id);
         dsql_result_free(sres);

@@ -273,7 +273,7 @@ void dsql__conn_free(dsql_conn *conn)
     if (conn->pg)
         PQfinish(conn->pg);
     dsql__stmt_cache_free(&conn->stmts);
-    conn->magic = 0;
+    dsql__db_close(&conn->db);
     free(conn);
 }
 
@@ -481,7 +481,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
     dsql_conn *conn = calloc(1, sizeof *conn);
     if (!conn)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    conn->magic = DSQL__MAGIC_CONN;
+    dsql__db_init(&conn->db, DSQL__MAGIC_CONN);
     conn->log = spec->log;
     conn->log_ctx = spec->log_ctx;
     dsql__stmt_cache_init(&conn->stmts, spec->statement_cache);
@@ -559,10 +559,10 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
     }
 }
 
-int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
 {
     if (!out)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_connect: out is NULL");
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_conn_open: out is NULL");
     *out = NULL;
     dsql__spec spec;
     int rc = dsql__spec_init(&spec, cfg, err);
@@ -574,9 +574,14 @@ int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
     return rc;
 }
 
+int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+{
+    return dsql_conn_open(cfg, out, err);
+}
+
 void dsql_conn_close(dsql_conn *conn)
 {
-    if (!conn || conn->magic != DSQL__MAGIC_CONN)
+    if (!dsql__is_conn(conn))
         return;
     dsql__conn_free(conn);
 }
@@ -590,8 +595,7 @@ bool dsql__conn_check_broken(dsql_conn *conn)
 
 bool dsql_conn_ok(const dsql_conn *conn)
 {
-    return conn && conn->magic == DSQL__MAGIC_CONN && !conn->broken && conn->pg &&
-           PQstatus(conn->pg) == CONNECTION_OK;
+    return dsql__is_conn(conn) && !conn->broken && conn->pg && PQstatus(conn->pg) == CONNECTION_OK;
 }
 
 PGconn *dsql__conn_pg(dsql_conn *conn)
@@ -601,14 +605,14 @@ PGconn *dsql__conn_pg(dsql_conn *conn)
 
 struct pg_conn *dsql_conn_pg(dsql_conn *conn)
 {
-    return conn && conn->magic == DSQL__MAGIC_CONN ? conn->pg : NULL;
+    return dsql__is_conn(conn) ? conn->pg : NULL;
 }
 
 void dsql_conn_get_stats(const dsql_conn *conn, dsql_conn_stats *stats)
 {
     if (!stats)
         return;
-    if (!conn || conn->magic != DSQL__MAGIC_CONN) {
+    if (!dsql__is_conn(conn)) {
         memset(stats, 0, sizeof *stats);
         return;
     }

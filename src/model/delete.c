@@ -1,5 +1,5 @@
 /*
- * dsql_destroy: DELETE by a where clause under Aurora DSQL's 3,000-row cap per transaction
+ * dsql_delete: DELETE by a where clause under Aurora DSQL's 3,000-row cap per transaction
  * (DSQL has no TRUNCATE, and rows deleted by ON DELETE CASCADE count too).
  *
  * With a primary key, on a pool or an idle connection: chunks of
@@ -50,21 +50,21 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
     dsql_error cause = *e;
     if (!has_key && dsql__is_row_limit(e)) {
         dsql_error_set(e, DSQL_ELIMIT,
-                       "dsql_destroy: %s: the rows to delete are more than the %d one Aurora "
+                       "dsql_delete: %s: the rows to delete are more than the %d one Aurora "
                        "DSQL transaction may modify, and the model has no primary key to "
                        "delete them in chunks by; nothing was deleted: %s",
                        m->name, DSQL__ROW_CAP, cause.message);
     } else if (rc == DSQL_EUNKNOWN_OUTCOME && !enclosed) {
         /* The conn layer says the DELETE may have committed before the link went. */
         dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
-                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
+                       "dsql_delete: %s: %llu rows were deleted (in committed chunks of up to "
                        "%d), then the connection was lost with a chunk in flight: up to %d more "
                        "may or may not have been deleted: %s",
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
                        cause.message);
     } else if (total > 0 && !enclosed) {
         dsql_error_set(e, DSQL_EPARTIAL,
-                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
+                       "dsql_delete: %s: %llu rows were deleted (in committed chunks of up to "
                        "%d) before a chunk failed: %s",
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, cause.message);
         rc = DSQL_EPARTIAL;
@@ -77,8 +77,8 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
     return rc;
 }
 
-int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
-                 dsql_error *err)
+int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                dsql_error *err)
 {
     if (affected)
         *affected = 0;
@@ -86,10 +86,10 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
     if (rc)
         return rc;
     if (!db)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_destroy: db is NULL");
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete: db is NULL");
     if (!where)
         return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_destroy: %s: where is NULL (to delete every row on purpose, "
+                              "dsql_delete: %s: where is NULL (to delete every row on purpose, "
                               "use DSQL_NOT_NULL on the primary key)",
                               m->name);
     const dsql_attr *key = dsql__model_pk(m);
@@ -113,7 +113,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
             /* Cascaded deletes took the chunk over the cap; nothing of it was deleted. */
             limit = (limit + 1) / 2;
             dsql__db_log(db, DSQL_LOG_INFO,
-                         "dsql_destroy: %s: a chunk went over the row cap (cascaded rows "
+                         "dsql_delete: %s: a chunk went over the row cap (cascaded rows "
                          "count); trying %lld rows at a time",
                          m->name, (long long)limit);
             rc = DSQL_OK;
@@ -133,7 +133,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         if (rc == DSQL_ELIMIT && key && limit == 1 && dsql__is_row_limit(&e)) {
             dsql_error cause = e;
             dsql_error_set(&e, DSQL_ELIMIT,
-                           "dsql_destroy: %s: deleting a single row takes more than the %d "
+                           "dsql_delete: %s: deleting a single row takes more than the %d "
                            "rows one Aurora DSQL transaction may modify (its ON DELETE CASCADE "
                            "reaches that many): delete the referencing rows first: %s",
                            m->name, DSQL__ROW_CAP, cause.message);
@@ -148,4 +148,10 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     return rc;
+}
+
+int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                 dsql_error *err)
+{
+    return dsql_delete(db, m, where, affected, err);
 }
