@@ -164,23 +164,22 @@ static inline void local_backend_exec(PGconn *c, const char *sql)
     PQclear(r);
 }
 
-/* A fresh database on the backend (dropped first if a previous run left it). */
-static inline void local_fresh_database(const char *db)
-{
-    PGconn *c = local_backend("postgres");
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    local_backend_exec(c, sql);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-    local_backend_exec(c, sql);
-    PQfinish(c);
-}
-
 static inline void local_drop_database(const char *db)
 {
     PGconn *c = local_backend("postgres");
     char sql[256];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    local_backend_exec(c, sql);
+    PQfinish(c);
+}
+
+/* A fresh database on the backend (dropped first if a previous run left it). */
+static inline void local_fresh_database(const char *db)
+{
+    local_drop_database(db);
+    PGconn *c = local_backend("postgres");
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
     local_backend_exec(c, sql);
     PQfinish(c);
 }
