@@ -238,13 +238,16 @@ static size_t deallocs_due(dsql_conn *conn)
     return c->npending < MAX_DEALLOC_PER_TRIP ? c->npending : MAX_DEALLOC_PER_TRIP;
 }
 
-/* Leaves pipeline mode after a failure, draining what is left; marks conn broken if the
- * connection cannot be brought back to a clean state. */
+/* Leaves pipeline mode after a failure, draining what has already arrived; marks conn
+ * broken if the connection cannot be brought back to a clean state. Never waits:
+ * PQgetResult blocks (even in non-blocking mode) while output is unsent or an answer is
+ * due, so a connection that is already broken, or whose answers have not all arrived, is
+ * left as it is - broken, never to be used again. */
 static void pipeline_abandon(dsql_conn *conn)
 {
     PGconn *pg = conn->pg;
     for (int guard = 0; guard < 1000000 && PQpipelineStatus(pg) != PQ_PIPELINE_OFF; guard++) {
-        if (PQstatus(pg) != CONNECTION_OK)
+        if (conn->broken || PQstatus(pg) != CONNECTION_OK || PQisBusy(pg))
             break;
         PGresult *r = PQgetResult(pg);
         if (!r) {

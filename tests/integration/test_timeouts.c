@@ -237,6 +237,42 @@ static void stalled_pipeline_is_unknown_outcome(void **state)
     stop_proxy(px);
 }
 
+/* A pipeline far larger than the socket buffers, on a link that stalls at its first
+ * statement: the send itself cannot finish. */
+enum { BIG_STMTS = 24, BIG_PARAM = 1 << 20 };
+
+static int do_big_pipeline(call *c)
+{
+    char *text = malloc(BIG_PARAM + 1);
+    assert_non_null(text);
+    memset(text, 'x', BIG_PARAM);
+    text[BIG_PARAM] = '\0';
+    dsql_value p = DSQL_STR(text);
+    dsql_stmt s[BIG_STMTS];
+    s[0] = (dsql_stmt){"SELECT '" MARK "'", NULL, 0};
+    for (int i = 1; i < BIG_STMTS; i++)
+        s[i] = (dsql_stmt){"SELECT length($1)", &p, 1};
+    int rc = dsql_conn_pipeline(c->a, s, BIG_STMTS, NULL, &c->err);
+    free(text);
+    return rc;
+}
+
+static void stalled_send_times_out(void **state)
+{
+    (void)state;
+    proxy *px = start_proxy(MARK);
+    dsql_conn *conn = TEST_CONN(.port = px->port, .sslmode = "disable", .query_timeout_ms = 500);
+    call c = {.fn = do_big_pipeline, .a = conn};
+    run_bounded(&c, 15000);
+    assert_int_equal(c.rc, DSQL_ETIMEOUT);
+    assert_non_null(strstr(c.err.message, "no answer from the server within 500 ms while sending "
+                                          "(query_timeout_ms)"));
+    assert_took(&c, 450, 10000);
+    assert_false(dsql_conn_ok(conn));
+    dsql_conn_close(conn);
+    stop_proxy(px);
+}
+
 /* ---- connects ---- */
 
 static void acquire_timeout_bounds_connect(void **state)
@@ -402,6 +438,7 @@ int main(void)
         cmocka_unit_test(stalled_commit_is_unknown_outcome),
         cmocka_unit_test(stalled_body_times_out_without_retry),
         cmocka_unit_test(stalled_pipeline_is_unknown_outcome),
+        cmocka_unit_test(stalled_send_times_out),
         cmocka_unit_test(acquire_timeout_bounds_connect),
         cmocka_unit_test(connect_timeout_bounds_connect),
         cmocka_unit_test(shutting_down_refusals_are_waited_out),
