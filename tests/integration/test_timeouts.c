@@ -237,6 +237,48 @@ static void stalled_pipeline_is_unknown_outcome(void **state)
     stop_proxy(px);
 }
 
+/* ---- a statement the server is still running when the deadline passes ---- */
+
+#define SLEEPER "SELECT pg_sleep(30) /* cancel-me */"
+
+static int do_sleep(call *c)
+{
+    return dsql_conn_query(c->a, SLEEPER, NULL, 0, NULL, &c->err);
+}
+
+/* Backends running the sleeper, as the server sees them. */
+static long running_sleepers(void)
+{
+    return admin_long("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query "
+                      "LIKE '" SLEEPER "%%'");
+}
+
+/* The server stops the statement soon after the deadline (it would otherwise sleep on for
+ * 30 s: PostgreSQL notices a vanished client only when it next writes to it). Through the
+ * local DSQL endpoint too, which relays the cancel request to the backend. */
+static void timed_out_statement_is_cancelled(void **state)
+{
+    (void)state;
+    for (int via_endpoint = 0; via_endpoint <= (int)test_through_dsql_local(); via_endpoint++) {
+        log_capture cap;
+        cap_init(&cap);
+        dsql_conn *conn = TEST_CONN(.plain = !via_endpoint, .query_timeout_ms = 300, .logs = &cap);
+        call c = {.fn = do_sleep, .a = conn};
+        run_bounded(&c, 10000);
+        assert_int_equal(c.rc, DSQL_ETIMEOUT);
+        assert_took(&c, 250, 5000);
+        int64_t t0 = dsql__mono_ms();
+        long running;
+        while ((running = running_sleepers()) != 0 && dsql__mono_ms() - t0 < 5000)
+            dsql__sleep_ms(50);
+        assert_int_equal(running, 0);
+        assert_true(cap_has(&cap, "No answer within 300 ms: asked the server to cancel the "
+                                  "statement; the connection is closed"));
+        dsql_conn_close(conn);
+        cap_free(&cap);
+    }
+}
+
 /* A pipeline far larger than the socket buffers, on a link that stalls at its first
  * statement: the send itself cannot finish. */
 enum { BIG_STMTS = 24, BIG_PARAM = 1 << 20 };
@@ -439,6 +481,7 @@ int main(void)
         cmocka_unit_test(stalled_body_times_out_without_retry),
         cmocka_unit_test(stalled_pipeline_is_unknown_outcome),
         cmocka_unit_test(stalled_send_times_out),
+        cmocka_unit_test(timed_out_statement_is_cancelled),
         cmocka_unit_test(acquire_timeout_bounds_connect),
         cmocka_unit_test(connect_timeout_bounds_connect),
         cmocka_unit_test(shutting_down_refusals_are_waited_out),
