@@ -353,6 +353,16 @@ typedef struct dsql__body_mark {
 void dsql__pool_body_enter(dsql_pool *pool, dsql__body_mark *mark);
 void dsql__pool_body_leave(dsql_pool *pool, dsql__body_mark *mark);
 
+/* The connection of one attempt of a retried unit (a transaction, a pipelined
+ * transaction, a statement): the one *held from the attempt before, else a new acquire.
+ * Aurora DSQL's transient fault (XX000 "server unavailable") is retried on the same
+ * connection, so after an attempt that met it dsql__pool_attempt_done keeps the connection
+ * in *held (when it is healthy and outside any transaction) instead of releasing it; the
+ * unit releases what is still held once the retry loop ends. */
+int dsql__pool_attempt_conn(dsql_pool *pool, dsql_conn **held, dsql_conn **conn, dsql_error *err);
+void dsql__pool_attempt_done(dsql_pool *pool, dsql_conn **held, dsql_conn *conn, int rc,
+                             bool retryable);
+
 /* Checks opts (NULL = all defaults) and fills out with every value resolved: the
  * defaults for 0 fields (max 5, min 0, acquire 30000, idle 10000, lifetime 55 min).
  * DSQL_EINVAL naming the option otherwise. */

@@ -105,6 +105,7 @@ typedef struct tx_run {
     dsql_conn *fixed;
     dsql_tx_fn fn;
     void *ctx;
+    dsql_conn *held; /* pool: kept for the retry of a transient fault */
 } tx_run;
 
 static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
@@ -114,7 +115,7 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     int rc;
     if (t->pool) {
         dsql__pool_count_tx(t->pool, attempt > 1);
-        if ((rc = dsql_pool_acquire(t->pool, &conn, e)))
+        if ((rc = dsql__pool_attempt_conn(t->pool, &t->held, &conn, e)))
             return rc;
     } else if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
         return dsql_error_set(e, DSQL_EINVAL,
@@ -125,10 +126,8 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         dsql__pool_body_enter(t->pool, &mark);
     bool commit_sent;
     rc = run_once(conn, t->fn, t->ctx, e, &commit_sent);
-    if (t->pool) {
+    if (t->pool)
         dsql__pool_body_leave(t->pool, &mark);
-        dsql_pool_release(t->pool, conn);
-    }
     if (rc == DSQL_ECONFLICT || dsql__is_occ_conflict(e->sqlstate, e->message)) {
         rc = e->status = DSQL_ECONFLICT;
         *retryable = true;
@@ -138,6 +137,8 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         /* A lost standalone connection cannot be retried on: only a pool gives a new one. */
         *retryable = !commit_sent && t->pool;
     }
+    if (t->pool)
+        dsql__pool_attempt_done(t->pool, &t->held, conn, rc, *retryable);
     return rc;
 }
 
@@ -157,8 +158,11 @@ static int run_tx(dsql_pool *pool, dsql_conn *fixed, dsql_tx_fn fn, void *ctx,
         u.log = fixed->log;
         u.log_ctx = fixed->log_ctx;
     }
-    tx_run t = {pool, fixed, fn, ctx};
-    return dsql__retry_run(&u, &t, attempts, err);
+    tx_run t = {pool, fixed, fn, ctx, NULL};
+    rc = dsql__retry_run(&u, &t, attempts, err);
+    if (t.held)
+        dsql_pool_release(pool, t.held);
+    return rc;
 }
 
 int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx, const dsql_retry_policy *policy,
@@ -192,6 +196,7 @@ typedef struct pipe_run {
     size_t n;
     dsql_result **res; /* n + 2 slots, or NULL */
     dsql_result **results;
+    dsql_conn *held; /* pool: kept for the retry of a transient fault */
 } pipe_run;
 
 static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
@@ -202,7 +207,7 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     int rc;
     if (t->pool) {
         dsql__pool_count_tx(t->pool, attempt > 1);
-        if ((rc = dsql_pool_acquire(t->pool, &conn, e)))
+        if ((rc = dsql__pool_attempt_conn(t->pool, &t->held, &conn, e)))
             return rc;
     }
     size_t failed = n + 2;
@@ -220,9 +225,12 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     }
     if (rc)
         dsql__conn_reset_tx(conn);
+    bool unknown =
+        rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || (rc == DSQL_EUNAVAILABLE && failed == n + 1);
+    *retryable = !unknown && (rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE);
     if (t->pool)
-        dsql_pool_release(t->pool, conn);
-    if (rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || (rc == DSQL_EUNAVAILABLE && failed == n + 1))
+        dsql__pool_attempt_done(t->pool, &t->held, conn, rc, *retryable);
+    if (unknown)
         /* The whole batch, COMMIT included, may have reached the server. */
         return dsql__commit_unknown(
             e, rc == DSQL_ECONNLOST  ? "connection lost during a pipelined transaction"
@@ -237,7 +245,6 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         dsql__err_prefix(e, "COMMIT");
     else if (failed <= n)
         dsql__err_prefix(e, "statement %zu of %zu", failed - 1, n);
-    *retryable = rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE;
     return rc;
 }
 
@@ -295,8 +302,10 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
 
     dsql__retry_unit u = {.policy = &p, .what = "Pipelined transaction", .attempt = pipe_attempt};
     dsql__db_logger(db, &u.log, &u.log_ctx);
-    pipe_run t = {pool, fixed, all, n, results ? res : NULL, results};
+    pipe_run t = {pool, fixed, all, n, results ? res : NULL, results, NULL};
     rc = dsql__retry_run(&u, &t, NULL, err);
+    if (t.held)
+        dsql_pool_release(pool, t.held);
     if (all != small)
         free(all);
     if (res != small_res)

@@ -1,8 +1,9 @@
 /*
  * What the server answers, made real in the throwaway PostgreSQL by functions and triggers:
  *  - Aurora DSQL's transient fault, XX000 "server unavailable": a transaction or a read is
- *    retried; at COMMIT, or under an autocommit write, the outcome is unknown and nothing
- *    is retried; a fault that persists ends as DSQL_EUNAVAILABLE after the retries;
+ *    retried, on the same connection as the service asks; at COMMIT, or under an autocommit write,
+ * the outcome is unknown and nothing is retried; a fault that persists ends as DSQL_EUNAVAILABLE
+ * after the retries;
  *  - the row cap's 54000 "transaction row limit exceeded": DSQL_ELIMIT with a hint that says
  *    what to do;
  *  - one transaction's worth of statements (dsql_pipeline_tx, dsql_conn_pipeline) holding two
@@ -55,15 +56,20 @@ static const dsql_retry_policy fast = {.base_delay_ms = 1, .max_delay_ms = 5};
 typedef struct body {
     int faults; /* the body's first statement fails this many times */
     int runs;
+    int64_t backend[8]; /* pg_backend_pid() seen by each run */
 } body;
 
 static int faulty_body(dsql_conn *conn, void *ctx, dsql_error *err)
 {
     body *b = ctx;
     b->runs++;
+    int rc = conn_query_int(conn, "SELECT pg_backend_pid()", NULL, 0,
+                            &b->backend[(b->runs - 1) % 8], err);
+    if (rc)
+        return rc;
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT %s_unavailable(%d)", t, b->faults);
-    int rc = dsql_conn_query(conn, sql, NULL, 0, NULL, err);
+    rc = dsql_conn_query(conn, sql, NULL, 0, NULL, err);
     if (rc)
         return rc;
     snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (%d)", t, b->runs);
@@ -85,6 +91,12 @@ static void transaction_retries_unavailable(void **state)
     dsql_pool_stats st;
     dsql_pool_get_stats(pool, &st);
     assert_int_equal(st.tx_retries, 1);
+    /* Retried on the same connection, as Aurora DSQL asks: held through the backoff, not
+     * given back to the pool and taken again. */
+    assert_int_equal(st.acquires, 1);
+    assert_int_equal(b.backend[1], b.backend[0]);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.idle, 1);
     dsql_pool_close(pool);
 }
 
@@ -102,6 +114,11 @@ static void persistent_unavailable_gives_up(void **state)
     assert_string_equal(err.sqlstate, "XX000");
     assert_non_null(strstr(err.message, "gave up after 4 attempts: server unavailable"));
     assert_string_equal(dsql_strerror(DSQL_EUNAVAILABLE), "service temporarily unavailable");
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.acquires, 1); /* all four attempts on one connection */
+    assert_int_equal(st.in_use, 0);   /* and it went back once the runner gave up */
+    assert_int_equal(st.idle, 1);
     dsql_pool_close(pool);
 }
 
@@ -118,6 +135,10 @@ static void autocommit_read_retried_write_unknown(void **state)
     assert_string_equal(dsql_result_text(res, 0, 0), "1");
     dsql_result_free(res);
     assert_int_equal(calls(), 2);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.acquires, 1); /* the read ran again on the same connection */
+    assert_int_equal(st.idle, 1);
 
     reset();
     snprintf(sql, sizeof sql, "INSERT INTO %s SELECT %s_unavailable(1)", t, t);
@@ -179,6 +200,10 @@ static void pipeline_statement_unavailable_is_retried(void **state)
     assert_dsql_ok(dsql_pipeline_tx(pool, s, 2, NULL, &fast, &err), err);
     assert_int_equal(calls(), 2);
     assert_int_equal(admin_long("SELECT count(*) FROM %s WHERE id = 5", t), 1);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.acquires, 1); /* the batch ran again on the same connection */
+    assert_int_equal(st.idle, 1);
     dsql_pool_close(pool);
 }
 
