@@ -333,8 +333,11 @@ static void acquire_timeout_bounds_connect(void **state)
     call c = {.fn = do_acquire, .a = pool};
     run_bounded(&c, 8000);
     assert_int_equal(c.rc, DSQL_ETIMEOUT);
-    assert_non_null(strstr(c.err.message, "no answer within 800 ms (the time left of the pool's "
-                                          "acquire timeout)"));
+    /* The time left is 800 ms less what the acquire spent before connecting (a few ms on
+     * a loaded machine), so the number is not pinned. */
+    assert_non_null(strstr(c.err.message, "as postgres: no answer within "));
+    assert_non_null(strstr(c.err.message, " ms (the time left of the pool's acquire timeout); "
+                                          "the server or the network is not responding"));
     assert_took(&c, 700, 4000);
     dsql_pool_close(pool);
     stop_proxy(px);
