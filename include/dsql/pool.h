@@ -64,8 +64,9 @@ DSQL_API void dsql_pool_close(dsql_pool *pool);
  * (connecting happens outside the pool's lock, retrying "waking up" / rate limits within
  * the timeout), else waits in FIFO order. DSQL_ETIMEOUT after acquire_timeout_ms, which
  * bounds a connect in progress too; DSQL_ECLOSED when the pool closes; DSQL_EMISUSE when
- * the calling thread is inside a dsql_transaction body running on this pool (use the
- * body's connection). The connection belongs to the caller's thread until
+ * the calling thread is inside a transaction body running on a connection of this pool
+ * (dsql_transaction, or dsql_conn_transaction on a connection acquired from it): use the
+ * body's connection. The connection belongs to the caller's thread until
  * dsql_pool_release().
  */
 DSQL_API int dsql_pool_acquire(dsql_pool *pool, dsql_conn **conn, dsql_error *err);
@@ -132,10 +133,12 @@ DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
                               const dsql_retry_policy *policy, int *attempts, dsql_error *err);
 
 /**
- * dsql_transaction on one connection instead of a pool: BEGIN; fn; COMMIT on conn, with
- * the same conflict and transient-fault retries. conn must not be inside a transaction. A lost connection is
- * not retried (there is no other connection to retry on): DSQL_ECONNLOST before COMMIT,
- * DSQL_EUNKNOWN_OUTCOME during it.
+ * dsql_transaction on one connection instead of a pool: BEGIN ISOLATION LEVEL REPEATABLE
+ * READ; fn; COMMIT on conn, with the same conflict and transient-fault retries and the
+ * same timeouts. conn must not be inside a transaction. A lost connection is not retried
+ * (there is no other connection to retry on): DSQL_ECONNLOST before COMMIT,
+ * DSQL_EUNKNOWN_OUTCOME during it. When conn came from a pool, that pool used from inside
+ * fn (by the same thread) is DSQL_EMISUSE, as in dsql_transaction.
  */
 DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
                                    const dsql_retry_policy *policy, int *attempts,

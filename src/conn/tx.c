@@ -121,13 +121,17 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         return dsql_error_set(e, DSQL_EINVAL,
                               "the connection is already inside a transaction (or busy)");
     }
+    /* The body runs with a connection of a pool (dsql_transaction, or dsql_conn_transaction
+     * on a connection acquired from one): the same thread asking that pool for another
+     * connection meanwhile is the mix-up of handles, refused at once (pool.c). */
+    dsql_pool *owner = t->pool ? t->pool : conn->pool;
     dsql__body_mark mark;
-    if (t->pool)
-        dsql__pool_body_enter(t->pool, &mark);
+    if (owner)
+        dsql__pool_body_enter(owner, &mark);
     bool commit_sent;
     rc = run_once(conn, t->fn, t->ctx, e, &commit_sent);
-    if (t->pool)
-        dsql__pool_body_leave(t->pool, &mark);
+    if (owner)
+        dsql__pool_body_leave(owner, &mark);
     if (rc == DSQL_ECONFLICT || dsql__is_occ_conflict(e->sqlstate, e->message)) {
         rc = e->status = DSQL_ECONFLICT;
         *retryable = true;

@@ -475,6 +475,32 @@ static void nested_acquire_is_misuse(void **state)
     dsql_pool_close(pool);
 }
 
+static int do_conn_misuse(call *c)
+{
+    return dsql_conn_transaction(c->a, body_uses_pool, c, NULL, &c->attempts, &c->err);
+}
+
+/* The same mistake in dsql_conn_transaction on a connection the program acquired from the
+ * pool (before: a wait for the whole acquire timeout, then a timeout). */
+static void nested_acquire_on_pooled_connection_is_misuse(void **state)
+{
+    (void)state;
+    dsql_pool_options o = {.max = 1, .acquire_timeout_ms = 3000};
+    dsql_pool *pool = TEST_POOL(.options = &o);
+    dsql_conn *conn = NULL;
+    dsql_error err;
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    call c = {.fn = do_conn_misuse, .a = conn, .b = pool};
+    run_bounded(&c, 10000);
+    assert_int_equal(c.rc, DSQL_EMISUSE);
+    assert_int_equal(c.attempts, 1);
+    assert_non_null(strstr(c.err.message, "(was the pool passed where the body's dsql_conn "
+                                          "belongs?)"));
+    assert_took(&c, 0, 1500);
+    dsql_pool_release(pool, conn);
+    dsql_pool_close(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +517,7 @@ int main(void)
         cmocka_unit_test(pool_waits_out_a_restart),
         cmocka_unit_test(first_refusal_fails_at_once),
         cmocka_unit_test(nested_acquire_is_misuse),
+        cmocka_unit_test(nested_acquire_on_pooled_connection_is_misuse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
