@@ -67,8 +67,11 @@ typedef struct dsql_config {
                                        round trip (a statement, a pipeline, COMMIT) must be
                                        answered within it, or the call fails with
                                        DSQL_ETIMEOUT (DSQL_EUNKNOWN_OUTCOME when a write or
-                                       COMMIT was in flight) and the connection is closed.
-                                       0 = default 60000; at most 86400000 (24 h) */
+                                       COMMIT was in flight), the server is asked to cancel
+                                       the statement and the connection is closed. DDL and
+                                       CALL (index builds, CALL sys.wait_for_job) get at
+                                       least 330 s. 0 = default 60000; at most 86400000
+                                       (24 h) */
     void *reserved_[8];           /**< room for fields added later without changing the
                                        struct's size: zero (DSQL_CONFIG_INIT) */
 } dsql_config;

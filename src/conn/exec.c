@@ -238,6 +238,13 @@ static size_t deallocs_due(dsql_conn *conn)
     return c->npending < MAX_DEALLOC_PER_TRIP ? c->npending : MAX_DEALLOC_PER_TRIP;
 }
 
+/* A statement that may take long by design (DDL, CALL). The statement cache holds only
+ * queries and DML, so a statement it runs never is: the text is read for the others. */
+static bool waits_long(const batch_stmt *b)
+{
+    return b->action == DSQL__RUN_UNNAMED && dsql__sql_waits_long(b->sql);
+}
+
 /* Leaves pipeline mode after a failure, draining what has already arrived; marks conn
  * broken if the connection cannot be brought back to a clean state. Never waits:
  * PQgetResult blocks (even in non-blocking mode) while output is unsent or an answer is
@@ -337,7 +344,10 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
         return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
     size_t nd = deallocs_due(conn);
-    dsql__conn_start_round_trip(conn);
+    bool long_wait = false;
+    for (size_t i = 0; i < n && !long_wait; i++)
+        long_wait = waits_long(&b[i]);
+    dsql__conn_start_round_trip(conn, long_wait);
     if (!PQenterPipelineMode(pg))
         return dsql__error_from_pg(err, pg, NULL);
 
@@ -506,7 +516,7 @@ static int exec_sync(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
                      dsql_error *err)
 {
     PGconn *pg = conn->pg;
-    dsql__conn_start_round_trip(conn);
+    dsql__conn_start_round_trip(conn, waits_long(b));
     int ok = b->action == DSQL__RUN_CACHED
                  ? PQsendQueryPrepared(pg, b->entry->name, b->nparams, b->values, b->lengths,
                                        b->formats, result_format)

@@ -32,9 +32,13 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
     }
 }
 
-void dsql__conn_start_round_trip(dsql_conn *conn)
+void dsql__conn_start_round_trip(dsql_conn *conn, bool long_wait)
 {
-    conn->deadline_ms = dsql__mono_ms() + conn->query_timeout_ms;
+    int64_t bound = conn->query_timeout_ms;
+    if (long_wait && bound < DSQL__LONG_WAIT_MS)
+        bound = DSQL__LONG_WAIT_MS;
+    conn->round_trip_ms = bound;
+    conn->deadline_ms = dsql__mono_ms() + bound;
 }
 
 /* The cancel request goes out from a thread of its own: PQcancel (libpq before 17 has no
@@ -72,7 +76,7 @@ static void send_cancel(dsql_conn *conn)
     dsql__log(conn->log, conn->log_ctx, DSQL_LOG_WARN,
               "No answer within %lld ms: asked the server to cancel the statement; the "
               "connection is closed",
-              (long long)conn->query_timeout_ms);
+              (long long)conn->round_trip_ms);
 }
 
 static int timed_out(dsql_conn *conn, const char *what, dsql_error *err)
@@ -80,11 +84,13 @@ static int timed_out(dsql_conn *conn, const char *what, dsql_error *err)
     send_cancel(conn);
     conn->broken = true;
     conn->timed_out = true;
+    bool long_wait = conn->round_trip_ms > conn->query_timeout_ms;
     return dsql_error_set(err, DSQL_ETIMEOUT,
                           "no answer from the server within %lld ms while %s "
-                          "(query_timeout_ms); the connection was closed, since what the "
+                          "(query_timeout_ms%s); the connection was closed, since what the "
                           "server did with the statement is unknown",
-                          (long long)conn->query_timeout_ms, what);
+                          (long long)conn->round_trip_ms, what,
+                          long_wait ? ", or at least 330 s for DDL and CALL" : "");
 }
 
 int dsql__conn_flush(dsql_conn *conn, dsql_error *err)

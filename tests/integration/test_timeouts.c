@@ -279,6 +279,38 @@ static void timed_out_statement_is_cancelled(void **state)
     }
 }
 
+/* DDL and CALL may take long by design (an index built on PostgreSQL, CALL
+ * sys.wait_for_job waiting for an Aurora DSQL index build, which the model layer's sync
+ * runs): their round trips are bounded by 330 s at least, whatever query_timeout_ms says.
+ * Other statements keep query_timeout_ms. (Before, every DDL statement or CALL that took
+ * longer than query_timeout_ms failed with DSQL_ETIMEOUT and lost its connection.) */
+static void ddl_and_call_get_the_long_bound(void **state)
+{
+    (void)state;
+    admin_exec("CREATE OR REPLACE PROCEDURE %s_wait() LANGUAGE plpgsql AS $p$ BEGIN PERFORM "
+               "pg_sleep(0.8); END $p$",
+               table);
+    dsql_conn *conn = TEST_CONN(.plain = true, .query_timeout_ms = 300);
+    dsql_error err;
+    char sql[160];
+    snprintf(sql, sizeof sql, "CREATE TABLE %s_slow AS SELECT pg_sleep(0.8)::text AS s", table);
+    assert_dsql_ok(dsql_conn_query(conn, sql, NULL, 0, NULL, &err), err);
+    snprintf(sql, sizeof sql, " /* c */ call %s_wait()", table);
+    assert_dsql_ok(dsql_conn_query(conn, sql, NULL, 0, NULL, &err), err);
+    /* A pipeline holding one DDL statement: the whole round trip gets the long bound. */
+    snprintf(sql, sizeof sql, "DROP TABLE %s_slow", table);
+    dsql_stmt s[] = {{"SELECT pg_sleep(0.8)", NULL, 0}, {sql, NULL, 0}};
+    assert_dsql_ok(dsql_conn_pipeline(conn, s, 2, NULL, &err), err);
+    /* Anything else keeps query_timeout_ms. */
+    assert_int_equal(dsql_conn_query(conn, "SELECT pg_sleep(0.8)", NULL, 0, NULL, &err),
+                     DSQL_ETIMEOUT);
+    assert_non_null(strstr(err.message, "no answer from the server within 300 ms while waiting "
+                                        "for a result (query_timeout_ms); the connection was "
+                                        "closed"));
+    dsql_conn_close(conn);
+    admin_exec("DROP PROCEDURE %s_wait(); DROP TABLE IF EXISTS %s_slow", table, table);
+}
+
 /* A pipeline far larger than the socket buffers, on a link that stalls at its first
  * statement: the send itself cannot finish. */
 enum { BIG_STMTS = 24, BIG_PARAM = 1 << 20 };
@@ -511,6 +543,7 @@ int main(void)
         cmocka_unit_test(stalled_pipeline_is_unknown_outcome),
         cmocka_unit_test(stalled_send_times_out),
         cmocka_unit_test(timed_out_statement_is_cancelled),
+        cmocka_unit_test(ddl_and_call_get_the_long_bound),
         cmocka_unit_test(acquire_timeout_bounds_connect),
         cmocka_unit_test(connect_timeout_bounds_connect),
         cmocka_unit_test(shutting_down_refusals_are_waited_out),
