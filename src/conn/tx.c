@@ -249,6 +249,15 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         dsql__err_prefix(e, "COMMIT");
     else if (failed <= n)
         dsql__err_prefix(e, "statement %zu of %zu", failed - 1, n);
+    if (dsql__is_row_limit(e)) {
+        /* The server's words say nothing of the cap itself, nor that it counts the batch
+         * as a whole. */
+        size_t len = strlen(e->message);
+        snprintf(e->message + len, sizeof e->message - len,
+                 " (one Aurora DSQL transaction modifies at most 3,000 rows, counted over all "
+                 "the statements of the pipelined transaction: split them over transactions of "
+                 "at most 3,000 rows; nothing was committed)");
+    }
     return rc;
 }
 

@@ -231,6 +231,34 @@ static void row_limit_says_what_to_do(void **state)
     dsql_pool_close(pool);
 }
 
+/* A pipelined transaction over the cap: the message itself names the limit, that it counts
+ * the whole batch, and what to do. */
+static void pipeline_row_limit_names_the_cap(void **state)
+{
+    (void)state;
+    reset();
+    dsql_pool *pool = TEST_POOL(.database = NULL);
+    char a[160], b[160];
+    snprintf(a, sizeof a, "INSERT INTO %s SELECT g FROM generate_series(1, 2000) g", t);
+    if (test_through_dsql_local()) /* the endpoint counts the rows itself */
+        snprintf(b, sizeof b, "INSERT INTO %s SELECT g FROM generate_series(2001, 3001) g", t);
+    else
+        snprintf(b, sizeof b,
+                 "DO $$ BEGIN RAISE EXCEPTION 'transaction row limit exceeded' "
+                 "USING ERRCODE = '54000'; END $$");
+    dsql_stmt s[] = {{a, NULL, 0}, {b, NULL, 0}};
+    dsql_error err;
+    assert_int_equal(dsql_pipeline_tx(pool, s, 2, NULL, NULL, &err), DSQL_ELIMIT);
+    assert_string_equal(err.sqlstate, "54000");
+    assert_string_equal(err.message,
+                        "statement 1 of 2: transaction row limit exceeded (one Aurora DSQL "
+                        "transaction modifies at most 3,000 rows, counted over all the statements "
+                        "of the pipelined transaction: split them over transactions of at most "
+                        "3,000 rows; nothing was committed)");
+    assert_int_equal(admin_long("SELECT count(*) FROM %s", t), 0);
+    dsql_pool_close(pool);
+}
+
 static void one_transaction_ddl_rules(void **state)
 {
     (void)state;
@@ -280,6 +308,7 @@ int main(void)
         cmocka_unit_test(unavailable_at_commit_is_unknown_outcome),
         cmocka_unit_test(pipeline_statement_unavailable_is_retried),
         cmocka_unit_test(row_limit_says_what_to_do),
+        cmocka_unit_test(pipeline_row_limit_names_the_cap),
         cmocka_unit_test(one_transaction_ddl_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
