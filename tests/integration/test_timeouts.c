@@ -7,8 +7,11 @@
  * Every call runs in a watchdog thread: on the old code they blocked forever (or for the
  * whole connect_timeout), which fails the test instead of hanging it.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "testutil.h"
 
@@ -347,6 +350,38 @@ static void stalled_send_times_out(void **state)
     stop_proxy(px);
 }
 
+/* A peer that vanishes is noticed even while nothing is sent: TCP keepalives after 30 s
+ * idle, every 10 s, 3 misses; data unacknowledged for 30 s drops the connection. */
+static void sockets_carry_keepalives(void **state)
+{
+    (void)state;
+    for (int via_endpoint = 0; via_endpoint <= (int)test_through_dsql_local(); via_endpoint++) {
+        dsql_conn *conn = TEST_CONN(.plain = !via_endpoint);
+        int fd = PQsocket(dsql_conn_pg(conn));
+        assert_true(fd >= 0);
+        static const struct {
+            int level, name, want;
+            const char *what;
+        } opts[] = {
+            {SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
+            {IPPROTO_TCP, TCP_KEEPIDLE, 30, "TCP_KEEPIDLE"},
+            {IPPROTO_TCP, TCP_KEEPINTVL, 10, "TCP_KEEPINTVL"},
+            {IPPROTO_TCP, TCP_KEEPCNT, 3, "TCP_KEEPCNT"},
+            {IPPROTO_TCP, TCP_USER_TIMEOUT, 30000, "TCP_USER_TIMEOUT"},
+        };
+        for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+            int v = -1;
+            socklen_t len = sizeof v;
+            assert_int_equal(getsockopt(fd, opts[i].level, opts[i].name, &v, &len), 0);
+            if (v != opts[i].want) {
+                print_error("%s is %d, expected %d\n", opts[i].what, v, opts[i].want);
+                fail();
+            }
+        }
+        dsql_conn_close(conn);
+    }
+}
+
 /* ---- connects ---- */
 
 static void acquire_timeout_bounds_connect(void **state)
@@ -544,6 +579,7 @@ int main(void)
         cmocka_unit_test(stalled_send_times_out),
         cmocka_unit_test(timed_out_statement_is_cancelled),
         cmocka_unit_test(ddl_and_call_get_the_long_bound),
+        cmocka_unit_test(sockets_carry_keepalives),
         cmocka_unit_test(acquire_timeout_bounds_connect),
         cmocka_unit_test(connect_timeout_bounds_connect),
         cmocka_unit_test(shutting_down_refusals_are_waited_out),
