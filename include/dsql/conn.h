@@ -100,7 +100,8 @@ DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_erro
  * auth to DSQL_AUTH_IAM when it was DSQL_AUTH_AUTO, whatever the host name looks like);
  * with no CLUSTER_ENDPOINT, the PG* variables
  * (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
- * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS too) select a plain PostgreSQL. Half-set environments are DSQL_ECONFIG errors.
+ * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS too) select a plain PostgreSQL.
+ * Half-set environments are DSQL_ECONFIG errors.
  */
 DSQL_API int dsql_config_from_env(dsql_config *cfg, dsql_error *err);
 
@@ -255,11 +256,12 @@ typedef struct dsql_stmt {
 
 /**
  * Sends n statements in libpq pipeline mode and waits once: one network round trip for
- * the whole batch. With one Sync for the batch, the server runs it as one transaction when
- * conn is not inside one already: two DDL statements, or DDL with DML, are
- * DSQL_EUNSUPPORTED before anything is sent (Aurora DSQL's rule). results (if not NULL) is an array of n slots that receive a new
- * dsql_result each (NULL for statements after a failure). On the first failing
- * statement, the error names its index; later statements are not run.
+ * the whole batch, bounded by query_timeout_ms. With one Sync for the batch, the server
+ * runs it as one transaction when conn is not inside one already: two DDL statements, or
+ * DDL with DML, are DSQL_EUNSUPPORTED before anything is sent (Aurora DSQL's rule).
+ * results (if not NULL) is an array of n slots that receive a new dsql_result each (NULL
+ * for statements after a failure). On the first failing statement, the error names its
+ * index; later statements are not run.
  */
 DSQL_API int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
                                 dsql_result **results, dsql_error *err);
