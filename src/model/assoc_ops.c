@@ -194,51 +194,66 @@ static void typed_param(stmt_buf *s, const dsql_attr *a, dsql_value v)
     dsql__sb_appendf(&s->sql, "$%zu::%s", param(s, v), t);
 }
 
-static int build_btm(op_ctx *c, dsql_error *err)
+/* Appends prefix and the quoted column of attribute x ("j." + "\"vetId\""). */
+static void col(dsql__strbuf *sb, const char *prefix, const dsql_attr *x)
+{
+    dsql__sb_append(sb, prefix);
+    dsql__sql_ident(sb, dsql__attr_column(x));
+}
+
+/* belongs-to-many, first statement: the join rows to drop (set: those not among the new
+ * targets; remove: those of the given targets). */
+static void btm_delete(op_ctx *c)
+{
+    const dsql_attr *fk = c->k.foreign_key, *ok = c->k.other_key;
+    stmt_buf *s = next_stmt(c);
+    dsql__sb_append(&s->sql, "DELETE FROM ");
+    dsql__sql_table(&s->sql, c->a->through);
+    col(&s->sql, " WHERE ", fk);
+    dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
+    if (c->op == OP_REMOVE) {
+        col(&s->sql, " AND ", ok);
+        dsql__sb_append(&s->sql, " IN (");
+        target_list(s, c);
+        dsql__sb_append_c(&s->sql, ')');
+    } else if (c->n_tvals) {
+        col(&s->sql, " AND (", ok);
+        col(&s->sql, " IS NULL OR ", ok);
+        dsql__sb_append(&s->sql, " NOT IN (");
+        target_list(s, c);
+        dsql__sb_append(&s->sql, "))");
+    }
+}
+
+/* The columns of a join row, in order: [key,] foreign key, other key, then the attributes
+ * with a constant default. The key is generated (a fresh UUIDv4) when that is its
+ * default; any other NOT NULL attribute without a default cannot be filled. */
+typedef struct btm_cols {
+    const dsql_attr *cols[67];
+    size_t n;
+    bool gen_pk;
+} btm_cols;
+
+static int btm_columns(op_ctx *c, btm_cols *bc, dsql_error *err)
 {
     const dsql_model *through = c->a->through;
     const dsql_attr *fk = c->k.foreign_key, *ok = c->k.other_key;
-    if (c->op == OP_SET || (c->op == OP_REMOVE && c->n_tvals)) {
-        stmt_buf *s = next_stmt(c);
-        dsql__sb_append(&s->sql, "DELETE FROM ");
-        dsql__sql_table(&s->sql, through);
-        dsql__sb_append(&s->sql, " WHERE ");
-        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-        dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
-        if (c->op == OP_REMOVE) {
-            dsql__sb_append(&s->sql, " AND ");
-            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-            dsql__sb_append(&s->sql, " IN (");
-            target_list(s, c);
-            dsql__sb_append_c(&s->sql, ')');
-        } else if (c->n_tvals) {
-            dsql__sb_append(&s->sql, " AND (");
-            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-            dsql__sb_append(&s->sql, " IS NULL OR ");
-            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-            dsql__sb_append(&s->sql, " NOT IN (");
-            target_list(s, c);
-            dsql__sb_append(&s->sql, "))");
-        }
-    }
-    if (c->op == OP_REMOVE || c->n_tvals == 0)
-        return DSQL_OK;
-
-    /* The join row's own columns: its key (a fresh UUIDv4 when that is its default),
-     * the two links, and constant defaults of any other attribute. */
     const dsql_attr *pk = dsql__model_pk(through);
-    bool gen_pk = pk && pk != fk && pk != ok && pk->default_uuid_v4;
-    const dsql_attr *extra[64];
-    size_t n_extra = 0;
+    bc->gen_pk = pk && pk != fk && pk != ok && pk->default_uuid_v4;
+    bc->n = 0;
+    if (bc->gen_pk)
+        bc->cols[bc->n++] = pk;
+    bc->cols[bc->n++] = fk;
+    bc->cols[bc->n++] = ok;
     for (size_t i = 0; i < through->n_attrs; i++) {
         const dsql_attr *x = &through->attrs[i];
-        if (x == fk || x == ok || (gen_pk && x == pk))
+        if (x == fk || x == ok || (bc->gen_pk && x == pk))
             continue;
         if (x->default_value.kind != DSQL_V_NULL) {
-            if (n_extra == DSQL__ARRAY_LEN(extra))
+            if (bc->n == DSQL__ARRAY_LEN(bc->cols))
                 return dsql_error_set(err, DSQL_EINVAL, "join model %s: too many attributes",
                                       through->name);
-            extra[n_extra++] = x;
+            bc->cols[bc->n++] = x;
         } else if ((x->not_null || x->primary_key) && !(x->default_sql && *x->default_sql)) {
             return dsql_error_set(err, DSQL_EINVAL,
                                   "%s: join model %s: attribute %s is %s but has no default "
@@ -248,78 +263,82 @@ static int build_btm(op_ctx *c, dsql_error *err)
                                   x->primary_key ? "the primary key" : "NOT NULL");
         }
     }
+    return DSQL_OK;
+}
 
-    /* Columns of the join row, in order: [key,] foreign key, other key, [defaults...]. */
-    const dsql_attr *cols[67];
-    size_t n_cols = 0;
-    if (gen_pk)
-        cols[n_cols++] = pk;
-    cols[n_cols++] = fk;
-    cols[n_cols++] = ok;
-    for (size_t i = 0; i < n_extra; i++)
-        cols[n_cols++] = extra[i];
-
-    stmt_buf *s = next_stmt(c);
-    dsql__strbuf names = DSQL__STRBUF_INIT; /* "a", "b", ... */
-    for (size_t i = 0; i < n_cols; i++) {
+/* One VALUES row of the join rows to insert: the target t's. */
+static void btm_values_row(op_ctx *c, stmt_buf *s, const btm_cols *bc, size_t t)
+{
+    dsql__sb_append(&s->sql, t ? ", (" : "(");
+    for (size_t i = 0; i < bc->n; i++) {
+        const dsql_attr *x = bc->cols[i];
         if (i)
-            dsql__sb_append(&names, ", ");
-        dsql__sql_ident(&names, dsql__attr_column(cols[i]));
-    }
-    dsql__sb_append(&s->sql, "INSERT INTO ");
-    dsql__sql_table(&s->sql, through);
-    dsql__sb_append(&s->sql, " (");
-    dsql__sb_append(&s->sql, dsql__sb_str(&names));
-    dsql__sb_append(&s->sql, ") SELECT ");
-    /* v's columns carry the join table's column names. */
-    for (size_t i = 0; i < n_cols; i++) {
-        dsql__sb_append(&s->sql, i ? ", v." : "v.");
-        dsql__sql_ident(&s->sql, dsql__attr_column(cols[i]));
-    }
-    dsql__sb_append(&s->sql, " FROM (VALUES ");
-    for (size_t t = 0; t < c->n_tvals; t++) {
-        dsql__sb_append(&s->sql, t ? ", (" : "(");
-        if (gen_pk) {
+            dsql__sb_append(&s->sql, ", ");
+        if (bc->gen_pk && i == 0) {
             dsql_uuid u;
             dsql_uuid_v4(&u);
             char *id = dsql__arena_strdup(&c->arena, u.str);
             if (!id)
                 s->oom = true;
-            typed_param(s, pk, DSQL_STR(id ? id : ""));
-            dsql__sb_append(&s->sql, ", ");
+            typed_param(s, x, DSQL_STR(id ? id : ""));
+        } else if (x == c->k.foreign_key) {
+            typed_param(s, x, c->link_val);
+        } else if (x == c->k.other_key) {
+            typed_param(s, x, c->tvals[t]);
+        } else {
+            typed_param(s, x, x->default_value);
         }
-        typed_param(s, fk, c->link_val);
-        dsql__sb_append(&s->sql, ", ");
-        typed_param(s, ok, c->tvals[t]);
-        for (size_t i = 0; i < n_extra; i++) {
-            dsql__sb_append(&s->sql, ", ");
-            typed_param(s, extra[i], extra[i]->default_value);
-        }
-        dsql__sb_append_c(&s->sql, ')');
     }
+    dsql__sb_append_c(&s->sql, ')');
+}
+
+/* belongs-to-many, second statement: INSERT INTO through (cols) SELECT v.cols FROM (VALUES
+ * ...) AS v (cols) [WHERE NOT EXISTS (the same link)]: the links that are not there yet. */
+static void btm_insert(op_ctx *c, const btm_cols *bc)
+{
+    const dsql_attr *fk = c->k.foreign_key, *ok = c->k.other_key;
+    stmt_buf *s = next_stmt(c);
+    dsql__strbuf names = DSQL__STRBUF_INIT; /* "a", "b", ... */
+    for (size_t i = 0; i < bc->n; i++)
+        col(&names, i ? ", " : "", bc->cols[i]);
+    dsql__sb_append(&s->sql, "INSERT INTO ");
+    dsql__sql_table(&s->sql, c->a->through);
+    dsql__sb_append(&s->sql, " (");
+    dsql__sb_append(&s->sql, dsql__sb_str(&names));
+    dsql__sb_append(&s->sql, ") SELECT ");
+    for (size_t i = 0; i < bc->n; i++) /* v's columns carry the join table's names */
+        col(&s->sql, i ? ", v." : "v.", bc->cols[i]);
+    dsql__sb_append(&s->sql, " FROM (VALUES ");
+    for (size_t t = 0; t < c->n_tvals; t++)
+        btm_values_row(c, s, bc, t);
     dsql__sb_append(&s->sql, ") AS v (");
     dsql__sb_append(&s->sql, dsql__sb_str(&names));
     dsql__sb_append_c(&s->sql, ')');
-    if (c->op == OP_CREATE) { /* the source is new: it has no join rows yet */
-        if (names.oom)
-            s->oom = true;
-        dsql__sb_free(&names);
-        return DSQL_OK;
+    if (c->op != OP_CREATE) { /* a new source has no join rows yet */
+        dsql__sb_append(&s->sql, " WHERE NOT EXISTS (SELECT 1 FROM ");
+        dsql__sql_table(&s->sql, c->a->through);
+        col(&s->sql, " j WHERE j.", fk);
+        col(&s->sql, " = v.", fk);
+        col(&s->sql, " AND j.", ok);
+        col(&s->sql, " = v.", ok);
+        dsql__sb_append_c(&s->sql, ')');
     }
-    dsql__sb_append(&s->sql, " WHERE NOT EXISTS (SELECT 1 FROM ");
-    dsql__sql_table(&s->sql, through);
-    dsql__sb_append(&s->sql, " j WHERE j.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-    dsql__sb_append(&s->sql, " = v.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-    dsql__sb_append(&s->sql, " AND j.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-    dsql__sb_append(&s->sql, " = v.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-    dsql__sb_append_c(&s->sql, ')');
     if (names.oom)
         s->oom = true;
     dsql__sb_free(&names);
+}
+
+static int build_btm(op_ctx *c, dsql_error *err)
+{
+    if (c->op == OP_SET || (c->op == OP_REMOVE && c->n_tvals))
+        btm_delete(c);
+    if (c->op == OP_REMOVE || c->n_tvals == 0)
+        return DSQL_OK;
+    btm_cols bc;
+    int rc = btm_columns(c, &bc, err);
+    if (rc)
+        return rc;
+    btm_insert(c, &bc);
     return DSQL_OK;
 }
 
