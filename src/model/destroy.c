@@ -8,9 +8,12 @@
  * comes back short. A chunk the server refuses for the row cap (cascaded rows put it over)
  * deleted nothing: it is run again with half as many rows, down to one.
  * Without a primary key there is nothing to chunk by: one DELETE, which the server refuses
- * whole when it would cross the cap. Inside the caller's transaction the chunks share it
- * (the cap then applies to the whole transaction).
+ * whole when it would cross the cap.
+ * Inside the caller's transaction nothing can be split: one DELETE that tallies first the
+ * rows it would modify (its own and those its foreign keys' ON DELETE actions reach) and
+ * deletes nothing when they would take the transaction past the cap (rowcap.c).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "model/internal.h"
@@ -44,8 +47,7 @@ static int build(const dsql_model *m, const dsql_attr *key, const dsql_where *wh
 }
 
 /* Rewords the error of a failed destroy after `total` rows were deleted. */
-static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bool has_key,
-                  dsql_error *e)
+static int report(const dsql_model *m, int rc, uint64_t total, bool has_key, dsql_error *e)
 {
     dsql_error cause = *e;
     if (!has_key && dsql__is_row_limit(e)) {
@@ -54,7 +56,7 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
                        "DSQL transaction may modify, and the model has no primary key to "
                        "delete them in chunks by; nothing was deleted: %s",
                        m->name, DSQL__ROW_CAP, cause.message);
-    } else if (rc == DSQL_EUNKNOWN_OUTCOME && !enclosed) {
+    } else if (rc == DSQL_EUNKNOWN_OUTCOME) {
         /* The conn layer says the DELETE may have committed before the link went. */
         dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
                        "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
@@ -62,7 +64,7 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
                        "may or may not have been deleted: %s",
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
                        cause.message);
-    } else if (total > 0 && !enclosed) {
+    } else if (total > 0) {
         dsql_error_set(e, DSQL_EPARTIAL,
                        "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
                        "%d) before a chunk failed: %s",
@@ -74,6 +76,66 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
     memcpy(e->sqlstate, cause.sqlstate, sizeof e->sqlstate);
     memcpy(e->detail, cause.detail, sizeof e->detail);
     memcpy(e->hint, cause.hint, sizeof e->hint);
+    return rc;
+}
+
+/* dsql_destroy in the caller's transaction: one guarded DELETE. */
+static int destroy_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                         uint64_t *affected, dsql_error *err)
+{
+    uint64_t room = dsql__tx_room(db);
+    dsql__strbuf cost = DSQL__STRBUF_INIT, sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    PGresult *pg = NULL;
+    dsql_error e = DSQL_ERROR_INIT;
+    int rc = dsql__delete_cost(db, m, &cost, err);
+    if (rc)
+        goto done;
+    const char *c = dsql__sb_str(&cost);
+    dsql__sb_append(&sql, "DELETE FROM ");
+    dsql__sql_table(&sql, m);
+    dsql__sb_append(&sql, " WHERE (");
+    if ((rc = dsql__build_where(&sql, &p, m, NULL, where, err))) {
+        dsql__err_prefix(err, "where");
+        goto done;
+    }
+    dsql__sb_append(&sql, ") AND ");
+    dsql__append_tally(&sql, &p, m, where, c, room, &rc, err);
+    dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
+    if (!rc && (rc = dsql__run(db, &sql, &p, &pg, &e))) {
+        if (err)
+            *err = e;
+        if (dsql__is_row_limit(&e))
+            dsql__err_prefix(err,
+                             "dsql_destroy: %s: the caller's transaction would modify more rows "
+                             "than one Aurora DSQL transaction may (3,000; rows that ON DELETE "
+                             "actions of earlier statements reached are not counted ahead); "
+                             "nothing of it commits",
+                             m->name);
+        goto done;
+    }
+    int64_t n = 0;
+    const char *t = PQcmdTuples(pg);
+    dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &n);
+    bool over = false;
+    if (n == 0 && !(rc = dsql__tally_exceeds(db, m, where, c, room, &over, err)) && over) {
+        char subject[160], what[160];
+        snprintf(subject, sizeof subject, "dsql_destroy: %s", m->name);
+        snprintf(what, sizeof what, "more than %llu rows would be deleted%s",
+                 (unsigned long long)room,
+                 strcmp(c, "1") ? " or changed (with the rows their ON DELETE actions reach)" : "");
+        rc = dsql__tx_refuse(db, err, subject, what,
+                             "nothing was changed: delete in smaller steps, or call it on the "
+                             "pool (which deletes in chunks of up to 3,000 rows, each its own "
+                             "transaction)");
+    }
+    if (!rc && affected)
+        *affected = (uint64_t)n;
+done:
+    PQclear(pg);
+    dsql__sb_free(&cost);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
     return rc;
 }
 
@@ -92,6 +154,8 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
                               "dsql_destroy: %s: where is NULL (to delete every row on purpose, "
                               "use DSQL_NOT_NULL on the primary key)",
                               m->name);
+    if (dsql__db_in_transaction(db))
+        return destroy_in_tx(db, m, where, affected, err);
     const dsql_attr *key = dsql__model_pk(m);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
@@ -101,7 +165,6 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
     int64_t limit = DSQL__ROW_CAP;
     char limit_text[24];
     dsql_error e = DSQL_ERROR_INIT; /* err may be NULL; the failure is reworded below */
-    bool enclosed = dsql__db_in_transaction(db); /* chunks commit only with the caller's */
     while (!rc) {
         if (key) {
             dsql__i64toa(limit, limit_text);
@@ -109,7 +172,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         }
         PGresult *pg = NULL;
         rc = dsql__run(db, &sql, &p, &pg, &e);
-        if (rc == DSQL_ELIMIT && key && !enclosed && limit > 1 && dsql__is_row_limit(&e)) {
+        if (rc == DSQL_ELIMIT && key && limit > 1 && dsql__is_row_limit(&e)) {
             /* Cascaded deletes took the chunk over the cap; nothing of it was deleted. */
             limit = (limit + 1) / 2;
             dsql__db_log(db, DSQL_LOG_INFO,
@@ -139,7 +202,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
                            m->name, DSQL__ROW_CAP, cause.message);
             memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
         }
-        rc = report(m, rc, total, enclosed, key != NULL, &e);
+        rc = report(m, rc, total, key != NULL, &e);
         if (err)
             *err = e;
     }

@@ -93,6 +93,8 @@ static int foc_body(dsql_conn *conn, void *ctx, dsql_error *err)
         return rc;
     dsql_result_free(f->res);
     f->res = NULL;
+    if ((rc = dsql__tx_reserve(conn, 1, "dsql_find_or_create", f->m, err)))
+        return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
