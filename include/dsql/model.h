@@ -554,7 +554,9 @@ DSQL_API int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params, s
                        dsql_result **res, dsql_error *err);
 
 /** A raw SELECT whose columns are hydrated into m's structs by column name (columns
- * without an attribute are ignored; attributes without a column stay zero/NULL). */
+ * without an attribute are ignored). An attribute without a column is DSQL_EINVAL unless
+ * the model has DSQL_ROW_STATE (its rows then know what they lack, and dsql_save never
+ * writes it): a row missing an attribute could otherwise be saved over it. */
 DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql,
                                const dsql_value *params, size_t nparams, void **rows,
                                size_t *n, dsql_result **res, dsql_error *err);
