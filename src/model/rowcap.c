@@ -119,7 +119,7 @@ int dsql__tally_exceeds(dsql_db *db, const dsql_model *m, const dsql_where *wher
  * one row per key column in order. */
 static const char graph_sql[] =
     "SELECT k.oid::text, cn.nspname::text, c.relname::text, pn.nspname::text, "
-    "p.relname::text, k.confdeltype::text, pg_catalog.pg_table_is_visible(p.oid), "
+    "p.relname::text, k.confdeltype::text, pg_catalog.current_schema()::text, "
     "ca.attname::text, pa.attname::text "
     "FROM pg_catalog.pg_constraint k "
     "JOIN pg_catalog.pg_class c ON c.oid = k.conrelid "
@@ -257,10 +257,11 @@ int dsql__delete_cost(dsql_db *db, const dsql_model *m, dsql__strbuf *out, dsql_
         if (r == 0 || strcmp(PQgetvalue(g, r, 0), PQgetvalue(g, r - 1, 0)) != 0)
             edges[w.n_edges++] = (fk_edge){r, 0};
         edges[w.n_edges - 1].ncols++;
-        /* The model's table: by its schema, or the one its unqualified name finds. */
+        /* The model's table: in its schema, or in the connection's current schema (where
+         * the model's statements find it, as dsql_sync creates it). */
+        const char *schema = m->schema && *m->schema ? m->schema : PQgetvalue(g, r, 6);
         bool is_root = !strcmp(PQgetvalue(g, r, 4), m->table) &&
-                       (m->schema && *m->schema ? !strcmp(PQgetvalue(g, r, 3), m->schema)
-                                                : !strcmp(PQgetvalue(g, r, 6), "t"));
+                       !strcmp(PQgetvalue(g, r, 3), schema);
         if (is_root)
             root_ns = PQgetvalue(g, r, 3);
     }

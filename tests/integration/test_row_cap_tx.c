@@ -286,6 +286,45 @@ static void cascading_destroy_in_tx(dsql_pool *pool)
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM note WHERE parent_id IS NULL"), 250);
 }
 
+/* A model in a schema of its own, without a primary key, whose rows are referenced by a
+ * two-column foreign key. */
+typedef struct part {
+    int64_t a, b;
+} part;
+
+static const dsql_attr part_attrs[] = {
+    DSQL_ATTR(part, a, DSQL_BIGINT, .not_null = true),
+    DSQL_ATTR(part, b, DSQL_BIGINT, .not_null = true),
+};
+static DSQL_MODEL_WITH(part_model, part, "part", part_attrs, .schema = "shop");
+
+static int destroy_parts(dsql_conn *conn, dsql_error *err)
+{
+    return dsql_destroy(conn, &part_model, DSQL_EQ("a", DSQL_INT(1)), NULL, err);
+}
+
+static int destroy_one_part(dsql_conn *conn, dsql_error *err)
+{
+    return dsql_destroy(conn, &part_model,
+                        DSQL_AND(DSQL_EQ("a", DSQL_INT(1)), DSQL_EQ("b", DSQL_INT(2))), NULL, err);
+}
+
+static void composite_cascade_in_tx(dsql_pool *pool)
+{
+    pg_ok(pg, "DELETE FROM shop.piece WHERE true");
+    pg_ok(pg, "DELETE FROM shop.part WHERE true");
+    pg_ok(pg, "INSERT INTO shop.part VALUES (1, 1), (1, 2)");
+    fill("shop.piece", "g, 1, 1 + g % 2", 1, 3200); /* 1,600 pieces per part */
+    script s = {.steps = {destroy_parts, destroy_one_part}};
+    run_in_tx(pool, &s);
+    assert_int_equal(s.rc[0], DSQL_ELIMIT);
+    assert_prefix(s.err[0].message, "dsql_destroy: part: more than 3000 rows would be deleted "
+                                    "or changed (with the rows their ON DELETE actions reach)");
+    assert_int_equal(s.rc[1], DSQL_OK);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM shop.part"), 1);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM shop.piece"), 1600);
+}
+
 static void destroy_refused_before_writing(void **state)
 {
     (void)state;
@@ -293,6 +332,12 @@ static void destroy_refused_before_writing(void **state)
     destroy_without_key_in_tx(plain);
     cascading_destroy_in_tx(endpoint);
     cascading_destroy_in_tx(plain);
+    pg_ok(pg, "CREATE SCHEMA shop");
+    pg_ok(pg, "CREATE TABLE shop.part (a bigint, b bigint, PRIMARY KEY (a, b))");
+    pg_ok(pg, "CREATE TABLE shop.piece (id bigint PRIMARY KEY, pa bigint, pb bigint, "
+              "FOREIGN KEY (pa, pb) REFERENCES shop.part ON DELETE CASCADE)");
+    composite_cascade_in_tx(endpoint);
+    composite_cascade_in_tx(plain);
 }
 
 /* ---- association setters ---- */
