@@ -523,10 +523,11 @@ DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
  * (*affected: the rows of the committed chunks); a connection lost with a chunk in flight
  * is DSQL_EUNKNOWN_OUTCOME (that chunk may or may not have deleted). Without a primary key:
  * one DELETE, refused whole (DSQL_ELIMIT, nothing deleted) past the cap.
- * In the caller's transaction: one DELETE that counts first the rows it would modify, with
- * those its ON DELETE CASCADE / SET NULL / SET DEFAULT actions reach (read from the
- * catalog), and deletes nothing, DSQL_ELIMIT, when they would take the transaction past
- * the cap.
+ * In the caller's transaction: a DELETE that counts first the rows it would modify, with
+ * those its ON DELETE CASCADE / SET NULL / SET DEFAULT actions reach (the foreign keys
+ * read from the catalog when any with such an action references the table: two or three
+ * statements more), and deletes nothing, DSQL_ELIMIT, when they would take the
+ * transaction past the cap. One statement when it deletes rows and no such key exists.
  */
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           uint64_t *affected, dsql_error *err);

@@ -540,9 +540,9 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
-    bool over = false;
+    uint64_t matched = 0;
     if (!rc && enclosed && changed == 0 &&
-        !(rc = dsql__tally_exceeds(db, m, where, "1", room, &over, &e)) && over) {
+        !(rc = dsql__tally(db, m, where, "1", room, &matched, &e)) && matched > room) {
         char subject[160], what[64];
         snprintf(subject, sizeof subject, "dsql_update: %s", m->name);
         snprintf(what, sizeof what, "more than %llu rows match", (unsigned long long)room);

@@ -79,29 +79,32 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool has_key, dsq
     return rc;
 }
 
-/* dsql_destroy in the caller's transaction: one guarded DELETE. */
-static int destroy_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
-                         uint64_t *affected, dsql_error *err)
+/* A DELETE in the caller's transaction that deletes only when the tally of the rows it would
+ * modify (cost per row) fits in room, and with no_actions only when no foreign key with an
+ * ON DELETE action that modifies rows references the table. *n: the rows deleted. */
+static int guarded_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                          const char *cost, uint64_t room, bool no_actions, int64_t *n,
+                          dsql_error *err)
 {
-    uint64_t room = dsql__tx_room(db);
-    dsql__strbuf cost = DSQL__STRBUF_INIT, sql = DSQL__STRBUF_INIT;
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
     dsql_error e = DSQL_ERROR_INIT;
-    int rc = dsql__delete_cost(db, m, &cost, err);
-    if (rc)
-        goto done;
-    const char *c = dsql__sb_str(&cost);
+    *n = 0;
     dsql__sb_append(&sql, "DELETE FROM ");
     dsql__sql_table(&sql, m);
     dsql__sb_append(&sql, " WHERE (");
-    if ((rc = dsql__build_where(&sql, &p, m, NULL, where, err))) {
+    int rc = dsql__build_where(&sql, &p, m, NULL, where, err);
+    if (rc)
         dsql__err_prefix(err, "where");
-        goto done;
-    }
     dsql__sb_append(&sql, ") AND ");
-    dsql__append_tally(&sql, &p, m, where, c, room, &rc, err);
+    if (!rc)
+        dsql__append_tally(&sql, &p, m, where, cost, room, &rc, err);
     dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
+    if (no_actions) {
+        dsql__sb_append(&sql, " AND ");
+        dsql__append_no_delete_actions(&sql, &p, m);
+    }
     if (!rc && (rc = dsql__run(db, &sql, &p, &pg, &e))) {
         if (err)
             *err = e;
@@ -112,30 +115,59 @@ static int destroy_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *whe
                              "actions of earlier statements reached are not counted ahead); "
                              "nothing of it commits",
                              m->name);
-        goto done;
     }
-    int64_t n = 0;
-    const char *t = PQcmdTuples(pg);
-    dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &n);
-    bool over = false;
-    if (n == 0 && !(rc = dsql__tally_exceeds(db, m, where, c, room, &over, err)) && over) {
-        char subject[160], what[160];
-        snprintf(subject, sizeof subject, "dsql_destroy: %s", m->name);
-        snprintf(what, sizeof what, "more than %llu rows would be deleted%s",
-                 (unsigned long long)room,
-                 strcmp(c, "1") ? " or changed (with the rows their ON DELETE actions reach)" : "");
-        rc = dsql__tx_refuse(db, err, subject, what,
-                             "nothing was changed: delete in smaller steps, or call it on the "
-                             "pool (which deletes in chunks of up to 3,000 rows, each its own "
-                             "transaction)");
+    if (!rc) {
+        const char *t = PQcmdTuples(pg);
+        dsql__strtoi64(t, strlen(t), 0, INT64_MAX, n);
     }
-    if (!rc && affected)
-        *affected = (uint64_t)n;
-done:
     PQclear(pg);
-    dsql__sb_free(&cost);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
+    return rc;
+}
+
+static int refuse(dsql_db *db, const dsql_model *m, uint64_t room, bool actions, dsql_error *err)
+{
+    char subject[160], what[160];
+    snprintf(subject, sizeof subject, "dsql_destroy: %s", m->name);
+    snprintf(what, sizeof what, "more than %llu rows would be deleted%s", (unsigned long long)room,
+             actions ? " or changed (with the rows their ON DELETE actions reach)" : "");
+    return dsql__tx_refuse(db, err, subject, what,
+                           "nothing was changed: delete in smaller steps, or call it on the pool "
+                           "(which deletes in chunks of up to 3,000 rows, each its own "
+                           "transaction)");
+}
+
+/*
+ * dsql_destroy in the caller's transaction. Usually one statement: a DELETE that deletes
+ * only when its rows fit and no ON DELETE action would modify more. When it deleted
+ * nothing, its own rows are tallied: none (nothing matched), too many (refused), or
+ * foreign keys with ON DELETE actions reference the table — then the catalog says which,
+ * and a DELETE whose tally counts what they reach follows.
+ */
+static int destroy_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                         uint64_t *affected, dsql_error *err)
+{
+    uint64_t room = dsql__tx_room(db), rows = 0;
+    int64_t n = 0;
+    dsql__strbuf cost = DSQL__STRBUF_INIT;
+    int rc = guarded_delete(db, m, where, "1", room, true, &n, err);
+    if (rc || n > 0 || (rc = dsql__tally(db, m, where, "1", room, &rows, err)) || rows == 0)
+        goto done;
+    if (rows > room) {
+        rc = refuse(db, m, room, false, err);
+        goto done;
+    }
+    rc = dsql__delete_cost(db, m, &cost, err);
+    if (!rc)
+        rc = guarded_delete(db, m, where, dsql__sb_str(&cost), room, false, &n, err);
+    if (!rc && n == 0 && !(rc = dsql__tally(db, m, where, dsql__sb_str(&cost), room, &rows, err)) &&
+        rows > room)
+        rc = refuse(db, m, room, true, err);
+done:
+    dsql__sb_free(&cost);
+    if (!rc && affected)
+        *affected = (uint64_t)n;
     return rc;
 }
 

@@ -361,9 +361,14 @@ void dsql__append_tally(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
                         const dsql_where *where, const char *cost, uint64_t room, int *where_rc,
                         dsql_error *err);
 
-/* Runs the tally alone on db: *over when it exceeds room. */
-int dsql__tally_exceeds(dsql_db *db, const dsql_model *m, const dsql_where *where, const char *cost,
-                        uint64_t room, bool *over, dsql_error *err);
+/* Runs the tally alone on db: *count (at most what room + 1 rows cost). */
+int dsql__tally(dsql_db *db, const dsql_model *m, const dsql_where *where, const char *cost,
+                uint64_t room, uint64_t *count, dsql_error *err);
+
+/* Appends "NOT EXISTS (...)": true when no foreign key whose ON DELETE action modifies rows
+ * (CASCADE, SET NULL, SET DEFAULT) references m's table (in its schema, or the current
+ * one). Lets a DELETE skip reading the catalog in the usual case. */
+void dsql__append_no_delete_actions(dsql__strbuf *sql, dsql__params *p, const dsql_model *m);
 
 /* The rows deleting one row of m modifies, as an SQL expression over "dsql_r": 1 plus the
  * rows its foreign keys' ON DELETE actions reach (CASCADE counted through further cascades,

@@ -15,7 +15,8 @@
  *    the tally read on its own, to tell "nothing matched" from "too many";
  *  - for a DELETE each row costs 1 plus the rows its ON DELETE actions modify (CASCADE
  *    deletes, SET NULL / SET DEFAULT updates), read from the catalog's foreign keys and
- *    counted through cascades several levels down.
+ *    counted through cascades several levels down; the first DELETE also deletes nothing
+ *    when such a foreign key references the table, so the catalog is read only then.
  * The check holds on every server, so a program that passes on PostgreSQL (which has no
  * cap) does not fail on Aurora DSQL.
  */
@@ -88,10 +89,10 @@ void dsql__append_tally(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
     dsql__sb_append(sql, ") AS \"dsql_s\")");
 }
 
-int dsql__tally_exceeds(dsql_db *db, const dsql_model *m, const dsql_where *where, const char *cost,
-                        uint64_t room, bool *over, dsql_error *err)
+int dsql__tally(dsql_db *db, const dsql_model *m, const dsql_where *where, const char *cost,
+                uint64_t room, uint64_t *count, dsql_error *err)
 {
-    *over = false;
+    *count = 0;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
@@ -105,12 +106,26 @@ int dsql__tally_exceeds(dsql_db *db, const dsql_model *m, const dsql_where *wher
         const char *t = PQntuples(pg) == 1 ? PQgetvalue(pg, 0, 0) : "";
         if (!dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &n))
             rc = dsql_error_set(err, DSQL_EPARSE, "%s: the server sent no row count", m->name);
-        *over = n > (int64_t)room;
+        *count = (uint64_t)n;
     }
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     return rc;
+}
+
+void dsql__append_no_delete_actions(dsql__strbuf *sql, dsql__params *p, const dsql_model *m)
+{
+    dsql__sb_append(sql, "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+                         "JOIN pg_catalog.pg_class t ON t.oid = k.confrelid "
+                         "JOIN pg_catalog.pg_namespace s ON s.oid = t.relnamespace "
+                         "WHERE k.contype = 'f' AND k.confdeltype IN ('c', 'n', 'd')");
+    dsql__sb_append_param(sql, " AND t.relname = ", dsql__params_add(p, m->table, 0, 0));
+    if (m->schema && *m->schema)
+        dsql__sb_append_param(sql, " AND s.nspname = ", dsql__params_add(p, m->schema, 0, 0));
+    else
+        dsql__sb_append(sql, " AND s.nspname = pg_catalog.current_schema()");
+    dsql__sb_append_c(sql, ')');
 }
 
 /* ---- what a DELETE's ON DELETE actions modify ---- */
@@ -260,8 +275,8 @@ int dsql__delete_cost(dsql_db *db, const dsql_model *m, dsql__strbuf *out, dsql_
         /* The model's table: in its schema, or in the connection's current schema (where
          * the model's statements find it, as dsql_sync creates it). */
         const char *schema = m->schema && *m->schema ? m->schema : PQgetvalue(g, r, 6);
-        bool is_root = !strcmp(PQgetvalue(g, r, 4), m->table) &&
-                       !strcmp(PQgetvalue(g, r, 3), schema);
+        bool is_root =
+            !strcmp(PQgetvalue(g, r, 4), m->table) && !strcmp(PQgetvalue(g, r, 3), schema);
         if (is_root)
             root_ns = PQgetvalue(g, r, 3);
     }
