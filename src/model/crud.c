@@ -527,7 +527,11 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
      * changes none when they would take the transaction past the cap (rowcap.c). */
     bool enclosed = dsql__db_in_transaction(db);
     uint64_t room = enclosed ? dsql__tx_room(db) : 0;
-    if (!rc && enclosed) {
+    /* By key (or a unique attribute) at most one row matches: no tally needed. */
+    bool one_row = enclosed && dsql__where_one_row(m, where);
+    if (!rc && one_row)
+        rc = dsql__tx_reserve(db, 1, "dsql_update", m, err);
+    else if (!rc && enclosed) {
         dsql__sb_append(&sql, " AND ");
         dsql__append_tally(&sql, &p, m, where, "1", room, &rc, err);
         dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
@@ -541,7 +545,7 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     uint64_t matched = 0;
-    if (!rc && enclosed && changed == 0 &&
+    if (!rc && enclosed && !one_row && changed == 0 &&
         !(rc = dsql__tally(db, m, where, "1", room, &matched, &e)) && matched > room) {
         char subject[160], what[64];
         snprintf(subject, sizeof subject, "dsql_update: %s", m->name);

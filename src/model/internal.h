@@ -349,6 +349,10 @@ int dsql__tx_refuse(dsql_db *db, dsql_error *err, const char *subject, const cha
 int dsql__tx_reserve(dsql_db *db, uint64_t rows, const char *fn, const dsql_model *m,
                      dsql_error *err);
 
+/* True when where matches at most one row of m: an equality with a non-NULL value on the
+ * primary key or a unique attribute, alone or ANDed with anything. */
+bool dsql__where_one_row(const dsql_model *m, const dsql_where *w);
+
 /* The alias of the tallied table's row, for cost expressions. */
 #define DSQL__TALLY_ROW   "dsql_r"
 #define DSQL__TALLY_ALIAS "\"dsql_r\""

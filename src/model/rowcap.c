@@ -70,6 +70,28 @@ int dsql__tx_reserve(dsql_db *db, uint64_t rows, const char *fn, const dsql_mode
     return dsql__tx_refuse(db, err, subject, what, "nothing was sent");
 }
 
+/* ---- one row at most ---- */
+
+bool dsql__where_one_row(const dsql_model *m, const dsql_where *w)
+{
+    for (int depth = 0; w && depth < 64; depth++) {
+        if (w->op == DSQL_OP_EQ && w->n_values == 1 && w->values) {
+            const dsql_attr *a = dsql__model_attr(m, w->attr);
+            const dsql_value *v = &w->values[0];
+            return a && (a->primary_key || a->unique) && v->kind != DSQL_V_NULL &&
+                   !(v->kind == DSQL_V_TEXT && !v->u.s);
+        }
+        if (w->op != DSQL_OP_AND || !w->children)
+            return false;
+        /* An AND matches at most what any one of its terms matches. */
+        for (size_t i = 0; i + 1 < w->n_children; i++)
+            if (dsql__where_one_row(m, w->children[i]))
+                return true;
+        w = w->n_children ? w->children[w->n_children - 1] : NULL;
+    }
+    return false;
+}
+
 /* ---- the tally ---- */
 
 void dsql__append_tally(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,

@@ -171,6 +171,12 @@ static int update_none(dsql_conn *conn, dsql_error *err)
                     : dsql_error_set(err, DSQL_EINTERNAL, "%llu rows", (unsigned long long)n);
 }
 
+static int update_by_key(dsql_conn *conn, dsql_error *err)
+{
+    return dsql_update(conn, &item_model, (const dsql_assign[]){DSQL_SET("grp", DSQL_INT(5))}, 1,
+                       DSQL_EQ("id", DSQL_INT(1)), NULL, err);
+}
+
 static void update_in_tx(dsql_pool *pool)
 {
     pg_ok(pg, "DELETE FROM item WHERE true");
@@ -196,6 +202,14 @@ static void update_in_tx(dsql_pool *pool)
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM item WHERE grp = 1"), 100);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM item WHERE grp = 3"), 2900);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM item WHERE grp = 0"), 500);
+    /* An update by key needs no tally: one row at most. */
+    cap_free(&logs);
+    cap_init(&logs);
+    script k = {.steps = {update_by_key}};
+    run_in_tx(pool, &k);
+    assert_int_equal(k.rc[0], DSQL_OK);
+    if (pool == endpoint)
+        assert_true(cap_has(&logs, "UPDATE \"item\" SET \"grp\" = $1 WHERE \"id\" = $2 ("));
     /* Nothing matching is no error, and costs nothing of the room. */
     script z = {.steps = {update_none, update_100}};
     run_in_tx(pool, &z);
@@ -498,12 +512,18 @@ static int create_one(dsql_conn *conn, dsql_error *err)
 static void full_tx(dsql_pool *pool)
 {
     pg_ok(pg, "DELETE FROM loose WHERE true");
-    script s = {.steps = {insert_3000, create_one}};
+    script s = {.steps = {insert_3000, create_one, update_by_key}};
     run_in_tx(pool, &s);
     assert_int_equal(s.rc[0], DSQL_OK);
     assert_int_equal(s.rc[1], DSQL_ELIMIT);
     assert_string_equal(s.err[1].message,
                         "dsql_create: owner: the caller's transaction may modify no more rows "
+                        "(one Aurora DSQL transaction modifies at most 3,000 rows, and it has "
+                        "modified 3000 so far); nothing was sent");
+    /* By key: one row at most, known without a tally. */
+    assert_int_equal(s.rc[2], DSQL_ELIMIT);
+    assert_string_equal(s.err[2].message,
+                        "dsql_update: item: the caller's transaction may modify no more rows "
                         "(one Aurora DSQL transaction modifies at most 3,000 rows, and it has "
                         "modified 3000 so far); nothing was sent");
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM loose"), 3000);
