@@ -47,15 +47,23 @@ test: deps
 	@# does not see, and `make run` / `make install` build this way.
 	@cmake -S . -B $(RELCHECK_BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(RELCHECK_BUILD) -j $(JOBS)
-	@DSQL_TEST_CLUSTER_ENDPOINT="$$CLUSTER_ENDPOINT" \
+	@LOCALPG_DIR=$(CURDIR)/build/localpg-test DSQL_LOCAL_BIN=$(CURDIR)/$(DEBUG_BUILD)/bin/dsql-local \
+	  scripts/with-dsql-local.sh scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD)
+	@# A real cluster (CLUSTER_ENDPOINT set): its test runs in the caller's own environment
+	@# (AWS credentials, profile), not the local endpoint's.
+	@if [ -n "$$CLUSTER_ENDPOINT" ]; then \
+	  echo "make test: the Aurora DSQL cluster $$CLUSTER_ENDPOINT"; \
+	  DSQL_TEST_CLUSTER_ENDPOINT="$$CLUSTER_ENDPOINT" \
 	  DSQL_TEST_CLUSTER_REGION="$${CLUSTER_REGION:-$$REGION}" \
 	  DSQL_TEST_CLUSTER_USER="$$CLUSTER_USER" \
-	  LOCALPG_DIR=$(CURDIR)/build/localpg-test DSQL_LOCAL_BIN=$(CURDIR)/$(DEBUG_BUILD)/bin/dsql-local \
-	  scripts/with-dsql-local.sh scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD)
+	  ctest --test-dir $(DEBUG_BUILD) -R '^integration/test_dsql_cluster$$' --output-on-failure; \
+	fi
 
 bench: build
 	@scripts/deps.sh bench
 	@LOCALPG_DIR=$(CURDIR)/build/localpg-bench scripts/with-localpg.sh bench/run.sh $(BUILD)
+	@LOCALPG_DIR=$(CURDIR)/build/localpg-bench-local DSQL_LOCAL_BIN=$(CURDIR)/$(BUILD)/bin/dsql-local \
+	  scripts/with-dsql-local.sh bench/local.sh $(BUILD)
 
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_TARGETS)

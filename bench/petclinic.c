@@ -325,11 +325,10 @@ static void usage(FILE *out, const char *prog)
 
 int pc_run(const pc_impl *impl, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"rtt-ms", required_argument, NULL, 'r'},
-        {"seed-queries", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {0}};
+    static const struct option opts[] = {{"rtt-ms", required_argument, NULL, 'r'},
+                                         {"seed-queries", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     run r = {.impl = impl, .n = 1000, .phase = "setup"};
     const char *rtt = "0";
     int c;

@@ -10,57 +10,8 @@
 
 #include <dsql/dsql.h>
 
+#include "clinic_models.h" /* examples/petclinic: the same models */
 #include "petclinic.h"
-
-/* The models, as in examples/petclinic. */
-// clang-format off
-typedef struct owner owner;
-typedef struct pet { dsql_uuid id; char *name, *birth_date; dsql_uuid owner_id;
-                     owner *owner; } pet;
-struct owner { dsql_uuid id; char *name, *city, *telephone; pet *pets; size_t n_pets; };
-typedef struct specialty { char *id; } specialty;
-typedef struct vet { dsql_uuid id; char *name; specialty *specialties;
-                     size_t n_specialties; } vet;
-typedef struct vet_specialty { dsql_uuid id, vet_id; char *specialty_id; } vet_specialty;
-// clang-format on
-
-static const dsql_attr owner_attrs[] = {
-    DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR(owner, name, DSQL_STRING(30), .not_null = true),
-    DSQL_ATTR(owner, city, DSQL_STRING(80), .not_null = true),
-    DSQL_ATTR(owner, telephone, DSQL_STRING(20)),
-};
-static const dsql_attr pet_attrs[] = {
-    DSQL_ATTR(pet, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR(pet, name, DSQL_STRING(30), .not_null = true),
-    DSQL_ATTR_AS(pet, birth_date, "birthDate", DSQL_DATEONLY, .not_null = true),
-    DSQL_ATTR_AS(pet, owner_id, "ownerId", DSQL_UUID),
-};
-static const dsql_attr specialty_attrs[] = {
-    DSQL_ATTR(specialty, id, DSQL_STRING(80), .primary_key = true, .column = "name"),
-};
-static const dsql_attr vet_attrs[] = {
-    DSQL_ATTR(vet, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR(vet, name, DSQL_STRING(30), .not_null = true),
-};
-static const dsql_attr vet_specialty_attrs[] = {
-    DSQL_ATTR(vet_specialty, id, DSQL_UUID, .primary_key = true, .default_uuid_v4 = true),
-    DSQL_ATTR_AS(vet_specialty, vet_id, "vetId", DSQL_UUID),
-    DSQL_ATTR_AS(vet_specialty, specialty_id, "specialtyId", DSQL_STRING(80)),
-};
-static DSQL_MODEL(owner_model, owner, "owner", owner_attrs);
-static DSQL_MODEL(pet_model, pet, "pet", pet_attrs);
-static DSQL_MODEL(specialty_model, specialty, "specialty", specialty_attrs);
-static DSQL_MODEL(vet_model, vet, "vet", vet_attrs);
-static DSQL_MODEL(vet_specialty_model, vet_specialty, "vetSpecialties", vet_specialty_attrs);
-
-static const dsql_assoc owner_pets =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc pet_owner =
-    DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
-static const dsql_assoc vet_specialties =
-    DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model,
-                         &vet_specialty_model, "vetId", "specialtyId");
 
 typedef struct bench {
     dsql_config cfg;
@@ -239,9 +190,8 @@ static int pet_find_by_name(void *ctx, const char *name, pc_pet *out, char *err)
     dsql_error e = DSQL_ERROR_INIT;
     pet *p;
     dsql_result *res;
-    int rc =
-        dsql_find_one(b->pool, &pet_model, &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name))},
-                      (void **)&p, &res, &e);
+    int rc = dsql_find_one(b->pool, &pet_model,
+                           &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name))}, &p, &res, &e);
     if (rc)
         return fail(rc, &e, "pet.findOne", err);
     rc = put_pet(p, out, err) ? PC_OK : PC_ERROR;
@@ -255,9 +205,8 @@ static int owner_find_by_id(void *ctx, const char *id, pc_owner *out, char *err)
     dsql_error e = DSQL_ERROR_INIT;
     owner *o;
     dsql_result *res;
-    int rc =
-        dsql_find_one(b->pool, &owner_model, &(dsql_query){.where = DSQL_EQ("id", DSQL_STR(id))},
-                      (void **)&o, &res, &e);
+    int rc = dsql_find_one(b->pool, &owner_model,
+                           &(dsql_query){.where = DSQL_EQ("id", DSQL_STR(id))}, &o, &res, &e);
     if (rc)
         return fail(rc, &e, "owner.findOne", err);
     rc = put_owner(o, out, err) ? PC_OK : PC_ERROR;
@@ -267,8 +216,7 @@ static int owner_find_by_id(void *ctx, const char *id, pc_owner *out, char *err)
 
 /* The pet and its owner in one statement: the owner included (one round trip, where the
  * seed makes two queries). */
-static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_owner *oout,
-                               char *err)
+static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_owner *oout, char *err)
 {
     bench *b = ctx;
     dsql_error e = DSQL_ERROR_INIT;
@@ -277,7 +225,7 @@ static int pet_find_with_owner(void *ctx, const char *name, pc_pet *pout, pc_own
     int rc = dsql_find_one(b->pool, &pet_model,
                            &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
                                          DSQL_INCLUDES({.assoc = &pet_owner})},
-                           (void **)&p, &res, &e);
+                           &p, &res, &e);
     if (rc)
         return fail(rc, &e, "pet.findOne+owner", err);
     rc = PC_OK;
@@ -301,7 +249,7 @@ static int vet_find_with_specialties(void *ctx, const char *name, pc_vet *out, c
         b->pool, &vet_model,
         &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
                       DSQL_INCLUDES({.assoc = &vet_specialties, DSQL_ORDER_BY(DSQL_ASC("id"))})},
-        (void **)&v, &res, &e);
+        &v, &res, &e);
     if (rc)
         return fail(rc, &e, "vet.findOne+include", err);
     bool ok = put(out->id, sizeof(out->id), v->id.str, NULL, "vet.id", err) &&
@@ -324,8 +272,7 @@ static int specialty_find_by_pk(void *ctx, const char *name, char *out, char *er
     dsql_error e = DSQL_ERROR_INIT;
     specialty *s;
     dsql_result *res;
-    int rc =
-        dsql_find_by_pk(b->pool, &specialty_model, DSQL_STR(name), NULL, (void **)&s, &res, &e);
+    int rc = dsql_find_by_pk(b->pool, &specialty_model, DSQL_STR(name), NULL, &s, &res, &e);
     if (rc)
         return fail(rc, &e, "specialty.findByPk", err);
     rc = put(out, PC_SPECIALTY_SIZE, s->id, NULL, "specialty.id", err) ? PC_OK : PC_ERROR;
@@ -342,7 +289,7 @@ static int owner_find_with_pets(void *ctx, const char *name, pc_owner_pets *out,
     int rc = dsql_find_one(b->pool, &owner_model,
                            &(dsql_query){.where = DSQL_EQ("name", DSQL_STR(name)),
                                          DSQL_INCLUDES({.assoc = &owner_pets})},
-                           (void **)&o, &res, &e);
+                           &o, &res, &e);
     if (rc)
         return fail(rc, &e, "owner.findOne+pets", err);
     bool ok = put_owner(o, &out->owner, err);

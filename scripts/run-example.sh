@@ -2,7 +2,8 @@
 # `make run`: the pet-clinic example, then the retry example, against
 #   - a real Aurora DSQL cluster when CLUSTER_ENDPOINT is set (IAM auth; CLUSTER_REGION or
 #     REGION when the host name carries no region; CLUSTER_USER, default admin), or
-#   - a throwaway PostgreSQL started for the run and stopped after it.
+#   - else dsql-local, the local Aurora DSQL endpoint (IAM tokens, TLS, DSQL's rules), in
+#     front of a throwaway PostgreSQL, both started for the run and stopped after it.
 # Prints which target it runs against, then the examples' lines. Extra arguments go to
 # the pet-clinic example (--sync, -v).
 set -euo pipefail
@@ -31,10 +32,12 @@ for v in CLUSTER_USER CLUSTER_REGION; do
     fi
 done
 export LOCALPG_DIR=${LOCALPG_DIR:-$(cd "$here/.." && pwd)/build/localpg-run}
-cleanup() { "$here/localpg.sh" stop >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-"$here/localpg.sh" start >/dev/null
-eval "$("$here/localpg.sh" env)"
-echo "== target: throwaway PostgreSQL on ${PGHOST}:${PGPORT} (no CLUSTER_ENDPOINT set; TLS verify-full) =="
-run_examples "$@"
+export DSQL_LOCAL_BIN=${DSQL_LOCAL_BIN:-$build/bin/dsql-local}
+# with-dsql-local.sh exports CLUSTER_ENDPOINT=localhost:<port> and fresh credentials: the
+# examples run exactly as against a cluster.
+DSQL_RUN_BIN=$bin exec "$here/with-dsql-local.sh" bash -c '
+    unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGSSLMODE PGOPTIONS
+    echo "== target: dsql-local on ${CLUSTER_ENDPOINT} (no CLUSTER_ENDPOINT set; a local Aurora DSQL endpoint: IAM auth, TLS verify-full) =="
+    "$DSQL_RUN_BIN/petclinic" "$@"
+    echo "-- retry example --"
+    "$DSQL_RUN_BIN/retry"' run-example "$@"

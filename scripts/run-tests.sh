@@ -6,20 +6,18 @@ debug=${1:?usage: run-tests.sh DEBUG_BUILD [TSAN_BUILD]}
 tsan=${2:-}
 jobs=${CTEST_JOBS:-2}
 rc=0
-# A real Aurora DSQL cluster (the caller's CLUSTER_ENDPOINT, handed over by the Makefile as
-# DSQL_TEST_CLUSTER_*) is for tests/integration/test_dsql_cluster.c only (it skips without
-# one). Under scripts/with-dsql-local.sh the CLUSTER_* variables name the local DSQL
-# endpoint, which the library's tests go through; the PG* variables are pointed back at the
-# PostgreSQL behind it, for the tests' own superuser checks and proxies.
+# Under scripts/with-dsql-local.sh the CLUSTER_* variables name the local DSQL endpoint,
+# which the library's tests go through; the PG* variables are pointed back at the
+# PostgreSQL behind it, for the tests' own superuser checks and proxies. (A real Aurora
+# DSQL cluster's test, tests/integration/test_dsql_cluster.c, is run by the Makefile in the
+# caller's own environment; here it skips.)
+unset DSQL_TEST_CLUSTER_ENDPOINT DSQL_TEST_CLUSTER_REGION DSQL_TEST_CLUSTER_USER
 if [ -n "${DSQL_LOCAL_PORT:-}" ]; then
     export PGHOST=localhost PGHOSTADDR=127.0.0.1 PGPORT=$LOCALPG_PORT PGUSER=postgres
     export PGDATABASE=postgres PGSSLMODE=verify-full PGSSLROOTCERT=$LOCALPG_CA
     echo "make test: the library's tests go through dsql-local on localhost:$DSQL_LOCAL_PORT"
 else
     unset CLUSTER_ENDPOINT CLUSTER_REGION CLUSTER_USER REGION
-fi
-if [ -n "${DSQL_TEST_CLUSTER_ENDPOINT:-}" ]; then
-    echo "make test: also testing against the Aurora DSQL cluster $DSQL_TEST_CLUSTER_ENDPOINT"
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -12,7 +12,7 @@
 #     PostgreSQL clients (no PGPASSWORD: a client mints a token, e.g. with
 #     `dsql generate-db-connect-admin-auth-token --hostname localhost --region us-east-1`)
 #   DSQL_LOCAL_CONTROL   the fault-injection control socket (dsql-local ctl)
-#   DSQL_LOCAL_PORT      the endpoint's port
+#   DSQL_LOCAL_PORT      the endpoint's port; DSQL_LOCAL_PID its process
 #   LOCALPG_*            the PostgreSQL behind it, for tests that need its internals
 #
 # Knobs: LOCALPG_DIR (where the throwaway server lives), DSQL_LOCAL_BIN (the program),
@@ -80,7 +80,7 @@ export CLUSTER_ENDPOINT="localhost:$port" CLUSTER_REGION=us-east-1 CLUSTER_USER=
 export AWS_ACCESS_KEY_ID=$akid AWS_SECRET_ACCESS_KEY=$secret
 export PGHOST=localhost PGPORT=$port PGUSER=admin PGDATABASE=postgres
 export PGSSLMODE=verify-full PGSSLROOTCERT=$LOCALPG_CA
-export DSQL_LOCAL_CONTROL=$state/control.sock DSQL_LOCAL_PORT=$port DSQL_LOCAL_BIN=$bin
+export DSQL_LOCAL_CONTROL=$state/control.sock DSQL_LOCAL_PORT=$port DSQL_LOCAL_BIN=$bin DSQL_LOCAL_PID=$pid
 echo "dsql-local: listening on localhost:$port in front of PostgreSQL on port $LOCALPG_PORT" >&2
 set +e
 "$@"

@@ -91,6 +91,12 @@ void dl_control(const char *line, char *out, size_t cap)
         dl_fault.drop_before_commit_n = dl_fault.drop_after_commit_n = 0;
         dl_fault.drop_mid_result_n = dl_fault.stall_next_n = 0;
         dl_fault.stall_all = false;
+    } else if ((!strcmp(cmd, "max-connection-age") || !strcmp(cmd, "max-transaction-age")) &&
+               n == 2) {
+        int secs = 0;
+        ok = count(a, &secs) && secs >= 1 && secs <= 86400;
+        if (ok)
+            atomic_store(cmd[4] == 'c' ? &dl.cfg.max_conn_age_s : &dl.cfg.max_tx_age_s, secs);
     } else if (!strcmp(cmd, "kill-all") && n == 1) {
         pthread_mutex_unlock(&dl_fault.mu);
         int k = dl_kill_all();

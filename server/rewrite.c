@@ -21,7 +21,7 @@
 
 typedef struct piece {
     dsql_rules_kind kind;
-    bool async, refused;
+    bool async, refused, rewritten;
     char state[6];
     char message[256];
     char *forward;
@@ -80,6 +80,7 @@ static entry *analyse(const char *sql)
         piece *p = &e->p[i];
         p->kind = s->kind;
         p->async = s->async;
+        p->rewritten = s->rewritten;
         p->max_param = s->max_param;
         p->forward = s->forward;
         s->forward = NULL;
@@ -218,6 +219,7 @@ static void build_fn(const entry *e, void *ctx)
 {
     build *b = ctx;
     time_t now = time(NULL);
+    int max_tx_age = atomic_load(&dl.cfg.max_tx_age_s);
     for (size_t i = 0; i < e->n; i++) {
         const piece *p = &e->p[i];
         if (i)
@@ -241,9 +243,9 @@ static void build_fn(const entry *e, void *ctx)
         if (p->refused) {
             state = p->state;
             msg = p->message;
-        } else if (in_tx && dl.cfg.max_tx_age_s > 0 &&
-                   now - b->tx->tx_start > dl.cfg.max_tx_age_s && p->kind != DSQL_RK_ROLLBACK) {
-            snprintf(age, sizeof age, "transaction age limit of %ds exceeded", dl.cfg.max_tx_age_s);
+        } else if (in_tx && max_tx_age > 0 && now - b->tx->tx_start > max_tx_age &&
+                   p->kind != DSQL_RK_ROLLBACK) {
+            snprintf(age, sizeof age, "transaction age limit of %ds exceeded", max_tx_age);
             state = "54000";
             msg = age;
         } else if (in_tx && p->kind != DSQL_RK_ROLLBACK && b->tx->database &&
@@ -286,6 +288,8 @@ static void build_fn(const entry *e, void *ctx)
             b->changed = true;
         } else {
             puts_(&b->o, p->forward);
+            if (p->rewritten)
+                b->changed = true; /* PostgreSQL 16 syntax taken out */
         }
     }
 }

@@ -33,11 +33,11 @@ typedef struct dl_config {
     char *hostname; /* the endpoint's name: tokens must be signed for it (SNI too) */
     char *region;
     char *access_key_id, *secret_access_key, *session_token;
-    int max_conn_age_s;   /* DSQL: 3600 */
-    int max_tx_age_s;     /* DSQL: 300 */
-    int clock_skew_s;     /* tolerated signing-time skew: 300 */
-    char *server_version; /* what clients see: "16.15" */
-    char *control_path;   /* unix socket of the control interface; NULL = none */
+    _Atomic int max_conn_age_s; /* DSQL: 3600 (also set through the control socket) */
+    _Atomic int max_tx_age_s;   /* DSQL: 300 (also set through the control socket) */
+    int clock_skew_s;           /* tolerated signing-time skew: 300 */
+    char *server_version;       /* what clients see: "16.15" */
+    char *control_path;         /* unix socket of the control interface; NULL = none */
     int verbose;
 } dl_config;
 
@@ -74,9 +74,15 @@ typedef struct dl_server {
     int listen_fd;
     pthread_mutex_t mu;
     struct dl_session *sessions; /* live sessions, for cancel requests and kill-all */
-    /* per database: the emulation objects are installed */
-    char **installed;
+    /* the databases the emulation objects are installed in, by name and oid (a database
+     * dropped and created again under its name is a new one); install_pg is a backend
+     * session (database postgres) that looks the oids up */
+    struct dl_installed {
+        char *name;
+        unsigned oid;
+    } * installed;
     size_t n_installed;
+    struct pg_conn *install_pg;
     pthread_mutex_t install_mu;
 } dl_server;
 

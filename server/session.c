@@ -379,7 +379,7 @@ static bool backend_startup(dl_session *s, const startup *st)
     }
     s->backend.fd = fd;
     /* The client's own startup parameters, with the mark that holds the session to DSQL's
-     * rules added to its options. */
+     * rules, and DSQL's isolation level, added to its options. */
     unsigned char msg[8400];
     size_t n = 8;
     dl_put32(msg + 4, PROTO_3_0);
@@ -394,7 +394,10 @@ static bool backend_startup(dl_session *s, const startup *st)
         }
         i += kl + vl;
     }
-    int w = snprintf((char *)msg + n, sizeof msg - n - 2, "options%c%s%s-c dsql_local.enforce=on",
+    /* Every DSQL transaction is REPEATABLE READ (snapshot isolation). */
+    int w = snprintf((char *)msg + n, sizeof msg - n - 2,
+                     "options%c%s%s-c dsql_local.enforce=on "
+                     "-c default_transaction_isolation=repeatable\\ read",
                      0, opts ? opts : "", opts && *opts ? " " : "");
     if (w < 0 || (size_t)w >= sizeof msg - n - 2)
         return false;
@@ -662,11 +665,20 @@ static void relay(dl_session *s)
         if (atomic_load(&s->kill))
             return;
         time_t now = time(NULL);
-        if (dl.cfg.max_conn_age_s > 0 && now - s->started >= dl.cfg.max_conn_age_s) {
-            fatal(s, "57P01",
-                  "terminating connection: it has reached the maximum connection "
-                  "duration of 60 minutes",
-                  NULL);
+        int max_age = atomic_load(&dl.cfg.max_conn_age_s);
+        if (max_age > 0 && now - s->started >= max_age) {
+            char msg[128];
+            if (max_age % 60 == 0)
+                snprintf(msg, sizeof msg,
+                         "terminating connection: it has reached the maximum connection "
+                         "duration of %d minutes",
+                         max_age / 60);
+            else
+                snprintf(msg, sizeof msg,
+                         "terminating connection: it has reached the maximum connection "
+                         "duration of %d seconds",
+                         max_age);
+            fatal(s, "57P01", msg, NULL);
             return;
         }
         pthread_mutex_lock(&dl_fault.mu);

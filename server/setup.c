@@ -119,7 +119,12 @@ static const char *const setup_sql[] = {
     "  ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
     "  AND n.nspname NOT IN ('dsql_local', 'sys', 'pg_catalog', 'information_schema') "
     "  AND n.nspname NOT LIKE 'pg_toast%';\n"
-    /* asynchronous jobs */
+    /* asynchronous jobs: the transaction rules (0A000) fail the statement; for CREATE INDEX
+     * ASYNC what the statement names (the table, the columns) is checked at once too, and
+     * what the build finds in the data (duplicate keys, bad values) fails the job; ALTER
+     * TABLE ASYNC answers with a job whatever the job then finds (a VALIDATE CONSTRAINT of
+     * a constraint that is not there: a failed job), as DSQL does. Failures are recorded
+     * in sys.jobs with their message */
     "CREATE OR REPLACE FUNCTION dsql_local.job_id() RETURNS text LANGUAGE sql AS $f$ "
     "  SELECT string_agg(substr('abcdefghijklmnopqrstuvwxyz234567', "
     "    (floor(random() * 32))::int + 1, 1), '') FROM generate_series(1, 26) $f$;\n",
@@ -135,7 +140,8 @@ static const char *const setup_sql[] = {
     "  BEGIN "
     "    EXECUTE stmt; "
     "    INSERT INTO sys.jobs (job_id, status, object_name) VALUES (id, 'completed', idx); "
-    "  EXCEPTION WHEN OTHERS THEN "
+    "  EXCEPTION WHEN unique_violation OR data_exception OR program_limit_exceeded "
+    "    OR object_not_in_prerequisite_state THEN "
     "    INSERT INTO sys.jobs (job_id, status, details, object_name) "
     "      VALUES (id, 'failed', SQLERRM, idx); "
     "    IF idx <> '' THEN PERFORM dsql_local.mark_invalid(idx, tbl); END IF; "
@@ -145,7 +151,8 @@ static const char *const setup_sql[] = {
     "  BEGIN "
     "    EXECUTE stmt; "
     "    INSERT INTO sys.jobs (job_id, status, object_name) VALUES (id, 'completed', obj); "
-    "  EXCEPTION WHEN OTHERS THEN "
+    "  EXCEPTION WHEN feature_not_supported THEN RAISE; "
+    "  WHEN OTHERS THEN "
     "    INSERT INTO sys.jobs (job_id, status, details, object_name) "
     "      VALUES (id, 'failed', SQLERRM, obj); "
     "  END; RETURN id; END $f$;\n",
@@ -164,11 +171,42 @@ static const char *const setup_sql[] = {
     "END LOOP; END $d$;\n",
 };
 
+/* The database's oid on the backend, 0 when it cannot be read (then the emulation is
+ * installed again: the statements are idempotent). Called with install_mu held. */
+static unsigned database_oid(const char *database)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!dl.install_pg || PQstatus(dl.install_pg) != CONNECTION_OK) {
+            PQfinish(dl.install_pg);
+            char port[16];
+            snprintf(port, sizeof port, "%d", dl.cfg.backend_port);
+            const char *keys[] = {"host", "port", "dbname", "user", "application_name", NULL};
+            const char *vals[] = {dl.cfg.backend_host, port, "postgres", dl.cfg.admin_user,
+                                  "dsql-local setup",  NULL};
+            dl.install_pg = PQconnectdbParams(keys, vals, 0);
+        }
+        const char *params[] = {database};
+        PGresult *r = PQexecParams(dl.install_pg, "SELECT oid FROM pg_database WHERE datname = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+        unsigned oid = 0;
+        bool answered = PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (answered && PQntuples(r) == 1)
+            oid = (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        if (answered)
+            return oid;
+        PQfinish(dl.install_pg); /* a lost session: once more, on a new one */
+        dl.install_pg = NULL;
+    }
+    return 0;
+}
+
 bool dl_setup_database(const char *database, char *why, size_t cap)
 {
     pthread_mutex_lock(&dl.install_mu);
-    for (size_t i = 0; i < dl.n_installed; i++) {
-        if (!strcmp(dl.installed[i], database)) {
+    unsigned oid = database_oid(database);
+    for (size_t i = 0; oid && i < dl.n_installed; i++) {
+        if (!strcmp(dl.installed[i].name, database) && dl.installed[i].oid == oid) {
             pthread_mutex_unlock(&dl.install_mu);
             return true;
         }
@@ -194,13 +232,21 @@ bool dl_setup_database(const char *database, char *why, size_t cap)
                  PQerrorMessage(pg));
     }
     PQfinish(pg);
-    if (ok) {
-        char **n = realloc(dl.installed, (dl.n_installed + 1) * sizeof *n);
-        if (n) {
-            dl.installed = n;
-            dl.installed[dl.n_installed] = strdup(database);
-            if (dl.installed[dl.n_installed])
-                dl.n_installed++;
+    if (ok && oid) {
+        size_t i = 0;
+        while (i < dl.n_installed && strcmp(dl.installed[i].name, database) != 0)
+            i++;
+        if (i < dl.n_installed) {
+            dl.installed[i].oid = oid;
+        } else {
+            struct dl_installed *n = realloc(dl.installed, (dl.n_installed + 1) * sizeof *n);
+            if (n) {
+                dl.installed = n;
+                dl.installed[i].name = strdup(database);
+                dl.installed[i].oid = oid;
+                if (dl.installed[i].name)
+                    dl.n_installed++;
+            }
         }
     }
     pthread_mutex_unlock(&dl.install_mu);

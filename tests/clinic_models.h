@@ -114,13 +114,13 @@ static DSQL_MODEL(vet_specialty_model, vet_specialty, "vetSpecialties", vet_spec
 static const dsql_model *const seed_models[] = {&owner_model, &pet_model, &specialty_model,
                                                 &vet_model, &vet_specialty_model};
 
-static const dsql_assoc pet_owner =
-    DSQL_BELONGS_TO(pet, owner, &pet_model, &owner_model, "ownerId");
-static const dsql_assoc owner_pets =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
-static const dsql_assoc vet_specialties =
-    DSQL_BELONGS_TO_MANY(vet, specialties, n_specialties, &vet_model, &specialty_model,
-                         &vet_specialty_model, "vetId", "specialtyId");
+static const dsql_assoc pet_owner = DSQL_ASSOC_BELONGS_TO(
+    pet, owner, .source = &pet_model, .target = &owner_model, .foreign_key = "ownerId");
+static const dsql_assoc owner_pets = DSQL_ASSOC_HAS_MANY(
+    owner, pets, n_pets, .source = &owner_model, .target = &pet_model, .foreign_key = "ownerId");
+static const dsql_assoc vet_specialties = DSQL_ASSOC_BELONGS_TO_MANY(
+    vet, specialties, n_specialties, .source = &vet_model, .target = &specialty_model,
+    .through = &vet_specialty_model, .foreign_key = "vetId", .other_key = "specialtyId");
 
 /* ---- not in the seed ---- */
 
@@ -131,7 +131,8 @@ static const dsql_attr collar_attrs[] = {
 };
 static DSQL_MODEL(collar_model, collar, "collar", collar_attrs);
 
-static const dsql_assoc pet_collar = DSQL_HAS_ONE(pet, collar, &pet_model, &collar_model, "petId");
+static const dsql_assoc pet_collar = DSQL_ASSOC_HAS_ONE(
+    pet, collar, .source = &pet_model, .target = &collar_model, .foreign_key = "petId");
 
 /* The seed's pet plus an optional weight; model name and table stay "pet". */
 static const dsql_attr weighed_pet_attrs[] = {
@@ -152,11 +153,13 @@ static const dsql_attr visit_attrs[] = {
 static DSQL_MODEL(visit_model, visit, "visit", visit_attrs);
 
 static const dsql_assoc owner_weighed_pets =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &weighed_pet_model, "ownerId");
-static const dsql_assoc weighed_pet_owner =
-    DSQL_BELONGS_TO(pet, owner, &weighed_pet_model, &owner_model, "ownerId");
+    DSQL_ASSOC_HAS_MANY(owner, pets, n_pets, .source = &owner_model, .target = &weighed_pet_model,
+                        .foreign_key = "ownerId");
+static const dsql_assoc weighed_pet_owner = DSQL_ASSOC_BELONGS_TO(
+    pet, owner, .source = &weighed_pet_model, .target = &owner_model, .foreign_key = "ownerId");
 static const dsql_assoc weighed_pet_visits =
-    DSQL_HAS_MANY(pet, visits, n_visits, &weighed_pet_model, &visit_model, "petId");
+    DSQL_ASSOC_HAS_MANY(pet, visits, n_visits, .source = &weighed_pet_model, .target = &visit_model,
+                        .foreign_key = "petId");
 
 /* Foreign-key constraints on; the action spelled in lower case (the DDL writes it upper). */
 static const dsql_assoc pet_owner_fk = {.magic = DSQL_ASSOC_MAGIC,

@@ -36,8 +36,10 @@ int main(int argc, char **argv)
     dsql_error err;
     if (argc > 1 && strcmp(argv[1], "-v") == 0)
         cfg.log = dsql_log_stderr;
-    else if (argc > 1)
-        return fprintf(stderr, "usage: retry [-v]\n"), 2;
+    else if (argc > 1) {
+        fprintf(stderr, "usage: retry [-v]\n");
+        return 2;
+    }
     dsql_pool *pool = NULL;
     if (dsql_config_from_env(&cfg, &err))
         goto fail;

@@ -64,7 +64,37 @@ typedef struct dsql_assoc {
     size_t count_offset;          /**< to-many: offsetof the size_t count member */
     bool constraints;             /**< emit a real FOREIGN KEY in dsql_sync (default off) */
     const char *on_delete;        /**< with constraints: "CASCADE", "SET NULL", ... */
+    const void *reserved_[2];     /**< room for fields added later: zero */
 } dsql_assoc;
+
+/*
+ * Descriptors, with named fields: the struct, its pointer member (and for to-many its
+ * count member) positional, everything else by name, e.g.
+ *
+ *   DSQL_ASSOC_BELONGS_TO(pet, owner, .source = &pet_model, .target = &owner_model,
+ *                         .foreign_key = "ownerId")
+ *   DSQL_ASSOC_BELONGS_TO_MANY(vet, specialties, n_specialties, .source = &vet_model,
+ *                              .target = &specialty_model, .through = &vet_specialty_model,
+ *                              .foreign_key = "vetId", .other_key = "specialtyId")
+ *
+ * Any other field may follow (.alias, .source_key, .target_key, .constraints,
+ * .on_delete). dsql_assoc_check says what is missing or wrong.
+ */
+#define DSQL_ASSOC_BELONGS_TO(S, member, ...)                                                  \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_BELONGS_TO, .alias = #member,               \
+     .member_offset = offsetof(S, member), __VA_ARGS__}
+#define DSQL_ASSOC_HAS_ONE(S, member, ...)                                                     \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_HAS_ONE, .alias = #member,                  \
+     .member_offset = offsetof(S, member), __VA_ARGS__}
+#define DSQL_ASSOC_HAS_MANY(S, member, count, ...)                                             \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_HAS_MANY, .alias = #member,                 \
+     .member_offset = offsetof(S, member), .count_offset = offsetof(S, count), __VA_ARGS__}
+#define DSQL_ASSOC_BELONGS_TO_MANY(S, member, count, ...)                                      \
+    {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_BELONGS_TO_MANY, .alias = #member,          \
+     .member_offset = offsetof(S, member), .count_offset = offsetof(S, count), __VA_ARGS__}
+
+/* The positional forms of 0.1 (deprecated: the named forms above say which model is
+ * which; these stay until 0.3). */
 
 #define DSQL_BELONGS_TO(S, member, src, tgt, fk)                                               \
     {.magic = DSQL_ASSOC_MAGIC, .kind = DSQL_ASSOC_BELONGS_TO, .alias = #member,               \
@@ -96,7 +126,7 @@ DSQL_API int dsql_assoc_check(const dsql_assoc *a, dsql_error *err);
  * source row without its key (never saved) is DSQL_EINVAL.
  */
 DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
-                                 const dsql_query *q, void **rows, size_t *n,
+                                 const dsql_query *q, void *rows, size_t *n,
                                  dsql_result **res, dsql_error *err);
 
 /**
@@ -149,6 +179,16 @@ DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void
  */
 DSQL_API int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row,
                                 const void *const *targets, size_t n, dsql_error *err);
+
+
+/* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
+#if !defined(__cplusplus) && !defined(DSQL_BUILDING)
+#define dsql_get_associated(db, ...) (dsql_get_associated)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_set_associated(db, ...) (dsql_set_associated)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_add_associated(db, ...) (dsql_add_associated)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_remove_associated(db, ...) (dsql_remove_associated)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_create_linked(db, ...) (dsql_create_linked)(DSQL_DB(db), __VA_ARGS__)
+#endif
 
 #ifdef __cplusplus
 }

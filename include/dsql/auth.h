@@ -130,9 +130,10 @@ typedef struct dsql_token_params {
     dsql_token_action action;
     long expires_in;          /**< seconds, 1..604800; 0 = DSQL_TOKEN_EXPIRES_DEFAULT */
     time_t signing_time;      /**< 0 = now; set for reproducible tokens */
+    void *reserved_[2];       /**< room for fields added later: zero */
 } dsql_token_params;
 
-#define DSQL_TOKEN_PARAMS_INIT {NULL, NULL, DSQL_TOKEN_DB_CONNECT, 0, 0}
+#define DSQL_TOKEN_PARAMS_INIT {0} /* DbConnect, defaults */
 
 /**
  * Mints an auth token for params with creds. *token is a new NUL-terminated string;

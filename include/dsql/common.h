@@ -30,6 +30,14 @@ extern "C" {
 #define DSQL_PRINTF(fmt, args)
 #endif
 
+/* A name kept for one release after it was replaced: using it warns, naming the new one
+ * (CHANGELOG.md lists them). The library itself does not warn about defining them. */
+#if defined(__GNUC__) && !defined(DSQL_BUILDING)
+#define DSQL_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define DSQL_DEPRECATED(msg)
+#endif
+
 /**
  * Result codes. Every fallible call returns an int: DSQL_OK (0) on success, otherwise
  * one of these. Values are part of the ABI and are never renumbered; new codes are only
@@ -125,7 +133,7 @@ typedef void (*dsql_log_fn)(dsql_log_level level, const char *message, void *ctx
  */
 DSQL_API void dsql_log_stderr(dsql_log_level level, const char *message, void *ctx);
 
-/** The library's version string, e.g. "0.1.0". */
+/** The library's version string, e.g. "0.2.0". */
 DSQL_API const char *dsql_version(void);
 
 #ifdef __cplusplus

@@ -31,7 +31,7 @@ typedef enum dsql_auth_mode {
 
 /**
  * Connection settings. Strings are borrowed: they must stay valid until the call that
- * takes the config (dsql_connect, dsql_pool_open) returns; the library copies what it
+ * takes the config (dsql_conn_open, dsql_pool_open) returns; the library copies what it
  * keeps. Strings filled by dsql_config_parse() / dsql_config_from_env() are owned by
  * the config and released by dsql_config_clear().
  * Start from DSQL_CONFIG_INIT; NULL/0 means "the default" for every field.
@@ -69,6 +69,8 @@ typedef struct dsql_config {
                                        DSQL_ETIMEOUT (DSQL_EUNKNOWN_OUTCOME when a write or
                                        COMMIT was in flight) and the connection is closed.
                                        0 = default 60000; at most 86400000 (24 h) */
+    void *reserved_[8];           /**< room for fields added later without changing the
+                                       struct's size: zero (DSQL_CONFIG_INIT) */
 } dsql_config;
 
 /** Default and maximum of dsql_config.query_timeout_ms. */
@@ -112,10 +114,15 @@ typedef struct dsql_conn dsql_conn;
  * connection: close it with dsql_conn_close(). Most programs use a pool (dsql/pool.h)
  * instead.
  */
+DSQL_API int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err);
+
+/** The former name of dsql_conn_open (paired with dsql_conn_close, as dsql_pool_open is
+ * with dsql_pool_close). Removed in 0.3. */
+DSQL_DEPRECATED("renamed dsql_conn_open")
 DSQL_API int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err);
 
-/** Closes a connection opened with dsql_connect() (never one acquired from a pool: release
- * those). NULL is a no-op. */
+/** Closes a connection opened with dsql_conn_open() (never one acquired from a pool:
+ * release those). NULL is a no-op. */
 DSQL_API void dsql_conn_close(dsql_conn *conn);
 
 /** True when the connection is usable (not broken). */

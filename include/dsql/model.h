@@ -148,6 +148,7 @@ typedef struct dsql_attr {
                                   is inserted as DEFAULT (a scalar needs DSQL_HAS to be
                                   NULL) */
     dsql_value default_value;/**< client-side constant default when the value is NULL */
+    const void *reserved_[2];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_attr;
 
 /* Client-side constant defaults usable in static tables (compound literals are not). */
@@ -213,18 +214,18 @@ typedef struct dsql_model {
     const dsql_index *indexes;
     size_t n_indexes;
     size_t state_offset;     /**< offsetof(the dsql_row_state member) + 1; 0 = none */
+    const void *reserved_[4];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_model;
 
 /** Defines `const dsql_model var` for struct type T over table `table` (attrs: an array). */
 #define DSQL_MODEL(var, T, table_name, attrs_array)                                            \
-    const dsql_model var = {DSQL_MODEL_MAGIC, #T, (table_name), NULL, sizeof(T), (attrs_array), \
-                            sizeof(attrs_array) / sizeof((attrs_array)[0]), NULL, 0, 0}
+    const dsql_model var = {.magic = DSQL_MODEL_MAGIC, .name = #T, .table = (table_name),      \
+                            .struct_size = sizeof(T), .attrs = (attrs_array),                  \
+                            .n_attrs = sizeof(attrs_array) / sizeof((attrs_array)[0])}
 
 /** Same with an array of dsql_index. */
 #define DSQL_MODEL_INDEXED(var, T, table_name, attrs_array, index_array)                       \
-    const dsql_model var = {DSQL_MODEL_MAGIC, #T, (table_name), NULL, sizeof(T), (attrs_array), \
-                            sizeof(attrs_array) / sizeof((attrs_array)[0]), (index_array),     \
-                            sizeof(index_array) / sizeof((index_array)[0]), 0}
+    DSQL_MODEL_WITH(var, T, table_name, attrs_array, DSQL_INDEXES(index_array))
 
 /**
  * The general form: DSQL_MODEL plus designated fields, e.g.
@@ -373,6 +374,7 @@ typedef struct dsql_query {
                                             list on a model without DSQL_ROW_STATE (whose
                                             rows could not tell dsql_save which attributes
                                             they lack) */
+    const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_query;
 
 /** Array literal helpers: .order = DSQL_ORDER(DSQL_ASC("name")), .n_order = 1 — or use
@@ -423,9 +425,10 @@ typedef struct dsql_bulk_options {
     size_t chunk_bytes;          /**< parameter bytes per chunk; default (and max) 4 MiB */
     dsql_progress_fn progress;
     void *progress_ctx;
+    void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_bulk_options;
 
-#define DSQL_BULK_OPTIONS_INIT {0, 0, NULL, NULL}
+#define DSQL_BULK_OPTIONS_INIT {0}
 
 /** What landed when a bulk operation fails part way: rows [0, rows_done) landed
  * (chunks_done whole chunks); rows from rows_done on did not — except after
@@ -458,17 +461,17 @@ DSQL_API int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size
  * An attribute list (q->attributes) on a model without DSQL_ROW_STATE needs
  * q->read_only: a row missing attributes could otherwise be saved over them.
  */
-DSQL_API int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void **rows,
+DSQL_API int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows,
                            size_t *n, dsql_result **res, dsql_error *err);
 
 /** The first row matching q; DSQL_ENOTFOUND when none. *row owned by *res. */
-DSQL_API int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void **row,
+DSQL_API int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void *row,
                            dsql_result **res, dsql_error *err);
 
 /** The row whose primary key is pk; q may add includes/attributes (its where must be
  * NULL). DSQL_ENOTFOUND when none; DSQL_EINVAL when the model has no primary key. */
 DSQL_API int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk,
-                             const dsql_query *q, void **row, dsql_result **res,
+                             const dsql_query *q, void *row, dsql_result **res,
                              dsql_error *err);
 
 /** Number of rows matching where (NULL = all). */
@@ -529,6 +532,11 @@ DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
  * statements more), and deletes nothing, DSQL_ELIMIT, when they would take the
  * transaction past the cap. One statement when it deletes rows and no such key exists.
  */
+DSQL_API int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                         uint64_t *affected, dsql_error *err);
+
+/** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3. */
+DSQL_DEPRECATED("renamed dsql_delete")
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           uint64_t *affected, dsql_error *err);
 
@@ -544,23 +552,33 @@ DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *wh
  * and the insert is DSQL_ELIMIT, not sent, when that transaction has no row left).
  */
 DSQL_API int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where,
-                                 void *defaults, void **row, dsql_result **res, bool *created,
+                                 void *defaults, void *row, dsql_result **res, bool *created,
                                  dsql_error *err);
-
-/**
- * A raw SQL statement (the seed's queryInterface.query): parameters as $1..$n, run on a
- * pool (with the OCC retry policy) or a connection. *res (may be NULL) as dsql_conn_query.
- */
-DSQL_API int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params, size_t nparams,
-                       dsql_result **res, dsql_error *err);
 
 /** A raw SELECT whose columns are hydrated into m's structs by column name (columns
  * without an attribute are ignored). An attribute without a column is DSQL_EINVAL unless
  * the model has DSQL_ROW_STATE (its rows then know what they lack, and dsql_save never
  * writes it): a row missing an attribute could otherwise be saved over it. */
 DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql,
-                               const dsql_value *params, size_t nparams, void **rows,
+                               const dsql_value *params, size_t nparams, void *rows,
                                size_t *n, dsql_result **res, dsql_error *err);
+
+
+/* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
+#if !defined(__cplusplus) && !defined(DSQL_BUILDING)
+#define dsql_create(db, ...) (dsql_create)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_bulk_create(db, ...) (dsql_bulk_create)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_find_all(db, ...) (dsql_find_all)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_find_one(db, ...) (dsql_find_one)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_find_by_pk(db, ...) (dsql_find_by_pk)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_count(db, ...) (dsql_count)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_update(db, ...) (dsql_update)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_save(db, ...) (dsql_save)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_find_or_create(db, ...) (dsql_find_or_create)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_query_models(db, ...) (dsql_query_models)(DSQL_DB(db), __VA_ARGS__)
+#endif
 
 #ifdef __cplusplus
 }

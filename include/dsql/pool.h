@@ -33,9 +33,10 @@ typedef struct dsql_pool_options {
     int64_t idle_timeout_ms;  /**< close connections idle this long (above min); default 10000 */
     int64_t max_lifetime_ms;  /**< retire connections this old; default 55 min, with up to 10 %
                                    jitter below, always under 60 min */
+    int64_t reserved_[4];     /**< room for fields added later: zero */
 } dsql_pool_options;
 
-#define DSQL_POOL_OPTIONS_INIT {0, 0, 0, 0, 0}
+#define DSQL_POOL_OPTIONS_INIT {0}
 
 /** The pool. Opaque. */
 typedef struct dsql_pool dsql_pool;
@@ -157,9 +158,25 @@ DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value 
  * Model-layer calls take a `dsql_db *`: pass a dsql_pool * (each call acquires and
  * releases a connection, and runs in its own retried transaction when it needs one) or
  * a dsql_conn * (for example inside dsql_transaction, so several calls share one
- * transaction). The handle's kind is checked at run time (DSQL_EINVAL otherwise).
+ * transaction). In C those calls are macros that convert either handle through DSQL_DB,
+ * and anything else is a compile-time error; a closed or foreign handle is DSQL_EINVAL at
+ * run time. From C++, or when calling through a function pointer, convert with
+ * dsql_pool_db() / dsql_conn_db(). See docs/api.md.
  */
-typedef void dsql_db;
+typedef struct dsql_db dsql_db;
+
+/** The pool as a dsql_db (the same object; no ownership changes). */
+DSQL_API dsql_db *dsql_pool_db(dsql_pool *pool);
+/** The connection as a dsql_db (the same object; no ownership changes). */
+DSQL_API dsql_db *dsql_conn_db(dsql_conn *conn);
+
+#if !defined(__cplusplus) && !defined(DSQL_BUILDING)
+/** A dsql_pool *, dsql_conn * or dsql_db * as a dsql_db *; any other type does not
+ * compile. */
+#define DSQL_DB(h)                                                                             \
+    _Generic((h), dsql_db *: (dsql_db *)(void *)(h), dsql_pool *: (dsql_db *)(void *)(h),     \
+             dsql_conn *: (dsql_db *)(void *)(h))
+#endif
 
 /**
  * Runs BEGIN ISOLATION LEVEL REPEATABLE READ; stmts; COMMIT as ONE pipeline (one round
@@ -175,6 +192,20 @@ typedef void dsql_db;
 DSQL_API int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n,
                               dsql_result **results, const dsql_retry_policy *policy,
                               dsql_error *err);
+
+/**
+ * One raw SQL statement (the seed's queryInterface.query) on a pool or a connection:
+ * parameters as $1..$n; the same retry as dsql_pool_query with the default policy (on a
+ * connection inside a transaction: none, the caller's transaction decides). *res (may be
+ * NULL) as dsql_conn_query.
+ */
+DSQL_API int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params, size_t nparams,
+                       dsql_result **res, dsql_error *err);
+
+#if !defined(__cplusplus) && !defined(DSQL_BUILDING)
+#define dsql_pipeline_tx(db, ...) (dsql_pipeline_tx)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_exec(db, ...)        (dsql_exec)(DSQL_DB(db), __VA_ARGS__)
+#endif
 
 #ifdef __cplusplus
 }

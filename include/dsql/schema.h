@@ -80,6 +80,14 @@ DSQL_API int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_mo
                        const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,
                        dsql_error *err);
 
+
+/* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
+#if !defined(__cplusplus) && !defined(DSQL_BUILDING)
+#define dsql_create_table(db, ...) (dsql_create_table)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_drop_table(db, ...) (dsql_drop_table)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_sync(db, ...) (dsql_sync)(DSQL_DB(db), __VA_ARGS__)
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -443,9 +443,12 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_config_from_env: cfg is NULL");
 
     static const env_map cluster[] = {
-        {"CLUSTER_ENDPOINT", "host"}, {"CLUSTER_REGION", "region"},
-        {"REGION", "region"},         {"CLUSTER_USER", "user"},
-        {"AWS_PROFILE", "profile"},   {"DSQL_QUERY_TIMEOUT_MS", "query_timeout_ms"},
+        {"CLUSTER_ENDPOINT", "host"},
+        {"CLUSTER_REGION", "region"},
+        {"REGION", "region"},
+        {"CLUSTER_USER", "user"},
+        {"AWS_PROFILE", "profile"},
+        {"DSQL_QUERY_TIMEOUT_MS", "query_timeout_ms"},
         /* The CA to trust when it is not in the system bundle (a local DSQL endpoint). */
         {"PGSSLROOTCERT", "sslrootcert"},
     };

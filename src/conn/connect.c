@@ -273,7 +273,7 @@ void dsql__conn_free(dsql_conn *conn)
     if (conn->pg)
         PQfinish(conn->pg);
     dsql__stmt_cache_free(&conn->stmts);
-    conn->magic = 0;
+    dsql__db_close(&conn->db);
     free(conn);
 }
 
@@ -481,13 +481,16 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
     dsql_conn *conn = calloc(1, sizeof *conn);
     if (!conn)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    conn->magic = DSQL__MAGIC_CONN;
+    dsql__db_init(&conn->db, DSQL__MAGIC_CONN);
     conn->log = spec->log;
     conn->log_ctx = spec->log_ctx;
     dsql__stmt_cache_init(&conn->stmts, spec->statement_cache);
 
     bool resigned = false;
     int64_t backoff = 100;
+    char refused[sizeof err->message] =
+        ""; /* the last transient refusal, should the deadline then pass */
+    int refused_rc = 0;
     for (int attempt = 1;; attempt++) {
         int64_t t0 = dsql__mono_us();
         dsql__connect_failure kind;
@@ -534,10 +537,21 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
             dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
                       "Connect attempt %d refused for now (%s); retrying in %lld ms", attempt,
                       err ? err->message : "transient", (long long)delay);
+            if (err) {
+                snprintf(refused, sizeof refused, "%s", err->message);
+                refused_rc = rc;
+            }
             dsql__sleep_ms(delay);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             continue;
         }
+        /* Out of time in the middle of an attempt after refusals: the refusal is the
+         * cause worth reporting, not the cut-short attempt. */
+        if (rc == DSQL_ETIMEOUT && refused_rc)
+            rc = dsql_error_set(err, refused_rc,
+                                "%s (retried until the deadline; the last attempt ran out of "
+                                "time)",
+                                refused);
         dsql__log(spec->log, spec->log_ctx, DSQL_LOG_ERROR, "%s",
                   err ? err->message : "connect failed");
         free(conn);
@@ -545,10 +559,10 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
     }
 }
 
-int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
 {
     if (!out)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_connect: out is NULL");
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_conn_open: out is NULL");
     *out = NULL;
     dsql__spec spec;
     int rc = dsql__spec_init(&spec, cfg, err);
@@ -560,9 +574,14 @@ int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
     return rc;
 }
 
+int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+{
+    return dsql_conn_open(cfg, out, err);
+}
+
 void dsql_conn_close(dsql_conn *conn)
 {
-    if (!conn || conn->magic != DSQL__MAGIC_CONN)
+    if (!dsql__is_conn(conn))
         return;
     dsql__conn_free(conn);
 }
@@ -576,8 +595,7 @@ bool dsql__conn_check_broken(dsql_conn *conn)
 
 bool dsql_conn_ok(const dsql_conn *conn)
 {
-    return conn && conn->magic == DSQL__MAGIC_CONN && !conn->broken && conn->pg &&
-           PQstatus(conn->pg) == CONNECTION_OK;
+    return dsql__is_conn(conn) && !conn->broken && conn->pg && PQstatus(conn->pg) == CONNECTION_OK;
 }
 
 PGconn *dsql__conn_pg(dsql_conn *conn)
@@ -587,14 +605,14 @@ PGconn *dsql__conn_pg(dsql_conn *conn)
 
 struct pg_conn *dsql_conn_pg(dsql_conn *conn)
 {
-    return conn && conn->magic == DSQL__MAGIC_CONN ? conn->pg : NULL;
+    return dsql__is_conn(conn) ? conn->pg : NULL;
 }
 
 void dsql_conn_get_stats(const dsql_conn *conn, dsql_conn_stats *stats)
 {
     if (!stats)
         return;
-    if (!conn || conn->magic != DSQL__MAGIC_CONN) {
+    if (!dsql__is_conn(conn)) {
         memset(stats, 0, sizeof *stats);
         return;
     }

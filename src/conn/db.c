@@ -8,23 +8,73 @@
 
 #include "conn/private.h"
 
+/* ---- kinds ---- */
+
 bool dsql__db_is_pool(const dsql_db *db)
 {
-    return db && *(const uint32_t *)db == DSQL__MAGIC_POOL;
+    return db && db->kind == DSQL__MAGIC_POOL;
 }
 
 bool dsql__db_is_conn(const dsql_db *db)
 {
-    return db && *(const uint32_t *)db == DSQL__MAGIC_CONN;
+    return db && db->kind == DSQL__MAGIC_CONN;
+}
+
+bool dsql__is_pool(const dsql_pool *p)
+{
+    return p && dsql__db_is_pool((const dsql_db *)p);
+}
+
+bool dsql__is_conn(const dsql_conn *c)
+{
+    return c && dsql__db_is_conn((const dsql_db *)c);
+}
+
+void dsql__db_init(dsql_db *db, uint32_t kind)
+{
+    db->kind = kind;
+}
+
+void dsql__db_close(dsql_db *db)
+{
+    db->kind = 0;
+}
+
+dsql_pool *dsql__db_pool(dsql_db *db)
+{
+    return dsql__db_is_pool(db) ? (dsql_pool *)db : NULL;
+}
+
+dsql_conn *dsql__db_conn(dsql_db *db)
+{
+    return dsql__db_is_conn(db) ? (dsql_conn *)db : NULL;
+}
+
+bool dsql__db_in_transaction(dsql_db *db)
+{
+    dsql_conn *c = dsql__db_conn(db);
+    return c && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+}
+
+/* The public conversions (for C++ and function pointers: C code passes a pool or a
+ * connection straight to the calls, through DSQL_DB). */
+dsql_db *dsql_pool_db(dsql_pool *pool)
+{
+    return (dsql_db *)pool;
+}
+
+dsql_db *dsql_conn_db(dsql_conn *conn)
+{
+    return (dsql_db *)conn;
 }
 
 int dsql__db_acquire(dsql_db *db, dsql_conn **conn, dsql_error *err)
 {
     *conn = NULL;
     if (dsql__db_is_pool(db))
-        return dsql_pool_acquire(db, conn, err);
+        return dsql_pool_acquire(dsql__db_pool(db), conn, err);
     if (dsql__db_is_conn(db)) {
-        *conn = db;
+        *conn = dsql__db_conn(db);
         return DSQL_OK;
     }
     return dsql_error_set(err, DSQL_EINVAL, "db is neither a dsql_pool nor a dsql_conn");
@@ -33,16 +83,16 @@ int dsql__db_acquire(dsql_db *db, dsql_conn **conn, dsql_error *err)
 void dsql__db_release(dsql_db *db, dsql_conn *conn)
 {
     if (dsql__db_is_pool(db))
-        dsql_pool_release(db, conn);
+        dsql_pool_release(dsql__db_pool(db), conn);
 }
 
 int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err)
 {
     if (dsql__db_is_pool(db))
-        return dsql_transaction(db, fn, ctx, NULL, NULL, err);
+        return dsql_transaction(dsql__db_pool(db), fn, ctx, NULL, NULL, err);
     if (!dsql__db_is_conn(db))
         return dsql_error_set(err, DSQL_EINVAL, "db is neither a dsql_pool nor a dsql_conn");
-    dsql_conn *conn = db;
+    dsql_conn *conn = dsql__db_conn(db);
     if (dsql__conn_check_broken(conn))
         return dsql_error_set(err, DSQL_ECONNLOST, "connection is lost");
     switch (PQtransactionStatus(conn->pg)) {
@@ -62,10 +112,10 @@ void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx)
     *fn = NULL;
     *ctx = NULL;
     if (dsql__db_is_pool(db))
-        dsql__pool_logger(db, fn, ctx);
+        dsql__pool_logger(dsql__db_pool(db), fn, ctx);
     else if (dsql__db_is_conn(db)) {
-        *fn = ((dsql_conn *)db)->log;
-        *ctx = ((dsql_conn *)db)->log_ctx;
+        *fn = dsql__db_conn(db)->log;
+        *ctx = dsql__db_conn(db)->log_ctx;
     }
 }
 

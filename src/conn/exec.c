@@ -25,7 +25,7 @@ typedef struct params {
 } params;
 
 /* Checks values before anything is sent (so a bad one never leaves a half-sent batch). */
-static int params_check(const dsql_value *v, size_t n, dsql_error *err)
+int dsql__values_check(const dsql_value *v, size_t n, dsql_error *err)
 {
     if (n > 65535)
         return dsql_error_set(err, DSQL_EINVAL,
@@ -46,10 +46,44 @@ static int params_check(const dsql_value *v, size_t n, dsql_error *err)
     return DSQL_OK;
 }
 
+void dsql__value_encode(const dsql_value *v, char num[32], const char **value, int *length,
+                        int *format)
+{
+    *length = 0;
+    *format = 0;
+    switch (v->kind) {
+    case DSQL_V_NULL:
+        *value = NULL;
+        break;
+    case DSQL_V_TEXT:
+        *value = v->u.s; /* a NULL string is SQL NULL */
+        break;
+    case DSQL_V_INT:
+        dsql__i64toa(v->u.i, num);
+        *value = num;
+        break;
+    case DSQL_V_DOUBLE:
+        dsql__dtoa(v->u.d, num, 32);
+        *value = num;
+        break;
+    case DSQL_V_BOOL:
+        *value = v->u.b ? "true" : "false";
+        break;
+    case DSQL_V_BYTES:
+        *value = v->u.bytes.data ? v->u.bytes.data : "";
+        *length = (int)v->u.bytes.len;
+        *format = 1; /* binary: no escaping, NUL bytes allowed */
+        break;
+    default:
+        *value = NULL; /* refused earlier by dsql__values_check */
+        break;
+    }
+}
+
 static int params_build(params *pp, const dsql_value *v, size_t n, dsql_error *err)
 {
     memset(pp, 0, sizeof *pp);
-    int rc = params_check(v, n, err);
+    int rc = dsql__values_check(v, n, err);
     if (rc)
         return rc;
     if (n <= 16) {
@@ -68,34 +102,8 @@ static int params_build(params *pp, const dsql_value *v, size_t n, dsql_error *e
         pp->lengths = (int *)(void *)(h + n * 32 + n * sizeof(char *));
         pp->formats = pp->lengths + n;
     }
-    for (size_t i = 0; i < n; i++) {
-        pp->lengths[i] = 0;
-        pp->formats[i] = 0;
-        switch (v[i].kind) {
-        case DSQL_V_NULL:
-            pp->values[i] = NULL;
-            break;
-        case DSQL_V_TEXT:
-            pp->values[i] = v[i].u.s; /* a NULL string is SQL NULL */
-            break;
-        case DSQL_V_INT:
-            dsql__i64toa(v[i].u.i, pp->num[i]);
-            pp->values[i] = pp->num[i];
-            break;
-        case DSQL_V_DOUBLE:
-            dsql__dtoa(v[i].u.d, pp->num[i], 32);
-            pp->values[i] = pp->num[i];
-            break;
-        case DSQL_V_BOOL:
-            pp->values[i] = v[i].u.b ? "true" : "false";
-            break;
-        case DSQL_V_BYTES:
-            pp->values[i] = v[i].u.bytes.data ? v[i].u.bytes.data : "";
-            pp->lengths[i] = (int)v[i].u.bytes.len;
-            pp->formats[i] = 1; /* binary: no escaping, NUL bytes allowed */
-            break;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        dsql__value_encode(&v[i], pp->num[i], &pp->values[i], &pp->lengths[i], &pp->formats[i]);
     return DSQL_OK;
 }
 
@@ -158,7 +166,7 @@ static void log_statement(dsql_conn *conn, const char *sql, int nparams, int64_t
 
 static int conn_usable(dsql_conn *conn, dsql_error *err)
 {
-    if (!conn || conn->magic != DSQL__MAGIC_CONN)
+    if (!dsql__is_conn(conn))
         return dsql_error_set(err, DSQL_EINVAL, "not a dsql_conn");
     if (dsql__conn_check_broken(conn))
         return dsql_error_set(err, DSQL_ECONNLOST,
@@ -661,16 +669,49 @@ int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params_i
 {
     if (res)
         *res = NULL;
-    if (!dsql__db_is_pool(pool))
+    if (!dsql__is_pool(pool))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_query: not a dsql_pool");
     params pp;
     int rc = params_build(&pp, params_in, nparams, err);
     if (rc)
         return rc;
     PGresult *pg = NULL;
-    rc = dsql__db_exec_policy(pool, policy, sql, (int)nparams, pp.values, pp.lengths, pp.formats,
-                              res ? &pg : NULL, err);
+    rc = dsql__db_exec_policy(dsql_pool_db(pool), policy, sql, (int)nparams, pp.values, pp.lengths,
+                              pp.formats, res ? &pg : NULL, err);
     params_free(&pp);
+    return wrap_result(rc, pg, res, err);
+}
+
+int dsql__exec_values(dsql_db *db, const char *fn, const char *sql, const dsql_value *params_in,
+                      size_t nparams, PGresult **out, dsql_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!db)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: db is NULL", fn);
+    if (!dsql__db_is_pool(db) && !dsql__db_is_conn(db))
+        return dsql_error_set(err, DSQL_EINVAL, "%s: db is neither a dsql_pool nor a dsql_conn",
+                              fn);
+    if (!sql)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: SQL text is NULL", fn);
+    params pp;
+    int rc = params_build(&pp, params_in, nparams, err);
+    if (rc) {
+        dsql__err_prefix(err, "%s", fn);
+        return rc;
+    }
+    rc = dsql__db_exec(db, sql, (int)nparams, pp.values, pp.lengths, pp.formats, out, err);
+    params_free(&pp);
+    return rc;
+}
+
+int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params_in, size_t nparams,
+              dsql_result **res, dsql_error *err)
+{
+    if (res)
+        *res = NULL;
+    PGresult *pg = NULL;
+    int rc = dsql__exec_values(db, "dsql_exec", sql, params_in, nparams, res ? &pg : NULL, err);
     return wrap_result(rc, pg, res, err);
 }
 
@@ -726,7 +767,7 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
                 *failed_index = i;
             return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL");
         }
-        if ((rc = params_check(stmts[i].params, stmts[i].nparams, err))) {
+        if ((rc = dsql__values_check(stmts[i].params, stmts[i].nparams, err))) {
             if (failed_index)
                 *failed_index = i;
             return rc;

@@ -22,6 +22,14 @@
 #define DSQL__MAGIC_POOL   0x64506f6fu /* "dPoo" */
 #define DSQL__MAGIC_RESULT 0x64526573u /* "dRes" */
 
+/* The head of every handle the model layer accepts: the first member of struct dsql_pool
+ * and struct dsql_conn, so a pointer to either is a pointer to its head (C11 6.7.2.1).
+ * kind is DSQL__MAGIC_POOL or DSQL__MAGIC_CONN while the handle lives, 0 after it is
+ * closed; only conn/db.c reads it. */
+struct dsql_db {
+    uint32_t kind;
+};
+
 /* How every transaction the library opens begins. Aurora DSQL runs every transaction at
  * snapshot isolation and accepts exactly this form (it refuses SET TRANSACTION and
  * SERIALIZABLE); a plain BEGIN on a PostgreSQL left at READ COMMITTED would lose
@@ -71,11 +79,37 @@ int dsql__error_from_pg(dsql_error *err, PGconn *pg, const PGresult *res);
 /* True for 40001 or a message naming OC000/OC001. */
 bool dsql__is_occ_conflict(const char *sqlstate, const char *message);
 
+/* ---- parameters: the one conversion of dsql_value to libpq's text/binary form ---- */
+
+/* Checks n values before anything is sent: kinds known, byte strings sane, at most
+ * 65535. */
+int dsql__values_check(const dsql_value *v, size_t n, dsql_error *err);
+/* One value as libpq takes it: *value (NULL for SQL NULL; numbers written into num),
+ * *length and *format (1 for bytes, sent binary). */
+void dsql__value_encode(const dsql_value *v, char num[32], const char **value, int *length,
+                        int *format);
+
 /* ---- db handles (a dsql_pool * or a dsql_conn *) ---- */
 
-/* The kind of a handle (its magic word); false for NULL. */
+/* The kind of a handle; false for NULL. Every kind test of the library is one of these
+ * (conn/db.c). */
 bool dsql__db_is_pool(const dsql_db *db);
 bool dsql__db_is_conn(const dsql_db *db);
+bool dsql__is_pool(const dsql_pool *p);
+bool dsql__is_conn(const dsql_conn *c);
+/* One statement with dsql_value parameters on db, retried as dsql__db_exec; fn names the
+ * public call in messages. */
+int dsql__exec_values(dsql_db *db, const char *fn, const char *sql, const dsql_value *params,
+                      size_t nparams, PGresult **out, dsql_error *err);
+/* True when db is a connection inside a transaction (statements run in the caller's
+ * transaction, not in autocommit). */
+bool dsql__db_in_transaction(dsql_db *db);
+/* Marks a handle live (as kind) or closed. */
+void dsql__db_init(dsql_db *db, uint32_t kind);
+void dsql__db_close(dsql_db *db);
+/* The handle as a pool / a connection (NULL when it is not one). */
+dsql_pool *dsql__db_pool(dsql_db *db);
+dsql_conn *dsql__db_conn(dsql_db *db);
 
 /* A connection for db: the connection itself, or one acquired from the pool. Pair each
  * successful call with dsql__db_release(). DSQL_EINVAL if db is neither kind. */

@@ -36,7 +36,7 @@ typedef struct waiter {
 } waiter;
 
 struct dsql_pool {
-    uint32_t magic; /* DSQL__MAGIC_POOL; first, so a dsql_db * can be told apart */
+    dsql_db db; /* first: a dsql_pool * is a dsql_db * (kind DSQL__MAGIC_POOL) */
     dsql__spec spec;
     int max, min;
     int64_t acquire_timeout_ms, idle_timeout_ms, max_lifetime_ms, reap_period_ms;
@@ -218,7 +218,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
     if (!out)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_acquire: conn is NULL");
     *out = NULL;
-    if (!p || p->magic != DSQL__MAGIC_POOL)
+    if (!dsql__is_pool(p))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_acquire: not a dsql_pool");
     int64_t deadline = dsql__mono_ms() + p->acquire_timeout_ms;
 
@@ -317,7 +317,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
 
 void dsql_pool_release(dsql_pool *p, dsql_conn *c)
 {
-    if (!p || !c || p->magic != DSQL__MAGIC_POOL || c->magic != DSQL__MAGIC_CONN || c->pool != p)
+    if (!dsql__is_pool(p) || !dsql__is_conn(c) || c->pool != p)
         return;
     /* Outside the lock: a transaction left open is rolled back (one round trip). */
     bool ok = dsql__conn_reset_tx(c);
@@ -456,6 +456,8 @@ int dsql__pool_options_resolve(const dsql_pool_options *o, dsql_pool_options *ou
     dsql_pool_options d = DSQL_POOL_OPTIONS_INIT;
     if (!o)
         o = &d;
+    if (out != o)
+        memset(out, 0, sizeof *out); /* the reserved space too */
     if (o->max < 0 || o->max > MAX_CONNECTIONS)
         return dsql_error_set(err, DSQL_EINVAL,
                               "pool option max must be 1..%d (0 = default %d), not %d",
@@ -529,7 +531,7 @@ int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_p
         free(p);
         return rc;
     }
-    p->magic = DSQL__MAGIC_POOL;
+    dsql__db_init(&p->db, DSQL__MAGIC_POOL);
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_init(&p->cattr);
     pthread_condattr_setclock(&p->cattr, CLOCK_MONOTONIC);
@@ -571,7 +573,7 @@ int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_p
 
 void dsql_pool_close(dsql_pool *p)
 {
-    if (!p || p->magic != DSQL__MAGIC_POOL)
+    if (!dsql__is_pool(p))
         return;
     pthread_mutex_lock(&p->mu);
     p->closing = true;
@@ -603,7 +605,7 @@ void dsql_pool_close(dsql_pool *p)
     pthread_condattr_destroy(&p->cattr);
     pthread_mutex_destroy(&p->mu);
     dsql__spec_free(&p->spec);
-    p->magic = 0;
+    dsql__db_close(&p->db);
     free(p);
 }
 
@@ -612,7 +614,7 @@ void dsql_pool_get_stats(dsql_pool *p, dsql_pool_stats *s)
     if (!s)
         return;
     memset(s, 0, sizeof *s);
-    if (!p || p->magic != DSQL__MAGIC_POOL)
+    if (!dsql__is_pool(p))
         return;
     pthread_mutex_lock(&p->mu);
     s->open = p->open - p->connecting;

@@ -19,7 +19,7 @@
 
 #include "conn/internal.h"
 
-/* Counters a spec's connects feed (a pool's, or a throwaway one for dsql_connect). */
+/* Counters a spec's connects feed (a pool's, or a throwaway one for dsql_conn_open). */
 typedef struct dsql__connect_stats {
     atomic_uint_fast64_t connects;    /* physical connections opened */
     atomic_uint_fast64_t token_mints; /* IAM tokens minted */
@@ -49,7 +49,7 @@ typedef struct dsql__spec {
     int connect_timeout_s;
     dsql_log_fn log;
     void *log_ctx;
-    int statement_cache; /* capacity per connection; 0 = off */
+    int statement_cache;      /* capacity per connection; 0 = off */
     int64_t query_timeout_ms; /* bound of every wait for the server once connected */
 } dsql__spec;
 
@@ -172,14 +172,14 @@ bool dsql__sql_commits_nothing(const char *sql);
 bool dsql__sql_may_write(const char *sql);
 
 struct dsql_conn {
-    uint32_t magic; /* DSQL__MAGIC_CONN; first, so a dsql_db * can be told apart */
+    dsql_db db; /* first: a dsql_conn * is a dsql_db * (kind DSQL__MAGIC_CONN) */
     PGconn *pg;
     dsql_log_fn log;
     void *log_ctx;
     dsql_conn_stats stats;
     dsql__stmt_cache stmts;
-    bool broken;           /* set once the connection is known to be unusable */
-    int last_error_status; /* status of the last failed statement (0 = none yet) */
+    bool broken;              /* set once the connection is known to be unusable */
+    int last_error_status;    /* status of the last failed statement (0 = none yet) */
     int64_t query_timeout_ms; /* each round trip must end within this */
     int64_t deadline_ms;      /* monotonic end of the current round trip */
     bool timed_out;           /* broken because the server missed a deadline */
@@ -268,9 +268,9 @@ int dsql__classify_sqlstate(const char *sqlstate, const char *message);
 
 /* How a failed connect should be handled. */
 typedef enum dsql__connect_failure {
-    DSQL__CF_FATAL = 0,    /* report it */
-    DSQL__CF_RETRY,        /* waking up / rate or count limit: back off and retry */
-    DSQL__CF_RESIGN,       /* signature expired: mint a new token once */
+    DSQL__CF_FATAL = 0,     /* report it */
+    DSQL__CF_RETRY,         /* waking up / rate or count limit: back off and retry */
+    DSQL__CF_RESIGN,        /* signature expired: mint a new token once */
     DSQL__CF_ACCESS_DENIED, /* IAM rejected the token: policy or region problem */
     DSQL__CF_REFUSED        /* TCP connect refused: retried only by a pool that connected
                                before (a restart), reported at once otherwise */
@@ -321,7 +321,6 @@ int dsql__retry_run(const dsql__retry_unit *u, void *ctx, int *attempts, dsql_er
 double dsql__random_unit(void);
 
 /* ---- numbers in the C locale (exec.c) ---- */
-
 
 /* ---- logging (log.c) ---- */
 

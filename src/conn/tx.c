@@ -166,7 +166,7 @@ int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx, const dsql_retry
 {
     if (attempts)
         *attempts = 0;
-    if (!dsql__db_is_pool(pool))
+    if (!dsql__is_pool(pool))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_transaction: not a dsql_pool");
     return run_tx(pool, NULL, fn, ctx, policy, attempts, err);
 }
@@ -176,7 +176,7 @@ int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
 {
     if (attempts)
         *attempts = 0;
-    if (!conn || conn->magic != DSQL__MAGIC_CONN)
+    if (!dsql__is_conn(conn))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_conn_transaction: not a dsql_conn");
     if (dsql__conn_check_broken(conn))
         return dsql_error_set(err, DSQL_ECONNLOST, "dsql_conn_transaction: connection is lost");
@@ -250,9 +250,9 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
     dsql_conn *fixed = NULL;
     dsql_pool *pool = NULL;
     if (dsql__db_is_pool(db))
-        pool = db;
+        pool = dsql__db_pool(db);
     else if (dsql__db_is_conn(db))
-        fixed = db;
+        fixed = dsql__db_conn(db);
     else
         return dsql_error_set(err, DSQL_EINVAL,
                               "dsql_pipeline_tx: db is neither a pool nor a connection");

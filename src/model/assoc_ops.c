@@ -726,11 +726,11 @@ int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row, const void *
 /* ---- the lazy getter ---- */
 
 int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
-                        const dsql_query *q, void **rows, size_t *n, dsql_result **res,
+                        const dsql_query *q, void *rows, size_t *n, dsql_result **res,
                         dsql_error *err)
 {
     if (rows)
-        *rows = NULL;
+        dsql__put_ptr(rows, NULL);
     if (n)
         *n = 0;
     if (res)
@@ -764,7 +764,7 @@ int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row
         dsql__err_prefix(err, "dsql_get_associated: association %s", a->alias);
         return rc;
     }
-    *rows = (*res)->rows;
+    dsql__put_ptr(rows, (*res)->rows);
     *n = (*res)->nrows;
     return DSQL_OK;
 }

@@ -109,7 +109,7 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
      * most 3,000 rows on Aurora DSQL: refuse what would cross that before sending anything
      * (on every server, so a program behaves the same on PostgreSQL). */
     bool enclosed = dsql__db_in_transaction(db);
-    uint64_t before = enclosed ? dsql__conn_tx_rows(db) : 0;
+    uint64_t before = enclosed ? dsql__conn_tx_rows(dsql__db_conn(db)) : 0;
     if (enclosed && before + n > DSQL__ROW_CAP)
         return dsql_error_set(err, DSQL_ELIMIT,
                               "dsql_bulk_create: %s: %zu rows inside the caller's transaction, "

@@ -189,11 +189,11 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
 
 /* ---- find ---- */
 
-int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void **rows, size_t *n,
+int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows, size_t *n,
                   dsql_result **res, dsql_error *err)
 {
     if (rows)
-        *rows = NULL;
+        dsql__put_ptr(rows, NULL);
     if (n)
         *n = 0;
     if (!res)
@@ -203,14 +203,14 @@ int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void **
     if (rc || (rc = dsql__find(db, &(dsql__select){.m = m, .q = q}, res, err)))
         return rc;
     if (rows)
-        *rows = (*res)->rows;
+        dsql__put_ptr(rows, (*res)->rows);
     if (n)
         *n = (*res)->nrows;
     return DSQL_OK;
 }
 
 /* The first row of a find, or DSQL_ENOTFOUND (with *res freed). */
-static int first_row(const dsql_model *m, void **row, dsql_result **res, const char *what,
+static int first_row(const dsql_model *m, void *row, dsql_result **res, const char *what,
                      dsql_error *err)
 {
     if ((*res)->nrows == 0) {
@@ -219,15 +219,15 @@ static int first_row(const dsql_model *m, void **row, dsql_result **res, const c
         return dsql_error_set(err, DSQL_ENOTFOUND, "%s: no row %s", m->name, what);
     }
     if (row)
-        *row = (*res)->rows;
+        dsql__put_ptr(row, (*res)->rows);
     return DSQL_OK;
 }
 
-int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void **row,
+int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void *row,
                   dsql_result **res, dsql_error *err)
 {
     if (row)
-        *row = NULL;
+        dsql__put_ptr(row, NULL);
     if (!res)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_find_one: res is NULL (it owns the row)");
     *res = NULL;
@@ -237,11 +237,11 @@ int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void **
     return first_row(m, row, res, "matches", err);
 }
 
-int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_query *q,
-                    void **row, dsql_result **res, dsql_error *err)
+int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_query *q, void *row,
+                    dsql_result **res, dsql_error *err)
 {
     if (row)
-        *row = NULL;
+        dsql__put_ptr(row, NULL);
     if (!res)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_find_by_pk: res is NULL (it owns the row)");
     *res = NULL;

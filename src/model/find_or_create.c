@@ -98,19 +98,19 @@ static int foc_body(dsql_conn *conn, void *ctx, dsql_error *err)
     dsql_result_free(f->res); /* a previous attempt's */
     f->res = NULL;
     f->created = false;
-    int rc =
-        dsql__find(conn, &(dsql__select){.m = f->m, .extra = f->where, .limit = 1}, &f->res, err);
+    int rc = dsql__find(dsql_conn_db(conn),
+                        &(dsql__select){.m = f->m, .extra = f->where, .limit = 1}, &f->res, err);
     if (rc || f->res->nrows > 0)
         return rc;
     dsql_result_free(f->res);
     f->res = NULL;
-    if ((rc = dsql__tx_reserve(conn, 1, "dsql_find_or_create", f->m, err)))
+    if ((rc = dsql__tx_reserve(dsql_conn_db(conn), 1, "dsql_find_or_create", f->m, err)))
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
     dsql__build_insert(&sql, &p, f->m, f->defaults, 1, true);
-    rc = dsql__run(conn, &sql, &p, &pg, err);
+    rc = dsql__run(dsql_conn_db(conn), &sql, &p, &pg, err);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     if (rc)
@@ -139,10 +139,10 @@ static int find_first(dsql_db *db, const dsql_model *m, const dsql_where *where,
 }
 
 int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where, void *defaults,
-                        void **row, dsql_result **res, bool *created, dsql_error *err)
+                        void *row, dsql_result **res, bool *created, dsql_error *err)
 {
     if (row)
-        *row = NULL;
+        dsql__put_ptr(row, NULL);
     if (created)
         *created = false;
     if (!res)
@@ -195,6 +195,6 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
     if (rc)
         return rc;
     if (row)
-        *row = (*res)->rows;
+        dsql__put_ptr(row, (*res)->rows);
     return DSQL_OK;
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "conn/internal.h"
 #include "dsql/assoc.h"
@@ -312,14 +313,16 @@ int dsql__hydrate(dsql_result *res, const dsql__plan *plan, dsql_error *err);
  * attribute name); other columns ignored. */
 int dsql__hydrate_by_name(dsql_result *res, const dsql_model *m, dsql_error *err);
 
-/* ---- running statements ---- */
-
-/* True when db is a connection inside a transaction (statements run in the caller's
- * transaction, not in autocommit). */
-static inline bool dsql__db_in_transaction(dsql_db *db)
+/* Stores p into the caller's row pointer: out is the address of a `T *` variable, taken
+ * as void * so callers need no cast; written with memcpy, which is defined whatever T is
+ * (a store through a void ** into a T * would not be). NULL out: nothing. */
+static inline void dsql__put_ptr(void *out, const void *p)
 {
-    return dsql__db_is_conn(db) && PQtransactionStatus(dsql__conn_pg(db)) != PQTRANS_IDLE;
+    if (out)
+        memcpy(out, &p, sizeof p);
 }
+
+/* ---- running statements ---- */
 
 /* Rows one Aurora DSQL transaction may modify; bulk writes are chunked under it. */
 #define DSQL__ROW_CAP 3000

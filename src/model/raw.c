@@ -1,55 +1,23 @@
-/* The raw SQL escape hatch: dsql_exec and dsql_query_models. */
+/* A raw SELECT hydrated into a model's structs: dsql_query_models (dsql_exec, the raw
+ * statement itself, is the connection layer's: conn/exec.c). */
 #include "model/internal.h"
 
 static int raw(dsql_db *db, const char *fn, const char *sql, const dsql_value *params,
                size_t nparams, dsql_result **res, dsql_error *err)
 {
-    if (!db)
-        return dsql_error_set(err, DSQL_EINVAL, "%s: db is NULL", fn);
-    if (!sql)
-        return dsql_error_set(err, DSQL_EINVAL, "%s: SQL text is NULL", fn);
-    if (nparams && !params)
-        return dsql_error_set(err, DSQL_EINVAL, "%s: %zu parameters announced, none given", fn,
-                              nparams);
-    dsql__params p = DSQL__PARAMS_INIT;
-    int rc = DSQL_OK;
-    for (size_t i = 0; !rc && i < nparams; i++) {
-        if ((unsigned)params[i].kind > DSQL_V_BYTES)
-            rc = dsql_error_set(err, DSQL_EINVAL, "%s: parameter $%zu: unknown value kind %d", fn,
-                                i + 1, (int)params[i].kind);
-        else if (params[i].kind == DSQL_V_BYTES && !params[i].u.bytes.data && params[i].u.bytes.len)
-            rc = dsql_error_set(err, DSQL_EINVAL, "%s: parameter $%zu: bytes with NULL data", fn,
-                                i + 1);
-        else
-            dsql__params_add_value(&p, &params[i]);
-    }
     PGresult *pg = NULL;
-    if (!rc && p.oom) {
-        rc = dsql__params_error(&p, err);
-        dsql__err_prefix(err, "%s", fn);
-    }
-    if (!rc)
-        rc = dsql__db_exec(db, sql, p.n, p.values, p.lengths, p.formats, res ? &pg : NULL, err);
-    dsql__params_free(&p);
-    if (rc || !res)
+    int rc = dsql__exec_values(db, fn, sql, params, nparams, &pg, err);
+    if (rc)
         return rc;
     *res = dsql__result_new(pg);
     return *res ? DSQL_OK : dsql_error_set(err, DSQL_ENOMEM, "out of memory");
 }
 
-int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params, size_t nparams,
-              dsql_result **res, dsql_error *err)
-{
-    if (res)
-        *res = NULL;
-    return raw(db, "dsql_exec", sql, params, nparams, res, err);
-}
-
 int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql, const dsql_value *params,
-                      size_t nparams, void **rows, size_t *n, dsql_result **res, dsql_error *err)
+                      size_t nparams, void *rows, size_t *n, dsql_result **res, dsql_error *err)
 {
     if (rows)
-        *rows = NULL;
+        dsql__put_ptr(rows, NULL);
     if (n)
         *n = 0;
     if (!res)
@@ -65,7 +33,7 @@ int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql, const d
         return rc;
     }
     if (rows)
-        *rows = (*res)->rows;
+        dsql__put_ptr(rows, (*res)->rows);
     if (n)
         *n = (*res)->nrows;
     return DSQL_OK;

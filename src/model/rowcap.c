@@ -30,7 +30,7 @@
 
 static uint64_t tx_used(dsql_db *db)
 {
-    return dsql__db_in_transaction(db) ? dsql__conn_tx_rows(db) : 0;
+    return dsql__db_in_transaction(db) ? dsql__conn_tx_rows(dsql__db_conn(db)) : 0;
 }
 
 uint64_t dsql__tx_room(dsql_db *db)

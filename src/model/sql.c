@@ -120,32 +120,18 @@ int dsql__params_add_copy(dsql__params *p, const char *text, size_t len)
 
 int dsql__params_add_value(dsql__params *p, const dsql_value *v)
 {
-    char buf[64];
-    switch (v->kind) {
-    case DSQL_V_NULL:
-        return dsql__params_add(p, NULL, 0, 0);
-    case DSQL_V_TEXT: /* a NULL string is SQL NULL */
-        return dsql__params_add(p, v->u.s, 0, 0);
-    case DSQL_V_INT: {
-        size_t n = dsql__i64toa(v->u.i, buf);
-        return dsql__params_add_copy(p, buf, n);
+    if ((unsigned)v->kind > DSQL_V_BYTES ||
+        (v->kind == DSQL_V_BYTES && v->u.bytes.len > INT32_MAX)) {
+        p->oom = true;
+        return 0;
     }
-    case DSQL_V_DOUBLE: {
-        size_t n = dsql__dtoa(v->u.d, buf, sizeof buf);
-        return dsql__params_add_copy(p, buf, n);
-    }
-    case DSQL_V_BOOL:
-        return dsql__params_add(p, v->u.b ? "t" : "f", 0, 0);
-    case DSQL_V_BYTES:
-        if (v->u.bytes.len > INT32_MAX) {
-            p->oom = true;
-            return 0;
-        }
-        return dsql__params_add(p, v->u.bytes.data ? (const char *)v->u.bytes.data : "",
-                                (int)v->u.bytes.len, 1);
-    }
-    p->oom = true;
-    return 0;
+    char num[32];
+    const char *value;
+    int len, format;
+    dsql__value_encode(v, num, &value, &len, &format);
+    if (value == num) /* a number: written into num, which goes out of scope */
+        return dsql__params_add_copy(p, num, strlen(num));
+    return dsql__params_add(p, value, len, format);
 }
 
 int dsql__params_error(const dsql__params *p, dsql_error *err)

@@ -630,7 +630,7 @@ static int analyze_one(const char *sql, size_t off, size_t len, dsql_rules_stmt 
         return -1;
     memcpy(st->forward, sql + off, len);
     st->forward[len] = '\0';
-    dsql__rules_prepass(st->forward, len, &st->async);
+    st->rewritten = dsql__rules_prepass(st->forward, len, &st->async);
     actx c = {st, st->forward};
     PgQueryParseResult r = pg_query_parse(st->forward);
     if (r.error) {

@@ -65,6 +65,7 @@ typedef struct dsql_rules_stmt {
     int max_param;         /**< highest $n referenced (0 = none) */
     char *forward;         /**< the statement as plain PostgreSQL runs it (DSQL's
                                 ASYNC and PostgreSQL 16 syntax removed); owned */
+    bool rewritten;        /**< forward differs from the input's bytes */
     char show[64];         /**< SHOW <name>: the parameter, lower-case; else "" */
     char index_table[128]; /**< CREATE INDEX: the table; else "" */
     char index_name[128];  /**< CREATE INDEX: the index's name, "" when none is given */

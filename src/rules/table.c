@@ -15,7 +15,7 @@ static const dsql_rule table[] = {
     /* statements */
     R("DSQL-UNSUPPORTED-STATEMENT", REFUSED, "0A000", "unsupported statement: %s", NULL, true),
     R("DSQL-TRUNCATE", REFUSED, "0A000", "unsupported statement: Truncate",
-      "DELETE in chunks of at most 3,000 rows (dsql_destroy does it)", true),
+      "DELETE in chunks of at most 3,000 rows (dsql_delete does it)", true),
     R("DSQL-VACUUM", REFUSED, "0A000", "unsupported VACUUM statement", NULL, true),
     R("DSQL-MERGE", REFUSED, "0A000", "unsupported statement type: MERGE",
       "INSERT ... ON CONFLICT, or UPDATE then INSERT in one transaction", true),

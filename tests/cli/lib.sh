@@ -32,3 +32,17 @@ check() { # name, expected exit, grep -E pattern on stdout+stderr, command...
 if [ -z "${DSQL_CLI_VIA_LOCAL:-}" ]; then
     unset CLUSTER_ENDPOINT CLUSTER_REGION CLUSTER_USER REGION
 fi
+
+# The pet-clinic example's output, each (version 4) UUID shown as <uuid>: the sample's lines.
+petclinic_uuid='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+petclinic_expect='Pet1 ID: <uuid>, Name: Pet1, Birth date: 2006-10-25, Owner ID: <uuid>
+John ID: <uuid>, Name: John Doe, City: Anytown, Telephone: null
+Akua Mansa ID: <uuid>, Name: Akua Mansa, Specialties: [Exotic]
+Carlos Salazar ID: <uuid>, Name: Carlos Salazar, Specialties: [Cats, Dogs]
+Exotic ID: Exotic
+Cats ID: Cats
+Dogs ID: Dogs'
+
+petclinic_output_ok() { # output: true when it is the sample's lines, UUIDs aside
+    [ "$(sed -E "s/$petclinic_uuid/<uuid>/g" <<<"$1")" = "$petclinic_expect" ]
+}

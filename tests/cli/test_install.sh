@@ -22,7 +22,7 @@ done
 soname=$(readelf -d "$prefix/$libdir/libdsql.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libdsql.so.0 ] && ok "SONAME libdsql.so.0" || bad "SONAME is '$soname'"
 out=$("$prefix/bin/dsql" --version)
-[ "$out" = "dsql 0.1.0" ] && ok "installed dsql runs" || bad "dsql --version" "$out"
+[ "$out" = "dsql 0.2.0" ] && ok "installed dsql runs" || bad "dsql --version" "$out"
 
 # The README's program, exactly as printed there.
 awk '/^```c$/ {inside = 1; buf = ""; next}
@@ -49,7 +49,7 @@ cp "$tmp/hello.c" "$tmp/cm/"
 cat >"$tmp/cm/CMakeLists.txt" <<'CM'
 cmake_minimum_required(VERSION 3.20)
 project(hello C)
-find_package(dsql 0.1 REQUIRED)
+find_package(dsql 0.2 REQUIRED)
 add_executable(hello hello.c)
 target_link_libraries(hello PRIVATE dsql::dsql)
 add_executable(hello_static hello.c)

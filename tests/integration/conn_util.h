@@ -272,10 +272,10 @@ static inline dsql_conn *test_conn_open(const test_spec *spec)
     test_spec_config(spec, &cfg);
     dsql_conn *conn = NULL;
     dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_connect(&cfg, &conn, &err);
+    int rc = dsql_conn_open(&cfg, &conn, &err);
     dsql_config_clear(&cfg);
     if (rc != DSQL_OK)
-        test_open_failed("dsql_connect", rc, &err);
+        test_open_failed("dsql_conn_open", rc, &err);
     return conn;
 }
 

@@ -300,7 +300,7 @@ static void startup_settings(void **state)
     cfg.application_name = "petclinic";
     dsql_conn *conn = NULL;
     dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
     dsql_result *res;
     assert_dsql_ok(dsql_conn_query(conn,
                                    "SELECT current_setting('search_path'), "
@@ -333,7 +333,7 @@ static void password_auth(void **state)
     cfg.auth = DSQL_AUTH_PASSWORD;
     dsql_conn *conn = NULL;
     dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
     dsql_result *res;
     assert_dsql_ok(dsql_conn_query(conn, "SELECT current_user", NULL, 0, &res, &err), err);
     assert_string_equal(dsql_result_text(res, 0, 0), tu_env("LOCALPG_PW_USER"));
@@ -341,7 +341,7 @@ static void password_auth(void **state)
     dsql_conn_close(conn);
 
     cfg.password = "wrong-horse-battery";
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_EAUTH);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_EAUTH);
     assert_null(conn);
     assert_non_null(strstr(err.message, "password authentication failed for user \"dsql_pw\""));
     assert_null(strstr(err.message, "wrong-horse-battery"));
@@ -362,7 +362,7 @@ static void connect_failures(void **state)
                                      "connect_timeout=3",
                                      &err),
                    err);
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_ECONNECT);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONNECT);
     assert_non_null(strstr(err.message, "could not connect to 127.0.0.1:1 as postgres: "));
     assert_non_null(strstr(err.message, "Connection refused"));
     dsql_config_clear(&cfg);
@@ -373,7 +373,7 @@ static void connect_failures(void **state)
              "sslrootcert=/etc/ssl/certs/ca-certificates.crt",
              tu_env("PGPORT"));
     assert_dsql_ok(dsql_config_parse(&cfg, ci, &err), err);
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_ECONNECT);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONNECT);
     assert_non_null(strstr(err.message, "certificate verify failed"));
     dsql_config_clear(&cfg);
 
@@ -382,7 +382,7 @@ static void connect_failures(void **state)
              "host=localhost hostaddr=127.0.0.1 port=%s user=postgres sslrootcert=/nonexistent",
              tu_env("PGPORT"));
     assert_dsql_ok(dsql_config_parse(&cfg, ci, &err), err);
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_ECONNECT);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONNECT);
     assert_non_null(strstr(err.message, "root certificate file \"/nonexistent\" does not exist"));
     dsql_config_clear(&cfg);
 
@@ -391,12 +391,12 @@ static void connect_failures(void **state)
              "host=wrong.example hostaddr=127.0.0.1 port=%s user=postgres sslrootcert=%s",
              tu_env("PGPORT"), tu_env("PGSSLROOTCERT"));
     assert_dsql_ok(dsql_config_parse(&cfg, ci, &err), err);
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_ECONNECT);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONNECT);
     assert_non_null(strstr(err.message, "does not match host name \"wrong.example\""));
     dsql_config_clear(&cfg);
 
-    assert_int_equal(dsql_connect(NULL, &conn, &err), DSQL_EINVAL);
-    assert_int_equal(dsql_connect(&cfg, NULL, &err), DSQL_EINVAL);
+    assert_int_equal(dsql_conn_open(NULL, &conn, &err), DSQL_EINVAL);
+    assert_int_equal(dsql_conn_open(&cfg, NULL, &err), DSQL_EINVAL);
 }
 
 typedef struct holder {
@@ -440,13 +440,13 @@ static void connection_limit_retry(void **state)
     dsql_conn *conn = NULL;
     dsql_error err = DSQL_ERROR_INIT;
     /* Still held for the whole window: a clear failure naming the limit. */
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_ECONNECT);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONNECT);
     assert_non_null(strstr(err.message, "too many connections for role"));
     assert_true(cap_has(&cap, "Connect attempt 1 refused for now"));
 
     pthread_t t;
     pthread_create(&t, NULL, release_later, &h);
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
     pthread_join(t, NULL);
     assert_true(dsql_conn_ok(conn));
     dsql_conn_close(conn);

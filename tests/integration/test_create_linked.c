@@ -93,7 +93,7 @@ static void test_belongs_to_many(void **state)
     assert_dsql_ok(dsql_find_by_pk(pool, &vet_model, DSQL_STR(v.id.str),
                                    &(dsql_query){DSQL_INCLUDES(
                                        {.assoc = &vet_specialties, DSQL_ORDER_BY(DSQL_ASC("id"))})},
-                                   (void **)&got, &res, &err),
+                                   &got, &res, &err),
                    err);
     assert_int_equal(got->n_specialties, 2);
     assert_string_equal(got->specialties[0].id, "Cats");

@@ -1,9 +1,9 @@
 /*
  * Against a real Aurora DSQL cluster, only when one is configured: `make test` with
  * CLUSTER_ENDPOINT (and CLUSTER_REGION when the host carries none, CLUSTER_USER, AWS
- * credentials) set. scripts/run-tests.sh hands those to this test as DSQL_TEST_CLUSTER_*
- * and hides them from every other test, which target the throwaway PostgreSQL. Without
- * them the program says it skipped and exits 77, which CTest reports as skipped.
+ * credentials) set. The Makefile runs this test alone, in the caller's environment, with
+ * those handed over as DSQL_TEST_CLUSTER_* (every other test goes through dsql-local).
+ * Without them the program says it skipped and exits 77, which CTest reports as skipped.
  *
  * What only a real cluster can show: IAM tokens accepted (DbConnect / DbConnectAdmin),
  * TLS verify-full against Amazon's certificate, the server told apart from PostgreSQL,
@@ -75,7 +75,8 @@ static int setup(void **state)
                               DSQL__ARRAY_LEN(note_attrs),
                               note_indexes,
                               DSQL__ARRAY_LEN(note_indexes),
-                              0};
+                              0,
+                              {NULL}};
     dsql_config cfg;
     cluster_config(&cfg);
     dsql_error err = DSQL_ERROR_INIT;
@@ -141,8 +142,7 @@ static void sync_and_crud(void **state)
     for (int i = 0; i < 3; i++) { /* the statement cache's named statement, reused */
         note *found;
         dsql_result *res;
-        OK(dsql_find_by_pk(pool, &note_model, DSQL_STR(n.id.str), NULL, (void **)&found, &res,
-                           &err));
+        OK(dsql_find_by_pk(pool, &note_model, DSQL_STR(n.id.str), NULL, &found, &res, &err));
         assert_string_equal(found->title, "first");
         dsql_result_free(res);
     }
@@ -168,7 +168,7 @@ static int bump(dsql_conn *conn, void *ctx, dsql_error *err)
     r->calls++;
     note *n;
     dsql_result *res;
-    int rc = dsql_find_by_pk(conn, &note_model, DSQL_STR(r->id), NULL, (void **)&n, &res, err);
+    int rc = dsql_find_by_pk(conn, &note_model, DSQL_STR(r->id), NULL, &n, &res, err);
     if (rc)
         return rc;
     int64_t hits = n->hits;
@@ -197,7 +197,7 @@ static void occ_conflict_retried(void **state)
     assert_int_equal(attempts, 2);
     note *found;
     dsql_result *res;
-    OK(dsql_find_by_pk(pool, &note_model, DSQL_STR(n.id.str), NULL, (void **)&found, &res, &err));
+    OK(dsql_find_by_pk(pool, &note_model, DSQL_STR(n.id.str), NULL, &found, &res, &err));
     assert_int_equal(found->hits, 101); /* T2's 100, then T1's rerun + 1 */
     dsql_result_free(res);
 }

@@ -101,7 +101,7 @@ static void token_is_the_password(void **state)
     cfg.log_ctx = &cap;
     dsql_conn *conn = NULL;
     dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
     dsql_result *res;
     assert_dsql_ok(dsql_conn_query(conn,
                                    "SELECT current_user, current_schema(), "
@@ -122,7 +122,7 @@ static void token_is_the_password(void **state)
 
     /* A token signed a second later is a different password: the server refuses it. */
     cfg.signing_time = SIGN_TIME + 1;
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_EAUTH);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_EAUTH);
     assert_non_null(strstr(err.message, "password authentication failed for user"));
     assert_null(strstr(err.message, "X-Amz"));
 
@@ -206,7 +206,7 @@ static void pghostaddr_env_is_ignored(void **state)
     cfg.hostaddr = NULL;
     dsql_conn *conn = NULL;
     dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_connect(&cfg, &conn, &err);
+    int rc = dsql_conn_open(&cfg, &conn, &err);
     assert_int_equal(rc, DSQL_ECONNECT);
     assert_null(conn);
     assert_non_null(strstr(err.message, "could not connect to " CLUSTER ":"));
@@ -239,7 +239,7 @@ static void iam_config_errors(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dsql_conn *conn = NULL;
         dsql_error err = DSQL_ERROR_INIT;
-        int rc = dsql_connect(&cases[i].cfg, &conn, &err);
+        int rc = dsql_conn_open(&cases[i].cfg, &conn, &err);
         if (rc != DSQL_ECONFIG || !strstr(err.message, cases[i].msg)) {
             print_error("case %zu: %s '%s'\n", i, dsql_status_name(rc), err.message);
             fail();

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain PostgreSQL even under dsql-local, whose sessions are all REPEATABLE READ. */
+#define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 
 #include "conn_util.h"
@@ -73,7 +75,7 @@ static void every_runner_is_repeatable_read(void **state)
 
     /* A pipelined transaction, on a pool and on a connection. */
     dsql_stmt show = {"SELECT current_setting('transaction_isolation')", NULL, 0};
-    dsql_db *handles[] = {pool, conn};
+    dsql_db *handles[] = {DSQL_DB(pool), DSQL_DB(conn)};
     for (size_t i = 0; i < 2; i++) {
         dsql_result *res = NULL;
         assert_dsql_ok(dsql_pipeline_tx(handles[i], &show, 1, &res, NULL, &err), err);

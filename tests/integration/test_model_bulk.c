@@ -299,7 +299,7 @@ static void test_destroy_chunked(void **state)
     dsql_pool_get_stats(pool, &before);
     uint64_t affected = 0;
     assert_dsql_ok(
-        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err), err);
+        dsql_delete(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err), err);
     dsql_pool_get_stats(pool, &after);
     assert_int_equal(affected, N);
     assert_int_equal(after.statements - before.statements, 4); /* 3000 + 3000 + 3000 + 1000 */
@@ -325,10 +325,10 @@ static void test_destroy_partial(void **state)
               "pet_delete_guard()");
     uint64_t affected = 0;
     assert_int_equal(
-        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
+        dsql_delete(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
         DSQL_EPARTIAL);
     assert_int_equal(affected, 3000);
-    assert_string_equal(err.message, "dsql_destroy: pet: 3000 rows were deleted (in committed "
+    assert_string_equal(err.message, "dsql_delete: pet: 3000 rows were deleted (in committed "
                                      "chunks of up to 3000) before a chunk failed: no more "
                                      "deletes");
     assert_string_equal(err.sqlstate, "P0001");
@@ -336,13 +336,13 @@ static void test_destroy_partial(void **state)
     /* err may be NULL. */
     pg_ok(pg, "ALTER SEQUENCE pet_deletes RESTART");
     assert_int_equal(
-        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, NULL),
+        dsql_delete(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, NULL),
         DSQL_EPARTIAL);
     assert_int_equal(affected, 3000);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 6000);
     /* The first chunk failing is that chunk's own error: nothing was deleted. */
     assert_int_equal(
-        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
+        dsql_delete(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
         DSQL_ESERVER);
     assert_int_equal(affected, 0);
     assert_string_equal(err.message, "no more deletes");
@@ -353,10 +353,10 @@ static void test_destroy_partial(void **state)
               "pg_terminate_backend(pg_backend_pid()); END IF; RETURN OLD; END $$");
     pg_ok(pg, "ALTER SEQUENCE pet_deletes RESTART");
     assert_int_equal(
-        dsql_destroy(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
+        dsql_delete(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
         DSQL_EUNKNOWN_OUTCOME);
     assert_int_equal(affected, 3000);
-    const char *want = "dsql_destroy: pet: 3000 rows were deleted (in committed chunks of up "
+    const char *want = "dsql_delete: pet: 3000 rows were deleted (in committed chunks of up "
                        "to 3000), then the connection was lost with a chunk in flight: up to "
                        "3000 more may or may not have been deleted: ";
     assert_prefix(err.message, want);

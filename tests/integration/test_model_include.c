@@ -84,7 +84,7 @@ static void test_has_many(void **state)
                                  &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("name")),
                                                DSQL_INCLUDES({.assoc = &owner_pets,
                                                               DSQL_ORDER_BY(DSQL_ASC("name"))})},
-                                 (void **)&owners, &n, &res, &err),
+                                 &owners, &n, &res, &err),
                    err);
     assert_int_equal(round_trips() - before, 1);
     assert_int_equal(n, 3); /* parents merged: 50 + 1 + 2 joined rows */
@@ -121,7 +121,7 @@ static void test_order_desc_and_top_level_assoc_order(void **state)
                                                                               .desc = true}},
                                                .n_order = 1,
                                                DSQL_INCLUDES({.assoc = &owner_pets})},
-                                 (void **)&o, &res, &err),
+                                 &o, &res, &err),
                    err);
     assert_int_equal(o->n_pets, 2);
     assert_string_equal(o->pets[0].name, "Zed"); /* born 2019, after Amy (2018) */
@@ -140,7 +140,7 @@ static void test_limit_parents(void **state)
     assert_dsql_ok(dsql_find_all(pool, &owner_model,
                                  &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("name")), .limit = 2,
                                                DSQL_INCLUDES({.assoc = &owner_pets})},
-                                 (void **)&owners, &n, &res, &err),
+                                 &owners, &n, &res, &err),
                    err);
     assert_int_equal(n, 2);
     assert_string_equal(owners[0].name, "Alice");
@@ -150,7 +150,7 @@ static void test_limit_parents(void **state)
     assert_dsql_ok(dsql_find_all(pool, &owner_model,
                                  &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("name")), .limit = 5,
                                                .offset = 2, DSQL_INCLUDES({.assoc = &owner_pets})},
-                                 (void **)&owners, &n, &res, &err),
+                                 &owners, &n, &res, &err),
                    err);
     assert_int_equal(n, 1);
     assert_string_equal(owners[0].name, "Carol");
@@ -161,7 +161,7 @@ static void test_limit_parents(void **state)
     assert_dsql_ok(dsql_find_one(pool, &owner_model,
                                  &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("name")),
                                                DSQL_INCLUDES({.assoc = &owner_pets})},
-                                 (void **)&one, &res, &err),
+                                 &one, &res, &err),
                    err);
     assert_string_equal(one->name, "Alice");
     assert_int_equal(one->n_pets, 50);
@@ -183,7 +183,7 @@ static void test_nested(void **state)
                              DSQL_ORDER_BY(DSQL_ASC("name")),
                              DSQL_INCLUDES({.assoc = &pet_collar,
                                             .where = DSQL_EQ("color", DSQL_STR("red"))})})},
-                        (void **)&o, &res, &err),
+                        &o, &res, &err),
         err);
     assert_int_equal(round_trips() - before, 1);
     assert_int_equal(o->n_pets, 50);
@@ -214,7 +214,7 @@ static void test_nested(void **state)
                                DSQL_INCLUDES({.assoc = &pet_collar,
                                               .required = true,
                                               .where = DSQL_EQ("color", DSQL_STR("red"))})})},
-            (void **)&owners, &n, &res, &err),
+            &owners, &n, &res, &err),
         err);
     assert_int_equal(n, 3);
     assert_int_equal(owners[0].n_pets, 13);
@@ -237,7 +237,7 @@ static void test_required(void **state)
                                     DSQL_INCLUDES({.assoc = &owner_pets,
                                                    .required = true,
                                                    .where = DSQL_LIKE("name", DSQL_STR("p4%"))})},
-                      (void **)&owners, &n, &res, &err),
+                      &owners, &n, &res, &err),
         err);
     assert_int_equal(n, 1);
     assert_string_equal(owners[0].name, "Alice"); /* Carol and Bob have no p4x pets */
@@ -258,7 +258,7 @@ static void test_belongs_to(void **state)
                                                                 DSQL_STR("Zed"), DSQL_STR("p07")),
                                                DSQL_ORDER_BY(DSQL_ASC("name")),
                                                DSQL_INCLUDES({.assoc = &pet_owner})},
-                                 (void **)&pets, &n, &res, &err),
+                                 &pets, &n, &res, &err),
                    err);
     assert_int_equal(n, 3);
     assert_string_equal(pets[0].name, "Stray");
@@ -284,7 +284,7 @@ static void test_belongs_to_many(void **state)
                                  &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("name")),
                                                DSQL_INCLUDES({.assoc = &vet_specialties,
                                                               DSQL_ORDER_BY(DSQL_ASC("id"))})},
-                                 (void **)&vets, &n, &res, &err),
+                                 &vets, &n, &res, &err),
                    err);
     assert_int_equal(round_trips() - before, 1);
     assert_int_equal(n, 3);
@@ -304,7 +304,7 @@ static void test_belongs_to_many(void **state)
                                    DSQL_STR("00000000-0000-4000-8000-0000000000e1"),
                                    &(dsql_query){DSQL_INCLUDES({.assoc = &vet_specialties,
                                                                 DSQL_ORDER_BY(DSQL_DESC("id"))})},
-                                   (void **)&v, &res, &err),
+                                   &v, &res, &err),
                    err);
     assert_int_equal(v->n_specialties, 2);
     assert_string_equal(v->specialties[0].id, "Dogs");
@@ -313,8 +313,8 @@ static void test_belongs_to_many(void **state)
 }
 
 /* Two to-many includes side by side multiply rows; neither side gets duplicates. */
-static const dsql_assoc owner_pets_again =
-    DSQL_HAS_MANY(owner, pets, n_pets, &owner_model, &pet_model, "ownerId");
+static const dsql_assoc owner_pets_again = DSQL_ASSOC_HAS_MANY(
+    owner, pets, n_pets, .source = &owner_model, .target = &pet_model, .foreign_key = "ownerId");
 
 static void test_duplicate_join_rows(void **state)
 {
@@ -333,7 +333,7 @@ static void test_duplicate_join_rows(void **state)
                                          DSQL_INCLUDES({.assoc = &owner_pets_again,
                                                         DSQL_ORDER_BY(DSQL_ASC("name"))})},
                                         {.assoc = &pet_collar})},
-            (void **)&pets, &n, &res, &err),
+            &pets, &n, &res, &err),
         err);
     assert_int_equal(n, 2);
     for (size_t i = 0; i < 2; i++) {
@@ -354,7 +354,7 @@ static int include_tx(dsql_conn *conn, void *ctx, dsql_error *err)
     int rc = dsql_find_one(conn, &owner_model,
                            &(dsql_query){.where = DSQL_EQ("name", DSQL_STR("Alice")),
                                          DSQL_INCLUDES({.assoc = &owner_pets})},
-                           (void **)&o, &res, err);
+                           &o, &res, err);
     if (rc)
         return rc;
     *n_pets = o->n_pets;

@@ -46,8 +46,7 @@ static void *work(void *arg)
         owner *got;
         dsql_result *res;
         if (dsql_find_by_pk(pool, &owner_model, DSQL_STR(o.id.str),
-                            &(dsql_query){DSQL_INCLUDES({.assoc = &owner_pets})}, (void **)&got,
-                            &res, &err))
+                            &(dsql_query){DSQL_INCLUDES({.assoc = &owner_pets})}, &got, &res, &err))
             return (void *)(intptr_t)fail_with(w, &err, "find owner");
         bool ok = !strcmp(got->name, name) && got->n_pets == 1 && !strcmp(got->pets[0].name, name);
         dsql_result_free(res);

@@ -83,7 +83,7 @@ static void partial_find_then_save(void **state)
     person *p;
     dsql_result *res;
     assert_dsql_ok(dsql_find_by_pk(pool, &person_model, DSQL_INT(1),
-                                   &(dsql_query){DSQL_ATTRIBUTES("name")}, (void **)&p, &res, &err),
+                                   &(dsql_query){DSQL_ATTRIBUTES("name")}, &p, &res, &err),
                    err);
     assert_null(p->city); /* not loaded */
     /* Someone else changes the phone meanwhile. */
@@ -112,8 +112,7 @@ static void partial_find_then_save(void **state)
     dsql_result_free(res);
 
     /* A full read: only what changed is written (here age, to NULL). */
-    assert_dsql_ok(dsql_find_by_pk(pool, &person_model, DSQL_INT(1), NULL, (void **)&p, &res, &err),
-                   err);
+    assert_dsql_ok(dsql_find_by_pk(pool, &person_model, DSQL_INT(1), NULL, &p, &res, &err), err);
     pg_ok(pg, "UPDATE person SET city = 'Bergen' WHERE id = 1");
     p->has_age = false;
     assert_dsql_ok(dsql_save(pool, &person_model, p, NULL, 0, &err), err);
@@ -137,8 +136,8 @@ static void partial_rows_need_row_state(void **state)
     dsql_error err;
     person *p = NULL;
     dsql_result *res = NULL;
-    assert_int_equal(dsql_find_all(pool, &plain_model, &(dsql_query){DSQL_ATTRIBUTES("name")},
-                                   (void **)&p, NULL, &res, &err),
+    assert_int_equal(dsql_find_all(pool, &plain_model, &(dsql_query){DSQL_ATTRIBUTES("name")}, &p,
+                                   NULL, &res, &err),
                      DSQL_EINVAL);
     assert_string_equal(err.message,
                         "model person: an attribute list gives rows that lack the other "
@@ -147,13 +146,13 @@ static void partial_rows_need_row_state(void **state)
                         "query's read_only");
     size_t n = 0;
     assert_dsql_ok(dsql_find_all(pool, &plain_model,
-                                 &(dsql_query){DSQL_ATTRIBUTES("name"), .read_only = true},
-                                 (void **)&p, &n, &res, &err),
+                                 &(dsql_query){DSQL_ATTRIBUTES("name"), .read_only = true}, &p, &n,
+                                 &res, &err),
                    err);
     assert_int_equal(n, 2);
     dsql_result_free(res);
     assert_int_equal(dsql_query_models(pool, &plain_model, "SELECT id, name FROM person", NULL, 0,
-                                       (void **)&p, &n, &res, &err),
+                                       &p, &n, &res, &err),
                      DSQL_EINVAL);
     assert_string_equal(err.message, "model person: the result has no column for attribute "
                                      "\"city\"; select every attribute, or declare "
@@ -161,8 +160,8 @@ static void partial_rows_need_row_state(void **state)
                                      "lack");
     /* With row state, raw rows know what they lack too. */
     assert_dsql_ok(dsql_query_models(pool, &person_model,
-                                     "SELECT id, name FROM person WHERE id = 2", NULL, 0,
-                                     (void **)&p, &n, &res, &err),
+                                     "SELECT id, name FROM person WHERE id = 2", NULL, 0, &p, &n,
+                                     &res, &err),
                    err);
     p->name = "Bobby";
     assert_dsql_ok(dsql_save(pool, &person_model, p, NULL, 0, &err), err);
@@ -191,9 +190,8 @@ static void null_into_scalar_is_an_error(void **state)
     dsql_error err;
     counter *c;
     dsql_result *res = NULL;
-    assert_int_equal(
-        dsql_find_by_pk(pool, &counter_model, DSQL_INT(1), NULL, (void **)&c, &res, &err),
-        DSQL_EPARSE);
+    assert_int_equal(dsql_find_by_pk(pool, &counter_model, DSQL_INT(1), NULL, &c, &res, &err),
+                     DSQL_EPARSE);
     assert_string_equal(err.message, "counter.n: the server sent NULL, and the INTEGER member has "
                                      "no presence flag to hold it (declare DSQL_HAS(T, has_x), "
                                      "or make the column NOT NULL)");
@@ -213,7 +211,7 @@ static void find_or_create_creates_what_it_finds(void **state)
         dsql_find_or_create(pool, &person_model,
                             DSQL_AND(DSQL_EQ("name", DSQL_STR("Cleo")),
                                      DSQL_EQ("age", DSQL_INT(33)), DSQL_GT("id", DSQL_INT(0))),
-                            &defaults, (void **)&p, &res, &created, &err),
+                            &defaults, &p, &res, &created, &err),
         err);
     assert_true(created);
     assert_string_equal(p->name, "Cleo");
@@ -227,7 +225,7 @@ static void find_or_create_creates_what_it_finds(void **state)
         dsql_find_or_create(pool, &person_model,
                             DSQL_AND(DSQL_EQ("name", DSQL_STR("Cleo")),
                                      DSQL_EQ("age", DSQL_INT(33)), DSQL_GT("id", DSQL_INT(0))),
-                            &defaults, (void **)&p, &res, &created, &err),
+                            &defaults, &p, &res, &created, &err),
         err);
     assert_false(created);
     assert_int_equal(p->id, 7);
@@ -304,8 +302,8 @@ static void every_stored_date_round_trips(void **state)
         dsql_error err;
         person *p;
         dsql_result *res;
-        assert_dsql_ok(
-            dsql_find_by_pk(pool, &person_model, DSQL_INT(1), NULL, (void **)&p, &res, &err), err);
+        assert_dsql_ok(dsql_find_by_pk(pool, &person_model, DSQL_INT(1), NULL, &p, &res, &err),
+                       err);
         assert_string_equal(p->born, dates[i]);
         assert_dsql_ok(dsql_save(pool, &person_model, p, (const char *const[]){"born"}, 1, &err),
                        err);
@@ -337,8 +335,7 @@ static void numeric_keeps_what_it_stores(void **state)
     assert_sent(pool, c, 0, 0);
     person *r;
     dsql_result *res;
-    assert_dsql_ok(dsql_find_by_pk(pool, &person_model, DSQL_INT(3), NULL, (void **)&r, &res, &err),
-                   err);
+    assert_dsql_ok(dsql_find_by_pk(pool, &person_model, DSQL_INT(3), NULL, &r, &res, &err), err);
     assert_string_equal(r->balance, "123456789012.123456");
     dsql_result_free(res);
 }
@@ -355,7 +352,7 @@ static void empty_in_matches_nothing(void **state)
                    err);
     assert_int_equal(n, 2);
     uint64_t affected = 9;
-    assert_dsql_ok(dsql_destroy(pool, &person_model, DSQL_IN_ARRAY("id", NULL, 0), &affected, &err),
+    assert_dsql_ok(dsql_delete(pool, &person_model, DSQL_IN_ARRAY("id", NULL, 0), &affected, &err),
                    err);
     assert_int_equal(affected, 0);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM person"), 2);

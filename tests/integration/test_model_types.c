@@ -94,8 +94,8 @@ static void roundtrip(allt *row, allt **out, dsql_result **res)
 {
     dsql_error err = DSQL_ERROR_INIT;
     assert_dsql_ok(dsql_create(pool, &allt_model, row, NULL, &err), err);
-    assert_dsql_ok(
-        dsql_find_by_pk(pool, &allt_model, DSQL_INT(row->id), NULL, (void **)out, res, &err), err);
+    assert_dsql_ok(dsql_find_by_pk(pool, &allt_model, DSQL_INT(row->id), NULL, out, res, &err),
+                   err);
 }
 
 static void test_edges_max(void **state)

@@ -4,7 +4,7 @@
  *  - dsql_update of more rows than the cap: done in keyset chunks when the call owns the
  *    transaction and the model has a key; refused whole (nothing changed) otherwise (inside
  *    the caller's transaction before anything is written: test_row_cap_tx);
- *  - dsql_destroy whose ON DELETE CASCADE takes a chunk over: smaller chunks, down to one
+ *  - dsql_delete whose ON DELETE CASCADE takes a chunk over: smaller chunks, down to one
  *    row, and a clear error when one row alone cascades too far; without a key, refused
  *    whole;
  *  - dsql_set_associated over the cap: one transaction by design, refused whole;
@@ -168,14 +168,14 @@ static void update_over_the_cap_refused_when_it_cannot_be_chunked(void **state)
                                         "chunks by; nothing was updated"));
     assert_string_equal(err.sqlstate, "54000");
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM loose WHERE v = 0"), 0);
-    assert_int_equal(dsql_destroy(pool, &loose_model, DSQL_GT("v", DSQL_INT(0)), &affected, &err),
+    assert_int_equal(dsql_delete(pool, &loose_model, DSQL_GT("v", DSQL_INT(0)), &affected, &err),
                      DSQL_ELIMIT);
-    assert_non_null(strstr(err.message, "dsql_destroy: loose: the rows to delete are more than "
+    assert_non_null(strstr(err.message, "dsql_delete: loose: the rows to delete are more than "
                                         "the 3000 one Aurora DSQL transaction may modify, and "
                                         "the model has no primary key to delete them in chunks "
                                         "by; nothing was deleted"));
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM loose"), 4000);
-    assert_dsql_ok(dsql_destroy(pool, &loose_model, DSQL_GT("v", DSQL_INT(1000)), &affected, &err),
+    assert_dsql_ok(dsql_delete(pool, &loose_model, DSQL_GT("v", DSQL_INT(1000)), &affected, &err),
                    err);
     assert_int_equal(affected, 3000);
 }
@@ -190,18 +190,18 @@ static void cascading_destroy_takes_smaller_chunks(void **state)
     fill("child", "g, (g + 1) / 2", 1, 5000);
     dsql_error err;
     uint64_t affected = 0;
-    assert_dsql_ok(dsql_destroy(pool, &parent_model, DSQL_NOT_NULL("id"), &affected, &err), err);
+    assert_dsql_ok(dsql_delete(pool, &parent_model, DSQL_NOT_NULL("id"), &affected, &err), err);
     assert_int_equal(affected, 2500);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM child"), 0);
-    assert_true(cap_has(&logs, "dsql_destroy: parent: a chunk went over the row cap (cascaded "
+    assert_true(cap_has(&logs, "dsql_delete: parent: a chunk went over the row cap (cascaded "
                                "rows count); trying 1500 rows at a time"));
     assert_true(cap_has(&logs, "trying 750 rows at a time"));
     /* One parent whose children alone exceed the cap. */
     pg_ok(pg, "INSERT INTO parent VALUES (1)");
     fill("child", "g, 1", 5001, 8000);
-    assert_int_equal(dsql_destroy(pool, &parent_model, DSQL_EQ("id", DSQL_INT(1)), &affected, &err),
+    assert_int_equal(dsql_delete(pool, &parent_model, DSQL_EQ("id", DSQL_INT(1)), &affected, &err),
                      DSQL_ELIMIT);
-    assert_non_null(strstr(err.message, "dsql_destroy: parent: deleting a single row takes more "
+    assert_non_null(strstr(err.message, "dsql_delete: parent: deleting a single row takes more "
                                         "than the 3000 rows one Aurora DSQL transaction may "
                                         "modify (its ON DELETE CASCADE reaches that many): "
                                         "delete the referencing rows first"));

@@ -228,13 +228,13 @@ static void update_refused_before_writing(void **state)
 
 static int destroy_loose(dsql_conn *conn, dsql_error *err)
 {
-    return dsql_destroy(conn, &loose_model, DSQL_GT("v", DSQL_INT(0)), NULL, err);
+    return dsql_delete(conn, &loose_model, DSQL_GT("v", DSQL_INT(0)), NULL, err);
 }
 
 static int destroy_loose_3000(dsql_conn *conn, dsql_error *err)
 {
     uint64_t n = 0;
-    int rc = dsql_destroy(conn, &loose_model, DSQL_LTE("v", DSQL_INT(3000)), &n, err);
+    int rc = dsql_delete(conn, &loose_model, DSQL_LTE("v", DSQL_INT(3000)), &n, err);
     return rc          ? rc
            : n == 3000 ? DSQL_OK
                        : dsql_error_set(err, DSQL_EINTERNAL, "%llu rows", (unsigned long long)n);
@@ -248,7 +248,7 @@ static void destroy_without_key_in_tx(dsql_pool *pool)
     run_in_tx(pool, &s);
     assert_int_equal(s.rc[0], DSQL_ELIMIT);
     assert_string_equal(s.err[0].message,
-                        "dsql_destroy: loose: more than 3000 rows would be deleted, and the "
+                        "dsql_delete: loose: more than 3000 rows would be deleted, and the "
                         "caller's transaction may modify only 3000 more (one Aurora DSQL "
                         "transaction modifies at most 3,000 rows, and it has modified 0 so far); "
                         "nothing was changed: delete in smaller steps, or call it on the pool "
@@ -259,13 +259,13 @@ static void destroy_without_key_in_tx(dsql_pool *pool)
 
 static int destroy_parents_100(dsql_conn *conn, dsql_error *err)
 {
-    return dsql_destroy(conn, &parent_model, DSQL_LTE("id", DSQL_INT(100)), NULL, err);
+    return dsql_delete(conn, &parent_model, DSQL_LTE("id", DSQL_INT(100)), NULL, err);
 }
 
 static int destroy_parents_50(dsql_conn *conn, dsql_error *err)
 {
     uint64_t n = 0;
-    int rc = dsql_destroy(conn, &parent_model, DSQL_LTE("id", DSQL_INT(50)), &n, err);
+    int rc = dsql_delete(conn, &parent_model, DSQL_LTE("id", DSQL_INT(50)), &n, err);
     return rc        ? rc
            : n == 50 ? DSQL_OK
                      : dsql_error_set(err, DSQL_EINTERNAL, "%llu rows", (unsigned long long)n);
@@ -287,7 +287,7 @@ static void cascading_destroy_in_tx(dsql_pool *pool)
     run_in_tx(pool, &s);
     assert_int_equal(s.rc[0], DSQL_ELIMIT);
     assert_string_equal(s.err[0].message,
-                        "dsql_destroy: parent: more than 3000 rows would be deleted or changed "
+                        "dsql_delete: parent: more than 3000 rows would be deleted or changed "
                         "(with the rows their ON DELETE actions reach), and the caller's "
                         "transaction may modify only 3000 more (one Aurora DSQL transaction "
                         "modifies at most 3,000 rows, and it has modified 0 so far); nothing was "
@@ -314,12 +314,12 @@ static DSQL_MODEL_WITH(part_model, part, "part", part_attrs, .schema = "shop");
 
 static int destroy_parts(dsql_conn *conn, dsql_error *err)
 {
-    return dsql_destroy(conn, &part_model, DSQL_EQ("a", DSQL_INT(1)), NULL, err);
+    return dsql_delete(conn, &part_model, DSQL_EQ("a", DSQL_INT(1)), NULL, err);
 }
 
 static int destroy_one_part(dsql_conn *conn, dsql_error *err)
 {
-    return dsql_destroy(conn, &part_model,
+    return dsql_delete(conn, &part_model,
                         DSQL_AND(DSQL_EQ("a", DSQL_INT(1)), DSQL_EQ("b", DSQL_INT(2))), NULL, err);
 }
 
@@ -332,7 +332,7 @@ static void composite_cascade_in_tx(dsql_pool *pool)
     script s = {.steps = {destroy_parts, destroy_one_part}};
     run_in_tx(pool, &s);
     assert_int_equal(s.rc[0], DSQL_ELIMIT);
-    assert_prefix(s.err[0].message, "dsql_destroy: part: more than 3000 rows would be deleted "
+    assert_prefix(s.err[0].message, "dsql_delete: part: more than 3000 rows would be deleted "
                                     "or changed (with the rows their ON DELETE actions reach)");
     assert_int_equal(s.rc[1], DSQL_OK);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM shop.part"), 1);

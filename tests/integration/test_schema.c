@@ -612,7 +612,7 @@ static void test_bad_input(void **state)
     assert_int_equal(dsql_create_table(pool, &broken, &err), DSQL_EINVAL);
     assert_int_equal(dsql_drop_table(pool, &broken, true, &err), DSQL_EINVAL);
     assert_int_equal(dsql_create_table(pool, NULL, &err), DSQL_EINVAL);
-    assert_int_equal(dsql_create_table(NULL, &owner_model, &err), DSQL_EINVAL);
+    assert_int_equal((dsql_create_table)(NULL, &owner_model, &err), DSQL_EINVAL);
 
     /* Nothing was sent for any of them. */
     stmt_counts c = count_statements(mark);

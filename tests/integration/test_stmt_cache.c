@@ -146,7 +146,7 @@ static void lru_eviction_deallocates(void **state)
     assert_dsql_ok(dsql_config_parse(&cfg, ci, &err), err);
     assert_int_equal(cfg.statement_cache, 2);
     dsql_conn *conn = NULL;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
     dsql_config_clear(&cfg);
     char buf[16];
     for (int i = 0; i < 2; i++) {
@@ -695,18 +695,18 @@ static void config_checks(void **state)
     assert_dsql_ok(dsql_config_parse(&cfg, pc_conninfo(DB), &err), err);
     cfg.statement_cache = 70000;
     dsql_conn *conn = NULL;
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_ECONFIG);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONFIG);
     assert_string_equal(err.message, "config: statement_cache must be -1 (off), 0 (default 256) "
                                      "or a number of statements up to 65536, not 70000");
     assert_null(conn);
     cfg.statement_cache = -3;
-    assert_int_equal(dsql_connect(&cfg, &conn, &err), DSQL_ECONFIG);
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONFIG);
     cfg.statement_cache = 1;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
     assert_int_equal(conn->stmts.capacity, 1);
     dsql_conn_close(conn);
     cfg.statement_cache = 0;
-    assert_dsql_ok(dsql_connect(&cfg, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
     assert_int_equal(conn->stmts.capacity, 256);
     dsql_conn_close(conn);
     dsql_config_clear(&cfg);

@@ -221,7 +221,7 @@ static void stalled_body_times_out_without_retry(void **state)
 static int do_pipeline(call *c)
 {
     dsql_stmt s[] = {{"SELECT 1", NULL, 0}, {c->sql, NULL, 0}};
-    return dsql_pipeline_tx(c->a, s, 2, NULL, NULL, &c->err);
+    return dsql_pipeline_tx((dsql_db *)c->a, s, 2, NULL, NULL, &c->err);
 }
 
 static void stalled_pipeline_is_unknown_outcome(void **state)
@@ -265,7 +265,7 @@ static void acquire_timeout_bounds_connect(void **state)
 static int do_connect(call *c)
 {
     dsql_conn *conn = NULL;
-    int rc = dsql_connect(c->a, &conn, &c->err);
+    int rc = dsql_conn_open(c->a, &conn, &c->err);
     dsql_conn_close(conn);
     return rc;
 }

@@ -51,7 +51,7 @@ static void test_params(void **state)
     assert_string_equal(p.values[2], "0.1");
     assert_string_equal(p.values[3], "NaN");
     assert_string_equal(p.values[4], "-Infinity");
-    assert_string_equal(p.values[5], "t");
+    assert_string_equal(p.values[5], "true");
     assert_null(p.values[6]);
     assert_int_equal(p.formats[7], 1);
     assert_int_equal(p.lengths[7], 3);

@@ -78,7 +78,7 @@ int cmd_ping(int argc, char **argv)
 
     dsql_conn *conn = NULL;
     dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_connect(&cfg, &conn, &err);
+    int rc = dsql_conn_open(&cfg, &conn, &err);
     dsql_config_clear(&cfg);
     if (rc == DSQL_ECONFIG || rc == DSQL_EINVAL) {
         cli_error("ping", "%s", err.message);

@@ -1,5 +1,5 @@
 /*
- * dsql_destroy: DELETE by a where clause under Aurora DSQL's 3,000-row cap per transaction
+ * dsql_delete: DELETE by a where clause under Aurora DSQL's 3,000-row cap per transaction
  * (DSQL has no TRUNCATE, and rows deleted by ON DELETE CASCADE count too).
  *
  * With a primary key, on a pool or an idle connection: chunks of
@@ -52,21 +52,21 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool has_key, dsq
     dsql_error cause = *e;
     if (!has_key && dsql__is_row_limit(e)) {
         dsql_error_set(e, DSQL_ELIMIT,
-                       "dsql_destroy: %s: the rows to delete are more than the %d one Aurora "
+                       "dsql_delete: %s: the rows to delete are more than the %d one Aurora "
                        "DSQL transaction may modify, and the model has no primary key to "
                        "delete them in chunks by; nothing was deleted: %s",
                        m->name, DSQL__ROW_CAP, cause.message);
     } else if (rc == DSQL_EUNKNOWN_OUTCOME) {
         /* The conn layer says the DELETE may have committed before the link went. */
         dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
-                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
+                       "dsql_delete: %s: %llu rows were deleted (in committed chunks of up to "
                        "%d), then the connection was lost with a chunk in flight: up to %d more "
                        "may or may not have been deleted: %s",
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
                        cause.message);
     } else if (total > 0) {
         dsql_error_set(e, DSQL_EPARTIAL,
-                       "dsql_destroy: %s: %llu rows were deleted (in committed chunks of up to "
+                       "dsql_delete: %s: %llu rows were deleted (in committed chunks of up to "
                        "%d) before a chunk failed: %s",
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, cause.message);
         rc = DSQL_EPARTIAL;
@@ -110,7 +110,7 @@ static int guarded_delete(dsql_db *db, const dsql_model *m, const dsql_where *wh
             *err = e;
         if (dsql__is_row_limit(&e))
             dsql__err_prefix(err,
-                             "dsql_destroy: %s: the caller's transaction would modify more rows "
+                             "dsql_delete: %s: the caller's transaction would modify more rows "
                              "than one Aurora DSQL transaction may (3,000; rows that ON DELETE "
                              "actions of earlier statements reached are not counted ahead); "
                              "nothing of it commits",
@@ -129,7 +129,7 @@ static int guarded_delete(dsql_db *db, const dsql_model *m, const dsql_where *wh
 static int refuse(dsql_db *db, const dsql_model *m, uint64_t room, bool actions, dsql_error *err)
 {
     char subject[160], what[160];
-    snprintf(subject, sizeof subject, "dsql_destroy: %s", m->name);
+    snprintf(subject, sizeof subject, "dsql_delete: %s", m->name);
     snprintf(what, sizeof what, "more than %llu rows would be deleted%s", (unsigned long long)room,
              actions ? " or changed (with the rows their ON DELETE actions reach)" : "");
     return dsql__tx_refuse(db, err, subject, what,
@@ -139,13 +139,13 @@ static int refuse(dsql_db *db, const dsql_model *m, uint64_t room, bool actions,
 }
 
 /*
- * dsql_destroy in the caller's transaction. Usually one statement: a DELETE that deletes
+ * dsql_delete in the caller's transaction. Usually one statement: a DELETE that deletes
  * only when its rows fit and no ON DELETE action would modify more. When it deleted
  * nothing, its own rows are tallied: none (nothing matched), too many (refused), or
  * foreign keys with ON DELETE actions reference the table — then the catalog says which,
  * and a DELETE whose tally counts what they reach follows.
  */
-static int destroy_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
+static int delete_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
                          uint64_t *affected, dsql_error *err)
 {
     uint64_t room = dsql__tx_room(db), rows = 0;
@@ -171,8 +171,8 @@ done:
     return rc;
 }
 
-int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
-                 dsql_error *err)
+int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                dsql_error *err)
 {
     if (affected)
         *affected = 0;
@@ -180,14 +180,14 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
     if (rc)
         return rc;
     if (!db)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_destroy: db is NULL");
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete: db is NULL");
     if (!where)
         return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_destroy: %s: where is NULL (to delete every row on purpose, "
+                              "dsql_delete: %s: where is NULL (to delete every row on purpose, "
                               "use DSQL_NOT_NULL on the primary key)",
                               m->name);
     if (dsql__db_in_transaction(db))
-        return destroy_in_tx(db, m, where, affected, err);
+        return delete_in_tx(db, m, where, affected, err);
     const dsql_attr *key = dsql__model_pk(m);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
@@ -208,7 +208,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
             /* Cascaded deletes took the chunk over the cap; nothing of it was deleted. */
             limit = (limit + 1) / 2;
             dsql__db_log(db, DSQL_LOG_INFO,
-                         "dsql_destroy: %s: a chunk went over the row cap (cascaded rows "
+                         "dsql_delete: %s: a chunk went over the row cap (cascaded rows "
                          "count); trying %lld rows at a time",
                          m->name, (long long)limit);
             rc = DSQL_OK;
@@ -228,7 +228,7 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
         if (rc == DSQL_ELIMIT && key && limit == 1 && dsql__is_row_limit(&e)) {
             dsql_error cause = e;
             dsql_error_set(&e, DSQL_ELIMIT,
-                           "dsql_destroy: %s: deleting a single row takes more than the %d "
+                           "dsql_delete: %s: deleting a single row takes more than the %d "
                            "rows one Aurora DSQL transaction may modify (its ON DELETE CASCADE "
                            "reaches that many): delete the referencing rows first: %s",
                            m->name, DSQL__ROW_CAP, cause.message);
@@ -243,4 +243,10 @@ int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     return rc;
+}
+
+int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                 dsql_error *err)
+{
+    return dsql_delete(db, m, where, affected, err);
 }
