@@ -257,9 +257,9 @@ static void find_or_create_twice(const dsql_where *where, badge *defaults, const
     dsql_result *res;
     bool created = false;
     for (int round = 0; round < 2; round++) {
-        assert_dsql_ok(dsql_find_or_create(pool, &badge_model, where, defaults, (void **)&t, &res,
-                                           &created, &err),
-                       err);
+        assert_dsql_ok(
+            dsql_find_or_create(pool, &badge_model, where, defaults, &t, &res, &created, &err),
+            err);
         assert_int_equal(created, round == 0);
         dsql_result_free(res);
         defaults->id++; /* a second insert would not collide on the key */
@@ -282,7 +282,7 @@ static void find_or_create_matches_null_and_bytes(void **state)
     badge *t;
     dsql_result *res;
     assert_int_equal(dsql_find_or_create(pool, &badge_model, DSQL_EQ("id", DSQL_STR("abc")),
-                                         &defaults, (void **)&t, &res, NULL, &err),
+                                         &defaults, &t, &res, NULL, &err),
                      DSQL_EINVAL);
     assert_string_equal(err.message, "dsql_find_or_create: where: badge.id: expected a BIGINT "
                                      "value, got text \"abc\"");
