@@ -518,6 +518,125 @@ static int insert_source(op_ctx *c, const void *row, dsql_error *err)
     return DSQL_OK;
 }
 
+/* ---- the row cap inside the caller's transaction ---- */
+
+/* "(SELECT count(* | DISTINCT col) FROM t WHERE [fk = $s] [AND col [NOT] IN (targets)])". */
+static void count_links(stmt_buf *s, const op_ctx *c, const dsql_model *t, const dsql_attr *fk,
+                        const dsql_attr *col, const char *in, bool distinct)
+{
+    dsql__sb_append(&s->sql, "(SELECT count(");
+    if (distinct) {
+        dsql__sb_append(&s->sql, "DISTINCT ");
+        dsql__sql_ident(&s->sql, dsql__attr_column(col));
+    } else {
+        dsql__sb_append_c(&s->sql, '*');
+    }
+    dsql__sb_append(&s->sql, ") FROM ");
+    dsql__sql_table(&s->sql, t);
+    dsql__sb_append(&s->sql, " WHERE ");
+    if (fk) {
+        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+        dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
+    }
+    if (in && c->n_tvals) {
+        dsql__sb_append(&s->sql, fk ? " AND " : "");
+        if (!strcmp(in, "NOT IN")) { /* a link to NULL is one no target keeps */
+            dsql__sb_append_c(&s->sql, '(');
+            dsql__sql_ident(&s->sql, dsql__attr_column(col));
+            dsql__sb_append(&s->sql, " IS NULL OR ");
+        }
+        dsql__sql_ident(&s->sql, dsql__attr_column(col));
+        dsql__sb_appendf(&s->sql, " %s (", in);
+        target_list(s, c);
+        dsql__sb_append_c(&s->sql, ')');
+        if (!strcmp(in, "NOT IN"))
+            dsql__sb_append_c(&s->sql, ')');
+    }
+    dsql__sb_append_c(&s->sql, ')');
+}
+
+/* An upper bound of the rows the operation's statements modify, when one is known without
+ * asking the server (*known; a set or a belongs-to-many remove deletes whatever links the
+ * table holds). */
+static uint64_t rows_bound(const op_ctx *c, bool *known)
+{
+    uint64_t n = c->n_tvals, base = c->op == OP_CREATE                                    ? 1
+                                    : c->a->kind != DSQL_ASSOC_BELONGS_TO && c->source_pk ? 1
+                                                                                          : 0;
+    *known = true;
+    if (c->a->kind == DSQL_ASSOC_BELONGS_TO)
+        return 1;
+    if (c->op == OP_SET || (c->op == OP_REMOVE && c->a->kind == DSQL_ASSOC_BELONGS_TO_MANY))
+        *known = false; /* the links removed: whatever the table holds */
+    return base + n;
+}
+
+/* Inside the caller's transaction: counts the rows the operation would modify, in the same
+ * transaction, and refuses it (nothing written) when they would take the transaction past
+ * the cap. A bound known to fit costs nothing. */
+static int check_room(dsql_db *db, const op_ctx *c, dsql_error *err)
+{
+    uint64_t room = dsql__tx_room(db);
+    bool known;
+    uint64_t rows = rows_bound(c, &known);
+    if (known && rows <= room)
+        return DSQL_OK;
+    bool counted = false;
+    bool exact = c->a->kind == DSQL_ASSOC_BELONGS_TO ||
+                 (known && c->op == OP_CREATE && c->a->kind == DSQL_ASSOC_BELONGS_TO_MANY);
+    if (!exact) {
+        const dsql_assoc *a = c->a;
+        bool btm = a->kind == DSQL_ASSOC_BELONGS_TO_MANY;
+        const dsql_model *t = btm ? a->through : a->target;
+        const dsql_attr *fk = c->k.foreign_key, *col = btm ? c->k.other_key : c->target_id;
+        stmt_buf s = {DSQL__STRBUF_INIT, NULL, 0, 0, false};
+        dsql__sb_appendf(&s.sql, "SELECT %d", c->op == OP_CREATE || c->source_pk ? 1 : 0);
+        if (c->op == OP_SET || c->op == OP_REMOVE) {
+            dsql__sb_append(&s.sql, " + ");
+            count_links(&s, c, t, fk, col, c->op == OP_SET ? "NOT IN" : "IN", false);
+        }
+        if (c->op != OP_REMOVE && c->n_tvals) {
+            if (btm && c->op != OP_CREATE) {
+                dsql__sb_appendf(&s.sql, " + %zu - ", c->n_tvals);
+                count_links(&s, c, t, fk, col, "IN", true);
+            } else if (btm) {
+                dsql__sb_appendf(&s.sql, " + %zu", c->n_tvals);
+            } else {
+                dsql__sb_append(&s.sql, " + ");
+                count_links(&s, c, t, NULL, col, "IN", false);
+            }
+        }
+        dsql_result *res = NULL;
+        int64_t v = 0;
+        int rc = s.oom || s.sql.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory")
+                                    : dsql_exec(db, dsql__sb_str(&s.sql), s.vals, s.n, &res, err);
+        if (!rc)
+            rc = dsql_result_int(res, 0, 0, &v, err);
+        dsql_result_free(res);
+        stmt_free(&s);
+        if (rc) {
+            dsql__err_prefix(err, "%s: association %s: counting the rows it would modify",
+                             op_names[c->op], a->alias ? a->alias : "?");
+            return rc;
+        }
+        rows = v > 0 ? (uint64_t)v : 0;
+        counted = true;
+    }
+    if (rows <= room)
+        return DSQL_OK;
+    static const char *const parts[] = {"the source row, the links removed and the links added",
+                                        "the source row and the links added",
+                                        "the source row and the links removed",
+                                        "the new row and its links"};
+    char subject[160], what[200];
+    snprintf(subject, sizeof subject, "%s: association %s", op_names[c->op],
+             c->a->alias ? c->a->alias : "?");
+    snprintf(what, sizeof what, "the change would modify %llu rows (%s)", (unsigned long long)rows,
+             c->a->kind == DSQL_ASSOC_BELONGS_TO ? "the source row" : parts[c->op]);
+    return dsql__tx_refuse(db, err, subject, what,
+                           counted ? "nothing was changed" : "nothing was sent");
+}
+
 static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *source_row,
                   const void *const *targets, size_t n, dsql_error *err)
 {
@@ -578,13 +697,20 @@ static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *sour
         }
         stmts[i] = (dsql_stmt){dsql__sb_str(&c.st[i].sql), c.st[i].vals, c.st[i].n};
     }
+    bool enclosed = dsql__db_in_transaction(db);
+    if (enclosed && (rc = check_room(db, &c, err)))
+        goto done;
     if ((rc = dsql_pipeline_tx(db, stmts, c.n_st, NULL, NULL, err))) {
         /* One transaction by design (the set is replaced atomically), so it cannot be
          * split: the server refused it whole and nothing changed. */
         if (err && dsql__is_row_limit(err))
-            dsql__err_prefix(err, "it would modify more rows than one Aurora DSQL transaction may "
-                                  "(3,000: the source row, the links removed and the links added "
-                                  "count); nothing changed");
+            dsql__err_prefix(err, enclosed ? "the caller's transaction would modify more rows "
+                                             "than one Aurora DSQL transaction may (3,000); "
+                                             "nothing of it commits"
+                                           : "it would modify more rows than one Aurora DSQL "
+                                             "transaction may (3,000: the source row, the links "
+                                             "removed and the links added count); nothing "
+                                             "changed");
         dsql__err_prefix(err, "%s: association %s", op_names[op], a->alias ? a->alias : "?");
     }
 done:
