@@ -15,7 +15,7 @@ TSAN_BUILD  := build/tsan
 RELCHECK_BUILD := build/release-check
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps run test test-debug test-tsan bench fuzz install clean format
+.PHONY: soak all build deps run test test-debug test-tsan bench fuzz install clean format
 
 all: build
 
@@ -64,6 +64,15 @@ bench: build
 	@LOCALPG_DIR=$(CURDIR)/build/localpg-bench scripts/with-localpg.sh bench/run.sh $(BUILD)
 	@LOCALPG_DIR=$(CURDIR)/build/localpg-bench-local DSQL_LOCAL_BIN=$(CURDIR)/$(BUILD)/bin/dsql-local \
 	  scripts/with-dsql-local.sh bench/local.sh $(BUILD)
+
+# The bank workload under injected faults for SOAK_SECONDS (default 300): every cent kept,
+# every unknown outcome reconciled (docs/reliability.md).
+soak: deps
+	@cmake -S . -B $(DEBUG_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDSQL_SANITIZE=address,undefined \
+	  $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(DEBUG_BUILD) -j $(JOBS) --target test_bank_soak_tsan dsql-local
+	@LOCALPG_DIR=$(CURDIR)/build/localpg-soak DSQL_LOCAL_BIN=$(CURDIR)/$(DEBUG_BUILD)/bin/dsql-local \
+	  scripts/with-dsql-local.sh scripts/soak.sh $(DEBUG_BUILD)
 
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_TARGETS)

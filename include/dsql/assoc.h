@@ -142,6 +142,14 @@ DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *s
  * round trip). Source and targets must have been saved (have their keys): otherwise, and
  * for any other bad input, DSQL_EINVAL / DSQL_EVALIDATION naming it, before anything is
  * sent. The caller's structs are not changed.
+ *
+ * Row cap: one Aurora DSQL transaction modifies at most 3,000 rows (the source row, the
+ * links removed and the links added count), and the call cannot be split without losing
+ * its atomicity. On a pool the server refuses a larger change whole (DSQL_ELIMIT, nothing
+ * changed: add or remove in steps). In the caller's transaction the call counts first, in
+ * that transaction (one more statement, skipped when a bound known without asking fits),
+ * and refuses what would take the transaction past the cap: DSQL_ELIMIT, nothing written,
+ * the transaction still usable.
  */
 DSQL_API int dsql_set_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const void *const *targets, size_t n, dsql_error *err);
@@ -166,7 +174,8 @@ DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void
  * and no concurrent set to guard against. belongs-to-many: the join rows are inserted;
  * has-many / has-one (n at most 1): the targets' foreign key is set to the new row.
  * belongs-to is DSQL_EINVAL (the row holds that key itself: set it and use dsql_create).
- * A target listed twice is linked once. On failure nothing is inserted.
+ * A target listed twice is linked once. On failure nothing is inserted. Row cap as
+ * dsql_set_associated (the new row and its links count).
  */
 DSQL_API int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row,
                                 const void *const *targets, size_t n, dsql_error *err);

@@ -392,13 +392,27 @@ typedef struct dsql_query {
 /** Rows of a model result: the array of hydrated structs (n in *n), owned by res. */
 DSQL_API void *dsql_result_models(const dsql_result *res, size_t *n);
 
-/* ---- CRUD. db is a dsql_pool * or a dsql_conn * (see dsql_db in dsql/pool.h) ---- */
+/* ---- CRUD. db is a dsql_pool * or a dsql_conn * (see dsql_db in dsql/pool.h) ----
+ *
+ * Aurora DSQL's row cap: one transaction modifies at most 3,000 rows (rows that ON DELETE
+ * actions delete or update included). Each call below says what it does about it. On a
+ * pool or an idle connection a call owns its transaction(s): past the cap it either works
+ * in chunks of up to 3,000 rows, each its own transaction (bulk create, destroy, update),
+ * or stays one atomic transaction that the server refuses whole, nothing changed. On a
+ * connection inside the caller's transaction nothing can be split: every call finds out
+ * first, in that transaction, how many rows it would modify and refuses (DSQL_ELIMIT,
+ * nothing written, the transaction still usable) what would take the transaction past
+ * 3,000, counting the rows its statements reported modified so far. That check runs on
+ * every server, so a program that passes on PostgreSQL (which has no cap) passes on DSQL.
+ */
 
 /**
  * Inserts row. Fills defaults into the caller's row first (client-side UUIDv4 for
  * default_uuid_v4 attributes that are NULL, constant defaults), validates, then INSERTs
  * with RETURNING. stored (may be NULL) receives a result whose one model row is the row
- * as stored (server defaults included); free it with dsql_result_free().
+ * as stored (server defaults included); free it with dsql_result_free(). One statement,
+ * atomic; in the caller's transaction DSQL_ELIMIT (nothing sent) when that transaction has
+ * no row left under the cap.
  */
 DSQL_API int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored,
                          dsql_error *err);
@@ -434,7 +448,8 @@ typedef struct dsql_bulk_report {
  * a chunk was in flight leaves that chunk's outcome unknown: DSQL_EUNKNOWN_OUTCOME, the
  * message naming its rows, report counting only the chunks before it. Each chunk is one
  * INSERT in autocommit; on a connection inside a transaction the chunks share that
- * transaction instead (a failure then aborts it: nothing landed).
+ * transaction instead (a failure then aborts it: nothing landed), and more rows than the
+ * transaction has left under the cap are refused before anything is sent (DSQL_ELIMIT).
  */
 DSQL_API int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
                               const dsql_bulk_options *opts, dsql_bulk_report *report,
@@ -474,9 +489,14 @@ typedef struct dsql_assign {
 /**
  * UPDATE ... SET assigns WHERE where. Values are validated against their attributes.
  * where must not be NULL (use DSQL_NOT_NULL on the key to mean "all rows" on purpose).
- * *affected (if not NULL) receives the number of rows changed. One statement, one
- * transaction: on Aurora DSQL it may change at most 3,000 rows (more is DSQL_ELIMIT,
- * nothing changed); narrow where to update more in steps.
+ * *affected (if not NULL) receives the number of rows changed.
+ * On a pool or an idle connection: one statement, atomic. When the server refuses it for
+ * the row cap (Aurora DSQL, more than 3,000 rows; nothing changed) and the model has a
+ * primary key, the rows are updated in chunks of up to 3,000 in key order, each its own
+ * transaction: then not atomic as a whole, and a chunk failing after others committed is
+ * DSQL_EPARTIAL (*affected: the rows updated). Without a primary key the refusal is the
+ * error (DSQL_ELIMIT). In the caller's transaction: one statement that changes nothing and
+ * fails with DSQL_ELIMIT when the rows it matches would take the transaction past the cap.
  */
 DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
                          size_t n_assigns, const dsql_where *where, uint64_t *affected,
@@ -488,17 +508,29 @@ DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *as
  * whose values changed since (none changed: nothing is sent); otherwise every non-key
  * attribute. An attribute the row's find did not load is never written: naming one is
  * DSQL_EINVAL. DSQL_ENOTFOUND when no row has that key. After a save the row's state
- * counts the saved values as read.
+ * counts the saved values as read. One statement, atomic (none when nothing changed); in
+ * the caller's transaction DSQL_ELIMIT (nothing sent) when that transaction has no row
+ * left under the cap.
  */
 DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
                        const char *const *attrs, size_t n_attrs, dsql_error *err);
 
 /**
- * DELETE ... WHERE where (must not be NULL; see dsql_update), in chunks of at most 3,000
- * rows per transaction on a pool (DSQL has no TRUNCATE and caps rows per transaction).
- * *affected receives the rows deleted. A chunk failing after others were deleted is
- * DSQL_EPARTIAL (*affected: the rows of the committed chunks); a connection lost with a
- * chunk in flight is DSQL_EUNKNOWN_OUTCOME (that chunk may or may not have deleted).
+ * DELETE ... WHERE where (must not be NULL; see dsql_update). *affected receives the rows
+ * of m's table deleted (rows its foreign keys' ON DELETE actions reach are not counted).
+ * On a pool or an idle connection: chunks of up to 3,000 rows by primary key, each one
+ * statement, its own transaction (DSQL has no TRUNCATE and caps rows per transaction); a
+ * chunk the server refuses because ON DELETE CASCADE took it past the cap deleted nothing
+ * and is run again with half as many rows, down to one (one row that alone cascades past
+ * the cap is DSQL_ELIMIT). A chunk failing after others were deleted is DSQL_EPARTIAL
+ * (*affected: the rows of the committed chunks); a connection lost with a chunk in flight
+ * is DSQL_EUNKNOWN_OUTCOME (that chunk may or may not have deleted). Without a primary key:
+ * one DELETE, refused whole (DSQL_ELIMIT, nothing deleted) past the cap.
+ * In the caller's transaction: a DELETE that counts first the rows it would modify, with
+ * those its ON DELETE CASCADE / SET NULL / SET DEFAULT actions reach (the foreign keys
+ * read from the catalog when any with such an action references the table: two or three
+ * statements more), and deletes nothing, DSQL_ELIMIT, when they would take the
+ * transaction past the cap. One statement when it deletes rows and no such key exists.
  */
 DSQL_API int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
                          uint64_t *affected, dsql_error *err);
@@ -514,15 +546,19 @@ DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *wh
  * row of the model; its client-side defaults are filled in) with every equality of where
  * put in, as Sequelize does: DSQL_EQ conditions at the top level or under DSQL_AND (not
  * under OR / NOT); where wins over defaults. The caller's defaults struct gets only its
- * defaults filled, never the where's values. *row / *res as dsql_find_one; *created (if
- * not NULL) says which happened.
+ * defaults filled, never the where's values (an IS NULL condition counts as an equality
+ * with NULL). *row / *res as dsql_find_one; *created (if not NULL) says which happened.
+ * The find and the insert are one transaction (in the caller's transaction they join it,
+ * and the insert is DSQL_ELIMIT, not sent, when that transaction has no row left).
  */
 DSQL_API int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where,
                                  void *defaults, void *row, dsql_result **res, bool *created,
                                  dsql_error *err);
 
 /** A raw SELECT whose columns are hydrated into m's structs by column name (columns
- * without an attribute are ignored; attributes without a column stay zero/NULL). */
+ * without an attribute are ignored). An attribute without a column is DSQL_EINVAL unless
+ * the model has DSQL_ROW_STATE (its rows then know what they lack, and dsql_save never
+ * writes it): a row missing an attribute could otherwise be saved over it. */
 DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql,
                                const dsql_value *params, size_t nparams, void *rows,
                                size_t *n, dsql_result **res, dsql_error *err);

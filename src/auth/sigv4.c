@@ -164,163 +164,216 @@ static char *put(char *o, const char *s, size_t n)
 #define SIG_KEY     "X-Amz-Signature="
 #define SIG_KEY_LEN (sizeof SIG_KEY - 1)
 
-int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_t nparams,
-                        const char *region, const char *service, time_t when, long expires,
-                        const dsql_credentials *creds, char **url, dsql_error *err)
-{
-    enum { MAX_PARAMS = 16 };
-    *url = NULL;
-    char amzdate[17], date[9], expires_s[24], hash[DSQL__SHA256_HEX], sig[DSQL__SHA256_HEX];
-    if (nparams > MAX_PARAMS - 6)
-        return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: too many query parameters");
-    if (!dsql__amz_date(when, amzdate, date))
-        return dsql_error_set(err, DSQL_EINVAL, "signing time is out of range (years 1-9999)");
-    if (expires < 1)
-        return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: expiry %ld is not positive", expires);
-    size_t expires_len = dsql__i64toa(expires, expires_s);
+enum { PRESIGN_MAX_PARAMS = 16 };
 
-    /* One scratch buffer, so that each message is hashed in few pieces: the string to
-     * sign, "AWS4-HMAC-SHA256\n<amzdate>\n<scope>\n<hex hash>", whose credential scope is
-     * "<date>/<region>/<service>/aws4_request"; the canonical request's tail,
-     * "\nhost:<host>\n\nhost\n<hex sha256("")>"; X-Amz-Credential's value,
-     * "<access key id>/<scope>" encoded. */
-    size_t akid_len = strlen(creds->access_key_id), region_len = strlen(region),
-           service_len = strlen(service), host_len = strlen(host);
-    if (akid_len > SIZE_MAX / 8 || region_len > SIZE_MAX / 8 || service_len > SIZE_MAX / 8 ||
-        host_len > SIZE_MAX / 8)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-    size_t scope_len = 8 + 1 + region_len + 1 + service_len + sizeof "/aws4_request" - 1;
-    size_t sts_len = sizeof ALGORITHM + 16 + 1 + scope_len + 1 + 64;
-    size_t tail_len = 6 + host_len + 7 + 64;
-    size_t scratch_size = sts_len + tail_len + 3 * (akid_len + 1 + scope_len);
-    char small[512];
-    char *scratch = scratch_size <= sizeof small ? small : malloc(scratch_size);
-    char *buf = NULL;
-    size_t total = 0;
-    if (!scratch)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-    dsql__signer signer;
-    int rc = dsql__signer_begin(&signer, creds, err);
-    if (rc != DSQL_OK)
-        goto done;
-    char *sts = scratch;
-    char *o = put(sts, ALGORITHM "\n", sizeof ALGORITHM);
-    o = put(o, amzdate, 16);
+/* A presigned URL being built: its inputs and the pieces the phases below write. */
+typedef struct presign {
+    const char *host, *region, *service;
+    size_t host_len, region_len, service_len, akid_len;
+    char amzdate[17], date[9], expires_s[24];
+    size_t expires_len;
+    /* in the scratch buffer: */
+    char *sts; /* the string to sign (its hash slot filled last) */
+    size_t sts_len;
+    char *sts_hash; /* where the canonical request's hex hash goes */
+    char *tail;     /* the canonical request's tail */
+    size_t tail_len;
+    char *cred; /* X-Amz-Credential's value, encoded */
+    size_t cred_len;
+    /* the query parameters, merged in key order; sig_at: how many sort before
+     * X-Amz-Signature */
+    qparam all[PRESIGN_MAX_PARAMS];
+    size_t n, sig_at;
+    /* the URL: <host>/?<q1>&X-Amz-Signature=<sig><q2> */
+    char *buf;
+    size_t total;
+    char *q1, *q2, *sig_out;
+    size_t q1_len, q2_len;
+} presign;
+
+/* The scratch buffer's size: the string to sign, "AWS4-HMAC-SHA256\n<amzdate>\n<scope>\n
+ * <hex hash>", whose credential scope is "<date>/<region>/<service>/aws4_request"; the
+ * canonical request's tail, "\nhost:<host>\n\nhost\n<hex sha256("")>"; X-Amz-Credential's
+ * value, "<access key id>/<scope>" encoded (at most 3 bytes per byte). */
+static size_t scratch_size(presign *ps)
+{
+    size_t scope_len = 8 + 1 + ps->region_len + 1 + ps->service_len + sizeof "/aws4_request" - 1;
+    ps->sts_len = sizeof ALGORITHM + 16 + 1 + scope_len + 1 + 64;
+    ps->tail_len = 6 + ps->host_len + 7 + 64;
+    return ps->sts_len + ps->tail_len + 3 * (ps->akid_len + 1 + scope_len);
+}
+
+/* Writes the string to sign (but its hash), the tail and the credential into scratch, so
+ * that each message is hashed in few pieces. */
+static void write_scratch(presign *ps, char *scratch, const dsql_credentials *creds)
+{
+    ps->sts = scratch;
+    char *o = put(ps->sts, ALGORITHM "\n", sizeof ALGORITHM);
+    o = put(o, ps->amzdate, 16);
     *o++ = '\n';
     char *scope = o;
-    o = put(o, date, 8);
+    o = put(o, ps->date, 8);
     *o++ = '/';
-    o = put(o, region, region_len);
+    o = put(o, ps->region, ps->region_len);
     *o++ = '/';
-    o = put(o, service, service_len);
+    o = put(o, ps->service, ps->service_len);
+    size_t scope_len = (size_t)(o - scope) + sizeof "/aws4_request" - 1;
     o = put(o, "/aws4_request\n", sizeof "/aws4_request\n" - 1);
-    char *sts_hash = o; /* written once the canonical request is hashed */
+    ps->sts_hash = o; /* written once the canonical request is hashed */
     o += 64;
-    char *tail = o;
+    ps->tail = o;
     o = put(o, "\nhost:", 6);
-    o = put(o, host, host_len);
+    o = put(o, ps->host, ps->host_len);
     o = put(o, "\n\nhost\n" EMPTY_SHA256, 7 + 64);
-    char *cred = o;
-    o = dsql__uri_encode_to(cred, creds->access_key_id, akid_len);
+    ps->cred = o;
+    o = dsql__uri_encode_to(ps->cred, creds->access_key_id, ps->akid_len);
     o = put(o, "%2F", 3);
     o = dsql__uri_encode_to(o, scope, scope_len);
-    size_t cred_len = (size_t)(o - cred);
+    ps->cred_len = (size_t)(o - ps->cred);
+}
 
-    /* The X-Amz-* parameters, in key order (code points); X-Amz-Signature goes in before
-     * X-Amz-SignedHeaders. Their keys, and the values that are digits or constants, need
-     * no encoding. */
+/* The X-Amz-* parameters, in key order (code points; X-Amz-Signature goes in before
+ * X-Amz-SignedHeaders), merged with the caller's, sorted. Their keys, and the values that
+ * are digits or constants, need no encoding. */
+static int collect_params(presign *ps, dsql__signer *signer, const dsql_credentials *creds,
+                          const dsql__sigv4_param *params, size_t nparams, dsql_error *err)
+{
     qparam amz[6];
     size_t namz = 0;
     amz[namz++] = QP_VERBATIM("X-Amz-Algorithm", ALGORITHM, sizeof ALGORITHM - 1);
-    amz[namz++] = QP_VERBATIM("X-Amz-Credential", cred, cred_len);
-    amz[namz++] = QP_VERBATIM("X-Amz-Date", amzdate, 16);
-    amz[namz++] = QP_VERBATIM("X-Amz-Expires", expires_s, expires_len);
-    const char *token = creds->session_token;
-    if (token && *token) {
+    amz[namz++] = QP_VERBATIM("X-Amz-Credential", ps->cred, ps->cred_len);
+    amz[namz++] = QP_VERBATIM("X-Amz-Date", ps->amzdate, 16);
+    amz[namz++] = QP_VERBATIM("X-Amz-Expires", ps->expires_s, ps->expires_len);
+    if (creds->session_token && *creds->session_token) {
         const char *enc;
         size_t enc_len;
-        rc = dsql__sigv4_encoded_token(&signer, &enc, &enc_len, err);
+        int rc = dsql__sigv4_encoded_token(signer, &enc, &enc_len, err);
         if (rc != DSQL_OK)
-            goto done;
+            return rc;
         amz[namz++] = QP_VERBATIM("X-Amz-Security-Token", enc, enc_len);
     }
-    size_t sig_at = namz; /* how many keys sort before X-Amz-Signature: all but the last */
+    ps->sig_at = namz; /* every X-Amz key so far sorts before X-Amz-Signature */
     amz[namz++] = QP_VERBATIM("X-Amz-SignedHeaders", "host", 4);
 
-    /* The caller's parameters, sorted here, then merged in. */
-    qparam given[MAX_PARAMS], all[MAX_PARAMS];
+    qparam given[PRESIGN_MAX_PARAMS];
     for (size_t i = 0; i < nparams; i++) {
         qparam p = qp(params[i].key, params[i].value, strlen(params[i].value));
         size_t j = i;
         for (; j > 0 && strcmp(given[j - 1].key, p.key) > 0; j--)
             given[j] = given[j - 1];
         given[j] = p;
-        sig_at += strcmp(p.key, "X-Amz-Signature") < 0;
+        ps->sig_at += strcmp(p.key, "X-Amz-Signature") < 0;
     }
-    size_t n = 0;
+    ps->n = 0;
     for (size_t i = 0, j = 0; i < nparams || j < namz;) {
         bool theirs = j == namz || (i < nparams && strcmp(given[i].key, amz[j].key) < 0);
-        all[n++] = theirs ? given[i++] : amz[j++];
+        ps->all[ps->n++] = theirs ? given[i++] : amz[j++];
     }
+    return DSQL_OK;
+}
 
-    /* <host>/?<p1>&...&X-Amz-Signature=<sig>&...&<pn>: one buffer of exactly that size */
-    total = host_len + 2 + SIG_KEY_LEN + 2 * DSQL__SHA256_LEN;
-    for (size_t i = 0; i < n; i++)
-        total += 1 + all[i].len;
-    buf = malloc(total + 1);
-    if (!buf) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
-        goto done;
-    }
-    o = put(buf, host, host_len);
+/* <host>/?<p1>&...&X-Amz-Signature=<sig>&...&<pn> in one buffer of exactly that size,
+ * with a gap for the signature. */
+static int write_url(presign *ps, dsql_error *err)
+{
+    ps->total = ps->host_len + 2 + SIG_KEY_LEN + 2 * DSQL__SHA256_LEN;
+    for (size_t i = 0; i < ps->n; i++)
+        ps->total += 1 + ps->all[i].len;
+    ps->buf = malloc(ps->total + 1);
+    if (!ps->buf)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+    char *o = put(ps->buf, ps->host, ps->host_len);
     o = put(o, "/?", 2);
-    char *q1 = o; /* the keys before the signature, '&'-separated */
-    for (size_t i = 0; i < sig_at; i++) {
+    ps->q1 = o; /* the keys before the signature, '&'-separated */
+    for (size_t i = 0; i < ps->sig_at; i++) {
         if (i)
             *o++ = '&';
-        o = put_param(o, &all[i]);
+        o = put_param(o, &ps->all[i]);
     }
-    size_t q1_len = (size_t)(o - q1);
-    if (sig_at)
+    ps->q1_len = (size_t)(o - ps->q1);
+    if (ps->sig_at)
         *o++ = '&';
     o = put(o, SIG_KEY, SIG_KEY_LEN);
-    char *sig_out = o;
+    ps->sig_out = o;
     o += 2 * DSQL__SHA256_LEN;
-    char *q2 = o; /* the keys after it, each after a '&' */
-    for (size_t i = sig_at; i < n; i++) {
+    ps->q2 = o; /* the keys after it, each after a '&' */
+    for (size_t i = ps->sig_at; i < ps->n; i++) {
         *o++ = '&';
-        o = put_param(o, &all[i]);
+        o = put_param(o, &ps->all[i]);
     }
-    size_t q2_len = (size_t)(o - q2);
+    ps->q2_len = (size_t)(o - ps->q2);
     *o = '\0';
-    if (!q1_len && q2_len) { /* the canonical query has no '&' in front */
-        q2++;
-        q2_len--;
+    if (!ps->q1_len && ps->q2_len) { /* the canonical query has no '&' in front */
+        ps->q2++;
+        ps->q2_len--;
     }
+    return DSQL_OK;
+}
 
-    /* The canonical request, hashed from its pieces; the signature written into its gap. */
-    const dsql__span creq[] = {{"GET\n/\n", 6}, {q1, q1_len}, {q2, q2_len}, {tail, tail_len}};
+/* The canonical request, hashed from its pieces; the signature written into its gap. */
+static int sign_url(presign *ps, dsql__signer *signer, dsql_error *err)
+{
+    const dsql__span creq[] = {
+        {"GET\n/\n", 6}, {ps->q1, ps->q1_len}, {ps->q2, ps->q2_len}, {ps->tail, ps->tail_len}};
     unsigned char digest[DSQL__SHA256_LEN];
-    if (!dsql__signer_sha256(&signer, creq, DSQL__ARRAY_LEN(creq), digest)) {
-        rc = dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
-        goto done;
-    }
+    if (!dsql__signer_sha256(signer, creq, DSQL__ARRAY_LEN(creq), digest))
+        return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: SHA-256 failed in OpenSSL");
+    char hash[DSQL__SHA256_HEX], sig[DSQL__SHA256_HEX];
     dsql__hex(digest, sizeof digest, hash);
-    memcpy(sts_hash, hash, 64);
-    const dsql__span sts_span = {sts, sts_len};
-    rc = dsql__sigv4_signature(&signer, date, region, service, &sts_span, 1, sig, err);
-    if (rc != DSQL_OK)
-        goto done;
-    memcpy(sig_out, sig, 2 * DSQL__SHA256_LEN);
-    *url = buf;
-    buf = NULL;
-done:
+    memcpy(ps->sts_hash, hash, 64);
+    const dsql__span sts_span = {ps->sts, ps->sts_len};
+    int rc =
+        dsql__sigv4_signature(signer, ps->date, ps->region, ps->service, &sts_span, 1, sig, err);
+    if (rc == DSQL_OK)
+        memcpy(ps->sig_out, sig, 2 * DSQL__SHA256_LEN);
+    return rc;
+}
+
+int dsql__sigv4_presign(const char *host, const dsql__sigv4_param *params, size_t nparams,
+                        const char *region, const char *service, time_t when, long expires,
+                        const dsql_credentials *creds, char **url, dsql_error *err)
+{
+    *url = NULL;
+    presign ps = {.host = host, .region = region, .service = service};
+    if (nparams > PRESIGN_MAX_PARAMS - 6)
+        return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: too many query parameters");
+    if (!dsql__amz_date(when, ps.amzdate, ps.date))
+        return dsql_error_set(err, DSQL_EINVAL, "signing time is out of range (years 1-9999)");
+    if (expires < 1)
+        return dsql_error_set(err, DSQL_EINTERNAL, "SigV4: expiry %ld is not positive", expires);
+    ps.expires_len = dsql__i64toa(expires, ps.expires_s);
+    ps.akid_len = strlen(creds->access_key_id);
+    ps.region_len = strlen(region);
+    ps.service_len = strlen(service);
+    ps.host_len = strlen(host);
+    if (ps.akid_len > SIZE_MAX / 8 || ps.region_len > SIZE_MAX / 8 ||
+        ps.service_len > SIZE_MAX / 8 || ps.host_len > SIZE_MAX / 8)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+    size_t size = scratch_size(&ps);
+    char small[512];
+    char *scratch = size <= sizeof small ? small : malloc(size);
+    if (!scratch)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory while signing");
+    dsql__signer signer;
+    int rc = dsql__signer_begin(&signer, creds, err);
+    if (rc == DSQL_OK) {
+        write_scratch(&ps, scratch, creds);
+        rc = collect_params(&ps, &signer, creds, params, nparams, err);
+    }
+    if (rc == DSQL_OK)
+        rc = write_url(&ps, err);
+    if (rc == DSQL_OK)
+        rc = sign_url(&ps, &signer, err);
+    if (rc == DSQL_OK) {
+        *url = ps.buf;
+        ps.buf = NULL;
+    }
     dsql__signer_end(&signer);
     if (scratch != small)
         free(scratch);
-    if (buf) {
-        dsql__wipe(buf, total);
-        free(buf);
+    if (ps.buf) {
+        dsql__wipe(ps.buf, ps.total);
+        free(ps.buf);
     }
     return rc;
 }

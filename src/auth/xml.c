@@ -128,166 +128,196 @@ static bool all_ws(const char *p, const char *e)
     return true;
 }
 
+/* The reader's state while it walks the document once. */
+typedef struct reader {
+    const char *p, *end;
+    name stack[MAX_DEPTH]; /* the open elements */
+    size_t sp;
+    bool root_seen;
+    const char *const *path; /* the element wanted, from the root */
+    size_t depth;
+    const char *text_start; /* inside the wanted element: where its text starts */
+    bool match_has_child;   /* the wanted element holds an element: not a leaf */
+    bool found;
+    dsql__strbuf result;
+} reader;
+
+/* Skips what follows "<?" (a declaration / processing instruction) or "<!" (a comment
+ * only: DOCTYPE and CDATA are not in STS responses, and are a door to entity tricks). */
+static bool skip_markup(reader *r)
+{
+    const char *p = r->p, *end = r->end;
+    if (*p == '?') {
+        for (const char *q = p;; q++) {
+            if (q + 1 >= end)
+                return false;
+            if (q[0] == '?' && q[1] == '>') {
+                r->p = q + 2;
+                return true;
+            }
+        }
+    }
+    if (end - p < 3 || p[1] != '-' || p[2] != '-')
+        return false;
+    for (const char *q = p + 3;; q++) {
+        if (q + 2 >= end)
+            return false;
+        if (q[0] == '-' && q[1] == '-' && q[2] == '>') {
+            r->p = q + 3;
+            return true;
+        }
+    }
+}
+
+/* An end tag (r->p just after "</"); lt is where its "<" is. It must close the innermost
+ * open element; closing the wanted element takes its text. */
+static bool end_tag(reader *r, const char *lt)
+{
+    const char *nb = r->p;
+    while (r->p < r->end && name_char(*r->p))
+        r->p++;
+    size_t nl = (size_t)(r->p - nb);
+    while (r->p < r->end && is_ws(*r->p))
+        r->p++;
+    if (r->p >= r->end || *r->p != '>' || r->sp == 0 || nl != r->stack[r->sp - 1].n ||
+        memcmp(nb, r->stack[r->sp - 1].p, nl) != 0)
+        return false;
+    r->p++;
+    if (r->text_start && r->sp == r->depth) {
+        /* Closing the element we want: its text is [text_start, lt). */
+        if (!r->match_has_child && !r->found) {
+            if (!decode(r->text_start, lt, &r->result))
+                return false;
+            r->found = true;
+        }
+        r->text_start = NULL;
+    }
+    r->sp--;
+    return true;
+}
+
+/* A start tag's attributes, name="value" or name='value', up to its ">" or "/>". */
+static bool attributes(reader *r, bool *self_closing)
+{
+    const char *end = r->end;
+    *self_closing = false;
+    for (;;) {
+        while (r->p < end && is_ws(*r->p))
+            r->p++;
+        if (r->p >= end)
+            return false;
+        if (*r->p == '>') {
+            r->p++;
+            return true;
+        }
+        if (*r->p == '/' && r->p + 1 < end && r->p[1] == '>') {
+            r->p += 2;
+            *self_closing = true;
+            return true;
+        }
+        const char *an = r->p;
+        while (r->p < end && name_char(*r->p))
+            r->p++;
+        if (r->p == an)
+            return false;
+        while (r->p < end && is_ws(*r->p))
+            r->p++;
+        if (r->p >= end || *r->p != '=')
+            return false;
+        r->p++;
+        while (r->p < end && is_ws(*r->p))
+            r->p++;
+        if (r->p >= end || (*r->p != '"' && *r->p != '\''))
+            return false;
+        char q = *r->p++;
+        const char *vb = r->p;
+        while (r->p < end && *r->p != q && *r->p != '<')
+            r->p++;
+        if (r->p >= end || *r->p != q || !decode(vb, r->p, NULL))
+            return false;
+        r->p++;
+    }
+}
+
+/* A start tag (r->p just after "<"): one root only, depth bounded; entering the wanted
+ * element marks where its text starts. */
+static bool start_tag(reader *r)
+{
+    const char *nb = r->p;
+    while (r->p < r->end && name_char(*r->p))
+        r->p++;
+    size_t nl = (size_t)(r->p - nb);
+    bool self_closing;
+    if (nl == 0 || !attributes(r, &self_closing))
+        return false;
+    if (r->sp == 0) {
+        if (r->root_seen)
+            return false; /* a second root */
+        r->root_seen = true;
+    }
+    if (r->text_start && r->sp == r->depth)
+        r->match_has_child = true; /* the element we want is not a leaf */
+    if (self_closing)
+        return true;
+    if (r->sp == MAX_DEPTH)
+        return false;
+    r->stack[r->sp].p = nb;
+    r->stack[r->sp].n = nl;
+    r->sp++;
+    if (r->sp == r->depth && !r->found) {
+        bool same = true;
+        for (size_t i = 0; i < r->depth && same; i++)
+            same = strlen(r->path[i]) == r->stack[i].n &&
+                   !memcmp(r->path[i], r->stack[i].p, r->stack[i].n);
+        if (same) {
+            r->text_start = r->p;
+            r->match_has_child = false;
+        }
+    }
+    return true;
+}
+
+/* Walks the whole document: false when it is not well formed (as far as this reader
+ * knows XML). */
+static bool walk(reader *r)
+{
+    while (r->p < r->end) {
+        const char *lt = memchr(r->p, '<', (size_t)(r->end - r->p));
+        const char *text_end = lt ? lt : r->end;
+        /* Text between tags: well formed in any case; outside the root only spaces. */
+        if (r->sp == 0 ? !all_ws(r->p, text_end) : !decode(r->p, text_end, NULL))
+            return false;
+        if (!lt)
+            break;
+        r->p = lt + 1;
+        if (r->p >= r->end)
+            return false;
+        bool ok;
+        if (*r->p == '?' || *r->p == '!')
+            ok = skip_markup(r);
+        else if (*r->p == '/') {
+            r->p++;
+            ok = end_tag(r, lt);
+        } else
+            ok = start_tag(r);
+        if (!ok)
+            return false;
+    }
+    return r->sp == 0 && r->root_seen;
+}
+
 int dsql__xml_text(const char *xml, size_t len, const char *const *path, size_t depth, char **out)
 {
     *out = NULL;
-    name stack[MAX_DEPTH];
-    size_t sp = 0;
-    bool root_seen = false;
-    /* How many leading stack entries match path: the element is found when that equals
-     * depth and the stack is exactly depth deep. */
-    const char *p = xml, *end = xml + len;
-    const char *text_start = NULL; /* text of the matching element */
-    bool match_has_child = false;
-    bool found = false;
-    dsql__strbuf result = DSQL__STRBUF_INIT;
-
-    while (p < end) {
-        const char *lt = memchr(p, '<', (size_t)(end - p));
-        const char *text_end = lt ? lt : end;
-        /* Text between tags: well formed in any case; outside the root only spaces. */
-        if (sp == 0) {
-            if (!all_ws(p, text_end))
-                goto bad;
-        } else if (!decode(p, text_end, NULL)) {
-            goto bad;
-        }
-        if (!lt)
-            break;
-        p = lt + 1;
-        if (p >= end)
-            goto bad;
-        if (*p == '?') { /* processing instruction / XML declaration */
-            const char *q = p;
-            for (;; q++) {
-                if (q + 1 >= end)
-                    goto bad;
-                if (q[0] == '?' && q[1] == '>')
-                    break;
-            }
-            p = q + 2;
-            continue;
-        }
-        if (*p == '!') {
-            if (end - p >= 3 && p[1] == '-' && p[2] == '-') {
-                const char *q = p + 3;
-                for (;; q++) {
-                    if (q + 2 >= end)
-                        goto bad;
-                    if (q[0] == '-' && q[1] == '-' && q[2] == '>')
-                        break;
-                }
-                p = q + 3;
-                continue;
-            }
-            goto bad; /* DOCTYPE, CDATA: not in STS responses, and a door to entity tricks */
-        }
-        if (*p == '/') { /* end tag */
-            p++;
-            const char *nb = p;
-            while (p < end && name_char(*p))
-                p++;
-            size_t nl = (size_t)(p - nb);
-            while (p < end && is_ws(*p))
-                p++;
-            if (p >= end || *p != '>' || sp == 0 || nl != stack[sp - 1].n ||
-                memcmp(nb, stack[sp - 1].p, nl) != 0)
-                goto bad;
-            p++;
-            if (text_start && sp == depth) {
-                /* Closing the element we want: its text is [text_start, lt). */
-                if (!match_has_child && !found) {
-                    if (!decode(text_start, lt, &result))
-                        goto bad;
-                    found = true;
-                }
-                text_start = NULL;
-            }
-            sp--;
-            continue;
-        }
-        /* start tag */
-        const char *nb = p;
-        while (p < end && name_char(*p))
-            p++;
-        size_t nl = (size_t)(p - nb);
-        if (nl == 0)
-            goto bad;
-        /* attributes: name="value" or name='value' */
-        bool self_closing = false;
-        for (;;) {
-            while (p < end && is_ws(*p))
-                p++;
-            if (p >= end)
-                goto bad;
-            if (*p == '>') {
-                p++;
-                break;
-            }
-            if (*p == '/' && p + 1 < end && p[1] == '>') {
-                p += 2;
-                self_closing = true;
-                break;
-            }
-            const char *an = p;
-            while (p < end && name_char(*p))
-                p++;
-            if (p == an)
-                goto bad;
-            while (p < end && is_ws(*p))
-                p++;
-            if (p >= end || *p != '=')
-                goto bad;
-            p++;
-            while (p < end && is_ws(*p))
-                p++;
-            if (p >= end || (*p != '"' && *p != '\''))
-                goto bad;
-            char q = *p++;
-            const char *vb = p;
-            while (p < end && *p != q && *p != '<')
-                p++;
-            if (p >= end || *p != q || !decode(vb, p, NULL))
-                goto bad;
-            p++;
-        }
-        if (sp == 0) {
-            if (root_seen)
-                goto bad; /* a second root */
-            root_seen = true;
-        }
-        if (text_start && sp == depth)
-            match_has_child = true; /* the element we want is not a leaf */
-        if (self_closing)
-            continue;
-        if (sp == MAX_DEPTH)
-            goto bad;
-        stack[sp].p = nb;
-        stack[sp].n = nl;
-        sp++;
-        if (sp == depth && !found) {
-            bool same = true;
-            for (size_t i = 0; i < depth && same; i++)
-                same = strlen(path[i]) == stack[i].n && !memcmp(path[i], stack[i].p, stack[i].n);
-            if (same) {
-                text_start = p;
-                match_has_child = false;
-            }
-        }
-    }
-    if (sp != 0 || !root_seen)
-        goto bad;
-    if (!found) {
-        dsql__sb_free_secret(&result);
-        return 1;
-    }
-    if (result.oom) {
-        dsql__sb_free_secret(&result);
-        return -1;
-    }
-    *out = dsql__sb_detach(&result);
-    return *out ? 0 : -1;
-bad:
-    dsql__sb_free_secret(&result);
-    return -1;
+    reader r = {.p = xml, .end = xml + len, .path = path, .depth = depth};
+    r.result = (dsql__strbuf)DSQL__STRBUF_INIT;
+    int rc;
+    if (!walk(&r) || r.result.oom)
+        rc = -1;
+    else if (!r.found)
+        rc = 1;
+    else
+        rc = (*out = dsql__sb_detach(&r.result)) ? 0 : -1;
+    dsql__sb_free_secret(&r.result);
+    return rc;
 }

@@ -1,5 +1,5 @@
-/* Connecting: a config resolved into a spec, one physical connection per call (a fresh
- * IAM token each time), TLS settings, startup options, and retries of transient refusals. */
+/* Connecting: one physical connection per call (a fresh IAM token each time, from the spec
+ * conn/spec.c resolved), and retries of transient refusals. */
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -8,261 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/x509.h>
-
 #include "conn/private.h"
-
-#define DEFAULT_CONNECT_TIMEOUT_S 10
-
-/* ---- spec ---- */
-
-void dsql__spec_free(dsql__spec *spec)
-{
-    if (!spec)
-        return;
-    free(spec->host);
-    free(spec->hostaddr);
-    free(spec->database);
-    free(spec->user);
-    dsql__free_secret(spec->password);
-    free(spec->region);
-    dsql__spec_free_iam(spec);
-    free(spec->options);
-    free(spec->schema);
-    free(spec->application_name);
-    free(spec->sslmode);
-    free(spec->sslrootcert);
-    memset(spec, 0, sizeof *spec);
-}
-
-/* The system CA bundle, for libpq < 16 (which has no sslrootcert=system) and verify-ca. */
-static const char *system_ca_bundle(void)
-{
-    static const char *const candidates[] = {
-        "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
-        "/etc/pki/tls/certs/ca-bundle.crt",   /* RHEL, Fedora, Amazon Linux */
-        "/etc/ssl/ca-bundle.pem",             /* SUSE */
-        "/etc/ssl/cert.pem",                  /* macOS, BSDs */
-    };
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(candidates); i++)
-        if (access(candidates[i], R_OK) == 0)
-            return candidates[i];
-    const char *def = X509_get_default_cert_file();
-    if (def && access(def, R_OK) == 0)
-        return def;
-    return NULL;
-}
-
-/* A schema name as one element of search_path: bare when it is a plain lower-case
- * identifier, otherwise double-quoted with quotes doubled. */
-static void append_search_path_item(dsql__strbuf *sb, const char *schema)
-{
-    bool plain = (*schema >= 'a' && *schema <= 'z') || *schema == '_';
-    for (const char *p = schema; *p && plain; p++)
-        plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '$';
-    if (plain) {
-        dsql__sb_append(sb, schema);
-        return;
-    }
-    dsql__sb_append_c(sb, '"');
-    for (const char *p = schema; *p; p++) {
-        if (*p == '"')
-            dsql__sb_append_c(sb, '"');
-        dsql__sb_append_c(sb, *p);
-    }
-    dsql__sb_append_c(sb, '"');
-}
-
-/* The startup `options` value: libpq splits it on spaces, and a backslash escapes the next
- * character (so spaces and backslashes inside a value are escaped). */
-static char *startup_options(const char *schema)
-{
-    dsql__strbuf item = DSQL__STRBUF_INIT, out = DSQL__STRBUF_INIT;
-    dsql__sb_append(&item, "search_path=");
-    append_search_path_item(&item, schema);
-    dsql__sb_append(&out, "-c ");
-    for (const char *p = dsql__sb_str(&item); p && *p; p++) {
-        if (*p == ' ' || *p == '\\' || *p == '\t')
-            dsql__sb_append_c(&out, '\\');
-        dsql__sb_append_c(&out, *p);
-    }
-    bool oom = item.oom;
-    dsql__sb_free(&item);
-    if (oom) {
-        dsql__sb_free(&out);
-        return NULL;
-    }
-    return dsql__sb_detach(&out);
-}
-
-static bool is_sslmode(const char *m)
-{
-    static const char *const modes[] = {"disable", "allow",     "prefer",
-                                        "require", "verify-ca", "verify-full"};
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(modes); i++)
-        if (!strcmp(m, modes[i]))
-            return true;
-    return false;
-}
-
-static bool sslmode_verifies(const char *m)
-{
-    return !strcmp(m, "verify-ca") || !strcmp(m, "verify-full");
-}
-
-static bool sslmode_encrypts(const char *m)
-{
-    return !strcmp(m, "require") || sslmode_verifies(m);
-}
-
-static bool set_str(char **dst, const char *src, bool *oom)
-{
-    if (!src)
-        return true;
-    *dst = strdup(src);
-    if (!*dst)
-        *oom = true;
-    return *dst != NULL;
-}
-
-int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
-{
-    memset(spec, 0, sizeof *spec);
-    if (!cfg)
-        return dsql_error_set(err, DSQL_EINVAL, "config is NULL");
-    if (cfg->auth != DSQL_AUTH_AUTO && cfg->auth != DSQL_AUTH_IAM &&
-        cfg->auth != DSQL_AUTH_PASSWORD)
-        return dsql_error_set(err, DSQL_EINVAL, "config: auth mode %d is not a dsql_auth_mode",
-                              (int)cfg->auth);
-    if (cfg->port < 0 || cfg->port > 65535)
-        return dsql_error_set(err, DSQL_ECONFIG, "config: port %d is out of range (1-65535)",
-                              cfg->port);
-    if (cfg->connect_timeout_s < 0)
-        return dsql_error_set(err, DSQL_ECONFIG,
-                              "config: connect_timeout_s must not be negative (got %d)",
-                              cfg->connect_timeout_s);
-    if (cfg->query_timeout_ms < 0 || cfg->query_timeout_ms > DSQL_QUERY_TIMEOUT_MAX_MS)
-        return dsql_error_set(err, DSQL_ECONFIG,
-                              "config: query_timeout_ms must be 0 (default %d) to %d "
-                              "milliseconds, not %d",
-                              DSQL_QUERY_TIMEOUT_DEFAULT_MS, DSQL_QUERY_TIMEOUT_MAX_MS,
-                              cfg->query_timeout_ms);
-    if (cfg->expires_in < 0 || cfg->expires_in > DSQL_TOKEN_EXPIRES_MAX)
-        return dsql_error_set(err, DSQL_ECONFIG,
-                              "config: expires_in must be 1..%d seconds (0 = default %d), not %ld",
-                              DSQL_TOKEN_EXPIRES_MAX, DSQL_TOKEN_EXPIRES_DEFAULT, cfg->expires_in);
-    if (cfg->statement_cache < -1 || cfg->statement_cache > DSQL__STMT_MAX_CAPACITY)
-        return dsql_error_set(err, DSQL_ECONFIG,
-                              "config: statement_cache must be -1 (off), 0 (default %d) or a "
-                              "number of statements up to %d, not %d",
-                              DSQL__STMT_DEFAULT_CAPACITY, DSQL__STMT_MAX_CAPACITY,
-                              cfg->statement_cache);
-    if (cfg->user && !*cfg->user)
-        return dsql_error_set(err, DSQL_ECONFIG, "config: user is empty");
-    if (cfg->sslmode && !is_sslmode(cfg->sslmode))
-        return dsql_error_set(err, DSQL_ECONFIG,
-                              "config: sslmode '%.64s' is not one of disable, allow, prefer, "
-                              "require, verify-ca, verify-full",
-                              cfg->sslmode);
-
-    bool oom = false;
-    int rc;
-    spec->iam =
-        cfg->auth == DSQL_AUTH_IAM || (cfg->auth == DSQL_AUTH_AUTO && dsql__config_wants_iam(cfg));
-    spec->log = cfg->log;
-    spec->log_ctx = cfg->log_ctx;
-    spec->statement_cache = cfg->statement_cache == -1  ? 0
-                            : cfg->statement_cache == 0 ? DSQL__STMT_DEFAULT_CAPACITY
-                                                        : cfg->statement_cache;
-    snprintf(spec->port, sizeof spec->port, "%d", cfg->port ? cfg->port : 5432);
-    spec->query_timeout_ms =
-        cfg->query_timeout_ms ? cfg->query_timeout_ms : DSQL_QUERY_TIMEOUT_DEFAULT_MS;
-    spec->connect_timeout_s =
-        cfg->connect_timeout_s ? cfg->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
-    set_str(&spec->user, cfg->user ? cfg->user : "admin", &oom);
-    set_str(&spec->database, cfg->database ? cfg->database : "postgres", &oom);
-    if (cfg->hostaddr && *cfg->hostaddr)
-        set_str(&spec->hostaddr, cfg->hostaddr, &oom);
-    const char *mode = cfg->sslmode ? cfg->sslmode : "verify-full";
-    set_str(&spec->sslmode, mode, &oom);
-
-    if (spec->iam) {
-        if (!sslmode_encrypts(mode)) {
-            rc = dsql_error_set(err, DSQL_ECONFIG,
-                                "config: sslmode '%s' would let the IAM token travel unencrypted; "
-                                "Aurora DSQL requires TLS (use verify-full, verify-ca or require)",
-                                mode);
-            goto fail;
-        }
-        if (cfg->password) {
-            rc = dsql_error_set(err, DSQL_ECONFIG,
-                                "config: a password is set but auth is IAM (tokens are minted per "
-                                "connection); set auth=password to use a password");
-            goto fail;
-        }
-        if ((rc = dsql__spec_init_iam(spec, cfg, err)))
-            goto fail;
-        spec->sslnegotiation_direct = PQlibVersion() >= 170000;
-    } else {
-        if (cfg->host && *cfg->host)
-            set_str(&spec->host, cfg->host, &oom);
-        if (cfg->password)
-            set_str(&spec->password, cfg->password, &oom);
-    }
-
-    if (sslmode_verifies(mode)) {
-        if (cfg->sslrootcert && *cfg->sslrootcert) {
-            set_str(&spec->sslrootcert, cfg->sslrootcert, &oom);
-        } else if (PQlibVersion() >= 160000 && !strcmp(mode, "verify-full")) {
-            /* libpq refuses sslrootcert=system with any mode weaker than verify-full;
-             * verify-ca gets the bundle file below. */
-            set_str(&spec->sslrootcert, "system", &oom);
-        } else {
-            const char *bundle = system_ca_bundle();
-            if (!bundle) {
-                rc = dsql_error_set(err, DSQL_ECONFIG,
-                                    "config: sslmode=%s needs root certificates, and no system CA "
-                                    "bundle was found (looked at /etc/ssl/certs/"
-                                    "ca-certificates.crt, /etc/pki/tls/certs/ca-bundle.crt, "
-                                    "/etc/ssl/ca-bundle.pem, /etc/ssl/cert.pem and OpenSSL's "
-                                    "default); set sslrootcert",
-                                    mode);
-                goto fail;
-            }
-            set_str(&spec->sslrootcert, bundle, &oom);
-        }
-    } else if (cfg->sslrootcert && *cfg->sslrootcert) {
-        set_str(&spec->sslrootcert, cfg->sslrootcert, &oom);
-    }
-
-    if (cfg->schema && *cfg->schema) {
-        set_str(&spec->schema, cfg->schema, &oom);
-        spec->options = startup_options(cfg->schema);
-        if (!spec->options)
-            oom = true;
-    }
-
-    {
-        dsql__strbuf app = DSQL__STRBUF_INIT;
-        if (cfg->application_name && *cfg->application_name) {
-            dsql__sb_append(&app, cfg->application_name);
-            dsql__sb_append_c(&app, ':');
-        }
-        dsql__sb_appendf(&app, "libdsql/%s", dsql_version());
-        spec->application_name = dsql__sb_detach(&app);
-        if (!spec->application_name)
-            oom = true;
-    }
-
-    if (oom) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-        goto fail;
-    }
-    return DSQL_OK;
-fail:
-    dsql__spec_free(spec);
-    return rc;
-}
 
 /* ---- connections ---- */
 
@@ -422,11 +168,13 @@ static int connect_once(const dsql__spec *spec, int64_t deadline_ms, dsql__conne
     vals[n] = NULL;
 
     /* The whole attempt (TCP, TLS, startup, authentication) ends by the sooner of the
-     * caller's deadline (a pool's acquire timeout) and connect_timeout from now. */
+     * caller's deadline and connect_timeout from now. The caller's deadline is a pool's
+     * acquire timeout (stats set), or for dsql_conn_open connect_timeout itself, counted
+     * from the call (retries included). */
     int64_t start = dsql__mono_ms();
     int64_t limit = start + (int64_t)spec->connect_timeout_s * 1000;
-    bool by_caller = deadline_ms < limit;
-    if (by_caller)
+    bool by_pool = stats && deadline_ms < limit;
+    if (deadline_ms < limit)
         limit = deadline_ms;
     /* expand_dbname = 0: the database name is never read as a connection string. */
     PGconn *pg = PQconnectStartParams(keys, vals, 0);
@@ -445,8 +193,9 @@ static int connect_once(const dsql__spec *spec, int64_t deadline_ms, dsql__conne
             "could not connect to %s:%s as %s: no answer within %lld ms (%s); the server or the "
             "network is not responding",
             spec->host ? spec->host : "(default host)", spec->port, spec->user,
-            (long long)(limit > start ? limit - start : 0),
-            by_caller ? "the time left of the pool's acquire timeout" : "connect_timeout");
+            by_pool ? (long long)(limit > start ? limit - start : 0)
+                    : (long long)spec->connect_timeout_s * 1000,
+            by_pool ? "the time left of the pool's acquire timeout" : "connect_timeout");
     } else {
         *kind = connect_failed(spec, pg, err, &status);
     }

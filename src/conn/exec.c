@@ -324,33 +324,13 @@ static bool read_deallocs(dsql_conn *conn, size_t n, dsql_error *tmo)
     return true;
 }
 
-/*
- * Runs b[0..n) in pipeline mode with one Sync: one network round trip, whatever the
- * cache decided (a Parse rides in front of its Bind/Execute). Due DEALLOCATEs go first,
- * each in a sync segment of its own. out (n slots, or NULL) receives the PGresult of
- * every statement that succeeded before the first failure; *failed is the index of the
- * first failed statement (n when none failed; where sending stopped when the batch
- * could not be sent). The caller finishes the cache's bookkeeping (finish_batch).
- */
-static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format, PGresult **out,
-                     size_t *failed, dsql_error *err)
+/* Sends the due DEALLOCATEs (each in a sync segment of its own) and the batch, then the
+ * Sync, and flushes. Returns the status; *sent counts the statements sent. */
+static int batch_send(dsql_conn *conn, batch_stmt *b, size_t n, size_t nd, int result_format,
+                      size_t *sent, dsql_error *err)
 {
     PGconn *pg = conn->pg;
     dsql__stmt_cache *c = &conn->stmts;
-    *failed = n;
-    if (out)
-        for (size_t i = 0; i < n; i++)
-            out[i] = NULL;
-    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
-        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
-    size_t nd = deallocs_due(conn);
-    bool long_wait = false;
-    for (size_t i = 0; i < n && !long_wait; i++)
-        long_wait = waits_long(&b[i]);
-    dsql__conn_start_round_trip(conn, long_wait);
-    if (!PQenterPipelineMode(pg))
-        return dsql__error_from_pg(err, pg, NULL);
-
     int rc = DSQL_OK;
     for (size_t k = 0; k < nd && !rc; k++) {
         char sql[64];
@@ -362,10 +342,9 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
         c->npending -= nd;
         memmove(c->pending, c->pending + nd, c->npending * sizeof *c->pending);
     }
-
-    size_t sent = 0;
-    while (!rc && sent < n) {
-        batch_stmt *s = &b[sent];
+    *sent = 0;
+    while (!rc && *sent < n) {
+        batch_stmt *s = &b[*sent];
         const char *name = s->action != DSQL__RUN_UNNAMED ? s->entry->name : "";
         int ok = 1;
         if (s->action == DSQL__RUN_PREPARE)
@@ -379,12 +358,141 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
         if (!ok)
             rc = dsql__error_from_pg(err, pg, NULL);
         else
-            sent++;
+            (*sent)++;
     }
     if (rc == DSQL_OK && !PQpipelineSync(pg))
         rc = dsql__error_from_pg(err, pg, NULL);
     if (rc == DSQL_OK)
         rc = dsql__conn_flush(conn, err);
+    return rc;
+}
+
+/* Reading a sent batch's answers. */
+typedef struct batch_read {
+    dsql_conn *conn;
+    PGresult **out;
+    size_t n, failed; /* failed: the first failed statement, n when none */
+    size_t i;         /* the statement being read */
+    bool lost;        /* no answer: the connection was lost or its deadline passed */
+    int rc;
+    dsql_error *err;
+    dsql_error tmo; /* what the wait for an answer said */
+} batch_read;
+
+/* The answer to a statement's Parse (when the cache prepares it with this batch). */
+static void read_parse(batch_read *br, batch_stmt *s)
+{
+    PGresult *r = next_result(br->conn, &br->tmo);
+    if (!r) {
+        br->lost = true;
+        return;
+    }
+    ExecStatusType st = PQresultStatus(r);
+    s->parsed = st == PGRES_COMMAND_OK;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    s->refused = st == PGRES_FATAL_ERROR && state && !strcmp(state, "0A000");
+    if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED && br->failed == br->n) {
+        br->failed = br->i; /* the statement itself is bad (syntax, unknown table...) */
+        br->rc = dsql__error_from_pg(br->err, br->conn->pg, r);
+    }
+    PQclear(r);
+}
+
+/* The answer to a statement's Bind/Execute. */
+static void read_result(batch_read *br, batch_stmt *s)
+{
+    dsql_conn *conn = br->conn;
+    PGresult *r = next_result(conn, &br->tmo);
+    if (!r) {
+        br->lost = true;
+        return;
+    }
+    ExecStatusType st = PQresultStatus(r);
+    if (s->action == DSQL__RUN_CACHED && st != PGRES_PIPELINE_ABORTED)
+        conn->stats.cache_hits++;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+        note_rows(conn, r);
+        if (br->out && br->failed == br->n) {
+            br->out[br->i] = r;
+            r = NULL;
+        }
+    } else if (st != PGRES_PIPELINE_ABORTED && br->failed == br->n) {
+        br->failed = br->i;
+        br->rc = dsql__error_from_pg(br->err, conn->pg, r);
+        note_stale(s, r);
+    }
+    PQclear(r);
+    if (PQstatus(conn->pg) != CONNECTION_OK)
+        br->lost = true;
+}
+
+/* After the answers: the Sync's result and leaving pipeline mode, or, when an answer
+ * never came, the status that says so (statement i got no answer). */
+static void batch_end(batch_read *br)
+{
+    dsql_conn *conn = br->conn;
+    PGconn *pg = conn->pg;
+    if (!br->lost && PQstatus(pg) == CONNECTION_OK) {
+        int wrc;
+        PGresult *sync = dsql__conn_next_result(conn, &wrc, &br->tmo);
+        if (wrc && br->rc == DSQL_OK) {
+            br->rc = wrc;
+            if (br->err)
+                *br->err = br->tmo;
+        } else if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+            conn->broken = true;
+            if (br->rc == DSQL_OK)
+                br->rc =
+                    dsql_error_set(br->err, DSQL_EINTERNAL, "pipeline: expected the Sync result");
+        }
+        PQclear(sync);
+        if (!PQexitPipelineMode(pg))
+            pipeline_abandon(conn);
+        return;
+    }
+    if (br->failed == br->n) {
+        br->failed = br->i < br->n ? br->i : 0;
+        if (br->tmo.status == DSQL_ETIMEOUT) {
+            br->rc = DSQL_ETIMEOUT;
+            if (br->err)
+                *br->err = br->tmo;
+        } else {
+            br->rc = dsql__error_from_pg(br->err, pg, NULL);
+            if (br->rc != DSQL_ECONNLOST)
+                br->rc = dsql_error_set(br->err, DSQL_ECONNLOST,
+                                        "connection lost: no result for pipeline statement");
+        }
+    }
+    conn->broken = true;
+}
+
+/*
+ * Runs b[0..n) in pipeline mode with one Sync: one network round trip, whatever the
+ * cache decided (a Parse rides in front of its Bind/Execute). Due DEALLOCATEs go first,
+ * each in a sync segment of its own. out (n slots, or NULL) receives the PGresult of
+ * every statement that succeeded before the first failure; *failed is the index of the
+ * first failed statement (n when none failed; where sending stopped when the batch
+ * could not be sent). The caller finishes the cache's bookkeeping (finish_batch).
+ */
+static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format, PGresult **out,
+                     size_t *failed, dsql_error *err)
+{
+    PGconn *pg = conn->pg;
+    *failed = n;
+    if (out)
+        for (size_t i = 0; i < n; i++)
+            out[i] = NULL;
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
+        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
+    size_t nd = deallocs_due(conn);
+    bool long_wait = false;
+    for (size_t i = 0; i < n && !long_wait; i++)
+        long_wait = waits_long(&b[i]);
+    dsql__conn_start_round_trip(conn, long_wait);
+    if (!PQenterPipelineMode(pg))
+        return dsql__error_from_pg(err, pg, NULL);
+    size_t sent;
+    int rc = batch_send(conn, b, n, nd, result_format, &sent, err);
     if (rc) {
         *failed = sent;
         /* Nothing was synced: the server has not answered; drop the connection rather than
@@ -396,88 +504,22 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     conn->stats.statements += n;
     conn->stats.round_trips++;
 
-    dsql_error tmo = DSQL_ERROR_INIT;
-    bool lost = !read_deallocs(conn, nd, &tmo);
-    size_t i = 0;
-    for (; i < n && !lost; i++) {
-        batch_stmt *s = &b[i];
-        if (s->action == DSQL__RUN_PREPARE) {
-            PGresult *r = next_result(conn, &tmo);
-            if (!r) {
-                lost = true;
-                break;
-            }
-            ExecStatusType st = PQresultStatus(r);
-            s->parsed = st == PGRES_COMMAND_OK;
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            s->refused = st == PGRES_FATAL_ERROR && state && !strcmp(state, "0A000");
-            if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED && *failed == n) {
-                *failed = i; /* the statement itself is bad (syntax, unknown table...) */
-                rc = dsql__error_from_pg(err, pg, r);
-            }
-            PQclear(r);
-        }
-        PGresult *r = next_result(conn, &tmo);
-        if (!r) {
-            lost = true;
+    batch_read br = {.conn = conn, .out = out, .n = n, .failed = n, .err = err};
+    br.tmo = (dsql_error)DSQL_ERROR_INIT;
+    br.lost = !read_deallocs(conn, nd, &br.tmo);
+    for (; br.i < n && !br.lost; br.i++) {
+        if (b[br.i].action == DSQL__RUN_PREPARE)
+            read_parse(&br, &b[br.i]);
+        if (!br.lost)
+            read_result(&br, &b[br.i]);
+        if (br.lost)
             break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (s->action == DSQL__RUN_CACHED && st != PGRES_PIPELINE_ABORTED)
-            conn->stats.cache_hits++;
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-            note_rows(conn, r);
-            if (out && *failed == n) {
-                out[i] = r;
-                r = NULL;
-            }
-        } else if (st != PGRES_PIPELINE_ABORTED && *failed == n) {
-            *failed = i;
-            rc = dsql__error_from_pg(err, pg, r);
-            note_stale(s, r);
-        }
-        PQclear(r);
-        if (PQstatus(pg) != CONNECTION_OK) {
-            lost = true;
-            break;
-        }
     }
-    if (!lost && PQstatus(pg) == CONNECTION_OK) {
-        int wrc;
-        PGresult *sync = dsql__conn_next_result(conn, &wrc, &tmo);
-        if (wrc && rc == DSQL_OK) {
-            rc = wrc;
-            if (err)
-                *err = tmo;
-        } else if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
-            conn->broken = true;
-            if (rc == DSQL_OK)
-                rc = dsql_error_set(err, DSQL_EINTERNAL, "pipeline: expected the Sync result");
-        }
-        PQclear(sync);
-        if (!PQexitPipelineMode(pg))
-            pipeline_abandon(conn);
-    } else {
-        /* The connection was lost mid-batch, or its deadline passed: statement i got no
-         * answer. */
-        if (*failed == n) {
-            *failed = i < n ? i : 0;
-            if (tmo.status == DSQL_ETIMEOUT) {
-                rc = DSQL_ETIMEOUT;
-                if (err)
-                    *err = tmo;
-            } else {
-                rc = dsql__error_from_pg(err, pg, NULL);
-                if (rc != DSQL_ECONNLOST)
-                    rc = dsql_error_set(err, DSQL_ECONNLOST,
-                                        "connection lost: no result for pipeline statement");
-            }
-        }
-        conn->broken = true;
-    }
+    batch_end(&br);
+    *failed = br.failed;
     dsql__conn_check_broken(conn);
     end_round_trip(conn);
-    return rc;
+    return br.rc;
 }
 
 /* The cache's bookkeeping after a batch whose first failure is at index `failed`. */

@@ -194,51 +194,66 @@ static void typed_param(stmt_buf *s, const dsql_attr *a, dsql_value v)
     dsql__sb_appendf(&s->sql, "$%zu::%s", param(s, v), t);
 }
 
-static int build_btm(op_ctx *c, dsql_error *err)
+/* Appends prefix and the quoted column of attribute x ("j." + "\"vetId\""). */
+static void col(dsql__strbuf *sb, const char *prefix, const dsql_attr *x)
+{
+    dsql__sb_append(sb, prefix);
+    dsql__sql_ident(sb, dsql__attr_column(x));
+}
+
+/* belongs-to-many, first statement: the join rows to drop (set: those not among the new
+ * targets; remove: those of the given targets). */
+static void btm_delete(op_ctx *c)
+{
+    const dsql_attr *fk = c->k.foreign_key, *ok = c->k.other_key;
+    stmt_buf *s = next_stmt(c);
+    dsql__sb_append(&s->sql, "DELETE FROM ");
+    dsql__sql_table(&s->sql, c->a->through);
+    col(&s->sql, " WHERE ", fk);
+    dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
+    if (c->op == OP_REMOVE) {
+        col(&s->sql, " AND ", ok);
+        dsql__sb_append(&s->sql, " IN (");
+        target_list(s, c);
+        dsql__sb_append_c(&s->sql, ')');
+    } else if (c->n_tvals) {
+        col(&s->sql, " AND (", ok);
+        col(&s->sql, " IS NULL OR ", ok);
+        dsql__sb_append(&s->sql, " NOT IN (");
+        target_list(s, c);
+        dsql__sb_append(&s->sql, "))");
+    }
+}
+
+/* The columns of a join row, in order: [key,] foreign key, other key, then the attributes
+ * with a constant default. The key is generated (a fresh UUIDv4) when that is its
+ * default; any other NOT NULL attribute without a default cannot be filled. */
+typedef struct btm_cols {
+    const dsql_attr *cols[67];
+    size_t n;
+    bool gen_pk;
+} btm_cols;
+
+static int btm_columns(op_ctx *c, btm_cols *bc, dsql_error *err)
 {
     const dsql_model *through = c->a->through;
     const dsql_attr *fk = c->k.foreign_key, *ok = c->k.other_key;
-    if (c->op == OP_SET || (c->op == OP_REMOVE && c->n_tvals)) {
-        stmt_buf *s = next_stmt(c);
-        dsql__sb_append(&s->sql, "DELETE FROM ");
-        dsql__sql_table(&s->sql, through);
-        dsql__sb_append(&s->sql, " WHERE ");
-        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-        dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
-        if (c->op == OP_REMOVE) {
-            dsql__sb_append(&s->sql, " AND ");
-            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-            dsql__sb_append(&s->sql, " IN (");
-            target_list(s, c);
-            dsql__sb_append_c(&s->sql, ')');
-        } else if (c->n_tvals) {
-            dsql__sb_append(&s->sql, " AND (");
-            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-            dsql__sb_append(&s->sql, " IS NULL OR ");
-            dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-            dsql__sb_append(&s->sql, " NOT IN (");
-            target_list(s, c);
-            dsql__sb_append(&s->sql, "))");
-        }
-    }
-    if (c->op == OP_REMOVE || c->n_tvals == 0)
-        return DSQL_OK;
-
-    /* The join row's own columns: its key (a fresh UUIDv4 when that is its default),
-     * the two links, and constant defaults of any other attribute. */
     const dsql_attr *pk = dsql__model_pk(through);
-    bool gen_pk = pk && pk != fk && pk != ok && pk->default_uuid_v4;
-    const dsql_attr *extra[64];
-    size_t n_extra = 0;
+    bc->gen_pk = pk && pk != fk && pk != ok && pk->default_uuid_v4;
+    bc->n = 0;
+    if (bc->gen_pk)
+        bc->cols[bc->n++] = pk;
+    bc->cols[bc->n++] = fk;
+    bc->cols[bc->n++] = ok;
     for (size_t i = 0; i < through->n_attrs; i++) {
         const dsql_attr *x = &through->attrs[i];
-        if (x == fk || x == ok || (gen_pk && x == pk))
+        if (x == fk || x == ok || (bc->gen_pk && x == pk))
             continue;
         if (x->default_value.kind != DSQL_V_NULL) {
-            if (n_extra == DSQL__ARRAY_LEN(extra))
+            if (bc->n == DSQL__ARRAY_LEN(bc->cols))
                 return dsql_error_set(err, DSQL_EINVAL, "join model %s: too many attributes",
                                       through->name);
-            extra[n_extra++] = x;
+            bc->cols[bc->n++] = x;
         } else if ((x->not_null || x->primary_key) && !(x->default_sql && *x->default_sql)) {
             return dsql_error_set(err, DSQL_EINVAL,
                                   "%s: join model %s: attribute %s is %s but has no default "
@@ -248,78 +263,82 @@ static int build_btm(op_ctx *c, dsql_error *err)
                                   x->primary_key ? "the primary key" : "NOT NULL");
         }
     }
+    return DSQL_OK;
+}
 
-    /* Columns of the join row, in order: [key,] foreign key, other key, [defaults...]. */
-    const dsql_attr *cols[67];
-    size_t n_cols = 0;
-    if (gen_pk)
-        cols[n_cols++] = pk;
-    cols[n_cols++] = fk;
-    cols[n_cols++] = ok;
-    for (size_t i = 0; i < n_extra; i++)
-        cols[n_cols++] = extra[i];
-
-    stmt_buf *s = next_stmt(c);
-    dsql__strbuf names = DSQL__STRBUF_INIT; /* "a", "b", ... */
-    for (size_t i = 0; i < n_cols; i++) {
+/* One VALUES row of the join rows to insert: the target t's. */
+static void btm_values_row(op_ctx *c, stmt_buf *s, const btm_cols *bc, size_t t)
+{
+    dsql__sb_append(&s->sql, t ? ", (" : "(");
+    for (size_t i = 0; i < bc->n; i++) {
+        const dsql_attr *x = bc->cols[i];
         if (i)
-            dsql__sb_append(&names, ", ");
-        dsql__sql_ident(&names, dsql__attr_column(cols[i]));
-    }
-    dsql__sb_append(&s->sql, "INSERT INTO ");
-    dsql__sql_table(&s->sql, through);
-    dsql__sb_append(&s->sql, " (");
-    dsql__sb_append(&s->sql, dsql__sb_str(&names));
-    dsql__sb_append(&s->sql, ") SELECT ");
-    /* v's columns carry the join table's column names. */
-    for (size_t i = 0; i < n_cols; i++) {
-        dsql__sb_append(&s->sql, i ? ", v." : "v.");
-        dsql__sql_ident(&s->sql, dsql__attr_column(cols[i]));
-    }
-    dsql__sb_append(&s->sql, " FROM (VALUES ");
-    for (size_t t = 0; t < c->n_tvals; t++) {
-        dsql__sb_append(&s->sql, t ? ", (" : "(");
-        if (gen_pk) {
+            dsql__sb_append(&s->sql, ", ");
+        if (bc->gen_pk && i == 0) {
             dsql_uuid u;
             dsql_uuid_v4(&u);
             char *id = dsql__arena_strdup(&c->arena, u.str);
             if (!id)
                 s->oom = true;
-            typed_param(s, pk, DSQL_STR(id ? id : ""));
-            dsql__sb_append(&s->sql, ", ");
+            typed_param(s, x, DSQL_STR(id ? id : ""));
+        } else if (x == c->k.foreign_key) {
+            typed_param(s, x, c->link_val);
+        } else if (x == c->k.other_key) {
+            typed_param(s, x, c->tvals[t]);
+        } else {
+            typed_param(s, x, x->default_value);
         }
-        typed_param(s, fk, c->link_val);
-        dsql__sb_append(&s->sql, ", ");
-        typed_param(s, ok, c->tvals[t]);
-        for (size_t i = 0; i < n_extra; i++) {
-            dsql__sb_append(&s->sql, ", ");
-            typed_param(s, extra[i], extra[i]->default_value);
-        }
-        dsql__sb_append_c(&s->sql, ')');
     }
+    dsql__sb_append_c(&s->sql, ')');
+}
+
+/* belongs-to-many, second statement: INSERT INTO through (cols) SELECT v.cols FROM (VALUES
+ * ...) AS v (cols) [WHERE NOT EXISTS (the same link)]: the links that are not there yet. */
+static void btm_insert(op_ctx *c, const btm_cols *bc)
+{
+    const dsql_attr *fk = c->k.foreign_key, *ok = c->k.other_key;
+    stmt_buf *s = next_stmt(c);
+    dsql__strbuf names = DSQL__STRBUF_INIT; /* "a", "b", ... */
+    for (size_t i = 0; i < bc->n; i++)
+        col(&names, i ? ", " : "", bc->cols[i]);
+    dsql__sb_append(&s->sql, "INSERT INTO ");
+    dsql__sql_table(&s->sql, c->a->through);
+    dsql__sb_append(&s->sql, " (");
+    dsql__sb_append(&s->sql, dsql__sb_str(&names));
+    dsql__sb_append(&s->sql, ") SELECT ");
+    for (size_t i = 0; i < bc->n; i++) /* v's columns carry the join table's names */
+        col(&s->sql, i ? ", v." : "v.", bc->cols[i]);
+    dsql__sb_append(&s->sql, " FROM (VALUES ");
+    for (size_t t = 0; t < c->n_tvals; t++)
+        btm_values_row(c, s, bc, t);
     dsql__sb_append(&s->sql, ") AS v (");
     dsql__sb_append(&s->sql, dsql__sb_str(&names));
     dsql__sb_append_c(&s->sql, ')');
-    if (c->op == OP_CREATE) { /* the source is new: it has no join rows yet */
-        if (names.oom)
-            s->oom = true;
-        dsql__sb_free(&names);
-        return DSQL_OK;
+    if (c->op != OP_CREATE) { /* a new source has no join rows yet */
+        dsql__sb_append(&s->sql, " WHERE NOT EXISTS (SELECT 1 FROM ");
+        dsql__sql_table(&s->sql, c->a->through);
+        col(&s->sql, " j WHERE j.", fk);
+        col(&s->sql, " = v.", fk);
+        col(&s->sql, " AND j.", ok);
+        col(&s->sql, " = v.", ok);
+        dsql__sb_append_c(&s->sql, ')');
     }
-    dsql__sb_append(&s->sql, " WHERE NOT EXISTS (SELECT 1 FROM ");
-    dsql__sql_table(&s->sql, through);
-    dsql__sb_append(&s->sql, " j WHERE j.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-    dsql__sb_append(&s->sql, " = v.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-    dsql__sb_append(&s->sql, " AND j.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-    dsql__sb_append(&s->sql, " = v.");
-    dsql__sql_ident(&s->sql, dsql__attr_column(ok));
-    dsql__sb_append_c(&s->sql, ')');
     if (names.oom)
         s->oom = true;
     dsql__sb_free(&names);
+}
+
+static int build_btm(op_ctx *c, dsql_error *err)
+{
+    if (c->op == OP_SET || (c->op == OP_REMOVE && c->n_tvals))
+        btm_delete(c);
+    if (c->op == OP_REMOVE || c->n_tvals == 0)
+        return DSQL_OK;
+    btm_cols bc;
+    int rc = btm_columns(c, &bc, err);
+    if (rc)
+        return rc;
+    btm_insert(c, &bc);
     return DSQL_OK;
 }
 
@@ -499,6 +518,125 @@ static int insert_source(op_ctx *c, const void *row, dsql_error *err)
     return DSQL_OK;
 }
 
+/* ---- the row cap inside the caller's transaction ---- */
+
+/* "(SELECT count(* | DISTINCT col) FROM t WHERE [fk = $s] [AND col [NOT] IN (targets)])". */
+static void count_links(stmt_buf *s, const op_ctx *c, const dsql_model *t, const dsql_attr *fk,
+                        const dsql_attr *col, const char *in, bool distinct)
+{
+    dsql__sb_append(&s->sql, "(SELECT count(");
+    if (distinct) {
+        dsql__sb_append(&s->sql, "DISTINCT ");
+        dsql__sql_ident(&s->sql, dsql__attr_column(col));
+    } else {
+        dsql__sb_append_c(&s->sql, '*');
+    }
+    dsql__sb_append(&s->sql, ") FROM ");
+    dsql__sql_table(&s->sql, t);
+    dsql__sb_append(&s->sql, " WHERE ");
+    if (fk) {
+        dsql__sql_ident(&s->sql, dsql__attr_column(fk));
+        dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
+    }
+    if (in && c->n_tvals) {
+        dsql__sb_append(&s->sql, fk ? " AND " : "");
+        if (!strcmp(in, "NOT IN")) { /* a link to NULL is one no target keeps */
+            dsql__sb_append_c(&s->sql, '(');
+            dsql__sql_ident(&s->sql, dsql__attr_column(col));
+            dsql__sb_append(&s->sql, " IS NULL OR ");
+        }
+        dsql__sql_ident(&s->sql, dsql__attr_column(col));
+        dsql__sb_appendf(&s->sql, " %s (", in);
+        target_list(s, c);
+        dsql__sb_append_c(&s->sql, ')');
+        if (!strcmp(in, "NOT IN"))
+            dsql__sb_append_c(&s->sql, ')');
+    }
+    dsql__sb_append_c(&s->sql, ')');
+}
+
+/* An upper bound of the rows the operation's statements modify, when one is known without
+ * asking the server (*known; a set or a belongs-to-many remove deletes whatever links the
+ * table holds). */
+static uint64_t rows_bound(const op_ctx *c, bool *known)
+{
+    uint64_t n = c->n_tvals, base = c->op == OP_CREATE                                    ? 1
+                                    : c->a->kind != DSQL_ASSOC_BELONGS_TO && c->source_pk ? 1
+                                                                                          : 0;
+    *known = true;
+    if (c->a->kind == DSQL_ASSOC_BELONGS_TO)
+        return 1;
+    if (c->op == OP_SET || (c->op == OP_REMOVE && c->a->kind == DSQL_ASSOC_BELONGS_TO_MANY))
+        *known = false; /* the links removed: whatever the table holds */
+    return base + n;
+}
+
+/* Inside the caller's transaction: counts the rows the operation would modify, in the same
+ * transaction, and refuses it (nothing written) when they would take the transaction past
+ * the cap. A bound known to fit costs nothing. */
+static int check_room(dsql_db *db, const op_ctx *c, dsql_error *err)
+{
+    uint64_t room = dsql__tx_room(db);
+    bool known;
+    uint64_t rows = rows_bound(c, &known);
+    if (known && rows <= room)
+        return DSQL_OK;
+    bool counted = false;
+    bool exact = c->a->kind == DSQL_ASSOC_BELONGS_TO ||
+                 (known && c->op == OP_CREATE && c->a->kind == DSQL_ASSOC_BELONGS_TO_MANY);
+    if (!exact) {
+        const dsql_assoc *a = c->a;
+        bool btm = a->kind == DSQL_ASSOC_BELONGS_TO_MANY;
+        const dsql_model *t = btm ? a->through : a->target;
+        const dsql_attr *fk = c->k.foreign_key, *col = btm ? c->k.other_key : c->target_id;
+        stmt_buf s = {DSQL__STRBUF_INIT, NULL, 0, 0, false};
+        dsql__sb_appendf(&s.sql, "SELECT %d", c->op == OP_CREATE || c->source_pk ? 1 : 0);
+        if (c->op == OP_SET || c->op == OP_REMOVE) {
+            dsql__sb_append(&s.sql, " + ");
+            count_links(&s, c, t, fk, col, c->op == OP_SET ? "NOT IN" : "IN", false);
+        }
+        if (c->op != OP_REMOVE && c->n_tvals) {
+            if (btm && c->op != OP_CREATE) {
+                dsql__sb_appendf(&s.sql, " + %zu - ", c->n_tvals);
+                count_links(&s, c, t, fk, col, "IN", true);
+            } else if (btm) {
+                dsql__sb_appendf(&s.sql, " + %zu", c->n_tvals);
+            } else {
+                dsql__sb_append(&s.sql, " + ");
+                count_links(&s, c, t, NULL, col, "IN", false);
+            }
+        }
+        dsql_result *res = NULL;
+        int64_t v = 0;
+        int rc = s.oom || s.sql.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory")
+                                    : dsql_exec(db, dsql__sb_str(&s.sql), s.vals, s.n, &res, err);
+        if (!rc)
+            rc = dsql_result_int(res, 0, 0, &v, err);
+        dsql_result_free(res);
+        stmt_free(&s);
+        if (rc) {
+            dsql__err_prefix(err, "%s: association %s: counting the rows it would modify",
+                             op_names[c->op], a->alias ? a->alias : "?");
+            return rc;
+        }
+        rows = v > 0 ? (uint64_t)v : 0;
+        counted = true;
+    }
+    if (rows <= room)
+        return DSQL_OK;
+    static const char *const parts[] = {"the source row, the links removed and the links added",
+                                        "the source row and the links added",
+                                        "the source row and the links removed",
+                                        "the new row and its links"};
+    char subject[160], what[200];
+    snprintf(subject, sizeof subject, "%s: association %s", op_names[c->op],
+             c->a->alias ? c->a->alias : "?");
+    snprintf(what, sizeof what, "the change would modify %llu rows (%s)", (unsigned long long)rows,
+             c->a->kind == DSQL_ASSOC_BELONGS_TO ? "the source row" : parts[c->op]);
+    return dsql__tx_refuse(db, err, subject, what,
+                           counted ? "nothing was changed" : "nothing was sent");
+}
+
 static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *source_row,
                   const void *const *targets, size_t n, dsql_error *err)
 {
@@ -559,13 +697,20 @@ static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *sour
         }
         stmts[i] = (dsql_stmt){dsql__sb_str(&c.st[i].sql), c.st[i].vals, c.st[i].n};
     }
+    bool enclosed = dsql__db_in_transaction(db);
+    if (enclosed && (rc = check_room(db, &c, err)))
+        goto done;
     if ((rc = dsql_pipeline_tx(db, stmts, c.n_st, NULL, NULL, err))) {
         /* One transaction by design (the set is replaced atomically), so it cannot be
          * split: the server refused it whole and nothing changed. */
         if (err && dsql__is_row_limit(err))
-            dsql__err_prefix(err, "it would modify more rows than one Aurora DSQL transaction may "
-                                  "(3,000: the source row, the links removed and the links added "
-                                  "count); nothing changed");
+            dsql__err_prefix(err, enclosed ? "the caller's transaction would modify more rows "
+                                             "than one Aurora DSQL transaction may (3,000); "
+                                             "nothing of it commits"
+                                           : "it would modify more rows than one Aurora DSQL "
+                                             "transaction may (3,000: the source row, the links "
+                                             "removed and the links added count); nothing "
+                                             "changed");
         dsql__err_prefix(err, "%s: association %s", op_names[op], a->alias ? a->alias : "?");
     }
 done:

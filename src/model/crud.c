@@ -158,7 +158,8 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
     if (!row)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_create: %s row is NULL", m->name);
     dsql__fill_defaults(m, row);
-    if ((rc = dsql__validate_insert(m, row, err)))
+    if ((rc = dsql__validate_insert(m, row, err)) ||
+        (rc = dsql__tx_reserve(db, 1, "dsql_create", m, err)))
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
@@ -521,14 +522,41 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
             dsql__err_prefix(err, "where");
     }
     dsql_error e = DSQL_ERROR_INIT;
+    /* Inside the caller's transaction the update cannot be split, and the server's refusal
+     * would abort the transaction: the statement tallies the rows it would change and
+     * changes none when they would take the transaction past the cap (rowcap.c). */
     bool enclosed = dsql__db_in_transaction(db);
+    uint64_t room = enclosed ? dsql__tx_room(db) : 0;
+    /* By key (or a unique attribute) at most one row matches: no tally needed. */
+    bool one_row = enclosed && dsql__where_one_row(m, where);
+    if (!rc && one_row)
+        rc = dsql__tx_reserve(db, 1, "dsql_update", m, err);
+    else if (!rc && enclosed) {
+        dsql__sb_append(&sql, " AND ");
+        dsql__append_tally(&sql, &p, m, where, "1", room, &rc, err);
+        dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
+    }
+    uint64_t changed = 0;
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, &e);
-    if (!rc && affected)
-        *affected = affected_of(pg);
+    if (!rc)
+        changed = affected_of(pg);
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
+    uint64_t matched = 0;
+    if (!rc && enclosed && !one_row && changed == 0 &&
+        !(rc = dsql__tally(db, m, where, "1", room, &matched, &e)) && matched > room) {
+        char subject[160], what[64];
+        snprintf(subject, sizeof subject, "dsql_update: %s", m->name);
+        snprintf(what, sizeof what, "more than %llu rows match", (unsigned long long)room);
+        return dsql__tx_refuse(db, err, subject, what,
+                               "nothing was changed: update in smaller steps, or call it on the "
+                               "pool (which updates in chunks of up to 3,000 rows, each its own "
+                               "transaction)");
+    }
+    if (!rc && affected)
+        *affected = changed;
     /* One statement is atomic, and the usual case. The server refused it whole for the row
      * cap (nothing changed): outside the caller's transaction, with a key to chunk by,
      * update in chunks instead. */
@@ -618,6 +646,8 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
         rc = dsql__validate_attr(m, set[i], row, false, err);
     if (!rc && n == 0 && !rec)
         rc = dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s: nothing to save", m->name);
+    if (!rc && n)
+        rc = dsql__tx_reserve(db, 1, "dsql_save", m, err);
     if (rc || n == 0) { /* a read row with nothing changed: nothing to send */
         if (set != stack_set)
             free(set);

@@ -8,9 +8,12 @@
  * comes back short. A chunk the server refuses for the row cap (cascaded rows put it over)
  * deleted nothing: it is run again with half as many rows, down to one.
  * Without a primary key there is nothing to chunk by: one DELETE, which the server refuses
- * whole when it would cross the cap. Inside the caller's transaction the chunks share it
- * (the cap then applies to the whole transaction).
+ * whole when it would cross the cap.
+ * Inside the caller's transaction nothing can be split: one DELETE that tallies first the
+ * rows it would modify (its own and those its foreign keys' ON DELETE actions reach) and
+ * deletes nothing when they would take the transaction past the cap (rowcap.c).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "model/internal.h"
@@ -44,8 +47,7 @@ static int build(const dsql_model *m, const dsql_attr *key, const dsql_where *wh
 }
 
 /* Rewords the error of a failed destroy after `total` rows were deleted. */
-static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bool has_key,
-                  dsql_error *e)
+static int report(const dsql_model *m, int rc, uint64_t total, bool has_key, dsql_error *e)
 {
     dsql_error cause = *e;
     if (!has_key && dsql__is_row_limit(e)) {
@@ -54,7 +56,7 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
                        "DSQL transaction may modify, and the model has no primary key to "
                        "delete them in chunks by; nothing was deleted: %s",
                        m->name, DSQL__ROW_CAP, cause.message);
-    } else if (rc == DSQL_EUNKNOWN_OUTCOME && !enclosed) {
+    } else if (rc == DSQL_EUNKNOWN_OUTCOME) {
         /* The conn layer says the DELETE may have committed before the link went. */
         dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
                        "dsql_delete: %s: %llu rows were deleted (in committed chunks of up to "
@@ -62,7 +64,7 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
                        "may or may not have been deleted: %s",
                        m->name, (unsigned long long)total, DSQL__ROW_CAP, DSQL__ROW_CAP,
                        cause.message);
-    } else if (total > 0 && !enclosed) {
+    } else if (total > 0) {
         dsql_error_set(e, DSQL_EPARTIAL,
                        "dsql_delete: %s: %llu rows were deleted (in committed chunks of up to "
                        "%d) before a chunk failed: %s",
@@ -74,6 +76,98 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool enclosed, bo
     memcpy(e->sqlstate, cause.sqlstate, sizeof e->sqlstate);
     memcpy(e->detail, cause.detail, sizeof e->detail);
     memcpy(e->hint, cause.hint, sizeof e->hint);
+    return rc;
+}
+
+/* A DELETE in the caller's transaction that deletes only when the tally of the rows it would
+ * modify (cost per row) fits in room, and with no_actions only when no foreign key with an
+ * ON DELETE action that modifies rows references the table. *n: the rows deleted. */
+static int guarded_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                          const char *cost, uint64_t room, bool no_actions, int64_t *n,
+                          dsql_error *err)
+{
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    PGresult *pg = NULL;
+    dsql_error e = DSQL_ERROR_INIT;
+    *n = 0;
+    dsql__sb_append(&sql, "DELETE FROM ");
+    dsql__sql_table(&sql, m);
+    dsql__sb_append(&sql, " WHERE (");
+    int rc = dsql__build_where(&sql, &p, m, NULL, where, err);
+    if (rc)
+        dsql__err_prefix(err, "where");
+    dsql__sb_append(&sql, ") AND ");
+    if (!rc)
+        dsql__append_tally(&sql, &p, m, where, cost, room, &rc, err);
+    dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
+    if (no_actions) {
+        dsql__sb_append(&sql, " AND ");
+        dsql__append_no_delete_actions(&sql, &p, m);
+    }
+    if (!rc && (rc = dsql__run(db, &sql, &p, &pg, &e))) {
+        if (err)
+            *err = e;
+        if (dsql__is_row_limit(&e))
+            dsql__err_prefix(err,
+                             "dsql_delete: %s: the caller's transaction would modify more rows "
+                             "than one Aurora DSQL transaction may (3,000; rows that ON DELETE "
+                             "actions of earlier statements reached are not counted ahead); "
+                             "nothing of it commits",
+                             m->name);
+    }
+    if (!rc) {
+        const char *t = PQcmdTuples(pg);
+        dsql__strtoi64(t, strlen(t), 0, INT64_MAX, n);
+    }
+    PQclear(pg);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    return rc;
+}
+
+static int refuse(dsql_db *db, const dsql_model *m, uint64_t room, bool actions, dsql_error *err)
+{
+    char subject[160], what[160];
+    snprintf(subject, sizeof subject, "dsql_delete: %s", m->name);
+    snprintf(what, sizeof what, "more than %llu rows would be deleted%s", (unsigned long long)room,
+             actions ? " or changed (with the rows their ON DELETE actions reach)" : "");
+    return dsql__tx_refuse(db, err, subject, what,
+                           "nothing was changed: delete in smaller steps, or call it on the pool "
+                           "(which deletes in chunks of up to 3,000 rows, each its own "
+                           "transaction)");
+}
+
+/*
+ * dsql_delete in the caller's transaction. Usually one statement: a DELETE that deletes
+ * only when its rows fit and no ON DELETE action would modify more. When it deleted
+ * nothing, its own rows are tallied: none (nothing matched), too many (refused), or
+ * foreign keys with ON DELETE actions reference the table — then the catalog says which,
+ * and a DELETE whose tally counts what they reach follows.
+ */
+static int delete_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                         uint64_t *affected, dsql_error *err)
+{
+    uint64_t room = dsql__tx_room(db), rows = 0;
+    int64_t n = 0;
+    dsql__strbuf cost = DSQL__STRBUF_INIT;
+    int rc = guarded_delete(db, m, where, "1", room, true, &n, err);
+    if (rc || n > 0 || (rc = dsql__tally(db, m, where, "1", room, &rows, err)) || rows == 0)
+        goto done;
+    if (rows > room) {
+        rc = refuse(db, m, room, false, err);
+        goto done;
+    }
+    rc = dsql__delete_cost(db, m, &cost, err);
+    if (!rc)
+        rc = guarded_delete(db, m, where, dsql__sb_str(&cost), room, false, &n, err);
+    if (!rc && n == 0 && !(rc = dsql__tally(db, m, where, dsql__sb_str(&cost), room, &rows, err)) &&
+        rows > room)
+        rc = refuse(db, m, room, true, err);
+done:
+    dsql__sb_free(&cost);
+    if (!rc && affected)
+        *affected = (uint64_t)n;
     return rc;
 }
 
@@ -92,6 +186,8 @@ int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint6
                               "dsql_delete: %s: where is NULL (to delete every row on purpose, "
                               "use DSQL_NOT_NULL on the primary key)",
                               m->name);
+    if (dsql__db_in_transaction(db))
+        return delete_in_tx(db, m, where, affected, err);
     const dsql_attr *key = dsql__model_pk(m);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
@@ -101,7 +197,6 @@ int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint6
     int64_t limit = DSQL__ROW_CAP;
     char limit_text[24];
     dsql_error e = DSQL_ERROR_INIT; /* err may be NULL; the failure is reworded below */
-    bool enclosed = dsql__db_in_transaction(db); /* chunks commit only with the caller's */
     while (!rc) {
         if (key) {
             dsql__i64toa(limit, limit_text);
@@ -109,7 +204,7 @@ int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint6
         }
         PGresult *pg = NULL;
         rc = dsql__run(db, &sql, &p, &pg, &e);
-        if (rc == DSQL_ELIMIT && key && !enclosed && limit > 1 && dsql__is_row_limit(&e)) {
+        if (rc == DSQL_ELIMIT && key && limit > 1 && dsql__is_row_limit(&e)) {
             /* Cascaded deletes took the chunk over the cap; nothing of it was deleted. */
             limit = (limit + 1) / 2;
             dsql__db_log(db, DSQL_LOG_INFO,
@@ -139,7 +234,7 @@ int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint6
                            m->name, DSQL__ROW_CAP, cause.message);
             memcpy(e.sqlstate, cause.sqlstate, sizeof e.sqlstate);
         }
-        rc = report(m, rc, total, enclosed, key != NULL, &e);
+        rc = report(m, rc, total, key != NULL, &e);
         if (err)
             *err = e;
     }

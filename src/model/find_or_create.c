@@ -19,10 +19,13 @@ static int set_member(const dsql_model *m, const dsql_attr *a, void *row, const 
         dsql__attr_set_null(a, row);
         return DSQL_OK;
     }
-    if (v->kind == DSQL_V_BYTES) {
+    if (v->kind == DSQL_V_BYTES || a->type == DSQL_T_BYTEA) {
+        /* Text compared with a BYTEA is its bytes (as the where sends it), never the
+         * server's escaped text form. */
         dsql_bytes *b = DSQL__MEMBER(row, a);
-        b->data = (unsigned char *)(uintptr_t)v->u.bytes.data;
-        b->len = v->u.bytes.len;
+        bool text = v->kind == DSQL_V_TEXT;
+        b->data = (unsigned char *)(uintptr_t)(text ? (const void *)v->u.s : v->u.bytes.data);
+        b->len = text ? strlen(v->u.s) : v->u.bytes.len;
         return DSQL_OK;
     }
     char num[40];
@@ -47,7 +50,8 @@ static int set_member(const dsql_model *m, const dsql_attr *a, void *row, const 
 }
 
 /* Applies every equality of where that Sequelize would put into the created row: EQ
- * conditions at the top level or under ANDs (not under OR or NOT). */
+ * conditions (and IS NULL, an equality with NULL) at the top level or under ANDs (not under
+ * OR or NOT). A value of the wrong kind is the where's error, as the find would report it. */
 static int apply_equalities(const dsql_model *m, const dsql_where *w, void *row, dsql__arena *arena,
                             int depth, dsql_error *err)
 {
@@ -61,12 +65,19 @@ static int apply_equalities(const dsql_model *m, const dsql_where *w, void *row,
         }
         return DSQL_OK;
     }
-    if (w->op != DSQL_OP_EQ || w->n_values != 1 || !w->values)
+    bool is_null = w->op == DSQL_OP_IS_NULL;
+    if (!is_null && (w->op != DSQL_OP_EQ || w->n_values != 1 || !w->values))
         return DSQL_OK;
+    const dsql_value *v = is_null ? &DSQL_NULL : &w->values[0];
     const dsql_attr *a = NULL;
-    int rc = dsql__attr_lookup(m, w->attr, "dsql_find_or_create", &a, err);
-    if (!rc)
-        rc = set_member(m, a, row, &w->values[0], arena, err);
+    int rc = dsql__attr_lookup(m, w->attr, "dsql_find_or_create: where", &a, err);
+    if (rc)
+        return rc;
+    if ((rc = dsql__value_check(m, a, v, DSQL__USE_COMPARE, err))) {
+        dsql__err_prefix(err, "dsql_find_or_create: where");
+        return rc;
+    }
+    rc = set_member(m, a, row, v, arena, err);
     if (rc)
         dsql__err_prefix(err, "dsql_find_or_create: putting the where's %s into the new row",
                          a ? a->name : "value");
@@ -93,6 +104,8 @@ static int foc_body(dsql_conn *conn, void *ctx, dsql_error *err)
         return rc;
     dsql_result_free(f->res);
     f->res = NULL;
+    if ((rc = dsql__tx_reserve(dsql_conn_db(conn), 1, "dsql_find_or_create", f->m, err)))
+        return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;

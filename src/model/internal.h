@@ -335,6 +335,53 @@ static inline void dsql__put_ptr(void *out, const void *p)
 #define DSQL__CHAR_MAX      4096    /* char(n) */
 #define DSQL__VALUE_MAX     1048576 /* bytes of one column value */
 
+/* ---- the row cap inside the caller's transaction (rowcap.c) ---- */
+
+/* Rows the caller's transaction on db may still modify under the cap (db inside a
+ * transaction; 3,000 otherwise). */
+uint64_t dsql__tx_room(dsql_db *db);
+
+/* DSQL_ELIMIT: subject ("dsql_update: item") would take the caller's transaction on db past
+ * the cap. what: why, e.g. "more than 3000 rows match" (NULL: no row at all is left); tail
+ * ends the message ("nothing was changed: ..."). */
+int dsql__tx_refuse(dsql_db *db, dsql_error *err, const char *subject, const char *what,
+                    const char *tail);
+
+/* When db is inside a transaction: DSQL_ELIMIT (nothing sent) unless `rows` more rows fit
+ * under the cap. fn and m name the call in the message. */
+int dsql__tx_reserve(dsql_db *db, uint64_t rows, const char *fn, const dsql_model *m,
+                     dsql_error *err);
+
+/* True when where matches at most one row of m: an equality with a non-NULL value on the
+ * primary key or a unique attribute, alone or ANDed with anything. */
+bool dsql__where_one_row(const dsql_model *m, const dsql_where *w);
+
+/* The alias of the tallied table's row, for cost expressions. */
+#define DSQL__TALLY_ROW   "dsql_r"
+#define DSQL__TALLY_ALIAS "\"dsql_r\""
+
+/* Appends "(SELECT coalesce(sum(cost), 0) FROM (SELECT cost ... FROM t AS "dsql_r" WHERE
+ * (where) LIMIT room + 1) ...)": the rows a write of the rows where matches modifies,
+ * counted over at most room + 1 of them. cost: an SQL expression per row over "dsql_r"
+ * ("1", or dsql__delete_cost's). A failure to build where goes to *where_rc and err. */
+void dsql__append_tally(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
+                        const dsql_where *where, const char *cost, uint64_t room, int *where_rc,
+                        dsql_error *err);
+
+/* Runs the tally alone on db: *count (at most what room + 1 rows cost). */
+int dsql__tally(dsql_db *db, const dsql_model *m, const dsql_where *where, const char *cost,
+                uint64_t room, uint64_t *count, dsql_error *err);
+
+/* Appends "NOT EXISTS (...)": true when no foreign key whose ON DELETE action modifies rows
+ * (CASCADE, SET NULL, SET DEFAULT) references m's table (in its schema, or the current
+ * one). Lets a DELETE skip reading the catalog in the usual case. */
+void dsql__append_no_delete_actions(dsql__strbuf *sql, dsql__params *p, const dsql_model *m);
+
+/* The rows deleting one row of m modifies, as an SQL expression over "dsql_r": 1 plus the
+ * rows its foreign keys' ON DELETE actions reach (CASCADE counted through further cascades,
+ * SET NULL / SET DEFAULT as the rows updated), read from the catalog on db. */
+int dsql__delete_cost(dsql_db *db, const dsql_model *m, dsql__strbuf *out, dsql_error *err);
+
 /* Runs sql with p on db (see dsql__db_exec): the one path of every model statement. */
 static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__params *p,
                             PGresult **out, dsql_error *err)

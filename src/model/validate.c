@@ -418,6 +418,13 @@ int dsql__validate_text(const dsql_model *m, const dsql_attr *a, const char *s, 
     if ((a->type == DSQL_T_STRING || a->type == DSQL_T_CHAR) && a->length > 0 && chars > a->length)
         return dsql_error_set(err, DSQL_EVALIDATION, "%s.%s: %ld characters, longer than %s",
                               m->name, a->name, chars, dsql__type_name(a, tn, sizeof tn));
+    /* char(n) is stored padded with spaces to n characters, in at most 4,096 bytes. */
+    if (a->type == DSQL_T_CHAR && len + (size_t)(a->length - chars) > DSQL__CHAR_MAX)
+        return dsql_error_set(err, DSQL_EVALIDATION,
+                              "%s.%s: %zu bytes once padded to %d characters, more than the %d "
+                              "bytes Aurora DSQL stores in a %s value",
+                              m->name, a->name, len + (size_t)(a->length - chars), (int)a->length,
+                              DSQL__CHAR_MAX, dsql__type_name(a, tn, sizeof tn));
     if (a->type == DSQL_T_INTERVAL && len == 0)
         return bad_value(err, m, a, s, len, "is not an interval");
     return DSQL_OK;

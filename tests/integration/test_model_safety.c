@@ -233,6 +233,62 @@ static void find_or_create_creates_what_it_finds(void **state)
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM person WHERE name = 'Cleo'"), 1);
 }
 
+/* The row created matches the where also when it says IS NULL, and when it compares a
+ * BYTEA with text (the text's bytes, as the where compares them); a where value of the wrong
+ * kind is the where's own error. On the old code the phone and the bytes of the created row
+ * were the defaults' and the hex text's decoding: the second call created the row again. */
+typedef struct badge {
+    int64_t id;
+    dsql_bytes data;
+    char *phone;
+} badge;
+
+static const dsql_attr badge_attrs[] = {
+    DSQL_ATTR(badge, id, DSQL_BIGINT, .primary_key = true),
+    DSQL_ATTR(badge, data, DSQL_BYTEA),
+    DSQL_ATTR(badge, phone, DSQL_STRING(20)),
+};
+static DSQL_MODEL(badge_model, badge, "badge", badge_attrs);
+
+static void find_or_create_twice(const dsql_where *where, badge *defaults, const char *check)
+{
+    dsql_error err;
+    badge *t;
+    dsql_result *res;
+    bool created = false;
+    for (int round = 0; round < 2; round++) {
+        assert_dsql_ok(
+            dsql_find_or_create(pool, &badge_model, where, defaults, &t, &res, &created, &err),
+            err);
+        assert_int_equal(created, round == 0);
+        dsql_result_free(res);
+        defaults->id++; /* a second insert would not collide on the key */
+    }
+    assert_int_equal(pg_long(pg, check), 1);
+}
+
+static void find_or_create_matches_null_and_bytes(void **state)
+{
+    (void)state;
+    pg_ok(pg, "CREATE TABLE badge (id bigint PRIMARY KEY, data bytea, phone varchar(20))");
+    badge defaults = {.id = 1, .data = {(unsigned char *)"xyz", 3}, .phone = "555"};
+    find_or_create_twice(DSQL_AND(DSQL_EQ("data", DSQL_STR("\\x41")), DSQL_IS_NULL("phone")),
+                         &defaults, "SELECT count(*) FROM badge WHERE data = '\\x5c783431'::bytea");
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM badge WHERE phone IS NULL"), 1);
+    find_or_create_twice(
+        DSQL_AND(DSQL_EQ("data", DSQL_BYTES("a\0b", 3)), DSQL_EQ("phone", DSQL_NULL)), &defaults,
+        "SELECT count(*) FROM badge WHERE data = '\\x610062'::bytea");
+    dsql_error err;
+    badge *t;
+    dsql_result *res;
+    assert_int_equal(dsql_find_or_create(pool, &badge_model, DSQL_EQ("id", DSQL_STR("abc")),
+                                         &defaults, &t, &res, NULL, &err),
+                     DSQL_EINVAL);
+    assert_string_equal(err.message, "dsql_find_or_create: where: badge.id: expected a BIGINT "
+                                     "value, got text \"abc\"");
+    pg_ok(pg, "DROP TABLE badge");
+}
+
 static void every_stored_date_round_trips(void **state)
 {
     (void)state;
@@ -361,6 +417,7 @@ int main(void)
         cmocka_unit_test(partial_rows_need_row_state),
         cmocka_unit_test(null_into_scalar_is_an_error),
         cmocka_unit_test(find_or_create_creates_what_it_finds),
+        cmocka_unit_test(find_or_create_matches_null_and_bytes),
         cmocka_unit_test(every_stored_date_round_trips),
         cmocka_unit_test(numeric_keeps_what_it_stores),
         cmocka_unit_test(empty_in_matches_nothing),

@@ -2,7 +2,8 @@
  * Aurora DSQL's 3,000-row cap per transaction (emulated on the throwaway PostgreSQL by
  * row_cap.h, with DSQL's SQLSTATE and message), against every write path that can cross it:
  *  - dsql_update of more rows than the cap: done in keyset chunks when the call owns the
- *    transaction and the model has a key; refused whole (nothing changed) otherwise;
+ *    transaction and the model has a key; refused whole (nothing changed) otherwise (inside
+ *    the caller's transaction before anything is written: test_row_cap_tx);
  *  - dsql_delete whose ON DELETE CASCADE takes a chunk over: smaller chunks, down to one
  *    row, and a clear error when one row alone cascades too far; without a key, refused
  *    whole;
@@ -149,11 +150,11 @@ static void update_over_the_cap_refused_when_it_cannot_be_chunked(void **state)
     (void)state;
     dsql_error err;
     upd u = {0};
-    /* Inside the caller's transaction: the transaction cannot be split. */
+    /* Inside the caller's transaction: the transaction cannot be split, and the update is
+     * refused before it changes anything (test_row_cap_tx has the details). */
     assert_int_equal(dsql_transaction(pool, update_in_tx, &u, NULL, NULL, &err), DSQL_ELIMIT);
-    assert_non_null(strstr(err.message, "dsql_update: item: the caller's transaction would "
-                                        "modify more rows than one Aurora DSQL transaction may "
-                                        "(3,000); nothing of it commits"));
+    assert_non_null(strstr(err.message, "dsql_update: item: more than 3000 rows match, and the "
+                                        "caller's transaction may modify only 3000 more"));
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM item WHERE grp = 9"), 0);
     /* Without a primary key there is nothing to chunk by. */
     pg_ok(pg, "DELETE FROM loose WHERE true");

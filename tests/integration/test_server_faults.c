@@ -16,11 +16,18 @@
 
 #include "conn_util.h"
 
+/* A database of its own: DDL elsewhere (another test's, on the same server) would meet
+ * these transactions as a schema change (OC001) through dsql-local, as on Aurora DSQL. */
+#define DB "dsql_t_server_faults"
+
 static char t[64];
 
 static int setup(void **state)
 {
     (void)state;
+    admin_exec("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
+    admin_exec("CREATE DATABASE " DB);
+    setenv("PGDATABASE", DB, 1); /* the admin connections below, too */
     snprintf(t, sizeof t, "faults_%d", (int)getpid());
     admin_exec("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int PRIMARY KEY); "
                "DROP SEQUENCE IF EXISTS %s_calls; CREATE SEQUENCE %s_calls; "
@@ -35,9 +42,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    admin_exec("DROP TABLE IF EXISTS %s; DROP FUNCTION IF EXISTS %s_unavailable(int); "
-               "DROP SEQUENCE IF EXISTS %s_calls",
-               t, t, t);
+    setenv("PGDATABASE", "postgres", 1);
+    admin_exec("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
     return 0;
 }
 
@@ -80,7 +86,7 @@ static void transaction_retries_unavailable(void **state)
 {
     (void)state;
     reset();
-    dsql_pool *pool = TEST_POOL(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
     body b = {.faults = 1};
     int attempts = 0;
     dsql_error err;
@@ -104,7 +110,7 @@ static void persistent_unavailable_gives_up(void **state)
 {
     (void)state;
     reset();
-    dsql_pool *pool = TEST_POOL(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
     body b = {.faults = 100};
     int attempts = 0;
     dsql_error err;
@@ -126,7 +132,7 @@ static void autocommit_read_retried_write_unknown(void **state)
 {
     (void)state;
     reset();
-    dsql_pool *pool = TEST_POOL(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT %s_unavailable(1)", t);
     dsql_result *res = NULL;
@@ -167,7 +173,7 @@ static void unavailable_at_commit_is_unknown_outcome(void **state)
                "CREATE CONSTRAINT TRIGGER %s_at_commit AFTER INSERT ON %s DEFERRABLE INITIALLY "
                "DEFERRED FOR EACH ROW EXECUTE FUNCTION %s_at_commit()",
                t, t, t, t, t);
-    dsql_pool *pool = TEST_POOL(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
     int attempts = 0;
     dsql_error err;
     assert_int_equal(dsql_transaction(pool, insert_one, NULL, &fast, &attempts, &err),
@@ -191,7 +197,7 @@ static void pipeline_statement_unavailable_is_retried(void **state)
 {
     (void)state;
     reset();
-    dsql_pool *pool = TEST_POOL(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
     char a[128], b[96];
     snprintf(a, sizeof a, "SELECT %s_unavailable(1)", t);
     snprintf(b, sizeof b, "INSERT INTO %s VALUES (5)", t);
@@ -210,7 +216,7 @@ static void pipeline_statement_unavailable_is_retried(void **state)
 static void row_limit_says_what_to_do(void **state)
 {
     (void)state;
-    dsql_pool *pool = TEST_POOL(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
     dsql_error err;
     /* Through the local DSQL endpoint, the real thing: one statement writing 3,001 rows.
      * On plain PostgreSQL, the service's answer raised by hand. */
@@ -262,8 +268,8 @@ static void pipeline_row_limit_names_the_cap(void **state)
 static void one_transaction_ddl_rules(void **state)
 {
     (void)state;
-    dsql_pool *pool = TEST_POOL(.database = NULL);
-    dsql_conn *conn = TEST_CONN(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
+    dsql_conn *conn = TEST_CONN(.database = DB);
     char create[160], insert[160], drop[160];
     snprintf(create, sizeof create, "CREATE TABLE %s_x (id int)", t);
     snprintf(insert, sizeof insert, "  /* c */ INSERT INTO %s VALUES (9)", t);

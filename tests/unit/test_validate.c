@@ -130,6 +130,86 @@ static void test_strings(void **state)
     expect(OFF(note), "ok\x80", "item.note: not valid UTF-8 (bad byte 0x80 at offset 2)");
 }
 
+/* What Aurora DSQL stores at most, in bytes, checked before any round trip: a varchar value
+ * 65,535 (STRING(n) counts characters, so n characters may not fit), a char(n) value 4,096
+ * once padded to n characters, any value 1 MiB. */
+typedef struct sized {
+    char *any;   /* STRING(0) */
+    char *wide;  /* STRING(30000) */
+    char *fixed; /* CHAR(3000) */
+    char *full;  /* CHAR(4096) */
+    char *doc;   /* TEXT */
+    dsql_bytes blob;
+} sized;
+
+static const dsql_attr sized_attrs[] = {
+    DSQL_ATTR(sized, any, DSQL_STRING(0)),    DSQL_ATTR(sized, wide, DSQL_STRING(30000)),
+    DSQL_ATTR(sized, fixed, DSQL_CHAR(3000)), DSQL_ATTR(sized, full, DSQL_CHAR(4096)),
+    DSQL_ATTR(sized, doc, DSQL_TEXT),         DSQL_ATTR(sized, blob, DSQL_BYTEA),
+};
+static DSQL_MODEL(sized_model, sized, "sized", sized_attrs);
+
+/* n copies of the UTF-8 character c, in a malloc'd string. */
+static char *repeat(const char *c, size_t n)
+{
+    size_t k = strlen(c);
+    char *s = malloc(n * k + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + i * k, c, k);
+    s[n * k] = '\0';
+    return s;
+}
+
+static void expect_sized(const sized *row, const char *msg)
+{
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_validate(&sized_model, row, &err);
+    if (!msg) {
+        if (rc)
+            fail_msg("refused: %s", err.message);
+        return;
+    }
+    assert_int_equal(rc, DSQL_EVALIDATION);
+    assert_string_equal(err.message, msg);
+}
+
+static void test_storage_limits(void **state)
+{
+    (void)state;
+    char *a65535 = repeat("a", 65535), *a65536 = repeat("a", 65536);
+    char *e30000 = repeat("\xc3\xa9", 30000), *euro30000 = repeat("\xe2\x82\xac", 30000);
+    char *e2000 = repeat("\xc3\xa9", 2000), *e1048 = repeat("\xc3\xa9", 1048);
+    char *a4096 = repeat("a", 4096), *mib = repeat("a", 1048577);
+    expect_sized(&(sized){.any = a65535}, NULL);
+    expect_sized(&(sized){.any = a65536}, "sized.any: 65536 bytes, more than the 65535 bytes "
+                                          "Aurora DSQL stores in a STRING(0) value");
+    expect_sized(&(sized){.wide = e30000}, NULL); /* 60,000 bytes */
+    expect_sized(&(sized){.wide = euro30000}, "sized.wide: 90000 bytes, more than the 65535 "
+                                              "bytes Aurora DSQL stores in a STRING(30000) value");
+    expect_sized(&(sized){.fixed = e1048}, NULL); /* 2,096 bytes + 1,952 spaces */
+    expect_sized(&(sized){.fixed = e2000},
+                 "sized.fixed: 5000 bytes once padded to 3000 characters, more than the 4096 "
+                 "bytes Aurora DSQL stores in a CHAR(3000) value");
+    expect_sized(&(sized){.full = a4096}, NULL);
+    expect_sized(&(sized){.full = "\xc3\xa9"},
+                 "sized.full: 4097 bytes once padded to 4096 characters, more than the 4096 "
+                 "bytes Aurora DSQL stores in a CHAR(4096) value");
+    expect_sized(&(sized){.doc = mib}, "sized.doc: 1048577 bytes, more than the 1048576 bytes "
+                                       "Aurora DSQL stores in a TEXT value");
+    expect_sized(&(sized){.blob = {(unsigned char *)mib, 1048577}},
+                 "sized.blob: 1048577 bytes, more than the 1048576 bytes Aurora DSQL stores in "
+                 "a BYTEA value");
+    free(a65535);
+    free(a65536);
+    free(e30000);
+    free(euro30000);
+    free(e2000);
+    free(e1048);
+    free(a4096);
+    free(mib);
+}
+
 static void test_dates(void **state)
 {
     (void)state;
@@ -339,7 +419,7 @@ int main(void)
         cmocka_unit_test(test_not_null), cmocka_unit_test(test_strings),
         cmocka_unit_test(test_dates),    cmocka_unit_test(test_numeric),
         cmocka_unit_test(test_json),     cmocka_unit_test(test_uuid),
-        cmocka_unit_test(test_preview),
+        cmocka_unit_test(test_preview),  cmocka_unit_test(test_storage_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
