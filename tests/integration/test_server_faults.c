@@ -243,7 +243,7 @@ static void pipeline_row_limit_names_the_cap(void **state)
 {
     (void)state;
     reset();
-    dsql_pool *pool = TEST_POOL(.database = NULL);
+    dsql_pool *pool = TEST_POOL(.database = DB);
     char a[160], b[160];
     snprintf(a, sizeof a, "INSERT INTO %s SELECT g FROM generate_series(1, 2000) g", t);
     if (test_through_dsql_local()) /* the endpoint counts the rows itself */
