@@ -478,13 +478,25 @@ DSQL_API int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk,
 DSQL_API int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where,
                         int64_t *count, dsql_error *err);
 
+/** What an assignment does with its value. */
+typedef enum dsql_assign_op {
+    DSQL_ASSIGN_SET = 0, /**< attr = value */
+    DSQL_ASSIGN_ADD,     /**< attr = attr + value (a numeric attribute; NULL stays NULL) */
+    DSQL_ASSIGN_SUB      /**< attr = attr - value */
+} dsql_assign_op;
+
 /** One assignment of an UPDATE. */
 typedef struct dsql_assign {
     const char *attr;
     dsql_value value;
+    dsql_assign_op op; /**< DSQL_ASSIGN_SET unless built with DSQL_INCREMENT / _DECREMENT */
 } dsql_assign;
 
-#define DSQL_SET(a, v) {.attr = (a), .value = v}
+#define DSQL_SET(a, v)       {.attr = (a), .value = v}
+/** attr = attr + v, computed by the server in the UPDATE itself (an atomic counter). */
+#define DSQL_INCREMENT(a, v) {.attr = (a), .value = v, .op = DSQL_ASSIGN_ADD}
+/** attr = attr - v, likewise. */
+#define DSQL_DECREMENT(a, v) {.attr = (a), .value = v, .op = DSQL_ASSIGN_SUB}
 
 /**
  * UPDATE ... SET assigns WHERE where. Values are validated against their attributes.
@@ -501,6 +513,29 @@ typedef struct dsql_assign {
 DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
                          size_t n_assigns, const dsql_where *where, uint64_t *affected,
                          dsql_error *err);
+
+/**
+ * dsql_update that also hands back the rows as updated (Sequelize's returning: true): one
+ * UPDATE ... RETURNING, so the values are the ones this statement wrote, counters
+ * included. *rows / *n as dsql_find_all, owned by *res (dsql_result_free). Atomic, never
+ * chunked: more rows than one Aurora DSQL transaction may modify (3,000, fewer in the
+ * caller's transaction when it has written already) is DSQL_ELIMIT with nothing changed.
+ */
+DSQL_API int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                                   size_t n_assigns, const dsql_where *where, void *rows,
+                                   size_t *n, dsql_result **res, dsql_error *err);
+
+/**
+ * Atomic counters (Sequelize's increment / decrement): one UPDATE that adds each delta to
+ * its attribute on the server (`SET n = n + $1, ...`; DSQL_DECREMENT subtracts), on the
+ * rows matching where, returning them with their new values as dsql_update_returning.
+ * Concurrent increments never lose one another: each is computed from the row's value at
+ * write time, and on Aurora DSQL a conflicting one is retried on a pool like any write.
+ * Every delta must be DSQL_ASSIGN_ADD or DSQL_ASSIGN_SUB on a numeric attribute.
+ */
+DSQL_API int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas,
+                            size_t n_deltas, const dsql_where *where, void *rows, size_t *n,
+                            dsql_result **res, dsql_error *err);
 
 /**
  * Saves row by its primary key (one UPDATE). With attrs: the named attributes. Without
@@ -573,6 +608,8 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 #define dsql_find_by_pk(db, ...) (dsql_find_by_pk)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_count(db, ...) (dsql_count)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_update(db, ...) (dsql_update)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_update_returning(db, ...) (dsql_update_returning)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_increment(db, ...) (dsql_increment)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_save(db, ...) (dsql_save)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)

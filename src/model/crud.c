@@ -318,6 +318,22 @@ static uint64_t affected_of(PGresult *pg)
 }
 
 /* SET a = $n, ... for assignments checked against their attributes. */
+/* Attributes a counter can move. */
+static bool is_number(const dsql_attr *a)
+{
+    switch (a->type) {
+    case DSQL_T_SMALLINT:
+    case DSQL_T_INTEGER:
+    case DSQL_T_BIGINT:
+    case DSQL_T_REAL:
+    case DSQL_T_DOUBLE:
+    case DSQL_T_NUMERIC:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const dsql_assign *as,
                     size_t n, dsql_error *err)
 {
@@ -329,6 +345,19 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
             return rc;
         const dsql_value *v = &as[i].value;
         bool null = v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s);
+        dsql_assign_op op = as[i].op;
+        if (op != DSQL_ASSIGN_SET && op != DSQL_ASSIGN_ADD && op != DSQL_ASSIGN_SUB)
+            return dsql_error_set(err, DSQL_EINVAL, "update: %s.%s: unknown assignment op %d",
+                                  m->name, a->name, (int)op);
+        if (op != DSQL_ASSIGN_SET && !is_number(a))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "update: %s.%s: only a numeric attribute can be incremented "
+                                  "or decremented",
+                                  m->name, a->name);
+        if (op != DSQL_ASSIGN_SET && null)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "update: %s.%s: the amount to add or subtract is NULL", m->name,
+                                  a->name);
         if (null && (a->not_null || a->primary_key))
             return dsql_error_set(err, DSQL_EVALIDATION, "%s.%s: NULL, but the attribute is %s",
                                   m->name, a->name,
@@ -337,13 +366,22 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
             dsql__sb_append(sql, ", ");
         dsql__sql_ident(sql, dsql__attr_column(a));
         dsql_error e;
-        int k = dsql__params_add_checked(p, m, a, v, DSQL__USE_STORE, &e);
+        /* A delta is checked as a value compared with the column (its kind and syntax fit
+         * the type): the sum is the server's, and it checks the column's range. */
+        int k = dsql__params_add_checked(
+            p, m, a, v, op == DSQL_ASSIGN_SET ? DSQL__USE_STORE : DSQL__USE_COMPARE, &e);
         if (!k) {
             if (err)
                 *err = e;
             return e.status;
         }
-        dsql__sb_append_param(sql, " = ", k);
+        if (op != DSQL_ASSIGN_SET) {
+            dsql__sb_append(sql, " = ");
+            dsql__sql_ident(sql, dsql__attr_column(a));
+            dsql__sb_append_param(sql, op == DSQL_ASSIGN_ADD ? " + " : " - ", k);
+        } else {
+            dsql__sb_append_param(sql, " = ", k);
+        }
     }
     return DSQL_OK;
 }
@@ -494,21 +532,50 @@ static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key
     return rc;
 }
 
-int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
-                const dsql_where *where, uint64_t *affected, dsql_error *err)
+/* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
+static void append_returning(dsql__strbuf *sql, const dsql_model *m)
+{
+    dsql__sb_append(sql, " RETURNING ");
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        if (k)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
+    }
+}
+
+/* A RETURNING result as m's rows (takes pg). */
+static int hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
+{
+    *res = dsql__result_new(pg);
+    if (!*res) {
+        PQclear(pg);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    dsql__plan plan = DSQL__PLAN_INIT;
+    dsql__plan_model(&plan, m);
+    int rc = dsql__hydrate(*res, &plan, err);
+    dsql__plan_free(&plan);
+    return rc;
+}
+
+/* dsql_update and its RETURNING forms (fn names the call; with returning, *res gets the
+ * updated rows, hydrated, and the update is never chunked). */
+static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                      size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                      dsql_result **res, dsql_error *err)
 {
     if (affected)
         *affected = 0;
     int rc = dsql__model_check(m, err);
-    if (rc || (rc = check_db(db, "dsql_update", err)))
+    if (rc || (rc = check_db(db, fn, err)))
         return rc;
     if (!assigns || n_assigns == 0)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_update: %s: nothing to set", m->name);
+        return dsql_error_set(err, DSQL_EINVAL, "%s: %s: nothing to set", fn, m->name);
     if (!where)
         return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_update: %s: where is NULL (to update every row on purpose, "
+                              "%s: %s: where is NULL (to update every row on purpose, "
                               "use DSQL_NOT_NULL on the primary key)",
-                              m->name);
+                              fn, m->name);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
@@ -530,17 +597,23 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
     /* By key (or a unique attribute) at most one row matches: no tally needed. */
     bool one_row = enclosed && dsql__where_one_row(m, where);
     if (!rc && one_row)
-        rc = dsql__tx_reserve(db, 1, "dsql_update", m, err);
+        rc = dsql__tx_reserve(db, 1, fn, m, err);
     else if (!rc && enclosed) {
         dsql__sb_append(&sql, " AND ");
         dsql__append_tally(&sql, &p, m, where, "1", room, &rc, err);
         dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
     }
+    if (!rc && res)
+        append_returning(&sql, m);
     uint64_t changed = 0;
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, &e);
     if (!rc)
         changed = affected_of(pg);
+    if (!rc && res && changed > 0) {
+        rc = hydrated(pg, m, res, &e);
+        pg = NULL;
+    }
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
@@ -548,7 +621,7 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
     if (!rc && enclosed && !one_row && changed == 0 &&
         !(rc = dsql__tally(db, m, where, "1", room, &matched, &e)) && matched > room) {
         char subject[160], what[64];
-        snprintf(subject, sizeof subject, "dsql_update: %s", m->name);
+        snprintf(subject, sizeof subject, "%s: %s", fn, m->name);
         snprintf(what, sizeof what, "more than %llu rows match", (unsigned long long)room);
         return dsql__tx_refuse(db, err, subject, what,
                                "nothing was changed: update in smaller steps, or call it on the "
@@ -561,20 +634,82 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
      * cap (nothing changed): outside the caller's transaction, with a key to chunk by,
      * update in chunks instead. */
     const dsql_attr *key = dsql__model_pk(m);
-    if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e) && !enclosed && key)
+    if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e) && !enclosed && key && !res)
         return update_chunked(db, m, key, assigns, n_assigns, where, affected, err);
     if (rc && e.status && err) {
         *err = e;
         if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e))
-            dsql__err_prefix(err, "dsql_update: %s: %s", m->name,
+            dsql__err_prefix(err, "%s: %s: %s", fn, m->name,
                              enclosed ? "the caller's transaction would modify more rows than "
                                         "one Aurora DSQL transaction may (3,000); nothing of it "
                                         "commits"
+                             : res    ? "more rows matched than one Aurora DSQL transaction may "
+                                        "modify (3,000), and rows are returned from one "
+                                        "statement only; nothing was updated"
                                       : "more rows matched than one Aurora DSQL transaction may "
                                         "modify (3,000), and the model has no primary key to "
                                         "update them in chunks by; nothing was updated");
     }
     return rc;
+}
+
+int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
+                const dsql_where *where, uint64_t *affected, dsql_error *err)
+{
+    return update_run(db, "dsql_update", m, assigns, n_assigns, where, affected, NULL, err);
+}
+
+/* The RETURNING forms: an empty result when nothing matched. */
+static int update_rows(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                       size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
+                       dsql_result **res, dsql_error *err)
+{
+    dsql__put_ptr(rows, NULL);
+    if (n)
+        *n = 0;
+    if (!res)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: res is NULL (it owns the rows)", fn);
+    *res = NULL;
+    int rc = update_run(db, fn, m, assigns, n_assigns, where, NULL, res, err);
+    if (!rc && !*res && !(*res = dsql__result_new(NULL)))
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    if (rc) {
+        dsql_result_free(*res);
+        *res = NULL;
+        return rc;
+    }
+    dsql__put_ptr(rows, (*res)->rows);
+    if (n)
+        *n = (*res)->nrows;
+    return DSQL_OK;
+}
+
+int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                          size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
+                          dsql_result **res, dsql_error *err)
+{
+    return update_rows(db, "dsql_update_returning", m, assigns, n_assigns, where, rows, n, res,
+                       err);
+}
+
+int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas, size_t n_deltas,
+                   const dsql_where *where, void *rows, size_t *n, dsql_result **res,
+                   dsql_error *err)
+{
+    for (size_t i = 0; deltas && i < n_deltas; i++)
+        if (deltas[i].op != DSQL_ASSIGN_ADD && deltas[i].op != DSQL_ASSIGN_SUB) {
+            dsql__put_ptr(rows, NULL);
+            if (n)
+                *n = 0;
+            if (res)
+                *res = NULL;
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "dsql_increment: %s: delta %zu (%s) is not DSQL_INCREMENT or "
+                                  "DSQL_DECREMENT",
+                                  m ? m->name : "model", i + 1,
+                                  deltas[i].attr ? deltas[i].attr : "no attribute");
+        }
+    return update_rows(db, "dsql_increment", m, deltas, n_deltas, where, rows, n, res, err);
 }
 
 /* The attributes a save writes: the named ones (each must have been loaded, when the row
