@@ -417,6 +417,36 @@ DSQL_API void *dsql_result_models(const dsql_result *res, size_t *n);
 DSQL_API int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored,
                          dsql_error *err);
 
+/** What an insert does with a row whose unique key is taken already. */
+typedef enum dsql_conflict_action {
+    DSQL_CONFLICT_ERROR = 0, /**< the insert fails (DSQL_ECONSTRAINT, 23505): the default */
+    DSQL_CONFLICT_IGNORE,    /**< the row is skipped (ON CONFLICT DO NOTHING) */
+    DSQL_CONFLICT_UPDATE     /**< the row there takes the new values (ON CONFLICT (key) DO
+                                  UPDATE SET ...): an upsert */
+} dsql_conflict_action;
+
+/** ON CONFLICT, described: the key conflicts are on, and what an update takes. */
+typedef struct dsql_conflict {
+    dsql_conflict_action action;
+    const char *const *target; /**< the attributes of a unique key: the primary key, a unique
+                                    attribute or a unique index (all its attributes). NULL =
+                                    the primary key (IGNORE: any unique key) */
+    size_t n_target;
+    const char *const *update; /**< UPDATE: the attributes taken from the new row; NULL =
+                                    every attribute outside the target */
+    size_t n_update;
+} dsql_conflict;
+
+/**
+ * Inserts row, or when a row with the same unique key exists, updates that row from it:
+ * one INSERT ... ON CONFLICT (key) DO UPDATE SET ... (Sequelize's upsert). c NULL: the
+ * primary key, every other attribute updated; c->action must be DSQL_CONFLICT_UPDATE or
+ * DSQL_CONFLICT_IGNORE. Defaults are filled and the row validated as dsql_create does.
+ * stored (may be NULL) receives the row as stored — empty when IGNORE skipped it.
+ */
+DSQL_API int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
+                         dsql_result **stored, dsql_error *err);
+
 /** Progress of a bulk operation: called after each chunk lands. */
 typedef void (*dsql_progress_fn)(size_t done, size_t total, void *ctx);
 
@@ -425,6 +455,10 @@ typedef struct dsql_bulk_options {
     size_t chunk_bytes;          /**< parameter bytes per chunk; default (and max) 4 MiB */
     dsql_progress_fn progress;
     void *progress_ctx;
+    dsql_conflict on_conflict;   /**< rows whose key is taken: an error (default), skipped
+                                      (ignoreDuplicates), or updated (updateOnDuplicate);
+                                      two rows of one chunk with the same key and UPDATE
+                                      are the server's error (21000) */
     void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_bulk_options;
 
@@ -602,6 +636,7 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 /* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
 #if !defined(__cplusplus) && !defined(DSQL_BUILDING)
 #define dsql_create(db, ...) (dsql_create)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_upsert(db, ...) (dsql_upsert)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_bulk_create(db, ...) (dsql_bulk_create)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_all(db, ...) (dsql_find_all)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_one(db, ...) (dsql_find_one)(DSQL_DB(db), __VA_ARGS__)

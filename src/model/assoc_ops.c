@@ -508,7 +508,7 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
 static int insert_source(op_ctx *c, const void *row, dsql_error *err)
 {
     stmt_buf *s = next_stmt(c);
-    dsql__build_insert(&s->sql, &c->created, c->a->source, row, 1, false);
+    dsql__build_insert(&s->sql, &c->created, c->a->source, row, 1, NULL, false);
     const dsql__params *p = &c->created;
     if (p->oom)
         return dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", op_names[c->op]);

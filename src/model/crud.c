@@ -111,9 +111,137 @@ int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error
 
 /* ---- create ---- */
 
+/* ---- ON CONFLICT ---- */
+
+/* True when attrs (n names) are exactly the attribute set of a unique key of m: the
+ * primary key, a unique attribute, or a unique index. */
+static bool unique_key(const dsql_model *m, const char *const *attrs, size_t n)
+{
+    const dsql_attr *first = dsql__model_attr(m, attrs[0]);
+    if (n == 1 && first && (first->primary_key || first->unique))
+        return true;
+    for (size_t i = 0; i < m->n_indexes; i++) {
+        const dsql_index *ix = &m->indexes[i];
+        if (!ix->unique || ix->n_attrs != n)
+            continue;
+        size_t found = 0;
+        for (size_t k = 0; k < n; k++)
+            for (size_t j = 0; j < n; j++)
+                if (dsql__model_attr(m, attrs[k]) == dsql__model_attr(m, ix->attrs[j])) {
+                    found++;
+                    break;
+                }
+        if (found == n)
+            return true;
+    }
+    return false;
+}
+
+static bool in_target(const dsql_model *m, const dsql_conflict *c, const dsql_attr *a)
+{
+    if (!c->target)
+        return a->primary_key;
+    for (size_t i = 0; i < c->n_target; i++)
+        if (dsql__model_attr(m, c->target[i]) == a)
+            return true;
+    return false;
+}
+
+int dsql__conflict_check(const dsql_model *m, const dsql_conflict *c, const char *fn,
+                         dsql_error *err)
+{
+    if (c->action != DSQL_CONFLICT_ERROR && c->action != DSQL_CONFLICT_IGNORE &&
+        c->action != DSQL_CONFLICT_UPDATE)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: %s: unknown conflict action %d", fn, m->name,
+                              (int)c->action);
+    if ((c->n_target && !c->target) || (c->n_update && !c->update))
+        return dsql_error_set(err, DSQL_EINVAL, "%s: %s: conflict %s announced, none given", fn,
+                              m->name, c->n_target && !c->target ? "target" : "update list");
+    for (size_t i = 0; i < c->n_target; i++) {
+        const dsql_attr *a;
+        int rc = dsql__attr_lookup(m, c->target[i], "conflict target", &a, err);
+        if (rc)
+            return rc;
+    }
+    if (c->target && c->n_target && !unique_key(m, c->target, c->n_target))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: %s: the conflict target is not a unique key of the model (its "
+                              "primary key, a unique attribute, or all the attributes of a "
+                              "unique index)",
+                              fn, m->name);
+    if (c->action == DSQL_CONFLICT_UPDATE && !c->target && !dsql__model_pk(m))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: %s: the model has no primary key; name the unique key "
+                              "conflicts are on (conflict target)",
+                              fn, m->name);
+    size_t updated = 0;
+    for (size_t i = 0; i < c->n_update; i++) {
+        const dsql_attr *a;
+        int rc = dsql__attr_lookup(m, c->update[i], "conflict update", &a, err);
+        if (rc)
+            return rc;
+        if (in_target(m, c, a))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: %s.%s: in the conflict target, so it cannot be updated on "
+                                  "conflict",
+                                  fn, m->name, a->name);
+        updated++;
+    }
+    if (c->action == DSQL_CONFLICT_UPDATE && !c->update)
+        for (size_t k = 0; k < m->n_attrs; k++)
+            updated += !in_target(m, c, &m->attrs[k]);
+    if (c->action == DSQL_CONFLICT_UPDATE && updated == 0)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: %s: nothing to update on conflict (every attribute is in the "
+                              "conflict target); use DSQL_CONFLICT_IGNORE",
+                              fn, m->name);
+    return DSQL_OK;
+}
+
+/* " ON CONFLICT [(target)] DO NOTHING | DO UPDATE SET col = EXCLUDED.col, ..." */
+static void append_conflict(dsql__strbuf *sql, const dsql_model *m, const dsql_conflict *c)
+{
+    dsql__sb_append(sql, " ON CONFLICT");
+    bool named = c->target && c->n_target;
+    if (named || c->action == DSQL_CONFLICT_UPDATE) {
+        dsql__sb_append(sql, " (");
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_attrs; i++)
+            if (in_target(m, c, &m->attrs[i])) {
+                if (k++)
+                    dsql__sb_append(sql, ", ");
+                dsql__sql_ident(sql, dsql__attr_column(&m->attrs[i]));
+            }
+        dsql__sb_append_c(sql, ')');
+    }
+    if (c->action == DSQL_CONFLICT_IGNORE) {
+        dsql__sb_append(sql, " DO NOTHING");
+        return;
+    }
+    dsql__sb_append(sql, " DO UPDATE SET ");
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_attrs; i++) {
+        const dsql_attr *a = &m->attrs[i];
+        bool take = false;
+        if (c->update) {
+            for (size_t j = 0; j < c->n_update && !take; j++)
+                take = dsql__model_attr(m, c->update[j]) == a;
+        } else {
+            take = !in_target(m, c, a);
+        }
+        if (!take)
+            continue;
+        if (k++)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(a));
+        dsql__sb_append(sql, " = EXCLUDED.");
+        dsql__sql_ident(sql, dsql__attr_column(a));
+    }
+}
+
 /* INSERT INTO t (cols) VALUES (...), (...) for rows [0, n) of an array. */
 void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const void *rows,
-                        size_t n, bool returning)
+                        size_t n, const dsql_conflict *conflict, bool returning)
 {
     dsql__sb_append(sql, "INSERT INTO ");
     dsql__sql_table(sql, m);
@@ -138,6 +266,8 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
         }
         dsql__sb_append_c(sql, ')');
     }
+    if (conflict && conflict->action != DSQL_CONFLICT_ERROR)
+        append_conflict(sql, m, conflict);
     if (returning) {
         dsql__sb_append(sql, " RETURNING ");
         for (size_t k = 0; k < m->n_attrs; k++) {
@@ -163,7 +293,7 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
-    dsql__build_insert(&sql, &p, m, row, 1, stored != NULL);
+    dsql__build_insert(&sql, &p, m, row, 1, NULL, stored != NULL);
     dsql_result *res = NULL;
     if (stored) {
         rc = run_result(db, &sql, &p, &res, err);
@@ -185,6 +315,72 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
     if (stored)
         *stored = res;
     return DSQL_OK;
+}
+
+/* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
+static void append_returning(dsql__strbuf *sql, const dsql_model *m)
+{
+    dsql__sb_append(sql, " RETURNING ");
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        if (k)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
+    }
+}
+
+/* A RETURNING result as m's rows (takes pg). */
+static int hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
+{
+    *res = dsql__result_new(pg);
+    if (!*res) {
+        PQclear(pg);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    dsql__plan plan = DSQL__PLAN_INIT;
+    dsql__plan_model(&plan, m);
+    int rc = dsql__hydrate(*res, &plan, err);
+    dsql__plan_free(&plan);
+    return rc;
+}
+
+int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
+                dsql_result **stored, dsql_error *err)
+{
+    if (stored)
+        *stored = NULL;
+    int rc = dsql__model_check(m, err);
+    if (rc || (rc = check_db(db, "dsql_upsert", err)))
+        return rc;
+    if (!row)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_upsert: %s row is NULL", m->name);
+    dsql_conflict dflt = {.action = DSQL_CONFLICT_UPDATE};
+    if (!c)
+        c = &dflt;
+    if (c->action != DSQL_CONFLICT_UPDATE && c->action != DSQL_CONFLICT_IGNORE)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_upsert: %s: the conflict action must be DSQL_CONFLICT_UPDATE "
+                              "or DSQL_CONFLICT_IGNORE",
+                              m->name);
+    if ((rc = dsql__conflict_check(m, c, "dsql_upsert", err)))
+        return rc;
+    dsql__fill_defaults(m, row);
+    if ((rc = dsql__validate_insert(m, row, err)) ||
+        (rc = dsql__tx_reserve(db, 1, "dsql_upsert", m, err)))
+        return rc;
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    dsql__build_insert(&sql, &p, m, row, 1, c, stored != NULL);
+    PGresult *pg = NULL;
+    rc = dsql__run(db, &sql, &p, stored ? &pg : NULL, err);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    if (!rc && stored)
+        rc = hydrated(pg, m, stored, err);
+    if (rc && stored) {
+        dsql_result_free(*stored);
+        *stored = NULL;
+    }
+    return rc;
 }
 
 /* ---- find ---- */
@@ -529,32 +725,6 @@ static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key
         dsql__sb_free(&st[i].sql);
         dsql__params_free(&st[i].p);
     }
-    return rc;
-}
-
-/* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
-static void append_returning(dsql__strbuf *sql, const dsql_model *m)
-{
-    dsql__sb_append(sql, " RETURNING ");
-    for (size_t k = 0; k < m->n_attrs; k++) {
-        if (k)
-            dsql__sb_append(sql, ", ");
-        dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
-    }
-}
-
-/* A RETURNING result as m's rows (takes pg). */
-static int hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
-{
-    *res = dsql__result_new(pg);
-    if (!*res) {
-        PQclear(pg);
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    }
-    dsql__plan plan = DSQL__PLAN_INIT;
-    dsql__plan_model(&plan, m);
-    int rc = dsql__hydrate(*res, &plan, err);
-    dsql__plan_free(&plan);
     return rc;
 }
 
