@@ -519,6 +519,69 @@ typedef enum dsql_assign_op {
     DSQL_ASSIGN_SUB      /**< attr = attr - value */
 } dsql_assign_op;
 
+/* ---- aggregates ---- */
+
+/** An aggregate function. */
+typedef enum dsql_agg_fn {
+    DSQL_AGG_COUNT = 1,      /**< count(*) (attr NULL) or count(attr): rows, non-NULL values */
+    DSQL_AGG_COUNT_DISTINCT, /**< count(DISTINCT attr) */
+    DSQL_AGG_SUM,            /**< sum(attr): numeric attributes */
+    DSQL_AGG_MIN,            /**< min(attr) */
+    DSQL_AGG_MAX,            /**< max(attr) */
+    DSQL_AGG_AVG             /**< avg(attr): numeric attributes; exact decimal text */
+} dsql_agg_fn;
+
+/** One aggregate of dsql_aggregate. */
+typedef struct dsql_agg {
+    dsql_agg_fn fn;
+    const char *attr; /**< attribute name; NULL only for count(*) */
+} dsql_agg;
+
+#define DSQL_AGG(fn_, attr_) {.fn = (fn_), .attr = (attr_)}
+
+/** A condition on an aggregate's value (HAVING): aggs[agg] op value. */
+typedef struct dsql_having {
+    size_t agg;      /**< index into the query's aggs */
+    dsql_op op;      /**< DSQL_OP_EQ, _NE, _LT, _LTE, _GT or _GTE */
+    dsql_value value;
+} dsql_having;
+
+/** What dsql_aggregate computes. */
+typedef struct dsql_aggregate_query {
+    const dsql_where *where;           /**< the rows aggregated; NULL = all */
+    const char *const *group_by;       /**< attributes to group by; none = one row */
+    size_t n_group_by;
+    const dsql_agg *aggs;              /**< at least one */
+    size_t n_aggs;
+    const dsql_having *having;         /**< ANDed conditions on the aggregates */
+    size_t n_having;
+    int64_t limit;                     /**< groups returned, in group order; 0 = all */
+    const void *reserved_[4];          /**< room for fields added later: zero */
+} dsql_aggregate_query;
+
+/**
+ * Aggregates (Sequelize's count / sum / min / max and findAll with group and having): one
+ * SELECT of the group attributes then the aggregates, GROUP BY and ORDER BY the group
+ * attributes, HAVING the conditions. *res holds one row per group; its columns are named
+ * by attribute (group) and "<fn>_<attr>" or "count" (aggregates: count_distinct_name,
+ * sum_weight, ...). Read values with dsql_result_int / _double / _text (sums and averages
+ * of NUMERIC attributes come as exact text). Unknown attributes, a sum of text, an empty
+ * aggregate list: DSQL_EINVAL before anything is sent.
+ */
+DSQL_API int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggregate_query *q,
+                            dsql_result **res, dsql_error *err);
+
+/**
+ * A page of rows and the number of all rows matching (Sequelize's findAndCountAll): the
+ * count and the find (q's where, order, limit, offset, includes) as one read-only
+ * transaction in one round trip, so the total and the page are of the same snapshot.
+ * *rows / *n / *res as dsql_find_all; *total: the rows of m matching q's where. Required
+ * includes (inner joins) are refused (DSQL_EINVAL): they would drop rows the total counts.
+ */
+DSQL_API int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *q,
+                                     void *rows, size_t *n, int64_t *total, dsql_result **res,
+                                     dsql_error *err);
+
 /** One assignment of an UPDATE. */
 typedef struct dsql_assign {
     const char *attr;
@@ -636,6 +699,8 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 /* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
 #if !defined(__cplusplus) && !defined(DSQL_BUILDING)
 #define dsql_create(db, ...) (dsql_create)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_aggregate(db, ...) (dsql_aggregate)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_find_and_count_all(db, ...) (dsql_find_and_count_all)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_upsert(db, ...) (dsql_upsert)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_bulk_create(db, ...) (dsql_bulk_create)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_all(db, ...) (dsql_find_all)(DSQL_DB(db), __VA_ARGS__)
