@@ -148,8 +148,18 @@ typedef struct dsql_attr {
                                   is inserted as DEFAULT (a scalar needs DSQL_HAS to be
                                   NULL) */
     dsql_value default_value;/**< client-side constant default when the value is NULL */
+    int timestamp;           /**< DSQL_CREATED_AT / DSQL_UPDATED_AT: kept by the library */
     const void *reserved_[2];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_attr;
+
+/* Timestamps the library keeps (Sequelize's timestamps: true), on a DSQL_TIMESTAMPTZ or
+ * DSQL_TIMESTAMP attribute. The server's now() (the transaction's start) is written on
+ * every insert (both) and every update, save and association change of the row (updated
+ * only) — whatever the row's member holds, so a stale copy never overwrites them; the row
+ * returned by a call that returns rows carries them. Assigning one yourself is
+ * DSQL_EINVAL. At most one of each per model. */
+#define DSQL_CREATED_AT .timestamp = 1
+#define DSQL_UPDATED_AT .timestamp = 2
 
 /* Client-side constant defaults usable in static tables (compound literals are not). */
 #define DSQL_DEFAULT_STR(text_)  .default_value = {.kind = DSQL_V_TEXT, .u.s = (text_)}

@@ -58,6 +58,8 @@ int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err)
 {
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
+        if (a->timestamp) /* written by the server: the member is not sent */
+            continue;
         int rc = dsql__validate_attr(m, a, row, a->default_sql != NULL, err);
         if (rc)
             return rc;
@@ -110,6 +112,21 @@ int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error
 }
 
 /* ---- create ---- */
+
+/* ---- kept timestamps ---- */
+
+void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first)
+{
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        if (m->attrs[k].timestamp != DSQL__TS_UPDATED)
+            continue;
+        if (!first)
+            dsql__sb_append(sql, ", ");
+        first = false;
+        dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
+        dsql__sb_append(sql, " = now()");
+    }
+}
 
 /* ---- ON CONFLICT ---- */
 
@@ -185,11 +202,15 @@ int dsql__conflict_check(const dsql_model *m, const dsql_conflict *c, const char
                                   "%s: %s.%s: in the conflict target, so it cannot be updated on "
                                   "conflict",
                                   fn, m->name, a->name);
+        if (a->timestamp)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: %s.%s: a kept timestamp is written by the library", fn,
+                                  m->name, a->name);
         updated++;
     }
     if (c->action == DSQL_CONFLICT_UPDATE && !c->update)
         for (size_t k = 0; k < m->n_attrs; k++)
-            updated += !in_target(m, c, &m->attrs[k]);
+            updated += !in_target(m, c, &m->attrs[k]) && !m->attrs[k].timestamp;
     if (c->action == DSQL_CONFLICT_UPDATE && updated == 0)
         return dsql_error_set(err, DSQL_EINVAL,
                               "%s: %s: nothing to update on conflict (every attribute is in the "
@@ -223,7 +244,9 @@ static void append_conflict(dsql__strbuf *sql, const dsql_model *m, const dsql_c
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
         bool take = false;
-        if (c->update) {
+        if (a->timestamp) {
+            take = a->timestamp == DSQL__TS_UPDATED; /* now(); the creation time stays */
+        } else if (c->update) {
             for (size_t j = 0; j < c->n_update && !take; j++)
                 take = dsql__model_attr(m, c->update[j]) == a;
         } else {
@@ -259,7 +282,9 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
             const dsql_attr *a = &m->attrs[k];
             if (k)
                 dsql__sb_append(sql, ", ");
-            if (a->default_sql && dsql__attr_is_null(a, row))
+            if (a->timestamp)
+                dsql__sb_append(sql, "now()");
+            else if (a->default_sql && dsql__attr_is_null(a, row))
                 dsql__sb_append(sql, "DEFAULT");
             else
                 dsql__sb_append_param(sql, NULL, dsql__params_add_attr(p, a, row));
@@ -542,6 +567,10 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
         const dsql_value *v = &as[i].value;
         bool null = v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s);
         dsql_assign_op op = as[i].op;
+        if (a->timestamp)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "update: %s.%s: a kept timestamp is written by the library",
+                                  m->name, a->name);
         if (op != DSQL_ASSIGN_SET && op != DSQL_ASSIGN_ADD && op != DSQL_ASSIGN_SUB)
             return dsql_error_set(err, DSQL_EINVAL, "update: %s.%s: unknown assignment op %d",
                                   m->name, a->name, (int)op);
@@ -579,6 +608,7 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
             dsql__sb_append_param(sql, " = ", k);
         }
     }
+    dsql__append_touch(sql, m, false);
     return DSQL_OK;
 }
 
@@ -895,6 +925,11 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
             int rc = dsql__attr_lookup(m, attrs[i], "dsql_save", &a, err);
             if (rc)
                 return rc;
+            if (a->timestamp)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "dsql_save: %s.%s: a kept timestamp is written by the "
+                                      "library",
+                                      m->name, a->name);
             if (rec && !dsql__row_loaded(rec, dsql__attr_index(m, a)))
                 return dsql_error_set(err, DSQL_EINVAL,
                                       "dsql_save: %s.%s was not loaded by the find that read "
@@ -907,7 +942,7 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
     }
     for (size_t k = 0; k < m->n_attrs; k++) {
         const dsql_attr *a = &m->attrs[k];
-        if (a == key)
+        if (a == key || a->timestamp)
             continue;
         if (rec && (!dsql__row_loaded(rec, k) || !dsql__row_changed(rec, a, row)))
             continue;
@@ -969,6 +1004,7 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
         dsql__sql_ident(&sql, dsql__attr_column(set[i]));
         dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, set[i], row));
     }
+    dsql__append_touch(&sql, m, false);
     dsql__sb_append(&sql, " WHERE ");
     dsql__sql_ident(&sql, dsql__attr_column(key));
     dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));

@@ -322,6 +322,14 @@ static inline void dsql__put_ptr(void *out, const void *p)
         memcpy(out, &p, sizeof p);
 }
 
+/* ---- kept timestamps ---- */
+
+#define DSQL__TS_CREATED 1
+#define DSQL__TS_UPDATED 2
+
+/* Appends ", col = now()" for each DSQL_UPDATED_AT attribute of m (first: no comma). */
+void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first);
+
 /* ---- running statements ---- */
 
 /* Rows one Aurora DSQL transaction may modify; bulk writes are chunked under it. */
