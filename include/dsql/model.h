@@ -149,6 +149,7 @@ typedef struct dsql_attr {
                                   NULL) */
     dsql_value default_value;/**< client-side constant default when the value is NULL */
     int timestamp;           /**< DSQL_CREATED_AT / DSQL_UPDATED_AT: kept by the library */
+    bool version;            /**< DSQL_VERSION: the row's optimistic version */
     const void *reserved_[2];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_attr;
 
@@ -160,6 +161,13 @@ typedef struct dsql_attr {
  * DSQL_EINVAL. At most one of each per model. */
 #define DSQL_CREATED_AT .timestamp = 1
 #define DSQL_UPDATED_AT .timestamp = 2
+
+/* Optimistic versioning across requests (Sequelize's version: true), on a DSQL_INTEGER or
+ * DSQL_BIGINT attribute: 0 at insert, one more at every write of the row (update, save,
+ * counter, association change, upsert's update); dsql_save writes only when the row still
+ * has the version it was read with — else DSQL_ESTALE and nothing written — and moves the
+ * row's member to the new version. Assigning it yourself is DSQL_EINVAL. One per model. */
+#define DSQL_VERSION .version = true
 
 /* Client-side constant defaults usable in static tables (compound literals are not). */
 #define DSQL_DEFAULT_STR(text_)  .default_value = {.kind = DSQL_V_TEXT, .u.s = (text_)}
@@ -654,7 +662,7 @@ DSQL_API int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign 
  * the caller's transaction DSQL_ELIMIT (nothing sent) when that transaction has no row
  * left under the cap.
  */
-DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
+DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, void *row,
                        const char *const *attrs, size_t n_attrs, dsql_error *err);
 
 /**

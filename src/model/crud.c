@@ -58,7 +58,7 @@ int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err)
 {
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
-        if (a->timestamp) /* written by the server: the member is not sent */
+        if (a->timestamp || a->version) /* written by the library: the member is not sent */
             continue;
         int rc = dsql__validate_attr(m, a, row, a->default_sql != NULL, err);
         if (rc)
@@ -118,13 +118,23 @@ int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error
 void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first)
 {
     for (size_t k = 0; k < m->n_attrs; k++) {
-        if (m->attrs[k].timestamp != DSQL__TS_UPDATED)
+        const dsql_attr *a = &m->attrs[k];
+        if (a->timestamp != DSQL__TS_UPDATED && !a->version)
             continue;
         if (!first)
             dsql__sb_append(sql, ", ");
         first = false;
-        dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
-        dsql__sb_append(sql, " = now()");
+        dsql__sql_ident(sql, dsql__attr_column(a));
+        if (a->version) {
+            /* the row's own column, also where an INSERT's EXCLUDED row is in scope */
+            dsql__sb_append(sql, " = ");
+            dsql__sql_table(sql, m);
+            dsql__sb_append_c(sql, '.');
+            dsql__sql_ident(sql, dsql__attr_column(a));
+            dsql__sb_append(sql, " + 1");
+        } else {
+            dsql__sb_append(sql, " = now()");
+        }
     }
 }
 
@@ -202,15 +212,16 @@ int dsql__conflict_check(const dsql_model *m, const dsql_conflict *c, const char
                                   "%s: %s.%s: in the conflict target, so it cannot be updated on "
                                   "conflict",
                                   fn, m->name, a->name);
-        if (a->timestamp)
+        if (a->timestamp || a->version)
             return dsql_error_set(err, DSQL_EINVAL,
-                                  "%s: %s.%s: a kept timestamp is written by the library", fn,
-                                  m->name, a->name);
+                                  "%s: %s.%s: a kept %s is written by the library", fn, m->name,
+                                  a->name, a->version ? "version" : "timestamp");
         updated++;
     }
     if (c->action == DSQL_CONFLICT_UPDATE && !c->update)
         for (size_t k = 0; k < m->n_attrs; k++)
-            updated += !in_target(m, c, &m->attrs[k]) && !m->attrs[k].timestamp;
+            updated +=
+                !in_target(m, c, &m->attrs[k]) && !m->attrs[k].timestamp && !m->attrs[k].version;
     if (c->action == DSQL_CONFLICT_UPDATE && updated == 0)
         return dsql_error_set(err, DSQL_EINVAL,
                               "%s: %s: nothing to update on conflict (every attribute is in the "
@@ -244,8 +255,8 @@ static void append_conflict(dsql__strbuf *sql, const dsql_model *m, const dsql_c
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
         bool take = false;
-        if (a->timestamp) {
-            take = a->timestamp == DSQL__TS_UPDATED; /* now(); the creation time stays */
+        if (a->timestamp || a->version) {
+            take = false; /* kept: appended below (the creation time stays) */
         } else if (c->update) {
             for (size_t j = 0; j < c->n_update && !take; j++)
                 take = dsql__model_attr(m, c->update[j]) == a;
@@ -260,6 +271,7 @@ static void append_conflict(dsql__strbuf *sql, const dsql_model *m, const dsql_c
         dsql__sb_append(sql, " = EXCLUDED.");
         dsql__sql_ident(sql, dsql__attr_column(a));
     }
+    dsql__append_touch(sql, m, k == 0);
 }
 
 /* INSERT INTO t (cols) VALUES (...), (...) for rows [0, n) of an array. */
@@ -284,6 +296,8 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
                 dsql__sb_append(sql, ", ");
             if (a->timestamp)
                 dsql__sb_append(sql, "now()");
+            else if (a->version)
+                dsql__sb_append(sql, "0");
             else if (a->default_sql && dsql__attr_is_null(a, row))
                 dsql__sb_append(sql, "DEFAULT");
             else
@@ -567,10 +581,10 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
         const dsql_value *v = &as[i].value;
         bool null = v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s);
         dsql_assign_op op = as[i].op;
-        if (a->timestamp)
+        if (a->timestamp || a->version)
             return dsql_error_set(err, DSQL_EINVAL,
-                                  "update: %s.%s: a kept timestamp is written by the library",
-                                  m->name, a->name);
+                                  "update: %s.%s: a kept %s is written by the library", m->name,
+                                  a->name, a->version ? "version" : "timestamp");
         if (op != DSQL_ASSIGN_SET && op != DSQL_ASSIGN_ADD && op != DSQL_ASSIGN_SUB)
             return dsql_error_set(err, DSQL_EINVAL, "update: %s.%s: unknown assignment op %d",
                                   m->name, a->name, (int)op);
@@ -925,11 +939,10 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
             int rc = dsql__attr_lookup(m, attrs[i], "dsql_save", &a, err);
             if (rc)
                 return rc;
-            if (a->timestamp)
+            if (a->timestamp || a->version)
                 return dsql_error_set(err, DSQL_EINVAL,
-                                      "dsql_save: %s.%s: a kept timestamp is written by the "
-                                      "library",
-                                      m->name, a->name);
+                                      "dsql_save: %s.%s: a kept %s is written by the library",
+                                      m->name, a->name, a->version ? "version" : "timestamp");
             if (rec && !dsql__row_loaded(rec, dsql__attr_index(m, a)))
                 return dsql_error_set(err, DSQL_EINVAL,
                                       "dsql_save: %s.%s was not loaded by the find that read "
@@ -942,7 +955,7 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
     }
     for (size_t k = 0; k < m->n_attrs; k++) {
         const dsql_attr *a = &m->attrs[k];
-        if (a == key || a->timestamp)
+        if (a == key || a->timestamp || a->version)
             continue;
         if (rec && (!dsql__row_loaded(rec, k) || !dsql__row_changed(rec, a, row)))
             continue;
@@ -951,8 +964,66 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
     return DSQL_OK;
 }
 
-int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *const *attrs,
-              size_t n_attrs, dsql_error *err)
+static const dsql_attr *version_attr(const dsql_model *m)
+{
+    for (size_t k = 0; k < m->n_attrs; k++)
+        if (m->attrs[k].version)
+            return &m->attrs[k];
+    return NULL;
+}
+
+/* The row's version member, one more (after a save wrote the row). */
+static void bump_version(const dsql_attr *ver, void *row)
+{
+    if (ver->type == DSQL_T_INTEGER)
+        (*(int32_t *)DSQL__MEMBER(row, ver))++;
+    else
+        (*(int64_t *)DSQL__MEMBER(row, ver))++;
+}
+
+/* A save's UPDATE that changed no row: no row has the key (DSQL_ENOTFOUND), or a versioned
+ * one moved on since it was read (DSQL_ESTALE). */
+static int save_missed(dsql_db *db, const dsql_model *m, const dsql_attr *key, const dsql_attr *ver,
+                       const void *row, dsql_error *err)
+{
+    char pv[DSQL__PREVIEW_MAX];
+    dsql_value kv = dsql__attr_value(key, row);
+    if (kv.kind == DSQL_V_TEXT)
+        dsql__preview(kv.u.s, strlen(kv.u.s), pv, sizeof pv);
+    else if (kv.kind == DSQL_V_INT)
+        snprintf(pv, sizeof pv, "%lld", (long long)kv.u.i);
+    else
+        snprintf(pv, sizeof pv, "that key");
+    if (ver) {
+        dsql__strbuf sql = DSQL__STRBUF_INIT;
+        dsql__params p = DSQL__PARAMS_INIT;
+        PGresult *pg = NULL;
+        dsql__sb_append(&sql, "SELECT 1 FROM ");
+        dsql__sql_table(&sql, m);
+        dsql__sb_append(&sql, " WHERE ");
+        dsql__sql_ident(&sql, dsql__attr_column(key));
+        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));
+        int rc = dsql__run(db, &sql, &p, &pg, err);
+        bool there = !rc && PQntuples(pg) == 1;
+        PQclear(pg);
+        dsql__sb_free(&sql);
+        dsql__params_free(&p);
+        if (rc)
+            return rc;
+        dsql_value vv = dsql__attr_value(ver, row);
+        if (there)
+            return dsql_error_set(err, DSQL_ESTALE,
+                                  "dsql_save: %s: the row with %s = %s changed since it was read "
+                                  "(its %s is no longer %lld): nothing was written; read it "
+                                  "again and redo the change",
+                                  m->name, key->name, pv, ver->name, (long long)vv.u.i);
+    }
+    return dsql_error_set(err, DSQL_ENOTFOUND, "dsql_save: %s: no row with %s = %s", m->name,
+                          key->name, pv);
+}
+
+int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *attrs, size_t n_attrs,
+              dsql_error *err)
 {
     int rc = dsql__model_check(m, err);
     if (rc || (rc = check_db(db, "dsql_save", err)))
@@ -982,6 +1053,12 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     size_t n = 0;
     rc = save_plan(m, key, row, rec, attrs, n_attrs, set, &n, err);
+    const dsql_attr *version = version_attr(m);
+    if (!rc && version && rec && !dsql__row_loaded(rec, dsql__attr_index(m, version)))
+        rc = dsql_error_set(err, DSQL_EINVAL,
+                            "dsql_save: %s.%s (its version) was not loaded by the find that read "
+                            "this row, so the save cannot check it; nothing was sent",
+                            m->name, version->name);
     for (size_t i = 0; !rc && i < n; i++)
         rc = dsql__validate_attr(m, set[i], row, false, err);
     if (!rc && n == 0 && !rec)
@@ -1008,19 +1085,18 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
     dsql__sb_append(&sql, " WHERE ");
     dsql__sql_ident(&sql, dsql__attr_column(key));
     dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));
-    rc = dsql__run(db, &sql, &p, &pg, err);
-    if (!rc && affected_of(pg) == 0) {
-        char pv[DSQL__PREVIEW_MAX];
-        dsql_value kv = dsql__attr_value(key, row);
-        if (kv.kind == DSQL_V_TEXT)
-            dsql__preview(kv.u.s, strlen(kv.u.s), pv, sizeof pv);
-        else if (kv.kind == DSQL_V_INT)
-            snprintf(pv, sizeof pv, "%lld", (long long)kv.u.i);
-        else
-            snprintf(pv, sizeof pv, "that key");
-        rc = dsql_error_set(err, DSQL_ENOTFOUND, "dsql_save: %s: no row with %s = %s", m->name,
-                            key->name, pv);
+    /* A versioned row is written only if it still has the version it was read with. */
+    const dsql_attr *ver = version_attr(m);
+    if (ver) {
+        dsql__sb_append(&sql, " AND ");
+        dsql__sql_ident(&sql, dsql__attr_column(ver));
+        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, ver, row));
     }
+    rc = dsql__run(db, &sql, &p, &pg, err);
+    if (!rc && affected_of(pg) == 0)
+        rc = save_missed(db, m, key, ver, row, err);
+    if (!rc && ver)
+        bump_version(ver, row);
     if (!rc && rec)
         for (size_t i = 0; i < n; i++)
             dsql__row_saved(rec, set[i], row);

@@ -293,9 +293,25 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                                       m->name, b->name, a->name);
         }
     }
-    int seen[3] = {0, 0, 0};
+    int seen[3] = {0, 0, 0}, versions = 0;
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
+        if (a->version) {
+            if (a->type != DSQL_T_INTEGER && a->type != DSQL_T_BIGINT)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: attribute \"%s\": a version must be "
+                                      "DSQL_INTEGER or DSQL_BIGINT",
+                                      m->name, a->name);
+            if (a->primary_key || a->timestamp || a->default_sql ||
+                a->default_value.kind != DSQL_V_NULL)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: attribute \"%s\": a version has no default "
+                                      "and is not a key or a timestamp (the library writes it)",
+                                      m->name, a->name);
+            if (versions++)
+                return dsql_error_set(err, DSQL_EINVAL, "model %s: two DSQL_VERSION attributes",
+                                      m->name);
+        }
         if (!a->timestamp)
             continue;
         if (a->timestamp != 1 && a->timestamp != 2)
