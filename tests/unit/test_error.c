@@ -40,7 +40,7 @@ static void test_values_never_renumbered(void **state)
     assert_int_equal(DSQL_EMISUSE, 23);
     assert_int_equal(DSQL_EUNAVAILABLE, 24);
     assert_int_equal(DSQL_ESTALE, 25);
-    assert_string_equal(dsql_status_name(25), "DSQL_E?");
+    assert_string_equal(dsql_status_name(26), "DSQL_E?");
 }
 
 static void test_error_set_and_clear(void **state)
