@@ -48,7 +48,7 @@ test: deps
 	@cmake -S . -B $(RELCHECK_BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(RELCHECK_BUILD) -j $(JOBS)
 	@LOCALPG_DIR=$(CURDIR)/build/localpg-test DSQL_LOCAL_BIN=$(CURDIR)/$(DEBUG_BUILD)/bin/dsql-local \
-	  scripts/with-dsql-local.sh scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD)
+	  scripts/with-dsql-local.sh scripts/run-tests.sh $(DEBUG_BUILD) $(TSAN_BUILD) $(RELCHECK_BUILD)
 	@# A real cluster (CLUSTER_ENDPOINT set): its test runs in the caller's own environment
 	@# (AWS credentials, profile), not the local endpoint's.
 	@if [ -n "$$CLUSTER_ENDPOINT" ]; then \

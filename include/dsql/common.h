@@ -72,8 +72,10 @@ typedef enum dsql_status {
                                      logic must change, not the data: e.g. acquiring from a
                                      pool inside a transaction body that holds one of its
                                      connections) */
-    DSQL_EUNAVAILABLE = 24     /**< a transient service fault (Aurora DSQL's XX000 "server
+    DSQL_EUNAVAILABLE = 24,    /**< a transient service fault (Aurora DSQL's XX000 "server
                                      unavailable"), still there after the retries */
+    DSQL_ESTALE = 25           /**< a save of a versioned row (DSQL_VERSION) that changed
+                                     since it was read: nothing was written */
 } dsql_status;
 
 /**

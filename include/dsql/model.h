@@ -148,8 +148,26 @@ typedef struct dsql_attr {
                                   is inserted as DEFAULT (a scalar needs DSQL_HAS to be
                                   NULL) */
     dsql_value default_value;/**< client-side constant default when the value is NULL */
+    int timestamp;           /**< DSQL_CREATED_AT / DSQL_UPDATED_AT: kept by the library */
+    bool version;            /**< DSQL_VERSION: the row's optimistic version */
     const void *reserved_[2];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_attr;
+
+/* Timestamps the library keeps (Sequelize's timestamps: true), on a DSQL_TIMESTAMPTZ or
+ * DSQL_TIMESTAMP attribute. The server's now() (the transaction's start) is written on
+ * every insert (both) and every update, save and association change of the row (updated
+ * only) — whatever the row's member holds, so a stale copy never overwrites them; the row
+ * returned by a call that returns rows carries them. Assigning one yourself is
+ * DSQL_EINVAL. At most one of each per model. */
+#define DSQL_CREATED_AT .timestamp = 1
+#define DSQL_UPDATED_AT .timestamp = 2
+
+/* Optimistic versioning across requests (Sequelize's version: true), on a DSQL_INTEGER or
+ * DSQL_BIGINT attribute: 0 at insert, one more at every write of the row (update, save,
+ * counter, association change, upsert's update); dsql_save writes only when the row still
+ * has the version it was read with — else DSQL_ESTALE and nothing written — and moves the
+ * row's member to the new version. Assigning it yourself is DSQL_EINVAL. One per model. */
+#define DSQL_VERSION .version = true
 
 /* Client-side constant defaults usable in static tables (compound literals are not). */
 #define DSQL_DEFAULT_STR(text_)  .default_value = {.kind = DSQL_V_TEXT, .u.s = (text_)}
@@ -417,6 +435,36 @@ DSQL_API void *dsql_result_models(const dsql_result *res, size_t *n);
 DSQL_API int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored,
                          dsql_error *err);
 
+/** What an insert does with a row whose unique key is taken already. */
+typedef enum dsql_conflict_action {
+    DSQL_CONFLICT_ERROR = 0, /**< the insert fails (DSQL_ECONSTRAINT, 23505): the default */
+    DSQL_CONFLICT_IGNORE,    /**< the row is skipped (ON CONFLICT DO NOTHING) */
+    DSQL_CONFLICT_UPDATE     /**< the row there takes the new values (ON CONFLICT (key) DO
+                                  UPDATE SET ...): an upsert */
+} dsql_conflict_action;
+
+/** ON CONFLICT, described: the key conflicts are on, and what an update takes. */
+typedef struct dsql_conflict {
+    dsql_conflict_action action;
+    const char *const *target; /**< the attributes of a unique key: the primary key, a unique
+                                    attribute or a unique index (all its attributes). NULL =
+                                    the primary key (IGNORE: any unique key) */
+    size_t n_target;
+    const char *const *update; /**< UPDATE: the attributes taken from the new row; NULL =
+                                    every attribute outside the target */
+    size_t n_update;
+} dsql_conflict;
+
+/**
+ * Inserts row, or when a row with the same unique key exists, updates that row from it:
+ * one INSERT ... ON CONFLICT (key) DO UPDATE SET ... (Sequelize's upsert). c NULL: the
+ * primary key, every other attribute updated; c->action must be DSQL_CONFLICT_UPDATE or
+ * DSQL_CONFLICT_IGNORE. Defaults are filled and the row validated as dsql_create does.
+ * stored (may be NULL) receives the row as stored — empty when IGNORE skipped it.
+ */
+DSQL_API int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
+                         dsql_result **stored, dsql_error *err);
+
 /** Progress of a bulk operation: called after each chunk lands. */
 typedef void (*dsql_progress_fn)(size_t done, size_t total, void *ctx);
 
@@ -425,6 +473,10 @@ typedef struct dsql_bulk_options {
     size_t chunk_bytes;          /**< parameter bytes per chunk; default (and max) 4 MiB */
     dsql_progress_fn progress;
     void *progress_ctx;
+    dsql_conflict on_conflict;   /**< rows whose key is taken: an error (default), skipped
+                                      (ignoreDuplicates), or updated (updateOnDuplicate);
+                                      two rows of one chunk with the same key and UPDATE
+                                      are the server's error (21000) */
     void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_bulk_options;
 
@@ -478,13 +530,88 @@ DSQL_API int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk,
 DSQL_API int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where,
                         int64_t *count, dsql_error *err);
 
+/** What an assignment does with its value. */
+typedef enum dsql_assign_op {
+    DSQL_ASSIGN_SET = 0, /**< attr = value */
+    DSQL_ASSIGN_ADD,     /**< attr = attr + value (a numeric attribute; NULL stays NULL) */
+    DSQL_ASSIGN_SUB      /**< attr = attr - value */
+} dsql_assign_op;
+
+/* ---- aggregates ---- */
+
+/** An aggregate function. */
+typedef enum dsql_agg_fn {
+    DSQL_AGG_COUNT = 1,      /**< count(*) (attr NULL) or count(attr): rows, non-NULL values */
+    DSQL_AGG_COUNT_DISTINCT, /**< count(DISTINCT attr) */
+    DSQL_AGG_SUM,            /**< sum(attr): numeric attributes */
+    DSQL_AGG_MIN,            /**< min(attr) */
+    DSQL_AGG_MAX,            /**< max(attr) */
+    DSQL_AGG_AVG             /**< avg(attr): numeric attributes; exact decimal text */
+} dsql_agg_fn;
+
+/** One aggregate of dsql_aggregate. */
+typedef struct dsql_agg {
+    dsql_agg_fn fn;
+    const char *attr; /**< attribute name; NULL only for count(*) */
+} dsql_agg;
+
+#define DSQL_AGG(fn_, attr_) {.fn = (fn_), .attr = (attr_)}
+
+/** A condition on an aggregate's value (HAVING): aggs[agg] op value. */
+typedef struct dsql_having {
+    size_t agg;      /**< index into the query's aggs */
+    dsql_op op;      /**< DSQL_OP_EQ, _NE, _LT, _LTE, _GT or _GTE */
+    dsql_value value;
+} dsql_having;
+
+/** What dsql_aggregate computes. */
+typedef struct dsql_aggregate_query {
+    const dsql_where *where;           /**< the rows aggregated; NULL = all */
+    const char *const *group_by;       /**< attributes to group by; none = one row */
+    size_t n_group_by;
+    const dsql_agg *aggs;              /**< at least one */
+    size_t n_aggs;
+    const dsql_having *having;         /**< ANDed conditions on the aggregates */
+    size_t n_having;
+    int64_t limit;                     /**< groups returned, in group order; 0 = all */
+    const void *reserved_[4];          /**< room for fields added later: zero */
+} dsql_aggregate_query;
+
+/**
+ * Aggregates (Sequelize's count / sum / min / max and findAll with group and having): one
+ * SELECT of the group attributes then the aggregates, GROUP BY and ORDER BY the group
+ * attributes, HAVING the conditions. *res holds one row per group; its columns are named
+ * by attribute (group) and "<fn>_<attr>" or "count" (aggregates: count_distinct_name,
+ * sum_weight, ...). Read values with dsql_result_int / _double / _text (sums and averages
+ * of NUMERIC attributes come as exact text). Unknown attributes, a sum of text, an empty
+ * aggregate list: DSQL_EINVAL before anything is sent.
+ */
+DSQL_API int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggregate_query *q,
+                            dsql_result **res, dsql_error *err);
+
+/**
+ * A page of rows and the number of all rows matching (Sequelize's findAndCountAll): the
+ * count and the find (q's where, order, limit, offset, includes) as one read-only
+ * transaction in one round trip, so the total and the page are of the same snapshot.
+ * *rows / *n / *res as dsql_find_all; *total: the rows of m matching q's where. Required
+ * includes (inner joins) are refused (DSQL_EINVAL): they would drop rows the total counts.
+ */
+DSQL_API int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *q,
+                                     void *rows, size_t *n, int64_t *total, dsql_result **res,
+                                     dsql_error *err);
+
 /** One assignment of an UPDATE. */
 typedef struct dsql_assign {
     const char *attr;
     dsql_value value;
+    dsql_assign_op op; /**< DSQL_ASSIGN_SET unless built with DSQL_INCREMENT / _DECREMENT */
 } dsql_assign;
 
-#define DSQL_SET(a, v) {.attr = (a), .value = v}
+#define DSQL_SET(a, v)       {.attr = (a), .value = v}
+/** attr = attr + v, computed by the server in the UPDATE itself (an atomic counter). */
+#define DSQL_INCREMENT(a, v) {.attr = (a), .value = v, .op = DSQL_ASSIGN_ADD}
+/** attr = attr - v, likewise. */
+#define DSQL_DECREMENT(a, v) {.attr = (a), .value = v, .op = DSQL_ASSIGN_SUB}
 
 /**
  * UPDATE ... SET assigns WHERE where. Values are validated against their attributes.
@@ -503,6 +630,29 @@ DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *as
                          dsql_error *err);
 
 /**
+ * dsql_update that also hands back the rows as updated (Sequelize's returning: true): one
+ * UPDATE ... RETURNING, so the values are the ones this statement wrote, counters
+ * included. *rows / *n as dsql_find_all, owned by *res (dsql_result_free). Atomic, never
+ * chunked: more rows than one Aurora DSQL transaction may modify (3,000, fewer in the
+ * caller's transaction when it has written already) is DSQL_ELIMIT with nothing changed.
+ */
+DSQL_API int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                                   size_t n_assigns, const dsql_where *where, void *rows,
+                                   size_t *n, dsql_result **res, dsql_error *err);
+
+/**
+ * Atomic counters (Sequelize's increment / decrement): one UPDATE that adds each delta to
+ * its attribute on the server (`SET n = n + $1, ...`; DSQL_DECREMENT subtracts), on the
+ * rows matching where, returning them with their new values as dsql_update_returning.
+ * Concurrent increments never lose one another: each is computed from the row's value at
+ * write time, and on Aurora DSQL a conflicting one is retried on a pool like any write.
+ * Every delta must be DSQL_ASSIGN_ADD or DSQL_ASSIGN_SUB on a numeric attribute.
+ */
+DSQL_API int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas,
+                            size_t n_deltas, const dsql_where *where, void *rows, size_t *n,
+                            dsql_result **res, dsql_error *err);
+
+/**
  * Saves row by its primary key (one UPDATE). With attrs: the named attributes. Without
  * (NULL, 0): for a row a find read into a model with DSQL_ROW_STATE, the loaded attributes
  * whose values changed since (none changed: nothing is sent); otherwise every non-key
@@ -512,7 +662,7 @@ DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *as
  * the caller's transaction DSQL_ELIMIT (nothing sent) when that transaction has no row
  * left under the cap.
  */
-DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, const void *row,
+DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, void *row,
                        const char *const *attrs, size_t n_attrs, dsql_error *err);
 
 /**
@@ -567,12 +717,17 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 /* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
 #if !defined(__cplusplus) && !defined(DSQL_BUILDING)
 #define dsql_create(db, ...) (dsql_create)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_aggregate(db, ...) (dsql_aggregate)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_find_and_count_all(db, ...) (dsql_find_and_count_all)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_upsert(db, ...) (dsql_upsert)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_bulk_create(db, ...) (dsql_bulk_create)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_all(db, ...) (dsql_find_all)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_one(db, ...) (dsql_find_one)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_by_pk(db, ...) (dsql_find_by_pk)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_count(db, ...) (dsql_count)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_update(db, ...) (dsql_update)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_update_returning(db, ...) (dsql_update_returning)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_increment(db, ...) (dsql_increment)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_save(db, ...) (dsql_save)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)

@@ -354,7 +354,9 @@ static void build_has(op_ctx *c)
         dsql__sql_table(&s->sql, target);
         dsql__sb_append(&s->sql, " SET ");
         dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-        dsql__sb_append(&s->sql, " = NULL WHERE ");
+        dsql__sb_append(&s->sql, " = NULL");
+        dsql__append_touch(&s->sql, target, false);
+        dsql__sb_append(&s->sql, " WHERE ");
         dsql__sql_ident(&s->sql, dsql__attr_column(fk));
         dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
         if (c->n_tvals) {
@@ -372,7 +374,9 @@ static void build_has(op_ctx *c)
         dsql__sql_table(&s->sql, target);
         dsql__sb_append(&s->sql, " SET ");
         dsql__sql_ident(&s->sql, dsql__attr_column(fk));
-        dsql__sb_appendf(&s->sql, " = $%zu WHERE ", param(s, c->link_val));
+        dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->link_val));
+        dsql__append_touch(&s->sql, target, false);
+        dsql__sb_append(&s->sql, " WHERE ");
         dsql__sql_ident(&s->sql, dsql__attr_column(id));
         dsql__sb_append(&s->sql, " IN (");
         target_list(s, c);
@@ -388,8 +392,10 @@ static void build_belongs_to(op_ctx *c)
     dsql__sql_table(&s->sql, c->a->source);
     dsql__sb_append(&s->sql, " SET ");
     dsql__sql_ident(&s->sql, dsql__attr_column(c->k.foreign_key));
-    dsql__sb_appendf(&s->sql, " = $%zu WHERE ",
+    dsql__sb_appendf(&s->sql, " = $%zu",
                      param(s, c->n_tvals ? c->tvals[0] : (dsql_value){.kind = DSQL_V_NULL}));
+    dsql__append_touch(&s->sql, c->a->source, false);
+    dsql__sb_append(&s->sql, " WHERE ");
     dsql__sql_ident(&s->sql, dsql__attr_column(c->source_pk));
     dsql__sb_appendf(&s->sql, " = $%zu", param(s, c->source_pk_val));
 }
@@ -508,7 +514,7 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
 static int insert_source(op_ctx *c, const void *row, dsql_error *err)
 {
     stmt_buf *s = next_stmt(c);
-    dsql__build_insert(&s->sql, &c->created, c->a->source, row, 1, false);
+    dsql__build_insert(&s->sql, &c->created, c->a->source, row, 1, NULL, false);
     const dsql__params *p = &c->created;
     if (p->oom)
         return dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", op_names[c->op]);

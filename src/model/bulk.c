@@ -90,6 +90,9 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
                               "given",
                               n, m->name);
     dsql_bulk_options o = opts ? *opts : (dsql_bulk_options)DSQL_BULK_OPTIONS_INIT;
+    if (o.on_conflict.action != DSQL_CONFLICT_ERROR &&
+        (rc = dsql__conflict_check(m, &o.on_conflict, "dsql_bulk_create", err)))
+        return rc;
     size_t max_rows = o.chunk_rows && o.chunk_rows < DSQL__ROW_CAP ? o.chunk_rows : DSQL__ROW_CAP;
     if (max_rows > PARAMS_MAX / m->n_attrs)
         max_rows = PARAMS_MAX / m->n_attrs;
@@ -132,7 +135,8 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
         size_t first = starts[c], count = starts[c + 1] - starts[c];
         dsql__sb_reset(&sql);
         dsql__params_reset(&p);
-        dsql__build_insert(&sql, &p, m, base + first * m->struct_size, count, false);
+        dsql__build_insert(&sql, &p, m, base + first * m->struct_size, count,
+                           o.on_conflict.action ? &o.on_conflict : NULL, false);
         dsql_error e = DSQL_ERROR_INIT;
         rc = dsql__run(db, &sql, &p, NULL, &e);
         if (rc) {

@@ -58,6 +58,8 @@ int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err)
 {
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
+        if (a->timestamp || a->version) /* written by the library: the member is not sent */
+            continue;
         int rc = dsql__validate_attr(m, a, row, a->default_sql != NULL, err);
         if (rc)
             return rc;
@@ -111,9 +113,170 @@ int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error
 
 /* ---- create ---- */
 
+/* ---- kept timestamps ---- */
+
+void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first)
+{
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        const dsql_attr *a = &m->attrs[k];
+        if (a->timestamp != DSQL__TS_UPDATED && !a->version)
+            continue;
+        if (!first)
+            dsql__sb_append(sql, ", ");
+        first = false;
+        dsql__sql_ident(sql, dsql__attr_column(a));
+        if (a->version) {
+            /* the row's own column, also where an INSERT's EXCLUDED row is in scope */
+            dsql__sb_append(sql, " = ");
+            dsql__sql_table(sql, m);
+            dsql__sb_append_c(sql, '.');
+            dsql__sql_ident(sql, dsql__attr_column(a));
+            dsql__sb_append(sql, " + 1");
+        } else {
+            dsql__sb_append(sql, " = now()");
+        }
+    }
+}
+
+/* ---- ON CONFLICT ---- */
+
+/* True when attrs (n names) are exactly the attribute set of a unique key of m: the
+ * primary key, a unique attribute, or a unique index. */
+static bool unique_key(const dsql_model *m, const char *const *attrs, size_t n)
+{
+    const dsql_attr *first = dsql__model_attr(m, attrs[0]);
+    if (n == 1 && first && (first->primary_key || first->unique))
+        return true;
+    for (size_t i = 0; i < m->n_indexes; i++) {
+        const dsql_index *ix = &m->indexes[i];
+        if (!ix->unique || ix->n_attrs != n)
+            continue;
+        size_t found = 0;
+        for (size_t k = 0; k < n; k++)
+            for (size_t j = 0; j < n; j++)
+                if (dsql__model_attr(m, attrs[k]) == dsql__model_attr(m, ix->attrs[j])) {
+                    found++;
+                    break;
+                }
+        if (found == n)
+            return true;
+    }
+    return false;
+}
+
+static bool in_target(const dsql_model *m, const dsql_conflict *c, const dsql_attr *a)
+{
+    if (!c->target)
+        return a->primary_key;
+    for (size_t i = 0; i < c->n_target; i++)
+        if (dsql__model_attr(m, c->target[i]) == a)
+            return true;
+    return false;
+}
+
+int dsql__conflict_check(const dsql_model *m, const dsql_conflict *c, const char *fn,
+                         dsql_error *err)
+{
+    if (c->action != DSQL_CONFLICT_ERROR && c->action != DSQL_CONFLICT_IGNORE &&
+        c->action != DSQL_CONFLICT_UPDATE)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: %s: unknown conflict action %d", fn, m->name,
+                              (int)c->action);
+    if ((c->n_target && !c->target) || (c->n_update && !c->update))
+        return dsql_error_set(err, DSQL_EINVAL, "%s: %s: conflict %s announced, none given", fn,
+                              m->name, c->n_target && !c->target ? "target" : "update list");
+    for (size_t i = 0; i < c->n_target; i++) {
+        const dsql_attr *a;
+        int rc = dsql__attr_lookup(m, c->target[i], "conflict target", &a, err);
+        if (rc)
+            return rc;
+    }
+    if (c->target && c->n_target && !unique_key(m, c->target, c->n_target))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: %s: the conflict target is not a unique key of the model (its "
+                              "primary key, a unique attribute, or all the attributes of a "
+                              "unique index)",
+                              fn, m->name);
+    if (c->action == DSQL_CONFLICT_UPDATE && !c->target && !dsql__model_pk(m))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: %s: the model has no primary key; name the unique key "
+                              "conflicts are on (conflict target)",
+                              fn, m->name);
+    size_t updated = 0;
+    for (size_t i = 0; i < c->n_update; i++) {
+        const dsql_attr *a;
+        int rc = dsql__attr_lookup(m, c->update[i], "conflict update", &a, err);
+        if (rc)
+            return rc;
+        if (in_target(m, c, a))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: %s.%s: in the conflict target, so it cannot be updated on "
+                                  "conflict",
+                                  fn, m->name, a->name);
+        if (a->timestamp || a->version)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "%s: %s.%s: a kept %s is written by the library", fn, m->name,
+                                  a->name, a->version ? "version" : "timestamp");
+        updated++;
+    }
+    if (c->action == DSQL_CONFLICT_UPDATE && !c->update)
+        for (size_t k = 0; k < m->n_attrs; k++)
+            updated +=
+                !in_target(m, c, &m->attrs[k]) && !m->attrs[k].timestamp && !m->attrs[k].version;
+    if (c->action == DSQL_CONFLICT_UPDATE && updated == 0)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: %s: nothing to update on conflict (every attribute is in the "
+                              "conflict target); use DSQL_CONFLICT_IGNORE",
+                              fn, m->name);
+    return DSQL_OK;
+}
+
+/* " ON CONFLICT [(target)] DO NOTHING | DO UPDATE SET col = EXCLUDED.col, ..." */
+static void append_conflict(dsql__strbuf *sql, const dsql_model *m, const dsql_conflict *c)
+{
+    dsql__sb_append(sql, " ON CONFLICT");
+    bool named = c->target && c->n_target;
+    if (named || c->action == DSQL_CONFLICT_UPDATE) {
+        dsql__sb_append(sql, " (");
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_attrs; i++)
+            if (in_target(m, c, &m->attrs[i])) {
+                if (k++)
+                    dsql__sb_append(sql, ", ");
+                dsql__sql_ident(sql, dsql__attr_column(&m->attrs[i]));
+            }
+        dsql__sb_append_c(sql, ')');
+    }
+    if (c->action == DSQL_CONFLICT_IGNORE) {
+        dsql__sb_append(sql, " DO NOTHING");
+        return;
+    }
+    dsql__sb_append(sql, " DO UPDATE SET ");
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_attrs; i++) {
+        const dsql_attr *a = &m->attrs[i];
+        bool take = false;
+        if (a->timestamp || a->version) {
+            take = false; /* kept: appended below (the creation time stays) */
+        } else if (c->update) {
+            for (size_t j = 0; j < c->n_update && !take; j++)
+                take = dsql__model_attr(m, c->update[j]) == a;
+        } else {
+            take = !in_target(m, c, a);
+        }
+        if (!take)
+            continue;
+        if (k++)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(a));
+        dsql__sb_append(sql, " = EXCLUDED.");
+        dsql__sql_ident(sql, dsql__attr_column(a));
+    }
+    dsql__append_touch(sql, m, k == 0);
+}
+
 /* INSERT INTO t (cols) VALUES (...), (...) for rows [0, n) of an array. */
 void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const void *rows,
-                        size_t n, bool returning)
+                        size_t n, const dsql_conflict *conflict, bool returning)
 {
     dsql__sb_append(sql, "INSERT INTO ");
     dsql__sql_table(sql, m);
@@ -131,13 +294,19 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
             const dsql_attr *a = &m->attrs[k];
             if (k)
                 dsql__sb_append(sql, ", ");
-            if (a->default_sql && dsql__attr_is_null(a, row))
+            if (a->timestamp)
+                dsql__sb_append(sql, "now()");
+            else if (a->version)
+                dsql__sb_append(sql, "0");
+            else if (a->default_sql && dsql__attr_is_null(a, row))
                 dsql__sb_append(sql, "DEFAULT");
             else
                 dsql__sb_append_param(sql, NULL, dsql__params_add_attr(p, a, row));
         }
         dsql__sb_append_c(sql, ')');
     }
+    if (conflict && conflict->action != DSQL_CONFLICT_ERROR)
+        append_conflict(sql, m, conflict);
     if (returning) {
         dsql__sb_append(sql, " RETURNING ");
         for (size_t k = 0; k < m->n_attrs; k++) {
@@ -163,7 +332,7 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
-    dsql__build_insert(&sql, &p, m, row, 1, stored != NULL);
+    dsql__build_insert(&sql, &p, m, row, 1, NULL, stored != NULL);
     dsql_result *res = NULL;
     if (stored) {
         rc = run_result(db, &sql, &p, &res, err);
@@ -185,6 +354,72 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
     if (stored)
         *stored = res;
     return DSQL_OK;
+}
+
+/* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
+static void append_returning(dsql__strbuf *sql, const dsql_model *m)
+{
+    dsql__sb_append(sql, " RETURNING ");
+    for (size_t k = 0; k < m->n_attrs; k++) {
+        if (k)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(&m->attrs[k]));
+    }
+}
+
+/* A RETURNING result as m's rows (takes pg). */
+static int hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
+{
+    *res = dsql__result_new(pg);
+    if (!*res) {
+        PQclear(pg);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    dsql__plan plan = DSQL__PLAN_INIT;
+    dsql__plan_model(&plan, m);
+    int rc = dsql__hydrate(*res, &plan, err);
+    dsql__plan_free(&plan);
+    return rc;
+}
+
+int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
+                dsql_result **stored, dsql_error *err)
+{
+    if (stored)
+        *stored = NULL;
+    int rc = dsql__model_check(m, err);
+    if (rc || (rc = check_db(db, "dsql_upsert", err)))
+        return rc;
+    if (!row)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_upsert: %s row is NULL", m->name);
+    dsql_conflict dflt = {.action = DSQL_CONFLICT_UPDATE};
+    if (!c)
+        c = &dflt;
+    if (c->action != DSQL_CONFLICT_UPDATE && c->action != DSQL_CONFLICT_IGNORE)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_upsert: %s: the conflict action must be DSQL_CONFLICT_UPDATE "
+                              "or DSQL_CONFLICT_IGNORE",
+                              m->name);
+    if ((rc = dsql__conflict_check(m, c, "dsql_upsert", err)))
+        return rc;
+    dsql__fill_defaults(m, row);
+    if ((rc = dsql__validate_insert(m, row, err)) ||
+        (rc = dsql__tx_reserve(db, 1, "dsql_upsert", m, err)))
+        return rc;
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    dsql__build_insert(&sql, &p, m, row, 1, c, stored != NULL);
+    PGresult *pg = NULL;
+    rc = dsql__run(db, &sql, &p, stored ? &pg : NULL, err);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    if (!rc && stored)
+        rc = hydrated(pg, m, stored, err);
+    if (rc && stored) {
+        dsql_result_free(*stored);
+        *stored = NULL;
+    }
+    return rc;
 }
 
 /* ---- find ---- */
@@ -318,6 +553,22 @@ static uint64_t affected_of(PGresult *pg)
 }
 
 /* SET a = $n, ... for assignments checked against their attributes. */
+/* Attributes a counter can move. */
+static bool is_number(const dsql_attr *a)
+{
+    switch (a->type) {
+    case DSQL_T_SMALLINT:
+    case DSQL_T_INTEGER:
+    case DSQL_T_BIGINT:
+    case DSQL_T_REAL:
+    case DSQL_T_DOUBLE:
+    case DSQL_T_NUMERIC:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const dsql_assign *as,
                     size_t n, dsql_error *err)
 {
@@ -329,6 +580,23 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
             return rc;
         const dsql_value *v = &as[i].value;
         bool null = v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s);
+        dsql_assign_op op = as[i].op;
+        if (a->timestamp || a->version)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "update: %s.%s: a kept %s is written by the library", m->name,
+                                  a->name, a->version ? "version" : "timestamp");
+        if (op != DSQL_ASSIGN_SET && op != DSQL_ASSIGN_ADD && op != DSQL_ASSIGN_SUB)
+            return dsql_error_set(err, DSQL_EINVAL, "update: %s.%s: unknown assignment op %d",
+                                  m->name, a->name, (int)op);
+        if (op != DSQL_ASSIGN_SET && !is_number(a))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "update: %s.%s: only a numeric attribute can be incremented "
+                                  "or decremented",
+                                  m->name, a->name);
+        if (op != DSQL_ASSIGN_SET && null)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "update: %s.%s: the amount to add or subtract is NULL", m->name,
+                                  a->name);
         if (null && (a->not_null || a->primary_key))
             return dsql_error_set(err, DSQL_EVALIDATION, "%s.%s: NULL, but the attribute is %s",
                                   m->name, a->name,
@@ -337,14 +605,24 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
             dsql__sb_append(sql, ", ");
         dsql__sql_ident(sql, dsql__attr_column(a));
         dsql_error e;
-        int k = dsql__params_add_checked(p, m, a, v, DSQL__USE_STORE, &e);
+        /* A delta is checked as a value compared with the column (its kind and syntax fit
+         * the type): the sum is the server's, and it checks the column's range. */
+        int k = dsql__params_add_checked(
+            p, m, a, v, op == DSQL_ASSIGN_SET ? DSQL__USE_STORE : DSQL__USE_COMPARE, &e);
         if (!k) {
             if (err)
                 *err = e;
             return e.status;
         }
-        dsql__sb_append_param(sql, " = ", k);
+        if (op != DSQL_ASSIGN_SET) {
+            dsql__sb_append(sql, " = ");
+            dsql__sql_ident(sql, dsql__attr_column(a));
+            dsql__sb_append_param(sql, op == DSQL_ASSIGN_ADD ? " + " : " - ", k);
+        } else {
+            dsql__sb_append_param(sql, " = ", k);
+        }
     }
+    dsql__append_touch(sql, m, false);
     return DSQL_OK;
 }
 
@@ -494,21 +772,24 @@ static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key
     return rc;
 }
 
-int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
-                const dsql_where *where, uint64_t *affected, dsql_error *err)
+/* dsql_update and its RETURNING forms (fn names the call; with returning, *res gets the
+ * updated rows, hydrated, and the update is never chunked). */
+static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                      size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                      dsql_result **res, dsql_error *err)
 {
     if (affected)
         *affected = 0;
     int rc = dsql__model_check(m, err);
-    if (rc || (rc = check_db(db, "dsql_update", err)))
+    if (rc || (rc = check_db(db, fn, err)))
         return rc;
     if (!assigns || n_assigns == 0)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_update: %s: nothing to set", m->name);
+        return dsql_error_set(err, DSQL_EINVAL, "%s: %s: nothing to set", fn, m->name);
     if (!where)
         return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_update: %s: where is NULL (to update every row on purpose, "
+                              "%s: %s: where is NULL (to update every row on purpose, "
                               "use DSQL_NOT_NULL on the primary key)",
-                              m->name);
+                              fn, m->name);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
@@ -530,17 +811,23 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
     /* By key (or a unique attribute) at most one row matches: no tally needed. */
     bool one_row = enclosed && dsql__where_one_row(m, where);
     if (!rc && one_row)
-        rc = dsql__tx_reserve(db, 1, "dsql_update", m, err);
+        rc = dsql__tx_reserve(db, 1, fn, m, err);
     else if (!rc && enclosed) {
         dsql__sb_append(&sql, " AND ");
         dsql__append_tally(&sql, &p, m, where, "1", room, &rc, err);
         dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
     }
+    if (!rc && res)
+        append_returning(&sql, m);
     uint64_t changed = 0;
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, &e);
     if (!rc)
         changed = affected_of(pg);
+    if (!rc && res && changed > 0) {
+        rc = hydrated(pg, m, res, &e);
+        pg = NULL;
+    }
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
@@ -548,7 +835,7 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
     if (!rc && enclosed && !one_row && changed == 0 &&
         !(rc = dsql__tally(db, m, where, "1", room, &matched, &e)) && matched > room) {
         char subject[160], what[64];
-        snprintf(subject, sizeof subject, "dsql_update: %s", m->name);
+        snprintf(subject, sizeof subject, "%s: %s", fn, m->name);
         snprintf(what, sizeof what, "more than %llu rows match", (unsigned long long)room);
         return dsql__tx_refuse(db, err, subject, what,
                                "nothing was changed: update in smaller steps, or call it on the "
@@ -561,20 +848,82 @@ int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, si
      * cap (nothing changed): outside the caller's transaction, with a key to chunk by,
      * update in chunks instead. */
     const dsql_attr *key = dsql__model_pk(m);
-    if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e) && !enclosed && key)
+    if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e) && !enclosed && key && !res)
         return update_chunked(db, m, key, assigns, n_assigns, where, affected, err);
     if (rc && e.status && err) {
         *err = e;
         if (rc == DSQL_ELIMIT && dsql__is_row_limit(&e))
-            dsql__err_prefix(err, "dsql_update: %s: %s", m->name,
+            dsql__err_prefix(err, "%s: %s: %s", fn, m->name,
                              enclosed ? "the caller's transaction would modify more rows than "
                                         "one Aurora DSQL transaction may (3,000); nothing of it "
                                         "commits"
+                             : res    ? "more rows matched than one Aurora DSQL transaction may "
+                                        "modify (3,000), and rows are returned from one "
+                                        "statement only; nothing was updated"
                                       : "more rows matched than one Aurora DSQL transaction may "
                                         "modify (3,000), and the model has no primary key to "
                                         "update them in chunks by; nothing was updated");
     }
     return rc;
+}
+
+int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
+                const dsql_where *where, uint64_t *affected, dsql_error *err)
+{
+    return update_run(db, "dsql_update", m, assigns, n_assigns, where, affected, NULL, err);
+}
+
+/* The RETURNING forms: an empty result when nothing matched. */
+static int update_rows(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                       size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
+                       dsql_result **res, dsql_error *err)
+{
+    dsql__put_ptr(rows, NULL);
+    if (n)
+        *n = 0;
+    if (!res)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: res is NULL (it owns the rows)", fn);
+    *res = NULL;
+    int rc = update_run(db, fn, m, assigns, n_assigns, where, NULL, res, err);
+    if (!rc && !*res && !(*res = dsql__result_new(NULL)))
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    if (rc) {
+        dsql_result_free(*res);
+        *res = NULL;
+        return rc;
+    }
+    dsql__put_ptr(rows, (*res)->rows);
+    if (n)
+        *n = (*res)->nrows;
+    return DSQL_OK;
+}
+
+int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                          size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
+                          dsql_result **res, dsql_error *err)
+{
+    return update_rows(db, "dsql_update_returning", m, assigns, n_assigns, where, rows, n, res,
+                       err);
+}
+
+int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas, size_t n_deltas,
+                   const dsql_where *where, void *rows, size_t *n, dsql_result **res,
+                   dsql_error *err)
+{
+    for (size_t i = 0; deltas && i < n_deltas; i++)
+        if (deltas[i].op != DSQL_ASSIGN_ADD && deltas[i].op != DSQL_ASSIGN_SUB) {
+            dsql__put_ptr(rows, NULL);
+            if (n)
+                *n = 0;
+            if (res)
+                *res = NULL;
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "dsql_increment: %s: delta %zu (%s) is not DSQL_INCREMENT or "
+                                  "DSQL_DECREMENT",
+                                  m ? m->name : "model", i + 1,
+                                  deltas[i].attr ? deltas[i].attr : "no attribute");
+        }
+    return update_rows(db, "dsql_increment", m, deltas, n_deltas, where, rows, n, res, err);
 }
 
 /* The attributes a save writes: the named ones (each must have been loaded, when the row
@@ -590,6 +939,10 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
             int rc = dsql__attr_lookup(m, attrs[i], "dsql_save", &a, err);
             if (rc)
                 return rc;
+            if (a->timestamp || a->version)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "dsql_save: %s.%s: a kept %s is written by the library",
+                                      m->name, a->name, a->version ? "version" : "timestamp");
             if (rec && !dsql__row_loaded(rec, dsql__attr_index(m, a)))
                 return dsql_error_set(err, DSQL_EINVAL,
                                       "dsql_save: %s.%s was not loaded by the find that read "
@@ -602,7 +955,7 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
     }
     for (size_t k = 0; k < m->n_attrs; k++) {
         const dsql_attr *a = &m->attrs[k];
-        if (a == key)
+        if (a == key || a->timestamp || a->version)
             continue;
         if (rec && (!dsql__row_loaded(rec, k) || !dsql__row_changed(rec, a, row)))
             continue;
@@ -611,8 +964,66 @@ static int save_plan(const dsql_model *m, const dsql_attr *key, const void *row,
     return DSQL_OK;
 }
 
-int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *const *attrs,
-              size_t n_attrs, dsql_error *err)
+static const dsql_attr *version_attr(const dsql_model *m)
+{
+    for (size_t k = 0; k < m->n_attrs; k++)
+        if (m->attrs[k].version)
+            return &m->attrs[k];
+    return NULL;
+}
+
+/* The row's version member, one more (after a save wrote the row). */
+static void bump_version(const dsql_attr *ver, void *row)
+{
+    if (ver->type == DSQL_T_INTEGER)
+        (*(int32_t *)DSQL__MEMBER(row, ver))++;
+    else
+        (*(int64_t *)DSQL__MEMBER(row, ver))++;
+}
+
+/* A save's UPDATE that changed no row: no row has the key (DSQL_ENOTFOUND), or a versioned
+ * one moved on since it was read (DSQL_ESTALE). */
+static int save_missed(dsql_db *db, const dsql_model *m, const dsql_attr *key, const dsql_attr *ver,
+                       const void *row, dsql_error *err)
+{
+    char pv[DSQL__PREVIEW_MAX];
+    dsql_value kv = dsql__attr_value(key, row);
+    if (kv.kind == DSQL_V_TEXT)
+        dsql__preview(kv.u.s, strlen(kv.u.s), pv, sizeof pv);
+    else if (kv.kind == DSQL_V_INT)
+        snprintf(pv, sizeof pv, "%lld", (long long)kv.u.i);
+    else
+        snprintf(pv, sizeof pv, "that key");
+    if (ver) {
+        dsql__strbuf sql = DSQL__STRBUF_INIT;
+        dsql__params p = DSQL__PARAMS_INIT;
+        PGresult *pg = NULL;
+        dsql__sb_append(&sql, "SELECT 1 FROM ");
+        dsql__sql_table(&sql, m);
+        dsql__sb_append(&sql, " WHERE ");
+        dsql__sql_ident(&sql, dsql__attr_column(key));
+        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));
+        int rc = dsql__run(db, &sql, &p, &pg, err);
+        bool there = !rc && PQntuples(pg) == 1;
+        PQclear(pg);
+        dsql__sb_free(&sql);
+        dsql__params_free(&p);
+        if (rc)
+            return rc;
+        dsql_value vv = dsql__attr_value(ver, row);
+        if (there)
+            return dsql_error_set(err, DSQL_ESTALE,
+                                  "dsql_save: %s: the row with %s = %s changed since it was read "
+                                  "(its %s is no longer %lld): nothing was written; read it "
+                                  "again and redo the change",
+                                  m->name, key->name, pv, ver->name, (long long)vv.u.i);
+    }
+    return dsql_error_set(err, DSQL_ENOTFOUND, "dsql_save: %s: no row with %s = %s", m->name,
+                          key->name, pv);
+}
+
+int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *attrs, size_t n_attrs,
+              dsql_error *err)
 {
     int rc = dsql__model_check(m, err);
     if (rc || (rc = check_db(db, "dsql_save", err)))
@@ -642,6 +1053,12 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     size_t n = 0;
     rc = save_plan(m, key, row, rec, attrs, n_attrs, set, &n, err);
+    const dsql_attr *version = version_attr(m);
+    if (!rc && version && rec && !dsql__row_loaded(rec, dsql__attr_index(m, version)))
+        rc = dsql_error_set(err, DSQL_EINVAL,
+                            "dsql_save: %s.%s (its version) was not loaded by the find that read "
+                            "this row, so the save cannot check it; nothing was sent",
+                            m->name, version->name);
     for (size_t i = 0; !rc && i < n; i++)
         rc = dsql__validate_attr(m, set[i], row, false, err);
     if (!rc && n == 0 && !rec)
@@ -664,22 +1081,22 @@ int dsql_save(dsql_db *db, const dsql_model *m, const void *row, const char *con
         dsql__sql_ident(&sql, dsql__attr_column(set[i]));
         dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, set[i], row));
     }
+    dsql__append_touch(&sql, m, false);
     dsql__sb_append(&sql, " WHERE ");
     dsql__sql_ident(&sql, dsql__attr_column(key));
     dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, key, row));
-    rc = dsql__run(db, &sql, &p, &pg, err);
-    if (!rc && affected_of(pg) == 0) {
-        char pv[DSQL__PREVIEW_MAX];
-        dsql_value kv = dsql__attr_value(key, row);
-        if (kv.kind == DSQL_V_TEXT)
-            dsql__preview(kv.u.s, strlen(kv.u.s), pv, sizeof pv);
-        else if (kv.kind == DSQL_V_INT)
-            snprintf(pv, sizeof pv, "%lld", (long long)kv.u.i);
-        else
-            snprintf(pv, sizeof pv, "that key");
-        rc = dsql_error_set(err, DSQL_ENOTFOUND, "dsql_save: %s: no row with %s = %s", m->name,
-                            key->name, pv);
+    /* A versioned row is written only if it still has the version it was read with. */
+    const dsql_attr *ver = version_attr(m);
+    if (ver) {
+        dsql__sb_append(&sql, " AND ");
+        dsql__sql_ident(&sql, dsql__attr_column(ver));
+        dsql__sb_append_param(&sql, " = ", dsql__params_add_attr(&p, ver, row));
     }
+    rc = dsql__run(db, &sql, &p, &pg, err);
+    if (!rc && affected_of(pg) == 0)
+        rc = save_missed(db, m, key, ver, row, err);
+    if (!rc && ver)
+        bump_version(ver, row);
     if (!rc && rec)
         for (size_t i = 0; i < n; i++)
             dsql__row_saved(rec, set[i], row);

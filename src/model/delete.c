@@ -146,7 +146,7 @@ static int refuse(dsql_db *db, const dsql_model *m, uint64_t room, bool actions,
  * and a DELETE whose tally counts what they reach follows.
  */
 static int delete_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
-                         uint64_t *affected, dsql_error *err)
+                        uint64_t *affected, dsql_error *err)
 {
     uint64_t room = dsql__tx_room(db), rows = 0;
     int64_t n = 0;

@@ -109,7 +109,7 @@ static int foc_body(dsql_conn *conn, void *ctx, dsql_error *err)
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
-    dsql__build_insert(&sql, &p, f->m, f->defaults, 1, true);
+    dsql__build_insert(&sql, &p, f->m, f->defaults, 1, NULL, true);
     rc = dsql__run(dsql_conn_db(conn), &sql, &p, &pg, err);
     dsql__sb_free(&sql);
     dsql__params_free(&p);

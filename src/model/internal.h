@@ -322,6 +322,14 @@ static inline void dsql__put_ptr(void *out, const void *p)
         memcpy(out, &p, sizeof p);
 }
 
+/* ---- kept timestamps ---- */
+
+#define DSQL__TS_CREATED 1
+#define DSQL__TS_UPDATED 2
+
+/* Appends ", col = now()" for each DSQL_UPDATED_AT attribute of m (first: no comma). */
+void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first);
+
 /* ---- running statements ---- */
 
 /* Rows one Aurora DSQL transaction may modify; bulk writes are chunked under it. */
@@ -406,7 +414,11 @@ void dsql__fill_defaults(const dsql_model *m, void *row);
  * structs (NULL members with a server default are sent as DEFAULT), RETURNING every
  * column when returning. Parameters borrow from rows. */
 void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const void *rows,
-                        size_t n, bool returning);
+                        size_t n, const dsql_conflict *conflict, bool returning);
+/* Checks an ON CONFLICT description against m (the target a unique key, the update's
+ * attributes known and outside it). DSQL_EINVAL naming what is wrong. */
+int dsql__conflict_check(const dsql_model *m, const dsql_conflict *c, const char *fn,
+                         dsql_error *err);
 
 /* Validates a row about to be inserted: NULL is allowed where the column has a server
  * default (.default_sql, sent as DEFAULT). */

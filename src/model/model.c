@@ -293,6 +293,46 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                                       m->name, b->name, a->name);
         }
     }
+    int seen[3] = {0, 0, 0}, versions = 0;
+    for (size_t i = 0; i < m->n_attrs; i++) {
+        const dsql_attr *a = &m->attrs[i];
+        if (a->version) {
+            if (a->type != DSQL_T_INTEGER && a->type != DSQL_T_BIGINT)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: attribute \"%s\": a version must be "
+                                      "DSQL_INTEGER or DSQL_BIGINT",
+                                      m->name, a->name);
+            if (a->primary_key || a->timestamp || a->default_sql ||
+                a->default_value.kind != DSQL_V_NULL)
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "model %s: attribute \"%s\": a version has no default "
+                                      "and is not a key or a timestamp (the library writes it)",
+                                      m->name, a->name);
+            if (versions++)
+                return dsql_error_set(err, DSQL_EINVAL, "model %s: two DSQL_VERSION attributes",
+                                      m->name);
+        }
+        if (!a->timestamp)
+            continue;
+        if (a->timestamp != 1 && a->timestamp != 2)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: attribute \"%s\": timestamp %d is neither "
+                                  "DSQL_CREATED_AT nor DSQL_UPDATED_AT",
+                                  m->name, a->name, a->timestamp);
+        if (a->type != DSQL_T_TIMESTAMP && a->type != DSQL_T_TIMESTAMPTZ)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: attribute \"%s\": a kept timestamp must be "
+                                  "DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP",
+                                  m->name, a->name);
+        if (a->primary_key || a->default_sql || a->default_value.kind != DSQL_V_NULL)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: attribute \"%s\": a kept timestamp has no default "
+                                  "and is not a key (the library writes it)",
+                                  m->name, a->name);
+        if (seen[a->timestamp]++)
+            return dsql_error_set(err, DSQL_EINVAL, "model %s: two %s attributes", m->name,
+                                  a->timestamp == 1 ? "DSQL_CREATED_AT" : "DSQL_UPDATED_AT");
+    }
     if (m->n_indexes && !m->indexes)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: %zu indexes announced, none given",
                               m->name, m->n_indexes);

@@ -35,6 +35,7 @@ static const struct {
     [DSQL_EINTERNAL] = {"DSQL_EINTERNAL", "internal error"},
     [DSQL_EMISUSE] = {"DSQL_EMISUSE", "library misused by the caller"},
     [DSQL_EUNAVAILABLE] = {"DSQL_EUNAVAILABLE", "service temporarily unavailable"},
+    [DSQL_ESTALE] = {"DSQL_ESTALE", "the row changed since it was read"},
 };
 
 const char *dsql_status_name(int status)

@@ -1,0 +1,321 @@
+/*
+ * Aggregates (dsql_aggregate: count, count distinct, sum, min, max, avg over a where,
+ * grouped, with HAVING) and a page with its total (dsql_find_and_count_all: the count and
+ * the find in one pipelined read-only transaction).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+/* ---- dsql_aggregate ---- */
+
+static const char *fn_name(dsql_agg_fn fn)
+{
+    switch (fn) {
+    case DSQL_AGG_COUNT:
+        return "count";
+    case DSQL_AGG_COUNT_DISTINCT:
+        return "count_distinct";
+    case DSQL_AGG_SUM:
+        return "sum";
+    case DSQL_AGG_MIN:
+        return "min";
+    case DSQL_AGG_MAX:
+        return "max";
+    case DSQL_AGG_AVG:
+        return "avg";
+    }
+    return NULL;
+}
+
+static bool numeric(const dsql_attr *a)
+{
+    switch (a->type) {
+    case DSQL_T_SMALLINT:
+    case DSQL_T_INTEGER:
+    case DSQL_T_BIGINT:
+    case DSQL_T_REAL:
+    case DSQL_T_DOUBLE:
+    case DSQL_T_NUMERIC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Checks one aggregate; *a gets its attribute (NULL for count(*)). */
+static int check_agg(const dsql_model *m, const dsql_agg *g, size_t i, const dsql_attr **a,
+                     dsql_error *err)
+{
+    *a = NULL;
+    if (!fn_name(g->fn))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_aggregate: %s: aggregate %zu: unknown "
+                              "function %d",
+                              m->name, i + 1, (int)g->fn);
+    if (!g->attr) {
+        if (g->fn == DSQL_AGG_COUNT)
+            return DSQL_OK;
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_aggregate: %s: aggregate %zu (%s) needs an attribute", m->name,
+                              i + 1, fn_name(g->fn));
+    }
+    int rc = dsql__attr_lookup(m, g->attr, "dsql_aggregate", a, err);
+    if (rc)
+        return rc;
+    if ((g->fn == DSQL_AGG_SUM || g->fn == DSQL_AGG_AVG) && !numeric(*a))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_aggregate: %s.%s: %s needs a numeric attribute", m->name,
+                              (*a)->name, fn_name(g->fn));
+    if ((g->fn == DSQL_AGG_MIN || g->fn == DSQL_AGG_MAX) &&
+        ((*a)->type == DSQL_T_BOOLEAN || (*a)->type == DSQL_T_JSON || (*a)->type == DSQL_T_JSONB ||
+         (*a)->type == DSQL_T_BYTEA))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_aggregate: %s.%s: %s of this type is not defined", m->name,
+                              (*a)->name, fn_name(g->fn));
+    return DSQL_OK;
+}
+
+/* Appends aggregate g's expression, "count(*)", "sum(\"weight\")", ... */
+static void agg_expr(dsql__strbuf *sql, const dsql_agg *g, const dsql_attr *a)
+{
+    if (!a) {
+        dsql__sb_append(sql, "count(*)");
+        return;
+    }
+    dsql__sb_append(sql, g->fn == DSQL_AGG_COUNT_DISTINCT ? "count" : fn_name(g->fn));
+    dsql__sb_append(sql, g->fn == DSQL_AGG_COUNT_DISTINCT ? "(DISTINCT " : "(");
+    dsql__sql_ident(sql, dsql__attr_column(a));
+    dsql__sb_append_c(sql, ')');
+}
+
+static const char *having_op(dsql_op op)
+{
+    switch (op) {
+    case DSQL_OP_EQ:
+        return " = ";
+    case DSQL_OP_NE:
+        return " <> ";
+    case DSQL_OP_LT:
+        return " < ";
+    case DSQL_OP_LTE:
+        return " <= ";
+    case DSQL_OP_GT:
+        return " > ";
+    case DSQL_OP_GTE:
+        return " >= ";
+    default:
+        return NULL;
+    }
+}
+
+/* The HAVING conditions: numbers compared with an aggregate's value. */
+static int build_having(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
+                        const dsql_aggregate_query *q, const dsql_attr *const *attrs,
+                        dsql_error *err)
+{
+    for (size_t i = 0; i < q->n_having; i++) {
+        const dsql_having *h = &q->having[i];
+        if (h->agg >= q->n_aggs)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "dsql_aggregate: %s: having %zu names aggregate %zu of %zu",
+                                  m->name, i + 1, h->agg + 1, q->n_aggs);
+        const char *op = having_op(h->op);
+        if (!op)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "dsql_aggregate: %s: having %zu: the operator must compare "
+                                  "(EQ, NE, LT, LTE, GT, GTE)",
+                                  m->name, i + 1);
+        if (h->value.kind != DSQL_V_INT && h->value.kind != DSQL_V_DOUBLE &&
+            !(h->value.kind == DSQL_V_TEXT && h->value.u.s))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "dsql_aggregate: %s: having %zu: compare with a number or text "
+                                  "(not NULL, bool or bytes)",
+                                  m->name, i + 1);
+        dsql__sb_append(sql, i ? " AND " : " HAVING ");
+        agg_expr(sql, &q->aggs[h->agg], attrs[h->agg]);
+        dsql__sb_append_param(sql, op, dsql__params_add_value(p, &h->value));
+    }
+    return DSQL_OK;
+}
+
+static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
+                           const dsql_aggregate_query *q, dsql_error *err)
+{
+    if (!q->aggs || q->n_aggs == 0)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_aggregate: %s: no aggregate asked for",
+                              m->name);
+    if ((q->n_group_by && !q->group_by) || (q->n_having && !q->having) || q->n_aggs > 64)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_aggregate: %s: a list announced but not given (or more "
+                              "than 64 aggregates)",
+                              m->name);
+    const dsql_attr *attrs[64], *groups[64];
+    if (q->n_group_by > 64)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_aggregate: %s: more than 64 group attributes",
+                              m->name);
+    dsql__sb_append(sql, "SELECT ");
+    for (size_t i = 0; i < q->n_group_by; i++) {
+        int rc = dsql__attr_lookup(m, q->group_by[i], "dsql_aggregate: group by", &groups[i], err);
+        if (rc)
+            return rc;
+        dsql__sql_ident(sql, dsql__attr_column(groups[i]));
+        dsql__sb_append(sql, " AS ");
+        dsql__sql_ident(sql, groups[i]->name);
+        dsql__sb_append(sql, ", ");
+    }
+    for (size_t i = 0; i < q->n_aggs; i++) {
+        int rc = check_agg(m, &q->aggs[i], i, &attrs[i], err);
+        if (rc)
+            return rc;
+        if (i)
+            dsql__sb_append(sql, ", ");
+        agg_expr(sql, &q->aggs[i], attrs[i]);
+        char name[160];
+        if (attrs[i])
+            snprintf(name, sizeof name, "%s_%s", fn_name(q->aggs[i].fn), attrs[i]->name);
+        else
+            snprintf(name, sizeof name, "count");
+        dsql__sb_append(sql, " AS ");
+        dsql__sql_ident(sql, name);
+    }
+    dsql__sb_append(sql, " FROM ");
+    dsql__sql_table(sql, m);
+    if (q->where) {
+        dsql__sb_append(sql, " WHERE ");
+        int rc = dsql__build_where(sql, p, m, NULL, q->where, err);
+        if (rc) {
+            dsql__err_prefix(err, "dsql_aggregate: where");
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < q->n_group_by; i++) {
+        dsql__sb_append(sql, i ? ", " : " GROUP BY ");
+        dsql__sql_ident(sql, dsql__attr_column(groups[i]));
+    }
+    int rc = build_having(sql, p, m, q, attrs, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < q->n_group_by; i++) {
+        dsql__sb_append(sql, i ? ", " : " ORDER BY ");
+        dsql__sql_ident(sql, dsql__attr_column(groups[i]));
+    }
+    if (q->limit < 0)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_aggregate: %s: limit is negative", m->name);
+    if (q->limit)
+        dsql__sb_append_param(sql, " LIMIT ", dsql__params_add_value(p, &DSQL_INT(q->limit)));
+    return DSQL_OK;
+}
+
+int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggregate_query *q,
+                   dsql_result **res, dsql_error *err)
+{
+    if (res)
+        *res = NULL;
+    int rc = dsql__model_check(m, err);
+    if (rc)
+        return rc;
+    if (!db || !q || !res)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_aggregate: %s is NULL",
+                              !db  ? "db"
+                              : !q ? "the query"
+                                   : "res");
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    PGresult *pg = NULL;
+    rc = build_aggregate(&sql, &p, m, q, err);
+    if (!rc && (sql.oom || p.oom))
+        rc =
+            p.oom ? dsql__params_error(&p, err) : dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    if (!rc)
+        rc = dsql__run(db, &sql, &p, &pg, err);
+    if (!rc && !(*res = dsql__result_new(pg))) {
+        PQclear(pg);
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    return rc;
+}
+
+/* ---- dsql_find_and_count_all ---- */
+
+static bool any_required(const dsql_include *inc, size_t n, int depth)
+{
+    for (size_t i = 0; inc && i < n && depth < 8; i++)
+        if (inc[i].required || any_required(inc[i].include, inc[i].n_include, depth + 1))
+            return true;
+    return false;
+}
+
+int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows,
+                            size_t *n, int64_t *total, dsql_result **res, dsql_error *err)
+{
+    dsql__put_ptr(rows, NULL);
+    if (n)
+        *n = 0;
+    if (total)
+        *total = 0;
+    if (!res)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_find_and_count_all: res is NULL (it owns the rows)");
+    *res = NULL;
+    int rc = dsql__model_check(m, err);
+    if (rc)
+        return rc;
+    if (!db)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_find_and_count_all: db is NULL");
+    if (q && any_required(q->include, q->n_include, 0))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_find_and_count_all: %s: a required include drops rows the "
+                              "total would count; count and find separately",
+                              m->name);
+    dsql__strbuf sql[2] = {DSQL__STRBUF_INIT, DSQL__STRBUF_INIT};
+    dsql__params p[2] = {DSQL__PARAMS_INIT, DSQL__PARAMS_INIT};
+    dsql__plan count_plan = DSQL__PLAN_INIT, plan = DSQL__PLAN_INIT;
+    dsql_query where_only = {.where = q ? q->where : NULL};
+    dsql_result *out[2] = {NULL, NULL};
+    rc = dsql__build_select(&(dsql__select){.m = m, .q = &where_only, .count = true}, &sql[0],
+                            &p[0], &count_plan, err);
+    if (!rc)
+        rc = dsql__build_select(&(dsql__select){.m = m, .q = q}, &sql[1], &p[1], &plan, err);
+    dsql_stmt st[2];
+    for (int i = 0; !rc && i < 2; i++) {
+        dsql_value *v = dsql__params_as_values(&p[i]);
+        if (sql[i].oom || p[i].oom || (p[i].n && !v))
+            rc = p[i].oom ? dsql__params_error(&p[i], err)
+                          : dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+        st[i] = (dsql_stmt){dsql__sb_str(&sql[i]), v, (size_t)p[i].n};
+    }
+    /* One round trip, one snapshot: the total and the page agree. */
+    if (!rc)
+        rc = dsql_pipeline_tx(db, st, 2, out, NULL, err);
+    int64_t count = 0;
+    if (!rc) {
+        const char *t = dsql_result_rows(out[0]) == 1 ? dsql_result_text(out[0], 0, 0) : NULL;
+        if (!t || !dsql__strtoi64(t, strlen(t), 0, INT64_MAX, &count))
+            rc = dsql_error_set(err, DSQL_EPARSE,
+                                "dsql_find_and_count_all: the server sent no count");
+    }
+    if (!rc)
+        rc = dsql__hydrate(out[1], &plan, err);
+    for (int i = 0; i < 2; i++) {
+        dsql__sb_free(&sql[i]);
+        dsql__params_free(&p[i]);
+    }
+    dsql__plan_free(&count_plan);
+    dsql__plan_free(&plan);
+    dsql_result_free(out[0]);
+    if (rc) {
+        dsql_result_free(out[1]);
+        return rc;
+    }
+    *res = out[1];
+    dsql__put_ptr(rows, out[1]->rows);
+    if (n)
+        *n = out[1]->nrows;
+    if (total)
+        *total = count;
+    return DSQL_OK;
+}
