@@ -67,8 +67,11 @@ typedef struct dsql_config {
                                        round trip (a statement, a pipeline, COMMIT) must be
                                        answered within it, or the call fails with
                                        DSQL_ETIMEOUT (DSQL_EUNKNOWN_OUTCOME when a write or
-                                       COMMIT was in flight) and the connection is closed.
-                                       0 = default 60000; at most 86400000 (24 h) */
+                                       COMMIT was in flight), the server is asked to cancel
+                                       the statement and the connection is closed. DDL and
+                                       CALL (index builds, CALL sys.wait_for_job) get at
+                                       least 330 s. 0 = default 60000; at most 86400000
+                                       (24 h) */
     void *reserved_[8];           /**< room for fields added later without changing the
                                        struct's size: zero (DSQL_CONFIG_INIT) */
 } dsql_config;
@@ -97,7 +100,8 @@ DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_erro
  * auth to DSQL_AUTH_IAM when it was DSQL_AUTH_AUTO, whatever the host name looks like);
  * with no CLUSTER_ENDPOINT, the PG* variables
  * (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
- * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS too) select a plain PostgreSQL. Half-set environments are DSQL_ECONFIG errors.
+ * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS too) select a plain PostgreSQL.
+ * Half-set environments are DSQL_ECONFIG errors.
  */
 DSQL_API int dsql_config_from_env(dsql_config *cfg, dsql_error *err);
 
@@ -252,11 +256,12 @@ typedef struct dsql_stmt {
 
 /**
  * Sends n statements in libpq pipeline mode and waits once: one network round trip for
- * the whole batch. With one Sync for the batch, the server runs it as one transaction when
- * conn is not inside one already: two DDL statements, or DDL with DML, are
- * DSQL_EUNSUPPORTED before anything is sent (Aurora DSQL's rule). results (if not NULL) is an array of n slots that receive a new
- * dsql_result each (NULL for statements after a failure). On the first failing
- * statement, the error names its index; later statements are not run.
+ * the whole batch, bounded by query_timeout_ms. With one Sync for the batch, the server
+ * runs it as one transaction when conn is not inside one already: two DDL statements, or
+ * DDL with DML, are DSQL_EUNSUPPORTED before anything is sent (Aurora DSQL's rule).
+ * results (if not NULL) is an array of n slots that receive a new dsql_result each (NULL
+ * for statements after a failure). On the first failing statement, the error names its
+ * index; later statements are not run.
  */
 DSQL_API int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
                                 dsql_result **results, dsql_error *err);

@@ -64,8 +64,9 @@ DSQL_API void dsql_pool_close(dsql_pool *pool);
  * (connecting happens outside the pool's lock, retrying "waking up" / rate limits within
  * the timeout), else waits in FIFO order. DSQL_ETIMEOUT after acquire_timeout_ms, which
  * bounds a connect in progress too; DSQL_ECLOSED when the pool closes; DSQL_EMISUSE when
- * the calling thread is inside a dsql_transaction body running on this pool (use the
- * body's connection). The connection belongs to the caller's thread until
+ * the calling thread is inside a transaction body running on a connection of this pool
+ * (dsql_transaction, or dsql_conn_transaction on a connection acquired from it): use the
+ * body's connection. The connection belongs to the caller's thread until
  * dsql_pool_release().
  */
 DSQL_API int dsql_pool_acquire(dsql_pool *pool, dsql_conn **conn, dsql_error *err);
@@ -121,7 +122,8 @@ typedef int (*dsql_tx_fn)(dsql_conn *conn, void *ctx, dsql_error *err);
  * On an OCC conflict (40001, OC000, OC001) or a transient fault (XX000 "server
  * unavailable") at any statement, or a connection lost before COMMIT was sent, rolls back
  * and runs fn again after a backoff, up to the policy's retries (then DSQL_ECONFLICT /
- * DSQL_EUNAVAILABLE / DSQL_ECONNLOST, "gave up after N attempts"). Other errors surface at
+ * DSQL_EUNAVAILABLE / DSQL_ECONNLOST, "gave up after N attempts"); a transient fault is
+ * retried on the same connection, a lost one on a fresh one. Other errors surface at
  * once (rolled back). A connection lost, a transient fault or no answer within
  * query_timeout_ms while COMMIT is in flight gives DSQL_EUNKNOWN_OUTCOME and is never
  * retried; no answer before COMMIT is DSQL_ETIMEOUT, not retried. fn must run its
@@ -132,10 +134,12 @@ DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
                               const dsql_retry_policy *policy, int *attempts, dsql_error *err);
 
 /**
- * dsql_transaction on one connection instead of a pool: BEGIN; fn; COMMIT on conn, with
- * the same conflict and transient-fault retries. conn must not be inside a transaction. A lost connection is
- * not retried (there is no other connection to retry on): DSQL_ECONNLOST before COMMIT,
- * DSQL_EUNKNOWN_OUTCOME during it.
+ * dsql_transaction on one connection instead of a pool: BEGIN ISOLATION LEVEL REPEATABLE
+ * READ; fn; COMMIT on conn, with the same conflict and transient-fault retries and the
+ * same timeouts. conn must not be inside a transaction. A lost connection is not retried
+ * (there is no other connection to retry on): DSQL_ECONNLOST before COMMIT,
+ * DSQL_EUNKNOWN_OUTCOME during it. When conn came from a pool, that pool used from inside
+ * fn (by the same thread) is DSQL_EMISUSE, as in dsql_transaction.
  */
 DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
                                    const dsql_retry_policy *policy, int *attempts,
@@ -144,9 +148,11 @@ DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
 /**
  * Runs one statement in autocommit with the same OCC retry policy (DDL included). A
  * statement that changes nothing (SELECT, SHOW, ...) whose connection dropped, or which
- * met a transient fault, is also run again (on another connection when it was lost); a
- * write whose connection dropped, which met a transient fault or got no answer within
- * query_timeout_ms is DSQL_EUNKNOWN_OUTCOME and never retried. *res as dsql_conn_query.
+ * met a transient fault, is also run again (on another connection when it was lost, on
+ * the same one after the fault); a write whose connection dropped, which met a transient
+ * fault or got no answer within query_timeout_ms is DSQL_EUNKNOWN_OUTCOME and never
+ * retried. Bounded by the acquire timeout, then query_timeout_ms per attempt (DDL and
+ * CALL: at least 330 s). *res as dsql_conn_query.
  */
 DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params,
                              size_t nparams, const dsql_retry_policy *policy, dsql_result **res,
@@ -184,8 +190,8 @@ DSQL_API dsql_db *dsql_conn_db(dsql_conn *conn);
  * statements are one transaction, so Aurora DSQL's rules apply to them together: more
  * than one DDL statement, or DDL with DML, is DSQL_EUNSUPPORTED before anything is sent,
  * and over 3,000 modified rows the server refuses the batch (DSQL_ELIMIT, nothing
- * committed). A connection lost, or no answer in time, is DSQL_EUNKNOWN_OUTCOME (COMMIT
- * left with the batch). When db is a connection already inside a transaction, runs only
+ * committed, the message naming the limit and what to do). A connection lost, or no
+ * answer within query_timeout_ms, is DSQL_EUNKNOWN_OUTCOME (COMMIT left with the batch). When db is a connection already inside a transaction, runs only
  * the statements (the enclosing transaction commits). results as dsql_conn_pipeline (n
  * slots, for the caller's statements only).
  */

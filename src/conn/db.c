@@ -148,26 +148,31 @@ typedef struct exec_run {
     const int *lengths;
     const int *formats;
     PGresult **out;
+    dsql_conn *held; /* pool: kept for the retry of a transient fault */
 } exec_run;
 
 static int exec_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
 {
     exec_run *x = arg;
     (void)attempt;
+    dsql_pool *pool = dsql__db_pool(x->db);
     dsql_conn *conn;
-    int rc = dsql__db_acquire(x->db, &conn, e);
+    int rc = pool ? dsql__pool_attempt_conn(pool, &x->held, &conn, e)
+                  : dsql__db_acquire(x->db, &conn, e);
     if (rc)
         return rc;
     /* Inside the caller's transaction a conflict or fault aborts the whole transaction:
      * only its runner can retry. In autocommit the statement is its own transaction. */
     bool own_tx = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
     rc = dsql__conn_exec(conn, x->sql, x->nparams, x->values, x->lengths, x->formats, 0, x->out, e);
-    dsql__db_release(x->db, conn);
     /* A write whose connection dropped, or which met a fault, is an unknown outcome (set by
-     * dsql__conn_exec), never retried; a statement that changes nothing can run again, on
-     * another pooled connection when this one was lost. */
+     * dsql__conn_exec), never retried; a statement that changes nothing can run again (on
+     * the same connection after a transient fault, on another pooled one when this one
+     * was lost). */
     *retryable = own_tx && (rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE ||
-                            (rc == DSQL_ECONNLOST && dsql__db_is_pool(x->db)));
+                            (rc == DSQL_ECONNLOST && pool));
+    if (pool)
+        dsql__pool_attempt_done(pool, &x->held, conn, rc, *retryable);
     return rc;
 }
 
@@ -189,6 +194,9 @@ int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const cha
         return rc;
     dsql__retry_unit u = {.policy = &p, .what = "Statement", .attempt = exec_attempt};
     dsql__db_logger(db, &u.log, &u.log_ctx);
-    exec_run x = {db, sql, nparams, values, lengths, formats, out};
-    return dsql__retry_run(&u, &x, NULL, err);
+    exec_run x = {db, sql, nparams, values, lengths, formats, out, NULL};
+    rc = dsql__retry_run(&u, &x, NULL, err);
+    if (x.held)
+        dsql_pool_release(dsql__db_pool(db), x.held);
+    return rc;
 }

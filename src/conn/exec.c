@@ -238,13 +238,23 @@ static size_t deallocs_due(dsql_conn *conn)
     return c->npending < MAX_DEALLOC_PER_TRIP ? c->npending : MAX_DEALLOC_PER_TRIP;
 }
 
-/* Leaves pipeline mode after a failure, draining what is left; marks conn broken if the
- * connection cannot be brought back to a clean state. */
+/* A statement that may take long by design (DDL, CALL). The statement cache holds only
+ * queries and DML, so a statement it runs never is: the text is read for the others. */
+static bool waits_long(const batch_stmt *b)
+{
+    return b->action == DSQL__RUN_UNNAMED && dsql__sql_waits_long(b->sql);
+}
+
+/* Leaves pipeline mode after a failure, draining what has already arrived; marks conn
+ * broken if the connection cannot be brought back to a clean state. Never waits:
+ * PQgetResult blocks (even in non-blocking mode) while output is unsent or an answer is
+ * due, so a connection that is already broken, or whose answers have not all arrived, is
+ * left as it is - broken, never to be used again. */
 static void pipeline_abandon(dsql_conn *conn)
 {
     PGconn *pg = conn->pg;
     for (int guard = 0; guard < 1000000 && PQpipelineStatus(pg) != PQ_PIPELINE_OFF; guard++) {
-        if (PQstatus(pg) != CONNECTION_OK)
+        if (conn->broken || PQstatus(pg) != CONNECTION_OK || PQisBusy(pg))
             break;
         PGresult *r = PQgetResult(pg);
         if (!r) {
@@ -314,14 +324,6 @@ static bool read_deallocs(dsql_conn *conn, size_t n, dsql_error *tmo)
     return true;
 }
 
-/*
- * Runs b[0..n) in pipeline mode with one Sync: one network round trip, whatever the
- * cache decided (a Parse rides in front of its Bind/Execute). Due DEALLOCATEs go first,
- * each in a sync segment of its own. out (n slots, or NULL) receives the PGresult of
- * every statement that succeeded before the first failure; *failed is the index of the
- * first failed statement (n when none failed; where sending stopped when the batch
- * could not be sent). The caller finishes the cache's bookkeeping (finish_batch).
- */
 /* Sends the due DEALLOCATEs (each in a sync segment of its own) and the batch, then the
  * Sync, and flushes. Returns the status; *sent counts the statements sent. */
 static int batch_send(dsql_conn *conn, batch_stmt *b, size_t n, size_t nd, int result_format,
@@ -464,6 +466,14 @@ static void batch_end(batch_read *br)
     conn->broken = true;
 }
 
+/*
+ * Runs b[0..n) in pipeline mode with one Sync: one network round trip, whatever the
+ * cache decided (a Parse rides in front of its Bind/Execute). Due DEALLOCATEs go first,
+ * each in a sync segment of its own. out (n slots, or NULL) receives the PGresult of
+ * every statement that succeeded before the first failure; *failed is the index of the
+ * first failed statement (n when none failed; where sending stopped when the batch
+ * could not be sent). The caller finishes the cache's bookkeeping (finish_batch).
+ */
 static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format, PGresult **out,
                      size_t *failed, dsql_error *err)
 {
@@ -475,7 +485,10 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
         return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
     size_t nd = deallocs_due(conn);
-    dsql__conn_start_round_trip(conn);
+    bool long_wait = false;
+    for (size_t i = 0; i < n && !long_wait; i++)
+        long_wait = waits_long(&b[i]);
+    dsql__conn_start_round_trip(conn, long_wait);
     if (!PQenterPipelineMode(pg))
         return dsql__error_from_pg(err, pg, NULL);
     size_t sent;
@@ -545,7 +558,7 @@ static int exec_sync(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
                      dsql_error *err)
 {
     PGconn *pg = conn->pg;
-    dsql__conn_start_round_trip(conn);
+    dsql__conn_start_round_trip(conn, waits_long(b));
     int ok = b->action == DSQL__RUN_CACHED
                  ? PQsendQueryPrepared(pg, b->entry->name, b->nparams, b->values, b->lengths,
                                        b->formats, result_format)

@@ -666,6 +666,27 @@ void dsql__pool_body_leave(dsql_pool *p, dsql__body_mark *mark)
     pthread_mutex_unlock(&p->mu);
 }
 
+int dsql__pool_attempt_conn(dsql_pool *p, dsql_conn **held, dsql_conn **conn, dsql_error *err)
+{
+    if (*held) {
+        *conn = *held;
+        *held = NULL;
+        return DSQL_OK;
+    }
+    return dsql_pool_acquire(p, conn, err);
+}
+
+void dsql__pool_attempt_done(dsql_pool *p, dsql_conn **held, dsql_conn *conn, int rc,
+                             bool retryable)
+{
+    if (rc == DSQL_EUNAVAILABLE && retryable && !*held && !dsql__conn_check_broken(conn) &&
+        PQtransactionStatus(conn->pg) == PQTRANS_IDLE) {
+        *held = conn;
+        return;
+    }
+    dsql_pool_release(p, conn);
+}
+
 void dsql__pool_count_tx(dsql_pool *p, bool retry)
 {
     pthread_mutex_lock(&p->mu);

@@ -181,6 +181,7 @@ struct dsql_conn {
     bool broken;              /* set once the connection is known to be unusable */
     int last_error_status;    /* status of the last failed statement (0 = none yet) */
     int64_t query_timeout_ms; /* each round trip must end within this */
+    int64_t round_trip_ms;    /* the bound of the current round trip */
     int64_t deadline_ms;      /* monotonic end of the current round trip */
     bool timed_out;           /* broken because the server missed a deadline */
     uint64_t tx_rows;         /* rows the open transaction's statements reported modified
@@ -238,6 +239,11 @@ typedef enum dsql__sql_kind {
 
 dsql__sql_kind dsql__sql_kind_of(const char *sql);
 
+/* True for statements that may take long by design: DDL (an index built synchronously on
+ * PostgreSQL, a table rewritten) and CALL (CALL sys.wait_for_job waits for an Aurora DSQL
+ * index build). Their round trips are bounded by DSQL__LONG_WAIT_MS at least. */
+bool dsql__sql_waits_long(const char *sql);
+
 /* Refuses, before anything is sent, n statements that are to run as one transaction but
  * break Aurora DSQL's rule for DDL: at most one DDL statement, and never DDL with DML
  * (DSQL_EUNSUPPORTED naming the statements; `what` names the call). */
@@ -248,8 +254,13 @@ int dsql__check_one_transaction(const dsql_stmt *stmts, size_t n, const char *wh
  * The connection is in non-blocking mode; these are the only places that wait for its
  * socket. A missed deadline marks the connection broken and is DSQL_ETIMEOUT. */
 
-/* Starts a round trip: its deadline is query_timeout_ms from now. */
-void dsql__conn_start_round_trip(dsql_conn *conn);
+/* The least bound of a round trip that runs DDL or CALL: Aurora DSQL ends every transaction
+ * at 5 minutes itself (54000), and a little more covers the answer's way back. */
+#define DSQL__LONG_WAIT_MS 330000
+
+/* Starts a round trip: its deadline is query_timeout_ms from now, or DSQL__LONG_WAIT_MS
+ * when that is longer and the round trip carries a statement that waits long by design. */
+void dsql__conn_start_round_trip(dsql_conn *conn, bool long_wait);
 /* Sends everything libpq has buffered, reading what arrives meanwhile. */
 int dsql__conn_flush(dsql_conn *conn, dsql_error *err);
 /* Waits until a result can be read without blocking. */
@@ -352,6 +363,16 @@ typedef struct dsql__body_mark {
 
 void dsql__pool_body_enter(dsql_pool *pool, dsql__body_mark *mark);
 void dsql__pool_body_leave(dsql_pool *pool, dsql__body_mark *mark);
+
+/* The connection of one attempt of a retried unit (a transaction, a pipelined
+ * transaction, a statement): the one *held from the attempt before, else a new acquire.
+ * Aurora DSQL's transient fault (XX000 "server unavailable") is retried on the same
+ * connection, so after an attempt that met it dsql__pool_attempt_done keeps the connection
+ * in *held (when it is healthy and outside any transaction) instead of releasing it; the
+ * unit releases what is still held once the retry loop ends. */
+int dsql__pool_attempt_conn(dsql_pool *pool, dsql_conn **held, dsql_conn **conn, dsql_error *err);
+void dsql__pool_attempt_done(dsql_pool *pool, dsql_conn **held, dsql_conn *conn, int rc,
+                             bool retryable);
 
 /* Checks opts (NULL = all defaults) and fills out with every value resolved: the
  * defaults for 0 fields (max 5, min 0, acquire 30000, idle 10000, lifetime 55 min).

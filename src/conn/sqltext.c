@@ -144,3 +144,12 @@ int dsql__check_one_transaction(const dsql_stmt *stmts, size_t n, const char *wh
                               what, ddl, dml);
     return DSQL_OK;
 }
+
+bool dsql__sql_waits_long(const char *sql)
+{
+    if (dsql__sql_kind_of(sql) == DSQL__SQL_DDL)
+        return true;
+    char kw[8];
+    first_keyword(sql, true, kw, sizeof kw);
+    return !strcmp(kw, "CALL");
+}

@@ -105,6 +105,7 @@ typedef struct tx_run {
     dsql_conn *fixed;
     dsql_tx_fn fn;
     void *ctx;
+    dsql_conn *held; /* pool: kept for the retry of a transient fault */
 } tx_run;
 
 static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
@@ -114,21 +115,23 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     int rc;
     if (t->pool) {
         dsql__pool_count_tx(t->pool, attempt > 1);
-        if ((rc = dsql_pool_acquire(t->pool, &conn, e)))
+        if ((rc = dsql__pool_attempt_conn(t->pool, &t->held, &conn, e)))
             return rc;
     } else if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
         return dsql_error_set(e, DSQL_EINVAL,
                               "the connection is already inside a transaction (or busy)");
     }
+    /* The body runs with a connection of a pool (dsql_transaction, or dsql_conn_transaction
+     * on a connection acquired from one): the same thread asking that pool for another
+     * connection meanwhile is the mix-up of handles, refused at once (pool.c). */
+    dsql_pool *owner = t->pool ? t->pool : conn->pool;
     dsql__body_mark mark;
-    if (t->pool)
-        dsql__pool_body_enter(t->pool, &mark);
+    if (owner)
+        dsql__pool_body_enter(owner, &mark);
     bool commit_sent;
     rc = run_once(conn, t->fn, t->ctx, e, &commit_sent);
-    if (t->pool) {
-        dsql__pool_body_leave(t->pool, &mark);
-        dsql_pool_release(t->pool, conn);
-    }
+    if (owner)
+        dsql__pool_body_leave(owner, &mark);
     if (rc == DSQL_ECONFLICT || dsql__is_occ_conflict(e->sqlstate, e->message)) {
         rc = e->status = DSQL_ECONFLICT;
         *retryable = true;
@@ -138,6 +141,8 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         /* A lost standalone connection cannot be retried on: only a pool gives a new one. */
         *retryable = !commit_sent && t->pool;
     }
+    if (t->pool)
+        dsql__pool_attempt_done(t->pool, &t->held, conn, rc, *retryable);
     return rc;
 }
 
@@ -157,8 +162,11 @@ static int run_tx(dsql_pool *pool, dsql_conn *fixed, dsql_tx_fn fn, void *ctx,
         u.log = fixed->log;
         u.log_ctx = fixed->log_ctx;
     }
-    tx_run t = {pool, fixed, fn, ctx};
-    return dsql__retry_run(&u, &t, attempts, err);
+    tx_run t = {pool, fixed, fn, ctx, NULL};
+    rc = dsql__retry_run(&u, &t, attempts, err);
+    if (t.held)
+        dsql_pool_release(pool, t.held);
+    return rc;
 }
 
 int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx, const dsql_retry_policy *policy,
@@ -192,6 +200,7 @@ typedef struct pipe_run {
     size_t n;
     dsql_result **res; /* n + 2 slots, or NULL */
     dsql_result **results;
+    dsql_conn *held; /* pool: kept for the retry of a transient fault */
 } pipe_run;
 
 static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
@@ -202,7 +211,7 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     int rc;
     if (t->pool) {
         dsql__pool_count_tx(t->pool, attempt > 1);
-        if ((rc = dsql_pool_acquire(t->pool, &conn, e)))
+        if ((rc = dsql__pool_attempt_conn(t->pool, &t->held, &conn, e)))
             return rc;
     }
     size_t failed = n + 2;
@@ -220,9 +229,12 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     }
     if (rc)
         dsql__conn_reset_tx(conn);
+    bool unknown =
+        rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || (rc == DSQL_EUNAVAILABLE && failed == n + 1);
+    *retryable = !unknown && (rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE);
     if (t->pool)
-        dsql_pool_release(t->pool, conn);
-    if (rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || (rc == DSQL_EUNAVAILABLE && failed == n + 1))
+        dsql__pool_attempt_done(t->pool, &t->held, conn, rc, *retryable);
+    if (unknown)
         /* The whole batch, COMMIT included, may have reached the server. */
         return dsql__commit_unknown(
             e, rc == DSQL_ECONNLOST  ? "connection lost during a pipelined transaction"
@@ -237,7 +249,15 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         dsql__err_prefix(e, "COMMIT");
     else if (failed <= n)
         dsql__err_prefix(e, "statement %zu of %zu", failed - 1, n);
-    *retryable = rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE;
+    if (dsql__is_row_limit(e)) {
+        /* The server's words say nothing of the cap itself, nor that it counts the batch
+         * as a whole. */
+        size_t len = strlen(e->message);
+        snprintf(e->message + len, sizeof e->message - len,
+                 " (one Aurora DSQL transaction modifies at most 3,000 rows, counted over all "
+                 "the statements of the pipelined transaction: split them over transactions of "
+                 "at most 3,000 rows; nothing was committed)");
+    }
     return rc;
 }
 
@@ -295,8 +315,10 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
 
     dsql__retry_unit u = {.policy = &p, .what = "Pipelined transaction", .attempt = pipe_attempt};
     dsql__db_logger(db, &u.log, &u.log_ctx);
-    pipe_run t = {pool, fixed, all, n, results ? res : NULL, results};
+    pipe_run t = {pool, fixed, all, n, results ? res : NULL, results, NULL};
     rc = dsql__retry_run(&u, &t, NULL, err);
+    if (t.held)
+        dsql_pool_release(pool, t.held);
     if (all != small)
         free(all);
     if (res != small_res)

@@ -4,10 +4,13 @@
  * connection is in non-blocking mode, and every wait here ends at the connection's
  * deadline for the current round trip (query_timeout_ms after it started). A connection
  * that missed its deadline is marked broken: what the server did with the statement is
- * unknown, so it is never used again.
+ * unknown, so it is never used again. The server is also asked to cancel whatever it is
+ * still running for that connection (a slow statement would otherwise run on, holding
+ * its locks, until it next writes to the dead socket).
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "conn/private.h"
@@ -29,20 +32,65 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
     }
 }
 
-void dsql__conn_start_round_trip(dsql_conn *conn)
+void dsql__conn_start_round_trip(dsql_conn *conn, bool long_wait)
 {
-    conn->deadline_ms = dsql__mono_ms() + conn->query_timeout_ms;
+    int64_t bound = conn->query_timeout_ms;
+    if (long_wait && bound < DSQL__LONG_WAIT_MS)
+        bound = DSQL__LONG_WAIT_MS;
+    conn->round_trip_ms = bound;
+    conn->deadline_ms = dsql__mono_ms() + bound;
+}
+
+/* The cancel request goes out from a thread of its own: PQcancel (libpq before 17 has no
+ * non-blocking form) opens a new TCP connection to the server and waits for it to close,
+ * and a caller whose deadline has passed must not wait for that. The thread owns the
+ * PGcancel (a copy of the connection's address and cancel key, independent of the
+ * PGconn, which may be closed meanwhile) and ends once PQcancel returns. */
+static void *cancel_main(void *arg)
+{
+    PGcancel *cancel = arg;
+    char errbuf[256];
+    PQcancel(cancel, errbuf, sizeof errbuf);
+    PQfreeCancel(cancel);
+    return NULL;
+}
+
+/* Asks the server to cancel what conn's backend runs; never waits. */
+static void send_cancel(dsql_conn *conn)
+{
+    PGcancel *cancel = PQstatus(conn->pg) == CONNECTION_OK ? PQgetCancel(conn->pg) : NULL;
+    if (!cancel)
+        return;
+    pthread_attr_t attr;
+    pthread_t thread;
+    bool started = pthread_attr_init(&attr) == 0;
+    if (started) {
+        started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&thread, &attr, cancel_main, cancel) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        PQfreeCancel(cancel);
+        return;
+    }
+    dsql__log(conn->log, conn->log_ctx, DSQL_LOG_WARN,
+              "No answer within %lld ms: asked the server to cancel the statement; the "
+              "connection is closed",
+              (long long)conn->round_trip_ms);
 }
 
 static int timed_out(dsql_conn *conn, const char *what, dsql_error *err)
 {
+    send_cancel(conn);
     conn->broken = true;
     conn->timed_out = true;
+    bool long_wait = conn->round_trip_ms > conn->query_timeout_ms;
     return dsql_error_set(err, DSQL_ETIMEOUT,
                           "no answer from the server within %lld ms while %s "
-                          "(query_timeout_ms); the connection was closed, since what the "
+                          "(query_timeout_ms%s); the connection was closed, since what the "
                           "server did with the statement is unknown",
-                          (long long)conn->query_timeout_ms, what);
+                          (long long)conn->round_trip_ms, what,
+                          long_wait ? ", or at least 330 s for DDL and CALL" : "");
 }
 
 int dsql__conn_flush(dsql_conn *conn, dsql_error *err)

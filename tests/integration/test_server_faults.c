@@ -1,8 +1,9 @@
 /*
  * What the server answers, made real in the throwaway PostgreSQL by functions and triggers:
  *  - Aurora DSQL's transient fault, XX000 "server unavailable": a transaction or a read is
- *    retried; at COMMIT, or under an autocommit write, the outcome is unknown and nothing
- *    is retried; a fault that persists ends as DSQL_EUNAVAILABLE after the retries;
+ *    retried, on the same connection as the service asks; at COMMIT, or under an autocommit write,
+ * the outcome is unknown and nothing is retried; a fault that persists ends as DSQL_EUNAVAILABLE
+ * after the retries;
  *  - the row cap's 54000 "transaction row limit exceeded": DSQL_ELIMIT with a hint that says
  *    what to do;
  *  - one transaction's worth of statements (dsql_pipeline_tx, dsql_conn_pipeline) holding two
@@ -61,15 +62,20 @@ static const dsql_retry_policy fast = {.base_delay_ms = 1, .max_delay_ms = 5};
 typedef struct body {
     int faults; /* the body's first statement fails this many times */
     int runs;
+    int64_t backend[8]; /* pg_backend_pid() seen by each run */
 } body;
 
 static int faulty_body(dsql_conn *conn, void *ctx, dsql_error *err)
 {
     body *b = ctx;
     b->runs++;
+    int rc = conn_query_int(conn, "SELECT pg_backend_pid()", NULL, 0,
+                            &b->backend[(b->runs - 1) % 8], err);
+    if (rc)
+        return rc;
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT %s_unavailable(%d)", t, b->faults);
-    int rc = dsql_conn_query(conn, sql, NULL, 0, NULL, err);
+    rc = dsql_conn_query(conn, sql, NULL, 0, NULL, err);
     if (rc)
         return rc;
     snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (%d)", t, b->runs);
@@ -91,6 +97,12 @@ static void transaction_retries_unavailable(void **state)
     dsql_pool_stats st;
     dsql_pool_get_stats(pool, &st);
     assert_int_equal(st.tx_retries, 1);
+    /* Retried on the same connection, as Aurora DSQL asks: held through the backoff, not
+     * given back to the pool and taken again. */
+    assert_int_equal(st.acquires, 1);
+    assert_int_equal(b.backend[1], b.backend[0]);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.idle, 1);
     dsql_pool_close(pool);
 }
 
@@ -108,6 +120,11 @@ static void persistent_unavailable_gives_up(void **state)
     assert_string_equal(err.sqlstate, "XX000");
     assert_non_null(strstr(err.message, "gave up after 4 attempts: server unavailable"));
     assert_string_equal(dsql_strerror(DSQL_EUNAVAILABLE), "service temporarily unavailable");
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.acquires, 1); /* all four attempts on one connection */
+    assert_int_equal(st.in_use, 0);   /* and it went back once the runner gave up */
+    assert_int_equal(st.idle, 1);
     dsql_pool_close(pool);
 }
 
@@ -124,6 +141,10 @@ static void autocommit_read_retried_write_unknown(void **state)
     assert_string_equal(dsql_result_text(res, 0, 0), "1");
     dsql_result_free(res);
     assert_int_equal(calls(), 2);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.acquires, 1); /* the read ran again on the same connection */
+    assert_int_equal(st.idle, 1);
 
     reset();
     snprintf(sql, sizeof sql, "INSERT INTO %s SELECT %s_unavailable(1)", t, t);
@@ -185,6 +206,10 @@ static void pipeline_statement_unavailable_is_retried(void **state)
     assert_dsql_ok(dsql_pipeline_tx(pool, s, 2, NULL, &fast, &err), err);
     assert_int_equal(calls(), 2);
     assert_int_equal(admin_long("SELECT count(*) FROM %s WHERE id = 5", t), 1);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.acquires, 1); /* the batch ran again on the same connection */
+    assert_int_equal(st.idle, 1);
     dsql_pool_close(pool);
 }
 
@@ -209,6 +234,34 @@ static void row_limit_says_what_to_do(void **state)
                         "an Aurora DSQL transaction modifies at most 3,000 rows (rows deleted by "
                         "ON DELETE CASCADE count too); split the work into transactions of at most "
                         "3,000 rows");
+    dsql_pool_close(pool);
+}
+
+/* A pipelined transaction over the cap: the message itself names the limit, that it counts
+ * the whole batch, and what to do. */
+static void pipeline_row_limit_names_the_cap(void **state)
+{
+    (void)state;
+    reset();
+    dsql_pool *pool = TEST_POOL(.database = DB);
+    char a[160], b[160];
+    snprintf(a, sizeof a, "INSERT INTO %s SELECT g FROM generate_series(1, 2000) g", t);
+    if (test_through_dsql_local()) /* the endpoint counts the rows itself */
+        snprintf(b, sizeof b, "INSERT INTO %s SELECT g FROM generate_series(2001, 3001) g", t);
+    else
+        snprintf(b, sizeof b,
+                 "DO $$ BEGIN RAISE EXCEPTION 'transaction row limit exceeded' "
+                 "USING ERRCODE = '54000'; END $$");
+    dsql_stmt s[] = {{a, NULL, 0}, {b, NULL, 0}};
+    dsql_error err;
+    assert_int_equal(dsql_pipeline_tx(pool, s, 2, NULL, NULL, &err), DSQL_ELIMIT);
+    assert_string_equal(err.sqlstate, "54000");
+    assert_string_equal(err.message,
+                        "statement 1 of 2: transaction row limit exceeded (one Aurora DSQL "
+                        "transaction modifies at most 3,000 rows, counted over all the statements "
+                        "of the pipelined transaction: split them over transactions of at most "
+                        "3,000 rows; nothing was committed)");
+    assert_int_equal(admin_long("SELECT count(*) FROM %s", t), 0);
     dsql_pool_close(pool);
 }
 
@@ -261,6 +314,7 @@ int main(void)
         cmocka_unit_test(unavailable_at_commit_is_unknown_outcome),
         cmocka_unit_test(pipeline_statement_unavailable_is_retried),
         cmocka_unit_test(row_limit_says_what_to_do),
+        cmocka_unit_test(pipeline_row_limit_names_the_cap),
         cmocka_unit_test(one_transaction_ddl_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

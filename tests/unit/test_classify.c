@@ -166,6 +166,26 @@ static void may_write(void **state)
     assert_false(dsql__sql_may_write("-- only a comment"));
 }
 
+static void waits_long(void **state)
+{
+    (void)state;
+    static const char *const long_waits[] = {
+        "CREATE INDEX ASYNC i ON t (a)", "create index i on t (a)", "ALTER TABLE t ADD b int",
+        "DROP TABLE t", "CALL sys.wait_for_job('x')", "/* c */ call p()", "-- c\nCREATE TABLE t ()",
+    };
+    static const char *const others[] = {
+        "SELECT pg_sleep(9)", "INSERT INTO t VALUES (1)", "UPDATE t SET a = 1", "COMMIT",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ", "CALLER", "", "/* never closed",
+        "WITH x AS (SELECT 1) SELECT * FROM x",
+    };
+    for (size_t i = 0; i < sizeof long_waits / sizeof long_waits[0]; i++)
+        if (!dsql__sql_waits_long(long_waits[i]))
+            fail_msg("'%s' was not given the long bound", long_waits[i]);
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (dsql__sql_waits_long(others[i]))
+            fail_msg("'%s' was given the long bound", others[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +194,7 @@ int main(void)
         cmocka_unit_test(policy),
         cmocka_unit_test(redaction),
         cmocka_unit_test(may_write),
+        cmocka_unit_test(waits_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,9 +8,14 @@
 #include "dsql/dsql.h"
 
 static const char *const env_vars[] = {
-    "CLUSTER_ENDPOINT", "CLUSTER_REGION", "REGION",        "CLUSTER_USER",      "AWS_PROFILE",
-    "PGHOST",           "PGHOSTADDR",     "PGPORT",        "PGDATABASE",        "PGUSER",
-    "PGPASSWORD",       "PGSSLMODE",      "PGSSLROOTCERT", "PGCONNECT_TIMEOUT", "PGAPPNAME",
+    "CLUSTER_ENDPOINT", "CLUSTER_REGION",
+    "REGION",           "CLUSTER_USER",
+    "AWS_PROFILE",      "PGHOST",
+    "PGHOSTADDR",       "PGPORT",
+    "PGDATABASE",       "PGUSER",
+    "PGPASSWORD",       "PGSSLMODE",
+    "PGSSLROOTCERT",    "PGCONNECT_TIMEOUT",
+    "PGAPPNAME",        "DSQL_QUERY_TIMEOUT_MS",
 };
 
 static int clear_env(void **state)
@@ -32,7 +37,7 @@ static void parse_all_keywords(void **state)
                                        "profile=dev expires_in=300 schema=myschema "
                                        "application_name=myapp sslmode=require "
                                        "sslrootcert=/tmp/ca.pem connect_timeout=7 "
-                                       "hostaddr=10.0.0.1",
+                                       "hostaddr=10.0.0.1 query_timeout_ms=2500",
                                        &err),
                      DSQL_OK);
     assert_string_equal(cfg.host, "db.example");
@@ -49,6 +54,7 @@ static void parse_all_keywords(void **state)
     assert_string_equal(cfg.sslmode, "require");
     assert_string_equal(cfg.sslrootcert, "/tmp/ca.pem");
     assert_int_equal(cfg.connect_timeout_s, 7);
+    assert_int_equal(cfg.query_timeout_ms, 2500);
     assert_string_equal(cfg.password, "it's");
     dsql_config_clear(&cfg);
     assert_null(cfg.host);
@@ -101,6 +107,11 @@ static void parse_errors(void **state)
         {"expires_in=604801", DSQL_EPARSE, "not '604801'"},
         {"expires_in=-5", DSQL_EPARSE, "not '-5'"},
         {"connect_timeout=-1", DSQL_EPARSE, "connect_timeout must be"},
+        {"query_timeout_ms=-1", DSQL_EPARSE,
+         "query_timeout_ms must be a number of milliseconds from 0 (default 60000) to "
+         "86400000, not '-1'"},
+        {"query_timeout_ms=86400001", DSQL_EPARSE, "not '86400001'"},
+        {"query_timeout_ms=5s", DSQL_EPARSE, "not '5s'"},
         {"auth=kerberos", DSQL_EPARSE, "auth must be 'iam', 'password' or 'auto', not 'kerberos'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -141,7 +152,22 @@ static void env_cluster(void **state)
     assert_string_equal(cfg.user, "app_user");
     assert_null(cfg.hostaddr);
     assert_int_equal(cfg.auth, DSQL_AUTH_IAM);
+    assert_int_equal(cfg.query_timeout_ms, 0); /* unset: the default */
     dsql_config_clear(&cfg);
+    setenv("DSQL_QUERY_TIMEOUT_MS", "15000", 1);
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.query_timeout_ms, 15000);
+    dsql_config_clear(&cfg);
+    cfg.query_timeout_ms = 700; /* set by code: kept */
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.query_timeout_ms, 700);
+    dsql_config_clear(&cfg);
+    setenv("DSQL_QUERY_TIMEOUT_MS", "soon", 1);
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_EPARSE);
+    assert_non_null(strstr(err.message, "environment variable DSQL_QUERY_TIMEOUT_MS: "
+                                        "query_timeout_ms must be a number of milliseconds"));
+    dsql_config_clear(&cfg);
+    unsetenv("DSQL_QUERY_TIMEOUT_MS");
 
     /* A cluster reached through a name of its own (CNAME, VPC endpoint): still IAM, so a
      * missing region is reported instead of a password being tried. */
@@ -195,7 +221,13 @@ static void env_postgres(void **state)
     assert_string_equal(cfg.sslmode, "verify-full");
     assert_string_equal(cfg.sslrootcert, "/ca.crt");
     assert_int_equal(cfg.auth, DSQL_AUTH_AUTO);
+    assert_int_equal(cfg.query_timeout_ms, 0);
     dsql_config_clear(&cfg);
+    setenv("DSQL_QUERY_TIMEOUT_MS", "1234", 1); /* plain PostgreSQL reads it too */
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.query_timeout_ms, 1234);
+    dsql_config_clear(&cfg);
+    unsetenv("DSQL_QUERY_TIMEOUT_MS");
 
     setenv("PGPORT", "port", 1);
     cfg.host = "kept";
@@ -288,6 +320,10 @@ static void spec_errors(void **state)
         {{.expires_in = 604801}, DSQL_ECONFIG, "expires_in must be 1..604800"},
         {{.expires_in = -1}, DSQL_ECONFIG, "expires_in must be"},
         {{.connect_timeout_s = -3}, DSQL_ECONFIG, "connect_timeout_s must not be negative"},
+        {{.query_timeout_ms = -5},
+         DSQL_ECONFIG,
+         "query_timeout_ms must be 0 (default 60000) to 86400000 milliseconds, not -5"},
+        {{.query_timeout_ms = 86400001}, DSQL_ECONFIG, "not 86400001"},
         {{.user = ""}, DSQL_ECONFIG, "user is empty"},
         {{.auth = (dsql_auth_mode)7}, DSQL_EINVAL, "auth mode 7"},
     };
