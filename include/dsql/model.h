@@ -42,6 +42,7 @@
 /* Declarations, comments and macro tables are aligned by hand: */
 /* clang-format off */
 
+#include <math.h> /* INFINITY, for DSQL_CHECK_MIN / _MAX */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +129,70 @@ typedef enum dsql_type_id {
 #define DSQL_JSON          .type = DSQL_T_JSON
 #define DSQL_JSONB         .type = DSQL_T_JSONB
 
+/* ---- validators (Sequelize's validate: {...}) ---- */
+
+/** What a dsql_check tests. Each runs on a value about to be written (insert, upsert,
+ * save, an update's DSQL_SET) before anything is sent; a NULL value is never checked (NOT
+ * NULL says whether it may be NULL). */
+typedef enum dsql_check_kind {
+    DSQL_CK_NONE = 0,
+    DSQL_CK_LEN,         /**< text: characters (UTF-8) in [lo, hi]; bytea: bytes */
+    DSQL_CK_RANGE,       /**< number (integer, real, double, numeric): value in [lo, hi] */
+    DSQL_CK_PATTERN,     /**< text: matches the POSIX extended regular expression pattern
+                              (searched: anchor it with ^...$ to match the whole value) */
+    DSQL_CK_NOT_PATTERN, /**< text: does not match pattern */
+    DSQL_CK_IS_IN,       /**< text: byte for byte one of list[0 .. n_list) */
+    DSQL_CK_NOT_IN,      /**< text: none of list */
+    DSQL_CK_EMAIL,       /**< text: an e-mail address local@domain.tld (ASCII) */
+    DSQL_CK_URL,         /**< text: an http, https or ftp URL with a host */
+    DSQL_CK_NOT_EMPTY,   /**< text: not "" and not only white space; bytea: not empty */
+    DSQL_CK_FN           /**< fn(value, ctx, why, cap) returns 0 (fine) or not (refused;
+                              it may write a reason into why) */
+} dsql_check_kind;
+
+/** A custom check: v is the value about to be written (never NULL-valued); return 0 to
+ * accept, anything else to refuse, after writing the reason into why[0 .. cap) (it goes
+ * into the error message: never write a secret there). Must be thread-safe. */
+typedef int (*dsql_check_fn)(const dsql_value *v, void *ctx, char *why, size_t cap);
+
+/** One validator of an attribute. Build with the DSQL_CHECK_* macros. */
+typedef struct dsql_check {
+    dsql_check_kind kind;
+    double lo, hi;              /**< LEN, RANGE: bounds, both included (+-INFINITY: none) */
+    const char *pattern;        /**< PATTERN, NOT_PATTERN */
+    const char *const *list;    /**< IS_IN, NOT_IN */
+    size_t n_list;
+    dsql_check_fn fn;           /**< FN */
+    void *ctx;                  /**< FN: passed to fn */
+    const char *message;        /**< replaces the check's own explanation in the error
+                                     (e.g. "must be a valid phone number"); NULL = built-in */
+    const void *reserved_[2];   /**< zero */
+} dsql_check;
+
+#define DSQL_CHECK_LEN(min_, max_)   {.kind = DSQL_CK_LEN, .lo = (min_), .hi = (max_)}
+#define DSQL_CHECK_RANGE(lo_, hi_)   {.kind = DSQL_CK_RANGE, .lo = (lo_), .hi = (hi_)}
+#define DSQL_CHECK_MIN(lo_)          {.kind = DSQL_CK_RANGE, .lo = (lo_), .hi = INFINITY}
+#define DSQL_CHECK_MAX(hi_)          {.kind = DSQL_CK_RANGE, .lo = -INFINITY, .hi = (hi_)}
+#define DSQL_CHECK_PATTERN(re_)      {.kind = DSQL_CK_PATTERN, .pattern = (re_)}
+#define DSQL_CHECK_NOT_PATTERN(re_)  {.kind = DSQL_CK_NOT_PATTERN, .pattern = (re_)}
+#define DSQL_CHECK_IS_IN(array_)                                                               \
+    {.kind = DSQL_CK_IS_IN, .list = (array_), .n_list = sizeof(array_) / sizeof((array_)[0])}
+#define DSQL_CHECK_NOT_IN(array_)                                                              \
+    {.kind = DSQL_CK_NOT_IN, .list = (array_), .n_list = sizeof(array_) / sizeof((array_)[0])}
+#define DSQL_CHECK_EMAIL             {.kind = DSQL_CK_EMAIL}
+#define DSQL_CHECK_URL               {.kind = DSQL_CK_URL}
+#define DSQL_CHECK_NOT_EMPTY         {.kind = DSQL_CK_NOT_EMPTY}
+#define DSQL_CHECK_FN(fn_, ctx_)     {.kind = DSQL_CK_FN, .fn = (fn_), .ctx = (ctx_)}
+/** A check with its own message, from its designated fields:
+ * DSQL_CHECK_MSG("must be a company address", .kind = DSQL_CK_PATTERN,
+ *                .pattern = "@example\\.com$"). */
+#define DSQL_CHECK_MSG(msg_, ...)    {__VA_ARGS__, .message = (msg_)}
+
+/** An attribute's validators: DSQL_ATTR(T, m, DSQL_STRING(80), DSQL_CHECKS(email_checks)),
+ * with `static const dsql_check email_checks[] = {DSQL_CHECK_EMAIL};`. */
+#define DSQL_CHECKS(array_)                                                                    \
+    .checks = (array_), .n_checks = sizeof(array_) / sizeof((array_)[0])
+
 /** One attribute (column) of a model. Build with DSQL_ATTR / DSQL_ATTR_AS. */
 typedef struct dsql_attr {
     const char *name;        /**< attribute name (used in where/order); the field's name by
@@ -150,6 +215,8 @@ typedef struct dsql_attr {
     dsql_value default_value;/**< client-side constant default when the value is NULL */
     int timestamp;           /**< DSQL_CREATED_AT / DSQL_UPDATED_AT: kept by the library */
     bool version;            /**< DSQL_VERSION: the row's optimistic version */
+    const dsql_check *checks;/**< validators of the values written (DSQL_CHECKS) */
+    size_t n_checks;
     const void *reserved_[2];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_attr;
 
@@ -221,6 +288,67 @@ typedef struct dsql_row_state {
 } dsql_row_state;
 
 /** A model: a table and the struct that holds one of its rows. */
+/* ---- hooks (Sequelize's hooks) ---- */
+
+/** When a model's hook is called. The before hooks run before anything is sent (and
+ * before validation, so a row they change is validated as sent); a non-zero return vetoes
+ * the call: DSQL_EVETO, nothing written. The after hooks run once the write has committed
+ * (or, inside the caller's transaction, once its statement succeeded); their return value
+ * is ignored. A hook is never called for a call that failed before its event. */
+typedef enum dsql_hook_event {
+    DSQL_HOOK_BEFORE_CREATE = 1, /**< dsql_create, find-or-create's insert: row */
+    DSQL_HOOK_AFTER_CREATE,      /**< row: as stored (server defaults included) */
+    DSQL_HOOK_BEFORE_SAVE,       /**< dsql_create and dsql_save (after the _CREATE / _UPDATE
+                                      hook): row */
+    DSQL_HOOK_AFTER_SAVE,
+    DSQL_HOOK_BEFORE_UPDATE,     /**< dsql_save: row */
+    DSQL_HOOK_AFTER_UPDATE,
+    DSQL_HOOK_BEFORE_UPSERT,     /**< dsql_upsert: row */
+    DSQL_HOOK_AFTER_UPSERT,
+    DSQL_HOOK_BEFORE_DESTROY,    /**< dsql_delete_row: row */
+    DSQL_HOOK_AFTER_DESTROY,
+    DSQL_HOOK_BEFORE_BULK_CREATE,/**< dsql_bulk_create: rows, n_rows */
+    DSQL_HOOK_AFTER_BULK_CREATE, /**< affected: the rows inserted */
+    DSQL_HOOK_BEFORE_BULK_UPDATE,/**< dsql_update, dsql_update_returning, dsql_increment:
+                                      assigns, n_assigns, where */
+    DSQL_HOOK_AFTER_BULK_UPDATE, /**< affected: the rows updated */
+    DSQL_HOOK_BEFORE_BULK_DESTROY,/**< dsql_delete: where */
+    DSQL_HOOK_AFTER_BULK_DESTROY /**< affected: the rows deleted (or marked, when paranoid) */
+} dsql_hook_event;
+
+/** What a hook is told. Pointers are borrowed for the call. */
+typedef struct dsql_hook {
+    dsql_hook_event event;
+    const struct dsql_model *model;
+    dsql_db *db;                 /**< the handle the call was given (a hook may run its own
+                                      statements on it; they are not part of the call's
+                                      transaction unless db is a connection in a
+                                      transaction) */
+    void *row;                   /**< one-row events: the caller's row; a before hook may
+                                      change it */
+    void *rows;                  /**< BULK_CREATE: the caller's array (changeable before) */
+    size_t n_rows;
+    const struct dsql_assign *assigns; /**< BULK_UPDATE */
+    size_t n_assigns;
+    const struct dsql_where *where; /**< BULK_UPDATE, BULK_DESTROY */
+    uint64_t affected;           /**< AFTER_BULK_*: rows written */
+    void *ctx;                   /**< the model's hook_ctx */
+    char *why;                   /**< a vetoing before hook may write its reason here (it
+                                      goes into the error: never a secret) */
+    size_t why_cap;
+    const void *reserved_[2];
+} dsql_hook;
+
+/** A model's hook: one function for every event (switch on h->event). Before events:
+ * return 0 to go on, non-zero to veto. Must be thread-safe when the model is used from
+ * several threads. */
+typedef int (*dsql_hook_fn)(dsql_hook *h);
+
+/** A model-level validator (Sequelize's model validate): the whole row about to be
+ * inserted or saved, after the attributes' checks; return 0 to accept, non-zero to refuse
+ * (DSQL_EVALIDATION) after writing the reason into why[0 .. cap). */
+typedef int (*dsql_row_check_fn)(const void *row, char *why, size_t cap);
+
 typedef struct dsql_model {
     uint32_t magic;
     const char *name;        /**< the struct's name, for messages */
@@ -232,6 +360,9 @@ typedef struct dsql_model {
     const dsql_index *indexes;
     size_t n_indexes;
     size_t state_offset;     /**< offsetof(the dsql_row_state member) + 1; 0 = none */
+    dsql_row_check_fn validate; /**< model-level validator (DSQL_VALIDATE_ROW); NULL = none */
+    dsql_hook_fn hook;       /**< the model's hooks (DSQL_HOOKS); NULL = none */
+    void *hook_ctx;          /**< passed to hook as h->ctx */
     const void *reserved_[4];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_model;
 
@@ -257,6 +388,10 @@ typedef struct dsql_model {
                             __VA_ARGS__}
 /** Names T's dsql_row_state member (see dsql_row_state). */
 #define DSQL_ROW_STATE(T, member) .state_offset = offsetof(T, member) + 1
+/** The model's row-level validator (a dsql_row_check_fn). */
+#define DSQL_VALIDATE_ROW(fn_) .validate = (fn_)
+/** The model's hook function and the context it is given. */
+#define DSQL_HOOKS(fn_, ctx_) .hook = (fn_), .hook_ctx = (ctx_)
 /** The model's indexes (an array of dsql_index). */
 #define DSQL_INDEXES(index_array)                                                              \
     .indexes = (index_array), .n_indexes = sizeof(index_array) / sizeof((index_array)[0])
@@ -685,6 +820,14 @@ DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, void *row,
 DSQL_API int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
                          uint64_t *affected, dsql_error *err);
 
+/**
+ * Deletes one row by its primary key (Sequelize's instance.destroy()): the model's
+ * BEFORE_DESTROY / AFTER_DESTROY hooks see row. DSQL_ENOTFOUND when no row has that key.
+ * One statement, atomic; in the caller's transaction it is checked against the row cap
+ * as dsql_delete is (ON DELETE CASCADE rows included).
+ */
+DSQL_API int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err);
+
 /** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3. */
 DSQL_DEPRECATED("renamed dsql_delete")
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
@@ -730,6 +873,7 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 #define dsql_increment(db, ...) (dsql_increment)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_save(db, ...) (dsql_save)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete_row(db, ...) (dsql_delete_row)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_or_create(db, ...) (dsql_find_or_create)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_query_models(db, ...) (dsql_query_models)(DSQL_DB(db), __VA_ARGS__)

@@ -64,7 +64,7 @@ int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err)
         if (rc)
             return rc;
     }
-    return DSQL_OK;
+    return dsql__checks_row(m, row, err);
 }
 
 /* ---- shared pieces ---- */
@@ -327,7 +327,10 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
     if (!row)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_create: %s row is NULL", m->name);
     dsql__fill_defaults(m, row);
-    if ((rc = dsql__validate_insert(m, row, err)) ||
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_CREATE, &h, err)) ||
+        (rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_SAVE, &h, err)) ||
+        (rc = dsql__validate_insert(m, row, err)) ||
         (rc = dsql__tx_reserve(db, 1, "dsql_create", m, err)))
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
@@ -350,6 +353,13 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
     if (rc) {
         dsql_result_free(res);
         return rc;
+    }
+    if (m->hook) {
+        size_t n = 0;
+        void *as_stored = res ? dsql_result_models(res, &n) : NULL;
+        h = (dsql_hook){.row = n == 1 ? as_stored : row};
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_CREATE, &h, NULL);
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_SAVE, &h, NULL);
     }
     if (stored)
         *stored = res;
@@ -403,7 +413,9 @@ int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict
     if ((rc = dsql__conflict_check(m, c, "dsql_upsert", err)))
         return rc;
     dsql__fill_defaults(m, row);
-    if ((rc = dsql__validate_insert(m, row, err)) ||
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_UPSERT, &h, err)) ||
+        (rc = dsql__validate_insert(m, row, err)) ||
         (rc = dsql__tx_reserve(db, 1, "dsql_upsert", m, err)))
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
@@ -418,6 +430,12 @@ int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict
     if (rc && stored) {
         dsql_result_free(*stored);
         *stored = NULL;
+    }
+    if (!rc && m->hook) {
+        size_t n = 0;
+        void *as_stored = stored ? dsql_result_models(*stored, &n) : NULL;
+        h = (dsql_hook){.row = n == 1 ? as_stored : row};
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_UPSERT, &h, NULL);
     }
     return rc;
 }
@@ -609,7 +627,7 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
          * the type): the sum is the server's, and it checks the column's range. */
         int k = dsql__params_add_checked(
             p, m, a, v, op == DSQL_ASSIGN_SET ? DSQL__USE_STORE : DSQL__USE_COMPARE, &e);
-        if (!k) {
+        if (!k || (op == DSQL_ASSIGN_SET && dsql__checks_run(m, a, v, &e))) {
             if (err)
                 *err = e;
             return e.status;
@@ -774,9 +792,9 @@ static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key
 
 /* dsql_update and its RETURNING forms (fn names the call; with returning, *res gets the
  * updated rows, hydrated, and the update is never chunked). */
-static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
-                      size_t n_assigns, const dsql_where *where, uint64_t *affected,
-                      dsql_result **res, dsql_error *err)
+static int update_exec(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                       size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                       dsql_result **res, dsql_error *err)
 {
     if (affected)
         *affected = 0;
@@ -863,6 +881,30 @@ static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const ds
                                       : "more rows matched than one Aurora DSQL transaction may "
                                         "modify (3,000), and the model has no primary key to "
                                         "update them in chunks by; nothing was updated");
+    }
+    return rc;
+}
+
+/* update_exec between the model's bulk-update hooks. */
+static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                      size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                      dsql_result **res, dsql_error *err)
+{
+    if (!m || !m->hook || !db || !assigns || !n_assigns || !where)
+        return update_exec(db, fn, m, assigns, n_assigns, where, affected, res, err);
+    if (affected)
+        *affected = 0;
+    int rc = dsql__model_check(m, err);
+    dsql_hook h = {.assigns = assigns, .n_assigns = n_assigns, .where = where};
+    if (rc || (rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_UPDATE, &h, err)))
+        return rc;
+    uint64_t changed = 0;
+    rc = update_exec(db, fn, m, assigns, n_assigns, where, &changed, res, err);
+    if (affected)
+        *affected = changed;
+    if (!rc) {
+        h.affected = res && *res ? (*res)->nrows : changed;
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_UPDATE, &h, NULL);
     }
     return rc;
 }
@@ -1046,6 +1088,10 @@ int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *at
                               "dsql_save: %s: the find that read this row did not load its "
                               "primary key",
                               m->name);
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_UPDATE, &h, err)) ||
+        (rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_SAVE, &h, err)))
+        return rc;
     const dsql_attr *stack_set[64];
     size_t cap = n_attrs ? n_attrs : m->n_attrs;
     const dsql_attr **set = cap <= 64 ? stack_set : malloc(cap * sizeof *set);
@@ -1059,8 +1105,15 @@ int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *at
                             "dsql_save: %s.%s (its version) was not loaded by the find that read "
                             "this row, so the save cannot check it; nothing was sent",
                             m->name, version->name);
-    for (size_t i = 0; !rc && i < n; i++)
+    for (size_t i = 0; !rc && i < n; i++) {
         rc = dsql__validate_attr(m, set[i], row, false, err);
+        if (!rc && set[i]->n_checks) {
+            dsql_value v = dsql__attr_value(set[i], row);
+            rc = dsql__checks_run(m, set[i], &v, err);
+        }
+    }
+    if (!rc && n)
+        rc = dsql__row_validator(m, row, err);
     if (!rc && n == 0 && !rec)
         rc = dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s: nothing to save", m->name);
     if (!rc && n)
@@ -1100,6 +1153,10 @@ int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *at
     if (!rc && rec)
         for (size_t i = 0; i < n; i++)
             dsql__row_saved(rec, set[i], row);
+    if (!rc) {
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_UPDATE, &h, NULL);
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_SAVE, &h, NULL);
+    }
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);

@@ -171,21 +171,10 @@ done:
     return rc;
 }
 
-int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
-                dsql_error *err)
+static int delete_exec(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                       uint64_t *affected, dsql_error *err)
 {
-    if (affected)
-        *affected = 0;
-    int rc = dsql__model_check(m, err);
-    if (rc)
-        return rc;
-    if (!db)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete: db is NULL");
-    if (!where)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_delete: %s: where is NULL (to delete every row on purpose, "
-                              "use DSQL_NOT_NULL on the primary key)",
-                              m->name);
+    int rc;
     if (dsql__db_in_transaction(db))
         return delete_in_tx(db, m, where, affected, err);
     const dsql_attr *key = dsql__model_pk(m);
@@ -243,6 +232,81 @@ int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint6
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     return rc;
+}
+
+/* The checks every delete makes before its hooks. */
+static int delete_args(dsql_db *db, const dsql_model *m, const char *fn, dsql_error *err)
+{
+    int rc = dsql__model_check(m, err);
+    if (rc)
+        return rc;
+    if (!db)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: db is NULL", fn);
+    return DSQL_OK;
+}
+
+int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                dsql_error *err)
+{
+    if (affected)
+        *affected = 0;
+    int rc = delete_args(db, m, "dsql_delete", err);
+    if (rc)
+        return rc;
+    if (!where)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_delete: %s: where is NULL (to delete every row on purpose, "
+                              "use DSQL_NOT_NULL on the primary key)",
+                              m->name);
+    dsql_hook h = {.where = where};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_DESTROY, &h, err)))
+        return rc;
+    uint64_t n = 0;
+    rc = delete_exec(db, m, where, &n, err);
+    if (affected)
+        *affected = n;
+    if (!rc) {
+        h.affected = n;
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_DESTROY, &h, NULL);
+    }
+    return rc;
+}
+
+int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err)
+{
+    int rc = delete_args(db, m, "dsql_delete_row", err);
+    if (rc)
+        return rc;
+    if (!row)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete_row: %s row is NULL", m->name);
+    const dsql_attr *key = dsql__model_pk(m);
+    if (!key)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete_row: model %s has no primary key",
+                              m->name);
+    if ((rc = dsql__validate_attr(m, key, row, false, err)))
+        return rc;
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_DESTROY, &h, err)))
+        return rc;
+    dsql_value v = dsql__attr_value(key, row);
+    dsql_where w = {.op = DSQL_OP_EQ, .attr = key->name, .values = &v, .n_values = 1};
+    uint64_t n = 0;
+    if ((rc = delete_exec(db, m, &w, &n, err)))
+        return rc;
+    if (n == 0) {
+        char pv[DSQL__PREVIEW_MAX];
+        const char *k = v.kind == DSQL_V_TEXT ? v.u.s : NULL;
+        char num[24];
+        if (v.kind == DSQL_V_INT) {
+            dsql__i64toa(v.u.i, num);
+            k = num;
+        }
+        return dsql_error_set(err, DSQL_ENOTFOUND, "dsql_delete_row: %s: no row with %s = %s",
+                              m->name, key->name,
+                              k ? dsql__preview(k, strlen(k), pv, sizeof pv) : "(key)");
+    }
+    dsql__hook_call(m, db, DSQL_HOOK_AFTER_DESTROY, &h, NULL);
+    return DSQL_OK;
 }
 
 int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,

@@ -170,6 +170,12 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
     /* The common case, the row exists, costs one round trip. */
     if (!rc)
         rc = find_first(db, m, where, res, err);
+    /* Not found: the create's before hooks see (and may change) the row to create. */
+    dsql_hook h = {.row = fresh};
+    if (!rc && !*res && m->hook &&
+        !(rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_CREATE, &h, err)) &&
+        !(rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_SAVE, &h, err)))
+        rc = dsql__validate_insert(m, fresh, err);
     if (!rc && !*res) {
         foc f = {m, where, fresh, NULL, false};
         dsql_error e = DSQL_ERROR_INIT;
@@ -188,6 +194,11 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
             *res = f.res;
             if (created)
                 *created = f.created;
+            if (f.created && m->hook) {
+                h = (dsql_hook){.row = f.res->rows};
+                dsql__hook_call(m, db, DSQL_HOOK_AFTER_CREATE, &h, NULL);
+                dsql__hook_call(m, db, DSQL_HOOK_AFTER_SAVE, &h, NULL);
+            }
         }
     }
     free(fresh);

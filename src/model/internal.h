@@ -421,7 +421,36 @@ int dsql__conflict_check(const dsql_model *m, const dsql_conflict *c, const char
                          dsql_error *err);
 
 /* Validates a row about to be inserted: NULL is allowed where the column has a server
- * default (.default_sql, sent as DEFAULT). */
+ * default (.default_sql, sent as DEFAULT); then its attributes' checks and the model's
+ * validator (dsql__checks_row). */
 int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err);
+
+/* ---- validators (check.c) ---- */
+
+/* Checks a's dsql_check table itself (kinds fit the type, bounds, a pattern, a list):
+ * DSQL_EINVAL naming model, attribute and check. Part of dsql__model_check. */
+int dsql__checks_declared(const dsql_model *m, const dsql_attr *a, dsql_error *err);
+
+/* Runs a's checks on v (a value about to be stored; NULL passes): DSQL_EVALIDATION naming
+ * model, attribute and check (never the value), DSQL_EINVAL for a pattern that does not
+ * compile. */
+int dsql__checks_run(const dsql_model *m, const dsql_attr *a, const dsql_value *v,
+                     dsql_error *err);
+
+/* Every attribute's checks on the row's members (kept timestamps and versions skipped),
+ * then the model's validator. */
+int dsql__checks_row(const dsql_model *m, const void *row, dsql_error *err);
+
+/* The model's row validator alone (DSQL_EVALIDATION when it refuses). */
+int dsql__row_validator(const dsql_model *m, const void *row, dsql_error *err);
+
+/* ---- hooks (hooks.c) ---- */
+
+/* Calls m's hook for event e with h's event-specific fields (the rest is filled in).
+ * A before event the hook refuses is DSQL_EVETO naming the model, the event and the hook's
+ * reason; after events never fail (err may be NULL). No hook: DSQL_OK. */
+int dsql__hook_call(const dsql_model *m, dsql_db *db, dsql_hook_event e, dsql_hook *h,
+                    dsql_error *err);
+bool dsql__hook_is_before(dsql_hook_event e);
 
 #endif

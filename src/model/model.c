@@ -260,7 +260,7 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
         int rc = check_attr(m, a, err);
-        if (rc)
+        if (rc || (rc = dsql__checks_declared(m, a, err)))
             return rc;
         if (m->state_offset && overlaps(a->offset, a->size, so, sizeof(dsql_row_state)))
             return dsql_error_set(err, DSQL_EINVAL,

@@ -76,6 +76,9 @@ static int setup(void **state)
                               note_indexes,
                               DSQL__ARRAY_LEN(note_indexes),
                               0,
+                              NULL,
+                              NULL,
+                              NULL,
                               {NULL}};
     dsql_config cfg;
     cluster_config(&cfg);

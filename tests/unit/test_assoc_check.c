@@ -92,7 +92,7 @@ static void test_bad(void **state)
     /* A source model without a primary key needs an explicit source key. */
     static const dsql_attr nopk_attrs[] = {DSQL_ATTR(owner, name, DSQL_STRING(30))};
     dsql_model nopk = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), nopk_attrs, 1, NULL, 0, 0, {NULL}};
+        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), nopk_attrs, 1, NULL, 0, 0, NULL, NULL, NULL, {NULL}};
     a = owner_pets;
     a.source = &nopk;
     expect_bad(&a, "association owner.pets (has-many): model owner has no primary key to use as "
@@ -100,7 +100,7 @@ static void test_bad(void **state)
     /* A broken model is reported through the association. */
     static const dsql_attr bad_attrs[] = {DSQL_ATTR(owner, name, DSQL_INTEGER)};
     dsql_model bad = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), bad_attrs, 1, NULL, 0, 0, {NULL}};
+        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), bad_attrs, 1, NULL, 0, 0, NULL, NULL, NULL, {NULL}};
     a = owner_pets;
     a.source = &bad;
     expect_bad(&a, "association pets: model owner: attribute \"name\": member is 8 bytes, "

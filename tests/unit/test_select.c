@@ -222,7 +222,7 @@ static void test_select_simple(void **state)
                       NULL,
                       0,
                       0,
-                      {NULL}};
+                      NULL, NULL, NULL, {NULL}};
     build(&b, &(dsql__select){.m = &odd, .q = &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("id"))}});
     EXPECT_SQL(&b, "SELECT \"na\"\"me; --\" FROM \"my schema\".\"we\"\"ird table\" ORDER BY "
                    "\"na\"\"me; --\" ASC");
@@ -310,7 +310,7 @@ static void test_select_errors(void **state)
     static const dsql_attr nopk_attrs[] = {DSQL_ATTR(owner, id, DSQL_UUID),
                                            DSQL_ATTR(owner, name, DSQL_TEXT)};
     dsql_model nopk = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), nopk_attrs, 2, NULL, 0, 0, {NULL}};
+        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), nopk_attrs, 2, NULL, 0, 0, NULL, NULL, NULL, {NULL}};
     dsql_assoc nopk_pets = owner_weighed_pets;
     nopk_pets.source = &nopk;
     nopk_pets.source_key = "id";
