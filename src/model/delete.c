@@ -295,15 +295,12 @@ int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err
         return rc;
     if (n == 0) {
         char pv[DSQL__PREVIEW_MAX];
-        const char *k = v.kind == DSQL_V_TEXT ? v.u.s : NULL;
-        char num[24];
-        if (v.kind == DSQL_V_INT) {
-            dsql__i64toa(v.u.i, num);
-            k = num;
-        }
+        if (v.kind == DSQL_V_INT)
+            dsql__i64toa(v.u.i, pv);
+        else
+            dsql__preview(v.u.s, strlen(v.u.s), pv, sizeof pv);
         return dsql_error_set(err, DSQL_ENOTFOUND, "dsql_delete_row: %s: no row with %s = %s",
-                              m->name, key->name,
-                              k ? dsql__preview(k, strlen(k), pv, sizeof pv) : "(key)");
+                              m->name, key->name, pv);
     }
     dsql__hook_call(m, db, DSQL_HOOK_AFTER_DESTROY, &h, NULL);
     return DSQL_OK;
