@@ -229,6 +229,14 @@ typedef struct dsql_attr {
 #define DSQL_CREATED_AT .timestamp = 1
 #define DSQL_UPDATED_AT .timestamp = 2
 
+/* Soft delete (Sequelize's paranoid: true), on a nullable DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP
+ * attribute: the model is then paranoid. dsql_delete and dsql_delete_row mark rows (the
+ * server's now()) instead of deleting them; finds, counts, aggregates, includes and
+ * updates skip marked rows unless the query says .with_deleted; dsql_restore unmarks;
+ * dsql_delete_force deletes. NULL at insert; an upsert that updates a marked row unmarks
+ * it. Assigning it yourself is DSQL_EINVAL. One per model. */
+#define DSQL_DELETED_AT .timestamp = 3
+
 /* Optimistic versioning across requests (Sequelize's version: true), on a DSQL_INTEGER or
  * DSQL_BIGINT attribute: 0 at insert, one more at every write of the row (update, save,
  * counter, association change, upsert's update); dsql_save writes only when the row still
@@ -527,6 +535,8 @@ typedef struct dsql_query {
                                             list on a model without DSQL_ROW_STATE (whose
                                             rows could not tell dsql_save which attributes
                                             they lack) */
+    bool with_deleted;                 /**< paranoid models (DSQL_DELETED_AT): also the rows
+                                            marked deleted, of the model and its includes */
     const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_query;
 
@@ -709,6 +719,7 @@ typedef struct dsql_aggregate_query {
     const dsql_having *having;         /**< ANDed conditions on the aggregates */
     size_t n_having;
     int64_t limit;                     /**< groups returned, in group order; 0 = all */
+    bool with_deleted;                 /**< a paranoid model's rows marked deleted too */
     const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_aggregate_query;
 
@@ -828,6 +839,21 @@ DSQL_API int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *whe
  */
 DSQL_API int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err);
 
+/**
+ * dsql_delete that deletes rows even of a paranoid model (Sequelize's force: true), marked
+ * or not; on other models the same as dsql_delete. Calls the bulk-destroy hooks.
+ */
+DSQL_API int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                               uint64_t *affected, dsql_error *err);
+
+/**
+ * Unmarks the marked rows of a paranoid model matching where (Sequelize's restore): one
+ * UPDATE ... SET deleted = NULL, chunked past the row cap as dsql_update is. *affected: the
+ * rows restored. DSQL_EINVAL for a model without DSQL_DELETED_AT.
+ */
+DSQL_API int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                          uint64_t *affected, dsql_error *err);
+
 /** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3. */
 DSQL_DEPRECATED("renamed dsql_delete")
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
@@ -874,6 +900,8 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 #define dsql_save(db, ...) (dsql_save)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete_row(db, ...) (dsql_delete_row)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete_force(db, ...) (dsql_delete_force)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_restore(db, ...) (dsql_restore)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_or_create(db, ...) (dsql_find_or_create)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_query_models(db, ...) (dsql_query_models)(DSQL_DB(db), __VA_ARGS__)

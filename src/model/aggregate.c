@@ -182,14 +182,19 @@ static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model 
     }
     dsql__sb_append(sql, " FROM ");
     dsql__sql_table(sql, m);
+    const char *sep = " WHERE ";
     if (q->where) {
-        dsql__sb_append(sql, " WHERE ");
+        dsql__sb_append(sql, " WHERE (");
         int rc = dsql__build_where(sql, p, m, NULL, q->where, err);
         if (rc) {
             dsql__err_prefix(err, "dsql_aggregate: where");
             return rc;
         }
+        dsql__sb_append_c(sql, ')');
+        sep = " AND ";
     }
+    if (!q->with_deleted)
+        dsql__append_alive(sql, m, NULL, sep, false);
     for (size_t i = 0; i < q->n_group_by; i++) {
         dsql__sb_append(sql, i ? ", " : " GROUP BY ");
         dsql__sql_ident(sql, dsql__attr_column(groups[i]));

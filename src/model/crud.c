@@ -271,6 +271,13 @@ static void append_conflict(dsql__strbuf *sql, const dsql_model *m, const dsql_c
         dsql__sb_append(sql, " = EXCLUDED.");
         dsql__sql_ident(sql, dsql__attr_column(a));
     }
+    const dsql_attr *del = dsql__deleted_attr(m);
+    if (del) { /* the row upserted exists again */
+        if (k++)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(del));
+        dsql__sb_append(sql, " = NULL");
+    }
     dsql__append_touch(sql, m, k == 0);
 }
 
@@ -294,7 +301,9 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
             const dsql_attr *a = &m->attrs[k];
             if (k)
                 dsql__sb_append(sql, ", ");
-            if (a->timestamp)
+            if (a->timestamp == DSQL__TS_DELETED)
+                dsql__sb_append(sql, "NULL");
+            else if (a->timestamp)
                 dsql__sb_append(sql, "now()");
             else if (a->version)
                 dsql__sb_append(sql, "0");
@@ -599,6 +608,13 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
         const dsql_value *v = &as[i].value;
         bool null = v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s);
         dsql_assign_op op = as[i].op;
+        if ((int)op == DSQL__ASSIGN_MARK || (int)op == DSQL__ASSIGN_UNMARK) {
+            /* soft delete and restore: only ever built by the library */
+            dsql__sb_append(sql, i ? ", " : "");
+            dsql__sql_ident(sql, dsql__attr_column(a));
+            dsql__sb_append(sql, (int)op == DSQL__ASSIGN_MARK ? " = now()" : " = NULL");
+            continue;
+        }
         if (a->timestamp || a->version)
             return dsql_error_set(err, DSQL_EINVAL,
                                   "update: %s.%s: a kept %s is written by the library", m->name,
@@ -660,8 +676,15 @@ typedef struct chunk_stmt {
     dsql__params p;
 } chunk_stmt;
 
+/* An update that restores marked rows (dsql_restore) works on the marked rows of a
+ * paranoid model; every other update on the rows not marked. */
+static bool restoring(const dsql_assign *as)
+{
+    return (int)as[0].op == DSQL__ASSIGN_UNMARK;
+}
+
 static int chunk_select(chunk_stmt *c, const dsql_model *m, const dsql_attr *key,
-                        const dsql_where *where, const char *last, const char *limit,
+                        const dsql_where *where, bool marked, const char *last, const char *limit,
                         dsql_error *err)
 {
     dsql__strbuf *sql = &c->sql;
@@ -674,6 +697,7 @@ static int chunk_select(chunk_stmt *c, const dsql_model *m, const dsql_attr *key
     if (rc)
         return rc;
     dsql__sb_append_c(sql, ')');
+    dsql__append_alive(sql, m, NULL, " AND ", marked);
     if (last) {
         dsql__sb_append(sql, " AND ");
         dsql__sql_ident(sql, dsql__attr_column(key));
@@ -697,7 +721,7 @@ static int build_chunk(chunk_stmt st[2], const dsql_model *m, const dsql_attr *k
         dsql__params_reset(&st[i].p);
     }
     dsql__sb_append(&st[0].sql, "SELECT max(k)::text, count(*) FROM (");
-    int rc = chunk_select(&st[0], m, key, where, last, limit, err);
+    int rc = chunk_select(&st[0], m, key, where, restoring(assigns), last, limit, err);
     dsql__sb_append(&st[0].sql, ") s (k)");
     if (!rc) {
         dsql__sb_append(&st[1].sql, "UPDATE ");
@@ -708,7 +732,7 @@ static int build_chunk(chunk_stmt st[2], const dsql_model *m, const dsql_attr *k
         dsql__sb_append(&st[1].sql, " WHERE ");
         dsql__sql_ident(&st[1].sql, dsql__attr_column(key));
         dsql__sb_append(&st[1].sql, " IN (");
-        rc = chunk_select(&st[1], m, key, where, last, limit, err);
+        rc = chunk_select(&st[1], m, key, where, restoring(assigns), last, limit, err);
         dsql__sb_append_c(&st[1].sql, ')');
     }
     for (int i = 0; !rc && i < 2; i++)
@@ -792,9 +816,9 @@ static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key
 
 /* dsql_update and its RETURNING forms (fn names the call; with returning, *res gets the
  * updated rows, hydrated, and the update is never chunked). */
-static int update_exec(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
-                       size_t n_assigns, const dsql_where *where, uint64_t *affected,
-                       dsql_result **res, dsql_error *err)
+int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                      size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                      dsql_result **res, dsql_error *err)
 {
     if (affected)
         *affected = 0;
@@ -815,10 +839,12 @@ static int update_exec(dsql_db *db, const char *fn, const dsql_model *m, const d
     dsql__sql_table(&sql, m);
     rc = set_list(&sql, &p, m, assigns, n_assigns, err);
     if (!rc) {
-        dsql__sb_append(&sql, " WHERE ");
+        dsql__sb_append(&sql, " WHERE (");
         rc = dsql__build_where(&sql, &p, m, NULL, where, err);
         if (rc)
             dsql__err_prefix(err, "where");
+        dsql__sb_append_c(&sql, ')');
+        dsql__append_alive(&sql, m, NULL, " AND ", restoring(assigns));
     }
     dsql_error e = DSQL_ERROR_INIT;
     /* Inside the caller's transaction the update cannot be split, and the server's refusal
@@ -885,13 +911,17 @@ static int update_exec(dsql_db *db, const char *fn, const dsql_model *m, const d
     return rc;
 }
 
-/* update_exec between the model's bulk-update hooks. */
+/* dsql__update_exec between the model's bulk-update hooks. */
 static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
                       size_t n_assigns, const dsql_where *where, uint64_t *affected,
                       dsql_result **res, dsql_error *err)
 {
+    for (size_t i = 0; assigns && i < n_assigns; i++)
+        if ((int)assigns[i].op == DSQL__ASSIGN_MARK || (int)assigns[i].op == DSQL__ASSIGN_UNMARK)
+            return dsql_error_set(err, DSQL_EINVAL, "%s: assignment %zu: unknown op %d", fn, i + 1,
+                                  (int)assigns[i].op);
     if (!m || !m->hook || !db || !assigns || !n_assigns || !where)
-        return update_exec(db, fn, m, assigns, n_assigns, where, affected, res, err);
+        return dsql__update_exec(db, fn, m, assigns, n_assigns, where, affected, res, err);
     if (affected)
         *affected = 0;
     int rc = dsql__model_check(m, err);
@@ -899,7 +929,7 @@ static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const ds
     if (rc || (rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_UPDATE, &h, err)))
         return rc;
     uint64_t changed = 0;
-    rc = update_exec(db, fn, m, assigns, n_assigns, where, &changed, res, err);
+    rc = dsql__update_exec(db, fn, m, assigns, n_assigns, where, &changed, res, err);
     if (affected)
         *affected = changed;
     if (!rc) {

@@ -245,24 +245,38 @@ static int delete_args(dsql_db *db, const dsql_model *m, const char *fn, dsql_er
     return DSQL_OK;
 }
 
-int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
-                dsql_error *err)
+/* A paranoid model's rows are marked (or unmarked), not deleted: an update of the
+ * DSQL_DELETED_AT column, chunked past the row cap like any update. */
+static int mark(dsql_db *db, const char *fn, const dsql_model *m, const dsql_where *where,
+                bool restore, uint64_t *affected, dsql_error *err)
+{
+    const dsql_attr *d = dsql__deleted_attr(m);
+    dsql_assign as = {.attr = d->name,
+                      .op = (dsql_assign_op)(restore ? DSQL__ASSIGN_UNMARK : DSQL__ASSIGN_MARK)};
+    return dsql__update_exec(db, fn, m, &as, 1, where, affected, NULL, err);
+}
+
+static int delete_where(dsql_db *db, const char *fn, const dsql_model *m, const dsql_where *where,
+                        bool force, uint64_t *affected, dsql_error *err)
 {
     if (affected)
         *affected = 0;
-    int rc = delete_args(db, m, "dsql_delete", err);
+    int rc = delete_args(db, m, fn, err);
     if (rc)
         return rc;
     if (!where)
         return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_delete: %s: where is NULL (to delete every row on purpose, "
+                              "%s: %s: where is NULL (to delete every row on purpose, "
                               "use DSQL_NOT_NULL on the primary key)",
-                              m->name);
+                              fn, m->name);
     dsql_hook h = {.where = where};
     if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_DESTROY, &h, err)))
         return rc;
     uint64_t n = 0;
-    rc = delete_exec(db, m, where, &n, err);
+    if (!force && dsql__deleted_attr(m))
+        rc = mark(db, fn, m, where, false, &n, err);
+    else
+        rc = delete_exec(db, m, where, &n, err);
     if (affected)
         *affected = n;
     if (!rc) {
@@ -270,6 +284,39 @@ int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint6
         dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_DESTROY, &h, NULL);
     }
     return rc;
+}
+
+int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                dsql_error *err)
+{
+    return delete_where(db, "dsql_delete", m, where, false, affected, err);
+}
+
+int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                      dsql_error *err)
+{
+    return delete_where(db, "dsql_delete_force", m, where, true, affected, err);
+}
+
+int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                 dsql_error *err)
+{
+    if (affected)
+        *affected = 0;
+    int rc = delete_args(db, m, "dsql_restore", err);
+    if (rc)
+        return rc;
+    if (!dsql__deleted_attr(m))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_restore: model %s is not paranoid (it has no DSQL_DELETED_AT "
+                              "attribute)",
+                              m->name);
+    if (!where)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_restore: %s: where is NULL (to restore every row on purpose, "
+                              "use DSQL_NOT_NULL on the primary key)",
+                              m->name);
+    return mark(db, "dsql_restore", m, where, true, affected, err);
 }
 
 int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err)
@@ -291,7 +338,8 @@ int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err
     dsql_value v = dsql__attr_value(key, row);
     dsql_where w = {.op = DSQL_OP_EQ, .attr = key->name, .values = &v, .n_values = 1};
     uint64_t n = 0;
-    if ((rc = delete_exec(db, m, &w, &n, err)))
+    if ((rc = dsql__deleted_attr(m) ? mark(db, "dsql_delete_row", m, &w, false, &n, err)
+                                    : delete_exec(db, m, &w, &n, err)))
         return rc;
     if (n == 0) {
         char pv[DSQL__PREVIEW_MAX];

@@ -326,6 +326,27 @@ static inline void dsql__put_ptr(void *out, const void *p)
 
 #define DSQL__TS_CREATED 1
 #define DSQL__TS_UPDATED 2
+#define DSQL__TS_DELETED 3
+
+/* Internal assignment ops of the soft-delete attribute (never accepted from a caller):
+ * col = now() (mark) and col = NULL (restore). */
+#define DSQL__ASSIGN_MARK   0x7001
+#define DSQL__ASSIGN_UNMARK 0x7002
+
+/* UPDATE m SET assigns WHERE where (crud.c), without hooks: chunked past the row cap on a
+ * pool, tallied in the caller's transaction; rows in *res when res is not NULL. On a
+ * paranoid model it reaches the rows not marked deleted (marked ones for a restore). */
+int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m,
+                      const dsql_assign *assigns, size_t n_assigns, const dsql_where *where,
+                      uint64_t *affected, dsql_result **res, dsql_error *err);
+
+/* m's DSQL_DELETED_AT attribute, or NULL when m is not paranoid. */
+const dsql_attr *dsql__deleted_attr(const dsql_model *m);
+
+/* For a paranoid model: appends "<sep>alias.col IS NULL" (IS NOT NULL when marked) and
+ * returns true; else appends nothing and returns false. */
+bool dsql__append_alive(dsql__strbuf *sql, const dsql_model *m, const char *alias,
+                        const char *sep, bool marked);
 
 /* Appends ", col = now()" for each DSQL_UPDATED_AT attribute of m (first: no comma). */
 void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first);

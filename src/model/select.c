@@ -218,6 +218,8 @@ static void node_tables(sctx *c, const dsql__node *nd)
 
 static int include_where(sctx *c, const dsql__node *nd)
 {
+    if (!c->q->with_deleted)
+        dsql__append_alive(c->sb, nd->m, nd->alias, " AND ", false);
     if (!nd->inc->where)
         return DSQL_OK;
     dsql__sb_append(c->sb, " AND (");
@@ -367,6 +369,9 @@ static int emit_where(sctx *c, bool exists)
         }
         dsql__sb_append_c(c->sb, ')');
     }
+    /* A paranoid model's rows marked deleted are not found unless asked for. */
+    if (!c->q->with_deleted && dsql__append_alive(c->sb, c->s->m, c->qual, sep, false))
+        sep = " AND ";
     for (size_t k = 1; exists && k < c->plan->n_nodes; k++) {
         if (c->plan->nodes[k].parent == 0 && c->plan->nodes[k].inc->required) {
             dsql__sb_append(c->sb, sep);
