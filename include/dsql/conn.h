@@ -188,6 +188,14 @@ typedef struct dsql_value {
 #define DSQL_INT(n)      ((dsql_value){.kind = DSQL_V_INT, .u.i = (int64_t)(n)})
 #define DSQL_DBL(x)      ((dsql_value){.kind = DSQL_V_DOUBLE, .u.d = (double)(x)})
 #define DSQL_BOOL(x)     ((dsql_value){.kind = DSQL_V_BOOL, .u.b = (bool)(x)})
+/* The same as braced initializers, constant expressions for static tables (a scope's
+ * where: static const dsql_scope s[] = {{.name = "x", .where = DSQL_EQ("a",
+ * DSQL_STATIC_INT(1))}}), where the compound literals above are not constants. */
+#define DSQL_STATIC_NULL   {.kind = DSQL_V_NULL}
+#define DSQL_STATIC_STR(str_) {.kind = DSQL_V_TEXT, .u.s = (str_)}
+#define DSQL_STATIC_INT(n_) {.kind = DSQL_V_INT, .u.i = (int64_t)(n_)}
+#define DSQL_STATIC_DBL(x_) {.kind = DSQL_V_DOUBLE, .u.d = (double)(x_)}
+#define DSQL_STATIC_BOOL(x_) {.kind = DSQL_V_BOOL, .u.b = (bool)(x_)}
 #define DSQL_BYTES(p, n) ((dsql_value){.kind = DSQL_V_BYTES, .u.bytes = {(p), (n)}})
 
 /* ---- results ---- */

@@ -183,14 +183,24 @@ static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model 
     dsql__sb_append(sql, " FROM ");
     dsql__sql_table(sql, m);
     const char *sep = " WHERE ";
-    if (q->where) {
-        dsql__sb_append(sql, " WHERE (");
-        int rc = dsql__build_where(sql, p, m, NULL, q->where, err);
+    dsql__scoped scoped;
+    const dsql_query *sq;
+    dsql_query wq = {
+        .where = q->where, .scopes = q->scopes, .n_scopes = q->n_scopes, .unscoped = q->unscoped};
+    int src = dsql__scope_apply(m, &wq, true, &scoped, &sq, err);
+    if (src)
+        return src;
+    const dsql_where *where = sq->where;
+    if (where) {
+        bool paranoid = dsql__deleted_attr(m) != NULL;
+        dsql__sb_append(sql, paranoid ? " WHERE (" : " WHERE ");
+        int rc = dsql__build_where(sql, p, m, NULL, where, err);
         if (rc) {
             dsql__err_prefix(err, "dsql_aggregate: where");
             return rc;
         }
-        dsql__sb_append_c(sql, ')');
+        if (paranoid)
+            dsql__sb_append_c(sql, ')');
         sep = " AND ";
     }
     if (!q->with_deleted)
@@ -279,7 +289,13 @@ int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *
     dsql__strbuf sql[2] = {DSQL__STRBUF_INIT, DSQL__STRBUF_INIT};
     dsql__params p[2] = {DSQL__PARAMS_INIT, DSQL__PARAMS_INIT};
     dsql__plan count_plan = DSQL__PLAN_INIT, plan = DSQL__PLAN_INIT;
-    dsql_query where_only = {.where = q ? q->where : NULL};
+    dsql_query where_only = {0};
+    if (q)
+        where_only = (dsql_query){.where = q->where,
+                                  .with_deleted = q->with_deleted,
+                                  .scopes = q->scopes,
+                                  .n_scopes = q->n_scopes,
+                                  .unscoped = q->unscoped};
     dsql_result *out[2] = {NULL, NULL};
     rc = dsql__build_select(&(dsql__select){.m = m, .q = &where_only, .count = true}, &sql[0],
                             &p[0], &count_plan, err);

@@ -839,12 +839,15 @@ int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const ds
     dsql__sql_table(&sql, m);
     rc = set_list(&sql, &p, m, assigns, n_assigns, err);
     if (!rc) {
-        dsql__sb_append(&sql, " WHERE (");
+        bool paranoid = dsql__deleted_attr(m) != NULL;
+        dsql__sb_append(&sql, paranoid ? " WHERE (" : " WHERE ");
         rc = dsql__build_where(&sql, &p, m, NULL, where, err);
         if (rc)
             dsql__err_prefix(err, "where");
-        dsql__sb_append_c(&sql, ')');
-        dsql__append_alive(&sql, m, NULL, " AND ", restoring(assigns));
+        if (paranoid) {
+            dsql__sb_append_c(&sql, ')');
+            dsql__append_alive(&sql, m, NULL, " AND ", restoring(assigns));
+        }
     }
     dsql_error e = DSQL_ERROR_INIT;
     /* Inside the caller's transaction the update cannot be split, and the server's refusal

@@ -271,6 +271,28 @@ typedef struct dsql__plan {
         .n_nodes = 0                                                                               \
     }
 
+/* ---- scopes (scope.c) ---- */
+
+#define DSQL__SCOPES_MAX 8 /* scopes applied to one query, the default one included */
+
+/* A query with its model's scopes applied (storage for dsql__scope_apply). */
+typedef struct dsql__scoped {
+    dsql_query q;
+    dsql_where and_node;
+    const dsql_where *wheres[DSQL__SCOPES_MAX + 1];
+    dsql_include inc[DSQL__MAX_INCLUDES];
+} dsql__scoped;
+
+/* q (NULL = none) with m's default scope (unless q->unscoped) and the scopes q names
+ * applied: *out is q itself when there is nothing to apply, else out->q. For a count the
+ * scopes' includes, attributes, order and limit are left out. DSQL_EINVAL naming an
+ * unknown scope, or too many scopes or includes. */
+int dsql__scope_apply(const dsql_model *m, const dsql_query *q, bool count, dsql__scoped *s,
+                      const dsql_query **out, dsql_error *err);
+
+/* The model's scope table itself (names set and unique). Part of dsql__model_check. */
+int dsql__scopes_declared(const dsql_model *m, dsql_error *err);
+
 /* A SELECT to build. */
 typedef struct dsql__select {
     const dsql_model *m;

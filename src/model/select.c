@@ -524,6 +524,12 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
     int rc = dsql__model_check(s->m, c.err);
     if (rc)
         return rc;
+    /* The model's scopes merged in (c.q is the query itself when there are none). */
+    dsql__scoped scoped;
+    const dsql_query *scoped_q;
+    if ((rc = dsql__scope_apply(s->m, s->q, s->count, &scoped, &scoped_q, c.err)))
+        return rc;
+    c.q = scoped_q ? scoped_q : &no_query;
     const dsql_query *q = c.q;
     if (q->limit < 0 || q->offset < 0 || s->limit < 0)
         return dsql_error_set(c.err, DSQL_EINVAL,
