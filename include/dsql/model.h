@@ -549,6 +549,12 @@ typedef struct dsql_include {
     size_t n_order;
     const struct dsql_include *include;/**< nested includes of the included model */
     size_t n_include;
+    const char *const *attributes;     /**< the included model's attributes to select;
+                                            NULL = all (its primary key and the key that
+                                            ties it to its parent are always selected); as
+                                            for the query's own list, its model needs
+                                            DSQL_ROW_STATE or the query read_only */
+    size_t n_attributes;
 } dsql_include;
 
 /** What to find. All members optional; a zeroed query matches every row. */

@@ -547,12 +547,17 @@ int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_
     int rc = check_db(db, "dsql_count", err);
     if (rc)
         return rc;
+    dsql_query q = {.where = where};
+    return dsql__count(db, &(dsql__select){.m = m, .q = &q, .count = true}, count, err);
+}
+
+int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err)
+{
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     dsql__plan plan = DSQL__PLAN_INIT;
-    dsql_query q = {.where = where};
     PGresult *pg = NULL;
-    rc = dsql__build_select(&(dsql__select){.m = m, .q = &q, .count = true}, &sql, &p, &plan, err);
+    int rc = dsql__build_select(s, &sql, &p, &plan, err);
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, err);
     if (!rc) {

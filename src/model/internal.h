@@ -300,6 +300,7 @@ typedef struct dsql__select {
     const dsql_where *extra; /* ANDed with q->where (primary key, association key) */
     int64_t limit;           /* > 0: overrides q->limit (find_one: 1) */
     bool count;              /* SELECT count(*) (where only) */
+    const dsql_attr *count_distinct; /* with count: count(DISTINCT this attribute of m) */
     /* Lazy loading (dsql_get_associated): the rows of m = via->target associated with
      * via_row, a row of via->source. Adds the key condition (and for belongs-to-many the
      * join through via->through). */
@@ -447,6 +448,9 @@ static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__pa
 /* Builds s, runs it on db and hydrates the rows: *out (dsql_result_free) holds
  * (*out)->rows / (*out)->nrows. The whole of a find, for every caller. */
 int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error *err);
+
+/* Runs a count(*) select (s->count set): *count. */
+int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err);
 
 /* Fills client-side defaults into row's NULL members: a fresh UUIDv4 for
  * .default_uuid_v4, the constant .default_value (text members then point at the
