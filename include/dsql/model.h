@@ -768,6 +768,13 @@ typedef struct dsql_aggregate_query {
     const char *const *scopes;         /**< the model's scopes whose wheres apply, by name */
     size_t n_scopes;
     bool unscoped;                     /**< without the model's default scope */
+    const struct dsql_assoc *const *join; /**< associations of the model LEFT JOINed (up to
+                                            8), so that group_by and aggs may name their
+                                            targets' attributes as "alias.attr" (e.g.
+                                            "owner.city"); rows without a match group
+                                            under NULL; a to-many join repeats the model's
+                                            rows once per match, as SQL does */
+    size_t n_join;
     const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_aggregate_query;
 
