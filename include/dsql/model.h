@@ -472,6 +472,10 @@ typedef struct dsql_where {
     size_t n_values;
     const struct dsql_where *const *children; /* AND / OR: n; NOT: 1 */
     size_t n_children;
+    const char *const *path; /* JSON / JSONB attribute: compare the value at this path
+                                (object keys; "[n]" is array element n) instead of the
+                                column: DSQL_JSON_EQ(...) */
+    size_t n_path;
 } dsql_where;
 
 #define DSQL__VALUES(...) (const dsql_value[]){__VA_ARGS__}
@@ -488,6 +492,55 @@ typedef struct dsql_where {
 #define DSQL_GTE(a, ...)   DSQL__CMP(DSQL_OP_GTE, a, __VA_ARGS__)
 #define DSQL_LIKE(a, ...)  DSQL__CMP(DSQL_OP_LIKE, a, __VA_ARGS__)
 #define DSQL_ILIKE(a, ...) DSQL__CMP(DSQL_OP_ILIKE, a, __VA_ARGS__)
+/**
+ * Conditions on the value inside a JSON / JSONB attribute, at a path of object keys
+ * ("[n]" is array element n): DSQL_JSON_EQ("meta", DSQL_PATH("audio", "codec"),
+ * DSQL_STR("aac")) is ("meta" -> $1::text ->> $2::text) = $3. The value found is compared
+ * as text with text values, as a number (numeric) with integer and double values, as a
+ * boolean with bool values; a missing key or a JSON null is NULL (DSQL_JSON_IS_NULL).
+ */
+/* The path argument must be DSQL_PATH(...) (or an array: its size gives the steps); it
+ * is not passed through another macro, whose argument splitting would cut it at its commas. */
+#define DSQL_PATH(...) ((const char *const[]){__VA_ARGS__})
+#define DSQL_JSON_EQ(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_EQ, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_NE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_NE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LT(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LT, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LTE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LTE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_GT(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_GT, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_GTE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_GTE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LIKE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LIKE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_IN(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_IN, .attr = (a), .path = (path_),                       \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__),                                  \
+                         .n_values = DSQL__NVALUES(__VA_ARGS__)})
+#define DSQL_JSON_IS_NULL(a, path_)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_IS_NULL, .attr = (a), .path = (path_),                  \
+                         .n_path = sizeof(path_) / sizeof(const char *)})
+#define DSQL_JSON_NOT_NULL(a, path_)                                                           \
+    (&(const dsql_where){.op = DSQL_OP_NOT_NULL, .attr = (a), .path = (path_),                 \
+                         .n_path = sizeof(path_) / sizeof(const char *)})
 #define DSQL_IS_NULL(a)  (&(const dsql_where){.op = DSQL_OP_IS_NULL, .attr = (a)})
 #define DSQL_NOT_NULL(a) (&(const dsql_where){.op = DSQL_OP_NOT_NULL, .attr = (a)})
 #define DSQL_BETWEEN(a, lo, hi)                                                                \
