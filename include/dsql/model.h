@@ -962,6 +962,17 @@ DSQL_API int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_wher
 DSQL_API int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           uint64_t *affected, dsql_error *err);
 
+/**
+ * dsql_delete that hands back the rows as they were (Sequelize's destroy with returning:
+ * true): one DELETE ... RETURNING (on a paranoid model, the UPDATE that marks them).
+ * *rows / *n as dsql_find_all, owned by *res (dsql_result_free). Atomic, never chunked:
+ * more rows than one Aurora DSQL transaction may modify (3,000 with the rows ON DELETE
+ * CASCADE reaches; fewer in the caller's transaction when it has written already) is
+ * DSQL_ELIMIT with nothing deleted. Calls the bulk-destroy hooks.
+ */
+DSQL_API int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                                   void *rows, size_t *n, dsql_result **res, dsql_error *err);
+
 /** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3. */
 DSQL_DEPRECATED("renamed dsql_delete")
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
@@ -1009,6 +1020,7 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 #define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete_row(db, ...) (dsql_delete_row)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete_force(db, ...) (dsql_delete_force)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete_returning(db, ...) (dsql_delete_returning)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_restore(db, ...) (dsql_restore)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_or_create(db, ...) (dsql_find_or_create)(DSQL_DB(db), __VA_ARGS__)

@@ -376,7 +376,7 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
 }
 
 /* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
-static void append_returning(dsql__strbuf *sql, const dsql_model *m)
+void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m)
 {
     dsql__sb_append(sql, " RETURNING ");
     for (size_t k = 0; k < m->n_attrs; k++) {
@@ -387,7 +387,7 @@ static void append_returning(dsql__strbuf *sql, const dsql_model *m)
 }
 
 /* A RETURNING result as m's rows (takes pg). */
-static int hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
+int dsql__hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
 {
     *res = dsql__result_new(pg);
     if (!*res) {
@@ -435,7 +435,7 @@ int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     if (!rc && stored)
-        rc = hydrated(pg, m, stored, err);
+        rc = dsql__hydrated(pg, m, stored, err);
     if (rc && stored) {
         dsql_result_free(*stored);
         *stored = NULL;
@@ -870,14 +870,14 @@ int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const ds
         dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
     }
     if (!rc && res)
-        append_returning(&sql, m);
+        dsql__append_returning(&sql, m);
     uint64_t changed = 0;
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, &e);
     if (!rc)
         changed = affected_of(pg);
     if (!rc && res && changed > 0) {
-        rc = hydrated(pg, m, res, &e);
+        rc = dsql__hydrated(pg, m, res, &e);
         pg = NULL;
     }
     PQclear(pg);

@@ -449,6 +449,12 @@ static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__pa
  * (*out)->rows / (*out)->nrows. The whole of a find, for every caller. */
 int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error *err);
 
+/* " RETURNING" every attribute's column, in declaration order. */
+void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m);
+
+/* A RETURNING result as m's rows in *res (takes pg, also on failure). */
+int dsql__hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err);
+
 /* Runs a count(*) select (s->count set): *count. */
 int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err);
 
