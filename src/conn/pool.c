@@ -83,6 +83,8 @@ struct dsql_pool {
     ep_state eps[DSQL__MAX_ENDPOINTS];
     size_t active; /* the endpoint new connections go to */
     int64_t settle_ms, probe_ms;
+    int64_t settle_now_ms;  /* settle_ms, doubled after each failover soon after a failback */
+    int64_t failback_at_ms; /* when the last failback happened (0 = none yet) */
     pthread_cond_t prober_cv;
     pthread_t prober;
     bool prober_running;
@@ -288,17 +290,35 @@ static dsql_conn *switch_to(dsql_pool *p, size_t e, bool failback, char *line, s
     ep_label(p, e, to, sizeof to);
     p->active = e;
     p->eps[e].switches_to++;
-    if (failback)
+    int64_t now = dsql__mono_ms();
+    char damp[160] = "";
+    if (failback) {
+        p->failback_at_ms = now;
         snprintf(line, size,
                  "Failback: new connections go to the preferred endpoint %s again (it answered "
                  "every probe for %lld ms); connections to %s are retired",
-                 to, (long long)p->settle_ms, from);
-    else {
+                 to, (long long)p->settle_now_ms, from);
+    } else {
         p->eps[old].failovers++;
+        /* Against flapping: failing again soon after a failback doubles the time the
+         * preferred endpoint must stay healthy before the next one (up to 32 times). */
+        if (old == p->spec.preferred && p->settle_ms > 0) {
+            if (p->failback_at_ms && now - p->failback_at_ms < 2 * p->settle_now_ms) {
+                if (p->settle_now_ms < p->settle_ms * 32)
+                    p->settle_now_ms *= 2;
+                snprintf(damp, sizeof damp,
+                         "; it failed again %lld ms after the failback, so the next failback "
+                         "waits for %lld ms of health",
+                         (long long)(now - p->failback_at_ms), (long long)p->settle_now_ms);
+            } else {
+                p->settle_now_ms = p->settle_ms;
+            }
+        }
         snprintf(line, size,
                  "Failover: new connections go to %s instead of %s (%s); connections to %s are "
-                 "retired",
-                 to, from, p->eps[old].last_error[0] ? p->eps[old].last_error : "it failed", from);
+                 "retired%s",
+                 to, from, p->eps[old].last_error[0] ? p->eps[old].last_error : "it failed", from,
+                 damp);
     }
     if (e != p->spec.preferred) {
         ep_state *pref = &p->eps[p->spec.preferred];
@@ -391,7 +411,7 @@ static int connect_failover(dsql_pool *p, int64_t deadline_ms, dsql_conn **out, 
                 rc = DSQL_ECONNECT;
         }
         if (rc == DSQL_OK) {
-            char line[1600] = "";
+            char line[2048] = "";
             dsql_conn *victims = NULL;
             pthread_mutex_lock(&p->mu);
             p->eps[e].suspect = false;
@@ -445,7 +465,7 @@ static dsql_conn *endpoint_trouble(dsql_pool *p, size_t e, bool unavailable)
 
 /* The prober (pools of several endpoints): after a failover, probes the preferred endpoint
  * (a connection and SELECT 1) with backoff while it fails; once it has answered every probe
- * for settle_ms, new connections go back to it. */
+ * for settle_now_ms, new connections go back to it. */
 static void *prober_main(void *arg)
 {
     dsql_pool *p = arg;
@@ -469,7 +489,7 @@ static void *prober_main(void *arg)
         if (rc == DSQL_OK)
             rc = dsql__conn_verify(c, budget, &e);
         dsql__conn_free(c);
-        char line[1600] = "";
+        char line[2048] = "";
         dsql_conn *victims = NULL;
         pthread_mutex_lock(&p->mu);
         now = dsql__mono_ms();
@@ -478,12 +498,12 @@ static void *prober_main(void *arg)
             if (!st->healthy_since_ms)
                 st->healthy_since_ms = now;
             st->probe_backoff_ms = p->probe_ms;
-            if (now - st->healthy_since_ms >= p->settle_ms) {
+            if (now - st->healthy_since_ms >= p->settle_now_ms) {
                 st->down = st->suspect = false;
                 st->unavailable_streak = 0;
                 victims = switch_to(p, pref, true, line, sizeof line);
             } else {
-                int64_t settled = st->healthy_since_ms + p->settle_ms;
+                int64_t settled = st->healthy_since_ms + p->settle_now_ms;
                 st->next_probe_ms = now + p->probe_ms < settled ? now + p->probe_ms : settled;
             }
         } else if (rc != DSQL_OK) {
@@ -638,7 +658,8 @@ void dsql_pool_release(dsql_pool *p, dsql_conn *c)
     p->prepared += c->stats.prepared - c->stats_at_acquire.prepared;
     p->cache_hits += c->stats.cache_hits - c->stats_at_acquire.cache_hits;
     p->deallocated += c->stats.deallocated - c->stats_at_acquire.deallocated;
-    bool moved = c->ep != p->active; /* new connections go elsewhere now */
+    /* New connections go elsewhere now, or are about to (its endpoint is down). */
+    bool moved = c->ep != p->active || p->eps[c->ep].down;
     if (ok && !expired && !p->closing && !moved) {
         give_back(p, c);
         pthread_mutex_unlock(&p->mu);
@@ -838,7 +859,7 @@ static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error 
     p->acquire_timeout_ms = r.acquire_timeout_ms;
     p->idle_timeout_ms = r.idle_timeout_ms;
     p->max_lifetime_ms = r.max_lifetime_ms;
-    p->settle_ms = r.failback_settle_ms;
+    p->settle_ms = p->settle_now_ms = r.failback_settle_ms;
     p->probe_ms = r.probe_interval_ms;
     int64_t shortest =
         p->idle_timeout_ms < p->max_lifetime_ms ? p->idle_timeout_ms : p->max_lifetime_ms;

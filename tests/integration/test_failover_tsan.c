@@ -576,6 +576,82 @@ static void refuse_fails_over_and_back(void **state)
     expect_switched(f, false);
 }
 
+static void unavailable_a(fixture *f)
+{
+    ep_ctl(&f->a, "unavailable 1");
+}
+
+/* The preferred endpoint takes connections and reads but answers every write XX000 "server
+ * unavailable": three such answers in a row take it down. Its probes (SELECT 1) pass, so
+ * the pool fails back, meets the fault again and fails over again: the second failback
+ * waits twice the settle time (no flapping at the settle time's pace). */
+static void unavailable_fails_over_without_flapping(void **state)
+{
+    fixture *f = *state;
+    if (!f)
+        skip();
+    open_pool(f, "us-east-1", SETTLE_MS);
+    create_table(f);
+    load l;
+    run_fault(f, "unavail", unavailable_a, &l);
+    expect_failover_line(f);
+    assert_true(cap_has(&f->logs, "answered \"server unavailable\" repeatedly"));
+    wait_log(f, "Failback: new connections go to the preferred endpoint", BOUND_MS);
+    assert_true(cap_has(&f->logs, "it answered every probe for 500 ms"));
+    /* Writes meet the fault again. */
+    int64_t until = now_ms() + BOUND_MS;
+    for (int i = 0; cap_count(&f->logs, "Failover: ") < 2 && now_ms() < until; i++) {
+        tx_ctx t = {.f = f};
+        snprintf(t.id, sizeof t.id, "again-%d", i);
+        dsql_error err = DSQL_ERROR_INIT;
+        int rc = dsql_transaction(f->pool, insert_body, &t, NULL, NULL, &err);
+        assert_true(rc == DSQL_OK || rc == DSQL_EUNKNOWN_OUTCOME || rc == DSQL_EUNAVAILABLE);
+    }
+    assert_int_equal(cap_count(&f->logs, "Failover: "), 2);
+    assert_true(cap_has(&f->logs, "so the next failback waits for 1000 ms of health"));
+    ep_ctl(&f->a, "reset");
+    wait_log(f, "it answered every probe for 1000 ms", BOUND_MS);
+    expect_switched(f, false);
+}
+
+/* dsql_conn_open tries the endpoints in order; when none answers, the error names each. */
+static void conn_open_fails_over(void **state)
+{
+    fixture *f = *state;
+    if (!f)
+        skip();
+    char hosts[128];
+    snprintf(hosts, sizeof hosts, "localhost:1,localhost:%d", f->b.port);
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    cfg.host = hosts;
+    cfg.hostaddr = "127.0.0.1,127.0.0.1";
+    cfg.region = "us-east-1,us-west-2";
+    cfg.auth = DSQL_AUTH_IAM;
+    cfg.database = "postgres";
+    cfg.sslrootcert = tu_env("LOCALPG_CA");
+    cfg.connect_timeout_s = 2;
+    cfg.log = cap_log;
+    cfg.log_ctx = &f->logs;
+    dsql_conn *conn = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_conn_open(&cfg, &conn, &err);
+    if (rc)
+        fail_msg("%s: %s", dsql_status_name(rc), err.message);
+    assert_int_equal(atoi(PQport(dsql_conn_pg(conn))), f->b.port);
+    dsql_conn_close(conn);
+    assert_true(cap_has(&f->logs, "Endpoint localhost:1 failed (DSQL_ECONNECT); trying the next "
+                                  "endpoint"));
+
+    snprintf(hosts, sizeof hosts, "localhost:1,localhost:2");
+    assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONNECT);
+    assert_null(conn);
+    assert_non_null(strstr(err.message,
+                           "could not connect to any of the 2 endpoints: "
+                           "localhost:1: could not connect to localhost:1 as admin: "));
+    assert_non_null(strstr(err.message, "; localhost:2: could not connect to localhost:2 as "
+                                        "admin: "));
+}
+
 /* A transaction whose endpoint stalls before COMMIT is run again, whole, on the other
  * endpoint; the first attempt's write never commits. */
 static void stall_mid_body(tx_ctx *t, int attempt)
@@ -665,6 +741,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(stop_fails_over, setup, teardown),
         cmocka_unit_test_setup_teardown(stall_fails_over_and_back, setup, teardown),
         cmocka_unit_test_setup_teardown(refuse_fails_over_and_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(unavailable_fails_over_without_flapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(conn_open_fails_over, setup, teardown),
         cmocka_unit_test_setup_teardown(runner_retries_on_new_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(commit_in_flight_is_unknown, setup, teardown),
     };
