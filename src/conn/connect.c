@@ -244,6 +244,12 @@ int dsql__connect(const dsql__spec *spec, size_t ep_index, int64_t deadline_ms,
 
     bool resigned = false;
     int64_t backoff = 100;
+    /* With several endpoints, refusals are waited out on one endpoint for connect_timeout
+     * at most: then another endpoint is tried. */
+    int64_t retry_until = deadline_ms;
+    int64_t own_window = dsql__mono_ms() + (int64_t)spec->connect_timeout_s * 1000;
+    if (spec->nep > 1 && own_window < retry_until)
+        retry_until = own_window;
     char refused[sizeof err->message] =
         ""; /* the last transient refusal, should the deadline then pass */
     int refused_rc = 0;
@@ -290,7 +296,7 @@ int dsql__connect(const dsql__spec *spec, size_t ep_index, int64_t deadline_ms,
         bool again = kind == DSQL__CF_RETRY || (spec->nep == 1 && kind == DSQL__CF_UNAVAILABLE) ||
                      (spec->nep == 1 && kind == DSQL__CF_REFUSED && stats &&
                       atomic_load(&stats->connects) > 0);
-        if (again && now + delay < deadline_ms) {
+        if (again && now + delay < retry_until) {
             dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
                       "Connect attempt %d refused for now (%s); retrying in %lld ms", attempt,
                       err ? err->message : "transient", (long long)delay);

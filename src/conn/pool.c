@@ -394,13 +394,13 @@ static int connect_failover(dsql_pool *p, int64_t deadline_ms, dsql_conn **out, 
     int rc = DSQL_ECONNECT;
     for (size_t k = 0; k < n; k++) {
         size_t e = order[k];
-        int64_t now = dsql__mono_ms();
-        if (k > 0 && now >= deadline_ms)
+        if (k > 0 && dsql__mono_ms() >= deadline_ms)
             break;
-        int64_t limit = now + budget < deadline_ms ? now + budget : deadline_ms;
         dsql_error e1 = DSQL_ERROR_INIT;
         dsql_conn *c = NULL;
-        rc = dsql__connect(&p->spec, e, limit, &p->eps[e].cs, &c, &e1);
+        /* Each attempt is bounded by connect_timeout (and refusals are waited out no
+         * longer, dsql__connect), all of them by the acquire deadline. */
+        rc = dsql__connect(&p->spec, e, deadline_ms, &p->eps[e].cs, &c, &e1);
         /* A suspect endpoint must also answer a statement: a stalled server may still
          * accept connections. */
         if (rc == DSQL_OK && verify[k] && (rc = dsql__conn_verify(c, budget, &e1)) != DSQL_OK) {
