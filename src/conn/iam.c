@@ -8,7 +8,27 @@ bool dsql__config_wants_iam(const dsql_config *cfg)
 {
     if (cfg->region && *cfg->region)
         return true;
-    return cfg->host && *cfg->host && dsql_is_dsql_host(cfg->host);
+    if (!cfg->host || !*cfg->host)
+        return false;
+    /* Several endpoints: IAM when any of them is a DSQL endpoint (host:port entries). */
+    char entry[512];
+    for (const char *h = cfg->host; *h;) {
+        size_t len = strcspn(h, ",");
+        while (len && *h == ' ') {
+            h++;
+            len--;
+        }
+        size_t n = len < sizeof entry - 1 ? len : sizeof entry - 1;
+        memcpy(entry, h, n);
+        entry[n] = '\0';
+        entry[strcspn(entry, ": ")] = '\0';
+        if (*entry && dsql_is_dsql_host(entry))
+            return true;
+        h += len;
+        if (*h == ',')
+            h++;
+    }
+    return false;
 }
 
 int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)

@@ -110,6 +110,29 @@ static void regions_from_host_names(void **state)
     dsql_credentials_provider_free(prov);
 }
 
+/* auth=auto: IAM when any endpoint of the list is a DSQL endpoint. */
+static void auto_auth_over_a_list(void **state)
+{
+    (void)state;
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    cfg.host = "proxy.example:5433, " ID ".dsql.us-east-2.on.aws";
+    assert_true(dsql__config_wants_iam(&cfg));
+    cfg.host = "db1.example,db2.example:5433";
+    assert_false(dsql__config_wants_iam(&cfg));
+    /* Password mode over two plain PostgreSQL hosts: no region, failover all the same. */
+    cfg.auth = DSQL_AUTH_PASSWORD;
+    dsql__spec spec;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(dsql__spec_init(&spec, &cfg, &err), DSQL_OK);
+    assert_false(spec.iam);
+    assert_int_equal(spec.nep, 2);
+    assert_string_equal(spec.ep[0].host, "db1.example");
+    assert_string_equal(spec.ep[0].port, "5432");
+    assert_string_equal(spec.ep[1].port, "5433");
+    assert_null(spec.ep[1].region);
+    dsql__spec_free(&spec);
+}
+
 static void expect_config_error(dsql_config *cfg, const char *needle)
 {
     dsql__spec spec;
@@ -219,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_list_with_ports_and_regions),
         cmocka_unit_test(regions_from_host_names),
+        cmocka_unit_test(auto_auth_over_a_list),
         cmocka_unit_test(lists_that_do_not_fit),
         cmocka_unit_test(conninfo_and_environment),
         cmocka_unit_test(pool_failover_options),
