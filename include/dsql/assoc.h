@@ -64,8 +64,17 @@ typedef struct dsql_assoc {
     size_t count_offset;          /**< to-many: offsetof the size_t count member */
     bool constraints;             /**< emit a real FOREIGN KEY in dsql_sync (default off) */
     const char *on_delete;        /**< with constraints: "CASCADE", "SET NULL", ... */
+    size_t through_member;        /**< belongs-to-many: offsetof + 1 of a pointer member of
+                                       the target struct (a through-model struct *) that an
+                                       include of this association fills with the join row
+                                       (its own columns readable); 0 = none.
+                                       DSQL_THROUGH_MEMBER(T, member) */
     const void *reserved_[2];     /**< room for fields added later: zero */
 } dsql_assoc;
+
+/** Names the target struct's pointer member that receives the join row (Sequelize's
+ * `specialty.VetSpecialties`): .through_member = offsetof(T, member) + 1. */
+#define DSQL_THROUGH_MEMBER(T, member) .through_member = offsetof(T, member) + 1
 
 /*
  * Descriptors, with named fields: the struct, its pointer member (and for to-many its

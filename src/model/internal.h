@@ -253,6 +253,8 @@ typedef struct dsql__node {
     const char *alias;         /* SQL alias: table name for the root, "pets", "pets->visits" */
     const char *through_alias; /* belongs-to-many: alias of the join model */
     int *col;                  /* per attribute of m: result column, or -1 when not selected */
+    int *through_col;          /* belongs-to-many with a through member: per attribute of the
+                                  join model, its result column; NULL otherwise */
     int key_col;               /* result column of m's primary key; -1 when none */
     int match_col;             /* non-NULL exactly when a joined row matched; root: -1 */
     bool to_many_below;        /* a to-many include hangs below this node */

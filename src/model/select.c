@@ -159,6 +159,15 @@ static int choose_columns(sctx *c)
         }
         for (size_t k = 0; k < nd->m->n_attrs; k++)
             nd->col[k] = nd->col[k] == 0 ? pl->ncols++ : -1;
+        /* The join row's own columns, for the target's through member. */
+        if (i > 0 && nd->assoc->through_member) {
+            const dsql_model *tm = nd->assoc->through;
+            nd->through_col = dsql__arena_alloc(&pl->arena, tm->n_attrs * sizeof(int));
+            if (!nd->through_col)
+                return oom(c);
+            for (size_t k = 0; k < tm->n_attrs; k++)
+                nd->through_col[k] = pl->ncols++;
+        }
         if (pk)
             nd->key_col = nd->col[dsql__attr_index(nd->m, pk)];
         if (i > 0) {
@@ -184,6 +193,10 @@ static void select_list(sctx *c)
                 dsql__sb_append(c->sb, ", ");
             first = false;
             dsql__sql_column(c->sb, c->qual ? nd->alias : NULL, &nd->m->attrs[k]);
+        }
+        for (size_t k = 0; nd->through_col && k < nd->assoc->through->n_attrs; k++) {
+            dsql__sb_append(c->sb, ", ");
+            dsql__sql_column(c->sb, nd->through_alias, &nd->assoc->through->attrs[k]);
         }
     }
 }
