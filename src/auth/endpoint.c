@@ -122,7 +122,7 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
         where = "AWS_DEFAULT_REGION";
     } else {
         dsql__aws_files files = DSQL__AWS_FILES_INIT;
-        rc = dsql__aws_files_load(&files, err);
+        rc = dsql__aws_files_load(&files, NULL, NULL, err);
         if (rc != DSQL_OK) {
             dsql__aws_files_free(&files);
             dsql__err_prefix(err, "endpoint: looking for the region");

@@ -21,8 +21,9 @@ typedef struct dsql__http_request {
     const char *body;           /* POST/PUT body, or NULL */
     size_t body_len;
     long connect_timeout_ms;
-    long timeout_ms; /* the whole request */
-    bool no_proxy;   /* link-local endpoints: never through a proxy */
+    long timeout_ms;                  /* the whole request */
+    bool no_proxy;                    /* link-local endpoints: never through a proxy */
+    const struct dsql__auth_log *log; /* retries are logged here (may be NULL) */
 } dsql__http_request;
 
 typedef struct dsql__http_response {

@@ -18,11 +18,22 @@
 /* Credentials are refreshed this long before they expire. */
 #define DSQL__REFRESH_AHEAD_S 300
 
+/* Where a provider's warnings and retries are logged (fn NULL: nowhere). */
+struct dsql__auth_log {
+    dsql_log_fn fn;
+    void *ctx;
+};
+typedef struct dsql__auth_log dsql__auth_log;
+
+/* Logs one line at level through lg (NULL or no fn: nothing). Never pass a secret. */
+void dsql__auth_log_msg(const dsql__auth_log *lg, dsql_log_level level, const char *fmt, ...)
+    DSQL_PRINTF(3, 4);
+
 /* ---- provider core (provider.c) ---- */
 typedef struct dsql__provider_ops {
     /* Fetches fresh credentials into *out (empty on entry). Called by one thread at a
-     * time per provider, with no lock held. */
-    int (*fetch)(void *impl, dsql_credentials *out, dsql_error *err);
+     * time per provider, with no lock held. log: the provider's log hook. */
+    int (*fetch)(void *impl, const dsql__auth_log *log, dsql_credentials *out, dsql_error *err);
     /* Frees impl (wiping any secret it holds). May be NULL. */
     void (*free)(void *impl);
 } dsql__provider_ops;
@@ -85,8 +96,8 @@ int dsql__fetch_env(dsql_credentials *out, bool *configured, dsql_error *err);
 /* A profile of the shared files. explicit_profile: the caller named it (arg or
  * AWS_PROFILE), so a missing profile is an error rather than "not configured".
  * *configured says whether this source decides. */
-int dsql__fetch_profile(const char *profile, bool explicit_profile, dsql_credentials *out,
-                        bool *configured, dsql_error *err);
+int dsql__fetch_profile(const char *profile, bool explicit_profile, const dsql__auth_log *log,
+                        dsql_credentials *out, bool *configured, dsql_error *err);
 
 /* credential_process: runs command with /bin/sh -c and reads its JSON from stdout. */
 int dsql__fetch_process(const char *command, const char *what, dsql_credentials *out,
@@ -99,7 +110,9 @@ typedef struct dsql__sts_role {
     const char *session_name; /* NULL: "libdsql-<unix time>" */
     const char *external_id;  /* AssumeRole only; may be NULL */
     long duration_s;
-    const char *region;
+    const char *region;       /* the profile's region (the environment's wins), or NULL */
+    const char *endpoint_url; /* from the shared files, or NULL: see dsql__sts_endpoint */
+    const dsql__auth_log *log;
 } dsql__sts_role;
 
 /* AssumeRole, a SigV4-signed POST with the source credentials. */
@@ -114,19 +127,22 @@ char *dsql__sts_endpoint(const char *region);
 
 /* Web identity from the environment: AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN,
  * AWS_ROLE_SESSION_NAME. */
-int dsql__fetch_web_identity_env(dsql_credentials *out, bool *configured, dsql_error *err);
+int dsql__fetch_web_identity_env(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                                 dsql_error *err);
 
 /* Container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI with
  * AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE). */
-int dsql__fetch_container(dsql_credentials *out, bool *configured, dsql_error *err);
+int dsql__fetch_container(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                          dsql_error *err);
 /* The URL the container source would use (relative_base replaces http://169.254.170.2 for
  * tests; NULL = the real one). New string in *url. */
 int dsql__container_url(const char *relative_base, char **url, dsql_error *err);
 /* As dsql__fetch_container with another base for relative URIs (tests). */
-int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out, bool *configured,
-                               dsql_error *err);
+int dsql__fetch_container_base(const char *relative_base, const dsql__auth_log *log,
+                               dsql_credentials *out, bool *configured, dsql_error *err);
 
 /* EC2 instance metadata (IMDSv2). *configured is false when AWS_EC2_METADATA_DISABLED. */
-int dsql__fetch_imds(dsql_credentials *out, bool *configured, dsql_error *err);
+int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                     dsql_error *err);
 
 #endif

@@ -109,8 +109,8 @@ static int auth_token(char **token, dsql_error *err)
     return DSQL_OK;
 }
 
-int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out, bool *configured,
-                               dsql_error *err)
+int dsql__fetch_container_base(const char *relative_base, const dsql__auth_log *log,
+                               dsql_credentials *out, bool *configured, dsql_error *err)
 {
     *configured = dsql__env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") ||
                   dsql__env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -136,6 +136,7 @@ int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out,
     req.connect_timeout_ms = dsql__http_timeout_ms(CONNECT_TIMEOUT);
     req.timeout_ms = dsql__http_timeout_ms(TOTAL_TIMEOUT);
     req.no_proxy = true;
+    req.log = log;
     dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
     if (h_auth.oom)
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
@@ -156,7 +157,8 @@ int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out,
     return rc;
 }
 
-int dsql__fetch_container(dsql_credentials *out, bool *configured, dsql_error *err)
+int dsql__fetch_container(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                          dsql_error *err)
 {
-    return dsql__fetch_container_base(NULL, out, configured, err);
+    return dsql__fetch_container_base(NULL, log, out, configured, err);
 }

@@ -26,8 +26,8 @@ static long total_timeout_ms(void)
     return dsql__http_timeout_ms(TOTAL_TIMEOUT);
 }
 
-static int call(const char *method, const char *url, const char *const *headers,
-                dsql__http_response *resp, dsql_error *err)
+static int call(const dsql__auth_log *log, const char *method, const char *url,
+                const char *const *headers, dsql__http_response *resp, dsql_error *err)
 {
     dsql__http_request req = {0};
     req.method = method;
@@ -39,11 +39,13 @@ static int call(const char *method, const char *url, const char *const *headers,
         req.connect_timeout_ms = total;
     req.timeout_ms = total;
     req.no_proxy = true;
+    req.log = log;
     dsql__http_response_free(resp);
     return dsql__http_send(&req, resp, WHAT, err);
 }
 
-int dsql__fetch_imds(dsql_credentials *out, bool *configured, dsql_error *err)
+int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                     dsql_error *err)
 {
     *configured = !dsql__env_true("AWS_EC2_METADATA_DISABLED");
     if (!*configured)
@@ -72,7 +74,7 @@ int dsql__fetch_imds(dsql_credentials *out, bool *configured, dsql_error *err)
     dsql__sb_append(&url, "/latest/api/token");
     const char *put_headers[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
     rc = url.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory")
-                 : call("PUT", url.data, put_headers, &resp, err);
+                 : call(log, "PUT", url.data, put_headers, &resp, err);
     if (rc != DSQL_OK)
         goto done;
     if (resp.status == 200 && resp.body.len > 0) {
@@ -96,7 +98,7 @@ int dsql__fetch_imds(dsql_credentials *out, bool *configured, dsql_error *err)
     dsql__sb_reset(&url);
     dsql__sb_append_n(&url, base, bl);
     dsql__sb_append(&url, CREDS_PATH);
-    rc = call("GET", url.data, headers, &resp, err);
+    rc = call(log, "GET", url.data, headers, &resp, err);
     if (rc != DSQL_OK)
         goto done;
     if (resp.status == 404) {
@@ -133,7 +135,7 @@ int dsql__fetch_imds(dsql_credentials *out, bool *configured, dsql_error *err)
 
     /* 3. the role's credentials */
     dsql__sb_append(&url, role);
-    rc = call("GET", url.data, headers, &resp, err);
+    rc = call(log, "GET", url.data, headers, &resp, err);
     if (rc != DSQL_OK)
         goto done;
     if (resp.status != 200) {

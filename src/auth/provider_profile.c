@@ -52,28 +52,29 @@ static int static_keys(const dsql__aws_files *f, const char *p, dsql_credentials
     return rc;
 }
 
-static int resolve(const dsql__aws_files *f, const char *p, int depth, const char **visited,
-                   dsql_credentials *out, dsql_error *err);
+static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const char *p, int depth,
+                   const char **visited, dsql_credentials *out, dsql_error *err);
 
 /* credential_source: where the source credentials of a role come from when there is no
  * source_profile. */
-static int credential_source(const char *p, const char *src, dsql_credentials *out, dsql_error *err)
+static int credential_source(const dsql__auth_log *log, const char *p, const char *src,
+                             dsql_credentials *out, dsql_error *err)
 {
     bool configured;
     if (!strcmp(src, "Environment"))
         return dsql__fetch_env(out, &configured, err);
     if (!strcmp(src, "Ec2InstanceMetadata"))
-        return dsql__fetch_imds(out, &configured, err);
+        return dsql__fetch_imds(log, out, &configured, err);
     if (!strcmp(src, "EcsContainer"))
-        return dsql__fetch_container(out, &configured, err);
+        return dsql__fetch_container(log, out, &configured, err);
     return dsql_error_set(err, DSQL_ECONFIG,
                           "profile '%s': credential_source '%.40s' is not one of Environment, "
                           "Ec2InstanceMetadata, EcsContainer",
                           p, src);
 }
 
-static int assume_role(const dsql__aws_files *f, const char *p, int depth, const char **visited,
-                       dsql_credentials *out, dsql_error *err)
+static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, const char *p,
+                       int depth, const char **visited, dsql_credentials *out, dsql_error *err)
 {
     char what[160];
     snprintf(what, sizeof what, "profile '%s' (assume role)", p);
@@ -100,8 +101,8 @@ static int assume_role(const dsql__aws_files *f, const char *p, int depth, const
     }
     dsql_credentials source = DSQL_CREDENTIALS_INIT;
     bool via_profile = src_profile && *src_profile;
-    int rc = via_profile ? resolve(f, src_profile, depth + 1, visited, &source, err)
-                         : credential_source(p, src, &source, err);
+    int rc = via_profile ? resolve(f, log, src_profile, depth + 1, visited, &source, err)
+                         : credential_source(log, p, src, &source, err);
     if (rc != DSQL_OK) {
         dsql_credentials_clear(&source);
         if (!via_profile)
@@ -114,13 +115,14 @@ static int assume_role(const dsql__aws_files *f, const char *p, int depth, const
     role.external_id = dsql__aws_files_get(f, p, "external_id");
     role.duration_s = duration;
     role.region = dsql__aws_files_get(f, p, "region");
+    role.log = log;
     rc = dsql__sts_assume_role(&source, &role, what, out, err);
     dsql_credentials_clear(&source);
     return rc;
 }
 
-static int resolve(const dsql__aws_files *f, const char *p, int depth, const char **visited,
-                   dsql_credentials *out, dsql_error *err)
+static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const char *p, int depth,
+                   const char **visited, dsql_credentials *out, dsql_error *err)
 {
     char files[8500];
     where(f, files, sizeof files);
@@ -147,7 +149,7 @@ static int resolve(const dsql__aws_files *f, const char *p, int depth, const cha
     if (depth > 0 && is_static)
         return static_keys(f, p, out, err);
     if (has(f, p, "role_arn") && (has(f, p, "source_profile") || has(f, p, "credential_source")))
-        return assume_role(f, p, depth, visited, out, err);
+        return assume_role(f, log, p, depth, visited, out, err);
     if (is_static)
         return static_keys(f, p, out, err);
     if (has(f, p, "web_identity_token_file")) {
@@ -160,6 +162,7 @@ static int resolve(const dsql__aws_files *f, const char *p, int depth, const cha
         role.role_arn = dsql__aws_files_get(f, p, "role_arn");
         role.session_name = dsql__aws_files_get(f, p, "role_session_name");
         role.region = dsql__aws_files_get(f, p, "region");
+        role.log = log;
         return dsql__sts_assume_role_web_identity(
             dsql__aws_files_get(f, p, "web_identity_token_file"), &role, what, out, err);
     }
@@ -180,12 +183,12 @@ static int resolve(const dsql__aws_files *f, const char *p, int depth, const cha
                           p, files);
 }
 
-int dsql__fetch_profile(const char *profile, bool explicit_profile, dsql_credentials *out,
-                        bool *configured, dsql_error *err)
+int dsql__fetch_profile(const char *profile, bool explicit_profile, const dsql__auth_log *log,
+                        dsql_credentials *out, bool *configured, dsql_error *err)
 {
     dsql__aws_files f = DSQL__AWS_FILES_INIT;
     *configured = explicit_profile;
-    int rc = dsql__aws_files_load(&f, err);
+    int rc = dsql__aws_files_load(&f, log ? log->fn : NULL, log ? log->ctx : NULL, err);
     if (rc != DSQL_OK) {
         *configured = true; /* an unreadable or malformed file is an error, never skipped */
         goto done;
@@ -197,7 +200,7 @@ int dsql__fetch_profile(const char *profile, bool explicit_profile, dsql_credent
     }
     *configured = true;
     const char *visited[MAX_CHAIN];
-    rc = resolve(&f, profile, 0, visited, out, err);
+    rc = resolve(&f, log, profile, 0, visited, out, err);
 done:
     dsql__aws_files_free(&f);
     return rc;

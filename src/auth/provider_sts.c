@@ -122,11 +122,13 @@ static void default_session_name(char *buf, size_t n)
 }
 
 /* Sends body to STS (signed with source when not NULL) and parses the answer. */
-static int sts_call(const dsql_credentials *source, const char *region, const char *action,
+static int sts_call(const dsql_credentials *source, const dsql__sts_role *role, const char *action,
                     const char *body, size_t body_len, const char *what, dsql_credentials *out,
                     dsql_error *err)
 {
-    char *url = dsql__sts_endpoint(region);
+    const char *region = sts_region(role);
+    const dsql__auth_log *log = role->log;
+    char *url = role->endpoint_url ? dsql__strdup(role->endpoint_url) : dsql__sts_endpoint(region);
     char *host_header = NULL, *path = NULL;
     dsql__strbuf auth = DSQL__STRBUF_INIT, h_auth = DSQL__STRBUF_INIT, h_token = DSQL__STRBUF_INIT;
     dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
@@ -195,6 +197,7 @@ static int sts_call(const dsql_credentials *source, const char *region, const ch
     req.body_len = body_len;
     req.connect_timeout_ms = dsql__http_timeout_ms(CONNECT_TIMEOUT);
     req.timeout_ms = dsql__http_timeout_ms(TOTAL_TIMEOUT);
+    req.log = log;
     rc = dsql__http_send(&req, &resp, what, err);
     if (rc == DSQL_OK)
         rc = parse_response(&resp, action, what, url, out, err);
@@ -215,7 +218,6 @@ int dsql__sts_assume_role(const dsql_credentials *source, const dsql__sts_role *
                           const char *what, dsql_credentials *out, dsql_error *err)
 {
     char name[64], dur[24];
-    const char *region = sts_region(role);
     dsql__strbuf body = DSQL__STRBUF_INIT;
     if (!role->session_name)
         default_session_name(name, sizeof name);
@@ -231,7 +233,7 @@ int dsql__sts_assume_role(const dsql_credentials *source, const dsql__sts_role *
     form_param(&body, "Version", STS_VERSION);
     if (body.oom)
         return dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", what);
-    int rc = sts_call(source, region, "AssumeRole", body.data, body.len, what, out, err);
+    int rc = sts_call(source, role, "AssumeRole", body.data, body.len, what, out, err);
     dsql__sb_free(&body);
     return rc;
 }
@@ -273,13 +275,13 @@ int dsql__sts_assume_role_web_identity(const char *token_file, const dsql__sts_r
         dsql__sb_free_secret(&body);
         return dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", what);
     }
-    rc = sts_call(NULL, sts_region(role), "AssumeRoleWithWebIdentity", body.data, body.len, what,
-                  out, err);
+    rc = sts_call(NULL, role, "AssumeRoleWithWebIdentity", body.data, body.len, what, out, err);
     dsql__sb_free_secret(&body);
     return rc;
 }
 
-int dsql__fetch_web_identity_env(dsql_credentials *out, bool *configured, dsql_error *err)
+int dsql__fetch_web_identity_env(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                                 dsql_error *err)
 {
     const char *file = dsql__env("AWS_WEB_IDENTITY_TOKEN_FILE");
     const char *arn = dsql__env("AWS_ROLE_ARN");
@@ -294,5 +296,6 @@ int dsql__fetch_web_identity_env(dsql_credentials *out, bool *configured, dsql_e
     dsql__sts_role role = {0};
     role.role_arn = arn;
     role.session_name = dsql__env("AWS_ROLE_SESSION_NAME");
+    role.log = log;
     return dsql__sts_assume_role_web_identity(file, &role, "web identity", out, err);
 }

@@ -131,7 +131,8 @@ static void test_container_relative_uri(void **state)
     tu_httpd_route(srv, "GET", "/v2/credentials/abc-123", 200, CONTAINER_JSON);
     dsql_credentials c = DSQL_CREDENTIALS_INIT;
     bool configured = false;
-    assert_int_equal(dsql__fetch_container_base(tu_httpd_url(srv), &c, &configured, NULL), DSQL_OK);
+    assert_int_equal(dsql__fetch_container_base(tu_httpd_url(srv), NULL, &c, &configured, NULL),
+                     DSQL_OK);
     assert_true(configured);
     assert_string_equal(c.access_key_id, "AKCONT");
     dsql_credentials_clear(&c);

@@ -208,8 +208,8 @@ static void test_profile_static(void **state)
              "aws_access_key_id = AKDEF\n"
              "aws_secret_access_key=SKDEF ; trailing comment\n"
              "\n"
-             "  [ prod ]   # spaced header\r\n"
-             "\taws_access_key_id\t=\tAKPROD\r\n"
+             "[ prod ]   # spaced header\r\n"
+             "aws_access_key_id\t=\tAKPROD\r\n"
              "aws_secret_access_key = SK/PROD+==\r\n"
              "aws_session_token = ST#notacomment\r\n"
              "[half]\n"
@@ -290,7 +290,8 @@ static void test_profile_file_errors(void **state)
 
     at_write(dir, "bad2", "[default]\naws_access_key_id = A\njust some words\n", path, sizeof path);
     setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-    get_err(p, DSQL_EPARSE, "bad2 line 3: expected '[section]' or 'key = value'");
+    get_err(p, DSQL_EPARSE,
+            "bad2 line 3 (profile 'default'): expected '[section]' or 'key = value'");
 
     at_write(dir, "bad3", "[default] junk\n", path, sizeof path);
     setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
@@ -298,7 +299,7 @@ static void test_profile_file_errors(void **state)
 
     at_write(dir, "bad4", "[default]\n= value\n", path, sizeof path);
     setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-    get_err(p, DSQL_EPARSE, "bad4 line 2: a value without a key");
+    get_err(p, DSQL_EPARSE, "bad4 line 2 (profile 'default'): a value without a key");
 
     /* missing files with nothing else configured: the chain's summary error */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
@@ -309,7 +310,7 @@ static void test_profile_file_errors(void **state)
     get_err(p, DSQL_ECREDENTIALS, "no AWS credentials found");
     dsql__aws_files files = DSQL__AWS_FILES_INIT;
     dsql_error err = DSQL_ERROR_INIT;
-    assert_int_equal(dsql__aws_files_load(&files, &err), DSQL_OK);
+    assert_int_equal(dsql__aws_files_load(&files, NULL, NULL, &err), DSQL_OK);
     assert_true(files.config.present);
     assert_int_equal(files.config.n, 0);
     assert_int_equal(files.credentials.n, 0);
