@@ -57,7 +57,7 @@ int dsql__credentials_check_fresh(const dsql_credentials *creds, const char *sou
                                   dsql_error *err);
 
 /* ---- small helpers (misc.c) ---- */
-/* getenv that treats "" as unset. */
+/* getenv that treats "" and blank values as unset. */
 const char *dsql__env(const char *name);
 /* True for "true"/"1"/"yes"/"on" (any case). */
 bool dsql__env_true(const char *name);

@@ -15,7 +15,13 @@
 const char *dsql__env(const char *name)
 {
     const char *v = getenv(name);
-    return v && *v ? v : NULL;
+    if (!v)
+        return NULL;
+    /* Blank counts as unset, as in the AWS SDKs (AWS_ACCESS_KEY_ID=" " sets nothing). */
+    for (const char *p = v; *p; p++)
+        if (!isspace((unsigned char)*p))
+            return v;
+    return NULL;
 }
 
 bool dsql__env_true(const char *name)

@@ -142,9 +142,11 @@ int dsql__fetch_container_base(const char *relative_base, const dsql__auth_log *
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     else
         rc = dsql__http_send(&req, &resp, "container credentials", err);
-    if (rc == DSQL_OK && resp.status != 200)
+    if (rc == DSQL_OK && resp.status != 200) {
         rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
                             "container credentials: GET %s: HTTP %ld", url, resp.status);
+        dsql__http_note_attempts(err, &resp);
+    }
     if (rc == DSQL_OK)
         rc = dsql__creds_from_json(resp.body.data ? resp.body.data : "", resp.body.len,
                                    DSQL__JSON_CONTAINER, "container credentials", out, err);

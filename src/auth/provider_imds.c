@@ -90,6 +90,7 @@ int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *con
     } else {
         rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
                             WHAT ": PUT %s: HTTP %ld", url.data, resp.status);
+        dsql__http_note_attempts(err, &resp);
         goto done;
     }
     const char *headers[] = {h_token.len ? h_token.data : NULL, NULL};
@@ -109,6 +110,7 @@ int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *con
     if (resp.status != 200) {
         rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
                             WHAT ": GET %s: HTTP %ld", url.data, resp.status);
+        dsql__http_note_attempts(err, &resp);
         goto done;
     }
     const char *rb = resp.body.data ? resp.body.data : "";
@@ -141,6 +143,7 @@ int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *con
     if (resp.status != 200) {
         rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
                             WHAT ": GET %s: HTTP %ld", url.data, resp.status);
+        dsql__http_note_attempts(err, &resp);
         goto done;
     }
     rc = dsql__creds_from_json(resp.body.data ? resp.body.data : "", resp.body.len, DSQL__JSON_IMDS,

@@ -101,8 +101,21 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
     }
     dsql_credentials source = DSQL_CREDENTIALS_INIT;
     bool via_profile = src_profile && *src_profile;
-    int rc = via_profile ? resolve(f, log, src_profile, depth + 1, visited, &source, err)
+    int rc;
+    if (via_profile && !strcmp(src_profile, p)) {
+        /* source_profile naming the profile itself: its own keys are the source (the
+         * SDKs' rule); without keys it is a loop. */
+        if (!has(f, p, "aws_access_key_id") && !has(f, p, "aws_secret_access_key"))
+            return dsql_error_set(err, DSQL_ECONFIG,
+                                  "profile '%s': source_profile names the profile itself, which "
+                                  "has no aws_access_key_id and aws_secret_access_key to assume "
+                                  "the role with",
+                                  p);
+        rc = static_keys(f, p, &source, err);
+    } else {
+        rc = via_profile ? resolve(f, log, src_profile, depth + 1, visited, &source, err)
                          : credential_source(log, p, src, &source, err);
+    }
     if (rc != DSQL_OK) {
         dsql_credentials_clear(&source);
         if (!via_profile)

@@ -80,6 +80,7 @@ static int parse_response(const dsql__http_response *resp, const char *action, c
         }
         free(code);
         free(msg);
+        dsql__http_note_attempts(err, resp);
         return err ? err->status : DSQL_EHTTP;
     }
     char result[64], resp_el[64];
@@ -114,6 +115,33 @@ static int parse_response(const dsql__http_response *resp, const char *action, c
     for (size_t i = 0; i < 4; i++)
         dsql__free_secret(v[i]);
     return rc;
+}
+
+/* STS answers a throttled call with HTTP 400 and one of these codes (the AWS SDKs'
+ * throttling errors); it is retried like a 5xx. */
+static bool sts_throttled(const dsql__http_response *resp)
+{
+    static const char *const codes[] = {"Throttling",
+                                        "ThrottlingException",
+                                        "ThrottledException",
+                                        "RequestThrottledException",
+                                        "TooManyRequestsException",
+                                        "RequestThrottled",
+                                        "RequestLimitExceeded",
+                                        "BandwidthLimitExceeded",
+                                        "SlowDown",
+                                        "PriorRequestNotComplete",
+                                        "EC2ThrottledException"};
+    static const char *const code_path[] = {"ErrorResponse", "Error", "Code"};
+    if (resp->status != 400 || !resp->body.data)
+        return false;
+    char *code = NULL;
+    bool hit = false;
+    if (dsql__xml_text(resp->body.data, resp->body.len, code_path, 3, &code) == 0)
+        for (size_t i = 0; i < DSQL__ARRAY_LEN(codes) && !hit; i++)
+            hit = !strcmp(code, codes[i]);
+    free(code);
+    return hit;
 }
 
 static void default_session_name(char *buf, size_t n)
@@ -198,6 +226,7 @@ static int sts_call(const dsql_credentials *source, const dsql__sts_role *role, 
     req.connect_timeout_ms = dsql__http_timeout_ms(CONNECT_TIMEOUT);
     req.timeout_ms = dsql__http_timeout_ms(TOTAL_TIMEOUT);
     req.log = log;
+    req.throttled = sts_throttled;
     rc = dsql__http_send(&req, &resp, what, err);
     if (rc == DSQL_OK)
         rc = parse_response(&resp, action, what, url, out, err);

@@ -603,6 +603,214 @@ static void test_no_secret_in_errors(void **state)
     expect_no_secret(NULL, secrets, n);
 }
 
+/* ---- retries (the SDKs' standard mode: 3 attempts; 5xx, 429, throttling, dropped
+ * connections and timeouts; never another 4xx) ---- */
+
+typedef struct logged {
+    int n;
+    char text[4096];
+} logged;
+
+static void catch_log(dsql_log_level level, const char *message, void *ctx)
+{
+    logged *l = ctx;
+    assert_int_equal(level, DSQL_LOG_INFO);
+    l->n++;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s\n", message);
+}
+
+static int chain_get_logged(const char *profile, logged *l, dsql_credentials *c, dsql_error *err)
+{
+    dsql_credentials_provider *p;
+    assert_int_equal(dsql_credentials_provider_default(profile, &p, NULL), DSQL_OK);
+    memset(l, 0, sizeof *l);
+    dsql_credentials_provider_set_log(p, catch_log, l);
+    int rc = dsql_credentials_provider_get(p, c, err);
+    dsql_credentials_provider_free(p);
+    return rc;
+}
+
+static void test_container_retries(void **state)
+{
+    (void)state;
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url("/creds"), 1);
+    tu_httpd_route(srv, "GET", "/creds", 200, CONTAINER_JSON);
+    tu_httpd_route_once(srv, "GET", "/creds", 503, "busy");
+    tu_httpd_route_once(srv, "GET", "/creds", -1, NULL); /* dropped connection */
+    logged l;
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(chain_get_logged(NULL, &l, &c, &err), DSQL_OK);
+    assert_string_equal(c.access_key_id, "AKCONT");
+    dsql_credentials_clear(&c);
+    assert_int_equal(tu_httpd_count(srv), 3);
+    assert_int_equal(l.n, 2);
+    char want[512];
+    snprintf(want, sizeof want, "container credentials: GET %s: HTTP 503; retry 1 of 2 in ",
+             url("/creds"));
+    assert_true(!strncmp(l.text, want, strlen(want)));
+    snprintf(want, sizeof want,
+             "\ncontainer credentials: GET %s: Empty reply from server; retry 2 of 2 in ",
+             url("/creds"));
+    assert_contains(l.text, want);
+
+    /* 429 too; three failures are the end */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 429, "slow down");
+    snprintf(want, sizeof want, "container credentials: GET %s: HTTP 429 (3 attempts)",
+             url("/creds"));
+    expect_err(NULL, DSQL_ECREDENTIALS, want);
+    assert_int_equal(tu_httpd_count(srv), 3);
+    /* another 4xx: never retried */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 403, "{}");
+    snprintf(want, sizeof want, "container credentials: GET %s: HTTP 403", url("/creds"));
+    expect_err(NULL, DSQL_ECREDENTIALS, want);
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* a timeout, then an answer */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 200, CONTAINER_JSON);
+    tu_httpd_route_once(srv, "GET", "/creds", 0, NULL);
+    setenv("DSQL_AUTH_HTTP_TIMEOUT_MS", "300", 1);
+    expect_ok(NULL, "AKCONT", "TKCONT", "container");
+    assert_int_equal(tu_httpd_count(srv), 2);
+    /* a server that never answers: three timeouts */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 0, NULL);
+    snprintf(want, sizeof want,
+             "container credentials: GET %s: no answer within 300 ms (3 attempts)", url("/creds"));
+    expect_err(NULL, DSQL_ETIMEOUT, want);
+    assert_int_equal(tu_httpd_count(srv), 3);
+}
+
+static void test_imds_retries(void **state)
+{
+    (void)state;
+    imds_routes();
+    /* Every step may fail transiently: the token PUT, the role GET, the credentials GET. */
+    tu_httpd_route_once(srv, "PUT", "/latest/api/token", 503, "");
+    tu_httpd_route_once(srv, "PUT", "/latest/api/token", -1, NULL);
+    tu_httpd_route_once(srv, "GET", IMDS_CREDS_PATH, 500, "");
+    tu_httpd_route_once(srv, "GET", IMDS_CREDS_PATH "my-role", -1, NULL);
+    tu_httpd_route_once(srv, "GET", IMDS_CREDS_PATH "my-role", 502, "");
+    expect_ok(NULL, "AKIMDS", "TKIMDS", "instance-metadata");
+    assert_int_equal(tu_httpd_count(srv), 8);
+    static const char *const targets[] = {"/latest/api/token",       "/latest/api/token",
+                                          "/latest/api/token",       IMDS_CREDS_PATH,
+                                          IMDS_CREDS_PATH,           IMDS_CREDS_PATH "my-role",
+                                          IMDS_CREDS_PATH "my-role", IMDS_CREDS_PATH "my-role"};
+    for (size_t i = 0; i < 8; i++)
+        assert_string_equal(tu_httpd_request(srv, i)->target, targets[i]);
+    assert_string_equal(hdr(7, "X-aws-ec2-metadata-token"), "imds-session-token");
+    /* 5xx every time: three attempts, then the error */
+    tu_httpd_reset(srv);
+    imds_routes();
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH "my-role", 500, "");
+    char want[256];
+    snprintf(want, sizeof want,
+             "instance metadata: GET %s" IMDS_CREDS_PATH "my-role: HTTP 500 (3 "
+             "attempts)",
+             tu_httpd_url(srv));
+    expect_err(NULL, DSQL_EHTTP, want);
+    assert_int_equal(tu_httpd_count(srv), 5);
+    /* 401 on the credentials: not retried */
+    tu_httpd_reset(srv);
+    imds_routes();
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH "my-role", 401, "");
+    expect_err(NULL, DSQL_ECREDENTIALS, "my-role: HTTP 401");
+    assert_int_equal(tu_httpd_count(srv), 3);
+}
+
+#define STS_ERROR(code, msg)                                                                       \
+    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender"       \
+    "</Type><Code>" code "</Code><Message>" msg "</Message></Error><RequestId>r</RequestId>"       \
+    "</ErrorResponse>"
+
+static void test_sts_retries(void **state)
+{
+    (void)state;
+    write_profiles("[base]\naws_access_key_id = AKBASE\naws_secret_access_key = SKBASE\n",
+                   "[profile dev]\nrole_arn = arn:aws:iam::1:role/demo\nsource_profile = base\n");
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRole", "ASIAROLE", "TKROLE"));
+    tu_httpd_route_once(srv, "POST", "/", 400, STS_ERROR("Throttling", "Rate exceeded"));
+    tu_httpd_route_once(srv, "POST", "/", 503, "");
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    for (size_t i = 0; i < 3; i++) /* each attempt signed anew */
+        check_signature(i, "AKBASE", "SKBASE", NULL, "us-east-1");
+    /* throttled every time */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 400, STS_ERROR("Throttling", "Rate exceeded"));
+    expect_err("dev", DSQL_ECREDENTIALS, "failed: HTTP 400 Throttling: Rate exceeded (3 attempts)");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    /* any other 400: once */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 400, STS_ERROR("ValidationError", "bad arn"));
+    expect_err("dev", DSQL_ECREDENTIALS, "failed: HTTP 400 ValidationError: bad arn");
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* web identity too */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRoleWithWebIdentity", "ASIAWEB", "TKWEB"));
+    tu_httpd_route_once(srv, "POST", "/", -1, NULL);
+    char path[128];
+    at_write(dir, "web-token", "tok", path, sizeof path);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
+    expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
+    assert_int_equal(tu_httpd_count(srv), 2);
+}
+
+/* ---- the chain's order and rules ---- */
+
+static void test_chain_rules(void **state)
+{
+    (void)state;
+    /* Blank variables count as unset: the container decides. */
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url("/creds"), 1);
+    tu_httpd_route(srv, "GET", "/creds", 200, CONTAINER_JSON);
+    setenv("AWS_ACCESS_KEY_ID", " ", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "\t", 1);
+    setenv("AWS_PROFILE", "  ", 1);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", " ", 1);
+    expect_ok(NULL, "AKCONT", "TKCONT", "container");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+    /* A profile named by AWS_PROFILE comes before web identity from the environment. */
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRoleWithWebIdentity", "ASIAWEB", "TKWEB"));
+    write_profiles("[default]\naws_access_key_id = AKDEF\naws_secret_access_key = SKDEF\n"
+                   "[prod]\naws_access_key_id = AKPROD\naws_secret_access_key = SKPROD\n",
+                   "[profile self]\nrole_arn = arn:aws:iam::1:role/self\nsource_profile = self\n"
+                   "aws_access_key_id = AKSELF\naws_secret_access_key = SKSELF\n"
+                   "[profile selfless]\nrole_arn = arn:aws:iam::1:role/s\n"
+                   "source_profile = selfless\n");
+    char path[128];
+    at_write(dir, "web-token", "tok", path, sizeof path);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
+    setenv("AWS_PROFILE", "prod", 1);
+    expect_ok(NULL, "AKPROD", NULL, "profile");
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* without AWS_PROFILE, web identity comes before the default profile */
+    unsetenv("AWS_PROFILE");
+    expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
+    assert_int_equal(tu_httpd_count(srv), 2);
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ROLE_ARN");
+
+    /* source_profile naming the profile itself: its keys assume its role */
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRole", "ASIASELF", "TKSELF"));
+    expect_ok("self", "ASIASELF", "TKSELF", "assume-role");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    assert_contains(tu_httpd_request(srv, 2)->body, "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fself");
+    check_signature(2, "AKSELF", "SKSELF", NULL, "us-east-1");
+    expect_err("selfless", DSQL_ECONFIG,
+               "profile 'selfless': source_profile names the profile itself, which has no "
+               "aws_access_key_id and aws_secret_access_key to assume the role with");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +825,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sts_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_web_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_container_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_imds_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sts_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_rules, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
