@@ -306,8 +306,10 @@ int dsql__ini_parse(dsql__ini *ini, const char *text, size_t len, bool config_fi
                 config_file ? "[default] or [profile NAME]" : "[NAME]");
             goto done;
         }
-        if (is_space(*lb)) {
-            /* A continuation of the last key's value, or one of its sub-properties. */
+        /* An indented line right after a header is a key of its own when it has a '=' (as
+         * the AWS CLI reads it; the Rust and Java SDKs refuse it); otherwise it continues
+         * the last key's value, or is one of its sub-properties. */
+        if (is_space(*lb) && (st.have_property || !memchr(b, '=', (size_t)(e - b)))) {
             if (!st.have_property) {
                 rc = dsql_error_set(err, DSQL_EPARSE,
                                     "%s line %u%s: an indented line continues a value, but no "
@@ -516,4 +518,46 @@ const char *dsql__profile_name(const char *explicit_profile)
         return explicit_profile;
     const char *v = dsql__env("AWS_PROFILE");
     return v ? v : "default";
+}
+
+static bool is_true(const char *v)
+{
+    return v && !strcasecmp(v, "true");
+}
+
+int dsql__configured_endpoint(const dsql__aws_files *f, const char *profile, const char *env_id,
+                              const char *key, char **url, const char **from, dsql_error *err)
+{
+    *url = NULL;
+    *from = "the default endpoint";
+    const char *ignore = dsql__env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    if (ignore ? is_true(ignore)
+               : f && is_true(dsql__aws_files_get(f, profile, "ignore_configured_endpoint_urls")))
+        return DSQL_OK;
+    char name[64], sub[2048];
+    snprintf(name, sizeof name, "AWS_ENDPOINT_URL_%s", env_id);
+    const char *v = dsql__env(name);
+    *from = "AWS_ENDPOINT_URL_<SERVICE>";
+    if (!v) {
+        v = dsql__env("AWS_ENDPOINT_URL");
+        *from = "AWS_ENDPOINT_URL";
+    }
+    if (!v && f) {
+        const char *services = dsql__aws_files_get(f, profile, "services");
+        if (services && *services) {
+            const char *block = dsql__ini_get_kind(&f->config, DSQL__INI_SERVICES, services, key);
+            v = dsql__ini_sub(block, "endpoint_url", sub, sizeof sub);
+            *from = "the services section of the AWS config file";
+        }
+    }
+    if (!v && f) {
+        v = dsql__aws_files_get(f, profile, "endpoint_url");
+        *from = "endpoint_url of the profile";
+    }
+    if (!v || !*v) {
+        *from = "the default endpoint";
+        return DSQL_OK;
+    }
+    *url = dsql__strdup(v);
+    return *url ? DSQL_OK : dsql_error_set(err, DSQL_ENOMEM, "out of memory");
 }

@@ -96,6 +96,18 @@ const char *dsql__aws_files_get(const dsql__aws_files *f, const char *profile, c
 bool dsql__aws_files_has_profile(const dsql__aws_files *f, const char *profile);
 void dsql__aws_files_free(dsql__aws_files *f);
 
+/*
+ * The endpoint URL configured for a service, as the SDKs resolve it: none when
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true (or, that variable unset,
+ * ignore_configured_endpoint_urls = true in the profile); else AWS_ENDPOINT_URL_<ENV_ID>,
+ * AWS_ENDPOINT_URL, the service's endpoint_url in the [services NAME] section the
+ * profile's `services` names, the profile's endpoint_url. env_id: "STS"; key: "sts".
+ * f may be NULL (the environment only). *url: a new string, or NULL (the default
+ * endpoint); *from: where it came from, for messages.
+ */
+int dsql__configured_endpoint(const dsql__aws_files *f, const char *profile, const char *env_id,
+                              const char *key, char **url, const char **from, dsql_error *err);
+
 /* The profile to use: explicit (if not NULL/empty), else AWS_PROFILE, else "default". */
 const char *dsql__profile_name(const char *explicit_profile);
 

@@ -93,10 +93,16 @@ int dsql__creds_from_json(const char *text, size_t len, dsql__json_format fmt, c
  * AWS_CREDENTIAL_EXPIRATION. *configured says whether either key variable is set. */
 int dsql__fetch_env(dsql_credentials *out, bool *configured, dsql_error *err);
 
-/* A profile of the shared files. explicit_profile: the caller named it (arg or
- * AWS_PROFILE), so a missing profile is an error rather than "not configured".
- * *configured says whether this source decides. */
-int dsql__fetch_profile(const char *profile, bool explicit_profile, const dsql__auth_log *log,
+/* How the chain uses a profile of the shared files. */
+typedef enum dsql__profile_use {
+    DSQL__PROFILE_DEFAULT, /* "default": decides only when it has credentials */
+    DSQL__PROFILE_NAMED,   /* AWS_PROFILE: must exist; without credentials the chain goes on
+                              (its settings, such as the metadata endpoint, still apply) */
+    DSQL__PROFILE_ONLY     /* the caller's profile argument: this profile and nothing else */
+} dsql__profile_use;
+
+/* A profile of the shared files. *configured says whether this source decides. */
+int dsql__fetch_profile(const char *profile, dsql__profile_use use, const dsql__auth_log *log,
                         dsql_credentials *out, bool *configured, dsql_error *err);
 
 /* credential_process: runs command with /bin/sh -c and reads its JSON from stdout. */
@@ -111,7 +117,7 @@ typedef struct dsql__sts_role {
     const char *external_id;  /* AssumeRole only; may be NULL */
     long duration_s;
     const char *region;       /* the profile's region (the environment's wins), or NULL */
-    const char *endpoint_url; /* from the shared files, or NULL: see dsql__sts_endpoint */
+    const char *endpoint_url; /* dsql__configured_endpoint's, or NULL: the default one */
     const dsql__auth_log *log;
 } dsql__sts_role;
 
@@ -121,8 +127,10 @@ int dsql__sts_assume_role(const dsql_credentials *source, const dsql__sts_role *
 /* AssumeRoleWithWebIdentity, unsigned, with the token read from token_file. */
 int dsql__sts_assume_role_web_identity(const char *token_file, const dsql__sts_role *role,
                                        const char *what, dsql_credentials *out, dsql_error *err);
-/* The STS endpoint URL: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else
- * https://sts.<region>.amazonaws.com (.com.cn in China). New string. */
+/* The STS endpoint URL from the environment alone (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
+ * AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL), else https://sts.<region>.amazonaws.com
+ * (.com.cn in China). New string. The sources use dsql__configured_endpoint, which also
+ * reads the shared config file. */
 char *dsql__sts_endpoint(const char *region);
 
 /* Web identity from the environment: AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN,
@@ -141,8 +149,12 @@ int dsql__container_url(const char *relative_base, char **url, dsql_error *err);
 int dsql__fetch_container_base(const char *relative_base, const dsql__auth_log *log,
                                dsql_credentials *out, bool *configured, dsql_error *err);
 
-/* EC2 instance metadata (IMDSv2). *configured is false when AWS_EC2_METADATA_DISABLED. */
-int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
-                     dsql_error *err);
+/* EC2 instance metadata (IMDSv2). The endpoint: AWS_EC2_METADATA_SERVICE_ENDPOINT, else
+ * ec2_metadata_service_endpoint of profile in the config file, else the address for
+ * AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE or the profile's ec2_metadata_service_endpoint_mode
+ * (IPv4, the default, or IPv6); ec2_metadata_v1_disabled likewise. *configured: an
+ * endpoint was named (so this source decides). */
+int dsql__fetch_imds(const dsql__auth_log *log, const char *profile, dsql_credentials *out,
+                     bool *configured, dsql_error *err);
 
 #endif

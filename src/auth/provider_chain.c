@@ -18,7 +18,7 @@ static int chain_fetch(void *impl, const dsql__auth_log *log, dsql_credentials *
     int rc;
     /* An explicit profile is what the caller asked for: go straight to it. */
     if (c->profile) {
-        rc = dsql__fetch_profile(c->profile, true, log, out, &configured, err);
+        rc = dsql__fetch_profile(c->profile, DSQL__PROFILE_ONLY, log, out, &configured, err);
         return rc;
     }
     rc = dsql__fetch_env(out, &configured, err);
@@ -29,7 +29,7 @@ static int chain_fetch(void *impl, const dsql__auth_log *log, dsql_credentials *
     const char *profile = dsql__profile_name(NULL);
     bool named = dsql__env("AWS_PROFILE") != NULL;
     if (named) {
-        rc = dsql__fetch_profile(profile, true, log, out, &configured, err);
+        rc = dsql__fetch_profile(profile, DSQL__PROFILE_NAMED, log, out, &configured, err);
         if (configured)
             return rc;
     }
@@ -37,7 +37,7 @@ static int chain_fetch(void *impl, const dsql__auth_log *log, dsql_credentials *
     if (configured)
         return rc;
     if (!named) {
-        rc = dsql__fetch_profile(profile, false, log, out, &configured, err);
+        rc = dsql__fetch_profile(profile, DSQL__PROFILE_DEFAULT, log, out, &configured, err);
         if (configured)
             return rc;
     }
@@ -45,9 +45,9 @@ static int chain_fetch(void *impl, const dsql__auth_log *log, dsql_credentials *
     if (configured)
         return rc;
     dsql_error imds_err = DSQL_ERROR_INIT;
-    rc = dsql__fetch_imds(log, out, &configured, &imds_err);
+    rc = dsql__fetch_imds(log, profile, out, &configured, &imds_err);
     /* Success, or an endpoint named explicitly: its answer is the chain's. */
-    if (rc == DSQL_OK || dsql__env("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+    if (rc == DSQL_OK || configured) {
         if (err && rc != DSQL_OK)
             *err = imds_err;
         return rc;

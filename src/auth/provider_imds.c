@@ -1,9 +1,11 @@
 /* EC2 instance metadata (IMDSv2): PUT a session token, GET the role, GET its credentials. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "auth/http.h"
+#include "auth/ini.h"
 #include "auth/internal.h"
 
 #define IMDS_V4         "http://169.254.169.254"
@@ -44,22 +46,63 @@ static int call(const dsql__auth_log *log, const char *method, const char *url,
     return dsql__http_send(&req, resp, WHAT, err);
 }
 
-int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
-                     dsql_error *err)
+/* A setting from the environment, else from the profile in the config file (the
+ * environment wins, as in the SDKs). *from names where it came from. */
+static const char *setting(const dsql__aws_files *f, const char *profile, const char *env,
+                           const char *key, const char **from)
 {
-    *configured = !dsql__env_true("AWS_EC2_METADATA_DISABLED");
-    if (!*configured)
+    const char *v = dsql__env(env);
+    *from = env;
+    if (!v && f->config.present) {
+        v = dsql__ini_get(&f->config, profile, key);
+        *from = key;
+        if (v && !*v)
+            v = NULL;
+    }
+    return v;
+}
+
+int dsql__fetch_imds(const dsql__auth_log *log, const char *profile, dsql_credentials *out,
+                     bool *configured, dsql_error *err)
+{
+    *configured = false;
+    if (dsql__env_true("AWS_EC2_METADATA_DISABLED"))
         return dsql_error_set(err, DSQL_ECREDENTIALS,
                               WHAT ": disabled by AWS_EC2_METADATA_DISABLED");
-    const char *base = dsql__env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    if (!base) {
-        const char *mode = dsql__env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
-        if (mode && strcasecmp(mode, "IPv6") != 0 && strcasecmp(mode, "IPv4") != 0)
-            return dsql_error_set(err, DSQL_ECONFIG,
-                                  WHAT ": AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE '%s' is neither "
-                                       "IPv4 nor IPv6",
-                                  mode);
-        base = mode && !strcasecmp(mode, "IPv6") ? IMDS_V6 : IMDS_V4;
+    /* The endpoint may be named in the config file: read it (an unreadable file is an
+     * error, as everywhere). */
+    dsql__aws_files f = DSQL__AWS_FILES_INIT;
+    int rc = dsql__aws_files_load(&f, log ? log->fn : NULL, log ? log->ctx : NULL, err);
+    if (rc != DSQL_OK) {
+        *configured = true;
+        dsql__aws_files_free(&f);
+        return rc;
+    }
+    const char *from, *mode_from, *v1_from;
+    char base_buf[1024] = "", mode_buf[32] = "";
+    const char *base = setting(&f, profile, "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                               "ec2_metadata_service_endpoint", &from);
+    const char *mode = setting(&f, profile, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                               "ec2_metadata_service_endpoint_mode", &mode_from);
+    const char *v1_off =
+        setting(&f, profile, "AWS_EC2_METADATA_V1_DISABLED", "ec2_metadata_v1_disabled", &v1_from);
+    bool v1_disabled = v1_off && !strcasecmp(v1_off, "true");
+    if (base)
+        snprintf(base_buf, sizeof base_buf, "%s", base);
+    if (mode)
+        snprintf(mode_buf, sizeof mode_buf, "%s", mode);
+    bool base_too_long = base && strlen(base) >= sizeof base_buf;
+    dsql__aws_files_free(&f);
+    if (base_too_long)
+        return dsql_error_set(err, DSQL_ECONFIG, WHAT ": %s is too long", from);
+    if (base) {
+        *configured = true;
+        base = base_buf;
+    } else {
+        if (mode && strcasecmp(mode_buf, "IPv6") != 0 && strcasecmp(mode_buf, "IPv4") != 0)
+            return dsql_error_set(err, DSQL_ECONFIG, WHAT ": %s '%s' is neither IPv4 nor IPv6",
+                                  mode_from, mode_buf);
+        base = mode && !strcasecmp(mode_buf, "IPv6") ? IMDS_V6 : IMDS_V4;
     }
     size_t bl = strlen(base);
     while (bl > 0 && base[bl - 1] == '/')
@@ -67,7 +110,6 @@ int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *con
     dsql__strbuf url = DSQL__STRBUF_INIT, h_token = DSQL__STRBUF_INIT;
     dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
     char *role = NULL;
-    int rc;
 
     /* 1. the session token */
     dsql__sb_append_n(&url, base, bl);
@@ -84,8 +126,7 @@ int dsql__fetch_imds(const dsql__auth_log *log, dsql_credentials *out, bool *con
         }
         dsql__sb_append(&h_token, "X-aws-ec2-metadata-token: ");
         dsql__sb_append(&h_token, resp.body.data);
-    } else if ((resp.status == 403 || resp.status == 404 || resp.status == 405) &&
-               !dsql__env_true("AWS_EC2_METADATA_V1_DISABLED")) {
+    } else if ((resp.status == 403 || resp.status == 404 || resp.status == 405) && !v1_disabled) {
         /* IMDSv1 only (an old endpoint or a proxy): go on without a token. */
     } else {
         rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,

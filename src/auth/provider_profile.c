@@ -57,14 +57,14 @@ static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const ch
 
 /* credential_source: where the source credentials of a role come from when there is no
  * source_profile. */
-static int credential_source(const dsql__auth_log *log, const char *p, const char *src,
-                             dsql_credentials *out, dsql_error *err)
+static int credential_source(const dsql__auth_log *log, const char *top, const char *p,
+                             const char *src, dsql_credentials *out, dsql_error *err)
 {
     bool configured;
     if (!strcmp(src, "Environment"))
         return dsql__fetch_env(out, &configured, err);
     if (!strcmp(src, "Ec2InstanceMetadata"))
-        return dsql__fetch_imds(log, out, &configured, err);
+        return dsql__fetch_imds(log, top, out, &configured, err);
     if (!strcmp(src, "EcsContainer"))
         return dsql__fetch_container(log, out, &configured, err);
     return dsql_error_set(err, DSQL_ECONFIG,
@@ -114,7 +114,7 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
         rc = static_keys(f, p, &source, err);
     } else {
         rc = via_profile ? resolve(f, log, src_profile, depth + 1, visited, &source, err)
-                         : credential_source(log, p, src, &source, err);
+                         : credential_source(log, visited[0], p, src, &source, err);
     }
     if (rc != DSQL_OK) {
         dsql_credentials_clear(&source);
@@ -122,14 +122,23 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
             dsql__err_prefix(err, "%s: credential_source %s", what, src);
         return rc;
     }
-    dsql__sts_role role = {0};
-    role.role_arn = dsql__aws_files_get(f, p, "role_arn");
-    role.session_name = dsql__aws_files_get(f, p, "role_session_name");
-    role.external_id = dsql__aws_files_get(f, p, "external_id");
-    role.duration_s = duration;
-    role.region = dsql__aws_files_get(f, p, "region");
-    role.log = log;
-    rc = dsql__sts_assume_role(&source, &role, what, out, err);
+    /* The STS client is the selected profile's (visited[0]): its region and endpoint
+     * serve every hop of a source_profile chain, as in the SDKs. */
+    char *endpoint = NULL;
+    const char *from;
+    rc = dsql__configured_endpoint(f, visited[0], "STS", "sts", &endpoint, &from, err);
+    if (rc == DSQL_OK) {
+        dsql__sts_role role = {0};
+        role.role_arn = dsql__aws_files_get(f, p, "role_arn");
+        role.session_name = dsql__aws_files_get(f, p, "role_session_name");
+        role.external_id = dsql__aws_files_get(f, p, "external_id");
+        role.duration_s = duration;
+        role.region = dsql__aws_files_get(f, visited[0], "region");
+        role.endpoint_url = endpoint;
+        role.log = log;
+        rc = dsql__sts_assume_role(&source, &role, what, out, err);
+    }
+    free(endpoint);
     dsql_credentials_clear(&source);
     return rc;
 }
@@ -171,13 +180,21 @@ static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const ch
         if (!has(f, p, "role_arn"))
             return dsql_error_set(err, DSQL_ECONFIG,
                                   "%s: web_identity_token_file is set but role_arn is not", what);
+        char *endpoint = NULL;
+        const char *from;
+        int rc = dsql__configured_endpoint(f, visited[0], "STS", "sts", &endpoint, &from, err);
+        if (rc != DSQL_OK)
+            return rc;
         dsql__sts_role role = {0};
         role.role_arn = dsql__aws_files_get(f, p, "role_arn");
         role.session_name = dsql__aws_files_get(f, p, "role_session_name");
-        role.region = dsql__aws_files_get(f, p, "region");
+        role.region = dsql__aws_files_get(f, visited[0], "region");
+        role.endpoint_url = endpoint;
         role.log = log;
-        return dsql__sts_assume_role_web_identity(
+        rc = dsql__sts_assume_role_web_identity(
             dsql__aws_files_get(f, p, "web_identity_token_file"), &role, what, out, err);
+        free(endpoint);
+        return rc;
     }
     if (has(f, p, "credential_process")) {
         char what[160];
@@ -196,17 +213,19 @@ static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const ch
                           p, files);
 }
 
-int dsql__fetch_profile(const char *profile, bool explicit_profile, const dsql__auth_log *log,
+int dsql__fetch_profile(const char *profile, dsql__profile_use use, const dsql__auth_log *log,
                         dsql_credentials *out, bool *configured, dsql_error *err)
 {
     dsql__aws_files f = DSQL__AWS_FILES_INIT;
-    *configured = explicit_profile;
+    *configured = use == DSQL__PROFILE_ONLY;
     int rc = dsql__aws_files_load(&f, log ? log->fn : NULL, log ? log->ctx : NULL, err);
     if (rc != DSQL_OK) {
         *configured = true; /* an unreadable or malformed file is an error, never skipped */
         goto done;
     }
-    if (!explicit_profile && !has_credentials(&f, profile)) {
+    if (use == DSQL__PROFILE_NAMED && !dsql__aws_files_has_profile(&f, profile)) {
+        *configured = true; /* AWS_PROFILE names a profile that does not exist: an error */
+    } else if (use != DSQL__PROFILE_ONLY && !has_credentials(&f, profile)) {
         rc = dsql_error_set(err, DSQL_ECREDENTIALS, "profile '%s': no credentials in %s%s%s",
                             profile, f.credentials.path, " or ", f.config.path);
         goto done;

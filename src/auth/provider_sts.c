@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "auth/http.h"
+#include "auth/ini.h"
 #include "auth/internal.h"
 #include "auth/sigv4.h"
 #include "auth/xml.h"
@@ -16,26 +17,32 @@
 #define TOTAL_TIMEOUT   10000
 #define MAX_TOKEN_FILE  (64u * 1024)
 
-char *dsql__sts_endpoint(const char *region)
+/* https://sts.<region>.amazonaws.com (.com.cn in China). */
+static char *default_endpoint(const char *region)
 {
-    const char *v = dsql__env("AWS_ENDPOINT_URL_STS");
-    if (!v)
-        v = dsql__env("AWS_ENDPOINT_URL");
-    if (v)
-        return dsql__strdup(v);
     dsql__strbuf sb = DSQL__STRBUF_INIT;
     dsql__sb_appendf(&sb, "https://sts.%s.amazonaws.com%s", region,
                      strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
     return dsql__sb_detach(&sb);
 }
 
+char *dsql__sts_endpoint(const char *region)
+{
+    char *url = NULL;
+    const char *from;
+    if (dsql__configured_endpoint(NULL, NULL, "STS", "sts", &url, &from, NULL) != DSQL_OK)
+        return NULL;
+    return url ? url : default_endpoint(region);
+}
+
+/* The environment's region wins over the profile's (as in the SDKs). */
 static const char *sts_region(const dsql__sts_role *role)
 {
-    if (role->region && *role->region)
-        return role->region;
     const char *r = dsql__env("AWS_REGION");
     if (!r)
         r = dsql__env("AWS_DEFAULT_REGION");
+    if (!r && role->region && *role->region)
+        r = role->region;
     return r ? r : "us-east-1";
 }
 
@@ -156,7 +163,7 @@ static int sts_call(const dsql_credentials *source, const dsql__sts_role *role, 
 {
     const char *region = sts_region(role);
     const dsql__auth_log *log = role->log;
-    char *url = role->endpoint_url ? dsql__strdup(role->endpoint_url) : dsql__sts_endpoint(region);
+    char *url = role->endpoint_url ? dsql__strdup(role->endpoint_url) : default_endpoint(region);
     char *host_header = NULL, *path = NULL;
     dsql__strbuf auth = DSQL__STRBUF_INIT, h_auth = DSQL__STRBUF_INIT, h_token = DSQL__STRBUF_INIT;
     dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
@@ -322,9 +329,26 @@ int dsql__fetch_web_identity_env(const dsql__auth_log *log, dsql_credentials *ou
         return dsql_error_set(err, DSQL_ECONFIG,
                               "web identity: AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN "
                               "is not");
-    dsql__sts_role role = {0};
-    role.role_arn = arn;
-    role.session_name = dsql__env("AWS_ROLE_SESSION_NAME");
-    role.log = log;
-    return dsql__sts_assume_role_web_identity(file, &role, "web identity", out, err);
+    /* The STS region and endpoint may come from the profile in the shared files. */
+    dsql__aws_files f = DSQL__AWS_FILES_INIT;
+    char *endpoint = NULL;
+    const char *from;
+    const char *profile = dsql__profile_name(NULL);
+    int rc = dsql__aws_files_load(&f, log ? log->fn : NULL, log ? log->ctx : NULL, err);
+    if (rc == DSQL_OK)
+        rc = dsql__configured_endpoint(&f, profile, "STS", "sts", &endpoint, &from, err);
+    if (rc == DSQL_OK) {
+        dsql__sts_role role = {0};
+        role.role_arn = arn;
+        role.session_name = dsql__env("AWS_ROLE_SESSION_NAME");
+        role.region = dsql__aws_files_get(&f, profile, "region");
+        role.endpoint_url = endpoint;
+        role.log = log;
+        rc = dsql__sts_assume_role_web_identity(file, &role, "web identity", out, err);
+    } else {
+        dsql__err_prefix(err, "web identity");
+    }
+    free(endpoint);
+    dsql__aws_files_free(&f);
+    return rc;
 }

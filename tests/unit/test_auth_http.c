@@ -5,6 +5,7 @@
 
 #include "authtest.h"
 #include "httpd.h"
+#include "auth/ini.h"
 #include "auth/internal.h"
 #include "auth/sigv4.h"
 #include "dsql/auth.h"
@@ -793,6 +794,9 @@ static void test_chain_rules(void **state)
     setenv("AWS_PROFILE", "prod", 1);
     expect_ok(NULL, "AKPROD", NULL, "profile");
     assert_int_equal(tu_httpd_count(srv), 1);
+    /* AWS_PROFILE naming a profile that does not exist is an error */
+    setenv("AWS_PROFILE", "nosuch", 1);
+    expect_err(NULL, DSQL_ECONFIG, "profile 'nosuch' not found in ");
     /* without AWS_PROFILE, web identity comes before the default profile */
     unsetenv("AWS_PROFILE");
     expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
@@ -809,6 +813,156 @@ static void test_chain_rules(void **state)
     expect_err("selfless", DSQL_ECONFIG,
                "profile 'selfless': source_profile names the profile itself, which has no "
                "aws_access_key_id and aws_secret_access_key to assume the role with");
+}
+
+/* ---- STS region and endpoints, the metadata endpoint from the config file ---- */
+
+static void test_sts_region_and_endpoints(void **state)
+{
+    (void)state;
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRole", "ASIAROLE", "TKROLE"));
+    write_profiles("[base]\naws_access_key_id = AKBASE\naws_secret_access_key = SKBASE\n",
+                   "[profile dev]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = base\n"
+                   "region = eu-west-1\n"
+                   "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n"
+                   "region = sa-east-1\n"
+                   "[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = base\n"
+                   "region = eu-west-1\n");
+    /* The environment's region wins over the profile's. */
+    setenv("AWS_REGION", "ap-southeast-2", 1);
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(0, "AKBASE", "SKBASE", NULL, "ap-southeast-2");
+    unsetenv("AWS_REGION");
+    setenv("AWS_DEFAULT_REGION", "ca-central-1", 1);
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(1, "AKBASE", "SKBASE", NULL, "ca-central-1");
+    unsetenv("AWS_DEFAULT_REGION");
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(2, "AKBASE", "SKBASE", NULL, "eu-west-1");
+    /* One STS client for a chain: the selected profile's region for every hop. */
+    expect_ok("a", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(3, "AKBASE", "SKBASE", NULL, "sa-east-1");
+    check_signature(4, "ASIAROLE", "SKROLE", "TKROLE", "sa-east-1");
+
+    /* endpoint_url in the profile, and a [services] section that beats it */
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    char cfg[2048], p2[128];
+    snprintf(cfg, sizeof cfg,
+             "[profile dev]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = base\n"
+             "endpoint_url = %s/global\n"
+             "[profile svc]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = base\n"
+             "endpoint_url = http://127.0.0.1:1/wrong\nservices = local\n"
+             "[services local]\ns3 =\n  endpoint_url = http://127.0.0.1:1/s3\n"
+             "sts =\n  endpoint_url = %s/sts\n",
+             tu_httpd_url(srv), tu_httpd_url(srv));
+    setenv("AWS_CONFIG_FILE", at_write(dir, "config", cfg, p2, sizeof p2), 1);
+    tu_httpd_route(srv, "POST", "/global", 200, STS_OK("AssumeRole", "ASIAGLOBAL", "TKG"));
+    tu_httpd_route(srv, "POST", "/sts", 200, STS_OK("AssumeRole", "ASIASVC", "TKS"));
+    expect_ok("dev", "ASIAGLOBAL", "TKG", "assume-role");
+    assert_string_equal(tu_httpd_request(srv, 5)->target, "/global");
+    expect_ok("svc", "ASIASVC", "TKS", "assume-role");
+    assert_string_equal(tu_httpd_request(srv, 6)->target, "/sts");
+    /* the environment beats both */
+    setenv("AWS_ENDPOINT_URL", url("/"), 1);
+    expect_ok("svc", "ASIAROLE", "TKROLE", "assume-role");
+    assert_string_equal(tu_httpd_request(srv, 7)->target, "/");
+    unsetenv("AWS_ENDPOINT_URL");
+
+    /* web identity from the environment reads the profile's endpoint too */
+    snprintf(cfg, sizeof cfg, "[default]\nendpoint_url = %s/global\n", tu_httpd_url(srv));
+    at_write(dir, "config", cfg, p2, sizeof p2);
+    tu_httpd_route(srv, "POST", "/global", 200,
+                   STS_OK("AssumeRoleWithWebIdentity", "ASIAWEB", "TKWEB"));
+    char path[128];
+    at_write(dir, "web-token", "tok", path, sizeof path);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
+    expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
+    assert_string_equal(tu_httpd_request(srv, 8)->target, "/global");
+}
+
+static void test_configured_endpoint_rules(void **state)
+{
+    (void)state;
+    char p2[128];
+    setenv("AWS_CONFIG_FILE",
+           at_write(dir, "config",
+                    "[default]\nendpoint_url = http://profile\nservices = s\n"
+                    "[profile ign]\nendpoint_url = http://profile\n"
+                    "ignore_configured_endpoint_urls = true\n"
+                    "[services s]\nsts =\n  Endpoint_URL = http://services\n",
+                    p2, sizeof p2),
+           1);
+    dsql__aws_files f = DSQL__AWS_FILES_INIT;
+    assert_int_equal(dsql__aws_files_load(&f, NULL, NULL, NULL), DSQL_OK);
+    char *u;
+    const char *from;
+#define EXPECT_URL(profile, want)                                                                  \
+    do {                                                                                           \
+        assert_int_equal(dsql__configured_endpoint(&f, profile, "STS", "sts", &u, &from, NULL),    \
+                         DSQL_OK);                                                                 \
+        if (want) {                                                                                \
+            assert_non_null(u);                                                                    \
+            assert_string_equal(u, (const char *)(want));                                          \
+        } else {                                                                                   \
+            assert_null(u);                                                                        \
+        }                                                                                          \
+        free(u);                                                                                   \
+    } while (0)
+    EXPECT_URL("default", "http://services");
+    EXPECT_URL("ign", NULL);
+    setenv("AWS_ENDPOINT_URL", "http://env-global", 1);
+    EXPECT_URL("default", "http://env-global");
+    EXPECT_URL("ign", NULL);
+    setenv("AWS_ENDPOINT_URL_STS", "http://env-sts", 1);
+    EXPECT_URL("default", "http://env-sts");
+    /* the variable decides over the profile's setting, either way */
+    setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false", 1);
+    EXPECT_URL("ign", "http://env-sts");
+    setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+    EXPECT_URL("default", NULL);
+#undef EXPECT_URL
+    dsql__aws_files_free(&f);
+    char *e = dsql__sts_endpoint("eu-west-1");
+    assert_string_equal(e, "https://sts.eu-west-1.amazonaws.com");
+    free(e);
+}
+
+static void test_imds_from_config(void **state)
+{
+    (void)state;
+    imds_routes();
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    char cfg[512], p2[128];
+    snprintf(cfg, sizeof cfg,
+             "[default]\nec2_metadata_service_endpoint = %s\n"
+             "[profile v6]\nec2_metadata_service_endpoint_mode = IPv5\n"
+             "[profile nov1]\nec2_metadata_service_endpoint = %s\n"
+             "ec2_metadata_v1_disabled = true\n",
+             tu_httpd_url(srv), tu_httpd_url(srv));
+    setenv("AWS_CONFIG_FILE", at_write(dir, "config", cfg, p2, sizeof p2), 1);
+    expect_ok(NULL, "AKIMDS", "TKIMDS", "instance-metadata");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    /* named in the file, the endpoint decides: its error is the chain's */
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH, 404, "");
+    expect_err(NULL, DSQL_ECREDENTIALS, "HTTP 404: the instance has no IAM role");
+    /* the variable wins over the file */
+    setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1", 1);
+    expect_err(NULL, DSQL_EHTTP, "instance metadata: PUT http://127.0.0.1:1/latest/api/token: ");
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    setenv("AWS_PROFILE", "v6", 1);
+    write_profiles("[v6]\n", cfg);
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    expect_err(NULL, DSQL_ECREDENTIALS, "no AWS credentials found: ");
+    expect_err(NULL, DSQL_ECREDENTIALS,
+               "instance metadata: ec2_metadata_service_endpoint_mode 'IPv5' is neither IPv4 nor "
+               "IPv6");
+    /* ec2_metadata_v1_disabled from the file: no fallback after a 405 */
+    setenv("AWS_PROFILE", "nov1", 1);
+    write_profiles("[nov1]\n", cfg);
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH, 200, "my-role");
+    tu_httpd_route(srv, "PUT", "/latest/api/token", 405, "");
+    expect_err(NULL, DSQL_ECREDENTIALS, "/latest/api/token: HTTP 405");
 }
 
 int main(void)
@@ -829,6 +983,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_imds_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sts_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chain_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sts_region_and_endpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_configured_endpoint_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_imds_from_config, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,6 +103,10 @@ static void test_continuations(void **state)
     parse_err("[profile foo]\ns3 =\n = value\n", true,
               "/home/u/.aws/config line 3 (profile 'foo'): expected a sub-property 'name = "
               "value' under the key with an empty value above");
+    /* An indented key right after a header is a key (as the AWS CLI reads it). */
+    parse_ok(&ini, "[profile foo]\n  region = eu-west-1\n   -more\n", true, &c);
+    assert_string_equal(dsql__ini_get(&ini, "foo", "region"), "eu-west-1\n-more");
+    dsql__ini_free(&ini);
     /* Sub-property names are not checked (the SDKs keep "in valid = value" as text). */
     parse_ok(&ini, "[profile foo]\ns3 =\n in valid = value\n name =\n", true, &c);
     assert_string_equal(dsql__ini_get(&ini, "foo", "s3"), "\nin valid = value\nname =");
