@@ -61,6 +61,9 @@ int dsql__credentials_check_fresh(const dsql_credentials *creds, const char *sou
 const char *dsql__env(const char *name);
 /* True for "true"/"1"/"yes"/"on" (any case). */
 bool dsql__env_true(const char *name);
+/* Whether host fits DNS's limits: labels of 1 to 63 bytes, at most 253 bytes in all (a
+ * trailing dot aside). When not, why (a sentence fragment) goes to buf. */
+bool dsql__dns_name_ok(const char *host, char *why, size_t size);
 /* A plausible region name: non-empty, letters, digits and '-' only. */
 bool dsql__valid_region(const char *r);
 /* Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)" into *out. */
