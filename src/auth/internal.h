@@ -15,8 +15,13 @@
 #include "dsql/auth.h"
 #include "util/util.h"
 
-/* Credentials are refreshed this long before they expire. */
-#define DSQL__REFRESH_AHEAD_S 300
+/* Credentials are refreshed this long before they expire, plus a random jitter of up to
+ * DSQL__REFRESH_JITTER_S (so that many processes started together do not refresh
+ * together). Cached credentials are never handed out once fewer than DSQL__EXPIRY_MARGIN_S
+ * remain: a token minted from them must still be good when the connection opens. */
+#define DSQL__REFRESH_AHEAD_S  300
+#define DSQL__REFRESH_JITTER_S 60
+#define DSQL__EXPIRY_MARGIN_S  60
 
 /* Where a provider's warnings and retries are logged (fn NULL: nowhere). */
 struct dsql__auth_log {
@@ -45,6 +50,10 @@ int dsql__provider_new(const dsql__provider_ops *ops, void *impl, dsql_credentia
 /* Makes the next get refresh (as if the refresh time had come); the cached credentials
  * keep their expiration. For tests. */
 void dsql__provider_force_refresh(dsql_credentials_provider *p);
+
+/* When the provider's cache is due for a refresh (0: never, or nothing cached). For
+ * tests. */
+time_t dsql__provider_refresh_at(dsql_credentials_provider *p);
 
 /* Copies src into dst (replacing and wiping what dst held). */
 int dsql__credentials_copy(dsql_credentials *dst, const dsql_credentials *src, dsql_error *err);

@@ -132,9 +132,10 @@ void dsql_credentials_provider_free(dsql_credentials_provider *p)
     free(p);
 }
 
+/* Cached credentials serve while more than the margin is left. */
 static bool still_valid(const dsql_credentials *c, time_t now)
 {
-    return c->expiration == 0 || now < c->expiration;
+    return c->expiration == 0 || now < c->expiration - DSQL__EXPIRY_MARGIN_S;
 }
 
 int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials *out,
@@ -198,7 +199,8 @@ int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials
         if (exp == 0) {
             p->refresh_at = 0;
         } else {
-            p->refresh_at = exp - DSQL__REFRESH_AHEAD_S;
+            p->refresh_at = exp - DSQL__REFRESH_AHEAD_S -
+                            (time_t)(dsql__random_unit() * DSQL__REFRESH_JITTER_S);
             /* Short-lived credentials: refresh half way, not on every call. */
             if (p->refresh_at <= now)
                 p->refresh_at = now + (exp - now) / 2;
@@ -242,6 +244,14 @@ void dsql__auth_log_msg(const dsql__auth_log *lg, dsql_log_level level, const ch
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     lg->fn(level, msg, lg->ctx);
+}
+
+time_t dsql__provider_refresh_at(dsql_credentials_provider *p)
+{
+    pthread_mutex_lock(&p->mu);
+    time_t t = p->have ? p->refresh_at : 0;
+    pthread_mutex_unlock(&p->mu);
+    return t;
 }
 
 void dsql__provider_force_refresh(dsql_credentials_provider *p)
