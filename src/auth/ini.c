@@ -500,6 +500,31 @@ const char *dsql__aws_files_get(const dsql__aws_files *f, const char *profile, c
     return v ? v : dsql__ini_get(&f->config, profile, key);
 }
 
+static const dsql__ini_entry *find(const dsql__ini *ini, const char *section, const char *key)
+{
+    for (size_t i = ini->n; i-- > 0;)
+        if (ini->e[i].key && ini->e[i].kind == DSQL__INI_PROFILE && !strcmp(ini->e[i].key, key) &&
+            !strcmp(ini->e[i].section, section))
+            return &ini->e[i];
+    return NULL;
+}
+
+const char *dsql__aws_files_at(const dsql__aws_files *f, const char *profile, const char *key,
+                               char *buf, size_t size)
+{
+    const dsql__ini *ini = &f->credentials;
+    const dsql__ini_entry *e = find(ini, profile, key);
+    if (!e) {
+        ini = &f->config;
+        e = find(ini, profile, key);
+    }
+    if (e)
+        snprintf(buf, size, "%s line %u", file_what(ini), e->line);
+    else if (size)
+        buf[0] = '\0';
+    return buf;
+}
+
 bool dsql__aws_files_has_profile(const dsql__aws_files *f, const char *profile)
 {
     return dsql__ini_has_section(&f->credentials, profile) ||

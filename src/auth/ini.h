@@ -94,6 +94,10 @@ typedef struct dsql__aws_files {
 int dsql__aws_files_load(dsql__aws_files *f, dsql_log_fn log, void *log_ctx, dsql_error *err);
 const char *dsql__aws_files_get(const dsql__aws_files *f, const char *profile, const char *key);
 bool dsql__aws_files_has_profile(const dsql__aws_files *f, const char *profile);
+/* Where the value dsql__aws_files_get returns was set: "<path> line <n>" into buf (empty
+ * when the key is not set). Returns buf. */
+const char *dsql__aws_files_at(const dsql__aws_files *f, const char *profile, const char *key,
+                               char *buf, size_t size);
 void dsql__aws_files_free(dsql__aws_files *f);
 
 /*

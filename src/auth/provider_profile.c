@@ -36,16 +36,17 @@ static int static_keys(const dsql__aws_files *f, const char *p, dsql_credentials
     const char *id = dsql__aws_files_get(f, p, "aws_access_key_id");
     const char *secret = dsql__aws_files_get(f, p, "aws_secret_access_key");
     const char *token = dsql__aws_files_get(f, p, "aws_session_token");
+    char at[4200];
     if (!id || !*id)
         return dsql_error_set(err, DSQL_ECREDENTIALS,
-                              "profile '%s': aws_secret_access_key is set but aws_access_key_id "
-                              "is not",
-                              p);
+                              "profile '%s': aws_secret_access_key is set (%s) but "
+                              "aws_access_key_id is not",
+                              p, dsql__aws_files_at(f, p, "aws_secret_access_key", at, sizeof at));
     if (!secret || !*secret)
         return dsql_error_set(err, DSQL_ECREDENTIALS,
-                              "profile '%s': aws_access_key_id is set but aws_secret_access_key "
-                              "is not",
-                              p);
+                              "profile '%s': aws_access_key_id is set (%s) but "
+                              "aws_secret_access_key is not",
+                              p, dsql__aws_files_at(f, p, "aws_access_key_id", at, sizeof at));
     int rc = dsql_credentials_set(out, id, secret, token, 0, err);
     if (rc == DSQL_OK)
         dsql__credentials_source(out, "profile");
@@ -57,8 +58,8 @@ static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const ch
 
 /* credential_source: where the source credentials of a role come from when there is no
  * source_profile. */
-static int credential_source(const dsql__auth_log *log, const char *top, const char *p,
-                             const char *src, dsql_credentials *out, dsql_error *err)
+static int credential_source(const dsql__aws_files *f, const dsql__auth_log *log, const char *top,
+                             const char *p, const char *src, dsql_credentials *out, dsql_error *err)
 {
     bool configured;
     if (!strcmp(src, "Environment"))
@@ -67,10 +68,11 @@ static int credential_source(const dsql__auth_log *log, const char *top, const c
         return dsql__fetch_imds(log, top, out, &configured, err);
     if (!strcmp(src, "EcsContainer"))
         return dsql__fetch_container(log, out, &configured, err);
+    char at[4200];
     return dsql_error_set(err, DSQL_ECONFIG,
-                          "profile '%s': credential_source '%.40s' is not one of Environment, "
-                          "Ec2InstanceMetadata, EcsContainer",
-                          p, src);
+                          "profile '%s': credential_source '%.40s' (%s) is not one of "
+                          "Environment, Ec2InstanceMetadata, EcsContainer",
+                          p, src, dsql__aws_files_at(f, p, "credential_source", at, sizeof at));
 }
 
 static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, const char *p,
@@ -80,15 +82,18 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
     snprintf(what, sizeof what, "profile '%s' (assume role)", p);
     const char *src_profile = dsql__aws_files_get(f, p, "source_profile");
     const char *src = dsql__aws_files_get(f, p, "credential_source");
+    char at[4200], at2[4200];
     if (src_profile && *src_profile && src && *src)
         return dsql_error_set(err, DSQL_ECONFIG,
-                              "%s: source_profile and credential_source are both set; use one",
-                              what);
+                              "%s: source_profile (%s) and credential_source (%s) are both set; "
+                              "use one",
+                              what, dsql__aws_files_at(f, p, "source_profile", at, sizeof at),
+                              dsql__aws_files_at(f, p, "credential_source", at2, sizeof at2));
     if (has(f, p, "mfa_serial"))
         return dsql_error_set(err, DSQL_EUNSUPPORTED,
-                              "%s: mfa_serial is set, but prompting for an MFA code is not "
+                              "%s: mfa_serial is set (%s), but prompting for an MFA code is not "
                               "supported; use credential_process instead",
-                              what);
+                              what, dsql__aws_files_at(f, p, "mfa_serial", at, sizeof at));
     long duration = 0;
     const char *d = dsql__aws_files_get(f, p, "duration_seconds");
     if (d) {
@@ -96,8 +101,10 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
         duration = strtol(d, &end, 10);
         if (*end || duration < 900 || duration > 43200)
             return dsql_error_set(err, DSQL_ECONFIG,
-                                  "%s: duration_seconds '%.20s' is not a number from 900 to 43200",
-                                  what, d);
+                                  "%s: duration_seconds '%.20s' (%s) is not a number from 900 to "
+                                  "43200",
+                                  what, d,
+                                  dsql__aws_files_at(f, p, "duration_seconds", at, sizeof at));
     }
     dsql_credentials source = DSQL_CREDENTIALS_INIT;
     bool via_profile = src_profile && *src_profile;
@@ -114,7 +121,7 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
         rc = static_keys(f, p, &source, err);
     } else {
         rc = via_profile ? resolve(f, log, src_profile, depth + 1, visited, &source, err)
-                         : credential_source(log, visited[0], p, src, &source, err);
+                         : credential_source(f, log, visited[0], p, src, &source, err);
     }
     if (rc != DSQL_OK) {
         dsql_credentials_clear(&source);
@@ -146,14 +153,15 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
 static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const char *p, int depth,
                    const char **visited, dsql_credentials *out, dsql_error *err)
 {
-    char files[8500];
+    char files[8500], at[4200];
     where(f, files, sizeof files);
     if (!dsql__aws_files_has_profile(f, p)) {
         if (depth == 0)
             return dsql_error_set(err, DSQL_ECONFIG, "profile '%s' not found in %s", p, files);
-        return dsql_error_set(err, DSQL_ECONFIG,
-                              "profile '%s': source_profile '%s' not found in %s", visited[0], p,
-                              files);
+        return dsql_error_set(
+            err, DSQL_ECONFIG, "profile '%s': source_profile '%s' (%s) not found in %s",
+            visited[depth - 1], p,
+            dsql__aws_files_at(f, visited[depth - 1], "source_profile", at, sizeof at), files);
     }
     for (int i = 0; i < depth; i++)
         if (!strcmp(visited[i], p))
@@ -178,8 +186,9 @@ static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const ch
         char what[160];
         snprintf(what, sizeof what, "profile '%s' (web identity)", p);
         if (!has(f, p, "role_arn"))
-            return dsql_error_set(err, DSQL_ECONFIG,
-                                  "%s: web_identity_token_file is set but role_arn is not", what);
+            return dsql_error_set(
+                err, DSQL_ECONFIG, "%s: web_identity_token_file is set (%s) but role_arn is not",
+                what, dsql__aws_files_at(f, p, "web_identity_token_file", at, sizeof at));
         char *endpoint = NULL;
         const char *from;
         int rc = dsql__configured_endpoint(f, visited[0], "STS", "sts", &endpoint, &from, err);

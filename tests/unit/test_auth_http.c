@@ -422,7 +422,10 @@ static void test_sts_chains(void **state)
 
     expect_err("loop1", DSQL_ECONFIG,
                "profile 'loop1': source_profile chain loops back to 'loop1'");
-    expect_err("orphan", DSQL_ECONFIG, "profile 'orphan': source_profile 'nowhere' not found");
+    char want[512];
+    snprintf(want, sizeof want,
+             "profile 'orphan': source_profile 'nowhere' (%s/config line 15) not found", dir);
+    expect_err("orphan", DSQL_ECONFIG, want);
     setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "SKENV", 1);
     expect_ok("envsrc", "ASIAROLE", "TKROLE", "assume-role");
@@ -432,10 +435,19 @@ static void test_sts_chains(void **state)
                "profile 'envsrc' (assume role): credential_source Environment: environment: "
                "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
     unsetenv("AWS_ACCESS_KEY_ID");
-    expect_err("badsrc", DSQL_ECONFIG, "credential_source 'Somewhere' is not one of");
-    expect_err("mfa", DSQL_EUNSUPPORTED, "mfa_serial is set");
-    expect_err("both", DSQL_ECONFIG, "source_profile and credential_source are both set");
-    expect_err("baddur", DSQL_ECONFIG, "duration_seconds '10' is not a number from 900 to 43200");
+    snprintf(want, sizeof want, "credential_source 'Somewhere' (%s/config line 21) is not one of",
+             dir);
+    expect_err("badsrc", DSQL_ECONFIG, want);
+    snprintf(want, sizeof want, "mfa_serial is set (%s/config line 25), but prompting", dir);
+    expect_err("mfa", DSQL_EUNSUPPORTED, want);
+    snprintf(want, sizeof want,
+             "source_profile (%s/config line 28) and credential_source (%s/config line 29) are "
+             "both set",
+             dir, dir);
+    expect_err("both", DSQL_ECONFIG, want);
+    snprintf(want, sizeof want,
+             "duration_seconds '10' (%s/config line 33) is not a number from 900 to 43200", dir);
+    expect_err("baddur", DSQL_ECONFIG, want);
     /* AWS_REGION picks the signing region when the profile has none */
     setenv("AWS_REGION", "ap-southeast-2", 1);
     size_t n = tu_httpd_count(srv);
@@ -542,9 +554,12 @@ static void test_web_identity(void **state)
     write_profiles("", cfg);
     expect_ok("web", "ASIAWEB", "TKWEB", "web-identity");
     assert_contains(tu_httpd_request(srv, tu_httpd_count(srv) - 1)->body, "WebIdentityToken=tok2");
-    expect_err("halfweb", DSQL_ECONFIG,
-               "profile 'halfweb' (web identity): web_identity_token_file is set but role_arn is "
-               "not");
+    char want[512];
+    snprintf(want, sizeof want,
+             "profile 'halfweb' (web identity): web_identity_token_file is set (%s/config line 5) "
+             "but role_arn is not",
+             dir);
+    expect_err("halfweb", DSQL_ECONFIG, want);
 }
 
 /* Failing paths with distinctive secrets: no message carries one. */

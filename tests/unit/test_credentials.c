@@ -280,8 +280,10 @@ static void test_profile_static(void **state)
     unsetenv("AWS_SECRET_ACCESS_KEY");
 
     assert_int_equal(dsql_credentials_provider_default("half", &p, NULL), DSQL_OK);
-    get_err(p, DSQL_ECREDENTIALS,
-            "profile 'half': aws_access_key_id is set but aws_secret_access_key is not");
+    get_err(p, DSQL_ECREDENTIALS, "profile 'half': aws_access_key_id is set (");
+    char want[256];
+    snprintf(want, sizeof want, "%s line 11) but aws_secret_access_key is not", cred);
+    get_err(p, DSQL_ECREDENTIALS, want);
     dsql_credentials_provider_free(p);
 
     assert_int_equal(dsql_credentials_provider_default("nosuch", &p, NULL), DSQL_OK);
