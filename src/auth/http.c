@@ -165,6 +165,7 @@ int dsql__http_send(const dsql__http_request *req, dsql__http_response *resp, co
                     dsql_error *err)
 {
     long base = backoff_base_ms();
+    int max = req->max_attempts > 0 ? req->max_attempts : DSQL__HTTP_ATTEMPTS;
     for (int attempt = 1;; attempt++) {
         bool transient = false;
         dsql_error e = DSQL_ERROR_INIT;
@@ -174,7 +175,7 @@ int dsql__http_send(const dsql__http_request *req, dsql__http_response *resp, co
         bool retry = rc == DSQL_OK ? resp->status >= 500 || resp->status == 429 ||
                                          (req->throttled && req->throttled(resp))
                                    : transient;
-        if (!retry || attempt >= DSQL__HTTP_ATTEMPTS) {
+        if (!retry || attempt >= max) {
             if (rc != DSQL_OK && attempt > 1) {
                 size_t n = strlen(e.message);
                 snprintf(e.message + n, sizeof e.message - n, " (%d attempts)", attempt);
@@ -190,11 +191,10 @@ int dsql__http_send(const dsql__http_request *req, dsql__http_response *resp, co
         if (rc == DSQL_OK)
             dsql__auth_log_msg(req->log, DSQL_LOG_INFO,
                                "%s: %s %s: HTTP %ld; retry %d of %d in %lld ms", what, req->method,
-                               req->url, resp->status, attempt, DSQL__HTTP_ATTEMPTS - 1,
-                               (long long)delay);
+                               req->url, resp->status, attempt, max - 1, (long long)delay);
         else
             dsql__auth_log_msg(req->log, DSQL_LOG_INFO, "%s; retry %d of %d in %lld ms", e.message,
-                               attempt, DSQL__HTTP_ATTEMPTS - 1, (long long)delay);
+                               attempt, max - 1, (long long)delay);
         dsql__sleep_ms(delay);
     }
 }

@@ -26,6 +26,7 @@ typedef struct dsql__http_request {
     long timeout_ms;                  /* the whole request */
     bool no_proxy;                    /* link-local endpoints: never through a proxy */
     const struct dsql__auth_log *log; /* retries are logged here (may be NULL) */
+    int max_attempts;                 /* 0: DSQL__HTTP_ATTEMPTS */
     /* Also retry this answer (STS: a throttling error code in a 400). May be NULL. */
     bool (*throttled)(const struct dsql__http_response *resp);
 } dsql__http_request;

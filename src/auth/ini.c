@@ -586,3 +586,24 @@ int dsql__configured_endpoint(const dsql__aws_files *f, const char *profile, con
     *url = dsql__strdup(v);
     return *url ? DSQL_OK : dsql_error_set(err, DSQL_ENOMEM, "out of memory");
 }
+
+int dsql__max_attempts(const dsql__aws_files *f, const char *profile, int *out, dsql_error *err)
+{
+    *out = 0;
+    const char *v = dsql__env("AWS_MAX_ATTEMPTS"), *from = "AWS_MAX_ATTEMPTS";
+    char at[4200], from_buf[4300];
+    if (!v && f && (v = dsql__aws_files_get(f, profile, "max_attempts")) != NULL) {
+        snprintf(from_buf, sizeof from_buf, "max_attempts (%s)",
+                 dsql__aws_files_at(f, profile, "max_attempts", at, sizeof at));
+        from = from_buf;
+    }
+    if (!v || !*v)
+        return DSQL_OK;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n < 1 || n > 10)
+        return dsql_error_set(err, DSQL_ECONFIG, "%s '%.40s' is not a whole number from 1 to 10",
+                              from, v);
+    *out = (int)n;
+    return DSQL_OK;
+}

@@ -112,6 +112,11 @@ void dsql__aws_files_free(dsql__aws_files *f);
 int dsql__configured_endpoint(const dsql__aws_files *f, const char *profile, const char *env_id,
                               const char *key, char **url, const char **from, dsql_error *err);
 
+/* Attempts per call of an AWS service client (STS): AWS_MAX_ATTEMPTS, else max_attempts
+ * of the profile (f may be NULL), else 0 (the default). A value that is not a whole number
+ * from 1 to 10 is DSQL_ECONFIG naming where it came from. */
+int dsql__max_attempts(const dsql__aws_files *f, const char *profile, int *out, dsql_error *err);
+
 /* The profile to use: explicit (if not NULL/empty), else AWS_PROFILE, else "default". */
 const char *dsql__profile_name(const char *explicit_profile);
 

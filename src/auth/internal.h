@@ -130,6 +130,7 @@ typedef struct dsql__sts_role {
     long duration_s;
     const char *region;       /* the profile's region (the environment's wins), or NULL */
     const char *endpoint_url; /* dsql__configured_endpoint's, or NULL: the default one */
+    int max_attempts;         /* dsql__max_attempts's; 0: the default */
     const dsql__auth_log *log;
 } dsql__sts_role;
 

@@ -133,9 +133,13 @@ static int assume_role(const dsql__aws_files *f, const dsql__auth_log *log, cons
      * serve every hop of a source_profile chain, as in the SDKs. */
     char *endpoint = NULL;
     const char *from;
+    int attempts = 0;
     rc = dsql__configured_endpoint(f, visited[0], "STS", "sts", &endpoint, &from, err);
+    if (rc == DSQL_OK)
+        rc = dsql__max_attempts(f, visited[0], &attempts, err);
     if (rc == DSQL_OK) {
         dsql__sts_role role = {0};
+        role.max_attempts = attempts;
         role.role_arn = dsql__aws_files_get(f, p, "role_arn");
         role.session_name = dsql__aws_files_get(f, p, "role_session_name");
         role.external_id = dsql__aws_files_get(f, p, "external_id");
@@ -191,10 +195,16 @@ static int resolve(const dsql__aws_files *f, const dsql__auth_log *log, const ch
                 what, dsql__aws_files_at(f, p, "web_identity_token_file", at, sizeof at));
         char *endpoint = NULL;
         const char *from;
+        int attempts = 0;
         int rc = dsql__configured_endpoint(f, visited[0], "STS", "sts", &endpoint, &from, err);
-        if (rc != DSQL_OK)
+        if (rc == DSQL_OK)
+            rc = dsql__max_attempts(f, visited[0], &attempts, err);
+        if (rc != DSQL_OK) {
+            free(endpoint);
             return rc;
+        }
         dsql__sts_role role = {0};
+        role.max_attempts = attempts;
         role.role_arn = dsql__aws_files_get(f, p, "role_arn");
         role.session_name = dsql__aws_files_get(f, p, "role_session_name");
         role.region = dsql__aws_files_get(f, visited[0], "region");

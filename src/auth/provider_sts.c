@@ -234,6 +234,7 @@ static int sts_call(const dsql_credentials *source, const dsql__sts_role *role, 
     req.timeout_ms = dsql__http_timeout_ms(TOTAL_TIMEOUT);
     req.log = log;
     req.throttled = sts_throttled;
+    req.max_attempts = role->max_attempts;
     rc = dsql__http_send(&req, &resp, what, err);
     if (rc == DSQL_OK)
         rc = parse_response(&resp, action, what, url, out, err);
@@ -335,10 +336,14 @@ int dsql__fetch_web_identity_env(const dsql__auth_log *log, dsql_credentials *ou
     const char *from;
     const char *profile = dsql__profile_name(NULL);
     int rc = dsql__aws_files_load(&f, log ? log->fn : NULL, log ? log->ctx : NULL, err);
+    int attempts = 0;
     if (rc == DSQL_OK)
         rc = dsql__configured_endpoint(&f, profile, "STS", "sts", &endpoint, &from, err);
+    if (rc == DSQL_OK)
+        rc = dsql__max_attempts(&f, profile, &attempts, err);
     if (rc == DSQL_OK) {
         dsql__sts_role role = {0};
+        role.max_attempts = attempts;
         role.role_arn = arn;
         role.session_name = dsql__env("AWS_ROLE_SESSION_NAME");
         role.region = dsql__aws_files_get(&f, profile, "region");

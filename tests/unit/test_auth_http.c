@@ -284,8 +284,16 @@ static void test_imds_failures(void **state)
     unsetenv("AWS_EC2_METADATA_DISABLED");
     unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
     setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", 1);
-    expect_err(NULL, DSQL_ECREDENTIALS, "no AWS credentials found: the environment");
-    expect_err(NULL, DSQL_ECREDENTIALS, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE 'IPv5'");
+    /* a bad setting is its own error, not "no credentials" */
+    expect_err(NULL, DSQL_ECONFIG,
+               "instance metadata: AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE 'IPv5' is neither IPv4 "
+               "nor IPv6");
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+    setenv("AWS_METADATA_SERVICE_TIMEOUT", "soon", 1);
+    expect_err(NULL, DSQL_ECONFIG,
+               "instance metadata: AWS_METADATA_SERVICE_TIMEOUT 'soon' is not a number of seconds "
+               "from 0 to 600");
+    unsetenv("AWS_METADATA_SERVICE_TIMEOUT");
 }
 
 /* ---- STS ---- */
@@ -636,6 +644,15 @@ static void catch_log(dsql_log_level level, const char *message, void *ctx)
     snprintf(l->text + used, sizeof l->text - used, "%s\n", message);
 }
 
+static void catch_log_any(dsql_log_level level, const char *message, void *ctx)
+{
+    (void)level;
+    logged *l = ctx;
+    l->n++;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s\n", message);
+}
+
 static int chain_get_logged(const char *profile, logged *l, dsql_credentials *c, dsql_error *err)
 {
     dsql_credentials_provider *p;
@@ -775,6 +792,27 @@ static void test_sts_retries(void **state)
     setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
     expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
     assert_int_equal(tu_httpd_count(srv), 2);
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ROLE_ARN");
+
+    /* max_attempts of the profile, AWS_MAX_ATTEMPTS over it */
+    write_profiles("[base]\naws_access_key_id = AKBASE\naws_secret_access_key = SKBASE\n",
+                   "[profile dev]\nrole_arn = arn:aws:iam::1:role/demo\nsource_profile = base\n"
+                   "max_attempts = 1\n"
+                   "[profile bad]\nrole_arn = arn:aws:iam::1:role/demo\nsource_profile = base\n"
+                   "max_attempts = many\n");
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 503, "");
+    expect_err("dev", DSQL_EHTTP, "failed: HTTP 503");
+    assert_int_equal(tu_httpd_count(srv), 1);
+    setenv("AWS_MAX_ATTEMPTS", "2", 1);
+    expect_err("dev", DSQL_EHTTP, "failed: HTTP 503 (2 attempts)");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    unsetenv("AWS_MAX_ATTEMPTS");
+    char want[512];
+    snprintf(want, sizeof want,
+             "max_attempts (%s/config line 8) 'many' is not a whole number from 1 to 10", dir);
+    expect_err("bad", DSQL_ECONFIG, want);
 }
 
 /* ---- the chain's order and rules ---- */
@@ -968,8 +1006,7 @@ static void test_imds_from_config(void **state)
     setenv("AWS_PROFILE", "v6", 1);
     write_profiles("[v6]\n", cfg);
     unsetenv("AWS_ENDPOINT_URL_STS");
-    expect_err(NULL, DSQL_ECREDENTIALS, "no AWS credentials found: ");
-    expect_err(NULL, DSQL_ECREDENTIALS,
+    expect_err(NULL, DSQL_ECONFIG,
                "instance metadata: ec2_metadata_service_endpoint_mode 'IPv5' is neither IPv4 nor "
                "IPv6");
     /* ec2_metadata_v1_disabled from the file: no fallback after a 405 */
@@ -978,6 +1015,47 @@ static void test_imds_from_config(void **state)
     tu_httpd_route(srv, "GET", IMDS_CREDS_PATH, 200, "my-role");
     tu_httpd_route(srv, "PUT", "/latest/api/token", 405, "");
     expect_err(NULL, DSQL_ECREDENTIALS, "/latest/api/token: HTTP 405");
+
+    /* attempts: metadata_service_num_attempts in the file, the variable over it */
+    tu_httpd_reset(srv);
+    imds_routes();
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    unsetenv("AWS_PROFILE");
+    snprintf(cfg, sizeof cfg,
+             "[default]\nec2_metadata_service_endpoint = %s\nmetadata_service_num_attempts = 1\n"
+             "metadata_service_timeout = 2.5\n[oops]\n",
+             tu_httpd_url(srv));
+    write_profiles("", cfg);
+    tu_httpd_route(srv, "PUT", "/latest/api/token", 503, "");
+    logged l;
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_credentials_provider *p;
+    assert_int_equal(dsql_credentials_provider_default(NULL, &p, NULL), DSQL_OK);
+    memset(&l, 0, sizeof l);
+    dsql_credentials_provider_set_log(p, catch_log_any, &l);
+    assert_int_equal(dsql_credentials_provider_get(p, &c, &err), DSQL_EHTTP);
+    dsql_credentials_provider_free(p);
+    char want[512];
+    snprintf(want, sizeof want, "instance metadata: PUT %s/latest/api/token: HTTP 503",
+             tu_httpd_url(srv));
+    assert_string_equal(err.message, want);
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* the file is read twice (profile, then metadata settings), warned about once */
+    snprintf(want, sizeof want,
+             "AWS shared files: %s/config line 5: section [oops] ignored: in the config file a "
+             "profile is [profile NAME] (only [default] goes without the prefix)\n",
+             dir);
+    assert_string_equal(l.text, want);
+    setenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2", 1);
+    snprintf(want, sizeof want, "instance metadata: PUT %s/latest/api/token: HTTP 503 (2 attempts)",
+             tu_httpd_url(srv));
+    expect_err(NULL, DSQL_EHTTP, want);
+    assert_int_equal(tu_httpd_count(srv), 3);
+    setenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "0", 1);
+    expect_err(NULL, DSQL_ECONFIG,
+               "instance metadata: AWS_METADATA_SERVICE_NUM_ATTEMPTS '0' is not a whole number "
+               "from 1 to 10");
 }
 
 int main(void)
