@@ -130,6 +130,24 @@ DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *s
                                  dsql_result **res, dsql_error *err);
 
 /**
+ * How many target rows are associated with source_row (Sequelize's countX), matching
+ * where (NULL = all): one count(*) statement, the target's scopes and soft deletes
+ * applied as for dsql_get_associated. A belongs-to whose foreign key is NULL counts 0
+ * without a round trip.
+ */
+DSQL_API int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                   const dsql_where *where, int64_t *count, dsql_error *err);
+
+/**
+ * Whether every one of the n saved targets is associated with source_row (Sequelize's
+ * hasX / hasXs): one count(*) statement over their keys; a target listed twice counts
+ * once; n == 0 is true without a round trip.
+ */
+DSQL_API int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                 const void *const *targets, size_t n, bool *has,
+                                 dsql_error *err);
+
+/**
  * Replaces the whole set of targets associated with source_row (has-many: sets/clears the
  * targets' foreign key; belongs-to-many: deletes join rows no longer wanted, inserts new
  * ones with fresh UUID keys, keeps the others; belongs-to / has-one: n is 0 or 1).
@@ -188,6 +206,8 @@ DSQL_API int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row,
 #define dsql_add_associated(db, ...) (dsql_add_associated)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_remove_associated(db, ...) (dsql_remove_associated)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_create_linked(db, ...) (dsql_create_linked)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_count_associated(db, ...) (dsql_count_associated)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_has_associated(db, ...) (dsql_has_associated)(DSQL_DB(db), __VA_ARGS__)
 #endif
 
 #ifdef __cplusplus
