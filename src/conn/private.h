@@ -366,9 +366,6 @@ typedef struct dsql__retry_unit {
  * *attempts (may be NULL) receives the attempts made. */
 int dsql__retry_run(const dsql__retry_unit *u, void *ctx, int *attempts, dsql_error *err);
 
-/* A uniformly distributed number in [0, 1) (thread-safe). */
-double dsql__random_unit(void);
-
 /* ---- numbers in the C locale (exec.c) ---- */
 
 /* ---- logging (log.c) ---- */
