@@ -965,6 +965,11 @@ static int update_rows(dsql_db *db, const char *fn, const dsql_model *m, const d
         return dsql_error_set(err, DSQL_EINVAL, "%s: res is NULL (it owns the rows)", fn);
     *res = NULL;
     int rc = update_run(db, fn, m, assigns, n_assigns, where, NULL, res, err);
+    return dsql__rows_out(rc, res, rows, n, err);
+}
+
+int dsql__rows_out(int rc, dsql_result **res, void *rows, size_t *n, dsql_error *err)
+{
     if (!rc && !*res && !(*res = dsql__result_new(NULL)))
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     if (rc) {

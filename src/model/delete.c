@@ -393,16 +393,8 @@ int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *wh
     } else {
         rc = delete_returning_one(db, m, where, res, err);
     }
-    if (!rc && !*res && !(*res = dsql__result_new(NULL)))
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    if (rc) {
-        dsql_result_free(*res);
-        *res = NULL;
+    if ((rc = dsql__rows_out(rc, res, rows, n, err)))
         return rc;
-    }
-    dsql__put_ptr(rows, (*res)->rows);
-    if (n)
-        *n = (*res)->nrows;
     h.affected = (*res)->nrows;
     dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_DESTROY, &h, NULL);
     return DSQL_OK;

@@ -451,6 +451,10 @@ static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__pa
  * (*out)->rows / (*out)->nrows. The whole of a find, for every caller. */
 int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error *err);
 
+/* Hands a RETURNING call's rows out: on success *res (an empty result when the statement
+ * returned none) and its rows in *rows / *n; on failure *res freed and NULL. Returns rc. */
+int dsql__rows_out(int rc, dsql_result **res, void *rows, size_t *n, dsql_error *err);
+
 /* " RETURNING" every attribute's column, in declaration order. */
 void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m);
 

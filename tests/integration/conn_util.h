@@ -283,6 +283,26 @@ static inline dsql_conn *test_conn_open(const test_spec *spec)
 #define TEST_POOL(...) test_pool_open(&(test_spec){__VA_ARGS__})
 #define TEST_CONN(...) test_conn_open(&(test_spec){__VA_ARGS__})
 
+/* A fresh database `db` for one test program, with a pool on it whose statements are
+ * logged into logs; PGDATABASE names it, so the admin_* checks made behind the library's
+ * back look there. model_db_close undoes it all. */
+static inline dsql_pool *model_db_open(const char *db, log_capture *logs)
+{
+    admin_exec("DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    admin_exec("CREATE DATABASE %s", db);
+    setenv("PGDATABASE", db, 1);
+    cap_init(logs);
+    return TEST_POOL(.database = db, .logs = logs);
+}
+
+static inline void model_db_close(const char *db, dsql_pool *pool, log_capture *logs)
+{
+    dsql_pool_close(pool);
+    cap_free(logs);
+    setenv("PGDATABASE", "postgres", 1);
+    admin_exec("DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+}
+
 /* A pool's counters, to count what one call sends: take them before, assert_sent after. */
 typedef struct pool_counters {
     uint64_t statements, round_trips;

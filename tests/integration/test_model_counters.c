@@ -38,11 +38,7 @@ static log_capture logs;
 static int setup(void **state)
 {
     (void)state;
-    admin_exec("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
-    admin_exec("CREATE DATABASE " DB);
-    setenv("PGDATABASE", DB, 1); /* the checks behind the library's back */
-    cap_init(&logs);
-    pool = TEST_POOL(.database = DB, .logs = &logs);
+    pool = model_db_open(DB, &logs);
     dsql_error err;
     assert_dsql_ok(dsql_create_table(pool, &counter_model, &err), err);
     return 0;
@@ -51,10 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    dsql_pool_close(pool);
-    cap_free(&logs);
-    setenv("PGDATABASE", "postgres", 1);
-    admin_exec("DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
+    model_db_close(DB, pool, &logs);
     return 0;
 }
 
