@@ -671,6 +671,10 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
     /* Outside a transaction the statement is its own: a failed one changed nothing, so a
      * stale cached statement can be prepared afresh and run again, transparently. */
     bool idle = dsql__conn_tx_status(conn) == PQTRANS_IDLE;
+    /* The first statement of a runner's transaction goes out with its BEGIN: nothing of the
+     * transaction has run before it, so, like an autocommit statement, it may be run again
+     * after a ROLLBACK (and may be the connection's first Parse). */
+    bool first_in_tx = conn->begin_pending;
     dsql_error e = DSQL_ERROR_INIT;
     PGresult *res = NULL;
     batch_stmt b;
@@ -681,14 +685,20 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
                          .values = values,
                          .lengths = lengths,
                          .formats = formats};
-        plan_stmt(conn, &b, idle);
+        plan_stmt(conn, &b, idle || first_in_tx);
         bool cached = b.action == DSQL__RUN_CACHED;
         bool proven = conn->stmts.proven;
         rc = exec_once(conn, &b, result_format, &res, &e);
         log_statement(conn, sql, nparams, t0, cached, rc);
         if (!rc || attempt > 1 || dsql__conn_check_broken(conn))
             break;
-        if (b.stale && idle) {
+        if (first_in_tx && (b.stale || (b.refused && !proven))) {
+            /* Undo the BEGIN that went with it, and open the transaction again. */
+            if (!dsql__conn_reset_tx(conn))
+                break;
+            conn->begin_pending = true;
+        }
+        if (b.stale && (idle || first_in_tx)) {
             dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
                       "Statement cache: the cached statement went stale (SQLSTATE %s); running "
                       "it again",
@@ -696,7 +706,8 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
             continue;
         }
         if (b.refused && !proven) {
-            /* The very first Parse on this connection, in autocommit: nothing ran. */
+            /* The very first Parse on this connection, in autocommit or first in a fresh
+             * transaction (rolled back above): nothing ran. */
             dsql__stmt_cache_disable(&conn->stmts);
             dsql__log(conn->log, conn->log_ctx, DSQL_LOG_INFO,
                       "Statement cache: the server refused a named prepared statement (%s); "
@@ -707,7 +718,7 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
         break;
     }
     if (rc) {
-        if (b.stale && !idle)
+        if (b.stale && !idle && !first_in_tx)
             rc = stale_in_transaction(&e);
         /* In autocommit the statement was its own transaction: a write whose connection
          * dropped, whose answer never came, or which met a transient fault may have

@@ -275,6 +275,33 @@ static void proven_before_transactions(void **state)
     dsql_conn_close(conn);
 }
 
+static int select_in_runner(dsql_conn *conn, void *ctx, dsql_error *err)
+{
+    dsql_result *res = NULL;
+    int rc = dsql_conn_query(conn, ctx, NULL, 0, &res, err);
+    dsql_result_free(res);
+    return rc;
+}
+
+/* The first statement of a runner's transaction goes out with its BEGIN, before anything
+ * of the transaction ran: it may prove the connection, so a connection that only ever runs
+ * transactions prepares its statements too. */
+static void runner_transactions_use_the_cache(void **state)
+{
+    (void)state;
+    dsql_conn *conn = open_conn(0, NULL);
+    dsql_error err = DSQL_ERROR_INIT;
+    for (int i = 0; i < 4; i++)
+        assert_dsql_ok(
+            dsql_conn_transaction(conn, select_in_runner, "SELECT 1 AS runner", NULL, NULL, &err),
+            err);
+    assert_server_statements(conn, "dsql_1=SELECT 1 AS runner");
+    dsql_conn_stats s = stats(conn);
+    assert_int_equal(s.prepared, 1);
+    assert_int_equal(s.cache_hits, 2);
+    dsql_conn_close(conn);
+}
+
 static int cols_of(dsql_conn *conn, const char *sql, dsql_error *err)
 {
     dsql_result *res = NULL;
@@ -299,6 +326,12 @@ static int body_select_star(dsql_conn *conn, void *ctx, dsql_error *err)
         c->cols = (int)dsql_result_cols(res);
     dsql_result_free(res);
     return rc;
+}
+
+static int body_one_then_star(dsql_conn *conn, void *ctx, dsql_error *err)
+{
+    int rc = dsql_conn_query(conn, "SELECT 1", NULL, 0, NULL, err);
+    return rc ? rc : body_select_star(conn, ctx, err);
 }
 
 static bool star_on_server(dsql_conn *conn)
@@ -356,6 +389,44 @@ static void refused_first_parse_switches_off(void **state)
     cap_free(&cap);
 }
 
+/* The same refusal met by a runner transaction's first statement: its BEGIN is rolled
+ * back, the cache switched off, the statement run again unnamed in a fresh transaction. */
+static void refused_first_parse_in_a_runner_transaction(void **state)
+{
+    (void)state;
+    log_capture cap;
+    cap_init(&cap);
+    dsql_conn *conn = open_conn(0, &cap);
+    dsql_error err = DSQL_ERROR_INIT;
+    exec_ok(conn, "DROP TABLE IF EXISTS lk2");
+    exec_ok(conn, "DROP AGGREGATE IF EXISTS lkf2(int)");
+    exec_ok(conn, "CREATE TABLE lk2 (a int)");
+    exec_ok(conn, "CREATE OR REPLACE FUNCTION lkf2(int) RETURNS int LANGUAGE sql AS 'SELECT $1'");
+    /* Inside a transaction nothing is proven yet (the explicit BEGIN above is the caller's). */
+    const char *sql = "SELECT lkf2(a) FROM lk2 FOR UPDATE";
+    exec_ok(conn, "BEGIN");
+    exec_ok(conn, sql);
+    exec_ok(conn, "COMMIT");
+    exec_ok(conn, "DROP FUNCTION lkf2(int)");
+    exec_ok(conn, "CREATE AGGREGATE lkf2(int) (sfunc = int4larger, stype = int)");
+    assert_false(conn->stmts.proven);
+    assert_int_equal(dsql_conn_transaction(conn, select_in_runner, (void *)sql, NULL, NULL, &err),
+                     DSQL_EUNSUPPORTED);
+    assert_string_equal(err.sqlstate, "0A000");
+    assert_true(cap_has(&cap, "Statement cache: the server refused a named prepared statement"));
+    assert_true(conn->stmts.disabled);
+    /* The connection is clean, and its transactions run unnamed. */
+    for (int i = 0; i < 3; i++)
+        assert_dsql_ok(dsql_conn_transaction(conn, select_in_runner, "SELECT 4", NULL, NULL, &err),
+                       err);
+    assert_int_equal(stats(conn).prepared, 0);
+    assert_server_statements(conn, "");
+    exec_ok(conn, "DROP AGGREGATE lkf2(int)");
+    exec_ok(conn, "DROP TABLE lk2");
+    dsql_conn_close(conn);
+    cap_free(&cap);
+}
+
 static void alter_table_then_select_star(void **state)
 {
     (void)state;
@@ -396,15 +467,26 @@ static void alter_table_then_select_star(void **state)
     assert_int_equal(cols_of(conn, "SELECT * FROM shape", &err), 3);
     assert_false(star_on_server(conn)); /* dropped, deallocated, seen once more */
 
-    /* ... so the transaction runner runs the transaction again, and it succeeds. */
+    /* In the runner's transaction, as its first statement (it went out with BEGIN, nothing
+     * ran before it): rolled back and run again at once, the body none the wiser. */
     prepare_star(conn);
     exec_ok(conn, "ALTER TABLE shape ADD COLUMN d int");
     star_ctx sc = {0, 0};
     int attempts = 0;
     assert_dsql_ok(dsql_conn_transaction(conn, body_select_star, &sc, NULL, &attempts, &err), err);
-    assert_int_equal(attempts, 2);
-    assert_int_equal(sc.calls, 2);
+    assert_int_equal(attempts, 1);
+    assert_int_equal(sc.calls, 1);
     assert_int_equal(sc.cols, 4);
+    /* Later in the transaction it cannot be: the runner runs the transaction again. */
+    prepare_star(conn);
+    exec_ok(conn, "ALTER TABLE shape ADD COLUMN d2 int");
+    star_ctx sc2 = {0, 0};
+    assert_dsql_ok(dsql_conn_transaction(conn, body_one_then_star, &sc2, NULL, &attempts, &err),
+                   err);
+    assert_int_equal(attempts, 2);
+    assert_int_equal(sc2.calls, 2);
+    assert_int_equal(sc2.cols, 5);
+    exec_ok(conn, "ALTER TABLE shape DROP COLUMN d2");
 
     /* A pipeline outside a transaction runs again whole, and nothing runs twice: the
      * INSERT before the stale SELECT was rolled back with the failed batch. */
@@ -734,6 +816,8 @@ int main(void)
         cmocka_unit_test(failed_parse_not_cached),
         cmocka_unit_test(proven_before_transactions),
         cmocka_unit_test(refused_first_parse_switches_off),
+        cmocka_unit_test(refused_first_parse_in_a_runner_transaction),
+        cmocka_unit_test(runner_transactions_use_the_cache),
         cmocka_unit_test(alter_table_then_select_star),
         cmocka_unit_test(cache_off),
         cmocka_unit_test(pipelines_use_the_cache),
