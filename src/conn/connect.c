@@ -233,6 +233,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
     dsql__db_init(&conn->db, DSQL__MAGIC_CONN);
     conn->log = spec->log;
     conn->log_ctx = spec->log_ctx;
+    conn->log_params = spec->log_params;
     dsql__stmt_cache_init(&conn->stmts, spec->statement_cache);
 
     bool resigned = false;
@@ -416,7 +417,7 @@ bool dsql__conn_reset_tx(dsql_conn *conn)
         return false;
     }
     dsql_error e;
-    if (dsql__conn_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL, 0, NULL, &e) ||
+    if (dsql__conn_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0, NULL, &e) ||
         PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
         conn->broken = true;
         return false;

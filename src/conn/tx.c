@@ -48,7 +48,7 @@ static bool commit_outcome_unknown(int rc)
 static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bool *commit_sent)
 {
     *commit_sent = false;
-    int rc = dsql__conn_exec(conn, DSQL__BEGIN_SQL, 0, NULL, NULL, NULL, 0, NULL, e);
+    int rc = dsql__conn_exec(conn, DSQL__BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0, NULL, e);
     if (rc)
         return rc;
     rc = fn(conn, ctx, e);
@@ -81,7 +81,7 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
                               "ROLLBACK inside dsql_transaction); let the runner commit");
     *commit_sent = true;
     PGresult *res = NULL;
-    rc = dsql__conn_exec(conn, "COMMIT", 0, NULL, NULL, NULL, 0, &res, e);
+    rc = dsql__conn_exec(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0, &res, e);
     if (commit_outcome_unknown(rc))
         return dsql__commit_unknown(e, rc == DSQL_ECONNLOST  ? "connection lost while COMMIT was "
                                                                "in flight"
