@@ -186,8 +186,8 @@ void dsql__sb_append_param_values(dsql__strbuf *sb, int n, const char *const *va
 /* ---- secrets out of error messages ---- */
 
 /* Replaces every occurrence of needle in field (a NUL-terminated buffer of cap bytes) with
- * <redacted>; when the field is full (its end may have cut an occurrence), a tail that
- * begins the needle goes too. */
+ * <redacted>; when the field is (nearly: whitespace may have been collapsed) full, its end
+ * may have cut an occurrence short, so a tail that begins the needle goes too. */
 static void cut_out(char *field, size_t cap, const char *needle, size_t nlen)
 {
     static const char mark[] = "<redacted>";
