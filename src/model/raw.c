@@ -204,7 +204,8 @@ static int query_models(dsql_db *db, const dsql_model *m, const char *fn, const 
         return rc;
     if (named) {
         PGresult *pg = NULL;
-        rc = wrap(exec_named(db, fn, sql, b, m, &pg, err), pg, res, err);
+        rc = exec_named(db, fn, sql, b, m, &pg, err);
+        rc = wrap(rc, pg, res, err);
     } else {
         rc = raw(db, fn, sql, params, nparams, res, err);
     }
