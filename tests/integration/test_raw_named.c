@@ -342,6 +342,15 @@ static void values_logged_only_when_asked_secrets_never(void **state)
         assert_string_equal(log_line(&logs[i], "SELECT count(*) FROM account WHERE pin"),
                             "Executing: SELECT count(*) FROM account WHERE pin = $1 AND token = "
                             "$2 (2 params, T ms) [$1 = <redacted>, $2 = <redacted>]");
+        /* a pipeline lists each statement's values */
+        dsql_stmt st[] = {{"SELECT $1::text AS pipe_probe",
+                           (const dsql_value[]){DSQL_SECRET_STR(SECRET)}, 1},
+                          {"SELECT $1::int + 1", (const dsql_value[]){DSQL_INT(41)}, 1}};
+        assert_dsql_ok(dsql_pipeline_tx(pools[i], st, 2, NULL, NULL, &err), err);
+        assert_string_equal(log_line(&logs[i], "pipe_probe"),
+                            "Executing pipeline of 4 statements in one round trip: BEGIN "
+                            "ISOLATION LEVEL REPEATABLE READ; SELECT $1::text AS pipe_probe [$1 "
+                            "= <redacted>]; SELECT $1::int + 1 [$1 = 41]; COMMIT (T ms)");
         assert_false(cap_has(&logs[i], SECRET));
         assert_false(cap_has(&logs[i], "9876"));
     }
