@@ -182,8 +182,7 @@ int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *
                   const int *lengths, const int *formats, const uint8_t *pflags, PGresult **out,
                   dsql_error *err)
 {
-    return dsql__db_exec_policy(db, NULL, sql, nparams, values, lengths, formats, pflags, out,
-                                err);
+    return dsql__db_exec_policy(db, NULL, sql, nparams, values, lengths, formats, pflags, out, err);
 }
 
 int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const char *sql, int nparams,

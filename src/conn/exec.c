@@ -201,7 +201,6 @@ static int conn_usable(dsql_conn *conn, dsql_error *err)
     return DSQL_OK;
 }
 
-
 static void plan_stmt(dsql_conn *conn, batch_stmt *b, bool may_prove)
 {
     b->action = dsql__stmt_cache_plan(&conn->stmts, b->sql, b->nparams, may_prove, &b->entry);
@@ -770,8 +769,8 @@ int dsql__exec_values(dsql_db *db, const char *fn, const char *sql, const dsql_v
         dsql__err_prefix(err, "%s", fn);
         return rc;
     }
-    rc = dsql__db_exec(db, sql, (int)nparams, pp.values, pp.lengths, pp.formats, pp.flags, out,
-                       err);
+    rc =
+        dsql__db_exec(db, sql, (int)nparams, pp.values, pp.lengths, pp.formats, pp.flags, out, err);
     params_free(&pp);
     return rc;
 }
@@ -811,9 +810,8 @@ static void log_pipeline(dsql_conn *conn, const dsql_stmt *stmts, const params *
             dsql__sb_append(&sb, "; ");
         dsql__sb_append_sql_redacted(&sb, stmts[i].sql);
         if (conn->log_params)
-            dsql__sb_append_param_values(&sb, (int)stmts[i].nparams, pp[i].values,
-                                         pp[i].lengths, pp[i].formats, pp[i].flags,
-                                         conn->log_params);
+            dsql__sb_append_param_values(&sb, (int)stmts[i].nparams, pp[i].values, pp[i].lengths,
+                                         pp[i].formats, pp[i].flags, conn->log_params);
     }
     dsql__sb_appendf(&sb, " (%.3f ms%s)", (double)(dsql__mono_us() - t0) / 1000.0,
                      rc ? ", failed" : "");

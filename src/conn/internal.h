@@ -138,7 +138,7 @@ typedef struct dsql__named_sql {
         const char *name; /* into the original text (not NUL-terminated) */
         size_t len;
         size_t pos; /* byte offset of its first use, for messages */
-    } *names;       /* names[k] is $(k+1) */
+    } * names;      /* names[k] is $(k+1) */
 } dsql__named_sql;
 
 /*

@@ -167,8 +167,7 @@ int dsql__named_parse(const char *sql, const char *fn, dsql__named_sql *out, dsq
                                     "%s: $%.*s at byte %zu is a positional parameter; named "
                                     "(:name) and positional ($1..$n) parameters do not mix in "
                                     "one statement: name every parameter; nothing was sent",
-                                    fn, (int)(d - i - 1 > 10 ? 10 : d - i - 1), sql + i + 1,
-                                    i + 1);
+                                    fn, (int)(d - i - 1 > 10 ? 10 : d - i - 1), sql + i + 1, i + 1);
             } else if (tag) {
                 const char *close = NULL;
                 for (const char *q = strchr(sql + i + tag, '$'); q; q = strchr(q + 1, '$'))

@@ -40,7 +40,7 @@ typedef struct dsql__params {
     int cap;
     bool oom; /* out of memory, or more than libpq's 65535 parameters */
     dsql__arena arena;
-    bool too_many; /* oom because of the 65535-parameter limit */
+    bool too_many;  /* oom because of the 65535-parameter limit */
     uint8_t *flags; /* DSQL__PF_* of each parameter: what the log and errors may show */
 } dsql__params;
 

@@ -44,8 +44,7 @@ static const dsql_named *find_pair(const dsql_bind *b, const struct dsql__named_
 }
 
 /* Checks b itself: pairs named, each once, values sane; a row with its model. */
-static int bind_check(const dsql_bind *b, const dsql_model **model, const char *fn,
-                      dsql_error *err)
+static int bind_check(const dsql_bind *b, const dsql_model **model, const char *fn, dsql_error *err)
 {
     if (!b)
         return DSQL_OK;
@@ -88,9 +87,8 @@ static int bind_check(const dsql_bind *b, const dsql_model **model, const char *
  * value, or the row's member of the attribute of that name, secret attributes marked).
  * model: b's row's model (NULL when b has no row).
  */
-static int bind_named(const char *fn, const char *sql, const dsql_bind *b,
-                      const dsql_model *model, dsql__named_sql *ns, dsql__params *p,
-                      dsql_error *err)
+static int bind_named(const char *fn, const char *sql, const dsql_bind *b, const dsql_model *model,
+                      dsql__named_sql *ns, dsql__params *p, dsql_error *err)
 {
     int rc = dsql__named_parse(sql, fn, ns, err);
     if (rc)
@@ -189,8 +187,8 @@ int dsql_exec_named(dsql_db *db, const char *sql, const dsql_bind *b, dsql_resul
 
 /* The rows of a raw SELECT (named or not) hydrated into m's structs. */
 static int query_models(dsql_db *db, const dsql_model *m, const char *fn, const char *sql,
-                        const dsql_value *params, size_t nparams, const dsql_bind *b,
-                        bool named, void *rows, size_t *n, dsql_result **res, dsql_error *err)
+                        const dsql_value *params, size_t nparams, const dsql_bind *b, bool named,
+                        void *rows, size_t *n, dsql_result **res, dsql_error *err)
 {
     if (rows)
         dsql__put_ptr(rows, NULL);
@@ -226,13 +224,12 @@ static int query_models(dsql_db *db, const dsql_model *m, const char *fn, const 
 int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql, const dsql_value *params,
                       size_t nparams, void *rows, size_t *n, dsql_result **res, dsql_error *err)
 {
-    return query_models(db, m, "dsql_query_models", sql, params, nparams, NULL, false, rows, n,
-                        res, err);
+    return query_models(db, m, "dsql_query_models", sql, params, nparams, NULL, false, rows, n, res,
+                        err);
 }
 
 int dsql_query_models_named(dsql_db *db, const dsql_model *m, const char *sql, const dsql_bind *b,
                             void *rows, size_t *n, dsql_result **res, dsql_error *err)
 {
-    return query_models(db, m, "dsql_query_models_named", sql, NULL, 0, b, true, rows, n, res,
-                        err);
+    return query_models(db, m, "dsql_query_models_named", sql, NULL, 0, b, true, rows, n, res, err);
 }

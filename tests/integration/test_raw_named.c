@@ -116,13 +116,13 @@ static void from_pairs(void **state)
         dsql_error err;
         dsql_result *res;
         assert_dsql_ok(
-            dsql_exec_named(pools[i],
-                            "INSERT INTO account (id, email, token, logins) VALUES (:id, :email, "
-                            ":token, :n) -- not :this",
-                            &(dsql_bind){DSQL_NAMED({"email", DSQL_STR("cy@example.com")},
-                                                    {"id", DSQL_INT(3)}, {"n", DSQL_INT(7)},
-                                                    {"token", DSQL_SECRET_STR(SECRET)})},
-                            &res, &err),
+            dsql_exec_named(
+                pools[i],
+                "INSERT INTO account (id, email, token, logins) VALUES (:id, :email, "
+                ":token, :n) -- not :this",
+                &(dsql_bind){DSQL_NAMED({"email", DSQL_STR("cy@example.com")}, {"id", DSQL_INT(3)},
+                                        {"n", DSQL_INT(7)}, {"token", DSQL_SECRET_STR(SECRET)})},
+                &res, &err),
             err);
         assert_int_equal(dsql_result_affected(res), 1);
         dsql_result_free(res);
@@ -175,8 +175,7 @@ static void from_a_row(void **state)
         size_t n;
         assert_dsql_ok(dsql_query_models_named(pools[i], &account_model,
                                                "SELECT * FROM account WHERE token = :token",
-                                               &(dsql_bind){.row = &probe}, &rows, &n, &res,
-                                               &err),
+                                               &(dsql_bind){.row = &probe}, &rows, &n, &res, &err),
                        err);
         assert_int_equal(n, 1);
         assert_int_equal(rows[0].id, 2);
@@ -215,8 +214,7 @@ static void bad_names_refused_before_sending(void **state)
         refused(p, "SELECT :a", NULL,
                 "dsql_exec_named: :a (byte 8) has no value: no pair named \"a\" was given; "
                 "nothing was sent");
-        refused(p, "SELECT :a",
-                &(dsql_bind){DSQL_NAMED({"a", DSQL_INT(1)}, {"limt", DSQL_INT(5)})},
+        refused(p, "SELECT :a", &(dsql_bind){DSQL_NAMED({"a", DSQL_INT(1)}, {"limt", DSQL_INT(5)})},
                 "dsql_exec_named: the pair \"limt\" is not used: the statement has no :limt (a "
                 "misspelt name?); nothing was sent");
         refused(p, "SELECT * FROM account WHERE id = :id AND mail = :mail",
@@ -252,7 +250,8 @@ static void bad_names_refused_before_sending(void **state)
         account *rows;
         size_t n;
         dsql_result *res;
-        assert_int_equal(dsql_query_models_named(p, &account_model, "SELECT * FROM account "
+        assert_int_equal(dsql_query_models_named(p, &account_model,
+                                                 "SELECT * FROM account "
                                                  "WHERE id = :idd",
                                                  &(dsql_bind){.row = &ann}, &rows, &n, &res, &err),
                          DSQL_EINVAL);
@@ -281,12 +280,12 @@ static void values_logged_only_when_asked_secrets_never(void **state)
                             "Executing: UPDATE account SET token = $1 WHERE email = $2 AND "
                             "logins >= $3 (3 params, T ms) [$1 = <redacted>, $2 = 'it''s@x', "
                             "$3 = 0]");
-        assert_dsql_ok(dsql_exec(pools[i], "SELECT $1::text, $2::int, $3::bool, $4::bytea, $5",
-                                 (const dsql_value[]){DSQL_STR("plain\nvalue"), DSQL_INT(-7),
-                                                      DSQL_BOOL(true), DSQL_BYTES("\x01\xfe", 2),
-                                                      DSQL_NULL},
-                                 5, NULL, &err),
-                       err);
+        assert_dsql_ok(
+            dsql_exec(pools[i], "SELECT $1::text, $2::int, $3::bool, $4::bytea, $5",
+                      (const dsql_value[]){DSQL_STR("plain\nvalue"), DSQL_INT(-7), DSQL_BOOL(true),
+                                           DSQL_BYTES("\x01\xfe", 2), DSQL_NULL},
+                      5, NULL, &err),
+            err);
         assert_string_equal(log_line(&logs[i], "SELECT $1::text, $2::int"),
                             "Executing: SELECT $1::text, $2::int, $3::bool, $4::bytea, $5 (5 "
                             "params, T ms) [$1 = 'plain\\nvalue', $2 = -7, $3 = true, $4 = "
@@ -295,17 +294,22 @@ static void values_logged_only_when_asked_secrets_never(void **state)
         char big[201];
         memset(big, 'z', 200);
         big[200] = '\0';
-        assert_dsql_ok(dsql_exec(pools[i], "SELECT length($1)",
-                                 (const dsql_value[]){DSQL_STR(big)}, 1, NULL, &err),
+        assert_dsql_ok(dsql_exec(pools[i], "SELECT length($1)", (const dsql_value[]){DSQL_STR(big)},
+                                 1, NULL, &err),
                        err);
-        assert_string_equal(log_line(&logs[i], "SELECT length($1)"),
-                            "Executing: SELECT length($1) (1 param, T ms) "
-                            "[$1 = 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'"
-                            "... (200 bytes)]");
+        assert_string_equal(
+            log_line(&logs[i], "SELECT length($1)"),
+            "Executing: SELECT length($1) (1 param, T ms) "
+            "[$1 = 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'"
+            "... (200 bytes)]");
 
         /* the model layer: insert, where, update assignments of secret attributes */
-        account cy = {.id = 3, .email = "cy@x", .token = SECRET "-2", .pin = 9876,
-                      .has_pin = true, .logins = 1};
+        account cy = {.id = 3,
+                      .email = "cy@x",
+                      .token = SECRET "-2",
+                      .pin = 9876,
+                      .has_pin = true,
+                      .logins = 1};
         assert_dsql_ok(dsql_create(pools[i], &account_model, &cy, NULL, &err), err);
         assert_string_equal(log_line(&logs[i], "INSERT INTO \"account\""),
                             "Executing: INSERT INTO \"account\" (\"id\", \"email\", \"token\", "
@@ -314,12 +318,12 @@ static void values_logged_only_when_asked_secrets_never(void **state)
                             "$2 = 'cy@x', $3 = <redacted>, $4 = <redacted>, $5 = 1]");
         account *row;
         dsql_result *res;
-        assert_dsql_ok(dsql_find_one(pools[i], &account_model,
-                                     &(dsql_query){.where = DSQL_AND(
-                                                       DSQL_EQ("token", DSQL_STR(SECRET "-2")),
-                                                       DSQL_EQ("pin", DSQL_INT(9876)))},
-                                     &row, &res, &err),
-                       err);
+        assert_dsql_ok(
+            dsql_find_one(pools[i], &account_model,
+                          &(dsql_query){.where = DSQL_AND(DSQL_EQ("token", DSQL_STR(SECRET "-2")),
+                                                          DSQL_EQ("pin", DSQL_INT(9876)))},
+                          &row, &res, &err),
+            err);
         assert_int_equal(row->id, 3);
         dsql_result_free(res);
         assert_non_null(strstr(log_line(&logs[i], "WHERE (\"token\" = $1 AND"),
@@ -327,15 +331,16 @@ static void values_logged_only_when_asked_secrets_never(void **state)
         uint64_t affected;
         dsql_assign set[] = {DSQL_SET("token", DSQL_STR(SECRET "-3")),
                              DSQL_SET("email", DSQL_STR("cy@y"))};
-        assert_dsql_ok(dsql_update(pools[i], &account_model, set, 2,
-                                   DSQL_EQ("id", DSQL_INT(3)), &affected, &err),
+        assert_dsql_ok(dsql_update(pools[i], &account_model, set, 2, DSQL_EQ("id", DSQL_INT(3)),
+                                   &affected, &err),
                        err);
         assert_int_equal(affected, 1);
         assert_non_null(strstr(log_line(&logs[i], "UPDATE \"account\" SET"),
                                "[$1 = <redacted>, $2 = 'cy@y', $3 = 3]"));
         /* a row bound by name: its secret attribute stays secret */
-        assert_dsql_ok(dsql_exec_named(pools[i], "SELECT count(*) FROM account WHERE pin = :pin "
-                                                 "AND token = :token",
+        assert_dsql_ok(dsql_exec_named(pools[i],
+                                       "SELECT count(*) FROM account WHERE pin = :pin "
+                                       "AND token = :token",
                                        &(dsql_bind){DSQL_BIND_ROW(&account_model, &cy)}, NULL,
                                        &err),
                        err);
@@ -343,9 +348,9 @@ static void values_logged_only_when_asked_secrets_never(void **state)
                             "Executing: SELECT count(*) FROM account WHERE pin = $1 AND token = "
                             "$2 (2 params, T ms) [$1 = <redacted>, $2 = <redacted>]");
         /* a pipeline lists each statement's values */
-        dsql_stmt st[] = {{"SELECT $1::text AS pipe_probe",
-                           (const dsql_value[]){DSQL_SECRET_STR(SECRET)}, 1},
-                          {"SELECT $1::int + 1", (const dsql_value[]){DSQL_INT(41)}, 1}};
+        dsql_stmt st[] = {
+            {"SELECT $1::text AS pipe_probe", (const dsql_value[]){DSQL_SECRET_STR(SECRET)}, 1},
+            {"SELECT $1::int + 1", (const dsql_value[]){DSQL_INT(41)}, 1}};
         assert_dsql_ok(dsql_pipeline_tx(pools[i], st, 2, NULL, NULL, &err), err);
         assert_string_equal(log_line(&logs[i], "pipe_probe"),
                             "Executing pipeline of 4 statements in one round trip: BEGIN "
@@ -380,8 +385,7 @@ static void secrets_never_in_errors(void **state)
         /* a unique key's DETAIL names the value: cut out (the same value, through a model
          * attribute marked secret) */
         account dup = {.id = 9, .email = "dup@x", .token = "tok-ann", .logins = 0};
-        assert_int_equal(dsql_create(pools[i], &account_model, &dup, NULL, &err),
-                         DSQL_ECONSTRAINT);
+        assert_int_equal(dsql_create(pools[i], &account_model, &dup, NULL, &err), DSQL_ECONSTRAINT);
         assert_string_equal(err.sqlstate, "23505");
         assert_null(strstr(err.message, "tok-ann"));
         assert_null(strstr(err.detail, "tok-ann"));
@@ -407,15 +411,15 @@ static void secrets_never_in_errors(void **state)
         assert_string_equal(err.message,
                             "where: account.pin: expected an INTEGER value, got text <redacted>");
         assert_int_equal(dsql_find_one(pools[i], &account_model,
-                                       &(dsql_query){.where = DSQL_EQ("pin", DSQL_INT(1) )},
-                                       &row, &res, &err),
+                                       &(dsql_query){.where = DSQL_EQ("pin", DSQL_INT(1))}, &row,
+                                       &res, &err),
                          DSQL_ENOTFOUND);
         /* a secret value where a plain attribute is compared: not quoted either */
-        assert_int_equal(dsql_find_one(pools[i], &account_model,
-                                       &(dsql_query){.where = DSQL_EQ("logins",
-                                                                      DSQL_SECRET_STR(SECRET))},
-                                       &row, &res, &err),
-                         DSQL_EINVAL);
+        assert_int_equal(
+            dsql_find_one(pools[i], &account_model,
+                          &(dsql_query){.where = DSQL_EQ("logins", DSQL_SECRET_STR(SECRET))}, &row,
+                          &res, &err),
+            DSQL_EINVAL);
         assert_string_equal(err.message,
                             "where: account.logins: expected an INTEGER value, got text "
                             "<redacted>");

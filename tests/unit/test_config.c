@@ -8,14 +8,22 @@
 #include "dsql/dsql.h"
 
 static const char *const env_vars[] = {
-    "CLUSTER_ENDPOINT", "CLUSTER_REGION",
-    "REGION",           "CLUSTER_USER",
-    "AWS_PROFILE",      "PGHOST",
-    "PGHOSTADDR",       "PGPORT",
-    "PGDATABASE",       "PGUSER",
-    "PGPASSWORD",       "PGSSLMODE",
-    "PGSSLROOTCERT",    "PGCONNECT_TIMEOUT",
-    "PGAPPNAME",        "DSQL_QUERY_TIMEOUT_MS",
+    "CLUSTER_ENDPOINT",
+    "CLUSTER_REGION",
+    "REGION",
+    "CLUSTER_USER",
+    "AWS_PROFILE",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGCONNECT_TIMEOUT",
+    "PGAPPNAME",
+    "DSQL_QUERY_TIMEOUT_MS",
     "DSQL_LOG_PARAMETERS",
 };
 
@@ -347,8 +355,9 @@ static void log_parameters_option(void **state)
     static const struct {
         const char *in;
         int want;
-    } ok[] = {{"log_parameters=on", 1},   {"log_parameters=true", 1}, {"log_parameters=off", 0},
-              {"log_parameters=no", 0},   {"log_parameters=0", 0},    {"log_parameters=1", 1},
+    } ok[] = {{"log_parameters=on", 1},    {"log_parameters=true", 1},
+              {"log_parameters=off", 0},   {"log_parameters=no", 0},
+              {"log_parameters=0", 0},     {"log_parameters=1", 1},
               {"log_parameters=200", 200}, {"log_parameters=1048576", 1048576}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         dsql_config cfg = DSQL_CONFIG_INIT;

@@ -168,8 +168,7 @@ static void test_many_names(void **state)
 static void test_param_values(void **state)
 {
     (void)state;
-    const char *values[] = {"it's", NULL, "42", "hunter2", "\x01\xff", "a\nb\\c\t\x7f",
-                            "true"};
+    const char *values[] = {"it's", NULL, "42", "hunter2", "\x01\xff", "a\nb\\c\t\x7f", "true"};
     int lengths[] = {0, 0, 0, 0, 2, 0, 0};
     int formats[] = {0, 0, 0, 0, 1, 0, 0};
     uint8_t flags[] = {0, 0, DSQL__PF_BARE, DSQL__PF_SECRET, 0, 0, DSQL__PF_BARE};
@@ -222,8 +221,7 @@ static void test_error_redaction(void **state)
     snprintf(e.detail, sizeof e.detail, "Key (k)=(\\xdeadbeef) already exists; multi line x.");
     snprintf(e.hint, sizeof e.hint, "nothing secret");
     dsql__error_redact_params(&e, 4, values, lengths, formats, flags);
-    assert_string_equal(e.message,
-                        "duplicate key value: <redacted> and public and <redacted>");
+    assert_string_equal(e.message, "duplicate key value: <redacted> and public and <redacted>");
     assert_string_equal(e.detail, "Key (k)=(<redacted>) already exists; <redacted>.");
     assert_string_equal(e.hint, "nothing secret");
     /* a message cut short in the middle of the secret loses that tail too */
@@ -243,14 +241,10 @@ static void test_error_redaction(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_names),
-        cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_dollar_quotes),
-        cmocka_unit_test(test_identifiers_and_comments),
-        cmocka_unit_test(test_casts_and_operators),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_many_names),
-        cmocka_unit_test(test_param_values),
+        cmocka_unit_test(test_plain_names),         cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_dollar_quotes),       cmocka_unit_test(test_identifiers_and_comments),
+        cmocka_unit_test(test_casts_and_operators), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_many_names),          cmocka_unit_test(test_param_values),
         cmocka_unit_test(test_error_redaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
