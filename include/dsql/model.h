@@ -918,6 +918,8 @@ typedef struct dsql_bind {
     const void *reserved_[2];  /**< room for fields added later: zero */
 } dsql_bind;
 
+#define DSQL_BIND_INIT {0}
+
 /** .params and .n_params of a dsql_bind from pair literals {"name", value}. */
 #define DSQL_NAMED(...)                                                                        \
     .params = (const dsql_named[]){__VA_ARGS__},                                               \
