@@ -131,6 +131,10 @@ void dsql__attr_set_null(const dsql_attr *a, void *row);
  * booleans DSQL_V_BOOL, bytea DSQL_V_BYTES, NULL members DSQL_V_NULL. */
 dsql_value dsql__attr_value(const dsql_attr *a, const void *row);
 
+/* Appends v, a value compared with something of attribute a (a path inside it), as a
+ * parameter: secret when a is. Returns its $n, or 0 on failure (p->oom). */
+int dsql__params_add_for(dsql__params *p, const dsql_attr *a, const dsql_value *v);
+
 /* Appends the row's member for a as a parameter (borrowed from row where possible);
  * returns its $n, or 0 on failure (p->oom). */
 int dsql__params_add_attr(dsql__params *p, const dsql_attr *a, const void *row);

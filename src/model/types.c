@@ -57,6 +57,14 @@ dsql_value dsql__attr_value(const dsql_attr *a, const void *row)
     return v;
 }
 
+int dsql__params_add_for(dsql__params *p, const dsql_attr *a, const dsql_value *v)
+{
+    int k = dsql__params_add_value(p, v);
+    if (a->secret)
+        dsql__params_mark_secret(p, k);
+    return k;
+}
+
 int dsql__params_add_attr(dsql__params *p, const dsql_attr *a, const void *row)
 {
     if (a->type == DSQL_T_REAL && !dsql__attr_is_null(a, row)) {

@@ -4,6 +4,7 @@
  * before anything is sent; parameter values in the SQL log only when asked, secrets
  * (DSQL_SECRET attributes, DSQL_SECRET_STR values) never in a log line or an error.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,18 @@ static const dsql_attr account_attrs[] = {
 };
 static DSQL_MODEL(account_model, account, "account", account_attrs);
 
+/* A secret JSON document, compared on a path. */
+typedef struct vault {
+    int64_t id;
+    char *doc;
+} vault;
+
+static const dsql_attr vault_attrs[] = {
+    DSQL_ATTR(vault, id, DSQL_BIGINT, .primary_key = true),
+    DSQL_ATTR(vault, doc, DSQL_JSONB, DSQL_SECRET),
+};
+static DSQL_MODEL(vault_model, vault, "vault", vault_attrs);
+
 /* [0]: the local DSQL endpoint under make test (else the throwaway PostgreSQL); [1]: plain
  * PostgreSQL. Both log parameter values; `quiet` is a pool with the default (off). */
 static dsql_pool *pools[2], *quiet;
@@ -52,6 +65,7 @@ static int setup(void **state)
     quiet = TEST_POOL(.database = DB, .logs = &quiet_logs);
     dsql_error err;
     assert_dsql_ok(dsql_create_table(pools[0], &account_model, &err), err);
+    assert_dsql_ok(dsql_create_table(pools[0], &vault_model, &err), err);
     return 0;
 }
 
@@ -347,6 +361,29 @@ static void values_logged_only_when_asked_secrets_never(void **state)
         assert_string_equal(log_line(&logs[i], "SELECT count(*) FROM account WHERE pin"),
                             "Executing: SELECT count(*) FROM account WHERE pin = $1 AND token = "
                             "$2 (2 params, T ms) [$1 = <redacted>, $2 = <redacted>]");
+        /* a path inside a secret JSON attribute: its values are secret, the path is not */
+        char doc[64], pin[32], want[160];
+        snprintf(pin, sizeof pin, SECRET "-4%d", i);
+        snprintf(doc, sizeof doc, "{\"pin\": \"%s\"}", pin);
+        vault v = {.id = i + 1, .doc = doc};
+        assert_dsql_ok(dsql_create(pools[i], &vault_model, &v, NULL, &err), err);
+        snprintf(want, sizeof want,
+                 "Executing: INSERT INTO \"vault\" (\"id\", \"doc\") VALUES ($1, $2) (2 params, "
+                 "T ms) [$1 = %d, $2 = <redacted>]",
+                 i + 1);
+        assert_string_equal(log_line(&logs[i], "INSERT INTO \"vault\""), want);
+        size_t nv;
+        vault *vs;
+        assert_dsql_ok(dsql_find_all(pools[i], &vault_model,
+                                     &(dsql_query){.where = DSQL_JSON_EQ("doc", DSQL_PATH("pin"),
+                                                                         DSQL_STR(pin))},
+                                     &vs, &nv, &res, &err),
+                       err);
+        assert_int_equal(nv, 1);
+        assert_int_equal(vs[0].id, i + 1);
+        dsql_result_free(res);
+        assert_non_null(
+            strstr(log_line(&logs[i], "FROM \"vault\" WHERE"), "[$1 = 'pin', $2 = <redacted>]"));
         /* a pipeline lists each statement's values */
         dsql_stmt st[] = {
             {"SELECT $1::text AS pipe_probe", (const dsql_value[]){DSQL_SECRET_STR(SECRET)}, 1},
