@@ -82,9 +82,23 @@ typedef struct dsql_config {
                                        the endpoint in it is preferred (new connections go
                                        there while it is healthy). NULL = AWS_REGION, then
                                        AWS_DEFAULT_REGION; no endpoint in it = the first */
-    void *reserved_[7];           /**< room for fields added later without changing the
+    int log_parameters;           /**< the SQL log (log, at DSQL_LOG_DEBUG) also shows each
+                                       statement's parameter values: 0 = off (the default:
+                                       values often hold personal data); 1 = on, each value
+                                       shown up to DSQL_LOG_VALUE_MAX bytes; a larger number
+                                       = on, values shown up to that many bytes (at most
+                                       1048576). Values marked secret (DSQL_SECRET_STR,
+                                       DSQL_VALUE_SECRET, a model attribute's DSQL_SECRET)
+                                       are always shown as <redacted>. See docs/api.md */
+    void *reserved_[6];           /**< room for fields added later without changing the
                                        struct's size: zero (DSQL_CONFIG_INIT) */
 } dsql_config;
+
+/** Bytes of each parameter value the SQL log shows with log_parameters = 1; longer values
+ * are cut (the line then gives their full size). At most DSQL_LOG_PARAMS_LISTED values of
+ * one statement are listed. */
+#define DSQL_LOG_VALUE_MAX    64
+#define DSQL_LOG_PARAMS_LISTED 100
 
 /** Default and maximum of dsql_config.query_timeout_ms. */
 #define DSQL_QUERY_TIMEOUT_DEFAULT_MS 60000
@@ -97,8 +111,9 @@ typedef struct dsql_config {
  * optionally single-quoted with \\ and \' escapes. Keywords: host hostaddr port dbname
  * (or database) user password auth (iam|password|auto) region profile expires_in schema
  * application_name sslmode sslrootcert connect_timeout statement_cache (-1 = off, 0 =
- * default, or a capacity) query_timeout_ms local_region. host (and region, hostaddr) may
- * list several endpoints, comma-separated. Unknown keywords, bad numbers
+ * default, or a capacity) query_timeout_ms local_region log_parameters (off, on, or the
+ * bytes of each value shown). host (and region, hostaddr) may list several endpoints,
+ * comma-separated. Unknown keywords, bad numbers
  * and unterminated quotes are DSQL_EPARSE errors naming the keyword. Fields not named
  * keep their value.
  */
@@ -107,12 +122,15 @@ DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_erro
 /**
  * Fills unset fields of cfg from the environment: CLUSTER_ENDPOINT (several endpoints of a
  * multi-Region cluster comma-separated, each optionally host:port), CLUSTER_REGION (or
- * REGION; a comma-separated list gives one per endpoint), CLUSTER_USER, AWS_PROFILE, DSQL_QUERY_TIMEOUT_MS (a host taken from
+ * REGION; a comma-separated list gives one per endpoint), CLUSTER_USER, AWS_PROFILE, DSQL_QUERY_TIMEOUT_MS,
+ * DSQL_LOG_PARAMETERS (off, on or a number of bytes, as the log_parameters keyword) (a
+ * host taken from
  * CLUSTER_ENDPOINT also sets
  * auth to DSQL_AUTH_IAM when it was DSQL_AUTH_AUTO, whatever the host name looks like);
  * with no CLUSTER_ENDPOINT, the PG* variables
  * (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT,
- * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS too) select a plain PostgreSQL.
+ * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS and DSQL_LOG_PARAMETERS too) select a
+ * plain PostgreSQL.
  * Half-set environments are DSQL_ECONFIG errors.
  */
 DSQL_API int dsql_config_from_env(dsql_config *cfg, dsql_error *err);
@@ -180,9 +198,18 @@ typedef enum dsql_value_kind {
     DSQL_V_BYTES   /**< binary (bytea), may contain NUL bytes */
 } dsql_value_kind;
 
+/** dsql_value.flags: the value is a secret (a password, a token, a card number). The SQL
+ * log never shows it (it reads <redacted>, even with log_parameters on), and when the
+ * statement fails its text is cut out of the error's message, detail and hint (the server
+ * may quote a value there, e.g. "Key (k)=(...) already exists"). */
+#define DSQL_VALUE_SECRET 0x1u
+
 /** A typed value. Borrowed pointers: valid for the duration of the call it is passed to. */
 typedef struct dsql_value {
     dsql_value_kind kind;
+    uint32_t flags;       /**< DSQL_VALUE_SECRET, or 0 (the constructors below leave it 0);
+                               the padding after kind, so the struct's size and the place
+                               of u are what they were */
     union {
         const char *s;
         int64_t i;
@@ -211,6 +238,12 @@ typedef struct dsql_value {
 #define DSQL_STATIC_DBL(x_) {.kind = DSQL_V_DOUBLE, .u.d = (double)(x_)}
 #define DSQL_STATIC_BOOL(x_) {.kind = DSQL_V_BOOL, .u.b = (bool)(x_)}
 #define DSQL_BYTES(p, n) ((dsql_value){.kind = DSQL_V_BYTES, .u.bytes = {(p), (n)}})
+/* The same, marked secret (DSQL_VALUE_SECRET): never shown in a log line or an error. Any
+ * other value is marked by setting .flags = DSQL_VALUE_SECRET. */
+#define DSQL_SECRET_STR(str)                                                                   \
+    ((dsql_value){.kind = DSQL_V_TEXT, .flags = DSQL_VALUE_SECRET, .u.s = (str)})
+#define DSQL_SECRET_BYTES(p, n)                                                                \
+    ((dsql_value){.kind = DSQL_V_BYTES, .flags = DSQL_VALUE_SECRET, .u.bytes = {(p), (n)}})
 
 /* ---- results ---- */
 

@@ -217,8 +217,17 @@ typedef struct dsql_attr {
     bool version;            /**< DSQL_VERSION: the row's optimistic version */
     const dsql_check *checks;/**< validators of the values written (DSQL_CHECKS) */
     size_t n_checks;
+    bool secret;             /**< DSQL_SECRET: values never shown in a log line or error */
     const void *reserved_[2];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_attr;
+
+/* A secret attribute (a password hash, a token, a card number): its values are sent as
+ * parameters like any other, but the SQL log shows them as <redacted> even with
+ * dsql_config.log_parameters on, wherever the library binds them (inserts, saves, upserts,
+ * an update's assignments, where conditions, dsql_exec_named from a row), and no error
+ * message quotes them (neither the library's validation errors nor the server's, from
+ * which their text is cut). */
+#define DSQL_SECRET .secret = true
 
 /* Timestamps the library keeps (Sequelize's timestamps: true), on a DSQL_TIMESTAMPTZ or
  * DSQL_TIMESTAMP attribute. The server's now() (the transaction's start) is written on
@@ -1001,6 +1010,62 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
                                const dsql_value *params, size_t nparams, void *rows,
                                size_t *n, dsql_result **res, dsql_error *err);
 
+/* ---- raw SQL with named parameters (Sequelize's replacements / bind objects) ---- */
+
+/** One named parameter: `:name` in the SQL text takes value. */
+typedef struct dsql_named {
+    const char *name;  /**< without the colon; matched exactly (case counts) */
+    dsql_value value;  /**< borrowed for the call; DSQL_SECRET_STR & co. stay secret */
+} dsql_named;
+
+/**
+ * Where the values of a statement's :name parameters come from: a list of pairs, a row
+ * of a model (:attr takes the row's member for attribute attr, as a create would send it;
+ * a DSQL_SECRET attribute stays secret), or both (a name found in both is DSQL_EINVAL).
+ * Every pointer is borrowed for the call. Build with DSQL_NAMED / DSQL_BIND_ROW:
+ *   &(dsql_bind){DSQL_NAMED({"city", DSQL_STR("Anytown")}, {"n", DSQL_INT(3)})}
+ *   &(dsql_bind){DSQL_BIND_ROW(&owner_model, &john)}
+ */
+typedef struct dsql_bind {
+    const dsql_named *params;  /**< pairs, each used by the statement (an unused one is
+                                    DSQL_EINVAL: a misspelt name never binds nothing) */
+    size_t n_params;
+    const struct dsql_model *model; /**< the row's model; NULL with a row in
+                                    dsql_query_models_named = the model queried */
+    const void *row;           /**< a row of model (the attributes the statement does not
+                                    name are ignored) */
+    const void *reserved_[2];  /**< room for fields added later: zero */
+} dsql_bind;
+
+#define DSQL_BIND_INIT {0}
+
+/** .params and .n_params of a dsql_bind from pair literals {"name", value}. */
+#define DSQL_NAMED(...)                                                                        \
+    .params = (const dsql_named[]){__VA_ARGS__},                                               \
+    .n_params = sizeof((const dsql_named[]){__VA_ARGS__}) / sizeof(dsql_named)
+/** .model and .row of a dsql_bind. */
+#define DSQL_BIND_ROW(model_, row_) .model = (model_), .row = (row_)
+
+/**
+ * dsql_exec with named parameters: each `:name` of sql becomes a $n parameter (the same
+ * name used twice is one parameter) bound from b (NULL = nothing to bind), and the
+ * statement runs as dsql_exec runs it (one round trip, the same retries; *res may be
+ * NULL). The text is scanned as PostgreSQL reads it, so a colon inside a string constant
+ * ('..', E'..', $tag$..$tag$), a quoted identifier or a comment is not a parameter, nor is
+ * the :: cast. Refused with DSQL_EINVAL before anything is sent, naming the culprit: a
+ * name with no value (no such pair, or no such attribute of b->model), a pair the
+ * statement does not use, a name in both the pairs and the row's model, a ':' followed by
+ * no name, a $n in the same statement, an unterminated string, identifier or comment.
+ * The rewrite costs one pass over the text per call (no cache: docs/api.md).
+ */
+DSQL_API int dsql_exec_named(dsql_db *db, const char *sql, const dsql_bind *b,
+                             dsql_result **res, dsql_error *err);
+
+/** dsql_query_models with named parameters bound from b, as dsql_exec_named binds them
+ * (b->row without b->model is a row of m). */
+DSQL_API int dsql_query_models_named(dsql_db *db, const dsql_model *m, const char *sql,
+                                     const dsql_bind *b, void *rows, size_t *n,
+                                     dsql_result **res, dsql_error *err);
 
 /* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
 #if !defined(__cplusplus) && !defined(DSQL_BUILDING)
@@ -1025,6 +1090,8 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_or_create(db, ...) (dsql_find_or_create)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_query_models(db, ...) (dsql_query_models)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_exec_named(db, ...) (dsql_exec_named)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_query_models_named(db, ...) (dsql_query_models_named)(DSQL_DB(db), __VA_ARGS__)
 #endif
 
 #ifdef __cplusplus

@@ -60,7 +60,8 @@ typedef enum kw_type {
     KW_TIMEOUT,
     KW_AUTH,
     KW_CACHE,
-    KW_QUERY_TIMEOUT
+    KW_QUERY_TIMEOUT,
+    KW_LOG_PARAMS
 } kw_type;
 
 typedef struct keyword {
@@ -93,6 +94,7 @@ static const keyword keywords[] = {
     KW("statement_cache", statement_cache, KW_CACHE),
     KW("query_timeout_ms", query_timeout_ms, KW_QUERY_TIMEOUT),
     KW("local_region", local_region, KW_STR),
+    KW("log_parameters", log_parameters, KW_LOG_PARAMS),
 };
 #undef KW
 
@@ -176,6 +178,17 @@ static int check_value(const keyword *kw, const char *value, const char *source,
                                   source, DSQL_QUERY_TIMEOUT_DEFAULT_MS, DSQL_QUERY_TIMEOUT_MAX_MS,
                                   value);
         return DSQL_OK;
+    case KW_LOG_PARAMS:
+        if (!strcmp(value, "off") || !strcmp(value, "false") || !strcmp(value, "no"))
+            p->num = 0;
+        else if (!strcmp(value, "on") || !strcmp(value, "true") || !strcmp(value, "yes"))
+            p->num = 1;
+        else if (!parse_long(value, 0, DSQL__LOG_PARAMS_MAX, &p->num))
+            return dsql_error_set(err, DSQL_EPARSE,
+                                  "%s: log_parameters must be off, on (values cut after %d "
+                                  "bytes) or the bytes of each value shown, up to %d; not '%s'",
+                                  source, DSQL_LOG_VALUE_MAX, DSQL__LOG_PARAMS_MAX, value);
+        return DSQL_OK;
     case KW_AUTH:
         if (!strcmp(value, "auto"))
             p->num = DSQL_AUTH_AUTO;
@@ -221,6 +234,7 @@ static int apply(dsql_config *cfg, pending *p, size_t n, dsql_error *err)
         case KW_TIMEOUT:
         case KW_CACHE:
         case KW_QUERY_TIMEOUT:
+        case KW_LOG_PARAMS:
             *FIELD(cfg, kw, int) = (int)p[i].num;
             break;
         case KW_EXPIRES:
@@ -389,6 +403,7 @@ static int from_vars(dsql_config *cfg, const env_map *map, size_t n, dsql_error 
         case KW_TIMEOUT:
         case KW_CACHE:
         case KW_QUERY_TIMEOUT:
+        case KW_LOG_PARAMS:
             unset = *FIELD(cfg, kw, int) == 0;
             break;
         case KW_EXPIRES:
@@ -452,6 +467,7 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
         {"CLUSTER_USER", "user"},
         {"AWS_PROFILE", "profile"},
         {"DSQL_QUERY_TIMEOUT_MS", "query_timeout_ms"},
+        {"DSQL_LOG_PARAMETERS", "log_parameters"},
         /* The CA to trust when it is not in the system bundle (a local DSQL endpoint). */
         {"PGSSLROOTCERT", "sslrootcert"},
     };
@@ -467,6 +483,7 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
         {"PGCONNECT_TIMEOUT", "connect_timeout"},
         {"PGAPPNAME", "application_name"},
         {"DSQL_QUERY_TIMEOUT_MS", "query_timeout_ms"},
+        {"DSQL_LOG_PARAMETERS", "log_parameters"},
     };
 
     if (env("CLUSTER_ENDPOINT")) {

@@ -240,6 +240,7 @@ int dsql__connect(const dsql__spec *spec, size_t ep_index, int64_t deadline_ms,
     dsql__db_init(&conn->db, DSQL__MAGIC_CONN);
     conn->log = spec->log;
     conn->log_ctx = spec->log_ctx;
+    conn->log_params = spec->log_params;
     dsql__stmt_cache_init(&conn->stmts, spec->statement_cache);
 
     bool resigned = false;
@@ -376,7 +377,7 @@ int dsql__conn_verify(dsql_conn *conn, int64_t timeout_ms, dsql_error *err)
 {
     int64_t saved = conn->query_timeout_ms;
     conn->query_timeout_ms = timeout_ms;
-    int rc = dsql__conn_exec(conn, "SELECT 1", 0, NULL, NULL, NULL, 0, NULL, err);
+    int rc = dsql__conn_exec(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0, NULL, err);
     conn->query_timeout_ms = saved;
     return rc;
 }
@@ -475,7 +476,7 @@ bool dsql__conn_reset_tx(dsql_conn *conn)
         return false;
     }
     dsql_error e;
-    if (dsql__conn_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL, 0, NULL, &e) ||
+    if (dsql__conn_exec(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0, NULL, &e) ||
         PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
         conn->broken = true;
         return false;

@@ -147,6 +147,7 @@ typedef struct exec_run {
     const char *const *values;
     const int *lengths;
     const int *formats;
+    const uint8_t *pflags;
     PGresult **out;
     dsql_conn *held; /* pool: kept for the retry of a transient fault */
 } exec_run;
@@ -164,7 +165,8 @@ static int exec_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     /* Inside the caller's transaction a conflict or fault aborts the whole transaction:
      * only its runner can retry. In autocommit the statement is its own transaction. */
     bool own_tx = dsql__conn_tx_status(conn) == PQTRANS_IDLE;
-    rc = dsql__conn_exec(conn, x->sql, x->nparams, x->values, x->lengths, x->formats, 0, x->out, e);
+    rc = dsql__conn_exec(conn, x->sql, x->nparams, x->values, x->lengths, x->formats, x->pflags, 0,
+                         x->out, e);
     /* A write whose connection dropped, or which met a fault, is an unknown outcome (set by
      * dsql__conn_exec), never retried; a statement that changes nothing can run again (on
      * the same connection after a transient fault, on another pooled one when this one
@@ -178,14 +180,15 @@ static int exec_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
 }
 
 int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *values,
-                  const int *lengths, const int *formats, PGresult **out, dsql_error *err)
+                  const int *lengths, const int *formats, const uint8_t *pflags, PGresult **out,
+                  dsql_error *err)
 {
-    return dsql__db_exec_policy(db, NULL, sql, nparams, values, lengths, formats, out, err);
+    return dsql__db_exec_policy(db, NULL, sql, nparams, values, lengths, formats, pflags, out, err);
 }
 
 int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const char *sql, int nparams,
                          const char *const *values, const int *lengths, const int *formats,
-                         PGresult **out, dsql_error *err)
+                         const uint8_t *pflags, PGresult **out, dsql_error *err)
 {
     if (out)
         *out = NULL;
@@ -195,7 +198,7 @@ int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const cha
         return rc;
     dsql__retry_unit u = {.policy = &p, .what = "Statement", .attempt = exec_attempt};
     dsql__db_logger(db, &u.log, &u.log_ctx);
-    exec_run x = {db, sql, nparams, values, lengths, formats, out, NULL};
+    exec_run x = {db, sql, nparams, values, lengths, formats, pflags, out, NULL};
     rc = dsql__retry_run(&u, &x, NULL, err);
     if (x.held)
         dsql_pool_release(dsql__db_pool(db), x.held);

@@ -17,10 +17,12 @@ typedef struct params {
     int *lengths;
     int *formats;
     char (*num)[32]; /* text of INT / DOUBLE parameters */
+    uint8_t *flags;  /* DSQL__PF_* of each parameter */
     const char *stack_values[16];
     int stack_lengths[16];
     int stack_formats[16];
     char stack_num[16][32];
+    uint8_t stack_flags[16];
     void *heap;
 } params;
 
@@ -91,8 +93,9 @@ static int params_build(params *pp, const dsql_value *v, size_t n, dsql_error *e
         pp->lengths = pp->stack_lengths;
         pp->formats = pp->stack_formats;
         pp->num = pp->stack_num;
+        pp->flags = pp->stack_flags;
     } else {
-        size_t each = sizeof(char *) + 2 * sizeof(int) + 32;
+        size_t each = sizeof(char *) + 2 * sizeof(int) + 32 + 1;
         char *h = malloc(n * each);
         if (!h)
             return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
@@ -101,9 +104,12 @@ static int params_build(params *pp, const dsql_value *v, size_t n, dsql_error *e
         pp->values = (const char **)(void *)(h + n * 32);
         pp->lengths = (int *)(void *)(h + n * 32 + n * sizeof(char *));
         pp->formats = pp->lengths + n;
+        pp->flags = (uint8_t *)(void *)(pp->formats + n);
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         dsql__value_encode(&v[i], pp->num[i], &pp->values[i], &pp->lengths[i], &pp->formats[i]);
+        pp->flags[i] = dsql__value_pflags(&v[i]);
+    }
     return DSQL_OK;
 }
 
@@ -148,9 +154,26 @@ uint64_t dsql__conn_tx_rows(const dsql_conn *conn)
 /* DEALLOCATEs sent ahead of one round trip at most. */
 #define MAX_DEALLOC_PER_TRIP 16
 
-static void log_statement(dsql_conn *conn, const char *sql, int nparams, int64_t t0_us, bool cached,
-                          int rc)
+/* One statement of a batch, with libpq-style parameters, and what the cache does with it. */
+typedef struct batch_stmt {
+    const char *sql;
+    int nparams;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    const uint8_t *pflags;
+    dsql__stmt_action action;
+    dsql__stmt *entry;
+    bool parsed;       /* PREPARE: the Parse succeeded */
+    bool refused;      /* PREPARE: the Parse failed with 0A000 */
+    bool stale;        /* CACHED: failed because the prepared statement no longer fits */
+    bool stale_exists; /* ... and the server still holds it (0A000, not 26000) */
+} batch_stmt;
+
+static void log_statement(dsql_conn *conn, const batch_stmt *b, int64_t t0_us, bool cached, int rc)
 {
+    const char *sql = b->sql;
+    int nparams = b->nparams;
     if (!conn->log)
         return;
     dsql__strbuf sb = DSQL__STRBUF_INIT;
@@ -159,6 +182,9 @@ static void log_statement(dsql_conn *conn, const char *sql, int nparams, int64_t
     dsql__sb_appendf(&sb, " (%d param%s, %.3f ms%s%s)", nparams, nparams == 1 ? "" : "s",
                      (double)(dsql__mono_us() - t0_us) / 1000.0, cached ? ", cached" : "",
                      rc ? ", failed" : "");
+    if (conn->log_params)
+        dsql__sb_append_param_values(&sb, nparams, b->values, b->lengths, b->formats, b->pflags,
+                                     conn->log_params);
     if (!sb.oom)
         conn->log(DSQL_LOG_DEBUG, dsql__sb_str(&sb), conn->log_ctx);
     dsql__sb_free(&sb);
@@ -174,21 +200,6 @@ static int conn_usable(dsql_conn *conn, dsql_error *err)
                               "release it to its pool)");
     return DSQL_OK;
 }
-
-/* One statement of a batch, with libpq-style parameters, and what the cache does with it. */
-typedef struct batch_stmt {
-    const char *sql;
-    int nparams;
-    const char *const *values;
-    const int *lengths;
-    const int *formats;
-    dsql__stmt_action action;
-    dsql__stmt *entry;
-    bool parsed;       /* PREPARE: the Parse succeeded */
-    bool refused;      /* PREPARE: the Parse failed with 0A000 */
-    bool stale;        /* CACHED: failed because the prepared statement no longer fits */
-    bool stale_exists; /* ... and the server still holds it (0A000, not 26000) */
-} batch_stmt;
 
 static void plan_stmt(dsql_conn *conn, batch_stmt *b, bool may_prove)
 {
@@ -658,8 +669,8 @@ static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
 }
 
 int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *const *values,
-                    const int *lengths, const int *formats, int result_format, PGresult **out,
-                    dsql_error *err)
+                    const int *lengths, const int *formats, const uint8_t *pflags,
+                    int result_format, PGresult **out, dsql_error *err)
 {
     if (out)
         *out = NULL;
@@ -684,12 +695,15 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
                          .nparams = nparams,
                          .values = values,
                          .lengths = lengths,
-                         .formats = formats};
+                         .formats = formats,
+                         .pflags = pflags};
         plan_stmt(conn, &b, idle || first_in_tx);
         bool cached = b.action == DSQL__RUN_CACHED;
         bool proven = conn->stmts.proven;
         rc = exec_once(conn, &b, result_format, &res, &e);
-        log_statement(conn, sql, nparams, t0, cached, rc);
+        if (rc)
+            dsql__error_redact_params(&e, nparams, values, lengths, formats, pflags);
+        log_statement(conn, &b, t0, cached, rc);
         if (!rc || attempt > 1 || dsql__conn_check_broken(conn))
             break;
         if (first_in_tx && (b.stale || (b.refused && !proven))) {
@@ -768,7 +782,7 @@ int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_i
     if (rc)
         return rc;
     PGresult *pg = NULL;
-    rc = dsql__conn_exec(conn, sql, (int)nparams, pp.values, pp.lengths, pp.formats, 0,
+    rc = dsql__conn_exec(conn, sql, (int)nparams, pp.values, pp.lengths, pp.formats, pp.flags, 0,
                          res ? &pg : NULL, err);
     params_free(&pp);
     return wrap_result(rc, pg, res, err);
@@ -787,7 +801,7 @@ int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params_i
         return rc;
     PGresult *pg = NULL;
     rc = dsql__db_exec_policy(dsql_pool_db(pool), policy, sql, (int)nparams, pp.values, pp.lengths,
-                              pp.formats, res ? &pg : NULL, err);
+                              pp.formats, pp.flags, res ? &pg : NULL, err);
     params_free(&pp);
     return wrap_result(rc, pg, res, err);
 }
@@ -810,7 +824,8 @@ int dsql__exec_values(dsql_db *db, const char *fn, const char *sql, const dsql_v
         dsql__err_prefix(err, "%s", fn);
         return rc;
     }
-    rc = dsql__db_exec(db, sql, (int)nparams, pp.values, pp.lengths, pp.formats, out, err);
+    rc =
+        dsql__db_exec(db, sql, (int)nparams, pp.values, pp.lengths, pp.formats, pp.flags, out, err);
     params_free(&pp);
     return rc;
 }
@@ -837,7 +852,8 @@ static bool rerunnable(const dsql_stmt *stmts, size_t failed)
     return true;
 }
 
-static void log_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, int64_t t0, int rc)
+static void log_pipeline(dsql_conn *conn, const dsql_stmt *stmts, const params *pp, size_t n,
+                         int64_t t0, int rc)
 {
     if (!conn->log)
         return;
@@ -848,6 +864,9 @@ static void log_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, int6
         if (i)
             dsql__sb_append(&sb, "; ");
         dsql__sb_append_sql_redacted(&sb, stmts[i].sql);
+        if (conn->log_params)
+            dsql__sb_append_param_values(&sb, (int)stmts[i].nparams, pp[i].values, pp[i].lengths,
+                                         pp[i].formats, pp[i].flags, conn->log_params);
     }
     dsql__sb_appendf(&sb, " (%.3f ms%s)", (double)(dsql__mono_us() - t0) / 1000.0,
                      rc ? ", failed" : "");
@@ -923,7 +942,7 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
             !dsql__conn_check_broken(conn) && rerunnable(stmts, failed)) {
             /* A stale cached statement: nothing of the batch committed (an explicit
              * transaction it opened is rolled back first), so run it all again. */
-            log_pipeline(conn, stmts, n, t0, rc);
+            log_pipeline(conn, stmts, pp, n, t0, rc);
             dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
                       "Statement cache: the cached statement of pipeline statement %zu went "
                       "stale (SQLSTATE %s); running the pipeline again",
@@ -942,7 +961,10 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
     }
     if (rc && failed < n && b[failed].stale && !idle)
         rc = stale_in_transaction(&e);
-    log_pipeline(conn, stmts, n, t0, rc);
+    if (rc && failed < n)
+        dsql__error_redact_params(&e, (int)stmts[failed].nparams, pp[failed].values,
+                                  pp[failed].lengths, pp[failed].formats, pp[failed].flags);
+    log_pipeline(conn, stmts, pp, n, t0, rc);
     for (size_t i = 0; i < n; i++) {
         if (!out[i])
             continue;

@@ -65,8 +65,8 @@ void dsql__conn_log(dsql_conn *conn, dsql_log_level level, const char *fmt, ...)
  * receives the PGresult (PQclear it); on failure nothing is returned.
  */
 int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *const *values,
-                    const int *lengths, const int *formats, int result_format, PGresult **out,
-                    dsql_error *err);
+                    const int *lengths, const int *formats, const uint8_t *pflags,
+                    int result_format, PGresult **out, dsql_error *err);
 
 /* Rows the transaction open on conn has modified so far, as its statements' command tags
  * reported them (cascaded rows are not seen); 0 outside a transaction. */
@@ -80,6 +80,32 @@ int dsql__error_from_pg(dsql_error *err, PGconn *pg, const PGresult *res);
 bool dsql__is_occ_conflict(const char *sqlstate, const char *message);
 
 /* ---- parameters: the one conversion of dsql_value to libpq's text/binary form ---- */
+
+/* What the log and error messages may show of each parameter (an array of n flags beside
+ * libpq's values; NULL = every parameter plain). */
+#define DSQL__PF_SECRET 0x1u /* never shown: <redacted> in the log, cut out of errors */
+#define DSQL__PF_BARE   0x2u /* a number or a bool: logged without quotes */
+
+/* The flags of a dsql_value. */
+static inline uint8_t dsql__value_pflags(const dsql_value *v)
+{
+    uint8_t f = (v->flags & DSQL_VALUE_SECRET) ? DSQL__PF_SECRET : 0;
+    if (v->kind == DSQL_V_INT || v->kind == DSQL_V_DOUBLE || v->kind == DSQL_V_BOOL)
+        f |= DSQL__PF_BARE;
+    return f;
+}
+
+/* Appends " [$1 = 'a', $2 = 42, $3 = <redacted>]": each value up to max bytes (longer ones
+ * cut, with their size), secrets redacted, control characters escaped, at most
+ * DSQL_LOG_PARAMS_LISTED values. Nothing for n == 0. */
+void dsql__sb_append_param_values(dsql__strbuf *sb, int n, const char *const *values,
+                                  const int *lengths, const int *formats, const uint8_t *pflags,
+                                  int max);
+
+/* Cuts the text of every secret parameter (pflags) out of err's message, detail and hint
+ * (the server may quote a value in them), as it would appear there. */
+void dsql__error_redact_params(dsql_error *err, int n, const char *const *values,
+                               const int *lengths, const int *formats, const uint8_t *pflags);
 
 /* Checks n values before anything is sent: kinds known, byte strings sane, at most
  * 65535. */
@@ -101,6 +127,33 @@ bool dsql__is_conn(const dsql_conn *c);
  * public call in messages. */
 int dsql__exec_values(dsql_db *db, const char *fn, const char *sql, const dsql_value *params,
                       size_t nparams, PGresult **out, dsql_error *err);
+
+/* ---- named parameters (named.c) ---- */
+
+/* A statement with :name placeholders rewritten to $1..$n. */
+typedef struct dsql__named_sql {
+    char *sql; /* the rewritten text (malloc'd) */
+    size_t n;  /* distinct names: $1..$n */
+    struct dsql__named_ref {
+        const char *name; /* into the original text (not NUL-terminated) */
+        size_t len;
+        size_t pos; /* byte offset of its first use, for messages */
+    } * names;      /* names[k] is $(k+1) */
+} dsql__named_sql;
+
+/*
+ * Rewrites every :name of sql into $n (the same name, the same $n), skipping what is not
+ * code: string constants ('...' with '' escapes; E'...' with backslash escapes too),
+ * dollar-quoted strings ($$...$$, $tag$...$tag$), quoted identifiers ("..."), comments (--
+ * to the end of the line, nested slash-star ones), and the :: cast and := operators. A
+ * name is a letter, '_' or a non-ASCII byte, then those or digits; inside brackets a ':'
+ * not followed by a name is an array slice's and kept. DSQL_EINVAL (fn names the call,
+ * nothing sent) for a ':' followed by nothing usable, a $n parameter (named and positional
+ * parameters do not mix), or an unterminated string, identifier or comment. Free with
+ * dsql__named_free (also after a failure).
+ */
+int dsql__named_parse(const char *sql, const char *fn, dsql__named_sql *out, dsql_error *err);
+void dsql__named_free(dsql__named_sql *ns);
 /* True when db is a connection inside a transaction (statements run in the caller's
  * transaction, not in autocommit). */
 bool dsql__db_in_transaction(dsql_db *db);
@@ -131,11 +184,12 @@ int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err)
  * statement goes through here.
  */
 int dsql__db_exec(dsql_db *db, const char *sql, int nparams, const char *const *values,
-                  const int *lengths, const int *formats, PGresult **out, dsql_error *err);
+                  const int *lengths, const int *formats, const uint8_t *pflags, PGresult **out,
+                  dsql_error *err);
 /* The same with a caller's retry policy (NULL = the defaults); dsql_pool_query is this. */
 int dsql__db_exec_policy(dsql_db *db, const dsql_retry_policy *policy, const char *sql, int nparams,
                          const char *const *values, const int *lengths, const int *formats,
-                         PGresult **out, dsql_error *err);
+                         const uint8_t *pflags, PGresult **out, dsql_error *err);
 
 /* The logger of db's config (for model-layer log lines); fn NULL when none. */
 void dsql__db_logger(dsql_db *db, dsql_log_fn *fn, void **ctx);

@@ -26,6 +26,9 @@ typedef struct dsql__connect_stats {
     atomic_uint_fast64_t failures;    /* connect attempts that failed */
 } dsql__connect_stats;
 
+/* The most bytes of one parameter value the SQL log shows (dsql_config.log_parameters). */
+#define DSQL__LOG_PARAMS_MAX 1048576
+
 /* One endpoint a spec's connections may go to. */
 typedef struct dsql__endpoint {
     char *host;     /* endpoint (resolved in IAM mode); NULL = libpq default */
@@ -61,6 +64,7 @@ typedef struct dsql__spec {
     void *log_ctx;
     int statement_cache;      /* capacity per connection; 0 = off */
     int64_t query_timeout_ms; /* bound of every wait for the server once connected */
+    int log_params;           /* bytes of each parameter value the SQL log shows; 0 = none */
 } dsql__spec;
 
 /* ---- IAM (iam.c) ---- */
@@ -189,6 +193,7 @@ struct dsql_conn {
     PGconn *pg;
     dsql_log_fn log;
     void *log_ctx;
+    int log_params; /* bytes of each parameter value the SQL log shows; 0 = values not shown */
     dsql_conn_stats stats;
     dsql__stmt_cache stmts;
     bool broken;              /* set once the connection is known to be unusable */

@@ -155,6 +155,11 @@ static int check_config(const dsql_config *cfg, dsql_error *err)
                               "number of statements up to %d, not %d",
                               DSQL__STMT_DEFAULT_CAPACITY, DSQL__STMT_MAX_CAPACITY,
                               cfg->statement_cache);
+    if (cfg->log_parameters < 0 || cfg->log_parameters > DSQL__LOG_PARAMS_MAX)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: log_parameters must be 0 (off), 1 (on, values cut after "
+                              "%d bytes) or the bytes of each value shown, up to %d; not %d",
+                              DSQL_LOG_VALUE_MAX, DSQL__LOG_PARAMS_MAX, cfg->log_parameters);
     if (cfg->user && !*cfg->user)
         return dsql_error_set(err, DSQL_ECONFIG, "config: user is empty");
     if (cfg->sslmode && !is_sslmode(cfg->sslmode))
@@ -374,6 +379,7 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
     spec->statement_cache = cfg->statement_cache == -1  ? 0
                             : cfg->statement_cache == 0 ? DSQL__STMT_DEFAULT_CAPACITY
                                                         : cfg->statement_cache;
+    spec->log_params = cfg->log_parameters == 1 ? DSQL_LOG_VALUE_MAX : cfg->log_parameters;
     spec->query_timeout_ms =
         cfg->query_timeout_ms ? cfg->query_timeout_ms : DSQL_QUERY_TIMEOUT_DEFAULT_MS;
     spec->connect_timeout_s =

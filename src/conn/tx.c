@@ -86,7 +86,7 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
                               "ROLLBACK inside dsql_transaction); let the runner commit");
     *commit_sent = true;
     PGresult *res = NULL;
-    rc = dsql__conn_exec(conn, "COMMIT", 0, NULL, NULL, NULL, 0, &res, e);
+    rc = dsql__conn_exec(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0, &res, e);
     if (commit_outcome_unknown(rc))
         return dsql__commit_unknown(e, rc == DSQL_ECONNLOST  ? "connection lost while COMMIT was "
                                                                "in flight"

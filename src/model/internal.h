@@ -40,12 +40,13 @@ typedef struct dsql__params {
     int cap;
     bool oom; /* out of memory, or more than libpq's 65535 parameters */
     dsql__arena arena;
-    bool too_many; /* oom because of the 65535-parameter limit */
+    bool too_many;  /* oom because of the 65535-parameter limit */
+    uint8_t *flags; /* DSQL__PF_* of each parameter: what the log and errors may show */
 } dsql__params;
 
 #define DSQL__PARAMS_INIT                                                                          \
     {                                                                                              \
-        NULL, NULL, NULL, 0, 0, false, DSQL__ARENA_INIT, false                                     \
+        NULL, NULL, NULL, 0, 0, false, DSQL__ARENA_INIT, false, NULL                               \
     }
 
 /* Appends one parameter and returns its 1-based number ($n), or 0 after a failure.
@@ -53,8 +54,12 @@ typedef struct dsql__params {
 int dsql__params_add(dsql__params *p, const char *value, int len, int format);
 /* Appends a copy of text (owned by the list). */
 int dsql__params_add_copy(dsql__params *p, const char *text, size_t len);
-/* Appends a dsql_value (ints/doubles/bools rendered as text; bytes binary). */
+/* Appends a dsql_value (ints/doubles/bools rendered as text; bytes binary); a value marked
+ * DSQL_VALUE_SECRET stays secret. */
 int dsql__params_add_value(dsql__params *p, const dsql_value *v);
+/* Marks parameter $k (1-based, as the add functions return it) secret: the log shows it as
+ * <redacted>, errors never quote it. No-op for k == 0. */
+void dsql__params_mark_secret(dsql__params *p, int k);
 void dsql__params_reset(dsql__params *p);
 /* The parameters as dsql_values (for dsql_pipeline_tx), in p's arena; NULL on oom. */
 dsql_value *dsql__params_as_values(dsql__params *p);
@@ -125,6 +130,10 @@ void dsql__attr_set_null(const dsql_attr *a, void *row);
  * UUIDs and text types give DSQL_V_TEXT, integers DSQL_V_INT, floats DSQL_V_DOUBLE,
  * booleans DSQL_V_BOOL, bytea DSQL_V_BYTES, NULL members DSQL_V_NULL. */
 dsql_value dsql__attr_value(const dsql_attr *a, const void *row);
+
+/* Appends v, a value compared with something of attribute a (a path inside it), as a
+ * parameter: secret when a is. Returns its $n, or 0 on failure (p->oom). */
+int dsql__params_add_for(dsql__params *p, const dsql_attr *a, const dsql_value *v);
 
 /* Appends the row's member for a as a parameter (borrowed from row where possible);
  * returns its $n, or 0 on failure (p->oom). */
@@ -444,7 +453,8 @@ static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__pa
         return dsql__params_error(p, err);
     if (sql->oom)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    return dsql__db_exec(db, dsql__sb_str(sql), p->n, p->values, p->lengths, p->formats, out, err);
+    return dsql__db_exec(db, dsql__sb_str(sql), p->n, p->values, p->lengths, p->formats, p->flags,
+                         out, err);
 }
 
 /* Builds s, runs it on db and hydrates the rows: *out (dsql_result_free) holds

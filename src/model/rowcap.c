@@ -276,7 +276,7 @@ static void cost_of(walk *w, const char *ns, const char *rel, const char *alias,
 int dsql__delete_cost(dsql_db *db, const dsql_model *m, dsql__strbuf *out, dsql_error *err)
 {
     PGresult *g = NULL;
-    int rc = dsql__db_exec(db, graph_sql, 0, NULL, NULL, NULL, &g, err);
+    int rc = dsql__db_exec(db, graph_sql, 0, NULL, NULL, NULL, NULL, &g, err);
     if (rc) {
         dsql__err_prefix(err, "%s: reading the foreign keys that reference table %s", m->name,
                          m->table);

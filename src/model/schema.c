@@ -275,8 +275,9 @@ int dsql__exec_retry(dsql_conn *conn, const char *sql, const dsql__params *p, PG
     int64_t delay = DDL_BASE_DELAY_MS;
     for (int attempt = 0;; attempt++) {
         dsql_error e = DSQL_ERROR_INIT;
-        int rc = p ? dsql__conn_exec(conn, sql, p->n, p->values, p->lengths, p->formats, 0, out, &e)
-                   : dsql__conn_exec(conn, sql, 0, NULL, NULL, NULL, 0, out, &e);
+        int rc = p ? dsql__conn_exec(conn, sql, p->n, p->values, p->lengths, p->formats, p->flags,
+                                     0, out, &e)
+                   : dsql__conn_exec(conn, sql, 0, NULL, NULL, NULL, NULL, 0, out, &e);
         if (rc != DSQL_ECONFLICT || attempt >= DDL_MAX_RETRIES) {
             if (rc && err)
                 *err = e;

@@ -78,6 +78,12 @@ static bool params_grow(dsql__params *p)
         return false;
     }
     p->formats = f;
+    uint8_t *fl = realloc(p->flags, (size_t)cap * sizeof *fl);
+    if (!fl) {
+        p->oom = true;
+        return false;
+    }
+    p->flags = fl;
     p->cap = cap;
     return true;
 }
@@ -89,7 +95,14 @@ int dsql__params_add(dsql__params *p, const char *value, int len, int format)
     p->values[p->n] = value;
     p->lengths[p->n] = format ? len : 0;
     p->formats[p->n] = format;
+    p->flags[p->n] = 0;
     return ++p->n;
+}
+
+void dsql__params_mark_secret(dsql__params *p, int k)
+{
+    if (k > 0 && k <= p->n)
+        p->flags[k - 1] |= DSQL__PF_SECRET;
 }
 
 dsql_value *dsql__params_as_values(dsql__params *p)
@@ -104,6 +117,8 @@ dsql_value *dsql__params_as_values(dsql__params *p)
             v[i] = DSQL_BYTES(p->values[i], (size_t)p->lengths[i]);
         else
             v[i] = DSQL_STR(p->values[i]);
+        if (p->flags[i] & DSQL__PF_SECRET)
+            v[i].flags |= DSQL_VALUE_SECRET;
     }
     return v;
 }
@@ -129,9 +144,12 @@ int dsql__params_add_value(dsql__params *p, const dsql_value *v)
     const char *value;
     int len, format;
     dsql__value_encode(v, num, &value, &len, &format);
-    if (value == num) /* a number: written into num, which goes out of scope */
-        return dsql__params_add_copy(p, num, strlen(num));
-    return dsql__params_add(p, value, len, format);
+    int k = value == num /* a number: written into num, which goes out of scope */
+                ? dsql__params_add_copy(p, num, strlen(num))
+                : dsql__params_add(p, value, len, format);
+    if (k)
+        p->flags[k - 1] = dsql__value_pflags(v);
+    return k;
 }
 
 int dsql__params_error(const dsql__params *p, dsql_error *err)
@@ -157,6 +175,7 @@ void dsql__params_free(dsql__params *p)
     free(p->values);
     free(p->lengths);
     free(p->formats);
+    free(p->flags);
     dsql__arena_free(&p->arena);
     memset(p, 0, sizeof *p);
 }

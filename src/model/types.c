@@ -57,14 +57,27 @@ dsql_value dsql__attr_value(const dsql_attr *a, const void *row)
     return v;
 }
 
+int dsql__params_add_for(dsql__params *p, const dsql_attr *a, const dsql_value *v)
+{
+    int k = dsql__params_add_value(p, v);
+    if (a->secret)
+        dsql__params_mark_secret(p, k);
+    return k;
+}
+
 int dsql__params_add_attr(dsql__params *p, const dsql_attr *a, const void *row)
 {
     if (a->type == DSQL_T_REAL && !dsql__attr_is_null(a, row)) {
         char buf[32]; /* float's own shortest text, not the double's */
         size_t n = dsql__ftoa(*(const float *)DSQL__CMEMBER(row, a), buf, sizeof buf);
-        return dsql__params_add_copy(p, buf, n);
+        int k = dsql__params_add_copy(p, buf, n);
+        if (k)
+            p->flags[k - 1] = DSQL__PF_BARE | (a->secret ? DSQL__PF_SECRET : 0);
+        return k;
     }
     dsql_value v = dsql__attr_value(a, row);
+    if (a->secret)
+        v.flags |= DSQL_VALUE_SECRET;
     return dsql__params_add_value(p, &v);
 }
 
@@ -92,7 +105,9 @@ static const char *kind_name(dsql_value_kind k)
 static int mismatch(const dsql_model *m, const dsql_attr *a, const dsql_value *v, dsql_error *err)
 {
     char tn[48], shown[DSQL__PREVIEW_MAX + 8] = "";
-    if (v->kind == DSQL_V_TEXT) {
+    if (a->secret) {
+        snprintf(shown, sizeof shown, " <redacted>");
+    } else if (v->kind == DSQL_V_TEXT) {
         char pv[DSQL__PREVIEW_MAX];
         snprintf(shown, sizeof shown, " %s", dsql__preview(v->u.s, strlen(v->u.s), pv, sizeof pv));
     } else if (v->kind == DSQL_V_INT) {
@@ -110,7 +125,8 @@ static int out_of_range(const dsql_model *m, const dsql_attr *a, const char *sho
 {
     char tn[48];
     return dsql_error_set(err, DSQL_EVALIDATION, "%s.%s: %s is out of range for %s", m->name,
-                          a->name, shown, dsql__type_name(a, tn, sizeof tn));
+                          a->name, a->secret ? "<redacted>" : shown,
+                          dsql__type_name(a, tn, sizeof tn));
 }
 
 static int check_int(const dsql_model *m, const dsql_attr *a, const dsql_value *v, dsql_error *err)
@@ -144,6 +160,11 @@ int dsql__value_check(const dsql_model *m, const dsql_attr *a, const dsql_value 
 {
     if (v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s))
         return DSQL_OK;
+    if ((v->flags & DSQL_VALUE_SECRET) && !a->secret) {
+        dsql_attr hidden = *a; /* a secret value: its errors never quote it */
+        hidden.secret = true;
+        return dsql__value_check(m, &hidden, v, use, err);
+    }
     if (use == DSQL__USE_PATTERN) {
         if (a->type != DSQL_T_STRING && a->type != DSQL_T_TEXT && a->type != DSQL_T_CHAR) {
             char tn[48];
@@ -227,11 +248,15 @@ int dsql__params_add_checked(dsql__params *p, const dsql_model *m, const dsql_at
         char buf[32];
         size_t len = dsql__ftoa((float)v->u.d, buf, sizeof buf);
         n = dsql__params_add_copy(p, buf, len);
+        if (n)
+            p->flags[n - 1] = DSQL__PF_BARE;
     } else {
         n = dsql__params_add_value(p, v);
     }
     if (!n)
         dsql__params_error(p, err);
+    else if (a->secret || (v->flags & DSQL_VALUE_SECRET))
+        dsql__params_mark_secret(p, n);
     return n;
 }
 
@@ -242,7 +267,8 @@ static int bad_text(const dsql_model *m, const dsql_attr *a, const char *text, s
 {
     char pv[DSQL__PREVIEW_MAX], tn[48];
     return dsql_error_set(err, DSQL_EPARSE, "%s.%s: the server sent %s, not a %s value", m->name,
-                          a->name, dsql__preview(text, len, pv, sizeof pv),
+                          a->name,
+                          a->secret ? "<redacted>" : dsql__preview(text, len, pv, sizeof pv),
                           dsql__type_name(a, tn, sizeof tn));
 }
 

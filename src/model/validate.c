@@ -354,7 +354,7 @@ static int bad_value(dsql_error *err, const dsql_model *m, const dsql_attr *a, c
 {
     char pv[DSQL__PREVIEW_MAX], tn[48];
     return dsql_error_set(err, DSQL_EVALIDATION, "%s.%s: %s %s (%s)", m->name, a->name,
-                          dsql__preview(s, len, pv, sizeof pv), problem,
+                          a->secret ? "<redacted>" : dsql__preview(s, len, pv, sizeof pv), problem,
                           dsql__type_name(a, tn, sizeof tn));
 }
 

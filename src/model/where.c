@@ -151,7 +151,7 @@ static int json_leaf(wctx *c, const dsql_where *w, const dsql_attr *a)
         dsql__sb_append(c->sb, w->op == DSQL_OP_IN ? " IN (" : " NOT IN (");
         for (size_t i = 0; i < w->n_values; i++) {
             dsql__sb_append(c->sb, i ? ", " : "");
-            dsql__sb_append_param(c->sb, NULL, dsql__params_add_value(c->p, &w->values[i]));
+            dsql__sb_append_param(c->sb, NULL, dsql__params_add_for(c->p, a, &w->values[i]));
         }
         dsql__sb_append_c(c->sb, ')');
         return DSQL_OK;
@@ -161,7 +161,7 @@ static int json_leaf(wctx *c, const dsql_where *w, const dsql_attr *a)
         return dsql_error_set(c->err, DSQL_EINVAL, "%s.%s: operator %d on a path", m, a->name,
                               (int)w->op);
     dsql__sb_append(c->sb, op);
-    dsql__sb_append_param(c->sb, NULL, dsql__params_add_value(c->p, &w->values[0]));
+    dsql__sb_append_param(c->sb, NULL, dsql__params_add_for(c->p, a, &w->values[0]));
     return DSQL_OK;
 }
 

@@ -215,6 +215,7 @@ typedef struct test_spec {
     int query_timeout_ms;
     int connect_timeout_s;
     log_capture *logs;                /* receives every log line */
+    int log_parameters;               /* dsql_config.log_parameters */
     const dsql_pool_options *options; /* pools only */
 } test_spec;
 
@@ -243,6 +244,8 @@ static inline void test_spec_config(const test_spec *spec, dsql_config *cfg)
         cfg->log = cap_log;
         cfg->log_ctx = spec->logs;
     }
+    if (spec->log_parameters)
+        cfg->log_parameters = spec->log_parameters;
 }
 
 static inline void test_open_failed(const char *what, int rc, const dsql_error *err)

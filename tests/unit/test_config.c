@@ -8,14 +8,23 @@
 #include "dsql/dsql.h"
 
 static const char *const env_vars[] = {
-    "CLUSTER_ENDPOINT", "CLUSTER_REGION",
-    "REGION",           "CLUSTER_USER",
-    "AWS_PROFILE",      "PGHOST",
-    "PGHOSTADDR",       "PGPORT",
-    "PGDATABASE",       "PGUSER",
-    "PGPASSWORD",       "PGSSLMODE",
-    "PGSSLROOTCERT",    "PGCONNECT_TIMEOUT",
-    "PGAPPNAME",        "DSQL_QUERY_TIMEOUT_MS",
+    "CLUSTER_ENDPOINT",
+    "CLUSTER_REGION",
+    "REGION",
+    "CLUSTER_USER",
+    "AWS_PROFILE",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGCONNECT_TIMEOUT",
+    "PGAPPNAME",
+    "DSQL_QUERY_TIMEOUT_MS",
+    "DSQL_LOG_PARAMETERS",
 };
 
 static int clear_env(void **state)
@@ -338,6 +347,88 @@ static void spec_errors(void **state)
     }
 }
 
+/* log_parameters: off by default; on, off or a size from a conninfo string, the environment
+ * or code; resolved into the bytes of each value the log shows. */
+static void log_parameters_option(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int want;
+    } ok[] = {{"log_parameters=on", 1},    {"log_parameters=true", 1},
+              {"log_parameters=off", 0},   {"log_parameters=no", 0},
+              {"log_parameters=0", 0},     {"log_parameters=1", 1},
+              {"log_parameters=200", 200}, {"log_parameters=1048576", 1048576}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        dsql_config cfg = DSQL_CONFIG_INIT;
+        dsql_error err = DSQL_ERROR_INIT;
+        cfg.log_parameters = 7;
+        assert_int_equal(dsql_config_parse(&cfg, ok[i].in, &err), DSQL_OK);
+        assert_int_equal(cfg.log_parameters, ok[i].want);
+        dsql_config_clear(&cfg);
+    }
+    static const char *const bad[] = {"log_parameters=1048577", "log_parameters=-1",
+                                      "log_parameters=maybe", "log_parameters="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dsql_config cfg = DSQL_CONFIG_INIT;
+        dsql_error err = DSQL_ERROR_INIT;
+        assert_int_equal(dsql_config_parse(&cfg, bad[i], &err), DSQL_EPARSE);
+        assert_non_null(strstr(err.message, "connection string, keyword 'log_parameters': "
+                                            "log_parameters must be off, on (values cut after 64 "
+                                            "bytes) or the bytes of each value shown, up to "
+                                            "1048576; not '"));
+        assert_int_equal(cfg.log_parameters, 0);
+        dsql_config_clear(&cfg);
+    }
+    /* the environment, for a cluster and for plain PostgreSQL; code wins */
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    setenv("PGHOST", "localhost", 1);
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.log_parameters, 0); /* off unless asked */
+    dsql_config_clear(&cfg);
+    setenv("DSQL_LOG_PARAMETERS", "on", 1);
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.log_parameters, 1);
+    dsql_config_clear(&cfg);
+    setenv("CLUSTER_ENDPOINT", "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws", 1);
+    setenv("DSQL_LOG_PARAMETERS", "300", 1);
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_OK);
+    assert_int_equal(cfg.log_parameters, 300);
+    dsql_config_clear(&cfg);
+    setenv("DSQL_LOG_PARAMETERS", "loud", 1);
+    assert_int_equal(dsql_config_from_env(&cfg, &err), DSQL_EPARSE);
+    assert_non_null(strstr(err.message, "environment variable DSQL_LOG_PARAMETERS: "
+                                        "log_parameters must be off, on"));
+    dsql_config_clear(&cfg);
+    unsetenv("DSQL_LOG_PARAMETERS");
+    unsetenv("CLUSTER_ENDPOINT");
+    unsetenv("PGHOST");
+
+    /* resolved: 1 is the default cut, a number its own; out of range refused */
+    dsql_config c2 = DSQL_CONFIG_INIT;
+    c2.host = "localhost";
+    c2.auth = DSQL_AUTH_PASSWORD;
+    c2.sslmode = "disable";
+    dsql__spec spec;
+    assert_int_equal(dsql__spec_init(&spec, &c2, &err), DSQL_OK);
+    assert_int_equal(spec.log_params, 0);
+    dsql__spec_free(&spec);
+    c2.log_parameters = 1;
+    assert_int_equal(dsql__spec_init(&spec, &c2, &err), DSQL_OK);
+    assert_int_equal(spec.log_params, DSQL_LOG_VALUE_MAX);
+    dsql__spec_free(&spec);
+    c2.log_parameters = 500;
+    assert_int_equal(dsql__spec_init(&spec, &c2, &err), DSQL_OK);
+    assert_int_equal(spec.log_params, 500);
+    dsql__spec_free(&spec);
+    c2.log_parameters = -3;
+    assert_int_equal(dsql__spec_init(&spec, &c2, &err), DSQL_ECONFIG);
+    assert_string_equal(err.message, "config: log_parameters must be 0 (off), 1 (on, values cut "
+                                     "after 64 bytes) or the bytes of each value shown, up to "
+                                     "1048576; not -3");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup(env_half_set, clear_env),
         cmocka_unit_test(spec_defaults_and_options),
         cmocka_unit_test(spec_errors),
+        cmocka_unit_test_setup(log_parameters_option, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
