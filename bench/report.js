@@ -20,7 +20,8 @@ const IMPL_LABEL = {
 };
 const IMPL_COLOR = { libdsql: '#2e8b57', libpq: '#7f7f7f', sequelize: '#3b6fb6' };
 const PHASES = ['owner.create', 'pet.create', 'specialty.bulkCreate', 'vet.create+set',
-  'pet.findOne+owner', 'vet.findOne+include', 'specialty.findByPk', 'owner.findOne+pets'];
+  'pet.findOne+owner', 'vet.findOne+include', 'specialty.findByPk', 'owner.findOne+pets',
+  'roomVisits.increment', 'owner.upsert', 'owner.findAndCountAll'];
 
 function parseLine(line) {
   const rec = {};
