@@ -70,7 +70,8 @@ static const char *const fixed_sql[ST_INS_LINKS] = {
                         "city = EXCLUDED.city, telephone = EXCLUDED.telephone "
                         "RETURNING id, name, city, telephone",
     [ST_COUNT_OWNERS_IN_CITY] = "SELECT count(*) FROM owner WHERE city = $1",
-    [ST_OWNERS_IN_CITY_PAGE] = "SELECT id, name, city, telephone FROM owner WHERE city = $1 "
+    [ST_OWNERS_IN_CITY_PAGE] = "SELECT id, name, city, telephone FROM owner "
+                               "WHERE city = $1 "
                                "ORDER BY name LIMIT $2 OFFSET $3",
 };
 

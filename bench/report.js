@@ -158,7 +158,8 @@ function main() {
     md.push('## Network round trips per operation', '');
     md.push('Counted by each implementation (libpq: every statement sent; Sequelize: every query ' +
       'pg sends; libdsql: its connection counters). A statement\'s first use on a connection ' +
-      'also counts its prepare.', '');
+      'also counts its prepare. Sequelize\'s findAndCountAll sends its count and its page side ' +
+      'by side on two pooled connections (each new connection adds its SET TIME ZONE).', '');
     md.push(`| phase | ${counted.map(label).join(' | ')} |`);
     md.push(`|---|${counted.map(() => '---:').join('|')}|`);
     for (const ph of PHASES) {
