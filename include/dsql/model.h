@@ -357,6 +357,31 @@ typedef int (*dsql_hook_fn)(dsql_hook *h);
  * (DSQL_EVALIDATION) after writing the reason into why[0 .. cap). */
 typedef int (*dsql_row_check_fn)(const void *row, char *why, size_t cap);
 
+/* ---- scopes (Sequelize's scopes and defaultScope) ---- */
+
+/** A named, reusable part of a find: its where is ANDed with the query's, its includes
+ * added, its attributes, order and limit used when the query has none of its own. A
+ * model's scope named DSQL_DEFAULT_SCOPE applies to every read of the model — finds,
+ * counts, find-and-count-all, lazy loads, aggregates (their where only) — unless the query
+ * says .unscoped; the others when a query names them (DSQL_USE_SCOPES). Not applied: to
+ * the model when it is included in another's find, and to writes: an update or delete
+ * reaches what its own where says. The fields have the names of dsql_query's, so
+ * DSQL_ORDER_BY, DSQL_INCLUDES and DSQL_ATTRIBUTES work in one. */
+typedef struct dsql_scope {
+    const char *name;
+    const struct dsql_where *where;
+    const struct dsql_order *order;
+    size_t n_order;
+    const char *const *attributes;
+    size_t n_attributes;
+    const struct dsql_include *include;
+    size_t n_include;
+    int64_t limit;
+    const void *reserved_[2];
+} dsql_scope;
+
+#define DSQL_DEFAULT_SCOPE "default"
+
 typedef struct dsql_model {
     uint32_t magic;
     const char *name;        /**< the struct's name, for messages */
@@ -371,6 +396,8 @@ typedef struct dsql_model {
     dsql_row_check_fn validate; /**< model-level validator (DSQL_VALIDATE_ROW); NULL = none */
     dsql_hook_fn hook;       /**< the model's hooks (DSQL_HOOKS); NULL = none */
     void *hook_ctx;          /**< passed to hook as h->ctx */
+    const dsql_scope *scopes;/**< named query parts (DSQL_SCOPES) */
+    size_t n_scopes;
     const void *reserved_[4];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_model;
 
@@ -396,6 +423,9 @@ typedef struct dsql_model {
                             __VA_ARGS__}
 /** Names T's dsql_row_state member (see dsql_row_state). */
 #define DSQL_ROW_STATE(T, member) .state_offset = offsetof(T, member) + 1
+/** The model's scopes (an array of dsql_scope). */
+#define DSQL_SCOPES(scope_array)                                                               \
+    .scopes = (scope_array), .n_scopes = sizeof(scope_array) / sizeof((scope_array)[0])
 /** The model's row-level validator (a dsql_row_check_fn). */
 #define DSQL_VALIDATE_ROW(fn_) .validate = (fn_)
 /** The model's hook function and the context it is given. */
@@ -442,20 +472,75 @@ typedef struct dsql_where {
     size_t n_values;
     const struct dsql_where *const *children; /* AND / OR: n; NOT: 1 */
     size_t n_children;
+    const char *const *path; /* JSON / JSONB attribute: compare the value at this path
+                                (object keys; "[n]" is array element n) instead of the
+                                column: DSQL_JSON_EQ(...) */
+    size_t n_path;
 } dsql_where;
 
 #define DSQL__VALUES(...) (const dsql_value[]){__VA_ARGS__}
 #define DSQL__NVALUES(...) (sizeof((const dsql_value[]){__VA_ARGS__}) / sizeof(dsql_value))
-#define DSQL__CMP(o, a, v)                                                                     \
-    (&(const dsql_where){.op = (o), .attr = (a), .values = DSQL__VALUES(v), .n_values = 1})
-#define DSQL_EQ(a, v)    DSQL__CMP(DSQL_OP_EQ, a, v)
-#define DSQL_NE(a, v)    DSQL__CMP(DSQL_OP_NE, a, v)
-#define DSQL_LT(a, v)    DSQL__CMP(DSQL_OP_LT, a, v)
-#define DSQL_LTE(a, v)   DSQL__CMP(DSQL_OP_LTE, a, v)
-#define DSQL_GT(a, v)    DSQL__CMP(DSQL_OP_GT, a, v)
-#define DSQL_GTE(a, v)   DSQL__CMP(DSQL_OP_GTE, a, v)
-#define DSQL_LIKE(a, v)  DSQL__CMP(DSQL_OP_LIKE, a, v)
-#define DSQL_ILIKE(a, v) DSQL__CMP(DSQL_OP_ILIKE, a, v)
+/* Variadic so that a braced DSQL_STATIC_* value (its commas) passes as one value. */
+#define DSQL__CMP(o, a, ...)                                                                   \
+    (&(const dsql_where){.op = (o), .attr = (a), .values = DSQL__VALUES(__VA_ARGS__),         \
+                         .n_values = 1})
+#define DSQL_EQ(a, ...)    DSQL__CMP(DSQL_OP_EQ, a, __VA_ARGS__)
+#define DSQL_NE(a, ...)    DSQL__CMP(DSQL_OP_NE, a, __VA_ARGS__)
+#define DSQL_LT(a, ...)    DSQL__CMP(DSQL_OP_LT, a, __VA_ARGS__)
+#define DSQL_LTE(a, ...)   DSQL__CMP(DSQL_OP_LTE, a, __VA_ARGS__)
+#define DSQL_GT(a, ...)    DSQL__CMP(DSQL_OP_GT, a, __VA_ARGS__)
+#define DSQL_GTE(a, ...)   DSQL__CMP(DSQL_OP_GTE, a, __VA_ARGS__)
+#define DSQL_LIKE(a, ...)  DSQL__CMP(DSQL_OP_LIKE, a, __VA_ARGS__)
+#define DSQL_ILIKE(a, ...) DSQL__CMP(DSQL_OP_ILIKE, a, __VA_ARGS__)
+/**
+ * Conditions on the value inside a JSON / JSONB attribute, at a path of object keys
+ * ("[n]" is array element n): DSQL_JSON_EQ("meta", DSQL_PATH("audio", "codec"),
+ * DSQL_STR("aac")) is ("meta" -> $1::text ->> $2::text) = $3. The value found is compared
+ * as text with text values, as a number (numeric) with integer and double values, as a
+ * boolean with bool values; a missing key or a JSON null is NULL (DSQL_JSON_IS_NULL).
+ */
+/* The path argument must be DSQL_PATH(...) (or an array: its size gives the steps); it
+ * is not passed through another macro, whose argument splitting would cut it at its commas. */
+#define DSQL_PATH(...) ((const char *const[]){__VA_ARGS__})
+#define DSQL_JSON_EQ(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_EQ, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_NE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_NE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LT(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LT, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LTE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LTE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_GT(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_GT, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_GTE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_GTE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LIKE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LIKE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_IN(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_IN, .attr = (a), .path = (path_),                       \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__),                                  \
+                         .n_values = DSQL__NVALUES(__VA_ARGS__)})
+#define DSQL_JSON_IS_NULL(a, path_)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_IS_NULL, .attr = (a), .path = (path_),                  \
+                         .n_path = sizeof(path_) / sizeof(const char *)})
+#define DSQL_JSON_NOT_NULL(a, path_)                                                           \
+    (&(const dsql_where){.op = DSQL_OP_NOT_NULL, .attr = (a), .path = (path_),                 \
+                         .n_path = sizeof(path_) / sizeof(const char *)})
 #define DSQL_IS_NULL(a)  (&(const dsql_where){.op = DSQL_OP_IS_NULL, .attr = (a)})
 #define DSQL_NOT_NULL(a) (&(const dsql_where){.op = DSQL_OP_NOT_NULL, .attr = (a)})
 #define DSQL_BETWEEN(a, lo, hi)                                                                \
@@ -517,6 +602,12 @@ typedef struct dsql_include {
     size_t n_order;
     const struct dsql_include *include;/**< nested includes of the included model */
     size_t n_include;
+    const char *const *attributes;     /**< the included model's attributes to select;
+                                            NULL = all (its primary key and the key that
+                                            ties it to its parent are always selected); as
+                                            for the query's own list, its model needs
+                                            DSQL_ROW_STATE or the query read_only */
+    size_t n_attributes;
 } dsql_include;
 
 /** What to find. All members optional; a zeroed query matches every row. */
@@ -537,6 +628,10 @@ typedef struct dsql_query {
                                             they lack) */
     bool with_deleted;                 /**< paranoid models (DSQL_DELETED_AT): also the rows
                                             marked deleted, of the model and its includes */
+    const char *const *scopes;         /**< the model's scopes to apply, by name, in order
+                                            (DSQL_USE_SCOPES) */
+    size_t n_scopes;
+    bool unscoped;                     /**< without the model's default scope */
     const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_query;
 
@@ -548,6 +643,9 @@ typedef struct dsql_query {
 #define DSQL_INCLUDES(...)                                                                     \
     .include = (const dsql_include[]){__VA_ARGS__},                                            \
     .n_include = sizeof((const dsql_include[]){__VA_ARGS__}) / sizeof(dsql_include)
+#define DSQL_USE_SCOPES(...)                                                                   \
+    .scopes = (const char *const[]){__VA_ARGS__},                                              \
+    .n_scopes = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
 #define DSQL_ATTRIBUTES(...)                                                                   \
     .attributes = (const char *const[]){__VA_ARGS__},                                          \
     .n_attributes = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
@@ -720,6 +818,16 @@ typedef struct dsql_aggregate_query {
     size_t n_having;
     int64_t limit;                     /**< groups returned, in group order; 0 = all */
     bool with_deleted;                 /**< a paranoid model's rows marked deleted too */
+    const char *const *scopes;         /**< the model's scopes whose wheres apply, by name */
+    size_t n_scopes;
+    bool unscoped;                     /**< without the model's default scope */
+    const struct dsql_assoc *const *join; /**< associations of the model LEFT JOINed (up to
+                                            8), so that group_by and aggs may name their
+                                            targets' attributes as "alias.attr" (e.g.
+                                            "owner.city"); rows without a match group
+                                            under NULL; a to-many join repeats the model's
+                                            rows once per match, as SQL does */
+    size_t n_join;
     const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_aggregate_query;
 
@@ -854,6 +962,17 @@ DSQL_API int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_wher
 DSQL_API int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           uint64_t *affected, dsql_error *err);
 
+/**
+ * dsql_delete that hands back the rows as they were (Sequelize's destroy with returning:
+ * true): one DELETE ... RETURNING (on a paranoid model, the UPDATE that marks them).
+ * *rows / *n as dsql_find_all, owned by *res (dsql_result_free). Atomic, never chunked:
+ * more rows than one Aurora DSQL transaction may modify (3,000 with the rows ON DELETE
+ * CASCADE reaches; fewer in the caller's transaction when it has written already) is
+ * DSQL_ELIMIT with nothing deleted. Calls the bulk-destroy hooks.
+ */
+DSQL_API int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                                   void *rows, size_t *n, dsql_result **res, dsql_error *err);
+
 /** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3. */
 DSQL_DEPRECATED("renamed dsql_delete")
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
@@ -901,6 +1020,7 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 #define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete_row(db, ...) (dsql_delete_row)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete_force(db, ...) (dsql_delete_force)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete_returning(db, ...) (dsql_delete_returning)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_restore(db, ...) (dsql_restore)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_or_create(db, ...) (dsql_find_or_create)(DSQL_DB(db), __VA_ARGS__)

@@ -170,7 +170,8 @@ static int exec_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
      * the same connection after a transient fault, on another pooled one when this one
      * was lost). */
     *retryable = own_tx && (rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE ||
-                            (rc == DSQL_ECONNLOST && pool));
+                            (rc == DSQL_ECONNLOST && pool) ||
+                            (rc == DSQL_ETIMEOUT && pool && dsql__pool_multi(pool)));
     if (pool)
         dsql__pool_attempt_done(pool, &x->held, conn, rc, *retryable);
     return rc;

@@ -76,6 +76,8 @@ static const char *why_retried(const dsql_error *cause)
         return "hit a conflict";
     case DSQL_EUNAVAILABLE:
         return "met a transient server fault";
+    case DSQL_ETIMEOUT:
+        return "got no answer in time";
     default:
         return "lost its connection";
     }

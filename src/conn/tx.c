@@ -140,6 +140,11 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     } else if (rc == DSQL_ECONNLOST) {
         /* A lost standalone connection cannot be retried on: only a pool gives a new one. */
         *retryable = !commit_sent && t->pool;
+    } else if (rc == DSQL_ETIMEOUT && t->pool && dsql__pool_multi(t->pool)) {
+        /* Several endpoints: no answer before COMMIT (a stalled endpoint) is a lost
+         * connection like any other - the connection is closed, nothing committed - and
+         * the fresh connection of the retry goes to whichever endpoint answers. */
+        *retryable = !commit_sent;
     }
     if (t->pool)
         dsql__pool_attempt_done(t->pool, &t->held, conn, rc, *retryable);

@@ -376,7 +376,7 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
 }
 
 /* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
-static void append_returning(dsql__strbuf *sql, const dsql_model *m)
+void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m)
 {
     dsql__sb_append(sql, " RETURNING ");
     for (size_t k = 0; k < m->n_attrs; k++) {
@@ -387,7 +387,7 @@ static void append_returning(dsql__strbuf *sql, const dsql_model *m)
 }
 
 /* A RETURNING result as m's rows (takes pg). */
-static int hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
+int dsql__hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
 {
     *res = dsql__result_new(pg);
     if (!*res) {
@@ -435,7 +435,7 @@ int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     if (!rc && stored)
-        rc = hydrated(pg, m, stored, err);
+        rc = dsql__hydrated(pg, m, stored, err);
     if (rc && stored) {
         dsql_result_free(*stored);
         *stored = NULL;
@@ -547,12 +547,17 @@ int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_
     int rc = check_db(db, "dsql_count", err);
     if (rc)
         return rc;
+    dsql_query q = {.where = where};
+    return dsql__count(db, &(dsql__select){.m = m, .q = &q, .count = true}, count, err);
+}
+
+int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err)
+{
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     dsql__plan plan = DSQL__PLAN_INIT;
-    dsql_query q = {.where = where};
     PGresult *pg = NULL;
-    rc = dsql__build_select(&(dsql__select){.m = m, .q = &q, .count = true}, &sql, &p, &plan, err);
+    int rc = dsql__build_select(s, &sql, &p, &plan, err);
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, err);
     if (!rc) {
@@ -839,12 +844,15 @@ int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const ds
     dsql__sql_table(&sql, m);
     rc = set_list(&sql, &p, m, assigns, n_assigns, err);
     if (!rc) {
-        dsql__sb_append(&sql, " WHERE (");
+        bool paranoid = dsql__deleted_attr(m) != NULL;
+        dsql__sb_append(&sql, paranoid ? " WHERE (" : " WHERE ");
         rc = dsql__build_where(&sql, &p, m, NULL, where, err);
         if (rc)
             dsql__err_prefix(err, "where");
-        dsql__sb_append_c(&sql, ')');
-        dsql__append_alive(&sql, m, NULL, " AND ", restoring(assigns));
+        if (paranoid) {
+            dsql__sb_append_c(&sql, ')');
+            dsql__append_alive(&sql, m, NULL, " AND ", restoring(assigns));
+        }
     }
     dsql_error e = DSQL_ERROR_INIT;
     /* Inside the caller's transaction the update cannot be split, and the server's refusal
@@ -862,14 +870,14 @@ int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const ds
         dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
     }
     if (!rc && res)
-        append_returning(&sql, m);
+        dsql__append_returning(&sql, m);
     uint64_t changed = 0;
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, &e);
     if (!rc)
         changed = affected_of(pg);
     if (!rc && res && changed > 0) {
-        rc = hydrated(pg, m, res, &e);
+        rc = dsql__hydrated(pg, m, res, &e);
         pg = NULL;
     }
     PQclear(pg);

@@ -66,8 +66,8 @@ static int apply_equalities(const dsql_model *m, const dsql_where *w, void *row,
         return DSQL_OK;
     }
     bool is_null = w->op == DSQL_OP_IS_NULL;
-    if (!is_null && (w->op != DSQL_OP_EQ || w->n_values != 1 || !w->values))
-        return DSQL_OK;
+    if (w->n_path || (!is_null && (w->op != DSQL_OP_EQ || w->n_values != 1 || !w->values)))
+        return DSQL_OK; /* a condition inside a JSON value sets no attribute */
     const dsql_value *v = is_null ? &DSQL_NULL : &w->values[0];
     const dsql_attr *a = NULL;
     int rc = dsql__attr_lookup(m, w->attr, "dsql_find_or_create: where", &a, err);

@@ -253,6 +253,8 @@ typedef struct dsql__node {
     const char *alias;         /* SQL alias: table name for the root, "pets", "pets->visits" */
     const char *through_alias; /* belongs-to-many: alias of the join model */
     int *col;                  /* per attribute of m: result column, or -1 when not selected */
+    int *through_col;          /* belongs-to-many with a through member: per attribute of the
+                                  join model, its result column; NULL otherwise */
     int key_col;               /* result column of m's primary key; -1 when none */
     int match_col;             /* non-NULL exactly when a joined row matched; root: -1 */
     bool to_many_below;        /* a to-many include hangs below this node */
@@ -271,6 +273,28 @@ typedef struct dsql__plan {
         .n_nodes = 0                                                                               \
     }
 
+/* ---- scopes (scope.c) ---- */
+
+#define DSQL__SCOPES_MAX 8 /* scopes applied to one query, the default one included */
+
+/* A query with its model's scopes applied (storage for dsql__scope_apply). */
+typedef struct dsql__scoped {
+    dsql_query q;
+    dsql_where and_node;
+    const dsql_where *wheres[DSQL__SCOPES_MAX + 1];
+    dsql_include inc[DSQL__MAX_INCLUDES];
+} dsql__scoped;
+
+/* q (NULL = none) with m's default scope (unless q->unscoped) and the scopes q names
+ * applied: *out is q itself when there is nothing to apply, else out->q. For a count the
+ * scopes' includes, attributes, order and limit are left out. DSQL_EINVAL naming an
+ * unknown scope, or too many scopes or includes. */
+int dsql__scope_apply(const dsql_model *m, const dsql_query *q, bool count, dsql__scoped *s,
+                      const dsql_query **out, dsql_error *err);
+
+/* The model's scope table itself (names set and unique). Part of dsql__model_check. */
+int dsql__scopes_declared(const dsql_model *m, dsql_error *err);
+
 /* A SELECT to build. */
 typedef struct dsql__select {
     const dsql_model *m;
@@ -278,6 +302,7 @@ typedef struct dsql__select {
     const dsql_where *extra; /* ANDed with q->where (primary key, association key) */
     int64_t limit;           /* > 0: overrides q->limit (find_one: 1) */
     bool count;              /* SELECT count(*) (where only) */
+    const dsql_attr *count_distinct; /* with count: count(DISTINCT this attribute of m) */
     /* Lazy loading (dsql_get_associated): the rows of m = via->target associated with
      * via_row, a row of via->source. Adds the key condition (and for belongs-to-many the
      * join through via->through). */
@@ -425,6 +450,15 @@ static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__pa
 /* Builds s, runs it on db and hydrates the rows: *out (dsql_result_free) holds
  * (*out)->rows / (*out)->nrows. The whole of a find, for every caller. */
 int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error *err);
+
+/* " RETURNING" every attribute's column, in declaration order. */
+void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m);
+
+/* A RETURNING result as m's rows in *res (takes pg, also on failure). */
+int dsql__hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err);
+
+/* Runs a count(*) select (s->count set): *count. */
+int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err);
 
 /* Fills client-side defaults into row's NULL members: a fresh UUIDv4 for
  * .default_uuid_v4, the constant .default_value (text members then point at the

@@ -340,6 +340,9 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                                   : a->timestamp == DSQL__TS_UPDATED ? "DSQL_UPDATED_AT"
                                                                      : "DSQL_DELETED_AT");
     }
+    int src = dsql__scopes_declared(m, err);
+    if (src)
+        return src;
     if (m->n_indexes && !m->indexes)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: %zu indexes announced, none given",
                               m->name, m->n_indexes);

@@ -157,9 +157,9 @@ static void admin_and_user_actions(void **state)
         assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
         assert_true(spec.iam);
         assert_int_equal(spec.action, cases[i].action);
-        assert_string_equal(spec.region, "us-east-1");
+        assert_string_equal(spec.ep[0].region, "us-east-1");
         char *token = NULL;
-        assert_dsql_ok(dsql__spec_mint_token(&spec, &token, &err), err);
+        assert_dsql_ok(dsql__spec_mint_token(&spec, &spec.ep[0], &token, &err), err);
         char *want = expected_token(cases[i].action, SIGN_TIME);
         assert_string_equal(token, want);
         assert_non_null(strstr(token, cases[i].action == DSQL_TOKEN_DB_CONNECT_ADMIN
@@ -185,7 +185,7 @@ static void admin_and_user_actions(void **state)
     cfg.host = "abcdefghijklmnopqrstuvwxy0";
     cfg.region = "eu-west-1";
     assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_string_equal(spec.host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
+    assert_string_equal(spec.ep[0].host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
     dsql__spec_free(&spec);
     cfg.host = "localhost";
     cfg.region = NULL;
