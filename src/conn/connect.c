@@ -460,6 +460,7 @@ bool dsql__conn_alive(dsql_conn *conn)
 
 bool dsql__conn_reset_tx(dsql_conn *conn)
 {
+    conn->begin_pending = false; /* a BEGIN never sent opened nothing */
     if (dsql__conn_check_broken(conn))
         return false;
     if (PQpipelineStatus(conn->pg) != PQ_PIPELINE_OFF) {

@@ -71,6 +71,8 @@ int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *er
             return rc;
         }
         spec->owns_credentials = true;
+        /* Warnings about the shared files and retries of credential sources. */
+        dsql_credentials_provider_set_log(spec->credentials, cfg->log, cfg->log_ctx);
     }
     return DSQL_OK;
 }

@@ -200,6 +200,9 @@ struct dsql_conn {
     size_t ep;                /* index of its endpoint in the spec */
     uint64_t tx_rows;         /* rows the open transaction's statements reported modified
                                  (INSERT/UPDATE/DELETE/MERGE tags; 0 outside one) */
+    bool begin_pending;       /* the runner's transaction is open but its BEGIN not yet sent:
+                                 it rides in front of the first statement, in the same round
+                                 trip (dsql__conn_tx_status reports it as open) */
     /* pool bookkeeping (zero for a standalone connection) */
     struct dsql_pool *pool;
     int64_t created_ms;
@@ -208,6 +211,13 @@ struct dsql_conn {
     dsql_conn_stats stats_at_acquire;
     struct dsql_conn *prev, *next; /* idle list */
 };
+
+/* The connection's transaction status as the library sees it: PQtransactionStatus, or
+ * PQTRANS_INTRANS while a runner's BEGIN waits to go out with the first statement. */
+static inline PGTransactionStatusType dsql__conn_tx_status(const dsql_conn *conn)
+{
+    return conn->begin_pending ? PQTRANS_INTRANS : PQtransactionStatus(conn->pg);
+}
 
 /*
  * Opens one physical connection to endpoint ep of spec, retrying while the server says it
@@ -355,9 +365,6 @@ typedef struct dsql__retry_unit {
  * the backoff between them; each retry is logged and reported to the policy's on_retry.
  * *attempts (may be NULL) receives the attempts made. */
 int dsql__retry_run(const dsql__retry_unit *u, void *ctx, int *attempts, dsql_error *err);
-
-/* A uniformly distributed number in [0, 1) (thread-safe). */
-double dsql__random_unit(void);
 
 /* ---- numbers in the C locale (exec.c) ---- */
 

@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "conn/private.h"
 
 int dsql__policy_resolve(const dsql_retry_policy *in, dsql__policy *p, dsql_error *err)
@@ -50,14 +48,6 @@ int dsql__policy_resolve(const dsql_retry_policy *in, dsql__policy *p, dsql_erro
     p->on_retry = in->on_retry;
     p->on_retry_ctx = in->on_retry_ctx;
     return DSQL_OK;
-}
-
-double dsql__random_unit(void)
-{
-    uint64_t r;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        r = (uint64_t)dsql__mono_us() * 0x9E3779B97F4A7C15ull;
-    return (double)(r >> 11) * 0x1.0p-53;
 }
 
 int64_t dsql__policy_delay(const dsql__policy *p, int retry)
