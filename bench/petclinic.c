@@ -14,6 +14,7 @@
 #include <time.h>
 
 const char *const pc_schema_sql[] = {
+    "DROP TABLE IF EXISTS \"roomVisits\" CASCADE",
     "DROP TABLE IF EXISTS \"vetSpecialties\" CASCADE",
     "DROP TABLE IF EXISTS pet CASCADE",
     "DROP TABLE IF EXISTS vet CASCADE",
@@ -27,8 +28,12 @@ const char *const pc_schema_sql[] = {
     "CREATE TABLE vet (id uuid PRIMARY KEY, name varchar(30) NOT NULL)",
     "CREATE TABLE \"vetSpecialties\" (id uuid PRIMARY KEY, \"vetId\" uuid, "
     "\"specialtyId\" varchar(80))",
+    "CREATE TABLE \"roomVisits\" (room integer PRIMARY KEY, visits integer NOT NULL)",
     NULL,
 };
+
+const char *const pc_seed_sql = "INSERT INTO \"roomVisits\" (room, visits) VALUES (0, 0), (1, 0), "
+                                "(2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0)";
 
 #define N_SPECIALTIES 10
 static const char *const specialty_names[N_SPECIALTIES] = {
@@ -42,6 +47,7 @@ typedef struct run {
     void *ctx;
     long n;
     char (*owner_ids)[PC_UUID_SIZE]; /* id of owner i, from phase 1 */
+    long *by_name;                   /* owner indexes in the order of their names */
     bool seed_queries;               /* pet and owner as two queries, as the seed does */
     const char *phase;
     long op;
@@ -127,18 +133,34 @@ static void vet_data(long i, pc_vet *v)
     pc_copy(v->specialties[1], PC_SPECIALTY_SIZE, specialty_names[(i + 3) % N_SPECIALTIES]);
 }
 
+/* Owner i as the upsert phase leaves it: the even ones got a telephone of the 556 range
+ * (the odd ones keep their 555 one). */
+static void owner_data_upserted(long i, pc_owner *o)
+{
+    owner_data(i, o);
+    if (i % 2 == 0) {
+        o->has_telephone = true;
+        snprintf(o->telephone, sizeof(o->telephone), "556-%07d", (int)(i % 10000000));
+    }
+}
+
+static void check_owner_is(run *r, const char *id, const pc_owner *want, const pc_owner *got)
+{
+    expect_str(r, "owner.id", id, got->id);
+    expect_str(r, "owner.name", want->name, got->name);
+    expect_str(r, "owner.city", want->city, got->city);
+    if (want->has_telephone != got->has_telephone)
+        fail(r, "owner.telephone: expected %s, got %s", want->has_telephone ? "a value" : "NULL",
+             got->has_telephone ? "a value" : "NULL");
+    if (want->has_telephone)
+        expect_str(r, "owner.telephone", want->telephone, got->telephone);
+}
+
 static void check_owner(run *r, long i, const pc_owner *got)
 {
     pc_owner want;
     owner_data(i, &want);
-    expect_str(r, "owner.id", r->owner_ids[i], got->id);
-    expect_str(r, "owner.name", want.name, got->name);
-    expect_str(r, "owner.city", want.city, got->city);
-    if (want.has_telephone != got->has_telephone)
-        fail(r, "owner.telephone: expected %s, got %s", want.has_telephone ? "a value" : "NULL",
-             got->has_telephone ? "a value" : "NULL");
-    if (want.has_telephone)
-        expect_str(r, "owner.telephone", want.telephone, got->telephone);
+    check_owner_is(r, r->owner_ids[i], &want, got);
 }
 
 static void check_pet(run *r, long i, const pc_pet *got)
@@ -295,6 +317,75 @@ static long phase_owner_find_pets(run *r)
     return n;
 }
 
+/* Room i % 10 gets 1 + i % 3 more visits; the statement's own new value is checked against
+ * the sum so far. */
+static long phase_room_increment(run *r)
+{
+    long long want[PC_ROOMS] = {0};
+    for (r->op = 0; r->op < r->n; r->op++) {
+        int room = (int)(r->op % PC_ROOMS), by = 1 + (int)(r->op % 3);
+        long long got = -1;
+        want[room] += by;
+        ok(r, r->impl->room_increment(r->ctx, room, by, &got, r->err), "roomVisits.increment");
+        if (got != want[room])
+            fail(r, "roomVisits.visits of room %d: expected %lld, got %lld", room, want[room], got);
+    }
+    return r->n;
+}
+
+/* Upsert i: the even ones update owner i (owner_data_upserted), the odd ones insert a new
+ * owner, "Client i" in Newtown without a telephone: both paths of the statement. */
+static long phase_owner_upsert(run *r)
+{
+    for (r->op = 0; r->op < r->n; r->op++) {
+        pc_owner want, o;
+        const char *id;
+        if (r->op % 2 == 0) {
+            owner_data_upserted(r->op, &want);
+            pc_copy(want.id, sizeof(want.id), r->owner_ids[r->op]);
+        } else {
+            memset(&want, 0, sizeof(want));
+            snprintf(want.name, sizeof(want.name), "Client %ld", r->op);
+            snprintf(want.city, sizeof(want.city), "Newtown");
+        }
+        o = want;
+        ok(r, r->impl->owner_upsert(r->ctx, &o, r->err), "owner.upsert");
+        id = want.id[0] ? want.id : o.id;
+        if (strlen(id) != 36)
+            fail(r, "owner.upsert: expected a UUID id, got \"%s\"", id);
+        check_owner_is(r, id, &want, &o);
+    }
+    return r->n;
+}
+
+/* Pages of PC_PAGE_SIZE owners of Anytown by name, every page once, with their total: the
+ * N owners of phase 1 (the upsert's new ones live in Newtown) as the upsert left them. */
+static long phase_owner_find_and_count(run *r)
+{
+    long n = r->n / PC_PAGE_SIZE;
+    for (r->op = 0; r->op < n; r->op++) {
+        int offset = (int)(r->op * PC_PAGE_SIZE);
+        pc_owner page[PC_PAGE_SIZE];
+        size_t got = 0;
+        long long total = -1;
+        memset(page, 0, sizeof(page));
+        ok(r,
+           r->impl->owner_find_and_count(r->ctx, "Anytown", PC_PAGE_SIZE, offset, page, &got,
+                                         &total, r->err),
+           "owner.findAndCountAll");
+        if (total != r->n)
+            fail(r, "owner.findAndCountAll total: expected %ld, got %lld", r->n, total);
+        expect_size(r, "owner.findAndCountAll rows", PC_PAGE_SIZE, got);
+        for (size_t k = 0; k < got; k++) {
+            long i = r->by_name[offset + (long)k];
+            pc_owner want;
+            owner_data_upserted(i, &want);
+            check_owner_is(r, r->owner_ids[i], &want, &page[k]);
+        }
+    }
+    return n;
+}
+
 typedef struct phase {
     const char *name;
     long (*fn)(run *r);
@@ -309,7 +400,20 @@ static const phase phases[] = {
     {"vet.findOne+include", phase_vet_find_include},
     {"specialty.findByPk", phase_specialty_find_by_pk},
     {"owner.findOne+pets", phase_owner_find_pets},
+    {"roomVisits.increment", phase_room_increment},
+    {"owner.upsert", phase_owner_upsert},
+    {"owner.findAndCountAll", phase_owner_find_and_count},
 };
+
+/* Owner names in byte order (the server's collation is C): "Owner 0", "Owner 1",
+ * "Owner 10", ... */
+static int cmp_owner_name(const void *a, const void *b)
+{
+    char na[PC_NAME_SIZE], nb[PC_NAME_SIZE];
+    snprintf(na, sizeof(na), "Owner %ld", *(const long *)a);
+    snprintf(nb, sizeof(nb), "Owner %ld", *(const long *)b);
+    return strcmp(na, nb);
+}
 
 static void usage(FILE *out, const char *prog)
 {
@@ -367,10 +471,14 @@ int pc_run(const pc_impl *impl, int argc, char **argv)
         return 2;
     }
     r.owner_ids = calloc((size_t)r.n, sizeof(*r.owner_ids));
-    if (!r.owner_ids) {
+    r.by_name = calloc((size_t)r.n, sizeof(*r.by_name));
+    if (!r.owner_ids || !r.by_name) {
         fprintf(stderr, "%s: out of memory\n", argv[0]);
         return 1;
     }
+    for (long i = 0; i < r.n; i++)
+        r.by_name[i] = i;
+    qsort(r.by_name, (size_t)r.n, sizeof(*r.by_name), cmp_owner_name);
 
     r.ctx = impl->open(r.err);
     if (!r.ctx)
@@ -394,6 +502,7 @@ int pc_run(const pc_impl *impl, int argc, char **argv)
     }
     impl->close(r.ctx);
     free(r.owner_ids);
+    free(r.by_name);
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

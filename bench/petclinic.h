@@ -26,6 +26,8 @@
 #define PC_SPECIALTY_SIZE 81 /* varchar(80) */
 #define PC_MAX_LINKS      8  /* specialties per vet the interface can carry */
 #define PC_MAX_PETS       8  /* pets per owner the interface can carry */
+#define PC_PAGE_SIZE      10 /* owners per page of owner.findAndCountAll */
+#define PC_ROOMS          10 /* rows of "roomVisits": rooms 0 to 9, visits 0 */
 #define PC_ERR_SIZE       512
 
 typedef struct pc_owner {
@@ -69,7 +71,8 @@ typedef struct pc_impl {
     const char *name; /* "libpq", "libdsql": the bench=<name> of the output */
     /* Opens the implementation's pool (max 5, min 0, acquire 30 s, idle 10 s). */
     void *(*open)(char *err);
-    /* Drops the five tables (cascade) and creates them again; pc_schema_sql has the DDL. */
+    /* Drops the six tables (cascade) and creates them again, pc_schema_sql's DDL, then
+     * inserts the PC_ROOMS counter rows of "roomVisits" (pc_seed_sql). */
     int (*reset_schema)(void *ctx, char *err);
     /* Inserts one owner from name, city, telephone; fills o->id (client-side UUIDv4). */
     int (*owner_create)(void *ctx, pc_owner *o, char *err);
@@ -95,14 +98,31 @@ typedef struct pc_impl {
     int (*specialty_find_by_pk)(void *ctx, const char *name, char *out, char *err);
     /* findOne owner by name with its pets included (any order). */
     int (*owner_find_with_pets)(void *ctx, const char *name, pc_owner_pets *out, char *err);
+    /* Atomic increment (Sequelize's increment): visits of room `room` += by in one
+     * statement, the server adding to the row's current value; *visits receives the new
+     * value as that statement wrote it. PC_NOTFOUND when the room has no row. */
+    int (*room_increment)(void *ctx, int room, int by, long long *visits, char *err);
+    /* Upsert (Sequelize's upsert) of one owner by primary key: inserts o, or updates
+     * name, city and telephone of the owner with o->id. o->id "" = a new owner (the
+     * implementation fills a client-side UUIDv4). o receives the row as stored. */
+    int (*owner_upsert)(void *ctx, pc_owner *o, char *err);
+    /* Sequelize's findAndCountAll: the owners in `city` ordered by name, `limit` from
+     * `offset` (limit <= PC_PAGE_SIZE) into page[0..*n), and the number of all owners in
+     * `city` into *total, both of the same snapshot. */
+    int (*owner_find_and_count)(void *ctx, const char *city, int limit, int offset, pc_owner *page,
+                                size_t *n, long long *total, char *err);
     /* Network round trips so far, or -1 when the implementation cannot count them. */
     long long (*round_trips)(void *ctx);
     void (*close)(void *ctx);
 } pc_impl;
 
-/* The seed's five tables, one DDL statement each, in the order they must run (each in
- * autocommit: DSQL allows one DDL per transaction). NULL-terminated. */
+/* The seed's five tables and the benchmark's "roomVisits" (the counter of the increment
+ * phase), one DDL statement each, in the order they must run (each in autocommit: DSQL
+ * allows one DDL per transaction). NULL-terminated. */
 extern const char *const pc_schema_sql[];
+
+/* The one INSERT of the PC_ROOMS counter rows, run after the DDL. */
+extern const char *const pc_seed_sql;
 
 /* Runs the workload with argv (-n N, --rtt-ms MS) and prints the result lines; returns
  * the process exit status (0, or 1 when a check or an operation failed). */

@@ -2,7 +2,8 @@
  * petclinic-N with libdsql's model layer: the seed's models as static descriptors, a pool
  * with the seed's options (dsql_pool_open's defaults), dsql_create, dsql_bulk_create,
  * dsql_create_linked (a vet and its specialties, atomic and pipelined), dsql_find_one with
- * includes and dsql_find_by_pk. Round trips come from the pool's counters.
+ * includes, dsql_find_by_pk, dsql_increment, dsql_upsert and dsql_find_and_count_all.
+ * Round trips come from the pool's counters.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,16 @@
 
 #include "clinic_models.h" /* examples/petclinic: the same models */
 #include "petclinic.h"
+
+/* The benchmark's counter table (not the example's): visits per examination room. */
+typedef struct room_visits {
+    int32_t room, visits;
+} room_visits;
+static const dsql_attr room_visits_attrs[] = {
+    DSQL_ATTR(room_visits, room, DSQL_INTEGER, .primary_key = true),
+    DSQL_ATTR(room_visits, visits, DSQL_INTEGER, .not_null = true),
+};
+static DSQL_MODEL(room_visits_model, room_visits, "roomVisits", room_visits_attrs);
 
 typedef struct bench {
     dsql_config cfg;
@@ -100,19 +111,24 @@ static int reset_schema(void *ctx, char *err)
 {
     bench *b = ctx;
     dsql_error e = DSQL_ERROR_INIT;
-    const dsql_model *models[] = {&vet_specialty_model, &pet_model, &vet_model, &specialty_model,
-                                  &owner_model};
-    for (size_t i = 0; i < 5; i++) {
+    const dsql_model *models[] = {&room_visits_model, &vet_specialty_model, &pet_model,
+                                  &vet_model,         &specialty_model,     &owner_model};
+    const size_t n_models = sizeof(models) / sizeof(models[0]);
+    for (size_t i = 0; i < n_models; i++) {
         int rc = dsql_drop_table(b->pool, models[i], true, &e);
         if (rc)
             return fail(rc, &e, "drop table", err);
     }
-    for (size_t i = 5; i-- > 0;) {
+    for (size_t i = n_models; i-- > 0;) {
         int rc = dsql_create_table(b->pool, models[i], &e);
         if (rc)
             return fail(rc, &e, "create table", err);
     }
-    return PC_OK;
+    room_visits rooms[PC_ROOMS];
+    for (int i = 0; i < PC_ROOMS; i++)
+        rooms[i] = (room_visits){.room = i, .visits = 0};
+    int rc = dsql_bulk_create(b->pool, &room_visits_model, rooms, PC_ROOMS, NULL, NULL, &e);
+    return rc ? fail(rc, &e, "roomVisits.bulkCreate", err) : PC_OK;
 }
 
 static int owner_create(void *ctx, pc_owner *o, char *err)
@@ -304,6 +320,83 @@ static int owner_find_with_pets(void *ctx, const char *name, pc_owner_pets *out,
     return ok ? PC_OK : PC_ERROR;
 }
 
+static int room_increment(void *ctx, int room, int by, long long *visits, char *err)
+{
+    bench *b = ctx;
+    dsql_error e = DSQL_ERROR_INIT;
+    room_visits *rows;
+    size_t n;
+    dsql_result *res;
+    int rc = dsql_increment(b->pool, &room_visits_model,
+                            (const dsql_assign[]){DSQL_INCREMENT("visits", DSQL_INT(by))}, 1,
+                            DSQL_EQ("room", DSQL_INT(room)), &rows, &n, &res, &e);
+    if (rc)
+        return fail(rc, &e, "roomVisits.increment", err);
+    rc = n == 1 ? PC_OK : PC_NOTFOUND;
+    if (n == 1)
+        *visits = rows[0].visits;
+    dsql_result_free(res);
+    return rc;
+}
+
+static int owner_upsert(void *ctx, pc_owner *o, char *err)
+{
+    bench *b = ctx;
+    dsql_error e = DSQL_ERROR_INIT;
+    owner row = {
+        .name = o->name, .city = o->city, .telephone = o->has_telephone ? o->telephone : NULL};
+    if (o->id[0])
+        memcpy(row.id.str, o->id, PC_UUID_SIZE);
+    dsql_result *stored;
+    int rc = dsql_upsert(b->pool, &owner_model, &row, NULL, &stored, &e);
+    if (rc)
+        return fail(rc, &e, "owner.upsert", err);
+    size_t n;
+    owner *got = dsql_result_models(stored, &n);
+    rc = PC_ERROR;
+    if (n != 1)
+        snprintf(err, PC_ERR_SIZE, "owner.upsert: expected 1 row back, got %zu", n);
+    else if (put_owner(got, o, err))
+        rc = PC_OK;
+    dsql_result_free(stored);
+    return rc;
+}
+
+static int owner_find_and_count(void *ctx, const char *city, int limit, int offset, pc_owner *page,
+                                size_t *n, long long *total, char *err)
+{
+    bench *b = ctx;
+    dsql_error e = DSQL_ERROR_INIT;
+    owner *rows;
+    size_t got;
+    int64_t count;
+    dsql_result *res;
+    *n = 0;
+    int rc = dsql_find_and_count_all(b->pool, &owner_model,
+                                     &(dsql_query){.where = DSQL_EQ("city", DSQL_STR(city)),
+                                                   DSQL_ORDER_BY(DSQL_ASC("name")),
+                                                   .limit = limit,
+                                                   .offset = offset},
+                                     &rows, &got, &count, &res, &e);
+    if (rc)
+        return fail(rc, &e, "owner.findAndCountAll", err);
+    rc = PC_OK;
+    if (got > PC_PAGE_SIZE) {
+        snprintf(err, PC_ERR_SIZE, "owner.findAndCountAll: %zu rows, more than %d", got,
+                 PC_PAGE_SIZE);
+        rc = PC_ERROR;
+    }
+    for (size_t i = 0; rc == PC_OK && i < got; i++)
+        if (!put_owner(&rows[i], &page[i], err))
+            rc = PC_ERROR;
+    if (rc == PC_OK) {
+        *n = got;
+        *total = count;
+    }
+    dsql_result_free(res);
+    return rc;
+}
+
 static const pc_impl libdsql_impl = {
     .name = "libdsql",
     .open = bench_open,
@@ -318,6 +411,9 @@ static const pc_impl libdsql_impl = {
     .vet_find_with_specialties = vet_find_with_specialties,
     .specialty_find_by_pk = specialty_find_by_pk,
     .owner_find_with_pets = owner_find_with_pets,
+    .room_increment = room_increment,
+    .owner_upsert = owner_upsert,
+    .owner_find_and_count = owner_find_and_count,
     .round_trips = bench_round_trips,
     .close = bench_close,
 };

@@ -4,8 +4,9 @@
  * 10 s; the workload is sequential, so one connection does the work), named prepared
  * statements (PQprepare once per connection, then PQexecPrepared), client-side UUIDv4
  * (libuuid), text results copied straight out of the PGresult. One statement per round
- * trip, except the vet's transaction (BEGIN, INSERT, DELETE, INSERT, COMMIT), which goes
- * out in pipeline mode as one round trip. The counter counts what goes over the wire:
+ * trip, except the vet's transaction (BEGIN, INSERT, DELETE, INSERT, COMMIT) and the
+ * page with its total (BEGIN, count, page, COMMIT), which go out in pipeline mode as one
+ * round trip each. The counter counts what goes over the wire:
  * each PQexec/PQprepare/PQexecPrepared, and each pipeline, is one round trip.
  */
 #include <stdint.h>
@@ -33,6 +34,10 @@ enum {
     ST_SPECIALTY_BY_PK,
     ST_OWNER_WITH_PETS,
     ST_PET_WITH_OWNER,
+    ST_ROOM_INCREMENT,
+    ST_UPSERT_OWNER,
+    ST_COUNT_OWNERS_IN_CITY,
+    ST_OWNERS_IN_CITY_PAGE,
     ST_INS_LINKS, /* ST_INS_LINKS + k - 1 inserts k links in one statement */
     N_STMTS = ST_INS_LINKS + PC_MAX_LINKS
 };
@@ -58,6 +63,16 @@ static const char *const fixed_sql[ST_INS_LINKS] = {
         "SELECT p.id, p.name, p.\"birthDate\", p.\"ownerId\", o.id, o.name, o.city, o.telephone "
         "FROM (SELECT id, name, \"birthDate\", \"ownerId\" FROM pet WHERE name = $1 LIMIT 1) p "
         "LEFT JOIN owner o ON o.id = p.\"ownerId\"",
+    [ST_ROOM_INCREMENT] =
+        "UPDATE \"roomVisits\" SET visits = visits + $1 WHERE room = $2 RETURNING visits",
+    [ST_UPSERT_OWNER] = "INSERT INTO owner (id, name, city, telephone) VALUES ($1, $2, $3, $4) "
+                        "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+                        "city = EXCLUDED.city, telephone = EXCLUDED.telephone "
+                        "RETURNING id, name, city, telephone",
+    [ST_COUNT_OWNERS_IN_CITY] = "SELECT count(*) FROM owner WHERE city = $1",
+    [ST_OWNERS_IN_CITY_PAGE] = "SELECT id, name, city, telephone FROM owner "
+                               "WHERE city = $1 "
+                               "ORDER BY name LIMIT $2 OFFSET $3",
 };
 
 typedef struct conn {
@@ -312,6 +327,8 @@ static int reset_schema(void *ctx, char *err)
     int rc = PC_OK;
     for (size_t i = 0; pc_schema_sql[i] && rc == PC_OK; i++)
         rc = exec_simple(b, c, pc_schema_sql[i], err);
+    if (rc == PC_OK)
+        rc = exec_simple(b, c, pc_seed_sql, err);
     pool_release(b, c);
     return rc;
 }
@@ -625,6 +642,156 @@ static int owner_find_with_pets(void *ctx, const char *name, pc_owner_pets *out,
     return rc;
 }
 
+/* One UPDATE ... RETURNING: the server adds to the row's value, the new value comes back. */
+static int room_increment(void *ctx, int room, int by, long long *visits, char *err)
+{
+    bench *b = ctx;
+    conn *c = pool_acquire(b, err);
+    if (!c)
+        return PC_ERROR;
+    char by_s[16], room_s[16];
+    snprintf(by_s, sizeof(by_s), "%d", by);
+    snprintf(room_s, sizeof(room_s), "%d", room);
+    const char *params[2] = {by_s, room_s};
+    PGresult *res = exec_st(b, c, ST_ROOM_INCREMENT, 2, params, err);
+    pool_release(b, c);
+    if (!res)
+        return PC_ERROR;
+    int rc = PC_NOTFOUND;
+    if (PQntuples(res) > 0) {
+        char *end;
+        *visits = strtoll(PQgetvalue(res, 0, 0), &end, 10);
+        rc = PC_OK;
+        if (*end || end == PQgetvalue(res, 0, 0)) {
+            snprintf(err, PC_ERR_SIZE, "visits: not a number: %.40s", PQgetvalue(res, 0, 0));
+            rc = PC_ERROR;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* One INSERT ... ON CONFLICT (id) DO UPDATE ... RETURNING. */
+static int owner_upsert(void *ctx, pc_owner *o, char *err)
+{
+    bench *b = ctx;
+    conn *c = pool_acquire(b, err);
+    if (!c)
+        return PC_ERROR;
+    if (!o->id[0])
+        new_uuid(o->id);
+    const char *params[4] = {o->id, o->name, o->city, o->has_telephone ? o->telephone : NULL};
+    PGresult *res = exec_st(b, c, ST_UPSERT_OWNER, 4, params, err);
+    pool_release(b, c);
+    if (!res)
+        return PC_ERROR;
+    int rc = PC_ERROR;
+    if (PQntuples(res) != 1)
+        snprintf(err, PC_ERR_SIZE, "owner.upsert: expected 1 row back, got %d", PQntuples(res));
+    else
+        rc = get_owner(res, 0, 0, o, err) ? PC_OK : PC_ERROR;
+    PQclear(res);
+    return rc;
+}
+
+/* Reads the result of one pipelined statement that returns rows: the PGresult (to
+ * PQclear), or NULL with the first failure kept in err. */
+static PGresult *pipeline_rows(conn *c, const char *what, int *rc, char *err)
+{
+    PGresult *res = PQgetResult(c->pg);
+    PQclear(PQgetResult(c->pg)); /* the NULL that ends the statement's results */
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    if (*rc == PC_OK) {
+        set_result_err(err, what, res, c->pg);
+        *rc = PC_ERROR;
+    }
+    PQclear(res);
+    return NULL;
+}
+
+/*
+ * The page and its total in one round trip and one snapshot: BEGIN ISOLATION LEVEL
+ * REPEATABLE READ; SELECT count(*); SELECT the page; COMMIT, in pipeline mode. (A window
+ * count, count(*) OVER () on the page's rows, is one statement too, but gives no total
+ * for a page past the end and makes the server count before it can stop at the limit.)
+ */
+static int owner_find_and_count(void *ctx, const char *city, int limit, int offset, pc_owner *page,
+                                size_t *n, long long *total, char *err)
+{
+    bench *b = ctx;
+    *n = 0;
+    if (limit < 0 || limit > PC_PAGE_SIZE) {
+        snprintf(err, PC_ERR_SIZE, "owner.findAndCountAll: limit %d past %d", limit, PC_PAGE_SIZE);
+        return PC_ERROR;
+    }
+    conn *c = pool_acquire(b, err);
+    if (!c)
+        return PC_ERROR;
+    if (!prepare(b, c, ST_COUNT_OWNERS_IN_CITY, 1, err) ||
+        !prepare(b, c, ST_OWNERS_IN_CITY_PAGE, 3, err)) {
+        pool_release(b, c);
+        return PC_ERROR;
+    }
+    char limit_s[16], offset_s[16], count_st[16], page_st[16];
+    snprintf(limit_s, sizeof(limit_s), "%d", limit);
+    snprintf(offset_s, sizeof(offset_s), "%d", offset);
+    st_name(ST_COUNT_OWNERS_IN_CITY, count_st);
+    st_name(ST_OWNERS_IN_CITY_PAGE, page_st);
+    const char *params[3] = {city, limit_s, offset_s};
+
+    b->round_trips++;
+    if (!PQenterPipelineMode(c->pg) ||
+        !PQsendQueryParams(c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL, NULL,
+                           NULL, 0) ||
+        !PQsendQueryPrepared(c->pg, count_st, 1, params, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(c->pg, page_st, 3, params, NULL, NULL, 0) ||
+        !PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(c->pg)) {
+        set_err(err, "owner.findAndCountAll: send", PQerrorMessage(c->pg));
+        conn_close(b, c); /* its state is unknown: drop it */
+        return PC_ERROR;
+    }
+    int rc = pipeline_result(c, "BEGIN", -1, PC_OK, err);
+    PGresult *count = pipeline_rows(c, "count", &rc, err);
+    PGresult *rows = pipeline_rows(c, "page", &rc, err);
+    rc = pipeline_result(c, "COMMIT", -1, rc, err);
+    PGresult *sync = PQgetResult(c->pg);
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == PC_OK) {
+        set_result_err(err, "owner.findAndCountAll: pipeline sync", sync, c->pg);
+        rc = PC_ERROR;
+    }
+    PQclear(sync);
+    PQexitPipelineMode(c->pg);
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        char ignored[PC_ERR_SIZE];
+        exec_simple(b, c, "ROLLBACK", ignored);
+    }
+    pool_release(b, c);
+    if (rc == PC_OK) {
+        char *end;
+        const char *t = PQntuples(count) == 1 ? PQgetvalue(count, 0, 0) : "";
+        *total = strtoll(t, &end, 10);
+        if (*end || end == t) {
+            snprintf(err, PC_ERR_SIZE, "owner.findAndCountAll: no count");
+            rc = PC_ERROR;
+        }
+    }
+    if (rc == PC_OK && PQntuples(rows) > limit) {
+        snprintf(err, PC_ERR_SIZE, "owner.findAndCountAll: %d rows for a limit of %d",
+                 PQntuples(rows), limit);
+        rc = PC_ERROR;
+    }
+    for (int r = 0; rc == PC_OK && r < PQntuples(rows); r++)
+        if (!get_owner(rows, r, 0, &page[r], err))
+            rc = PC_ERROR;
+    if (rc == PC_OK)
+        *n = (size_t)PQntuples(rows);
+    PQclear(count);
+    PQclear(rows);
+    return rc;
+}
+
 static const pc_impl libpq_impl = {
     .name = "libpq",
     .open = bench_open,
@@ -639,6 +806,9 @@ static const pc_impl libpq_impl = {
     .vet_find_with_specialties = vet_find_with_specialties,
     .specialty_find_by_pk = specialty_find_by_pk,
     .owner_find_with_pets = owner_find_with_pets,
+    .room_increment = room_increment,
+    .owner_upsert = owner_upsert,
+    .owner_find_and_count = owner_find_and_count,
     .round_trips = bench_round_trips,
     .close = bench_close,
 };

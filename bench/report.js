@@ -20,7 +20,8 @@ const IMPL_LABEL = {
 };
 const IMPL_COLOR = { libdsql: '#2e8b57', libpq: '#7f7f7f', sequelize: '#3b6fb6' };
 const PHASES = ['owner.create', 'pet.create', 'specialty.bulkCreate', 'vet.create+set',
-  'pet.findOne+owner', 'vet.findOne+include', 'specialty.findByPk', 'owner.findOne+pets'];
+  'pet.findOne+owner', 'vet.findOne+include', 'specialty.findByPk', 'owner.findOne+pets',
+  'roomVisits.increment', 'owner.upsert', 'owner.findAndCountAll'];
 
 function parseLine(line) {
   const rec = {};
@@ -157,7 +158,8 @@ function main() {
     md.push('## Network round trips per operation', '');
     md.push('Counted by each implementation (libpq: every statement sent; Sequelize: every query ' +
       'pg sends; libdsql: its connection counters). A statement\'s first use on a connection ' +
-      'also counts its prepare.', '');
+      'also counts its prepare. Sequelize\'s findAndCountAll sends its count and its page side ' +
+      'by side on two pooled connections (each new connection adds its SET TIME ZONE).', '');
     md.push(`| phase | ${counted.map(label).join(' | ')} |`);
     md.push(`|---|${counted.map(() => '---:').join('|')}|`);
     for (const ph of PHASES) {

@@ -88,10 +88,14 @@ class Pet extends Model {}
 class VetSpecialties extends Model {}
 class Specialty extends Model {}
 class Vet extends Model {}
+class RoomVisits extends Model {}
+
+const ROOMS = 10;
+const PAGE_SIZE = 10;
 
 async function resetSchema(sequelize) {
   const qi = sequelize.getQueryInterface();
-  for (const t of ['vetSpecialties', 'pet', 'vet', 'specialty', 'owner']) {
+  for (const t of ['roomVisits', 'vetSpecialties', 'pet', 'vet', 'specialty', 'owner']) {
     await qi.dropTable(t, { cascade: true, force: true });
   }
   await qi.createTable('owner', {
@@ -118,6 +122,15 @@ async function resetSchema(sequelize) {
     vetId: { type: DataTypes.UUID, allowNull: true },
     specialtyId: { type: DataTypes.STRING(80), allowNull: true },
   });
+  await qi.createTable('roomVisits', {
+    room: { type: DataTypes.INTEGER, primaryKey: true },
+    visits: { type: DataTypes.INTEGER, allowNull: false },
+  });
+}
+
+// The counter rows of the increment phase, after defineModels.
+async function seedRooms() {
+  await RoomVisits.bulkCreate(Array.from({ length: ROOMS }, (_, room) => ({ room, visits: 0 })));
 }
 
 function defineModels(sequelize) {
@@ -145,6 +158,10 @@ function defineModels(sequelize) {
     id: { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 },
     name: { type: DataTypes.STRING(30), allowNull: false },
   }, { sequelize, tableName: 'vet' });
+  RoomVisits.init({
+    room: { type: DataTypes.INTEGER, primaryKey: true },
+    visits: { type: DataTypes.INTEGER, allowNull: false },
+  }, { sequelize, tableName: 'roomVisits' });
 
   Pet.belongsTo(Owner, { foreignKey: 'ownerId', constraints: false });
   Owner.hasMany(Pet, { foreignKey: 'ownerId', constraints: false });
@@ -169,6 +186,11 @@ const ownerData = (i) => ({
   city: 'Anytown',
   telephone: i % 2 === 1 ? `555-${String(i).padStart(7, '0')}` : null,
 });
+// Owner i as the upsert phase leaves it: the even ones got a telephone of the 556 range.
+const ownerDataUpserted = (i) => ({
+  ...ownerData(i),
+  ...(i % 2 === 0 ? { telephone: `556-${String(i).padStart(7, '0')}` } : {}),
+});
 const petName = (i, j) => `Pet ${i}.${j}`;
 const vetSpecialties = (i) => [SPECIALTIES[i % 10], SPECIALTIES[(i + 3) % 10]];
 
@@ -186,10 +208,13 @@ function expectEq(field, want, got) {
   if (want !== got) fail(`${field}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
 }
 
-function checkOwner(ownerIds, i, o) {
+function checkOwner(ownerIds, i, o, want = ownerData(i)) {
+  checkOwnerIs(ownerIds[i], want, o);
+}
+
+function checkOwnerIs(id, want, o) {
   if (!o) fail('owner: no row found');
-  const want = ownerData(i);
-  expectEq('owner.id', ownerIds[i], o.id);
+  expectEq('owner.id', id, o.id);
   expectEq('owner.name', want.name, o.name);
   expectEq('owner.city', want.city, o.city);
   expectEq('owner.telephone', want.telephone, o.telephone);
@@ -207,6 +232,9 @@ function phases(n) {
   const ownerIds = new Array(n);
   const tenth = Math.floor(n / 10);
   const specialties = new Map();
+  // Owner indexes in the order of their names (byte order, the server's collation is C).
+  const byName = Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => (`Owner ${a}` < `Owner ${b}` ? -1 : `Owner ${a}` > `Owner ${b}` ? 1 : 0));
   return [
     ['owner.create', async () => {
       for (state.op = 0; state.op < n; state.op++) {
@@ -294,6 +322,49 @@ function phases(n) {
       }
       return tenth;
     }],
+    ['roomVisits.increment', async () => {
+      // Room i % 10 gets 1 + i % 3 more visits; the new value as the UPDATE returned it.
+      const want = new Array(ROOMS).fill(0);
+      for (state.op = 0; state.op < n; state.op++) {
+        const room = state.op % ROOMS;
+        const by = 1 + (state.op % 3);
+        want[room] += by;
+        // Model.increment on postgres: one UPDATE ... RETURNING *, answering [[rows, count]].
+        const [[rows, count]] = await RoomVisits.increment({ visits: by }, { where: { room } });
+        expectEq('rows incremented', 1, count);
+        expectEq(`roomVisits.visits of room ${room}`, want[room], rows[0].visits);
+      }
+      return n;
+    }],
+    ['owner.upsert', async () => {
+      // The even ones update owner i, the odd ones insert "Client i" in Newtown.
+      for (state.op = 0; state.op < n; state.op++) {
+        const i = state.op;
+        const want = i % 2 === 0
+          ? { id: ownerIds[i], ...ownerDataUpserted(i) }
+          : { name: `Client ${i}`, city: 'Newtown', telephone: null };
+        const [o] = await Owner.upsert(want);
+        if (!UUID_RE.test(o.id)) fail(`owner.upsert: expected a UUID id, got ${o.id}`);
+        checkOwnerIs(want.id || o.id, want, o);
+      }
+      return n;
+    }],
+    ['owner.findAndCountAll', async () => {
+      const pages = Math.floor(n / PAGE_SIZE);
+      for (state.op = 0; state.op < pages; state.op++) {
+        const offset = state.op * PAGE_SIZE;
+        const { count, rows } = await Owner.findAndCountAll({
+          where: { city: 'Anytown' }, order: [['name', 'ASC']], limit: PAGE_SIZE, offset,
+        });
+        expectEq('owner.findAndCountAll total', n, count);
+        expectEq('owner.findAndCountAll rows', PAGE_SIZE, rows.length);
+        rows.forEach((o, k) => {
+          const i = byName[offset + k];
+          checkOwner(ownerIds, i, o, ownerDataUpserted(i));
+        });
+      }
+      return pages;
+    }],
   ];
 }
 
@@ -303,6 +374,7 @@ async function main() {
   await sequelize.authenticate();
   await resetSchema(sequelize);
   defineModels(sequelize);
+  await seedRooms();
 
   let total = 0;
   for (const [name, fn] of phases(opts.n)) {
