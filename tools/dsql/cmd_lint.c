@@ -34,12 +34,13 @@ int cmd_lint(int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"warnings", no_argument, NULL, 'W'},
+                                         {"single-query", no_argument, NULL, 'Q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     cli_lint l = {.out = stdout};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:Wh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:WQh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (!strcmp(optarg, "json"))
@@ -53,6 +54,9 @@ int cmd_lint(int argc, char **argv)
             break;
         case 'W':
             l.warnings = true;
+            break;
+        case 'Q':
+            l.one_query = true;
             break;
         case 'h':
             lint_usage(stdout);

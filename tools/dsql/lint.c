@@ -94,6 +94,8 @@ int cli_lint_text(cli_lint *l, const char *name, const char *text, size_t len, u
     dsql_rules_tracker t;
     dsql_rules_tracker_init(&t);
     size_t n = dsql_rules_count(r);
+    if (l->one_query)
+        dsql_rules_tracker_query_begin(&t, n);
     for (size_t i = 0; i < n && rc == DSQL_OK; i++) {
         const dsql_rules_stmt *s = dsql_rules_stmt_at(r, i);
         const char *stmt_text = text + s->offset;
@@ -109,11 +111,17 @@ int cli_lint_text(cli_lint *l, const char *name, const char *text, size_t len, u
         alone.findings = NULL;
         alone.n_findings = 0;
         dsql_rules_verdict v;
-        dsql_rules_tracker_query_begin(&t, 1);
+        if (!l->one_query)
+            dsql_rules_tracker_query_begin(&t, 1);
         if (dsql_rules_tracker_step(&t, &alone, &v) && v.rule && rc == DSQL_OK)
             rc = report(l, name, s->line + first_line - 1, s->column, v.rule, v.message, NULL,
                         stmt_text, s->length);
-        dsql_rules_tracker_query_end(&t);
+        /* the next statements are judged as if the refused one were fixed: no aborted
+         * transaction, no skipped rest of the query */
+        t.aborted = false;
+        t.query_failed = false;
+        if (!l->one_query)
+            dsql_rules_tracker_query_end(&t);
     }
     dsql_rules_result_free(r);
     if (rc == DSQL_ENOMEM)

@@ -15,6 +15,8 @@
 typedef struct cli_lint {
     bool json;       /* collect findings as JSON (cli_lint_json) instead of printing */
     bool warnings;   /* also report warnings (accepted by DSQL, but not as PostgreSQL runs it) */
+    bool one_query;  /* the text is sent as ONE simple-protocol Query (an implicit transaction
+                        when it holds several statements), not statement by statement */
     FILE *out;       /* text findings go here */
     cJSON *findings; /* JSON mode: the array of findings (owned) */
     size_t n_findings, n_refused, n_warnings, n_statements, n_files;
