@@ -506,7 +506,8 @@ static int wait_other(runner *r, row *w, dsql_error *err)
                      strcmp(w->state, ST_RUNNING) ? "reverted" : "applied", w->owner);
             said = true;
         }
-        if (dsql__mono_ms() + delay > deadline)
+        int64_t left = deadline - dsql__mono_ms();
+        if (left <= 0)
             return dsql_error_set(err, DSQL_ETIMEOUT,
                                   "migration %s (%s) is being %s by runner %s (statement %zu, last "
                                   "progress %lld s ago); waited %lld s for it. Run again later; a "
@@ -516,7 +517,7 @@ static int wait_other(runner *r, row *w, dsql_error *err)
                                   strcmp(w->state, ST_RUNNING) ? "reverted" : "applied", w->owner,
                                   w->step + 1, (long long)(w->idle_ms / 1000),
                                   (long long)(wait_ms / 1000), (long long)(lease / 1000));
-        dsql__sleep_ms(delay);
+        dsql__sleep_ms(delay < left ? delay : left);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
         int rc = read_row(r, r->m->version, w, err);
         if (rc)
