@@ -19,7 +19,8 @@
  * migration exactly once: a runner claims a migration by inserting its row (a claim row;
  * DSQL has no advisory locks, and its optimistic concurrency lets one insert win), records
  * its progress in the same transaction as each group of DML (so a lost claim writes
- * nothing), and the others wait for the claim's outcome (bounded by wait_ms).
+ * nothing; that record is one of the transaction's 3,000 rows), and the others wait for the
+ * claim's outcome (bounded by wait_ms): done, or its failure reported (not run again).
  *
  * Thread rule: the functions are reentrant; the definitions are only read. Runners in other
  * threads or processes coordinate through the table.
@@ -85,7 +86,8 @@ typedef struct dsql_migrate_options {
                                last one only; "0": all) */
     int64_t wait_ms;      /**< how long to wait for another runner's claim; default 600000 */
     int64_t lease_ms;     /**< a claim with no progress for this long is taken over (its
-                               runner died); default 3600000 */
+                               runner died); default 18000000 (5 h: longer than an index job
+                               is waited for) */
     uint64_t max_chunks;  /**< bound on the runs of one backfill; default 1000000 */
     /** Called with a line of progress ("applying 20260101_users: statement 2 of 5: DDL"). */
     void (*on_progress)(const char *line, void *ctx);

@@ -22,7 +22,7 @@
 
 #define DEFAULT_TABLE      "dsql_migrations"
 #define DEFAULT_WAIT_MS    600000
-#define DEFAULT_LEASE_MS   3600000
+#define DEFAULT_LEASE_MS   18000000 /* 5 h: longer than an index job is waited for (4 h) */
 #define DEFAULT_MAX_CHUNKS 1000000
 
 /* States in the table. */
@@ -162,10 +162,15 @@ static int table_name(const dsql_migrate_options *o, char *out, size_t size, dsq
 static int table_exists(runner *r, bool *exists, dsql_error *err)
 {
     PGresult *res = NULL;
-    const char *v[] = {r->table};
-    int rc = q(r, "SELECT to_regclass($1) IS NOT NULL", 1, v, &res, err);
+    char name[80];
+    snprintf(name, sizeof name, "%.*s", (int)strlen(r->table) - 2, r->table + 1); /* unquoted */
+    const char *v[] = {name};
+    int rc = q(r,
+               "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+               "current_schema() AND table_name = $1",
+               1, v, &res, err);
     if (!rc)
-        *exists = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
+        *exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") != 0;
     PQclear(res);
     return rc;
 }
@@ -187,8 +192,10 @@ static int ensure_table(runner *r, dsql_error *err)
     dsql_error e = DSQL_ERROR_INIT;
     rc = dsql__ddl_run(r->conn, sql, &e);
     /* Two runners creating it at once on PostgreSQL: the loser's IF NOT EXISTS can still
-     * meet the winner's catalog row (23505); the table is there either way. */
-    if (rc == DSQL_ECONSTRAINT && !table_exists(r, &exists, err) && exists)
+     * meet the winner's catalog rows (23505, or 42710 "type ... already exists"); the table
+     * is there either way. */
+    if (rc && rc != DSQL_ECONNLOST && rc != DSQL_ETIMEOUT && !table_exists(r, &exists, err) &&
+        exists)
         return DSQL_OK;
     if (rc) {
         if (err)
@@ -286,8 +293,12 @@ static int dml_fn(dsql_conn *conn, void *ctx, dsql_error *err)
         if (rc)
             return rc;
     }
-    /* a backfill run records no step: the statement runs again until it changes nothing */
-    return record_step(b->r, conn, b->backfill ? b->first : b->first + b->count, true, err);
+    /* A backfill run writes nothing else: its transaction keeps the whole row cap for the
+     * statement, which runs again until it changes nothing (a run done twice is harmless).
+     * A group records its progress with its rows, so it commits exactly once. */
+    if (b->backfill)
+        return DSQL_OK;
+    return record_step(b->r, conn, b->first + b->count, true, err);
 }
 
 static const char *text_of(const runner *r, size_t i, char **pg)
@@ -339,9 +350,10 @@ static int run_dml(runner *r, size_t first, size_t count, bool backfill, dsql_er
         } else if (rc == DSQL_ELIMIT && dsql__is_row_limit(err)) {
             char m[sizeof err->message];
             snprintf(m, sizeof m,
-                     "%.300s (one statement changes more than 3,000 rows: make it a backfill - "
-                     "'-- dsql:backfill' before it, each run bounded by a LIMIT of at most "
-                     "3,000 and changing no row once done; see docs/migrations.md)",
+                     "%.160s (over 2,999 rows in one statement - the cap is 3,000 a transaction, "
+                     "one of them the migration's progress record: make it a backfill, "
+                     "'-- dsql:backfill' before it, each run bounded by LIMIT <= 3000 and changing "
+                     "no row once done; see docs/migrations.md)",
                      err->message);
             snprintf(err->message, sizeof err->message, "%s", m);
         }
@@ -356,7 +368,8 @@ static int run_dml(runner *r, size_t first, size_t count, bool backfill, dsql_er
                                     (unsigned long long)max, (unsigned long long)total);
                 break;
             }
-            if ((rc = dsql_conn_transaction(r->conn, dml_fn, &b, NULL, NULL, err)))
+            if ((rc = dsql_conn_transaction(r->conn, dml_fn, &b, NULL, NULL, err)) ||
+                (rc = heartbeat(r, err)))
                 break;
             r->rep->transactions++;
             total += b.rows;
@@ -570,8 +583,15 @@ static int up_one(runner *r, const dsql_migration *m, dsql_error *err)
         row w;
         if ((rc = read_row(r, m->version, &w, err)))
             return rc;
+        bool was_busy = w.found && !strcmp(w.state, ST_RUNNING) && w.idle_ms <= lease;
         if ((rc = wait_other(r, &w, err)))
             return rc;
+        if (was_busy && !strcmp(w.state, ST_FAILED))
+            return dsql_error_set(err, DSQL_ESERVER,
+                                  "migration %s (%s) failed in the runner that applied it while "
+                                  "this one waited, at statement %zu: %s. Fix it and run up again: "
+                                  "it resumes there",
+                                  m->version, m->name, w.step + 1, w.error);
         bool won = false;
         char sql[512];
         if (!w.found) {

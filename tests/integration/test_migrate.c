@@ -293,7 +293,7 @@ static void changed_and_bad_input(void **state)
         if (t->dsql) {
             assert_int_equal(rc, DSQL_ELIMIT);
             assert_non_null(strstr(err.message, "migration 30 (big): up statement 1 of 1: "));
-            assert_non_null(strstr(err.message, "make it a backfill - '-- dsql:backfill' before "
+            assert_non_null(strstr(err.message, "make it a backfill, '-- dsql:backfill' before "
                                                 "it"));
             assert_int_equal(pg_long(t->pg, "SELECT count(*) FROM users WHERE name LIKE 'b%'"), 0);
         } else {
@@ -412,7 +412,7 @@ static void claims(void **state)
         char sql[256];
         snprintf(sql, sizeof sql,
                  "UPDATE dsql_migrations SET prefix = '%s', heartbeat_at = now() - interval "
-                 "'2 hours' WHERE version = '20260102000000'",
+                 "'6 hours' WHERE version = '20260102000000'",
                  prefix);
         pg_ok(t->pg, sql);
         pg_ok(t->pg, "ALTER TABLE users ADD COLUMN flag int"); /* what statement 1 did */
@@ -493,12 +493,65 @@ static void two_runners(void **state)
     }
 }
 
+/* A migration that fails while another runner waits for it: the waiting one reports the
+ * failure and does not run it again. */
+static const dsql_migration_step bad[] = {{.sql = "CREATE TABLE runs (id uuid PRIMARY KEY, "
+                                                  "m int NOT NULL)"},
+                                          {.sql = "INSERT INTO runs VALUES (gen_random_uuid(), 1)"},
+                                          {.sql = "SELECT pg_sleep(0.5)"},
+                                          {.sql = "INSERT INTO runs_missing VALUES (1)"}};
+static const dsql_migration bad_m = {.version = "7", .name = "bad", .up = bad, .n_up = 4};
+
+static void *bad_runner_main(void *p)
+{
+    runner_arg *a = p;
+    dsql_pool *pool = open_pool(a->t);
+    pthread_barrier_wait(a->go);
+    a->rc = dsql_migrate_up(pool, &bad_m, 1, NULL, &a->rep, &a->err);
+    dsql_pool_close(pool);
+    return NULL;
+}
+
+static void two_runners_failure(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        target *t = &targets[i];
+        reset(t);
+        dsql_migrate_report rep;
+        up_ok(t, base, 1, NULL, &rep); /* the table exists: both runners start at the claim */
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        runner_arg a[2] = {{.t = t, .go = &go}, {.t = t, .go = &go}};
+        pthread_t th[2];
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(pthread_create(&th[k], NULL, bad_runner_main, &a[k]), 0);
+        for (int k = 0; k < 2; k++)
+            pthread_join(th[k], NULL);
+        pthread_barrier_destroy(&go);
+        int ran = a[0].rep.failed_step ? 0 : 1, waited = 1 - ran;
+        assert_int_equal(a[ran].rc, DSQL_ESERVER);
+        assert_int_equal(a[ran].rep.failed_step, 4);
+        assert_string_equal(a[ran].err.sqlstate, "42P01");
+        assert_int_equal(a[waited].rc, DSQL_ESERVER);
+        assert_int_equal(a[waited].rep.failed_step, 0);
+        assert_non_null(strstr(a[waited].err.message,
+                               "migration 7 (bad) failed in the runner that applied it while this "
+                               "one waited, at statement 4: migration 7 (bad): up statement 4 of "
+                               "4: relation \"runs_missing\" does not exist. Fix it and run up "
+                               "again: it resumes there"));
+        assert_int_equal(pg_long(t->pg, "SELECT count(*) FROM runs"), 1);
+        assert_text(t->pg, "SELECT state || ' ' || step FROM dsql_migrations WHERE version = '7'",
+                    "failed 3");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(apply_status_down), cmocka_unit_test(changed_and_bad_input),
         cmocka_unit_test(failing_resumed),   cmocka_unit_test(claims),
-        cmocka_unit_test(two_runners),
+        cmocka_unit_test(two_runners),       cmocka_unit_test(two_runners_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
