@@ -47,6 +47,8 @@ static void migrate_usage(FILE *out)
         "  --force         up: apply migrations even when dsql lint has findings in them\n"
         "  --table NAME    the table of applied migrations (default: dsql_migrations)\n"
         "  --wait SECONDS  how long to wait for another runner's migration (default 600)\n"
+        "  --lease SECONDS a claim with no progress for this long belongs to a runner that\n"
+        "                  died, and is taken over (default 18000: 5 hours)\n"
         "\n"
         "Exit status: 0 done (status: nothing failed or changed), 1 a migration failed, lint\n"
         "findings, or status shows a failed / changed migration, 2 usage error or unreadable\n"
@@ -182,7 +184,7 @@ static int print_plan(const dsql_migration *m, bool down, size_t from)
 typedef struct opts {
     const char *dir, *to, *table;
     bool dry_run, force;
-    long wait_s;
+    long wait_s, lease_s;
 } opts;
 
 /* Lints the parts that would run; the number of findings (printed to stderr). */
@@ -223,6 +225,7 @@ static int do_run(const char *sub, const opts *o, const cli_migset *set, dsql_co
     mo.table = o->table;
     mo.target = o->to;
     mo.wait_ms = o->wait_s * 1000;
+    mo.lease_ms = o->lease_s * 1000;
     mo.on_progress = on_progress;
     dsql_error err = DSQL_ERROR_INIT;
     dsql_migration_status *st = NULL;
@@ -358,13 +361,14 @@ static int do_run(const char *sub, const opts *o, const cli_migset *set, dsql_co
 
 int cmd_migrate(int argc, char **argv)
 {
-    enum { OPT_DIR = 2000, OPT_TO, OPT_DRY, OPT_FORCE, OPT_TABLE, OPT_WAIT };
+    enum { OPT_DIR = 2000, OPT_TO, OPT_DRY, OPT_FORCE, OPT_TABLE, OPT_WAIT, OPT_LEASE };
     static const struct option lopts[] = {{"dir", required_argument, NULL, OPT_DIR},
                                           {"to", required_argument, NULL, OPT_TO},
                                           {"dry-run", no_argument, NULL, OPT_DRY},
                                           {"force", no_argument, NULL, OPT_FORCE},
                                           {"table", required_argument, NULL, OPT_TABLE},
                                           {"wait", required_argument, NULL, OPT_WAIT},
+                                          {"lease", required_argument, NULL, OPT_LEASE},
                                           {"help", no_argument, NULL, 'h'},
                                           CLI_CONN_LONG_OPTIONS,
                                           {0}};
@@ -408,17 +412,22 @@ int cmd_migrate(int argc, char **argv)
         case OPT_TABLE:
             o.table = optarg;
             break;
-        case OPT_WAIT: {
+        case OPT_WAIT:
+        case OPT_LEASE: {
             char *end;
-            o.wait_s = strtol(optarg, &end, 10);
-            if (*end || o.wait_s < 1 || o.wait_s > 86400) {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 86400) {
                 cli_error("migrate",
-                          "--wait must be a whole number of seconds from 1 to 86400, "
+                          "--%s must be a whole number of seconds from 1 to 86400, "
                           "not '%s'",
-                          optarg);
+                          c == OPT_WAIT ? "wait" : "lease", optarg);
                 free(flags.conninfo);
                 return 2;
             }
+            if (c == OPT_WAIT)
+                o.wait_s = v;
+            else
+                o.lease_s = v;
             break;
         }
         case 'h':

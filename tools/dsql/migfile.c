@@ -201,13 +201,13 @@ static bool split_name(const char *file, char **version, char **name)
     return *version && *name;
 }
 
-bool cli_migset_load(const char *dir, bool missing_ok, cli_migset *set)
+bool cli_migset_load(const char *dir, bool names_only, cli_migset *set)
 {
     memset(set, 0, sizeof *set);
     struct dirent **names = NULL;
     int nn = scandir(dir, &names, sql_file, by_name);
     if (nn < 0) {
-        if (errno == ENOENT && missing_ok)
+        if (errno == ENOENT && names_only)
             return true;
         cli_error("migrate", "%s: cannot read the migrations directory: %s", dir, strerror(errno));
         return false;
@@ -246,6 +246,8 @@ bool cli_migset_load(const char *dir, bool missing_ok, cli_migset *set)
         m->version = version;
         m->name = name;
         m->source = f->path;
+        if (names_only)
+            continue;
         char why[256];
         if (!cli_read_file(f->path, &f->text, &f->len, why, sizeof why)) {
             cli_error("migrate", "%s: cannot read: %s", f->path, why);

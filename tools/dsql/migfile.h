@@ -27,9 +27,9 @@ typedef struct cli_migset {
 
 /* Reads every VERSION_NAME.sql of dir. false with the error printed ("dsql migrate: ...")
  * for a directory that cannot be read, a file name that does not follow the pattern, two
- * files with one version, a part marker given twice. A missing directory is an empty set
- * when missing_ok. */
-bool cli_migset_load(const char *dir, bool missing_ok, cli_migset *set);
+ * files with one version, a part marker given twice, an empty up part. names_only (for
+ * create): only the names are read, and a missing directory is an empty set. */
+bool cli_migset_load(const char *dir, bool names_only, cli_migset *set);
 void cli_migset_free(cli_migset *set);
 
 #endif
