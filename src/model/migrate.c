@@ -41,6 +41,7 @@ typedef struct row {
 } row;
 
 typedef struct runner {
+    dsql_db *db;
     dsql_conn *conn;
     const dsql_migrate_options *o;
     char table[80]; /* quoted */
@@ -496,10 +497,26 @@ static int failed(runner *r, size_t k, int rc, dsql_error *err)
     snprintf(msg, sizeof msg, "%s", err ? err->message : dsql_status_name(rc));
     const char *v[] = {
         r->down ? ST_REVERT_FAILED : ST_FAILED, step, prefix, msg, r->m->version, r->owner};
+    /* The connection may be what failed: a pool lends another one for the record. */
     PGresult *res = NULL;
-    if (dsql_conn_ok(r->conn))
-        q(r, sql, 6, v, &res, &e);
+    dsql_conn *used = r->conn, *spare = NULL;
+    if (!dsql_conn_ok(r->conn) && dsql__db_pool(r->db) &&
+        dsql__db_acquire(r->db, &spare, &e) == DSQL_OK)
+        r->conn = spare;
+    bool recorded =
+        dsql_conn_ok(r->conn) && q(r, sql, 6, v, &res, &e) == DSQL_OK && affected(res) == 1;
     PQclear(res);
+    if (spare)
+        dsql__db_release(r->db, spare);
+    r->conn = used;
+    if (!recorded && err) {
+        size_t len = strlen(err->message);
+        snprintf(err->message + len, sizeof err->message - len,
+                 "; the failure could not be recorded (%.60s): the migration stays claimed by "
+                 "this runner until its lease ends (run up with a short lease once no runner "
+                 "is on it)",
+                 e.message[0] ? e.message : "the connection is gone");
+    }
     return rc;
 }
 
@@ -793,7 +810,7 @@ static int with_runner(dsql_db *db, const char *fn, const dsql_migration *migs, 
 {
     static const dsql_migrate_options defaults = DSQL_MIGRATE_OPTIONS_INIT;
     dsql_migrate_report scratch;
-    runner r = {.o = opts ? opts : &defaults, .rep = report ? report : &scratch};
+    runner r = {.db = db, .o = opts ? opts : &defaults, .rep = report ? report : &scratch};
     memset(r.rep, 0, sizeof *r.rep);
     int rc = dsql_migrations_check(migs, n, err);
     if (!rc)
