@@ -1,6 +1,6 @@
 /*
- * The migration runner (dsql/migrate.h): the table of migrations, claims, resuming, and
- * each statement run the way Aurora DSQL accepts it.
+ * The migration runner (dsql/migrate.h): claims, resuming, and each statement run the way
+ * Aurora DSQL accepts it (the table itself and status: migrate_table.c).
  *
  * Exactly once, without locks: a runner claims a migration by inserting its row (or by
  * moving a failed row to running); DSQL's optimistic concurrency lets one of two racing
@@ -20,43 +20,8 @@
 
 #include "model/migrate.h"
 
-#define DEFAULT_TABLE      "dsql_migrations"
-#define DEFAULT_WAIT_MS    600000
-#define DEFAULT_LEASE_MS   18000000 /* 5 h: longer than an index job is waited for (4 h) */
-#define DEFAULT_MAX_CHUNKS 1000000
-
-/* States in the table. */
-#define ST_RUNNING       "running"
-#define ST_APPLIED       "applied"
-#define ST_FAILED        "failed"
-#define ST_REVERTING     "reverting"
-#define ST_REVERT_FAILED "revert_failed"
-
-typedef struct row {
-    bool found;
-    char version[33], name[201], checksum[65], state[16], prefix[65], owner[129];
-    char applied_at[40], error[1001];
-    size_t step;
-    int64_t duration_ms, idle_ms; /* idle_ms: since the claim's last progress */
-} row;
-
-typedef struct runner {
-    dsql_db *db;
-    dsql_conn *conn;
-    const dsql_migrate_options *o;
-    char table[80]; /* quoted */
-    char owner[96];
-    bool is_dsql;
-    dsql_migrate_report *rep;
-    /* the migration being run */
-    const dsql_migration *m;
-    const dsql_migration_step *steps;
-    size_t n;
-    bool down;
-} runner;
-
-static void progress(const runner *r, const char *fmt, ...) DSQL_PRINTF(2, 3);
-static void progress(const runner *r, const char *fmt, ...)
+static void progress(const dsql__mig_runner *r, const char *fmt, ...) DSQL_PRINTF(2, 3);
+static void progress(const dsql__mig_runner *r, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -68,142 +33,11 @@ static void progress(const runner *r, const char *fmt, ...)
     dsql__conn_log(r->conn, DSQL_LOG_INFO, "migrate: %s", line);
 }
 
-/* ---- statements on the table ---- */
-
-/* One statement with text parameters (NULL = SQL NULL) in autocommit, OCC retried. */
-static int q(runner *r, const char *sql, int n, const char *const *vals, PGresult **out,
-             dsql_error *err)
-{
-    dsql__params p = DSQL__PARAMS_INIT;
-    for (int i = 0; i < n; i++)
-        dsql__params_add(&p, vals[i], 0, 0);
-    int rc = p.oom ? dsql__params_error(&p, err) : dsql__exec_retry(r->conn, sql, &p, out, err);
-    dsql__params_free(&p);
-    return rc;
-}
-
 /* The same inside the caller's transaction (its runner retries). */
 static int q_tx(dsql_conn *conn, const char *sql, int n, const char *const *vals, PGresult **out,
                 dsql_error *err)
 {
     return dsql__conn_exec(conn, sql, n, vals, NULL, NULL, 0, out, err);
-}
-
-static uint64_t affected(PGresult *res)
-{
-    const char *t = res ? PQcmdTuples(res) : "";
-    return *t ? strtoull(t, NULL, 10) : 0;
-}
-
-static const char ROW_COLUMNS[] =
-    "version, name, checksum, state, step, prefix, coalesce(owner, ''), "
-    "coalesce(to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
-    "coalesce(duration_ms, -1), coalesce(error, ''), "
-    "coalesce((extract(epoch FROM now() - heartbeat_at) * 1000)::bigint, 0)";
-
-/* A bounded copy (truncated at size - 1 bytes). */
-static void cpy(char *dst, size_t size, const char *src)
-{
-    size_t n = strnlen(src, size - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static void row_from(PGresult *res, int i, row *w)
-{
-    memset(w, 0, sizeof *w);
-    w->found = true;
-    cpy(w->version, sizeof w->version, PQgetvalue(res, i, 0));
-    cpy(w->name, sizeof w->name, PQgetvalue(res, i, 1));
-    cpy(w->checksum, sizeof w->checksum, PQgetvalue(res, i, 2));
-    cpy(w->state, sizeof w->state, PQgetvalue(res, i, 3));
-    w->step = (size_t)strtoull(PQgetvalue(res, i, 4), NULL, 10);
-    cpy(w->prefix, sizeof w->prefix, PQgetvalue(res, i, 5));
-    cpy(w->owner, sizeof w->owner, PQgetvalue(res, i, 6));
-    cpy(w->applied_at, sizeof w->applied_at, PQgetvalue(res, i, 7));
-    w->duration_ms = strtoll(PQgetvalue(res, i, 8), NULL, 10);
-    cpy(w->error, sizeof w->error, PQgetvalue(res, i, 9));
-    w->idle_ms = strtoll(PQgetvalue(res, i, 10), NULL, 10);
-}
-
-static int read_row(runner *r, const char *version, row *w, dsql_error *err)
-{
-    char sql[768];
-    snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE version = $1", ROW_COLUMNS, r->table);
-    PGresult *res = NULL;
-    const char *v[] = {version};
-    int rc = q(r, sql, 1, v, &res, err);
-    if (!rc) {
-        if (PQntuples(res) == 1 && PQnfields(res) == 11)
-            row_from(res, 0, w);
-        else
-            memset(w, 0, sizeof *w);
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int table_name(const dsql_migrate_options *o, char *out, size_t size, dsql_error *err)
-{
-    const char *t = o->table ? o->table : DEFAULT_TABLE;
-    size_t n = strlen(t);
-    bool ok = n >= 1 && n <= DSQL__IDENT_MAX && (t[0] == '_' || (t[0] >= 'a' && t[0] <= 'z'));
-    for (size_t i = 0; ok && i < n; i++)
-        ok = t[i] == '_' || (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9');
-    if (!ok)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "migrations table '%s': use 1 to 63 lower-case letters, digits and "
-                              "'_', starting with a letter or '_'",
-                              t);
-    snprintf(out, size, "\"%s\"", t);
-    return DSQL_OK;
-}
-
-/* Whether the table exists (to_regclass reads the catalog only). */
-static int table_exists(runner *r, bool *exists, dsql_error *err)
-{
-    PGresult *res = NULL;
-    char name[80];
-    snprintf(name, sizeof name, "%.*s", (int)strlen(r->table) - 2, r->table + 1); /* unquoted */
-    const char *v[] = {name};
-    int rc = q(r,
-               "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
-               "current_schema() AND table_name = $1",
-               1, v, &res, err);
-    if (!rc)
-        *exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") != 0;
-    PQclear(res);
-    return rc;
-}
-
-static int ensure_table(runner *r, dsql_error *err)
-{
-    bool exists = false;
-    int rc = table_exists(r, &exists, err);
-    if (rc || exists)
-        return rc;
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS %s (version varchar(32) PRIMARY KEY, "
-             "name varchar(200) NOT NULL, checksum varchar(64) NOT NULL, "
-             "state varchar(16) NOT NULL, step integer NOT NULL, prefix varchar(64) NOT NULL, "
-             "owner varchar(128), claimed_at timestamptz, heartbeat_at timestamptz, "
-             "applied_at timestamptz, duration_ms bigint, error varchar(1000))",
-             r->table);
-    dsql_error e = DSQL_ERROR_INIT;
-    rc = dsql__ddl_run(r->conn, sql, &e);
-    /* Two runners creating it at once on PostgreSQL: the loser's IF NOT EXISTS can still
-     * meet the winner's catalog rows (23505, or 42710 "type ... already exists"); the table
-     * is there either way. */
-    if (rc && rc != DSQL_ECONNLOST && rc != DSQL_ETIMEOUT && !table_exists(r, &exists, err) &&
-        exists)
-        return DSQL_OK;
-    if (rc) {
-        if (err)
-            *err = e;
-        dsql__err_prefix(err, "creating the migrations table %s", r->table);
-    }
-    return rc;
 }
 
 /* ---- claims ---- */
@@ -219,18 +53,18 @@ static void make_owner(char *out, size_t size)
 }
 
 /* A statement on this runner's row, guarded by the claim; *won: one row changed. */
-static int claim_update(runner *r, const char *sql, int n, const char *const *v, bool *won,
-                        dsql_error *err)
+static int claim_update(dsql__mig_runner *r, const char *sql, int n, const char *const *v,
+                        bool *won, dsql_error *err)
 {
     PGresult *res = NULL;
-    int rc = q(r, sql, n, v, &res, err);
-    *won = !rc && affected(res) == 1;
+    int rc = dsql__mig_q(r, sql, n, v, &res, err);
+    *won = !rc && dsql__mig_affected(res) == 1;
     PQclear(res);
     return rc;
 }
 
 /* The claim still ours: touched, or DSQL_ESTALE. */
-static int heartbeat(runner *r, dsql_error *err)
+static int heartbeat(dsql__mig_runner *r, dsql_error *err)
 {
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -248,7 +82,7 @@ static int heartbeat(runner *r, dsql_error *err)
 }
 
 /* Progress after statement k (DDL and OTHER: in autocommit, after the statement). */
-static int record_step(runner *r, dsql_conn *conn, size_t k, bool in_tx, dsql_error *err)
+static int record_step(dsql__mig_runner *r, dsql_conn *conn, size_t k, bool in_tx, dsql_error *err)
 {
     char prefix[65], step[24], sql[256];
     int rc = dsql__mig_prefix(r->steps, k, prefix, err);
@@ -261,8 +95,8 @@ static int record_step(runner *r, dsql_conn *conn, size_t k, bool in_tx, dsql_er
              r->table);
     const char *v[] = {step, prefix, r->m->version, r->owner};
     PGresult *res = NULL;
-    rc = in_tx ? q_tx(conn, sql, 4, v, &res, err) : q(r, sql, 4, v, &res, err);
-    if (!rc && affected(res) != 1)
+    rc = in_tx ? q_tx(conn, sql, 4, v, &res, err) : dsql__mig_q(r, sql, 4, v, &res, err);
+    if (!rc && dsql__mig_affected(res) != 1)
         rc = dsql_error_set(err, DSQL_ESTALE,
                             "migration %s (%s): this runner's claim was taken over by another "
                             "runner while statement %zu ran; %s",
@@ -275,7 +109,7 @@ static int record_step(runner *r, dsql_conn *conn, size_t k, bool in_tx, dsql_er
 /* ---- running statements ---- */
 
 typedef struct dml_body {
-    runner *r;
+    dsql__mig_runner *r;
     size_t first, count; /* statements [first, first + count) */
     bool backfill;
     uint64_t rows;
@@ -289,7 +123,7 @@ static int dml_fn(dsql_conn *conn, void *ctx, dsql_error *err)
     for (size_t i = 0; i < b->count; i++) {
         PGresult *res = NULL;
         int rc = dsql__conn_exec(conn, b->texts[i], 0, NULL, NULL, NULL, 0, &res, err);
-        b->rows += rc ? 0 : affected(res);
+        b->rows += rc ? 0 : dsql__mig_affected(res);
         PQclear(res);
         if (rc)
             return rc;
@@ -302,7 +136,7 @@ static int dml_fn(dsql_conn *conn, void *ctx, dsql_error *err)
     return record_step(b->r, conn, b->first + b->count, true, err);
 }
 
-static const char *text_of(const runner *r, size_t i, char **pg)
+static const char *text_of(const dsql__mig_runner *r, size_t i, char **pg)
 {
     if (r->is_dsql)
         return r->steps[i].sql;
@@ -310,7 +144,7 @@ static const char *text_of(const runner *r, size_t i, char **pg)
     return *pg;
 }
 
-static int run_dml(runner *r, size_t first, size_t count, bool backfill, dsql_error *err)
+static int run_dml(dsql__mig_runner *r, size_t first, size_t count, bool backfill, dsql_error *err)
 {
     char *texts[64];
     if (count > DSQL__ARRAY_LEN(texts)) { /* a long run of DML: in pieces of 64 */
@@ -360,7 +194,8 @@ static int run_dml(runner *r, size_t first, size_t count, bool backfill, dsql_er
         }
     }
     if (!rc && backfill) {
-        uint64_t max = r->o->max_chunks ? r->o->max_chunks : DEFAULT_MAX_CHUNKS, total = 0;
+        uint64_t max = r->o->max_chunks ? r->o->max_chunks : DSQL__MIG_DEFAULT_MAX_CHUNKS,
+                 total = 0;
         for (uint64_t run = 1;; run++) {
             if (run > max) {
                 rc = dsql_error_set(err, DSQL_ELIMIT,
@@ -392,7 +227,7 @@ static int run_dml(runner *r, size_t first, size_t count, bool backfill, dsql_er
     return rc;
 }
 
-static int run_alone(runner *r, size_t i, dsql_step_kind kind, dsql_error *err)
+static int run_alone(dsql__mig_runner *r, size_t i, dsql_step_kind kind, dsql_error *err)
 {
     int rc = heartbeat(r, err);
     if (rc)
@@ -418,7 +253,7 @@ static int run_alone(runner *r, size_t i, dsql_step_kind kind, dsql_error *err)
 
 /* Runs statements [from, n) of the part, group by group. *failed_at: the statement (0-based)
  * of the failure. */
-static int run_steps(runner *r, size_t from, size_t *failed_at, dsql_error *err)
+static int run_steps(dsql__mig_runner *r, size_t from, size_t *failed_at, dsql_error *err)
 {
     dsql_migrate_group *groups = calloc(r->n ? r->n : 1, sizeof *groups);
     if (!groups)
@@ -454,9 +289,9 @@ static int run_steps(runner *r, size_t from, size_t *failed_at, dsql_error *err)
             rc = run_alone(r, grp.first, grp.kind, err);
         if (rc && grp.kind == DSQL_STEP_DML && grp.count > 1) {
             /* which statement: the row's step says how far the group got */
-            row w;
+            dsql__mig_row w;
             dsql_error e2 = DSQL_ERROR_INIT;
-            if (!read_row(r, r->m->version, &w, &e2) && w.found && w.step >= grp.first)
+            if (!dsql__mig_read_row(r, r->m->version, &w, &e2) && w.found && w.step >= grp.first)
                 *failed_at = w.step;
         }
     }
@@ -467,7 +302,7 @@ static int run_steps(runner *r, size_t from, size_t *failed_at, dsql_error *err)
 /* ---- one migration ---- */
 
 /* Records the failure (best effort: the connection may be gone) and names the statement. */
-static int failed(runner *r, size_t k, int rc, dsql_error *err)
+static int failed(dsql__mig_runner *r, size_t k, int rc, dsql_error *err)
 {
     const dsql_migration_step *s = &r->steps[k < r->n ? k : r->n - 1];
     char where[256];
@@ -495,16 +330,20 @@ static int failed(runner *r, size_t k, int rc, dsql_error *err)
              r->table);
     char msg[1001];
     snprintf(msg, sizeof msg, "%s", err ? err->message : dsql_status_name(rc));
-    const char *v[] = {
-        r->down ? ST_REVERT_FAILED : ST_FAILED, step, prefix, msg, r->m->version, r->owner};
+    const char *v[] = {r->down ? DSQL__MIG_ST_REVERT_FAILED : DSQL__MIG_ST_FAILED,
+                       step,
+                       prefix,
+                       msg,
+                       r->m->version,
+                       r->owner};
     /* The connection may be what failed: a pool lends another one for the record. */
     PGresult *res = NULL;
     dsql_conn *used = r->conn, *spare = NULL;
     if (!dsql_conn_ok(r->conn) && dsql__db_pool(r->db) &&
         dsql__db_acquire(r->db, &spare, &e) == DSQL_OK)
         r->conn = spare;
-    bool recorded =
-        dsql_conn_ok(r->conn) && q(r, sql, 6, v, &res, &e) == DSQL_OK && affected(res) == 1;
+    bool recorded = dsql_conn_ok(r->conn) && dsql__mig_q(r, sql, 6, v, &res, &e) == DSQL_OK &&
+                    dsql__mig_affected(res) == 1;
     PQclear(res);
     if (spare)
         dsql__db_release(r->db, spare);
@@ -521,19 +360,20 @@ static int failed(runner *r, size_t k, int rc, dsql_error *err)
 }
 
 /* Waits while another runner holds the row; *w: the row as last read. */
-static int wait_other(runner *r, row *w, dsql_error *err)
+static int wait_other(dsql__mig_runner *r, dsql__mig_row *w, dsql_error *err)
 {
-    int64_t wait_ms = r->o->wait_ms ? r->o->wait_ms : DEFAULT_WAIT_MS;
-    int64_t lease = r->o->lease_ms ? r->o->lease_ms : DEFAULT_LEASE_MS;
+    int64_t wait_ms = r->o->wait_ms ? r->o->wait_ms : DSQL__MIG_DEFAULT_WAIT_MS;
+    int64_t lease = r->o->lease_ms ? r->o->lease_ms : DSQL__MIG_DEFAULT_LEASE_MS;
     int64_t deadline = dsql__mono_ms() + wait_ms, delay = 100;
     bool said = false;
     for (;;) {
-        bool busy = !strcmp(w->state, ST_RUNNING) || !strcmp(w->state, ST_REVERTING);
+        bool busy =
+            !strcmp(w->state, DSQL__MIG_ST_RUNNING) || !strcmp(w->state, DSQL__MIG_ST_REVERTING);
         if (!w->found || !busy || w->idle_ms > lease)
             return DSQL_OK;
         if (!said) {
             progress(r, "%s_%s is being %s by another runner (%s): waiting", w->version, w->name,
-                     strcmp(w->state, ST_RUNNING) ? "reverted" : "applied", w->owner);
+                     strcmp(w->state, DSQL__MIG_ST_RUNNING) ? "reverted" : "applied", w->owner);
             said = true;
         }
         int64_t left = deadline - dsql__mono_ms();
@@ -544,18 +384,18 @@ static int wait_other(runner *r, row *w, dsql_error *err)
                                   "runner that died is taken over once its claim is older than "
                                   "the lease (%lld s)",
                                   w->version, w->name,
-                                  strcmp(w->state, ST_RUNNING) ? "reverted" : "applied", w->owner,
-                                  w->step + 1, (long long)(w->idle_ms / 1000),
+                                  strcmp(w->state, DSQL__MIG_ST_RUNNING) ? "reverted" : "applied",
+                                  w->owner, w->step + 1, (long long)(w->idle_ms / 1000),
                                   (long long)(wait_ms / 1000), (long long)(lease / 1000));
         dsql__sleep_ms(delay < left ? delay : left);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
-        int rc = read_row(r, r->m->version, w, err);
+        int rc = dsql__mig_read_row(r, r->m->version, w, err);
         if (rc)
             return rc;
     }
 }
 
-static int check_prefix(runner *r, const row *w, dsql_error *err)
+static int check_prefix(dsql__mig_runner *r, const dsql__mig_row *w, dsql_error *err)
 {
     if (w->step > r->n)
         return dsql_error_set(err, DSQL_EINVAL,
@@ -579,7 +419,7 @@ static int check_prefix(runner *r, const row *w, dsql_error *err)
 }
 
 /* Applies one migration (claim, run, record). *skip: found applied already. */
-static int up_one(runner *r, const dsql_migration *m, dsql_error *err)
+static int up_one(dsql__mig_runner *r, const dsql_migration *m, dsql_error *err)
 {
     r->m = m;
     r->steps = m->up;
@@ -591,19 +431,19 @@ static int up_one(runner *r, const dsql_migration *m, dsql_error *err)
         rc = dsql__mig_prefix(m->up, 0, prefix0, err);
     if (rc)
         return rc;
-    int64_t lease = r->o->lease_ms ? r->o->lease_ms : DEFAULT_LEASE_MS;
+    int64_t lease = r->o->lease_ms ? r->o->lease_ms : DSQL__MIG_DEFAULT_LEASE_MS;
     for (int round = 0;; round++) {
         if (round > 20)
             return dsql_error_set(err, DSQL_ECONFLICT,
                                   "migration %s (%s): could not claim it after %d attempts",
                                   m->version, m->name, round);
-        row w;
-        if ((rc = read_row(r, m->version, &w, err)))
+        dsql__mig_row w;
+        if ((rc = dsql__mig_read_row(r, m->version, &w, err)))
             return rc;
-        bool was_busy = w.found && !strcmp(w.state, ST_RUNNING) && w.idle_ms <= lease;
+        bool was_busy = w.found && !strcmp(w.state, DSQL__MIG_ST_RUNNING) && w.idle_ms <= lease;
         if ((rc = wait_other(r, &w, err)))
             return rc;
-        if (was_busy && !strcmp(w.state, ST_FAILED))
+        if (was_busy && !strcmp(w.state, DSQL__MIG_ST_FAILED))
             return dsql_error_set(err, DSQL_ESERVER,
                                   "migration %s (%s) failed in the runner that applied it while "
                                   "this one waited, at statement %zu: %s. Fix it and run up again: "
@@ -628,7 +468,7 @@ static int up_one(runner *r, const dsql_migration *m, dsql_error *err)
                 return rc;
             }
             w.step = 0;
-        } else if (!strcmp(w.state, ST_APPLIED)) {
+        } else if (!strcmp(w.state, DSQL__MIG_ST_APPLIED)) {
             if (strcmp(w.checksum, sum))
                 return dsql_error_set(
                     err, DSQL_EINVAL,
@@ -639,7 +479,7 @@ static int up_one(runner *r, const dsql_migration *m, dsql_error *err)
                     m->version, m->name, w.checksum, sum);
             r->rep->already++;
             return DSQL_OK;
-        } else if (!strcmp(w.state, ST_FAILED)) {
+        } else if (!strcmp(w.state, DSQL__MIG_ST_FAILED)) {
             if ((rc = check_prefix(r, &w, err)))
                 return rc;
             snprintf(sql, sizeof sql,
@@ -654,7 +494,7 @@ static int up_one(runner *r, const dsql_migration *m, dsql_error *err)
                 progress(r, "resuming %s_%s at statement %zu of %zu (failed there before: %s)",
                          m->version, m->name, w.step + 1, r->n, w.error);
             }
-        } else if (!strcmp(w.state, ST_RUNNING) && w.idle_ms > lease) {
+        } else if (!strcmp(w.state, DSQL__MIG_ST_RUNNING) && w.idle_ms > lease) {
             if ((rc = check_prefix(r, &w, err)))
                 return rc;
             snprintf(sql, sizeof sql,
@@ -709,7 +549,7 @@ static int up_one(runner *r, const dsql_migration *m, dsql_error *err)
     }
 }
 
-static int down_one(runner *r, const dsql_migration *m, dsql_error *err)
+static int down_one(dsql__mig_runner *r, const dsql_migration *m, dsql_error *err)
 {
     r->m = m;
     r->steps = m->down;
@@ -724,15 +564,15 @@ static int down_one(runner *r, const dsql_migration *m, dsql_error *err)
             return dsql_error_set(err, DSQL_ECONFLICT,
                                   "migration %s (%s): could not claim it after %d attempts",
                                   m->version, m->name, round);
-        row w;
-        if ((rc = read_row(r, m->version, &w, err)) || (rc = wait_other(r, &w, err)))
+        dsql__mig_row w;
+        if ((rc = dsql__mig_read_row(r, m->version, &w, err)) || (rc = wait_other(r, &w, err)))
             return rc;
         if (!w.found)
             return DSQL_OK; /* reverted by another runner meanwhile */
         bool won = false;
         char sql[512];
         size_t from = 0;
-        if (!strcmp(w.state, ST_APPLIED)) {
+        if (!strcmp(w.state, DSQL__MIG_ST_APPLIED)) {
             snprintf(sql, sizeof sql,
                      "UPDATE %s SET state = 'reverting', step = 0, prefix = $1, owner = $2, "
                      "claimed_at = now(), heartbeat_at = now(), error = NULL "
@@ -740,7 +580,8 @@ static int down_one(runner *r, const dsql_migration *m, dsql_error *err)
                      r->table);
             const char *v[] = {prefix0, r->owner, m->version};
             rc = claim_update(r, sql, 3, v, &won, err);
-        } else if (!strcmp(w.state, ST_REVERT_FAILED) || !strcmp(w.state, ST_REVERTING)) {
+        } else if (!strcmp(w.state, DSQL__MIG_ST_REVERT_FAILED) ||
+                   !strcmp(w.state, DSQL__MIG_ST_REVERTING)) {
             if ((rc = check_prefix(r, &w, err)))
                 return rc;
             snprintf(sql, sizeof sql,
@@ -781,28 +622,7 @@ static int down_one(runner *r, const dsql_migration *m, dsql_error *err)
 
 /* ---- the calls ---- */
 
-static int by_version(const void *a, const void *b)
-{
-    const dsql_migration *x = *(const dsql_migration *const *)a;
-    const dsql_migration *y = *(const dsql_migration *const *)b;
-    return dsql__mig_version_cmp(x->version, y->version);
-}
-
-/* Sorted pointers to the definitions (new, free()). */
-static const dsql_migration **sorted(const dsql_migration *migs, size_t n, dsql_error *err)
-{
-    const dsql_migration **s = malloc((n ? n : 1) * sizeof *s);
-    if (!s) {
-        dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        s[i] = &migs[i];
-    qsort(s, n, sizeof *s, by_version);
-    return s;
-}
-
-typedef int (*run_fn)(runner *r, const dsql_migration **s, size_t n, dsql_error *err);
+typedef int (*run_fn)(dsql__mig_runner *r, const dsql_migration **s, size_t n, dsql_error *err);
 
 static int with_runner(dsql_db *db, const char *fn, const dsql_migration *migs, size_t n,
                        const dsql_migrate_options *opts, dsql_migrate_report *report, run_fn run,
@@ -810,11 +630,12 @@ static int with_runner(dsql_db *db, const char *fn, const dsql_migration *migs, 
 {
     static const dsql_migrate_options defaults = DSQL_MIGRATE_OPTIONS_INIT;
     dsql_migrate_report scratch;
-    runner r = {.db = db, .o = opts ? opts : &defaults, .rep = report ? report : &scratch};
+    dsql__mig_runner r = {
+        .db = db, .o = opts ? opts : &defaults, .rep = report ? report : &scratch};
     memset(r.rep, 0, sizeof *r.rep);
     int rc = dsql_migrations_check(migs, n, err);
     if (!rc)
-        rc = table_name(r.o, r.table, sizeof r.table, err);
+        rc = dsql__mig_table_name(r.o, r.table, sizeof r.table, err);
     if (!rc && r.o->target && strcmp(r.o->target, "0") && !dsql__mig_version_ok(r.o->target))
         rc = dsql_error_set(err, DSQL_EINVAL, "target version '%s' must be 1 to %d digits",
                             r.o->target, DSQL__MIG_VERSION_MAX);
@@ -827,7 +648,7 @@ static int with_runner(dsql_db *db, const char *fn, const dsql_migration *migs, 
                               "%s: the connection is inside a transaction; migrations make their "
                               "own (each DDL statement alone)",
                               fn);
-    const dsql_migration **s = sorted(migs, n, err);
+    const dsql_migration **s = dsql__mig_sorted(migs, n, err);
     if (!s)
         return DSQL_ENOMEM;
     if ((rc = dsql__db_acquire(db, &r.conn, err))) {
@@ -843,17 +664,17 @@ static int with_runner(dsql_db *db, const char *fn, const dsql_migration *migs, 
     return rc;
 }
 
-static int up_run(runner *r, const dsql_migration **s, size_t n, dsql_error *err)
+static int up_run(dsql__mig_runner *r, const dsql_migration **s, size_t n, dsql_error *err)
 {
-    int rc = ensure_table(r, err);
+    int rc = dsql__mig_ensure_table(r, err);
     /* an applied migration that changed stops the run before anything is sent */
     for (size_t i = 0; !rc && i < n; i++) {
-        row w;
+        dsql__mig_row w;
         char sum[65];
-        if ((rc = read_row(r, s[i]->version, &w, err)) ||
+        if ((rc = dsql__mig_read_row(r, s[i]->version, &w, err)) ||
             (rc = dsql_migration_checksum(s[i], sum, err)))
             break;
-        if (w.found && !strcmp(w.state, ST_APPLIED) && strcmp(w.checksum, sum))
+        if (w.found && !strcmp(w.state, DSQL__MIG_ST_APPLIED) && strcmp(w.checksum, sum))
             rc = dsql_error_set(err, DSQL_EINVAL,
                                 "migration %s (%s) is applied, but its statements changed since "
                                 "(checksum %.12s... recorded, %.12s... now): an applied migration "
@@ -868,16 +689,16 @@ static int up_run(runner *r, const dsql_migration **s, size_t n, dsql_error *err
     return rc;
 }
 
-static int down_run(runner *r, const dsql_migration **s, size_t n, dsql_error *err)
+static int down_run(dsql__mig_runner *r, const dsql_migration **s, size_t n, dsql_error *err)
 {
     bool exists = false;
-    int rc = table_exists(r, &exists, err);
+    int rc = dsql__mig_table_exists(r, &exists, err);
     if (rc || !exists)
         return rc;
     char sql[768];
-    snprintf(sql, sizeof sql, "SELECT %s FROM %s", ROW_COLUMNS, r->table);
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s", DSQL__MIG_ROW_COLUMNS, r->table);
     PGresult *res = NULL;
-    if ((rc = q(r, sql, 0, NULL, &res, err))) {
+    if ((rc = dsql__mig_q(r, sql, 0, NULL, &res, err))) {
         PQclear(res);
         return rc;
     }
@@ -888,9 +709,9 @@ static int down_run(runner *r, const dsql_migration **s, size_t n, dsql_error *e
     if (!todo)
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < nrows; i++) {
-        row w;
-        row_from(res, i, &w);
-        if (!strcmp(w.state, ST_FAILED) || !strcmp(w.state, ST_RUNNING))
+        dsql__mig_row w;
+        dsql__mig_row_from(res, i, &w);
+        if (!strcmp(w.state, DSQL__MIG_ST_FAILED) || !strcmp(w.state, DSQL__MIG_ST_RUNNING))
             continue;
         if (r->o->target && dsql__mig_version_cmp(w.version, r->o->target) <= 0)
             continue;
@@ -914,7 +735,7 @@ static int down_run(runner *r, const dsql_migration **s, size_t n, dsql_error *e
     }
     PQclear(res);
     if (!rc && nt) {
-        qsort(todo, nt, sizeof *todo, by_version);
+        qsort(todo, nt, sizeof *todo, dsql__mig_by_version);
         size_t count = r->o->target ? nt : 1;
         for (size_t i = 0; !rc && i < count; i++)
             rc = down_one(r, todo[nt - 1 - i], err);
@@ -934,113 +755,4 @@ int dsql_migrate_down(dsql_db *db, const dsql_migration *migrations, size_t n,
                       dsql_error *err)
 {
     return with_runner(db, "dsql_migrate_down", migrations, n, opts, report, down_run, err);
-}
-
-/* ---- status ---- */
-
-static dsql_migration_state state_of(const row *w, const char *sum)
-{
-    if (!strcmp(w->state, ST_APPLIED))
-        return sum && strcmp(w->checksum, sum) ? DSQL_MIGRATION_CHANGED : DSQL_MIGRATION_APPLIED;
-    if (!strcmp(w->state, ST_FAILED))
-        return DSQL_MIGRATION_FAILED;
-    if (!strcmp(w->state, ST_RUNNING))
-        return DSQL_MIGRATION_RUNNING;
-    return DSQL_MIGRATION_REVERTING;
-}
-
-static void fill(dsql_migration_status *st, const row *w, const dsql_migration *m, const char *sum)
-{
-    memset(st, 0, sizeof *st);
-    cpy(st->version, sizeof st->version, m ? m->version : w->version);
-    cpy(st->name, sizeof st->name, m ? m->name : w->name);
-    st->duration_ms = -1;
-    if (!w || !w->found) {
-        st->state = DSQL_MIGRATION_PENDING;
-        return;
-    }
-    st->state = m ? state_of(w, sum) : DSQL_MIGRATION_UNKNOWN;
-    cpy(st->checksum, sizeof st->checksum, w->checksum);
-    cpy(st->applied_at, sizeof st->applied_at, w->applied_at);
-    st->duration_ms = w->duration_ms;
-    st->step = w->step + 1;
-    cpy(st->error, sizeof st->error, w->error);
-}
-
-int dsql_migrate_status(dsql_db *db, const dsql_migration *migrations, size_t n,
-                        const dsql_migrate_options *opts, dsql_migration_status **out,
-                        size_t *n_out, dsql_error *err)
-{
-    if (!out || !n_out)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_migrate_status: out or n_out is NULL");
-    *out = NULL;
-    *n_out = 0;
-    static const dsql_migrate_options defaults = DSQL_MIGRATE_OPTIONS_INIT;
-    dsql_migrate_report rep;
-    runner r = {.o = opts ? opts : &defaults, .rep = &rep};
-    int rc = dsql_migrations_check(migrations, n, err);
-    if (!rc)
-        rc = table_name(r.o, r.table, sizeof r.table, err);
-    if (rc) {
-        dsql__err_prefix(err, "dsql_migrate_status");
-        return rc;
-    }
-    const dsql_migration **s = sorted(migrations, n, err);
-    if (!s)
-        return DSQL_ENOMEM;
-    if ((rc = dsql__db_acquire(db, &r.conn, err))) {
-        free(s);
-        return rc;
-    }
-    bool exists = false;
-    PGresult *res = NULL;
-    rc = table_exists(&r, &exists, err);
-    if (!rc && exists) {
-        char sql[1024];
-        snprintf(sql, sizeof sql, "SELECT %s FROM %s", ROW_COLUMNS, r.table);
-        rc = q(&r, sql, 0, NULL, &res, err);
-    }
-    int nrows = res ? PQntuples(res) : 0;
-    dsql_migration_status *st = NULL;
-    if (!rc && !(st = calloc(n + (size_t)nrows + 1, sizeof *st)))
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    size_t k = 0;
-    bool *matched = rc ? NULL : calloc((size_t)nrows + 1, sizeof *matched);
-    if (!rc && !matched)
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++) {
-        row w = {0};
-        for (int j = 0; j < nrows; j++)
-            if (!dsql__mig_version_cmp(PQgetvalue(res, j, 0), s[i]->version)) {
-                row_from(res, j, &w);
-                matched[j] = true;
-            }
-        char sum[65];
-        if ((rc = dsql_migration_checksum(s[i], sum, err)))
-            break;
-        fill(&st[k++], &w, s[i], sum);
-    }
-    for (int j = 0; !rc && j < nrows; j++)
-        if (!matched[j]) {
-            row w;
-            row_from(res, j, &w);
-            fill(&st[k++], &w, NULL, NULL);
-        }
-    free(matched);
-    PQclear(res);
-    dsql__db_release(db, r.conn);
-    free(s);
-    if (rc) {
-        free(st);
-        dsql__err_prefix(err, "dsql_migrate_status");
-        return rc;
-    }
-    *out = st;
-    *n_out = k;
-    return DSQL_OK;
-}
-
-void dsql_migrate_status_free(dsql_migration_status *status)
-{
-    free(status);
 }
