@@ -51,6 +51,14 @@ mkdir twice && printf -- '-- migrate:up\nSELECT 1;\n-- migrate:up\nSELECT 2;\n' 
 check "a marker twice" 2 "^dsql migrate: twice/1_x.sql:3: '-- migrate:up' a second time$" \
     "$DSQL_CLI" migrate status --dir twice
 
+mkdir txctl && printf -- '-- migrate:up\nBEGIN;\nCREATE TABLE a (x int);\nCOMMIT;\n' >txctl/1_tx.sql
+check "BEGIN in a migration: refused before connecting" 2 \
+    '^dsql migrate: migration 1 \(tx\): txctl/1_tx.sql:line 2: transaction control \(BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...\) in a migration: the runner makes the transactions itself' \
+    "$DSQL_CLI" migrate up --dir txctl --host 192.0.2.1 --connect-timeout 1
+mkdir bfddl && printf -- '-- migrate:up\n-- dsql:backfill\nCREATE TABLE a (x int);\n' >bfddl/1_bf.sql
+check "a backfill marker before DDL: refused" 2 \
+    'bfddl/1_bf.sql:line 3: a backfill must be a DML statement' "$DSQL_CLI" migrate status --dir bfddl
+
 # ---- the migrations ----
 write_migrations() {
 rm -rf migrations

@@ -475,6 +475,16 @@ int cmd_migrate(int argc, char **argv)
         return 2;
     }
     int rc;
+    dsql_error cerr = DSQL_ERROR_INIT;
+    if (!create && dsql_migrations_check(set.migs, set.n, &cerr)) {
+        /* a file the runner cannot take (BEGIN in it, a backfill that is not DML, ...):
+         * before connecting */
+        cli_error("migrate", "%s", cerr.message);
+        free(flags.conninfo);
+        cli_migset_free(&set);
+        dsql_rules_thread_done();
+        return 2;
+    }
     if (create) {
         free(flags.conninfo);
         rc = do_create(o.dir, argv[optind], &set);
