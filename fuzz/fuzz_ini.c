@@ -1,5 +1,7 @@
 /* Fuzz target: the AWS shared config / credentials file parser (src/auth/ini.c), in both
  * modes, then the lookups a credential source makes. */
+#include <string.h>
+
 #include "auth/ini.h"
 #include "fuzz.h"
 
@@ -11,8 +13,15 @@ static void parse(const char *text, size_t len, bool config_file)
         (void)dsql__ini_get(&ini, "default", "aws_access_key_id");
         (void)dsql__ini_get(&ini, "default", "region");
         (void)dsql__ini_has_section(&ini, "prod");
-        for (size_t i = 0; i < ini.n; i++)
+        char buf[256];
+        for (size_t i = 0; i < ini.n; i++) {
             fuzz_assert(ini.e[i].section != NULL, "entry %zu has no section", i);
+            for (const char *k = ini.e[i].key; k && *k; k++)
+                fuzz_assert(!(*k >= 'A' && *k <= 'Z'), "key of entry %zu is not lower case", i);
+            const char *sub = dsql__ini_sub(ini.e[i].value, "endpoint_url", buf, sizeof buf);
+            fuzz_assert(!sub || strlen(sub) < sizeof buf, "sub-property overran its buffer");
+        }
+        (void)dsql__ini_get_kind(&ini, DSQL__INI_SERVICES, "s", "sts");
     } else {
         fuzz_assert(err.status != DSQL_OK && err.message[0], "a failed parse must say why");
     }

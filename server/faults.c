@@ -68,9 +68,14 @@ void dl_control(const char *line, char *out, size_t cap)
         ok = rate(a, &dl_fault.drop_rate);
     } else if (!strcmp(cmd, "latency") && n == 2) {
         ok = count(a, &dl_fault.latency_ms);
-    } else if (!strcmp(cmd, "refuse") && n == 3 && (!strcmp(a, "53300") || !strcmp(a, "53400"))) {
-        strcpy(dl_fault.refuse_state, a);
-        ok = count(b, &dl_fault.refuse_n);
+    } else if (!strcmp(cmd, "refuse") && n == 3 &&
+               (!strcmp(a, "53300") || !strcmp(a, "53400") || !strcmp(a, "unavailable"))) {
+        /* unavailable: an impaired Region's answer, XX000 "server unavailable" */
+        strcpy(dl_fault.refuse_state, !strcmp(a, "unavailable") ? "XX000" : a);
+        if (!strcmp(b, "all"))
+            dl_fault.refuse_n = 1000000000;
+        else
+            ok = count(b, &dl_fault.refuse_n);
     } else if (!strcmp(cmd, "drop-before-commit") && n == 2) {
         ok = count(a, &dl_fault.drop_before_commit_n);
     } else if (!strcmp(cmd, "drop-after-commit") && n == 2) {

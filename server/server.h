@@ -48,7 +48,7 @@ typedef struct dl_faults {
     double occ_rate, oc001_rate, unavailable_rate, drop_rate;
     int latency_ms;
     int refuse_n;         /* refuse this many new connections */
-    char refuse_state[6]; /* 53300 / 53400 */
+    char refuse_state[6]; /* 53300 / 53400 / XX000 (server unavailable) */
     int drop_before_commit_n, drop_after_commit_n, drop_mid_result_n;
     bool stall_all;        /* every session stops relaying (sockets stay open) */
     int stall_next_n;      /* the next n statements stall their session */

@@ -790,8 +790,9 @@ void *dl_session_main(void *arg)
     if (refuse) {
         atomic_fetch_add(&dl_fault.injected, 1);
         fatal(s, state,
-              !strcmp(state, "53400") ? "unable to accept connection, rate exceeded"
-                                      : "unable to accept connection, too many open connections",
+              !strcmp(state, "53400")   ? "unable to accept connection, rate exceeded"
+              : !strcmp(state, "XX000") ? "unable to accept connection, server unavailable"
+                                        : "unable to accept connection, too many open connections",
               NULL);
         goto done;
     }

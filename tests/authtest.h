@@ -38,6 +38,11 @@ static const char *const at_aws_vars[] = {"AWS_ACCESS_KEY_ID",
                                           "AWS_ENDPOINT_URL",
                                           "AWS_ENDPOINT_URL_STS",
                                           "DSQL_AUTH_HTTP_TIMEOUT_MS",
+                                          "DSQL_AUTH_RETRY_BASE_MS",
+                                          "AWS_MAX_ATTEMPTS",
+                                          "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+                                          "DSQL_AUTH_PROCESS_TIMEOUT_MS",
+                                          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
                                           "http_proxy",
                                           "https_proxy",
                                           "HTTP_PROXY",
@@ -54,6 +59,8 @@ static inline void at_clean_env(void)
     setenv("AWS_CONFIG_FILE", "/nonexistent/aws/config", 1);
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws/credentials", 1);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    /* Retries of the HTTP sources back off from 10 ms instead of 1 s. */
+    setenv("DSQL_AUTH_RETRY_BASE_MS", "10", 1);
 }
 
 /* A fresh temporary directory (path copied into buf). */

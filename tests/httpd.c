@@ -17,7 +17,7 @@
 
 #define MAX_ROUTES   64
 #define MAX_REQUESTS 256
-#define MAX_HELD     16
+#define MAX_HELD     64
 #define MAX_REQ_SIZE (1 << 20)
 
 typedef struct route {
@@ -25,6 +25,7 @@ typedef struct route {
     char *path;
     int status;
     char *body;
+    bool once, used; /* a one-shot route, and whether it has served */
 } route;
 
 struct tu_httpd {
@@ -169,11 +170,19 @@ static void serve(tu_httpd *s, int fd)
     bool stored = s->nreqs < MAX_REQUESTS;
     if (stored)
         s->reqs[s->nreqs++] = r;
-    const route *hit = NULL;
-    for (size_t i = s->nroutes; i-- > 0;) {
-        const route *rt = &s->routes[i];
-        if ((!rt->method || !strcmp(rt->method, r.method)) && strlen(rt->path) == plen &&
-            !strncmp(rt->path, r.target, plen)) {
+    route *hit = NULL;
+    for (size_t i = 0; i < s->nroutes && !hit; i++) { /* one-shot routes first, in order */
+        route *rt = &s->routes[i];
+        if (rt->once && !rt->used && (!rt->method || !strcmp(rt->method, r.method)) &&
+            strlen(rt->path) == plen && !strncmp(rt->path, r.target, plen)) {
+            rt->used = true;
+            hit = rt;
+        }
+    }
+    for (size_t i = s->nroutes; !hit && i-- > 0;) {
+        route *rt = &s->routes[i];
+        if (!rt->once && (!rt->method || !strcmp(rt->method, r.method)) &&
+            strlen(rt->path) == plen && !strncmp(rt->path, r.target, plen)) {
             hit = rt;
             break;
         }
@@ -187,6 +196,12 @@ static void serve(tu_httpd *s, int fd)
         return;
     }
     pthread_mutex_unlock(&s->mu);
+    if (status < 0) { /* drop the connection without a word */
+        free(body);
+        close(fd);
+        status = 0;
+        goto done;
+    }
     if (!stored) {
         free(r.method);
         free(r.target);
@@ -201,6 +216,14 @@ static void serve(tu_httpd *s, int fd)
     write_all(fd, body, strlen(body));
     free(body);
     close(fd);
+    return;
+done:
+    if (!stored) {
+        free(r.method);
+        free(r.target);
+        free(r.headers);
+        free(r.body);
+    }
 }
 
 static void *loop(void *arg)
@@ -286,7 +309,8 @@ const char *tu_httpd_url(const tu_httpd *s)
     return s->url;
 }
 
-void tu_httpd_route(tu_httpd *s, const char *method, const char *path, int status, const char *body)
+static void add_route(tu_httpd *s, const char *method, const char *path, int status,
+                      const char *body, bool once)
 {
     pthread_mutex_lock(&s->mu);
     assert_true(s->nroutes < MAX_ROUTES);
@@ -295,7 +319,20 @@ void tu_httpd_route(tu_httpd *s, const char *method, const char *path, int statu
     r->path = strdup(path);
     r->status = status;
     r->body = body ? strdup(body) : NULL;
+    r->once = once;
+    r->used = false;
     pthread_mutex_unlock(&s->mu);
+}
+
+void tu_httpd_route(tu_httpd *s, const char *method, const char *path, int status, const char *body)
+{
+    add_route(s, method, path, status, body, false);
+}
+
+void tu_httpd_route_once(tu_httpd *s, const char *method, const char *path, int status,
+                         const char *body)
+{
+    add_route(s, method, path, status, body, true);
 }
 
 void tu_httpd_reset(tu_httpd *s)

@@ -29,10 +29,16 @@ const char *tu_httpd_url(const tu_httpd *s);
 /*
  * Scripts the answer to `method path` (method NULL = any; path matched without the query).
  * The latest matching route wins. status 0 = never answer: the connection is held open
- * until the server stops (for timeout tests). Strings are copied.
+ * until the server stops (for timeout tests); -1 = close the connection at once.
+ * Strings are copied.
  */
 void tu_httpd_route(tu_httpd *s, const char *method, const char *path, int status,
                     const char *body);
+/* A route that answers once, before any tu_httpd_route for the same request; one-shot
+ * routes serve in the order they were added (a script: 503, then 200). status -1 closes
+ * the connection without answering (a dropped connection). */
+void tu_httpd_route_once(tu_httpd *s, const char *method, const char *path, int status,
+                         const char *body);
 /* Forgets every route and recorded request. */
 void tu_httpd_reset(tu_httpd *s);
 

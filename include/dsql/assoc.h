@@ -64,8 +64,17 @@ typedef struct dsql_assoc {
     size_t count_offset;          /**< to-many: offsetof the size_t count member */
     bool constraints;             /**< emit a real FOREIGN KEY in dsql_sync (default off) */
     const char *on_delete;        /**< with constraints: "CASCADE", "SET NULL", ... */
+    size_t through_member;        /**< belongs-to-many: offsetof + 1 of a pointer member of
+                                       the target struct (a through-model struct *) that an
+                                       include of this association fills with the join row
+                                       (its own columns readable); 0 = none.
+                                       DSQL_THROUGH_MEMBER(T, member) */
     const void *reserved_[2];     /**< room for fields added later: zero */
 } dsql_assoc;
+
+/** Names the target struct's pointer member that receives the join row (Sequelize's
+ * `specialty.VetSpecialties`): .through_member = offsetof(T, member) + 1. */
+#define DSQL_THROUGH_MEMBER(T, member) .through_member = offsetof(T, member) + 1
 
 /*
  * Descriptors, with named fields: the struct, its pointer member (and for to-many its
@@ -130,6 +139,24 @@ DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *s
                                  dsql_result **res, dsql_error *err);
 
 /**
+ * How many target rows are associated with source_row (Sequelize's countX), matching
+ * where (NULL = all): one count(*) statement, the target's scopes and soft deletes
+ * applied as for dsql_get_associated. A belongs-to whose foreign key is NULL counts 0
+ * without a round trip.
+ */
+DSQL_API int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                   const dsql_where *where, int64_t *count, dsql_error *err);
+
+/**
+ * Whether every one of the n saved targets is associated with source_row (Sequelize's
+ * hasX / hasXs): one count(*) statement over their keys; a target listed twice counts
+ * once; n == 0 is true without a round trip.
+ */
+DSQL_API int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                 const void *const *targets, size_t n, bool *has,
+                                 dsql_error *err);
+
+/**
  * Replaces the whole set of targets associated with source_row (has-many: sets/clears the
  * targets' foreign key; belongs-to-many: deletes join rows no longer wanted, inserts new
  * ones with fresh UUID keys, keeps the others; belongs-to / has-one: n is 0 or 1).
@@ -188,6 +215,8 @@ DSQL_API int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row,
 #define dsql_add_associated(db, ...) (dsql_add_associated)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_remove_associated(db, ...) (dsql_remove_associated)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_create_linked(db, ...) (dsql_create_linked)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_count_associated(db, ...) (dsql_count_associated)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_has_associated(db, ...) (dsql_has_associated)(DSQL_DB(db), __VA_ARGS__)
 #endif
 
 #ifdef __cplusplus

@@ -106,6 +106,16 @@ DSQL_API int dsql_credentials_provider_static(const char *access_key_id,
 DSQL_API int dsql_credentials_provider_custom(dsql_credentials_fn fn, void *ctx,
                                               dsql_credentials_provider **out, dsql_error *err);
 
+/**
+ * Sends the provider's warnings (entries of the AWS shared files that are ignored, as the
+ * AWS SDKs ignore them) and retries of its HTTP sources to fn (NULL: nowhere, the
+ * default). Never to stderr, and never with a secret. ctx is borrowed until the
+ * provider is freed or another hook is set. The connection layer sets dsql_config.log on
+ * the providers it makes. A NULL provider is a no-op.
+ */
+DSQL_API void dsql_credentials_provider_set_log(dsql_credentials_provider *provider,
+                                                dsql_log_fn fn, void *ctx);
+
 /** Frees a provider (wiping cached secrets). NULL is a no-op. */
 DSQL_API void dsql_credentials_provider_free(dsql_credentials_provider *provider);
 

@@ -74,8 +74,10 @@ typedef enum dsql_status {
                                      connections) */
     DSQL_EUNAVAILABLE = 24,    /**< a transient service fault (Aurora DSQL's XX000 "server
                                      unavailable"), still there after the retries */
-    DSQL_ESTALE = 25           /**< a save of a versioned row (DSQL_VERSION) that changed
+    DSQL_ESTALE = 25,          /**< a save of a versioned row (DSQL_VERSION) that changed
                                      since it was read: nothing was written */
+    DSQL_EVETO = 26            /**< a model's before hook refused the call: nothing was
+                                    written */
 } dsql_status;
 
 /**

@@ -37,7 +37,10 @@ typedef enum dsql_auth_mode {
  * Start from DSQL_CONFIG_INIT; NULL/0 means "the default" for every field.
  */
 typedef struct dsql_config {
-    const char *host;             /**< DSQL endpoint, bare cluster id, or PostgreSQL host */
+    const char *host;             /**< DSQL endpoint, bare cluster id, or PostgreSQL host;
+                                       several endpoints of one multi-Region cluster
+                                       comma-separated, each optionally host:port (see
+                                       docs/connections.md, Multi-Region clusters) */
     const char *hostaddr;         /**< numeric address to connect to instead of resolving host
                                        (TLS and the token still use host) */
     int port;                     /**< default 5432 */
@@ -45,7 +48,10 @@ typedef struct dsql_config {
     const char *user;             /**< default "admin" */
     const char *password;         /**< password mode only */
     dsql_auth_mode auth;
-    const char *region;           /**< signing region; default: from host, env, profile */
+    const char *region;           /**< signing region; default: from host, env, profile.
+                                       With several endpoints: one region per endpoint,
+                                       comma-separated, or one for the endpoints whose
+                                       host name does not name theirs */
     const char *profile;          /**< AWS profile for the default credential chain */
     dsql_credentials_provider *credentials; /**< borrowed; NULL = default chain */
     long expires_in;              /**< token lifetime in seconds; default 900 */
@@ -72,7 +78,11 @@ typedef struct dsql_config {
                                        CALL (index builds, CALL sys.wait_for_job) get at
                                        least 330 s. 0 = default 60000; at most 86400000
                                        (24 h) */
-    void *reserved_[8];           /**< room for fields added later without changing the
+    const char *local_region;     /**< several endpoints: the Region this program runs in;
+                                       the endpoint in it is preferred (new connections go
+                                       there while it is healthy). NULL = AWS_REGION, then
+                                       AWS_DEFAULT_REGION; no endpoint in it = the first */
+    void *reserved_[7];           /**< room for fields added later without changing the
                                        struct's size: zero (DSQL_CONFIG_INIT) */
 } dsql_config;
 
@@ -87,15 +97,17 @@ typedef struct dsql_config {
  * optionally single-quoted with \\ and \' escapes. Keywords: host hostaddr port dbname
  * (or database) user password auth (iam|password|auto) region profile expires_in schema
  * application_name sslmode sslrootcert connect_timeout statement_cache (-1 = off, 0 =
- * default, or a capacity) query_timeout_ms. Unknown keywords, bad numbers
+ * default, or a capacity) query_timeout_ms local_region. host (and region, hostaddr) may
+ * list several endpoints, comma-separated. Unknown keywords, bad numbers
  * and unterminated quotes are DSQL_EPARSE errors naming the keyword. Fields not named
  * keep their value.
  */
 DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_error *err);
 
 /**
- * Fills unset fields of cfg from the environment: CLUSTER_ENDPOINT, CLUSTER_REGION (or
- * REGION), CLUSTER_USER, AWS_PROFILE, DSQL_QUERY_TIMEOUT_MS (a host taken from
+ * Fills unset fields of cfg from the environment: CLUSTER_ENDPOINT (several endpoints of a
+ * multi-Region cluster comma-separated, each optionally host:port), CLUSTER_REGION (or
+ * REGION; a comma-separated list gives one per endpoint), CLUSTER_USER, AWS_PROFILE, DSQL_QUERY_TIMEOUT_MS (a host taken from
  * CLUSTER_ENDPOINT also sets
  * auth to DSQL_AUTH_IAM when it was DSQL_AUTH_AUTO, whatever the host name looks like);
  * with no CLUSTER_ENDPOINT, the PG* variables
@@ -114,7 +126,9 @@ typedef struct dsql_conn dsql_conn;
 /**
  * Opens one connection (minting a fresh token in IAM mode; "waking up" and connection
  * limit refusals are retried with backoff for up to connect_timeout_s, an expired token
- * signature is re-signed once). cfg is only read during the call. *out is a new
+ * signature is re-signed once). With several endpoints, the preferred one is tried first,
+ * then the others in order when it cannot be reached (each within connect_timeout_s; the
+ * error then names every endpoint's failure). cfg is only read during the call. *out is a new
  * connection: close it with dsql_conn_close(). Most programs use a pool (dsql/pool.h)
  * instead.
  */
@@ -188,6 +202,14 @@ typedef struct dsql_value {
 #define DSQL_INT(n)      ((dsql_value){.kind = DSQL_V_INT, .u.i = (int64_t)(n)})
 #define DSQL_DBL(x)      ((dsql_value){.kind = DSQL_V_DOUBLE, .u.d = (double)(x)})
 #define DSQL_BOOL(x)     ((dsql_value){.kind = DSQL_V_BOOL, .u.b = (bool)(x)})
+/* The same as braced initializers, constant expressions for static tables (a scope's
+ * where: static const dsql_scope s[] = {{.name = "x", .where = DSQL_EQ("a",
+ * DSQL_STATIC_INT(1))}}), where the compound literals above are not constants. */
+#define DSQL_STATIC_NULL   {.kind = DSQL_V_NULL}
+#define DSQL_STATIC_STR(str_) {.kind = DSQL_V_TEXT, .u.s = (str_)}
+#define DSQL_STATIC_INT(n_) {.kind = DSQL_V_INT, .u.i = (int64_t)(n_)}
+#define DSQL_STATIC_DBL(x_) {.kind = DSQL_V_DOUBLE, .u.d = (double)(x_)}
+#define DSQL_STATIC_BOOL(x_) {.kind = DSQL_V_BOOL, .u.b = (bool)(x_)}
 #define DSQL_BYTES(p, n) ((dsql_value){.kind = DSQL_V_BYTES, .u.bytes = {(p), (n)}})
 
 /* ---- results ---- */

@@ -42,6 +42,7 @@
 /* Declarations, comments and macro tables are aligned by hand: */
 /* clang-format off */
 
+#include <math.h> /* INFINITY, for DSQL_CHECK_MIN / _MAX */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +129,70 @@ typedef enum dsql_type_id {
 #define DSQL_JSON          .type = DSQL_T_JSON
 #define DSQL_JSONB         .type = DSQL_T_JSONB
 
+/* ---- validators (Sequelize's validate: {...}) ---- */
+
+/** What a dsql_check tests. Each runs on a value about to be written (insert, upsert,
+ * save, an update's DSQL_SET) before anything is sent; a NULL value is never checked (NOT
+ * NULL says whether it may be NULL). */
+typedef enum dsql_check_kind {
+    DSQL_CK_NONE = 0,
+    DSQL_CK_LEN,         /**< text: characters (UTF-8) in [lo, hi]; bytea: bytes */
+    DSQL_CK_RANGE,       /**< number (integer, real, double, numeric): value in [lo, hi] */
+    DSQL_CK_PATTERN,     /**< text: matches the POSIX extended regular expression pattern
+                              (searched: anchor it with ^...$ to match the whole value) */
+    DSQL_CK_NOT_PATTERN, /**< text: does not match pattern */
+    DSQL_CK_IS_IN,       /**< text: byte for byte one of list[0 .. n_list) */
+    DSQL_CK_NOT_IN,      /**< text: none of list */
+    DSQL_CK_EMAIL,       /**< text: an e-mail address local@domain.tld (ASCII) */
+    DSQL_CK_URL,         /**< text: an http, https or ftp URL with a host */
+    DSQL_CK_NOT_EMPTY,   /**< text: not "" and not only white space; bytea: not empty */
+    DSQL_CK_FN           /**< fn(value, ctx, why, cap) returns 0 (fine) or not (refused;
+                              it may write a reason into why) */
+} dsql_check_kind;
+
+/** A custom check: v is the value about to be written (never NULL-valued); return 0 to
+ * accept, anything else to refuse, after writing the reason into why[0 .. cap) (it goes
+ * into the error message: never write a secret there). Must be thread-safe. */
+typedef int (*dsql_check_fn)(const dsql_value *v, void *ctx, char *why, size_t cap);
+
+/** One validator of an attribute. Build with the DSQL_CHECK_* macros. */
+typedef struct dsql_check {
+    dsql_check_kind kind;
+    double lo, hi;              /**< LEN, RANGE: bounds, both included (+-INFINITY: none) */
+    const char *pattern;        /**< PATTERN, NOT_PATTERN */
+    const char *const *list;    /**< IS_IN, NOT_IN */
+    size_t n_list;
+    dsql_check_fn fn;           /**< FN */
+    void *ctx;                  /**< FN: passed to fn */
+    const char *message;        /**< replaces the check's own explanation in the error
+                                     (e.g. "must be a valid phone number"); NULL = built-in */
+    const void *reserved_[2];   /**< zero */
+} dsql_check;
+
+#define DSQL_CHECK_LEN(min_, max_)   {.kind = DSQL_CK_LEN, .lo = (min_), .hi = (max_)}
+#define DSQL_CHECK_RANGE(lo_, hi_)   {.kind = DSQL_CK_RANGE, .lo = (lo_), .hi = (hi_)}
+#define DSQL_CHECK_MIN(lo_)          {.kind = DSQL_CK_RANGE, .lo = (lo_), .hi = INFINITY}
+#define DSQL_CHECK_MAX(hi_)          {.kind = DSQL_CK_RANGE, .lo = -INFINITY, .hi = (hi_)}
+#define DSQL_CHECK_PATTERN(re_)      {.kind = DSQL_CK_PATTERN, .pattern = (re_)}
+#define DSQL_CHECK_NOT_PATTERN(re_)  {.kind = DSQL_CK_NOT_PATTERN, .pattern = (re_)}
+#define DSQL_CHECK_IS_IN(array_)                                                               \
+    {.kind = DSQL_CK_IS_IN, .list = (array_), .n_list = sizeof(array_) / sizeof((array_)[0])}
+#define DSQL_CHECK_NOT_IN(array_)                                                              \
+    {.kind = DSQL_CK_NOT_IN, .list = (array_), .n_list = sizeof(array_) / sizeof((array_)[0])}
+#define DSQL_CHECK_EMAIL             {.kind = DSQL_CK_EMAIL}
+#define DSQL_CHECK_URL               {.kind = DSQL_CK_URL}
+#define DSQL_CHECK_NOT_EMPTY         {.kind = DSQL_CK_NOT_EMPTY}
+#define DSQL_CHECK_FN(fn_, ctx_)     {.kind = DSQL_CK_FN, .fn = (fn_), .ctx = (ctx_)}
+/** A check with its own message, from its designated fields:
+ * DSQL_CHECK_MSG("must be a company address", .kind = DSQL_CK_PATTERN,
+ *                .pattern = "@example\\.com$"). */
+#define DSQL_CHECK_MSG(msg_, ...)    {__VA_ARGS__, .message = (msg_)}
+
+/** An attribute's validators: DSQL_ATTR(T, m, DSQL_STRING(80), DSQL_CHECKS(email_checks)),
+ * with `static const dsql_check email_checks[] = {DSQL_CHECK_EMAIL};`. */
+#define DSQL_CHECKS(array_)                                                                    \
+    .checks = (array_), .n_checks = sizeof(array_) / sizeof((array_)[0])
+
 /** One attribute (column) of a model. Build with DSQL_ATTR / DSQL_ATTR_AS. */
 typedef struct dsql_attr {
     const char *name;        /**< attribute name (used in where/order); the field's name by
@@ -150,6 +215,8 @@ typedef struct dsql_attr {
     dsql_value default_value;/**< client-side constant default when the value is NULL */
     int timestamp;           /**< DSQL_CREATED_AT / DSQL_UPDATED_AT: kept by the library */
     bool version;            /**< DSQL_VERSION: the row's optimistic version */
+    const dsql_check *checks;/**< validators of the values written (DSQL_CHECKS) */
+    size_t n_checks;
     const void *reserved_[2];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_attr;
 
@@ -161,6 +228,14 @@ typedef struct dsql_attr {
  * DSQL_EINVAL. At most one of each per model. */
 #define DSQL_CREATED_AT .timestamp = 1
 #define DSQL_UPDATED_AT .timestamp = 2
+
+/* Soft delete (Sequelize's paranoid: true), on a nullable DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP
+ * attribute: the model is then paranoid. dsql_delete and dsql_delete_row mark rows (the
+ * server's now()) instead of deleting them; finds, counts, aggregates, includes and
+ * updates skip marked rows unless the query says .with_deleted; dsql_restore unmarks;
+ * dsql_delete_force deletes. NULL at insert; an upsert that updates a marked row unmarks
+ * it. Assigning it yourself is DSQL_EINVAL. One per model. */
+#define DSQL_DELETED_AT .timestamp = 3
 
 /* Optimistic versioning across requests (Sequelize's version: true), on a DSQL_INTEGER or
  * DSQL_BIGINT attribute: 0 at insert, one more at every write of the row (update, save,
@@ -221,6 +296,92 @@ typedef struct dsql_row_state {
 } dsql_row_state;
 
 /** A model: a table and the struct that holds one of its rows. */
+/* ---- hooks (Sequelize's hooks) ---- */
+
+/** When a model's hook is called. The before hooks run before anything is sent (and
+ * before validation, so a row they change is validated as sent); a non-zero return vetoes
+ * the call: DSQL_EVETO, nothing written. The after hooks run once the write has committed
+ * (or, inside the caller's transaction, once its statement succeeded); their return value
+ * is ignored. A hook is never called for a call that failed before its event. */
+typedef enum dsql_hook_event {
+    DSQL_HOOK_BEFORE_CREATE = 1, /**< dsql_create, find-or-create's insert: row */
+    DSQL_HOOK_AFTER_CREATE,      /**< row: as stored (server defaults included) */
+    DSQL_HOOK_BEFORE_SAVE,       /**< dsql_create and dsql_save (after the _CREATE / _UPDATE
+                                      hook): row */
+    DSQL_HOOK_AFTER_SAVE,
+    DSQL_HOOK_BEFORE_UPDATE,     /**< dsql_save: row */
+    DSQL_HOOK_AFTER_UPDATE,
+    DSQL_HOOK_BEFORE_UPSERT,     /**< dsql_upsert: row */
+    DSQL_HOOK_AFTER_UPSERT,
+    DSQL_HOOK_BEFORE_DESTROY,    /**< dsql_delete_row: row */
+    DSQL_HOOK_AFTER_DESTROY,
+    DSQL_HOOK_BEFORE_BULK_CREATE,/**< dsql_bulk_create: rows, n_rows */
+    DSQL_HOOK_AFTER_BULK_CREATE, /**< affected: the rows inserted */
+    DSQL_HOOK_BEFORE_BULK_UPDATE,/**< dsql_update, dsql_update_returning, dsql_increment:
+                                      assigns, n_assigns, where */
+    DSQL_HOOK_AFTER_BULK_UPDATE, /**< affected: the rows updated */
+    DSQL_HOOK_BEFORE_BULK_DESTROY,/**< dsql_delete: where */
+    DSQL_HOOK_AFTER_BULK_DESTROY /**< affected: the rows deleted (or marked, when paranoid) */
+} dsql_hook_event;
+
+/** What a hook is told. Pointers are borrowed for the call. */
+typedef struct dsql_hook {
+    dsql_hook_event event;
+    const struct dsql_model *model;
+    dsql_db *db;                 /**< the handle the call was given (a hook may run its own
+                                      statements on it; they are not part of the call's
+                                      transaction unless db is a connection in a
+                                      transaction) */
+    void *row;                   /**< one-row events: the caller's row; a before hook may
+                                      change it */
+    void *rows;                  /**< BULK_CREATE: the caller's array (changeable before) */
+    size_t n_rows;
+    const struct dsql_assign *assigns; /**< BULK_UPDATE */
+    size_t n_assigns;
+    const struct dsql_where *where; /**< BULK_UPDATE, BULK_DESTROY */
+    uint64_t affected;           /**< AFTER_BULK_*: rows written */
+    void *ctx;                   /**< the model's hook_ctx */
+    char *why;                   /**< a vetoing before hook may write its reason here (it
+                                      goes into the error: never a secret) */
+    size_t why_cap;
+    const void *reserved_[2];
+} dsql_hook;
+
+/** A model's hook: one function for every event (switch on h->event). Before events:
+ * return 0 to go on, non-zero to veto. Must be thread-safe when the model is used from
+ * several threads. */
+typedef int (*dsql_hook_fn)(dsql_hook *h);
+
+/** A model-level validator (Sequelize's model validate): the whole row about to be
+ * inserted or saved, after the attributes' checks; return 0 to accept, non-zero to refuse
+ * (DSQL_EVALIDATION) after writing the reason into why[0 .. cap). */
+typedef int (*dsql_row_check_fn)(const void *row, char *why, size_t cap);
+
+/* ---- scopes (Sequelize's scopes and defaultScope) ---- */
+
+/** A named, reusable part of a find: its where is ANDed with the query's, its includes
+ * added, its attributes, order and limit used when the query has none of its own. A
+ * model's scope named DSQL_DEFAULT_SCOPE applies to every read of the model — finds,
+ * counts, find-and-count-all, lazy loads, aggregates (their where only) — unless the query
+ * says .unscoped; the others when a query names them (DSQL_USE_SCOPES). Not applied: to
+ * the model when it is included in another's find, and to writes: an update or delete
+ * reaches what its own where says. The fields have the names of dsql_query's, so
+ * DSQL_ORDER_BY, DSQL_INCLUDES and DSQL_ATTRIBUTES work in one. */
+typedef struct dsql_scope {
+    const char *name;
+    const struct dsql_where *where;
+    const struct dsql_order *order;
+    size_t n_order;
+    const char *const *attributes;
+    size_t n_attributes;
+    const struct dsql_include *include;
+    size_t n_include;
+    int64_t limit;
+    const void *reserved_[2];
+} dsql_scope;
+
+#define DSQL_DEFAULT_SCOPE "default"
+
 typedef struct dsql_model {
     uint32_t magic;
     const char *name;        /**< the struct's name, for messages */
@@ -232,6 +393,11 @@ typedef struct dsql_model {
     const dsql_index *indexes;
     size_t n_indexes;
     size_t state_offset;     /**< offsetof(the dsql_row_state member) + 1; 0 = none */
+    dsql_row_check_fn validate; /**< model-level validator (DSQL_VALIDATE_ROW); NULL = none */
+    dsql_hook_fn hook;       /**< the model's hooks (DSQL_HOOKS); NULL = none */
+    void *hook_ctx;          /**< passed to hook as h->ctx */
+    const dsql_scope *scopes;/**< named query parts (DSQL_SCOPES) */
+    size_t n_scopes;
     const void *reserved_[4];/**< room for fields added later: zero (the macros leave it so) */
 } dsql_model;
 
@@ -257,6 +423,13 @@ typedef struct dsql_model {
                             __VA_ARGS__}
 /** Names T's dsql_row_state member (see dsql_row_state). */
 #define DSQL_ROW_STATE(T, member) .state_offset = offsetof(T, member) + 1
+/** The model's scopes (an array of dsql_scope). */
+#define DSQL_SCOPES(scope_array)                                                               \
+    .scopes = (scope_array), .n_scopes = sizeof(scope_array) / sizeof((scope_array)[0])
+/** The model's row-level validator (a dsql_row_check_fn). */
+#define DSQL_VALIDATE_ROW(fn_) .validate = (fn_)
+/** The model's hook function and the context it is given. */
+#define DSQL_HOOKS(fn_, ctx_) .hook = (fn_), .hook_ctx = (ctx_)
 /** The model's indexes (an array of dsql_index). */
 #define DSQL_INDEXES(index_array)                                                              \
     .indexes = (index_array), .n_indexes = sizeof(index_array) / sizeof((index_array)[0])
@@ -299,20 +472,75 @@ typedef struct dsql_where {
     size_t n_values;
     const struct dsql_where *const *children; /* AND / OR: n; NOT: 1 */
     size_t n_children;
+    const char *const *path; /* JSON / JSONB attribute: compare the value at this path
+                                (object keys; "[n]" is array element n) instead of the
+                                column: DSQL_JSON_EQ(...) */
+    size_t n_path;
 } dsql_where;
 
 #define DSQL__VALUES(...) (const dsql_value[]){__VA_ARGS__}
 #define DSQL__NVALUES(...) (sizeof((const dsql_value[]){__VA_ARGS__}) / sizeof(dsql_value))
-#define DSQL__CMP(o, a, v)                                                                     \
-    (&(const dsql_where){.op = (o), .attr = (a), .values = DSQL__VALUES(v), .n_values = 1})
-#define DSQL_EQ(a, v)    DSQL__CMP(DSQL_OP_EQ, a, v)
-#define DSQL_NE(a, v)    DSQL__CMP(DSQL_OP_NE, a, v)
-#define DSQL_LT(a, v)    DSQL__CMP(DSQL_OP_LT, a, v)
-#define DSQL_LTE(a, v)   DSQL__CMP(DSQL_OP_LTE, a, v)
-#define DSQL_GT(a, v)    DSQL__CMP(DSQL_OP_GT, a, v)
-#define DSQL_GTE(a, v)   DSQL__CMP(DSQL_OP_GTE, a, v)
-#define DSQL_LIKE(a, v)  DSQL__CMP(DSQL_OP_LIKE, a, v)
-#define DSQL_ILIKE(a, v) DSQL__CMP(DSQL_OP_ILIKE, a, v)
+/* Variadic so that a braced DSQL_STATIC_* value (its commas) passes as one value. */
+#define DSQL__CMP(o, a, ...)                                                                   \
+    (&(const dsql_where){.op = (o), .attr = (a), .values = DSQL__VALUES(__VA_ARGS__),         \
+                         .n_values = 1})
+#define DSQL_EQ(a, ...)    DSQL__CMP(DSQL_OP_EQ, a, __VA_ARGS__)
+#define DSQL_NE(a, ...)    DSQL__CMP(DSQL_OP_NE, a, __VA_ARGS__)
+#define DSQL_LT(a, ...)    DSQL__CMP(DSQL_OP_LT, a, __VA_ARGS__)
+#define DSQL_LTE(a, ...)   DSQL__CMP(DSQL_OP_LTE, a, __VA_ARGS__)
+#define DSQL_GT(a, ...)    DSQL__CMP(DSQL_OP_GT, a, __VA_ARGS__)
+#define DSQL_GTE(a, ...)   DSQL__CMP(DSQL_OP_GTE, a, __VA_ARGS__)
+#define DSQL_LIKE(a, ...)  DSQL__CMP(DSQL_OP_LIKE, a, __VA_ARGS__)
+#define DSQL_ILIKE(a, ...) DSQL__CMP(DSQL_OP_ILIKE, a, __VA_ARGS__)
+/**
+ * Conditions on the value inside a JSON / JSONB attribute, at a path of object keys
+ * ("[n]" is array element n): DSQL_JSON_EQ("meta", DSQL_PATH("audio", "codec"),
+ * DSQL_STR("aac")) is ("meta" -> $1::text ->> $2::text) = $3. The value found is compared
+ * as text with text values, as a number (numeric) with integer and double values, as a
+ * boolean with bool values; a missing key or a JSON null is NULL (DSQL_JSON_IS_NULL).
+ */
+/* The path argument must be DSQL_PATH(...) (or an array: its size gives the steps); it
+ * is not passed through another macro, whose argument splitting would cut it at its commas. */
+#define DSQL_PATH(...) ((const char *const[]){__VA_ARGS__})
+#define DSQL_JSON_EQ(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_EQ, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_NE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_NE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LT(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LT, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LTE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LTE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_GT(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_GT, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_GTE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_GTE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_LIKE(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_LIKE, .attr = (a), .path = (path_),                             \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__), .n_values = 1})
+#define DSQL_JSON_IN(a, path_, ...)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_IN, .attr = (a), .path = (path_),                       \
+                         .n_path = sizeof(path_) / sizeof(const char *),                       \
+                         .values = DSQL__VALUES(__VA_ARGS__),                                  \
+                         .n_values = DSQL__NVALUES(__VA_ARGS__)})
+#define DSQL_JSON_IS_NULL(a, path_)                                                            \
+    (&(const dsql_where){.op = DSQL_OP_IS_NULL, .attr = (a), .path = (path_),                  \
+                         .n_path = sizeof(path_) / sizeof(const char *)})
+#define DSQL_JSON_NOT_NULL(a, path_)                                                           \
+    (&(const dsql_where){.op = DSQL_OP_NOT_NULL, .attr = (a), .path = (path_),                 \
+                         .n_path = sizeof(path_) / sizeof(const char *)})
 #define DSQL_IS_NULL(a)  (&(const dsql_where){.op = DSQL_OP_IS_NULL, .attr = (a)})
 #define DSQL_NOT_NULL(a) (&(const dsql_where){.op = DSQL_OP_NOT_NULL, .attr = (a)})
 #define DSQL_BETWEEN(a, lo, hi)                                                                \
@@ -374,6 +602,12 @@ typedef struct dsql_include {
     size_t n_order;
     const struct dsql_include *include;/**< nested includes of the included model */
     size_t n_include;
+    const char *const *attributes;     /**< the included model's attributes to select;
+                                            NULL = all (its primary key and the key that
+                                            ties it to its parent are always selected); as
+                                            for the query's own list, its model needs
+                                            DSQL_ROW_STATE or the query read_only */
+    size_t n_attributes;
 } dsql_include;
 
 /** What to find. All members optional; a zeroed query matches every row. */
@@ -392,6 +626,12 @@ typedef struct dsql_query {
                                             list on a model without DSQL_ROW_STATE (whose
                                             rows could not tell dsql_save which attributes
                                             they lack) */
+    bool with_deleted;                 /**< paranoid models (DSQL_DELETED_AT): also the rows
+                                            marked deleted, of the model and its includes */
+    const char *const *scopes;         /**< the model's scopes to apply, by name, in order
+                                            (DSQL_USE_SCOPES) */
+    size_t n_scopes;
+    bool unscoped;                     /**< without the model's default scope */
     const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_query;
 
@@ -403,6 +643,9 @@ typedef struct dsql_query {
 #define DSQL_INCLUDES(...)                                                                     \
     .include = (const dsql_include[]){__VA_ARGS__},                                            \
     .n_include = sizeof((const dsql_include[]){__VA_ARGS__}) / sizeof(dsql_include)
+#define DSQL_USE_SCOPES(...)                                                                   \
+    .scopes = (const char *const[]){__VA_ARGS__},                                              \
+    .n_scopes = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
 #define DSQL_ATTRIBUTES(...)                                                                   \
     .attributes = (const char *const[]){__VA_ARGS__},                                          \
     .n_attributes = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
@@ -574,6 +817,17 @@ typedef struct dsql_aggregate_query {
     const dsql_having *having;         /**< ANDed conditions on the aggregates */
     size_t n_having;
     int64_t limit;                     /**< groups returned, in group order; 0 = all */
+    bool with_deleted;                 /**< a paranoid model's rows marked deleted too */
+    const char *const *scopes;         /**< the model's scopes whose wheres apply, by name */
+    size_t n_scopes;
+    bool unscoped;                     /**< without the model's default scope */
+    const struct dsql_assoc *const *join; /**< associations of the model LEFT JOINed (up to
+                                            8), so that group_by and aggs may name their
+                                            targets' attributes as "alias.attr" (e.g.
+                                            "owner.city"); rows without a match group
+                                            under NULL; a to-many join repeats the model's
+                                            rows once per match, as SQL does */
+    size_t n_join;
     const void *reserved_[4];          /**< room for fields added later: zero */
 } dsql_aggregate_query;
 
@@ -685,6 +939,40 @@ DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, void *row,
 DSQL_API int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
                          uint64_t *affected, dsql_error *err);
 
+/**
+ * Deletes one row by its primary key (Sequelize's instance.destroy()): the model's
+ * BEFORE_DESTROY / AFTER_DESTROY hooks see row. DSQL_ENOTFOUND when no row has that key.
+ * One statement, atomic; in the caller's transaction it is checked against the row cap
+ * as dsql_delete is (ON DELETE CASCADE rows included).
+ */
+DSQL_API int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err);
+
+/**
+ * dsql_delete that deletes rows even of a paranoid model (Sequelize's force: true), marked
+ * or not; on other models the same as dsql_delete. Calls the bulk-destroy hooks.
+ */
+DSQL_API int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                               uint64_t *affected, dsql_error *err);
+
+/**
+ * Unmarks the marked rows of a paranoid model matching where (Sequelize's restore): one
+ * UPDATE ... SET deleted = NULL, chunked past the row cap as dsql_update is. *affected: the
+ * rows restored. DSQL_EINVAL for a model without DSQL_DELETED_AT.
+ */
+DSQL_API int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                          uint64_t *affected, dsql_error *err);
+
+/**
+ * dsql_delete that hands back the rows as they were (Sequelize's destroy with returning:
+ * true): one DELETE ... RETURNING (on a paranoid model, the UPDATE that marks them).
+ * *rows / *n as dsql_find_all, owned by *res (dsql_result_free). Atomic, never chunked:
+ * more rows than one Aurora DSQL transaction may modify (3,000 with the rows ON DELETE
+ * CASCADE reaches; fewer in the caller's transaction when it has written already) is
+ * DSQL_ELIMIT with nothing deleted. Calls the bulk-destroy hooks.
+ */
+DSQL_API int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                                   void *rows, size_t *n, dsql_result **res, dsql_error *err);
+
 /** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3. */
 DSQL_DEPRECATED("renamed dsql_delete")
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
@@ -730,6 +1018,10 @@ DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql
 #define dsql_increment(db, ...) (dsql_increment)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_save(db, ...) (dsql_save)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_delete(db, ...) (dsql_delete)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete_row(db, ...) (dsql_delete_row)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete_force(db, ...) (dsql_delete_force)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_delete_returning(db, ...) (dsql_delete_returning)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_restore(db, ...) (dsql_restore)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_destroy(db, ...) (dsql_destroy)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_find_or_create(db, ...) (dsql_find_or_create)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_query_models(db, ...) (dsql_query_models)(DSQL_DB(db), __VA_ARGS__)

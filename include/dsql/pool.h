@@ -33,7 +33,15 @@ typedef struct dsql_pool_options {
     int64_t idle_timeout_ms;  /**< close connections idle this long (above min); default 10000 */
     int64_t max_lifetime_ms;  /**< retire connections this old; default 55 min, with up to 10 %
                                    jitter below, always under 60 min */
-    int64_t reserved_[4];     /**< room for fields added later: zero */
+    int64_t failback_settle_ms; /**< several endpoints: after a failover, how long the
+                                     preferred endpoint must answer every probe before new
+                                     connections go back to it; default 60000, -1 = never
+                                     fail back, at least 10 */
+    int64_t probe_interval_ms; /**< several endpoints: the first wait between probes of the
+                                    failed preferred endpoint (doubled after each failed
+                                    probe, up to 32 times this or 60 s, whichever is more);
+                                    default 5000, at least 10 */
+    int64_t reserved_[2];     /**< room for fields added later: zero */
 } dsql_pool_options;
 
 #define DSQL_POOL_OPTIONS_INIT {0}
@@ -99,6 +107,38 @@ typedef struct dsql_pool_stats {
 
 /** Copies the pool's counters into *stats (zeroes for a NULL pool). Thread-safe. */
 DSQL_API void dsql_pool_get_stats(dsql_pool *pool, dsql_pool_stats *stats);
+
+/**
+ * One endpoint of a pool (a pool has one per host of its config: several for a
+ * multi-Region cluster). Gauges are read at the call; counters count since the pool
+ * opened.
+ */
+typedef struct dsql_endpoint_stats {
+    const char *host;     /**< owned by the pool: valid until dsql_pool_close */
+    const char *region;   /**< signing region (owned by the pool); NULL in password mode */
+    int port;
+    bool preferred;       /**< the endpoint of the local Region (else the first listed) */
+    bool active;          /**< new connections go here */
+    bool down;            /**< failed (connect failure, timeout, unavailable); new connections
+                               avoid it until probes find it healthy */
+    int open, idle, in_use; /**< its connections now (open = idle + in_use) */
+    uint64_t connects, token_mints, failures; /**< as in dsql_pool_stats, for this endpoint */
+    uint64_t failovers;   /**< times new connections moved away from it */
+    uint64_t switches_to; /**< times new connections moved to it (failovers and failbacks) */
+    uint64_t probes, probe_failures; /**< health probes of it while it was not active */
+    uint64_t retired;     /**< its connections retired because new ones went elsewhere */
+    int64_t reserved_[8]; /**< room for fields added later (zeroed) */
+} dsql_endpoint_stats;
+
+/** Number of endpoints of the pool (1 unless the config named several); 0 for NULL. */
+DSQL_API size_t dsql_pool_endpoint_count(dsql_pool *pool);
+
+/**
+ * Copies endpoint number index (0-based, in the config's order) of pool into *stats.
+ * DSQL_EINVAL for a NULL pool or stats, or an index past the last endpoint. Thread-safe.
+ */
+DSQL_API int dsql_pool_get_endpoint_stats(dsql_pool *pool, size_t index,
+                                          dsql_endpoint_stats *stats, dsql_error *err);
 
 /** OCC retry policy; 0 fields take AWS connectors' defaults. */
 typedef struct dsql_retry_policy {

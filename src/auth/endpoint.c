@@ -93,6 +93,10 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
                                   "endpoint: '%s' is not a host name (give the host without "
                                   "scheme, port or path)",
                                   host_or_id);
+    char why[160];
+    if (!strchr(host_or_id, ':') && !dsql__dns_name_ok(host_or_id, why, sizeof why))
+        return dsql_error_set(err, DSQL_EINVAL, "endpoint: '%.80s%s' is not a DNS name: %s",
+                              host_or_id, strlen(host_or_id) > 80 ? "..." : "", why);
     /* "host:5432", as copied from a connection string: the port goes in its own field.
      * (Only one colon: an IPv6 literal has several.) */
     const char *colon = strchr(host_or_id, ':');
@@ -122,7 +126,7 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
         where = "AWS_DEFAULT_REGION";
     } else {
         dsql__aws_files files = DSQL__AWS_FILES_INIT;
-        rc = dsql__aws_files_load(&files, err);
+        rc = dsql__aws_files_load(&files, NULL, NULL, err);
         if (rc != DSQL_OK) {
             dsql__aws_files_free(&files);
             dsql__err_prefix(err, "endpoint: looking for the region");

@@ -1,5 +1,6 @@
 /* HTTP for the credential sources, on libcurl. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,9 +64,11 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int dsql__http_send(const dsql__http_request *req, dsql__http_response *resp, const char *what,
-                    dsql_error *err)
+/* One attempt. *transient: a failure worth another attempt (connection or timeout). */
+static int send_once(const dsql__http_request *req, dsql__http_response *resp, const char *what,
+                     bool *transient, dsql_error *err)
 {
+    *transient = false;
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return dsql_error_set(err, DSQL_EHTTP, "%s: libcurl failed to initialise: %s", what,
@@ -129,9 +132,15 @@ int dsql__http_send(const dsql__http_request *req, dsql__http_response *resp, co
         rc = dsql_error_set(err, DSQL_EHTTP, "%s: %s %s: the response is larger than %u bytes",
                             what, req->method, req->url, DSQL__HTTP_MAX_BODY);
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+        *transient = true;
         rc = dsql_error_set(err, DSQL_ETIMEOUT, "%s: %s %s: no answer within %ld ms", what,
                             req->method, req->url, req->timeout_ms);
     } else {
+        /* A refused, reset or dropped connection; not a bad URL or a TLS verification
+         * failure, which another attempt would not cure. */
+        *transient = cc == CURLE_COULDNT_CONNECT || cc == CURLE_GOT_NOTHING ||
+                     cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_PARTIAL_FILE ||
+                     cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM;
         rc = dsql_error_set(err, DSQL_EHTTP, "%s: %s %s: %s", what, req->method, req->url,
                             curl_err[0] ? curl_err : curl_easy_strerror(cc));
     }
@@ -140,10 +149,72 @@ int dsql__http_send(const dsql__http_request *req, dsql__http_response *resp, co
     return rc;
 }
 
+static long backoff_base_ms(void)
+{
+    const char *v = dsql__env("DSQL_AUTH_RETRY_BASE_MS");
+    if (v) {
+        char *end;
+        long ms = strtol(v, &end, 10);
+        if (*end == '\0' && ms >= 0 && ms <= DSQL__HTTP_BACKOFF_MAX)
+            return ms;
+    }
+    return DSQL__HTTP_BACKOFF_BASE;
+}
+
+int dsql__http_send(const dsql__http_request *req, dsql__http_response *resp, const char *what,
+                    dsql_error *err)
+{
+    long base = backoff_base_ms();
+    int max = req->max_attempts > 0 ? req->max_attempts : DSQL__HTTP_ATTEMPTS;
+    for (int attempt = 1;; attempt++) {
+        bool transient = false;
+        dsql_error e = DSQL_ERROR_INIT;
+        dsql__http_response_free(resp);
+        int rc = send_once(req, resp, what, &transient, &e);
+        resp->attempts = attempt;
+        bool retry = rc == DSQL_OK ? resp->status >= 500 || resp->status == 429 ||
+                                         (req->throttled && req->throttled(resp))
+                                   : transient;
+        if (!retry || attempt >= max) {
+            if (rc != DSQL_OK && attempt > 1) {
+                size_t n = strlen(e.message);
+                snprintf(e.message + n, sizeof e.message - n, " (%d attempts)", attempt);
+            }
+            if (rc != DSQL_OK && err)
+                *err = e;
+            return rc;
+        }
+        double cap = (double)base * (double)(1L << (attempt - 1));
+        if (cap > DSQL__HTTP_BACKOFF_MAX)
+            cap = DSQL__HTTP_BACKOFF_MAX;
+        int64_t delay = (int64_t)(cap * dsql__random_unit());
+        if (rc == DSQL_OK)
+            dsql__auth_log_msg(req->log, DSQL_LOG_INFO,
+                               "%s: %s %s: HTTP %ld; retry %d of %d in %lld ms", what, req->method,
+                               req->url, resp->status, attempt, max - 1, (long long)delay);
+        else
+            dsql__auth_log_msg(req->log, DSQL_LOG_INFO, "%s; retry %d of %d in %lld ms", e.message,
+                               attempt, max - 1, (long long)delay);
+        dsql__sleep_ms(delay);
+    }
+}
+
+int dsql__http_note_attempts(dsql_error *err, const dsql__http_response *resp)
+{
+    if (!err)
+        return DSQL_OK;
+    if (resp->attempts > 1) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, " (%d attempts)", resp->attempts);
+    }
+    return err->status;
+}
+
 void dsql__http_response_free(dsql__http_response *resp)
 {
     dsql__sb_free_secret(&resp->body);
     resp->status = 0;
+    resp->attempts = 0;
 }
 
 int dsql__http_url_parts(const char *url, char **scheme, char **host, char **host_header,

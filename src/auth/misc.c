@@ -15,7 +15,13 @@
 const char *dsql__env(const char *name)
 {
     const char *v = getenv(name);
-    return v && *v ? v : NULL;
+    if (!v)
+        return NULL;
+    /* Blank counts as unset, as in the AWS SDKs (AWS_ACCESS_KEY_ID=" " sets nothing). */
+    for (const char *p = v; *p; p++)
+        if (!isspace((unsigned char)*p))
+            return v;
+    return NULL;
 }
 
 bool dsql__env_true(const char *name)
@@ -23,6 +29,36 @@ bool dsql__env_true(const char *name)
     const char *v = dsql__env(name);
     return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
                  !strcasecmp(v, "on"));
+}
+
+bool dsql__dns_name_ok(const char *host, char *why, size_t size)
+{
+    size_t n = strlen(host);
+    if (n > 0 && host[n - 1] == '.')
+        n--; /* the root's dot */
+    if (n == 0) {
+        snprintf(why, size, "it is empty");
+        return false;
+    }
+    if (n > 253) {
+        snprintf(why, size, "it is %zu bytes long; a DNS name has at most 253", n);
+        return false;
+    }
+    for (size_t b = 0, i = 0; i <= n; i++) {
+        if (i < n && host[i] != '.')
+            continue;
+        if (i == b) {
+            snprintf(why, size, "it has an empty label (a leading dot or two dots in a row)");
+            return false;
+        }
+        if (i - b > 63) {
+            snprintf(why, size, "its label '%.*s...' is %zu bytes long; a DNS label has at most 63",
+                     16, host + b, i - b);
+            return false;
+        }
+        b = i + 1;
+    }
+    return true;
 }
 
 static bool digits(const char *s, int n, int *out)

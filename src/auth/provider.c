@@ -1,6 +1,7 @@
 /* Credentials values and the provider core: a cache with one refresher per provider;
  * the static and custom providers. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 struct dsql_credentials_provider {
     const dsql__provider_ops *ops;
     void *impl;
+    dsql__auth_log log; /* under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool refreshing;   /* a thread is fetching; others wait or use the valid cache */
@@ -130,9 +132,10 @@ void dsql_credentials_provider_free(dsql_credentials_provider *p)
     free(p);
 }
 
+/* Cached credentials serve while more than the margin is left. */
 static bool still_valid(const dsql_credentials *c, time_t now)
 {
-    return c->expiration == 0 || now < c->expiration;
+    return c->expiration == 0 || now < c->expiration - DSQL__EXPIRY_MARGIN_S;
 }
 
 int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials *out,
@@ -170,11 +173,12 @@ int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials
         }
     }
     p->refreshing = true;
+    dsql__auth_log log = p->log;
     pthread_mutex_unlock(&p->mu);
 
     dsql_credentials fresh = DSQL_CREDENTIALS_INIT;
     dsql_error e = DSQL_ERROR_INIT;
-    rc = p->ops->fetch(p->impl, &fresh, &e);
+    rc = p->ops->fetch(p->impl, &log, &fresh, &e);
     if (rc == DSQL_OK && (!fresh.access_key_id || !fresh.secret_access_key))
         rc = dsql_error_set(&e, DSQL_EINTERNAL, "%s: a source returned no credentials",
                             fresh.source[0] ? fresh.source : "credentials provider");
@@ -195,7 +199,8 @@ int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials
         if (exp == 0) {
             p->refresh_at = 0;
         } else {
-            p->refresh_at = exp - DSQL__REFRESH_AHEAD_S;
+            p->refresh_at = exp - DSQL__REFRESH_AHEAD_S -
+                            (time_t)(dsql__random_unit() * DSQL__REFRESH_JITTER_S);
             /* Short-lived credentials: refresh half way, not on every call. */
             if (p->refresh_at <= now)
                 p->refresh_at = now + (exp - now) / 2;
@@ -219,6 +224,36 @@ int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials
     return rc;
 }
 
+void dsql_credentials_provider_set_log(dsql_credentials_provider *p, dsql_log_fn fn, void *ctx)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->log.fn = fn;
+    p->log.ctx = ctx;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void dsql__auth_log_msg(const dsql__auth_log *lg, dsql_log_level level, const char *fmt, ...)
+{
+    if (!lg || !lg->fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lg->fn(level, msg, lg->ctx);
+}
+
+time_t dsql__provider_refresh_at(dsql_credentials_provider *p)
+{
+    pthread_mutex_lock(&p->mu);
+    time_t t = p->have ? p->refresh_at : 0;
+    pthread_mutex_unlock(&p->mu);
+    return t;
+}
+
 void dsql__provider_force_refresh(dsql_credentials_provider *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -229,8 +264,10 @@ void dsql__provider_force_refresh(dsql_credentials_provider *p)
 
 /* ---- static provider ---- */
 
-static int static_fetch(void *impl, dsql_credentials *out, dsql_error *err)
+static int static_fetch(void *impl, const dsql__auth_log *log, dsql_credentials *out,
+                        dsql_error *err)
 {
+    (void)log;
     return dsql__credentials_copy(out, impl, err);
 }
 
@@ -269,8 +306,10 @@ typedef struct custom {
     void *ctx;
 } custom;
 
-static int custom_fetch(void *impl, dsql_credentials *out, dsql_error *err)
+static int custom_fetch(void *impl, const dsql__auth_log *log, dsql_credentials *out,
+                        dsql_error *err)
 {
+    (void)log;
     custom *c = impl;
     int rc = c->fn(c->ctx, out, err);
     if (rc != DSQL_OK) {

@@ -10,33 +10,44 @@ typedef struct chain {
     char *profile; /* explicit profile, or NULL */
 } chain;
 
-static int chain_fetch(void *impl, dsql_credentials *out, dsql_error *err)
+static int chain_fetch(void *impl, const dsql__auth_log *log, dsql_credentials *out,
+                       dsql_error *err)
 {
     chain *c = impl;
     bool configured = false;
     int rc;
     /* An explicit profile is what the caller asked for: go straight to it. */
     if (c->profile) {
-        rc = dsql__fetch_profile(c->profile, true, out, &configured, err);
+        rc = dsql__fetch_profile(c->profile, DSQL__PROFILE_ONLY, log, out, &configured, err);
         return rc;
     }
     rc = dsql__fetch_env(out, &configured, err);
     if (configured)
         return rc;
-    rc = dsql__fetch_web_identity_env(out, &configured, err);
-    if (configured)
-        return rc;
+    /* A profile named by AWS_PROFILE comes before web identity from the environment (as
+     * in the SDKs); the default profile after it. */
     const char *profile = dsql__profile_name(NULL);
-    rc = dsql__fetch_profile(profile, dsql__env("AWS_PROFILE") != NULL, out, &configured, err);
+    bool named = dsql__env("AWS_PROFILE") != NULL;
+    if (named) {
+        rc = dsql__fetch_profile(profile, DSQL__PROFILE_NAMED, log, out, &configured, err);
+        if (configured)
+            return rc;
+    }
+    rc = dsql__fetch_web_identity_env(log, out, &configured, err);
     if (configured)
         return rc;
-    rc = dsql__fetch_container(out, &configured, err);
+    if (!named) {
+        rc = dsql__fetch_profile(profile, DSQL__PROFILE_DEFAULT, log, out, &configured, err);
+        if (configured)
+            return rc;
+    }
+    rc = dsql__fetch_container(log, out, &configured, err);
     if (configured)
         return rc;
     dsql_error imds_err = DSQL_ERROR_INIT;
-    rc = dsql__fetch_imds(out, &configured, &imds_err);
+    rc = dsql__fetch_imds(log, profile, out, &configured, &imds_err);
     /* Success, or an endpoint named explicitly: its answer is the chain's. */
-    if (rc == DSQL_OK || dsql__env("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+    if (rc == DSQL_OK || configured) {
         if (err && rc != DSQL_OK)
             *err = imds_err;
         return rc;

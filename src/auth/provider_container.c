@@ -109,8 +109,8 @@ static int auth_token(char **token, dsql_error *err)
     return DSQL_OK;
 }
 
-int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out, bool *configured,
-                               dsql_error *err)
+int dsql__fetch_container_base(const char *relative_base, const dsql__auth_log *log,
+                               dsql_credentials *out, bool *configured, dsql_error *err)
 {
     *configured = dsql__env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") ||
                   dsql__env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -136,14 +136,17 @@ int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out,
     req.connect_timeout_ms = dsql__http_timeout_ms(CONNECT_TIMEOUT);
     req.timeout_ms = dsql__http_timeout_ms(TOTAL_TIMEOUT);
     req.no_proxy = true;
+    req.log = log;
     dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
     if (h_auth.oom)
         rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     else
         rc = dsql__http_send(&req, &resp, "container credentials", err);
-    if (rc == DSQL_OK && resp.status != 200)
+    if (rc == DSQL_OK && resp.status != 200) {
         rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
                             "container credentials: GET %s: HTTP %ld", url, resp.status);
+        dsql__http_note_attempts(err, &resp);
+    }
     if (rc == DSQL_OK)
         rc = dsql__creds_from_json(resp.body.data ? resp.body.data : "", resp.body.len,
                                    DSQL__JSON_CONTAINER, "container credentials", out, err);
@@ -156,7 +159,8 @@ int dsql__fetch_container_base(const char *relative_base, dsql_credentials *out,
     return rc;
 }
 
-int dsql__fetch_container(dsql_credentials *out, bool *configured, dsql_error *err)
+int dsql__fetch_container(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                          dsql_error *err)
 {
-    return dsql__fetch_container_base(NULL, out, configured, err);
+    return dsql__fetch_container_base(NULL, log, out, configured, err);
 }

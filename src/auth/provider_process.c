@@ -1,4 +1,6 @@
-/* credential_process: run the profile's command and read credentials from its stdout. */
+/* credential_process: run the profile's command and read credentials from its stdout.
+ * Its stdin is /dev/null; its stderr is the program's own (prompts reach the user), and
+ * nothing it writes there enters an error message or a log line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +18,19 @@ extern char **environ;
 
 #define MAX_OUTPUT (64u * 1024)
 #define TIMEOUT_MS 60000
+
+/* The time the command gets: 60 s, or DSQL_AUTH_PROCESS_TIMEOUT_MS (tests). */
+static long timeout_ms(void)
+{
+    const char *v = dsql__env("DSQL_AUTH_PROCESS_TIMEOUT_MS");
+    if (v) {
+        char *end;
+        long ms = strtol(v, &end, 10);
+        if (*end == '\0' && ms > 0 && ms <= 600000)
+            return ms;
+    }
+    return TIMEOUT_MS;
+}
 
 int dsql__fetch_process(const char *command, const char *what, dsql_credentials *out,
                         dsql_error *err)
@@ -45,14 +60,21 @@ int dsql__fetch_process(const char *command, const char *what, dsql_credentials 
     char *buf = malloc(MAX_OUTPUT + 1);
     size_t n = 0;
     int rc = DSQL_OK;
-    int64_t deadline = dsql__mono_ms() + TIMEOUT_MS;
+    long limit = timeout_ms();
+    int64_t deadline = dsql__mono_ms() + limit;
     if (!buf)
         rc = dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", what);
     while (rc == DSQL_OK) {
         int64_t left = deadline - dsql__mono_ms();
         if (left <= 0) {
-            rc = dsql_error_set(err, DSQL_ETIMEOUT, "%s: the command did not finish within %d s",
-                                what, TIMEOUT_MS / 1000);
+            rc = limit % 1000 ? dsql_error_set(err, DSQL_ETIMEOUT,
+                                               "%s: the command did not finish within %ld ms "
+                                               "(it was killed)",
+                                               what, limit)
+                              : dsql_error_set(err, DSQL_ETIMEOUT,
+                                               "%s: the command did not finish within %ld s (it "
+                                               "was killed)",
+                                               what, limit / 1000);
             break;
         }
         struct pollfd pfd = {fds[0], POLLIN, 0};

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "auth/http.h"
+#include "auth/ini.h"
 #include "auth/internal.h"
 #include "auth/sigv4.h"
 #include "auth/xml.h"
@@ -16,26 +17,32 @@
 #define TOTAL_TIMEOUT   10000
 #define MAX_TOKEN_FILE  (64u * 1024)
 
-char *dsql__sts_endpoint(const char *region)
+/* https://sts.<region>.amazonaws.com (.com.cn in China). */
+static char *default_endpoint(const char *region)
 {
-    const char *v = dsql__env("AWS_ENDPOINT_URL_STS");
-    if (!v)
-        v = dsql__env("AWS_ENDPOINT_URL");
-    if (v)
-        return dsql__strdup(v);
     dsql__strbuf sb = DSQL__STRBUF_INIT;
     dsql__sb_appendf(&sb, "https://sts.%s.amazonaws.com%s", region,
                      strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
     return dsql__sb_detach(&sb);
 }
 
+char *dsql__sts_endpoint(const char *region)
+{
+    char *url = NULL;
+    const char *from;
+    if (dsql__configured_endpoint(NULL, NULL, "STS", "sts", &url, &from, NULL) != DSQL_OK)
+        return NULL;
+    return url ? url : default_endpoint(region);
+}
+
+/* The environment's region wins over the profile's (as in the SDKs). */
 static const char *sts_region(const dsql__sts_role *role)
 {
-    if (role->region && *role->region)
-        return role->region;
     const char *r = dsql__env("AWS_REGION");
     if (!r)
         r = dsql__env("AWS_DEFAULT_REGION");
+    if (!r && role->region && *role->region)
+        r = role->region;
     return r ? r : "us-east-1";
 }
 
@@ -80,6 +87,7 @@ static int parse_response(const dsql__http_response *resp, const char *action, c
         }
         free(code);
         free(msg);
+        dsql__http_note_attempts(err, resp);
         return err ? err->status : DSQL_EHTTP;
     }
     char result[64], resp_el[64];
@@ -116,17 +124,46 @@ static int parse_response(const dsql__http_response *resp, const char *action, c
     return rc;
 }
 
+/* STS answers a throttled call with HTTP 400 and one of these codes (the AWS SDKs'
+ * throttling errors); it is retried like a 5xx. */
+static bool sts_throttled(const dsql__http_response *resp)
+{
+    static const char *const codes[] = {"Throttling",
+                                        "ThrottlingException",
+                                        "ThrottledException",
+                                        "RequestThrottledException",
+                                        "TooManyRequestsException",
+                                        "RequestThrottled",
+                                        "RequestLimitExceeded",
+                                        "BandwidthLimitExceeded",
+                                        "SlowDown",
+                                        "PriorRequestNotComplete",
+                                        "EC2ThrottledException"};
+    static const char *const code_path[] = {"ErrorResponse", "Error", "Code"};
+    if (resp->status != 400 || !resp->body.data)
+        return false;
+    char *code = NULL;
+    bool hit = false;
+    if (dsql__xml_text(resp->body.data, resp->body.len, code_path, 3, &code) == 0)
+        for (size_t i = 0; i < DSQL__ARRAY_LEN(codes) && !hit; i++)
+            hit = !strcmp(code, codes[i]);
+    free(code);
+    return hit;
+}
+
 static void default_session_name(char *buf, size_t n)
 {
     snprintf(buf, n, "libdsql-%lld", (long long)time(NULL));
 }
 
 /* Sends body to STS (signed with source when not NULL) and parses the answer. */
-static int sts_call(const dsql_credentials *source, const char *region, const char *action,
+static int sts_call(const dsql_credentials *source, const dsql__sts_role *role, const char *action,
                     const char *body, size_t body_len, const char *what, dsql_credentials *out,
                     dsql_error *err)
 {
-    char *url = dsql__sts_endpoint(region);
+    const char *region = sts_region(role);
+    const dsql__auth_log *log = role->log;
+    char *url = role->endpoint_url ? dsql__strdup(role->endpoint_url) : default_endpoint(region);
     char *host_header = NULL, *path = NULL;
     dsql__strbuf auth = DSQL__STRBUF_INIT, h_auth = DSQL__STRBUF_INIT, h_token = DSQL__STRBUF_INIT;
     dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
@@ -195,6 +232,9 @@ static int sts_call(const dsql_credentials *source, const char *region, const ch
     req.body_len = body_len;
     req.connect_timeout_ms = dsql__http_timeout_ms(CONNECT_TIMEOUT);
     req.timeout_ms = dsql__http_timeout_ms(TOTAL_TIMEOUT);
+    req.log = log;
+    req.throttled = sts_throttled;
+    req.max_attempts = role->max_attempts;
     rc = dsql__http_send(&req, &resp, what, err);
     if (rc == DSQL_OK)
         rc = parse_response(&resp, action, what, url, out, err);
@@ -215,7 +255,6 @@ int dsql__sts_assume_role(const dsql_credentials *source, const dsql__sts_role *
                           const char *what, dsql_credentials *out, dsql_error *err)
 {
     char name[64], dur[24];
-    const char *region = sts_region(role);
     dsql__strbuf body = DSQL__STRBUF_INIT;
     if (!role->session_name)
         default_session_name(name, sizeof name);
@@ -231,7 +270,7 @@ int dsql__sts_assume_role(const dsql_credentials *source, const dsql__sts_role *
     form_param(&body, "Version", STS_VERSION);
     if (body.oom)
         return dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", what);
-    int rc = sts_call(source, region, "AssumeRole", body.data, body.len, what, out, err);
+    int rc = sts_call(source, role, "AssumeRole", body.data, body.len, what, out, err);
     dsql__sb_free(&body);
     return rc;
 }
@@ -273,13 +312,13 @@ int dsql__sts_assume_role_web_identity(const char *token_file, const dsql__sts_r
         dsql__sb_free_secret(&body);
         return dsql_error_set(err, DSQL_ENOMEM, "%s: out of memory", what);
     }
-    rc = sts_call(NULL, sts_region(role), "AssumeRoleWithWebIdentity", body.data, body.len, what,
-                  out, err);
+    rc = sts_call(NULL, role, "AssumeRoleWithWebIdentity", body.data, body.len, what, out, err);
     dsql__sb_free_secret(&body);
     return rc;
 }
 
-int dsql__fetch_web_identity_env(dsql_credentials *out, bool *configured, dsql_error *err)
+int dsql__fetch_web_identity_env(const dsql__auth_log *log, dsql_credentials *out, bool *configured,
+                                 dsql_error *err)
 {
     const char *file = dsql__env("AWS_WEB_IDENTITY_TOKEN_FILE");
     const char *arn = dsql__env("AWS_ROLE_ARN");
@@ -291,8 +330,30 @@ int dsql__fetch_web_identity_env(dsql_credentials *out, bool *configured, dsql_e
         return dsql_error_set(err, DSQL_ECONFIG,
                               "web identity: AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN "
                               "is not");
-    dsql__sts_role role = {0};
-    role.role_arn = arn;
-    role.session_name = dsql__env("AWS_ROLE_SESSION_NAME");
-    return dsql__sts_assume_role_web_identity(file, &role, "web identity", out, err);
+    /* The STS region and endpoint may come from the profile in the shared files. */
+    dsql__aws_files f = DSQL__AWS_FILES_INIT;
+    char *endpoint = NULL;
+    const char *from;
+    const char *profile = dsql__profile_name(NULL);
+    int rc = dsql__aws_files_load(&f, log ? log->fn : NULL, log ? log->ctx : NULL, err);
+    int attempts = 0;
+    if (rc == DSQL_OK)
+        rc = dsql__configured_endpoint(&f, profile, "STS", "sts", &endpoint, &from, err);
+    if (rc == DSQL_OK)
+        rc = dsql__max_attempts(&f, profile, &attempts, err);
+    if (rc == DSQL_OK) {
+        dsql__sts_role role = {0};
+        role.max_attempts = attempts;
+        role.role_arn = arn;
+        role.session_name = dsql__env("AWS_ROLE_SESSION_NAME");
+        role.region = dsql__aws_files_get(&f, profile, "region");
+        role.endpoint_url = endpoint;
+        role.log = log;
+        rc = dsql__sts_assume_role_web_identity(file, &role, "web identity", out, err);
+    } else {
+        dsql__err_prefix(err, "web identity");
+    }
+    free(endpoint);
+    dsql__aws_files_free(&f);
+    return rc;
 }

@@ -232,9 +232,44 @@ static void write_scratch(presign *ps, char *scratch, const dsql_credentials *cr
     ps->cred_len = (size_t)(o - ps->cred);
 }
 
+/* The next byte of key p as encoded (verbatim keys are encoded already), or -1 at its
+ * end. *i counts encoded bytes. */
+static int encoded_byte(const qparam *p, size_t *i)
+{
+    if (p->verbatim)
+        return *i < p->klen ? (unsigned char)p->key[(*i)++] : -1;
+    /* Find the raw byte holding encoded byte *i: walk, since keys are short. */
+    size_t at = 0;
+    for (size_t k = 0; k < p->klen; k++) {
+        unsigned char c = (unsigned char)p->key[k];
+        size_t w = unreserved[c] ? 1 : 3;
+        if (*i < at + w) {
+            size_t off = *i - at;
+            (*i)++;
+            if (w == 1)
+                return c;
+            return off == 0 ? '%' : off == 1 ? hex_upper[c >> 4] : hex_upper[c & 15];
+        }
+        at += w;
+    }
+    return -1;
+}
+
+/* Orders two parameters by their encoded keys, byte by byte: SigV4 sorts the canonical
+ * query by the encoded names ("%7B" before "A" though '{' comes after 'A'). */
+static int cmp_encoded_keys(const qparam *a, const qparam *b)
+{
+    size_t i = 0, j = 0;
+    for (;;) {
+        int x = encoded_byte(a, &i), y = encoded_byte(b, &j);
+        if (x != y || x < 0)
+            return x - y;
+    }
+}
+
 /* The X-Amz-* parameters, in key order (code points; X-Amz-Signature goes in before
- * X-Amz-SignedHeaders), merged with the caller's, sorted. Their keys, and the values that
- * are digits or constants, need no encoding. */
+ * X-Amz-SignedHeaders), merged with the caller's, sorted by encoded key. Their keys, and
+ * the values that are digits or constants, need no encoding. */
 static int collect_params(presign *ps, dsql__signer *signer, const dsql_credentials *creds,
                           const dsql__sigv4_param *params, size_t nparams, dsql_error *err)
 {
@@ -256,17 +291,18 @@ static int collect_params(presign *ps, dsql__signer *signer, const dsql_credenti
     amz[namz++] = QP_VERBATIM("X-Amz-SignedHeaders", "host", 4);
 
     qparam given[PRESIGN_MAX_PARAMS];
+    const qparam sig = QP_VERBATIM("X-Amz-Signature", "", 0);
     for (size_t i = 0; i < nparams; i++) {
         qparam p = qp(params[i].key, params[i].value, strlen(params[i].value));
         size_t j = i;
-        for (; j > 0 && strcmp(given[j - 1].key, p.key) > 0; j--)
+        for (; j > 0 && cmp_encoded_keys(&given[j - 1], &p) > 0; j--)
             given[j] = given[j - 1];
         given[j] = p;
-        ps->sig_at += strcmp(p.key, "X-Amz-Signature") < 0;
+        ps->sig_at += cmp_encoded_keys(&p, &sig) < 0;
     }
     ps->n = 0;
     for (size_t i = 0, j = 0; i < nparams || j < namz;) {
-        bool theirs = j == namz || (i < nparams && strcmp(given[i].key, amz[j].key) < 0);
+        bool theirs = j == namz || (i < nparams && cmp_encoded_keys(&given[i], &amz[j]) < 0);
         ps->all[ps->n++] = theirs ? given[i++] : amz[j++];
     }
     return DSQL_OK;

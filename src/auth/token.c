@@ -46,6 +46,11 @@ int dsql_token_generate(const dsql_token_params *params, const dsql_credentials 
                               "auth token: hostname '%s' is not a host name (give the endpoint "
                               "host without scheme, port or path)",
                               params->hostname ? params->hostname : "(null)");
+    char why[160];
+    if (!dsql__dns_name_ok(params->hostname, why, sizeof why))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "auth token: hostname '%.80s%s' is not a DNS name: %s",
+                              params->hostname, strlen(params->hostname) > 80 ? "..." : "", why);
     if (params->action != DSQL_TOKEN_DB_CONNECT && params->action != DSQL_TOKEN_DB_CONNECT_ADMIN)
         return dsql_error_set(err, DSQL_EINVAL, "auth token: unknown action %d",
                               (int)params->action);

@@ -144,6 +144,8 @@ dsql__connect_failure dsql__classify_connect(const char *message)
         return DSQL__CF_RETRY;
     if (contains(message, "connection refused"))
         return DSQL__CF_REFUSED;
+    if (contains(message, "server unavailable"))
+        return DSQL__CF_UNAVAILABLE;
     if (contains(message, "access denied"))
         return DSQL__CF_ACCESS_DENIED;
     return DSQL__CF_FATAL;

@@ -92,6 +92,7 @@ static const keyword keywords[] = {
     KW("connect_timeout", connect_timeout_s, KW_TIMEOUT),
     KW("statement_cache", statement_cache, KW_CACHE),
     KW("query_timeout_ms", query_timeout_ms, KW_QUERY_TIMEOUT),
+    KW("local_region", local_region, KW_STR),
 };
 #undef KW
 
@@ -287,7 +288,7 @@ int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_error *err)
         }
         const keyword *kw = find_keyword(buf);
         if (!kw) {
-            char known[256];
+            char known[320];
             append_keyword_list(known, sizeof known);
             rc = dsql_error_set(err, DSQL_EPARSE,
                                 "connection string: unknown keyword '%.64s' (known: %s)", buf,
@@ -421,6 +422,8 @@ static int split_port(dsql_config *cfg, dsql_error *err)
     const char *h = cfg->host, *colon = h ? strrchr(h, ':') : NULL;
     if (!colon || strchr(h, ':') != colon || !colon[1])
         return DSQL_OK; /* no port (or an IPv6 literal) */
+    if (strchr(h, ','))
+        return DSQL_OK; /* several endpoints: each keeps its own port (conn/spec.c) */
     pending p;
     int rc = check_value(find_keyword("port"), colon + 1, "environment variable CLUSTER_ENDPOINT",
                          &p, err);

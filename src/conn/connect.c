@@ -24,13 +24,13 @@ void dsql__conn_free(dsql_conn *conn)
 }
 
 /* Describes a failed connect in err; returns the classification. */
-static dsql__connect_failure connect_failed(const dsql__spec *spec, PGconn *pg, dsql_error *err,
-                                            int *status)
+static dsql__connect_failure connect_failed(const dsql__spec *spec, const dsql__endpoint *ep,
+                                            PGconn *pg, dsql_error *err, int *status)
 {
     char msg[400];
     dsql__one_line(msg, sizeof msg, pg ? PQerrorMessage(pg) : "out of memory");
     dsql__connect_failure kind = dsql__classify_connect(msg);
-    const char *where = spec->host ? spec->host : "(default host)";
+    const char *where = ep->host ? ep->host : "(default host)";
     switch (kind) {
     case DSQL__CF_ACCESS_DENIED:
         *status = dsql_error_set(
@@ -38,15 +38,20 @@ static dsql__connect_failure connect_failed(const dsql__spec *spec, PGconn *pg, 
             "could not connect to %s:%s as %s: access denied: check that the IAM identity is "
             "allowed dsql:%s on this cluster and that the region '%s' is the cluster's region "
             "(server said: %s)",
-            where, spec->port, spec->user,
+            where, ep->port, spec->user,
             spec->action == DSQL_TOKEN_DB_CONNECT_ADMIN ? "DbConnectAdmin" : "DbConnect",
-            spec->region ? spec->region : "?", msg);
+            ep->region ? ep->region : "?", msg);
         break;
     case DSQL__CF_RESIGN:
         *status = dsql_error_set(err, DSQL_EAUTH,
                                  "could not connect to %s:%s as %s: the token's signature expired "
                                  "(is the system clock right?): %s",
-                                 where, spec->port, spec->user, msg);
+                                 where, ep->port, spec->user, msg);
+        break;
+    case DSQL__CF_UNAVAILABLE:
+        *status = dsql_error_set(err, DSQL_EUNAVAILABLE,
+                                 "could not connect to %s:%s as %s: the server is unavailable: %s",
+                                 where, ep->port, spec->user, msg);
         break;
     default:
         *status = dsql_error_set(
@@ -54,7 +59,7 @@ static dsql__connect_failure connect_failed(const dsql__spec *spec, PGconn *pg, 
             strstr(msg, "password authentication failed") || strstr(msg, "authentication failed")
                 ? DSQL_EAUTH
                 : DSQL_ECONNECT,
-            "could not connect to %s:%s as %s: %s", where, spec->port, spec->user, msg);
+            "could not connect to %s:%s as %s: %s", where, ep->port, spec->user, msg);
         break;
     }
     return kind;
@@ -66,21 +71,21 @@ static dsql__connect_failure connect_failed(const dsql__spec *spec, PGconn *pg, 
  * connection for the endpoint to that address instead; resolve the endpoint here and pass
  * its addresses explicitly (host repeated once per address, as libpq's lists require).
  */
-static int pin_endpoint_addresses(const dsql__spec *spec, char **hosts, char **addrs,
-                                  dsql_error *err)
+static int pin_endpoint_addresses(const dsql__spec *spec, const dsql__endpoint *ep, char **hosts,
+                                  char **addrs, dsql_error *err)
 {
     *hosts = *addrs = NULL;
     const char *env = getenv("PGHOSTADDR");
-    if (!spec->iam || spec->hostaddr || !spec->host || !env || !*env)
+    if (!spec->iam || ep->hostaddr || !ep->host || !env || !*env)
         return DSQL_OK;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *list = NULL;
-    int gai = getaddrinfo(spec->host, spec->port, &hints, &list);
+    int gai = getaddrinfo(ep->host, ep->port, &hints, &list);
     if (gai != 0)
         return dsql_error_set(err, DSQL_ECONNECT,
                               "could not connect to %s:%s: cannot resolve the host name: %s "
                               "(PGHOSTADDR in the environment is ignored for IAM connections)",
-                              spec->host, spec->port, gai_strerror(gai));
+                              ep->host, ep->port, gai_strerror(gai));
     dsql__strbuf h = DSQL__STRBUF_INIT, a = DSQL__STRBUF_INIT;
     for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
         char text[NI_MAXHOST];
@@ -92,7 +97,7 @@ static int pin_endpoint_addresses(const dsql__spec *spec, char **hosts, char **a
             dsql__sb_append_c(&h, ',');
         }
         dsql__sb_append(&a, text);
-        dsql__sb_append(&h, spec->host);
+        dsql__sb_append(&h, ep->host);
     }
     freeaddrinfo(list);
     if (!a.len) {
@@ -100,7 +105,7 @@ static int pin_endpoint_addresses(const dsql__spec *spec, char **hosts, char **a
         dsql__sb_free(&h);
         return dsql_error_set(err, DSQL_ECONNECT,
                               "could not connect to %s:%s: the host name has no usable address",
-                              spec->host, spec->port);
+                              ep->host, ep->port);
     }
     *hosts = dsql__sb_detach(&h);
     *addrs = dsql__sb_detach(&a);
@@ -113,8 +118,9 @@ static int pin_endpoint_addresses(const dsql__spec *spec, char **hosts, char **a
     return DSQL_OK;
 }
 
-static int connect_once(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_stats *stats,
-                        PGconn **out, dsql__connect_failure *kind, dsql_error *err)
+static int connect_once(const dsql__spec *spec, const dsql__endpoint *ep, int64_t deadline_ms,
+                        dsql__connect_stats *stats, PGconn **out, dsql__connect_failure *kind,
+                        dsql_error *err)
 {
     const char *keys[24], *vals[24];
     int n = 0;
@@ -130,11 +136,11 @@ static int connect_once(const dsql__spec *spec, int64_t deadline_ms, dsql__conne
 
     *kind = DSQL__CF_FATAL;
     char *pinned_hosts, *pinned_addrs;
-    int prc = pin_endpoint_addresses(spec, &pinned_hosts, &pinned_addrs, err);
+    int prc = pin_endpoint_addresses(spec, ep, &pinned_hosts, &pinned_addrs, err);
     if (prc)
         return prc;
     if (spec->iam) {
-        int rc = dsql__spec_mint_token(spec, &token, err);
+        int rc = dsql__spec_mint_token(spec, ep, &token, err);
         if (rc) {
             free(pinned_hosts);
             free(pinned_addrs);
@@ -143,9 +149,9 @@ static int connect_once(const dsql__spec *spec, int64_t deadline_ms, dsql__conne
         if (stats)
             atomic_fetch_add(&stats->token_mints, 1);
     }
-    PARAM("host", pinned_hosts ? pinned_hosts : spec->host);
-    PARAM("hostaddr", pinned_addrs ? pinned_addrs : spec->hostaddr);
-    PARAM("port", spec->port);
+    PARAM("host", pinned_hosts ? pinned_hosts : ep->host);
+    PARAM("hostaddr", pinned_addrs ? pinned_addrs : ep->hostaddr);
+    PARAM("port", ep->port);
     PARAM("dbname", spec->database);
     PARAM("user", spec->user);
     PARAM("password", spec->iam ? token : spec->password);
@@ -192,12 +198,12 @@ static int connect_once(const dsql__spec *spec, int64_t deadline_ms, dsql__conne
             err, DSQL_ETIMEOUT,
             "could not connect to %s:%s as %s: no answer within %lld ms (%s); the server or the "
             "network is not responding",
-            spec->host ? spec->host : "(default host)", spec->port, spec->user,
+            ep->host ? ep->host : "(default host)", ep->port, spec->user,
             by_pool ? (long long)(limit > start ? limit - start : 0)
                     : (long long)spec->connect_timeout_s * 1000,
             by_pool ? "the time left of the pool's acquire timeout" : "connect_timeout");
     } else {
-        *kind = connect_failed(spec, pg, err, &status);
+        *kind = connect_failed(spec, ep, pg, err, &status);
     }
     if (pg)
         PQfinish(pg);
@@ -223,10 +229,11 @@ static void notice_to_log(void *arg, const PGresult *res)
               msg ? msg : "");
 }
 
-int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_stats *stats,
-                  dsql_conn **out, dsql_error *err)
+int dsql__connect(const dsql__spec *spec, size_t ep_index, int64_t deadline_ms,
+                  dsql__connect_stats *stats, dsql_conn **out, dsql_error *err)
 {
     *out = NULL;
+    const dsql__endpoint *ep = &spec->ep[ep_index];
     dsql_conn *conn = calloc(1, sizeof *conn);
     if (!conn)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
@@ -237,6 +244,12 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
 
     bool resigned = false;
     int64_t backoff = 100;
+    /* With several endpoints, refusals are waited out on one endpoint for connect_timeout
+     * at most: then another endpoint is tried. */
+    int64_t retry_until = deadline_ms;
+    int64_t own_window = dsql__mono_ms() + (int64_t)spec->connect_timeout_s * 1000;
+    if (spec->nep > 1 && own_window < retry_until)
+        retry_until = own_window;
     char refused[sizeof err->message] =
         ""; /* the last transient refusal, should the deadline then pass */
     int refused_rc = 0;
@@ -244,7 +257,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
         int64_t t0 = dsql__mono_us();
         dsql__connect_failure kind;
         PGconn *pg = NULL;
-        int rc = connect_once(spec, deadline_ms, stats, &pg, &kind, err);
+        int rc = connect_once(spec, ep, deadline_ms, stats, &pg, &kind, err);
         if (rc == DSQL_OK && PQsetnonblocking(pg, 1) != 0) {
             rc = dsql_error_set(err, DSQL_ECONNECT, "could not make the connection non-blocking");
             PQfinish(pg);
@@ -252,6 +265,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
         }
         if (rc == DSQL_OK) {
             conn->pg = pg;
+            conn->ep = ep_index;
             conn->query_timeout_ms = spec->query_timeout_ms;
             PQsetNoticeReceiver(pg, notice_to_log, conn);
             conn->created_ms = dsql__mono_ms();
@@ -259,7 +273,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
                 atomic_fetch_add(&stats->connects, 1);
             dsql__log(spec->log, spec->log_ctx, DSQL_LOG_INFO,
                       "Connected to %s:%s as %s (%s%s, TLS %s) in %.1f ms",
-                      spec->host ? spec->host : PQhost(pg), spec->port, spec->user,
+                      ep->host ? ep->host : PQhost(pg), ep->port, spec->user,
                       spec->iam ? "IAM token, " : "password",
                       spec->iam ? (spec->action == DSQL_TOKEN_DB_CONNECT_ADMIN ? "DbConnectAdmin"
                                                                                : "DbConnect")
@@ -271,8 +285,7 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
         if (kind == DSQL__CF_RESIGN && !resigned && spec->iam) {
             resigned = true;
             dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
-                      "Connect to %s: token signature expired; signing a new token once",
-                      spec->host);
+                      "Connect to %s: token signature expired; signing a new token once", ep->host);
             continue;
         }
         int64_t now = dsql__mono_ms();
@@ -280,9 +293,10 @@ int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_sta
         /* A refused TCP connect means "nobody listens": reported at once to a program that
          * never reached the server (a wrong port fails fast), waited out within the
          * deadline by a pool that has connected before (the server is restarting). */
-        bool again = kind == DSQL__CF_RETRY ||
-                     (kind == DSQL__CF_REFUSED && stats && atomic_load(&stats->connects) > 0);
-        if (again && now + delay < deadline_ms) {
+        bool again = kind == DSQL__CF_RETRY || (spec->nep == 1 && kind == DSQL__CF_UNAVAILABLE) ||
+                     (spec->nep == 1 && kind == DSQL__CF_REFUSED && stats &&
+                      atomic_load(&stats->connects) > 0);
+        if (again && now + delay < retry_until) {
             dsql__log(spec->log, spec->log_ctx, DSQL_LOG_WARN,
                       "Connect attempt %d refused for now (%s); retrying in %lld ms", attempt,
                       err ? err->message : "transient", (long long)delay);
@@ -317,9 +331,53 @@ int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
     int rc = dsql__spec_init(&spec, cfg, err);
     if (rc)
         return rc;
-    rc = dsql__connect(&spec, dsql__mono_ms() + (int64_t)spec.connect_timeout_s * 1000, NULL, out,
-                       err);
+    if (spec.nep == 1) {
+        rc = dsql__connect(&spec, 0, dsql__mono_ms() + (int64_t)spec.connect_timeout_s * 1000, NULL,
+                           out, err);
+        dsql__spec_free(&spec);
+        return rc;
+    }
+    /* Several endpoints: the preferred first, then the others in order, each within
+     * connect_timeout; the error names each endpoint's failure. */
+    dsql__strbuf why = DSQL__STRBUF_INIT;
+    for (size_t k = 0; k < spec.nep; k++) {
+        size_t i = k == 0 ? spec.preferred : k <= spec.preferred ? k - 1 : k;
+        dsql_error e = DSQL_ERROR_INIT;
+        rc = dsql__connect(&spec, i, dsql__mono_ms() + (int64_t)spec.connect_timeout_s * 1000, NULL,
+                           out, &e);
+        if (rc == DSQL_OK || !dsql__connect_failure_is_endpoint(rc)) {
+            if (rc && err)
+                *err = e;
+            break;
+        }
+        char name[300];
+        dsql__endpoint_name(&spec.ep[i], name, sizeof name);
+        dsql__sb_appendf(&why, "%s%s: %s", why.len ? "; " : "", name, e.message);
+        if (k + 1 < spec.nep)
+            dsql__log(spec.log, spec.log_ctx, DSQL_LOG_WARN,
+                      "Endpoint %s failed (%s); trying the next endpoint", name,
+                      dsql_status_name(rc));
+        else
+            rc = dsql_error_set(err, rc, "could not connect to any of the %zu endpoints: %s",
+                                spec.nep, why.oom ? "out of memory" : dsql__sb_str(&why));
+    }
+    dsql__sb_free(&why);
     dsql__spec_free(&spec);
+    return rc;
+}
+
+bool dsql__connect_failure_is_endpoint(int status)
+{
+    return status == DSQL_ECONNECT || status == DSQL_ETIMEOUT || status == DSQL_EUNAVAILABLE ||
+           status == DSQL_ECONNLOST;
+}
+
+int dsql__conn_verify(dsql_conn *conn, int64_t timeout_ms, dsql_error *err)
+{
+    int64_t saved = conn->query_timeout_ms;
+    conn->query_timeout_ms = timeout_ms;
+    int rc = dsql__conn_exec(conn, "SELECT 1", 0, NULL, NULL, NULL, 0, NULL, err);
+    conn->query_timeout_ms = saved;
     return rc;
 }
 
@@ -402,6 +460,7 @@ bool dsql__conn_alive(dsql_conn *conn)
 
 bool dsql__conn_reset_tx(dsql_conn *conn)
 {
+    conn->begin_pending = false; /* a BEGIN never sent opened nothing */
     if (dsql__conn_check_broken(conn))
         return false;
     if (PQpipelineStatus(conn->pg) != PQ_PIPELINE_OFF) {

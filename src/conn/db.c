@@ -53,7 +53,7 @@ dsql_conn *dsql__db_conn(dsql_db *db)
 bool dsql__db_in_transaction(dsql_db *db)
 {
     dsql_conn *c = dsql__db_conn(db);
-    return c && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+    return c && c->pg && dsql__conn_tx_status(c) != PQTRANS_IDLE;
 }
 
 /* The public conversions (for C++ and function pointers: C code passes a pool or a
@@ -95,7 +95,7 @@ int dsql__db_transaction(dsql_db *db, dsql_tx_fn fn, void *ctx, dsql_error *err)
     dsql_conn *conn = dsql__db_conn(db);
     if (dsql__conn_check_broken(conn))
         return dsql_error_set(err, DSQL_ECONNLOST, "connection is lost");
-    switch (PQtransactionStatus(conn->pg)) {
+    switch (dsql__conn_tx_status(conn)) {
     case PQTRANS_INTRANS:
         return fn(conn, ctx, err); /* the caller's transaction encloses it */
     case PQTRANS_IDLE:
@@ -163,14 +163,15 @@ static int exec_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         return rc;
     /* Inside the caller's transaction a conflict or fault aborts the whole transaction:
      * only its runner can retry. In autocommit the statement is its own transaction. */
-    bool own_tx = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
+    bool own_tx = dsql__conn_tx_status(conn) == PQTRANS_IDLE;
     rc = dsql__conn_exec(conn, x->sql, x->nparams, x->values, x->lengths, x->formats, 0, x->out, e);
     /* A write whose connection dropped, or which met a fault, is an unknown outcome (set by
      * dsql__conn_exec), never retried; a statement that changes nothing can run again (on
      * the same connection after a transient fault, on another pooled one when this one
      * was lost). */
     *retryable = own_tx && (rc == DSQL_ECONFLICT || rc == DSQL_EUNAVAILABLE ||
-                            (rc == DSQL_ECONNLOST && pool));
+                            (rc == DSQL_ECONNLOST && pool) ||
+                            (rc == DSQL_ETIMEOUT && pool && dsql__pool_multi(pool)));
     if (pool)
         dsql__pool_attempt_done(pool, &x->held, conn, rc, *retryable);
     return rc;

@@ -136,13 +136,13 @@ static void note_rows(dsql_conn *conn, const PGresult *r)
 /* After a round trip: outside a transaction nothing is open to count for. */
 static void end_round_trip(dsql_conn *conn)
 {
-    if (!conn->pg || PQtransactionStatus(conn->pg) != PQTRANS_INTRANS)
+    if (!conn->pg || dsql__conn_tx_status(conn) != PQTRANS_INTRANS)
         conn->tx_rows = 0;
 }
 
 uint64_t dsql__conn_tx_rows(const dsql_conn *conn)
 {
-    return conn && conn->pg && PQtransactionStatus(conn->pg) == PQTRANS_INTRANS ? conn->tx_rows : 0;
+    return conn && conn->pg && dsql__conn_tx_status(conn) == PQTRANS_INTRANS ? conn->tx_rows : 0;
 }
 
 /* DEALLOCATEs sent ahead of one round trip at most. */
@@ -474,8 +474,8 @@ static void batch_end(batch_read *br)
  * first failed statement (n when none failed; where sending stopped when the batch
  * could not be sent). The caller finishes the cache's bookkeeping (finish_batch).
  */
-static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format, PGresult **out,
-                     size_t *failed, dsql_error *err)
+static int run_batch_raw(dsql_conn *conn, batch_stmt *b, size_t n, int result_format,
+                         PGresult **out, size_t *failed, dsql_error *err)
 {
     PGconn *pg = conn->pg;
     *failed = n;
@@ -520,6 +520,50 @@ static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format
     dsql__conn_check_broken(conn);
     end_round_trip(conn);
     return br.rc;
+}
+
+/* run_batch_raw, with the runner's pending BEGIN in front of the batch when there is one:
+ * the transaction opens in the same round trip as its first statements. A BEGIN that
+ * failed (or got no answer) is reported as the first statement's failure. */
+static int run_batch(dsql_conn *conn, batch_stmt *b, size_t n, int result_format, PGresult **out,
+                     size_t *failed, dsql_error *err)
+{
+    if (!conn->begin_pending)
+        return run_batch_raw(conn, b, n, result_format, out, failed, err);
+    enum { SMALL = 8 };
+    batch_stmt small_b[SMALL];
+    PGresult *small_out[SMALL];
+    batch_stmt *bb = n + 1 <= SMALL ? small_b : malloc((n + 1) * sizeof *bb);
+    PGresult **oo = n + 1 <= SMALL ? small_out : malloc((n + 1) * sizeof *oo);
+    *failed = 0;
+    if (!bb || !oo) {
+        if (bb != small_b)
+            free(bb);
+        if (oo != small_out)
+            free(oo);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    bb[0] = (batch_stmt){.sql = DSQL__BEGIN_SQL, .action = DSQL__RUN_UNNAMED};
+    memcpy(bb + 1, b, n * sizeof *b);
+    conn->begin_pending = false;
+    size_t f = n + 1;
+    int rc = run_batch_raw(conn, bb, n + 1, result_format, oo, &f, err);
+    memcpy(b, bb + 1, n * sizeof *b); /* what the batch learnt of each statement */
+    PQclear(oo[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (out)
+            out[i] = oo[i + 1];
+        else
+            PQclear(oo[i + 1]);
+    }
+    if (rc && f == 0)
+        dsql__err_prefix(err, "BEGIN");
+    *failed = f == 0 ? 0 : f - 1;
+    if (bb != small_b)
+        free(bb);
+    if (oo != small_out)
+        free(oo);
+    return rc;
 }
 
 /* The cache's bookkeeping after a batch whose first failure is at index `failed`. */
@@ -603,7 +647,7 @@ static int exec_once(dsql_conn *conn, batch_stmt *b, int result_format, PGresult
 {
     *out = NULL;
     int rc;
-    if (b->action == DSQL__RUN_PREPARE || deallocs_due(conn)) {
+    if (b->action == DSQL__RUN_PREPARE || deallocs_due(conn) || conn->begin_pending) {
         size_t failed;
         rc = run_batch(conn, b, 1, result_format, out, &failed, err);
     } else {
@@ -626,7 +670,7 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
         return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL");
     /* Outside a transaction the statement is its own: a failed one changed nothing, so a
      * stale cached statement can be prepared afresh and run again, transparently. */
-    bool idle = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
+    bool idle = dsql__conn_tx_status(conn) == PQTRANS_IDLE;
     dsql_error e = DSQL_ERROR_INIT;
     PGresult *res = NULL;
     batch_stmt b;
@@ -850,7 +894,7 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
             goto done;
         }
 
-    bool idle = PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
+    bool idle = dsql__conn_tx_status(conn) == PQTRANS_IDLE;
     int64_t t0 = dsql__mono_us();
     for (int attempt = 1;; attempt++) {
         for (size_t i = 0; i < n; i++) {

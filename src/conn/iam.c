@@ -8,7 +8,27 @@ bool dsql__config_wants_iam(const dsql_config *cfg)
 {
     if (cfg->region && *cfg->region)
         return true;
-    return cfg->host && *cfg->host && dsql_is_dsql_host(cfg->host);
+    if (!cfg->host || !*cfg->host)
+        return false;
+    /* Several endpoints: IAM when any of them is a DSQL endpoint (host:port entries). */
+    char entry[512];
+    for (const char *h = cfg->host; *h;) {
+        size_t len = strcspn(h, ",");
+        while (len && *h == ' ') {
+            h++;
+            len--;
+        }
+        size_t n = len < sizeof entry - 1 ? len : sizeof entry - 1;
+        memcpy(entry, h, n);
+        entry[n] = '\0';
+        entry[strcspn(entry, ": ")] = '\0';
+        if (*entry && dsql_is_dsql_host(entry))
+            return true;
+        h += len;
+        if (*h == ',')
+            h++;
+    }
+    return false;
 }
 
 int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
@@ -18,11 +38,24 @@ int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *er
                               "config: IAM authentication needs the cluster endpoint: set host "
                               "(or CLUSTER_ENDPOINT) to <cluster-id>.dsql.<region>.on.aws or "
                               "the bare cluster id");
-    int rc = dsql_endpoint_resolve(cfg->host, cfg->region, cfg->profile, &spec->host, &spec->region,
-                                   err);
-    if (rc) {
-        dsql__err_prefix(err, "config");
-        return rc;
+    int rc;
+    /* Each endpoint's token is minted for its own host and Region. */
+    for (size_t i = 0; i < spec->nep; i++) {
+        dsql__endpoint *ep = &spec->ep[i];
+        char *host = NULL, *region = NULL;
+        rc = dsql_endpoint_resolve(ep->host, ep->region, cfg->profile, &host, &region, err);
+        if (rc) {
+            if (spec->nep > 1)
+                dsql__err_prefix(err, "config: endpoint %zu of %zu (%.120s)", i + 1, spec->nep,
+                                 ep->host);
+            else
+                dsql__err_prefix(err, "config");
+            return rc;
+        }
+        free(ep->host);
+        free(ep->region);
+        ep->host = host;
+        ep->region = region;
     }
     /* DbConnectAdmin only for the user spelled exactly "admin" (case matters). */
     spec->action =
@@ -38,6 +71,8 @@ int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *er
             return rc;
         }
         spec->owns_credentials = true;
+        /* Warnings about the shared files and retries of credential sources. */
+        dsql_credentials_provider_set_log(spec->credentials, cfg->log, cfg->log_ctx);
     }
     return DSQL_OK;
 }
@@ -50,25 +85,26 @@ void dsql__spec_free_iam(dsql__spec *spec)
     spec->owns_credentials = false;
 }
 
-int dsql__spec_mint_token(const dsql__spec *spec, char **token, dsql_error *err)
+int dsql__spec_mint_token(const dsql__spec *spec, const dsql__endpoint *ep, char **token,
+                          dsql_error *err)
 {
     *token = NULL;
     dsql_credentials creds = DSQL_CREDENTIALS_INIT;
     int rc = dsql_credentials_provider_get(spec->credentials, &creds, err);
     if (rc) {
-        dsql__err_prefix(err, "IAM token for %s: getting AWS credentials", spec->host);
+        dsql__err_prefix(err, "IAM token for %s: getting AWS credentials", ep->host);
         return rc;
     }
     dsql_token_params params = DSQL_TOKEN_PARAMS_INIT;
-    params.hostname = spec->host;
-    params.region = spec->region;
+    params.hostname = ep->host;
+    params.region = ep->region;
     params.action = spec->action;
     params.expires_in = spec->expires_in;
     params.signing_time = spec->signing_time;
     rc = dsql_token_generate(&params, &creds, token, err);
     dsql_credentials_clear(&creds);
     if (rc)
-        dsql__err_prefix(err, "IAM token for %s", spec->host);
+        dsql__err_prefix(err, "IAM token for %s", ep->host);
     return rc;
 }
 

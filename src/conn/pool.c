@@ -16,57 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn/private.h"
-
-#define DEFAULT_MAX         5
-#define DEFAULT_ACQUIRE_MS  30000
-#define DEFAULT_IDLE_MS     10000
-#define DEFAULT_LIFETIME_MS (55 * 60 * 1000)
-#define LIFETIME_CAP_MS     (60 * 60 * 1000) /* Aurora DSQL closes connections at 60 min */
-#define MIN_IDLE_MS         10
-#define MIN_LIFETIME_MS     100
-#define MAX_CONNECTIONS     10000 /* Aurora DSQL's per-cluster connection limit */
-
-typedef struct waiter {
-    pthread_cond_t cv;
-    dsql_conn *conn; /* granted: an idle connection */
-    bool slot;       /* granted: the right to open one (already counted in `open`) */
-    bool granted;
-    struct waiter *next;
-} waiter;
-
-struct dsql_pool {
-    dsql_db db; /* first: a dsql_pool * is a dsql_db * (kind DSQL__MAGIC_POOL) */
-    dsql__spec spec;
-    int max, min;
-    int64_t acquire_timeout_ms, idle_timeout_ms, max_lifetime_ms, reap_period_ms;
-
-    pthread_mutex_t mu;
-    pthread_condattr_t cattr; /* CLOCK_MONOTONIC */
-    pthread_cond_t changed;   /* a connection came back or went away (close waits on it) */
-    pthread_cond_t reaper_cv;
-    pthread_t reaper;
-    bool reaper_running;
-    bool closing;
-
-    dsql_conn *idle_head, *idle_tail; /* most recently used first */
-    int nidle;
-    int open;       /* slots: idle + lent + being opened */
-    int connecting; /* of which being opened */
-    waiter *wq_head, *wq_tail;
-    int nwait;
-
-    dsql__body_mark *bodies; /* threads inside a transaction body with one of ours */
-
-    dsql__connect_stats cstats;
-    uint64_t acquires, waits, timeouts, retires, discards;
-    uint64_t statements, round_trips, transactions, tx_retries;
-    uint64_t prepared, cache_hits, deallocated;
-};
+#include "conn/pool_private.h"
 
 /* ---- small helpers (called with mu held unless said otherwise) ---- */
 
-static void abs_deadline(struct timespec *ts, int64_t deadline_ms)
+void dsql__pool_abs_deadline(struct timespec *ts, int64_t deadline_ms)
 {
     ts->tv_sec = (time_t)(deadline_ms / 1000);
     ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
@@ -84,7 +38,7 @@ static void idle_push(dsql_pool *p, dsql_conn *c)
     p->nidle++;
 }
 
-static void idle_remove(dsql_pool *p, dsql_conn *c)
+void dsql__pool_idle_remove(dsql_pool *p, dsql_conn *c)
 {
     if (c->prev)
         c->prev->next = c->next;
@@ -128,7 +82,7 @@ static void wq_remove(dsql_pool *p, waiter *w)
 }
 
 /* Hands free slots to waiters, oldest first. */
-static void grant_slots(dsql_pool *p)
+void dsql__pool_grant_slots(dsql_pool *p)
 {
     while (!p->closing && p->wq_head && p->open < p->max) {
         waiter *w = wq_pop(p);
@@ -144,7 +98,7 @@ static void grant_slots(dsql_pool *p)
 static void slot_freed(dsql_pool *p)
 {
     p->open--;
-    grant_slots(p);
+    dsql__pool_grant_slots(p);
     pthread_cond_broadcast(&p->changed);
 }
 
@@ -176,7 +130,8 @@ int64_t dsql__pool_lifetime_deadline(int64_t created_ms, int64_t max_lifetime_ms
 static int fill_slot(dsql_pool *p, int64_t deadline_ms, dsql_conn **out, dsql_error *err)
 {
     dsql_conn *c = NULL;
-    int rc = dsql__connect(&p->spec, deadline_ms, &p->cstats, &c, err);
+    int rc = p->spec.nep == 1 ? dsql__connect(&p->spec, 0, deadline_ms, &p->eps[0].cs, &c, err)
+                              : dsql__pool_connect_failover(p, deadline_ms, &c, err);
     pthread_mutex_lock(&p->mu);
     p->connecting--;
     if (rc) {
@@ -184,6 +139,7 @@ static int fill_slot(dsql_pool *p, int64_t deadline_ms, dsql_conn **out, dsql_er
         pthread_mutex_unlock(&p->mu);
         return rc;
     }
+    atomic_fetch_add(&p->eps[c->ep].open, 1);
     c->pool = p;
     c->expires_ms =
         dsql__pool_lifetime_deadline(c->created_ms, p->max_lifetime_ms, dsql__random_unit());
@@ -192,11 +148,14 @@ static int fill_slot(dsql_pool *p, int64_t deadline_ms, dsql_conn **out, dsql_er
     return DSQL_OK;
 }
 
-static void retire(dsql_pool *p, dsql_conn *c, const char *why)
+void dsql__pool_retire(dsql_pool *p, dsql_conn *c, const char *why)
 {
+    char name[300];
+    dsql__endpoint_name(&p->spec.ep[c->ep], name, sizeof name);
     dsql__log(p->spec.log, p->spec.log_ctx, DSQL_LOG_INFO,
-              "Retired connection to %s (%s, age %.1f s)", p->spec.host ? p->spec.host : "server",
-              why, (double)(dsql__mono_ms() - c->created_ms) / 1000.0);
+              "Retired connection to %s (%s, age %.1f s)", name, why,
+              (double)(dsql__mono_ms() - c->created_ms) / 1000.0);
+    atomic_fetch_sub(&p->eps[c->ep].open, 1);
     dsql__conn_free(c);
 }
 
@@ -244,7 +203,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
     bool slot = false;
     if (!p->wq_head && p->idle_head) {
         c = p->idle_head;
-        idle_remove(p, c);
+        dsql__pool_idle_remove(p, c);
     } else if (!p->wq_head && p->open < p->max) {
         p->open++;
         p->connecting++;
@@ -260,7 +219,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
         p->nwait++;
         p->waits++;
         struct timespec ts;
-        abs_deadline(&ts, deadline);
+        dsql__pool_abs_deadline(&ts, deadline);
         int wr = 0;
         while (!w.granted && !p->closing && wr != ETIMEDOUT)
             wr = pthread_cond_timedwait(&w.cv, &p->mu, &ts);
@@ -303,7 +262,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
                 p->discards++;
             p->connecting++;
             pthread_mutex_unlock(&p->mu);
-            retire(p, c, why);
+            dsql__pool_retire(p, c, why);
             c = NULL;
             int rc = fill_slot(p, deadline, &c, err);
             if (rc)
@@ -330,18 +289,33 @@ void dsql_pool_release(dsql_pool *p, dsql_conn *c)
     p->prepared += c->stats.prepared - c->stats_at_acquire.prepared;
     p->cache_hits += c->stats.cache_hits - c->stats_at_acquire.cache_hits;
     p->deallocated += c->stats.deallocated - c->stats_at_acquire.deallocated;
-    if (ok && !expired && !p->closing) {
+    /* New connections go elsewhere now, or are about to (its endpoint is down). */
+    bool moved = c->ep != p->active || p->eps[c->ep].down;
+    if (ok && !expired && !p->closing && !moved) {
         give_back(p, c);
         pthread_mutex_unlock(&p->mu);
         return;
     }
-    if (!ok)
+    dsql_conn *victims = NULL;
+    if (!ok) {
         p->discards++;
-    else
+        /* Several endpoints: a connection that broke under a call (lost, or no answer in
+         * time) casts doubt on its endpoint. */
+        if (p->spec.nep > 1 && !p->closing)
+            victims = dsql__pool_endpoint_trouble(p, c->ep, false);
+    } else {
         p->retires++;
+        if (moved && !expired && !p->closing)
+            p->eps[c->ep].retired++;
+    }
     pthread_mutex_unlock(&p->mu);
+    dsql__pool_retire_list(p, victims, "its endpoint is suspect");
     /* The slot is still held, so a concurrent dsql_pool_close waits for this. */
-    retire(p, c, !ok ? "broken" : expired ? "lifetime reached" : "pool closing");
+    dsql__pool_retire(p, c,
+                      !ok       ? "broken"
+                      : expired ? "lifetime reached"
+                      : moved   ? "endpoint switched"
+                                : "pool closing");
     pthread_mutex_lock(&p->mu);
     slot_freed(p);
     pthread_mutex_unlock(&p->mu);
@@ -370,7 +344,7 @@ static void *reaper_main(void *arg)
             bool old = c->expires_ms && now >= c->expires_ms;
             bool idle = now - c->idle_since_ms >= p->idle_timeout_ms && p->open > p->min;
             if (old || idle) {
-                idle_remove(p, c);
+                dsql__pool_idle_remove(p, c);
                 p->open--;
                 p->retires++;
                 c->next = victims;
@@ -379,7 +353,7 @@ static void *reaper_main(void *arg)
             }
         }
         if (victims) {
-            grant_slots(p);
+            dsql__pool_grant_slots(p);
             pthread_cond_broadcast(&p->changed);
             pthread_mutex_unlock(&p->mu);
             while (victims) {
@@ -390,7 +364,7 @@ static void *reaper_main(void *arg)
                     snprintf(why, sizeof why, "lifetime reached");
                 else
                     snprintf(why, sizeof why, "idle %.1f s", (double)c->idle_since_ms / 1000.0);
-                retire(p, c, why);
+                dsql__pool_retire(p, c, why);
             }
             pthread_mutex_lock(&p->mu);
         }
@@ -400,7 +374,7 @@ static void *reaper_main(void *arg)
         for (dsql_conn *c = p->idle_head, *next; c; c = next) {
             next = c->next;
             if (socket_readable(c)) {
-                idle_remove(p, c);
+                dsql__pool_idle_remove(p, c);
                 c->next = suspects;
                 suspects = c;
             }
@@ -413,15 +387,23 @@ static void *reaper_main(void *arg)
                 c->next = NULL;
                 bool alive = dsql__conn_alive(c);
                 pthread_mutex_lock(&p->mu);
-                if (alive) {
+                /* New connections may have moved to another endpoint meanwhile. */
+                bool moved = alive && (c->ep != p->active || p->eps[c->ep].down);
+                if (alive && !moved) {
                     give_back(p, c);
                 } else {
-                    p->discards++;
+                    if (moved) {
+                        p->retires++;
+                        p->eps[c->ep].retired++;
+                    } else {
+                        p->discards++;
+                    }
                     slot_freed(p);
                 }
                 pthread_mutex_unlock(&p->mu);
-                if (!alive)
-                    retire(p, c, "connection lost while idle");
+                if (!alive || moved)
+                    dsql__pool_retire(p, c,
+                                      moved ? "endpoint switched" : "connection lost while idle");
             }
             pthread_mutex_lock(&p->mu);
         }
@@ -442,7 +424,7 @@ static void *reaper_main(void *arg)
             give_back(p, c);
         }
         struct timespec ts;
-        abs_deadline(&ts, dsql__mono_ms() + p->reap_period_ms);
+        dsql__pool_abs_deadline(&ts, dsql__mono_ms() + p->reap_period_ms);
         pthread_cond_timedwait(&p->reaper_cv, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);
@@ -485,6 +467,20 @@ int dsql__pool_options_resolve(const dsql_pool_options *o, dsql_pool_options *ou
                               "pool option max_lifetime_ms must be %d..%d, below Aurora DSQL's "
                               "60-minute connection cap (0 = default 55 min), not %lld",
                               MIN_LIFETIME_MS, LIFETIME_CAP_MS - 1, (long long)o->max_lifetime_ms);
+    if (o->failback_settle_ms < -1 ||
+        (o->failback_settle_ms > 0 && o->failback_settle_ms < MIN_FAILOVER_MS))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "pool option failback_settle_ms must be -1 (never fail back), 0 "
+                              "(default %d) or at least %d, not %lld",
+                              DEFAULT_SETTLE_MS, MIN_FAILOVER_MS, (long long)o->failback_settle_ms);
+    if (o->probe_interval_ms < 0 ||
+        (o->probe_interval_ms > 0 && o->probe_interval_ms < MIN_FAILOVER_MS))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "pool option probe_interval_ms must be 0 (default %d) or at least "
+                              "%d, not %lld",
+                              DEFAULT_PROBE_MS, MIN_FAILOVER_MS, (long long)o->probe_interval_ms);
+    out->failback_settle_ms = o->failback_settle_ms ? o->failback_settle_ms : DEFAULT_SETTLE_MS;
+    out->probe_interval_ms = o->probe_interval_ms ? o->probe_interval_ms : DEFAULT_PROBE_MS;
     out->acquire_timeout_ms = o->acquire_timeout_ms ? o->acquire_timeout_ms : DEFAULT_ACQUIRE_MS;
     out->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : DEFAULT_IDLE_MS;
     out->max_lifetime_ms = o->max_lifetime_ms ? o->max_lifetime_ms : DEFAULT_LIFETIME_MS;
@@ -502,6 +498,8 @@ static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error 
     p->acquire_timeout_ms = r.acquire_timeout_ms;
     p->idle_timeout_ms = r.idle_timeout_ms;
     p->max_lifetime_ms = r.max_lifetime_ms;
+    p->settle_ms = p->settle_now_ms = r.failback_settle_ms;
+    p->probe_ms = r.probe_interval_ms;
     int64_t shortest =
         p->idle_timeout_ms < p->max_lifetime_ms ? p->idle_timeout_ms : p->max_lifetime_ms;
     p->reap_period_ms = shortest / 4;
@@ -537,6 +535,8 @@ int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_p
     pthread_condattr_setclock(&p->cattr, CLOCK_MONOTONIC);
     pthread_cond_init(&p->changed, &p->cattr);
     pthread_cond_init(&p->reaper_cv, &p->cattr);
+    pthread_cond_init(&p->prober_cv, &p->cattr);
+    p->active = p->spec.preferred;
 
     /* Open `min` connections now, so a misconfiguration shows at once. */
     int64_t deadline = dsql__mono_ms() + p->acquire_timeout_ms;
@@ -561,12 +561,26 @@ int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_p
         return dsql_error_set(err, DSQL_ENOMEM, "could not start the pool's maintenance thread");
     }
     p->reaper_running = true;
+    if (p->spec.nep > 1) {
+        if (pthread_create(&p->prober, NULL, dsql__pool_prober_main, p) != 0) {
+            dsql_pool_close(p);
+            return dsql_error_set(err, DSQL_ENOMEM, "could not start the pool's probe thread");
+        }
+        p->prober_running = true;
+    }
+    dsql__strbuf eps = DSQL__STRBUF_INIT;
+    for (size_t i = 0; i < p->spec.nep; i++) {
+        char label[300];
+        dsql__pool_ep_label(p, i, label, sizeof label);
+        dsql__sb_appendf(&eps, "%s%s%s", i ? ", " : "", label,
+                         p->spec.nep > 1 && i == p->spec.preferred ? " preferred" : "");
+    }
     dsql__log(p->spec.log, p->spec.log_ctx, DSQL_LOG_INFO,
               "Pool opened for %s (max %d, min %d, acquire timeout %lld ms, idle timeout %lld "
               "ms, lifetime %lld ms)",
-              p->spec.host ? p->spec.host : "default host", p->max, p->min,
-              (long long)p->acquire_timeout_ms, (long long)p->idle_timeout_ms,
-              (long long)p->max_lifetime_ms);
+              eps.oom ? "?" : dsql__sb_str(&eps), p->max, p->min, (long long)p->acquire_timeout_ms,
+              (long long)p->idle_timeout_ms, (long long)p->max_lifetime_ms);
+    dsql__sb_free(&eps);
     *out = p;
     return DSQL_OK;
 }
@@ -581,9 +595,12 @@ void dsql_pool_close(dsql_pool *p)
     for (waiter *w = p->wq_head; w; w = w->next)
         pthread_cond_signal(&w->cv);
     pthread_cond_signal(&p->reaper_cv);
+    pthread_cond_signal(&p->prober_cv);
     pthread_mutex_unlock(&p->mu);
     if (p->reaper_running)
         pthread_join(p->reaper, NULL);
+    if (p->prober_running)
+        pthread_join(p->prober, NULL);
 
     pthread_mutex_lock(&p->mu);
     /* Connections lent out come back through dsql_pool_release (closed there). */
@@ -602,6 +619,7 @@ void dsql_pool_close(dsql_pool *p)
     dsql__log(p->spec.log, p->spec.log_ctx, DSQL_LOG_INFO, "Pool closed");
     pthread_cond_destroy(&p->changed);
     pthread_cond_destroy(&p->reaper_cv);
+    pthread_cond_destroy(&p->prober_cv);
     pthread_condattr_destroy(&p->cattr);
     pthread_mutex_destroy(&p->mu);
     dsql__spec_free(&p->spec);
@@ -634,9 +652,11 @@ void dsql_pool_get_stats(dsql_pool *p, dsql_pool_stats *s)
     s->transactions = p->transactions;
     s->tx_retries = p->tx_retries;
     pthread_mutex_unlock(&p->mu);
-    s->connects = atomic_load(&p->cstats.connects);
-    s->token_mints = atomic_load(&p->cstats.token_mints);
-    s->failures = atomic_load(&p->cstats.failures);
+    for (size_t i = 0; i < p->spec.nep; i++) {
+        s->connects += atomic_load(&p->eps[i].cs.connects);
+        s->token_mints += atomic_load(&p->eps[i].cs.token_mints);
+        s->failures += atomic_load(&p->eps[i].cs.failures);
+    }
 }
 
 void dsql__pool_logger(dsql_pool *p, dsql_log_fn *fn, void **ctx)
@@ -679,7 +699,19 @@ int dsql__pool_attempt_conn(dsql_pool *p, dsql_conn **held, dsql_conn **conn, ds
 void dsql__pool_attempt_done(dsql_pool *p, dsql_conn **held, dsql_conn *conn, int rc,
                              bool retryable)
 {
-    if (rc == DSQL_EUNAVAILABLE && retryable && !*held && !dsql__conn_check_broken(conn) &&
+    bool stay = true;
+    if (p->spec.nep > 1 && (rc == DSQL_OK || rc == DSQL_EUNAVAILABLE)) {
+        dsql_conn *victims = NULL;
+        pthread_mutex_lock(&p->mu);
+        if (rc == DSQL_OK)
+            p->eps[conn->ep].unavailable_streak = 0;
+        else
+            victims = dsql__pool_endpoint_trouble(p, conn->ep, true);
+        stay = !p->eps[conn->ep].down;
+        pthread_mutex_unlock(&p->mu);
+        dsql__pool_retire_list(p, victims, "its endpoint is suspect");
+    }
+    if (rc == DSQL_EUNAVAILABLE && retryable && stay && !*held && !dsql__conn_check_broken(conn) &&
         PQtransactionStatus(conn->pg) == PQTRANS_IDLE) {
         *held = conn;
         return;

@@ -26,15 +26,25 @@ typedef struct dsql__connect_stats {
     atomic_uint_fast64_t failures;    /* connect attempts that failed */
 } dsql__connect_stats;
 
-typedef struct dsql__spec {
-    bool iam;
+/* One endpoint a spec's connections may go to. */
+typedef struct dsql__endpoint {
     char *host;     /* endpoint (resolved in IAM mode); NULL = libpq default */
     char *hostaddr; /* NULL = resolve host */
     char port[8];
+    char *region; /* IAM: signing region (the token is minted for host and region) */
+} dsql__endpoint;
+
+/* Endpoints of one multi-Region cluster a config may name. */
+#define DSQL__MAX_ENDPOINTS 8
+
+typedef struct dsql__spec {
+    bool iam;
+    dsql__endpoint ep[DSQL__MAX_ENDPOINTS];
+    size_t nep;       /* at least 1 */
+    size_t preferred; /* the local Region's endpoint, else 0 */
     char *database;
     char *user;
     char *password; /* password mode only; wiped on free */
-    char *region;   /* IAM: signing region */
     dsql_token_action action;
     long expires_in;
     time_t signing_time;
@@ -57,12 +67,15 @@ typedef struct dsql__spec {
 
 /* True when an AUTO config means IAM: a DSQL endpoint or an explicit region. */
 bool dsql__config_wants_iam(const dsql_config *cfg);
-/* IAM part of dsql__spec_init: endpoint and region, credentials, token action. */
+/* IAM part of dsql__spec_init: every endpoint's host and region (the hosts and regions
+ * split from the config are in spec->ep already, as given), credentials, token action. */
 int dsql__spec_init_iam(dsql__spec *spec, const dsql_config *cfg, dsql_error *err);
 /* Releases what dsql__spec_init_iam acquired (the credentials provider). */
 void dsql__spec_free_iam(dsql__spec *spec);
-/* Mints the password of one connection attempt. *token: dsql__token_free(). */
-int dsql__spec_mint_token(const dsql__spec *spec, char **token, dsql_error *err);
+/* Mints the password of one connection attempt to endpoint ep (its host and region).
+ * *token: dsql__token_free(). */
+int dsql__spec_mint_token(const dsql__spec *spec, const dsql__endpoint *ep, char **token,
+                          dsql_error *err);
 void dsql__token_free(char *token);
 
 /* Resolves cfg into spec (zeroed on entry). On failure spec needs no free. */
@@ -184,8 +197,12 @@ struct dsql_conn {
     int64_t round_trip_ms;    /* the bound of the current round trip */
     int64_t deadline_ms;      /* monotonic end of the current round trip */
     bool timed_out;           /* broken because the server missed a deadline */
+    size_t ep;                /* index of its endpoint in the spec */
     uint64_t tx_rows;         /* rows the open transaction's statements reported modified
                                  (INSERT/UPDATE/DELETE/MERGE tags; 0 outside one) */
+    bool begin_pending;       /* the runner's transaction is open but its BEGIN not yet sent:
+                                 it rides in front of the first statement, in the same round
+                                 trip (dsql__conn_tx_status reports it as open) */
     /* pool bookkeeping (zero for a standalone connection) */
     struct dsql_pool *pool;
     int64_t created_ms;
@@ -195,13 +212,32 @@ struct dsql_conn {
     struct dsql_conn *prev, *next; /* idle list */
 };
 
+/* The connection's transaction status as the library sees it: PQtransactionStatus, or
+ * PQTRANS_INTRANS while a runner's BEGIN waits to go out with the first statement. */
+static inline PGTransactionStatusType dsql__conn_tx_status(const dsql_conn *conn)
+{
+    return conn->begin_pending ? PQTRANS_INTRANS : PQtransactionStatus(conn->pg);
+}
+
 /*
- * Opens one physical connection for spec, retrying while the server says it is waking
- * up or over its connection rate / count (53400 / 53300) until deadline_ms (monotonic),
- * and re-signing once when the server says the token's signature expired.
+ * Opens one physical connection to endpoint ep of spec, retrying while the server says it
+ * is waking up or over its connection rate / count (53400 / 53300) until deadline_ms
+ * (monotonic), and re-signing once when the server says the token's signature expired.
+ * With several endpoints, a refused TCP connect and an unavailable answer end the call at
+ * once (another endpoint is tried instead of waiting for this one).
  */
-int dsql__connect(const dsql__spec *spec, int64_t deadline_ms, dsql__connect_stats *stats,
-                  dsql_conn **out, dsql_error *err);
+int dsql__connect(const dsql__spec *spec, size_t ep, int64_t deadline_ms,
+                  dsql__connect_stats *stats, dsql_conn **out, dsql_error *err);
+
+/* True when a failed connect (its status) says the endpoint is unreachable or impaired -
+ * worth trying another endpoint - rather than that the request is wrong (auth, config). */
+bool dsql__connect_failure_is_endpoint(int status);
+
+/* "host:port" of ep, for messages. */
+void dsql__endpoint_name(const dsql__endpoint *ep, char *buf, size_t size);
+
+/* Runs SELECT 1 on a fresh conn within timeout_ms: is the endpoint answering? */
+int dsql__conn_verify(dsql_conn *conn, int64_t timeout_ms, dsql_error *err);
 
 /* Frees conn and its PGconn (no logging). */
 void dsql__conn_free(dsql_conn *conn);
@@ -277,8 +313,10 @@ typedef enum dsql__connect_failure {
     DSQL__CF_RETRY,         /* waking up / rate or count limit: back off and retry */
     DSQL__CF_RESIGN,        /* signature expired: mint a new token once */
     DSQL__CF_ACCESS_DENIED, /* IAM rejected the token: policy or region problem */
-    DSQL__CF_REFUSED        /* TCP connect refused: retried only by a pool that connected
+    DSQL__CF_REFUSED,       /* TCP connect refused: retried only by a pool that connected
                                before (a restart), reported at once otherwise */
+    DSQL__CF_UNAVAILABLE    /* the server answered "server unavailable": retried with
+                               backoff on one endpoint, another endpoint tried otherwise */
 } dsql__connect_failure;
 
 dsql__connect_failure dsql__classify_connect(const char *message);
@@ -322,9 +360,6 @@ typedef struct dsql__retry_unit {
  * *attempts (may be NULL) receives the attempts made. */
 int dsql__retry_run(const dsql__retry_unit *u, void *ctx, int *attempts, dsql_error *err);
 
-/* A uniformly distributed number in [0, 1) (thread-safe). */
-double dsql__random_unit(void);
-
 /* ---- numbers in the C locale (exec.c) ---- */
 
 /* ---- logging (log.c) ---- */
@@ -342,6 +377,11 @@ void dsql__sb_append_sql_redacted(dsql__strbuf *sb, const char *sql);
 
 /* The pool's spec logger. */
 void dsql__pool_logger(dsql_pool *pool, dsql_log_fn *fn, void **ctx);
+
+/* True when the pool has several endpoints (a multi-Region cluster): a statement that got
+ * no answer before COMMIT is then retried on a fresh connection, which may go to another
+ * endpoint. */
+bool dsql__pool_multi(dsql_pool *pool);
 
 /* Counts one transaction attempt / retry in the pool's statistics. */
 void dsql__pool_count_tx(dsql_pool *pool, bool retry);

@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "conn/private.h"
 
 int dsql__policy_resolve(const dsql_retry_policy *in, dsql__policy *p, dsql_error *err)
@@ -52,14 +50,6 @@ int dsql__policy_resolve(const dsql_retry_policy *in, dsql__policy *p, dsql_erro
     return DSQL_OK;
 }
 
-double dsql__random_unit(void)
-{
-    uint64_t r;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        r = (uint64_t)dsql__mono_us() * 0x9E3779B97F4A7C15ull;
-    return (double)(r >> 11) * 0x1.0p-53;
-}
-
 int64_t dsql__policy_delay(const dsql__policy *p, int retry)
 {
     double d = (double)p->base_delay_ms * pow(p->multiplier, retry > 0 ? retry - 1 : 0);
@@ -76,6 +66,8 @@ static const char *why_retried(const dsql_error *cause)
         return "hit a conflict";
     case DSQL_EUNAVAILABLE:
         return "met a transient server fault";
+    case DSQL_ETIMEOUT:
+        return "got no answer in time";
     default:
         return "lost its connection";
     }

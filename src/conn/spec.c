@@ -16,12 +16,14 @@ void dsql__spec_free(dsql__spec *spec)
 {
     if (!spec)
         return;
-    free(spec->host);
-    free(spec->hostaddr);
+    for (size_t i = 0; i < DSQL__MAX_ENDPOINTS; i++) {
+        free(spec->ep[i].host);
+        free(spec->ep[i].hostaddr);
+        free(spec->ep[i].region);
+    }
     free(spec->database);
     free(spec->user);
     dsql__free_secret(spec->password);
-    free(spec->region);
     dsql__spec_free_iam(spec);
     free(spec->options);
     free(spec->schema);
@@ -216,6 +218,144 @@ static void spec_startup(dsql__spec *spec, const dsql_config *cfg, bool *oom)
         *oom = true;
 }
 
+/* Splits a comma-separated list into trimmed items (new strings in items[0 .. *n)). An
+ * empty item or more than DSQL__MAX_ENDPOINTS is DSQL_ECONFIG naming the setting. */
+static int split_list(const char *what, const char *list, char **items, size_t *n, dsql_error *err)
+{
+    *n = 0;
+    for (const char *p = list;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *a = p;
+        while (len && (*a == ' ' || *a == '\t')) {
+            a++;
+            len--;
+        }
+        while (len && (a[len - 1] == ' ' || a[len - 1] == '\t'))
+            len--;
+        if (!len)
+            return dsql_error_set(err, DSQL_ECONFIG,
+                                  "config: %s '%.200s' has an empty entry (separate endpoints "
+                                  "with single commas)",
+                                  what, list);
+        if (*n == DSQL__MAX_ENDPOINTS)
+            return dsql_error_set(err, DSQL_ECONFIG, "config: %s names more than %d endpoints",
+                                  what, DSQL__MAX_ENDPOINTS);
+        items[*n] = strndup(a, len);
+        if (!items[*n])
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+        (*n)++;
+        if (!end)
+            return DSQL_OK;
+        p = end + 1;
+    }
+}
+
+/* host:port in a host entry (one colon; an IPv6 literal has several and is left alone). */
+static int split_host_port(dsql__endpoint *ep, dsql_error *err)
+{
+    char *colon = ep->host ? strchr(ep->host, ':') : NULL;
+    if (!colon || strchr(colon + 1, ':'))
+        return DSQL_OK;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 1 || port > 65535)
+        return dsql_error_set(err, DSQL_ECONFIG,
+                              "config: host '%.200s': the port after ':' must be a number from 1 "
+                              "to 65535",
+                              ep->host);
+    snprintf(ep->port, sizeof ep->port, "%ld", port);
+    *colon = '\0';
+    return DSQL_OK;
+}
+
+/* The endpoints named by host (a comma-separated list for a multi-Region cluster), each
+ * with its port, address and region as given (IAM resolution comes later). */
+static int spec_endpoints(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
+{
+    char *regions[DSQL__MAX_ENDPOINTS] = {0}, *addrs[DSQL__MAX_ENDPOINTS] = {0};
+    size_t nr = 0, na = 0;
+    int rc = DSQL_OK;
+    char *hosts[DSQL__MAX_ENDPOINTS] = {0};
+    size_t nh = 1;
+    if (cfg->host && *cfg->host) {
+        if ((rc = split_list("host", cfg->host, hosts, &nh, err)))
+            goto done;
+    }
+    if (cfg->region && *cfg->region && (rc = split_list("region", cfg->region, regions, &nr, err)))
+        goto done;
+    if (cfg->hostaddr && *cfg->hostaddr &&
+        (rc = split_list("hostaddr", cfg->hostaddr, addrs, &na, err)))
+        goto done;
+    if (nr > 1 && nr != nh) {
+        rc = dsql_error_set(err, DSQL_ECONFIG,
+                            "config: %zu regions for %zu endpoints: give one region per endpoint "
+                            "(in the order of host), or one for them all",
+                            nr, nh);
+        goto done;
+    }
+    if (na && na != nh) {
+        rc = dsql_error_set(err, DSQL_ECONFIG,
+                            "config: %zu addresses (hostaddr) for %zu endpoints: give one per "
+                            "endpoint, in the order of host",
+                            na, nh);
+        goto done;
+    }
+    spec->nep = nh;
+    for (size_t i = 0; i < nh; i++) {
+        dsql__endpoint *ep = &spec->ep[i];
+        ep->host = hosts[i];
+        hosts[i] = NULL;
+        snprintf(ep->port, sizeof ep->port, "%d", cfg->port ? cfg->port : 5432);
+        if ((rc = split_host_port(ep, err)))
+            goto done;
+        if (na) {
+            ep->hostaddr = addrs[i];
+            addrs[i] = NULL;
+        }
+        char named[64];
+        /* One region for several endpoints: for those whose host name does not say. */
+        bool own_region =
+            nh > 1 && nr == 1 && ep->host && dsql_region_from_host(ep->host, named, sizeof named);
+        if (nr && !own_region) {
+            ep->region = strdup(regions[nr == 1 ? 0 : i]);
+            if (!ep->region) {
+                rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+    }
+done:
+    for (size_t i = 0; i < DSQL__MAX_ENDPOINTS; i++) {
+        free(hosts[i]);
+        free(regions[i]);
+        free(addrs[i]);
+    }
+    return rc;
+}
+
+/* The endpoint new connections prefer: the first in the local Region (local_region, else
+ * AWS_REGION, else AWS_DEFAULT_REGION), else the first listed. */
+static size_t preferred_endpoint(const dsql__spec *spec, const dsql_config *cfg)
+{
+    const char *local = cfg->local_region;
+    if (!local || !*local)
+        local = getenv("AWS_REGION");
+    if (!local || !*local)
+        local = getenv("AWS_DEFAULT_REGION");
+    if (!local || !*local)
+        return 0;
+    for (size_t i = 0; i < spec->nep; i++)
+        if (spec->ep[i].region && !strcmp(spec->ep[i].region, local))
+            return i;
+    return 0;
+}
+
+void dsql__endpoint_name(const dsql__endpoint *ep, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s:%s", ep->host ? ep->host : "(default host)", ep->port);
+}
+
 int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
 {
     memset(spec, 0, sizeof *spec);
@@ -224,6 +364,7 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
     int rc = check_config(cfg, err);
     if (rc)
         return rc;
+    spec->nep = 1;
 
     bool oom = false;
     spec->iam =
@@ -233,15 +374,14 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
     spec->statement_cache = cfg->statement_cache == -1  ? 0
                             : cfg->statement_cache == 0 ? DSQL__STMT_DEFAULT_CAPACITY
                                                         : cfg->statement_cache;
-    snprintf(spec->port, sizeof spec->port, "%d", cfg->port ? cfg->port : 5432);
     spec->query_timeout_ms =
         cfg->query_timeout_ms ? cfg->query_timeout_ms : DSQL_QUERY_TIMEOUT_DEFAULT_MS;
     spec->connect_timeout_s =
         cfg->connect_timeout_s ? cfg->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
     set_str(&spec->user, cfg->user ? cfg->user : "admin", &oom);
     set_str(&spec->database, cfg->database ? cfg->database : "postgres", &oom);
-    if (cfg->hostaddr && *cfg->hostaddr)
-        set_str(&spec->hostaddr, cfg->hostaddr, &oom);
+    if ((rc = spec_endpoints(spec, cfg, err)))
+        goto fail;
     const char *mode = cfg->sslmode ? cfg->sslmode : "verify-full";
     set_str(&spec->sslmode, mode, &oom);
 
@@ -262,9 +402,12 @@ int dsql__spec_init(dsql__spec *spec, const dsql_config *cfg, dsql_error *err)
         if ((rc = dsql__spec_init_iam(spec, cfg, err)))
             goto fail;
         spec->sslnegotiation_direct = PQlibVersion() >= 170000;
+        spec->preferred = preferred_endpoint(spec, cfg);
     } else {
-        if (cfg->host && *cfg->host)
-            set_str(&spec->host, cfg->host, &oom);
+        for (size_t i = 0; i < spec->nep; i++) { /* regions sign tokens: IAM only */
+            free(spec->ep[i].region);
+            spec->ep[i].region = NULL;
+        }
         if (cfg->password)
             set_str(&spec->password, cfg->password, &oom);
     }

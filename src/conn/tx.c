@@ -44,14 +44,19 @@ static bool commit_outcome_unknown(int rc)
     return rc == DSQL_ECONNLOST || rc == DSQL_ETIMEOUT || rc == DSQL_EUNAVAILABLE;
 }
 
-/* BEGIN; fn; COMMIT on conn. *commit_sent tells whether COMMIT went out. */
+/* BEGIN; fn; COMMIT on conn. *commit_sent tells whether COMMIT went out. BEGIN is not a
+ * round trip of its own: it goes out in front of the body's first statement (a body that
+ * sends nothing costs no round trip at all). */
 static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bool *commit_sent)
 {
     *commit_sent = false;
-    int rc = dsql__conn_exec(conn, DSQL__BEGIN_SQL, 0, NULL, NULL, NULL, 0, NULL, e);
-    if (rc)
-        return rc;
-    rc = fn(conn, ctx, e);
+    conn->begin_pending = true;
+    int rc = fn(conn, ctx, e);
+    if (conn->begin_pending) { /* nothing was sent: no transaction to end */
+        conn->begin_pending = false;
+        if (rc == DSQL_OK)
+            return DSQL_OK;
+    }
     if (rc != DSQL_OK) {
         ensure_error(e, rc, "the transaction body");
         if (rc != DSQL_ECONFLICT && rc != DSQL_ECONNLOST &&
@@ -62,7 +67,7 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
     }
     if (dsql__conn_check_broken(conn))
         return dsql_error_set(e, DSQL_ECONNLOST, "connection lost inside the transaction");
-    PGTransactionStatusType ts = PQtransactionStatus(conn->pg);
+    PGTransactionStatusType ts = dsql__conn_tx_status(conn);
     if (ts == PQTRANS_INERROR) {
         /* The body ignored a failed statement; COMMIT would silently roll back. */
         int last = conn->last_error_status;
@@ -117,7 +122,7 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
         dsql__pool_count_tx(t->pool, attempt > 1);
         if ((rc = dsql__pool_attempt_conn(t->pool, &t->held, &conn, e)))
             return rc;
-    } else if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
+    } else if (dsql__conn_tx_status(conn) != PQTRANS_IDLE) {
         return dsql_error_set(e, DSQL_EINVAL,
                               "the connection is already inside a transaction (or busy)");
     }
@@ -140,6 +145,11 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     } else if (rc == DSQL_ECONNLOST) {
         /* A lost standalone connection cannot be retried on: only a pool gives a new one. */
         *retryable = !commit_sent && t->pool;
+    } else if (rc == DSQL_ETIMEOUT && t->pool && dsql__pool_multi(t->pool)) {
+        /* Several endpoints: no answer before COMMIT (a stalled endpoint) is a lost
+         * connection like any other - the connection is closed, nothing committed - and
+         * the fresh connection of the retry goes to whichever endpoint answers. */
+        *retryable = !commit_sent;
     }
     if (t->pool)
         dsql__pool_attempt_done(t->pool, &t->held, conn, rc, *retryable);
@@ -284,7 +294,7 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
     if (fixed) {
         if (dsql__conn_check_broken(fixed))
             return dsql_error_set(err, DSQL_ECONNLOST, "dsql_pipeline_tx: connection is lost");
-        PGTransactionStatusType ts = PQtransactionStatus(fixed->pg);
+        PGTransactionStatusType ts = dsql__conn_tx_status(fixed);
         if (ts == PQTRANS_INTRANS) /* the caller's transaction encloses the batch */
             return dsql_conn_pipeline(fixed, stmts, n, results, err);
         if (ts != PQTRANS_IDLE)

@@ -44,11 +44,53 @@ static bool numeric(const dsql_attr *a)
     }
 }
 
-/* Checks one aggregate; *a gets its attribute (NULL for count(*)). */
-static int check_agg(const dsql_model *m, const dsql_agg *g, size_t i, const dsql_attr **a,
-                     dsql_error *err)
+/* An attribute of the aggregated model, or ("alias.attr") of a joined association's target:
+ * qual is the alias its column is qualified by (NULL: no join, unqualified). */
+typedef struct agg_attr {
+    const dsql_attr *a;
+    const char *qual;
+    const char *name; /* as the caller wrote it: the result column's name */
+} agg_attr;
+
+#define JOINS_MAX 8
+
+static int lookup(const dsql_model *m, const dsql_aggregate_query *q, const char *name,
+                  const char *what, agg_attr *out, dsql_error *err)
 {
-    *a = NULL;
+    out->name = name;
+    out->qual = q->n_join ? m->table : NULL;
+    const char *dot = name ? strchr(name, '.') : NULL;
+    if (!dot)
+        return dsql__attr_lookup(m, name, what, &out->a, err);
+    for (size_t j = 0; j < q->n_join; j++) {
+        const dsql_assoc *as = q->join[j];
+        if (strlen(as->alias) == (size_t)(dot - name) && !strncmp(as->alias, name, dot - name)) {
+            out->qual = as->alias;
+            int rc = dsql__attr_lookup(as->target, dot + 1, what, &out->a, err);
+            if (rc)
+                dsql__err_prefix(err, "dsql_aggregate: join %s", as->alias);
+            return rc;
+        }
+    }
+    return dsql_error_set(err, DSQL_EINVAL,
+                          "%s: %s: \"%.*s\" in \"%s\" is no association in the query's join list",
+                          what, m->name, (int)(dot - name), name, name);
+}
+
+static void column(dsql__strbuf *sql, const agg_attr *x)
+{
+    if (x->qual)
+        dsql__sql_column(sql, x->qual, x->a);
+    else
+        dsql__sql_ident(sql, dsql__attr_column(x->a));
+}
+
+/* Checks one aggregate; x->a gets its attribute (NULL for count(*)). */
+static int check_agg(const dsql_model *m, const dsql_aggregate_query *q, const dsql_agg *g,
+                     size_t i, agg_attr *x, dsql_error *err)
+{
+    x->a = NULL;
+    const dsql_attr **a = &x->a;
     if (!fn_name(g->fn))
         return dsql_error_set(err, DSQL_EINVAL,
                               "dsql_aggregate: %s: aggregate %zu: unknown "
@@ -61,7 +103,7 @@ static int check_agg(const dsql_model *m, const dsql_agg *g, size_t i, const dsq
                               "dsql_aggregate: %s: aggregate %zu (%s) needs an attribute", m->name,
                               i + 1, fn_name(g->fn));
     }
-    int rc = dsql__attr_lookup(m, g->attr, "dsql_aggregate", a, err);
+    int rc = lookup(m, q, g->attr, "dsql_aggregate", x, err);
     if (rc)
         return rc;
     if ((g->fn == DSQL_AGG_SUM || g->fn == DSQL_AGG_AVG) && !numeric(*a))
@@ -78,15 +120,15 @@ static int check_agg(const dsql_model *m, const dsql_agg *g, size_t i, const dsq
 }
 
 /* Appends aggregate g's expression, "count(*)", "sum(\"weight\")", ... */
-static void agg_expr(dsql__strbuf *sql, const dsql_agg *g, const dsql_attr *a)
+static void agg_expr(dsql__strbuf *sql, const dsql_agg *g, const agg_attr *x)
 {
-    if (!a) {
+    if (!x->a) {
         dsql__sb_append(sql, "count(*)");
         return;
     }
     dsql__sb_append(sql, g->fn == DSQL_AGG_COUNT_DISTINCT ? "count" : fn_name(g->fn));
     dsql__sb_append(sql, g->fn == DSQL_AGG_COUNT_DISTINCT ? "(DISTINCT " : "(");
-    dsql__sql_ident(sql, dsql__attr_column(a));
+    column(sql, x);
     dsql__sb_append_c(sql, ')');
 }
 
@@ -112,8 +154,7 @@ static const char *having_op(dsql_op op)
 
 /* The HAVING conditions: numbers compared with an aggregate's value. */
 static int build_having(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
-                        const dsql_aggregate_query *q, const dsql_attr *const *attrs,
-                        dsql_error *err)
+                        const dsql_aggregate_query *q, const agg_attr *attrs, dsql_error *err)
 {
     for (size_t i = 0; i < q->n_having; i++) {
         const dsql_having *h = &q->having[i];
@@ -134,8 +175,92 @@ static int build_having(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
                                   "(not NULL, bool or bytes)",
                                   m->name, i + 1);
         dsql__sb_append(sql, i ? " AND " : " HAVING ");
-        agg_expr(sql, &q->aggs[h->agg], attrs[h->agg]);
+        agg_expr(sql, &q->aggs[h->agg], &attrs[h->agg]);
         dsql__sb_append_param(sql, op, dsql__params_add_value(p, &h->value));
+    }
+    return DSQL_OK;
+}
+
+/* The join list: each association resolves, starts from m, appears once. */
+static int check_joins(const dsql_model *m, const dsql_aggregate_query *q, dsql_error *err)
+{
+    if (q->n_join && !q->join)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_aggregate: %s: %zu joins announced, none given", m->name,
+                              q->n_join);
+    if (q->n_join > JOINS_MAX)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_aggregate: %s: more than %d joins", m->name,
+                              JOINS_MAX);
+    for (size_t j = 0; j < q->n_join; j++) {
+        const dsql_assoc *as = q->join[j];
+        int rc = dsql__assoc_resolve(as, NULL, err);
+        if (rc)
+            return rc;
+        if (as->source != m)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "dsql_aggregate: %s: join %s starts from model %s", m->name,
+                                  as->alias, as->source->name);
+        for (size_t i = 0; i < j; i++)
+            if (!strcmp(q->join[i]->alias, as->alias))
+                return dsql_error_set(err, DSQL_EINVAL,
+                                      "dsql_aggregate: %s: join %s is listed twice", m->name,
+                                      as->alias);
+    }
+    return DSQL_OK;
+}
+
+/* LEFT OUTER JOIN of each association of the join list (as an include joins it): rows
+ * without a match group under NULL. A paranoid target's marked rows do not match. */
+static int append_joins(dsql__strbuf *sql, const dsql_model *m, const dsql_aggregate_query *q,
+                        dsql_error *err)
+{
+    for (size_t j = 0; j < q->n_join; j++) {
+        const dsql_assoc *as = q->join[j];
+        dsql__assoc_keys k;
+        int rc = dsql__assoc_resolve(as, &k, err);
+        if (rc)
+            return rc;
+        char through[200];
+        snprintf(through, sizeof through, "%s->through", as->alias);
+        dsql__sb_append(sql, " LEFT OUTER JOIN ");
+        if (as->kind == DSQL_ASSOC_BELONGS_TO_MANY) {
+            dsql__sb_append_c(sql, '(');
+            dsql__sql_table(sql, as->through);
+            dsql__sb_append(sql, " AS ");
+            dsql__sql_ident(sql, through);
+            dsql__sb_append(sql, " INNER JOIN ");
+        }
+        dsql__sql_table(sql, as->target);
+        dsql__sb_append(sql, " AS ");
+        dsql__sql_ident(sql, as->alias);
+        if (as->kind == DSQL_ASSOC_BELONGS_TO_MANY) {
+            dsql__sb_append(sql, " ON ");
+            dsql__sql_column(sql, as->alias, k.target_key);
+            dsql__sb_append(sql, " = ");
+            dsql__sql_column(sql, through, k.other_key);
+            dsql__sb_append_c(sql, ')');
+        }
+        dsql__sb_append(sql, " ON ");
+        switch (as->kind) {
+        case DSQL_ASSOC_BELONGS_TO:
+            dsql__sql_column(sql, as->alias, k.target_key);
+            dsql__sb_append(sql, " = ");
+            dsql__sql_column(sql, m->table, k.foreign_key);
+            break;
+        case DSQL_ASSOC_HAS_ONE:
+        case DSQL_ASSOC_HAS_MANY:
+            dsql__sql_column(sql, as->alias, k.foreign_key);
+            dsql__sb_append(sql, " = ");
+            dsql__sql_column(sql, m->table, k.source_key);
+            break;
+        case DSQL_ASSOC_BELONGS_TO_MANY:
+            dsql__sql_column(sql, through, k.foreign_key);
+            dsql__sb_append(sql, " = ");
+            dsql__sql_column(sql, m->table, k.source_key);
+            break;
+        }
+        if (!q->with_deleted)
+            dsql__append_alive(sql, as->target, as->alias, " AND ", false);
     }
     return DSQL_OK;
 }
@@ -151,30 +276,35 @@ static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model 
                               "dsql_aggregate: %s: a list announced but not given (or more "
                               "than 64 aggregates)",
                               m->name);
-    const dsql_attr *attrs[64], *groups[64];
+    agg_attr attrs[64], groups[64];
     if (q->n_group_by > 64)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_aggregate: %s: more than 64 group attributes",
                               m->name);
+    int crc = check_joins(m, q, err);
+    if (crc)
+        return crc;
     dsql__sb_append(sql, "SELECT ");
     for (size_t i = 0; i < q->n_group_by; i++) {
-        int rc = dsql__attr_lookup(m, q->group_by[i], "dsql_aggregate: group by", &groups[i], err);
+        int rc = lookup(m, q, q->group_by[i], "dsql_aggregate: group by", &groups[i], err);
         if (rc)
             return rc;
-        dsql__sql_ident(sql, dsql__attr_column(groups[i]));
+        column(sql, &groups[i]);
         dsql__sb_append(sql, " AS ");
-        dsql__sql_ident(sql, groups[i]->name);
+        dsql__sql_ident(sql, groups[i].qual && groups[i].qual != m->table ? groups[i].name
+                                                                          : groups[i].a->name);
         dsql__sb_append(sql, ", ");
     }
     for (size_t i = 0; i < q->n_aggs; i++) {
-        int rc = check_agg(m, &q->aggs[i], i, &attrs[i], err);
+        int rc = check_agg(m, q, &q->aggs[i], i, &attrs[i], err);
         if (rc)
             return rc;
         if (i)
             dsql__sb_append(sql, ", ");
-        agg_expr(sql, &q->aggs[i], attrs[i]);
+        agg_expr(sql, &q->aggs[i], &attrs[i]);
         char name[160];
-        if (attrs[i])
-            snprintf(name, sizeof name, "%s_%s", fn_name(q->aggs[i].fn), attrs[i]->name);
+        if (attrs[i].a)
+            snprintf(name, sizeof name, "%s_%s", fn_name(q->aggs[i].fn),
+                     attrs[i].qual && attrs[i].qual != m->table ? attrs[i].name : attrs[i].a->name);
         else
             snprintf(name, sizeof name, "count");
         dsql__sb_append(sql, " AS ");
@@ -182,24 +312,43 @@ static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model 
     }
     dsql__sb_append(sql, " FROM ");
     dsql__sql_table(sql, m);
-    if (q->where) {
-        dsql__sb_append(sql, " WHERE ");
-        int rc = dsql__build_where(sql, p, m, NULL, q->where, err);
+    int jrc = append_joins(sql, m, q, err);
+    if (jrc)
+        return jrc;
+    const char *qual = q->n_join ? m->table : NULL;
+    const char *sep = " WHERE ";
+    dsql__scoped scoped;
+    const dsql_query *sq;
+    dsql_query wq = {
+        .where = q->where, .scopes = q->scopes, .n_scopes = q->n_scopes, .unscoped = q->unscoped};
+    int src = dsql__scope_apply(m, &wq, true, &scoped, &sq, err);
+    if (src)
+        return src;
+    const dsql_where *where = sq->where;
+    if (where) {
+        bool paranoid = dsql__deleted_attr(m) != NULL;
+        dsql__sb_append(sql, paranoid ? " WHERE (" : " WHERE ");
+        int rc = dsql__build_where(sql, p, m, qual, where, err);
         if (rc) {
             dsql__err_prefix(err, "dsql_aggregate: where");
             return rc;
         }
+        if (paranoid)
+            dsql__sb_append_c(sql, ')');
+        sep = " AND ";
     }
+    if (!q->with_deleted)
+        dsql__append_alive(sql, m, qual, sep, false);
     for (size_t i = 0; i < q->n_group_by; i++) {
         dsql__sb_append(sql, i ? ", " : " GROUP BY ");
-        dsql__sql_ident(sql, dsql__attr_column(groups[i]));
+        column(sql, &groups[i]);
     }
     int rc = build_having(sql, p, m, q, attrs, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < q->n_group_by; i++) {
         dsql__sb_append(sql, i ? ", " : " ORDER BY ");
-        dsql__sql_ident(sql, dsql__attr_column(groups[i]));
+        column(sql, &groups[i]);
     }
     if (q->limit < 0)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_aggregate: %s: limit is negative", m->name);
@@ -274,7 +423,13 @@ int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *
     dsql__strbuf sql[2] = {DSQL__STRBUF_INIT, DSQL__STRBUF_INIT};
     dsql__params p[2] = {DSQL__PARAMS_INIT, DSQL__PARAMS_INIT};
     dsql__plan count_plan = DSQL__PLAN_INIT, plan = DSQL__PLAN_INIT;
-    dsql_query where_only = {.where = q ? q->where : NULL};
+    dsql_query where_only = {0};
+    if (q)
+        where_only = (dsql_query){.where = q->where,
+                                  .with_deleted = q->with_deleted,
+                                  .scopes = q->scopes,
+                                  .n_scopes = q->n_scopes,
+                                  .unscoped = q->unscoped};
     dsql_result *out[2] = {NULL, NULL};
     rc = dsql__build_select(&(dsql__select){.m = m, .q = &where_only, .count = true}, &sql[0],
                             &p[0], &count_plan, err);

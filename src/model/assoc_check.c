@@ -110,6 +110,19 @@ static int check_members(const dsql_assoc *a, dsql_error *err)
             (many && overlaps(a->count_offset, sizeof(size_t), at->offset, at->size)))
             FAIL("member overlaps attribute %s.%s", s->name, at->name);
     }
+    if (a->through_member) {
+        const dsql_model *t = a->target;
+        size_t off = a->through_member - 1;
+        if (a->kind != DSQL_ASSOC_BELONGS_TO_MANY)
+            FAIL("a through member belongs to a belongs-to-many association");
+        if (off > t->struct_size || t->struct_size - off < sizeof(void *))
+            FAIL("through member offset %zu does not fit a pointer inside struct %s (%zu "
+                 "bytes)",
+                 off, t->name, t->struct_size);
+        for (size_t i = 0; i < t->n_attrs; i++)
+            if (overlaps(off, sizeof(void *), t->attrs[i].offset, t->attrs[i].size))
+                FAIL("through member overlaps attribute %s.%s", t->name, t->attrs[i].name);
+    }
     return DSQL_OK;
 }
 

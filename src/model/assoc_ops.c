@@ -793,3 +793,118 @@ int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row
     *n = (*res)->nrows;
     return DSQL_OK;
 }
+
+/* The source row's key for a lazy read, checked: *none when a belongs-to has no foreign
+ * key (nothing is associated, no round trip needed). */
+static int lazy_source(const char *fn, const dsql_assoc *a, const void *source_row,
+                       dsql__assoc_keys *k, bool *none, dsql_error *err)
+{
+    *none = false;
+    int rc = dsql__assoc_resolve(a, k, err);
+    if (rc)
+        return rc;
+    if (!source_row)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: association %s: source row is NULL", fn,
+                              a->alias);
+    if (a->kind == DSQL_ASSOC_BELONGS_TO)
+        *none = dsql__attr_is_null(k->foreign_key, source_row);
+    else if (dsql__attr_is_null(k->source_key, source_row))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: association %s: the source %s has no %s (save it first)", fn,
+                              a->alias, a->source->name, k->source_key->name);
+    return DSQL_OK;
+}
+
+int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                          const dsql_where *where, int64_t *count, dsql_error *err)
+{
+    if (count)
+        *count = 0;
+    if (!db)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_count_associated: db is NULL");
+    dsql__assoc_keys k;
+    bool none;
+    int rc = lazy_source("dsql_count_associated", a, source_row, &k, &none, err);
+    if (rc || none)
+        return rc;
+    dsql_query q = {.where = where};
+    dsql__select s = {.m = a->target, .q = &q, .count = true, .via = a, .via_row = source_row};
+    if ((rc = dsql__count(db, &s, count, err)))
+        dsql__err_prefix(err, "dsql_count_associated: association %s", a->alias);
+    return rc;
+}
+
+static bool same_value(const dsql_value *x, const dsql_value *y)
+{
+    if (x->kind != y->kind)
+        return false;
+    switch (x->kind) {
+    case DSQL_V_TEXT:
+        return !strcmp(x->u.s, y->u.s);
+    case DSQL_V_INT:
+        return x->u.i == y->u.i;
+    default:
+        return false;
+    }
+}
+
+int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                        const void *const *targets, size_t n, bool *has, dsql_error *err)
+{
+    if (has)
+        *has = false;
+    if (!db || !has)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_has_associated: %s is NULL",
+                              db ? "has" : "db");
+    if (n && !targets)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_has_associated: %zu targets announced, none given", n);
+    dsql__assoc_keys k;
+    bool none;
+    int rc = lazy_source("dsql_has_associated", a, source_row, &k, &none, err);
+    if (rc)
+        return rc;
+    const dsql_attr *tk = dsql__model_pk(a->target);
+    if (!tk)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_has_associated: association %s: the target %s has no "
+                              "primary key",
+                              a->alias, a->target->name);
+    dsql_value *keys = n ? malloc(n * sizeof *keys) : NULL;
+    if (n && !keys)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    size_t distinct = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!targets[i] || dsql__attr_is_null(tk, targets[i])) {
+            rc = dsql_error_set(err, DSQL_EINVAL,
+                                "dsql_has_associated: association %s: target %zu %s", a->alias, i,
+                                targets[i] ? "has no key (save it first)" : "is NULL");
+            break;
+        }
+        dsql_value v = dsql__attr_value(tk, targets[i]);
+        bool seen = false;
+        for (size_t j = 0; j < distinct && !seen; j++)
+            seen = same_value(&keys[j], &v);
+        if (!seen)
+            keys[distinct++] = v;
+    }
+    if (!rc && distinct == 0) {
+        *has = true; /* every one of no targets is there */
+    } else if (!rc && !none) {
+        dsql_where in = {.op = DSQL_OP_IN, .attr = tk->name, .values = keys, .n_values = distinct};
+        dsql_query q = {.where = &in};
+        dsql__select s = {.m = a->target,
+                          .q = &q,
+                          .count = true,
+                          .count_distinct = tk, /* a duplicated link counts once */
+                          .via = a,
+                          .via_row = source_row};
+        int64_t found = 0;
+        if ((rc = dsql__count(db, &s, &found, err)))
+            dsql__err_prefix(err, "dsql_has_associated: association %s", a->alias);
+        else
+            *has = found == (int64_t)distinct;
+    }
+    free(keys);
+    return rc;
+}

@@ -100,9 +100,13 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
         o.chunk_bytes && o.chunk_bytes < CHUNK_BYTES_MAX ? o.chunk_bytes : CHUNK_BYTES_MAX;
     /* Every row is ready and valid before the first chunk is sent. */
     char *base = rows;
+    for (size_t r = 0; r < n; r++)
+        dsql__fill_defaults(m, base + r * m->struct_size);
+    dsql_hook h = {.rows = rows, .n_rows = n};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_CREATE, &h, err)))
+        return rc;
     for (size_t r = 0; r < n; r++) {
         void *row = base + r * m->struct_size;
-        dsql__fill_defaults(m, row);
         if ((rc = dsql__validate_insert(m, row, err))) {
             dsql__err_prefix(err, "dsql_bulk_create: row %zu", r);
             return rc;
@@ -189,5 +193,9 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
     free(starts);
     dsql__sb_free(&sql);
     dsql__params_free(&p);
+    if (!rc) {
+        h.affected = rep.rows_done;
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_CREATE, &h, NULL);
+    }
     return rc;
 }

@@ -64,7 +64,7 @@ int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err)
         if (rc)
             return rc;
     }
-    return DSQL_OK;
+    return dsql__checks_row(m, row, err);
 }
 
 /* ---- shared pieces ---- */
@@ -271,6 +271,13 @@ static void append_conflict(dsql__strbuf *sql, const dsql_model *m, const dsql_c
         dsql__sb_append(sql, " = EXCLUDED.");
         dsql__sql_ident(sql, dsql__attr_column(a));
     }
+    const dsql_attr *del = dsql__deleted_attr(m);
+    if (del) { /* the row upserted exists again */
+        if (k++)
+            dsql__sb_append(sql, ", ");
+        dsql__sql_ident(sql, dsql__attr_column(del));
+        dsql__sb_append(sql, " = NULL");
+    }
     dsql__append_touch(sql, m, k == 0);
 }
 
@@ -294,7 +301,9 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
             const dsql_attr *a = &m->attrs[k];
             if (k)
                 dsql__sb_append(sql, ", ");
-            if (a->timestamp)
+            if (a->timestamp == DSQL__TS_DELETED)
+                dsql__sb_append(sql, "NULL");
+            else if (a->timestamp)
                 dsql__sb_append(sql, "now()");
             else if (a->version)
                 dsql__sb_append(sql, "0");
@@ -327,7 +336,10 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
     if (!row)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_create: %s row is NULL", m->name);
     dsql__fill_defaults(m, row);
-    if ((rc = dsql__validate_insert(m, row, err)) ||
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_CREATE, &h, err)) ||
+        (rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_SAVE, &h, err)) ||
+        (rc = dsql__validate_insert(m, row, err)) ||
         (rc = dsql__tx_reserve(db, 1, "dsql_create", m, err)))
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
@@ -351,13 +363,20 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
         dsql_result_free(res);
         return rc;
     }
+    if (m->hook) {
+        size_t n = 0;
+        void *as_stored = res ? dsql_result_models(res, &n) : NULL;
+        h = (dsql_hook){.row = n == 1 ? as_stored : row};
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_CREATE, &h, NULL);
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_SAVE, &h, NULL);
+    }
     if (stored)
         *stored = res;
     return DSQL_OK;
 }
 
 /* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
-static void append_returning(dsql__strbuf *sql, const dsql_model *m)
+void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m)
 {
     dsql__sb_append(sql, " RETURNING ");
     for (size_t k = 0; k < m->n_attrs; k++) {
@@ -368,7 +387,7 @@ static void append_returning(dsql__strbuf *sql, const dsql_model *m)
 }
 
 /* A RETURNING result as m's rows (takes pg). */
-static int hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
+int dsql__hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err)
 {
     *res = dsql__result_new(pg);
     if (!*res) {
@@ -403,7 +422,9 @@ int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict
     if ((rc = dsql__conflict_check(m, c, "dsql_upsert", err)))
         return rc;
     dsql__fill_defaults(m, row);
-    if ((rc = dsql__validate_insert(m, row, err)) ||
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_UPSERT, &h, err)) ||
+        (rc = dsql__validate_insert(m, row, err)) ||
         (rc = dsql__tx_reserve(db, 1, "dsql_upsert", m, err)))
         return rc;
     dsql__strbuf sql = DSQL__STRBUF_INIT;
@@ -414,10 +435,16 @@ int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     if (!rc && stored)
-        rc = hydrated(pg, m, stored, err);
+        rc = dsql__hydrated(pg, m, stored, err);
     if (rc && stored) {
         dsql_result_free(*stored);
         *stored = NULL;
+    }
+    if (!rc && m->hook) {
+        size_t n = 0;
+        void *as_stored = stored ? dsql_result_models(*stored, &n) : NULL;
+        h = (dsql_hook){.row = n == 1 ? as_stored : row};
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_UPSERT, &h, NULL);
     }
     return rc;
 }
@@ -520,12 +547,17 @@ int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_
     int rc = check_db(db, "dsql_count", err);
     if (rc)
         return rc;
+    dsql_query q = {.where = where};
+    return dsql__count(db, &(dsql__select){.m = m, .q = &q, .count = true}, count, err);
+}
+
+int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err)
+{
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     dsql__plan plan = DSQL__PLAN_INIT;
-    dsql_query q = {.where = where};
     PGresult *pg = NULL;
-    rc = dsql__build_select(&(dsql__select){.m = m, .q = &q, .count = true}, &sql, &p, &plan, err);
+    int rc = dsql__build_select(s, &sql, &p, &plan, err);
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, err);
     if (!rc) {
@@ -581,6 +613,13 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
         const dsql_value *v = &as[i].value;
         bool null = v->kind == DSQL_V_NULL || (v->kind == DSQL_V_TEXT && !v->u.s);
         dsql_assign_op op = as[i].op;
+        if ((int)op == DSQL__ASSIGN_MARK || (int)op == DSQL__ASSIGN_UNMARK) {
+            /* soft delete and restore: only ever built by the library */
+            dsql__sb_append(sql, i ? ", " : "");
+            dsql__sql_ident(sql, dsql__attr_column(a));
+            dsql__sb_append(sql, (int)op == DSQL__ASSIGN_MARK ? " = now()" : " = NULL");
+            continue;
+        }
         if (a->timestamp || a->version)
             return dsql_error_set(err, DSQL_EINVAL,
                                   "update: %s.%s: a kept %s is written by the library", m->name,
@@ -609,7 +648,7 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
          * the type): the sum is the server's, and it checks the column's range. */
         int k = dsql__params_add_checked(
             p, m, a, v, op == DSQL_ASSIGN_SET ? DSQL__USE_STORE : DSQL__USE_COMPARE, &e);
-        if (!k) {
+        if (!k || (op == DSQL_ASSIGN_SET && dsql__checks_run(m, a, v, &e))) {
             if (err)
                 *err = e;
             return e.status;
@@ -642,8 +681,15 @@ typedef struct chunk_stmt {
     dsql__params p;
 } chunk_stmt;
 
+/* An update that restores marked rows (dsql_restore) works on the marked rows of a
+ * paranoid model; every other update on the rows not marked. */
+static bool restoring(const dsql_assign *as)
+{
+    return (int)as[0].op == DSQL__ASSIGN_UNMARK;
+}
+
 static int chunk_select(chunk_stmt *c, const dsql_model *m, const dsql_attr *key,
-                        const dsql_where *where, const char *last, const char *limit,
+                        const dsql_where *where, bool marked, const char *last, const char *limit,
                         dsql_error *err)
 {
     dsql__strbuf *sql = &c->sql;
@@ -656,6 +702,7 @@ static int chunk_select(chunk_stmt *c, const dsql_model *m, const dsql_attr *key
     if (rc)
         return rc;
     dsql__sb_append_c(sql, ')');
+    dsql__append_alive(sql, m, NULL, " AND ", marked);
     if (last) {
         dsql__sb_append(sql, " AND ");
         dsql__sql_ident(sql, dsql__attr_column(key));
@@ -679,7 +726,7 @@ static int build_chunk(chunk_stmt st[2], const dsql_model *m, const dsql_attr *k
         dsql__params_reset(&st[i].p);
     }
     dsql__sb_append(&st[0].sql, "SELECT max(k)::text, count(*) FROM (");
-    int rc = chunk_select(&st[0], m, key, where, last, limit, err);
+    int rc = chunk_select(&st[0], m, key, where, restoring(assigns), last, limit, err);
     dsql__sb_append(&st[0].sql, ") s (k)");
     if (!rc) {
         dsql__sb_append(&st[1].sql, "UPDATE ");
@@ -690,7 +737,7 @@ static int build_chunk(chunk_stmt st[2], const dsql_model *m, const dsql_attr *k
         dsql__sb_append(&st[1].sql, " WHERE ");
         dsql__sql_ident(&st[1].sql, dsql__attr_column(key));
         dsql__sb_append(&st[1].sql, " IN (");
-        rc = chunk_select(&st[1], m, key, where, last, limit, err);
+        rc = chunk_select(&st[1], m, key, where, restoring(assigns), last, limit, err);
         dsql__sb_append_c(&st[1].sql, ')');
     }
     for (int i = 0; !rc && i < 2; i++)
@@ -774,7 +821,7 @@ static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key
 
 /* dsql_update and its RETURNING forms (fn names the call; with returning, *res gets the
  * updated rows, hydrated, and the update is never chunked). */
-static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
                       size_t n_assigns, const dsql_where *where, uint64_t *affected,
                       dsql_result **res, dsql_error *err)
 {
@@ -797,10 +844,15 @@ static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const ds
     dsql__sql_table(&sql, m);
     rc = set_list(&sql, &p, m, assigns, n_assigns, err);
     if (!rc) {
-        dsql__sb_append(&sql, " WHERE ");
+        bool paranoid = dsql__deleted_attr(m) != NULL;
+        dsql__sb_append(&sql, paranoid ? " WHERE (" : " WHERE ");
         rc = dsql__build_where(&sql, &p, m, NULL, where, err);
         if (rc)
             dsql__err_prefix(err, "where");
+        if (paranoid) {
+            dsql__sb_append_c(&sql, ')');
+            dsql__append_alive(&sql, m, NULL, " AND ", restoring(assigns));
+        }
     }
     dsql_error e = DSQL_ERROR_INIT;
     /* Inside the caller's transaction the update cannot be split, and the server's refusal
@@ -818,14 +870,14 @@ static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const ds
         dsql__sb_append_param(&sql, " <= ", dsql__params_add_value(&p, &DSQL_INT((int64_t)room)));
     }
     if (!rc && res)
-        append_returning(&sql, m);
+        dsql__append_returning(&sql, m);
     uint64_t changed = 0;
     if (!rc)
         rc = dsql__run(db, &sql, &p, &pg, &e);
     if (!rc)
         changed = affected_of(pg);
     if (!rc && res && changed > 0) {
-        rc = hydrated(pg, m, res, &e);
+        rc = dsql__hydrated(pg, m, res, &e);
         pg = NULL;
     }
     PQclear(pg);
@@ -863,6 +915,34 @@ static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const ds
                                       : "more rows matched than one Aurora DSQL transaction may "
                                         "modify (3,000), and the model has no primary key to "
                                         "update them in chunks by; nothing was updated");
+    }
+    return rc;
+}
+
+/* dsql__update_exec between the model's bulk-update hooks. */
+static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                      size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                      dsql_result **res, dsql_error *err)
+{
+    for (size_t i = 0; assigns && i < n_assigns; i++)
+        if ((int)assigns[i].op == DSQL__ASSIGN_MARK || (int)assigns[i].op == DSQL__ASSIGN_UNMARK)
+            return dsql_error_set(err, DSQL_EINVAL, "%s: assignment %zu: unknown op %d", fn, i + 1,
+                                  (int)assigns[i].op);
+    if (!m || !m->hook || !db || !assigns || !n_assigns || !where)
+        return dsql__update_exec(db, fn, m, assigns, n_assigns, where, affected, res, err);
+    if (affected)
+        *affected = 0;
+    int rc = dsql__model_check(m, err);
+    dsql_hook h = {.assigns = assigns, .n_assigns = n_assigns, .where = where};
+    if (rc || (rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_UPDATE, &h, err)))
+        return rc;
+    uint64_t changed = 0;
+    rc = dsql__update_exec(db, fn, m, assigns, n_assigns, where, &changed, res, err);
+    if (affected)
+        *affected = changed;
+    if (!rc) {
+        h.affected = res && *res ? (*res)->nrows : changed;
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_UPDATE, &h, NULL);
     }
     return rc;
 }
@@ -1046,6 +1126,10 @@ int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *at
                               "dsql_save: %s: the find that read this row did not load its "
                               "primary key",
                               m->name);
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_UPDATE, &h, err)) ||
+        (rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_SAVE, &h, err)))
+        return rc;
     const dsql_attr *stack_set[64];
     size_t cap = n_attrs ? n_attrs : m->n_attrs;
     const dsql_attr **set = cap <= 64 ? stack_set : malloc(cap * sizeof *set);
@@ -1059,8 +1143,15 @@ int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *at
                             "dsql_save: %s.%s (its version) was not loaded by the find that read "
                             "this row, so the save cannot check it; nothing was sent",
                             m->name, version->name);
-    for (size_t i = 0; !rc && i < n; i++)
+    for (size_t i = 0; !rc && i < n; i++) {
         rc = dsql__validate_attr(m, set[i], row, false, err);
+        if (!rc && set[i]->n_checks) {
+            dsql_value v = dsql__attr_value(set[i], row);
+            rc = dsql__checks_run(m, set[i], &v, err);
+        }
+    }
+    if (!rc && n)
+        rc = dsql__row_validator(m, row, err);
     if (!rc && n == 0 && !rec)
         rc = dsql_error_set(err, DSQL_EINVAL, "dsql_save: %s: nothing to save", m->name);
     if (!rc && n)
@@ -1100,6 +1191,10 @@ int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *at
     if (!rc && rec)
         for (size_t i = 0; i < n; i++)
             dsql__row_saved(rec, set[i], row);
+    if (!rc) {
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_UPDATE, &h, NULL);
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_SAVE, &h, NULL);
+    }
     PQclear(pg);
     dsql__sb_free(&sql);
     dsql__params_free(&p);

@@ -84,7 +84,7 @@ static int report(const dsql_model *m, int rc, uint64_t total, bool has_key, dsq
  * ON DELETE action that modifies rows references the table. *n: the rows deleted. */
 static int guarded_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           const char *cost, uint64_t room, bool no_actions, int64_t *n,
-                          dsql_error *err)
+                          dsql_result **res, dsql_error *err)
 {
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
@@ -105,6 +105,8 @@ static int guarded_delete(dsql_db *db, const dsql_model *m, const dsql_where *wh
         dsql__sb_append(&sql, " AND ");
         dsql__append_no_delete_actions(&sql, &p, m);
     }
+    if (res)
+        dsql__append_returning(&sql, m);
     if (!rc && (rc = dsql__run(db, &sql, &p, &pg, &e))) {
         if (err)
             *err = e;
@@ -119,6 +121,12 @@ static int guarded_delete(dsql_db *db, const dsql_model *m, const dsql_where *wh
     if (!rc) {
         const char *t = PQcmdTuples(pg);
         dsql__strtoi64(t, strlen(t), 0, INT64_MAX, n);
+    }
+    if (!rc && res && *n > 0) { /* the rows deleted (an earlier attempt's rows: none) */
+        dsql_result_free(*res);
+        *res = NULL;
+        rc = dsql__hydrated(pg, m, res, err);
+        pg = NULL;
     }
     PQclear(pg);
     dsql__sb_free(&sql);
@@ -146,12 +154,12 @@ static int refuse(dsql_db *db, const dsql_model *m, uint64_t room, bool actions,
  * and a DELETE whose tally counts what they reach follows.
  */
 static int delete_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *where,
-                        uint64_t *affected, dsql_error *err)
+                        uint64_t *affected, dsql_result **res, dsql_error *err)
 {
     uint64_t room = dsql__tx_room(db), rows = 0;
     int64_t n = 0;
     dsql__strbuf cost = DSQL__STRBUF_INIT;
-    int rc = guarded_delete(db, m, where, "1", room, true, &n, err);
+    int rc = guarded_delete(db, m, where, "1", room, true, &n, res, err);
     if (rc || n > 0 || (rc = dsql__tally(db, m, where, "1", room, &rows, err)) || rows == 0)
         goto done;
     if (rows > room) {
@@ -160,7 +168,7 @@ static int delete_in_tx(dsql_db *db, const dsql_model *m, const dsql_where *wher
     }
     rc = dsql__delete_cost(db, m, &cost, err);
     if (!rc)
-        rc = guarded_delete(db, m, where, dsql__sb_str(&cost), room, false, &n, err);
+        rc = guarded_delete(db, m, where, dsql__sb_str(&cost), room, false, &n, res, err);
     if (!rc && n == 0 && !(rc = dsql__tally(db, m, where, dsql__sb_str(&cost), room, &rows, err)) &&
         rows > room)
         rc = refuse(db, m, room, true, err);
@@ -171,23 +179,12 @@ done:
     return rc;
 }
 
-int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
-                dsql_error *err)
+static int delete_exec(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                       uint64_t *affected, dsql_error *err)
 {
-    if (affected)
-        *affected = 0;
-    int rc = dsql__model_check(m, err);
-    if (rc)
-        return rc;
-    if (!db)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete: db is NULL");
-    if (!where)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "dsql_delete: %s: where is NULL (to delete every row on purpose, "
-                              "use DSQL_NOT_NULL on the primary key)",
-                              m->name);
+    int rc;
     if (dsql__db_in_transaction(db))
-        return delete_in_tx(db, m, where, affected, err);
+        return delete_in_tx(db, m, where, affected, NULL, err);
     const dsql_attr *key = dsql__model_pk(m);
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
@@ -243,6 +240,207 @@ int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint6
     dsql__sb_free(&sql);
     dsql__params_free(&p);
     return rc;
+}
+
+/* The checks every delete makes before its hooks. */
+static int delete_args(dsql_db *db, const dsql_model *m, const char *fn, dsql_error *err)
+{
+    int rc = dsql__model_check(m, err);
+    if (rc)
+        return rc;
+    if (!db)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: db is NULL", fn);
+    return DSQL_OK;
+}
+
+/* A paranoid model's rows are marked (or unmarked), not deleted: an update of the
+ * DSQL_DELETED_AT column, chunked past the row cap like any update. */
+static int mark(dsql_db *db, const char *fn, const dsql_model *m, const dsql_where *where,
+                bool restore, uint64_t *affected, dsql_error *err)
+{
+    const dsql_attr *d = dsql__deleted_attr(m);
+    dsql_assign as = {.attr = d->name,
+                      .op = (dsql_assign_op)(restore ? DSQL__ASSIGN_UNMARK : DSQL__ASSIGN_MARK)};
+    return dsql__update_exec(db, fn, m, &as, 1, where, affected, NULL, err);
+}
+
+static int delete_where(dsql_db *db, const char *fn, const dsql_model *m, const dsql_where *where,
+                        bool force, uint64_t *affected, dsql_error *err)
+{
+    if (affected)
+        *affected = 0;
+    int rc = delete_args(db, m, fn, err);
+    if (rc)
+        return rc;
+    if (!where)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "%s: %s: where is NULL (to delete every row on purpose, "
+                              "use DSQL_NOT_NULL on the primary key)",
+                              fn, m->name);
+    dsql_hook h = {.where = where};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_DESTROY, &h, err)))
+        return rc;
+    uint64_t n = 0;
+    if (!force && dsql__deleted_attr(m))
+        rc = mark(db, fn, m, where, false, &n, err);
+    else
+        rc = delete_exec(db, m, where, &n, err);
+    if (affected)
+        *affected = n;
+    if (!rc) {
+        h.affected = n;
+        dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_DESTROY, &h, NULL);
+    }
+    return rc;
+}
+
+int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                dsql_error *err)
+{
+    return delete_where(db, "dsql_delete", m, where, false, affected, err);
+}
+
+int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                      dsql_error *err)
+{
+    return delete_where(db, "dsql_delete_force", m, where, true, affected, err);
+}
+
+int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                 dsql_error *err)
+{
+    if (affected)
+        *affected = 0;
+    int rc = delete_args(db, m, "dsql_restore", err);
+    if (rc)
+        return rc;
+    if (!dsql__deleted_attr(m))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_restore: model %s is not paranoid (it has no DSQL_DELETED_AT "
+                              "attribute)",
+                              m->name);
+    if (!where)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_restore: %s: where is NULL (to restore every row on purpose, "
+                              "use DSQL_NOT_NULL on the primary key)",
+                              m->name);
+    return mark(db, "dsql_restore", m, where, true, affected, err);
+}
+
+/* One DELETE ... RETURNING on a pool (atomic: the server refuses it whole past the cap). */
+static int delete_returning_one(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                                dsql_result **res, dsql_error *err)
+{
+    dsql__strbuf sql = DSQL__STRBUF_INIT;
+    dsql__params p = DSQL__PARAMS_INIT;
+    PGresult *pg = NULL;
+    dsql__sb_append(&sql, "DELETE FROM ");
+    dsql__sql_table(&sql, m);
+    dsql__sb_append(&sql, " WHERE ");
+    int rc = dsql__build_where(&sql, &p, m, NULL, where, err);
+    if (rc)
+        dsql__err_prefix(err, "where");
+    dsql__append_returning(&sql, m);
+    dsql_error e = DSQL_ERROR_INIT;
+    if (!rc && (rc = dsql__run(db, &sql, &p, &pg, &e)) && err) {
+        *err = e;
+        if (dsql__is_row_limit(&e))
+            dsql__err_prefix(err,
+                             "dsql_delete_returning: %s: more rows (with those ON DELETE "
+                             "CASCADE reaches) than one Aurora DSQL transaction may modify "
+                             "(3,000), and rows are returned from one statement only; nothing "
+                             "was deleted",
+                             m->name);
+    }
+    if (!rc) {
+        rc = dsql__hydrated(pg, m, res, err);
+        pg = NULL;
+    }
+    PQclear(pg);
+    dsql__sb_free(&sql);
+    dsql__params_free(&p);
+    return rc;
+}
+
+int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *where, void *rows,
+                          size_t *n, dsql_result **res, dsql_error *err)
+{
+    dsql__put_ptr(rows, NULL);
+    if (n)
+        *n = 0;
+    if (!res)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_delete_returning: res is NULL (it owns the rows)");
+    *res = NULL;
+    int rc = delete_args(db, m, "dsql_delete_returning", err);
+    if (rc)
+        return rc;
+    if (!where)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "dsql_delete_returning: %s: where is NULL (to delete every row on "
+                              "purpose, use DSQL_NOT_NULL on the primary key)",
+                              m->name);
+    dsql_hook h = {.where = where};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_BULK_DESTROY, &h, err)))
+        return rc;
+    uint64_t count = 0;
+    if (dsql__deleted_attr(m)) {
+        const dsql_attr *d = dsql__deleted_attr(m);
+        dsql_assign as = {.attr = d->name, .op = (dsql_assign_op)DSQL__ASSIGN_MARK};
+        rc = dsql__update_exec(db, "dsql_delete_returning", m, &as, 1, where, &count, res, err);
+    } else if (dsql__db_in_transaction(db)) {
+        rc = delete_in_tx(db, m, where, &count, res, err);
+    } else {
+        rc = delete_returning_one(db, m, where, res, err);
+    }
+    if (!rc && !*res && !(*res = dsql__result_new(NULL)))
+        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    if (rc) {
+        dsql_result_free(*res);
+        *res = NULL;
+        return rc;
+    }
+    dsql__put_ptr(rows, (*res)->rows);
+    if (n)
+        *n = (*res)->nrows;
+    h.affected = (*res)->nrows;
+    dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_DESTROY, &h, NULL);
+    return DSQL_OK;
+}
+
+int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err)
+{
+    int rc = delete_args(db, m, "dsql_delete_row", err);
+    if (rc)
+        return rc;
+    if (!row)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete_row: %s row is NULL", m->name);
+    const dsql_attr *key = dsql__model_pk(m);
+    if (!key)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_delete_row: model %s has no primary key",
+                              m->name);
+    if ((rc = dsql__validate_attr(m, key, row, false, err)))
+        return rc;
+    dsql_hook h = {.row = row};
+    if ((rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_DESTROY, &h, err)))
+        return rc;
+    dsql_value v = dsql__attr_value(key, row);
+    dsql_where w = {.op = DSQL_OP_EQ, .attr = key->name, .values = &v, .n_values = 1};
+    uint64_t n = 0;
+    if ((rc = dsql__deleted_attr(m) ? mark(db, "dsql_delete_row", m, &w, false, &n, err)
+                                    : delete_exec(db, m, &w, &n, err)))
+        return rc;
+    if (n == 0) {
+        char pv[DSQL__PREVIEW_MAX];
+        if (v.kind == DSQL_V_INT)
+            dsql__i64toa(v.u.i, pv);
+        else
+            dsql__preview(v.u.s, strlen(v.u.s), pv, sizeof pv);
+        return dsql_error_set(err, DSQL_ENOTFOUND, "dsql_delete_row: %s: no row with %s = %s",
+                              m->name, key->name, pv);
+    }
+    dsql__hook_call(m, db, DSQL_HOOK_AFTER_DESTROY, &h, NULL);
+    return DSQL_OK;
 }
 
 int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,

@@ -66,8 +66,8 @@ static int apply_equalities(const dsql_model *m, const dsql_where *w, void *row,
         return DSQL_OK;
     }
     bool is_null = w->op == DSQL_OP_IS_NULL;
-    if (!is_null && (w->op != DSQL_OP_EQ || w->n_values != 1 || !w->values))
-        return DSQL_OK;
+    if (w->n_path || (!is_null && (w->op != DSQL_OP_EQ || w->n_values != 1 || !w->values)))
+        return DSQL_OK; /* a condition inside a JSON value sets no attribute */
     const dsql_value *v = is_null ? &DSQL_NULL : &w->values[0];
     const dsql_attr *a = NULL;
     int rc = dsql__attr_lookup(m, w->attr, "dsql_find_or_create: where", &a, err);
@@ -170,6 +170,12 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
     /* The common case, the row exists, costs one round trip. */
     if (!rc)
         rc = find_first(db, m, where, res, err);
+    /* Not found: the create's before hooks see (and may change) the row to create. */
+    dsql_hook h = {.row = fresh};
+    if (!rc && !*res && m->hook &&
+        !(rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_CREATE, &h, err)) &&
+        !(rc = dsql__hook_call(m, db, DSQL_HOOK_BEFORE_SAVE, &h, err)))
+        rc = dsql__validate_insert(m, fresh, err);
     if (!rc && !*res) {
         foc f = {m, where, fresh, NULL, false};
         dsql_error e = DSQL_ERROR_INIT;
@@ -188,6 +194,11 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
             *res = f.res;
             if (created)
                 *created = f.created;
+            if (f.created && m->hook) {
+                h = (dsql_hook){.row = f.res->rows};
+                dsql__hook_call(m, db, DSQL_HOOK_AFTER_CREATE, &h, NULL);
+                dsql__hook_call(m, db, DSQL_HOOK_AFTER_SAVE, &h, NULL);
+            }
         }
     }
     free(fresh);

@@ -56,6 +56,25 @@ static int decode(dsql_result *res, const dsql__node *nd, int r, void *obj, dsql
         if (rc)
             return rc;
     }
+    if (nd->through_col) { /* the join row, into the target's through member */
+        const dsql_model *tm = nd->assoc->through;
+        char *link = dsql__arena_alloc(&res->arena, tm->struct_size);
+        if (!link)
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+        memset(link, 0, tm->struct_size);
+        for (size_t k = 0; k < tm->n_attrs; k++) {
+            int c = nd->through_col[k];
+            const char *text = PQgetisnull(pg, r, c) ? NULL : PQgetvalue(pg, r, c);
+            int rc = dsql__attr_decode(tm, &tm->attrs[k], link, text, (size_t)PQgetlength(pg, r, c),
+                                       &res->arena, err);
+            if (rc)
+                return rc;
+        }
+        memcpy((char *)obj + nd->assoc->through_member - 1, &link, sizeof link);
+        int rc = dsql__row_track(tm, link, nd->through_col, &res->arena, err);
+        if (rc)
+            return rc;
+    }
     return dsql__row_track(m, obj, nd->col, &res->arena, err);
 }
 

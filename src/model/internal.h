@@ -253,6 +253,8 @@ typedef struct dsql__node {
     const char *alias;         /* SQL alias: table name for the root, "pets", "pets->visits" */
     const char *through_alias; /* belongs-to-many: alias of the join model */
     int *col;                  /* per attribute of m: result column, or -1 when not selected */
+    int *through_col;          /* belongs-to-many with a through member: per attribute of the
+                                  join model, its result column; NULL otherwise */
     int key_col;               /* result column of m's primary key; -1 when none */
     int match_col;             /* non-NULL exactly when a joined row matched; root: -1 */
     bool to_many_below;        /* a to-many include hangs below this node */
@@ -271,6 +273,28 @@ typedef struct dsql__plan {
         .n_nodes = 0                                                                               \
     }
 
+/* ---- scopes (scope.c) ---- */
+
+#define DSQL__SCOPES_MAX 8 /* scopes applied to one query, the default one included */
+
+/* A query with its model's scopes applied (storage for dsql__scope_apply). */
+typedef struct dsql__scoped {
+    dsql_query q;
+    dsql_where and_node;
+    const dsql_where *wheres[DSQL__SCOPES_MAX + 1];
+    dsql_include inc[DSQL__MAX_INCLUDES];
+} dsql__scoped;
+
+/* q (NULL = none) with m's default scope (unless q->unscoped) and the scopes q names
+ * applied: *out is q itself when there is nothing to apply, else out->q. For a count the
+ * scopes' includes, attributes, order and limit are left out. DSQL_EINVAL naming an
+ * unknown scope, or too many scopes or includes. */
+int dsql__scope_apply(const dsql_model *m, const dsql_query *q, bool count, dsql__scoped *s,
+                      const dsql_query **out, dsql_error *err);
+
+/* The model's scope table itself (names set and unique). Part of dsql__model_check. */
+int dsql__scopes_declared(const dsql_model *m, dsql_error *err);
+
 /* A SELECT to build. */
 typedef struct dsql__select {
     const dsql_model *m;
@@ -278,6 +302,7 @@ typedef struct dsql__select {
     const dsql_where *extra; /* ANDed with q->where (primary key, association key) */
     int64_t limit;           /* > 0: overrides q->limit (find_one: 1) */
     bool count;              /* SELECT count(*) (where only) */
+    const dsql_attr *count_distinct; /* with count: count(DISTINCT this attribute of m) */
     /* Lazy loading (dsql_get_associated): the rows of m = via->target associated with
      * via_row, a row of via->source. Adds the key condition (and for belongs-to-many the
      * join through via->through). */
@@ -326,6 +351,27 @@ static inline void dsql__put_ptr(void *out, const void *p)
 
 #define DSQL__TS_CREATED 1
 #define DSQL__TS_UPDATED 2
+#define DSQL__TS_DELETED 3
+
+/* Internal assignment ops of the soft-delete attribute (never accepted from a caller):
+ * col = now() (mark) and col = NULL (restore). */
+#define DSQL__ASSIGN_MARK   0x7001
+#define DSQL__ASSIGN_UNMARK 0x7002
+
+/* UPDATE m SET assigns WHERE where (crud.c), without hooks: chunked past the row cap on a
+ * pool, tallied in the caller's transaction; rows in *res when res is not NULL. On a
+ * paranoid model it reaches the rows not marked deleted (marked ones for a restore). */
+int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m,
+                      const dsql_assign *assigns, size_t n_assigns, const dsql_where *where,
+                      uint64_t *affected, dsql_result **res, dsql_error *err);
+
+/* m's DSQL_DELETED_AT attribute, or NULL when m is not paranoid. */
+const dsql_attr *dsql__deleted_attr(const dsql_model *m);
+
+/* For a paranoid model: appends "<sep>alias.col IS NULL" (IS NOT NULL when marked) and
+ * returns true; else appends nothing and returns false. */
+bool dsql__append_alive(dsql__strbuf *sql, const dsql_model *m, const char *alias,
+                        const char *sep, bool marked);
 
 /* Appends ", col = now()" for each DSQL_UPDATED_AT attribute of m (first: no comma). */
 void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first);
@@ -405,6 +451,15 @@ static inline int dsql__run(dsql_db *db, const dsql__strbuf *sql, const dsql__pa
  * (*out)->rows / (*out)->nrows. The whole of a find, for every caller. */
 int dsql__find(dsql_db *db, const dsql__select *s, dsql_result **out, dsql_error *err);
 
+/* " RETURNING" every attribute's column, in declaration order. */
+void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m);
+
+/* A RETURNING result as m's rows in *res (takes pg, also on failure). */
+int dsql__hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_error *err);
+
+/* Runs a count(*) select (s->count set): *count. */
+int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err);
+
 /* Fills client-side defaults into row's NULL members: a fresh UUIDv4 for
  * .default_uuid_v4, the constant .default_value (text members then point at the
  * descriptor's constant string). */
@@ -421,7 +476,36 @@ int dsql__conflict_check(const dsql_model *m, const dsql_conflict *c, const char
                          dsql_error *err);
 
 /* Validates a row about to be inserted: NULL is allowed where the column has a server
- * default (.default_sql, sent as DEFAULT). */
+ * default (.default_sql, sent as DEFAULT); then its attributes' checks and the model's
+ * validator (dsql__checks_row). */
 int dsql__validate_insert(const dsql_model *m, const void *row, dsql_error *err);
+
+/* ---- validators (check.c) ---- */
+
+/* Checks a's dsql_check table itself (kinds fit the type, bounds, a pattern, a list):
+ * DSQL_EINVAL naming model, attribute and check. Part of dsql__model_check. */
+int dsql__checks_declared(const dsql_model *m, const dsql_attr *a, dsql_error *err);
+
+/* Runs a's checks on v (a value about to be stored; NULL passes): DSQL_EVALIDATION naming
+ * model, attribute and check (never the value), DSQL_EINVAL for a pattern that does not
+ * compile. */
+int dsql__checks_run(const dsql_model *m, const dsql_attr *a, const dsql_value *v,
+                     dsql_error *err);
+
+/* Every attribute's checks on the row's members (kept timestamps and versions skipped),
+ * then the model's validator. */
+int dsql__checks_row(const dsql_model *m, const void *row, dsql_error *err);
+
+/* The model's row validator alone (DSQL_EVALIDATION when it refuses). */
+int dsql__row_validator(const dsql_model *m, const void *row, dsql_error *err);
+
+/* ---- hooks (hooks.c) ---- */
+
+/* Calls m's hook for event e with h's event-specific fields (the rest is filled in).
+ * A before event the hook refuses is DSQL_EVETO naming the model, the event and the hook's
+ * reason; after events never fail (err may be NULL). No hook: DSQL_OK. */
+int dsql__hook_call(const dsql_model *m, dsql_db *db, dsql_hook_event e, dsql_hook *h,
+                    dsql_error *err);
+bool dsql__hook_is_before(dsql_hook_event e);
 
 #endif

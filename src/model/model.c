@@ -260,7 +260,7 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
         int rc = check_attr(m, a, err);
-        if (rc)
+        if (rc || (rc = dsql__checks_declared(m, a, err)))
             return rc;
         if (m->state_offset && overlaps(a->offset, a->size, so, sizeof(dsql_row_state)))
             return dsql_error_set(err, DSQL_EINVAL,
@@ -293,7 +293,7 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                                       m->name, b->name, a->name);
         }
     }
-    int seen[3] = {0, 0, 0}, versions = 0;
+    int seen[4] = {0, 0, 0, 0}, versions = 0;
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
         if (a->version) {
@@ -314,11 +314,16 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
         }
         if (!a->timestamp)
             continue;
-        if (a->timestamp != 1 && a->timestamp != 2)
+        if (a->timestamp < DSQL__TS_CREATED || a->timestamp > DSQL__TS_DELETED)
             return dsql_error_set(err, DSQL_EINVAL,
-                                  "model %s: attribute \"%s\": timestamp %d is neither "
-                                  "DSQL_CREATED_AT nor DSQL_UPDATED_AT",
+                                  "model %s: attribute \"%s\": timestamp %d is none of "
+                                  "DSQL_CREATED_AT, DSQL_UPDATED_AT and DSQL_DELETED_AT",
                                   m->name, a->name, a->timestamp);
+        if (a->timestamp == DSQL__TS_DELETED && a->not_null)
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: attribute \"%s\": DSQL_DELETED_AT is NULL on every "
+                                  "row not deleted: it cannot be NOT NULL",
+                                  m->name, a->name);
         if (a->type != DSQL_T_TIMESTAMP && a->type != DSQL_T_TIMESTAMPTZ)
             return dsql_error_set(err, DSQL_EINVAL,
                                   "model %s: attribute \"%s\": a kept timestamp must be "
@@ -331,8 +336,13 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                                   m->name, a->name);
         if (seen[a->timestamp]++)
             return dsql_error_set(err, DSQL_EINVAL, "model %s: two %s attributes", m->name,
-                                  a->timestamp == 1 ? "DSQL_CREATED_AT" : "DSQL_UPDATED_AT");
+                                  a->timestamp == DSQL__TS_CREATED   ? "DSQL_CREATED_AT"
+                                  : a->timestamp == DSQL__TS_UPDATED ? "DSQL_UPDATED_AT"
+                                                                     : "DSQL_DELETED_AT");
     }
+    int src = dsql__scopes_declared(m, err);
+    if (src)
+        return src;
     if (m->n_indexes && !m->indexes)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: %zu indexes announced, none given",
                               m->name, m->n_indexes);
@@ -409,6 +419,29 @@ int dsql__attr_lookup(const dsql_model *m, const char *name, const char *what,
     }
     *out = a;
     return DSQL_OK;
+}
+
+const dsql_attr *dsql__deleted_attr(const dsql_model *m)
+{
+    for (size_t i = 0; i < m->n_attrs; i++)
+        if (m->attrs[i].timestamp == DSQL__TS_DELETED)
+            return &m->attrs[i];
+    return NULL;
+}
+
+bool dsql__append_alive(dsql__strbuf *sql, const dsql_model *m, const char *alias, const char *sep,
+                        bool marked)
+{
+    const dsql_attr *d = dsql__deleted_attr(m);
+    if (!d)
+        return false;
+    dsql__sb_append(sql, sep);
+    if (alias)
+        dsql__sql_column(sql, alias, d);
+    else
+        dsql__sql_ident(sql, dsql__attr_column(d));
+    dsql__sb_append(sql, marked ? " IS NOT NULL" : " IS NULL");
+    return true;
 }
 
 const dsql_attr *dsql__model_pk(const dsql_model *m)

@@ -75,7 +75,7 @@ int dsql__tx_reserve(dsql_db *db, uint64_t rows, const char *fn, const dsql_mode
 bool dsql__where_one_row(const dsql_model *m, const dsql_where *w)
 {
     for (int depth = 0; w && depth < 64; depth++) {
-        if (w->op == DSQL_OP_EQ && w->n_values == 1 && w->values) {
+        if (w->op == DSQL_OP_EQ && w->n_values == 1 && w->values && !w->n_path) {
             const dsql_attr *a = dsql__model_attr(m, w->attr);
             const dsql_value *v = &w->values[0];
             return a && (a->primary_key || a->unique) && v->kind != DSQL_V_NULL &&

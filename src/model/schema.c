@@ -360,7 +360,7 @@ static int wait_for_job(dsql_conn *conn, const char *job_id, const char *what, d
 
 int dsql__ddl_run(dsql_conn *conn, const char *sql, dsql_error *err)
 {
-    if (PQtransactionStatus(dsql__conn_pg(conn)) != PQTRANS_IDLE)
+    if (dsql__db_in_transaction(dsql_conn_db(conn)))
         return dsql_error_set(err, DSQL_EINVAL,
                               "schema changes need a connection outside any transaction "
                               "(Aurora DSQL runs each DDL statement in its own)");

@@ -126,20 +126,48 @@ static int choose_columns(sctx *c)
                                   "model %s needs a primary key: rows of its to-many include "
                                   "are merged under it by key",
                                   nd->m->name);
-        bool all = i > 0 || !c->q->attributes;
+        const char *const *names = i > 0 ? nd->inc->attributes : c->q->attributes;
+        size_t n_names = i > 0 ? nd->inc->n_attributes : c->q->n_attributes;
+        bool all = !names;
+        if (i > 0 && names && !nd->m->state_offset && !c->q->read_only)
+            return dsql_error_set(c->err, DSQL_EINVAL,
+                                  "include %s: an attribute list gives %s rows that lack the "
+                                  "other attributes, and they cannot tell dsql_save which: "
+                                  "declare DSQL_ROW_STATE in model %s, or set the query's "
+                                  "read_only",
+                                  nd->alias, nd->m->name, nd->m->name);
         for (size_t k = 0; k < nd->m->n_attrs; k++)
             nd->col[k] = all || &nd->m->attrs[k] == pk ? 0 : -1;
         if (!all) {
-            for (size_t k = 0; k < c->q->n_attributes; k++) {
+            for (size_t k = 0; k < n_names; k++) {
                 const dsql_attr *a;
-                int rc = dsql__attr_lookup(nd->m, c->q->attributes[k], "attributes", &a, c->err);
-                if (rc)
+                int rc = dsql__attr_lookup(nd->m, names[k], "attributes", &a, c->err);
+                if (rc) {
+                    if (i > 0)
+                        dsql__err_prefix(c->err, "include %s", nd->alias);
                     return rc;
+                }
                 nd->col[dsql__attr_index(nd->m, a)] = 0;
+            }
+            if (i > 0) { /* the key that says whether a joined row matched */
+                const dsql_attr *mk =
+                    nd->assoc->kind == DSQL_ASSOC_HAS_ONE || nd->assoc->kind == DSQL_ASSOC_HAS_MANY
+                        ? nd->keys.foreign_key
+                        : nd->keys.target_key;
+                nd->col[dsql__attr_index(nd->m, mk)] = 0;
             }
         }
         for (size_t k = 0; k < nd->m->n_attrs; k++)
             nd->col[k] = nd->col[k] == 0 ? pl->ncols++ : -1;
+        /* The join row's own columns, for the target's through member. */
+        if (i > 0 && nd->assoc->through_member) {
+            const dsql_model *tm = nd->assoc->through;
+            nd->through_col = dsql__arena_alloc(&pl->arena, tm->n_attrs * sizeof(int));
+            if (!nd->through_col)
+                return oom(c);
+            for (size_t k = 0; k < tm->n_attrs; k++)
+                nd->through_col[k] = pl->ncols++;
+        }
         if (pk)
             nd->key_col = nd->col[dsql__attr_index(nd->m, pk)];
         if (i > 0) {
@@ -165,6 +193,10 @@ static void select_list(sctx *c)
                 dsql__sb_append(c->sb, ", ");
             first = false;
             dsql__sql_column(c->sb, c->qual ? nd->alias : NULL, &nd->m->attrs[k]);
+        }
+        for (size_t k = 0; nd->through_col && k < nd->assoc->through->n_attrs; k++) {
+            dsql__sb_append(c->sb, ", ");
+            dsql__sql_column(c->sb, nd->through_alias, &nd->assoc->through->attrs[k]);
         }
     }
 }
@@ -218,6 +250,8 @@ static void node_tables(sctx *c, const dsql__node *nd)
 
 static int include_where(sctx *c, const dsql__node *nd)
 {
+    if (!c->q->with_deleted)
+        dsql__append_alive(c->sb, nd->m, nd->alias, " AND ", false);
     if (!nd->inc->where)
         return DSQL_OK;
     dsql__sb_append(c->sb, " AND (");
@@ -367,6 +401,9 @@ static int emit_where(sctx *c, bool exists)
         }
         dsql__sb_append_c(c->sb, ')');
     }
+    /* A paranoid model's rows marked deleted are not found unless asked for. */
+    if (!c->q->with_deleted && dsql__append_alive(c->sb, c->s->m, c->qual, sep, false))
+        sep = " AND ";
     for (size_t k = 1; exists && k < c->plan->n_nodes; k++) {
         if (c->plan->nodes[k].parent == 0 && c->plan->nodes[k].inc->required) {
             dsql__sb_append(c->sb, sep);
@@ -519,6 +556,12 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
     int rc = dsql__model_check(s->m, c.err);
     if (rc)
         return rc;
+    /* The model's scopes merged in (c.q is the query itself when there are none). */
+    dsql__scoped scoped;
+    const dsql_query *scoped_q;
+    if ((rc = dsql__scope_apply(s->m, s->q, s->count, &scoped, &scoped_q, c.err)))
+        return rc;
+    c.q = scoped_q ? scoped_q : &no_query;
     const dsql_query *q = c.q;
     if (q->limit < 0 || q->offset < 0 || s->limit < 0)
         return dsql_error_set(c.err, DSQL_EINVAL,
@@ -549,7 +592,13 @@ int dsql__build_select(const dsql__select *s, dsql__strbuf *sql, dsql__params *p
     if (s->count) {
         if (plan->n_nodes > 1)
             return dsql_error_set(c.err, DSQL_EINVAL, "a count takes no includes");
-        dsql__sb_append(sql, "SELECT count(*) FROM ");
+        if (s->count_distinct) {
+            dsql__sb_append(sql, "SELECT count(DISTINCT ");
+            dsql__sql_column(sql, c.qual, s->count_distinct);
+            dsql__sb_append(sql, ") FROM ");
+        } else {
+            dsql__sb_append(sql, "SELECT count(*) FROM ");
+        }
         dsql__sql_table(sql, s->m);
         if ((rc = via_join_if(&c)) || (rc = emit_where(&c, false)))
             return rc;

@@ -562,7 +562,7 @@ int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
         goto done;
     if ((rc = dsql__db_acquire(db, &c.conn, err)))
         goto done;
-    if (PQtransactionStatus(dsql__conn_pg(c.conn)) != PQTRANS_IDLE) {
+    if (dsql__db_in_transaction(dsql_conn_db(c.conn))) {
         rc = dsql_error_set(err, DSQL_EINVAL,
                             "dsql_sync: the connection is inside a transaction; schema changes "
                             "run each DDL statement in its own transaction");

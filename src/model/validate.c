@@ -487,5 +487,5 @@ int dsql_validate(const dsql_model *m, const void *row, dsql_error *err)
         if (rc)
             return rc;
     }
-    return DSQL_OK;
+    return dsql__checks_row(m, row, err);
 }

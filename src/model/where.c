@@ -63,12 +63,116 @@ static int param(wctx *c, const dsql_attr *a, const dsql_value *v, dsql__use use
     return DSQL_OK;
 }
 
+#define PATH_MAX_STEPS 32
+
+/* How a value at a JSON path is compared: the SQL cast of the text ->> gives. */
+static const char *json_cast(const dsql_value *v)
+{
+    switch (v->kind) {
+    case DSQL_V_INT:
+    case DSQL_V_DOUBLE:
+        return "::numeric";
+    case DSQL_V_BOOL:
+        return "::boolean";
+    case DSQL_V_TEXT:
+        return "";
+    default:
+        return NULL;
+    }
+}
+
+/* A path step: "[n]" is an array index (an integer parameter), anything else a key. */
+static bool array_index(const char *step, int64_t *n)
+{
+    size_t len = strlen(step);
+    if (len < 3 || step[0] != '[' || step[len - 1] != ']')
+        return false;
+    return dsql__strtoi64(step + 1, len - 2, 0, INT32_MAX, n);
+}
+
+/* ("col" -> $1::text -> $2::int ->> $3::text)[::cast] op value(s). */
+static int json_leaf(wctx *c, const dsql_where *w, const dsql_attr *a)
+{
+    const char *m = c->m->name;
+    if (a->type != DSQL_T_JSON && a->type != DSQL_T_JSONB)
+        return dsql_error_set(c->err, DSQL_EINVAL,
+                              "%s.%s: a path applies to a JSON or JSONB attribute", m, a->name);
+    if (!w->path || w->n_path > PATH_MAX_STEPS)
+        return dsql_error_set(c->err, DSQL_EINVAL, "%s.%s: a path of 1 to %d steps, given %zu", m,
+                              a->name, PATH_MAX_STEPS, w->path ? w->n_path : 0);
+    bool no_value = w->op == DSQL_OP_IS_NULL || w->op == DSQL_OP_NOT_NULL;
+    bool list = w->op == DSQL_OP_IN || w->op == DSQL_OP_NOT_IN;
+    if (w->op == DSQL_OP_BETWEEN)
+        return dsql_error_set(c->err, DSQL_EINVAL,
+                              "%s.%s: BETWEEN on a path: use DSQL_JSON_GTE and DSQL_JSON_LTE", m,
+                              a->name);
+    size_t need = no_value ? 0 : list ? w->n_values : 1;
+    if (w->n_values != need || (need && !w->values) || (list && need == 0))
+        return dsql_error_set(c->err, DSQL_EINVAL, "%s.%s: %zu values given for a path condition",
+                              m, a->name, w->n_values);
+    const char *cast = "";
+    for (size_t i = 0; i < need; i++) {
+        const char *ci = json_cast(&w->values[i]);
+        if (!ci || is_null(&w->values[i]))
+            return dsql_error_set(c->err, DSQL_EINVAL,
+                                  "%s.%s: a path compares with text, a number or a bool (use "
+                                  "DSQL_JSON_IS_NULL for NULL)",
+                                  m, a->name);
+        if (i && strcmp(ci, cast))
+            return dsql_error_set(c->err, DSQL_EINVAL,
+                                  "%s.%s: the values of one path condition must be of one kind", m,
+                                  a->name);
+        cast = ci;
+    }
+    if ((w->op == DSQL_OP_LIKE || w->op == DSQL_OP_ILIKE) && *cast)
+        return dsql_error_set(c->err, DSQL_EINVAL, "%s.%s: LIKE on a path takes a text pattern", m,
+                              a->name);
+    dsql__sb_append_c(c->sb, '(');
+    dsql__sql_column(c->sb, c->alias, a);
+    for (size_t i = 0; i < w->n_path; i++) {
+        const char *step = w->path[i];
+        if (!step)
+            return dsql_error_set(c->err, DSQL_EINVAL, "%s.%s: path step %zu is NULL", m, a->name,
+                                  i);
+        int64_t idx;
+        bool is_index = array_index(step, &idx);
+        dsql__sb_append(c->sb, i + 1 < w->n_path ? " -> " : " ->> ");
+        dsql_value v = is_index ? DSQL_INT(idx) : DSQL_STR(step);
+        dsql__sb_append_param(c->sb, NULL, dsql__params_add_value(c->p, &v));
+        dsql__sb_append(c->sb, is_index ? "::int" : "::text");
+    }
+    dsql__sb_append_c(c->sb, ')');
+    dsql__sb_append(c->sb, cast);
+    if (no_value) {
+        dsql__sb_append(c->sb, w->op == DSQL_OP_IS_NULL ? " IS NULL" : " IS NOT NULL");
+        return DSQL_OK;
+    }
+    if (list) {
+        dsql__sb_append(c->sb, w->op == DSQL_OP_IN ? " IN (" : " NOT IN (");
+        for (size_t i = 0; i < w->n_values; i++) {
+            dsql__sb_append(c->sb, i ? ", " : "");
+            dsql__sb_append_param(c->sb, NULL, dsql__params_add_value(c->p, &w->values[i]));
+        }
+        dsql__sb_append_c(c->sb, ')');
+        return DSQL_OK;
+    }
+    const char *op = op_sql(w->op);
+    if (!op)
+        return dsql_error_set(c->err, DSQL_EINVAL, "%s.%s: operator %d on a path", m, a->name,
+                              (int)w->op);
+    dsql__sb_append(c->sb, op);
+    dsql__sb_append_param(c->sb, NULL, dsql__params_add_value(c->p, &w->values[0]));
+    return DSQL_OK;
+}
+
 static int leaf(wctx *c, const dsql_where *w)
 {
     const dsql_attr *a;
     int rc = dsql__attr_lookup(c->m, w->attr, NULL, &a, c->err);
     if (rc)
         return rc;
+    if (w->n_path || w->path)
+        return json_leaf(c, w, a);
     /* JSON has no equality operator in PostgreSQL: say so before the server does. */
     if (a->type == DSQL_T_JSON && w->op != DSQL_OP_IS_NULL && w->op != DSQL_OP_NOT_NULL)
         return dsql_error_set(c->err, DSQL_EINVAL,

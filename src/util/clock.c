@@ -1,6 +1,8 @@
-/* Monotonic time and sleeping. */
+/* Monotonic time, sleeping, and the random fraction behind every jitter. */
 #include <errno.h>
 #include <time.h>
+
+#include <openssl/rand.h>
 
 #include "util/util.h"
 
@@ -24,4 +26,12 @@ void dsql__sleep_ms(int64_t ms)
     struct timespec rem;
     while (nanosleep(&req, &rem) == -1 && errno == EINTR)
         req = rem;
+}
+
+double dsql__random_unit(void)
+{
+    uint64_t r;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        r = (uint64_t)dsql__mono_us() * 0x9E3779B97F4A7C15ull;
+    return (double)(r >> 11) * 0x1.0p-53;
 }

@@ -36,6 +36,7 @@ static const struct {
     [DSQL_EMISUSE] = {"DSQL_EMISUSE", "library misused by the caller"},
     [DSQL_EUNAVAILABLE] = {"DSQL_EUNAVAILABLE", "service temporarily unavailable"},
     [DSQL_ESTALE] = {"DSQL_ESTALE", "the row changed since it was read"},
+    [DSQL_EVETO] = {"DSQL_EVETO", "refused by a model hook"},
 };
 
 const char *dsql_status_name(int status)

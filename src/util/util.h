@@ -80,6 +80,8 @@ int64_t dsql__mono_ms(void);
 int64_t dsql__mono_us(void);
 /* Sleeps for ms milliseconds (restarting after signals). */
 void dsql__sleep_ms(int64_t ms);
+/* A uniformly distributed number in [0, 1) (thread-safe), for jitter. */
+double dsql__random_unit(void);
 
 /* ---- numbers as text, in the C locale whatever the application's LC_NUMERIC ---- */
 /* Decimal text of v into buf (at least 21 bytes); returns the length. */

@@ -29,6 +29,33 @@ done
 
 check "dsql ping through dsql-local" 0 '^server: +PostgreSQL 16\.15' cluster_env "$DSQL_CLI" ping
 check "dsql ping: TLS verify-full" 0 '^tls: +on \(TLSv1\.[23], ' cluster_env "$DSQL_CLI" ping
+# Several endpoints (a multi-Region cluster): each is pinged and reported in turn.
+two="localhost:$DSQL_LOCAL_PORT,localhost:$DSQL_LOCAL_PORT"
+check "dsql ping: both endpoints of a list" 0 "^endpoint 2 of 2: localhost:$DSQL_LOCAL_PORT \(us-east-1\)$" \
+    cluster_env CLUSTER_ENDPOINT="$two" "$DSQL_CLI" ping --count 1
+check "dsql ping: the first is preferred" 0 "^endpoint 1 of 2: localhost:$DSQL_LOCAL_PORT \(us-east-1\), preferred$" \
+    cluster_env CLUSTER_ENDPOINT="$two" "$DSQL_CLI" ping --count 1
+out=$(cluster_env CLUSTER_ENDPOINT="$two" "$DSQL_CLI" ping --count 1 2>&1)
+if [ "$(grep -c '^server: *PostgreSQL 16\.15' <<<"$out")" -eq 2 ]; then
+    ok "dsql ping: a server line per endpoint"
+else
+    bad "dsql ping: a server line per endpoint" "$out"
+fi
+down="localhost:$DSQL_LOCAL_PORT,localhost:1"
+check "dsql ping: an endpoint down fails the ping" 1 "^dsql ping: 1 of 2 endpoints failed$" \
+    cluster_env CLUSTER_ENDPOINT="$down" "$DSQL_CLI" ping --count 1
+check "dsql ping: and says why" 1 "^dsql ping: could not connect: localhost:1 as admin: .*refused" \
+    cluster_env CLUSTER_ENDPOINT="$down" "$DSQL_CLI" ping --count 1
+check "dsql ping: the other endpoint still reported" 1 "^rtt: +SELECT 1 x1: " \
+    cluster_env CLUSTER_ENDPOINT="$down" "$DSQL_CLI" ping --count 1
+# A region per endpoint; the local Region's endpoint preferred. The second endpoint is the
+# same dsql-local (region us-east-1): its us-west-2 token is refused.
+check "dsql ping: a token per endpoint's region" 1 "^dsql ping: could not connect: .*access denied.*region 'us-west-2'" \
+    cluster_env CLUSTER_ENDPOINT="$two" CLUSTER_REGION=us-east-1,us-west-2 "$DSQL_CLI" ping --count 1
+check "dsql ping: AWS_REGION picks the preferred endpoint" 1 "^endpoint 2 of 2: localhost:$DSQL_LOCAL_PORT \(us-west-2\), preferred$" \
+    cluster_env CLUSTER_ENDPOINT="$two" CLUSTER_REGION=us-east-1,us-west-2 AWS_REGION=us-west-2 "$DSQL_CLI" ping --count 1
+check "dsql ping: mismatched lists" 2 "^dsql ping: config: 3 regions for 2 endpoints" \
+    cluster_env CLUSTER_ENDPOINT="$two" CLUSTER_REGION=us-east-1,us-west-2,eu-west-1 "$DSQL_CLI" ping
 check "dsql psql as admin with an IAM token" 0 '^admin$' \
     cluster_env "$DSQL_CLI" psql -- -X -A -t -c 'select current_user'
 check "dsql psql: DSQL's refusal" 1 'ERROR:  unsupported statement: Truncate' \

@@ -66,17 +66,14 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(table, sizeof table, "libdsql_test_%ld", (long)getpid());
-    note_model = (dsql_model){DSQL_MODEL_MAGIC,
-                              "note",
-                              table,
-                              NULL,
-                              sizeof(note),
-                              note_attrs,
-                              DSQL__ARRAY_LEN(note_attrs),
-                              note_indexes,
-                              DSQL__ARRAY_LEN(note_indexes),
-                              0,
-                              {NULL}};
+    note_model = (dsql_model){.magic = DSQL_MODEL_MAGIC,
+                              .name = "note",
+                              .table = table,
+                              .struct_size = sizeof(note),
+                              .attrs = note_attrs,
+                              .n_attrs = DSQL__ARRAY_LEN(note_attrs),
+                              .indexes = note_indexes,
+                              .n_indexes = DSQL__ARRAY_LEN(note_indexes)};
     dsql_config cfg;
     cluster_config(&cfg);
     dsql_error err = DSQL_ERROR_INIT;

@@ -157,9 +157,9 @@ static void admin_and_user_actions(void **state)
         assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
         assert_true(spec.iam);
         assert_int_equal(spec.action, cases[i].action);
-        assert_string_equal(spec.region, "us-east-1");
+        assert_string_equal(spec.ep[0].region, "us-east-1");
         char *token = NULL;
-        assert_dsql_ok(dsql__spec_mint_token(&spec, &token, &err), err);
+        assert_dsql_ok(dsql__spec_mint_token(&spec, &spec.ep[0], &token, &err), err);
         char *want = expected_token(cases[i].action, SIGN_TIME);
         assert_string_equal(token, want);
         assert_non_null(strstr(token, cases[i].action == DSQL_TOKEN_DB_CONNECT_ADMIN
@@ -185,7 +185,7 @@ static void admin_and_user_actions(void **state)
     cfg.host = "abcdefghijklmnopqrstuvwxy0";
     cfg.region = "eu-west-1";
     assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_string_equal(spec.host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
+    assert_string_equal(spec.ep[0].host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
     dsql__spec_free(&spec);
     cfg.host = "localhost";
     cfg.region = NULL;
@@ -280,6 +280,49 @@ static void pool_mints_per_connection(void **state)
     assert_int_equal(cap_count(&cap, "(IAM token, DbConnect, TLS on)"), 3);
     dsql_token_free(token);
     cap_free(&cap);
+}
+
+/* The default chain of a connection reads the shared files; what it ignores there is
+ * warned about through dsql_config.log. */
+static void shared_file_warnings_reach_the_log(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dsql-iam-test.XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/credentials", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[profile dev]\naws_access_key_id = WRONG\n"
+          "[dev]\nAWS_ACCESS_KEY_ID = AKIAIOSFODNN7EXAMPLE\n"
+          "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+          f);
+    fclose(f);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+    setenv("AWS_CONFIG_FILE", "/dev/null", 1);
+    log_capture cap;
+    cap_init(&cap);
+    dsql_config cfg;
+    iam_config(&cfg, "postgres", atoi(tu_env("PGPORT"))); /* trust: any token is accepted */
+    cfg.credentials = NULL;
+    cfg.profile = "dev";
+    cfg.log = cap_log;
+    cfg.log_ctx = &cap;
+    dsql_conn *conn = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_conn_open(&cfg, &conn, &err), err);
+    dsql_conn_close(conn);
+    char want[512];
+    snprintf(want, sizeof want,
+             "AWS shared files: %s line 1: profile [profile dev] ignored: in the credentials "
+             "file a profile is [NAME], without the \"profile \" prefix",
+             path);
+    assert_int_equal(cap_count(&cap, want), 1);
+    assert_false(cap_has(&cap, "wJalrXUtnFEMI"));
+    cap_free(&cap);
+    unlink(path);
+    rmdir(dir);
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    unsetenv("AWS_CONFIG_FILE");
 }
 
 /* ---- server refusals, scripted through a proxy ---- */
@@ -407,6 +450,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(token_is_the_password),
+        cmocka_unit_test(shared_file_warnings_reach_the_log),
         cmocka_unit_test(admin_and_user_actions),
         cmocka_unit_test(iam_config_errors),
         cmocka_unit_test(pghostaddr_env_is_ignored),

@@ -12,7 +12,19 @@
 
 #define DB "dsql_t_aggregate"
 
+typedef struct product {
+    char *name;
+    char *category;
+} product;
+
+static const dsql_attr product_attrs[] = {
+    DSQL_ATTR(product, name, DSQL_STRING(10), .primary_key = true),
+    DSQL_ATTR(product, category, DSQL_STRING(10)),
+};
+static DSQL_MODEL(product_model, product, "product", product_attrs);
+
 typedef struct sale {
+    product *prod; /* the joined association's member */
     int64_t id;
     char *region;
     char *product;
@@ -31,6 +43,9 @@ static const dsql_attr sale_attrs[] = {
 };
 static DSQL_MODEL(sale_model, sale, "sale", sale_attrs);
 
+static const dsql_assoc sale_product = DSQL_ASSOC_BELONGS_TO(
+    sale, prod, .source = &sale_model, .target = &product_model, .foreign_key = "product");
+
 static dsql_pool *pool;
 static log_capture logs;
 
@@ -43,6 +58,12 @@ static int setup(void **state)
     pool = TEST_POOL(.database = DB, .logs = &logs);
     dsql_error err;
     assert_dsql_ok(dsql_create_table(pool, &sale_model, &err), err);
+    assert_dsql_ok(dsql_create_table(pool, &product_model, &err), err);
+    assert_dsql_ok(dsql_exec(pool,
+                             "INSERT INTO product VALUES ('apple', 'pome'), ('pear', 'pome'), "
+                             "('plum', 'stone')",
+                             NULL, 0, NULL, &err),
+                   err);
     assert_dsql_ok(
         dsql_exec(pool,
                   "INSERT INTO sale VALUES "
@@ -213,6 +234,51 @@ static void bad_aggregates_are_refused_before_sending(void **state)
     assert_true(logs.len == mark || !strstr(logs.text + mark, "SELECT"));
 }
 
+/* Grouped by a joined association's attribute ("prod.category"), in one statement. */
+static void grouped_by_a_joined_attribute(void **state)
+{
+    (void)state;
+    dsql_error err;
+    dsql_result *res;
+    const dsql_agg aggs[] = {DSQL_AGG(DSQL_AGG_COUNT, NULL), DSQL_AGG(DSQL_AGG_SUM, "qty"),
+                             DSQL_AGG(DSQL_AGG_COUNT_DISTINCT, "prod.name")};
+    dsql_aggregate_query q = {.join = (const dsql_assoc *const[]){&sale_product},
+                              .n_join = 1,
+                              .group_by = (const char *const[]){"prod.category"},
+                              .n_group_by = 1,
+                              .aggs = aggs,
+                              .n_aggs = 3,
+                              .where = DSQL_NE("region", DSQL_STR("east"))};
+    assert_dsql_ok(dsql_aggregate(pool, &sale_model, &q, &res, &err), err);
+    assert_true(cap_has(&logs, "SELECT \"prod\".\"category\" AS \"prod.category\", count(*) AS "
+                               "\"count\", sum(\"sale\".\"qty\") AS \"sum_qty\", count(DISTINCT "
+                               "\"prod\".\"name\") AS \"count_distinct_prod.name\" FROM \"sale\" "
+                               "LEFT OUTER JOIN \"product\" AS \"prod\" ON \"prod\".\"name\" = "
+                               "\"sale\".\"product\" WHERE \"sale\".\"region\" <> $1 GROUP BY "
+                               "\"prod\".\"category\" ORDER BY \"prod\".\"category\""));
+    assert_int_equal(dsql_result_rows(res), 2);
+    assert_string_equal(cell(res, 0, "prod.category"), "pome");
+    assert_string_equal(cell(res, 0, "count"), "4");
+    assert_string_equal(cell(res, 0, "sum_qty"), "11");
+    assert_string_equal(cell(res, 0, "count_distinct_prod.name"), "2");
+    assert_string_equal(cell(res, 1, "prod.category"), "stone");
+    assert_string_equal(cell(res, 1, "count"), "1");
+    assert_string_equal(cell(res, 1, "sum_qty"), "7");
+    dsql_result_free(res);
+    /* Names that do not resolve. */
+    q.group_by = (const char *const[]){"owner.city"};
+    assert_int_equal(dsql_aggregate(pool, &sale_model, &q, &res, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "dsql_aggregate: group by: sale: \"owner\" in \"owner.city\" "
+                                     "is no association in the query's join list");
+    q.group_by = (const char *const[]){"prod.colour"};
+    assert_int_equal(dsql_aggregate(pool, &sale_model, &q, &res, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "dsql_aggregate: join prod: dsql_aggregate: group by: model "
+                                     "product has no attribute \"colour\"");
+    q.group_by = (const char *const[]){"prod.category"};
+    assert_int_equal(dsql_aggregate(pool, &product_model, &q, &res, &err), DSQL_EINVAL);
+    assert_string_equal(err.message, "dsql_aggregate: product: join prod starts from model sale");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +286,7 @@ int main(void)
         cmocka_unit_test(grouped_with_having),
         cmocka_unit_test(page_and_total_in_one_round_trip),
         cmocka_unit_test(bad_aggregates_are_refused_before_sending),
+        cmocka_unit_test(grouped_by_a_joined_attribute),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -371,6 +371,111 @@ static void test_includes_in_transaction(void **state)
     assert_int_equal(n_pets, 50);
 }
 
+/* An include's attribute list: its key and the key tying it to the parent come along. */
+static void test_include_attributes(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    owner *o;
+    dsql_result *res;
+    assert_dsql_ok(dsql_find_one(pool, &owner_model,
+                                 &(dsql_query){.where = DSQL_EQ("name", DSQL_STR("Carol")),
+                                               .read_only = true,
+                                               DSQL_INCLUDES({.assoc = &owner_pets,
+                                                              DSQL_ATTRIBUTES("name"),
+                                                              DSQL_ORDER_BY(DSQL_ASC("name"))})},
+                                 &o, &res, &err),
+                   err);
+    assert_int_equal(o->n_pets, 2);
+    assert_string_equal(o->pets[0].name, "Amy");
+    assert_string_equal(o->pets[0].id.str, "00000000-0000-4000-8000-000000000202");
+    assert_string_equal(o->pets[0].owner_id.str, o->id.str);
+    assert_null(o->pets[0].birth_date); /* not selected */
+    assert_string_equal(o->city, "Elsewhere");
+    dsql_result_free(res);
+    /* Without read_only (pet rows cannot tell what they lack), and an unknown name. */
+    assert_int_equal(
+        dsql_find_one(pool, &owner_model,
+                      &(dsql_query){DSQL_INCLUDES({.assoc = &owner_pets, DSQL_ATTRIBUTES("name")})},
+                      &o, &res, &err),
+        DSQL_EINVAL);
+    assert_string_equal(err.message,
+                        "include pets: an attribute list gives pet rows that lack the other "
+                        "attributes, and they cannot tell dsql_save which: declare "
+                        "DSQL_ROW_STATE in model pet, or set the query's read_only");
+    assert_int_equal(
+        dsql_find_one(pool, &owner_model,
+                      &(dsql_query){.read_only = true,
+                                    DSQL_INCLUDES({.assoc = &owner_pets, DSQL_ATTRIBUTES("nmae")})},
+                      &o, &res, &err),
+        DSQL_EINVAL);
+    assert_string_equal(err.message,
+                        "include pets: attributes: model pet has no attribute \"nmae\"");
+}
+
+/* countX / hasX: one statement each. */
+static void test_count_and_has_associated(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    owner alice = {0}, bob = {0};
+    strcpy(alice.id.str, "00000000-0000-4000-8000-00000000000a");
+    strcpy(bob.id.str, "00000000-0000-4000-8000-00000000000b");
+    int64_t count = -1;
+    uint64_t before = round_trips();
+    assert_dsql_ok(dsql_count_associated(pool, &owner_pets, &alice, NULL, &count, &err), err);
+    assert_int_equal(count, 50);
+    assert_int_equal(round_trips() - before, 1);
+    assert_dsql_ok(dsql_count_associated(pool, &owner_pets, &alice,
+                                         DSQL_LIKE("name", DSQL_STR("p1%")), &count, &err),
+                   err);
+    assert_int_equal(count, 10);
+    assert_dsql_ok(dsql_count_associated(pool, &owner_pets, &bob, NULL, &count, &err), err);
+    assert_int_equal(count, 0);
+    /* belongs-to-many counts join rows' targets: Carlos has Dogs twice. */
+    vet carlos = {0};
+    strcpy(carlos.id.str, "00000000-0000-4000-8000-0000000000e1");
+    assert_dsql_ok(dsql_count_associated(pool, &vet_specialties, &carlos, NULL, &count, &err), err);
+    assert_int_equal(count, 3);
+    /* belongs-to with a NULL key: 0, no round trip. */
+    pet stray = {0};
+    before = round_trips();
+    assert_dsql_ok(dsql_count_associated(pool, &pet_owner, &stray, NULL, &count, &err), err);
+    assert_int_equal(count, 0);
+    assert_int_equal(round_trips() - before, 0);
+
+    specialty dogs = {.id = "Dogs"}, cats = {.id = "Cats"}, exotic = {.id = "Exotic"};
+    bool has = false;
+    assert_dsql_ok(dsql_has_associated(pool, &vet_specialties, &carlos,
+                                       (const void *[]){&dogs, &cats, &dogs}, 3, &has, &err),
+                   err);
+    assert_true(has);
+    assert_dsql_ok(dsql_has_associated(pool, &vet_specialties, &carlos,
+                                       (const void *[]){&dogs, &exotic}, 2, &has, &err),
+                   err);
+    assert_false(has);
+    pet p00 = {0}, amy = {0};
+    strcpy(p00.id.str, "00000000-0000-4000-8000-000000000100");
+    strcpy(amy.id.str, "00000000-0000-4000-8000-000000000202");
+    assert_dsql_ok(
+        dsql_has_associated(pool, &owner_pets, &alice, (const void *[]){&p00}, 1, &has, &err), err);
+    assert_true(has);
+    assert_dsql_ok(
+        dsql_has_associated(pool, &owner_pets, &alice, (const void *[]){&amy}, 1, &has, &err), err);
+    assert_false(has);
+    pet unsaved = {0};
+    assert_int_equal(
+        dsql_has_associated(pool, &owner_pets, &alice, (const void *[]){&unsaved}, 1, &has, &err),
+        DSQL_EINVAL);
+    assert_string_equal(err.message, "dsql_has_associated: association pets: target 0 has no key "
+                                     "(save it first)");
+    owner unsaved_owner = {0};
+    assert_int_equal(dsql_count_associated(pool, &owner_pets, &unsaved_owner, NULL, &count, &err),
+                     DSQL_EINVAL);
+    assert_string_equal(err.message, "dsql_count_associated: association pets: the source owner "
+                                     "has no id (save it first)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +488,8 @@ int main(void)
         cmocka_unit_test(test_belongs_to_many),
         cmocka_unit_test(test_duplicate_join_rows),
         cmocka_unit_test(test_includes_in_transaction),
+        cmocka_unit_test(test_include_attributes),
+        cmocka_unit_test(test_count_and_has_associated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -195,6 +195,60 @@ static void commit_and_rollback(void **state)
     dsql_pool_close(pool);
 }
 
+static int empty_body(dsql_conn *conn, void *arg, dsql_error *err)
+{
+    (void)conn;
+    (void)err;
+    return *(int *)arg;
+}
+
+static int two_inserts_body(dsql_conn *conn, void *arg, dsql_error *err)
+{
+    ins_ctx *c = arg;
+    int rc = insert_body(conn, arg, err);
+    c->id++;
+    return rc ? rc : insert_body(conn, arg, err);
+}
+
+/* BEGIN rides with the body's first statement: a one-statement transaction is two round
+ * trips (BEGIN + INSERT, COMMIT), a body that sends nothing none. */
+static void begin_costs_no_round_trip(void **state)
+{
+    (void)state;
+    dsql_pool *pool = open_pool(NULL, NULL);
+    dsql_error err = DSQL_ERROR_INIT;
+    ins_ctx c = {.id = 900};
+    assert_dsql_ok(dsql_transaction(pool, insert_body, &c, NULL, NULL, &err), err); /* warm */
+    c.id = 901;
+    pool_counters before = pool_counters_of(pool);
+    assert_dsql_ok(dsql_transaction(pool, insert_body, &c, NULL, NULL, &err), err);
+    assert_sent(pool, before, 2, 3);
+    assert_int_equal(value_of(901), 7);
+    c.id = 902;
+    before = pool_counters_of(pool);
+    assert_dsql_ok(dsql_transaction(pool, two_inserts_body, &c, NULL, NULL, &err), err);
+    assert_sent(pool, before, 3, 4);
+    assert_int_equal(admin_long("SELECT count(*) FROM %s WHERE id IN (902, 903)", table), 2);
+    int ok = DSQL_OK, bad = DSQL_EVALIDATION;
+    before = pool_counters_of(pool);
+    assert_dsql_ok(dsql_transaction(pool, empty_body, &ok, NULL, NULL, &err), err);
+    assert_int_equal(dsql_transaction(pool, empty_body, &bad, NULL, NULL, &err), DSQL_EVALIDATION);
+    assert_sent(pool, before, 0, 0);
+    /* The body's failed first statement: the BEGIN went with it, and is rolled back. */
+    ins_ctx dup = {.id = 901};
+    assert_int_equal(dsql_transaction(pool, insert_body, &dup, NULL, NULL, &err), DSQL_ECONSTRAINT);
+    assert_string_equal(err.sqlstate, "23505");
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.discards, 0);
+    /* The connection is usable and outside any transaction afterwards. */
+    c.id = 904;
+    assert_dsql_ok(dsql_transaction(pool, insert_body, &c, NULL, NULL, &err), err);
+    assert_int_equal(value_of(904), 7);
+    dsql_pool_close(pool);
+}
+
 /* A body that swallows a failed statement and returns OK does not commit. */
 static int swallow_body(dsql_conn *conn, void *arg, dsql_error *err)
 {
@@ -428,6 +482,7 @@ int main(void)
         cmocka_unit_test(occ_conflict_retried),
         cmocka_unit_test(occ_retries_exhausted),
         cmocka_unit_test(commit_and_rollback),
+        cmocka_unit_test(begin_costs_no_round_trip),
         cmocka_unit_test(swallowed_error_not_committed),
         cmocka_unit_test(missing_parameters_not_retried),
         cmocka_unit_test(pipeline_tx_pool_and_conn),

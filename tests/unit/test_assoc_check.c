@@ -91,16 +91,24 @@ static void test_bad(void **state)
                    "model's attribute naming the target)");
     /* A source model without a primary key needs an explicit source key. */
     static const dsql_attr nopk_attrs[] = {DSQL_ATTR(owner, name, DSQL_STRING(30))};
-    dsql_model nopk = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), nopk_attrs, 1, NULL, 0, 0, {NULL}};
+    dsql_model nopk = {.magic = DSQL_MODEL_MAGIC,
+                       .name = "owner",
+                       .table = "owner",
+                       .struct_size = sizeof(owner),
+                       .attrs = nopk_attrs,
+                       .n_attrs = 1};
     a = owner_pets;
     a.source = &nopk;
     expect_bad(&a, "association owner.pets (has-many): model owner has no primary key to use as "
                    "source key; set .source_key");
     /* A broken model is reported through the association. */
     static const dsql_attr bad_attrs[] = {DSQL_ATTR(owner, name, DSQL_INTEGER)};
-    dsql_model bad = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), bad_attrs, 1, NULL, 0, 0, {NULL}};
+    dsql_model bad = {.magic = DSQL_MODEL_MAGIC,
+                      .name = "owner",
+                      .table = "owner",
+                      .struct_size = sizeof(owner),
+                      .attrs = bad_attrs,
+                      .n_attrs = 1};
     a = owner_pets;
     a.source = &bad;
     expect_bad(&a, "association pets: model owner: attribute \"name\": member is 8 bytes, "

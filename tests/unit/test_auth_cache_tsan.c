@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "authtest.h"
+#include "httpd.h"
 #include "auth/internal.h"
 #include "dsql/auth.h"
 
@@ -111,11 +112,43 @@ static void test_one_failure(void **state)
     dsql_credentials_provider_free(p);
 }
 
+/* The default chain against a real container endpoint: threads that ask at once make one
+ * HTTP request between them, and all get its credentials. */
+static void test_one_request(void **state)
+{
+    (void)state;
+    at_clean_env();
+    tu_httpd *srv = tu_httpd_start();
+    tu_httpd_route(srv, "GET", "/creds", 200,
+                   "{\"AccessKeyId\":\"AKCONT\",\"SecretAccessKey\":\"SKCONT\",\"Token\":"
+                   "\"TKCONT\",\"Expiration\":\"2999-01-01T00:00:00Z\"}");
+    char url[128];
+    snprintf(url, sizeof url, "%s/creds", tu_httpd_url(srv));
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+    dsql_credentials_provider *p;
+    assert_int_equal(dsql_credentials_provider_default(NULL, &p, NULL), DSQL_OK);
+    job jobs[THREADS];
+    run(p, jobs);
+    assert_int_equal(tu_httpd_count(srv), 1);
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(jobs[i].rc, DSQL_OK);
+        assert_string_equal(jobs[i].akid, "AKCONT");
+    }
+    /* refresh time: still one request */
+    dsql__provider_force_refresh(p);
+    run(p, jobs);
+    assert_int_equal(tu_httpd_count(srv), 2);
+    dsql_credentials_provider_free(p);
+    tu_httpd_stop(srv);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_refresh),
         cmocka_unit_test(test_one_failure),
+        cmocka_unit_test(test_one_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 
 #include "authtest.h"
 #include "httpd.h"
+#include "auth/ini.h"
 #include "auth/internal.h"
 #include "auth/sigv4.h"
 #include "dsql/auth.h"
@@ -131,7 +132,8 @@ static void test_container_relative_uri(void **state)
     tu_httpd_route(srv, "GET", "/v2/credentials/abc-123", 200, CONTAINER_JSON);
     dsql_credentials c = DSQL_CREDENTIALS_INIT;
     bool configured = false;
-    assert_int_equal(dsql__fetch_container_base(tu_httpd_url(srv), &c, &configured, NULL), DSQL_OK);
+    assert_int_equal(dsql__fetch_container_base(tu_httpd_url(srv), NULL, &c, &configured, NULL),
+                     DSQL_OK);
     assert_true(configured);
     assert_string_equal(c.access_key_id, "AKCONT");
     dsql_credentials_clear(&c);
@@ -282,8 +284,16 @@ static void test_imds_failures(void **state)
     unsetenv("AWS_EC2_METADATA_DISABLED");
     unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
     setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5", 1);
-    expect_err(NULL, DSQL_ECREDENTIALS, "no AWS credentials found: the environment");
-    expect_err(NULL, DSQL_ECREDENTIALS, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE 'IPv5'");
+    /* a bad setting is its own error, not "no credentials" */
+    expect_err(NULL, DSQL_ECONFIG,
+               "instance metadata: AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE 'IPv5' is neither IPv4 "
+               "nor IPv6");
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+    setenv("AWS_METADATA_SERVICE_TIMEOUT", "soon", 1);
+    expect_err(NULL, DSQL_ECONFIG,
+               "instance metadata: AWS_METADATA_SERVICE_TIMEOUT 'soon' is not a number of seconds "
+               "from 0 to 600");
+    unsetenv("AWS_METADATA_SERVICE_TIMEOUT");
 }
 
 /* ---- STS ---- */
@@ -420,7 +430,10 @@ static void test_sts_chains(void **state)
 
     expect_err("loop1", DSQL_ECONFIG,
                "profile 'loop1': source_profile chain loops back to 'loop1'");
-    expect_err("orphan", DSQL_ECONFIG, "profile 'orphan': source_profile 'nowhere' not found");
+    char want[512];
+    snprintf(want, sizeof want,
+             "profile 'orphan': source_profile 'nowhere' (%s/config line 15) not found", dir);
+    expect_err("orphan", DSQL_ECONFIG, want);
     setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "SKENV", 1);
     expect_ok("envsrc", "ASIAROLE", "TKROLE", "assume-role");
@@ -430,10 +443,19 @@ static void test_sts_chains(void **state)
                "profile 'envsrc' (assume role): credential_source Environment: environment: "
                "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
     unsetenv("AWS_ACCESS_KEY_ID");
-    expect_err("badsrc", DSQL_ECONFIG, "credential_source 'Somewhere' is not one of");
-    expect_err("mfa", DSQL_EUNSUPPORTED, "mfa_serial is set");
-    expect_err("both", DSQL_ECONFIG, "source_profile and credential_source are both set");
-    expect_err("baddur", DSQL_ECONFIG, "duration_seconds '10' is not a number from 900 to 43200");
+    snprintf(want, sizeof want, "credential_source 'Somewhere' (%s/config line 21) is not one of",
+             dir);
+    expect_err("badsrc", DSQL_ECONFIG, want);
+    snprintf(want, sizeof want, "mfa_serial is set (%s/config line 25), but prompting", dir);
+    expect_err("mfa", DSQL_EUNSUPPORTED, want);
+    snprintf(want, sizeof want,
+             "source_profile (%s/config line 28) and credential_source (%s/config line 29) are "
+             "both set",
+             dir, dir);
+    expect_err("both", DSQL_ECONFIG, want);
+    snprintf(want, sizeof want,
+             "duration_seconds '10' (%s/config line 33) is not a number from 900 to 43200", dir);
+    expect_err("baddur", DSQL_ECONFIG, want);
     /* AWS_REGION picks the signing region when the profile has none */
     setenv("AWS_REGION", "ap-southeast-2", 1);
     size_t n = tu_httpd_count(srv);
@@ -540,9 +562,12 @@ static void test_web_identity(void **state)
     write_profiles("", cfg);
     expect_ok("web", "ASIAWEB", "TKWEB", "web-identity");
     assert_contains(tu_httpd_request(srv, tu_httpd_count(srv) - 1)->body, "WebIdentityToken=tok2");
-    expect_err("halfweb", DSQL_ECONFIG,
-               "profile 'halfweb' (web identity): web_identity_token_file is set but role_arn is "
-               "not");
+    char want[512];
+    snprintf(want, sizeof want,
+             "profile 'halfweb' (web identity): web_identity_token_file is set (%s/config line 5) "
+             "but role_arn is not",
+             dir);
+    expect_err("halfweb", DSQL_ECONFIG, want);
 }
 
 /* Failing paths with distinctive secrets: no message carries one. */
@@ -602,6 +627,437 @@ static void test_no_secret_in_errors(void **state)
     expect_no_secret(NULL, secrets, n);
 }
 
+/* ---- retries (the SDKs' standard mode: 3 attempts; 5xx, 429, throttling, dropped
+ * connections and timeouts; never another 4xx) ---- */
+
+typedef struct logged {
+    int n;
+    char text[4096];
+} logged;
+
+static void catch_log(dsql_log_level level, const char *message, void *ctx)
+{
+    logged *l = ctx;
+    assert_int_equal(level, DSQL_LOG_INFO);
+    l->n++;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s\n", message);
+}
+
+static void catch_log_any(dsql_log_level level, const char *message, void *ctx)
+{
+    (void)level;
+    logged *l = ctx;
+    l->n++;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s\n", message);
+}
+
+static int chain_get_logged(const char *profile, logged *l, dsql_credentials *c, dsql_error *err)
+{
+    dsql_credentials_provider *p;
+    assert_int_equal(dsql_credentials_provider_default(profile, &p, NULL), DSQL_OK);
+    memset(l, 0, sizeof *l);
+    dsql_credentials_provider_set_log(p, catch_log, l);
+    int rc = dsql_credentials_provider_get(p, c, err);
+    dsql_credentials_provider_free(p);
+    return rc;
+}
+
+static void test_container_retries(void **state)
+{
+    (void)state;
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url("/creds"), 1);
+    tu_httpd_route(srv, "GET", "/creds", 200, CONTAINER_JSON);
+    tu_httpd_route_once(srv, "GET", "/creds", 503, "busy");
+    tu_httpd_route_once(srv, "GET", "/creds", -1, NULL); /* dropped connection */
+    logged l;
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_int_equal(chain_get_logged(NULL, &l, &c, &err), DSQL_OK);
+    assert_string_equal(c.access_key_id, "AKCONT");
+    dsql_credentials_clear(&c);
+    assert_int_equal(tu_httpd_count(srv), 3);
+    assert_int_equal(l.n, 2);
+    char want[512];
+    snprintf(want, sizeof want, "container credentials: GET %s: HTTP 503; retry 1 of 2 in ",
+             url("/creds"));
+    assert_true(!strncmp(l.text, want, strlen(want)));
+    snprintf(want, sizeof want,
+             "\ncontainer credentials: GET %s: Empty reply from server; retry 2 of 2 in ",
+             url("/creds"));
+    assert_contains(l.text, want);
+
+    /* 429 too; three failures are the end */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 429, "slow down");
+    snprintf(want, sizeof want, "container credentials: GET %s: HTTP 429 (3 attempts)",
+             url("/creds"));
+    expect_err(NULL, DSQL_ECREDENTIALS, want);
+    assert_int_equal(tu_httpd_count(srv), 3);
+    /* another 4xx: never retried */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 403, "{}");
+    snprintf(want, sizeof want, "container credentials: GET %s: HTTP 403", url("/creds"));
+    expect_err(NULL, DSQL_ECREDENTIALS, want);
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* a timeout, then an answer */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 200, CONTAINER_JSON);
+    tu_httpd_route_once(srv, "GET", "/creds", 0, NULL);
+    setenv("DSQL_AUTH_HTTP_TIMEOUT_MS", "300", 1);
+    expect_ok(NULL, "AKCONT", "TKCONT", "container");
+    assert_int_equal(tu_httpd_count(srv), 2);
+    /* a server that never answers: three timeouts */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "GET", "/creds", 0, NULL);
+    snprintf(want, sizeof want,
+             "container credentials: GET %s: no answer within 300 ms (3 attempts)", url("/creds"));
+    expect_err(NULL, DSQL_ETIMEOUT, want);
+    assert_int_equal(tu_httpd_count(srv), 3);
+}
+
+static void test_imds_retries(void **state)
+{
+    (void)state;
+    imds_routes();
+    /* Every step may fail transiently: the token PUT, the role GET, the credentials GET. */
+    tu_httpd_route_once(srv, "PUT", "/latest/api/token", 503, "");
+    tu_httpd_route_once(srv, "PUT", "/latest/api/token", -1, NULL);
+    tu_httpd_route_once(srv, "GET", IMDS_CREDS_PATH, 500, "");
+    tu_httpd_route_once(srv, "GET", IMDS_CREDS_PATH "my-role", -1, NULL);
+    tu_httpd_route_once(srv, "GET", IMDS_CREDS_PATH "my-role", 502, "");
+    expect_ok(NULL, "AKIMDS", "TKIMDS", "instance-metadata");
+    assert_int_equal(tu_httpd_count(srv), 8);
+    static const char *const targets[] = {"/latest/api/token",       "/latest/api/token",
+                                          "/latest/api/token",       IMDS_CREDS_PATH,
+                                          IMDS_CREDS_PATH,           IMDS_CREDS_PATH "my-role",
+                                          IMDS_CREDS_PATH "my-role", IMDS_CREDS_PATH "my-role"};
+    for (size_t i = 0; i < 8; i++)
+        assert_string_equal(tu_httpd_request(srv, i)->target, targets[i]);
+    assert_string_equal(hdr(7, "X-aws-ec2-metadata-token"), "imds-session-token");
+    /* 5xx every time: three attempts, then the error */
+    tu_httpd_reset(srv);
+    imds_routes();
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH "my-role", 500, "");
+    char want[256];
+    snprintf(want, sizeof want,
+             "instance metadata: GET %s" IMDS_CREDS_PATH "my-role: HTTP 500 (3 "
+             "attempts)",
+             tu_httpd_url(srv));
+    expect_err(NULL, DSQL_EHTTP, want);
+    assert_int_equal(tu_httpd_count(srv), 5);
+    /* 401 on the credentials: not retried */
+    tu_httpd_reset(srv);
+    imds_routes();
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH "my-role", 401, "");
+    expect_err(NULL, DSQL_ECREDENTIALS, "my-role: HTTP 401");
+    assert_int_equal(tu_httpd_count(srv), 3);
+}
+
+#define STS_ERROR(code, msg)                                                                       \
+    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender"       \
+    "</Type><Code>" code "</Code><Message>" msg "</Message></Error><RequestId>r</RequestId>"       \
+    "</ErrorResponse>"
+
+static void test_sts_retries(void **state)
+{
+    (void)state;
+    write_profiles("[base]\naws_access_key_id = AKBASE\naws_secret_access_key = SKBASE\n",
+                   "[profile dev]\nrole_arn = arn:aws:iam::1:role/demo\nsource_profile = base\n");
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRole", "ASIAROLE", "TKROLE"));
+    tu_httpd_route_once(srv, "POST", "/", 400, STS_ERROR("Throttling", "Rate exceeded"));
+    tu_httpd_route_once(srv, "POST", "/", 503, "");
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    for (size_t i = 0; i < 3; i++) /* each attempt signed anew */
+        check_signature(i, "AKBASE", "SKBASE", NULL, "us-east-1");
+    /* throttled every time */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 400, STS_ERROR("Throttling", "Rate exceeded"));
+    expect_err("dev", DSQL_ECREDENTIALS, "failed: HTTP 400 Throttling: Rate exceeded (3 attempts)");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    /* any other 400: once */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 400, STS_ERROR("ValidationError", "bad arn"));
+    expect_err("dev", DSQL_ECREDENTIALS, "failed: HTTP 400 ValidationError: bad arn");
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* web identity too */
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRoleWithWebIdentity", "ASIAWEB", "TKWEB"));
+    tu_httpd_route_once(srv, "POST", "/", -1, NULL);
+    char path[128];
+    at_write(dir, "web-token", "tok", path, sizeof path);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
+    expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
+    assert_int_equal(tu_httpd_count(srv), 2);
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ROLE_ARN");
+
+    /* max_attempts of the profile, AWS_MAX_ATTEMPTS over it */
+    write_profiles("[base]\naws_access_key_id = AKBASE\naws_secret_access_key = SKBASE\n",
+                   "[profile dev]\nrole_arn = arn:aws:iam::1:role/demo\nsource_profile = base\n"
+                   "max_attempts = 1\n"
+                   "[profile bad]\nrole_arn = arn:aws:iam::1:role/demo\nsource_profile = base\n"
+                   "max_attempts = many\n");
+    tu_httpd_reset(srv);
+    tu_httpd_route(srv, "POST", "/", 503, "");
+    expect_err("dev", DSQL_EHTTP, "failed: HTTP 503");
+    assert_int_equal(tu_httpd_count(srv), 1);
+    setenv("AWS_MAX_ATTEMPTS", "2", 1);
+    expect_err("dev", DSQL_EHTTP, "failed: HTTP 503 (2 attempts)");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    unsetenv("AWS_MAX_ATTEMPTS");
+    char want[512];
+    snprintf(want, sizeof want,
+             "max_attempts (%s/config line 8) 'many' is not a whole number from 1 to 10", dir);
+    expect_err("bad", DSQL_ECONFIG, want);
+}
+
+/* ---- the chain's order and rules ---- */
+
+static void test_chain_rules(void **state)
+{
+    (void)state;
+    /* Blank variables count as unset: the container decides. */
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url("/creds"), 1);
+    tu_httpd_route(srv, "GET", "/creds", 200, CONTAINER_JSON);
+    setenv("AWS_ACCESS_KEY_ID", " ", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "\t", 1);
+    setenv("AWS_PROFILE", "  ", 1);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", " ", 1);
+    expect_ok(NULL, "AKCONT", "TKCONT", "container");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+    /* A profile named by AWS_PROFILE comes before web identity from the environment. */
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRoleWithWebIdentity", "ASIAWEB", "TKWEB"));
+    write_profiles("[default]\naws_access_key_id = AKDEF\naws_secret_access_key = SKDEF\n"
+                   "[prod]\naws_access_key_id = AKPROD\naws_secret_access_key = SKPROD\n",
+                   "[profile self]\nrole_arn = arn:aws:iam::1:role/self\nsource_profile = self\n"
+                   "aws_access_key_id = AKSELF\naws_secret_access_key = SKSELF\n"
+                   "[profile selfless]\nrole_arn = arn:aws:iam::1:role/s\n"
+                   "source_profile = selfless\n");
+    char path[128];
+    at_write(dir, "web-token", "tok", path, sizeof path);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
+    setenv("AWS_PROFILE", "prod", 1);
+    expect_ok(NULL, "AKPROD", NULL, "profile");
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* AWS_PROFILE naming a profile that does not exist is an error */
+    setenv("AWS_PROFILE", "nosuch", 1);
+    expect_err(NULL, DSQL_ECONFIG, "profile 'nosuch' not found in ");
+    /* without AWS_PROFILE, web identity comes before the default profile */
+    unsetenv("AWS_PROFILE");
+    expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
+    assert_int_equal(tu_httpd_count(srv), 2);
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ROLE_ARN");
+
+    /* source_profile naming the profile itself: its keys assume its role */
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRole", "ASIASELF", "TKSELF"));
+    expect_ok("self", "ASIASELF", "TKSELF", "assume-role");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    assert_contains(tu_httpd_request(srv, 2)->body, "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fself");
+    check_signature(2, "AKSELF", "SKSELF", NULL, "us-east-1");
+    expect_err("selfless", DSQL_ECONFIG,
+               "profile 'selfless': source_profile names the profile itself, which has no "
+               "aws_access_key_id and aws_secret_access_key to assume the role with");
+}
+
+/* ---- STS region and endpoints, the metadata endpoint from the config file ---- */
+
+static void test_sts_region_and_endpoints(void **state)
+{
+    (void)state;
+    tu_httpd_route(srv, "POST", "/", 200, STS_OK("AssumeRole", "ASIAROLE", "TKROLE"));
+    write_profiles("[base]\naws_access_key_id = AKBASE\naws_secret_access_key = SKBASE\n",
+                   "[profile dev]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = base\n"
+                   "region = eu-west-1\n"
+                   "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n"
+                   "region = sa-east-1\n"
+                   "[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = base\n"
+                   "region = eu-west-1\n");
+    /* The environment's region wins over the profile's. */
+    setenv("AWS_REGION", "ap-southeast-2", 1);
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(0, "AKBASE", "SKBASE", NULL, "ap-southeast-2");
+    unsetenv("AWS_REGION");
+    setenv("AWS_DEFAULT_REGION", "ca-central-1", 1);
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(1, "AKBASE", "SKBASE", NULL, "ca-central-1");
+    unsetenv("AWS_DEFAULT_REGION");
+    expect_ok("dev", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(2, "AKBASE", "SKBASE", NULL, "eu-west-1");
+    /* One STS client for a chain: the selected profile's region for every hop. */
+    expect_ok("a", "ASIAROLE", "TKROLE", "assume-role");
+    check_signature(3, "AKBASE", "SKBASE", NULL, "sa-east-1");
+    check_signature(4, "ASIAROLE", "SKROLE", "TKROLE", "sa-east-1");
+
+    /* endpoint_url in the profile, and a [services] section that beats it */
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    char cfg[2048], p2[128];
+    snprintf(cfg, sizeof cfg,
+             "[profile dev]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = base\n"
+             "endpoint_url = %s/global\n"
+             "[profile svc]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = base\n"
+             "endpoint_url = http://127.0.0.1:1/wrong\nservices = local\n"
+             "[services local]\ns3 =\n  endpoint_url = http://127.0.0.1:1/s3\n"
+             "sts =\n  endpoint_url = %s/sts\n",
+             tu_httpd_url(srv), tu_httpd_url(srv));
+    setenv("AWS_CONFIG_FILE", at_write(dir, "config", cfg, p2, sizeof p2), 1);
+    tu_httpd_route(srv, "POST", "/global", 200, STS_OK("AssumeRole", "ASIAGLOBAL", "TKG"));
+    tu_httpd_route(srv, "POST", "/sts", 200, STS_OK("AssumeRole", "ASIASVC", "TKS"));
+    expect_ok("dev", "ASIAGLOBAL", "TKG", "assume-role");
+    assert_string_equal(tu_httpd_request(srv, 5)->target, "/global");
+    expect_ok("svc", "ASIASVC", "TKS", "assume-role");
+    assert_string_equal(tu_httpd_request(srv, 6)->target, "/sts");
+    /* the environment beats both */
+    setenv("AWS_ENDPOINT_URL", url("/"), 1);
+    expect_ok("svc", "ASIAROLE", "TKROLE", "assume-role");
+    assert_string_equal(tu_httpd_request(srv, 7)->target, "/");
+    unsetenv("AWS_ENDPOINT_URL");
+
+    /* web identity from the environment reads the profile's endpoint too */
+    snprintf(cfg, sizeof cfg, "[default]\nendpoint_url = %s/global\n", tu_httpd_url(srv));
+    at_write(dir, "config", cfg, p2, sizeof p2);
+    tu_httpd_route(srv, "POST", "/global", 200,
+                   STS_OK("AssumeRoleWithWebIdentity", "ASIAWEB", "TKWEB"));
+    char path[128];
+    at_write(dir, "web-token", "tok", path, sizeof path);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa", 1);
+    expect_ok(NULL, "ASIAWEB", "TKWEB", "web-identity");
+    assert_string_equal(tu_httpd_request(srv, 8)->target, "/global");
+}
+
+static void test_configured_endpoint_rules(void **state)
+{
+    (void)state;
+    char p2[128];
+    setenv("AWS_CONFIG_FILE",
+           at_write(dir, "config",
+                    "[default]\nendpoint_url = http://profile\nservices = s\n"
+                    "[profile ign]\nendpoint_url = http://profile\n"
+                    "ignore_configured_endpoint_urls = true\n"
+                    "[services s]\nsts =\n  Endpoint_URL = http://services\n",
+                    p2, sizeof p2),
+           1);
+    dsql__aws_files f = DSQL__AWS_FILES_INIT;
+    assert_int_equal(dsql__aws_files_load(&f, NULL, NULL, NULL), DSQL_OK);
+    char *u;
+    const char *from;
+#define EXPECT_URL(profile, want)                                                                  \
+    do {                                                                                           \
+        assert_int_equal(dsql__configured_endpoint(&f, profile, "STS", "sts", &u, &from, NULL),    \
+                         DSQL_OK);                                                                 \
+        if (want) {                                                                                \
+            assert_non_null(u);                                                                    \
+            assert_string_equal(u, (const char *)(want));                                          \
+        } else {                                                                                   \
+            assert_null(u);                                                                        \
+        }                                                                                          \
+        free(u);                                                                                   \
+    } while (0)
+    EXPECT_URL("default", "http://services");
+    EXPECT_URL("ign", NULL);
+    setenv("AWS_ENDPOINT_URL", "http://env-global", 1);
+    EXPECT_URL("default", "http://env-global");
+    EXPECT_URL("ign", NULL);
+    setenv("AWS_ENDPOINT_URL_STS", "http://env-sts", 1);
+    EXPECT_URL("default", "http://env-sts");
+    /* the variable decides over the profile's setting, either way */
+    setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false", 1);
+    EXPECT_URL("ign", "http://env-sts");
+    setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+    EXPECT_URL("default", NULL);
+#undef EXPECT_URL
+    dsql__aws_files_free(&f);
+    char *e = dsql__sts_endpoint("eu-west-1");
+    assert_string_equal(e, "https://sts.eu-west-1.amazonaws.com");
+    free(e);
+}
+
+static void test_imds_from_config(void **state)
+{
+    (void)state;
+    imds_routes();
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    char cfg[512], p2[128];
+    snprintf(cfg, sizeof cfg,
+             "[default]\nec2_metadata_service_endpoint = %s\n"
+             "[profile v6]\nec2_metadata_service_endpoint_mode = IPv5\n"
+             "[profile nov1]\nec2_metadata_service_endpoint = %s\n"
+             "ec2_metadata_v1_disabled = true\n",
+             tu_httpd_url(srv), tu_httpd_url(srv));
+    setenv("AWS_CONFIG_FILE", at_write(dir, "config", cfg, p2, sizeof p2), 1);
+    expect_ok(NULL, "AKIMDS", "TKIMDS", "instance-metadata");
+    assert_int_equal(tu_httpd_count(srv), 3);
+    /* named in the file, the endpoint decides: its error is the chain's */
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH, 404, "");
+    expect_err(NULL, DSQL_ECREDENTIALS, "HTTP 404: the instance has no IAM role");
+    /* the variable wins over the file */
+    setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1", 1);
+    expect_err(NULL, DSQL_EHTTP, "instance metadata: PUT http://127.0.0.1:1/latest/api/token: ");
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    setenv("AWS_PROFILE", "v6", 1);
+    write_profiles("[v6]\n", cfg);
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    expect_err(NULL, DSQL_ECONFIG,
+               "instance metadata: ec2_metadata_service_endpoint_mode 'IPv5' is neither IPv4 nor "
+               "IPv6");
+    /* ec2_metadata_v1_disabled from the file: no fallback after a 405 */
+    setenv("AWS_PROFILE", "nov1", 1);
+    write_profiles("[nov1]\n", cfg);
+    tu_httpd_route(srv, "GET", IMDS_CREDS_PATH, 200, "my-role");
+    tu_httpd_route(srv, "PUT", "/latest/api/token", 405, "");
+    expect_err(NULL, DSQL_ECREDENTIALS, "/latest/api/token: HTTP 405");
+
+    /* attempts: metadata_service_num_attempts in the file, the variable over it */
+    tu_httpd_reset(srv);
+    imds_routes();
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    unsetenv("AWS_PROFILE");
+    snprintf(cfg, sizeof cfg,
+             "[default]\nec2_metadata_service_endpoint = %s\nmetadata_service_num_attempts = 1\n"
+             "metadata_service_timeout = 2.5\n[oops]\n",
+             tu_httpd_url(srv));
+    write_profiles("", cfg);
+    tu_httpd_route(srv, "PUT", "/latest/api/token", 503, "");
+    logged l;
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_credentials_provider *p;
+    assert_int_equal(dsql_credentials_provider_default(NULL, &p, NULL), DSQL_OK);
+    memset(&l, 0, sizeof l);
+    dsql_credentials_provider_set_log(p, catch_log_any, &l);
+    assert_int_equal(dsql_credentials_provider_get(p, &c, &err), DSQL_EHTTP);
+    dsql_credentials_provider_free(p);
+    char want[512];
+    snprintf(want, sizeof want, "instance metadata: PUT %s/latest/api/token: HTTP 503",
+             tu_httpd_url(srv));
+    assert_string_equal(err.message, want);
+    assert_int_equal(tu_httpd_count(srv), 1);
+    /* the file is read twice (profile, then metadata settings), warned about once */
+    snprintf(want, sizeof want,
+             "AWS shared files: %s/config line 5: section [oops] ignored: in the config file a "
+             "profile is [profile NAME] (only [default] goes without the prefix)\n",
+             dir);
+    assert_string_equal(l.text, want);
+    setenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "2", 1);
+    snprintf(want, sizeof want, "instance metadata: PUT %s/latest/api/token: HTTP 503 (2 attempts)",
+             tu_httpd_url(srv));
+    expect_err(NULL, DSQL_EHTTP, want);
+    assert_int_equal(tu_httpd_count(srv), 3);
+    setenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "0", 1);
+    expect_err(NULL, DSQL_ECONFIG,
+               "instance metadata: AWS_METADATA_SERVICE_NUM_ATTEMPTS '0' is not a whole number "
+               "from 1 to 10");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +1072,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sts_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_web_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_container_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_imds_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sts_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sts_region_and_endpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_configured_endpoint_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_imds_from_config, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,11 @@
 /* credential_process: real scripts run through the shared config file. */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "authtest.h"
 #include "dsql/auth.h"
+#include "util/util.h"
 
 static char dir[64];
 
@@ -122,11 +125,66 @@ static void test_process_failures(void **state)
     expect_err(DSQL_ECREDENTIALS, "the command was killed by signal 9");
 }
 
+/* A command that hangs is killed at the timeout; what it writes on stderr reaches the
+ * program's stderr and never an error message or a log line. */
+static void no_log(dsql_log_level level, const char *message, void *ctx)
+{
+    (void)level;
+    int *n = ctx;
+    (*n)++;
+    assert_not_contains(message, "STDERR-SECRET-4f1");
+}
+
+static void test_process_timeout_and_stderr(void **state)
+{
+    (void)state;
+    char cpath[128]; /* "exec": the shell becomes sleep, so the kill reaches it */
+    setenv("AWS_CONFIG_FILE",
+           at_write(dir, "config", "[profile p]\ncredential_process = exec sleep 30\n", cpath,
+                    sizeof cpath),
+           1);
+    setenv("DSQL_AUTH_PROCESS_TIMEOUT_MS", "300", 1);
+    int64_t t0 = dsql__mono_ms();
+    expect_err(DSQL_ETIMEOUT, "profile 'p' (credential_process): the command did not finish "
+                              "within 300 ms (it was killed)");
+    assert_true(dsql__mono_ms() - t0 < 10000);
+    unsetenv("DSQL_AUTH_PROCESS_TIMEOUT_MS");
+
+    script("echo 'STDERR-SECRET-4f1' >&2; exit 1");
+    char errpath[160];
+    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    int logged = 0;
+    dsql_credentials_provider *p;
+    assert_int_equal(dsql_credentials_provider_default("p", &p, NULL), DSQL_OK);
+    dsql_credentials_provider_set_log(p, no_log, &logged);
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc = dsql_credentials_provider_get(p, &c, &err);
+    dsql_credentials_provider_free(p);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    assert_int_equal(rc, DSQL_ECREDENTIALS);
+    assert_string_equal(err.message,
+                        "profile 'p' (credential_process): the command exited with status 1");
+    assert_int_equal(logged, 0);
+    char *text = tu_read_file(errpath, NULL);
+    assert_string_equal(text, "STDERR-SECRET-4f1\n");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_process_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_process_timeout_and_stderr, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,7 +268,7 @@ static void spec_defaults_and_options(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql__spec_init(&spec, &cfg, &err), DSQL_OK);
     assert_false(spec.iam);
-    assert_string_equal(spec.port, "5432");
+    assert_string_equal(spec.ep[0].port, "5432");
     assert_string_equal(spec.database, "postgres");
     assert_string_equal(spec.user, "admin");
     assert_string_equal(spec.sslmode, "verify-full");

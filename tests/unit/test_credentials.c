@@ -67,6 +67,7 @@ typedef struct script {
     int calls;
     int status;        /* what the callback returns */
     time_t expires_in; /* 0: long-term; else now + this (may be negative) */
+    time_t last_exp;   /* the expiration the callback gave last */
 } script;
 
 static int callback(void *ctx, dsql_credentials *out, dsql_error *err)
@@ -77,14 +78,14 @@ static int callback(void *ctx, dsql_credentials *out, dsql_error *err)
         return dsql_error_set(err, s->status, "my vault is sealed (call %d)", s->calls);
     char akid[32];
     snprintf(akid, sizeof akid, "AK%d", s->calls);
-    return dsql_credentials_set(out, akid, "SK", "ST",
-                                s->expires_in ? time(NULL) + s->expires_in : 0, err);
+    s->last_exp = s->expires_in ? time(NULL) + s->expires_in : 0;
+    return dsql_credentials_set(out, akid, "SK", "ST", s->last_exp, err);
 }
 
 static void test_custom_caching(void **state)
 {
     (void)state;
-    script s = {0, DSQL_OK, 3600};
+    script s = {0, DSQL_OK, 3600, 0};
     dsql_credentials_provider *p;
     assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
     get_ok(p, "AK1", "SK", "ST", "custom");
@@ -94,25 +95,49 @@ static void test_custom_caching(void **state)
 
     /* 4 minutes left (< 5 min refresh window): refreshed half way, so the next call is
      * still served from the cache. */
-    s = (script){0, DSQL_OK, 240};
+    s = (script){0, DSQL_OK, 240, 0};
     assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
     get_ok(p, "AK1", "SK", "ST", "custom");
     get_ok(p, "AK1", "SK", "ST", "custom");
     assert_int_equal(s.calls, 1);
     dsql_credentials_provider_free(p);
 
-    /* Refreshed ahead of expiry, 5 minutes before it: with 301 s left the refresh is due
-     * one second from now, long before the credentials expire. */
-    s = (script){0, DSQL_OK, 301};
+    /* Refreshed ahead of expiry: 5 minutes before it, and up to a minute earlier (jitter,
+     * so that processes started together do not refresh together). */
+    time_t offsets[16];
+    bool jittered = false;
+    for (int i = 0; i < 16; i++) {
+        s = (script){0, DSQL_OK, i % 2 ? 3600 : 400, 0};
+        assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
+        get_ok(p, "AK1", "SK", "ST", "custom");
+        time_t at = dsql__provider_refresh_at(p);
+        assert_true(at <= s.last_exp - 300);
+        assert_true(at > s.last_exp - 360);
+        offsets[i] = s.last_exp - at;
+        jittered |= offsets[i] != offsets[0];
+        dsql_credentials_provider_free(p);
+    }
+    assert_true(jittered);
+
+    /* Never handed out within a minute of expiry: a refresh that fails then is an error. */
+    s = (script){0, DSQL_OK, 50, 0};
     assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
     get_ok(p, "AK1", "SK", "ST", "custom");
-    nanosleep(&(struct timespec){2, 100000000}, NULL);
-    get_ok(p, "AK2", "SK", "ST", "custom");
+    s.status = DSQL_ECREDENTIALS;
+    dsql__provider_force_refresh(p);
+    get_err(p, DSQL_ECREDENTIALS, "my vault is sealed (call 2)");
+    dsql_credentials_provider_free(p);
+    s = (script){0, DSQL_OK, 120, 0};
+    assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
+    get_ok(p, "AK1", "SK", "ST", "custom");
+    s.status = DSQL_ECREDENTIALS;
+    dsql__provider_force_refresh(p);
+    get_ok(p, "AK1", "SK", "ST", "custom"); /* two minutes left: the cache still serves */
     assert_int_equal(s.calls, 2);
     dsql_credentials_provider_free(p);
 
     /* Refresh time reached: the source is asked again. */
-    s = (script){0, DSQL_OK, 3600};
+    s = (script){0, DSQL_OK, 3600, 0};
     assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
     get_ok(p, "AK1", "SK", "ST", "custom");
     dsql__provider_force_refresh(p);
@@ -128,13 +153,13 @@ static void test_custom_caching(void **state)
 static void test_custom_errors(void **state)
 {
     (void)state;
-    script s = {0, DSQL_ECREDENTIALS, 0};
+    script s = {0, DSQL_ECREDENTIALS, 0, 0};
     dsql_credentials_provider *p;
     assert_int_equal(dsql_credentials_provider_custom(callback, &s, &p, NULL), DSQL_OK);
     get_err(p, DSQL_ECREDENTIALS, "my vault is sealed (call 1)");
     get_err(p, DSQL_ECREDENTIALS, "my vault is sealed (call 2)"); /* failures are not cached */
     /* Already expired credentials are refused, naming the source. */
-    s = (script){0, DSQL_OK, -10};
+    s = (script){0, DSQL_OK, -10, 0};
     get_err(p, DSQL_ECREDENTIALS, "custom: the credentials it returned expired at ");
     dsql_credentials_provider_free(p);
     assert_int_equal(dsql_credentials_provider_custom(NULL, NULL, &p, NULL), DSQL_EINVAL);
@@ -208,8 +233,8 @@ static void test_profile_static(void **state)
              "aws_access_key_id = AKDEF\n"
              "aws_secret_access_key=SKDEF ; trailing comment\n"
              "\n"
-             "  [ prod ]   # spaced header\r\n"
-             "\taws_access_key_id\t=\tAKPROD\r\n"
+             "[ prod ]   # spaced header\r\n"
+             "aws_access_key_id\t=\tAKPROD\r\n"
              "aws_secret_access_key = SK/PROD+==\r\n"
              "aws_session_token = ST#notacomment\r\n"
              "[half]\n"
@@ -255,8 +280,10 @@ static void test_profile_static(void **state)
     unsetenv("AWS_SECRET_ACCESS_KEY");
 
     assert_int_equal(dsql_credentials_provider_default("half", &p, NULL), DSQL_OK);
-    get_err(p, DSQL_ECREDENTIALS,
-            "profile 'half': aws_access_key_id is set but aws_secret_access_key is not");
+    get_err(p, DSQL_ECREDENTIALS, "profile 'half': aws_access_key_id is set (");
+    char want[256];
+    snprintf(want, sizeof want, "%s line 11) but aws_secret_access_key is not", cred);
+    get_err(p, DSQL_ECREDENTIALS, want);
     dsql_credentials_provider_free(p);
 
     assert_int_equal(dsql_credentials_provider_default("nosuch", &p, NULL), DSQL_OK);
@@ -290,7 +317,8 @@ static void test_profile_file_errors(void **state)
 
     at_write(dir, "bad2", "[default]\naws_access_key_id = A\njust some words\n", path, sizeof path);
     setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-    get_err(p, DSQL_EPARSE, "bad2 line 3: expected '[section]' or 'key = value'");
+    get_err(p, DSQL_EPARSE,
+            "bad2 line 3 (profile 'default'): expected '[section]' or 'key = value'");
 
     at_write(dir, "bad3", "[default] junk\n", path, sizeof path);
     setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
@@ -298,7 +326,7 @@ static void test_profile_file_errors(void **state)
 
     at_write(dir, "bad4", "[default]\n= value\n", path, sizeof path);
     setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-    get_err(p, DSQL_EPARSE, "bad4 line 2: a value without a key");
+    get_err(p, DSQL_EPARSE, "bad4 line 2 (profile 'default'): a value without a key");
 
     /* missing files with nothing else configured: the chain's summary error */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
@@ -309,7 +337,7 @@ static void test_profile_file_errors(void **state)
     get_err(p, DSQL_ECREDENTIALS, "no AWS credentials found");
     dsql__aws_files files = DSQL__AWS_FILES_INIT;
     dsql_error err = DSQL_ERROR_INIT;
-    assert_int_equal(dsql__aws_files_load(&files, &err), DSQL_OK);
+    assert_int_equal(dsql__aws_files_load(&files, NULL, NULL, &err), DSQL_OK);
     assert_true(files.config.present);
     assert_int_equal(files.config.n, 0);
     assert_int_equal(files.credentials.n, 0);

@@ -127,6 +127,14 @@ static void test_resolve_errors(void **state)
         dsql_endpoint_resolve("https://x.dsql.us-east-1.on.aws", NULL, NULL, &h, &r, &err),
         DSQL_EINVAL);
     assert_contains(err.message, "is not a host name");
+    assert_int_equal(dsql_endpoint_resolve("x..dsql.us-east-1.on.aws", NULL, NULL, &h, &r, &err),
+                     DSQL_EINVAL);
+    assert_string_equal(err.message, "endpoint: 'x..dsql.us-east-1.on.aws' is not a DNS name: it "
+                                     "has an empty label (a leading dot or two dots in a row)");
+    char longhost[128];
+    snprintf(longhost, sizeof longhost, "%064d.dsql.us-east-1.on.aws", 0);
+    assert_int_equal(dsql_endpoint_resolve(longhost, NULL, NULL, &h, &r, &err), DSQL_EINVAL);
+    assert_contains(err.message, "is 64 bytes long; a DNS label has at most 63");
     assert_int_equal(
         dsql_endpoint_resolve("x.dsql.us-east-1.on.aws:5432", NULL, NULL, &h, &r, &err),
         DSQL_EINVAL);

@@ -29,10 +29,14 @@ static const dsql_index owner_indexes[] = {DSQL_INDEX(NULL, false, "name", "city
 static DSQL_MODEL_INDEXED(owner_model, owner, "owner", owner_attrs, owner_indexes);
 
 /* Checks a one-off model built from attrs and expects message. */
-#define EXPECT_BAD(attrs, msg)                                                                     \
+#define EXPECT_BAD(attrs_, msg)                                                                    \
     do {                                                                                           \
-        dsql_model m_ = {DSQL_MODEL_MAGIC,       "owner", "owner", NULL, sizeof(owner), (attrs),   \
-                         DSQL__ARRAY_LEN(attrs), NULL,    0,       0,    {NULL}};                  \
+        dsql_model m_ = {.magic = DSQL_MODEL_MAGIC,                                                \
+                         .name = "owner",                                                          \
+                         .table = "owner",                                                         \
+                         .struct_size = sizeof(owner),                                             \
+                         .attrs = (attrs_),                                                        \
+                         .n_attrs = DSQL__ARRAY_LEN(attrs_)};                                      \
         dsql_error e_ = DSQL_ERROR_INIT;                                                           \
         assert_int_equal(dsql_model_check(&m_, &e_), DSQL_EINVAL);                                 \
         assert_int_equal(e_.status, DSQL_EINVAL);                                                  \
@@ -229,8 +233,12 @@ static void test_table_limits(void **state)
 {
     (void)state;
     static dsql_attr many[256];
-    dsql_model wide = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), many, 256, NULL, 0, 0, {NULL}};
+    dsql_model wide = {.magic = DSQL_MODEL_MAGIC,
+                       .name = "owner",
+                       .table = "owner",
+                       .struct_size = sizeof(owner),
+                       .attrs = many,
+                       .n_attrs = 256};
     dsql_error e = DSQL_ERROR_INIT;
     assert_int_equal(dsql_model_check(&wide, &e), DSQL_EINVAL);
     assert_string_equal(e.message, "model owner: 256 attributes, more than the 255 columns a "
@@ -244,8 +252,14 @@ static void test_table_limits(void **state)
     dsql_index idx[23];
     for (size_t i = 0; i < 23; i++)
         idx[i] = (dsql_index){.attrs = city, .n_attrs = 1};
-    dsql_model m = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), attrs, 3, idx, 22, 0, {NULL}};
+    dsql_model m = {.magic = DSQL_MODEL_MAGIC,
+                    .name = "owner",
+                    .table = "owner",
+                    .struct_size = sizeof(owner),
+                    .attrs = attrs,
+                    .n_attrs = 3,
+                    .indexes = idx,
+                    .n_indexes = 22};
     assert_int_equal(dsql_model_check(&m, &e), DSQL_OK); /* 22 + primary key + unique = 24 */
     m.n_indexes = 23;
     assert_int_equal(dsql_model_check(&m, &e), DSQL_EINVAL);
@@ -255,8 +269,14 @@ static void test_table_limits(void **state)
     static const char *const nine[] = {"city", "city", "city", "city", "city",
                                        "city", "city", "city", "city"};
     dsql_index wide_key = {.attrs = nine, .n_attrs = 9};
-    dsql_model k = {DSQL_MODEL_MAGIC, "owner", "owner", NULL,  sizeof(owner), attrs, 3,
-                    &wide_key,        1,       0,       {NULL}};
+    dsql_model k = {.magic = DSQL_MODEL_MAGIC,
+                    .name = "owner",
+                    .table = "owner",
+                    .struct_size = sizeof(owner),
+                    .attrs = attrs,
+                    .n_attrs = 3,
+                    .indexes = &wide_key,
+                    .n_indexes = 1};
     assert_int_equal(dsql_model_check(&k, &e), DSQL_EINVAL);
     assert_string_equal(e.message, "model owner: index #0 has 9 key columns, more than the 8 "
                                    "Aurora DSQL allows");

@@ -212,17 +212,13 @@ static void test_select_simple(void **state)
     static const dsql_attr odd_attrs[] = {
         DSQL_ATTR(specialty, id, DSQL_TEXT, .primary_key = true, .column = "na\"me; --"),
     };
-    dsql_model odd = {DSQL_MODEL_MAGIC,
-                      "odd",
-                      "we\"ird table",
-                      "my schema",
-                      sizeof(specialty),
-                      odd_attrs,
-                      1,
-                      NULL,
-                      0,
-                      0,
-                      {NULL}};
+    dsql_model odd = {.magic = DSQL_MODEL_MAGIC,
+                      .name = "odd",
+                      .table = "we\"ird table",
+                      .schema = "my schema",
+                      .struct_size = sizeof(specialty),
+                      .attrs = odd_attrs,
+                      .n_attrs = 1};
     build(&b, &(dsql__select){.m = &odd, .q = &(dsql_query){DSQL_ORDER_BY(DSQL_ASC("id"))}});
     EXPECT_SQL(&b, "SELECT \"na\"\"me; --\" FROM \"my schema\".\"we\"\"ird table\" ORDER BY "
                    "\"na\"\"me; --\" ASC");
@@ -309,8 +305,12 @@ static void test_select_errors(void **state)
     /* A to-many include under a model without a primary key cannot merge its rows. */
     static const dsql_attr nopk_attrs[] = {DSQL_ATTR(owner, id, DSQL_UUID),
                                            DSQL_ATTR(owner, name, DSQL_TEXT)};
-    dsql_model nopk = {
-        DSQL_MODEL_MAGIC, "owner", "owner", NULL, sizeof(owner), nopk_attrs, 2, NULL, 0, 0, {NULL}};
+    dsql_model nopk = {.magic = DSQL_MODEL_MAGIC,
+                       .name = "owner",
+                       .table = "owner",
+                       .struct_size = sizeof(owner),
+                       .attrs = nopk_attrs,
+                       .n_attrs = 2};
     dsql_assoc nopk_pets = owner_weighed_pets;
     nopk_pets.source = &nopk;
     nopk_pets.source_key = "id";

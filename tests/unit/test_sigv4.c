@@ -408,6 +408,87 @@ static void test_provider_copies_have_their_own_memo(void **state)
     dsql_credentials_provider_free(prov);
 }
 
+/* Extra query parameters are sorted by their encoded keys, as SigV4 requires: the
+ * presigned URL's query and signature equal a plain reference built that way. */
+typedef struct kv {
+    char *k, *v; /* encoded */
+} kv;
+
+static int kv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const kv *)a)->k, ((const kv *)b)->k);
+}
+
+static void test_presign_sorts_encoded_keys(void **state)
+{
+    (void)state;
+    static const dsql__sigv4_param params[] = {
+        {"a", "1"}, {"{x}", "2"}, {"\xC3\xA9", "3"}, {"Z", "4"}, {"~t", "5 6"}};
+    const size_t np = sizeof params / sizeof params[0];
+    dsql_credentials c = DSQL_CREDENTIALS_INIT;
+    assert_int_equal(dsql_credentials_set(&c, "AKIDEXAMPLE", "SECRET", "TOKEN/+=", 0, NULL),
+                     DSQL_OK);
+    const time_t when = 1764086400; /* 2025-11-25T16:00:00Z */
+    char *url;
+    assert_int_equal(dsql__sigv4_presign("host.example", params, np, "us-east-1", "svc", when, 60,
+                                         &c, &url, NULL),
+                     DSQL_OK);
+
+    /* the reference: every parameter encoded, sorted by encoded key */
+    kv all[16];
+    size_t n = 0;
+    for (size_t i = 0; i < np; i++)
+        all[n++] = (kv){ref_encode(params[i].key), ref_encode(params[i].value)};
+    all[n++] = (kv){strdup("X-Amz-Algorithm"), strdup("AWS4-HMAC-SHA256")};
+    all[n++] = (kv){strdup("X-Amz-Credential"),
+                    ref_encode("AKIDEXAMPLE/20251125/us-east-1/svc/aws4_request")};
+    all[n++] = (kv){strdup("X-Amz-Date"), strdup("20251125T160000Z")};
+    all[n++] = (kv){strdup("X-Amz-Expires"), strdup("60")};
+    all[n++] = (kv){strdup("X-Amz-Security-Token"), ref_encode("TOKEN/+=")};
+    all[n++] = (kv){strdup("X-Amz-SignedHeaders"), strdup("host")};
+    qsort(all, n, sizeof all[0], kv_cmp);
+    char query[2048] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(query + strlen(query), sizeof query - strlen(query), "%s%s=%s", i ? "&" : "",
+                 all[i].k, all[i].v);
+    assert_string_equal(query, "%7Bx%7D=2&%C3%A9=3&X-Amz-Algorithm=AWS4-HMAC-SHA256&"
+                               "X-Amz-Credential=AKIDEXAMPLE%2F20251125%2Fus-east-1%2Fsvc%2F"
+                               "aws4_request&X-Amz-Date=20251125T160000Z&X-Amz-Expires=60&"
+                               "X-Amz-Security-Token=TOKEN%2F%2B%3D&X-Amz-SignedHeaders=host&"
+                               "Z=4&a=1&~t=5%206");
+    char creq[4096], sts[1024], hash[65], sig[65];
+    snprintf(creq, sizeof creq,
+             "GET\n/\n%s\nhost:host.example\n\nhost\n"
+             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+             query);
+    unsigned char md[32], k1[32], k2[32];
+    unsigned int mdlen = 32;
+    EVP_Digest(creq, strlen(creq), md, &mdlen, EVP_sha256(), NULL);
+    ref_hex(md, 32, hash);
+    snprintf(sts, sizeof sts,
+             "AWS4-HMAC-SHA256\n20251125T160000Z\n20251125/us-east-1/svc/"
+             "aws4_request\n%s",
+             hash);
+    ref_hmac("AWS4SECRET", 10, "20251125", k1);
+    ref_hmac(k1, 32, "us-east-1", k2);
+    ref_hmac(k2, 32, "svc", k1);
+    ref_hmac(k1, 32, "aws4_request", k2);
+    ref_hmac(k2, 32, sts, k1);
+    ref_hex(k1, 32, sig);
+    /* X-Amz-Signature sorts in among the others */
+    char want[4096];
+    const char *cut = strstr(query, "&X-Amz-SignedHeaders=");
+    snprintf(want, sizeof want, "host.example/?%.*s&X-Amz-Signature=%s%s", (int)(cut - query),
+             query, sig, cut);
+    assert_string_equal(url, want);
+    dsql__free_secret(url);
+    for (size_t i = 0; i < n; i++) {
+        free(all[i].k);
+        free(all[i].v);
+    }
+    dsql_credentials_clear(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_credentials_without_memo),
         cmocka_unit_test(test_busy_memo_is_left_alone),
         cmocka_unit_test(test_provider_copies_have_their_own_memo),
+        cmocka_unit_test(test_presign_sorts_encoded_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,6 +144,43 @@ static void test_bad_inputs(void **state)
     expect_error(&p, &c, DSQL_EINVAL, "is not a host name");
     p.hostname = "abc.dsql.us-east-1.on.aws:5432";
     expect_error(&p, &c, DSQL_EINVAL, "without scheme, port or path");
+    /* DNS's limits: a label of 64 bytes, 254 bytes in all, an empty label */
+    char host[300], want[300];
+    snprintf(host, sizeof host, "%.64s.dsql.us-east-1.on.aws",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    p.hostname = host;
+    snprintf(want, sizeof want,
+             "auth token: hostname '%.80s...' is not a DNS name: its label "
+             "'aaaaaaaaaaaaaaaa...' is 64 bytes long; a DNS label has at most 63",
+             host);
+    expect_error(&p, &c, DSQL_EINVAL, want);
+    char label[64];
+    memset(label, 'a', 63);
+    label[63] = '\0';
+    snprintf(host, sizeof host, "%s.dsql.us-east-1.on.aws", label); /* 63 bytes: fine */
+    char *tok = NULL;
+    assert_int_equal(dsql_token_generate(&p, &c, &tok, NULL), DSQL_OK);
+    dsql_token_free(tok);
+    /* 253 bytes (a trailing dot aside) pass, 254 do not */
+    memset(host, 0, sizeof host);
+    for (size_t i = 0; i < 253; i++)
+        host[i] = i % 50 == 49 ? '.' : 'b';
+    memcpy(host + 253 - 19, ".dsql.us-east-1.aws", 19);
+    p.region = "us-east-1";
+    host[253] = '.';
+    assert_int_equal(dsql_token_generate(&p, &c, &tok, NULL), DSQL_OK);
+    dsql_token_free(tok);
+    host[253] = 'x';
+    expect_error(&p, &c, DSQL_EINVAL,
+                 "is not a DNS name: it is 254 bytes long; a DNS name has at "
+                 "most 253");
+    p.region = NULL;
+    p.hostname = "abc..dsql.us-east-1.on.aws";
+    expect_error(&p, &c, DSQL_EINVAL,
+                 "auth token: hostname 'abc..dsql.us-east-1.on.aws' is not a DNS name: it has an "
+                 "empty label (a leading dot or two dots in a row)");
+    p.hostname = ".dsql.us-east-1.on.aws";
+    expect_error(&p, &c, DSQL_EINVAL, "it has an empty label");
     p.hostname = "my-db.example.com";
     expect_error(&p, &c, DSQL_ECONFIG,
                  "no region given and host 'my-db.example.com' does not carry one");

@@ -83,16 +83,18 @@ int cmd_psql(int argc, char **argv)
         cli_error("psql", "%s", err.message);
         return 2;
     }
+    /* psql opens one session: to the preferred endpoint of a multi-Region cluster. */
+    const dsql__endpoint *ep = &spec.ep[spec.preferred];
     char *token = NULL;
-    if (spec.iam && (rc = dsql__spec_mint_token(&spec, &token, &err))) {
+    if (spec.iam && (rc = dsql__spec_mint_token(&spec, ep, &token, &err))) {
         cli_error("psql", "%s", err.message);
         dsql__spec_free(&spec);
         return 1;
     }
     char timeout[12];
     snprintf(timeout, sizeof timeout, "%d", spec.connect_timeout_s);
-    bool ok = put("PGHOST", spec.host) && put("PGHOSTADDR", spec.hostaddr) &&
-              put("PGPORT", spec.port) && put("PGDATABASE", spec.database) &&
+    bool ok = put("PGHOST", ep->host) && put("PGHOSTADDR", ep->hostaddr) &&
+              put("PGPORT", ep->port) && put("PGDATABASE", spec.database) &&
               put("PGUSER", spec.user) && put("PGSSLMODE", spec.sslmode) &&
               put("PGSSLROOTCERT", spec.sslrootcert) && put("PGAPPNAME", spec.application_name) &&
               put("PGOPTIONS", spec.options) && put("PGCONNECT_TIMEOUT", timeout) &&
