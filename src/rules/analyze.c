@@ -1,34 +1,496 @@
-/* Splits a SQL text into statements and analyses each (skeleton: statements come next). */
+/*
+ * The analyser: a SQL text in, its statements with their facts and findings out.
+ *
+ * One pass of PostgreSQL's scanner finds DSQL's own syntax (blanked, offsets unchanged, so
+ * PostgreSQL 15's grammar parses the rest) and the statements' exact byte ranges. The
+ * whole text is then parsed once; when the parser refuses it, the text is split at
+ * top-level semicolons and each piece parsed alone, so the statements around a syntax
+ * error are still analysed. Parse trees come as protobuf (typed C structs), unpacked into
+ * a scratch arena that is freed in one go.
+ *
+ * Threads: libpg_query keeps its state per thread, but the first call in each thread
+ * writes one global of its own (the key that frees that thread's memory when it exits);
+ * that first call is made under a lock here, so threads never race on it.
+ */
 #include <pg_query.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rules/internal.h"
 
-static int set_err(dsql_error *err, int status, const char *msg)
+#define MAX_TEXT ((size_t)1 << 30)
+
+static pthread_mutex_t parser_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool parser_ready;
+
+static void parser_init(void)
 {
-    return dsql_error_set(err, status, "%s", msg);
+    if (parser_ready)
+        return;
+    pthread_mutex_lock(&parser_init_lock);
+    pg_query_free_scan_result(pg_query_scan(""));
+    pthread_mutex_unlock(&parser_init_lock);
+    parser_ready = true;
+}
+
+void dsql_rules_thread_done(void)
+{
+    if (parser_ready)
+        pg_query_exit();
+}
+
+/* ---- helpers shared by the module ---- */
+
+char *dsql__rules_strndup(dsql__rules_ctx *c, const char *s, size_t n)
+{
+    char *p = dsql__arena_memdup(&c->r->arena, s, n);
+    if (!p)
+        c->oom = true;
+    return p;
+}
+
+char *dsql__rules_strdup(dsql__rules_ctx *c, const char *s)
+{
+    return dsql__rules_strndup(c, s ? s : "", s ? strlen(s) : 0);
+}
+
+size_t dsql__rules_offset(const dsql__rules_ctx *c, int32_t location)
+{
+    if (location < 0)
+        return c->st->offset;
+    size_t off = c->base + (size_t)location;
+    return off <= c->r->len ? off : c->st->offset;
+}
+
+const char *dsql__rules_stmt_text(const dsql__rules_ctx *c)
+{
+    return c->r->text + c->st->offset;
+}
+
+static bool grow(dsql__rules_ctx *c, void **arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *na = dsql__arena_alloc(c->scratch, ncap * elem);
+    if (!na) {
+        c->oom = true;
+        return false;
+    }
+    if (n)
+        memcpy(na, *arr, n * elem);
+    *arr = na;
+    *cap = ncap;
+    return true;
+}
+
+void dsql__rules_find_rw(dsql__rules_ctx *c, dsql_rule_id id, int32_t location, const char *arg,
+                         const char *rewrite)
+{
+    const dsql_rule *rule = dsql_rules_get(id);
+    if (!rule ||
+        !grow(c, (void **)&c->findings, c->n_findings, &c->cap_findings, sizeof *c->findings))
+        return;
+    dsql_rules_finding *f = &c->findings[c->n_findings];
+    memset(f, 0, sizeof *f);
+    f->rule = rule;
+    f->offset = dsql__rules_offset(c, location);
+    if (strstr(rule->message, "%s")) {
+        /* The only conversion in a message is one %s (rules_table.c). */
+        const char *pct = strstr(rule->message, "%s");
+        size_t pre = (size_t)(pct - rule->message);
+        const char *a = arg ? arg : "";
+        size_t n = pre + strlen(a) + strlen(pct + 2);
+        char *m = dsql__arena_alloc(&c->r->arena, n + 1);
+        if (!m) {
+            c->oom = true;
+            return;
+        }
+        memcpy(m, rule->message, pre);
+        strcpy(m + pre, a);
+        strcat(m, pct + 2);
+        f->message = m;
+    } else {
+        f->message = rule->message;
+    }
+    f->rewrite = rewrite ? dsql__rules_strdup(c, rewrite) : NULL;
+    c->n_findings++;
+}
+
+void dsql__rules_find(dsql__rules_ctx *c, dsql_rule_id id, int32_t location, const char *arg)
+{
+    dsql__rules_find_rw(c, id, location, arg, NULL);
+}
+
+void dsql__rules_target_names(dsql__rules_ctx *c, const char *schema, const char *name)
+{
+    if (!name || !name[0])
+        return;
+    for (size_t i = 0; i < c->n_targets; i++) {
+        const dsql_rules_name *t = &c->targets[i];
+        bool same_schema = (!t->schema && !(schema && schema[0])) ||
+                           (t->schema && schema && strcmp(t->schema, schema) == 0);
+        if (same_schema && strcmp(t->name, name) == 0)
+            return;
+    }
+    if (!grow(c, (void **)&c->targets, c->n_targets, &c->cap_targets, sizeof *c->targets))
+        return;
+    dsql_rules_name *t = &c->targets[c->n_targets++];
+    t->schema = schema && schema[0] ? dsql__rules_strdup(c, schema) : NULL;
+    t->name = dsql__rules_strdup(c, name);
+}
+
+void dsql__rules_target(dsql__rules_ctx *c, const PgQuery__RangeVar *rv)
+{
+    if (rv)
+        dsql__rules_target_names(c, rv->schemaname, rv->relname);
+}
+
+/* ---- positions ---- */
+
+static bool index_lines(dsql_rules_result *r)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < r->len; i++)
+        n += r->text[i] == '\n';
+    r->line_starts = dsql__arena_alloc(&r->arena, n * sizeof *r->line_starts);
+    if (!r->line_starts)
+        return false;
+    r->n_lines = 0;
+    r->line_starts[r->n_lines++] = 0;
+    for (size_t i = 0; i < r->len; i++)
+        if (r->text[i] == '\n')
+            r->line_starts[r->n_lines++] = i + 1;
+    return true;
+}
+
+static void line_col(const dsql_rules_result *r, size_t offset, unsigned *line, unsigned *col)
+{
+    size_t lo = 0, hi = r->n_lines;
+    while (hi - lo > 1) { /* last line start <= offset */
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->line_starts[mid] <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    size_t chars = 0;
+    for (size_t i = r->line_starts[lo]; i < offset && i < r->len; i++)
+        chars += ((unsigned char)r->text[i] & 0xC0) != 0x80;
+    *line = (unsigned)(lo + 1);
+    *col = (unsigned)(chars + 1);
+}
+
+/* 1-based character position (PostgreSQL's cursorpos) in s to a byte count. */
+static size_t chars_to_bytes(const char *s, int pos)
+{
+    size_t off = 0;
+    for (int k = 1; k < pos && s[off]; k++) {
+        off++;
+        while (((unsigned char)s[off] & 0xC0) == 0x80)
+            off++;
+    }
+    return off;
+}
+
+/* ---- statements ---- */
+
+typedef struct stmts {
+    dsql_rules_stmt *v;
+    size_t n, cap;
+} stmts;
+
+static dsql_rules_stmt *new_stmt(dsql__arena *scratch, stmts *s)
+{
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 4;
+        dsql_rules_stmt *nv = dsql__arena_alloc(scratch, ncap * sizeof *nv);
+        if (!nv)
+            return NULL;
+        if (s->n)
+            memcpy(nv, s->v, s->n * sizeof *nv);
+        s->v = nv;
+        s->cap = ncap;
+    }
+    dsql_rules_stmt *st = &s->v[s->n++];
+    memset(st, 0, sizeof *st);
+    st->command = "";
+    return st;
+}
+
+/* Trims [from, to) of the text to its first and last token (no comments, no ';'). */
+static bool trim_to_tokens(const dsql__rules_scan *sc, size_t from, size_t to, size_t *start,
+                           size_t *end)
+{
+    size_t i = dsql__rules_tok_at(sc, from);
+    bool any = false;
+    for (; i < sc->n && (size_t)sc->tok[i]->end <= to; i++) {
+        const PgQuery__ScanToken *t = sc->tok[i];
+        if (dsql__rules_tok_comment(t) || t->token == PG_QUERY__TOKEN__ASCII_59)
+            continue;
+        if (!any)
+            *start = (size_t)t->start;
+        *end = (size_t)t->end;
+        any = true;
+    }
+    return any;
+}
+
+/* Orders findings: refusals before warnings, each in text order (stable). */
+static void sort_findings(dsql_rules_finding *f, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        dsql_rules_finding x = f[i];
+        size_t j = i;
+        while (j > 0 &&
+               (f[j - 1].rule->severity > x.rule->severity ||
+                (f[j - 1].rule->severity == x.rule->severity && f[j - 1].offset > x.offset))) {
+            f[j] = f[j - 1];
+            j--;
+        }
+        f[j] = x;
+    }
+}
+
+/* Fills the statement's positions, forward text and ASYNC flag from its byte range. */
+static void place(dsql__rules_ctx *c, dsql_rules_stmt *st, size_t start, size_t end)
+{
+    dsql_rules_result *r = c->r;
+    st->offset = start;
+    st->length = end - start;
+    line_col(r, start, &st->line, &st->column);
+    for (size_t k = 0; k < c->scan->n_blanks; k++) {
+        const dsql__rules_blank *b = &c->scan->blanks[k];
+        if (b->start >= start && b->end <= end) {
+            st->rewritten = true;
+            st->async |= b->async;
+        }
+    }
+    st->forward = dsql__rules_strndup(c, r->fwd + start, end - start);
+}
+
+/* Copies the statement's findings and targets into the result, with their positions. */
+static void finish(dsql__rules_ctx *c, dsql_rules_stmt *st)
+{
+    sort_findings(c->findings, c->n_findings);
+    for (size_t i = 0; i < c->n_findings; i++)
+        line_col(c->r, c->findings[i].offset, &c->findings[i].line, &c->findings[i].column);
+    if (c->n_findings) {
+        dsql_rules_finding *f = dsql__arena_alloc(&c->r->arena, c->n_findings * sizeof *f);
+        if (!f) {
+            c->oom = true;
+            return;
+        }
+        memcpy(f, c->findings, c->n_findings * sizeof *f);
+        st->findings = f;
+        st->n_findings = c->n_findings;
+    }
+    if (c->n_targets) {
+        dsql_rules_name *t = dsql__arena_alloc(&c->r->arena, c->n_targets * sizeof *t);
+        if (!t) {
+            c->oom = true;
+            return;
+        }
+        memcpy(t, c->targets, c->n_targets * sizeof *t);
+        st->targets = t;
+        st->n_targets = c->n_targets;
+    }
+    c->findings = NULL;
+    c->n_findings = c->cap_findings = 0;
+    c->targets = NULL;
+    c->n_targets = c->cap_targets = 0;
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+    return dsql__arena_alloc(data, size);
+}
+
+static void arena_nofree(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+/* Parses src (at offset base of the text) and analyses its statements. On a syntax error
+ * returns false with PostgreSQL's message and the error's byte offset in the text. */
+static bool parse_and_analyze(dsql__rules_ctx *c, stmts *out, const char *src, size_t base,
+                              size_t src_len, char **errmsg, size_t *erroff)
+{
+    PgQueryProtobufParseResult res = pg_query_parse_protobuf(src);
+    if (res.error) {
+        *errmsg = dsql__arena_strdup(c->scratch, res.error->message);
+        *erroff = base + chars_to_bytes(src, res.error->cursorpos);
+        if (!*errmsg)
+            c->oom = true;
+        pg_query_free_protobuf_parse_result(res);
+        return false;
+    }
+    ProtobufCAllocator alloc = {arena_alloc, arena_nofree, c->scratch};
+    PgQuery__ParseResult *tree = pg_query__parse_result__unpack(
+        &alloc, res.parse_tree.len, (const uint8_t *)res.parse_tree.data);
+    pg_query_free_protobuf_parse_result(res);
+    if (!tree) {
+        c->oom = true;
+        return true;
+    }
+    for (size_t i = 0; i < tree->n_stmts && !c->oom; i++) {
+        const PgQuery__RawStmt *raw = tree->stmts[i];
+        if (!raw->stmt)
+            continue;
+        size_t from = base + (size_t)(raw->stmt_location > 0 ? raw->stmt_location : 0);
+        size_t to = raw->stmt_len > 0 ? from + (size_t)raw->stmt_len : base + src_len;
+        size_t start, end;
+        if (!trim_to_tokens(c->scan, from, to, &start, &end))
+            continue;
+        dsql_rules_stmt *st = new_stmt(c->scratch, out);
+        if (!st) {
+            c->oom = true;
+            return true;
+        }
+        c->st = st;
+        c->base = base;
+        place(c, st, start, end);
+        /* The node inside the Node wrapper: its one member (every member is a message). */
+        const ProtobufCMessage *top = NULL;
+        const ProtobufCMessageDescriptor *nd = raw->stmt->base.descriptor;
+        for (unsigned f = 0; f < nd->n_fields && !top; f++)
+            if (nd->fields[f].id == (uint32_t)raw->stmt->node_case)
+                top = *(const ProtobufCMessage *const *)((const char *)raw->stmt +
+                                                         nd->fields[f].offset);
+        c->top = top;
+        if (top)
+            dsql__rules_walk(c, top);
+        dsql__rules_classify(c, raw->stmt);
+        finish(c, st);
+    }
+    return true;
+}
+
+/* A statement PostgreSQL cannot parse: kind unknown, PostgreSQL's message at its position. */
+static void syntax_stmt(dsql__rules_ctx *c, stmts *out, size_t start, size_t end,
+                        const char *message, size_t erroff)
+{
+    dsql_rules_stmt *st = new_stmt(c->scratch, out);
+    if (!st) {
+        c->oom = true;
+        return;
+    }
+    c->st = st;
+    c->base = 0;
+    place(c, st, start, end);
+    st->kind = DSQL_RULES_UNKNOWN;
+    dsql__rules_find(c, DSQL_RULE_SYNTAX, (int32_t)erroff, message);
+    finish(c, st);
+}
+
+static int analyze(dsql_rules_result *r, dsql__arena *scratch, dsql_error *err)
+{
+    dsql__rules_scan sc;
+    dsql__rules_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.r = r;
+    ctx.scratch = scratch;
+    ctx.scan = &sc;
+    stmts out = {NULL, 0, 0};
+
+    if (dsql__rules_scan_text(scratch, r->text, &sc) != DSQL_OK)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+    if (sc.failed) {
+        /* The scanner itself refused (an unterminated quote or comment): PostgreSQL
+         * answers the whole text with its message; one statement from the first byte
+         * that is not white space. */
+        size_t start = 0;
+        while (start < r->len &&
+               (r->text[start] == ' ' || r->text[start] == '\t' || r->text[start] == '\n' ||
+                r->text[start] == '\r' || r->text[start] == '\f'))
+            start++;
+        syntax_stmt(&ctx, &out, start, r->len, sc.error_message, sc.error_offset);
+    } else {
+        if (!dsql__rules_blank_extensions(scratch, &sc, r->text, r->fwd))
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+        char *msg = NULL;
+        size_t erroff = 0;
+        parser_init();
+        if (!parse_and_analyze(&ctx, &out, r->fwd, 0, r->len, &msg, &erroff) && !ctx.oom) {
+            /* Piece by piece: the statements around the error are still analysed. */
+            size_t n = 0;
+            dsql__rules_piece *p = dsql__rules_split(scratch, &sc, &n);
+            if (!p)
+                ctx.oom = true;
+            out.n = 0;
+            for (size_t i = 0; i < n && !ctx.oom; i++) {
+                char *src = dsql__arena_memdup(scratch, r->fwd + p[i].start, p[i].end - p[i].start);
+                if (!src) {
+                    ctx.oom = true;
+                    break;
+                }
+                char *pmsg = NULL;
+                size_t poff = 0;
+                if (parse_and_analyze(&ctx, &out, src, p[i].start, p[i].end - p[i].start, &pmsg,
+                                      &poff) ||
+                    ctx.oom)
+                    continue;
+                /* The whole text's error, where it falls in this piece (PostgreSQL reports
+                 * that one); the piece's own otherwise. */
+                bool here = erroff >= p[i].start && erroff <= p[i].end;
+                syntax_stmt(&ctx, &out, p[i].start, p[i].end, here ? msg : pmsg,
+                            here ? erroff : poff);
+            }
+            if (n == 0 && !ctx.oom) /* nothing but a stray token PostgreSQL refused */
+                syntax_stmt(&ctx, &out, 0, r->len, msg, erroff);
+        }
+    }
+    if (ctx.oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+    if (out.n) {
+        r->stmts = dsql__arena_alloc(&r->arena, out.n * sizeof *r->stmts);
+        if (!r->stmts)
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+        memcpy(r->stmts, out.v, out.n * sizeof *r->stmts);
+        r->n = out.n;
+    }
+    for (size_t i = 0; i < r->n && !r->syntax_error; i++)
+        if (r->stmts[i].kind == DSQL_RULES_UNKNOWN && r->stmts[i].n_findings)
+            r->syntax_error = &r->stmts[i].findings[0];
+    return DSQL_OK;
 }
 
 int dsql_rules_analyze(const char *sql, size_t len, dsql_rules_result **out, dsql_error *err)
 {
     if (!out)
-        return set_err(err, DSQL_EINVAL, "dsql_rules_analyze: out is NULL");
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_rules_analyze: out is NULL");
     *out = NULL;
     if (!sql)
-        return set_err(err, DSQL_EINVAL, "dsql_rules_analyze: sql is NULL");
-    if (memchr(sql, '\0', len))
-        return set_err(err, DSQL_EINVAL, "SQL text holds a NUL byte");
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_rules_analyze: sql is NULL");
+    if (len > MAX_TEXT)
+        return dsql_error_set(err, DSQL_EINVAL, "SQL text of %zu bytes is over the 1 GiB limit",
+                              len);
+    const char *nul = memchr(sql, '\0', len);
+    if (nul)
+        return dsql_error_set(err, DSQL_EINVAL, "SQL text holds a NUL byte at offset %zu",
+                              (size_t)(nul - sql));
     dsql_rules_result *r = calloc(1, sizeof *r);
     if (!r)
-        return set_err(err, DSQL_ENOMEM, "out of memory analysing SQL");
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
     r->magic = DSQL__RULES_MAGIC;
-    r->text = dsql__arena_memdup(&r->arena, sql, len);
-    if (!r->text) {
-        dsql_rules_result_free(r);
-        return set_err(err, DSQL_ENOMEM, "out of memory analysing SQL");
-    }
     r->len = len;
+    r->text = dsql__arena_memdup(&r->arena, sql, len);
+    r->fwd = dsql__arena_memdup(&r->arena, sql, len);
+    if (!r->text || !r->fwd || !index_lines(r)) {
+        dsql_rules_result_free(r);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+    }
+    dsql__arena scratch = DSQL__ARENA_INIT;
+    int rc = analyze(r, &scratch, err);
+    dsql__arena_free(&scratch);
+    if (rc != DSQL_OK) {
+        dsql_rules_result_free(r);
+        return rc;
+    }
     *out = r;
     return DSQL_OK;
 }
@@ -52,6 +514,13 @@ const dsql_rules_stmt *dsql_rules_stmt_at(const dsql_rules_result *r, size_t i)
     return r && i < r->n ? &r->stmts[i] : NULL;
 }
 
+const char *dsql_rules_forward(const dsql_rules_result *r, size_t *len)
+{
+    if (len)
+        *len = r ? r->len : 0;
+    return r ? r->fwd : NULL;
+}
+
 const dsql_rules_finding *dsql_rules_syntax_error(const dsql_rules_result *r)
 {
     return r ? r->syntax_error : NULL;
@@ -60,9 +529,8 @@ const dsql_rules_finding *dsql_rules_syntax_error(const dsql_rules_result *r)
 size_t dsql_rules_error_position(const dsql_rules_result *r, const dsql_rules_finding *f)
 {
     size_t chars = 0;
-    for (size_t i = 0; i < f->offset && i < r->len; i++)
-        if (((unsigned char)r->text[i] & 0xC0) != 0x80)
-            chars++;
+    for (size_t i = 0; r && f && i < f->offset && i < r->len; i++)
+        chars += ((unsigned char)r->text[i] & 0xC0) != 0x80;
     return chars + 1;
 }
 
@@ -81,9 +549,4 @@ const char *dsql_rules_kind_name(dsql_rules_kind kind)
     if ((int)kind < 0 || (size_t)kind >= DSQL__ARRAY_LEN(names))
         return "unknown";
     return names[kind];
-}
-
-void dsql_rules_thread_done(void)
-{
-    pg_query_exit();
 }

@@ -284,6 +284,13 @@ size_t dsql_rules_count(const dsql_rules_result *r);
  * freed. */
 const dsql_rules_stmt *dsql_rules_stmt_at(const dsql_rules_result *r, size_t i);
 
+/**
+ * The whole text as plain PostgreSQL should run it: the input with DSQL's own syntax
+ * blanked (same length, so positions are unchanged). *len (may be NULL) receives its length.
+ * Borrowed from the result; NUL-terminated.
+ */
+const char *dsql_rules_forward(const dsql_rules_result *r, size_t *len);
+
 /** The first syntax error of the text, or NULL when PostgreSQL parses all of it. A server
  * answering a simple Query refuses the whole query with it (PostgreSQL runs none of it).
  * Borrowed from the result. */
