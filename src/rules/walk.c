@@ -88,6 +88,23 @@ static int32_t locking_location(const dsql__rules_ctx *c, PgQuery__Token second)
     return -1;
 }
 
+/* The location of the nearest keyword t at or before location (the tree points at the
+ * clause's argument; a reader wants the keyword). location itself when none. */
+static int32_t keyword_before(const dsql__rules_ctx *c, int32_t location, PgQuery__Token t)
+{
+    if (location < 0)
+        return location;
+    const dsql__rules_scan *sc = c->scan;
+    for (size_t i = dsql__rules_tok_at(sc, c->base + (size_t)location); i > 0; i--) {
+        const PgQuery__ScanToken *tok = sc->tok[i - 1];
+        if ((size_t)tok->start < c->st->offset)
+            break;
+        if (tok->token == t)
+            return (int32_t)((size_t)tok->start - c->base);
+    }
+    return location;
+}
+
 static void locking(dsql__rules_ctx *c, const PgQuery__LockingClause *lc)
 {
     switch (lc->strength) {
@@ -120,7 +137,9 @@ static void visit(dsql__rules_ctx *c, const ProtobufCMessage *m, bool top)
     } else if (d == &pg_query__locking_clause__descriptor) {
         locking(c, (const PgQuery__LockingClause *)m);
     } else if (d == &pg_query__range_table_sample__descriptor) {
-        dsql__rules_find(c, DSQL_RULE_TABLESAMPLE, ((const PgQuery__RangeTableSample *)m)->location,
+        dsql__rules_find(c, DSQL_RULE_TABLESAMPLE,
+                         keyword_before(c, ((const PgQuery__RangeTableSample *)m)->location,
+                                        PG_QUERY__TOKEN__TABLESAMPLE),
                          NULL);
     } else if (d == &pg_query__param_ref__descriptor) {
         int n = ((const PgQuery__ParamRef *)m)->number;
