@@ -125,28 +125,41 @@ void dsql__rules_find(dsql__rules_ctx *c, dsql_rule_id id, int32_t location, con
     dsql__rules_find_rw(c, id, location, arg, NULL);
 }
 
-void dsql__rules_target_names(dsql__rules_ctx *c, const char *schema, const char *name)
+/* Adds schema.name to a list of names unless it is there already. */
+static void add_name(dsql__rules_ctx *c, dsql_rules_name **list, size_t *n, size_t *cap,
+                     const char *schema, const char *name)
 {
     if (!name || !name[0])
         return;
-    for (size_t i = 0; i < c->n_targets; i++) {
-        const dsql_rules_name *t = &c->targets[i];
+    for (size_t i = 0; i < *n; i++) {
+        const dsql_rules_name *t = &(*list)[i];
         bool same_schema = (!t->schema && !(schema && schema[0])) ||
                            (t->schema && schema && strcmp(t->schema, schema) == 0);
         if (same_schema && strcmp(t->name, name) == 0)
             return;
     }
-    if (!grow(c, (void **)&c->targets, c->n_targets, &c->cap_targets, sizeof *c->targets))
+    if (!grow(c, (void **)list, *n, cap, sizeof **list))
         return;
-    dsql_rules_name *t = &c->targets[c->n_targets++];
+    dsql_rules_name *t = &(*list)[(*n)++];
     t->schema = schema && schema[0] ? dsql__rules_strdup(c, schema) : NULL;
     t->name = dsql__rules_strdup(c, name);
+}
+
+void dsql__rules_target_names(dsql__rules_ctx *c, const char *schema, const char *name)
+{
+    add_name(c, &c->targets, &c->n_targets, &c->cap_targets, schema, name);
 }
 
 void dsql__rules_target(dsql__rules_ctx *c, const PgQuery__RangeVar *rv)
 {
     if (rv)
         dsql__rules_target_names(c, rv->schemaname, rv->relname);
+}
+
+void dsql__rules_target_nested(dsql__rules_ctx *c, const PgQuery__RangeVar *rv)
+{
+    if (rv)
+        add_name(c, &c->nested, &c->n_nested, &c->cap_nested, rv->schemaname, rv->relname);
 }
 
 /* ---- positions ---- */
@@ -275,6 +288,8 @@ static void place(dsql__rules_ctx *c, dsql_rules_stmt *st, size_t start, size_t 
 /* Copies the statement's findings and targets into the result, with their positions. */
 static void finish(dsql__rules_ctx *c, dsql_rules_stmt *st)
 {
+    for (size_t i = 0; st->kind == DSQL_RULES_DML && i < c->n_nested; i++)
+        dsql__rules_target_names(c, c->nested[i].schema, c->nested[i].name);
     sort_findings(c->findings, c->n_findings);
     for (size_t i = 0; i < c->n_findings; i++)
         line_col(c->r, c->findings[i].offset, &c->findings[i].line, &c->findings[i].column);
@@ -302,6 +317,8 @@ static void finish(dsql__rules_ctx *c, dsql_rules_stmt *st)
     c->n_findings = c->cap_findings = 0;
     c->targets = NULL;
     c->n_targets = c->cap_targets = 0;
+    c->nested = NULL;
+    c->n_nested = c->cap_nested = 0;
 }
 
 static void *arena_alloc(void *data, size_t size)

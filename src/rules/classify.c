@@ -873,7 +873,7 @@ static void select_stmt(dsql__rules_ctx *c, const PgQuery__SelectStmt *s)
         return;
     }
     c->st->command = "SELECT";
-    c->st->kind = c->st->writes ? DSQL_RULES_DML : DSQL_RULES_READ;
+    c->st->kind = c->n_nested > 0 ? DSQL_RULES_DML : DSQL_RULES_READ;
 }
 
 static bool explain_analyze(const PgQuery__ExplainStmt *s)
@@ -909,6 +909,8 @@ static void explain(dsql__rules_ctx *c, const PgQuery__ExplainStmt *s)
     bool writes = runs && c->st->kind == DSQL_RULES_DML;
     c->st->kind = writes ? DSQL_RULES_DML : DSQL_RULES_READ;
     c->st->writes = writes;
+    if (!writes)
+        c->n_targets = 0; /* only planned, nothing written */
     c->st->command = "EXPLAIN";
     c->st->index = NULL;
 }

@@ -89,6 +89,10 @@ typedef struct dsql__rules_ctx {
     size_t n_findings, cap_findings;
     dsql_rules_name *targets;
     size_t n_targets, cap_targets;
+    /* tables written by INSERT/UPDATE/DELETE nested in a WITH (walk.c): targets after the
+     * statement's own, when the statement is DML */
+    dsql_rules_name *nested;
+    size_t n_nested, cap_nested;
     bool oom;
 } dsql__rules_ctx;
 
@@ -106,9 +110,10 @@ void dsql__rules_find(dsql__rules_ctx *c, dsql_rule_id id, int32_t location, con
 void dsql__rules_find_rw(dsql__rules_ctx *c, dsql_rule_id id, int32_t location, const char *arg,
                          const char *rewrite);
 
-/* Records a target table. */
+/* Records a target table (nested: written by a statement inside a WITH). */
 void dsql__rules_target(dsql__rules_ctx *c, const PgQuery__RangeVar *rv);
 void dsql__rules_target_names(dsql__rules_ctx *c, const char *schema, const char *name);
+void dsql__rules_target_nested(dsql__rules_ctx *c, const PgQuery__RangeVar *rv);
 
 /* The statement's own text in the input (not NUL-terminated: use st->length). */
 const char *dsql__rules_stmt_text(const dsql__rules_ctx *c);

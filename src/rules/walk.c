@@ -146,14 +146,11 @@ static void visit(dsql__rules_ctx *c, const ProtobufCMessage *m, bool top)
         if (n > c->st->max_param)
             c->st->max_param = n;
     } else if (!top && d == &pg_query__insert_stmt__descriptor) {
-        c->st->writes = true;
-        dsql__rules_target(c, ((const PgQuery__InsertStmt *)m)->relation);
+        dsql__rules_target_nested(c, ((const PgQuery__InsertStmt *)m)->relation);
     } else if (!top && d == &pg_query__update_stmt__descriptor) {
-        c->st->writes = true;
-        dsql__rules_target(c, ((const PgQuery__UpdateStmt *)m)->relation);
+        dsql__rules_target_nested(c, ((const PgQuery__UpdateStmt *)m)->relation);
     } else if (!top && d == &pg_query__delete_stmt__descriptor) {
-        c->st->writes = true;
-        dsql__rules_target(c, ((const PgQuery__DeleteStmt *)m)->relation);
+        dsql__rules_target_nested(c, ((const PgQuery__DeleteStmt *)m)->relation);
     }
 }
 
