@@ -132,8 +132,7 @@ int main(int argc, char **argv)
     double analyze = measure(1, seconds, NULL, 0);
     double whole = measure(2, seconds, script, used);
     printf("bench=rules measure=parse statements=%zu us_per_statement=%.2f\n", N_CORPUS, parse);
-    printf("bench=rules measure=analyze statements=%zu us_per_statement=%.2f\n", N_CORPUS,
-           analyze);
+    printf("bench=rules measure=analyze statements=%zu us_per_statement=%.2f\n", N_CORPUS, analyze);
     printf("bench=rules measure=script statements=%zu us_per_statement=%.2f\n", N_CORPUS, whole);
     printf("bench=rules ratio_analyze_to_parse=%.2f\n", analyze / parse);
     free(script);

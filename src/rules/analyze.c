@@ -65,11 +65,6 @@ size_t dsql__rules_offset(const dsql__rules_ctx *c, int32_t location)
     return off <= c->r->len ? off : c->st->offset;
 }
 
-const char *dsql__rules_stmt_text(const dsql__rules_ctx *c)
-{
-    return c->r->text + c->st->offset;
-}
-
 static bool grow(dsql__rules_ctx *c, void **arr, size_t n, size_t *cap, size_t elem)
 {
     if (n < *cap)

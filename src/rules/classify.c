@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <pg_query.h>
+
 #include "rules/internal.h"
 
 /* ---- statements judged by their node alone ---- */
@@ -211,19 +213,35 @@ static size_t after_token(const dsql__rules_ctx *c, size_t from, PgQuery__Token 
     return 0;
 }
 
-static const char *quote_ident(dsql__rules_ctx *c, const char *s, char *buf, size_t size)
+/* Whether PostgreSQL's scanner reads s as a keyword that cannot stand as a bare name. */
+static bool reserved_word(const char *s)
 {
-    (void)c;
+    PgQueryScanResult res = pg_query_scan(s);
+    bool reserved = true; /* when in doubt, quote */
+    if (!res.error) {
+        PgQuery__ScanResult *sr =
+            pg_query__scan_result__unpack(NULL, res.pbuf.len, (const uint8_t *)res.pbuf.data);
+        if (sr && sr->n_tokens == 1)
+            reserved = sr->tokens[0]->keyword_kind != PG_QUERY__KEYWORD_KIND__NO_KEYWORD &&
+                       sr->tokens[0]->keyword_kind != PG_QUERY__KEYWORD_KIND__UNRESERVED_KEYWORD;
+        if (sr)
+            pg_query__scan_result__free_unpacked(sr, NULL);
+    }
+    pg_query_free_scan_result(res);
+    return reserved;
+}
+
+/* An identifier as SQL text: bare when PostgreSQL reads it back unchanged, else quoted. */
+static const char *quote_ident(const char *s, char *buf, size_t size)
+{
     bool plain = s[0] && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_');
     for (const char *p = s; plain && *p; p++)
         plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
-    if (plain) {
+    if (plain && !reserved_word(s)) {
         snprintf(buf, size, "%s", s);
         return buf;
     }
     size_t o = 0;
-    if (size < 3)
-        return s;
     buf[o++] = '"';
     for (const char *p = s; *p && o + 3 < size; p++) {
         if (*p == '"')
@@ -240,10 +258,10 @@ static const char *rangevar_text(dsql__rules_ctx *c, const PgQuery__RangeVar *rv
 {
     char a[160], b[160];
     if (rv->schemaname && rv->schemaname[0])
-        snprintf(buf, size, "%s.%s", quote_ident(c, rv->schemaname, a, sizeof a),
-                 quote_ident(c, rv->relname, b, sizeof b));
+        snprintf(buf, size, "%s.%s", quote_ident(rv->schemaname, a, sizeof a),
+                 quote_ident(rv->relname, b, sizeof b));
     else
-        snprintf(buf, size, "%s", quote_ident(c, rv->relname, a, sizeof a));
+        snprintf(buf, size, "%s", quote_ident(rv->relname, a, sizeof a));
     return buf;
 }
 
@@ -381,7 +399,7 @@ static void add_constraint(dsql__rules_ctx *c, const PgQuery__AlterTableStmt *s,
             snprintf(suffix, sizeof suffix,
                      " NOT VALID;\nALTER TABLE ASYNC %s VALIDATE CONSTRAINT %s",
                      rangevar_text(c, s->relation, table, sizeof table),
-                     quote_ident(c, conname, qname, sizeof qname));
+                     quote_ident(conname, qname, sizeof qname));
             rw = dsql__rules_append(c, suffix);
         }
     }

@@ -115,9 +115,6 @@ void dsql__rules_target(dsql__rules_ctx *c, const PgQuery__RangeVar *rv);
 void dsql__rules_target_names(dsql__rules_ctx *c, const char *schema, const char *name);
 void dsql__rules_target_nested(dsql__rules_ctx *c, const PgQuery__RangeVar *rv);
 
-/* The statement's own text in the input (not NUL-terminated: use st->length). */
-const char *dsql__rules_stmt_text(const dsql__rules_ctx *c);
-
 /* ---- classification (classify.c, walk.c, types.c) ---- */
 
 /* Sets the statement's kind, command and facts and adds the findings of its own node. */

@@ -414,6 +414,10 @@ static void rewrites(void **state)
          DSQL_RULE_FOREIGN_KEY_NOT_VALID,
          "ALTER TABLE \"Child\" ADD FOREIGN KEY (\"parentId\") REFERENCES p (id) NOT VALID;\n"
          "ALTER TABLE ASYNC \"Child\" VALIDATE CONSTRAINT \"Child_parentId_fkey\""},
+        {"TRUNCATE \"user\", \"order\"", DSQL_RULE_TRUNCATE,
+         "-- repeat each until it deletes no row:\n"
+         "DELETE FROM \"user\" WHERE <key> IN (SELECT <key> FROM \"user\" LIMIT 3000);\n"
+         "DELETE FROM \"order\" WHERE <key> IN (SELECT <key> FROM \"order\" LIMIT 3000);"},
         {"CREATE TABLE i (id bigint GENERATED ALWAYS AS IDENTITY)", DSQL_RULE_IDENTITY_CACHE,
          "CREATE TABLE i (id bigint GENERATED ALWAYS AS IDENTITY (CACHE 65536))"},
         {"CREATE SEQUENCE s START 10", DSQL_RULE_SEQUENCE_CACHE,
