@@ -447,6 +447,28 @@ static void rewrites(void **state)
     dsql_rules_result_free(r);
 }
 
+/* docs/rules.md lists every rule with its id and DSQL's message. */
+static void documented(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/rules.md", tu_env("DSQL_SOURCE_DIR"));
+    size_t len = 0;
+    char *doc = tu_read_file(path, &len);
+    size_t n = 0;
+    const dsql_rule *t = dsql_rules_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        char row[512];
+        snprintf(row, sizeof row, "| `%s` | %s | %s | %s | `%s` |", t[i].id, t[i].category,
+                 t[i].severity == DSQL_RULE_REFUSED ? "refused" : "warning",
+                 t[i].sqlstate[0] ? t[i].sqlstate : "-", t[i].message);
+        if (!strstr(doc, row))
+            fail_msg("docs/rules.md has no row for rule %s (expected it to begin %s)", t[i].id,
+                     row);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +476,7 @@ int main(void)
         cmocka_unit_test(too_many_columns),
         cmocka_unit_test(table_is_consistent),
         cmocka_unit_test(rewrites),
+        cmocka_unit_test(documented),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dsql_rules_thread_done();
