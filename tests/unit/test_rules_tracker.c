@@ -103,8 +103,8 @@ static void implicit_transaction(void **state)
 {
     (void)state;
     static const char *const q[] = {
-        "CREATE TABLE baseline_multi_d (id int); CREATE INDEX ASYNC baseline_multi_d_idx ON "
-        "baseline_multi_d (id); SELECT 1",
+        ("CREATE TABLE baseline_multi_d (id int); CREATE INDEX ASYNC baseline_multi_d_idx ON "
+         "baseline_multi_d (id); SELECT 1"),
         "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)",
         "INSERT INTO t VALUES (3); CREATE TABLE u (id int)",
         "CREATE TABLE u (id int); COMMIT; CREATE TABLE v (id int)",
