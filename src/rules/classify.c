@@ -213,6 +213,26 @@ static size_t after_token(const dsql__rules_ctx *c, size_t from, PgQuery__Token 
     return 0;
 }
 
+/* The location (relative to the parsed string) of the first token t in the statement that
+ * is followed by next (0: by anything); -1 (the statement's start) when there is none. */
+static int32_t token_location(const dsql__rules_ctx *c, PgQuery__Token t, PgQuery__Token next)
+{
+    const dsql__rules_scan *sc = c->scan;
+    size_t end = c->st->offset + c->st->length;
+    for (size_t i = dsql__rules_tok_at(sc, c->st->offset); i < sc->n; i++) {
+        if ((size_t)sc->tok[i]->start >= end)
+            break;
+        if (sc->tok[i]->token != t)
+            continue;
+        size_t j = i + 1;
+        while (j < sc->n && dsql__rules_tok_comment(sc->tok[j]))
+            j++;
+        if (next == 0 || (j < sc->n && sc->tok[j]->token == next))
+            return (int32_t)((size_t)sc->tok[i]->start - c->base);
+    }
+    return -1;
+}
+
 /* Whether PostgreSQL's scanner reads s as a keyword that cannot stand as a bare name. */
 static bool reserved_word(const char *s)
 {
@@ -356,9 +376,11 @@ static void create_table(dsql__rules_ctx *c, const PgQuery__CreateStmt *s)
     if (s->partbound)
         dsql__rules_find(c, DSQL_RULE_PARTITION, s->partbound->location, NULL);
     if (s->n_inh_relations > 0 && !s->partbound)
-        dsql__rules_find(c, DSQL_RULE_INHERITS, -1, NULL);
+        dsql__rules_find(c, DSQL_RULE_INHERITS, token_location(c, PG_QUERY__TOKEN__INHERITS, 0),
+                         NULL);
     if (s->tablespacename && s->tablespacename[0])
-        dsql__rules_find(c, DSQL_RULE_TABLESPACE, -1, NULL);
+        dsql__rules_find(c, DSQL_RULE_TABLESPACE, token_location(c, PG_QUERY__TOKEN__TABLESPACE, 0),
+                         NULL);
     size_t columns = 0;
     for (size_t i = 0; i < s->n_table_elts; i++) {
         const PgQuery__Node *e = s->table_elts[i];
@@ -446,7 +468,8 @@ static void alter_table(dsql__rules_ctx *c, const PgQuery__AlterTableStmt *s)
                              NULL);
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
-            dsql__rules_find(c, DSQL_RULE_ALTER_SET_NOT_NULL, -1, NULL);
+            dsql__rules_find(c, DSQL_RULE_ALTER_SET_NOT_NULL,
+                             token_location(c, PG_QUERY__TOKEN__SET, PG_QUERY__TOKEN__NOT), NULL);
             break;
         case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
             if (def && def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)
@@ -534,15 +557,24 @@ static void create_index(dsql__rules_ctx *c, const PgQuery__IndexStmt *s)
         dsql__rules_find_rw(c, DSQL_RULE_INDEX_SYNC, -1, NULL, rw);
     }
     if (s->access_method && s->access_method[0] && strcmp(s->access_method, "btree") != 0)
-        dsql__rules_find(c, DSQL_RULE_INDEX_METHOD, -1, s->access_method);
+        dsql__rules_find(c, DSQL_RULE_INDEX_METHOD, token_location(c, PG_QUERY__TOKEN__USING, 0),
+                         s->access_method);
     for (size_t i = 0; i < s->n_index_params; i++) {
         const PgQuery__Node *p = s->index_params[i];
         if (p->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM)
             continue;
         const PgQuery__IndexElem *e = p->index_elem;
         if (e->ordering > PG_QUERY__SORT_BY_DIR__SORTBY_DEFAULT ||
-            e->nulls_ordering > PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_DEFAULT)
-            dsql__rules_find(c, DSQL_RULE_INDEX_ORDER, -1, NULL);
+            e->nulls_ordering > PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_DEFAULT) {
+            int32_t at = e->ordering == PG_QUERY__SORT_BY_DIR__SORTBY_ASC
+                             ? token_location(c, PG_QUERY__TOKEN__ASC, 0)
+                         : e->ordering == PG_QUERY__SORT_BY_DIR__SORTBY_DESC
+                             ? token_location(c, PG_QUERY__TOKEN__DESC, 0)
+                         : e->nulls_ordering == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST
+                             ? token_location(c, PG_QUERY__TOKEN__NULLS_P, PG_QUERY__TOKEN__FIRST_P)
+                             : token_location(c, PG_QUERY__TOKEN__NULLS_P, PG_QUERY__TOKEN__LAST_P);
+            dsql__rules_find(c, DSQL_RULE_INDEX_ORDER, at, NULL);
+        }
         if (e->n_opclass > 0) {
             const char *oc = dsql__rules_str(e->opclass[e->n_opclass - 1]);
             dsql__rules_find(c, DSQL_RULE_INDEX_OPCLASS, -1, oc ? oc : "?");
