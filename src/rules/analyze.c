@@ -23,6 +23,37 @@
 
 #define MAX_TEXT ((size_t)1 << 30)
 
+/*
+ * Stack. libpg_query serialises its parse tree and protobuf-c unpacks it, both by
+ * recursion, so a deeply nested statement (a chain of 1+1+1+..., subqueries in
+ * subqueries) needs stack in proportion: measured up to about 6 KiB per level (a nested
+ * subquery), 2 KiB per operator of a chain, in an optimised build; sanitizers make frames
+ * several times larger. The nesting is bounded from the tokens before anything is parsed
+ * (nesting_bound); a statement shallow enough is parsed on the caller's stack (it then
+ * needs at most INLINE_LEVELS * STACK_PER_LEVEL + STACK_BASE, 512 KiB in an optimised
+ * build), a deeper one on a thread of its own with the stack it needs, and one deeper
+ * than MAX_LEVELS is not parsed at all (PostgreSQL itself refuses such nesting: its
+ * stack depth limit).
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STACK_FACTOR 4
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STACK_FACTOR 4
+#endif
+#endif
+#ifndef STACK_FACTOR
+#define STACK_FACTOR 1
+#endif
+#define STACK_PER_LEVEL ((size_t)8 * 1024 * STACK_FACTOR)
+#define STACK_BASE      ((size_t)256 * 1024 * STACK_FACTOR)
+#define INLINE_LEVELS   32
+#define MAX_STACK       ((size_t)512 * 1024 * 1024)
+#define MAX_LEVELS      ((MAX_STACK - STACK_BASE) / STACK_PER_LEVEL)
+/* Levels a statement may reach without any token that nests (the statement node, its
+ * clauses, a target list). */
+#define LEVEL_SLACK 16
+
 static pthread_mutex_t parser_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local bool parser_ready;
 
@@ -204,6 +235,99 @@ static size_t chars_to_bytes(const char *s, int pos)
     return off;
 }
 
+/* ---- nesting ---- */
+
+/* Tokens that can put a node below another without parentheses: operators (a chain of
+ * them nests left-deep), prefix and postfix keywords, set operations and joins (also
+ * left-deep), CASE. */
+static bool nests(PgQuery__Token t)
+{
+    switch ((int)t) {
+    case '%':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '<':
+    case '=':
+    case '>':
+    case '^':
+    case PG_QUERY__TOKEN__Op:
+    case PG_QUERY__TOKEN__TYPECAST:
+    case PG_QUERY__TOKEN__LESS_EQUALS:
+    case PG_QUERY__TOKEN__GREATER_EQUALS:
+    case PG_QUERY__TOKEN__NOT_EQUALS:
+    case PG_QUERY__TOKEN__IS:
+    case PG_QUERY__TOKEN__ISNULL:
+    case PG_QUERY__TOKEN__NOTNULL:
+    case PG_QUERY__TOKEN__COLLATE:
+    case PG_QUERY__TOKEN__AT:
+    case PG_QUERY__TOKEN__LIKE:
+    case PG_QUERY__TOKEN__ILIKE:
+    case PG_QUERY__TOKEN__SIMILAR:
+    case PG_QUERY__TOKEN__ESCAPE:
+    case PG_QUERY__TOKEN__BETWEEN:
+    case PG_QUERY__TOKEN__IN_P:
+    case PG_QUERY__TOKEN__OVERLAPS:
+    case PG_QUERY__TOKEN__NOT:
+    case PG_QUERY__TOKEN__NOT_LA:
+    case PG_QUERY__TOKEN__CASE:
+    case PG_QUERY__TOKEN__OPERATOR:
+    case PG_QUERY__TOKEN__EXISTS:
+    case PG_QUERY__TOKEN__ARRAY:
+    case PG_QUERY__TOKEN__UNION:
+    case PG_QUERY__TOKEN__INTERSECT:
+    case PG_QUERY__TOKEN__EXCEPT:
+    case PG_QUERY__TOKEN__JOIN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * An upper bound of the parse tree's nesting for the statements in [from, to) of the
+ * text, from its tokens: each open parenthesis or bracket is a level, and so is every
+ * nesting token since the last comma at the same parenthesis level (the items of a list
+ * are siblings, so a comma ends a chain). The largest sum over all positions, plus slack.
+ */
+static size_t nesting_bound(dsql__arena *scratch, const dsql__rules_scan *sc, size_t from,
+                            size_t to, bool *oom)
+{
+    size_t first = dsql__rules_tok_at(sc, from), opens = 0;
+    for (size_t i = first; i < sc->n && (size_t)sc->tok[i]->end <= to; i++)
+        opens += sc->tok[i]->token == '(' || sc->tok[i]->token == '[';
+    size_t *ops = dsql__arena_alloc(scratch, (opens + 1) * sizeof *ops);
+    if (!ops) {
+        *oom = true;
+        return 0;
+    }
+    size_t top = 0, sum = 0, max = 0;
+    ops[0] = 0;
+    for (size_t i = first; i < sc->n && (size_t)sc->tok[i]->end <= to; i++) {
+        int t = (int)sc->tok[i]->token;
+        if (t == '(' || t == '[') {
+            ops[++top] = 0;
+            sum++;
+        } else if ((t == ')' || t == ']') && top > 0) {
+            sum -= ops[top] + 1;
+            top--;
+        } else if (t == ',') {
+            sum -= ops[top];
+            ops[top] = 0;
+        } else if (t == ';') {
+            top = sum = 0;
+            ops[0] = 0;
+        } else if (nests(sc->tok[i]->token)) {
+            ops[top]++;
+            sum++;
+        }
+        if (sum > max)
+            max = sum;
+    }
+    return max + LEVEL_SLACK;
+}
+
 /* ---- statements ---- */
 
 typedef struct stmts {
@@ -382,6 +506,67 @@ static bool parse_and_analyze(dsql__rules_ctx *c, stmts *out, const char *src, s
     return true;
 }
 
+typedef struct parse_job {
+    dsql__rules_ctx *c;
+    stmts *out;
+    const char *src;
+    size_t base, len;
+    char *errmsg;
+    size_t erroff;
+    bool parsed;
+} parse_job;
+
+static void *parse_job_run(void *arg)
+{
+    parse_job *j = arg;
+    parser_init();
+    j->parsed = parse_and_analyze(j->c, j->out, j->src, j->base, j->len, &j->errmsg, &j->erroff);
+    return NULL;
+}
+
+enum { PARSED, SYNTAX_ERROR, NO_THREAD };
+
+/* parse_and_analyze on a stack deep enough for levels of nesting: the caller's, or a
+ * thread's of its own. */
+static int parse_on_stack(parse_job *j, size_t levels)
+{
+    if (levels <= INLINE_LEVELS) {
+        parse_job_run(j);
+        return j->parsed ? PARSED : SYNTAX_ERROR;
+    }
+    size_t stack = STACK_BASE + levels * STACK_PER_LEVEL;
+    stack = (stack + 65535) & ~(size_t)65535;
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0)
+        return NO_THREAD;
+    int rc = pthread_attr_setstacksize(&attr, stack);
+    if (rc == 0)
+        rc = pthread_create(&th, &attr, parse_job_run, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return NO_THREAD;
+    pthread_join(th, NULL);
+    return j->parsed ? PARSED : SYNTAX_ERROR;
+}
+
+/* A statement nested deeper than the parser's stack allows: not parsed; refused as
+ * PostgreSQL refuses it. */
+static void too_deep_stmt(dsql__rules_ctx *c, stmts *out, size_t start, size_t end)
+{
+    dsql_rules_stmt *st = new_stmt(c->scratch, out);
+    if (!st) {
+        c->oom = true;
+        return;
+    }
+    c->st = st;
+    c->base = 0;
+    place(c, st, start, end);
+    st->kind = DSQL_RULES_UNKNOWN;
+    dsql__rules_find(c, DSQL_RULE_STACK_DEPTH, -1, NULL);
+    finish(c, st);
+}
+
 /* A statement PostgreSQL cannot parse: kind unknown, PostgreSQL's message at its position. */
 static void syntax_stmt(dsql__rules_ctx *c, stmts *out, size_t start, size_t end,
                         const char *message, size_t erroff)
@@ -397,6 +582,14 @@ static void syntax_stmt(dsql__rules_ctx *c, stmts *out, size_t start, size_t end
     st->kind = DSQL_RULES_UNKNOWN;
     dsql__rules_find(c, DSQL_RULE_SYNTAX, (int32_t)erroff, message);
     finish(c, st);
+}
+
+static int thread_error(dsql_error *err, size_t levels)
+{
+    return dsql_error_set(err, DSQL_ENOMEM,
+                          "cannot start a thread with %zu KiB of stack to analyse a statement "
+                          "nested %zu levels deep",
+                          (STACK_BASE + levels * STACK_PER_LEVEL) / 1024, levels);
 }
 
 static int analyze(dsql_rules_result *r, dsql__arena *scratch, dsql_error *err)
@@ -424,36 +617,46 @@ static int analyze(dsql_rules_result *r, dsql__arena *scratch, dsql_error *err)
     } else {
         if (!dsql__rules_blank_extensions(scratch, &sc, r->text, r->fwd))
             return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
-        char *msg = NULL;
-        size_t erroff = 0;
         parser_init();
-        if (!parse_and_analyze(&ctx, &out, r->fwd, 0, r->len, &msg, &erroff) && !ctx.oom) {
-            /* Piece by piece: the statements around the error are still analysed. */
+        size_t levels = nesting_bound(scratch, &sc, 0, r->len, &ctx.oom);
+        parse_job whole = {&ctx, &out, r->fwd, 0, r->len, NULL, 0, false};
+        int rc = ctx.oom || levels > MAX_LEVELS ? SYNTAX_ERROR : parse_on_stack(&whole, levels);
+        if (rc == NO_THREAD)
+            return thread_error(err, levels);
+        if (rc == SYNTAX_ERROR && !ctx.oom) {
+            /* Piece by piece: the statements around an error (or a statement too deep
+             * to parse) are still analysed. */
             size_t n = 0;
             dsql__rules_piece *p = dsql__rules_split(scratch, &sc, &n);
             if (!p)
                 ctx.oom = true;
             out.n = 0;
             for (size_t i = 0; i < n && !ctx.oom; i++) {
-                char *src = dsql__arena_memdup(scratch, r->fwd + p[i].start, p[i].end - p[i].start);
-                if (!src) {
+                size_t plen = p[i].end - p[i].start;
+                size_t plevels = nesting_bound(scratch, &sc, p[i].start, p[i].end, &ctx.oom);
+                if (plevels > MAX_LEVELS) {
+                    too_deep_stmt(&ctx, &out, p[i].start, p[i].end);
+                    continue;
+                }
+                char *src = dsql__arena_memdup(scratch, r->fwd + p[i].start, plen);
+                if (!src || ctx.oom) {
                     ctx.oom = true;
                     break;
                 }
-                char *pmsg = NULL;
-                size_t poff = 0;
-                if (parse_and_analyze(&ctx, &out, src, p[i].start, p[i].end - p[i].start, &pmsg,
-                                      &poff) ||
-                    ctx.oom)
+                parse_job one = {&ctx, &out, src, p[i].start, plen, NULL, 0, false};
+                rc = parse_on_stack(&one, plevels);
+                if (rc == NO_THREAD)
+                    return thread_error(err, plevels);
+                if (rc == PARSED || ctx.oom)
                     continue;
                 /* The whole text's error, where it falls in this piece (PostgreSQL reports
                  * that one); the piece's own otherwise. */
-                bool here = erroff >= p[i].start && erroff <= p[i].end;
-                syntax_stmt(&ctx, &out, p[i].start, p[i].end, here ? msg : pmsg,
-                            here ? erroff : poff);
+                bool here = whole.errmsg && whole.erroff >= p[i].start && whole.erroff <= p[i].end;
+                syntax_stmt(&ctx, &out, p[i].start, p[i].end, here ? whole.errmsg : one.errmsg,
+                            here ? whole.erroff : one.erroff);
             }
-            if (n == 0 && !ctx.oom) /* nothing but a stray token PostgreSQL refused */
-                syntax_stmt(&ctx, &out, 0, r->len, msg, erroff);
+            if (n == 0 && !ctx.oom && whole.errmsg) /* a stray token PostgreSQL refused */
+                syntax_stmt(&ctx, &out, 0, r->len, whole.errmsg, whole.erroff);
         }
     }
     if (ctx.oom)

@@ -107,6 +107,8 @@ typedef enum dsql_rule_id {
     DSQL_RULE_TX_MULTIPLE_DDL,
     DSQL_RULE_TX_DDL_DML,
     DSQL_RULE_TX_ABORTED,
+    /* added after the first release of this header */
+    DSQL_RULE_STACK_DEPTH, /* nested too deeply to parse (PostgreSQL's 54001) */
     DSQL_RULE__COUNT
 } dsql_rule_id;
 

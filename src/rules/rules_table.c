@@ -263,6 +263,13 @@ static const dsql_rule table[DSQL_RULE__COUNT] = {
          "current transaction is aborted, commands ignored until end of transaction block",
          "after an error in a transaction block only ROLLBACK (or COMMIT, which rolls back) runs",
          "ROLLBACK, then retry the transaction", RECORDED),
+
+    /* ---- limits of the parser itself ---- */
+    RULE(DSQL_RULE_STACK_DEPTH, "stack-depth", "limit", REFUSED, "54001",
+         "stack depth limit exceeded",
+         "a statement nested tens of thousands of levels deep (a chain of 1+1+1+...): "
+         "PostgreSQL refuses it, and it is not analysed",
+         "build the expression with fewer levels (an IN list, a VALUES list, sum())", INFERRED),
 };
 
 const dsql_rule *dsql_rules_table(size_t *n)

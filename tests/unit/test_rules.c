@@ -310,7 +310,8 @@ static void every_rule_refused_and_accepted(void **state)
     /* Every rule but the tracker's (test_rules_tracker.c) and the column count (below). */
     for (int id = 0; id < DSQL_RULE__COUNT; id++) {
         if (id == DSQL_RULE_TX_MULTIPLE_DDL || id == DSQL_RULE_TX_DDL_DML ||
-            id == DSQL_RULE_TX_ABORTED || id == DSQL_RULE_TOO_MANY_COLUMNS)
+            id == DSQL_RULE_TX_ABORTED || id == DSQL_RULE_TOO_MANY_COLUMNS ||
+            id == DSQL_RULE_STACK_DEPTH)
             continue;
         if (!covered[id])
             fail_msg("rule %s has no refused/accepted twin", dsql_rules_get(id)->id);
@@ -350,6 +351,65 @@ static void too_many_columns(void **state)
     assert_int_equal(st->n_findings, 0);
     dsql_rules_result_free(r);
     free(sql);
+}
+
+/* "SELECT " then n times unit, then tail. */
+static char *repeated(const char *head, const char *unit, size_t n, const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *sql = malloc(hl + ul * n + tl + 1);
+    assert_non_null(sql);
+    memcpy(sql, head, hl);
+    for (size_t i = 0; i < n; i++)
+        memcpy(sql + hl + i * ul, unit, ul);
+    memcpy(sql + hl + n * ul, tail, tl + 1);
+    return sql;
+}
+
+/* Deep nesting: parsed on a stack of its own (the parser recurses), or, beyond what
+ * PostgreSQL itself takes, refused without parsing — never a crash. */
+static void deep_nesting(void **state)
+{
+    (void)state;
+    /* Accepted: a 3,000-term sum and 500 nested subqueries need several MiB of stack. */
+    char *sql = repeated("SELECT ", "1+", 3000, "1");
+    const dsql_rules_stmt *st;
+    dsql_rules_result *r = one(sql, &st);
+    assert_int_equal(st->kind, DSQL_RULES_READ);
+    assert_int_equal(st->n_findings, 0);
+    dsql_rules_result_free(r);
+    free(sql);
+    char *inner = repeated("SELECT ", "(SELECT ", 500, "1");
+    sql = repeated(inner, ")", 500, "");
+    r = one(sql, &st);
+    assert_int_equal(st->kind, DSQL_RULES_READ);
+    assert_int_equal(st->n_findings, 0);
+    dsql_rules_result_free(r);
+    free(sql);
+    free(inner);
+
+    /* Refused: a 100,000-term sum, between two statements that are analysed as usual. */
+    char *deep = repeated("SELECT ", "1+", 100000, "1");
+    sql = repeated("SELECT 1; ", deep, 1, "; SELECT 2 FOR SHARE");
+    dsql_rules_result *res = NULL;
+    assert_int_equal(dsql_rules_analyze(sql, strlen(sql), &res, NULL), DSQL_OK);
+    assert_int_equal(dsql_rules_count(res), 3);
+    assert_int_equal(dsql_rules_stmt_at(res, 0)->kind, DSQL_RULES_READ);
+    st = dsql_rules_stmt_at(res, 1);
+    assert_int_equal(st->kind, DSQL_RULES_UNKNOWN);
+    assert_int_equal(st->offset, 10);
+    assert_int_equal(st->length, strlen(deep));
+    const dsql_rules_finding *f = dsql_rules_refusal(st);
+    assert_non_null(f);
+    assert_int_equal(f->rule->number, DSQL_RULE_STACK_DEPTH);
+    assert_string_equal(f->rule->sqlstate, "54001");
+    assert_string_equal(f->message, "stack depth limit exceeded");
+    assert_int_equal(f->offset, 10);
+    assert_int_equal(dsql_rules_refusal(dsql_rules_stmt_at(res, 2))->rule->number,
+                     DSQL_RULE_LOCKING_CLAUSE);
+    dsql_rules_result_free(res);
+    free(sql);
+    free(deep);
 }
 
 /* The table itself: numbered in order, ids unique and findable, messages with at most one
@@ -477,6 +537,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_rule_refused_and_accepted),
         cmocka_unit_test(too_many_columns),
+        cmocka_unit_test(deep_nesting),
         cmocka_unit_test(table_is_consistent),
         cmocka_unit_test(rewrites),
         cmocka_unit_test(documented),
