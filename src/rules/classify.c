@@ -541,8 +541,14 @@ static void create_index(dsql__rules_ctx *c, const PgQuery__IndexStmt *s)
         /* The same statement with ASYNC after INDEX, then the wait for its job. */
         char *rw = NULL;
         size_t at = after_token(c, c->st->offset, PG_QUERY__TOKEN__INDEX);
+        /* CONCURRENTLY is PostgreSQL's way not to block writers; ASYNC replaces it. */
+        int32_t conc = s->concurrent ? token_location(c, PG_QUERY__TOKEN__CONCURRENTLY, 0) : -1;
         if (at) {
-            char *async = dsql__rules_splice(c, at, at, " ASYNC");
+            char *async =
+                conc >= 0 ? dsql__rules_splice(c, dsql__rules_offset(c, conc),
+                                               dsql__rules_offset(c, conc) + strlen("CONCURRENTLY"),
+                                               "ASYNC")
+                          : dsql__rules_splice(c, at, at, " ASYNC");
             if (async) {
                 size_t n = strlen(async);
                 const char *wait = ";\n-- it returns a job_id; wait for it:\n"

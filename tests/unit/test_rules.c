@@ -459,6 +459,9 @@ static void rewrites(void **state)
         {"CREATE INDEX i ON t (v)", DSQL_RULE_INDEX_SYNC,
          "CREATE INDEX ASYNC i ON t (v);\n-- it returns a job_id; wait for it:\n"
          "CALL sys.wait_for_job('<job_id>')"},
+        {"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (v)", DSQL_RULE_INDEX_SYNC,
+         "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS i ON t (v);\n-- it returns a job_id; wait for "
+         "it:\nCALL sys.wait_for_job('<job_id>')"},
         {"TRUNCATE a, s.b", DSQL_RULE_TRUNCATE,
          "-- repeat each until it deletes no row:\n"
          "DELETE FROM a WHERE <key> IN (SELECT <key> FROM a LIMIT 3000);\n"
