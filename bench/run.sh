@@ -172,9 +172,30 @@ for ((k = 1; k <= repeat; k++)); do
         "$(sed -n 's/^bench=js-signer tokens_per_sec=\([^ ]*\).*/\1/p' "$tj.log")"
 done
 
+# ---- the DSQL rules module: cost per statement (dsql-local and dsql lint use it) ----
+rules_log=$raw/rules.log
+if [ -x "$build/bench/bench_rules" ]; then
+    echo "bench: DSQL rules analysis"
+    "$build/bench/bench_rules" >"$rules_log" 2>"$raw/rules.err" || failed+=("rules analysis")
+else
+    echo "bench=rules reason=bench_rules_not_built" >"$rules_log"
+fi
+
 # ---- the report ----
 node "$here/report.js" "$out" || die "report generation failed"
 gnuplot "$out/results.gp" || die "gnuplot failed"
+{
+    echo
+    echo "## SQL analysis by the DSQL rules module"
+    echo
+    echo "A corpus of 20 statements (reads, writes, DDL, refused ones) analysed one text at a"
+    echo "time (scan, parse, classify, findings; result freed), against PostgreSQL's bare parser"
+    echo "(pg_query_parse_protobuf) on the same texts, and as one multi-statement text:"
+    echo
+    echo '```'
+    cat "$rules_log"
+    echo '```'
+} >>"$out/results.md"
 echo "bench: wrote $out/results.md and $out/results.png"
 echo
 cat "$out/results.md"

@@ -30,7 +30,7 @@ esac
 
 # Debian packages checked through dpkg.
 pkgs=(cmake make gcc libpq-dev libssl-dev openssl uuid-dev
-      libcmocka-dev libcurl4-openssl-dev libcjson-dev libpg-query-dev)
+      libcmocka-dev libcurl4-openssl-dev libcjson-dev libpg-query-dev libprotobuf-c-dev jq)
 
 missing=()
 

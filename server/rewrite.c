@@ -63,40 +63,45 @@ static void entry_free(entry *e)
 
 static entry *analyse(const char *sql)
 {
-    dsql_rules_result r;
-    if (dsql_rules_analyze(sql, &r))
+    dsql_rules_result *r = NULL;
+    if (dsql_rules_analyze(sql, strlen(sql), &r, NULL))
         return NULL;
+    size_t n = dsql_rules_count(r);
     entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->sql = strdup(sql)) || !(e->p = calloc(r.n ? r.n : 1, sizeof *e->p))) {
-        if (e)
-            free(e->sql);
-        free(e);
-        dsql_rules_result_free(&r);
-        return NULL;
-    }
-    e->n = r.n;
-    for (size_t i = 0; i < r.n; i++) {
-        dsql_rules_stmt *s = &r.stmts[i];
+    if (!e || !(e->sql = strdup(sql)) || !(e->p = calloc(n ? n : 1, sizeof *e->p)))
+        goto fail;
+    e->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const dsql_rules_stmt *s = dsql_rules_stmt_at(r, i);
         piece *p = &e->p[i];
         p->kind = s->kind;
         p->async = s->async;
         p->rewritten = s->rewritten;
         p->max_param = s->max_param;
-        p->forward = s->forward;
-        s->forward = NULL;
-        snprintf(p->show, sizeof p->show, "%s", s->show);
-        snprintf(p->index_table, sizeof p->index_table, "%s", s->index_table);
-        snprintf(p->index_name, sizeof p->index_name, "%s", s->index_name);
+        if (!(p->forward = strdup(s->forward)))
+            goto fail;
+        if (s->kind == DSQL_RULES_SHOW && s->setting)
+            snprintf(p->show, sizeof p->show, "%s", s->setting);
+        if (s->index) {
+            snprintf(p->index_table, sizeof p->index_table, "%s", s->index->table.name);
+            snprintf(p->index_name, sizeof p->index_name, "%s",
+                     s->index->name ? s->index->name : "");
+        }
         const dsql_rules_finding *f = dsql_rules_refusal(s);
         /* A syntax error is PostgreSQL's own: it says so itself, at the right position. */
-        if (f && strcmp(f->rule->id, "DSQL-SYNTAX")) {
+        if (f && f->rule->number != DSQL_RULE_SYNTAX) {
             p->refused = true;
             snprintf(p->state, sizeof p->state, "%s", f->rule->sqlstate);
             snprintf(p->message, sizeof p->message, "%s", f->message);
         }
     }
-    dsql_rules_result_free(&r);
+    dsql_rules_result_free(r);
     return e;
+fail:
+    if (e)
+        entry_free(e);
+    dsql_rules_result_free(r);
+    return NULL;
 }
 
 /* Calls fn with the cached analysis of sql (under the cache's lock: fn must be quick). */
@@ -224,17 +229,17 @@ static void build_fn(const entry *e, void *ctx)
         const piece *p = &e->p[i];
         if (i)
             puts_(&b->o, "; ");
-        if (p->kind == DSQL_RK_DDL)
+        if (p->kind == DSQL_RULES_DDL)
             b->info->ddl = true;
-        if (p->kind == DSQL_RK_DML)
+        if (p->kind == DSQL_RULES_DML)
             b->info->dml = true;
-        if (p->kind == DSQL_RK_COMMIT)
+        if (p->kind == DSQL_RULES_COMMIT)
             b->info->commit = true;
-        if (p->kind == DSQL_RK_BEGIN)
+        if (p->kind == DSQL_RULES_BEGIN)
             b->info->begin = true;
         int np = p->max_param > b->nparams ? p->max_param : b->nparams;
         bool in_tx = b->tx->in_tx;
-        bool writes = p->kind == DSQL_RK_DML || (p->kind == DSQL_RK_COMMIT && in_tx);
+        bool writes = p->kind == DSQL_RULES_DML || (p->kind == DSQL_RULES_COMMIT && in_tx);
         pthread_mutex_lock(&dl_fault.mu);
         double occ = dl_fault.occ_rate, oc1 = dl_fault.oc001_rate, una = dl_fault.unavailable_rate;
         pthread_mutex_unlock(&dl_fault.mu);
@@ -244,18 +249,18 @@ static void build_fn(const entry *e, void *ctx)
             state = p->state;
             msg = p->message;
         } else if (in_tx && max_tx_age > 0 && now - b->tx->tx_start > max_tx_age &&
-                   p->kind != DSQL_RK_ROLLBACK) {
+                   p->kind != DSQL_RULES_ROLLBACK) {
             snprintf(age, sizeof age, "transaction age limit of %ds exceeded", max_tx_age);
             state = "54000";
             msg = age;
-        } else if (in_tx && p->kind != DSQL_RK_ROLLBACK && b->tx->database &&
+        } else if (in_tx && p->kind != DSQL_RULES_ROLLBACK && b->tx->database &&
                    dl_schema_version(b->tx->database) != b->tx->schema_version) {
             state = "40001";
             msg = "schema has been updated by another transaction, please retry: (OC001)";
         } else if (writes && roll(occ)) {
             state = "40001";
             msg = "change conflicts with another transaction, please retry: (OC000)";
-        } else if ((writes || p->kind == DSQL_RK_READ) && roll(oc1)) {
+        } else if ((writes || p->kind == DSQL_RULES_READ) && roll(oc1)) {
             state = "40001";
             msg = "schema has been updated by another transaction, please retry: (OC001)";
         } else if (writes && roll(una)) {
@@ -267,7 +272,7 @@ static void build_fn(const entry *e, void *ctx)
             b->changed = true;
             return; /* PostgreSQL stops at the first error: so does the rest of the text */
         }
-        if (p->async && p->kind == DSQL_RK_DDL && p->index_table[0]) {
+        if (p->async && p->kind == DSQL_RULES_DDL && p->index_table[0]) {
             puts_(&b->o, "SELECT dsql_local.create_index_async(");
             literal(&b->o, p->forward);
             puts_(&b->o, ", ");
@@ -276,7 +281,7 @@ static void build_fn(const entry *e, void *ctx)
             literal(&b->o, p->index_table);
             puts_(&b->o, ") AS \"dsql_local:CREATE INDEX:job_id\"");
             b->changed = true;
-        } else if (p->async && p->kind == DSQL_RK_DDL) {
+        } else if (p->async && p->kind == DSQL_RULES_DDL) {
             puts_(&b->o, "SELECT dsql_local.run_job(");
             literal(&b->o, p->forward);
             puts_(&b->o, ", '') AS \"dsql_local:ALTER TABLE:job_id\"");

@@ -519,7 +519,11 @@ static bool from_backend(dl_session *s, char t, const char *body, size_t n)
 {
     switch (t) {
     case 'E':
+        /* The statement ended in an error: an emulated result announced by its
+         * RowDescription (extended protocol: Describe before Execute) never completes, and
+         * its tag must not rename the next statement's CommandComplete. */
         s->error_seen = true;
+        s->pending_tag[0] = '\0';
         relay_notice(s, t, body, n);
         return true;
     case 'N':

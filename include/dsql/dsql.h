@@ -9,6 +9,7 @@
  *   dsql/model.h   models over your structs, where/order/include, CRUD
  *   dsql/assoc.h   associations, eager loading, atomic set/add/remove
  *   dsql/schema.h  create/drop tables, sync that works on Aurora DSQL
+ *   dsql/migrate.h versioned migrations applied in the form Aurora DSQL accepts
  *
  * Thread rule: see each module's header.
  */
@@ -22,5 +23,6 @@
 #include "dsql/model.h"
 #include "dsql/assoc.h"
 #include "dsql/schema.h"
+#include "dsql/migrate.h"
 
 #endif

@@ -198,4 +198,19 @@ void dsql__db_log(dsql_db *db, dsql_log_level level, const char *fmt, ...) DSQL_
 /* True when e is Aurora DSQL's row cap: 54000 "transaction row limit exceeded". */
 bool dsql__is_row_limit(const dsql_error *e);
 
+/* ---- SQL text (sqltext.c): what a statement is, read from its first keyword ---- */
+
+typedef enum dsql__sql_kind {
+    DSQL__SQL_OTHER = 0, /* session and transaction control, CALL, empty text */
+    DSQL__SQL_READ,      /* SELECT, SHOW, VALUES, TABLE, EXPLAIN */
+    DSQL__SQL_DML,       /* INSERT, UPDATE, DELETE, MERGE, WITH (may hold DML), COPY */
+    DSQL__SQL_DDL        /* CREATE, ALTER, DROP, COMMENT, GRANT, REVOKE, TRUNCATE, ... */
+} dsql__sql_kind;
+
+dsql__sql_kind dsql__sql_kind_of(const char *sql);
+
+/* The first keyword of sql (white space, parentheses and comments skipped), upper-cased
+ * into kw (size bytes); "" when sql starts with something else or a longer word. */
+void dsql__sql_keyword(const char *sql, char *kw, size_t size);
+
 #endif

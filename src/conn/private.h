@@ -271,14 +271,8 @@ int dsql__commit_unknown(dsql_error *e, const char *what);
 
 /* ---- SQL text (sqltext.c): what a statement is, read from its first keyword ---- */
 
-typedef enum dsql__sql_kind {
-    DSQL__SQL_OTHER = 0, /* session and transaction control, CALL, empty text */
-    DSQL__SQL_READ,      /* SELECT, SHOW, VALUES, TABLE, EXPLAIN */
-    DSQL__SQL_DML,       /* INSERT, UPDATE, DELETE, MERGE, WITH (may hold DML), COPY */
-    DSQL__SQL_DDL        /* CREATE, ALTER, DROP, COMMENT, GRANT, REVOKE, TRUNCATE, ... */
-} dsql__sql_kind;
-
-dsql__sql_kind dsql__sql_kind_of(const char *sql);
+/* (dsql__sql_kind_of and dsql__sql_keyword: conn/internal.h, the migration runner uses
+ * them too) */
 
 /* True for statements that may take long by design: DDL (an index built synchronously on
  * PostgreSQL, a table rewritten) and CALL (CALL sys.wait_for_job waits for an Aurora DSQL

@@ -36,6 +36,11 @@ static void first_keyword(const char *sql, bool skip_comments, char *kw, size_t 
     kw[n] = '\0';
 }
 
+void dsql__sql_keyword(const char *sql, char *kw, size_t size)
+{
+    first_keyword(sql, true, kw, size);
+}
+
 bool dsql__sql_cacheable(const char *sql)
 {
     static const char *const kws[] = {"SELECT", "INSERT", "UPDATE", "DELETE",

@@ -1,769 +1,767 @@
 /*
- * Analysis: a text split into statements (PostgreSQL's own scanner), each parsed by
- * PostgreSQL's own parser (libpg_query, as a JSON tree read with cJSON) and walked once:
- * its kind, and every rule of the table it breaks.
+ * The analyser: a SQL text in, its statements with their facts and findings out.
+ *
+ * One pass of PostgreSQL's scanner finds DSQL's own syntax (blanked, offsets unchanged, so
+ * PostgreSQL 15's grammar parses the rest) and the statements' exact byte ranges. The
+ * whole text is then parsed once; when the parser refuses it, the text is split at
+ * top-level semicolons and each piece parsed alone, so the statements around a syntax
+ * error are still analysed. Parse trees come as protobuf (typed C structs), unpacked into
+ * a scratch arena that is freed in one go.
+ *
+ * Threads: libpg_query keeps its state per thread, but the first call in each thread
+ * writes one global of its own (the key that frees that thread's memory when it exits);
+ * that first call is made under a lock here, so threads never race on it.
  */
+#include <pg_query.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <cjson/cJSON.h>
-#include <pg_query.h>
 
 #include "rules/internal.h"
 
-/* ---- the JSON tree ---- */
+#define MAX_TEXT ((size_t)1 << 30)
 
-static const cJSON *get(const cJSON *o, const char *k)
+/*
+ * Stack. libpg_query serialises its parse tree and protobuf-c unpacks it, both by
+ * recursion, so a deeply nested statement (a chain of 1+1+1+..., subqueries in
+ * subqueries) needs stack in proportion: measured up to about 6 KiB per level (a nested
+ * subquery), 2 KiB per operator of a chain, in an optimised build; sanitizers make frames
+ * several times larger. The nesting is bounded from the tokens before anything is parsed
+ * (nesting_bound); a statement shallow enough is parsed on the caller's stack (it then
+ * needs at most INLINE_LEVELS * STACK_PER_LEVEL + STACK_BASE, 512 KiB in an optimised
+ * build), a deeper one on a thread of its own with the stack it needs, and one deeper
+ * than MAX_LEVELS is not parsed at all (PostgreSQL itself refuses such nesting: its
+ * stack depth limit).
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STACK_FACTOR 4
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STACK_FACTOR 4
+#endif
+#endif
+#ifndef STACK_FACTOR
+#define STACK_FACTOR 1
+#endif
+#define STACK_PER_LEVEL ((size_t)8 * 1024 * STACK_FACTOR)
+#define STACK_BASE      ((size_t)256 * 1024 * STACK_FACTOR)
+#define INLINE_LEVELS   32
+#define MAX_STACK       ((size_t)512 * 1024 * 1024)
+#define MAX_LEVELS      ((MAX_STACK - STACK_BASE) / STACK_PER_LEVEL)
+/* Levels a statement may reach without any token that nests (the statement node, its
+ * clauses, a target list). */
+#define LEVEL_SLACK 16
+
+static pthread_mutex_t parser_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool parser_ready;
+
+static void parser_init(void)
 {
-    return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    if (parser_ready)
+        return;
+    pthread_mutex_lock(&parser_init_lock);
+    pg_query_free_scan_result(pg_query_scan(""));
+    pthread_mutex_unlock(&parser_init_lock);
+    parser_ready = true;
 }
 
-static const char *str(const cJSON *o, const char *k)
+void dsql_rules_thread_done(void)
 {
-    const cJSON *v = get(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    if (parser_ready)
+        pg_query_exit();
 }
 
-static int num(const cJSON *o, const char *k, int dflt)
+/* ---- helpers shared by the module ---- */
+
+char *dsql__rules_strndup(dsql__rules_ctx *c, const char *s, size_t n)
 {
-    const cJSON *v = get(o, k);
-    return cJSON_IsNumber(v) ? v->valueint : dflt;
+    char *p = dsql__arena_memdup(&c->r->arena, s, n);
+    if (!p)
+        c->oom = true;
+    return p;
 }
 
-/* A node {"Type": {...}}: its type name and body. */
-static const char *node_type(const cJSON *n)
+char *dsql__rules_strdup(dsql__rules_ctx *c, const char *s)
 {
-    return n && n->child ? n->child->string : NULL;
+    return dsql__rules_strndup(c, s ? s : "", s ? strlen(s) : 0);
 }
 
-static const cJSON *node_body(const cJSON *n, const char *type)
+size_t dsql__rules_offset(const dsql__rules_ctx *c, int32_t location)
 {
-    return get(n, type);
+    if (location < 0)
+        return c->st->offset;
+    size_t off = c->base + (size_t)location;
+    return off <= c->r->len ? off : c->st->offset;
 }
 
-/* The first object anywhere under j having key k (j itself included). */
-static const cJSON *find_key(const cJSON *j, const char *k)
+static bool grow(dsql__rules_ctx *c, void **arr, size_t n, size_t *cap, size_t elem)
 {
-    if (!j)
-        return NULL;
-    if (cJSON_IsObject(j) && get(j, k))
-        return j;
-    for (const cJSON *c = j->child; c; c = c->next) {
-        const cJSON *f = find_key(c, k);
-        if (f)
-            return f;
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *na = dsql__arena_alloc(c->scratch, ncap * elem);
+    if (!na) {
+        c->oom = true;
+        return false;
     }
-    return NULL;
+    if (n)
+        memcpy(na, *arr, n * elem);
+    *arr = na;
+    *cap = ncap;
+    return true;
 }
 
-/* Calls fn on every object under j having key k. */
-static void each_key(const cJSON *j, const char *k, void (*fn)(const cJSON *, void *), void *ctx)
+void dsql__rules_find_rw(dsql__rules_ctx *c, dsql_rule_id id, int32_t location, const char *arg,
+                         const char *rewrite)
 {
-    if (!j)
+    const dsql_rule *rule = dsql_rules_get(id);
+    if (!rule ||
+        !grow(c, (void **)&c->findings, c->n_findings, &c->cap_findings, sizeof *c->findings))
         return;
-    if (cJSON_IsObject(j) && get(j, k))
-        fn(get(j, k), ctx);
-    for (const cJSON *c = j->child; c; c = c->next)
-        each_key(c, k, fn, ctx);
-}
-
-/* The sval of a String node. */
-static const char *sval(const cJSON *n)
-{
-    return str(get(n, "String"), "sval");
-}
-
-/* ---- findings ---- */
-
-typedef struct actx {
-    dsql_rules_stmt *st;
-    const char *text; /* the statement as parsed (forward text) */
-} actx;
-
-static void add(actx *c, const char *id, int location, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void add(actx *c, const char *id, int location, const char *fmt, ...)
-{
-    dsql_rules_stmt *st = c->st;
-    const dsql_rule *r = dsql_rules_find(id);
-    if (!r || st->n_findings == DSQL_RULES_MAX_FINDINGS)
-        return;
-    dsql_rules_finding *f = &st->findings[st->n_findings++];
-    f->rule = r;
-    f->offset = st->offset + (location > 0 ? (size_t)location : 0);
-    char arg[192] = "";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(arg, sizeof arg, fmt, ap);
-        va_end(ap);
-    }
-    /* The rule's message holds at most one %s, filled with arg. */
-    const char *p = strstr(r->message, "%s");
-    if (p)
-        snprintf(f->message, sizeof f->message, "%.*s%s%s", (int)(p - r->message), r->message, arg,
-                 p + 2);
-    else
-        snprintf(f->message, sizeof f->message, "%s", r->message);
-}
-
-/* ---- types ---- */
-
-/* PostgreSQL's internal names back to the ones people write (and DSQL prints). */
-static const char *sql_type_name(const char *n)
-{
-    static const char *const map[][2] = {
-        {"int2", "smallint"},
-        {"int4", "integer"},
-        {"int8", "bigint"},
-        {"float4", "real"},
-        {"float8", "double precision"},
-        {"bool", "boolean"},
-        {"varchar", "character varying"},
-        {"bpchar", "character"},
-        {"varbit", "bit varying"},
-        {"timestamptz", "timestamp with time zone"},
-        {"timetz", "time with time zone"},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(n, map[i][0]))
-            return map[i][1];
-    return n;
-}
-
-static bool type_refused(const char *n)
-{
-    static const char *const refused[] = {"money",
-                                          "cidr",
-                                          "inet",
-                                          "macaddr",
-                                          "macaddr8",
-                                          "point",
-                                          "line",
-                                          "lseg",
-                                          "box",
-                                          "path",
-                                          "polygon",
-                                          "circle",
-                                          "tsvector",
-                                          "tsquery",
-                                          "int4range",
-                                          "int8range",
-                                          "numrange",
-                                          "tsrange",
-                                          "tstzrange",
-                                          "daterange",
-                                          "int4multirange",
-                                          "int8multirange",
-                                          "nummultirange",
-                                          "tsmultirange",
-                                          "tstzmultirange",
-                                          "datemultirange",
-                                          "pg_lsn",
-                                          "xml",
-                                          "bit",
-                                          "varbit",
-                                          "txid_snapshot",
-                                          "pg_snapshot",
-                                          "hstore",
-                                          "jsonpath",
-                                          "regclass",
-                                          "oid"};
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        if (!strcasecmp(n, refused[i]))
-            return true;
-    return false;
-}
-
-static bool is_serial(const char *n)
-{
-    static const char *const s[] = {"serial",  "bigserial", "smallserial",
-                                    "serial2", "serial4",   "serial8"};
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-        if (!strcasecmp(n, s[i]))
-            return true;
-    return false;
-}
-
-/* The first integer type modifier of a TypeName, or -1. */
-static int typmod(const cJSON *tn, int which)
-{
-    const cJSON *mods = get(tn, "typmods");
-    const cJSON *m = cJSON_GetArrayItem(mods, which);
-    const cJSON *ac = get(m, "A_Const");
-    const cJSON *iv = get(ac, "ival");
-    if (!ac)
-        return -1;
-    return iv ? num(iv, "ival", 0) : 0;
-}
-
-/* A column's type: refused types, serial, arrays, lengths, bare numeric. */
-static void check_type(actx *c, const cJSON *tn)
-{
-    const cJSON *names = get(tn, "names");
-    int n = cJSON_GetArraySize(names);
-    if (n == 0)
-        return;
-    const char *last = sval(cJSON_GetArrayItem(names, n - 1));
-    if (!last)
-        return;
-    bool catalog = n > 1 && sval(cJSON_GetArrayItem(names, 0)) &&
-                   !strcmp(sval(cJSON_GetArrayItem(names, 0)), "pg_catalog");
-    int loc = num(tn, "location", 0);
-    const char *shown = catalog ? sql_type_name(last) : last;
-    if (get(tn, "arrayBounds")) {
-        add(c, "DSQL-ARRAY-COLUMN", loc, "%s[]", shown);
-        return;
-    }
-    if (!catalog && is_serial(last)) {
-        add(c, "DSQL-SERIAL", loc, "%s", last);
-        return;
-    }
-    if (type_refused(last)) {
-        add(c, "DSQL-TYPE", loc, "%s", shown);
-        return;
-    }
-    int len = typmod(tn, 0);
-    if (catalog && !strcmp(last, "varchar") && len > 65535)
-        add(c, "DSQL-VARCHAR-LENGTH", loc,
-            "length %d for type varchar is too large: Aurora DSQL stores at most 65535 bytes in "
-            "a varchar",
-            len);
-    if (catalog && !strcmp(last, "bpchar") && len > 4096)
-        add(c, "DSQL-CHAR-LENGTH", loc,
-            "length %d for type char is too large: Aurora DSQL allows char(n) up to 4096", len);
-    if (catalog && !strcmp(last, "numeric") && !get(tn, "typmods"))
-        add(c, "DSQL-BARE-NUMERIC", loc, NULL);
-}
-
-/* The cache of a sequence's options (a DefElem list): -1 when absent. */
-static long seq_cache(const cJSON *options)
-{
-    for (const cJSON *o = options ? options->child : NULL; o; o = o->next) {
-        const cJSON *d = get(o, "DefElem");
-        const char *name = str(d, "defname");
-        if (!name || strcmp(name, "cache"))
-            continue;
-        const cJSON *arg = get(d, "arg");
-        const cJSON *iv = get(arg, "Integer");
-        if (iv)
-            return num(iv, "ival", 0);
-        const cJSON *fv = get(arg, "Float");
-        if (fv && str(fv, "fval"))
-            return atol(str(fv, "fval"));
-        return 0;
-    }
-    return -1;
-}
-
-static bool cache_ok(long cache)
-{
-    return cache == 1 || cache >= 65536;
-}
-
-/* A column definition (CREATE TABLE or ADD COLUMN). */
-static void check_column(actx *c, const cJSON *cd, bool adding)
-{
-    const cJSON *tn = get(cd, "typeName");
-    check_type(c, tn);
-    for (const cJSON *k = get(cd, "constraints") ? get(cd, "constraints")->child : NULL; k;
-         k = k->next) {
-        const cJSON *con = get(k, "Constraint");
-        const char *ct = str(con, "contype");
-        if (!ct)
-            continue;
-        if (adding && strcmp(ct, "CONSTR_NULL") != 0) {
-            add(c, "DSQL-ADD-COLUMN-CONSTRAINT", num(con, "location", 0), NULL);
+    dsql_rules_finding *f = &c->findings[c->n_findings];
+    memset(f, 0, sizeof *f);
+    f->rule = rule;
+    f->offset = dsql__rules_offset(c, location);
+    if (strstr(rule->message, "%s")) {
+        /* The only conversion in a message is one %s (rules_table.c). */
+        const char *pct = strstr(rule->message, "%s");
+        size_t pre = (size_t)(pct - rule->message);
+        const char *a = arg ? arg : "";
+        size_t n = pre + strlen(a) + strlen(pct + 2);
+        char *m = dsql__arena_alloc(&c->r->arena, n + 1);
+        if (!m) {
+            c->oom = true;
             return;
         }
-        if (!strcmp(ct, "CONSTR_IDENTITY")) {
-            const cJSON *names = get(tn, "names");
-            const char *t = sval(cJSON_GetArrayItem(names, cJSON_GetArraySize(names) - 1));
-            if (t && strcmp(t, "int8") != 0)
-                add(c, "DSQL-IDENTITY-TYPE", num(tn, "location", 0), "%s", sql_type_name(t));
-            else if (!cache_ok(seq_cache(get(con, "options"))))
-                add(c, "DSQL-IDENTITY-CACHE", num(con, "location", 0), NULL);
-        }
+        memcpy(m, rule->message, pre);
+        strcpy(m + pre, a);
+        strcat(m, pct + 2);
+        f->message = m;
+    } else {
+        f->message = rule->message;
     }
+    f->rewrite = rewrite ? dsql__rules_strdup(c, rewrite) : NULL;
+    c->n_findings++;
+}
+
+void dsql__rules_find(dsql__rules_ctx *c, dsql_rule_id id, int32_t location, const char *arg)
+{
+    dsql__rules_find_rw(c, id, location, arg, NULL);
+}
+
+/* Adds schema.name to a list of names unless it is there already. */
+static void add_name(dsql__rules_ctx *c, dsql_rules_name **list, size_t *n, size_t *cap,
+                     const char *schema, const char *name)
+{
+    if (!name || !name[0])
+        return;
+    for (size_t i = 0; i < *n; i++) {
+        const dsql_rules_name *t = &(*list)[i];
+        bool same_schema = (!t->schema && !(schema && schema[0])) ||
+                           (t->schema && schema && strcmp(t->schema, schema) == 0);
+        if (same_schema && strcmp(t->name, name) == 0)
+            return;
+    }
+    if (!grow(c, (void **)list, *n, cap, sizeof **list))
+        return;
+    dsql_rules_name *t = &(*list)[(*n)++];
+    t->schema = schema && schema[0] ? dsql__rules_strdup(c, schema) : NULL;
+    t->name = dsql__rules_strdup(c, name);
+}
+
+void dsql__rules_target_names(dsql__rules_ctx *c, const char *schema, const char *name)
+{
+    add_name(c, &c->targets, &c->n_targets, &c->cap_targets, schema, name);
+}
+
+void dsql__rules_target(dsql__rules_ctx *c, const PgQuery__RangeVar *rv)
+{
+    if (rv)
+        dsql__rules_target_names(c, rv->schemaname, rv->relname);
+}
+
+void dsql__rules_target_nested(dsql__rules_ctx *c, const PgQuery__RangeVar *rv)
+{
+    if (rv)
+        add_name(c, &c->nested, &c->n_nested, &c->cap_nested, rv->schemaname, rv->relname);
+}
+
+/* ---- positions ---- */
+
+static bool index_lines(dsql_rules_result *r)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < r->len; i++)
+        n += r->text[i] == '\n';
+    r->line_starts = dsql__arena_alloc(&r->arena, n * sizeof *r->line_starts);
+    if (!r->line_starts)
+        return false;
+    r->n_lines = 0;
+    r->line_starts[r->n_lines++] = 0;
+    for (size_t i = 0; i < r->len; i++)
+        if (r->text[i] == '\n')
+            r->line_starts[r->n_lines++] = i + 1;
+    return true;
+}
+
+static void line_col(const dsql_rules_result *r, size_t offset, unsigned *line, unsigned *col)
+{
+    size_t lo = 0, hi = r->n_lines;
+    while (hi - lo > 1) { /* last line start <= offset */
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->line_starts[mid] <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    size_t chars = 0;
+    for (size_t i = r->line_starts[lo]; i < offset && i < r->len; i++)
+        chars += ((unsigned char)r->text[i] & 0xC0) != 0x80;
+    *line = (unsigned)(lo + 1);
+    *col = (unsigned)(chars + 1);
+}
+
+/* 1-based character position (PostgreSQL's cursorpos) in s to a byte count. */
+static size_t chars_to_bytes(const char *s, int pos)
+{
+    size_t off = 0;
+    for (int k = 1; k < pos && s[off]; k++) {
+        off++;
+        while (((unsigned char)s[off] & 0xC0) == 0x80)
+            off++;
+    }
+    return off;
+}
+
+/* ---- nesting ---- */
+
+/* Tokens that can put a node below another without parentheses: operators (a chain of
+ * them nests left-deep), prefix and postfix keywords, set operations and joins (also
+ * left-deep), CASE. */
+static bool nests(PgQuery__Token t)
+{
+    switch ((int)t) {
+    case '%':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '<':
+    case '=':
+    case '>':
+    case '^':
+    case PG_QUERY__TOKEN__Op:
+    case PG_QUERY__TOKEN__TYPECAST:
+    case PG_QUERY__TOKEN__LESS_EQUALS:
+    case PG_QUERY__TOKEN__GREATER_EQUALS:
+    case PG_QUERY__TOKEN__NOT_EQUALS:
+    case PG_QUERY__TOKEN__IS:
+    case PG_QUERY__TOKEN__ISNULL:
+    case PG_QUERY__TOKEN__NOTNULL:
+    case PG_QUERY__TOKEN__COLLATE:
+    case PG_QUERY__TOKEN__AT:
+    case PG_QUERY__TOKEN__LIKE:
+    case PG_QUERY__TOKEN__ILIKE:
+    case PG_QUERY__TOKEN__SIMILAR:
+    case PG_QUERY__TOKEN__ESCAPE:
+    case PG_QUERY__TOKEN__BETWEEN:
+    case PG_QUERY__TOKEN__IN_P:
+    case PG_QUERY__TOKEN__OVERLAPS:
+    case PG_QUERY__TOKEN__NOT:
+    case PG_QUERY__TOKEN__NOT_LA:
+    case PG_QUERY__TOKEN__CASE:
+    case PG_QUERY__TOKEN__OPERATOR:
+    case PG_QUERY__TOKEN__EXISTS:
+    case PG_QUERY__TOKEN__ARRAY:
+    case PG_QUERY__TOKEN__UNION:
+    case PG_QUERY__TOKEN__INTERSECT:
+    case PG_QUERY__TOKEN__EXCEPT:
+    case PG_QUERY__TOKEN__JOIN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * An upper bound of the parse tree's nesting for the statements in [from, to) of the
+ * text, from its tokens: each open parenthesis or bracket is a level, and so is every
+ * nesting token since the last comma at the same parenthesis level (the items of a list
+ * are siblings, so a comma ends a chain). The largest sum over all positions, plus slack.
+ */
+static size_t nesting_bound(dsql__arena *scratch, const dsql__rules_scan *sc, size_t from,
+                            size_t to, bool *oom)
+{
+    size_t first = dsql__rules_tok_at(sc, from), opens = 0;
+    for (size_t i = first; i < sc->n && (size_t)sc->tok[i]->end <= to; i++)
+        opens += sc->tok[i]->token == '(' || sc->tok[i]->token == '[';
+    size_t *ops = dsql__arena_alloc(scratch, (opens + 1) * sizeof *ops);
+    if (!ops) {
+        *oom = true;
+        return 0;
+    }
+    size_t top = 0, sum = 0, max = 0;
+    ops[0] = 0;
+    for (size_t i = first; i < sc->n && (size_t)sc->tok[i]->end <= to; i++) {
+        int t = (int)sc->tok[i]->token;
+        if (t == '(' || t == '[') {
+            ops[++top] = 0;
+            sum++;
+        } else if ((t == ')' || t == ']') && top > 0) {
+            sum -= ops[top] + 1;
+            top--;
+        } else if (t == ',') {
+            sum -= ops[top];
+            ops[top] = 0;
+        } else if (t == ';') {
+            top = sum = 0;
+            ops[0] = 0;
+        } else if (nests(sc->tok[i]->token)) {
+            ops[top]++;
+            sum++;
+        }
+        if (sum > max)
+            max = sum;
+    }
+    return max + LEVEL_SLACK;
 }
 
 /* ---- statements ---- */
 
-static void lock_strength(const cJSON *lc, void *ctx)
-{
-    actx *c = ctx;
-    const char *s = str(lc, "strength");
-    if (s && (!strcmp(s, "LCS_FORSHARE") || !strcmp(s, "LCS_FORNOKEYUPDATE")))
-        add(c, "DSQL-LOCKING", 0, NULL);
-}
+typedef struct stmts {
+    dsql_rules_stmt *v;
+    size_t n, cap;
+} stmts;
 
-static void each_lock(const cJSON *arr, void *ctx)
+static dsql_rules_stmt *new_stmt(dsql__arena *scratch, stmts *s)
 {
-    for (const cJSON *e = arr->child; e; e = e->next)
-        lock_strength(get(e, "LockingClause"), ctx);
-}
-
-static void on_tablesample(const cJSON *n, void *ctx)
-{
-    add(ctx, "DSQL-TABLESAMPLE", num(n, "location", 0), NULL);
-}
-
-static dsql_rules_kind select_stmt(actx *c, const cJSON *s)
-{
-    if (get(s, "intoClause")) {
-        add(c, "DSQL-CREATE-TABLE-AS", 0, NULL);
-        return DSQL_RK_DDL;
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 4;
+        dsql_rules_stmt *nv = dsql__arena_alloc(scratch, ncap * sizeof *nv);
+        if (!nv)
+            return NULL;
+        if (s->n)
+            memcpy(nv, s->v, s->n * sizeof *nv);
+        s->v = nv;
+        s->cap = ncap;
     }
-    each_key(s, "lockingClause", each_lock, c);
-    each_key(s, "RangeTableSample", on_tablesample, c);
-    if (find_key(s, "InsertStmt") || find_key(s, "UpdateStmt") || find_key(s, "DeleteStmt"))
-        return DSQL_RK_DML;
-    return DSQL_RK_READ;
-}
-
-static dsql_rules_kind transaction_stmt(actx *c, const cJSON *t)
-{
-    const char *k = str(t, "kind");
-    if (!k)
-        return DSQL_RK_OTHER;
-    if (!strcmp(k, "TRANS_STMT_BEGIN") || !strcmp(k, "TRANS_STMT_START")) {
-        for (const cJSON *o = get(t, "options") ? get(t, "options")->child : NULL; o; o = o->next) {
-            const cJSON *d = get(o, "DefElem");
-            if (!str(d, "defname") || strcmp(str(d, "defname"), "transaction_isolation"))
-                continue;
-            const char *level = str(get(get(get(d, "arg"), "A_Const"), "sval"), "sval");
-            if (level && strcasecmp(level, "repeatable read")) {
-                char up[32];
-                size_t i = 0;
-                for (; level[i] && i + 1 < sizeof up; i++)
-                    up[i] = (char)(level[i] >= 'a' && level[i] <= 'z' ? level[i] - 32 : level[i]);
-                up[i] = '\0';
-                add(c, "DSQL-ISOLATION", num(d, "location", 0), "%s", up);
-            }
-        }
-        return DSQL_RK_BEGIN;
-    }
-    if (!strcmp(k, "TRANS_STMT_COMMIT"))
-        return DSQL_RK_COMMIT;
-    if (!strcmp(k, "TRANS_STMT_ROLLBACK"))
-        return DSQL_RK_ROLLBACK;
-    const char *what = !strcmp(k, "TRANS_STMT_SAVEPOINT")         ? "SAVEPOINT"
-                       : !strcmp(k, "TRANS_STMT_RELEASE")         ? "RELEASE"
-                       : !strcmp(k, "TRANS_STMT_ROLLBACK_TO")     ? "ROLLBACK TO"
-                       : !strcmp(k, "TRANS_STMT_PREPARE")         ? "PREPARE TRANSACTION"
-                       : !strcmp(k, "TRANS_STMT_COMMIT_PREPARED") ? "COMMIT PREPARED"
-                                                                  : "ROLLBACK PREPARED";
-    add(c, "DSQL-SAVEPOINT", 0, "%s", what);
-    return DSQL_RK_OTHER;
-}
-
-static bool set_allowed(const char *name)
-{
-    static const char *const ok[] = {
-        "application_name", "client_encoding", "datestyle",   "extra_float_digits",
-        "intervalstyle",    "timezone",        "search_path", "role"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (!strcasecmp(name, ok[i]))
-            return true;
-    return !strncasecmp(name, "enable_", 7);
-}
-
-static dsql_rules_kind set_stmt(actx *c, const cJSON *v)
-{
-    const char *name = str(v, "name");
-    const char *kind = str(v, "kind");
-    if (!name)
-        return DSQL_RK_SET; /* RESET ALL */
-    if (!strcmp(name, "TRANSACTION") || !strcmp(name, "SESSION CHARACTERISTICS")) {
-        for (const cJSON *o = get(v, "args") ? get(v, "args")->child : NULL; o; o = o->next) {
-            const cJSON *d = get(o, "DefElem");
-            const char *level = str(get(get(get(d, "arg"), "A_Const"), "sval"), "sval");
-            if (str(d, "defname") && !strcmp(str(d, "defname"), "transaction_isolation") && level &&
-                !strcasecmp(level, "serializable")) {
-                add(c, "DSQL-ISOLATION", 0, "SERIALIZABLE");
-                return DSQL_RK_SET;
-            }
-        }
-        add(c, "DSQL-SET-TRANSACTION", 0, NULL);
-        return DSQL_RK_SET;
-    }
-    (void)kind;
-    if (!set_allowed(name))
-        add(c, "DSQL-SET", 0, "%s", name);
-    return DSQL_RK_SET;
-}
-
-static dsql_rules_kind create_stmt(actx *c, const cJSON *s)
-{
-    const cJSON *rel = get(s, "relation");
-    const char *p = str(rel, "relpersistence");
-    if (p && !strcmp(p, "t"))
-        add(c, "DSQL-TEMP-TABLE", num(rel, "location", 0), NULL);
-    else if (p && !strcmp(p, "u"))
-        add(c, "DSQL-UNLOGGED-TABLE", num(rel, "location", 0), NULL);
-    for (const cJSON *e = get(s, "tableElts") ? get(s, "tableElts")->child : NULL; e; e = e->next)
-        if (get(e, "ColumnDef"))
-            check_column(c, get(e, "ColumnDef"), false);
-    return DSQL_RK_DDL;
-}
-
-static dsql_rules_kind alter_table(actx *c, const cJSON *a, bool async)
-{
-    for (const cJSON *e = get(a, "cmds") ? get(a, "cmds")->child : NULL; e; e = e->next) {
-        const cJSON *cmd = get(e, "AlterTableCmd");
-        const char *sub = str(cmd, "subtype");
-        if (!sub)
-            continue;
-        const cJSON *def = get(cmd, "def");
-        if (!strcmp(sub, "AT_AddColumn")) {
-            check_column(c, get(def, "ColumnDef"), true);
-        } else if (!strcmp(sub, "AT_AddConstraint")) {
-            const cJSON *con = get(def, "Constraint");
-            const char *ct = str(con, "contype");
-            bool fk_not_valid =
-                ct && !strcmp(ct, "CONSTR_FOREIGN") && cJSON_IsTrue(get(con, "skip_validation"));
-            if (!fk_not_valid)
-                add(c, "DSQL-ALTER-CONSTRAINT", num(con, "location", 0), NULL);
-        } else if (!strcmp(sub, "AT_AlterColumnType")) {
-            add(c, "DSQL-ALTER-TYPE", 0, NULL);
-        } else if (!strcmp(sub, "AT_SetNotNull")) {
-            add(c, "DSQL-ALTER-SET-NOT-NULL", 0, NULL);
-        } else if (!strcmp(sub, "AT_ValidateConstraint")) {
-            if (!async)
-                add(c, "DSQL-ALTER-VALIDATE-SYNC", 0, NULL);
-        } else if (strcmp(sub, "AT_DropColumn") && strcmp(sub, "AT_DropNotNull") &&
-                   strcmp(sub, "AT_ColumnDefault") && strcmp(sub, "AT_DropConstraint") &&
-                   strcmp(sub, "AT_SetStorage") && strcmp(sub, "AT_ChangeOwner")) {
-            /* "AT_SetRelOptions" -> "SetRelOptions" */
-            add(c, "DSQL-ALTER-TABLE", 0, "%s", sub + 3);
-        }
-    }
-    return DSQL_RK_DDL;
-}
-
-static dsql_rules_kind function_stmt(actx *c, const cJSON *f)
-{
-    for (const cJSON *o = get(f, "options") ? get(f, "options")->child : NULL; o; o = o->next) {
-        const cJSON *d = get(o, "DefElem");
-        if (str(d, "defname") && !strcmp(str(d, "defname"), "language")) {
-            const char *lang = sval(get(d, "arg"));
-            if (lang && strcasecmp(lang, "sql"))
-                add(c, "DSQL-FUNCTION-LANGUAGE", num(d, "location", 0), "%s", lang);
-        }
-    }
-    return DSQL_RK_DDL;
-}
-
-/* Statements DSQL refuses whole, answered "unsupported statement: <Name>" (its node). */
-static bool refused_statement(const char *type)
-{
-    static const char *const refused[] = {"CreatedbStmt",
-                                          "DropdbStmt",
-                                          "ListenStmt",
-                                          "UnlistenStmt",
-                                          "NotifyStmt",
-                                          "LockStmt",
-                                          "CreateTrigStmt",
-                                          "CreateEventTrigStmt",
-                                          "CreateExtensionStmt",
-                                          "DeclareCursorStmt",
-                                          "ClusterStmt",
-                                          "ReindexStmt",
-                                          "RefreshMatViewStmt",
-                                          "CheckPointStmt",
-                                          "LoadStmt",
-                                          "AlterSystemStmt",
-                                          "CreatePLangStmt",
-                                          "CreateTableSpaceStmt",
-                                          "DropTableSpaceStmt",
-                                          "PrepareStmt",
-                                          "ExecuteStmt",
-                                          "CreateForeignTableStmt",
-                                          "CreateSubscriptionStmt",
-                                          "CreatePublicationStmt",
-                                          "DoStmt",
-                                          "CreateConversionStmt",
-                                          "CreateCastStmt",
-                                          "CreateOpClassStmt",
-                                          "CreateStatsStmt",
-                                          "CreatePolicyStmt",
-                                          "CreateFdwStmt",
-                                          "CreateForeignServerStmt",
-                                          "ImportForeignSchemaStmt",
-                                          "FetchStmt",
-                                          "ClosePortalStmt",
-                                          "CreateTransformStmt",
-                                          "AlterEventTrigStmt",
-                                          "ReassignOwnedStmt"};
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        if (!strcmp(type, refused[i]))
-            return true;
-    return false;
-}
-
-static dsql_rules_kind walk(actx *c, const cJSON *stmt, bool async)
-{
-    const char *type = node_type(stmt);
-    const cJSON *b = node_body(stmt, type);
-    if (!type)
-        return DSQL_RK_EMPTY;
-    if (!strcmp(type, "SelectStmt"))
-        return select_stmt(c, b);
-    if (!strcmp(type, "InsertStmt") || !strcmp(type, "UpdateStmt") || !strcmp(type, "DeleteStmt")) {
-        each_key(b, "lockingClause", each_lock, c);
-        return DSQL_RK_DML;
-    }
-    if (!strcmp(type, "MergeStmt")) {
-        add(c, "DSQL-MERGE", 0, NULL);
-        return DSQL_RK_DML;
-    }
-    if (!strcmp(type, "CopyStmt"))
-        return cJSON_IsTrue(get(b, "is_from")) ? DSQL_RK_DML : DSQL_RK_READ;
-    if (!strcmp(type, "TransactionStmt"))
-        return transaction_stmt(c, b);
-    if (!strcmp(type, "VariableSetStmt"))
-        return set_stmt(c, b);
-    if (!strcmp(type, "VariableShowStmt")) {
-        const char *name = str(b, "name");
-        if (name) {
-            size_t i = 0;
-            for (; name[i] && i + 1 < sizeof c->st->show; i++)
-                c->st->show[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-            c->st->show[i] = '\0';
-            if (!strcmp(c->st->show, "lc_collate") || !strcmp(c->st->show, "lc_ctype"))
-                add(c, "DSQL-SHOW", 0, "%s", c->st->show);
-        }
-        return DSQL_RK_READ;
-    }
-    if (!strcmp(type, "ExplainStmt"))
-        return DSQL_RK_READ;
-    if (!strcmp(type, "CallStmt"))
-        return DSQL_RK_CALL;
-    if (!strcmp(type, "TruncateStmt")) {
-        add(c, "DSQL-TRUNCATE", 0, NULL);
-        return DSQL_RK_DML;
-    }
-    if (!strcmp(type, "VacuumStmt")) {
-        if (cJSON_IsTrue(get(b, "is_vacuumcmd")))
-            add(c, "DSQL-VACUUM", 0, NULL);
-        return DSQL_RK_OTHER;
-    }
-    if (!strcmp(type, "DeallocateStmt")) {
-        if (str(b, "name"))
-            add(c, "DSQL-DEALLOCATE", 0, NULL);
-        return DSQL_RK_OTHER;
-    }
-    if (!strcmp(type, "DiscardStmt"))
-        return DSQL_RK_OTHER;
-    if (refused_statement(type)) {
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(strlen(type) - 4), type); /* -"Stmt" */
-        add(c, "DSQL-UNSUPPORTED-STATEMENT", 0, "%s", name);
-        return DSQL_RK_OTHER;
-    }
-    if (!strcmp(type, "CreateStmt"))
-        return create_stmt(c, b);
-    if (!strcmp(type, "IndexStmt")) {
-        const char *rel = str(get(b, "relation"), "relname");
-        if (rel)
-            snprintf(c->st->index_table, sizeof c->st->index_table, "%s", rel);
-        if (str(b, "idxname"))
-            snprintf(c->st->index_name, sizeof c->st->index_name, "%s", str(b, "idxname"));
-        if (!async)
-            add(c, "DSQL-INDEX-SYNC", 0, NULL);
-        return DSQL_RK_DDL;
-    }
-    if (!strcmp(type, "AlterTableStmt"))
-        return alter_table(c, b, async);
-    if (!strcmp(type, "CreateTableAsStmt")) {
-        add(c, "DSQL-CREATE-TABLE-AS", 0, NULL);
-        return DSQL_RK_DDL;
-    }
-    if (!strcmp(type, "CreateSeqStmt") || !strcmp(type, "AlterSeqStmt")) {
-        long cache = seq_cache(get(b, "options"));
-        if (!cache_ok(cache) && (cache >= 0 || !strcmp(type, "CreateSeqStmt")))
-            add(c, "DSQL-SEQUENCE-CACHE", 0, NULL);
-        return DSQL_RK_DDL;
-    }
-    if (!strcmp(type, "CreateFunctionStmt"))
-        return function_stmt(c, b);
-    if (!strcmp(type, "CreateEnumStmt") || !strcmp(type, "CompositeTypeStmt") ||
-        !strcmp(type, "CreateRangeStmt") ||
-        (!strcmp(type, "DefineStmt") && str(b, "kind") && !strcmp(str(b, "kind"), "OBJECT_TYPE"))) {
-        add(c, "DSQL-CREATE-TYPE", 0, NULL);
-        return DSQL_RK_DDL;
-    }
-    if (!strcmp(type, "DropStmt")) {
-        const char *rt = str(b, "removeType");
-        if (rt && !strcmp(rt, "OBJECT_TYPE"))
-            add(c, "DSQL-DROP-OBJECT", 0, NULL);
-        return DSQL_RK_DDL;
-    }
-    return DSQL_RK_DDL; /* every other utility statement changes the schema */
-}
-
-/* The highest $n of the statement. */
-static void max_param(const cJSON *pr, void *ctx)
-{
-    int *m = ctx;
-    int n = num(pr, "number", 0);
-    if (n > *m)
-        *m = n;
-}
-
-/* ---- one statement ---- */
-
-static int analyze_one(const char *sql, size_t off, size_t len, dsql_rules_stmt *st)
-{
-    /* The statement starts at its first token (positions then point at it). */
-    size_t lead = dsql__rules_skip_space(sql + off, len, 0);
-    off += lead;
-    len -= lead;
+    dsql_rules_stmt *st = &s->v[s->n++];
     memset(st, 0, sizeof *st);
-    st->offset = off;
-    st->len = len;
-    st->forward = malloc(len + 1);
-    if (!st->forward)
-        return -1;
-    memcpy(st->forward, sql + off, len);
-    st->forward[len] = '\0';
-    st->rewritten = dsql__rules_prepass(st->forward, len, &st->async);
-    actx c = {st, st->forward};
-    PgQueryParseResult r = pg_query_parse(st->forward);
-    if (r.error) {
-        st->syntax_error = true;
-        int pos = r.error->cursorpos > 0 ? r.error->cursorpos - 1 : 0;
-        add(&c, "DSQL-SYNTAX", pos, "%s", r.error->message);
-        st->kind = DSQL_RK_OTHER;
-        pg_query_free_parse_result(r);
-        return 0;
-    }
-    cJSON *tree = cJSON_Parse(r.parse_tree);
-    pg_query_free_parse_result(r);
-    if (!tree)
-        return -1;
-    const cJSON *stmts = get(tree, "stmts");
-    const cJSON *first = cJSON_GetArrayItem(stmts, 0);
-    if (!first) {
-        st->kind = DSQL_RK_EMPTY;
-    } else {
-        const cJSON *node = get(first, "stmt");
-        st->kind = walk(&c, node, st->async);
-        each_key(node, "ParamRef", max_param, &st->max_param);
-    }
-    cJSON_Delete(tree);
-    /* Refusals before warnings. */
-    for (size_t i = 1; i < st->n_findings; i++)
-        for (size_t k = i; k > 0 && st->findings[k - 1].rule->severity == DSQL_RS_WARNING &&
-                           st->findings[k].rule->severity == DSQL_RS_REFUSED;
-             k--) {
-            dsql_rules_finding t = st->findings[k];
-            st->findings[k] = st->findings[k - 1];
-            st->findings[k - 1] = t;
-        }
-    return 0;
+    st->command = "";
+    return st;
 }
 
-/* Whether this thread has parser memory to release (pg_query_exit on a thread that never
- * parsed anything would touch memory that does not exist). */
-static _Thread_local bool parsed;
-
-int dsql_rules_analyze(const char *sql, dsql_rules_result *out)
+/* Trims [from, to) of the text to its first and last token (no comments, no ';'). */
+static bool trim_to_tokens(const dsql__rules_scan *sc, size_t from, size_t to, size_t *start,
+                           size_t *end)
 {
-    parsed = true;
-    out->stmts = NULL;
-    out->n = 0;
-    size_t total = strlen(sql);
-    PgQuerySplitResult sp = pg_query_split_with_scanner(sql);
-    /* The scanner failed (an unterminated literal), or found no statement start in text
-     * that is not empty (what it cannot split, the parser will name): the whole text is
-     * one statement. */
-    bool whole = sp.error || (sp.n_stmts == 0 && dsql__rules_skip_space(sql, total, 0) < total);
-    size_t n = whole ? 1 : (size_t)sp.n_stmts;
-    out->stmts = calloc(n ? n : 1, sizeof *out->stmts);
-    if (!out->stmts) {
-        pg_query_free_split_result(sp);
-        return -1;
+    size_t i = dsql__rules_tok_at(sc, from);
+    bool any = false;
+    for (; i < sc->n && (size_t)sc->tok[i]->end <= to; i++) {
+        const PgQuery__ScanToken *t = sc->tok[i];
+        if (dsql__rules_tok_comment(t) || t->token == PG_QUERY__TOKEN__ASCII_59)
+            continue;
+        if (!any)
+            *start = (size_t)t->start;
+        *end = (size_t)t->end;
+        any = true;
     }
-    int rc = 0;
-    if (whole) {
-        rc = analyze_one(sql, 0, total, &out->stmts[0]);
-        out->n = 1;
-    } else {
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            size_t off = (size_t)sp.stmts[i]->stmt_location;
-            size_t len = (size_t)sp.stmts[i]->stmt_len;
-            if (len == 0 || off + len > total)
-                len = total - off;
-            rc = analyze_one(sql, off, len, &out->stmts[out->n]);
-            out->n++;
+    return any;
+}
+
+/* Orders findings: refusals before warnings, each in text order (stable). */
+static void sort_findings(dsql_rules_finding *f, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        dsql_rules_finding x = f[i];
+        size_t j = i;
+        while (j > 0 &&
+               (f[j - 1].rule->severity > x.rule->severity ||
+                (f[j - 1].rule->severity == x.rule->severity && f[j - 1].offset > x.offset))) {
+            f[j] = f[j - 1];
+            j--;
+        }
+        f[j] = x;
+    }
+}
+
+/* Fills the statement's positions, forward text and ASYNC flag from its byte range. */
+static void place(dsql__rules_ctx *c, dsql_rules_stmt *st, size_t start, size_t end)
+{
+    dsql_rules_result *r = c->r;
+    st->offset = start;
+    st->length = end - start;
+    line_col(r, start, &st->line, &st->column);
+    for (size_t k = 0; k < c->scan->n_blanks; k++) {
+        const dsql__rules_blank *b = &c->scan->blanks[k];
+        if (b->start >= start && b->end <= end) {
+            st->rewritten = true;
+            st->async |= b->async;
         }
     }
-    pg_query_free_split_result(sp);
-    if (rc) {
-        dsql_rules_result_free(out);
-        return -1;
+    st->forward = dsql__rules_strndup(c, r->fwd + start, end - start);
+}
+
+/* Copies the statement's findings and targets into the result, with their positions. */
+static void finish(dsql__rules_ctx *c, dsql_rules_stmt *st)
+{
+    for (size_t i = 0; st->kind == DSQL_RULES_DML && i < c->n_nested; i++)
+        dsql__rules_target_names(c, c->nested[i].schema, c->nested[i].name);
+    sort_findings(c->findings, c->n_findings);
+    for (size_t i = 0; i < c->n_findings; i++)
+        line_col(c->r, c->findings[i].offset, &c->findings[i].line, &c->findings[i].column);
+    if (c->n_findings) {
+        dsql_rules_finding *f = dsql__arena_alloc(&c->r->arena, c->n_findings * sizeof *f);
+        if (!f) {
+            c->oom = true;
+            return;
+        }
+        memcpy(f, c->findings, c->n_findings * sizeof *f);
+        st->findings = f;
+        st->n_findings = c->n_findings;
     }
-    return 0;
+    if (c->n_targets) {
+        dsql_rules_name *t = dsql__arena_alloc(&c->r->arena, c->n_targets * sizeof *t);
+        if (!t) {
+            c->oom = true;
+            return;
+        }
+        memcpy(t, c->targets, c->n_targets * sizeof *t);
+        st->targets = t;
+        st->n_targets = c->n_targets;
+    }
+    c->findings = NULL;
+    c->n_findings = c->cap_findings = 0;
+    c->targets = NULL;
+    c->n_targets = c->cap_targets = 0;
+    c->nested = NULL;
+    c->n_nested = c->cap_nested = 0;
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+    return dsql__arena_alloc(data, size);
+}
+
+static void arena_nofree(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+/* Parses src (at offset base of the text) and analyses its statements. On a syntax error
+ * returns false with PostgreSQL's message and the error's byte offset in the text. */
+static bool parse_and_analyze(dsql__rules_ctx *c, stmts *out, const char *src, size_t base,
+                              size_t src_len, char **errmsg, size_t *erroff)
+{
+    PgQueryProtobufParseResult res = pg_query_parse_protobuf(src);
+    if (res.error) {
+        *errmsg = dsql__arena_strdup(c->scratch, res.error->message);
+        *erroff = base + chars_to_bytes(src, res.error->cursorpos);
+        if (!*errmsg)
+            c->oom = true;
+        pg_query_free_protobuf_parse_result(res);
+        return false;
+    }
+    ProtobufCAllocator alloc = {arena_alloc, arena_nofree, c->scratch};
+    PgQuery__ParseResult *tree = pg_query__parse_result__unpack(
+        &alloc, res.parse_tree.len, (const uint8_t *)res.parse_tree.data);
+    pg_query_free_protobuf_parse_result(res);
+    if (!tree) {
+        c->oom = true;
+        return true;
+    }
+    for (size_t i = 0; i < tree->n_stmts && !c->oom; i++) {
+        const PgQuery__RawStmt *raw = tree->stmts[i];
+        if (!raw->stmt)
+            continue;
+        size_t from = base + (size_t)(raw->stmt_location > 0 ? raw->stmt_location : 0);
+        size_t to = raw->stmt_len > 0 ? from + (size_t)raw->stmt_len : base + src_len;
+        size_t start, end;
+        if (!trim_to_tokens(c->scan, from, to, &start, &end))
+            continue;
+        dsql_rules_stmt *st = new_stmt(c->scratch, out);
+        if (!st) {
+            c->oom = true;
+            return true;
+        }
+        c->st = st;
+        c->base = base;
+        place(c, st, start, end);
+        /* The node inside the Node wrapper: its one member (every member is a message). */
+        const ProtobufCMessage *top = NULL;
+        const ProtobufCMessageDescriptor *nd = raw->stmt->base.descriptor;
+        for (unsigned f = 0; f < nd->n_fields && !top; f++)
+            if (nd->fields[f].id == (uint32_t)raw->stmt->node_case)
+                top = *(const ProtobufCMessage *const *)((const char *)raw->stmt +
+                                                         nd->fields[f].offset);
+        c->top = top;
+        if (top)
+            dsql__rules_walk(c, top);
+        dsql__rules_classify(c, raw->stmt);
+        finish(c, st);
+    }
+    return true;
+}
+
+typedef struct parse_job {
+    dsql__rules_ctx *c;
+    stmts *out;
+    const char *src;
+    size_t base, len;
+    char *errmsg;
+    size_t erroff;
+    bool parsed;
+} parse_job;
+
+static void *parse_job_run(void *arg)
+{
+    parse_job *j = arg;
+    parser_init();
+    j->parsed = parse_and_analyze(j->c, j->out, j->src, j->base, j->len, &j->errmsg, &j->erroff);
+    return NULL;
+}
+
+enum { PARSED, SYNTAX_ERROR, NO_THREAD };
+
+/* parse_and_analyze on a stack deep enough for levels of nesting: the caller's, or a
+ * thread's of its own. */
+static int parse_on_stack(parse_job *j, size_t levels)
+{
+    if (levels <= INLINE_LEVELS) {
+        parse_job_run(j);
+        return j->parsed ? PARSED : SYNTAX_ERROR;
+    }
+    size_t stack = STACK_BASE + levels * STACK_PER_LEVEL;
+    stack = (stack + 65535) & ~(size_t)65535;
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0)
+        return NO_THREAD;
+    int rc = pthread_attr_setstacksize(&attr, stack);
+    if (rc == 0)
+        rc = pthread_create(&th, &attr, parse_job_run, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return NO_THREAD;
+    pthread_join(th, NULL);
+    return j->parsed ? PARSED : SYNTAX_ERROR;
+}
+
+/* A statement nested deeper than the parser's stack allows: not parsed; refused as
+ * PostgreSQL refuses it. */
+static void too_deep_stmt(dsql__rules_ctx *c, stmts *out, size_t start, size_t end)
+{
+    dsql_rules_stmt *st = new_stmt(c->scratch, out);
+    if (!st) {
+        c->oom = true;
+        return;
+    }
+    c->st = st;
+    c->base = 0;
+    place(c, st, start, end);
+    st->kind = DSQL_RULES_UNKNOWN;
+    dsql__rules_find(c, DSQL_RULE_STACK_DEPTH, -1, NULL);
+    finish(c, st);
+}
+
+/* A statement PostgreSQL cannot parse: kind unknown, PostgreSQL's message at its position. */
+static void syntax_stmt(dsql__rules_ctx *c, stmts *out, size_t start, size_t end,
+                        const char *message, size_t erroff)
+{
+    dsql_rules_stmt *st = new_stmt(c->scratch, out);
+    if (!st) {
+        c->oom = true;
+        return;
+    }
+    c->st = st;
+    c->base = 0;
+    place(c, st, start, end);
+    st->kind = DSQL_RULES_UNKNOWN;
+    dsql__rules_find(c, DSQL_RULE_SYNTAX, (int32_t)erroff, message);
+    finish(c, st);
+}
+
+static int thread_error(dsql_error *err, size_t levels)
+{
+    return dsql_error_set(err, DSQL_ENOMEM,
+                          "cannot start a thread with %zu KiB of stack to analyse a statement "
+                          "nested %zu levels deep",
+                          (STACK_BASE + levels * STACK_PER_LEVEL) / 1024, levels);
+}
+
+static int analyze(dsql_rules_result *r, dsql__arena *scratch, dsql_error *err)
+{
+    dsql__rules_scan sc;
+    dsql__rules_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.r = r;
+    ctx.scratch = scratch;
+    ctx.scan = &sc;
+    stmts out = {NULL, 0, 0};
+
+    if (dsql__rules_scan_text(scratch, r->text, &sc) != DSQL_OK)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+    if (sc.failed) {
+        /* The scanner itself refused (an unterminated quote or comment): PostgreSQL
+         * answers the whole text with its message; one statement from the first byte
+         * that is not white space. */
+        size_t start = 0;
+        while (start < r->len &&
+               (r->text[start] == ' ' || r->text[start] == '\t' || r->text[start] == '\n' ||
+                r->text[start] == '\r' || r->text[start] == '\f'))
+            start++;
+        syntax_stmt(&ctx, &out, start, r->len, sc.error_message, sc.error_offset);
+    } else {
+        if (!dsql__rules_blank_extensions(scratch, &sc, r->text, r->fwd))
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+        parser_init();
+        size_t levels = nesting_bound(scratch, &sc, 0, r->len, &ctx.oom);
+        parse_job whole = {&ctx, &out, r->fwd, 0, r->len, NULL, 0, false};
+        int rc = ctx.oom || levels > MAX_LEVELS ? SYNTAX_ERROR : parse_on_stack(&whole, levels);
+        if (rc == NO_THREAD)
+            return thread_error(err, levels);
+        if (rc == SYNTAX_ERROR && !ctx.oom) {
+            /* Piece by piece: the statements around an error (or a statement too deep
+             * to parse) are still analysed. */
+            size_t n = 0;
+            dsql__rules_piece *p = dsql__rules_split(scratch, &sc, &n);
+            if (!p)
+                ctx.oom = true;
+            out.n = 0;
+            for (size_t i = 0; i < n && !ctx.oom; i++) {
+                size_t plen = p[i].end - p[i].start;
+                size_t plevels = nesting_bound(scratch, &sc, p[i].start, p[i].end, &ctx.oom);
+                if (plevels > MAX_LEVELS) {
+                    too_deep_stmt(&ctx, &out, p[i].start, p[i].end);
+                    continue;
+                }
+                char *src = dsql__arena_memdup(scratch, r->fwd + p[i].start, plen);
+                if (!src || ctx.oom) {
+                    ctx.oom = true;
+                    break;
+                }
+                parse_job one = {&ctx, &out, src, p[i].start, plen, NULL, 0, false};
+                rc = parse_on_stack(&one, plevels);
+                if (rc == NO_THREAD)
+                    return thread_error(err, plevels);
+                if (rc == PARSED || ctx.oom)
+                    continue;
+                /* The whole text's error, where it falls in this piece (PostgreSQL reports
+                 * that one); the piece's own otherwise. */
+                bool here = whole.errmsg && whole.erroff >= p[i].start && whole.erroff <= p[i].end;
+                syntax_stmt(&ctx, &out, p[i].start, p[i].end, here ? whole.errmsg : one.errmsg,
+                            here ? whole.erroff : one.erroff);
+            }
+            if (n == 0 && !ctx.oom && whole.errmsg) /* a stray token PostgreSQL refused */
+                syntax_stmt(&ctx, &out, 0, r->len, whole.errmsg, whole.erroff);
+        }
+    }
+    if (ctx.oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+    if (out.n) {
+        r->stmts = dsql__arena_alloc(&r->arena, out.n * sizeof *r->stmts);
+        if (!r->stmts)
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+        memcpy(r->stmts, out.v, out.n * sizeof *r->stmts);
+        r->n = out.n;
+    }
+    for (size_t i = 0; i < r->n && !r->syntax_error; i++)
+        if (r->stmts[i].kind == DSQL_RULES_UNKNOWN && r->stmts[i].n_findings)
+            r->syntax_error = &r->stmts[i].findings[0];
+    return DSQL_OK;
+}
+
+int dsql_rules_analyze(const char *sql, size_t len, dsql_rules_result **out, dsql_error *err)
+{
+    if (!out)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_rules_analyze: out is NULL");
+    *out = NULL;
+    if (!sql)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_rules_analyze: sql is NULL");
+    if (len > MAX_TEXT)
+        return dsql_error_set(err, DSQL_EINVAL, "SQL text of %zu bytes is over the 1 GiB limit",
+                              len);
+    const char *nul = memchr(sql, '\0', len);
+    if (nul)
+        return dsql_error_set(err, DSQL_EINVAL, "SQL text holds a NUL byte at offset %zu",
+                              (size_t)(nul - sql));
+    dsql_rules_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+    r->magic = DSQL__RULES_MAGIC;
+    r->len = len;
+    r->text = dsql__arena_memdup(&r->arena, sql, len);
+    r->fwd = dsql__arena_memdup(&r->arena, sql, len);
+    if (!r->text || !r->fwd || !index_lines(r)) {
+        dsql_rules_result_free(r);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
+    }
+    dsql__arena scratch = DSQL__ARENA_INIT;
+    int rc = analyze(r, &scratch, err);
+    dsql__arena_free(&scratch);
+    if (rc != DSQL_OK) {
+        dsql_rules_result_free(r);
+        return rc;
+    }
+    *out = r;
+    return DSQL_OK;
 }
 
 void dsql_rules_result_free(dsql_rules_result *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->n; i++)
-        free(r->stmts[i].forward);
-    free(r->stmts);
-    r->stmts = NULL;
-    r->n = 0;
+    dsql__arena_free(&r->arena);
+    r->magic = 0;
+    free(r);
+}
+
+size_t dsql_rules_count(const dsql_rules_result *r)
+{
+    return r ? r->n : 0;
+}
+
+const dsql_rules_stmt *dsql_rules_stmt_at(const dsql_rules_result *r, size_t i)
+{
+    return r && i < r->n ? &r->stmts[i] : NULL;
+}
+
+const char *dsql_rules_forward(const dsql_rules_result *r, size_t *len)
+{
+    if (len)
+        *len = r ? r->len : 0;
+    return r ? r->fwd : NULL;
+}
+
+const dsql_rules_finding *dsql_rules_syntax_error(const dsql_rules_result *r)
+{
+    return r ? r->syntax_error : NULL;
+}
+
+size_t dsql_rules_error_position(const dsql_rules_result *r, const dsql_rules_finding *f)
+{
+    size_t chars = 0;
+    for (size_t i = 0; r && f && i < f->offset && i < r->len; i++)
+        chars += ((unsigned char)r->text[i] & 0xC0) != 0x80;
+    return chars + 1;
 }
 
 const dsql_rules_finding *dsql_rules_refusal(const dsql_rules_stmt *s)
 {
-    for (size_t i = 0; i < s->n_findings; i++)
-        if (s->findings[i].rule->severity == DSQL_RS_REFUSED)
+    for (size_t i = 0; s && i < s->n_findings; i++)
+        if (s->findings[i].rule->severity == DSQL_RULE_REFUSED)
             return &s->findings[i];
     return NULL;
 }
 
-const dsql_rule *dsql_rules_tx_step(dsql_rules_tx *tx, dsql_rules_kind kind)
+const char *dsql_rules_kind_name(dsql_rules_kind kind)
 {
-    switch (kind) {
-    case DSQL_RK_BEGIN:
-        tx->in_block = true;
-        tx->ddl = 0;
-        tx->dml = false;
-        return NULL;
-    case DSQL_RK_COMMIT:
-    case DSQL_RK_ROLLBACK:
-        tx->in_block = false;
-        tx->ddl = 0;
-        tx->dml = false;
-        return NULL;
-    case DSQL_RK_DDL:
-        if (!tx->in_block && !tx->implicit)
-            return NULL;
-        if (tx->dml)
-            return dsql_rules_find("DSQL-TX-DDL-DML");
-        if (tx->ddl++ > 0)
-            return dsql_rules_find("DSQL-TX-MULTI-DDL");
-        return NULL;
-    case DSQL_RK_DML:
-        if ((tx->in_block || tx->implicit) && tx->ddl > 0)
-            return dsql_rules_find("DSQL-TX-DDL-DML");
-        tx->dml = true;
-        return NULL;
-    default:
-        return NULL;
-    }
-}
-
-void dsql_rules_thread_done(void)
-{
-    if (parsed)
-        pg_query_exit();
-    parsed = false;
+    static const char *const names[] = {"unknown",  "read",      "dml", "ddl",  "begin", "commit",
+                                        "rollback", "savepoint", "set", "show", "call",  "utility"};
+    if ((int)kind < 0 || (size_t)kind >= DSQL__ARRAY_LEN(names))
+        return "unknown";
+    return names[kind];
 }

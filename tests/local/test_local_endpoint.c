@@ -348,6 +348,15 @@ static void index_jobs(void **state)
                                     "'tagged_label_uq'::regclass",
                                     buf, sizeof buf),
                         "f");
+    /* An ASYNC index on a table that does not exist fails at once; the statement after it
+     * keeps its own command tag (the emulated result's tag does not leak into it). */
+    local_refused(c, "CREATE INDEX ASYNC nowhere_label ON nowhere (label)", "42P01",
+                  "relation \"nowhere\" does not exist");
+    r = local_exec(c, "UPDATE tagged SET label = 'c' WHERE id = 3");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    assert_string_equal(PQcmdStatus(r), "UPDATE 1");
+    assert_string_equal(PQcmdTuples(r), "1");
+    PQclear(r);
     /* A job id that does not exist. */
     local_refused(c, "CALL sys.wait_for_job('aaaaaaaaaaaaaaaaaaaaaaaaaa')", "42704",
                   "job aaaaaaaaaaaaaaaaaaaaaaaaaa does not exist");

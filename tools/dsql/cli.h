@@ -11,6 +11,8 @@ int cmd_ping(int argc, char **argv);
 int cmd_psql(int argc, char **argv);
 int cmd_generate_token(int argc, char **argv);
 int cmd_generate_admin_token(int argc, char **argv);
+int cmd_lint(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 /* Prints "dsql <cmd>: <message>\n" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

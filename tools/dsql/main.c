@@ -17,6 +17,8 @@ static const struct {
      "print an IAM auth token for a user other than admin"},
     {"generate-db-connect-admin-auth-token", cmd_generate_admin_token,
      "print an IAM auth token for the admin user"},
+    {"lint", cmd_lint, "report what Aurora DSQL would refuse in SQL files, with rewrites"},
+    {"migrate", cmd_migrate, "versioned schema migrations that follow Aurora DSQL's rules"},
 };
 
 void cli_error(const char *cmd, const char *fmt, ...)
