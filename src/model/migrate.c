@@ -37,7 +37,7 @@ static void progress(const dsql__mig_runner *r, const char *fmt, ...)
 static int q_tx(dsql_conn *conn, const char *sql, int n, const char *const *vals, PGresult **out,
                 dsql_error *err)
 {
-    return dsql__conn_exec(conn, sql, n, vals, NULL, NULL, 0, out, err);
+    return dsql__conn_exec(conn, sql, n, vals, NULL, NULL, NULL, 0, out, err);
 }
 
 /* ---- claims ---- */
@@ -122,7 +122,7 @@ static int dml_fn(dsql_conn *conn, void *ctx, dsql_error *err)
     b->rows = 0;
     for (size_t i = 0; i < b->count; i++) {
         PGresult *res = NULL;
-        int rc = dsql__conn_exec(conn, b->texts[i], 0, NULL, NULL, NULL, 0, &res, err);
+        int rc = dsql__conn_exec(conn, b->texts[i], 0, NULL, NULL, NULL, NULL, 0, &res, err);
         b->rows += rc ? 0 : dsql__mig_affected(res);
         PQclear(res);
         if (rc)
