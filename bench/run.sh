@@ -94,6 +94,8 @@ trap stop_proxy EXIT
 server_port=$PGPORT
 start_proxy() { # rtt_ms; sets PGPORT to the proxy's port
     local rtt=$1 port= i
+    # Created first: the loop below may read it before the proxy's shell has opened it.
+    : >"$raw/rttproxy-rtt$rtt.out"
     "$build/bench/rttproxy" --target "127.0.0.1:$server_port" --rtt-ms "$rtt" \
         --max-seconds 1800 >"$raw/rttproxy-rtt$rtt.out" 2>"$raw/rttproxy-rtt$rtt.err" &
     proxy_pid=$!

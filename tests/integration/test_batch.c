@@ -31,6 +31,23 @@ static const dsql_attr trap_attrs[] = {
 };
 static DSQL_MODEL(trap_model, trap, "trap", trap_attrs);
 
+/* The same table with hooks: they log their events; a row named "veto" is refused. */
+static char events[256];
+static int trap_hook(dsql_hook *h)
+{
+    static const char *const names[] = {"",   "BC", "AC",  "BS",  "AS",  "BU",  "AU",  "BUP", "AUP",
+                                        "BD", "AD", "BBC", "ABC", "BBU", "ABU", "BBD", "ABD"};
+    strcat(events, names[h->event]);
+    strcat(events, " ");
+    const trap *t = h->row;
+    if (h->event == DSQL_HOOK_BEFORE_CREATE && !strcmp(t->name, "veto")) {
+        snprintf(h->why, h->why_cap, "no vetoes here");
+        return 1;
+    }
+    return 0;
+}
+static DSQL_MODEL_WITH(hooked_trap_model, trap, "trap", trap_attrs, DSQL_HOOKS(trap_hook, NULL));
+
 #define JOHN "0b000000-0000-4000-8000-000000000001"
 
 static int setup(void **state)
@@ -462,6 +479,38 @@ static void test_in_caller_transaction(void **state)
     assert_rows(pg, "SELECT name FROM owner", "Committed\n");
 }
 
+/* Validation and the before hooks run when an operation is queued; the after hooks once
+ * it applied. */
+static void test_hooks_at_queue_time(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    events[0] = '\0';
+    pool_counters c = pool_counters_of(pool);
+    dsql_batch *b = batch_new(pool, DSQL_BATCH_INDEPENDENT);
+    trap ok = {.name = "fine"}, veto = {.name = "veto"};
+    assert_dsql_ok(dsql_batch_create(b, &hooked_trap_model, &ok, &err), err);
+    assert_string_equal(events, "BC BS ");
+    assert_int_equal(dsql_batch_create(b, &hooked_trap_model, &veto, &err), DSQL_EVETO);
+    assert_true(strstr(err.message, "no vetoes here"));
+    assert_int_equal(dsql_batch_run(b, &err), DSQL_EMISUSE);
+    dsql_batch_free(b);
+    assert_sent(pool, c, 0, 0);
+    assert_string_equal(events, "BC BS BC ");
+
+    events[0] = '\0';
+    b = batch_new(pool, DSQL_BATCH_INDEPENDENT);
+    assert_dsql_ok(dsql_batch_create(b, &hooked_trap_model, &ok, &err), err);
+    assert_dsql_ok(
+        dsql_batch_delete(b, &hooked_trap_model, DSQL_EQ("id", DSQL_STR(ok.id.str)), &err), err);
+    assert_string_equal(events, "BC BS BBD ");
+    assert_dsql_ok(dsql_batch_run(b, &err), err);
+    assert_string_equal(events, "BC BS BBD AC AS ABD ");
+    dsql_batch_free(b);
+    assert_rows(pg, "SELECT count(*) FROM trap", "0\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_limits_refused_before_sending),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_in_caller_transaction),
+        cmocka_unit_test(test_hooks_at_queue_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
