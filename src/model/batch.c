@@ -750,7 +750,7 @@ static void run_segments(dsql_batch *b)
         const bop *o = &b->ops[i];
         bool tx = o->n > 1;
         if (tx)
-            all[k++] = (dsql_stmt){"BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, 0};
+            all[k++] = (dsql_stmt){DSQL__BEGIN_SQL, NULL, 0};
         at[i] = k;
         memcpy(all + k, b->stmts + o->first, o->n * sizeof *all);
         k += o->n;
