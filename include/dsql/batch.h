@@ -34,10 +34,10 @@ extern "C" {
 
 /** How a batch's operations are grouped into transactions. */
 typedef enum dsql_batch_mode {
-    DSQL_BATCH_ATOMIC = 0,  /**< one transaction: all operations apply or none does; retried
-                                 whole on OCC conflicts; at most 3,000 rows written */
-    DSQL_BATCH_INDEPENDENT  /**< each operation its own transaction: a failure leaves the
-                                 others as they are; not retried (see docs/batches.md) */
+    DSQL_BATCH_ATOMIC = 0, /**< one transaction: all operations apply or none does; retried
+                                whole on OCC conflicts; at most 3,000 rows written */
+    DSQL_BATCH_INDEPENDENT /**< each operation its own transaction: a failure leaves the
+                                others as they are; not retried (see docs/batches.md) */
 } dsql_batch_mode;
 
 /** Options of a batch. Start from DSQL_BATCH_OPTIONS_INIT (or {0}). */
@@ -50,10 +50,13 @@ typedef struct dsql_batch_options {
                            8 MiB */
     const dsql_retry_policy *policy; /**< atomic: the OCC retry policy (NULL = defaults);
                                           borrowed until dsql_batch_free */
-    void *reserved_[4]; /**< room for fields added later: zero */
+    void *reserved_[4];              /**< room for fields added later: zero */
 } dsql_batch_options;
 
-#define DSQL_BATCH_OPTIONS_INIT {0}
+#define DSQL_BATCH_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /** A batch of queued operations (opaque). */
 typedef struct dsql_batch dsql_batch;
@@ -107,9 +110,8 @@ DSQL_API int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_wh
 /** Queues dsql_set_associated(a, source_row, targets[0..n)): its statements stay one
  * transaction (in an independent batch, a BEGIN ... COMMIT of their own). The source row's
  * key is read now, so a source queued by dsql_batch_create just before may be given. */
-DSQL_API int dsql_batch_set_associated(dsql_batch *b, const dsql_assoc *a,
-                                       const void *source_row, const void *const *targets,
-                                       size_t n, dsql_error *err);
+DSQL_API int dsql_batch_set_associated(dsql_batch *b, const dsql_assoc *a, const void *source_row,
+                                       const void *const *targets, size_t n, dsql_error *err);
 
 /** Queues dsql_find_all(m, q): the operation's rows (dsql_batch_rows). */
 DSQL_API int dsql_batch_find_all(dsql_batch *b, const dsql_model *m, const dsql_query *q,
