@@ -188,6 +188,7 @@ static void test_sync_twice(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
     size_t mark = log_mark();
+    pool_counters pc = pool_counters_of(pool);
     assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.tables_created, 5);
     assert_int_equal(rep.columns_added, 0);
@@ -195,15 +196,25 @@ static void test_sync_twice(void **state)
     assert_int_equal(rep.constraints_added, 0);
     assert_int_equal(rep.not_applied, 0);
     assert_int_equal(rep.statements, 5);
+    /* Two round trips: the catalog reads (current schema, columns, indexes) as one
+     * pipeline, then the five CREATE TABLEs as another (it was eight: one per read and
+     * one per table). */
+    assert_sent(pool, pc, 2, 8);
 
-    /* The DSQL rules, on what the library sent: five DDL statements, each alone in
-     * autocommit (no BEGIN/COMMIT anywhere, no pipeline), no DML at all. */
+    /* The DSQL rules, on what the library sent: five DDL statements, each alone in its
+     * own transaction (no BEGIN/COMMIT anywhere; in the pipeline a Sync ends each one),
+     * no DML at all. */
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 5);
     assert_int_equal(c.dml, 0);
     assert_int_equal(c.tx, 0);
-    assert_int_equal(c.pipelines, 0);
+    assert_int_equal(c.pipelines, 2);
+    assert_int_equal(c.reads, 3);
     assert_int_equal(c.other, 0);
+    assert_true(cap_has(&logs, "Executing pipeline of 5 statements, each its own transaction, "
+                               "in one round trip ("));
+    assert_true(cap_has(&logs, "Executing: CREATE TABLE IF NOT EXISTS \"vetSpecialties\" ("));
+    assert_true(cap_has(&logs, ", pipelined 5 of 5)"));
     /* ... and on what the server ran: five DDL commands in five distinct transactions. */
     assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
                 "CREATE TABLE|5|5\n");
@@ -213,15 +224,17 @@ static void test_sync_twice(void **state)
 
     /* Second sync: nothing to do, nothing sent but catalog reads. */
     mark = log_mark();
+    pc = pool_counters_of(pool);
     assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
     dsql_sync_report zero = {0};
     assert_memory_equal(&rep, &zero, sizeof rep);
+    assert_sent(pool, pc, 1, 3);
     c = count_statements(mark);
     assert_int_equal(c.ddl, 0);
     assert_int_equal(c.dml, 0);
     assert_int_equal(c.tx, 0);
-    assert_int_equal(c.pipelines, 0);
-    assert_true(c.reads >= 1);
+    assert_int_equal(c.pipelines, 1);
+    assert_int_equal(c.reads, 3);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM public.ddl_audit"), 5);
 
     /* Dropped again by the library. */
@@ -282,7 +295,8 @@ static void test_sync_adds_columns(void **state)
     assert_int_equal(rep.statements, 5);
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 5);
-    assert_int_equal(c.dml + c.tx + c.pipelines + c.other, 0);
+    assert_int_equal(c.pipelines, 2); /* the catalog reads, the DDL */
+    assert_int_equal(c.dml + c.tx + c.other, 0);
     assert_true(cap_has(&logs, "Executing: ALTER TABLE \"owner\" ADD COLUMN \"email\" "
                                "varchar(60) ("));
     assert_true(cap_has(&logs, "Executing: ALTER TABLE \"owner\" ALTER COLUMN \"email\" SET "
@@ -409,7 +423,9 @@ static void test_sync_indexes(void **state)
                                "\"pet\" (\"name\") ("));
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 2);
-    assert_int_equal(c.dml + c.tx + c.pipelines, 0);
+    assert_int_equal(c.pipelines, 2);
+    assert_int_equal(c.reads, 4); /* schema, columns, indexes, the server kind */
+    assert_int_equal(c.dml + c.tx, 0);
 
     assert_dsql_ok(dsql_sync(pool, m2, 1, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.tables_created, 0);
@@ -464,7 +480,8 @@ static void test_sync_foreign_keys(void **state)
                                "\"pet_ownerId_fkey\" ("));
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 2);
-    assert_int_equal(c.dml + c.tx + c.pipelines, 0);
+    assert_int_equal(c.pipelines, 2);
+    assert_int_equal(c.dml + c.tx, 0);
     assert_rows(pg, "SELECT count(*), count(DISTINCT txid) FROM public.ddl_audit", "2|2\n");
     assert_rows(pg, fk_sql,
                 "pet|pet_ownerId_fkey|t|FOREIGN KEY (\"ownerId\") REFERENCES owner(id) ON DELETE "
@@ -584,6 +601,122 @@ static void test_job_wait_and_probe(void **state)
     dsql_pool_release(pool, conn);
 }
 
+/* create_tables and drop_tables: every statement its own transaction, all in one round
+ * trip. */
+static void test_create_drop_tables_one_trip(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    pool_counters pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_create_tables(pool, seed_models, 5, &err), err);
+    assert_sent(pool, pc, 1, 5); /* was 5 round trips: one per table */
+    assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
+                "CREATE TABLE|5|5\n");
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name <> 'ddl_audit' ORDER BY table_name",
+                "owner\npet\nspecialty\nvet\nvetSpecialties\n");
+
+    pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_drop_tables(pool, seed_models, 5, true, &err), err);
+    assert_sent(pool, pc, 1, 5);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_schema = 'public' AND table_name <> 'ddl_audit'"),
+                     0);
+    assert_rows(pg,
+                "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit WHERE tag = "
+                "'DROP TABLE' GROUP BY 1",
+                "DROP TABLE|5|5\n");
+
+    /* A table with an index: the server kind, then the table and its index together. */
+    const dsql_model *m[] = {&owner_model, &pet_idx1_model};
+    pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_create_tables(pool, m, 2, &err), err);
+    assert_sent(pool, pc, 2, 4);
+    assert_rows(pg, "SELECT indexname FROM pg_indexes WHERE tablename = 'pet' ORDER BY 1",
+                "pet_name_idx\npet_pkey\n");
+
+    /* Nothing at all: nothing sent. */
+    pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_create_tables(pool, m, 0, &err), err);
+    assert_dsql_ok(dsql_drop_tables(pool, m, 0, false, &err), err);
+    assert_sent(pool, pc, 0, 0);
+}
+
+/* A model whose CREATE TABLE the server refuses: its default calls no function there. */
+static const dsql_attr bad_default_attrs[] = {
+    DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true, .default_sql = "no_such_fn()"),
+};
+static DSQL_MODEL(bad_default_model, owner, "bad", bad_default_attrs);
+
+/* Statements of one pipeline are separate transactions: one that fails does not stop the
+ * others, and the error is that statement's own, exactly as the server gave it. */
+static void test_pipeline_error_per_statement(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    const dsql_model *m[] = {&owner_model, &bad_default_model, &vet_model};
+    pool_counters pc = pool_counters_of(pool);
+    assert_int_equal(dsql_sync(pool, m, 3, NULL, 0, &rep, &err), DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "42883");
+    assert_string_equal(err.message, "sync: bad: function no_such_fn() does not exist");
+    assert_sent(pool, pc, 2, 6);
+    assert_int_equal(rep.tables_created, 2);
+    assert_int_equal(rep.statements, 2);
+    assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
+                "CREATE TABLE|2|2\n");
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name <> 'ddl_audit' ORDER BY table_name",
+                "owner\nvet\n");
+
+    /* The same through create_tables, and the error names its table. */
+    dsql_error_clear(&err);
+    const dsql_model *m2[] = {&specialty_model, &bad_default_model, &pet_model};
+    assert_int_equal(dsql_create_tables(pool, m2, 3, &err), DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "42883");
+    assert_string_equal(err.message, "creating table bad: function no_such_fn() does not exist");
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name <> 'ddl_audit' ORDER BY table_name",
+                "owner\npet\nspecialty\nvet\n");
+    /* The connection stays usable: it went back to the pool clean. */
+    assert_dsql_ok(dsql_drop_tables(pool, seed_models, 5, true, &err), err);
+}
+
+/* An OCC conflict in the middle of a pipeline: the conflicted statements run again, alone
+ * in a second pipeline, and the others are not repeated. */
+static void test_pipeline_retries_conflicts(void **state)
+{
+    (void)state;
+    pg_ok(pg, "CREATE SEQUENCE public.occ_attempts");
+    pg_ok(pg, "CREATE FUNCTION public.occ_fn() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+              "BEGIN IF current_setting('application_name') LIKE '" APP ":%' AND "
+              "nextval('public.occ_attempts') IN (1, 3) THEN RAISE EXCEPTION "
+              "'schema has been updated by another transaction, please retry: (OC001)' "
+              "USING ERRCODE = '40001'; END IF; END $$");
+    pg_ok(pg, "CREATE EVENT TRIGGER occ ON ddl_command_end EXECUTE FUNCTION public.occ_fn()");
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    int warns = cap_count(&logs, "schema: concurrency conflict");
+    size_t mark = log_mark();
+    pool_counters pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 5);
+    assert_int_equal(rep.statements, 5);
+    assert_int_equal(cap_count(&logs, "schema: concurrency conflict") - warns, 1);
+    /* reads; the five tables (owner and specialty conflict); owner and specialty again */
+    assert_sent(pool, pc, 3, 3 + 5 + 2);
+    stmt_counts c = count_statements(mark);
+    assert_int_equal(c.ddl, 7);
+    assert_rows(pg,
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                "'public' AND table_name <> 'ddl_audit'",
+                "5\n");
+    pg_ok(pg, "DROP EVENT TRIGGER occ");
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -643,6 +776,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_indexes, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_sync_foreign_keys, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_sync_retries_conflicts, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_create_drop_tables_one_trip, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_pipeline_error_per_statement, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_pipeline_retries_conflicts, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_job_wait_and_probe, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_bad_input, open_fresh, close_pg),
     };
