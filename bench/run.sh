@@ -196,6 +196,14 @@ gnuplot "$out/results.gp" || die "gnuplot failed"
     cat "$rules_log"
     echo '```'
 } >>"$out/results.md"
+# Per-operation cost with 1-16 threads: libdsql's pool against libpq, one connection per
+# thread (bench/concurrency.sh).
+{
+    echo
+    echo "## Concurrency: threads sharing a pool"
+    echo
+    BENCH_OUT=$out "$here/concurrency.sh" "$build"
+} >>"$out/results.md" || failed+=(concurrency)
 echo "bench: wrote $out/results.md and $out/results.png"
 echo
 cat "$out/results.md"
