@@ -717,6 +717,48 @@ static void test_pipeline_retries_conflicts(void **state)
     pg_ok(pg, "DROP EVENT TRIGGER occ");
 }
 
+/* The connection lost in the middle of a pipeline of separate transactions: what ran
+ * before keeps its result; the statement that got no answer and every one after it (sent,
+ * each with its Sync) are unknown outcomes when they write. */
+static void test_pipeline_connection_lost(void **state)
+{
+    (void)state;
+    dsql_conn *conn;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    dsql__each_stmt st[4] = {
+        {.sql = "CREATE TABLE lost_a (id int)"},
+        {.sql = "SELECT pg_terminate_backend(pg_backend_pid())"},
+        {.sql = "CREATE TABLE lost_b (id int)"},
+        {.sql = "SELECT 1"},
+    };
+    int rc = dsql__conn_exec_each(conn, st, 4, &err);
+    assert_int_equal(rc, st[1].rc);
+    assert_int_equal(st[0].rc, DSQL_OK);
+    assert_non_null(st[0].res);
+    PQclear(st[0].res);
+    assert_int_equal(st[1].rc, DSQL_ECONNLOST);
+    assert_int_equal(st[2].rc, DSQL_EUNKNOWN_OUTCOME);
+    assert_non_null(strstr(st[2].err.message, "may or may not have been applied"));
+    assert_int_equal(st[3].rc, DSQL_ECONNLOST); /* a read: nothing to be unsure of */
+    for (int i = 1; i < 4; i++)
+        assert_null(st[i].res);
+    assert_false(dsql_conn_ok(conn));
+    dsql_pool_release(pool, conn); /* broken: the pool drops it */
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name LIKE 'lost%' ORDER BY 1",
+                "lost_a\n");
+
+    /* Inside a transaction: refused before anything is sent. */
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_query(conn, "BEGIN", NULL, 0, NULL, &err), err);
+    dsql__each_stmt one = {.sql = "CREATE TABLE lost_c (id int)"};
+    assert_int_equal(dsql__conn_exec_each(conn, &one, 1, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "need a connection outside any transaction"));
+    dsql_pool_release(pool, conn); /* rolled back */
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -779,6 +821,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_drop_tables_one_trip, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_pipeline_error_per_statement, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_pipeline_retries_conflicts, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_pipeline_connection_lost, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_job_wait_and_probe, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_bad_input, open_fresh, close_pg),
     };
