@@ -593,6 +593,33 @@ static void test_job_wait_and_probe(void **state)
     assert_non_null(strstr(err.message, "malformed job id"));
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 2);
 
+    /* Several statements with jobs: the jobs are waited for together, one pipeline of
+     * waits (one round trip), and each statement keeps its own outcome. */
+    pg_ok(pg, "DELETE FROM sys.waited");
+    dsql__ddl_item items[4] = {
+        {.sql = "SELECT 'okjob2' AS job_id", .what = "first"},
+        {.sql = "SELECT 'failedjob1' AS job_id", .what = "second"},
+        {.sql = "SELECT 'x y' AS job_id", .what = "third"},
+        {.sql = "SELECT 'okjob3' AS job_id", .what = "fourth"},
+    };
+    dsql_conn_stats before, after;
+    dsql_conn_get_stats(conn, &before);
+    size_t failed = 99;
+    assert_int_equal(dsql__ddl_run_all(conn, items, 4, &failed, &err), DSQL_ESERVER);
+    dsql_conn_get_stats(conn, &after);
+    /* the statements; the three waits; sys.jobs read for the failed job's details */
+    assert_int_equal(after.round_trips - before.round_trips, 3);
+    assert_int_equal(failed, 1);
+    assert_string_equal(err.message, "second: SELECT 'failedjob1' AS job_id...: job failedjob1 "
+                                     "failed (sys.jobs has no details)");
+    assert_int_equal(items[0].rc, DSQL_OK);
+    assert_int_equal(items[1].rc, DSQL_ESERVER);
+    assert_int_equal(items[2].rc, DSQL_ESERVER);
+    assert_non_null(strstr(items[2].err.message, "third: SELECT 'x y' AS job_id...: the server "
+                                                 "returned a malformed job id"));
+    assert_int_equal(items[3].rc, DSQL_OK);
+    assert_rows(pg, "SELECT job FROM sys.waited ORDER BY 1", "failedjob1\nokjob2\nokjob3\n");
+
     /* With a sys.jobs relation the server is taken for DSQL. */
     pg_ok(pg, "CREATE VIEW sys.jobs AS SELECT 'j'::text AS job_id");
     assert_dsql_ok(dsql__server_is_dsql(conn, &is_dsql, &err), err);
