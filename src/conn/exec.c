@@ -1107,23 +1107,31 @@ int dsql__conn_exec_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, dsql_err
         long_wait = dsql__sql_waits_long(s[i].sql);
     dsql__conn_start_round_trip(conn, long_wait);
     dsql_error e = DSQL_ERROR_INIT;
-    size_t sent = 0;
+    size_t queued = 0; /* statements queued with their Sync */
     if (!PQenterPipelineMode(pg)) {
         rc = dsql__error_from_pg(&e, pg, NULL);
     } else if (!(rc = send_deallocs(conn, nd, &e))) {
-        for (; sent < n && !rc; sent++)
-            if (!PQsendQueryParams(pg, s[sent].sql, s[sent].nparams, NULL, s[sent].values,
-                                   s[sent].lengths, s[sent].formats, 0) ||
-                !PQpipelineSync(pg))
+        for (; queued < n; queued++)
+            if (!PQsendQueryParams(pg, s[queued].sql, s[queued].nparams, NULL, s[queued].values,
+                                   s[queued].lengths, s[queued].formats, 0) ||
+                !PQpipelineSync(pg)) {
                 rc = dsql__error_from_pg(&e, pg, NULL);
+                break;
+            }
         if (!rc)
             rc = dsql__conn_flush(conn, &e);
     }
     if (rc) {
-        /* What was queued may have reached the server; the rest never left. */
+        /* What was queued may have reached the server (libpq flushes a full buffer on its
+         * own); the rest never left. */
         conn->broken = true;
         pipeline_abandon(conn);
-        each_lost(s, 0, n, &e);
+        each_lost(s, 0, queued, &e);
+        for (size_t i = queued; i < n; i++) {
+            s[i].err = e;
+            s[i].rc = e.status;
+            dsql__err_prefix(&s[i].err, "not sent");
+        }
         goto done;
     }
     conn->stats.statements += n;

@@ -90,7 +90,8 @@ typedef struct dsql__each_stmt {
  * for DDL and CALL), counted from the answer before it. Statements are sent unnamed (no
  * statement cache). A connection lost (or a deadline missed) before statement i's answer
  * gives statement i and every one after it DSQL_EUNKNOWN_OUTCOME when it may write
- * (it was sent and may have committed), else DSQL_ECONNLOST / DSQL_ETIMEOUT. Returns
+ * (it was sent and may have committed), else DSQL_ECONNLOST / DSQL_ETIMEOUT; statements
+ * that could not be queued at all get the sending error ("not sent: ..."). Returns
  * DSQL_OK when every statement succeeded, else the status of the first that failed;
  * DSQL_EINVAL (nothing sent) inside a transaction.
  */
