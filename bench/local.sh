@@ -7,6 +7,7 @@
 #      BENCH_REPEAT times; the median total and per phase, and their ratio.
 #   2. dsql-local's memory per idle session: its resident set with no session and with
 #      BENCH_LOCAL_SESSIONS (default 100) idle sessions open.
+#   3. The round trips of a new connection (bench/connect.sh).
 #
 # Writes BENCH_OUT/local.md (default bench/results) and raw/local-*.
 set -euo pipefail
@@ -96,6 +97,12 @@ per=$(awk -v a="$before" -v b="$during" -v n="$sessions" 'BEGIN { printf "%.0f",
     echo "dsql-local's resident memory: $before KiB with no session, $during KiB with $open of"
     echo "$sessions sessions open (each waiting in a statement): $per KiB per session (one"
     echo "thread, its TLS state and two buffers each)."
+} >>"$out/local.md"
+{
+    echo
+    echo "New connections, TCP connect to the first answer (bench/connect.sh):"
+    echo
+    "$here/connect.sh" "$build"
 } >>"$out/local.md"
 echo "bench: wrote $out/local.md"
 cat "$out/local.md"

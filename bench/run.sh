@@ -279,6 +279,14 @@ if [ -s "$seed_out" ]; then
         done
     } >>"$out/results.md"
 fi
+# Per-operation cost with 1-16 threads: libdsql's pool against libpq, one connection per
+# thread (bench/concurrency.sh).
+{
+    echo
+    echo "## Concurrency: threads sharing a pool"
+    echo
+    BENCH_OUT=$out "$here/concurrency.sh" "$build"
+} >>"$out/results.md" || failed+=(concurrency)
 echo "bench: wrote $out/results.md and $out/results.png"
 echo
 cat "$out/results.md"

@@ -26,14 +26,39 @@ extern "C" {
  * CREATE TABLE IF NOT EXISTS for m (columns, primary key, NOT NULL, UNIQUE, server
  * defaults), then its indexes (CREATE INDEX ASYNC IF NOT EXISTS plus a wait for the job
  * on Aurora DSQL, CREATE INDEX IF NOT EXISTS on PostgreSQL). Like Sequelize's
- * queryInterface.createTable. Each statement runs alone in autocommit, OCC conflicts
- * retried. No foreign keys (see dsql_sync). db: a pool, or a connection outside any
- * transaction (DSQL_EINVAL otherwise).
+ * queryInterface.createTable. Each statement runs alone in its own transaction, OCC
+ * conflicts retried; they go out as one pipeline (see dsql_create_tables). No foreign keys
+ * (see dsql_sync). db: a pool, or a connection outside any transaction (DSQL_EINVAL
+ * otherwise).
  */
 DSQL_API int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err);
 
+/**
+ * dsql_create_table for models[0..n), in that order, in one network round trip: every
+ * CREATE TABLE and CREATE INDEX is its own transaction (Aurora DSQL's rule: one DDL
+ * statement per transaction), all sent as one pipeline with a Sync after each; the server
+ * runs them one after another. Asynchronous index jobs (DSQL) are then waited for
+ * together, in one more round trip; on Aurora DSQL a round trip before them asks the
+ * server's kind when some model has indexes. Statements are independent: one failing does
+ * not stop the others (a table already created stays). An OCC conflict is retried (it and
+ * every statement after it that failed, in order). Returns the status of the first
+ * statement that failed, err naming its table ("creating table pet: ..."). Nothing is sent
+ * when a model is invalid (DSQL_EINVAL naming it). Borrows: models.
+ */
+DSQL_API int dsql_create_tables(dsql_db *db, const dsql_model *const *models, size_t n,
+                                dsql_error *err);
+
 /** DROP TABLE IF EXISTS m's table [CASCADE], alone in autocommit. */
 DSQL_API int dsql_drop_table(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *err);
+
+/**
+ * DROP TABLE IF EXISTS [CASCADE] for models[0..n), in that order, each in its own
+ * transaction, in one network round trip (one pipeline, a Sync after each statement).
+ * One failing does not stop the others; the status is the first failure's, err naming its
+ * table ("dropping table owner: ..."). Borrows: models.
+ */
+DSQL_API int dsql_drop_tables(dsql_db *db, const dsql_model *const *models, size_t n, bool cascade,
+                              dsql_error *err);
 
 /** What dsql_sync did (counts of statements run). */
 typedef struct dsql_sync_report {
@@ -84,7 +109,9 @@ DSQL_API int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_mo
 /* In C, each call above takes a pool, a connection or a dsql_db (see DSQL_DB). */
 #if !defined(__cplusplus) && !defined(DSQL_BUILDING)
 #define dsql_create_table(db, ...) (dsql_create_table)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_create_tables(db, ...) (dsql_create_tables)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_drop_table(db, ...) (dsql_drop_table)(DSQL_DB(db), __VA_ARGS__)
+#define dsql_drop_tables(db, ...) (dsql_drop_tables)(DSQL_DB(db), __VA_ARGS__)
 #define dsql_sync(db, ...) (dsql_sync)(DSQL_DB(db), __VA_ARGS__)
 #endif
 

@@ -335,10 +335,8 @@ static bool read_deallocs(dsql_conn *conn, size_t n, dsql_error *tmo)
     return true;
 }
 
-/* Sends the due DEALLOCATEs (each in a sync segment of its own) and the batch, then the
- * Sync, and flushes. Returns the status; *sent counts the statements sent. */
-static int batch_send(dsql_conn *conn, batch_stmt *b, size_t n, size_t nd, int result_format,
-                      size_t *sent, dsql_error *err)
+/* Sends the nd DEALLOCATEs due, each in a sync segment of its own (pipeline mode). */
+static int send_deallocs(dsql_conn *conn, size_t nd, dsql_error *err)
 {
     PGconn *pg = conn->pg;
     dsql__stmt_cache *c = &conn->stmts;
@@ -353,6 +351,16 @@ static int batch_send(dsql_conn *conn, batch_stmt *b, size_t n, size_t nd, int r
         c->npending -= nd;
         memmove(c->pending, c->pending + nd, c->npending * sizeof *c->pending);
     }
+    return rc;
+}
+
+/* Sends the due DEALLOCATEs (each in a sync segment of its own) and the batch, then the
+ * Sync, and flushes. Returns the status; *sent counts the statements sent. */
+static int batch_send(dsql_conn *conn, batch_stmt *b, size_t n, size_t nd, int result_format,
+                      size_t *sent, dsql_error *err)
+{
+    PGconn *pg = conn->pg;
+    int rc = send_deallocs(conn, nd, err);
     *sent = 0;
     while (!rc && *sent < n) {
         batch_stmt *s = &b[*sent];
@@ -1168,5 +1176,181 @@ done:
     free(pp);
     if (rc)
         conn->last_error_status = rc;
+    return rc;
+}
+
+/* ---- statements each in its own transaction, pipelined ---- */
+
+/* Statement i of s got no answer: it and every one after it were sent (each with its Sync)
+ * and may have run. */
+static void each_lost(dsql__each_stmt *s, size_t i, size_t n, const dsql_error *why)
+{
+    for (; i < n; i++) {
+        s[i].err = *why;
+        s[i].rc = why->status;
+        if (dsql__sql_may_write(s[i].sql)) {
+            s[i].rc = s[i].err.status = DSQL_EUNKNOWN_OUTCOME;
+            dsql__err_prefix(&s[i].err,
+                             "%s while a statement that writes was in flight in its own "
+                             "transaction: it may or may not have been applied",
+                             why->status == DSQL_ETIMEOUT ? "no answer in time"
+                                                          : "connection lost");
+        }
+    }
+}
+
+static void log_each(dsql_conn *conn, const dsql__each_stmt *s, size_t n, const int64_t *done_us,
+                     int64_t t0)
+{
+    if (!conn->log)
+        return;
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++)
+        failed += s[i].rc != DSQL_OK;
+    dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
+              "Executing pipeline of %zu statement%s, each its own transaction, in one round "
+              "trip (%.3f ms%s)",
+              n, n == 1 ? "" : "s", (double)(dsql__mono_us() - t0) / 1000.0,
+              failed ? ", some failed" : "");
+    for (size_t i = 0; i < n; i++) {
+        dsql__strbuf sb = DSQL__STRBUF_INIT;
+        dsql__sb_append(&sb, "Executing: ");
+        dsql__sb_append_sql_redacted(&sb, s[i].sql);
+        dsql__sb_appendf(&sb, " (%d param%s, %.3f ms, pipelined %zu of %zu%s)", s[i].nparams,
+                         s[i].nparams == 1 ? "" : "s", (double)(done_us[i] - t0) / 1000.0, i + 1, n,
+                         s[i].rc ? ", failed" : "");
+        if (conn->log_params)
+            dsql__sb_append_param_values(&sb, s[i].nparams, s[i].values, s[i].lengths, s[i].formats,
+                                         NULL, conn->log_params);
+        if (!sb.oom)
+            conn->log(DSQL_LOG_DEBUG, dsql__sb_str(&sb), conn->log_ctx);
+        dsql__sb_free(&sb);
+    }
+}
+
+int dsql__conn_exec_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, dsql_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        s[i].res = NULL;
+        s[i].rc = DSQL_OK;
+        s[i].err = (dsql_error)DSQL_ERROR_INIT;
+    }
+    int rc = conn_usable(conn, err);
+    if (rc)
+        return rc;
+    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "statements that each run in their own transaction need a "
+                              "connection outside any transaction");
+    if (n == 0)
+        return DSQL_OK;
+    for (size_t i = 0; i < n; i++)
+        if (!s[i].sql)
+            return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL (statement %zu)", i);
+    PGconn *pg = conn->pg;
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
+        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
+    int64_t *done_us = calloc(n, sizeof *done_us);
+    if (!done_us)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+
+    int64_t t0 = dsql__mono_us();
+    size_t nd = deallocs_due(conn);
+    bool long_wait = false;
+    for (size_t i = 0; i < n && !long_wait; i++)
+        long_wait = dsql__sql_waits_long(s[i].sql);
+    dsql__conn_start_round_trip(conn, long_wait);
+    dsql_error e = DSQL_ERROR_INIT;
+    size_t queued = 0; /* statements queued with their Sync */
+    if (!PQenterPipelineMode(pg)) {
+        rc = dsql__error_from_pg(&e, pg, NULL);
+    } else if (!(rc = send_deallocs(conn, nd, &e))) {
+        for (; queued < n; queued++)
+            if (!PQsendQueryParams(pg, s[queued].sql, s[queued].nparams, NULL, s[queued].values,
+                                   s[queued].lengths, s[queued].formats, 0) ||
+                !PQpipelineSync(pg)) {
+                rc = dsql__error_from_pg(&e, pg, NULL);
+                break;
+            }
+        if (!rc)
+            rc = dsql__conn_flush(conn, &e);
+    }
+    if (rc) {
+        /* What was queued may have reached the server (libpq flushes a full buffer on its
+         * own); the rest never left. */
+        conn->broken = true;
+        pipeline_abandon(conn);
+        each_lost(s, 0, queued, &e);
+        for (size_t i = queued; i < n; i++) {
+            s[i].err = e;
+            s[i].rc = e.status;
+            dsql__err_prefix(&s[i].err, "not sent");
+        }
+        goto done;
+    }
+    conn->stats.statements += n;
+    conn->stats.round_trips++;
+
+    size_t lost_at = n;
+    if (!read_deallocs(conn, nd, &e))
+        lost_at = 0;
+    for (size_t i = 0; i < lost_at; i++) {
+        if (i > 0) /* each answer within its own bound, from the one before */
+            dsql__conn_start_round_trip(conn, dsql__sql_waits_long(s[i].sql));
+        PGresult *r = next_result(conn, &e);
+        if (!r) {
+            lost_at = i;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+            s[i].res = r;
+            if (dsql__sql_drops_statements(s[i].sql))
+                dsql__stmt_cache_reset(&conn->stmts);
+        } else {
+            s[i].rc = dsql__error_from_pg(&s[i].err, pg, r);
+            PQclear(r);
+        }
+        done_us[i] = dsql__mono_us();
+        int wrc;
+        PGresult *sync = dsql__conn_next_result(conn, &wrc, &e);
+        bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+        if (!ok) {
+            if (!wrc)
+                dsql_error_set(&e, DSQL_EINTERNAL, "pipeline: expected the Sync result");
+            lost_at = i + 1;
+            break;
+        }
+    }
+    if (lost_at < n) {
+        if (e.status == DSQL_OK)
+            dsql__error_from_pg(&e, pg, NULL);
+        if (e.status != DSQL_ETIMEOUT && e.status != DSQL_EINTERNAL) {
+            e.status = DSQL_ECONNLOST;
+            dsql__err_prefix(&e, "connection lost: no answer for a pipelined statement");
+        }
+        each_lost(s, lost_at, n, &e);
+        for (size_t i = lost_at; i < n; i++)
+            done_us[i] = dsql__mono_us();
+        conn->broken = true;
+    } else if (!PQexitPipelineMode(pg)) {
+        pipeline_abandon(conn);
+    }
+done:
+    dsql__conn_check_broken(conn);
+    end_round_trip(conn);
+    for (size_t i = 0; i < n; i++)
+        if (!done_us[i])
+            done_us[i] = dsql__mono_us();
+    log_each(conn, s, n, done_us, t0);
+    free(done_us);
+    rc = DSQL_OK;
+    for (size_t i = 0; i < n && !rc; i++)
+        if ((rc = s[i].rc)) {
+            conn->last_error_status = rc;
+            if (err)
+                *err = s[i].err;
+        }
     return rc;
 }

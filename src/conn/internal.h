@@ -68,6 +68,35 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
                     const int *lengths, const int *formats, const uint8_t *pflags,
                     int result_format, PGresult **out, dsql_error *err);
 
+/* One statement of dsql__conn_exec_each: its text and parameters (nparams 0: none), and,
+ * after the call, its own outcome. */
+typedef struct dsql__each_stmt {
+    const char *sql;
+    int nparams;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    PGresult *res;  /* success: the result (the caller PQclears it); else NULL */
+    int rc;         /* its status (DSQL_OK when it succeeded) */
+    dsql_error err; /* its error when rc != 0 */
+} dsql__each_stmt;
+
+/*
+ * Runs s[0..n) in one pipeline with a Sync after every statement, on a connection outside
+ * any transaction: each statement is its own implicit transaction (what Aurora DSQL needs
+ * for DDL), the server runs them one after another, and one failing does not stop the
+ * others (each gets its own rc and err). One network round trip for all of them; each
+ * statement's answer is waited for within its own deadline (a round trip's bound, longer
+ * for DDL and CALL), counted from the answer before it. Statements are sent unnamed (no
+ * statement cache). A connection lost (or a deadline missed) before statement i's answer
+ * gives statement i and every one after it DSQL_EUNKNOWN_OUTCOME when it may write
+ * (it was sent and may have committed), else DSQL_ECONNLOST / DSQL_ETIMEOUT; statements
+ * that could not be queued at all get the sending error ("not sent: ..."). Returns
+ * DSQL_OK when every statement succeeded, else the status of the first that failed;
+ * DSQL_EINVAL (nothing sent) inside a transaction.
+ */
+int dsql__conn_exec_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, dsql_error *err);
+
 /* Rows the transaction open on conn has modified so far, as its statements' command tags
  * reported them (cascaded rows are not seen); 0 outside a transaction. */
 uint64_t dsql__conn_tx_rows(const dsql_conn *conn);

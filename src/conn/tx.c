@@ -29,12 +29,17 @@ static void ensure_error(dsql_error *e, int rc, const char *what)
 
 int dsql__commit_unknown(dsql_error *e, const char *what)
 {
-    char cause[sizeof e->message];
+    char cause[sizeof e->message], state[sizeof e->sqlstate];
     memcpy(cause, e->message, sizeof cause);
-    return dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
-                          "%s: the transaction may or may not have committed, so it was not "
-                          "retried (%s)",
-                          what, cause);
+    memcpy(state, e->sqlstate, sizeof state);
+    dsql_error_set(e, DSQL_EUNKNOWN_OUTCOME,
+                   "%s: the transaction may or may not have committed, so it was not "
+                   "retried (%s)",
+                   what, cause);
+    /* The server's answer stays readable (XX000 "server unavailable" at COMMIT tells the
+     * pool its endpoint is impaired). */
+    memcpy(e->sqlstate, state, sizeof state);
+    return DSQL_EUNKNOWN_OUTCOME;
 }
 
 /* True when a failure at COMMIT leaves the outcome unknown: the COMMIT may have been

@@ -79,6 +79,11 @@ void dsql__ddl_validate_fk(dsql__strbuf *sb, const dsql__fk *fk, bool async);
  */
 int dsql__server_is_dsql(dsql_conn *conn, bool *is_dsql, dsql_error *err);
 
+/* The read that tells Aurora DSQL (it has the sys.jobs view) from PostgreSQL, and what its
+ * answer (rc, e) means: *is_dsql set and DSQL_OK, or the error (prefixed) in err. */
+#define DSQL__SERVER_PROBE_SQL "SELECT 1 FROM sys.jobs LIMIT 0"
+int dsql__server_probe_answer(int rc, const dsql_error *e, bool *is_dsql, dsql_error *err);
+
 /* Runs one statement in autocommit (parameters p, may be NULL), retrying OCC conflicts
  * (OC000/OC001: on DSQL even catalog reads meet them while the schema changes) with
  * backoff. *out (may be NULL) receives the result. */
@@ -92,5 +97,31 @@ int dsql__exec_retry(dsql_conn *conn, const char *sql, const dsql__params *p, PG
  * conn is inside a transaction.
  */
 int dsql__ddl_run(dsql_conn *conn, const char *sql, dsql_error *err);
+
+/* The longest job id kept (one longer is refused as malformed). */
+#define DSQL__JOB_MAX 160
+
+/* One DDL statement of dsql__ddl_run_all, and its outcome. */
+typedef struct dsql__ddl_item {
+    const char *sql;         /* borrowed */
+    const char *what;        /* prefixed to its error (may be NULL); borrowed */
+    int rc;                  /* out: its status */
+    dsql_error err;          /* out: its error when rc != 0 */
+    char job[DSQL__JOB_MAX]; /* out: the job it started ("" when none) */
+} dsql__ddl_item;
+
+/*
+ * Runs independent DDL statements, each alone in its own transaction (Aurora DSQL's rule),
+ * as one pipeline: one round trip for all (dsql__conn_exec_each), in order, the server
+ * running them one after another. A statement that fails does not stop the ones after it
+ * (they are separate transactions): every item gets its own rc and err (prefixed with its
+ * what). When the first failure is an OCC conflict, it and every later statement that
+ * failed run again (another pipeline, after a backoff), up to the DDL retry bound. Then the
+ * jobs of all asynchronous statements are waited for together (one more round trip).
+ * Returns DSQL_OK, or the status of the first item (in order) that failed, *failed (may be
+ * NULL) its index and err its error. DSQL_EINVAL inside a transaction.
+ */
+int dsql__ddl_run_all(dsql_conn *conn, dsql__ddl_item *items, size_t n, size_t *failed,
+                      dsql_error *err);
 
 #endif

@@ -240,24 +240,29 @@ void dsql__ddl_validate_fk(dsql__strbuf *sb, const dsql__fk *fk, bool async)
 #define DDL_MAX_DELAY_MS  2000
 #define JOB_MAX_WAITS     48 /* of up to 5 minutes each: 4 hours */
 
+int dsql__server_probe_answer(int rc, const dsql_error *e, bool *is_dsql, dsql_error *err)
+{
+    if (rc == DSQL_OK || strcmp(e->sqlstate, "42501") == 0) { /* there, if not readable */
+        *is_dsql = true;
+        return DSQL_OK;
+    }
+    if (strcmp(e->sqlstate, "42P01") == 0 || strcmp(e->sqlstate, "3F000") == 0) {
+        *is_dsql = false;
+        return DSQL_OK;
+    }
+    if (err)
+        *err = *e;
+    dsql__err_prefix(err, "detecting the server kind");
+    return rc;
+}
+
 int dsql__server_is_dsql(dsql_conn *conn, bool *is_dsql, dsql_error *err)
 {
     /* Aurora DSQL has the sys.jobs view (asynchronous index jobs); PostgreSQL has no
      * such relation. Reading zero rows of it settles the question in one round trip. */
     dsql_error e = DSQL_ERROR_INIT;
-    int rc = dsql__exec_retry(conn, "SELECT 1 FROM sys.jobs LIMIT 0", NULL, NULL, &e);
-    if (rc == DSQL_OK || strcmp(e.sqlstate, "42501") == 0) { /* there, if not readable */
-        *is_dsql = true;
-        return DSQL_OK;
-    }
-    if (strcmp(e.sqlstate, "42P01") == 0 || strcmp(e.sqlstate, "3F000") == 0) {
-        *is_dsql = false;
-        return DSQL_OK;
-    }
-    if (err)
-        *err = e;
-    dsql__err_prefix(err, "detecting the server kind");
-    return rc;
+    int rc = dsql__exec_retry(conn, DSQL__SERVER_PROBE_SQL, NULL, NULL, &e);
+    return dsql__server_probe_answer(rc, &e, is_dsql, err);
 }
 
 /* A delay in [d, d * 1.25): jitter keeps processes that sync at once from retrying in
@@ -326,37 +331,132 @@ static int job_failed(dsql_conn *conn, const char *job_id, const char *what, dsq
                           status);
 }
 
-/* Waits for an asynchronous DDL job (CREATE INDEX ASYNC, ALTER TABLE ASYNC). */
-static int wait_for_job(dsql_conn *conn, const char *job_id, const char *what, dsql_error *err)
+/* The job id a statement answered with (CREATE INDEX ASYNC, ALTER TABLE ASYNC), into job
+ * ("" when none: IF NOT EXISTS on an index already there answers with none). */
+static void job_of(const PGresult *res, char job[DSQL__JOB_MAX])
 {
-    /* The id comes from the server and is checked to be plain alphanumerics before it is
-     * written as a literal, in the form the service documents. */
-    if (!job_id_ok(job_id))
-        return dsql_error_set(err, DSQL_ESERVER, "%s: the server returned a malformed job id",
-                              what);
-    char sql[192];
-    snprintf(sql, sizeof sql, "CALL sys.wait_for_job('%s')", job_id);
-    PGresult *res = NULL;
-    int rc;
-    for (int wait = 1;; wait++) {
-        rc = dsql__exec_retry(conn, sql, NULL, &res, err);
-        /* The wait is a transaction of its own, and DSQL ends transactions older than five
-         * minutes (54000): a long index build is waited for again, in a fresh one. */
-        if (rc != DSQL_ELIMIT || wait > JOB_MAX_WAITS)
-            break;
-        dsql__conn_log(conn, DSQL_LOG_INFO, "schema: job %s still running, waiting again", job_id);
+    job[0] = '\0';
+    int col = res ? PQfnumber(res, "job_id") : -1;
+    if (col >= 0 && PQntuples(res) > 0 && !PQgetisnull(res, 0, col))
+        snprintf(job, DSQL__JOB_MAX, "%s", PQgetvalue(res, 0, col));
+}
+
+/* Names a statement in the errors of its job: its first 40 bytes. */
+static void job_what(char what[96], const char *sql)
+{
+    snprintf(what, 96, "%.40s...", sql);
+}
+
+/*
+ * Waits for the jobs of items (those with a job id), all together: one pipeline of CALL
+ * sys.wait_for_job, each its own transaction, so the waits cost one round trip and the
+ * jobs' time overlaps. A wait cut by DSQL's transaction age limit (54000) is waited again
+ * (a long index build), one that meets an OCC conflict runs again after a backoff; a job
+ * that did not complete is an error naming it (with sys.jobs' status and details).
+ */
+static void wait_jobs(dsql_conn *conn, dsql__ddl_item *items, size_t n)
+{
+    size_t n_jobs = 0;
+    for (size_t i = 0; i < n; i++) {
+        dsql__ddl_item *it = &items[i];
+        if (it->rc || !it->job[0])
+            continue;
+        /* The id comes from the server and is checked to be plain alphanumerics before it
+         * is written as a literal, in the form the service documents. */
+        if (!job_id_ok(it->job)) {
+            char what[96];
+            job_what(what, it->sql);
+            it->rc = dsql_error_set(&it->err, DSQL_ESERVER,
+                                    "%s: the server returned a malformed job id", what);
+            continue;
+        }
+        n_jobs++;
     }
-    if (rc) {
-        dsql__err_prefix(err, "%s: waiting for job %s", what, job_id);
-        return rc;
+    if (!n_jobs)
+        return;
+    dsql__each_stmt *st = calloc(n_jobs, sizeof *st);
+    size_t *idx = calloc(n_jobs, sizeof *idx);
+    int *waits = calloc(n_jobs, sizeof *waits), *conflicts = calloc(n_jobs, sizeof *conflicts);
+    char(*sql)[192] = calloc(n_jobs, sizeof *sql);
+    if (!st || !idx || !waits || !conflicts || !sql) {
+        for (size_t i = 0; i < n; i++)
+            if (!items[i].rc && items[i].job[0])
+                items[i].rc = dsql_error_set(&items[i].err, DSQL_ENOMEM, "out of memory");
+        goto done;
     }
-    bool ok = res && PQntuples(res) == 1 && PQnfields(res) >= 1 && !PQgetisnull(res, 0, 0) &&
-              strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
-    if (!ok)
-        return job_failed(conn, job_id, what, err);
-    dsql__conn_log(conn, DSQL_LOG_INFO, "schema: job %s done", job_id);
-    return DSQL_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].rc && items[i].job[0]) {
+            idx[k] = i;
+            snprintf(sql[k], sizeof sql[k], "CALL sys.wait_for_job('%s')", items[i].job);
+            waits[k++] = 1;
+        }
+    int64_t delay = DDL_BASE_DELAY_MS;
+    while (n_jobs) {
+        for (size_t j = 0; j < n_jobs; j++)
+            st[j] = (dsql__each_stmt){.sql = sql[j]};
+        dsql__conn_exec_each(conn, st, n_jobs, NULL);
+        size_t again = 0;
+        bool conflict = false;
+        for (size_t j = 0; j < n_jobs; j++) {
+            dsql__ddl_item *it = &items[idx[j]];
+            char what[96];
+            job_what(what, it->sql);
+            int rc = st[j].rc;
+            bool wait_again = false;
+            if (rc == DSQL_ELIMIT && waits[j] <= JOB_MAX_WAITS) {
+                /* The wait is a transaction of its own, and DSQL ends transactions older
+                 * than five minutes (54000): a long index build is waited for again, in a
+                 * fresh one. */
+                dsql__conn_log(conn, DSQL_LOG_INFO, "schema: job %s still running, waiting again",
+                               it->job);
+                waits[j]++;
+                wait_again = true;
+            } else if (rc == DSQL_ECONFLICT && conflicts[j] < DDL_MAX_RETRIES) {
+                dsql__conn_log(conn, DSQL_LOG_WARN,
+                               "schema: concurrency conflict (%s), retry %d of %d",
+                               st[j].err.message, conflicts[j] + 1, DDL_MAX_RETRIES);
+                conflicts[j]++;
+                wait_again = conflict = true;
+            } else if (rc) {
+                it->rc = rc;
+                it->err = st[j].err;
+                dsql__err_prefix(&it->err, "%s: waiting for job %s", what, it->job);
+            } else {
+                const PGresult *res = st[j].res;
+                bool ok = res && PQntuples(res) == 1 && PQnfields(res) >= 1 &&
+                          !PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+                if (ok)
+                    dsql__conn_log(conn, DSQL_LOG_INFO, "schema: job %s done", it->job);
+                else
+                    it->rc = job_failed(conn, it->job, what, &it->err);
+            }
+            PQclear(st[j].res);
+            st[j].res = NULL;
+            if (wait_again && dsql_conn_ok(conn)) {
+                idx[again] = idx[j];
+                waits[again] = waits[j];
+                conflicts[again] = conflicts[j];
+                memmove(sql[again], sql[j], sizeof sql[j]);
+                again++;
+            } else if (wait_again) {
+                it->rc = st[j].rc;
+                it->err = st[j].err;
+                dsql__err_prefix(&it->err, "%s: waiting for job %s", what, it->job);
+            }
+        }
+        n_jobs = again;
+        if (n_jobs && conflict) {
+            dsql__sleep_ms(jittered(delay));
+            delay = delay * 2 > DDL_MAX_DELAY_MS ? DDL_MAX_DELAY_MS : delay * 2;
+        }
+    }
+done:
+    free(st);
+    free(idx);
+    free(waits);
+    free(conflicts);
+    free(sql);
 }
 
 int dsql__ddl_run(dsql_conn *conn, const char *sql, dsql_error *err)
@@ -369,55 +469,246 @@ int dsql__ddl_run(dsql_conn *conn, const char *sql, dsql_error *err)
     int rc = dsql__exec_retry(conn, sql, NULL, &res, err);
     if (rc)
         return rc;
-    /* CREATE INDEX ASYNC and ALTER TABLE ASYNC answer with a job id at once; IF NOT
-     * EXISTS on an index already there answers with none. */
-    char job[160] = "";
-    int col = res ? PQfnumber(res, "job_id") : -1;
-    if (col >= 0 && PQntuples(res) > 0 && !PQgetisnull(res, 0, col))
-        snprintf(job, sizeof job, "%s", PQgetvalue(res, 0, col));
+    dsql__ddl_item it = {.sql = sql, .err = DSQL_ERROR_INIT};
+    job_of(res, it.job);
     PQclear(res);
-    if (!*job)
+    wait_jobs(conn, &it, 1);
+    if (it.rc && err)
+        *err = it.err;
+    return it.rc;
+}
+
+int dsql__ddl_run_all(dsql_conn *conn, dsql__ddl_item *items, size_t n, size_t *failed,
+                      dsql_error *err)
+{
+    if (failed)
+        *failed = n;
+    for (size_t i = 0; i < n; i++) {
+        items[i].rc = DSQL_OK;
+        items[i].err = (dsql_error)DSQL_ERROR_INIT;
+        items[i].job[0] = '\0';
+    }
+    if (n == 0)
         return DSQL_OK;
-    char what[96];
-    snprintf(what, sizeof what, "%.40s...", sql);
-    return wait_for_job(conn, job, what, err);
+    if (dsql__db_in_transaction(dsql_conn_db(conn)))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "schema changes need a connection outside any transaction "
+                              "(Aurora DSQL runs each DDL statement in its own)");
+    dsql__each_stmt *st = calloc(n, sizeof *st);
+    size_t *idx = calloc(n, sizeof *idx);
+    if (!st || !idx) {
+        free(st);
+        free(idx);
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    }
+    size_t n_run = n;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    int64_t delay = DDL_BASE_DELAY_MS;
+    for (int attempt = 0;; attempt++) {
+        for (size_t j = 0; j < n_run; j++)
+            st[j] = (dsql__each_stmt){.sql = items[idx[j]].sql};
+        dsql__conn_exec_each(conn, st, n_run, NULL);
+        size_t first = n_run; /* the first statement that failed */
+        for (size_t j = 0; j < n_run; j++) {
+            dsql__ddl_item *it = &items[idx[j]];
+            it->rc = st[j].rc;
+            it->err = st[j].err;
+            if (!it->rc)
+                job_of(st[j].res, it->job);
+            else if (first == n_run)
+                first = j;
+            PQclear(st[j].res);
+        }
+        /* A conflict first: it and every statement after it that failed (one may have
+         * failed only because it needed the first) run again, in order. Any other failure
+         * first is the answer. */
+        if (first == n_run || st[first].rc != DSQL_ECONFLICT || attempt >= DDL_MAX_RETRIES ||
+            !dsql_conn_ok(conn))
+            break;
+        int64_t d = jittered(delay);
+        dsql__conn_log(conn, DSQL_LOG_WARN,
+                       "schema: concurrency conflict (%s), retry %d of %d in %lld ms",
+                       st[first].err.message, attempt + 1, DDL_MAX_RETRIES, (long long)d);
+        size_t again = 0;
+        for (size_t j = first; j < n_run; j++)
+            if (st[j].rc)
+                idx[again++] = idx[j];
+        n_run = again;
+        dsql__sleep_ms(d);
+        delay = delay * 2 > DDL_MAX_DELAY_MS ? DDL_MAX_DELAY_MS : delay * 2;
+    }
+    free(st);
+    free(idx);
+    if (dsql_conn_ok(conn))
+        wait_jobs(conn, items, n);
+    int rc = DSQL_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].rc)
+            continue;
+        if (items[i].what)
+            dsql__err_prefix(&items[i].err, "%s", items[i].what);
+        if (!rc) {
+            rc = items[i].rc;
+            if (failed)
+                *failed = i;
+            if (err)
+                *err = items[i].err;
+        }
+    }
+    return rc;
 }
 
 /* ---- dsql_create_table / dsql_drop_table ---- */
+
+/* The DDL of create_tables / drop_tables: statements, their texts and error prefixes. */
+typedef struct ddl_list {
+    dsql__ddl_item *items;
+    char **sql;
+    char (*what)[160];
+    size_t n, cap;
+} ddl_list;
+
+static int list_add(ddl_list *l, dsql__strbuf *sb, const char *what, dsql_error *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        dsql__ddl_item *it = realloc(l->items, cap * sizeof *it);
+        if (it)
+            l->items = it;
+        char **sq = it ? realloc(l->sql, cap * sizeof *sq) : NULL;
+        if (sq)
+            l->sql = sq;
+        char(*wh)[160] = sq ? realloc(l->what, cap * sizeof *wh) : NULL;
+        if (!wh)
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+        l->what = wh;
+        l->cap = cap;
+    }
+    char *sql = sb->oom ? NULL : dsql__strdup(dsql__sb_str(sb));
+    dsql__sb_reset(sb);
+    if (!sql)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory building DDL");
+    l->sql[l->n] = sql;
+    snprintf(l->what[l->n], sizeof l->what[l->n], "%s", what);
+    l->n++;
+    return DSQL_OK;
+}
+
+static void list_free(ddl_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->sql[i]);
+    free(l->sql);
+    free(l->what);
+    free(l->items);
+}
+
+/* Runs the list on db: one pipeline, each statement its own transaction. */
+static int list_run(dsql_conn *conn, ddl_list *l, dsql_error *err)
+{
+    for (size_t i = 0; i < l->n; i++)
+        l->items[i] = (dsql__ddl_item){.sql = l->sql[i], .what = l->what[i]};
+    return dsql__ddl_run_all(conn, l->items, l->n, NULL, err);
+}
+
+static int models_check(const char *fn, const dsql_model *const *models, size_t n, dsql_error *err)
+{
+    if (n && !models)
+        return dsql_error_set(err, DSQL_EINVAL, "%s: models is NULL", fn);
+    for (size_t i = 0; i < n; i++) {
+        if (!models[i])
+            return dsql_error_set(err, DSQL_EINVAL, "%s: models[%zu] is NULL", fn, i);
+        int rc = dsql__model_check(models[i], err);
+        if (rc)
+            return rc;
+    }
+    return DSQL_OK;
+}
+
+int dsql_create_tables(dsql_db *db, const dsql_model *const *models, size_t n, dsql_error *err)
+{
+    int rc = models_check("dsql_create_tables", models, n, err);
+    if (rc || n == 0)
+        return rc;
+    ddl_list l = {0};
+    dsql__strbuf sb = DSQL__STRBUF_INIT;
+    dsql_conn *conn = NULL;
+    bool any_index = false;
+    for (size_t i = 0; i < n; i++) {
+        any_index = any_index || models[i]->n_indexes;
+        if ((rc = dsql__ddl_create_table(&sb, models[i], NULL, 0, err)))
+            goto done;
+        for (size_t k = 0; k < models[i]->n_indexes && !rc; k++) {
+            dsql__sb_reset(&sb);
+            rc = dsql__ddl_create_index(&sb, models[i], &models[i]->indexes[k], false, err);
+        }
+        dsql__sb_reset(&sb);
+        if (rc)
+            goto done; /* nothing sent for a model that is not right */
+    }
+    if ((rc = dsql__db_acquire(db, &conn, err)))
+        goto done;
+    if (dsql__db_in_transaction(dsql_conn_db(conn))) {
+        rc = dsql_error_set(err, DSQL_EINVAL,
+                            "schema changes need a connection outside any transaction "
+                            "(Aurora DSQL runs each DDL statement in its own)");
+        goto done;
+    }
+    bool is_dsql = false;
+    if (any_index && (rc = dsql__server_is_dsql(conn, &is_dsql, err)))
+        goto done;
+    /* Each table, then its indexes: the pipeline runs them in this order. */
+    char what[160];
+    for (size_t i = 0; i < n; i++) {
+        const dsql_model *m = models[i];
+        snprintf(what, sizeof what, "creating table %s", m->table);
+        if ((rc = dsql__ddl_create_table(&sb, m, NULL, 0, err)) ||
+            (rc = list_add(&l, &sb, what, err)))
+            goto done;
+        snprintf(what, sizeof what, "creating an index of table %s", m->table);
+        for (size_t k = 0; k < m->n_indexes; k++)
+            if ((rc = dsql__ddl_create_index(&sb, m, &m->indexes[k], is_dsql, err)) ||
+                (rc = list_add(&l, &sb, what, err)))
+                goto done;
+    }
+    rc = list_run(conn, &l, err);
+done:
+    if (conn)
+        dsql__db_release(db, conn);
+    dsql__sb_free(&sb);
+    list_free(&l);
+    return rc;
+}
 
 int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err)
 {
     if (!m)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_create_table: model is NULL");
-    dsql__strbuf sb = DSQL__STRBUF_INIT;
-    int rc = dsql__ddl_create_table(&sb, m, NULL, 0, err);
-    if (rc) {
-        dsql__sb_free(&sb);
+    return dsql_create_tables(db, &m, 1, err);
+}
+
+int dsql_drop_tables(dsql_db *db, const dsql_model *const *models, size_t n, bool cascade,
+                     dsql_error *err)
+{
+    int rc = models_check("dsql_drop_tables", models, n, err);
+    if (rc || n == 0)
         return rc;
+    ddl_list l = {0};
+    dsql__strbuf sb = DSQL__STRBUF_INIT;
+    char what[160];
+    for (size_t i = 0; i < n && !rc; i++) {
+        dsql__ddl_drop_table(&sb, models[i], cascade);
+        snprintf(what, sizeof what, "dropping table %s", models[i]->table);
+        rc = list_add(&l, &sb, what, err);
     }
     dsql_conn *conn = NULL;
-    if ((rc = dsql__db_acquire(db, &conn, err)))
-        goto done;
-    if ((rc = dsql__ddl_run(conn, dsql__sb_str(&sb), err))) {
-        dsql__err_prefix(err, "creating table %s", m->table);
-        goto done;
-    }
-    bool is_dsql = false;
-    if (m->n_indexes && (rc = dsql__server_is_dsql(conn, &is_dsql, err)))
-        goto done;
-    for (size_t i = 0; i < m->n_indexes; i++) {
-        dsql__sb_reset(&sb);
-        if ((rc = dsql__ddl_create_index(&sb, m, &m->indexes[i], is_dsql, err)))
-            goto done;
-        if ((rc = dsql__ddl_run(conn, dsql__sb_str(&sb), err))) {
-            dsql__err_prefix(err, "creating an index of table %s", m->table);
-            goto done;
-        }
-    }
-done:
-    if (conn)
+    if (!rc && !(rc = dsql__db_acquire(db, &conn, err))) {
+        rc = list_run(conn, &l, err);
         dsql__db_release(db, conn);
+    }
     dsql__sb_free(&sb);
+    list_free(&l);
     return rc;
 }
 
@@ -425,21 +716,5 @@ int dsql_drop_table(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *
 {
     if (!m)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_drop_table: model is NULL");
-    int rc = dsql__model_check(m, err);
-    if (rc)
-        return rc;
-    dsql__strbuf sb = DSQL__STRBUF_INIT;
-    dsql__ddl_drop_table(&sb, m, cascade);
-    if (sb.oom) {
-        dsql__sb_free(&sb);
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory building DROP TABLE");
-    }
-    dsql_conn *conn = NULL;
-    if (!(rc = dsql__db_acquire(db, &conn, err))) {
-        if ((rc = dsql__ddl_run(conn, dsql__sb_str(&sb), err)))
-            dsql__err_prefix(err, "dropping table %s", m->table);
-        dsql__db_release(db, conn);
-    }
-    dsql__sb_free(&sb);
-    return rc;
+    return dsql_drop_tables(db, &m, 1, cascade, err);
 }

@@ -3,9 +3,10 @@
  * accepts.
  *
  * First it reads what exists (information_schema, pg_indexes, pg_constraint), each read
- * in autocommit and never beside DDL. Then it sends only what is missing, one DDL
- * statement at a time, each in its own autocommit transaction with OCC retries
- * (dsql__ddl_run): CREATE TABLE for new tables (foreign keys inline, referenced tables
+ * in autocommit and never beside DDL. Then it plans only what is missing and sends it as
+ * one pipeline, each DDL statement alone in its own transaction (a Sync after each), in
+ * order, OCC conflicts retried, and the asynchronous jobs waited for together
+ * (dsql__ddl_run_all): CREATE TABLE for new tables (foreign keys inline, referenced tables
  * first), ALTER TABLE ADD COLUMN for missing columns (bare: DSQL takes no default or
  * constraint there; a default follows as ALTER COLUMN SET DEFAULT, uniqueness as a unique
  * index), CREATE INDEX ASYNC plus a wait on DSQL (plain CREATE INDEX on PostgreSQL),
@@ -26,6 +27,27 @@ typedef struct table_state {
     bool created;       /* by this sync */
 } table_state;
 
+/* What a planned statement counts in the report once it has run. */
+typedef enum step_kind {
+    STEP_TABLE,      /* CREATE TABLE (n_inline foreign keys with it) */
+    STEP_COLUMN,     /* ALTER TABLE ADD COLUMN */
+    STEP_INDEX,      /* CREATE INDEX */
+    STEP_INDEX_DROP, /* DROP INDEX of an invalid one, before it is built again */
+    STEP_FK,         /* ADD CONSTRAINT ... NOT VALID */
+    STEP_OTHER       /* SET DEFAULT, VALIDATE CONSTRAINT */
+} step_kind;
+
+/* One DDL statement sync plans to send. */
+typedef struct step {
+    char *sql;
+    char what[200]; /* "sync: <name>" */
+    step_kind kind;
+    size_t n_inline;
+    const char *warn; /* STEP_COLUMN: the constraint DSQL cannot add ("NOT NULL"...) */
+    const table_state *t;
+    const dsql_attr *a;
+} step;
+
 typedef struct sync_ctx {
     dsql_conn *conn;
     bool is_dsql;
@@ -42,43 +64,173 @@ typedef struct sync_ctx {
     PGresult *constraints;     /* schema, table, constraint, validated */
     dsql_sync_report rep;
     dsql__strbuf sql;
+    step *steps; /* planned, sent together (dsql__ddl_run_all) */
+    size_t n_steps, cap_steps;
 } sync_ctx;
 
 /* ---- reading the catalog ---- */
 
-/* Appends "((<scol> = $1 AND <tcol> = $2) OR ...)" over every table. */
+/* Appends "((<scol> = coalesce($1, current_schema()) AND <tcol> = $2) OR ...)" over every
+ * table: a model without a schema of its own names the connection's current one. */
 static void where_tables(const sync_ctx *c, dsql__strbuf *sb, const char *scol, const char *tcol)
 {
     dsql__sb_append_c(sb, '(');
     for (size_t i = 0; i < c->n_tables; i++)
-        dsql__sb_appendf(sb, "%s(%s = $%zu AND %s = $%zu)", i ? " OR " : "", scol, 2 * i + 1, tcol,
-                         2 * i + 2);
+        dsql__sb_appendf(sb, "%s(%s = coalesce($%zu, current_schema()) AND %s = $%zu)",
+                         i ? " OR " : "", scol, 2 * i + 1, tcol, 2 * i + 2);
     dsql__sb_append_c(sb, ')');
 }
 
-/* Runs a catalog read whose text holds where_tables' parameters. */
-static int read_run(sync_ctx *c, dsql__strbuf *sb, const char *what, PGresult **out,
-                    dsql_error *err)
+/* Whether some DDL sync may plan depends on the server's kind (indexes, foreign keys). */
+static bool needs_kind(const sync_ctx *c)
 {
-    const dsql__params *p = &c->where_params;
-    int rc;
-    if (sb->oom)
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
-    else if ((rc = dsql__exec_retry(c->conn, dsql__sb_str(sb), p, out, err)))
-        dsql__err_prefix(err, "sync: reading %s", what);
-    dsql__sb_reset(sb);
-    return rc;
+    if (c->n_fks)
+        return true;
+    for (size_t i = 0; i < c->n_tables; i++) {
+        const dsql_model *m = c->tables[i].m;
+        if (m->n_indexes)
+            return true;
+        for (size_t k = 0; k < m->n_attrs; k++)
+            if (m->attrs[k].unique && !m->attrs[k].primary_key)
+                return true;
+    }
+    return false;
 }
+
+/* The catalog reads, independent of each other, go out as one pipeline, each its own
+ * autocommit read (never beside DDL): the current schema, the tables and their columns,
+ * their indexes, their foreign keys (when any association asks for one) and, when some
+ * DDL depends on it, the server's kind. One round trip; a read that meets an OCC conflict
+ * (on DSQL even catalog reads do while the schema changes) runs them all again. */
+enum { READ_SCHEMA, READ_COLUMNS, READ_INDEXES, READ_CONSTRAINTS, READ_KIND, N_READS };
 
 static int read_catalog(sync_ctx *c, dsql_error *err)
 {
-    PGresult *res = NULL;
-    int rc = dsql__exec_retry(c->conn, "SELECT current_schema()", NULL, &res, err);
+    for (size_t i = 0; i < c->n_tables; i++) {
+        const dsql_model *m = c->tables[i].m;
+        dsql__params_add(&c->where_params, m->schema && *m->schema ? m->schema : NULL, 0, 0);
+        dsql__params_add(&c->where_params, m->table, 0, 0);
+    }
+    if (c->where_params.oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
+
+    dsql__strbuf sb[N_READS];
+    for (int k = 0; k < N_READS; k++)
+        sb[k] = (dsql__strbuf)DSQL__STRBUF_INIT;
+    static const char *const what[N_READS] = {"the current schema", "the tables and their columns",
+                                              "the tables' indexes", "the tables' foreign keys",
+                                              "the server kind"};
+    dsql__sb_append(&sb[READ_SCHEMA], "SELECT current_schema()");
+    dsql__sb_append(&sb[READ_COLUMNS],
+                    "SELECT table_schema::text, table_name::text, NULL::text, NULL::text, "
+                    "NULL::int, NULL::int, NULL::int FROM information_schema.tables WHERE ");
+    where_tables(c, &sb[READ_COLUMNS], "table_schema", "table_name");
+    dsql__sb_append(&sb[READ_COLUMNS],
+                    " UNION ALL SELECT table_schema::text, table_name::text, "
+                    "column_name::text, data_type::text, character_maximum_length::int, "
+                    "numeric_precision::int, numeric_scale::int "
+                    "FROM information_schema.columns WHERE ");
+    where_tables(c, &sb[READ_COLUMNS], "table_schema", "table_name");
+    /* indisvalid: an index whose build failed (an ASYNC job that failed, an interrupted
+     * CREATE INDEX CONCURRENTLY) exists by name but serves nothing. */
+    dsql__sb_append(&sb[READ_INDEXES],
+                    "SELECT n.nspname::text, t.relname::text, i.relname::text, "
+                    "x.indisvalid FROM pg_catalog.pg_index x "
+                    "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid "
+                    "JOIN pg_catalog.pg_class t ON t.oid = x.indrelid "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace WHERE ");
+    where_tables(c, &sb[READ_INDEXES], "n.nspname", "t.relname");
+    if (c->n_fks) {
+        dsql__sb_append(&sb[READ_CONSTRAINTS],
+                        "SELECT n.nspname::text, t.relname::text, k.conname::text, "
+                        "k.convalidated FROM pg_catalog.pg_constraint k "
+                        "JOIN pg_catalog.pg_class t ON t.oid = k.conrelid "
+                        "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
+                        "WHERE k.contype = 'f' AND ");
+        where_tables(c, &sb[READ_CONSTRAINTS], "n.nspname", "t.relname");
+    }
+    bool kind = needs_kind(c);
+    dsql__each_stmt st[N_READS];
+    int which[N_READS];
+    size_t n = 0;
+    int rc = DSQL_OK;
+    for (int k = 0; k < N_READS; k++) {
+        if ((k == READ_CONSTRAINTS && !c->n_fks) || (k == READ_KIND && !kind))
+            continue;
+        if (sb[k].oom)
+            rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
+        const dsql__params *p = &c->where_params;
+        bool with_params = k == READ_COLUMNS || k == READ_INDEXES || k == READ_CONSTRAINTS;
+        st[n] =
+            (dsql__each_stmt){.sql = k == READ_KIND ? DSQL__SERVER_PROBE_SQL : dsql__sb_str(&sb[k]),
+                              .nparams = with_params ? p->n : 0,
+                              .values = with_params ? p->values : NULL,
+                              .lengths = with_params ? p->lengths : NULL,
+                              .formats = with_params ? p->formats : NULL};
+        which[n++] = k;
+    }
+    int64_t delay = 100;
+    for (int attempt = 0; !rc; attempt++) {
+        dsql__conn_exec_each(c->conn, st, n, NULL);
+        bool conflict = false;
+        for (size_t j = 0; j < n && !rc; j++) {
+            int k = which[j];
+            if (k == READ_KIND) {
+                int krc = dsql__server_probe_answer(st[j].rc, &st[j].err, &c->is_dsql, err);
+                if (krc == DSQL_ECONFLICT)
+                    conflict = true;
+                else if (krc)
+                    rc = krc;
+                else
+                    c->kind_known = true;
+            } else if (st[j].rc == DSQL_ECONFLICT) {
+                conflict = true;
+            } else if (st[j].rc) {
+                rc = st[j].rc;
+                if (err)
+                    *err = st[j].err;
+                dsql__err_prefix(err, "sync: reading %s", what[k]);
+            }
+        }
+        for (size_t j = 0; j < n; j++) {
+            PGresult *r = st[j].res;
+            st[j].res = NULL;
+            int k = which[j];
+            if (rc || conflict || k == READ_KIND) {
+                PQclear(r);
+            } else if (k == READ_SCHEMA) {
+                if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+                    c->current_schema = dsql__strdup(PQgetvalue(r, 0, 0));
+                PQclear(r);
+            } else {
+                PGresult **out = k == READ_COLUMNS   ? &c->columns
+                                 : k == READ_INDEXES ? &c->indexes
+                                                     : &c->constraints;
+                *out = r;
+            }
+        }
+        if (rc || !conflict)
+            break;
+        if (attempt >= 5) {
+            for (size_t j = 0; j < n && !rc; j++)
+                if (st[j].rc == DSQL_ECONFLICT) {
+                    rc = DSQL_ECONFLICT;
+                    if (err)
+                        *err = st[j].err;
+                    dsql__err_prefix(err, "sync: reading %s", what[which[j]]);
+                }
+            break;
+        }
+        dsql__conn_log(c->conn, DSQL_LOG_WARN,
+                       "schema: concurrency conflict reading the catalog, retry %d of 5",
+                       attempt + 1);
+        dsql__sleep_ms(delay);
+        delay *= 2;
+    }
+    for (int k = 0; k < N_READS; k++)
+        dsql__sb_free(&sb[k]);
     if (rc)
         return rc;
-    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-        c->current_schema = dsql__strdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
     for (size_t i = 0; i < c->n_tables; i++) {
         table_state *t = &c->tables[i];
         t->schema = t->m->schema && *t->m->schema ? t->m->schema : c->current_schema;
@@ -87,44 +239,8 @@ static int read_catalog(sync_ctx *c, dsql_error *err)
                                   "sync: model %s names no schema and the connection has no "
                                   "current schema (its search_path is empty)",
                                   t->m->name);
-        dsql__params_add(&c->where_params, t->schema, 0, 0);
-        dsql__params_add(&c->where_params, t->m->table, 0, 0);
     }
-    if (c->where_params.oom)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
-
-    dsql__strbuf sb = DSQL__STRBUF_INIT;
-    dsql__sb_append(&sb, "SELECT table_schema::text, table_name::text, NULL::text, NULL::text, "
-                         "NULL::int, NULL::int, NULL::int FROM information_schema.tables WHERE ");
-    where_tables(c, &sb, "table_schema", "table_name");
-    dsql__sb_append(&sb, " UNION ALL SELECT table_schema::text, table_name::text, "
-                         "column_name::text, data_type::text, character_maximum_length::int, "
-                         "numeric_precision::int, numeric_scale::int "
-                         "FROM information_schema.columns WHERE ");
-    where_tables(c, &sb, "table_schema", "table_name");
-    rc = read_run(c, &sb, "the tables and their columns", &c->columns, err);
-    if (!rc) {
-        /* indisvalid: an index whose build failed (an ASYNC job that failed, an interrupted
-         * CREATE INDEX CONCURRENTLY) exists by name but serves nothing. */
-        dsql__sb_append(&sb, "SELECT n.nspname::text, t.relname::text, i.relname::text, "
-                             "x.indisvalid FROM pg_catalog.pg_index x "
-                             "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid "
-                             "JOIN pg_catalog.pg_class t ON t.oid = x.indrelid "
-                             "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace WHERE ");
-        where_tables(c, &sb, "n.nspname", "t.relname");
-        rc = read_run(c, &sb, "the tables' indexes", &c->indexes, err);
-    }
-    if (!rc && c->n_fks) {
-        dsql__sb_append(&sb, "SELECT n.nspname::text, t.relname::text, k.conname::text, "
-                             "k.convalidated FROM pg_catalog.pg_constraint k "
-                             "JOIN pg_catalog.pg_class t ON t.oid = k.conrelid "
-                             "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
-                             "WHERE k.contype = 'f' AND ");
-        where_tables(c, &sb, "n.nspname", "t.relname");
-        rc = read_run(c, &sb, "the tables' foreign keys", &c->constraints, err);
-    }
-    dsql__sb_free(&sb);
-    return rc;
+    return DSQL_OK;
 }
 
 /* The row of res (schema, table, name, ...) naming name on t's table, or -1. name NULL
@@ -162,19 +278,38 @@ static int server_kind(sync_ctx *c, dsql_error *err)
     return rc;
 }
 
-/* Runs the DDL in c->sql alone, counting it. */
-static int ddl(sync_ctx *c, const char *what, dsql_error *err)
+/* Plans the DDL in c->sql: it is sent later, with the others, each in its own
+ * transaction. */
+static step *plan(sync_ctx *c, step_kind kind, const char *what, dsql_error *err)
 {
-    if (c->sql.oom)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory building DDL");
-    int rc = dsql__ddl_run(c->conn, dsql__sb_str(&c->sql), err);
-    dsql__sb_reset(&c->sql);
-    if (rc) {
-        dsql__err_prefix(err, "sync: %s", what);
-        return rc;
+    if (c->n_steps == c->cap_steps) {
+        size_t cap = c->cap_steps ? 2 * c->cap_steps : 16;
+        step *n = realloc(c->steps, cap * sizeof *n);
+        if (!n) {
+            dsql__sb_reset(&c->sql);
+            dsql_error_set(err, DSQL_ENOMEM, "out of memory planning DDL");
+            return NULL;
+        }
+        c->steps = n;
+        c->cap_steps = cap;
     }
-    c->rep.statements++;
-    return DSQL_OK;
+    char *sql = c->sql.oom ? NULL : dsql__strdup(dsql__sb_str(&c->sql));
+    dsql__sb_reset(&c->sql);
+    if (!sql) {
+        dsql_error_set(err, DSQL_ENOMEM, "out of memory building DDL");
+        return NULL;
+    }
+    step *st = &c->steps[c->n_steps++];
+    memset(st, 0, sizeof *st);
+    st->sql = sql;
+    st->kind = kind;
+    snprintf(st->what, sizeof st->what, "sync: %s", what);
+    return st;
+}
+
+static int ddl(sync_ctx *c, step_kind kind, const char *what, dsql_error *err)
+{
+    return plan(c, kind, what, err) ? DSQL_OK : DSQL_ENOMEM;
 }
 
 /* An index left invalid by a failed build: dropped (alone), so it can be built again. */
@@ -188,10 +323,7 @@ static int drop_invalid_index(sync_ctx *c, const table_state *t, const char *nam
     dsql__sql_ident(&c->sql, t->schema);
     dsql__sb_append_c(&c->sql, '.');
     dsql__sql_ident(&c->sql, name);
-    int rc = ddl(c, name, err);
-    if (!rc)
-        c->rep.indexes_rebuilt++;
-    return rc;
+    return ddl(c, STEP_INDEX_DROP, name, err);
 }
 
 static int create_index(sync_ctx *c, const table_state *t, const dsql_index *idx, dsql_error *err)
@@ -208,9 +340,7 @@ static int create_index(sync_ctx *c, const table_state *t, const dsql_index *idx
     if (!rc)
         rc = dsql__ddl_create_index(&c->sql, t->m, idx, c->is_dsql, err);
     if (!rc)
-        rc = ddl(c, name, err);
-    if (!rc)
-        c->rep.indexes_created++;
+        rc = ddl(c, STEP_INDEX, name, err);
     return rc;
 }
 
@@ -240,17 +370,11 @@ static int create_table(sync_ctx *c, table_state *t, dsql_error *err)
         c->fk_inline[i] = true;
     }
     int rc = dsql__ddl_create_table(&c->sql, t->m, inl, n_inl, err);
-    if (!rc)
-        rc = ddl(c, t->m->table, err);
-    if (rc) {
-        for (size_t i = 0; i < c->n_fks; i++)
-            if (c->fks[i].model == t->m)
-                c->fk_inline[i] = false;
-        return rc;
-    }
-    t->created = true;
-    c->rep.tables_created++;
-    c->rep.constraints_added += n_inl;
+    step *st = rc ? NULL : plan(c, STEP_TABLE, t->m->table, err);
+    if (!st)
+        return rc ? rc : DSQL_ENOMEM;
+    st->n_inline = n_inl;
+    t->created = true; /* planned: what follows may count on it (sent in order) */
     for (size_t i = 0; i < t->m->n_indexes; i++)
         if ((rc = create_index(c, t, &t->m->indexes[i], err)))
             return rc;
@@ -302,10 +426,15 @@ static int add_column(sync_ctx *c, table_state *t, const dsql_attr *a, dsql_erro
     char what[160];
     snprintf(what, sizeof what, "adding column %s.%s", t->m->table, col);
     dsql__ddl_add_column(&c->sql, t->m, a);
-    int rc = ddl(c, what, err);
-    if (rc)
-        return rc;
-    c->rep.columns_added++;
+    step *st = plan(c, STEP_COLUMN, what, err);
+    if (!st)
+        return DSQL_ENOMEM;
+    if (a->primary_key || a->not_null) {
+        st->warn = a->primary_key ? "PRIMARY KEY" : "NOT NULL";
+        st->t = t;
+        st->a = a;
+    }
+    int rc;
     if (a->default_sql && *a->default_sql) {
         /* Allowed on DSQL as its own statement; applies to rows inserted from now on. */
         dsql__sb_append(&c->sql, "ALTER TABLE ");
@@ -314,7 +443,7 @@ static int add_column(sync_ctx *c, table_state *t, const dsql_attr *a, dsql_erro
         dsql__sql_ident(&c->sql, col);
         dsql__sb_append(&c->sql, " SET DEFAULT ");
         dsql__sb_append(&c->sql, a->default_sql);
-        if ((rc = ddl(c, what, err)))
+        if ((rc = ddl(c, STEP_OTHER, what, err)))
             return rc;
     }
     if (a->unique && !a->primary_key) {
@@ -326,13 +455,6 @@ static int add_column(sync_ctx *c, table_state *t, const dsql_attr *a, dsql_erro
         dsql_index idx = {.name = name, .attrs = attrs, .n_attrs = 1, .unique = true};
         if ((rc = create_index(c, t, &idx, err)))
             return rc;
-    }
-    if (a->primary_key || a->not_null) {
-        c->rep.not_applied++;
-        dsql__conn_log(c->conn, DSQL_LOG_WARN,
-                       "sync: column %s.%s was added as a nullable column without %s: "
-                       "Aurora DSQL cannot add it to an existing table",
-                       t->m->table, col, a->primary_key ? "PRIMARY KEY" : "NOT NULL");
     }
     return DSQL_OK;
 }
@@ -452,14 +574,13 @@ static int add_fk(sync_ctx *c, const dsql__fk *fk, dsql_error *err)
     int rc;
     if (row < 0) {
         dsql__ddl_add_fk(&c->sql, fk, true);
-        if ((rc = ddl(c, fk->name, err)))
+        if ((rc = ddl(c, STEP_FK, fk->name, err)))
             return rc;
-        c->rep.constraints_added++;
     }
     if ((rc = server_kind(c, err)))
         return rc;
     dsql__ddl_validate_fk(&c->sql, fk, c->is_dsql);
-    return ddl(c, fk->name, err);
+    return ddl(c, STEP_OTHER, fk->name, err);
 }
 
 /* ---- dsql_sync ---- */
@@ -527,6 +648,60 @@ static void sync_free(sync_ctx *c)
     PQclear(c->indexes);
     PQclear(c->constraints);
     dsql__sb_free(&c->sql);
+    for (size_t i = 0; i < c->n_steps; i++)
+        free(c->steps[i].sql);
+    free(c->steps);
+}
+
+/* Sends the planned DDL (one pipeline, each statement its own transaction; the jobs
+ * waited for together) and counts what ran into the report. */
+static int run_steps(sync_ctx *c, dsql_error *err)
+{
+    if (!c->n_steps)
+        return DSQL_OK;
+    dsql__ddl_item *items = calloc(c->n_steps, sizeof *items);
+    if (!items)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->n_steps; i++) {
+        items[i].sql = c->steps[i].sql;
+        items[i].what = c->steps[i].what;
+    }
+    int rc = dsql__ddl_run_all(c->conn, items, c->n_steps, NULL, err);
+    for (size_t i = 0; i < c->n_steps; i++) {
+        const step *st = &c->steps[i];
+        if (items[i].rc)
+            continue;
+        c->rep.statements++;
+        switch (st->kind) {
+        case STEP_TABLE:
+            c->rep.tables_created++;
+            c->rep.constraints_added += st->n_inline;
+            break;
+        case STEP_COLUMN:
+            c->rep.columns_added++;
+            if (st->warn) {
+                c->rep.not_applied++;
+                dsql__conn_log(c->conn, DSQL_LOG_WARN,
+                               "sync: column %s.%s was added as a nullable column without %s: "
+                               "Aurora DSQL cannot add it to an existing table",
+                               st->t->m->table, dsql__attr_column(st->a), st->warn);
+            }
+            break;
+        case STEP_INDEX:
+            c->rep.indexes_created++;
+            break;
+        case STEP_INDEX_DROP:
+            c->rep.indexes_rebuilt++;
+            break;
+        case STEP_FK:
+            c->rep.constraints_added++;
+            break;
+        case STEP_OTHER:
+            break;
+        }
+    }
+    free(items);
+    return rc;
 }
 
 static int sync_run(sync_ctx *c, dsql_error *err)
@@ -544,7 +719,7 @@ static int sync_run(sync_ctx *c, dsql_error *err)
     for (size_t i = 0; i < c->n_fks; i++)
         if (!c->fk_inline[i] && (rc = add_fk(c, &c->fks[i], err)))
             return rc;
-    return DSQL_OK;
+    return run_steps(c, err);
 }
 
 int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,

@@ -188,6 +188,7 @@ static void test_sync_twice(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     dsql_sync_report rep;
     size_t mark = log_mark();
+    pool_counters pc = pool_counters_of(pool);
     assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.tables_created, 5);
     assert_int_equal(rep.columns_added, 0);
@@ -195,15 +196,25 @@ static void test_sync_twice(void **state)
     assert_int_equal(rep.constraints_added, 0);
     assert_int_equal(rep.not_applied, 0);
     assert_int_equal(rep.statements, 5);
+    /* Two round trips: the catalog reads (current schema, columns, indexes) as one
+     * pipeline, then the five CREATE TABLEs as another (it was eight: one per read and
+     * one per table). */
+    assert_sent(pool, pc, 2, 8);
 
-    /* The DSQL rules, on what the library sent: five DDL statements, each alone in
-     * autocommit (no BEGIN/COMMIT anywhere, no pipeline), no DML at all. */
+    /* The DSQL rules, on what the library sent: five DDL statements, each alone in its
+     * own transaction (no BEGIN/COMMIT anywhere; in the pipeline a Sync ends each one),
+     * no DML at all. */
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 5);
     assert_int_equal(c.dml, 0);
     assert_int_equal(c.tx, 0);
-    assert_int_equal(c.pipelines, 0);
+    assert_int_equal(c.pipelines, 2);
+    assert_int_equal(c.reads, 3);
     assert_int_equal(c.other, 0);
+    assert_true(cap_has(&logs, "Executing pipeline of 5 statements, each its own transaction, "
+                               "in one round trip ("));
+    assert_true(cap_has(&logs, "Executing: CREATE TABLE IF NOT EXISTS \"vetSpecialties\" ("));
+    assert_true(cap_has(&logs, ", pipelined 5 of 5)"));
     /* ... and on what the server ran: five DDL commands in five distinct transactions. */
     assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
                 "CREATE TABLE|5|5\n");
@@ -213,15 +224,17 @@ static void test_sync_twice(void **state)
 
     /* Second sync: nothing to do, nothing sent but catalog reads. */
     mark = log_mark();
+    pc = pool_counters_of(pool);
     assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
     dsql_sync_report zero = {0};
     assert_memory_equal(&rep, &zero, sizeof rep);
+    assert_sent(pool, pc, 1, 3);
     c = count_statements(mark);
     assert_int_equal(c.ddl, 0);
     assert_int_equal(c.dml, 0);
     assert_int_equal(c.tx, 0);
-    assert_int_equal(c.pipelines, 0);
-    assert_true(c.reads >= 1);
+    assert_int_equal(c.pipelines, 1);
+    assert_int_equal(c.reads, 3);
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM public.ddl_audit"), 5);
 
     /* Dropped again by the library. */
@@ -282,7 +295,8 @@ static void test_sync_adds_columns(void **state)
     assert_int_equal(rep.statements, 5);
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 5);
-    assert_int_equal(c.dml + c.tx + c.pipelines + c.other, 0);
+    assert_int_equal(c.pipelines, 2); /* the catalog reads, the DDL */
+    assert_int_equal(c.dml + c.tx + c.other, 0);
     assert_true(cap_has(&logs, "Executing: ALTER TABLE \"owner\" ADD COLUMN \"email\" "
                                "varchar(60) ("));
     assert_true(cap_has(&logs, "Executing: ALTER TABLE \"owner\" ALTER COLUMN \"email\" SET "
@@ -409,7 +423,9 @@ static void test_sync_indexes(void **state)
                                "\"pet\" (\"name\") ("));
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 2);
-    assert_int_equal(c.dml + c.tx + c.pipelines, 0);
+    assert_int_equal(c.pipelines, 2);
+    assert_int_equal(c.reads, 4); /* schema, columns, indexes, the server kind */
+    assert_int_equal(c.dml + c.tx, 0);
 
     assert_dsql_ok(dsql_sync(pool, m2, 1, NULL, 0, &rep, &err), err);
     assert_int_equal(rep.tables_created, 0);
@@ -464,7 +480,8 @@ static void test_sync_foreign_keys(void **state)
                                "\"pet_ownerId_fkey\" ("));
     stmt_counts c = count_statements(mark);
     assert_int_equal(c.ddl, 2);
-    assert_int_equal(c.dml + c.tx + c.pipelines, 0);
+    assert_int_equal(c.pipelines, 2);
+    assert_int_equal(c.dml + c.tx, 0);
     assert_rows(pg, "SELECT count(*), count(DISTINCT txid) FROM public.ddl_audit", "2|2\n");
     assert_rows(pg, fk_sql,
                 "pet|pet_ownerId_fkey|t|FOREIGN KEY (\"ownerId\") REFERENCES owner(id) ON DELETE "
@@ -576,12 +593,197 @@ static void test_job_wait_and_probe(void **state)
     assert_non_null(strstr(err.message, "malformed job id"));
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 2);
 
+    /* Several statements with jobs: the jobs are waited for together, one pipeline of
+     * waits (one round trip), and each statement keeps its own outcome. */
+    pg_ok(pg, "DELETE FROM sys.waited");
+    dsql__ddl_item items[4] = {
+        {.sql = "SELECT 'okjob2' AS job_id", .what = "first"},
+        {.sql = "SELECT 'failedjob1' AS job_id", .what = "second"},
+        {.sql = "SELECT 'x y' AS job_id", .what = "third"},
+        {.sql = "SELECT 'okjob3' AS job_id", .what = "fourth"},
+    };
+    dsql_conn_stats before, after;
+    dsql_conn_get_stats(conn, &before);
+    size_t failed = 99;
+    assert_int_equal(dsql__ddl_run_all(conn, items, 4, &failed, &err), DSQL_ESERVER);
+    dsql_conn_get_stats(conn, &after);
+    /* the statements; the three waits; sys.jobs read for the failed job's details */
+    assert_int_equal(after.round_trips - before.round_trips, 3);
+    assert_int_equal(failed, 1);
+    assert_string_equal(err.message, "second: SELECT 'failedjob1' AS job_id...: job failedjob1 "
+                                     "failed (sys.jobs has no details)");
+    assert_int_equal(items[0].rc, DSQL_OK);
+    assert_int_equal(items[1].rc, DSQL_ESERVER);
+    assert_int_equal(items[2].rc, DSQL_ESERVER);
+    assert_non_null(strstr(items[2].err.message, "third: SELECT 'x y' AS job_id...: the server "
+                                                 "returned a malformed job id"));
+    assert_int_equal(items[3].rc, DSQL_OK);
+    assert_rows(pg, "SELECT job FROM sys.waited ORDER BY 1", "failedjob1\nokjob2\nokjob3\n");
+
     /* With a sys.jobs relation the server is taken for DSQL. */
     pg_ok(pg, "CREATE VIEW sys.jobs AS SELECT 'j'::text AS job_id");
     assert_dsql_ok(dsql__server_is_dsql(conn, &is_dsql, &err), err);
     assert_true(is_dsql);
     pg_ok(pg, "DROP SCHEMA sys CASCADE");
     dsql_pool_release(pool, conn);
+}
+
+/* create_tables and drop_tables: every statement its own transaction, all in one round
+ * trip. */
+static void test_create_drop_tables_one_trip(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    pool_counters pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_create_tables(pool, seed_models, 5, &err), err);
+    assert_sent(pool, pc, 1, 5); /* was 5 round trips: one per table */
+    assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
+                "CREATE TABLE|5|5\n");
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name <> 'ddl_audit' ORDER BY table_name",
+                "owner\npet\nspecialty\nvet\nvetSpecialties\n");
+
+    pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_drop_tables(pool, seed_models, 5, true, &err), err);
+    assert_sent(pool, pc, 1, 5);
+    assert_int_equal(pg_long(pg, "SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_schema = 'public' AND table_name <> 'ddl_audit'"),
+                     0);
+    assert_rows(pg,
+                "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit WHERE tag = "
+                "'DROP TABLE' GROUP BY 1",
+                "DROP TABLE|5|5\n");
+
+    /* A table with an index: the server kind, then the table and its index together. */
+    const dsql_model *m[] = {&owner_model, &pet_idx1_model};
+    pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_create_tables(pool, m, 2, &err), err);
+    assert_sent(pool, pc, 2, 4);
+    assert_rows(pg, "SELECT indexname FROM pg_indexes WHERE tablename = 'pet' ORDER BY 1",
+                "pet_name_idx\npet_pkey\n");
+
+    /* Nothing at all: nothing sent. */
+    pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_create_tables(pool, m, 0, &err), err);
+    assert_dsql_ok(dsql_drop_tables(pool, m, 0, false, &err), err);
+    assert_sent(pool, pc, 0, 0);
+}
+
+/* A model whose CREATE TABLE the server refuses: its default calls no function there. */
+static const dsql_attr bad_default_attrs[] = {
+    DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true, .default_sql = "no_such_fn()"),
+};
+static DSQL_MODEL(bad_default_model, owner, "bad", bad_default_attrs);
+
+/* Statements of one pipeline are separate transactions: one that fails does not stop the
+ * others, and the error is that statement's own, exactly as the server gave it. */
+static void test_pipeline_error_per_statement(void **state)
+{
+    (void)state;
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    const dsql_model *m[] = {&owner_model, &bad_default_model, &vet_model};
+    pool_counters pc = pool_counters_of(pool);
+    assert_int_equal(dsql_sync(pool, m, 3, NULL, 0, &rep, &err), DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "42883");
+    assert_string_equal(err.message, "sync: bad: function no_such_fn() does not exist");
+    assert_sent(pool, pc, 2, 6);
+    assert_int_equal(rep.tables_created, 2);
+    assert_int_equal(rep.statements, 2);
+    assert_rows(pg, "SELECT tag, count(*), count(DISTINCT txid) FROM public.ddl_audit GROUP BY 1",
+                "CREATE TABLE|2|2\n");
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name <> 'ddl_audit' ORDER BY table_name",
+                "owner\nvet\n");
+
+    /* The same through create_tables, and the error names its table. */
+    dsql_error_clear(&err);
+    const dsql_model *m2[] = {&specialty_model, &bad_default_model, &pet_model};
+    assert_int_equal(dsql_create_tables(pool, m2, 3, &err), DSQL_ESERVER);
+    assert_string_equal(err.sqlstate, "42883");
+    assert_string_equal(err.message, "creating table bad: function no_such_fn() does not exist");
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name <> 'ddl_audit' ORDER BY table_name",
+                "owner\npet\nspecialty\nvet\n");
+    /* The connection stays usable: it went back to the pool clean. */
+    assert_dsql_ok(dsql_drop_tables(pool, seed_models, 5, true, &err), err);
+}
+
+/* An OCC conflict in the middle of a pipeline: the conflicted statements run again, alone
+ * in a second pipeline, and the others are not repeated. */
+static void test_pipeline_retries_conflicts(void **state)
+{
+    (void)state;
+    pg_ok(pg, "CREATE SEQUENCE public.occ_attempts");
+    pg_ok(pg, "CREATE FUNCTION public.occ_fn() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+              "BEGIN IF current_setting('application_name') LIKE '" APP ":%' AND "
+              "nextval('public.occ_attempts') IN (1, 3) THEN RAISE EXCEPTION "
+              "'schema has been updated by another transaction, please retry: (OC001)' "
+              "USING ERRCODE = '40001'; END IF; END $$");
+    pg_ok(pg, "CREATE EVENT TRIGGER occ ON ddl_command_end EXECUTE FUNCTION public.occ_fn()");
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_sync_report rep;
+    int warns = cap_count(&logs, "schema: concurrency conflict");
+    size_t mark = log_mark();
+    pool_counters pc = pool_counters_of(pool);
+    assert_dsql_ok(dsql_sync(pool, seed_models, 5, NULL, 0, &rep, &err), err);
+    assert_int_equal(rep.tables_created, 5);
+    assert_int_equal(rep.statements, 5);
+    assert_int_equal(cap_count(&logs, "schema: concurrency conflict") - warns, 1);
+    /* reads; the five tables (owner and specialty conflict); owner and specialty again */
+    assert_sent(pool, pc, 3, 3 + 5 + 2);
+    stmt_counts c = count_statements(mark);
+    assert_int_equal(c.ddl, 7);
+    assert_rows(pg,
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                "'public' AND table_name <> 'ddl_audit'",
+                "5\n");
+    pg_ok(pg, "DROP EVENT TRIGGER occ");
+}
+
+/* The connection lost in the middle of a pipeline of separate transactions: what ran
+ * before keeps its result; the statement that got no answer and every one after it (sent,
+ * each with its Sync) are unknown outcomes when they write. */
+static void test_pipeline_connection_lost(void **state)
+{
+    (void)state;
+    dsql_conn *conn;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    dsql__each_stmt st[4] = {
+        {.sql = "CREATE TABLE lost_a (id int)"},
+        {.sql = "SELECT pg_terminate_backend(pg_backend_pid())"},
+        {.sql = "CREATE TABLE lost_b (id int)"},
+        {.sql = "SELECT 1"},
+    };
+    int rc = dsql__conn_exec_each(conn, st, 4, &err);
+    assert_int_equal(rc, st[1].rc);
+    assert_int_equal(st[0].rc, DSQL_OK);
+    assert_non_null(st[0].res);
+    PQclear(st[0].res);
+    assert_int_equal(st[1].rc, DSQL_ECONNLOST);
+    assert_int_equal(st[2].rc, DSQL_EUNKNOWN_OUTCOME);
+    assert_non_null(strstr(st[2].err.message, "may or may not have been applied"));
+    assert_int_equal(st[3].rc, DSQL_ECONNLOST); /* a read: nothing to be unsure of */
+    for (int i = 1; i < 4; i++)
+        assert_null(st[i].res);
+    assert_false(dsql_conn_ok(conn));
+    dsql_pool_release(pool, conn); /* broken: the pool drops it */
+    assert_rows(pg,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name LIKE 'lost%' ORDER BY 1",
+                "lost_a\n");
+
+    /* Inside a transaction: refused before anything is sent. */
+    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
+    assert_dsql_ok(dsql_conn_query(conn, "BEGIN", NULL, 0, NULL, &err), err);
+    dsql__each_stmt one = {.sql = "CREATE TABLE lost_c (id int)"};
+    assert_int_equal(dsql__conn_exec_each(conn, &one, 1, &err), DSQL_EINVAL);
+    assert_non_null(strstr(err.message, "need a connection outside any transaction"));
+    dsql_pool_release(pool, conn); /* rolled back */
 }
 
 static void test_bad_input(void **state)
@@ -643,6 +845,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_indexes, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_sync_foreign_keys, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_sync_retries_conflicts, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_create_drop_tables_one_trip, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_pipeline_error_per_statement, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_pipeline_retries_conflicts, open_fresh, close_pg),
+        cmocka_unit_test_setup_teardown(test_pipeline_connection_lost, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_job_wait_and_probe, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_bad_input, open_fresh, close_pg),
     };
