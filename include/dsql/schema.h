@@ -29,10 +29,14 @@ extern "C" {
  * queryInterface.createTable. Each statement runs alone in autocommit, OCC conflicts
  * retried. No foreign keys (see dsql_sync). db: a pool, or a connection outside any
  * transaction (DSQL_EINVAL otherwise).
+ * Borrows: db, m (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err);
 
-/** DROP TABLE IF EXISTS m's table [CASCADE], alone in autocommit. */
+/** DROP TABLE IF EXISTS m's table [CASCADE], alone in autocommit.
+ * Borrows: db, m (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_drop_table(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *err);
 
 /** What dsql_sync did (counts of statements run). */
@@ -75,6 +79,8 @@ typedef struct dsql_sync_report {
  * (report all zero, no DDL sent). The tables of every foreign key must be among models.
  * db: a pool, or a connection outside any transaction (DSQL_EINVAL otherwise). report
  * (may be NULL) says what was done, also when a statement fails part way.
+ * Borrows: db, models, assocs (during the call only).
+ * Owns: report is the caller's and holds no heap memory.
  */
 DSQL_API int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
                        const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,
