@@ -1,6 +1,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -57,4 +59,21 @@ const char *tu_conninfo(void)
              tu_env("PGHOST"), tu_env("PGHOSTADDR"), tu_env("PGPORT"), tu_env("PGDATABASE"),
              tu_env("PGUSER"), tu_env("PGSSLROOTCERT"));
     return buf;
+}
+
+int64_t tu_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tu_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec req = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    struct timespec rem;
+    while (nanosleep(&req, &rem) == -1 && errno == EINTR)
+        req = rem;
 }

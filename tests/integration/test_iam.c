@@ -18,7 +18,6 @@
 
 #include "testutil.h"
 
-#include "conn/private.h"
 #include "conn_util.h"
 #include "proxy.h"
 
@@ -135,63 +134,6 @@ static void token_is_the_password(void **state)
     snprintf(sql, sizeof sql, "DROP SCHEMA %s; DROP ROLE %s", schema, role);
     pg_ok(pg, sql);
     PQfinish(pg);
-}
-
-static void admin_and_user_actions(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *user;
-        dsql_token_action action;
-    } cases[] = {
-        {"admin", DSQL_TOKEN_DB_CONNECT_ADMIN},
-        {"Admin", DSQL_TOKEN_DB_CONNECT}, /* exact, case-sensitive */
-        {"app_user", DSQL_TOKEN_DB_CONNECT},
-        {NULL, DSQL_TOKEN_DB_CONNECT_ADMIN}, /* the default user is admin */
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        dsql_config cfg;
-        iam_config(&cfg, cases[i].user, 5432);
-        dsql__spec spec;
-        dsql_error err = DSQL_ERROR_INIT;
-        assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-        assert_true(spec.iam);
-        assert_int_equal(spec.action, cases[i].action);
-        assert_string_equal(spec.ep[0].region, "us-east-1");
-        char *token = NULL;
-        assert_dsql_ok(dsql__spec_mint_token(&spec, &spec.ep[0], &token, &err), err);
-        char *want = expected_token(cases[i].action, SIGN_TIME);
-        assert_string_equal(token, want);
-        assert_non_null(strstr(token, cases[i].action == DSQL_TOKEN_DB_CONNECT_ADMIN
-                                          ? "/?Action=DbConnectAdmin&"
-                                          : "/?Action=DbConnect&"));
-        dsql_token_free(want);
-        dsql__token_free(token);
-        dsql__spec_free(&spec);
-    }
-    /* AUTO picks IAM for a DSQL host or an explicit region, password otherwise. */
-    dsql_config cfg = DSQL_CONFIG_INIT;
-    cfg.host = CLUSTER;
-    cfg.credentials = creds;
-    dsql__spec spec;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_true(spec.iam);
-    assert_string_equal(spec.sslmode, "verify-full");
-    assert_string_equal(spec.sslrootcert, "/etc/ssl/certs/ca-certificates.crt");
-    assert_false(spec.sslnegotiation_direct); /* libpq 15 */
-    dsql__spec_free(&spec);
-    /* A bare cluster id is expanded with the region. */
-    cfg.host = "abcdefghijklmnopqrstuvwxy0";
-    cfg.region = "eu-west-1";
-    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_string_equal(spec.ep[0].host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
-    dsql__spec_free(&spec);
-    cfg.host = "localhost";
-    cfg.region = NULL;
-    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_false(spec.iam);
-    dsql__spec_free(&spec);
 }
 
 /* A PGHOSTADDR left in the environment (here: the throwaway server's, which would accept
@@ -451,7 +393,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(token_is_the_password),
         cmocka_unit_test(shared_file_warnings_reach_the_log),
-        cmocka_unit_test(admin_and_user_actions),
         cmocka_unit_test(iam_config_errors),
         cmocka_unit_test(pghostaddr_env_is_ignored),
         cmocka_unit_test(pool_mints_per_connection),

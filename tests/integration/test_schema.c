@@ -17,7 +17,6 @@
 #define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 #include "petclinic.h"
-#include "model/ddl.h"
 
 #define DB  "dsql_t_schema"
 #define APP "schematest"
@@ -535,55 +534,6 @@ static void test_sync_retries_conflicts(void **state)
     pg_ok(pg, "DROP EVENT TRIGGER occ");
 }
 
-/* The job wait of asynchronous DDL (CREATE INDEX ASYNC answers with a job id), against a
- * stand-in for DSQL's sys.wait_for_job, and the server kind probe. */
-static void test_job_wait_and_probe(void **state)
-{
-    (void)state;
-    dsql_conn *conn;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_pool_acquire(pool, &conn, &err), err);
-    bool is_dsql = true;
-    assert_dsql_ok(dsql__server_is_dsql(conn, &is_dsql, &err), err);
-    assert_false(is_dsql);
-
-    pg_ok(pg, "CREATE SCHEMA sys");
-    pg_ok(pg, "CREATE TABLE sys.waited (job text)");
-    /* Its first call for 'slowjob1' ends as DSQL ends a transaction past its age limit. */
-    pg_ok(pg, "CREATE SEQUENCE sys.slow");
-    pg_ok(pg, "CREATE PROCEDURE sys.wait_for_job(IN job text, INOUT ok boolean DEFAULT NULL) "
-              "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO sys.waited VALUES (job); "
-              "IF job = 'slowjob1' AND nextval('sys.slow') = 1 THEN RAISE EXCEPTION "
-              "'transaction age limit of 300s exceeded' USING ERRCODE = '54000'; END IF; "
-              "ok := job <> 'failedjob1'; END $$");
-    assert_dsql_ok(dsql__ddl_run(conn, "SELECT 'okjob1' AS job_id", &err), err);
-    assert_rows(pg, "SELECT job FROM sys.waited", "okjob1\n");
-    /* A wait cut by the transaction age limit is waited again. */
-    assert_dsql_ok(dsql__ddl_run(conn, "SELECT 'slowjob1' AS job_id", &err), err);
-    assert_rows(pg, "SELECT job FROM sys.waited", "okjob1\nslowjob1\n");
-    assert_true(cap_has(&logs, "schema: job slowjob1 still running, waiting again"));
-    pg_ok(pg, "DELETE FROM sys.waited WHERE job = 'slowjob1'");
-    /* No job id (IF NOT EXISTS on an index already there): nothing to wait for. */
-    assert_dsql_ok(dsql__ddl_run(conn, "SELECT NULL::text AS job_id", &err), err);
-    assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 1);
-    /* A failed job is an error naming it. */
-    assert_int_equal(dsql__ddl_run(conn, "SELECT 'failedjob1' AS job_id", &err), DSQL_ESERVER);
-    assert_non_null(strstr(err.message, "job failedjob1 failed"));
-    /* A job id that is not one is never written into SQL. */
-    assert_int_equal(
-        dsql__ddl_run(conn, "SELECT 'x''); DROP TABLE sys.waited; --' AS job_id", &err),
-        DSQL_ESERVER);
-    assert_non_null(strstr(err.message, "malformed job id"));
-    assert_int_equal(pg_long(pg, "SELECT count(*) FROM sys.waited"), 2);
-
-    /* With a sys.jobs relation the server is taken for DSQL. */
-    pg_ok(pg, "CREATE VIEW sys.jobs AS SELECT 'j'::text AS job_id");
-    assert_dsql_ok(dsql__server_is_dsql(conn, &is_dsql, &err), err);
-    assert_true(is_dsql);
-    pg_ok(pg, "DROP SCHEMA sys CASCADE");
-    dsql_pool_release(pool, conn);
-}
-
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -643,7 +593,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_indexes, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_sync_foreign_keys, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_sync_retries_conflicts, open_fresh, close_pg),
-        cmocka_unit_test_setup_teardown(test_job_wait_and_probe, open_fresh, close_pg),
         cmocka_unit_test_setup_teardown(test_bad_input, open_fresh, close_pg),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
