@@ -220,11 +220,58 @@ static bool roll(double rate)
     return false;
 }
 
+/* The error DSQL would answer a statement of kind `kind` with now, from the transaction's
+ * limits and the injected fault rates: *state and *msg (msg into buf), or false. */
+static bool fault_for(dsql_rules_kind kind, const dl_tx_state *tx, time_t now, char *buf,
+                      size_t cap, const char **state, const char **msg)
+{
+    int max_tx_age = atomic_load(&dl.cfg.max_tx_age_s);
+    bool in_tx = tx->in_tx;
+    bool writes = kind == DSQL_RULES_DML || (kind == DSQL_RULES_COMMIT && in_tx);
+    pthread_mutex_lock(&dl_fault.mu);
+    double occ = dl_fault.occ_rate, oc1 = dl_fault.oc001_rate, una = dl_fault.unavailable_rate;
+    pthread_mutex_unlock(&dl_fault.mu);
+    *state = *msg = NULL;
+    if (in_tx && max_tx_age > 0 && now - tx->tx_start > max_tx_age && kind != DSQL_RULES_ROLLBACK) {
+        snprintf(buf, cap, "transaction age limit of %ds exceeded", max_tx_age);
+        *state = "54000";
+        *msg = buf;
+    } else if (in_tx && kind != DSQL_RULES_ROLLBACK && tx->database &&
+               dl_schema_version(tx->database) != tx->schema_version) {
+        *state = "40001";
+        *msg = "schema has been updated by another transaction, please retry: (OC001)";
+    } else if (writes && roll(occ)) {
+        *state = "40001";
+        *msg = "change conflicts with another transaction, please retry: (OC000)";
+    } else if ((writes || kind == DSQL_RULES_READ) && roll(oc1)) {
+        *state = "40001";
+        *msg = "schema has been updated by another transaction, please retry: (OC001)";
+    } else if (writes && roll(una)) {
+        *state = "XX000";
+        *msg = "server unavailable";
+    }
+    return *state != NULL;
+}
+
+char *dl_fault_statement(const dl_stmt_info *info, const dl_tx_state *tx, int nparams)
+{
+    dsql_rules_kind kind = info->dml      ? DSQL_RULES_DML
+                           : info->commit ? DSQL_RULES_COMMIT
+                           : info->read   ? DSQL_RULES_READ
+                                          : DSQL_RULES_UTILITY;
+    char buf[96];
+    const char *state, *msg;
+    if (!fault_for(kind, tx, time(NULL), buf, sizeof buf, &state, &msg))
+        return NULL;
+    out o = {0};
+    raise(&o, state, msg, nparams);
+    return o.oom ? (free(o.s), NULL) : o.s;
+}
+
 static void build_fn(const entry *e, void *ctx)
 {
     build *b = ctx;
     time_t now = time(NULL);
-    int max_tx_age = atomic_load(&dl.cfg.max_tx_age_s);
     for (size_t i = 0; i < e->n; i++) {
         const piece *p = &e->p[i];
         if (i)
@@ -237,35 +284,18 @@ static void build_fn(const entry *e, void *ctx)
             b->info->commit = true;
         if (p->kind == DSQL_RULES_BEGIN)
             b->info->begin = true;
+        if (p->kind == DSQL_RULES_READ)
+            b->info->read = true;
         int np = p->max_param > b->nparams ? p->max_param : b->nparams;
-        bool in_tx = b->tx->in_tx;
-        bool writes = p->kind == DSQL_RULES_DML || (p->kind == DSQL_RULES_COMMIT && in_tx);
-        pthread_mutex_lock(&dl_fault.mu);
-        double occ = dl_fault.occ_rate, oc1 = dl_fault.oc001_rate, una = dl_fault.unavailable_rate;
-        pthread_mutex_unlock(&dl_fault.mu);
+        if (np > b->info->nparams)
+            b->info->nparams = np;
         const char *state = NULL, *msg = NULL;
         char age[96];
         if (p->refused) {
             state = p->state;
             msg = p->message;
-        } else if (in_tx && max_tx_age > 0 && now - b->tx->tx_start > max_tx_age &&
-                   p->kind != DSQL_RULES_ROLLBACK) {
-            snprintf(age, sizeof age, "transaction age limit of %ds exceeded", max_tx_age);
-            state = "54000";
-            msg = age;
-        } else if (in_tx && p->kind != DSQL_RULES_ROLLBACK && b->tx->database &&
-                   dl_schema_version(b->tx->database) != b->tx->schema_version) {
-            state = "40001";
-            msg = "schema has been updated by another transaction, please retry: (OC001)";
-        } else if (writes && roll(occ)) {
-            state = "40001";
-            msg = "change conflicts with another transaction, please retry: (OC000)";
-        } else if ((writes || p->kind == DSQL_RULES_READ) && roll(oc1)) {
-            state = "40001";
-            msg = "schema has been updated by another transaction, please retry: (OC001)";
-        } else if (writes && roll(una)) {
-            state = "XX000";
-            msg = "server unavailable";
+        } else {
+            fault_for(p->kind, b->tx, now, age, sizeof age, &state, &msg);
         }
         if (state) {
             raise(&b->o, state, msg, np);

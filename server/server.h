@@ -156,7 +156,8 @@ dl_auth dl_verify_token(const char *token, const char *user, const char *host, t
  * when the text passes unchanged. nparams: the parameters a Parse announced (kept, so its
  * Bind still fits a refusal). info says what the text holds. */
 typedef struct dl_stmt_info {
-    bool ddl, commit, dml, begin;
+    bool ddl, commit, dml, begin, read;
+    int nparams; /* the parameters the text uses ($n at most) or declares, the larger */
 } dl_stmt_info;
 
 typedef struct dl_tx_state {
@@ -167,6 +168,12 @@ typedef struct dl_tx_state {
 } dl_tx_state;
 
 char *dl_rewrite(const char *sql, int nparams, const dl_tx_state *tx, dl_stmt_info *info);
+
+/* For the execution (Bind) of a statement prepared earlier, of the kind info describes:
+ * the statement that raises the error DSQL would answer now (the transaction's limits, the
+ * injected fault rates), with nparams parameters so the client's Bind still fits; NULL when
+ * none. Free with free(). */
+char *dl_fault_statement(const dl_stmt_info *info, const dl_tx_state *tx, int nparams);
 
 /* Schema versions per database (OC001). */
 unsigned long dl_schema_version(const char *database);

@@ -47,6 +47,14 @@ struct dl_session {
     bool drop_at_ready; /* fault: drop when the next ReadyForQuery comes */
     bool drop_at_row;   /* fault: drop at the next DataRow */
     dl_buf to_client, to_backend;
+    /* Named prepared statements: what each is, so that its executions meet the same
+     * limits and injected faults as statements sent as text. */
+    struct named_stmt {
+        char *name;
+        dl_stmt_info info;
+        int nparams;
+    } * named;
+    size_t n_named, cap_named;
 };
 
 /* ---- the session registry ---- */
@@ -582,11 +590,51 @@ static bool from_backend(dl_session *s, char t, const char *body, size_t n)
 
 /* ---- client to backend ---- */
 
+static struct named_stmt *named_find(dl_session *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_named; i++)
+        if (!strcmp(s->named[i].name, name))
+            return &s->named[i];
+    return NULL;
+}
+
+/* Remembers (or forgets, info NULL) what the named statement is. */
+static void named_set(dl_session *s, const char *name, const dl_stmt_info *info, int nparams)
+{
+    struct named_stmt *e = named_find(s, name);
+    if (!info) {
+        if (e) {
+            free(e->name);
+            *e = s->named[--s->n_named];
+        }
+        return;
+    }
+    if (!e) {
+        if (s->n_named == s->cap_named) {
+            size_t cap = s->cap_named ? s->cap_named * 2 : 16;
+            struct named_stmt *n = realloc(s->named, cap * sizeof *n);
+            if (!n)
+                return; /* not remembered: its executions go unchecked */
+            s->named = n;
+            s->cap_named = cap;
+        }
+        char *copy = strdup(name);
+        if (!copy)
+            return;
+        e = &s->named[s->n_named++];
+        e->name = copy;
+    }
+    e->info = *info;
+    e->nparams = nparams;
+}
+
 static bool forward_text(dl_session *s, char t, const char *sql, int nparams, const char *name,
                          const char *tail, size_t tail_len)
 {
     dl_stmt_info info;
     char *new_sql = dl_rewrite(sql, nparams, &s->tx, &info);
+    if (t == 'P' && name && *name)
+        named_set(s, name, &info, info.nparams > nparams ? info.nparams : nparams);
     const char *text = new_sql ? new_sql : sql;
     atomic_fetch_add(&dl_fault.statements, 1);
     if (info.ddl)
@@ -636,6 +684,43 @@ static bool forward_text(dl_session *s, char t, const char *sql, int nparams, co
     return ok;
 }
 
+/* A Bind of a named statement: when DSQL would answer this execution with an error (the
+ * transaction's limits, an injected fault), the portal is bound instead to an unnamed
+ * statement raising it, with the same parameters. */
+static bool forward_bind(dl_session *s, char *body, size_t n)
+{
+    size_t pl = strnlen(body, n);
+    if (pl + 1 >= n)
+        return false;
+    const char *stmt = body + pl + 1;
+    size_t sl = strnlen(stmt, n - pl - 1);
+    if (pl + 1 + sl >= n)
+        return false;
+    struct named_stmt *e = sl ? named_find(s, stmt) : NULL;
+    char *fault = e ? dl_fault_statement(&e->info, &s->tx, e->nparams) : NULL;
+    if (!fault)
+        return dl_msg(&s->to_backend, 'B', body, n);
+    size_t fl = strlen(fault) + 1;
+    char *parse = malloc(1 + fl + 2);
+    size_t rest = n - (pl + 1 + sl + 1);
+    char *bind = malloc(pl + 1 + 1 + rest);
+    bool ok = parse && bind;
+    if (ok) {
+        parse[0] = '\0'; /* the unnamed statement */
+        memcpy(parse + 1, fault, fl);
+        parse[1 + fl] = parse[2 + fl] = 0; /* no parameter types: $n::text decides */
+        memcpy(bind, body, pl + 1);
+        bind[pl + 1] = '\0';
+        memcpy(bind + pl + 2, stmt + sl + 1, rest);
+        ok = dl_msg(&s->to_backend, 'P', parse, 1 + fl + 2) &&
+             dl_msg(&s->to_backend, 'B', bind, pl + 2 + rest);
+    }
+    free(parse);
+    free(bind);
+    free(fault);
+    return ok;
+}
+
 /* One message from the client. false: end the session. */
 static bool from_client(dl_session *s, char t, char *body, size_t n)
 {
@@ -656,6 +741,10 @@ static bool from_client(dl_session *s, char t, char *body, size_t n)
         int nparams = (unsigned char)tail[0] << 8 | (unsigned char)tail[1];
         return forward_text(s, 'P', sql, nparams, body, tail, tail_len);
     }
+    if (t == 'B' && n > 0)
+        return forward_bind(s, body, n);
+    if (t == 'C' && n > 1 && body[0] == 'S') /* Close of a statement */
+        named_set(s, body + 1, NULL, 0);
     if (!dl_msg(&s->to_backend, t, body, n))
         return false;
     return t != 'X';
@@ -814,6 +903,9 @@ done:
     dl_buf_free(&s->backend.in);
     dl_buf_free(&s->to_client);
     dl_buf_free(&s->to_backend);
+    for (size_t i = 0; i < s->n_named; i++)
+        free(s->named[i].name);
+    free(s->named);
     free(s);
     return NULL; /* the parser's per-thread memory goes with the thread (libpg_query) */
 }

@@ -47,9 +47,10 @@ static bool commit_outcome_unknown(int rc)
 /* BEGIN; fn; COMMIT on conn. *commit_sent tells whether COMMIT went out. BEGIN is not a
  * round trip of its own: it goes out in front of the body's first statement (a body that
  * sends nothing costs no round trip at all). */
-static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bool *commit_sent)
+static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bool *commit_sent,
+                    bool *commit_unavailable)
 {
-    *commit_sent = false;
+    *commit_sent = *commit_unavailable = false;
     conn->begin_pending = true;
     int rc = fn(conn, ctx, e);
     if (conn->begin_pending) { /* nothing was sent: no transaction to end */
@@ -87,6 +88,7 @@ static int run_once(dsql_conn *conn, dsql_tx_fn fn, void *ctx, dsql_error *e, bo
     *commit_sent = true;
     PGresult *res = NULL;
     rc = dsql__conn_exec(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0, &res, e);
+    *commit_unavailable = rc == DSQL_EUNAVAILABLE;
     if (commit_outcome_unknown(rc))
         return dsql__commit_unknown(e, rc == DSQL_ECONNLOST  ? "connection lost while COMMIT was "
                                                                "in flight"
@@ -133,8 +135,8 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     dsql__body_mark mark;
     if (owner)
         dsql__pool_body_enter(owner, &mark);
-    bool commit_sent;
-    rc = run_once(conn, t->fn, t->ctx, e, &commit_sent);
+    bool commit_sent, commit_unavailable;
+    rc = run_once(conn, t->fn, t->ctx, e, &commit_sent, &commit_unavailable);
     if (owner)
         dsql__pool_body_leave(owner, &mark);
     if (rc == DSQL_ECONFLICT || dsql__is_occ_conflict(e->sqlstate, e->message)) {
@@ -151,8 +153,11 @@ static int tx_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
          * the fresh connection of the retry goes to whichever endpoint answers. */
         *retryable = !commit_sent;
     }
+    /* An endpoint answering COMMIT "server unavailable" is as impaired as one answering the
+     * body so (the outcome is unknown to the caller, but the answer counts for failover). */
     if (t->pool)
-        dsql__pool_attempt_done(t->pool, &t->held, conn, rc, *retryable);
+        dsql__pool_attempt_done(t->pool, &t->held, conn,
+                                commit_unavailable ? DSQL_EUNAVAILABLE : rc, *retryable);
     return rc;
 }
 

@@ -428,6 +428,57 @@ static void injected_faults(void **state)
     PQfinish(c);
 }
 
+/* Executions of a named prepared statement meet the same injected faults as statements
+ * sent as text (a client's statement cache runs most statements that way). */
+static void faults_reach_prepared_statements(void **state)
+{
+    (void)state;
+    PGconn *c = local_connect(DB);
+    local_ok(c, "CREATE TABLE faulty2 (id int PRIMARY KEY)");
+    PGresult *r = PQprepare(c, "ins", "INSERT INTO faulty2 VALUES ($1)", 1, NULL);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    r = PQprepare(c, "cnt", "SELECT count(*) FROM faulty2", 0, NULL);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    const char *one[] = {"1"}, *two[] = {"2"}, *three[] = {"3"};
+    r = PQexecPrepared(c, "ins", 1, one, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    struct {
+        const char *ctl, *stmt, *state, *msg;
+        const char *const *params;
+    } cases[] = {
+        {"occ 1", "ins", "40001",
+         "change conflicts with another transaction, please retry: (OC000)", two},
+        {"oc001 1", "cnt", "40001",
+         "schema has been updated by another transaction, please retry: (OC001)", NULL},
+        {"unavailable 1", "ins", "XX000", "server unavailable", three},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        local_ctl(cases[i].ctl, NULL, 0);
+        r = PQexecPrepared(c, cases[i].stmt, cases[i].params ? 1 : 0, cases[i].params, NULL, NULL,
+                           0);
+        assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+        if (strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), cases[i].state))
+            fail_msg("%s: %s", cases[i].ctl, PQresultErrorMessage(r));
+        assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), cases[i].state);
+        assert_string_equal(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), cases[i].msg);
+        PQclear(r);
+        local_ctl("reset", NULL, 0);
+    }
+    /* Nothing written by the faulted executions; the statements still work. */
+    r = PQexecPrepared(c, "ins", 1, two, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    r = PQexecPrepared(c, "cnt", 0, NULL, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "2");
+    PQclear(r);
+    local_ok(c, "DROP TABLE faulty2");
+    PQfinish(c);
+}
+
 #define MANY 200
 
 static void many_sessions_at_once(void **state)
@@ -472,6 +523,7 @@ int main(void)
         cmocka_unit_test(index_jobs),
         cmocka_unit_test(cancel_requests_reach_the_backend),
         cmocka_unit_test(injected_faults),
+        cmocka_unit_test(faults_reach_prepared_statements),
         cmocka_unit_test(many_sessions_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
