@@ -120,12 +120,15 @@ int main(int argc, char **argv)
     /* Vets and specialties: many to many, through vetSpecialties. */
     specialty specs[] = {{"Exotic"}, {"Dogs"}, {"Cats"}};
     TRY(dsql_bulk_create(pool, &specialty_model, specs, COUNT(specs), NULL, NULL, &err));
-    vet akua = {.name = "Akua Mansa"}, carlos = {.name = "Carlos Salazar"};
+    vet akua = {.name = "Akua Mansa"};
+    vet carlos = {.name = "Carlos Salazar"};
     TRY(dsql_create(pool, &vet_model, &akua, NULL, &err));
     TRY(dsql_create(pool, &vet_model, &carlos, NULL, &err));
-    TRY(dsql_set_associated(pool, &vet_specialties, &akua, (const void *[]){&specs[0]}, 1, &err));
-    TRY(dsql_set_associated(pool, &vet_specialties, &carlos, (const void *[]){&specs[2], &specs[1]},
-                            2, &err));
+    const void *akua_specs[] = {&specs[0]};
+    const void *carlos_specs[] = {&specs[2], &specs[1]};
+    TRY(dsql_set_associated(pool, &vet_specialties, &akua, akua_specs, COUNT(akua_specs), &err));
+    TRY(dsql_set_associated(pool, &vet_specialties, &carlos, carlos_specs, COUNT(carlos_specs),
+                            &err));
 
     dsql_result *ares, *cres;
     vet *a = find_vet(pool, "Akua Mansa", "Exotic", &ares);
