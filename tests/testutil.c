@@ -1,10 +1,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <time.h>
 
 #include "testutil.h"
+#include "util/util.h"
 
 const char *tu_env(const char *name)
 {
@@ -61,19 +60,13 @@ const char *tu_conninfo(void)
     return buf;
 }
 
+/* The library's own clock: the tests measure what it bounds with the same clock. */
 int64_t tu_mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return dsql__mono_ms();
 }
 
 void tu_sleep_ms(int64_t ms)
 {
-    if (ms <= 0)
-        return;
-    struct timespec req = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    struct timespec rem;
-    while (nanosleep(&req, &rem) == -1 && errno == EINTR)
-        req = rem;
+    dsql__sleep_ms(ms);
 }

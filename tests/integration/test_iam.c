@@ -19,10 +19,8 @@
 #include "testutil.h"
 
 #include "conn_util.h"
+#include "iam_token.h"
 #include "proxy.h"
-
-#define CLUSTER   "abcdefghijklmnopqrstuvwxy0.dsql.us-east-1.on.aws"
-#define SIGN_TIME ((time_t)1700000000) /* 2023-11-14T22:13:20Z */
 
 static dsql_credentials_provider *creds;
 
@@ -43,32 +41,16 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *expected_token(dsql_token_action action, time_t when)
-{
-    dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_credentials_provider_get(creds, &c, &err), err);
-    dsql_token_params p = DSQL_TOKEN_PARAMS_INIT;
-    p.hostname = CLUSTER;
-    p.region = "us-east-1";
-    p.action = action;
-    p.signing_time = when;
-    char *token = NULL;
-    assert_dsql_ok(dsql_token_generate(&p, &c, &token, &err), err);
-    dsql_credentials_clear(&c);
-    return token;
-}
-
 static void iam_config(dsql_config *cfg, const char *user, int port)
 {
     *cfg = (dsql_config)DSQL_CONFIG_INIT;
-    cfg->host = CLUSTER;
+    cfg->host = IAM_CLUSTER;
     cfg->hostaddr = "127.0.0.1";
     cfg->port = port;
     cfg->user = user;
     cfg->sslmode = "require";
     cfg->credentials = creds;
-    cfg->signing_time = SIGN_TIME;
+    cfg->signing_time = IAM_SIGN_TIME;
 }
 
 static void token_is_the_password(void **state)
@@ -77,11 +59,12 @@ static void token_is_the_password(void **state)
     char role[64], schema[64], sql[2048];
     snprintf(role, sizeof role, "iam_user_%d", (int)getpid());
     snprintf(schema, sizeof schema, "iam_schema_%d", (int)getpid());
-    char *token = expected_token(DSQL_TOKEN_DB_CONNECT, SIGN_TIME);
-    assert_non_null(strstr(token, CLUSTER "/?Action=DbConnect&X-Amz-Algorithm=AWS4-HMAC-SHA256"
-                                          "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20231114%2Fus-"
-                                          "east-1%2Fdsql%2Faws4_request&X-Amz-Date=20231114T221320Z"
-                                          "&X-Amz-Expires=900"));
+    char *token = iam_expected_token(creds, DSQL_TOKEN_DB_CONNECT, IAM_SIGN_TIME);
+    assert_non_null(strstr(token,
+                           IAM_CLUSTER "/?Action=DbConnect&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                                       "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20231114%2Fus-"
+                                       "east-1%2Fdsql%2Faws4_request&X-Amz-Date=20231114T221320Z"
+                                       "&X-Amz-Expires=900"));
     PGconn *pg = admin_pg();
     char *lit = PQescapeLiteral(pg, token, strlen(token));
     snprintf(sql, sizeof sql,
@@ -116,11 +99,11 @@ static void token_is_the_password(void **state)
     assert_string_equal(dsql_result_text(res, 0, 3), "t");
     dsql_result_free(res);
     dsql_conn_close(conn);
-    assert_true(cap_has(&cap, "Connected to " CLUSTER ":"));
+    assert_true(cap_has(&cap, "Connected to " IAM_CLUSTER ":"));
     assert_true(cap_has(&cap, "(IAM token, DbConnect, TLS on)"));
 
     /* A token signed a second later is a different password: the server refuses it. */
-    cfg.signing_time = SIGN_TIME + 1;
+    cfg.signing_time = IAM_SIGN_TIME + 1;
     assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_EAUTH);
     assert_non_null(strstr(err.message, "password authentication failed for user"));
     assert_null(strstr(err.message, "X-Amz"));
@@ -151,7 +134,7 @@ static void pghostaddr_env_is_ignored(void **state)
     int rc = dsql_conn_open(&cfg, &conn, &err);
     assert_int_equal(rc, DSQL_ECONNECT);
     assert_null(conn);
-    assert_non_null(strstr(err.message, "could not connect to " CLUSTER ":"));
+    assert_non_null(strstr(err.message, "could not connect to " IAM_CLUSTER ":"));
     assert_non_null(strstr(err.message, "cannot resolve the host name"));
     assert_non_null(strstr(err.message, "PGHOSTADDR in the environment is ignored"));
 }
@@ -172,11 +155,11 @@ static void iam_config_errors(void **state)
         {{.auth = DSQL_AUTH_IAM, .region = "us-east-1"},
          "IAM authentication needs the cluster "
          "endpoint"},
-        {{.host = CLUSTER, .sslmode = "disable"},
+        {{.host = IAM_CLUSTER, .sslmode = "disable"},
          "sslmode 'disable' would let the IAM token "
          "travel unencrypted"},
-        {{.host = CLUSTER, .sslmode = "prefer"}, "sslmode 'prefer'"},
-        {{.host = CLUSTER, .password = "pw"}, "a password is set but auth is IAM"},
+        {{.host = IAM_CLUSTER, .sslmode = "prefer"}, "sslmode 'prefer'"},
+        {{.host = IAM_CLUSTER, .password = "pw"}, "a password is set but auth is IAM"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dsql_conn *conn = NULL;
@@ -216,7 +199,7 @@ static void pool_mints_per_connection(void **state)
     assert_int_equal(st.connects, 3);
     assert_int_equal(st.token_mints, 3);
     dsql_pool_close(pool);
-    char *token = expected_token(DSQL_TOKEN_DB_CONNECT, SIGN_TIME);
+    char *token = iam_expected_token(creds, DSQL_TOKEN_DB_CONNECT, IAM_SIGN_TIME);
     assert_false(cap_has(&cap, token));
     assert_false(cap_has(&cap, "X-Amz"));
     assert_int_equal(cap_count(&cap, "(IAM token, DbConnect, TLS on)"), 3);
