@@ -10,7 +10,9 @@
  * are not interpreted, so TLS passes through untouched.
  *
  * One thread, ppoll() with nanosecond timeouts, a FIFO of timestamped chunks per
- * direction. Stops on SIGINT/SIGTERM or after --max-seconds (default 3600).
+ * direction. Stops on SIGINT/SIGTERM or after --max-seconds (default 3600), printing its
+ * totals on stderr, round trips among them: each time a client sends after its server
+ * has answered (connection set-up - TLS, startup, authentication - and close included).
  */
 #define _GNU_SOURCE /* ppoll */
 #include <arpa/inet.h>
@@ -60,6 +62,7 @@ typedef struct session {
     direction up;   /* client -> server */
     direction down; /* server -> client */
     bool dead;
+    bool answered; /* the server has sent since the client last did */
 } session;
 
 typedef struct proxy {
@@ -70,6 +73,7 @@ typedef struct proxy {
     session *sessions[MAX_SESSIONS];
     size_t n_sessions;
     unsigned long long accepted, chunks, bytes;
+    unsigned long long round_trips; /* client turns: sends after the server answered */
 } proxy;
 
 static int64_t mono_ns(void)
@@ -191,6 +195,7 @@ static void accept_one(proxy *p)
     ss->up.to = s;
     ss->down.from = s;
     ss->down.to = c;
+    ss->answered = true; /* the client's first bytes start its first round trip */
     p->sessions[p->n_sessions++] = ss;
     p->accepted++;
 }
@@ -225,6 +230,14 @@ static void read_into(proxy *p, session *s, direction *d, int64_t now)
         d->head = c;
     d->tail = c;
     d->queued += (size_t)n;
+    /* A round trip is the client's turn to speak: the first bytes it sends after the
+     * server has said something (or at all). A request cut into several chunks is one. */
+    if (d == &s->up && s->answered) {
+        p->round_trips++;
+        s->answered = false;
+    } else if (d == &s->down) {
+        s->answered = true;
+    }
     p->chunks++;
     p->bytes += (size_t)n;
 }
@@ -441,7 +454,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < p.n_sessions; i++)
         session_free(p.sessions[i]);
     close(p.listen_fd);
-    fprintf(stderr, "rttproxy: %llu connections, %llu chunks, %llu bytes forwarded\n", p.accepted,
-            p.chunks, p.bytes);
+    fprintf(stderr,
+            "rttproxy: %llu connections, %llu chunks, %llu bytes forwarded, %llu round trips\n",
+            p.accepted, p.chunks, p.bytes, p.round_trips);
     return 0;
 }

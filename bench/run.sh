@@ -16,6 +16,8 @@
 #                  also the rounds of token minting (each signer once a round)
 #   BENCH_REPEAT_RTT  the same through the proxy (default 1: latency-bound, stable)
 #   BENCH_OUT      results directory (default bench/results)
+#   BENCH_SEED_HALF_RTT_MS  half-RTTs of the seed-flow runs (default "0 2 5")
+#   BENCH_REPEAT_SEED  runs of the seed flow per implementation and half-RTT (default 3)
 #   BENCH_SEED_QUERIES=1  every implementation finds a pet and its owner with the seed's
 #                  two queries (by default libdsql and libpq do it in one statement)
 set -euo pipefail
@@ -92,6 +94,8 @@ trap stop_proxy EXIT
 server_port=$PGPORT
 start_proxy() { # rtt_ms; sets PGPORT to the proxy's port
     local rtt=$1 port= i
+    # Created first: the loop below may read it before the proxy's shell has opened it.
+    : >"$raw/rttproxy-rtt$rtt.out"
     "$build/bench/rttproxy" --target "127.0.0.1:$server_port" --rtt-ms "$rtt" \
         --max-seconds 1800 >"$raw/rttproxy-rtt$rtt.out" 2>"$raw/rttproxy-rtt$rtt.err" &
     proxy_pid=$!
@@ -152,6 +156,57 @@ for rtt in $rtts; do
     export PGPORT=$server_port
 done
 
+# ---- the seed's flow: whole process, round trips ----
+# examples/petclinic (libdsql: the flow as one batch after the schema) and
+# bench/sequelize/seed.js (the seed as written), each a whole process through the proxy at
+# each half-RTT of BENCH_SEED_HALF_RTT_MS (default "0 2 5"; the proxy's RTT is twice it),
+# BENCH_REPEAT_SEED runs each (default 3, the median kept). Recorded per run: the process's
+# wall time, the round trips after connect (libdsql: its pool's counter; Sequelize: the
+# queries pg sent) and every round trip on the wire as the proxy counts them (connect,
+# TLS and close included). It drops and creates the seed's tables: it runs after the
+# workload.
+seed_halves=${BENCH_SEED_HALF_RTT_MS:-0 2 5}
+seed_repeat=${BENCH_REPEAT_SEED:-3}
+[[ "$seed_repeat" =~ ^[1-9][0-9]*$ ]] ||
+    die "BENCH_REPEAT_SEED must be a whole number >= 1, not '$seed_repeat'"
+seed_out=$raw/seed.txt
+: >"$seed_out"
+run_seed() { # impl, half-rtt, run, command...
+    local impl=$1 half=$2 k=$3 t0 t1 rc=0 flow wire conns
+    shift 3
+    local log=$raw/seed-$impl-half$half-run$k
+    start_proxy "$(awk -v h="$half" 'BEGIN { print 2 * h }')"
+    t0=$EPOCHREALTIME
+    "$@" >"$log.out" 2>"$log.err" || rc=$?
+    t1=$EPOCHREALTIME
+    local perr=$raw/rttproxy-rtt$(awk -v h="$half" 'BEGIN { print 2 * h }').err
+    stop_proxy
+    export PGPORT=$server_port
+    if [ $rc -ne 0 ]; then
+        failed+=("seed flow $impl at half-RTT $half ms (run $k)")
+        sed 's/^/    /' "$log.err" | tail -n 5
+        return
+    fi
+    flow=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' "$log.out" "$log.err" | head -n1)
+    wire=$(sed -n 's/.* \([0-9]*\) round trips$/\1/p' "$perr")
+    conns=$(sed -n 's/^rttproxy: \([0-9]*\) connections.*/\1/p' "$perr")
+    printf '%s %s %s %.1f %s %s %s\n' "$impl" "$half" "$k" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) * 1000 }')" "${flow:-?}" \
+        "${wire:-?}" "${conns:-?}" >>"$seed_out"
+    printf 'bench: seed flow %-10s half-RTT %-3s ms  run %d  %s\n' "$impl" "$half" "$k" \
+        "$(tail -n1 "$seed_out" | awk '{ printf "%.1f ms, %s round trips after connect, %s on the wire", $4, $5, $6 }')"
+}
+if [ -x "$build/bin/petclinic" ]; then
+    for half in $seed_halves; do
+        for ((k = 1; k <= seed_repeat; k++)); do
+            run_seed libdsql "$half" $k "$build/bin/petclinic" --stats
+            run_seed sequelize "$half" $k node "$seq/seed.js"
+        done
+    done
+else
+    echo "bench: $build/bin/petclinic is missing: the seed flow is skipped" >&2
+fi
+
 # ---- token minting ----
 # Each signer BENCH_REPEAT times, interleaved (libdsql, JS, libdsql, JS, ...), so that a
 # busy spell of the machine does not fall on one side only; the report takes the median
@@ -196,6 +251,34 @@ gnuplot "$out/results.gp" || die "gnuplot failed"
     cat "$rules_log"
     echo '```'
 } >>"$out/results.md"
+# The seed's flow: medians per implementation and half-RTT.
+if [ -s "$seed_out" ]; then
+    {
+        echo
+        echo "## The seed's flow, whole process"
+        echo
+        echo "examples/petclinic (libdsql, the flow as one batch) and bench/sequelize/seed.js (the"
+        echo "seed as written), each a whole process through the latency proxy; median of"
+        echo "$seed_repeat runs. Round trips after connect: libdsql's pool counter, the queries"
+        echo "Sequelize sent; on the wire: every client turn the proxy saw, connection set-up,"
+        echo "TLS and close included."
+        echo
+        echo "| half-RTT | implementation | wall time | round trips after connect | on the wire | connections | vs Sequelize |"
+        echo "|---:|---|---:|---:|---:|---:|---:|"
+        for half in $seed_halves; do
+            for impl in libdsql sequelize; do
+                awk -v i="$impl" -v h="$half" '$1 == i && $2 == h' "$seed_out" | sort -k4,4n |
+                    awk '{ a[NR] = $0 } END { if (NR) print a[int((NR + 1) / 2)] }'
+            done | awk -v h="$half" '
+                { impl[NR] = $1; ms[NR] = $4; flow[NR] = $5; wire[NR] = $6; conns[NR] = $7
+                  if ($1 == "sequelize") seq = $4 }
+                END { for (r = 1; r <= NR; r++)
+                        printf "| %s ms | %s | %.0f ms | %s | %s | %s | %s |\n", h, impl[r], ms[r],
+                               flow[r], wire[r], conns[r],
+                               seq ? sprintf("%.2fx", ms[r] / seq) : "n/a" }'
+        done
+    } >>"$out/results.md"
+fi
 echo "bench: wrote $out/results.md and $out/results.png"
 echo
 cat "$out/results.md"

@@ -65,6 +65,6 @@ kill -TERM "$pid"
 wait "$pid"
 rc=$?
 pid=
-[ $rc -eq 0 ] && grep -Eq '^rttproxy: [1-9][0-9]* connections, [0-9]+ chunks, [0-9]+ bytes forwarded$' "$tmp/err"
+[ $rc -eq 0 ] && grep -Eq '^rttproxy: [1-9][0-9]* connections, [0-9]+ chunks, [0-9]+ bytes forwarded, [0-9]+ round trips$' "$tmp/err"
 report "stops cleanly on SIGTERM with its statistics" $? "exit $rc, stderr: $(cat "$tmp/err")"
 exit $fail

@@ -76,8 +76,11 @@ typedef enum dsql_status {
                                      unavailable"), still there after the retries */
     DSQL_ESTALE = 25,          /**< a save of a versioned row (DSQL_VERSION) that changed
                                      since it was read: nothing was written */
-    DSQL_EVETO = 26            /**< a model's before hook refused the call: nothing was
+    DSQL_EVETO = 26,           /**< a model's before hook refused the call: nothing was
                                     written */
+    DSQL_EABORTED = 27         /**< an operation of an atomic batch that did not apply
+                                    because another operation of the batch failed (its
+                                    transaction rolled back, or it never ran) */
 } dsql_status;
 
 /**

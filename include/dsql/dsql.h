@@ -10,6 +10,7 @@
  *   dsql/assoc.h   associations, eager loading, atomic set/add/remove
  *   dsql/schema.h  create/drop tables, sync that works on Aurora DSQL
  *   dsql/migrate.h versioned migrations applied in the form Aurora DSQL accepts
+ *   dsql/batch.h   batches: model operations queued, then sent in one round trip
  *
  * Thread rule: see each module's header.
  */
@@ -24,5 +25,6 @@
 #include "dsql/assoc.h"
 #include "dsql/schema.h"
 #include "dsql/migrate.h"
+#include "dsql/batch.h"
 
 #endif

@@ -1016,3 +1016,157 @@ int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_r
         dsql__err_prefix(err, "pipeline statement %zu of %zu", failed, n);
     return rc;
 }
+
+/* ---- a pipeline of several transactions: one Sync each ---- */
+
+/* Reads one segment's answers into out and seg; false when the connection was lost or the
+ * deadline passed before the segment's Sync came back. */
+static bool read_segment(dsql_conn *conn, const dsql_stmt *stmts, const params *pp, size_t first,
+                         size_t end, PGresult **out, dsql__segment *seg, dsql_error *tmo)
+{
+    for (size_t i = first; i < end; i++) {
+        PGresult *r = next_result(conn, tmo);
+        if (!r)
+            return false;
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+            seg->done = i + 1;
+            out[i] = r;
+            continue;
+        }
+        if (st != PGRES_PIPELINE_ABORTED && seg->rc == DSQL_OK) {
+            seg->failed = i;
+            seg->rc = dsql__error_from_pg(&seg->err, conn->pg, r);
+            dsql__error_redact_params(&seg->err, (int)stmts[i].nparams, pp[i].values, pp[i].lengths,
+                                      pp[i].formats, pp[i].flags);
+        }
+        PQclear(r);
+    }
+    int wrc;
+    PGresult *sync = dsql__conn_next_result(conn, &wrc, tmo);
+    bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!ok)
+        return false;
+    seg->synced = true;
+    return true;
+}
+
+int dsql__conn_pipeline_segments(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
+                                 dsql__segment *segs, size_t nseg, PGresult **out, dsql_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    for (size_t k = 0; k < nseg; k++) {
+        segs[k].rc = DSQL_OK;
+        segs[k].failed = segs[k].end;
+        segs[k].done = k ? segs[k - 1].end : 0;
+        segs[k].synced = false;
+        segs[k].err = (dsql_error)DSQL_ERROR_INIT;
+    }
+    int rc = conn_usable(conn, err);
+    if (rc)
+        return rc;
+    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "a pipeline of separate transactions needs a connection outside a "
+                              "transaction");
+    for (size_t i = 0; i < n; i++)
+        if ((rc = dsql__values_check(stmts[i].params, stmts[i].nparams, err)))
+            return rc;
+    params *pp = calloc(n ? n : 1, sizeof *pp);
+    if (!pp)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    size_t built = 0;
+    for (; built < n; built++)
+        if ((rc = params_build(&pp[built], stmts[built].params, stmts[built].nparams, err)))
+            goto done;
+
+    PGconn *pg = conn->pg;
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg)) {
+        rc = dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
+        goto done;
+    }
+    bool long_wait = false;
+    for (size_t i = 0; i < n && !long_wait; i++)
+        long_wait = dsql__sql_waits_long(stmts[i].sql);
+    int64_t t0 = dsql__mono_us();
+    dsql__conn_start_round_trip(conn, long_wait);
+    if (!PQenterPipelineMode(pg)) {
+        rc = dsql__error_from_pg(err, pg, NULL);
+        goto done;
+    }
+    /* Statements run unnamed: a segment that fails leaves the statements after its failure
+     * unparsed, which the statement cache's bookkeeping does not follow across Syncs. */
+    size_t i = 0;
+    for (size_t k = 0; k < nseg && !rc; k++) {
+        for (; i < segs[k].end && !rc; i++)
+            if (!PQsendQueryParams(pg, stmts[i].sql, (int)stmts[i].nparams, NULL, pp[i].values,
+                                   pp[i].lengths, pp[i].formats, 0))
+                rc = dsql__error_from_pg(err, pg, NULL);
+        if (!rc && !PQpipelineSync(pg))
+            rc = dsql__error_from_pg(err, pg, NULL);
+    }
+    if (!rc)
+        rc = dsql__conn_flush(conn, err);
+    if (rc) {
+        /* Nothing was synced for sure: drop the connection rather than guess what ran. The
+         * caller treats every segment as unanswered. */
+        conn->broken = true;
+        pipeline_abandon(conn);
+        goto done;
+    }
+    conn->stats.statements += n;
+    conn->stats.round_trips++;
+    dsql_error tmo = DSQL_ERROR_INIT;
+    bool lost = false;
+    for (size_t k = 0; k < nseg && !lost; k++)
+        lost = !read_segment(conn, stmts, pp, k ? segs[k - 1].end : 0, segs[k].end, out, &segs[k],
+                             &tmo);
+    if (!lost) {
+        if (!PQexitPipelineMode(pg))
+            pipeline_abandon(conn);
+    } else {
+        conn->broken = true;
+        if (tmo.status == DSQL_ETIMEOUT) {
+            rc = DSQL_ETIMEOUT;
+            if (err)
+                *err = tmo;
+        } else {
+            rc = dsql__error_from_pg(err, pg, NULL);
+            if (rc != DSQL_ECONNLOST)
+                rc = dsql_error_set(err, DSQL_ECONNLOST,
+                                    "connection lost: no answer for the rest of the pipeline");
+        }
+    }
+    dsql__conn_check_broken(conn);
+    end_round_trip(conn);
+    if (conn->log) {
+        dsql__strbuf sb = DSQL__STRBUF_INIT;
+        dsql__sb_appendf(&sb,
+                         "Executing pipeline of %zu statement%s in %zu transaction%s, one round "
+                         "trip: ",
+                         n, n == 1 ? "" : "s", nseg, nseg == 1 ? "" : "s");
+        for (size_t j = 0; j < n; j++) {
+            if (j)
+                dsql__sb_append(&sb, "; ");
+            dsql__sb_append_sql_redacted(&sb, stmts[j].sql);
+            if (conn->log_params)
+                dsql__sb_append_param_values(&sb, (int)stmts[j].nparams, pp[j].values,
+                                             pp[j].lengths, pp[j].formats, pp[j].flags,
+                                             conn->log_params);
+        }
+        dsql__sb_appendf(&sb, " (%.3f ms%s)", (double)(dsql__mono_us() - t0) / 1000.0,
+                         rc ? ", failed" : "");
+        if (!sb.oom)
+            conn->log(DSQL_LOG_DEBUG, dsql__sb_str(&sb), conn->log_ctx);
+        dsql__sb_free(&sb);
+    }
+done:
+    for (size_t j = 0; j < built; j++)
+        params_free(&pp[j]);
+    free(pp);
+    if (rc)
+        conn->last_error_status = rc;
+    return rc;
+}

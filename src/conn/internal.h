@@ -198,6 +198,39 @@ void dsql__db_log(dsql_db *db, dsql_log_level level, const char *fmt, ...) DSQL_
 /* True when e is Aurora DSQL's row cap: 54000 "transaction row limit exceeded". */
 bool dsql__is_row_limit(const dsql_error *e);
 
+/* ---- several transactions in one round trip (exec.c) ---- */
+
+/* One transaction of a multi-transaction pipeline: the statements before index end (after
+ * the previous segment's), then a Sync. The caller sets end; the run fills the rest. */
+typedef struct dsql__segment {
+    size_t end;
+    int rc;         /* the segment's first failure (DSQL_OK: every statement succeeded) */
+    size_t failed;  /* index of the statement that failed (end when none) */
+    size_t done;    /* statements before this index answered successfully */
+    bool synced;    /* the segment's Sync came back: its outcome is known */
+    dsql_error err; /* the failure, parameters redacted */
+} dsql__segment;
+
+/*
+ * Sends stmts[0..n) on conn (outside a transaction) as one pipeline with a Sync after each
+ * segment, then reads every answer: one round trip for all of them. The server runs the
+ * segments one after another, each its own transaction (a segment of one statement is an
+ * implicit transaction; one that brackets itself with BEGIN and COMMIT, explicit), so a
+ * failure in one does not touch the others. out (n slots) receives the PGresult of every
+ * statement that succeeded (PQclear them). Returns DSQL_OK when every Sync came back
+ * (each segment's own status is in segs); otherwise the connection was lost or the
+ * deadline passed (segs[k].synced tells which segments were answered; the rest may or
+ * may not have run), or the pipeline could not be sent (nothing answered).
+ */
+int dsql__conn_pipeline_segments(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
+                                 dsql__segment *segs, size_t nseg, PGresult **out, dsql_error *err);
+
+/* dsql_pipeline_tx, also telling which of stmts failed (*failed = n when none did, or when
+ * the failure was BEGIN's or COMMIT's) and how many attempts it took. */
+int dsql__pipeline_tx_at(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
+                         const dsql_retry_policy *policy, size_t *failed, int *attempts,
+                         dsql_error *err);
+
 /* ---- SQL text (sqltext.c): what a statement is, read from its first keyword ---- */
 
 typedef enum dsql__sql_kind {

@@ -216,6 +216,7 @@ typedef struct pipe_run {
     dsql_result **res; /* n + 2 slots, or NULL */
     dsql_result **results;
     dsql_conn *held; /* pool: kept for the retry of a transient fault */
+    size_t failed;   /* the last attempt's failed statement of all (n + 2 when none) */
 } pipe_run;
 
 static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
@@ -231,6 +232,7 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     }
     size_t failed = n + 2;
     rc = dsql__conn_pipeline(conn, t->all, n + 2, t->res, &failed, e);
+    t->failed = rc ? failed : n + 2;
     if (rc == DSQL_OK && t->results) {
         for (size_t i = 0; i < n; i++)
             t->results[i] = t->res[i + 1];
@@ -279,6 +281,17 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
 int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
                      const dsql_retry_policy *policy, dsql_error *err)
 {
+    return dsql__pipeline_tx_at(db, stmts, n, results, policy, NULL, NULL, err);
+}
+
+int dsql__pipeline_tx_at(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
+                         const dsql_retry_policy *policy, size_t *failed, int *attempts,
+                         dsql_error *err)
+{
+    if (failed)
+        *failed = n;
+    if (attempts)
+        *attempts = 0;
     if (results)
         for (size_t i = 0; i < n; i++)
             results[i] = NULL;
@@ -300,8 +313,17 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
         if (dsql__conn_check_broken(fixed))
             return dsql_error_set(err, DSQL_ECONNLOST, "dsql_pipeline_tx: connection is lost");
         PGTransactionStatusType ts = dsql__conn_tx_status(fixed);
-        if (ts == PQTRANS_INTRANS) /* the caller's transaction encloses the batch */
-            return dsql_conn_pipeline(fixed, stmts, n, results, err);
+        if (ts == PQTRANS_INTRANS) { /* the caller's transaction encloses the batch */
+            size_t f = n;
+            rc = dsql__conn_pipeline(fixed, stmts, n, results, &f, err);
+            if (rc && f < n)
+                dsql__err_prefix(err, "pipeline statement %zu of %zu", f, n);
+            if (failed)
+                *failed = f;
+            if (attempts)
+                *attempts = 1;
+            return rc;
+        }
         if (ts != PQTRANS_IDLE)
             return dsql_error_set(err, DSQL_EINVAL,
                                   "dsql_pipeline_tx: the connection's transaction has failed "
@@ -330,8 +352,10 @@ int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result 
 
     dsql__retry_unit u = {.policy = &p, .what = "Pipelined transaction", .attempt = pipe_attempt};
     dsql__db_logger(db, &u.log, &u.log_ctx);
-    pipe_run t = {pool, fixed, all, n, results ? res : NULL, results, NULL};
-    rc = dsql__retry_run(&u, &t, NULL, err);
+    pipe_run t = {pool, fixed, all, n, results ? res : NULL, results, NULL, n + 2};
+    rc = dsql__retry_run(&u, &t, attempts, err);
+    if (failed && rc && t.failed >= 1 && t.failed <= n)
+        *failed = t.failed - 1;
     if (t.held)
         dsql_pool_release(pool, t.held);
     if (all != small)

@@ -643,16 +643,18 @@ static int check_room(dsql_db *db, const op_ctx *c, dsql_error *err)
                            counted ? "nothing was changed" : "nothing was sent");
 }
 
-static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *source_row,
-                  const void *const *targets, size_t n, dsql_error *err)
+/* Resolves, checks and builds the operation's statements into c (nothing sent). *empty:
+ * nothing to do (a remove of no targets). */
+static int op_build(op_ctx *c, op_kind op, const dsql_assoc *a, const void *source_row,
+                    const void *const *targets, size_t n, bool *empty, dsql_error *err)
 {
-    op_ctx c;
-    memset(&c, 0, sizeof c);
-    c.op = op;
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(c.st); i++)
-        c.st[i].sql = (dsql__strbuf)DSQL__STRBUF_INIT;
-    c.arena = (dsql__arena)DSQL__ARENA_INIT;
-    c.created = (dsql__params)DSQL__PARAMS_INIT;
+    memset(c, 0, sizeof *c);
+    c->op = op;
+    for (size_t i = 0; i < DSQL__ARRAY_LEN(c->st); i++)
+        c->st[i].sql = (dsql__strbuf)DSQL__STRBUF_INIT;
+    c->arena = (dsql__arena)DSQL__ARENA_INIT;
+    c->created = (dsql__params)DSQL__PARAMS_INIT;
+    *empty = false;
     int rc = DSQL_OK;
     if (op == OP_CREATE) {
         /* As dsql_create: the row's defaults (client-side keys) filled in, then checked,
@@ -665,44 +667,55 @@ static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *sour
             rc = dsql__validate_insert(a->source, source_row, err);
         }
         if (rc)
-            goto done;
+            return rc;
     }
-    rc = op_prepare(&c, a, source_row, targets, n, err);
+    rc = op_prepare(c, a, source_row, targets, n, err);
     if (rc)
-        goto done;
-    if (op == OP_REMOVE && c.n_tvals == 0)
-        goto done; /* nothing to remove: no round trip */
+        return rc;
+    if (op == OP_REMOVE && c->n_tvals == 0) {
+        *empty = true; /* nothing to remove: no round trip */
+        return DSQL_OK;
+    }
     if (op == OP_CREATE)
-        rc = insert_source(&c, source_row, err);
+        rc = insert_source(c, source_row, err);
     else if (a->kind != DSQL_ASSOC_BELONGS_TO)
-        add_touch(&c);
+        add_touch(c);
     if (rc)
-        goto done;
+        return rc;
     switch (a->kind) {
     case DSQL_ASSOC_BELONGS_TO:
-        build_belongs_to(&c);
+        build_belongs_to(c);
         break;
     case DSQL_ASSOC_HAS_ONE:
     case DSQL_ASSOC_HAS_MANY:
-        build_has(&c);
+        build_has(c);
         break;
     case DSQL_ASSOC_BELONGS_TO_MANY:
-        rc = build_btm(&c, err);
+        rc = build_btm(c, err);
         break;
     }
     if (rc)
+        return rc;
+    for (size_t i = 0; i < c->n_st; i++)
+        if (c->st[i].oom || c->st[i].sql.oom)
+            return dsql_error_set(err, DSQL_ENOMEM,
+                                  "%s: association %s: out of memory (or more than 65535 "
+                                  "parameters in one statement)",
+                                  op_names[op], a->alias ? a->alias : "?");
+    return DSQL_OK;
+}
+
+static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *source_row,
+                  const void *const *targets, size_t n, dsql_error *err)
+{
+    op_ctx c;
+    bool empty;
+    int rc = op_build(&c, op, a, source_row, targets, n, &empty, err);
+    if (rc || empty)
         goto done;
     dsql_stmt stmts[DSQL__ARRAY_LEN(c.st)];
-    for (size_t i = 0; i < c.n_st; i++) {
-        if (c.st[i].oom || c.st[i].sql.oom) {
-            rc = dsql_error_set(err, DSQL_ENOMEM,
-                                "%s: association %s: out of memory (or more than 65535 "
-                                "parameters in one statement)",
-                                op_names[op], a->alias ? a->alias : "?");
-            goto done;
-        }
+    for (size_t i = 0; i < c.n_st; i++)
         stmts[i] = (dsql_stmt){dsql__sb_str(&c.st[i].sql), c.st[i].vals, c.st[i].n};
-    }
     bool enclosed = dsql__db_in_transaction(db);
     if (enclosed && (rc = check_room(db, &c, err)))
         goto done;
@@ -720,6 +733,24 @@ static int op_run(dsql_db *db, op_kind op, const dsql_assoc *a, const void *sour
         dsql__err_prefix(err, "%s: association %s", op_names[op], a->alias ? a->alias : "?");
     }
 done:
+    op_free(&c);
+    return rc;
+}
+
+int dsql__assoc_set_build(const dsql_assoc *a, const void *source_row, const void *const *targets,
+                          size_t n,
+                          int (*add)(void *ctx, const char *sql, const dsql_value *params,
+                                     size_t nparams, dsql_error *err),
+                          void *ctx, uint64_t *rows, dsql_error *err)
+{
+    op_ctx c;
+    bool empty, known;
+    *rows = 0;
+    int rc = op_build(&c, OP_SET, a, source_row, targets, n, &empty, err);
+    if (!rc)
+        *rows = rows_bound(&c, &known);
+    for (size_t i = 0; !rc && i < c.n_st; i++)
+        rc = add(ctx, dsql__sb_str(&c.st[i].sql), c.st[i].vals, c.st[i].n, err);
     op_free(&c);
     return rc;
 }

@@ -819,6 +819,31 @@ static int update_chunked(dsql_db *db, const dsql_model *m, const dsql_attr *key
     return rc;
 }
 
+/* "UPDATE t SET ... WHERE (where)", the paranoid model's rows not marked deleted (a mark or
+ * restore reaches its own), for a caller that runs it itself (a batch). */
+int dsql__build_update(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
+                       const dsql_assign *assigns, size_t n_assigns, const dsql_where *where,
+                       dsql_error *err)
+{
+    dsql__sb_append(sql, "UPDATE ");
+    dsql__sql_table(sql, m);
+    int rc = set_list(sql, p, m, assigns, n_assigns, err);
+    if (rc)
+        return rc;
+    bool paranoid = dsql__deleted_attr(m) != NULL;
+    dsql__sb_append(sql, paranoid ? " WHERE (" : " WHERE ");
+    rc = dsql__build_where(sql, p, m, NULL, where, err);
+    if (rc) {
+        dsql__err_prefix(err, "where");
+        return rc;
+    }
+    if (paranoid) {
+        dsql__sb_append_c(sql, ')');
+        dsql__append_alive(sql, m, NULL, " AND ", restoring(assigns));
+    }
+    return DSQL_OK;
+}
+
 /* dsql_update and its RETURNING forms (fn names the call; with returning, *res gets the
  * updated rows, hydrated, and the update is never chunked). */
 int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,

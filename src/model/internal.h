@@ -307,10 +307,10 @@ int dsql__scopes_declared(const dsql_model *m, dsql_error *err);
 /* A SELECT to build. */
 typedef struct dsql__select {
     const dsql_model *m;
-    const dsql_query *q;     /* NULL = every row, every attribute */
-    const dsql_where *extra; /* ANDed with q->where (primary key, association key) */
-    int64_t limit;           /* > 0: overrides q->limit (find_one: 1) */
-    bool count;              /* SELECT count(*) (where only) */
+    const dsql_query *q;             /* NULL = every row, every attribute */
+    const dsql_where *extra;         /* ANDed with q->where (primary key, association key) */
+    int64_t limit;                   /* > 0: overrides q->limit (find_one: 1) */
+    bool count;                      /* SELECT count(*) (where only) */
     const dsql_attr *count_distinct; /* with count: count(DISTINCT this attribute of m) */
     /* Lazy loading (dsql_get_associated): the rows of m = via->target associated with
      * via_row, a row of via->source. Adds the key condition (and for belongs-to-many the
@@ -370,17 +370,33 @@ static inline void dsql__put_ptr(void *out, const void *p)
 /* UPDATE m SET assigns WHERE where (crud.c), without hooks: chunked past the row cap on a
  * pool, tallied in the caller's transaction; rows in *res when res is not NULL. On a
  * paranoid model it reaches the rows not marked deleted (marked ones for a restore). */
-int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m,
-                      const dsql_assign *assigns, size_t n_assigns, const dsql_where *where,
-                      uint64_t *affected, dsql_result **res, dsql_error *err);
+int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const dsql_assign *assigns,
+                      size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                      dsql_result **res, dsql_error *err);
+
+/* The UPDATE of dsql_update, built only (no cap check, no chunking): "UPDATE t SET assigns
+ * WHERE (where)" with a paranoid model's condition on its marked rows. */
+int dsql__build_update(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
+                       const dsql_assign *assigns, size_t n_assigns, const dsql_where *where,
+                       dsql_error *err);
+
+/* Builds the statements of dsql_set_associated(a, source_row, targets[0..n)) - one
+ * transaction - and hands each to add(ctx, sql, params, nparams) (borrowed for the call).
+ * *rows: the rows known to be modified (the source row and the links added; the links a set
+ * removes are not known before it runs). Nothing is sent. */
+int dsql__assoc_set_build(const dsql_assoc *a, const void *source_row, const void *const *targets,
+                          size_t n,
+                          int (*add)(void *ctx, const char *sql, const dsql_value *params,
+                                     size_t nparams, dsql_error *err),
+                          void *ctx, uint64_t *rows, dsql_error *err);
 
 /* m's DSQL_DELETED_AT attribute, or NULL when m is not paranoid. */
 const dsql_attr *dsql__deleted_attr(const dsql_model *m);
 
 /* For a paranoid model: appends "<sep>alias.col IS NULL" (IS NOT NULL when marked) and
  * returns true; else appends nothing and returns false. */
-bool dsql__append_alive(dsql__strbuf *sql, const dsql_model *m, const char *alias,
-                        const char *sep, bool marked);
+bool dsql__append_alive(dsql__strbuf *sql, const dsql_model *m, const char *alias, const char *sep,
+                        bool marked);
 
 /* Appends ", col = now()" for each DSQL_UPDATED_AT attribute of m (first: no comma). */
 void dsql__append_touch(dsql__strbuf *sql, const dsql_model *m, bool first);
@@ -503,8 +519,7 @@ int dsql__checks_declared(const dsql_model *m, const dsql_attr *a, dsql_error *e
 /* Runs a's checks on v (a value about to be stored; NULL passes): DSQL_EVALIDATION naming
  * model, attribute and check (never the value), DSQL_EINVAL for a pattern that does not
  * compile. */
-int dsql__checks_run(const dsql_model *m, const dsql_attr *a, const dsql_value *v,
-                     dsql_error *err);
+int dsql__checks_run(const dsql_model *m, const dsql_attr *a, const dsql_value *v, dsql_error *err);
 
 /* Every attribute's checks on the row's members (kept timestamps and versions skipped),
  * then the model's validator. */

@@ -37,6 +37,8 @@ static const struct {
     [DSQL_EUNAVAILABLE] = {"DSQL_EUNAVAILABLE", "service temporarily unavailable"},
     [DSQL_ESTALE] = {"DSQL_ESTALE", "the row changed since it was read"},
     [DSQL_EVETO] = {"DSQL_EVETO", "refused by a model hook"},
+    [DSQL_EABORTED] = {"DSQL_EABORTED",
+                       "not applied: another operation of its atomic batch failed"},
 };
 
 const char *dsql_status_name(int status)

@@ -46,8 +46,11 @@ n=$(psql -qtAX -d "$db" -c 'SELECT count(*) FROM "vetSpecialties"')
 
 # -v logs the SQL (to stderr), like the sample's logging: console.log.
 out=$(PGDATABASE=$db "$bin/petclinic" -v 2>&1 >/dev/null)
-if grep -q '^Executing: SELECT "id", "name", "birthDate", "ownerId" FROM "pet" WHERE' <<<"$out" &&
-    grep -q '^Executing pipeline of 5 statements in one round trip: BEGIN ISOLATION LEVEL REPEATABLE READ; ' <<<"$out"; then
+# The flow is one batch: BEGIN, 4 creates, the bulk create, 2 creates, 2 sets of 3
+# statements, 7 finds, COMMIT in one pipeline.
+if grep -q '^Executing: DROP TABLE IF EXISTS "owner" CASCADE' <<<"$out" &&
+    grep '^Executing pipeline of 22 statements in one round trip: BEGIN ISOLATION LEVEL REPEATABLE READ; INSERT INTO "owner" ' <<<"$out" |
+    grep -q '; SELECT "id", "name", "birthDate", "ownerId" FROM "pet" WHERE .*; COMMIT (' ; then
     ok "petclinic -v logs each statement"
 else
     bad "petclinic -v" "$out"
