@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,12 +153,9 @@ static bool parse_hostport(const char *s, char **host, int *port)
     return true;
 }
 
-int main(int argc, char **argv)
+/* A server is steered by its options, never by a libpq environment left around. */
+static void scrub_pg_env(void)
 {
-    if (argc >= 2 && !strcmp(argv[1], "ctl"))
-        return ctl_main(argc, argv);
-    signal(SIGPIPE, SIG_IGN);
-    /* A server is steered by its options, never by a libpq environment left around. */
     extern char **environ;
     for (bool again = true; again;) {
         again = false;
@@ -171,8 +169,10 @@ int main(int argc, char **argv)
             }
         }
     }
-    dl_faults_init();
-    dl_config *c = &dl.cfg;
+}
+
+static void config_defaults(dl_config *c)
+{
     snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
     c->admin_user = "postgres";
     c->hostname = "localhost";
@@ -181,64 +181,96 @@ int main(int argc, char **argv)
     c->max_tx_age_s = 300;
     c->clock_skew_s = 300;
     c->server_version = "16.15";
-    const char *faults[16];
-    int nfaults = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = strncmp(a, "--", 2) == 0 && strcmp(a, "--help") != 0;
-        if (takes && !v) {
-            fprintf(stderr, "dsql-local: %s needs a value\n", a);
+}
+
+/* The options that only keep their value (the string is argv's). */
+static const struct {
+    const char *name;
+    size_t offset; /* of a char * member of dl_config */
+} string_options[] = {
+    {"--port-file", offsetof(dl_config, port_file)},
+    {"--admin-user", offsetof(dl_config, admin_user)},
+    {"--tls-cert", offsetof(dl_config, tls_cert)},
+    {"--tls-key", offsetof(dl_config, tls_key)},
+    {"--hostname", offsetof(dl_config, hostname)},
+    {"--region", offsetof(dl_config, region)},
+    {"--server-version", offsetof(dl_config, server_version)},
+    {"--control", offsetof(dl_config, control_path)},
+};
+
+#define MAX_FAULTS 16
+
+/* One option taking a value. Returns -1 when it was taken, else the exit status. */
+static int take_option(dl_config *c, const char *a, const char *v, const char **faults,
+                       int *nfaults)
+{
+    for (size_t k = 0; k < sizeof string_options / sizeof string_options[0]; k++) {
+        if (!strcmp(a, string_options[k].name)) {
+            *(char **)(void *)((char *)c + string_options[k].offset) = (char *)v;
+            return -1;
+        }
+    }
+    if (!strcmp(a, "--listen")) {
+        char *h;
+        if (!parse_hostport(v, &h, &c->listen_port) && strcmp(v + strlen(v) - 2, ":0")) {
+            fprintf(stderr, "dsql-local: --listen wants ADDR:PORT, not '%s'\n", v);
             return 2;
         }
+        snprintf(c->listen_addr, sizeof c->listen_addr, "%.*s", (int)(strrchr(v, ':') - v), v);
+    } else if (!strcmp(a, "--backend")) {
+        if (!parse_hostport(v, &c->backend_host, &c->backend_port)) {
+            fprintf(stderr, "dsql-local: --backend wants HOST:PORT or SOCKETDIR:PORT\n");
+            return 2;
+        }
+    } else if (!strcmp(a, "--max-connection-age")) {
+        c->max_conn_age_s = atoi(v);
+    } else if (!strcmp(a, "--max-transaction-age")) {
+        c->max_tx_age_s = atoi(v);
+    } else if (!strcmp(a, "--clock-skew")) {
+        c->clock_skew_s = atoi(v);
+    } else if (!strcmp(a, "--fault")) {
+        if (*nfaults < MAX_FAULTS)
+            faults[(*nfaults)++] = v;
+    } else {
+        fprintf(stderr, "dsql-local: unknown option %s (--help lists them)\n", a);
+        return 2;
+    }
+    return -1;
+}
+
+/* The command line into c and faults. Returns -1 to serve, else the exit status. */
+static int parse_args(int argc, char **argv, dl_config *c, const char **faults, int *nfaults)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "-v")) {
+        }
+        if (!strcmp(a, "-v")) {
             c->verbose = 1;
             continue;
-        } else if (!strcmp(a, "--listen")) {
-            char *h;
-            if (!parse_hostport(v, &h, &c->listen_port) && strcmp(v + strlen(v) - 2, ":0")) {
-                fprintf(stderr, "dsql-local: --listen wants ADDR:PORT, not '%s'\n", v);
-                return 2;
-            }
-            snprintf(c->listen_addr, sizeof c->listen_addr, "%.*s", (int)(strrchr(v, ':') - v), v);
-        } else if (!strcmp(a, "--port-file")) {
-            c->port_file = (char *)v;
-        } else if (!strcmp(a, "--backend")) {
-            if (!parse_hostport(v, &c->backend_host, &c->backend_port)) {
-                fprintf(stderr, "dsql-local: --backend wants HOST:PORT or SOCKETDIR:PORT\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--admin-user")) {
-            c->admin_user = (char *)v;
-        } else if (!strcmp(a, "--tls-cert")) {
-            c->tls_cert = (char *)v;
-        } else if (!strcmp(a, "--tls-key")) {
-            c->tls_key = (char *)v;
-        } else if (!strcmp(a, "--hostname")) {
-            c->hostname = (char *)v;
-        } else if (!strcmp(a, "--region")) {
-            c->region = (char *)v;
-        } else if (!strcmp(a, "--max-connection-age")) {
-            c->max_conn_age_s = atoi(v);
-        } else if (!strcmp(a, "--max-transaction-age")) {
-            c->max_tx_age_s = atoi(v);
-        } else if (!strcmp(a, "--clock-skew")) {
-            c->clock_skew_s = atoi(v);
-        } else if (!strcmp(a, "--server-version")) {
-            c->server_version = (char *)v;
-        } else if (!strcmp(a, "--control")) {
-            c->control_path = (char *)v;
-        } else if (!strcmp(a, "--fault")) {
-            if (nfaults < 16)
-                faults[nfaults++] = v;
-        } else {
+        }
+        if (strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "dsql-local: unknown option %s (--help lists them)\n", a);
             return 2;
         }
+        if (!v) {
+            fprintf(stderr, "dsql-local: %s needs a value\n", a);
+            return 2;
+        }
+        int rc = take_option(c, a, v, faults, nfaults);
+        if (rc >= 0)
+            return rc;
         i++;
     }
+    return -1;
+}
+
+/* The credentials, the required options, and the faults to start with. Returns -1 when
+ * all is well, else the exit status. */
+static int check_config(dl_config *c, const char **faults, int nfaults)
+{
     c->access_key_id = env_copy("DSQL_LOCAL_ACCESS_KEY_ID");
     c->secret_access_key = env_copy("DSQL_LOCAL_SECRET_ACCESS_KEY");
     c->session_token = env_copy("DSQL_LOCAL_SESSION_TOKEN");
@@ -256,14 +288,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    char why[512];
-    dl.tls = dl_tls_context(c->tls_cert, c->tls_key, why, sizeof why);
-    if (!dl.tls) {
-        fprintf(stderr, "dsql-local: %s\n", why);
-        return 1;
-    }
-    pthread_mutex_init(&dl.mu, NULL);
-    pthread_mutex_init(&dl.install_mu, NULL);
+    return -1;
+}
+
+/* The listening socket; c->listen_port becomes the port bound. -1 on failure (said). */
+static int listen_tcp(dl_config *c)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->listen_port)};
     if (fd < 0 || inet_pton(AF_INET, c->listen_addr, &sa.sin_addr) != 1 ||
@@ -271,34 +301,47 @@ int main(int argc, char **argv)
         bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 512) != 0) {
         fprintf(stderr, "dsql-local: cannot listen on %s:%d: %s\n", c->listen_addr, c->listen_port,
                 strerror(errno));
-        return 1;
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
     socklen_t sl = sizeof sa;
     getsockname(fd, (struct sockaddr *)&sa, &sl);
     c->listen_port = ntohs(sa.sin_port);
-    if (c->control_path) {
-        int cfd = socket(AF_UNIX, SOCK_STREAM, 0);
-        struct sockaddr_un ua = {.sun_family = AF_UNIX};
-        snprintf(ua.sun_path, sizeof ua.sun_path, "%s", c->control_path);
-        unlink(c->control_path);
-        pthread_t t;
-        if (cfd < 0 || bind(cfd, (struct sockaddr *)&ua, sizeof ua) != 0 || listen(cfd, 16) != 0 ||
-            pthread_create(&t, NULL, control_main, (void *)(intptr_t)cfd) != 0) {
-            fprintf(stderr, "dsql-local: cannot open the control socket %s: %s\n", c->control_path,
-                    strerror(errno));
-            return 1;
-        }
-        pthread_detach(t);
+    return fd;
+}
+
+/* The control socket at path, served by a thread of its own. false on failure (said). */
+static bool open_control(const char *path)
+{
+    int cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un ua = {.sun_family = AF_UNIX};
+    snprintf(ua.sun_path, sizeof ua.sun_path, "%s", path);
+    unlink(path);
+    pthread_t t;
+    if (cfd < 0 || bind(cfd, (struct sockaddr *)&ua, sizeof ua) != 0 || listen(cfd, 16) != 0 ||
+        pthread_create(&t, NULL, control_main, (void *)(intptr_t)cfd) != 0) {
+        fprintf(stderr, "dsql-local: cannot open the control socket %s: %s\n", path,
+                strerror(errno));
+        return false;
     }
-    if (c->port_file) {
-        FILE *pf = fopen(c->port_file, "w");
-        if (!pf || fprintf(pf, "%d\n", c->listen_port) < 0 || fclose(pf) != 0) {
-            fprintf(stderr, "dsql-local: cannot write %s\n", c->port_file);
-            return 1;
-        }
+    pthread_detach(t);
+    return true;
+}
+
+static bool write_port_file(const char *path, int port)
+{
+    FILE *pf = fopen(path, "w");
+    if (!pf || fprintf(pf, "%d\n", port) < 0 || fclose(pf) != 0) {
+        fprintf(stderr, "dsql-local: cannot write %s\n", path);
+        return false;
     }
-    dl_log("listening on %s:%d for %s (region %s), backend %s:%d", c->listen_addr, c->listen_port,
-           c->hostname, c->region, c->backend_host, c->backend_port);
+    return true;
+}
+
+/* One session thread per client, until accept fails for good. */
+static int serve(int fd)
+{
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -318,4 +361,37 @@ int main(int argc, char **argv)
         if (pthread_create(&t, &attr, dl_session_main, (void *)(intptr_t)cfd) != 0)
             close(cfd);
     }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "ctl"))
+        return ctl_main(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    scrub_pg_env();
+    dl_faults_init();
+    dl_config *c = &dl.cfg;
+    config_defaults(c);
+    const char *faults[MAX_FAULTS];
+    int nfaults = 0;
+    int rc = parse_args(argc, argv, c, faults, &nfaults);
+    if (rc < 0)
+        rc = check_config(c, faults, nfaults);
+    if (rc >= 0)
+        return rc;
+    char why[512];
+    dl.tls = dl_tls_context(c->tls_cert, c->tls_key, why, sizeof why);
+    if (!dl.tls) {
+        fprintf(stderr, "dsql-local: %s\n", why);
+        return 1;
+    }
+    pthread_mutex_init(&dl.mu, NULL);
+    pthread_mutex_init(&dl.install_mu, NULL);
+    int fd = listen_tcp(c);
+    if (fd < 0 || (c->control_path && !open_control(c->control_path)) ||
+        (c->port_file && !write_port_file(c->port_file, c->listen_port)))
+        return 1;
+    dl_log("listening on %s:%d for %s (region %s), backend %s:%d", c->listen_addr, c->listen_port,
+           c->hostname, c->region, c->backend_host, c->backend_port);
+    return serve(fd);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "util/util.h"
 
 const char *tu_env(const char *name)
 {
@@ -57,4 +58,15 @@ const char *tu_conninfo(void)
              tu_env("PGHOST"), tu_env("PGHOSTADDR"), tu_env("PGPORT"), tu_env("PGDATABASE"),
              tu_env("PGUSER"), tu_env("PGSSLROOTCERT"));
     return buf;
+}
+
+/* The library's own clock: the tests measure what it bounds with the same clock. */
+int64_t tu_mono_ms(void)
+{
+    return dsql__mono_ms();
+}
+
+void tu_sleep_ms(int64_t ms)
+{
+    dsql__sleep_ms(ms);
 }

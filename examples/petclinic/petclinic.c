@@ -113,13 +113,15 @@ int main(int argc, char **argv)
     /* Vets and specialties: many to many, through vetSpecialties. */
     specialty specs[] = {{"Exotic"}, {"Dogs"}, {"Cats"}};
     TRY(dsql_batch_bulk_create(b, &specialty_model, specs, COUNT(specs), NULL, &err));
-    vet akua = {.name = "Akua Mansa"}, carlos = {.name = "Carlos Salazar"};
+    vet akua = {.name = "Akua Mansa"};
+    vet carlos = {.name = "Carlos Salazar"};
     TRY(dsql_batch_create(b, &vet_model, &akua, &err));
     TRY(dsql_batch_create(b, &vet_model, &carlos, &err));
-    TRY(dsql_batch_set_associated(b, &vet_specialties, &akua, (const void *[]){&specs[0]}, 1,
+    const void *akua_specs[] = {&specs[0]};
+    const void *carlos_specs[] = {&specs[2], &specs[1]};
+    TRY(dsql_batch_set_associated(b, &vet_specialties, &akua, akua_specs, COUNT(akua_specs), &err));
+    TRY(dsql_batch_set_associated(b, &vet_specialties, &carlos, carlos_specs, COUNT(carlos_specs),
                                   &err));
-    TRY(dsql_batch_set_associated(b, &vet_specialties, &carlos,
-                                  (const void *[]){&specs[2], &specs[1]}, 2, &err));
 
     /* The reads, by what is known already: operations are numbered in the order queued. */
     size_t find_pet = dsql_batch_size(b);

@@ -123,7 +123,9 @@ typedef struct dsql_assoc {
      .count_offset = offsetof(S, count)}
 
 /** Checks an association against its models (keys exist, types agree, members fit).
- * DSQL_EINVAL naming the problem. Every call below runs it too. */
+ * DSQL_EINVAL naming the problem. Every call below runs it too.
+ * Borrows: a and its models (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_assoc_check(const dsql_assoc *a, dsql_error *err);
 
 /**
@@ -133,6 +135,9 @@ DSQL_API int dsql_assoc_check(const dsql_assoc *a, dsql_error *err);
  * belongs-to whose foreign key is NULL gives 0 rows without a round trip. *rows (*n
  * structs of the target model) is owned by *res: free it with dsql_result_free(). A
  * source row without its key (never saved) is DSQL_EINVAL.
+ * Borrows: db, a, source_row, q (during the call only).
+ * Owns: *res is new and owns *rows (the structs and every string in them).
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const dsql_query *q, void *rows, size_t *n,
@@ -143,6 +148,8 @@ DSQL_API int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *s
  * where (NULL = all): one count(*) statement, the target's scopes and soft deletes
  * applied as for dsql_get_associated. A belongs-to whose foreign key is NULL counts 0
  * without a round trip.
+ * Borrows: db, a, source_row, where (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                    const dsql_where *where, int64_t *count, dsql_error *err);
@@ -151,6 +158,8 @@ DSQL_API int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void 
  * Whether every one of the n saved targets is associated with source_row (Sequelize's
  * hasX / hasXs): one count(*) statement over their keys; a target listed twice counts
  * once; n == 0 is true without a round trip.
+ * Borrows: db, a, source_row, targets (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const void *const *targets, size_t n, bool *has,
@@ -177,17 +186,23 @@ DSQL_API int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *s
  * that transaction (one more statement, skipped when a bound known without asking fits),
  * and refuses what would take the transaction past the cap: DSQL_ELIMIT, nothing written,
  * the transaction still usable.
+ * Borrows: db, a, source_row, targets (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_set_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const void *const *targets, size_t n, dsql_error *err);
 
 /** Adds targets to the set (existing links are kept, duplicates not created). To-many
- * associations only. Atomic and pipelined as dsql_set_associated. */
+ * associations only. Atomic and pipelined as dsql_set_associated.
+ * Borrows: db, a, source_row, targets (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_add_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                  const void *const *targets, size_t n, dsql_error *err);
 
 /** Removes targets from the set (targets not in it are left alone; n == 0 sends nothing).
- * To-many associations only. Atomic and pipelined as dsql_set_associated. */
+ * To-many associations only. Atomic and pipelined as dsql_set_associated.
+ * Borrows: db, a, source_row, targets (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                                     const void *const *targets, size_t n, dsql_error *err);
 
@@ -203,6 +218,8 @@ DSQL_API int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void
  * belongs-to is DSQL_EINVAL (the row holds that key itself: set it and use dsql_create).
  * A target listed twice is linked once. On failure nothing is inserted. Row cap as
  * dsql_set_associated (the new row and its links count).
+ * Borrows: db, a, targets (during the call only); row is written to (its defaults).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row,
                                 const void *const *targets, size_t n, dsql_error *err);

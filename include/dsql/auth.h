@@ -57,6 +57,9 @@ typedef struct dsql_credentials {
  * Sets creds to copies of the given strings (session_token may be NULL), replacing
  * (and wiping) what it held, memo included; creds gets a new, empty memo. Returns
  * DSQL_EINVAL when a key is NULL or empty.
+ * Borrows: the strings (copied) (during the call only).
+ * Owns: creds owns the copies.
+ * Free with: dsql_credentials_clear(creds).
  */
 DSQL_API int dsql_credentials_set(dsql_credentials *creds, const char *access_key_id,
                                   const char *secret_access_key, const char *session_token,
@@ -65,6 +68,7 @@ DSQL_API int dsql_credentials_set(dsql_credentials *creds, const char *access_ke
 /**
  * Wipes and frees the strings of creds and its memo, and resets it to
  * DSQL_CREDENTIALS_INIT. NULL is a no-op.
+ * Free with: this call frees what creds owns; the struct itself stays the caller's.
  */
 DSQL_API void dsql_credentials_clear(dsql_credentials *creds);
 
@@ -91,18 +95,27 @@ typedef int (*dsql_credentials_fn)(void *ctx, dsql_credentials *out, dsql_error 
  * provider may be created before the configuration is in place.
  * *out is a new provider: free it with dsql_credentials_provider_free(). `profile` is
  * copied.
+ * Borrows: profile (copied) (during the call only).
+ * Owns: *out is new.
+ * Free with: dsql_credentials_provider_free(*out).
  */
 DSQL_API int dsql_credentials_provider_default(const char *profile,
                                                dsql_credentials_provider **out,
                                                dsql_error *err);
 
-/** A provider that always returns copies of the given static credentials. */
+/** A provider that always returns copies of the given static credentials.
+ * Borrows: the strings (copied) (during the call only).
+ * Owns: *out is new.
+ * Free with: dsql_credentials_provider_free(*out). */
 DSQL_API int dsql_credentials_provider_static(const char *access_key_id,
                                               const char *secret_access_key,
                                               const char *session_token,
                                               dsql_credentials_provider **out, dsql_error *err);
 
-/** A provider backed by the application's own callback (results cached until expiration). */
+/** A provider backed by the application's own callback (results cached until expiration).
+ * Borrows: ctx, until the provider is freed.
+ * Owns: *out is new.
+ * Free with: dsql_credentials_provider_free(*out). */
 DSQL_API int dsql_credentials_provider_custom(dsql_credentials_fn fn, void *ctx,
                                               dsql_credentials_provider **out, dsql_error *err);
 
@@ -112,17 +125,23 @@ DSQL_API int dsql_credentials_provider_custom(dsql_credentials_fn fn, void *ctx,
  * default). Never to stderr, and never with a secret. ctx is borrowed until the
  * provider is freed or another hook is set. The connection layer sets dsql_config.log on
  * the providers it makes. A NULL provider is a no-op.
+ * Borrows: ctx, until the provider is freed or another hook is set.
+ * Owns: nothing is handed out.
  */
 DSQL_API void dsql_credentials_provider_set_log(dsql_credentials_provider *provider,
                                                 dsql_log_fn fn, void *ctx);
 
-/** Frees a provider (wiping cached secrets). NULL is a no-op. */
+/** Frees a provider (wiping cached secrets). NULL is a no-op.
+ * Free with: this call frees provider; the ctx it borrowed stays the caller's. */
 DSQL_API void dsql_credentials_provider_free(dsql_credentials_provider *provider);
 
 /**
  * Gets current credentials: from the cache while they are valid for more than a few
  * minutes, otherwise from the source. *out receives copies the caller owns
  * (dsql_credentials_clear()), with a memo of their own.
+ * Borrows: provider (during the call only).
+ * Owns: *out receives new copies, owned by the caller.
+ * Free with: dsql_credentials_clear(out).
  */
 DSQL_API int dsql_credentials_provider_get(dsql_credentials_provider *provider,
                                            dsql_credentials *out, dsql_error *err);
@@ -150,11 +169,15 @@ typedef struct dsql_token_params {
  * release it with dsql_token_free() (which wipes it). The output matches the official
  * AWS signer byte for byte. creds' strings are only read; its memo (see dsql_credentials)
  * is updated, so minting again with the same value is faster.
+ * Borrows: params, creds (creds' memo is updated) (during the call only).
+ * Owns: *token is new.
+ * Free with: dsql_token_free(*token).
  */
 DSQL_API int dsql_token_generate(const dsql_token_params *params, const dsql_credentials *creds,
                                  char **token, dsql_error *err);
 
-/** Wipes and frees a token. NULL is a no-op. */
+/** Wipes and frees a token. NULL is a no-op.
+ * Free with: this call wipes and frees token. */
 DSQL_API void dsql_token_free(char *token);
 
 /**
@@ -164,6 +187,9 @@ DSQL_API void dsql_token_free(char *token);
  * config file (profile as in dsql_credentials_provider_default). A bare id is expanded to
  * `<id>.dsql.<region>.on.aws`. *host_out and *region_out are new strings (free()).
  * No region found: DSQL_ECONFIG with a message naming every place looked at.
+ * Borrows: the strings (during the call only).
+ * Owns: *host_out and *region_out are new.
+ * Free with: free() each.
  */
 DSQL_API int dsql_endpoint_resolve(const char *host_or_id, const char *region,
                                    const char *profile, char **host_out, char **region_out,
@@ -172,10 +198,14 @@ DSQL_API int dsql_endpoint_resolve(const char *host_or_id, const char *region,
 /**
  * The region embedded in a DSQL host name (`...dsql[^.]*.<region>.on.aws`), copied into
  * buf (size bufsize). Returns true if the host carries one.
+ * Borrows: host (during the call only); the region is copied into the caller's buf.
+ * Owns: nothing is handed out.
  */
 DSQL_API bool dsql_region_from_host(const char *host, char *buf, size_t bufsize);
 
-/** True when host looks like an Aurora DSQL endpoint (or a bare cluster id). */
+/** True when host looks like an Aurora DSQL endpoint (or a bare cluster id).
+ * Borrows: host (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API bool dsql_is_dsql_host(const char *host);
 
 #ifdef __cplusplus

@@ -66,11 +66,15 @@ typedef struct dsql_batch dsql_batch;
  * transaction its statements join that transaction and the mode does not matter). opts may
  * be NULL (atomic, the default limits). db is borrowed: it must outlive the batch.
  * *out is new: free with dsql_batch_free.
+ * Borrows: db, until the batch is freed; opts (during the call only).
+ * Owns: *out is new.
+ * Free with: dsql_batch_free(*out).
  */
 DSQL_API int dsql_batch_new(dsql_db *db, const dsql_batch_options *opts, dsql_batch **out,
                             dsql_error *err);
 
-/** Frees the batch, its results and their rows. NULL: nothing. */
+/** Frees the batch, its results and their rows. NULL: nothing.
+ * Free with: this call frees b, its results and their rows. */
 DSQL_API void dsql_batch_free(dsql_batch *b);
 
 /*
@@ -85,43 +89,59 @@ DSQL_API void dsql_batch_free(dsql_batch *b);
  */
 
 /** Queues dsql_create(m, row): one INSERT ... RETURNING; the row as stored is the
- * operation's row. Hooks: BEFORE_CREATE / BEFORE_SAVE now, AFTER_* once it committed. */
+ * operation's row. Hooks: BEFORE_CREATE / BEFORE_SAVE now, AFTER_* once it committed.
+ * Borrows: m (static); row (during the call only: defaults filled in, values copied).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_create(dsql_batch *b, const dsql_model *m, void *row, dsql_error *err);
 
 /** Queues n rows as one multi-row INSERT (at most 3,000 rows: it is one statement; larger
  * sets are dsql_bulk_create's, which chunks). on_conflict may be NULL (an error). Hooks:
- * BEFORE_BULK_CREATE now, AFTER_BULK_CREATE once it committed. */
+ * BEFORE_BULK_CREATE now, AFTER_BULK_CREATE once it committed.
+ * Borrows: m (static); rows, on_conflict (during the call only: copied).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_bulk_create(dsql_batch *b, const dsql_model *m, void *rows, size_t n,
                                     const dsql_conflict *on_conflict, dsql_error *err);
 
 /** Queues UPDATE m SET assigns WHERE where. where must select at most one row (an equality
  * on the primary key or a unique attribute), so the rows it modifies are known before
  * anything is sent; an update of many rows is dsql_update's (it chunks). The operation's
- * affected count is the rows updated. */
+ * affected count is the rows updated.
+ * Borrows: m (static); assigns, where (during the call only: copied).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_update(dsql_batch *b, const dsql_model *m, const dsql_assign *assigns,
                                size_t n_assigns, const dsql_where *where, dsql_error *err);
 
 /** Queues a delete of the row where selects (as dsql_batch_update: by key). A paranoid
  * model's row is marked, as dsql_delete does. Rows its ON DELETE CASCADE keys reach count
- * against Aurora DSQL's cap on the server (54000: that transaction rolls back whole). */
+ * against Aurora DSQL's cap on the server (54000: that transaction rolls back whole).
+ * Borrows: m (static); where (during the call only: copied).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_where *where,
                                dsql_error *err);
 
 /** Queues dsql_set_associated(a, source_row, targets[0..n)): its statements stay one
  * transaction (in an independent batch, a BEGIN ... COMMIT of their own). The source row's
- * key is read now, so a source queued by dsql_batch_create just before may be given. */
+ * key is read now, so a source queued by dsql_batch_create just before may be given.
+ * Borrows: a (static); source_row, targets (during the call only: copied).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_set_associated(dsql_batch *b, const dsql_assoc *a, const void *source_row,
                                        const void *const *targets, size_t n, dsql_error *err);
 
-/** Queues dsql_find_all(m, q): the operation's rows (dsql_batch_rows). */
+/** Queues dsql_find_all(m, q): the operation's rows (dsql_batch_rows).
+ * Borrows: m (static); q (during the call only: copied).
+ * Owns: the rows, later, are b's (dsql_batch_rows). */
 DSQL_API int dsql_batch_find_all(dsql_batch *b, const dsql_model *m, const dsql_query *q,
                                  dsql_error *err);
 
-/** Queues dsql_find_one(m, q): one row, or the operation's status DSQL_ENOTFOUND. */
+/** Queues dsql_find_one(m, q): one row, or the operation's status DSQL_ENOTFOUND.
+ * Borrows: m (static); q (during the call only: copied).
+ * Owns: the row, later, is b's (dsql_batch_rows). */
 DSQL_API int dsql_batch_find_one(dsql_batch *b, const dsql_model *m, const dsql_query *q,
                                  dsql_error *err);
 
-/** Queues dsql_find_by_pk(m, pk, q): one row, or DSQL_ENOTFOUND. */
+/** Queues dsql_find_by_pk(m, pk, q): one row, or DSQL_ENOTFOUND.
+ * Borrows: m (static); pk, q (during the call only: copied).
+ * Owns: the row, later, is b's (dsql_batch_rows). */
 DSQL_API int dsql_batch_find_by_pk(dsql_batch *b, const dsql_model *m, dsql_value pk,
                                    const dsql_query *q, dsql_error *err);
 
@@ -139,31 +159,46 @@ DSQL_API int dsql_batch_find_by_pk(dsql_batch *b, const dsql_model *m, dsql_valu
  *   have applied: the whole pipeline was sent), every read after them DSQL_ECONNLOST.
  * err describes the first failure, naming the operation (`operation 3 (dsql_batch_update
  * owner): ...`).
+ * Borrows: b (during the call only).
+ * Owns: b keeps every operation's results.
+ * Free with: dsql_batch_free(b).
  */
 DSQL_API int dsql_batch_run(dsql_batch *b, dsql_error *err);
 
-/** Operations queued so far (0 for NULL). */
+/** Operations queued so far (0 for NULL).
+ * Borrows: b (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API size_t dsql_batch_size(const dsql_batch *b);
 
 /** The status of operation op after dsql_batch_run: DSQL_OK (applied, or read), its error's
- * status, DSQL_EABORTED. Before the run, or past the last operation: DSQL_EMISUSE. */
+ * status, DSQL_EABORTED. Before the run, or past the last operation: DSQL_EMISUSE.
+ * Borrows: b (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_status(const dsql_batch *b, size_t op);
 
 /** The error of operation op, or NULL when it succeeded (or was not run). Owned by the
- * batch: valid until dsql_batch_free. */
+ * batch: valid until dsql_batch_free.
+ * Owns: b owns the error record.
+ * Free with: nothing (it goes with dsql_batch_free(b)). */
 DSQL_API const dsql_error *dsql_batch_error(const dsql_batch *b, size_t op);
 
 /** The rows of operation op: a find's rows, a create's row as stored. *rows (the address
  * of the caller's `T *`) and *n; owned by the batch, valid until dsql_batch_free. An
  * operation that failed, or returns no rows (update, delete, set, bulk create): *n = 0 and
- * its status is returned. DSQL_EMISUSE before the run or past the last operation. */
+ * its status is returned. DSQL_EMISUSE before the run or past the last operation.
+ * Owns: b owns *rows (the structs and every string in them).
+ * Free with: nothing (it goes with dsql_batch_free(b)). */
 DSQL_API int dsql_batch_rows(const dsql_batch *b, size_t op, void *rows, size_t *n,
                              dsql_error *err);
 
-/** Rows written by operation op (inserted, updated, deleted); 0 when it failed. */
+/** Rows written by operation op (inserted, updated, deleted); 0 when it failed.
+ * Borrows: b (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API uint64_t dsql_batch_affected(const dsql_batch *b, size_t op);
 
-/** Attempts the run took (an atomic batch retried after conflicts: more than 1). */
+/** Attempts the run took (an atomic batch retried after conflicts: more than 1).
+ * Borrows: b (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_attempts(const dsql_batch *b);
 
 #if !defined(__cplusplus) && !defined(DSQL_BUILDING)

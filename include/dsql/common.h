@@ -100,13 +100,19 @@ typedef struct dsql_error {
 /** A zeroed dsql_error, for `dsql_error err = DSQL_ERROR_INIT;`. */
 #define DSQL_ERROR_INIT {0, {0}, {0}, {0}, {0}}
 
-/** The name of a status, such as "DSQL_ETIMEOUT"; never NULL ("DSQL_E?" if unknown). */
+/** The name of a status, such as "DSQL_ETIMEOUT"; never NULL ("DSQL_E?" if unknown).
+ * Owns: the string is static.
+ * Free with: nothing. */
 DSQL_API const char *dsql_status_name(int status);
 
-/** A short description of a status, such as "operation timed out"; never NULL. */
+/** A short description of a status, such as "operation timed out"; never NULL.
+ * Owns: the string is static.
+ * Free with: nothing. */
 DSQL_API const char *dsql_strerror(int status);
 
-/** Resets an error record to DSQL_ERROR_INIT. NULL is a no-op. */
+/** Resets an error record to DSQL_ERROR_INIT. NULL is a no-op.
+ * Owns: err is the caller's and holds no heap memory.
+ * Free with: nothing. */
 DSQL_API void dsql_error_clear(dsql_error *err);
 
 /**
@@ -114,6 +120,8 @@ DSQL_API void dsql_error_clear(dsql_error *err);
  * detail and hint. Returns status, so `return dsql_error_set(err, DSQL_EINVAL, ...);`
  * works. Useful to callbacks (custom credential providers, transaction bodies) that
  * report their own failures.
+ * Borrows: fmt and its arguments (formatted into err's buffers) (during the call only).
+ * Free with: nothing (err holds no heap memory).
  */
 DSQL_API int dsql_error_set(dsql_error *err, int status, const char *fmt, ...) DSQL_PRINTF(3, 4);
 
@@ -137,10 +145,14 @@ typedef void (*dsql_log_fn)(dsql_log_level level, const char *message, void *ctx
  * A ready-made dsql_log_fn that writes each message as one line to stderr (the
  * counterpart of Sequelize's `logging: console.log`): `cfg.log = dsql_log_stderr;`.
  * ctx is ignored. Lines from several threads never interleave within a line.
+ * Borrows: message (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API void dsql_log_stderr(dsql_log_level level, const char *message, void *ctx);
 
-/** The library's version string, e.g. "0.2.0". */
+/** The library's version string, e.g. "0.2.0".
+ * Owns: the string is static.
+ * Free with: nothing. */
 DSQL_API const char *dsql_version(void);
 
 #ifdef __cplusplus

@@ -116,6 +116,9 @@ typedef struct dsql_config {
  * comma-separated. Unknown keywords, bad numbers
  * and unterminated quotes are DSQL_EPARSE errors naming the keyword. Fields not named
  * keep their value.
+ * Borrows: conninfo (during the call only).
+ * Owns: cfg owns the strings it fills.
+ * Free with: dsql_config_clear(cfg).
  */
 DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_error *err);
 
@@ -132,10 +135,13 @@ DSQL_API int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_erro
  * PGCONNECT_TIMEOUT, PGAPPNAME; DSQL_QUERY_TIMEOUT_MS and DSQL_LOG_PARAMETERS too) select a
  * plain PostgreSQL.
  * Half-set environments are DSQL_ECONFIG errors.
+ * Owns: cfg owns the strings it fills.
+ * Free with: dsql_config_clear(cfg).
  */
 DSQL_API int dsql_config_from_env(dsql_config *cfg, dsql_error *err);
 
-/** Frees strings owned by cfg and resets it to DSQL_CONFIG_INIT. NULL is a no-op. */
+/** Frees strings owned by cfg and resets it to DSQL_CONFIG_INIT. NULL is a no-op.
+ * Free with: this call frees what cfg owns; strings the caller set stay the caller's. */
 DSQL_API void dsql_config_clear(dsql_config *cfg);
 
 /** One physical connection. Opaque. */
@@ -149,25 +155,34 @@ typedef struct dsql_conn dsql_conn;
  * error then names every endpoint's failure). cfg is only read during the call. *out is a new
  * connection: close it with dsql_conn_close(). Most programs use a pool (dsql/pool.h)
  * instead.
+ * Borrows: cfg (during the call only: copied); its credentials provider, until conn closes.
+ * Owns: *out is new.
+ * Free with: dsql_conn_close(*out).
  */
 DSQL_API int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err);
 
 /** The former name of dsql_conn_open (paired with dsql_conn_close, as dsql_pool_open is
- * with dsql_pool_close). Removed in 0.3. */
+ * with dsql_pool_close). Removed in 0.3.
+ * Owns, Borrows, Free with: as dsql_conn_open. */
 DSQL_DEPRECATED("renamed dsql_conn_open")
 DSQL_API int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err);
 
 /** Closes a connection opened with dsql_conn_open() (never one acquired from a pool:
- * release those). NULL is a no-op. */
+ * release those). NULL is a no-op.
+ * Free with: this call closes and frees conn (never a pooled one: dsql_pool_release). */
 DSQL_API void dsql_conn_close(dsql_conn *conn);
 
-/** True when the connection is usable (not broken). */
+/** True when the connection is usable (not broken).
+ * Borrows: conn (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API bool dsql_conn_ok(const dsql_conn *conn);
 
 /**
  * The underlying libpq connection, for what libdsql does not wrap. Borrowed: valid until
  * the connection is closed or released to its pool. Do not change its state (no
  * transaction left open, no settings).
+ * Owns: conn owns the libpq connection it returns.
+ * Free with: nothing (it goes with conn).
  */
 struct pg_conn;
 DSQL_API struct pg_conn *dsql_conn_pg(dsql_conn *conn);
@@ -184,7 +199,9 @@ typedef struct dsql_conn_stats {
                                DEALLOCATE rode in a later round trip) */
 } dsql_conn_stats;
 
-/** Copies conn's counters into *stats (zeroes for NULL). */
+/** Copies conn's counters into *stats (zeroes for NULL).
+ * Borrows: conn (during the call only); counters are copied into the caller's *stats.
+ * Owns: nothing is handed out. */
 DSQL_API void dsql_conn_get_stats(const dsql_conn *conn, dsql_conn_stats *stats);
 
 /* ---- values (statement parameters, and model where-clauses) ---- */
@@ -253,24 +270,41 @@ typedef struct dsql_value {
  */
 typedef struct dsql_result dsql_result;
 
-/** Frees res and everything it handed out. NULL is a no-op. */
+/** Frees res and everything it handed out. NULL is a no-op.
+ * Free with: this call frees res and every row and string it handed out. */
 DSQL_API void dsql_result_free(dsql_result *res);
-/** Number of rows (0 for NULL or a command without rows). */
+/** Number of rows (0 for NULL or a command without rows).
+ * Borrows: res (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API size_t dsql_result_rows(const dsql_result *res);
-/** Number of columns. */
+/** Number of columns.
+ * Borrows: res (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API size_t dsql_result_cols(const dsql_result *res);
-/** Rows affected by INSERT/UPDATE/DELETE (0 for others). */
+/** Rows affected by INSERT/UPDATE/DELETE (0 for others).
+ * Borrows: res (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API uint64_t dsql_result_affected(const dsql_result *res);
-/** Column name, or NULL when out of range. Valid until dsql_result_free(). */
+/** Column name, or NULL when out of range. Valid until dsql_result_free().
+ * Owns: res owns the string.
+ * Free with: nothing (it goes with dsql_result_free(res)). */
 DSQL_API const char *dsql_result_col_name(const dsql_result *res, size_t col);
-/** Column index by name, or -1. */
+/** Column index by name, or -1.
+ * Borrows: res, name (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_result_col_index(const dsql_result *res, const char *name);
-/** True for SQL NULL (and out of range). */
+/** True for SQL NULL (and out of range).
+ * Borrows: res (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API bool dsql_result_is_null(const dsql_result *res, size_t row, size_t col);
-/** Text form of a value ("" for NULL or out of range). Valid until dsql_result_free(). */
+/** Text form of a value ("" for NULL or out of range). Valid until dsql_result_free().
+ * Owns: res owns the string.
+ * Free with: nothing (it goes with dsql_result_free(res)). */
 DSQL_API const char *dsql_result_text(const dsql_result *res, size_t row, size_t col);
 /** Typed getters: DSQL_EINVAL for NULL or out of range, DSQL_EPARSE when the text does
- * not convert (naming the column). */
+ * not convert (naming the column).
+ * Borrows: res (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out,
                              dsql_error *err);
 DSQL_API int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *out,
@@ -281,6 +315,8 @@ DSQL_API int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bo
  * A bytea value (text-format hex, as returned by PostgreSQL) decoded into *data / *len.
  * The bytes belong to res: valid until dsql_result_free(). DSQL_EINVAL for NULL or out of
  * range, DSQL_EPARSE when the text is not bytea.
+ * Owns: res owns *data.
+ * Free with: nothing (it goes with dsql_result_free(res)).
  */
 DSQL_API int dsql_result_bytes(const dsql_result *res, size_t row, size_t col,
                                const void **data, size_t *len, dsql_error *err);
@@ -298,6 +334,9 @@ DSQL_API int dsql_result_bytes(const dsql_result *res, size_t row, size_t col,
  * drops, times out or meets a transient fault under a statement that may write (anything
  * but SELECT, SHOW, VALUES, SET, BEGIN/COMMIT/ROLLBACK ...) outside a transaction is
  * DSQL_EUNKNOWN_OUTCOME: the write may have been applied.
+ * Borrows: conn, sql, params (during the call only).
+ * Owns: *res (if res is not NULL) is new.
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params,
                              size_t nparams, dsql_result **res, dsql_error *err);
@@ -317,6 +356,9 @@ typedef struct dsql_stmt {
  * results (if not NULL) is an array of n slots that receive a new dsql_result each (NULL
  * for statements after a failure). On the first failing statement, the error names its
  * index; later statements are not run.
+ * Borrows: conn, stmts (during the call only).
+ * Owns: the n results put into results[] are new.
+ * Free with: dsql_result_free() each.
  */
 DSQL_API int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
                                 dsql_result **results, dsql_error *err);

@@ -138,12 +138,16 @@ typedef struct dsql_migration_status {
  * statement, no statement that makes transactions itself (BEGIN, COMMIT, SAVEPOINT, ...: the
  * runner makes them), a backfill that is DML. DSQL_EINVAL naming the migration, its source
  * and the statement.
+ * Borrows: migrations (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_migrations_check(const dsql_migration *migrations, size_t n, dsql_error *err);
 
 /**
  * The checksum of a migration (hex SHA-256 of its up and down statements and their kinds and
  * flags) into out (65 bytes). The value the table records.
+ * Borrows: m (during the call only); the checksum is copied into the caller's out.
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_migration_checksum(const dsql_migration *m, char out[65], dsql_error *err);
 
@@ -158,6 +162,8 @@ typedef struct dsql_migrate_group {
  * The transactions the runner makes for m's up part (down: its down part), in order, into
  * groups (room for cap entries; a part of n statements needs at most n). *n_groups receives
  * the count. No server is involved: --dry-run prints this.
+ * Borrows: m (during the call only).
+ * Owns: groups[] is the caller's (statement indices, no pointers).
  */
 DSQL_API int dsql_migration_plan(const dsql_migration *m, bool down, dsql_migrate_group *groups,
                                  size_t cap, size_t *n_groups, dsql_error *err);
@@ -167,12 +173,16 @@ DSQL_API int dsql_migration_plan(const dsql_migration *m, bool down, dsql_migrat
  * definition matches (UNKNOWN). Reads only; a missing table means every migration is
  * pending. *out is new: free with dsql_migrate_status_free(); *n receives the count.
  * db: a pool, or a connection outside any transaction.
+ * Borrows: db, migrations, opts (during the call only).
+ * Owns: *out is new (the array and its strings).
+ * Free with: dsql_migrate_status_free(*out).
  */
 DSQL_API int dsql_migrate_status(dsql_db *db, const dsql_migration *migrations, size_t n,
                                  const dsql_migrate_options *opts, dsql_migration_status **out,
                                  size_t *n_out, dsql_error *err);
 
-/** Frees what dsql_migrate_status returned. NULL is a no-op. */
+/** Frees what dsql_migrate_status returned. NULL is a no-op.
+ * Free with: this call frees status and its strings. */
 DSQL_API void dsql_migrate_status_free(dsql_migration_status *status);
 
 /**
@@ -186,6 +196,8 @@ DSQL_API void dsql_migrate_status_free(dsql_migration_status *status);
  * which, and the server's error is returned with the migration and statement named.
  * db: a pool, or a connection outside any transaction (one connection is used throughout).
  * report may be NULL.
+ * Borrows: db, migrations, opts (during the call only).
+ * Owns: report is the caller's and holds no heap memory.
  */
 DSQL_API int dsql_migrate_up(dsql_db *db, const dsql_migration *migrations, size_t n,
                              const dsql_migrate_options *opts, dsql_migrate_report *report,
@@ -197,13 +209,17 @@ DSQL_API int dsql_migrate_up(dsql_db *db, const dsql_migration *migrations, size
  * A migration to revert without a down part, or missing from the definitions, stops the run
  * before anything is sent (DSQL_EINVAL). A revert that fails is recorded (REVERTING, at the
  * statement) and resumed by the next down.
+ * Borrows: db, migrations, opts (during the call only).
+ * Owns: report is the caller's and holds no heap memory.
  */
 DSQL_API int dsql_migrate_down(dsql_db *db, const dsql_migration *migrations, size_t n,
                                const dsql_migrate_options *opts, dsql_migrate_report *report,
                                dsql_error *err);
 
 /** The name of a state ("pending", "applied", "changed", "failed", "running", "reverting",
- * "unknown"); never NULL. */
+ * "unknown"); never NULL.
+ * Owns: the string is static.
+ * Free with: nothing. */
 DSQL_API const char *dsql_migration_state_name(dsql_migration_state state);
 
 /* In C, each call above that takes a db accepts a pool, a connection or a dsql_db. */

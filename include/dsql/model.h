@@ -62,14 +62,20 @@ typedef struct dsql_uuid {
     char str[37];
 } dsql_uuid;
 
-/** Fills out with a random (version 4) UUID. NULL is a no-op. */
+/** Fills out with a random (version 4) UUID. NULL is a no-op.
+ * Owns: out is the caller's and holds no heap memory.
+ * Owns: nothing is handed out. */
 DSQL_API void dsql_uuid_v4(dsql_uuid *out);
 
 /** Parses text (any case, with hyphens) into canonical lower-case form. DSQL_EPARSE on
- * malformed input, naming it. */
+ * malformed input, naming it.
+ * Borrows: text (during the call only).
+ * Owns: out is the caller's and holds no heap memory. */
 DSQL_API int dsql_uuid_parse(const char *text, dsql_uuid *out, dsql_error *err);
 
-/** True when u holds no UUID (SQL NULL). */
+/** True when u holds no UUID (SQL NULL).
+ * Borrows: u (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API bool dsql_uuid_is_null(const dsql_uuid *u);
 
 /** Binary data. data == NULL means SQL NULL. */
@@ -447,10 +453,14 @@ typedef struct dsql_model {
  * Checks a descriptor once: member sizes match their types, one primary key at most,
  * names unique and non-empty, indexes name real attributes. Every call below runs it
  * too (cheaply); call it at start-up to fail early. DSQL_EINVAL names the problem.
+ * Borrows: m (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_model_check(const dsql_model *m, dsql_error *err);
 
-/** The attribute named name (attribute name, or column name), or NULL. */
+/** The attribute named name (attribute name, or column name), or NULL.
+ * Owns: m owns the attribute returned (a static table).
+ * Free with: nothing. */
 DSQL_API const dsql_attr *dsql_model_attr(const dsql_model *m, const char *name);
 
 /**
@@ -458,6 +468,8 @@ DSQL_API const dsql_attr *dsql_model_attr(const dsql_model *m, const char *name)
  * UTF-8 required), CHAR(n), UUID / date / time / timestamp syntax, numeric precision and
  * scale, JSON syntax. DSQL_EVALIDATION; the message names model, attribute and problem,
  * e.g. `owner.name: 31 characters, longer than STRING(30)`.
+ * Borrows: m, row (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_validate(const dsql_model *m, const void *row, dsql_error *err);
 
@@ -659,7 +671,9 @@ typedef struct dsql_query {
     .attributes = (const char *const[]){__VA_ARGS__},                                          \
     .n_attributes = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
 
-/** Rows of a model result: the array of hydrated structs (n in *n), owned by res. */
+/** Rows of a model result: the array of hydrated structs (n in *n), owned by res.
+ * Owns: res owns the array and every string in it.
+ * Free with: nothing (it goes with dsql_result_free(res)). */
 DSQL_API void *dsql_result_models(const dsql_result *res, size_t *n);
 
 /* ---- CRUD. db is a dsql_pool * or a dsql_conn * (see dsql_db in dsql/pool.h) ----
@@ -683,6 +697,9 @@ DSQL_API void *dsql_result_models(const dsql_result *res, size_t *n);
  * as stored (server defaults included); free it with dsql_result_free(). One statement,
  * atomic; in the caller's transaction DSQL_ELIMIT (nothing sent) when that transaction has
  * no row left under the cap.
+ * Borrows: db, m (during the call only); row is written to (defaults).
+ * Owns: *stored (if stored is not NULL) is new.
+ * Free with: dsql_result_free(*stored).
  */
 DSQL_API int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored,
                          dsql_error *err);
@@ -713,6 +730,9 @@ typedef struct dsql_conflict {
  * primary key, every other attribute updated; c->action must be DSQL_CONFLICT_UPDATE or
  * DSQL_CONFLICT_IGNORE. Defaults are filled and the row validated as dsql_create does.
  * stored (may be NULL) receives the row as stored — empty when IGNORE skipped it.
+ * Borrows: db, m, c (during the call only); row is written to (defaults).
+ * Owns: *stored (if stored is not NULL) is new.
+ * Free with: dsql_result_free(*stored).
  */
 DSQL_API int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
                          dsql_result **stored, dsql_error *err);
@@ -754,6 +774,8 @@ typedef struct dsql_bulk_report {
  * INSERT in autocommit; on a connection inside a transaction the chunks share that
  * transaction instead (a failure then aborts it: nothing landed), and more rows than the
  * transaction has left under the cap are refused before anything is sent (DSQL_ELIMIT).
+ * Borrows: db, m, opts (during the call only); rows are written to (defaults).
+ * Owns: report is the caller's and holds no heap memory.
  */
 DSQL_API int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
                               const dsql_bulk_options *opts, dsql_bulk_report *report,
@@ -764,21 +786,32 @@ DSQL_API int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size
  * by *res (dsql_result_free()). With includes, one SQL statement fetches everything.
  * An attribute list (q->attributes) on a model without DSQL_ROW_STATE needs
  * q->read_only: a row missing attributes could otherwise be saved over them.
+ * Borrows: db, m, q (during the call only).
+ * Owns: *res is new and owns *rows (the structs and every string in them).
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows,
                            size_t *n, dsql_result **res, dsql_error *err);
 
-/** The first row matching q; DSQL_ENOTFOUND when none. *row owned by *res. */
+/** The first row matching q; DSQL_ENOTFOUND when none. *row owned by *res.
+ * Borrows: db, m, q (during the call only).
+ * Owns: *res is new and owns *row (the struct and its strings).
+ * Free with: dsql_result_free(*res). */
 DSQL_API int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void *row,
                            dsql_result **res, dsql_error *err);
 
 /** The row whose primary key is pk; q may add includes/attributes (its where must be
- * NULL). DSQL_ENOTFOUND when none; DSQL_EINVAL when the model has no primary key. */
+ * NULL). DSQL_ENOTFOUND when none; DSQL_EINVAL when the model has no primary key.
+ * Borrows: db, m, pk, q (during the call only).
+ * Owns: *res is new and owns *row (the struct and its strings).
+ * Free with: dsql_result_free(*res). */
 DSQL_API int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk,
                              const dsql_query *q, void *row, dsql_result **res,
                              dsql_error *err);
 
-/** Number of rows matching where (NULL = all). */
+/** Number of rows matching where (NULL = all).
+ * Borrows: db, m, where (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where,
                         int64_t *count, dsql_error *err);
 
@@ -848,6 +881,9 @@ typedef struct dsql_aggregate_query {
  * sum_weight, ...). Read values with dsql_result_int / _double / _text (sums and averages
  * of NUMERIC attributes come as exact text). Unknown attributes, a sum of text, an empty
  * aggregate list: DSQL_EINVAL before anything is sent.
+ * Borrows: db, m, q (during the call only).
+ * Owns: *res is new.
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggregate_query *q,
                             dsql_result **res, dsql_error *err);
@@ -858,6 +894,9 @@ DSQL_API int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggrega
  * transaction in one round trip, so the total and the page are of the same snapshot.
  * *rows / *n / *res as dsql_find_all; *total: the rows of m matching q's where. Required
  * includes (inner joins) are refused (DSQL_EINVAL): they would drop rows the total counts.
+ * Borrows: db, m, q (during the call only).
+ * Owns: *res is new and owns *rows (the structs and every string in them).
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *q,
                                      void *rows, size_t *n, int64_t *total, dsql_result **res,
@@ -887,6 +926,8 @@ typedef struct dsql_assign {
  * DSQL_EPARTIAL (*affected: the rows updated). Without a primary key the refusal is the
  * error (DSQL_ELIMIT). In the caller's transaction: one statement that changes nothing and
  * fails with DSQL_ELIMIT when the rows it matches would take the transaction past the cap.
+ * Borrows: db, m, assigns, where (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
                          size_t n_assigns, const dsql_where *where, uint64_t *affected,
@@ -898,6 +939,9 @@ DSQL_API int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *as
  * included. *rows / *n as dsql_find_all, owned by *res (dsql_result_free). Atomic, never
  * chunked: more rows than one Aurora DSQL transaction may modify (3,000, fewer in the
  * caller's transaction when it has written already) is DSQL_ELIMIT with nothing changed.
+ * Borrows: db, m, assigns, where (during the call only).
+ * Owns: *res is new and owns *rows (the structs and every string in them).
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
                                    size_t n_assigns, const dsql_where *where, void *rows,
@@ -910,6 +954,9 @@ DSQL_API int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_
  * Concurrent increments never lose one another: each is computed from the row's value at
  * write time, and on Aurora DSQL a conflicting one is retried on a pool like any write.
  * Every delta must be DSQL_ASSIGN_ADD or DSQL_ASSIGN_SUB on a numeric attribute.
+ * Borrows: db, m, deltas, where (during the call only).
+ * Owns: *res is new and owns *rows (when rows is not NULL).
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas,
                             size_t n_deltas, const dsql_where *where, void *rows, size_t *n,
@@ -924,6 +971,8 @@ DSQL_API int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign 
  * counts the saved values as read. One statement, atomic (none when nothing changed); in
  * the caller's transaction DSQL_ELIMIT (nothing sent) when that transaction has no row
  * left under the cap.
+ * Borrows: db, m, row, attrs (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, void *row,
                        const char *const *attrs, size_t n_attrs, dsql_error *err);
@@ -944,6 +993,8 @@ DSQL_API int dsql_save(dsql_db *db, const dsql_model *m, void *row,
  * read from the catalog when any with such an action references the table: two or three
  * statements more), and deletes nothing, DSQL_ELIMIT, when they would take the
  * transaction past the cap. One statement when it deletes rows and no such key exists.
+ * Borrows: db, m, where (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where,
                          uint64_t *affected, dsql_error *err);
@@ -953,12 +1004,16 @@ DSQL_API int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *whe
  * BEFORE_DESTROY / AFTER_DESTROY hooks see row. DSQL_ENOTFOUND when no row has that key.
  * One statement, atomic; in the caller's transaction it is checked against the row cap
  * as dsql_delete is (ON DELETE CASCADE rows included).
+ * Borrows: db, m, row (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err);
 
 /**
  * dsql_delete that deletes rows even of a paranoid model (Sequelize's force: true), marked
  * or not; on other models the same as dsql_delete. Calls the bulk-destroy hooks.
+ * Borrows: db, m, where (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_where *where,
                                uint64_t *affected, dsql_error *err);
@@ -967,6 +1022,8 @@ DSQL_API int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_wher
  * Unmarks the marked rows of a paranoid model matching where (Sequelize's restore): one
  * UPDATE ... SET deleted = NULL, chunked past the row cap as dsql_update is. *affected: the
  * rows restored. DSQL_EINVAL for a model without DSQL_DELETED_AT.
+ * Borrows: db, m, where (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           uint64_t *affected, dsql_error *err);
@@ -978,11 +1035,15 @@ DSQL_API int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *wh
  * more rows than one Aurora DSQL transaction may modify (3,000 with the rows ON DELETE
  * CASCADE reaches; fewer in the caller's transaction when it has written already) is
  * DSQL_ELIMIT with nothing deleted. Calls the bulk-destroy hooks.
+ * Borrows: db, m, where (during the call only).
+ * Owns: *res is new and owns *rows (the structs and every string in them).
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *where,
                                    void *rows, size_t *n, dsql_result **res, dsql_error *err);
 
-/** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3. */
+/** The former name of dsql_delete (it deletes rows; it frees nothing). Removed in 0.3.
+ * Owns, Borrows, Free with: as dsql_delete. */
 DSQL_DEPRECATED("renamed dsql_delete")
 DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where,
                           uint64_t *affected, dsql_error *err);
@@ -997,6 +1058,9 @@ DSQL_API int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *wh
  * with NULL). *row / *res as dsql_find_one; *created (if not NULL) says which happened.
  * The find and the insert are one transaction (in the caller's transaction they join it,
  * and the insert is DSQL_ELIMIT, not sent, when that transaction has no row left).
+ * Borrows: db, m, where (during the call only); defaults is written to (its defaults).
+ * Owns: *res is new and owns *row (the struct and its strings).
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where,
                                  void *defaults, void *row, dsql_result **res, bool *created,
@@ -1005,7 +1069,10 @@ DSQL_API int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_wh
 /** A raw SELECT whose columns are hydrated into m's structs by column name (columns
  * without an attribute are ignored). An attribute without a column is DSQL_EINVAL unless
  * the model has DSQL_ROW_STATE (its rows then know what they lack, and dsql_save never
- * writes it): a row missing an attribute could otherwise be saved over it. */
+ * writes it): a row missing an attribute could otherwise be saved over it.
+ * Borrows: db, m, sql, params (during the call only).
+ * Owns: *res is new and owns *rows (the structs and every string in them).
+ * Free with: dsql_result_free(*res). */
 DSQL_API int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql,
                                const dsql_value *params, size_t nparams, void *rows,
                                size_t *n, dsql_result **res, dsql_error *err);
@@ -1057,12 +1124,18 @@ typedef struct dsql_bind {
  * statement does not use, a name in both the pairs and the row's model, a ':' followed by
  * no name, a $n in the same statement, an unterminated string, identifier or comment.
  * The rewrite costs one pass over the text per call (no cache: docs/api.md).
+ * Borrows: db, sql, b (during the call only).
+ * Owns: *res (if res is not NULL) is new.
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_exec_named(dsql_db *db, const char *sql, const dsql_bind *b,
                              dsql_result **res, dsql_error *err);
 
 /** dsql_query_models with named parameters bound from b, as dsql_exec_named binds them
- * (b->row without b->model is a row of m). */
+ * (b->row without b->model is a row of m).
+ * Borrows: db, m, sql, b (during the call only).
+ * Owns: *res is new and owns *rows (the structs and every string in them).
+ * Free with: dsql_result_free(*res). */
 DSQL_API int dsql_query_models_named(dsql_db *db, const dsql_model *m, const char *sql,
                                      const dsql_bind *b, void *rows, size_t *n,
                                      dsql_result **res, dsql_error *err);

@@ -54,6 +54,9 @@ typedef struct dsql_pool dsql_pool;
  * provider in cfg is borrowed and must outlive the pool), opens `min` connections (an
  * error there fails the open), and starts the pool's maintenance thread. opts may be NULL
  * for the defaults. *out: free with dsql_pool_close().
+ * Borrows: cfg, opts (during the call only: copied); cfg's credentials provider, until close.
+ * Owns: *out is new.
+ * Free with: dsql_pool_close(*out).
  */
 DSQL_API int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts,
                             dsql_pool **out, dsql_error *err);
@@ -63,6 +66,7 @@ DSQL_API int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opt
  * connections lent out are waited for (release them, from any thread - never close the
  * pool from a thread that still holds one); then every connection is closed and the pool
  * freed. NULL is a no-op.
+ * Free with: this call closes and frees pool (after its connections come back).
  */
 DSQL_API void dsql_pool_close(dsql_pool *pool);
 
@@ -76,6 +80,9 @@ DSQL_API void dsql_pool_close(dsql_pool *pool);
  * (dsql_transaction, or dsql_conn_transaction on a connection acquired from it): use the
  * body's connection. The connection belongs to the caller's thread until
  * dsql_pool_release().
+ * Borrows: pool (during the call only).
+ * Owns: pool owns *conn; the caller holds it until released.
+ * Free with: dsql_pool_release(pool, *conn) (never dsql_conn_close).
  */
 DSQL_API int dsql_pool_acquire(dsql_pool *pool, dsql_conn **conn, dsql_error *err);
 
@@ -84,6 +91,7 @@ DSQL_API int dsql_pool_acquire(dsql_pool *pool, dsql_conn **conn, dsql_error *er
  * a broken one, or one past its lifetime, is closed (and its slot freed for a waiter).
  * The connection must not be used afterwards. NULL, or a connection of another pool, is
  * ignored.
+ * Free with: this call gives conn back to pool; conn is not to be used afterwards.
  */
 DSQL_API void dsql_pool_release(dsql_pool *pool, dsql_conn *conn);
 
@@ -105,7 +113,9 @@ typedef struct dsql_pool_stats {
     uint64_t tx_retries;              /**< attempts after the first (conflicts, lost links) */
 } dsql_pool_stats;
 
-/** Copies the pool's counters into *stats (zeroes for a NULL pool). Thread-safe. */
+/** Copies the pool's counters into *stats (zeroes for a NULL pool). Thread-safe.
+ * Borrows: pool (during the call only); counters are copied into the caller's *stats.
+ * Owns: nothing is handed out. */
 DSQL_API void dsql_pool_get_stats(dsql_pool *pool, dsql_pool_stats *stats);
 
 /**
@@ -130,12 +140,17 @@ typedef struct dsql_endpoint_stats {
     int64_t reserved_[8]; /**< room for fields added later (zeroed) */
 } dsql_endpoint_stats;
 
-/** Number of endpoints of the pool (1 unless the config named several); 0 for NULL. */
+/** Number of endpoints of the pool (1 unless the config named several); 0 for NULL.
+ * Borrows: pool (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API size_t dsql_pool_endpoint_count(dsql_pool *pool);
 
 /**
  * Copies endpoint number index (0-based, in the config's order) of pool into *stats.
  * DSQL_EINVAL for a NULL pool or stats, or an index past the last endpoint. Thread-safe.
+ * Borrows: pool (during the call only).
+ * Owns: pool owns stats->host and stats->region (valid until dsql_pool_close).
+ * Free with: nothing.
  */
 DSQL_API int dsql_pool_get_endpoint_stats(dsql_pool *pool, size_t index,
                                           dsql_endpoint_stats *stats, dsql_error *err);
@@ -169,6 +184,9 @@ typedef int (*dsql_tx_fn)(dsql_conn *conn, void *ctx, dsql_error *err);
  * retried; no answer before COMMIT is DSQL_ETIMEOUT, not retried. fn must run its
  * statements on the conn it is given: the pool used from inside fn is DSQL_EMISUSE.
  * policy may be NULL for defaults. *attempts (if not NULL) receives the attempts made.
+ * Borrows: pool, fn, ctx, policy (during the call only).
+ * Owns: the connection fn receives is the pool's, lent for the body only.
+ * Free with: nothing (the runner releases it).
  */
 DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
                               const dsql_retry_policy *policy, int *attempts, dsql_error *err);
@@ -180,6 +198,9 @@ DSQL_API int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
  * (there is no other connection to retry on): DSQL_ECONNLOST before COMMIT,
  * DSQL_EUNKNOWN_OUTCOME during it. When conn came from a pool, that pool used from inside
  * fn (by the same thread) is DSQL_EMISUSE, as in dsql_transaction.
+ * Borrows: conn, fn, ctx, policy (during the call only).
+ * Owns: fn receives conn itself; the caller keeps it.
+ * Free with: nothing.
  */
 DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
                                    const dsql_retry_policy *policy, int *attempts,
@@ -193,6 +214,9 @@ DSQL_API int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
  * fault or got no answer within query_timeout_ms is DSQL_EUNKNOWN_OUTCOME and never
  * retried. Bounded by the acquire timeout, then query_timeout_ms per attempt (DDL and
  * CALL: at least 330 s). *res as dsql_conn_query.
+ * Borrows: pool, sql, params, policy (during the call only).
+ * Owns: *res (if res is not NULL) is new.
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params,
                              size_t nparams, const dsql_retry_policy *policy, dsql_result **res,
@@ -211,9 +235,13 @@ DSQL_API int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value 
  */
 typedef struct dsql_db dsql_db;
 
-/** The pool as a dsql_db (the same object; no ownership changes). */
+/** The pool as a dsql_db (the same object; no ownership changes).
+ * Owns: pool owns the dsql_db returned (the same object).
+ * Free with: nothing (dsql_pool_close(pool)). */
 DSQL_API dsql_db *dsql_pool_db(dsql_pool *pool);
-/** The connection as a dsql_db (the same object; no ownership changes). */
+/** The connection as a dsql_db (the same object; no ownership changes).
+ * Owns: conn owns the dsql_db returned (the same object).
+ * Free with: nothing (it goes with conn). */
 DSQL_API dsql_db *dsql_conn_db(dsql_conn *conn);
 
 #if !defined(__cplusplus) && !defined(DSQL_BUILDING)
@@ -234,6 +262,9 @@ DSQL_API dsql_db *dsql_conn_db(dsql_conn *conn);
  * answer within query_timeout_ms, is DSQL_EUNKNOWN_OUTCOME (COMMIT left with the batch). When db is a connection already inside a transaction, runs only
  * the statements (the enclosing transaction commits). results as dsql_conn_pipeline (n
  * slots, for the caller's statements only).
+ * Borrows: db, stmts, policy (during the call only).
+ * Owns: the n results put into results[] (if not NULL) are new.
+ * Free with: dsql_result_free() each.
  */
 DSQL_API int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n,
                               dsql_result **results, const dsql_retry_policy *policy,
@@ -244,6 +275,9 @@ DSQL_API int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n,
  * parameters as $1..$n; the same retry as dsql_pool_query with the default policy (on a
  * connection inside a transaction: none, the caller's transaction decides). *res (may be
  * NULL) as dsql_conn_query.
+ * Borrows: db, sql, params (during the call only).
+ * Owns: *res (if res is not NULL) is new.
+ * Free with: dsql_result_free(*res).
  */
 DSQL_API int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params, size_t nparams,
                        dsql_result **res, dsql_error *err);

@@ -30,6 +30,8 @@ extern "C" {
  * conflicts retried; they go out as one pipeline (see dsql_create_tables). No foreign keys
  * (see dsql_sync). db: a pool, or a connection outside any transaction (DSQL_EINVAL
  * otherwise).
+ * Borrows: db, m (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err);
 
@@ -43,19 +45,25 @@ DSQL_API int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err
  * not stop the others (a table already created stays). An OCC conflict is retried (it and
  * every statement after it that failed, in order). Returns the status of the first
  * statement that failed, err naming its table ("creating table pet: ..."). Nothing is sent
- * when a model is invalid (DSQL_EINVAL naming it). Borrows: models.
+ * when a model is invalid (DSQL_EINVAL naming it).
+ * Borrows: db, models and the models they point to (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_create_tables(dsql_db *db, const dsql_model *const *models, size_t n,
                                 dsql_error *err);
 
-/** DROP TABLE IF EXISTS m's table [CASCADE], alone in autocommit. */
+/** DROP TABLE IF EXISTS m's table [CASCADE], alone in autocommit.
+ * Borrows: db, m (during the call only).
+ * Owns: nothing is handed out. */
 DSQL_API int dsql_drop_table(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *err);
 
 /**
  * DROP TABLE IF EXISTS [CASCADE] for models[0..n), in that order, each in its own
  * transaction, in one network round trip (one pipeline, a Sync after each statement).
  * One failing does not stop the others; the status is the first failure's, err naming its
- * table ("dropping table owner: ..."). Borrows: models.
+ * table ("dropping table owner: ...").
+ * Borrows: db, models and the models they point to (during the call only).
+ * Owns: nothing is handed out.
  */
 DSQL_API int dsql_drop_tables(dsql_db *db, const dsql_model *const *models, size_t n, bool cascade,
                               dsql_error *err);
@@ -100,6 +108,8 @@ typedef struct dsql_sync_report {
  * (report all zero, no DDL sent). The tables of every foreign key must be among models.
  * db: a pool, or a connection outside any transaction (DSQL_EINVAL otherwise). report
  * (may be NULL) says what was done, also when a statement fails part way.
+ * Borrows: db, models, assocs (during the call only).
+ * Owns: report is the caller's and holds no heap memory.
  */
 DSQL_API int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
                        const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,

@@ -339,15 +339,4 @@ static inline int conn_query_int(dsql_conn *conn, const char *sql, const dsql_va
     return rc;
 }
 
-/* Fails with the error's text when rc is not DSQL_OK. */
-#define assert_dsql_ok(rc, err)                                                                    \
-    do {                                                                                           \
-        int rc_ = (rc);                                                                            \
-        if (rc_ != DSQL_OK) {                                                                      \
-            print_error("%s: %s [%s] %s\n", #rc, dsql_status_name(rc_), (err).sqlstate,            \
-                        (err).message);                                                            \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
-
 #endif

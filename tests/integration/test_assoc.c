@@ -544,6 +544,37 @@ static const dsql_attr vs_nodefault_attrs[] = {
 };
 static DSQL_MODEL(vs_nodefault_model, vet_specialty, "vetSpecialties", vs_nodefault_attrs);
 
+/* ---- bad input ---- */
+
+typedef enum link_op { LINK_SET, LINK_ADD, LINK_REMOVE } link_op;
+
+/* A call of dsql_set/add/remove_associated the library refuses before sending anything. */
+typedef struct bad_link {
+    const char *what;
+    link_op op;
+    const dsql_assoc *assoc;
+    const void *source;
+    const void *const *targets;
+    size_t n;
+    int status;
+    const char *message; /* the error's, exactly */
+} bad_link;
+
+#define TARGETS(...) ((const void *const[]){__VA_ARGS__})
+
+static int link_rows(link_op op, const dsql_assoc *a, const void *source,
+                     const void *const *targets, size_t n, dsql_error *err)
+{
+    switch (op) {
+    case LINK_ADD:
+        return dsql_add_associated(pool, a, source, targets, n, err);
+    case LINK_REMOVE:
+        return dsql_remove_associated(pool, a, source, targets, n, err);
+    default:
+        return dsql_set_associated(pool, a, source, targets, n, err);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -556,91 +587,84 @@ static void test_bad_input(void **state)
     char *pets = pg_rows(pg, pets_sql);
     pool_counters c = pool_counters_of(pool);
 
-    /* Not an association. */
+    /* Descriptors that are not right. */
     dsql_assoc bogus = vet_specialties;
     bogus.magic = 0;
-    assert_int_equal(dsql_set_associated(pool, &bogus, &carlos, NULL, 0, &err), DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "not an association"));
-    assert_int_equal(dsql_set_associated(pool, NULL, &carlos, NULL, 0, &err), DSQL_EINVAL);
-
-    /* An association whose key is not an attribute of its model. */
-    dsql_assoc wrong = owner_pets;
+    dsql_assoc wrong = owner_pets; /* its key is not an attribute of its model */
     wrong.foreign_key = "vetId";
-    assert_int_equal(
-        dsql_add_associated(pool, &wrong, &john, (const void *const[]){&pet1}, 1, &err),
-        DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "\"vetId\" is not an attribute of model pet"));
-
-    /* A join model missing its keys. */
-    dsql_assoc nokey = vet_specialties;
+    dsql_assoc nokey = vet_specialties; /* a join model missing its keys */
     nokey.through = &vs_nokey_model;
-    assert_int_equal(
-        dsql_set_associated(pool, &nokey, &carlos, (const void *const[]){&cats}, 1, &err),
-        DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "\"specialtyId\" is not an attribute of model vs_nokey"));
     dsql_assoc nodefault = vet_specialties;
     nodefault.through = &vs_nodefault_model;
-    assert_int_equal(
-        dsql_set_associated(pool, &nodefault, &carlos, (const void *const[]){&cats}, 1, &err),
-        DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "dsql_set_associated: join model vet_specialty: attribute id is the "
-                        "primary key but has no default (.default_uuid_v4, .default_sql or a "
-                        "constant); only the two keys of a join row are known");
-
-    /* A target not saved yet (no key): nothing of the set is written. */
+    /* Rows that are not saved, or whose keys are not keys. */
     specialty unsaved = {.id = NULL};
-    assert_int_equal(dsql_set_associated(pool, &vet_specialties, &jane,
-                                         (const void *const[]){&cats, &unsaved}, 2, &err),
-                     DSQL_EINVAL);
-    assert_string_equal(err.message, "dsql_set_associated: association specialties: "
-                                     "targets[1] (specialty) has no id (save it first)");
     pet unsaved_pet = {.name = "Nameless"};
-    assert_int_equal(dsql_add_associated(pool, &owner_pets, &john,
-                                         (const void *const[]){&pet1, &unsaved_pet}, 2, &err),
-                     DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "targets[1] (pet) has no id"));
-    assert_int_equal(
-        dsql_add_associated(pool, &owner_pets, &john, (const void *const[]){&pet1, NULL}, 2, &err),
-        DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "targets[1] is NULL"));
-    assert_int_equal(dsql_add_associated(pool, &owner_pets, &john, NULL, 2, &err), DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "targets is NULL"));
-
-    /* A key that is not one (a malformed UUID) is caught before anything is sent. */
     vet garbled = {.id = {"not-a-uuid"}, .name = "G"};
-    assert_int_equal(dsql_set_associated(pool, &vet_specialties, &garbled,
-                                         (const void *const[]){&cats}, 1, &err),
-                     DSQL_EVALIDATION);
-    assert_string_equal(err.message, "dsql_set_associated: association specialties: the "
-                                     "source: vet.id: \"not-a-uuid\" is not a UUID (UUID)");
     pet garbled_pet = {.id = {"0c000000-0000-4000-8000-00000000000g"}, .name = "G"};
-    assert_int_equal(dsql_set_associated(pool, &owner_pets, &john,
-                                         (const void *const[]){&pet1, &garbled_pet}, 2, &err),
-                     DSQL_EVALIDATION);
-    assert_string_equal(err.message, "dsql_set_associated: association pets: targets[1]: pet.id: "
-                                     "\"0c000000-0000-4000-8000-\"... is not a UUID (UUID)");
-
-    /* A source not saved yet. */
     vet newbie = {.name = "New"};
-    assert_int_equal(
-        dsql_set_associated(pool, &vet_specialties, &newbie, (const void *const[]){&cats}, 1, &err),
-        DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "the source vet has no id (save it first)"));
-    assert_int_equal(dsql_set_associated(pool, &vet_specialties, NULL, NULL, 0, &err), DSQL_EINVAL);
-
-    /* To-one associations: 0 or 1 target, set only. */
-    assert_int_equal(
-        dsql_set_associated(pool, &pet_owner, &pet1, (const void *const[]){&john, &mary}, 2, &err),
-        DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "to-one: 2 targets given, at most 1"));
-    assert_int_equal(
-        dsql_add_associated(pool, &pet_collar, &pet1, (const void *const[]){&collar1}, 1, &err),
-        DSQL_EINVAL);
-    assert_non_null(strstr(err.message, "use dsql_set_associated"));
-    assert_int_equal(
-        dsql_remove_associated(pool, &pet_owner, &pet1, (const void *const[]){&john}, 1, &err),
-        DSQL_EINVAL);
+    const bad_link cases[] = {
+        {"not an association", LINK_SET, &bogus, &carlos, NULL, 0, DSQL_EINVAL,
+         .message =
+             "not an association descriptor (bad magic; declare it with DSQL_HAS_MANY, ...)"},
+        {"no association", LINK_SET, NULL, &carlos, NULL, 0, DSQL_EINVAL,
+         .message = "dsql_set_associated: association is NULL"},
+        {"key not an attribute", LINK_ADD, &wrong, &john, TARGETS(&pet1), 1, DSQL_EINVAL,
+         .message = "association owner.pets (has-many): foreign key \"vetId\" is not an attribute "
+                    "of model pet"},
+        {"join model without a key", LINK_SET, &nokey, &carlos, TARGETS(&cats), 1, DSQL_EINVAL,
+         .message = "association vet.specialties (belongs-to-many): other key \"specialtyId\" is "
+                    "not an attribute of model vs_nokey"},
+        {"join key without a default", LINK_SET, &nodefault, &carlos, TARGETS(&cats), 1,
+         DSQL_EINVAL,
+         .message = "dsql_set_associated: join model vet_specialty: attribute id is the primary "
+                    "key but has no default (.default_uuid_v4, .default_sql or a constant); only "
+                    "the two keys of a join row are known"},
+        /* A target not saved yet (no key): nothing of the set is written. */
+        {"target not saved", LINK_SET, &vet_specialties, &jane, TARGETS(&cats, &unsaved), 2,
+         DSQL_EINVAL,
+         .message = "dsql_set_associated: association specialties: targets[1] (specialty) has "
+                    "no id (save it first)"},
+        {"to-many target not saved", LINK_ADD, &owner_pets, &john, TARGETS(&pet1, &unsaved_pet), 2,
+         DSQL_EINVAL,
+         .message =
+             "dsql_add_associated: association pets: targets[1] (pet) has no id (save it first)"},
+        {"NULL target", LINK_ADD, &owner_pets, &john, TARGETS(&pet1, NULL), 2, DSQL_EINVAL,
+         .message = "dsql_add_associated: association pets: targets[1] is NULL"},
+        {"NULL targets", LINK_ADD, &owner_pets, &john, NULL, 2, DSQL_EINVAL,
+         .message = "dsql_add_associated: association pets: targets is NULL"},
+        /* A key that is not one (a malformed UUID) is caught before anything is sent. */
+        {"source key not a UUID", LINK_SET, &vet_specialties, &garbled, TARGETS(&cats), 1,
+         DSQL_EVALIDATION,
+         .message = "dsql_set_associated: association specialties: the source: vet.id: "
+                    "\"not-a-uuid\" is not a UUID (UUID)"},
+        {"target key not a UUID", LINK_SET, &owner_pets, &john, TARGETS(&pet1, &garbled_pet), 2,
+         DSQL_EVALIDATION,
+         .message = "dsql_set_associated: association pets: targets[1]: pet.id: "
+                    "\"0c000000-0000-4000-8000-\"... is not a UUID (UUID)"},
+        /* A source not saved yet. */
+        {"source not saved", LINK_SET, &vet_specialties, &newbie, TARGETS(&cats), 1, DSQL_EINVAL,
+         .message = "dsql_set_associated: association specialties: the source vet has no id (save "
+                    "it first)"},
+        {"no source", LINK_SET, &vet_specialties, NULL, NULL, 0, DSQL_EINVAL,
+         .message = "dsql_set_associated: association specialties: source row is NULL"},
+        /* To-one associations: 0 or 1 target, set only. */
+        {"to-one, two targets", LINK_SET, &pet_owner, &pet1, TARGETS(&john, &mary), 2, DSQL_EINVAL,
+         .message = "dsql_set_associated: association owner is to-one: 2 targets given, at most 1"},
+        {"to-one add", LINK_ADD, &pet_collar, &pet1, TARGETS(&collar1), 1, DSQL_EINVAL,
+         .message = "dsql_add_associated: association collar is to-one; use dsql_set_associated "
+                    "with 0 or 1 target"},
+        {"to-one remove", LINK_REMOVE, &pet_owner, &pet1, TARGETS(&john), 1, DSQL_EINVAL,
+         .message = "dsql_remove_associated: association owner is to-one; use dsql_set_associated "
+                    "with 0 or 1 target"},
+    };
+    for (size_t i = 0; i < TU_LEN(cases); i++) {
+        const bad_link *k = &cases[i];
+        dsql_error e = DSQL_ERROR_INIT;
+        int rc = link_rows(k->op, k->assoc, k->source, k->targets, k->n, &e);
+        if (rc != k->status || strcmp(e.message, k->message))
+            fail_msg("%s: %s \"%s\", expected %s \"%s\"", k->what, dsql_status_name(rc), e.message,
+                     dsql_status_name(k->status), k->message);
+    }
 
     /* Not a pool or a connection (which does not compile through the call's macro: the
      * parenthesized name reaches the function and its run-time check). */

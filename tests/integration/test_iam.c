@@ -18,12 +18,9 @@
 
 #include "testutil.h"
 
-#include "conn/private.h"
 #include "conn_util.h"
+#include "iam_token.h"
 #include "proxy.h"
-
-#define CLUSTER   "abcdefghijklmnopqrstuvwxy0.dsql.us-east-1.on.aws"
-#define SIGN_TIME ((time_t)1700000000) /* 2023-11-14T22:13:20Z */
 
 static dsql_credentials_provider *creds;
 
@@ -44,32 +41,16 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *expected_token(dsql_token_action action, time_t when)
-{
-    dsql_credentials c = DSQL_CREDENTIALS_INIT;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql_credentials_provider_get(creds, &c, &err), err);
-    dsql_token_params p = DSQL_TOKEN_PARAMS_INIT;
-    p.hostname = CLUSTER;
-    p.region = "us-east-1";
-    p.action = action;
-    p.signing_time = when;
-    char *token = NULL;
-    assert_dsql_ok(dsql_token_generate(&p, &c, &token, &err), err);
-    dsql_credentials_clear(&c);
-    return token;
-}
-
 static void iam_config(dsql_config *cfg, const char *user, int port)
 {
     *cfg = (dsql_config)DSQL_CONFIG_INIT;
-    cfg->host = CLUSTER;
+    cfg->host = IAM_CLUSTER;
     cfg->hostaddr = "127.0.0.1";
     cfg->port = port;
     cfg->user = user;
     cfg->sslmode = "require";
     cfg->credentials = creds;
-    cfg->signing_time = SIGN_TIME;
+    cfg->signing_time = IAM_SIGN_TIME;
 }
 
 static void token_is_the_password(void **state)
@@ -78,11 +59,12 @@ static void token_is_the_password(void **state)
     char role[64], schema[64], sql[2048];
     snprintf(role, sizeof role, "iam_user_%d", (int)getpid());
     snprintf(schema, sizeof schema, "iam_schema_%d", (int)getpid());
-    char *token = expected_token(DSQL_TOKEN_DB_CONNECT, SIGN_TIME);
-    assert_non_null(strstr(token, CLUSTER "/?Action=DbConnect&X-Amz-Algorithm=AWS4-HMAC-SHA256"
-                                          "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20231114%2Fus-"
-                                          "east-1%2Fdsql%2Faws4_request&X-Amz-Date=20231114T221320Z"
-                                          "&X-Amz-Expires=900"));
+    char *token = iam_expected_token(creds, DSQL_TOKEN_DB_CONNECT, IAM_SIGN_TIME);
+    assert_non_null(strstr(token,
+                           IAM_CLUSTER "/?Action=DbConnect&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                                       "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20231114%2Fus-"
+                                       "east-1%2Fdsql%2Faws4_request&X-Amz-Date=20231114T221320Z"
+                                       "&X-Amz-Expires=900"));
     PGconn *pg = admin_pg();
     char *lit = PQescapeLiteral(pg, token, strlen(token));
     snprintf(sql, sizeof sql,
@@ -117,11 +99,11 @@ static void token_is_the_password(void **state)
     assert_string_equal(dsql_result_text(res, 0, 3), "t");
     dsql_result_free(res);
     dsql_conn_close(conn);
-    assert_true(cap_has(&cap, "Connected to " CLUSTER ":"));
+    assert_true(cap_has(&cap, "Connected to " IAM_CLUSTER ":"));
     assert_true(cap_has(&cap, "(IAM token, DbConnect, TLS on)"));
 
     /* A token signed a second later is a different password: the server refuses it. */
-    cfg.signing_time = SIGN_TIME + 1;
+    cfg.signing_time = IAM_SIGN_TIME + 1;
     assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_EAUTH);
     assert_non_null(strstr(err.message, "password authentication failed for user"));
     assert_null(strstr(err.message, "X-Amz"));
@@ -135,63 +117,6 @@ static void token_is_the_password(void **state)
     snprintf(sql, sizeof sql, "DROP SCHEMA %s; DROP ROLE %s", schema, role);
     pg_ok(pg, sql);
     PQfinish(pg);
-}
-
-static void admin_and_user_actions(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *user;
-        dsql_token_action action;
-    } cases[] = {
-        {"admin", DSQL_TOKEN_DB_CONNECT_ADMIN},
-        {"Admin", DSQL_TOKEN_DB_CONNECT}, /* exact, case-sensitive */
-        {"app_user", DSQL_TOKEN_DB_CONNECT},
-        {NULL, DSQL_TOKEN_DB_CONNECT_ADMIN}, /* the default user is admin */
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        dsql_config cfg;
-        iam_config(&cfg, cases[i].user, 5432);
-        dsql__spec spec;
-        dsql_error err = DSQL_ERROR_INIT;
-        assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-        assert_true(spec.iam);
-        assert_int_equal(spec.action, cases[i].action);
-        assert_string_equal(spec.ep[0].region, "us-east-1");
-        char *token = NULL;
-        assert_dsql_ok(dsql__spec_mint_token(&spec, &spec.ep[0], &token, &err), err);
-        char *want = expected_token(cases[i].action, SIGN_TIME);
-        assert_string_equal(token, want);
-        assert_non_null(strstr(token, cases[i].action == DSQL_TOKEN_DB_CONNECT_ADMIN
-                                          ? "/?Action=DbConnectAdmin&"
-                                          : "/?Action=DbConnect&"));
-        dsql_token_free(want);
-        dsql__token_free(token);
-        dsql__spec_free(&spec);
-    }
-    /* AUTO picks IAM for a DSQL host or an explicit region, password otherwise. */
-    dsql_config cfg = DSQL_CONFIG_INIT;
-    cfg.host = CLUSTER;
-    cfg.credentials = creds;
-    dsql__spec spec;
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_true(spec.iam);
-    assert_string_equal(spec.sslmode, "verify-full");
-    assert_string_equal(spec.sslrootcert, "/etc/ssl/certs/ca-certificates.crt");
-    assert_false(spec.sslnegotiation_direct); /* libpq 15 */
-    dsql__spec_free(&spec);
-    /* A bare cluster id is expanded with the region. */
-    cfg.host = "abcdefghijklmnopqrstuvwxy0";
-    cfg.region = "eu-west-1";
-    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_string_equal(spec.ep[0].host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
-    dsql__spec_free(&spec);
-    cfg.host = "localhost";
-    cfg.region = NULL;
-    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
-    assert_false(spec.iam);
-    dsql__spec_free(&spec);
 }
 
 /* A PGHOSTADDR left in the environment (here: the throwaway server's, which would accept
@@ -209,7 +134,7 @@ static void pghostaddr_env_is_ignored(void **state)
     int rc = dsql_conn_open(&cfg, &conn, &err);
     assert_int_equal(rc, DSQL_ECONNECT);
     assert_null(conn);
-    assert_non_null(strstr(err.message, "could not connect to " CLUSTER ":"));
+    assert_non_null(strstr(err.message, "could not connect to " IAM_CLUSTER ":"));
     assert_non_null(strstr(err.message, "cannot resolve the host name"));
     assert_non_null(strstr(err.message, "PGHOSTADDR in the environment is ignored"));
 }
@@ -230,11 +155,11 @@ static void iam_config_errors(void **state)
         {{.auth = DSQL_AUTH_IAM, .region = "us-east-1"},
          "IAM authentication needs the cluster "
          "endpoint"},
-        {{.host = CLUSTER, .sslmode = "disable"},
+        {{.host = IAM_CLUSTER, .sslmode = "disable"},
          "sslmode 'disable' would let the IAM token "
          "travel unencrypted"},
-        {{.host = CLUSTER, .sslmode = "prefer"}, "sslmode 'prefer'"},
-        {{.host = CLUSTER, .password = "pw"}, "a password is set but auth is IAM"},
+        {{.host = IAM_CLUSTER, .sslmode = "prefer"}, "sslmode 'prefer'"},
+        {{.host = IAM_CLUSTER, .password = "pw"}, "a password is set but auth is IAM"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dsql_conn *conn = NULL;
@@ -274,7 +199,7 @@ static void pool_mints_per_connection(void **state)
     assert_int_equal(st.connects, 3);
     assert_int_equal(st.token_mints, 3);
     dsql_pool_close(pool);
-    char *token = expected_token(DSQL_TOKEN_DB_CONNECT, SIGN_TIME);
+    char *token = iam_expected_token(creds, DSQL_TOKEN_DB_CONNECT, IAM_SIGN_TIME);
     assert_false(cap_has(&cap, token));
     assert_false(cap_has(&cap, "X-Amz"));
     assert_int_equal(cap_count(&cap, "(IAM token, DbConnect, TLS on)"), 3);
@@ -451,7 +376,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(token_is_the_password),
         cmocka_unit_test(shared_file_warnings_reach_the_log),
-        cmocka_unit_test(admin_and_user_actions),
         cmocka_unit_test(iam_config_errors),
         cmocka_unit_test(pghostaddr_env_is_ignored),
         cmocka_unit_test(pool_mints_per_connection),

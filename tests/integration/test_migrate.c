@@ -14,8 +14,6 @@
 #include "testutil.h"
 #include "conn_util.h"
 #include "petclinic.h"
-#include "model/migrate.h"
-#include "util/util.h"
 
 #define DB_DSQL  "dsql_t_migrate"
 #define DB_PLAIN "dsql_t_migrate_pg"
@@ -399,23 +397,27 @@ static void claims(void **state)
         dsql_migrate_options o = DSQL_MIGRATE_OPTIONS_INIT;
         o.wait_ms = 300;
         dsql_error err = DSQL_ERROR_INIT;
-        int64_t t0 = dsql__mono_ms();
+        int64_t t0 = tu_mono_ms();
         assert_int_equal(dsql_migrate_up(t->pool, base, 2, &o, &rep, &err), DSQL_ETIMEOUT);
-        assert_true(dsql__mono_ms() - t0 >= 150);
+        assert_true(tu_mono_ms() - t0 >= 150);
         assert_non_null(strstr(err.message,
                                "migration 20260102000000 (flag) is being applied by "
                                "runner otherhost:42:abc (statement 2, last progress "));
         /* the same runner, dead for longer than the lease: taken over at its statement, after
          * the statements before it are checked unchanged */
-        char prefix[65];
-        assert_int_equal(dsql__mig_prefix(backfill_up, 1, prefix, &err), DSQL_OK);
-        char sql[256];
-        snprintf(sql, sizeof sql,
-                 "UPDATE dsql_migrations SET prefix = '%s', heartbeat_at = now() - interval "
-                 "'6 hours' WHERE version = '20260102000000'",
-                 prefix);
-        pg_ok(t->pg, sql);
-        pg_ok(t->pg, "ALTER TABLE users ADD COLUMN flag int"); /* what statement 1 did */
+        /* (the claim's prefix, the digest of statement 1, is the one a real run that
+         * stopped at statement 2 recorded: one whose statement 2 failed) */
+        pg_ok(t->pg, "DELETE FROM dsql_migrations WHERE version = '20260102000000'");
+        const dsql_migration_step stopped_up[] = {
+            backfill_up[0],
+            {.sql = "UPDATE no_such_table SET flag = 1", .flags = DSQL_STEP_BACKFILL},
+        };
+        dsql_migration stopped[2] = {base[0], base[1]};
+        stopped[1].up = stopped_up;
+        assert_int_equal(dsql_migrate_up(t->pool, stopped, 2, NULL, &rep, &err), DSQL_ESERVER);
+        assert_int_equal(rep.failed_step, 2);
+        pg_ok(t->pg, "UPDATE dsql_migrations SET state = 'running', owner = 'otherhost:42:abc', "
+                     "heartbeat_at = now() - interval '6 hours' WHERE version = '20260102000000'");
         up_ok(t, base, 2, NULL, &rep);
         assert_int_equal(rep.applied, 1);
         assert_int_equal(rep.statements, 1);

@@ -10,7 +10,6 @@
 
 #include "testutil.h"
 #include "petclinic.h"
-#include "model/internal.h"
 
 #define DB "dsql_t_model_crud"
 
@@ -274,13 +273,13 @@ static void test_hostile(void **state)
     };
     static const unsigned char bin[] = {0, 1, 0, '\\', 'x', '0', 0xff, 0};
     dsql_error err = DSQL_ERROR_INIT;
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(values); i++) {
+    for (size_t i = 0; i < TU_LEN(values); i++) {
         char key[32];
         snprintf(key, sizeof key, "k%zu", i);
         odd o = {.key = key, .text = (char *)values[i], .blob = {(unsigned char *)bin, sizeof bin}};
         assert_dsql_ok(dsql_create(pool, &odd_model, &o, NULL, &err), err);
     }
-    for (size_t i = 0; i < DSQL__ARRAY_LEN(values); i++) {
+    for (size_t i = 0; i < TU_LEN(values); i++) {
         odd *r;
         dsql_result *res;
         assert_dsql_ok(dsql_find_one(pool, &odd_model,
@@ -568,14 +567,6 @@ static void test_raw(void **state)
     assert_string_equal(err.sqlstate, "42601");
     assert_int_equal(dsql_exec(pool, NULL, NULL, 0, NULL, &err), DSQL_EINVAL);
     assert_string_equal(err.message, "dsql_exec: SQL text is NULL");
-    /* Hydration straight from a result the caller got with plain libpq. */
-    dsql_result *wrapped = dsql__result_new(PQexec(pg, "SELECT name FROM specialty ORDER BY name"));
-    assert_dsql_ok(dsql__hydrate_by_name(wrapped, &specialty_model, &err), err);
-    rows = dsql_result_models(wrapped, &n);
-    assert_int_equal(n, 3);
-    assert_string_equal(rows[0].id, "Cats");
-    assert_string_equal(rows[2].id, "Exotic");
-    dsql_result_free(wrapped);
 }
 
 /* The names replaced for 1.0 still build and behave the same for one release; using them

@@ -11,7 +11,6 @@
 #include "testutil.h"
 
 #include "conn_util.h"
-#include "util/util.h"
 
 enum { THREADS = 8, PER_THREAD = 200, COUNTERS = 3 };
 
@@ -96,7 +95,7 @@ static void hot_counters(void **state)
     shared sh = {0};
     sh.pool = TEST_POOL(.options = &o);
 
-    int64_t t0 = dsql__mono_ms();
+    int64_t t0 = tu_mono_ms();
     pthread_t t[THREADS];
     worker w[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -105,7 +104,7 @@ static void hot_counters(void **state)
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    int64_t elapsed = dsql__mono_ms() - t0;
+    int64_t elapsed = tu_mono_ms() - t0;
 
     assert_int_equal(atomic_load(&sh.failures), 0);
     long total = 0;

@@ -275,124 +275,142 @@ static void bad_names_refused_before_sending(void **state)
     }
 }
 
+/* Raw statements: a pair's secret value, positional values, long values cut. */
+static void log_raw(int i)
+{
+    dsql_error err;
+    assert_dsql_ok(
+        dsql_exec_named(pools[i],
+                        "UPDATE account SET token = :token WHERE email = :email "
+                        "AND logins >= :min",
+                        &(dsql_bind){DSQL_NAMED({"min", DSQL_INT(0)}, {"email", DSQL_STR("it's@x")},
+                                                {"token", DSQL_SECRET_STR(SECRET)})},
+                        NULL, &err),
+        err);
+    assert_string_equal(log_line(&logs[i], "UPDATE account SET token"),
+                        "Executing: UPDATE account SET token = $1 WHERE email = $2 AND "
+                        "logins >= $3 (3 params, T ms) [$1 = <redacted>, $2 = 'it''s@x', "
+                        "$3 = 0]");
+    assert_dsql_ok(
+        dsql_exec(pools[i], "SELECT $1::text, $2::int, $3::bool, $4::bytea, $5",
+                  (const dsql_value[]){DSQL_STR("plain\nvalue"), DSQL_INT(-7), DSQL_BOOL(true),
+                                       DSQL_BYTES("\x01\xfe", 2), DSQL_NULL},
+                  5, NULL, &err),
+        err);
+    assert_string_equal(log_line(&logs[i], "SELECT $1::text, $2::int"),
+                        "Executing: SELECT $1::text, $2::int, $3::bool, $4::bytea, $5 (5 "
+                        "params, T ms) [$1 = 'plain\\nvalue', $2 = -7, $3 = true, $4 = "
+                        "'\\x01fe', $5 = NULL]");
+    /* long values cut at 64 bytes, with their size */
+    char big[201];
+    memset(big, 'z', 200);
+    big[200] = '\0';
+    assert_dsql_ok(dsql_exec(pools[i], "SELECT length($1)", (const dsql_value[]){DSQL_STR(big)}, 1,
+                             NULL, &err),
+                   err);
+    assert_string_equal(log_line(&logs[i], "SELECT length($1)"),
+                        "Executing: SELECT length($1) (1 param, T ms) "
+                        "[$1 = 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'"
+                        "... (200 bytes)]");
+}
+
+/* The model layer: insert, where and update assignments of secret attributes, and a row
+ * bound by name. */
+static void log_model(int i)
+{
+    dsql_error err;
+    account cy = {
+        .id = 3, .email = "cy@x", .token = SECRET "-2", .pin = 9876, .has_pin = true, .logins = 1};
+    assert_dsql_ok(dsql_create(pools[i], &account_model, &cy, NULL, &err), err);
+    assert_string_equal(log_line(&logs[i], "INSERT INTO \"account\""),
+                        "Executing: INSERT INTO \"account\" (\"id\", \"email\", \"token\", "
+                        "\"pin\", \"logins\") VALUES ($1, $2, $3, $4, $5) (5 params, T ms) "
+                        "[$1 = 3, "
+                        "$2 = 'cy@x', $3 = <redacted>, $4 = <redacted>, $5 = 1]");
+    account *row;
+    dsql_result *res;
+    assert_dsql_ok(
+        dsql_find_one(pools[i], &account_model,
+                      &(dsql_query){.where = DSQL_AND(DSQL_EQ("token", DSQL_STR(SECRET "-2")),
+                                                      DSQL_EQ("pin", DSQL_INT(9876)))},
+                      &row, &res, &err),
+        err);
+    assert_int_equal(row->id, 3);
+    dsql_result_free(res);
+    assert_non_null(strstr(log_line(&logs[i], "WHERE (\"token\" = $1 AND"),
+                           "[$1 = <redacted>, $2 = <redacted>, $3 = 1]"));
+    uint64_t affected;
+    dsql_assign set[] = {DSQL_SET("token", DSQL_STR(SECRET "-3")),
+                         DSQL_SET("email", DSQL_STR("cy@y"))};
+    assert_dsql_ok(
+        dsql_update(pools[i], &account_model, set, 2, DSQL_EQ("id", DSQL_INT(3)), &affected, &err),
+        err);
+    assert_int_equal(affected, 1);
+    assert_non_null(strstr(log_line(&logs[i], "UPDATE \"account\" SET"),
+                           "[$1 = <redacted>, $2 = 'cy@y', $3 = 3]"));
+    /* a row bound by name: its secret attribute stays secret */
+    assert_dsql_ok(dsql_exec_named(pools[i],
+                                   "SELECT count(*) FROM account WHERE pin = :pin "
+                                   "AND token = :token",
+                                   &(dsql_bind){DSQL_BIND_ROW(&account_model, &cy)}, NULL, &err),
+                   err);
+    assert_string_equal(log_line(&logs[i], "SELECT count(*) FROM account WHERE pin"),
+                        "Executing: SELECT count(*) FROM account WHERE pin = $1 AND token = "
+                        "$2 (2 params, T ms) [$1 = <redacted>, $2 = <redacted>]");
+}
+
+/* A path inside a secret JSON attribute: its values are secret, the path is not. */
+static void log_json_path(int i)
+{
+    dsql_error err;
+    dsql_result *res;
+    char doc[64], pin[32], want[160];
+    snprintf(pin, sizeof pin, SECRET "-4%d", i);
+    snprintf(doc, sizeof doc, "{\"pin\": \"%s\"}", pin);
+    vault v = {.id = i + 1, .doc = doc};
+    assert_dsql_ok(dsql_create(pools[i], &vault_model, &v, NULL, &err), err);
+    snprintf(want, sizeof want,
+             "Executing: INSERT INTO \"vault\" (\"id\", \"doc\") VALUES ($1, $2) (2 params, "
+             "T ms) [$1 = %d, $2 = <redacted>]",
+             i + 1);
+    assert_string_equal(log_line(&logs[i], "INSERT INTO \"vault\""), want);
+    size_t nv;
+    vault *vs;
+    assert_dsql_ok(
+        dsql_find_all(pools[i], &vault_model,
+                      &(dsql_query){.where = DSQL_JSON_EQ("doc", DSQL_PATH("pin"), DSQL_STR(pin))},
+                      &vs, &nv, &res, &err),
+        err);
+    assert_int_equal(nv, 1);
+    assert_int_equal(vs[0].id, i + 1);
+    dsql_result_free(res);
+    assert_non_null(
+        strstr(log_line(&logs[i], "FROM \"vault\" WHERE"), "[$1 = 'pin', $2 = <redacted>]"));
+}
+
+/* A pipeline lists each statement's values. */
+static void log_pipeline(int i)
+{
+    dsql_error err;
+    dsql_stmt st[] = {
+        {"SELECT $1::text AS pipe_probe", (const dsql_value[]){DSQL_SECRET_STR(SECRET)}, 1},
+        {"SELECT $1::int + 1", (const dsql_value[]){DSQL_INT(41)}, 1}};
+    assert_dsql_ok(dsql_pipeline_tx(pools[i], st, 2, NULL, NULL, &err), err);
+    assert_string_equal(log_line(&logs[i], "pipe_probe"),
+                        "Executing pipeline of 4 statements in one round trip: BEGIN "
+                        "ISOLATION LEVEL REPEATABLE READ; SELECT $1::text AS pipe_probe [$1 "
+                        "= <redacted>]; SELECT $1::int + 1 [$1 = 41]; COMMIT (T ms)");
+}
+
 static void values_logged_only_when_asked_secrets_never(void **state)
 {
     (void)state;
     for (int i = 0; i < 2; i++) {
         reset();
-        dsql_error err;
-        /* raw: a pair's secret value, and a positional dsql_exec */
-        assert_dsql_ok(dsql_exec_named(pools[i],
-                                       "UPDATE account SET token = :token WHERE email = :email "
-                                       "AND logins >= :min",
-                                       &(dsql_bind){DSQL_NAMED({"min", DSQL_INT(0)},
-                                                               {"email", DSQL_STR("it's@x")},
-                                                               {"token", DSQL_SECRET_STR(SECRET)})},
-                                       NULL, &err),
-                       err);
-        assert_string_equal(log_line(&logs[i], "UPDATE account SET token"),
-                            "Executing: UPDATE account SET token = $1 WHERE email = $2 AND "
-                            "logins >= $3 (3 params, T ms) [$1 = <redacted>, $2 = 'it''s@x', "
-                            "$3 = 0]");
-        assert_dsql_ok(
-            dsql_exec(pools[i], "SELECT $1::text, $2::int, $3::bool, $4::bytea, $5",
-                      (const dsql_value[]){DSQL_STR("plain\nvalue"), DSQL_INT(-7), DSQL_BOOL(true),
-                                           DSQL_BYTES("\x01\xfe", 2), DSQL_NULL},
-                      5, NULL, &err),
-            err);
-        assert_string_equal(log_line(&logs[i], "SELECT $1::text, $2::int"),
-                            "Executing: SELECT $1::text, $2::int, $3::bool, $4::bytea, $5 (5 "
-                            "params, T ms) [$1 = 'plain\\nvalue', $2 = -7, $3 = true, $4 = "
-                            "'\\x01fe', $5 = NULL]");
-        /* long values cut at 64 bytes, with their size */
-        char big[201];
-        memset(big, 'z', 200);
-        big[200] = '\0';
-        assert_dsql_ok(dsql_exec(pools[i], "SELECT length($1)", (const dsql_value[]){DSQL_STR(big)},
-                                 1, NULL, &err),
-                       err);
-        assert_string_equal(
-            log_line(&logs[i], "SELECT length($1)"),
-            "Executing: SELECT length($1) (1 param, T ms) "
-            "[$1 = 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'"
-            "... (200 bytes)]");
-
-        /* the model layer: insert, where, update assignments of secret attributes */
-        account cy = {.id = 3,
-                      .email = "cy@x",
-                      .token = SECRET "-2",
-                      .pin = 9876,
-                      .has_pin = true,
-                      .logins = 1};
-        assert_dsql_ok(dsql_create(pools[i], &account_model, &cy, NULL, &err), err);
-        assert_string_equal(log_line(&logs[i], "INSERT INTO \"account\""),
-                            "Executing: INSERT INTO \"account\" (\"id\", \"email\", \"token\", "
-                            "\"pin\", \"logins\") VALUES ($1, $2, $3, $4, $5) (5 params, T ms) "
-                            "[$1 = 3, "
-                            "$2 = 'cy@x', $3 = <redacted>, $4 = <redacted>, $5 = 1]");
-        account *row;
-        dsql_result *res;
-        assert_dsql_ok(
-            dsql_find_one(pools[i], &account_model,
-                          &(dsql_query){.where = DSQL_AND(DSQL_EQ("token", DSQL_STR(SECRET "-2")),
-                                                          DSQL_EQ("pin", DSQL_INT(9876)))},
-                          &row, &res, &err),
-            err);
-        assert_int_equal(row->id, 3);
-        dsql_result_free(res);
-        assert_non_null(strstr(log_line(&logs[i], "WHERE (\"token\" = $1 AND"),
-                               "[$1 = <redacted>, $2 = <redacted>, $3 = 1]"));
-        uint64_t affected;
-        dsql_assign set[] = {DSQL_SET("token", DSQL_STR(SECRET "-3")),
-                             DSQL_SET("email", DSQL_STR("cy@y"))};
-        assert_dsql_ok(dsql_update(pools[i], &account_model, set, 2, DSQL_EQ("id", DSQL_INT(3)),
-                                   &affected, &err),
-                       err);
-        assert_int_equal(affected, 1);
-        assert_non_null(strstr(log_line(&logs[i], "UPDATE \"account\" SET"),
-                               "[$1 = <redacted>, $2 = 'cy@y', $3 = 3]"));
-        /* a row bound by name: its secret attribute stays secret */
-        assert_dsql_ok(dsql_exec_named(pools[i],
-                                       "SELECT count(*) FROM account WHERE pin = :pin "
-                                       "AND token = :token",
-                                       &(dsql_bind){DSQL_BIND_ROW(&account_model, &cy)}, NULL,
-                                       &err),
-                       err);
-        assert_string_equal(log_line(&logs[i], "SELECT count(*) FROM account WHERE pin"),
-                            "Executing: SELECT count(*) FROM account WHERE pin = $1 AND token = "
-                            "$2 (2 params, T ms) [$1 = <redacted>, $2 = <redacted>]");
-        /* a path inside a secret JSON attribute: its values are secret, the path is not */
-        char doc[64], pin[32], want[160];
-        snprintf(pin, sizeof pin, SECRET "-4%d", i);
-        snprintf(doc, sizeof doc, "{\"pin\": \"%s\"}", pin);
-        vault v = {.id = i + 1, .doc = doc};
-        assert_dsql_ok(dsql_create(pools[i], &vault_model, &v, NULL, &err), err);
-        snprintf(want, sizeof want,
-                 "Executing: INSERT INTO \"vault\" (\"id\", \"doc\") VALUES ($1, $2) (2 params, "
-                 "T ms) [$1 = %d, $2 = <redacted>]",
-                 i + 1);
-        assert_string_equal(log_line(&logs[i], "INSERT INTO \"vault\""), want);
-        size_t nv;
-        vault *vs;
-        assert_dsql_ok(dsql_find_all(pools[i], &vault_model,
-                                     &(dsql_query){.where = DSQL_JSON_EQ("doc", DSQL_PATH("pin"),
-                                                                         DSQL_STR(pin))},
-                                     &vs, &nv, &res, &err),
-                       err);
-        assert_int_equal(nv, 1);
-        assert_int_equal(vs[0].id, i + 1);
-        dsql_result_free(res);
-        assert_non_null(
-            strstr(log_line(&logs[i], "FROM \"vault\" WHERE"), "[$1 = 'pin', $2 = <redacted>]"));
-        /* a pipeline lists each statement's values */
-        dsql_stmt st[] = {
-            {"SELECT $1::text AS pipe_probe", (const dsql_value[]){DSQL_SECRET_STR(SECRET)}, 1},
-            {"SELECT $1::int + 1", (const dsql_value[]){DSQL_INT(41)}, 1}};
-        assert_dsql_ok(dsql_pipeline_tx(pools[i], st, 2, NULL, NULL, &err), err);
-        assert_string_equal(log_line(&logs[i], "pipe_probe"),
-                            "Executing pipeline of 4 statements in one round trip: BEGIN "
-                            "ISOLATION LEVEL REPEATABLE READ; SELECT $1::text AS pipe_probe [$1 "
-                            "= <redacted>]; SELECT $1::int + 1 [$1 = 41]; COMMIT (T ms)");
+        log_raw(i);
+        log_model(i);
+        log_json_path(i);
+        log_pipeline(i);
         assert_false(cap_has(&logs[i], SECRET));
         assert_false(cap_has(&logs[i], "9876"));
     }

@@ -320,7 +320,7 @@ static int destroy_parts(dsql_conn *conn, dsql_error *err)
 static int destroy_one_part(dsql_conn *conn, dsql_error *err)
 {
     return dsql_delete(conn, &part_model,
-                        DSQL_AND(DSQL_EQ("a", DSQL_INT(1)), DSQL_EQ("b", DSQL_INT(2))), NULL, err);
+                       DSQL_AND(DSQL_EQ("a", DSQL_INT(1)), DSQL_EQ("b", DSQL_INT(2))), NULL, err);
 }
 
 static void composite_cascade_in_tx(dsql_pool *pool)

@@ -17,7 +17,6 @@
 
 #include "conn_util.h"
 #include "proxy.h"
-#include "util/util.h"
 
 #define MARK "stall-here"
 
@@ -55,11 +54,11 @@ typedef struct call {
 static void *call_main(void *arg)
 {
     call *c = arg;
-    int64_t t0 = dsql__mono_ms();
+    int64_t t0 = tu_mono_ms();
     int rc = c->fn(c);
     pthread_mutex_lock(&c->mu);
     c->rc = rc;
-    c->ms = dsql__mono_ms() - t0;
+    c->ms = tu_mono_ms() - t0;
     c->done = true;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -75,11 +74,11 @@ static void run_bounded(call *c, int64_t limit_ms)
     c->done = false;
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, call_main, c), 0);
-    int64_t deadline = dsql__mono_ms() + limit_ms;
+    int64_t deadline = tu_mono_ms() + limit_ms;
     pthread_mutex_lock(&c->mu);
-    while (!c->done && dsql__mono_ms() < deadline) {
+    while (!c->done && tu_mono_ms() < deadline) {
         pthread_mutex_unlock(&c->mu);
-        dsql__sleep_ms(10);
+        tu_sleep_ms(10);
         pthread_mutex_lock(&c->mu);
     }
     bool done = c->done;
@@ -270,10 +269,10 @@ static void timed_out_statement_is_cancelled(void **state)
         run_bounded(&c, 10000);
         assert_int_equal(c.rc, DSQL_ETIMEOUT);
         assert_took(&c, 250, 5000);
-        int64_t t0 = dsql__mono_ms();
+        int64_t t0 = tu_mono_ms();
         long running;
-        while ((running = running_sleepers()) != 0 && dsql__mono_ms() - t0 < 5000)
-            dsql__sleep_ms(50);
+        while ((running = running_sleepers()) != 0 && tu_mono_ms() - t0 < 5000)
+            tu_sleep_ms(50);
         assert_int_equal(running, 0);
         assert_true(cap_has(&cap, "No answer within 300 ms: asked the server to cancel the "
                                   "statement; the connection is closed"));
@@ -457,7 +456,7 @@ static void shutting_down_refusals_are_waited_out(void **state)
 static void *listen_again(void *arg)
 {
     proxy *px = arg;
-    dsql__sleep_ms(700);
+    tu_sleep_ms(700);
     atomic_store(&px->refuse, false);
     return NULL;
 }
@@ -473,7 +472,7 @@ static void pool_waits_out_a_restart(void **state)
     assert_dsql_ok(c.rc, c.err);
     /* The server goes away: its connections drop, nobody listens for a while. */
     atomic_store(&px->refuse, true);
-    dsql__sleep_ms(200);
+    tu_sleep_ms(200);
     pthread_t t;
     pthread_create(&t, NULL, listen_again, px);
     run_bounded(&c, 8000);
@@ -493,7 +492,7 @@ static void first_refusal_fails_at_once(void **state)
     (void)state;
     proxy *px = start_proxy(NULL);
     atomic_store(&px->refuse, true);
-    dsql__sleep_ms(150);
+    tu_sleep_ms(150);
     dsql_pool_options o = {.acquire_timeout_ms = 8000};
     dsql_config cfg;
     test_spec_config(&(test_spec){.port = px->port, .sslmode = "disable"}, &cfg);

@@ -9,7 +9,6 @@
 #define DSQL_TEST_PLAIN 1
 #include "testutil.h"
 
-#include "conn/internal.h"
 #include "conn_util.h"
 
 static char table[64]; /* one table per process, so parallel test runs do not collide */
@@ -396,56 +395,6 @@ static void pipeline_tx_conflict_retried(void **state)
     dsql_pool_close(pool);
 }
 
-/* ---- db handles ---- */
-
-static int db_body(dsql_conn *conn, void *arg, dsql_error *err)
-{
-    (void)arg;
-    char sql[128];
-    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (500, 1)", table);
-    return dsql_conn_query(conn, sql, NULL, 0, NULL, err);
-}
-
-static void db_handles(void **state)
-{
-    (void)state;
-    dsql_pool *pool = open_pool(NULL, NULL);
-    dsql_error err = DSQL_ERROR_INIT;
-    assert_true(dsql__db_is_pool(DSQL_DB(pool)));
-    dsql_conn *conn;
-    assert_dsql_ok(dsql__db_acquire(DSQL_DB(pool), &conn, &err), err);
-    assert_false(dsql__db_is_pool(DSQL_DB(conn)));
-    dsql_conn *same;
-    assert_dsql_ok(dsql__db_acquire(DSQL_DB(conn), &same, &err), err);
-    assert_ptr_equal(same, conn);
-    dsql__db_release(DSQL_DB(conn), same); /* no-op for a connection */
-
-    /* On a connection inside a transaction, the body joins it. */
-    assert_dsql_ok(dsql_conn_query(conn, "BEGIN", NULL, 0, NULL, &err), err);
-    assert_dsql_ok(dsql__db_transaction(DSQL_DB(conn), db_body, NULL, &err), err);
-    assert_int_equal(PQtransactionStatus(dsql_conn_pg(conn)), PQTRANS_INTRANS);
-    assert_dsql_ok(dsql_conn_query(conn, "ROLLBACK", NULL, 0, NULL, &err), err);
-    /* On an idle connection, it gets its own transaction. */
-    assert_dsql_ok(dsql__db_transaction(DSQL_DB(conn), db_body, NULL, &err), err);
-    assert_int_equal(PQtransactionStatus(dsql_conn_pg(conn)), PQTRANS_IDLE);
-    assert_int_equal(value_of(500), 1);
-    dsql__db_release(DSQL_DB(pool), conn);
-    /* Through the pool. */
-    admin_exec("DELETE FROM %s WHERE id = 500", table);
-    assert_dsql_ok(dsql__db_transaction(DSQL_DB(pool), db_body, NULL, &err), err);
-    assert_int_equal(value_of(500), 1);
-
-    dsql_log_fn fn;
-    void *ctx;
-    dsql__db_logger(DSQL_DB(pool), &fn, &ctx);
-    assert_null(fn);
-    int junk[4] = {0};
-    assert_int_equal(dsql__db_acquire((dsql_db *)(void *)junk, &conn, &err), DSQL_EINVAL);
-    assert_int_equal(dsql__db_transaction((dsql_db *)(void *)junk, db_body, NULL, &err),
-                     DSQL_EINVAL);
-    dsql_pool_close(pool);
-}
-
 /* ---- the single-statement helper ---- */
 
 static void pool_query_retries(void **state)
@@ -487,7 +436,6 @@ int main(void)
         cmocka_unit_test(missing_parameters_not_retried),
         cmocka_unit_test(pipeline_tx_pool_and_conn),
         cmocka_unit_test(pipeline_tx_conflict_retried),
-        cmocka_unit_test(db_handles),
         cmocka_unit_test(pool_query_retries),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "conn/private.h"
+#include "iam_token.h"
 #include "dsql/dsql.h"
 
 static const char *const env_vars[] = {
@@ -429,6 +430,78 @@ static void log_parameters_option(void **state)
                                      "1048576; not -3");
 }
 
+/* IAM: the action follows the user (admin: DbConnectAdmin), the token minted for the
+ * connection is the one dsql_token_generate gives, AUTO picks IAM for a DSQL host. */
+static void spec_iam_actions(void **state)
+{
+    (void)state;
+    dsql_credentials_provider *creds = NULL;
+    dsql_error perr = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql_credentials_provider_static("AKIAIOSFODNN7EXAMPLE",
+                                                    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                                                    NULL, &creds, &perr),
+                   perr);
+    static const struct {
+        const char *user;
+        dsql_token_action action;
+    } cases[] = {
+        {"admin", DSQL_TOKEN_DB_CONNECT_ADMIN},
+        {"Admin", DSQL_TOKEN_DB_CONNECT}, /* exact, case-sensitive */
+        {"app_user", DSQL_TOKEN_DB_CONNECT},
+        {NULL, DSQL_TOKEN_DB_CONNECT_ADMIN}, /* the default user is admin */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dsql_config cfg = DSQL_CONFIG_INIT;
+        cfg.host = IAM_CLUSTER;
+        cfg.hostaddr = "127.0.0.1";
+        cfg.port = 5432;
+        cfg.user = cases[i].user;
+        cfg.sslmode = "require";
+        cfg.credentials = creds;
+        cfg.signing_time = IAM_SIGN_TIME;
+        dsql__spec spec;
+        dsql_error err = DSQL_ERROR_INIT;
+        assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+        assert_true(spec.iam);
+        assert_int_equal(spec.action, cases[i].action);
+        assert_string_equal(spec.ep[0].region, "us-east-1");
+        char *token = NULL;
+        assert_dsql_ok(dsql__spec_mint_token(&spec, &spec.ep[0], &token, &err), err);
+        char *want = iam_expected_token(creds, cases[i].action, IAM_SIGN_TIME);
+        assert_string_equal(token, want);
+        assert_non_null(strstr(token, cases[i].action == DSQL_TOKEN_DB_CONNECT_ADMIN
+                                          ? "/?Action=DbConnectAdmin&"
+                                          : "/?Action=DbConnect&"));
+        dsql_token_free(want);
+        dsql__token_free(token);
+        dsql__spec_free(&spec);
+    }
+    /* AUTO picks IAM for a DSQL host or an explicit region, password otherwise. */
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    cfg.host = IAM_CLUSTER;
+    cfg.credentials = creds;
+    dsql__spec spec;
+    dsql_error err = DSQL_ERROR_INIT;
+    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+    assert_true(spec.iam);
+    assert_string_equal(spec.sslmode, "verify-full");
+    assert_string_equal(spec.sslrootcert, "/etc/ssl/certs/ca-certificates.crt");
+    assert_false(spec.sslnegotiation_direct); /* libpq 15 */
+    dsql__spec_free(&spec);
+    /* A bare cluster id is expanded with the region. */
+    cfg.host = "abcdefghijklmnopqrstuvwxy0";
+    cfg.region = "eu-west-1";
+    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+    assert_string_equal(spec.ep[0].host, "abcdefghijklmnopqrstuvwxy0.dsql.eu-west-1.on.aws");
+    dsql__spec_free(&spec);
+    cfg.host = "localhost";
+    cfg.region = NULL;
+    assert_dsql_ok(dsql__spec_init(&spec, &cfg, &err), err);
+    assert_false(spec.iam);
+    dsql__spec_free(&spec);
+    dsql_credentials_provider_free(creds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +514,7 @@ int main(void)
         cmocka_unit_test(spec_defaults_and_options),
         cmocka_unit_test(spec_errors),
         cmocka_unit_test_setup(log_parameters_option, clear_env),
+        cmocka_unit_test_setup(spec_iam_actions, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

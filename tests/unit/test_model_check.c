@@ -28,20 +28,17 @@ static const dsql_attr owner_attrs[] = {
 static const dsql_index owner_indexes[] = {DSQL_INDEX(NULL, false, "name", "city")};
 static DSQL_MODEL_INDEXED(owner_model, owner, "owner", owner_attrs, owner_indexes);
 
-/* Checks a one-off model built from attrs and expects message. */
-#define EXPECT_BAD(attrs_, msg)                                                                    \
-    do {                                                                                           \
-        dsql_model m_ = {.magic = DSQL_MODEL_MAGIC,                                                \
-                         .name = "owner",                                                          \
-                         .table = "owner",                                                         \
-                         .struct_size = sizeof(owner),                                             \
-                         .attrs = (attrs_),                                                        \
-                         .n_attrs = DSQL__ARRAY_LEN(attrs_)};                                      \
-        dsql_error e_ = DSQL_ERROR_INIT;                                                           \
-        assert_int_equal(dsql_model_check(&m_, &e_), DSQL_EINVAL);                                 \
-        assert_int_equal(e_.status, DSQL_EINVAL);                                                  \
-        assert_string_equal(e_.message, (msg));                                                    \
-    } while (0)
+/* A descriptor dsql_model_check refuses: the attributes of a one-off model of owner, and the
+ * exact message. */
+typedef struct bad_case {
+    const char *what;
+    const dsql_attr *attrs;
+    size_t n_attrs;
+    const char *message;
+} bad_case;
+
+/* The attrs and n_attrs of a bad_case, from the attributes themselves. */
+#define ATTRS(...) (const dsql_attr[]){__VA_ARGS__}, TU_LEN(((const dsql_attr[]){__VA_ARGS__}))
 
 static void test_good(void **state)
 {
@@ -109,97 +106,79 @@ static void test_type_names(void **state)
 static void test_bad_descriptors(void **state)
 {
     (void)state;
-    static const dsql_attr wrong_size[] = {DSQL_ATTR(owner, age, DSQL_BIGINT)};
-    EXPECT_BAD(wrong_size,
-               "model owner: attribute \"age\": member is 4 bytes, BIGINT needs int64_t (8 bytes)");
-    static const dsql_attr str_on_int[] = {DSQL_ATTR(owner, age, DSQL_TEXT)};
-    EXPECT_BAD(str_on_int,
-               "model owner: attribute \"age\": member is 4 bytes, TEXT needs char * (8 bytes)");
-    static const dsql_attr uuid_on_ptr[] = {DSQL_ATTR(owner, name, DSQL_UUID)};
-    EXPECT_BAD(uuid_on_ptr, "model owner: attribute \"name\": member is 8 bytes, UUID needs "
-                            "dsql_uuid (37 bytes)");
-    static const dsql_attr no_type[] = {DSQL_ATTR(owner, name, .not_null = true)};
-    EXPECT_BAD(no_type, "model owner: attribute \"name\": no type, or an unknown one (start "
-                        "with DSQL_UUID, DSQL_STRING(n), ...)");
-    static const dsql_attr two_pk[] = {
-        DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true),
-        DSQL_ATTR(owner, name, DSQL_TEXT, .primary_key = true),
+    const bad_case cases[] = {
+        {"wrong_size", ATTRS(DSQL_ATTR(owner, age, DSQL_BIGINT)),
+         "model owner: attribute \"age\": member is 4 bytes, BIGINT needs int64_t (8 bytes)"},
+        {"str_on_int", ATTRS(DSQL_ATTR(owner, age, DSQL_TEXT)),
+         "model owner: attribute \"age\": member is 4 bytes, TEXT needs char * (8 bytes)"},
+        {"uuid_on_ptr", ATTRS(DSQL_ATTR(owner, name, DSQL_UUID)),
+         "model owner: attribute \"name\": member is 8 bytes, UUID needs dsql_uuid (37 bytes)"},
+        {"no_type", ATTRS(DSQL_ATTR(owner, name, .not_null = true)),
+         "model owner: attribute \"name\": no type, or an unknown one (start with DSQL_UUID, "
+         "DSQL_STRING(n), ...)"},
+        {"two_pk",
+         ATTRS(DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true),
+               DSQL_ATTR(owner, name, DSQL_TEXT, .primary_key = true)),
+         "model owner: two primary keys (\"id\" and \"name\"); one attribute at most"},
+        {"dup",
+         ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT), DSQL_ATTR_AS(owner, city, "name", DSQL_TEXT)),
+         "model owner: attribute \"name\" is declared twice"},
+        {"dup_col",
+         ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT),
+               DSQL_ATTR(owner, city, DSQL_TEXT, .column = "name")),
+         "model owner: attributes \"name\" and \"city\" both use column \"name\""},
+        {"same_member",
+         ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT), DSQL_ATTR_AS(owner, name, "name2", DSQL_TEXT)),
+         "model owner: attributes \"name\" and \"name2\" share struct memory (same member twice?)"},
+        {"has_on_text", ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT, DSQL_HAS(owner, has_age))),
+         "model owner: attribute \"name\": DSQL_HAS is for scalar types; text, UUID and BYTEA "
+         "members hold NULL themselves"},
+        {"uuid_default_on_text", ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT, .default_uuid_v4 = true)),
+         "model owner: attribute \"name\": .default_uuid_v4 needs a UUID attribute"},
+        {"bad_default", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(3), DSQL_DEFAULT_STR("toolong"))),
+         "model owner: attribute \"name\": bad default: owner.name: 7 characters, longer than "
+         "STRING(3)"},
+        {"bad_default_kind", ATTRS(DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_STR("x"))),
+         "model owner: attribute \"age\": a constant default of this kind does not fit the member "
+         "(INTEGER)"},
+        {"bad_default_range",
+         ATTRS(DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(1LL << 40))),
+         "model owner: attribute \"age\": bad default: owner.age: 1099511627776 is out of range "
+         "for INTEGER"},
+        /* A default on a scalar without a presence flag could never apply. */
+        {"default_no_flag", ATTRS(DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(3))),
+         "model owner: attribute \"age\": a default needs a presence flag (DSQL_HAS(T, has_x)) on "
+         "this INTEGER member to tell \"unset\" from 0; without one it would never apply"},
+        {"sql_default_no_flag",
+         ATTRS(DSQL_ATTR(owner, score, DSQL_DOUBLE, .default_sql = "random()")),
+         "model owner: attribute \"score\": a default needs a presence flag (DSQL_HAS(T, has_x)) "
+         "on this DOUBLE member to tell \"unset\" from 0; without one it would never apply"},
+        /* Aurora DSQL's storage limits, before any round trip. */
+        {"long_varchar", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(65536))),
+         "model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 (0 = no limit; Aurora "
+         "DSQL's limit)"},
+        {"long_char", ATTRS(DSQL_ATTR(owner, name, DSQL_CHAR(4097))),
+         "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)"},
+        {"bad_numeric", ATTRS(DSQL_ATTR(owner, name, DSQL_NUMERIC(5, 6))),
+         "model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= precision <= 1000"},
+        {"char0", ATTRS(DSQL_ATTR(owner, name, DSQL_CHAR(0))),
+         "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)"},
+        {"noname", ATTRS({.offset = 0, .size = 37, DSQL_UUID}),
+         "model owner: attribute #0 has no name"},
     };
-    EXPECT_BAD(two_pk,
-               "model owner: two primary keys (\"id\" and \"name\"); one attribute at most");
-    static const dsql_attr dup[] = {
-        DSQL_ATTR(owner, name, DSQL_TEXT),
-        DSQL_ATTR_AS(owner, city, "name", DSQL_TEXT),
-    };
-    EXPECT_BAD(dup, "model owner: attribute \"name\" is declared twice");
-    static const dsql_attr dup_col[] = {
-        DSQL_ATTR(owner, name, DSQL_TEXT),
-        DSQL_ATTR(owner, city, DSQL_TEXT, .column = "name"),
-    };
-    EXPECT_BAD(dup_col, "model owner: attributes \"name\" and \"city\" both use column \"name\"");
-    static const dsql_attr same_member[] = {
-        DSQL_ATTR(owner, name, DSQL_TEXT),
-        DSQL_ATTR_AS(owner, name, "name2", DSQL_TEXT),
-    };
-    EXPECT_BAD(same_member, "model owner: attributes \"name\" and \"name2\" share struct memory "
-                            "(same member twice?)");
-    static const dsql_attr has_on_text[] = {
-        DSQL_ATTR(owner, name, DSQL_TEXT, DSQL_HAS(owner, has_age)),
-    };
-    EXPECT_BAD(has_on_text, "model owner: attribute \"name\": DSQL_HAS is for scalar types; "
-                            "text, UUID and BYTEA members hold NULL themselves");
-    static const dsql_attr uuid_default_on_text[] = {
-        DSQL_ATTR(owner, name, DSQL_TEXT, .default_uuid_v4 = true),
-    };
-    EXPECT_BAD(uuid_default_on_text,
-               "model owner: attribute \"name\": .default_uuid_v4 needs a UUID attribute");
-    static const dsql_attr bad_default[] = {
-        DSQL_ATTR(owner, name, DSQL_STRING(3), DSQL_DEFAULT_STR("toolong")),
-    };
-    EXPECT_BAD(bad_default, "model owner: attribute \"name\": bad default: owner.name: 7 "
-                            "characters, longer than STRING(3)");
-    static const dsql_attr bad_default_kind[] = {
-        DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_STR("x")),
-    };
-    EXPECT_BAD(bad_default_kind, "model owner: attribute \"age\": a constant default of this "
-                                 "kind does not fit the member (INTEGER)");
-    static const dsql_attr bad_default_range[] = {
-        DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(1LL << 40)),
-    };
-    EXPECT_BAD(bad_default_range, "model owner: attribute \"age\": bad default: owner.age: "
-                                  "1099511627776 is out of range for INTEGER");
-    /* A default on a scalar without a presence flag could never apply. */
-    static const dsql_attr default_no_flag[] = {
-        DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(3)),
-    };
-    EXPECT_BAD(default_no_flag,
-               "model owner: attribute \"age\": a default needs a presence flag (DSQL_HAS(T, "
-               "has_x)) on this INTEGER member to tell \"unset\" from 0; without one it would "
-               "never apply");
-    static const dsql_attr sql_default_no_flag[] = {
-        DSQL_ATTR(owner, score, DSQL_DOUBLE, .default_sql = "random()"),
-    };
-    EXPECT_BAD(sql_default_no_flag,
-               "model owner: attribute \"score\": a default needs a presence flag (DSQL_HAS(T, "
-               "has_x)) on this DOUBLE member to tell \"unset\" from 0; without one it would "
-               "never apply");
-    /* Aurora DSQL's storage limits, before any round trip. */
-    static const dsql_attr long_varchar[] = {DSQL_ATTR(owner, name, DSQL_STRING(65536))};
-    EXPECT_BAD(long_varchar, "model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 "
-                             "(0 = no limit; Aurora DSQL's limit)");
-    static const dsql_attr long_char[] = {DSQL_ATTR(owner, name, DSQL_CHAR(4097))};
-    EXPECT_BAD(
-        long_char,
-        "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)");
-    static const dsql_attr bad_numeric[] = {DSQL_ATTR(owner, name, DSQL_NUMERIC(5, 6))};
-    EXPECT_BAD(bad_numeric, "model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= "
-                            "precision <= 1000");
-    static const dsql_attr char0[] = {DSQL_ATTR(owner, name, DSQL_CHAR(0))};
-    EXPECT_BAD(
-        char0,
-        "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)");
-    static const dsql_attr noname[] = {{.offset = 0, .size = 37, DSQL_UUID}};
-    EXPECT_BAD(noname, "model owner: attribute #0 has no name");
+    for (size_t i = 0; i < TU_LEN(cases); i++) {
+        dsql_model m = {.magic = DSQL_MODEL_MAGIC,
+                        .name = "owner",
+                        .table = "owner",
+                        .struct_size = sizeof(owner),
+                        .attrs = cases[i].attrs,
+                        .n_attrs = cases[i].n_attrs};
+        dsql_error e = DSQL_ERROR_INIT;
+        int rc = dsql_model_check(&m, &e);
+        if (rc != DSQL_EINVAL || e.status != DSQL_EINVAL || strcmp(e.message, cases[i].message))
+            fail_msg("%s: %s \"%s\", expected DSQL_EINVAL \"%s\"", cases[i].what,
+                     dsql_status_name(rc), e.message, cases[i].message);
+    }
 
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql_model_check(NULL, &err), DSQL_EINVAL);

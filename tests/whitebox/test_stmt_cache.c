@@ -13,7 +13,7 @@
 #include "testutil.h"
 
 #include "conn/private.h" /* the cache's entry count */
-#include "petclinic.h"
+#include "integration/petclinic.h"
 
 #define DB "dsql_stmt_cache_test"
 
