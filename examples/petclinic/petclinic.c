@@ -86,13 +86,14 @@ int main(int argc, char **argv)
 
     const dsql_model *models[] = {&owner_model, &pet_model, &vet_specialty_model, &vet_model,
                                   &specialty_model};
-    for (size_t i = 0; i < COUNT(models); i++)
-        TRY(dsql_drop_table(pool, models[i], true, &err));
+    /* The schema: every DDL statement its own transaction (DSQL's rule), all of a call's
+     * statements sent as one pipeline (one round trip). */
+    TRY(dsql_drop_tables(pool, models, COUNT(models), true, &err));
     const dsql_assoc *assocs[] = {&pet_owner, &owner_pets, &vet_specialties};
     if (sync)
         TRY(dsql_sync(pool, models, COUNT(models), assocs, COUNT(assocs), NULL, &err));
-    for (size_t i = 0; !sync && i < COUNT(models); i++)
-        TRY(dsql_create_table(pool, models[i], &err));
+    else
+        TRY(dsql_create_tables(pool, models, COUNT(models), &err));
 
     /* The whole flow is one batch: one transaction, sent in one round trip. Keys are made
      * when a create is queued, so a pet can name its owner, and a find its row, before

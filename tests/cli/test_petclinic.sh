@@ -44,6 +44,12 @@ check_run "petclinic --sync" --sync
 n=$(psql -qtAX -d "$db" -c 'SELECT count(*) FROM "vetSpecialties"')
 [ "$n" = 3 ] && ok "three vet-specialty links stored" || bad "vetSpecialties holds $n rows, not 3"
 
+# The whole seed flow after connect: the drops (one pipeline), the creates (one pipeline)
+# and the flow (one batch): 3 round trips, 32 statements.
+out=$(PGDATABASE=$db "$bin/petclinic" --stats 2>&1 >/dev/null)
+[ "$out" = "petclinic: round_trips=3 statements=32" ] && ok "the seed flow in 3 round trips" ||
+    bad "petclinic --stats" "$out"
+
 # -v logs the SQL (to stderr), like the sample's logging: console.log.
 out=$(PGDATABASE=$db "$bin/petclinic" -v 2>&1 >/dev/null)
 # The flow is one batch: BEGIN, 4 creates, the bulk create, 2 creates, 2 sets of 3
