@@ -308,6 +308,22 @@ static int push(dsql_batch *b, op_kind k, const dsql_model *m, const char *label
     return DSQL_OK;
 }
 
+/* The tail of queueing a write whose statement was built into sql / p (build_rc: how the
+ * build went): the statement kept, the operation queued, or the batch refused. */
+static int queue_built(dsql_batch *b, op_kind k, const dsql_model *m, dsql__strbuf *sql,
+                       dsql__params *p, int build_rc, uint64_t rows, size_t n_bulk, dsql_error *err)
+{
+    pending pd = {.n = 0};
+    int rc = build_rc ? build_rc : pend_built(b, &pd, sql, p, err);
+    dsql__sb_free(sql);
+    dsql__params_free(p);
+    if (rc)
+        dsql__err_prefix(err, "%s: %s", kind_names[k], m->name);
+    if (!rc)
+        rc = push(b, k, m, m->name, &pd, rows, NULL, n_bulk, err);
+    return rc ? refuse(b, rc, err) : DSQL_OK;
+}
+
 /* A plan for the rows of an INSERT ... RETURNING of m. */
 static dsql__plan *model_plan(const dsql_model *m)
 {
@@ -389,16 +405,8 @@ int dsql_batch_bulk_create(dsql_batch *b, const dsql_model *m, void *rows, size_
         }
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
-    pending pd = {.n = 0};
     dsql__build_insert(&sql, &p, m, rows, n, on_conflict, false);
-    rc = pend_built(b, &pd, &sql, &p, err);
-    dsql__sb_free(&sql);
-    dsql__params_free(&p);
-    if (rc)
-        dsql__err_prefix(err, "%s: %s", fn, m->name);
-    if (!rc)
-        rc = push(b, K_BULK, m, m->name, &pd, n, NULL, n, err);
-    return rc ? refuse(b, rc, err) : DSQL_OK;
+    return queue_built(b, K_BULK, m, &sql, &p, DSQL_OK, n, n, err);
 }
 
 /* The where of an update or delete: by key, so its rows are known before sending. */
@@ -443,17 +451,8 @@ int dsql_batch_update(dsql_batch *b, const dsql_model *m, const dsql_assign *ass
     }
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
-    pending pd = {.n = 0};
     rc = dsql__build_update(&sql, &p, m, assigns, n_assigns, where, err);
-    if (!rc)
-        rc = pend_built(b, &pd, &sql, &p, err);
-    dsql__sb_free(&sql);
-    dsql__params_free(&p);
-    if (rc)
-        dsql__err_prefix(err, "%s: %s", fn, m->name);
-    if (!rc)
-        rc = push(b, K_UPDATE, m, m->name, &pd, 1, NULL, 0, err);
-    return rc ? refuse(b, rc, err) : DSQL_OK;
+    return queue_built(b, K_UPDATE, m, &sql, &p, rc, 1, 0, err);
 }
 
 int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_where *where, dsql_error *err)
@@ -473,7 +472,6 @@ int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_where *wher
     }
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
-    pending pd = {.n = 0};
     const dsql_attr *deleted = dsql__deleted_attr(m);
     if (deleted) { /* paranoid: the row is marked, as dsql_delete marks it */
         dsql_assign as = {.attr = deleted->name, .op = (dsql_assign_op)DSQL__ASSIGN_MARK};
@@ -485,15 +483,7 @@ int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_where *wher
         if ((rc = dsql__build_where(&sql, &p, m, NULL, where, err)))
             dsql__err_prefix(err, "where");
     }
-    if (!rc)
-        rc = pend_built(b, &pd, &sql, &p, err);
-    dsql__sb_free(&sql);
-    dsql__params_free(&p);
-    if (rc)
-        dsql__err_prefix(err, "%s: %s", fn, m->name);
-    if (!rc)
-        rc = push(b, K_DELETE, m, m->name, &pd, 1, NULL, 0, err);
-    return rc ? refuse(b, rc, err) : DSQL_OK;
+    return queue_built(b, K_DELETE, m, &sql, &p, rc, 1, 0, err);
 }
 
 int dsql_batch_set_associated(dsql_batch *b, const dsql_assoc *a, const void *source_row,
