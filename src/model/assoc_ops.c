@@ -409,8 +409,10 @@ static int op_prepare(op_ctx *c, const dsql_assoc *a, const void *source_row,
     if (!a)
         return dsql_error_set(err, DSQL_EINVAL, "%s: association is NULL", fn);
     int rc = dsql__assoc_resolve(a, &c->k, err);
-    if (rc)
+    if (rc) {
+        dsql__err_prefix(err, "%s", fn);
         return rc;
+    }
     c->a = a;
     const char *alias = a->alias ? a->alias : "?";
     if (!source_row)
@@ -795,8 +797,10 @@ int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row
         return dsql_error_set(err, DSQL_EINVAL, "dsql_get_associated: rows, n and res are needed");
     dsql__assoc_keys k;
     int rc = dsql__assoc_resolve(a, &k, err);
-    if (rc)
+    if (rc) {
+        dsql__err_prefix(err, "dsql_get_associated");
         return rc;
+    }
     if (!source_row)
         return dsql_error_set(err, DSQL_EINVAL,
                               "dsql_get_associated: association %s: source row is NULL", a->alias);
@@ -832,8 +836,10 @@ static int lazy_source(const char *fn, const dsql_assoc *a, const void *source_r
 {
     *none = false;
     int rc = dsql__assoc_resolve(a, k, err);
-    if (rc)
+    if (rc) {
+        dsql__err_prefix(err, "%s", fn);
         return rc;
+    }
     if (!source_row)
         return dsql_error_set(err, DSQL_EINVAL, "%s: association %s: source row is NULL", fn,
                               a->alias);

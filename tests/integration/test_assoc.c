@@ -605,15 +605,16 @@ static void test_bad_input(void **state)
     const bad_link cases[] = {
         {"not an association", LINK_SET, &bogus, &carlos, NULL, 0, DSQL_EINVAL,
          .message =
-             "not an association descriptor (bad magic; declare it with DSQL_HAS_MANY, ...)"},
+             "dsql_set_associated: not an association descriptor (bad magic; declare it with "
+             "DSQL_HAS_MANY, ...)"},
         {"no association", LINK_SET, NULL, &carlos, NULL, 0, DSQL_EINVAL,
          .message = "dsql_set_associated: association is NULL"},
         {"key not an attribute", LINK_ADD, &wrong, &john, TARGETS(&pet1), 1, DSQL_EINVAL,
-         .message = "association owner.pets (has-many): foreign key \"vetId\" is not an attribute "
-                    "of model pet"},
+         .message = "dsql_add_associated: association owner.pets (has-many): foreign key "
+                    "\"vetId\" is not an attribute of model pet"},
         {"join model without a key", LINK_SET, &nokey, &carlos, TARGETS(&cats), 1, DSQL_EINVAL,
-         .message = "association vet.specialties (belongs-to-many): other key \"specialtyId\" is "
-                    "not an attribute of model vs_nokey"},
+         .message = "dsql_set_associated: association vet.specialties (belongs-to-many): other "
+                    "key \"specialtyId\" is not an attribute of model vs_nokey"},
         {"join key without a default", LINK_SET, &nodefault, &carlos, TARGETS(&cats), 1,
          DSQL_EINVAL,
          .message = "dsql_set_associated: join model vet_specialty: attribute id is the primary "
