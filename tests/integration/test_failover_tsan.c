@@ -239,6 +239,7 @@ static void endpoint_stats(fixture *f, size_t i, dsql_endpoint_stats *s)
 typedef struct tx_ctx {
     char id[64];
     int port;                                       /* the endpoint the attempt ran on */
+    int first_port;                                 /* ... and the first attempt */
     int attempts;                                   /* attempts of the body so far */
     void (*between)(struct tx_ctx *t, int attempt); /* called after the INSERT */
     bool at_end; /* call it after the SELECT instead: the next statement is COMMIT */
@@ -250,6 +251,8 @@ static int insert_body(dsql_conn *conn, void *arg, dsql_error *err)
     tx_ctx *t = arg;
     t->attempts++;
     t->port = atoi(PQport(dsql_conn_pg(conn)));
+    if (t->attempts == 1)
+        t->first_port = t->port;
     char id[80];
     snprintf(id, sizeof id, "%s-a%d", t->id, t->attempts);
     dsql_value v[] = {DSQL_STR(id), DSQL_INT(t->port)};
@@ -665,20 +668,37 @@ static void runner_retries_on_new_endpoint(void **state)
     fixture *f = *state;
     if (!f)
         skip();
-    open_pool(f, "us-east-1", -1);
-    create_table(f);
-    tx_ctx t = {.f = f, .between = stall_mid_body};
-    snprintf(t.id, sizeof t.id, "retry");
+    tx_ctx t;
     int attempts = 0;
-    dsql_error err = DSQL_ERROR_INIT;
-    int rc = dsql_transaction(f->pool, insert_body, &t, NULL, &attempts, &err);
-    if (rc)
-        fail_msg("%s: %s", dsql_status_name(rc), err.message);
+    /* The scenario needs the first attempt on the preferred endpoint; on a loaded machine
+     * its connect can miss the 1 s connect timeout and the pool fail over at once (then
+     * nothing here is tested): run it again, with a fresh pool, a few times at most. */
+    for (int round = 0; round < 3; round++) {
+        if (round) {
+            kill(f->a.pid, SIGCONT);
+            dsql_pool_close(f->pool);
+            f->pool = NULL;
+        }
+        open_pool(f, "us-east-1", -1);
+        create_table(f);
+        t = (tx_ctx){.f = f, .between = stall_mid_body};
+        snprintf(t.id, sizeof t.id, "retry%d", round);
+        dsql_error err = DSQL_ERROR_INIT;
+        int rc = dsql_transaction(f->pool, insert_body, &t, NULL, &attempts, &err);
+        if (rc)
+            fail_msg("%s: %s", dsql_status_name(rc), err.message);
+        if (t.first_port == f->a.port)
+            break;
+    }
+    assert_int_equal(t.first_port, f->a.port);
     assert_int_equal(attempts, 2);
     assert_int_equal(t.port, f->b.port);
-    assert_int_equal(rows_like("retry-a2"), 1);
+    char a1[80], a2[80];
+    snprintf(a1, sizeof a1, "%s-a1", t.id);
+    snprintf(a2, sizeof a2, "%s-a2", t.id);
+    assert_int_equal(rows_like(a2), 1);
     kill(f->a.pid, SIGCONT);
-    assert_int_equal(rows_like("retry-a1"), 0);
+    assert_int_equal(rows_like(a1), 0);
     /* failback_settle_ms = -1: never back. */
     dsql_endpoint_stats a;
     endpoint_stats(f, 0, &a);
