@@ -316,7 +316,6 @@ static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model 
     if (jrc)
         return jrc;
     const char *qual = q->n_join ? m->table : NULL;
-    const char *sep = " WHERE ";
     dsql__scoped scoped;
     const dsql_query *sq;
     dsql_query wq = {
@@ -324,21 +323,11 @@ static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model 
     int src = dsql__scope_apply(m, &wq, true, &scoped, &sq, err);
     if (src)
         return src;
-    const dsql_where *where = sq->where;
-    if (where) {
-        bool paranoid = dsql__deleted_attr(m) != NULL;
-        dsql__sb_append(sql, paranoid ? " WHERE (" : " WHERE ");
-        int rc = dsql__build_where(sql, p, m, qual, where, err);
-        if (rc) {
-            dsql__err_prefix(err, "dsql_aggregate: where");
-            return rc;
-        }
-        if (paranoid)
-            dsql__sb_append_c(sql, ')');
-        sep = " AND ";
+    if ((src =
+             dsql__append_where_alive(sql, p, m, qual, sq->where, !q->with_deleted, false, err))) {
+        dsql__err_prefix(err, "dsql_aggregate: where");
+        return src;
     }
-    if (!q->with_deleted)
-        dsql__append_alive(sql, m, qual, sep, false);
     for (size_t i = 0; i < q->n_group_by; i++) {
         dsql__sb_append(sql, i ? ", " : " GROUP BY ");
         column(sql, &groups[i]);

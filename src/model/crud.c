@@ -830,18 +830,9 @@ int dsql__build_update(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
     int rc = set_list(sql, p, m, assigns, n_assigns, err);
     if (rc)
         return rc;
-    bool paranoid = dsql__deleted_attr(m) != NULL;
-    dsql__sb_append(sql, paranoid ? " WHERE (" : " WHERE ");
-    rc = dsql__build_where(sql, p, m, NULL, where, err);
-    if (rc) {
+    if ((rc = dsql__append_where_alive(sql, p, m, NULL, where, true, restoring(assigns), err)))
         dsql__err_prefix(err, "where");
-        return rc;
-    }
-    if (paranoid) {
-        dsql__sb_append_c(sql, ')');
-        dsql__append_alive(sql, m, NULL, " AND ", restoring(assigns));
-    }
-    return DSQL_OK;
+    return rc;
 }
 
 /* dsql_update and its RETURNING forms (fn names the call; with returning, *res gets the
@@ -865,20 +856,7 @@ int dsql__update_exec(dsql_db *db, const char *fn, const dsql_model *m, const ds
     dsql__strbuf sql = DSQL__STRBUF_INIT;
     dsql__params p = DSQL__PARAMS_INIT;
     PGresult *pg = NULL;
-    dsql__sb_append(&sql, "UPDATE ");
-    dsql__sql_table(&sql, m);
-    rc = set_list(&sql, &p, m, assigns, n_assigns, err);
-    if (!rc) {
-        bool paranoid = dsql__deleted_attr(m) != NULL;
-        dsql__sb_append(&sql, paranoid ? " WHERE (" : " WHERE ");
-        rc = dsql__build_where(&sql, &p, m, NULL, where, err);
-        if (rc)
-            dsql__err_prefix(err, "where");
-        if (paranoid) {
-            dsql__sb_append_c(&sql, ')');
-            dsql__append_alive(&sql, m, NULL, " AND ", restoring(assigns));
-        }
-    }
+    rc = dsql__build_update(&sql, &p, m, assigns, n_assigns, where, err);
     dsql_error e = DSQL_ERROR_INIT;
     /* Inside the caller's transaction the update cannot be split, and the server's refusal
      * would abort the transaction: the statement tallies the rows it would change and
@@ -1098,12 +1076,7 @@ static int save_missed(dsql_db *db, const dsql_model *m, const dsql_attr *key, c
 {
     char pv[DSQL__PREVIEW_MAX];
     dsql_value kv = dsql__attr_value(key, row);
-    if (kv.kind == DSQL_V_TEXT)
-        dsql__preview(kv.u.s, strlen(kv.u.s), pv, sizeof pv);
-    else if (kv.kind == DSQL_V_INT)
-        snprintf(pv, sizeof pv, "%lld", (long long)kv.u.i);
-    else
-        snprintf(pv, sizeof pv, "that key");
+    dsql__key_preview(&kv, pv, sizeof pv);
     if (ver) {
         dsql__strbuf sql = DSQL__STRBUF_INIT;
         dsql__params p = DSQL__PARAMS_INIT;

@@ -424,12 +424,8 @@ int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err
         return rc;
     if (n == 0) {
         char pv[DSQL__PREVIEW_MAX];
-        if (v.kind == DSQL_V_INT)
-            dsql__i64toa(v.u.i, pv);
-        else
-            dsql__preview(v.u.s, strlen(v.u.s), pv, sizeof pv);
         return dsql_error_set(err, DSQL_ENOTFOUND, "dsql_delete_row: %s: no row with %s = %s",
-                              m->name, key->name, pv);
+                              m->name, key->name, dsql__key_preview(&v, pv, sizeof pv));
     }
     dsql__hook_call(m, db, DSQL_HOOK_AFTER_DESTROY, &h, NULL);
     return DSQL_OK;

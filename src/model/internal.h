@@ -217,6 +217,10 @@ bool dsql__check_json(const char *s, size_t len, bool jsonb, const char **why);
 const char *dsql__preview(const char *s, size_t len, char *buf, size_t cap);
 #define DSQL__PREVIEW_MAX 128
 
+/* A key value for a message: text previewed as dsql__preview, integers as digits, other
+ * kinds "that key". Returns buf. */
+const char *dsql__key_preview(const dsql_value *v, char *buf, size_t cap);
+
 /* ---- associations (assoc_check.c) ---- */
 
 /* The attribute of a key: which model holds it and the attribute itself. */
@@ -389,6 +393,13 @@ int dsql__assoc_set_build(const dsql_assoc *a, const void *source_row, const voi
                           int (*add)(void *ctx, const char *sql, const dsql_value *params,
                                      size_t nparams, dsql_error *err),
                           void *ctx, uint64_t *rows, dsql_error *err);
+
+/* " WHERE where" (parenthesised on a paranoid model) and, with filter, a paranoid model's
+ * "AND deleted IS [NOT] NULL" (marked: IS NOT NULL); where NULL: the filter alone, if
+ * any. The where's error is returned unprefixed. */
+int dsql__append_where_alive(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
+                             const char *qual, const dsql_where *where, bool filter, bool marked,
+                             dsql_error *err);
 
 /* m's DSQL_DELETED_AT attribute, or NULL when m is not paranoid. */
 const dsql_attr *dsql__deleted_attr(const dsql_model *m);

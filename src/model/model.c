@@ -444,6 +444,26 @@ bool dsql__append_alive(dsql__strbuf *sql, const dsql_model *m, const char *alia
     return true;
 }
 
+int dsql__append_where_alive(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
+                             const char *qual, const dsql_where *where, bool filter, bool marked,
+                             dsql_error *err)
+{
+    const char *sep = " WHERE ";
+    if (where) {
+        bool paranoid = dsql__deleted_attr(m) != NULL; /* an AND may follow: keep where whole */
+        dsql__sb_append(sql, paranoid ? " WHERE (" : " WHERE ");
+        int rc = dsql__build_where(sql, p, m, qual, where, err);
+        if (rc)
+            return rc;
+        if (paranoid)
+            dsql__sb_append_c(sql, ')');
+        sep = " AND ";
+    }
+    if (filter)
+        dsql__append_alive(sql, m, qual, sep, marked);
+    return DSQL_OK;
+}
+
 const dsql_attr *dsql__model_pk(const dsql_model *m)
 {
     for (size_t i = 0; i < m->n_attrs; i++)

@@ -65,6 +65,17 @@ long dsql__utf8_chars(const char *s, size_t len, size_t *bad)
     return chars;
 }
 
+const char *dsql__key_preview(const dsql_value *v, char *buf, size_t cap)
+{
+    if (v->kind == DSQL_V_TEXT && v->u.s)
+        return dsql__preview(v->u.s, strlen(v->u.s), buf, cap);
+    if (v->kind == DSQL_V_INT)
+        snprintf(buf, cap, "%lld", (long long)v->u.i);
+    else
+        snprintf(buf, cap, "that key");
+    return buf;
+}
+
 const char *dsql__preview(const char *s, size_t len, char *buf, size_t cap)
 {
     enum { MAX_CHARS = 24 };
