@@ -108,32 +108,72 @@ typedef enum dsql_type_id {
     DSQL_T_JSONB
 } dsql_type_id;
 
-/* Type specifications for DSQL_ATTR (they expand to designated initializers). */
-#define DSQL_UUID          .type = DSQL_T_UUID
-#define DSQL_STRING(n)     .type = DSQL_T_STRING, .length = (n)
-#define DSQL_TEXT          .type = DSQL_T_TEXT
-#define DSQL_CHAR(n)       .type = DSQL_T_CHAR, .length = (n)
-#define DSQL_SMALLINT      .type = DSQL_T_SMALLINT
-#define DSQL_INTEGER       .type = DSQL_T_INTEGER
-#define DSQL_BIGINT        .type = DSQL_T_BIGINT
-#define DSQL_REAL          .type = DSQL_T_REAL
-#define DSQL_DOUBLE        .type = DSQL_T_DOUBLE
-#define DSQL_NUMERIC(p, s) .type = DSQL_T_NUMERIC, .precision = (p), .scale = (s)
+/**
+ * An attribute's SQL type as a value: DSQL_UUID, DSQL_STRING(80), DSQL_NUMERIC(10, 2), ...
+ * Each is an integer constant expression, so it sits in static tables, and can be stored
+ * (`dsql_type t = DSQL_STRING(80);`), compared and passed to a function like any number;
+ * DSQL_TYPE_ID / _LENGTH / _PRECISION / _SCALE take it apart. A bare dsql_type_id
+ * (DSQL_T_TEXT) is also a dsql_type, with no length, precision or scale. Arguments out of
+ * what the fields hold (a length beyond +-8,388,607, a precision or scale beyond int16_t)
+ * make a type that the model check refuses, naming the attribute; the limits Aurora DSQL
+ * sets (varchar 65,535, char 4,096, numeric precision 1,000) are checked there too.
+ */
+typedef uint64_t dsql_type;
+
+/* Layout: bits 0-7 the dsql_type_id, 8-31 length (24-bit two's complement), 32-47
+ * precision, 48-63 scale (16-bit two's complement each). */
+#define DSQL__T_OUT_OF_RANGE 0xFFu
+#define DSQL__FITS(v_, bits_)                                                                  \
+    ((v_) >= -(INT64_C(1) << ((bits_)-1)) && (v_) < (INT64_C(1) << ((bits_)-1)))
+#define DSQL__FIELD(v_, bits_, at_)                                                            \
+    (((dsql_type)(int64_t)(v_) & ((UINT64_C(1) << (bits_)) - 1)) << (at_))
+#define DSQL__SIGNED(t_, bits_, at_)                                                           \
+    ((int32_t)((((t_) >> (at_)) & ((UINT64_C(1) << (bits_)) - 1)) ^                           \
+               (UINT64_C(1) << ((bits_)-1))) -                                                 \
+     (int32_t)(INT32_C(1) << ((bits_)-1)))
+/** A type from its parts (what the named macros below expand to). */
+#define DSQL_TYPE(id_, length_, precision_, scale_)                                            \
+    ((dsql_type)((DSQL__FITS((int64_t)(length_), 24) && DSQL__FITS((int64_t)(precision_), 16) &&  \
+                  DSQL__FITS((int64_t)(scale_), 16))                                           \
+                     ? (DSQL__FIELD(id_, 8, 0) | DSQL__FIELD(length_, 24, 8) |                  \
+                        DSQL__FIELD(precision_, 16, 32) | DSQL__FIELD(scale_, 16, 48))          \
+                     : (dsql_type)DSQL__T_OUT_OF_RANGE))
+#define DSQL_TYPE_ID(t_)        ((dsql_type_id)((dsql_type)(t_) & 0xFFu))
+#define DSQL_TYPE_LENGTH(t_)    ((int32_t)DSQL__SIGNED((dsql_type)(t_), 24, 8))
+#define DSQL_TYPE_PRECISION(t_) ((int16_t)DSQL__SIGNED((dsql_type)(t_), 16, 32))
+#define DSQL_TYPE_SCALE(t_)     ((int16_t)DSQL__SIGNED((dsql_type)(t_), 16, 48))
+
+#define DSQL_UUID          ((dsql_type)DSQL_T_UUID)
+#define DSQL_STRING(n)     DSQL_TYPE(DSQL_T_STRING, (n), 0, 0)
+#define DSQL_TEXT          ((dsql_type)DSQL_T_TEXT)
+#define DSQL_CHAR(n)       DSQL_TYPE(DSQL_T_CHAR, (n), 0, 0)
+#define DSQL_SMALLINT      ((dsql_type)DSQL_T_SMALLINT)
+#define DSQL_INTEGER       ((dsql_type)DSQL_T_INTEGER)
+#define DSQL_BIGINT        ((dsql_type)DSQL_T_BIGINT)
+#define DSQL_REAL          ((dsql_type)DSQL_T_REAL)
+#define DSQL_DOUBLE        ((dsql_type)DSQL_T_DOUBLE)
+#define DSQL_NUMERIC(p, s) DSQL_TYPE(DSQL_T_NUMERIC, 0, (p), (s))
 /* DSQL_NUMERIC(0, 0) is numeric(18,6): what Aurora DSQL stores a bare `numeric` as (12
  * digits before the point, 6 after). It is declared that way everywhere, so a value that
  * would not survive (more decimals, more digits) is refused before any round trip instead
  * of being rounded or overflowing on the server. */
 #define DSQL_NUMERIC_DEFAULT_PRECISION 18
 #define DSQL_NUMERIC_DEFAULT_SCALE     6
-#define DSQL_BOOLEAN       .type = DSQL_T_BOOLEAN
-#define DSQL_DATEONLY      .type = DSQL_T_DATEONLY
-#define DSQL_TIME          .type = DSQL_T_TIME
-#define DSQL_TIMESTAMP     .type = DSQL_T_TIMESTAMP
-#define DSQL_TIMESTAMPTZ   .type = DSQL_T_TIMESTAMPTZ
-#define DSQL_INTERVAL      .type = DSQL_T_INTERVAL
-#define DSQL_BYTEA         .type = DSQL_T_BYTEA
-#define DSQL_JSON          .type = DSQL_T_JSON
-#define DSQL_JSONB         .type = DSQL_T_JSONB
+#define DSQL_BOOLEAN       ((dsql_type)DSQL_T_BOOLEAN)
+#define DSQL_DATEONLY      ((dsql_type)DSQL_T_DATEONLY)
+#define DSQL_TIME          ((dsql_type)DSQL_T_TIME)
+#define DSQL_TIMESTAMP     ((dsql_type)DSQL_T_TIMESTAMP)
+#define DSQL_TIMESTAMPTZ   ((dsql_type)DSQL_T_TIMESTAMPTZ)
+#define DSQL_INTERVAL      ((dsql_type)DSQL_T_INTERVAL)
+#define DSQL_BYTEA         ((dsql_type)DSQL_T_BYTEA)
+#define DSQL_JSON          ((dsql_type)DSQL_T_JSON)
+#define DSQL_JSONB         ((dsql_type)DSQL_T_JSONB)
+
+/** The designated fields a type sets in a dsql_attr, for an attribute written out by hand
+ * without DSQL_ATTR: {.name = "id", .offset = ..., .size = ..., DSQL_TYPE_FIELDS(DSQL_UUID)}. */
+#define DSQL_TYPE_FIELDS(t_)                                                                   \
+    .type = DSQL_TYPE_ID(t_), .length = DSQL_TYPE_LENGTH(t_),                                  \
+    .precision = DSQL_TYPE_PRECISION(t_), .scale = DSQL_TYPE_SCALE(t_)
 
 /* ---- validators (Sequelize's validate: {...}) ---- */
 
@@ -269,19 +309,20 @@ typedef struct dsql_attr {
 #define DSQL_HAS(T, member) .has_offset = offsetof(T, member) + 1
 
 /**
- * An attribute whose name is the struct member's name. The variadic part starts with a
- * type specification (DSQL_UUID, DSQL_STRING(30), ...) and may add designated fields:
+ * An attribute whose name is the struct member's name. The third argument is its type (a
+ * dsql_type: DSQL_UUID, DSQL_STRING(30), ...); designated fields may follow:
  * .primary_key, .not_null, .unique, .default_uuid_v4, .column, DSQL_HAS(T, has_x) ...
  */
 #define DSQL_ATTR(T, member, ...)                                                              \
-    {.name = #member, .offset = offsetof(T, member), .size = sizeof(((T *)0)->member),         \
-     __VA_ARGS__}
+    DSQL__ATTR(#member, offsetof(T, member), sizeof(((T *)0)->member), __VA_ARGS__, )
 
 /** An attribute with an explicit attribute name (e.g. C member birth_date, attribute
  * "birthDate"). */
 #define DSQL_ATTR_AS(T, member, attr_name, ...)                                                \
-    {.name = (attr_name), .offset = offsetof(T, member), .size = sizeof(((T *)0)->member),     \
-     __VA_ARGS__}
+    DSQL__ATTR((attr_name), offsetof(T, member), sizeof(((T *)0)->member), __VA_ARGS__, )
+
+#define DSQL__ATTR(name_, offset_, size_, type_, ...)                                          \
+    {.name = name_, .offset = (offset_), .size = (size_), DSQL_TYPE_FIELDS(type_), __VA_ARGS__}
 
 /** An index over attributes (by attribute name). */
 typedef struct dsql_index {

@@ -180,6 +180,10 @@ static int check_attr(const dsql_model *m, const dsql_attr *a, dsql_error *err)
                               dsql__attr_index(m, a));
     if (a->column && !*a->column)
         return attr_fail(err, m, a, "empty .column name");
+    if (a->type == (dsql_type_id)DSQL__T_OUT_OF_RANGE)
+        return attr_fail(err, m, a,
+                         "type arguments out of range (a length within +-8388607, a "
+                         "precision and scale within int16_t)");
     if (!type_known(a->type))
         return attr_fail(err, m, a,
                          "no type, or an unknown one (start with DSQL_UUID, "

@@ -388,7 +388,11 @@ static void test_bad_input(void **state)
     assert_string_equal(err.message, "dsql_find_by_pk: model specialty has no primary key");
     /* a descriptor with a wrong member size */
     static const dsql_attr bad_attrs[] = {
-        {.name = "id", .offset = offsetof(owner, id), .size = 8, DSQL_UUID, .primary_key = true},
+        {.name = "id",
+         .offset = offsetof(owner, id),
+         .size = 8,
+         DSQL_TYPE_FIELDS(DSQL_UUID),
+         .primary_key = true},
     };
     static DSQL_MODEL(bad_model, owner, "owner", bad_attrs);
     assert_int_equal(dsql_create(pool, &bad_model, &o, NULL, &err), DSQL_EINVAL);

@@ -78,29 +78,79 @@ static void test_type_names(void **state)
 {
     (void)state;
     char buf[48];
-    dsql_attr a = {DSQL_STRING(30)};
+    dsql_attr a = {DSQL_TYPE_FIELDS(DSQL_STRING(30))};
     assert_string_equal(dsql__type_name(&a, buf, sizeof buf), "STRING(30)");
     assert_string_equal(dsql__sql_type(&a, buf, sizeof buf), "varchar(30)");
-    dsql_attr s0 = {DSQL_STRING(0)};
+    dsql_attr s0 = {DSQL_TYPE_FIELDS(DSQL_STRING(0))};
     assert_string_equal(dsql__sql_type(&s0, buf, sizeof buf), "varchar");
-    dsql_attr n = {DSQL_NUMERIC(38, 4)};
+    dsql_attr n = {DSQL_TYPE_FIELDS(DSQL_NUMERIC(38, 4))};
     assert_string_equal(dsql__type_name(&n, buf, sizeof buf), "NUMERIC(38,4)");
     assert_string_equal(dsql__sql_type(&n, buf, sizeof buf), "numeric(38,4)");
     /* A NUMERIC without precision is numeric(18,6), what Aurora DSQL stores a bare numeric
      * as: declared so everywhere, never as a bare numeric. */
-    dsql_attr n0 = {DSQL_NUMERIC(0, 0)};
+    dsql_attr n0 = {DSQL_TYPE_FIELDS(DSQL_NUMERIC(0, 0))};
     assert_string_equal(dsql__type_name(&n0, buf, sizeof buf), "NUMERIC(18,6)");
     assert_string_equal(dsql__sql_type(&n0, buf, sizeof buf), "numeric(18,6)");
-    dsql_attr c = {DSQL_CHAR(2)};
+    dsql_attr c = {DSQL_TYPE_FIELDS(DSQL_CHAR(2))};
     assert_string_equal(dsql__sql_type(&c, buf, sizeof buf), "char(2)");
-    dsql_attr d = {DSQL_DOUBLE};
+    dsql_attr d = {DSQL_TYPE_FIELDS(DSQL_DOUBLE)};
     assert_string_equal(dsql__sql_type(&d, buf, sizeof buf), "double precision");
-    dsql_attr t = {DSQL_TIMESTAMPTZ};
+    dsql_attr t = {DSQL_TYPE_FIELDS(DSQL_TIMESTAMPTZ)};
     assert_string_equal(dsql__sql_type(&t, buf, sizeof buf), "timestamptz");
     assert_string_equal(dsql__type_name(&t, buf, sizeof buf), "TIMESTAMPTZ");
     assert_int_equal(dsql__type_size(DSQL_T_UUID), 37);
     assert_int_equal(dsql__type_size(DSQL_T_SMALLINT), 2);
     assert_int_equal(dsql__type_size(DSQL_T_BYTEA), sizeof(dsql_bytes));
+}
+
+/* Types are values: stored, compared, taken apart, and usable in static tables. */
+static const dsql_type static_types[] = {DSQL_UUID, DSQL_STRING(80), DSQL_NUMERIC(10, 2),
+                                         DSQL_CHAR(4096)};
+
+static dsql_type_id id_of(dsql_type t)
+{
+    return DSQL_TYPE_ID(t);
+}
+
+static void test_types_are_values(void **state)
+{
+    (void)state;
+    dsql_type t = DSQL_STRING(80);
+    assert_int_equal(id_of(t), DSQL_T_STRING);
+    assert_int_equal(DSQL_TYPE_LENGTH(t), 80);
+    assert_int_equal(DSQL_TYPE_PRECISION(t), 0);
+    assert_true(t == static_types[1]);
+    assert_true(DSQL_STRING(80) != DSQL_STRING(81));
+    assert_true(DSQL_TEXT == (dsql_type)DSQL_T_TEXT);
+    assert_int_equal(DSQL_TYPE_ID(static_types[0]), DSQL_T_UUID);
+    assert_int_equal(DSQL_TYPE_ID(static_types[2]), DSQL_T_NUMERIC);
+    assert_int_equal(DSQL_TYPE_PRECISION(static_types[2]), 10);
+    assert_int_equal(DSQL_TYPE_SCALE(static_types[2]), 2);
+    assert_int_equal(DSQL_TYPE_LENGTH(static_types[3]), 4096);
+    /* the edges of each field, and negative values, come back exactly */
+    assert_int_equal(DSQL_TYPE_LENGTH(DSQL_STRING(8388607)), 8388607);
+    assert_int_equal(DSQL_TYPE_LENGTH(DSQL_STRING(-8388608)), -8388608);
+    assert_int_equal(DSQL_TYPE_LENGTH(DSQL_STRING(-1)), -1);
+    assert_int_equal(DSQL_TYPE_PRECISION(DSQL_NUMERIC(32767, -32768)), 32767);
+    assert_int_equal(DSQL_TYPE_SCALE(DSQL_NUMERIC(32767, -32768)), -32768);
+    assert_int_equal(DSQL_TYPE_SCALE(DSQL_NUMERIC(5, -1)), -1);
+    /* beyond them: a type the model check refuses, never a wrapped one */
+    assert_int_equal(DSQL_TYPE_ID(DSQL_STRING(8388608)), DSQL__T_OUT_OF_RANGE);
+    assert_int_equal(DSQL_TYPE_ID(DSQL_NUMERIC(32768, 0)), DSQL__T_OUT_OF_RANGE);
+    assert_int_equal(DSQL_TYPE_ID(DSQL_NUMERIC(10, -32769)), DSQL__T_OUT_OF_RANGE);
+    /* what DSQL_ATTR writes into the descriptor */
+    typedef struct one {
+        char *price;
+    } one;
+    static const dsql_attr a = DSQL_ATTR(one, price, DSQL_NUMERIC(12, 3), .not_null = true);
+    assert_int_equal(a.type, DSQL_T_NUMERIC);
+    assert_int_equal(a.precision, 12);
+    assert_int_equal(a.scale, 3);
+    assert_int_equal(a.length, 0);
+    assert_true(a.not_null);
+    static const dsql_attr b = DSQL_ATTR_AS(one, price, "cost", DSQL_TEXT);
+    assert_string_equal(b.name, "cost");
+    assert_int_equal(b.type, DSQL_T_TEXT);
 }
 
 static void test_bad_descriptors(void **state)
@@ -113,7 +163,11 @@ static void test_bad_descriptors(void **state)
          "model owner: attribute \"age\": member is 4 bytes, TEXT needs char * (8 bytes)"},
         {"uuid_on_ptr", ATTRS(DSQL_ATTR(owner, name, DSQL_UUID)),
          "model owner: attribute \"name\": member is 8 bytes, UUID needs dsql_uuid (37 bytes)"},
-        {"no_type", ATTRS(DSQL_ATTR(owner, name, .not_null = true)),
+        {"no_type",
+         ATTRS({.name = "name",
+                .offset = offsetof(owner, name),
+                .size = sizeof(char *),
+                .not_null = true}),
          "model owner: attribute \"name\": no type, or an unknown one (start with DSQL_UUID, "
          "DSQL_STRING(n), ...)"},
         {"two_pk",
@@ -163,7 +217,16 @@ static void test_bad_descriptors(void **state)
          "model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= precision <= 1000"},
         {"char0", ATTRS(DSQL_ATTR(owner, name, DSQL_CHAR(0))),
          "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)"},
-        {"noname", ATTRS({.offset = 0, .size = 37, DSQL_UUID}),
+        {"string_out_of_range", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(8388608))),
+         "model owner: attribute \"name\": type arguments out of range (a length within "
+         "+-8388607, a precision and scale within int16_t)"},
+        {"numeric_out_of_range", ATTRS(DSQL_ATTR(owner, name, DSQL_NUMERIC(40000, 2))),
+         "model owner: attribute \"name\": type arguments out of range (a length within "
+         "+-8388607, a precision and scale within int16_t)"},
+        {"string_negative", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(-1))),
+         "model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 (0 = no limit; "
+         "Aurora DSQL's limit)"},
+        {"noname", ATTRS({.offset = 0, .size = 37, DSQL_TYPE_FIELDS(DSQL_UUID)}),
          "model owner: attribute #0 has no name"},
     };
     for (size_t i = 0; i < TU_LEN(cases); i++) {
@@ -296,9 +359,13 @@ static void test_null_members(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),         cmocka_unit_test(test_lookup),
-        cmocka_unit_test(test_type_names),   cmocka_unit_test(test_bad_descriptors),
-        cmocka_unit_test(test_null_members), cmocka_unit_test(test_table_limits),
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_types_are_values),
+        cmocka_unit_test(test_bad_descriptors),
+        cmocka_unit_test(test_null_members),
+        cmocka_unit_test(test_table_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
