@@ -77,8 +77,8 @@ bool dsql__valid_region(const char *r)
     return true;
 }
 
-int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char *profile,
-                          char **host_out, char **region_out, dsql_error *err)
+static int endpoint_resolve_call(const char *host_or_id, const char *region, const char *profile,
+                                 char **host_out, char **region_out, dsql_error *err)
 {
     if (host_out)
         *host_out = NULL;
@@ -193,4 +193,12 @@ int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char
     else
         free(rg);
     return DSQL_OK;
+}
+
+int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char *profile,
+                          char **host_out, char **region_out, dsql_error *err)
+{
+    return dsql__api_ret(
+        "dsql_endpoint_resolve",
+        endpoint_resolve_call(host_or_id, region, profile, host_out, region_out, err), err);
 }

@@ -24,9 +24,9 @@ struct dsql_credentials_provider {
     dsql_error last_err;
 };
 
-int dsql_credentials_set(dsql_credentials *creds, const char *access_key_id,
-                         const char *secret_access_key, const char *session_token,
-                         time_t expiration, dsql_error *err)
+static int credentials_set_call(dsql_credentials *creds, const char *access_key_id,
+                                const char *secret_access_key, const char *session_token,
+                                time_t expiration, dsql_error *err)
 {
     if (!creds)
         return dsql_error_set(err, DSQL_EINVAL, "credentials: NULL credentials");
@@ -56,6 +56,16 @@ int dsql_credentials_set(dsql_credentials *creds, const char *access_key_id,
      * without one). */
     creds->priv_ = dsql__sigv4_memo_new();
     return DSQL_OK;
+}
+
+int dsql_credentials_set(dsql_credentials *creds, const char *access_key_id,
+                         const char *secret_access_key, const char *session_token,
+                         time_t expiration, dsql_error *err)
+{
+    return dsql__api_ret("dsql_credentials_set",
+                         credentials_set_call(creds, access_key_id, secret_access_key,
+                                              session_token, expiration, err),
+                         err);
 }
 
 void dsql_credentials_clear(dsql_credentials *creds)
@@ -138,8 +148,8 @@ static bool still_valid(const dsql_credentials *c, time_t now)
     return c->expiration == 0 || now < c->expiration - DSQL__EXPIRY_MARGIN_S;
 }
 
-int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials *out,
-                                  dsql_error *err)
+static int credentials_provider_get_call(dsql_credentials_provider *p, dsql_credentials *out,
+                                         dsql_error *err)
 {
     if (!p || !out)
         return dsql_error_set(err, DSQL_EINVAL, "credentials provider: NULL argument");
@@ -224,6 +234,13 @@ int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials
     return rc;
 }
 
+int dsql_credentials_provider_get(dsql_credentials_provider *p, dsql_credentials *out,
+                                  dsql_error *err)
+{
+    return dsql__api_ret("dsql_credentials_provider_get",
+                         credentials_provider_get_call(p, out, err), err);
+}
+
 void dsql_credentials_provider_set_log(dsql_credentials_provider *p, dsql_log_fn fn, void *ctx)
 {
     if (!p)
@@ -279,9 +296,10 @@ static void static_free(void *impl)
 
 static const dsql__provider_ops static_ops = {static_fetch, static_free};
 
-int dsql_credentials_provider_static(const char *access_key_id, const char *secret_access_key,
-                                     const char *session_token, dsql_credentials_provider **out,
-                                     dsql_error *err)
+static int credentials_provider_static_call(const char *access_key_id,
+                                            const char *secret_access_key,
+                                            const char *session_token,
+                                            dsql_credentials_provider **out, dsql_error *err)
 {
     if (!out)
         return dsql_error_set(err, DSQL_EINVAL, "static credentials: NULL out");
@@ -297,6 +315,16 @@ int dsql_credentials_provider_static(const char *access_key_id, const char *secr
     }
     dsql__credentials_source(c, "static");
     return dsql__provider_new(&static_ops, c, out, err);
+}
+
+int dsql_credentials_provider_static(const char *access_key_id, const char *secret_access_key,
+                                     const char *session_token, dsql_credentials_provider **out,
+                                     dsql_error *err)
+{
+    return dsql__api_ret(
+        "dsql_credentials_provider_static",
+        credentials_provider_static_call(access_key_id, secret_access_key, session_token, out, err),
+        err);
 }
 
 /* ---- custom provider ---- */
@@ -329,8 +357,8 @@ static int custom_fetch(void *impl, const dsql__auth_log *log, dsql_credentials 
 
 static const dsql__provider_ops custom_ops = {custom_fetch, free};
 
-int dsql_credentials_provider_custom(dsql_credentials_fn fn, void *ctx,
-                                     dsql_credentials_provider **out, dsql_error *err)
+static int credentials_provider_custom_call(dsql_credentials_fn fn, void *ctx,
+                                            dsql_credentials_provider **out, dsql_error *err)
 {
     if (!out || !fn)
         return dsql_error_set(err, DSQL_EINVAL, "custom credentials: NULL callback or out");
@@ -341,4 +369,11 @@ int dsql_credentials_provider_custom(dsql_credentials_fn fn, void *ctx,
     c->fn = fn;
     c->ctx = ctx;
     return dsql__provider_new(&custom_ops, c, out, err);
+}
+
+int dsql_credentials_provider_custom(dsql_credentials_fn fn, void *ctx,
+                                     dsql_credentials_provider **out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_credentials_provider_custom",
+                         credentials_provider_custom_call(fn, ctx, out, err), err);
 }

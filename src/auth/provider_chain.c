@@ -70,8 +70,8 @@ static void chain_free(void *impl)
 
 static const dsql__provider_ops chain_ops = {chain_fetch, chain_free};
 
-int dsql_credentials_provider_default(const char *profile, dsql_credentials_provider **out,
-                                      dsql_error *err)
+static int credentials_provider_default_call(const char *profile, dsql_credentials_provider **out,
+                                             dsql_error *err)
 {
     if (!out)
         return dsql_error_set(err, DSQL_EINVAL, "default credentials: NULL out");
@@ -82,4 +82,11 @@ int dsql_credentials_provider_default(const char *profile, dsql_credentials_prov
         return dsql_error_set(err, DSQL_ENOMEM, "default credentials: out of memory");
     }
     return dsql__provider_new(&chain_ops, c, out, err);
+}
+
+int dsql_credentials_provider_default(const char *profile, dsql_credentials_provider **out,
+                                      dsql_error *err)
+{
+    return dsql__api_ret("dsql_credentials_provider_default",
+                         credentials_provider_default_call(profile, out, err), err);
 }

@@ -34,8 +34,8 @@ static bool valid_host(const char *h)
     return true;
 }
 
-int dsql_token_generate(const dsql_token_params *params, const dsql_credentials *creds,
-                        char **token, dsql_error *err)
+static int token_generate_call(const dsql_token_params *params, const dsql_credentials *creds,
+                               char **token, dsql_error *err)
 {
     if (token)
         *token = NULL;
@@ -89,6 +89,13 @@ int dsql_token_generate(const dsql_token_params *params, const dsql_credentials 
     if (rc != DSQL_OK)
         dsql__err_prefix(err, "auth token");
     return rc;
+}
+
+int dsql_token_generate(const dsql_token_params *params, const dsql_credentials *creds,
+                        char **token, dsql_error *err)
+{
+    return dsql__api_ret("dsql_token_generate", token_generate_call(params, creds, token, err),
+                         err);
 }
 
 void dsql_token_free(char *token)

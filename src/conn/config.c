@@ -260,7 +260,7 @@ static void append_keyword_list(char *buf, size_t size)
     }
 }
 
-int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_error *err)
+static int config_parse_call(dsql_config *cfg, const char *conninfo, dsql_error *err)
 {
     if (!cfg)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_config_parse: cfg is NULL");
@@ -371,6 +371,11 @@ done:
     return rc;
 }
 
+int dsql_config_parse(dsql_config *cfg, const char *conninfo, dsql_error *err)
+{
+    return dsql__api_ret("dsql_config_parse", config_parse_call(cfg, conninfo, err), err);
+}
+
 /* ---- environment ---- */
 
 static const char *env(const char *name)
@@ -455,7 +460,7 @@ static int split_port(dsql_config *cfg, dsql_error *err)
     return DSQL_OK;
 }
 
-int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
+static int config_from_env_call(dsql_config *cfg, dsql_error *err)
 {
     if (!cfg)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_config_from_env: cfg is NULL");
@@ -514,4 +519,9 @@ int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
     if (cfg->auth == DSQL_AUTH_IAM || (cfg->auth == DSQL_AUTH_AUTO && dsql__config_wants_iam(cfg)))
         return from_vars(cfg, cluster + 1, DSQL__ARRAY_LEN(cluster) - 1, err);
     return from_vars(cfg, pg, DSQL__ARRAY_LEN(pg), err);
+}
+
+int dsql_config_from_env(dsql_config *cfg, dsql_error *err)
+{
+    return dsql__api_ret("dsql_config_from_env", config_from_env_call(cfg, err), err);
 }

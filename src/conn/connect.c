@@ -323,7 +323,7 @@ int dsql__connect(const dsql__spec *spec, size_t ep_index, int64_t deadline_ms,
     }
 }
 
-int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+static int conn_open_call(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
 {
     if (!out)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_conn_open: out is NULL");
@@ -367,6 +367,11 @@ int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
     return rc;
 }
 
+int dsql_conn_open(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_conn_open", conn_open_call(cfg, out, err), err);
+}
+
 bool dsql__connect_failure_is_endpoint(int status)
 {
     return status == DSQL_ECONNECT || status == DSQL_ETIMEOUT || status == DSQL_EUNAVAILABLE ||
@@ -382,9 +387,14 @@ int dsql__conn_verify(dsql_conn *conn, int64_t timeout_ms, dsql_error *err)
     return rc;
 }
 
-int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+static int connect_call(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
 {
     return dsql_conn_open(cfg, out, err);
+}
+
+int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_connect", connect_call(cfg, out, err), err);
 }
 
 void dsql_conn_close(dsql_conn *conn)

@@ -780,8 +780,8 @@ static int wrap_result(int rc, PGresult *pg, dsql_result **res, dsql_error *err)
     return DSQL_OK;
 }
 
-int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_in, size_t nparams,
-                    dsql_result **res, dsql_error *err)
+static int conn_query_call(dsql_conn *conn, const char *sql, const dsql_value *params_in,
+                           size_t nparams, dsql_result **res, dsql_error *err)
 {
     if (res)
         *res = NULL;
@@ -796,8 +796,16 @@ int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_i
     return wrap_result(rc, pg, res, err);
 }
 
-int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params_in, size_t nparams,
-                    const dsql_retry_policy *policy, dsql_result **res, dsql_error *err)
+int dsql_conn_query(dsql_conn *conn, const char *sql, const dsql_value *params_in, size_t nparams,
+                    dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_conn_query",
+                         conn_query_call(conn, sql, params_in, nparams, res, err), err);
+}
+
+static int pool_query_call(dsql_pool *pool, const char *sql, const dsql_value *params_in,
+                           size_t nparams, const dsql_retry_policy *policy, dsql_result **res,
+                           dsql_error *err)
 {
     if (res)
         *res = NULL;
@@ -812,6 +820,13 @@ int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params_i
                               pp.formats, pp.flags, res ? &pg : NULL, err);
     params_free(&pp);
     return wrap_result(rc, pg, res, err);
+}
+
+int dsql_pool_query(dsql_pool *pool, const char *sql, const dsql_value *params_in, size_t nparams,
+                    const dsql_retry_policy *policy, dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_pool_query",
+                         pool_query_call(pool, sql, params_in, nparams, policy, res, err), err);
 }
 
 int dsql__exec_values(dsql_db *db, const char *fn, const char *sql, const dsql_value *params_in,
@@ -838,14 +853,20 @@ int dsql__exec_values(dsql_db *db, const char *fn, const char *sql, const dsql_v
     return rc;
 }
 
-int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params_in, size_t nparams,
-              dsql_result **res, dsql_error *err)
+static int exec_call(dsql_db *db, const char *sql, const dsql_value *params_in, size_t nparams,
+                     dsql_result **res, dsql_error *err)
 {
     if (res)
         *res = NULL;
     PGresult *pg = NULL;
     int rc = dsql__exec_values(db, "dsql_exec", sql, params_in, nparams, res ? &pg : NULL, err);
     return wrap_result(rc, pg, res, err);
+}
+
+int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params_in, size_t nparams,
+              dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_exec", exec_call(db, sql, params_in, nparams, res, err), err);
 }
 
 /* ---- pipeline ---- */
@@ -1008,8 +1029,8 @@ done:
     return rc;
 }
 
-int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_result **results,
-                       dsql_error *err)
+static int conn_pipeline_call(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
+                              dsql_result **results, dsql_error *err)
 {
     if (results)
         for (size_t i = 0; i < n; i++)
@@ -1023,6 +1044,13 @@ int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_r
     if (rc && failed < n)
         dsql__err_prefix(err, "pipeline statement %zu of %zu", failed, n);
     return rc;
+}
+
+int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_result **results,
+                       dsql_error *err)
+{
+    return dsql__api_ret("dsql_conn_pipeline", conn_pipeline_call(conn, stmts, n, results, err),
+                         err);
 }
 
 /* ---- a pipeline of several transactions: one Sync each ---- */

@@ -310,8 +310,8 @@ size_t dsql_pool_endpoint_count(dsql_pool *p)
     return dsql__is_pool(p) ? p->spec.nep : 0;
 }
 
-int dsql_pool_get_endpoint_stats(dsql_pool *p, size_t index, dsql_endpoint_stats *s,
-                                 dsql_error *err)
+static int pool_get_endpoint_stats_call(dsql_pool *p, size_t index, dsql_endpoint_stats *s,
+                                        dsql_error *err)
 {
     if (!dsql__is_pool(p))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_get_endpoint_stats: not a dsql_pool");
@@ -348,4 +348,11 @@ int dsql_pool_get_endpoint_stats(dsql_pool *p, size_t index, dsql_endpoint_stats
     s->token_mints = atomic_load(&st->cs.token_mints);
     s->failures = atomic_load(&st->cs.failures);
     return DSQL_OK;
+}
+
+int dsql_pool_get_endpoint_stats(dsql_pool *p, size_t index, dsql_endpoint_stats *s,
+                                 dsql_error *err)
+{
+    return dsql__api_ret("dsql_pool_get_endpoint_stats",
+                         pool_get_endpoint_stats_call(p, index, s, err), err);
 }

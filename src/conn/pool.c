@@ -172,7 +172,7 @@ static const char *unfit_reason(dsql_pool *p, dsql_conn *c, int64_t now)
     return NULL;
 }
 
-int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
+static int pool_acquire_call(dsql_pool *p, dsql_conn **out, dsql_error *err)
 {
     if (!out)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_acquire: conn is NULL");
@@ -272,6 +272,11 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
     c->stats_at_acquire = c->stats;
     *out = c;
     return DSQL_OK;
+}
+
+int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_pool_acquire", pool_acquire_call(p, out, err), err);
 }
 
 void dsql_pool_release(dsql_pool *p, dsql_conn *c)
@@ -510,8 +515,8 @@ static int resolve_options(dsql_pool *p, const dsql_pool_options *o, dsql_error 
     return DSQL_OK;
 }
 
-int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_pool **out,
-                   dsql_error *err)
+static int pool_open_call(const dsql_config *cfg, const dsql_pool_options *opts, dsql_pool **out,
+                          dsql_error *err)
 {
     if (!out)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_open: out is NULL");
@@ -583,6 +588,12 @@ int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_p
     dsql__sb_free(&eps);
     *out = p;
     return DSQL_OK;
+}
+
+int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_pool **out,
+                   dsql_error *err)
+{
+    return dsql__api_ret("dsql_pool_open", pool_open_call(cfg, opts, out, err), err);
 }
 
 void dsql_pool_close(dsql_pool *p)

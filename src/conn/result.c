@@ -106,7 +106,8 @@ static int cell_text(const dsql_result *res, size_t row, size_t col, const char 
     return DSQL_OK;
 }
 
-int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out, dsql_error *err)
+static int result_int_call(const dsql_result *res, size_t row, size_t col, int64_t *out,
+                           dsql_error *err)
 {
     const char *s = NULL;
     int rc = cell_text(res, row, col, &s, err);
@@ -119,7 +120,13 @@ int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out
     return DSQL_OK;
 }
 
-int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *out, dsql_error *err)
+int dsql_result_int(const dsql_result *res, size_t row, size_t col, int64_t *out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_result_int", result_int_call(res, row, col, out, err), err);
+}
+
+static int result_double_call(const dsql_result *res, size_t row, size_t col, double *out,
+                              dsql_error *err)
 {
     const char *s = NULL;
     int rc = cell_text(res, row, col, &s, err);
@@ -131,7 +138,13 @@ int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *o
     return DSQL_OK;
 }
 
-int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bool *out, dsql_error *err)
+int dsql_result_double(const dsql_result *res, size_t row, size_t col, double *out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_result_double", result_double_call(res, row, col, out, err), err);
+}
+
+static int result_bool_call(const dsql_result *res, size_t row, size_t col, bool *out,
+                            dsql_error *err)
 {
     const char *s = NULL;
     int rc = cell_text(res, row, col, &s, err);
@@ -149,8 +162,13 @@ int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bool *out, 
                           PQfname(res->pg, (int)col), s);
 }
 
-int dsql_result_bytes(const dsql_result *res, size_t row, size_t col, const void **data,
-                      size_t *len, dsql_error *err)
+int dsql_result_bool(const dsql_result *res, size_t row, size_t col, bool *out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_result_bool", result_bool_call(res, row, col, out, err), err);
+}
+
+static int result_bytes_call(const dsql_result *res, size_t row, size_t col, const void **data,
+                             size_t *len, dsql_error *err)
 {
     if (!data || !len)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_result_bytes: data and len are required");
@@ -171,4 +189,11 @@ int dsql_result_bytes(const dsql_result *res, size_t row, size_t col, const void
     *data = copy;
     *len = n;
     return DSQL_OK;
+}
+
+int dsql_result_bytes(const dsql_result *res, size_t row, size_t col, const void **data,
+                      size_t *len, dsql_error *err)
+{
+    return dsql__api_ret("dsql_result_bytes", result_bytes_call(res, row, col, data, len, err),
+                         err);
 }

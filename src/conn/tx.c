@@ -170,7 +170,7 @@ static int run_tx(dsql_pool *pool, dsql_conn *fixed, dsql_tx_fn fn, void *ctx,
                   const dsql_retry_policy *policy, int *attempts, dsql_error *err)
 {
     if (!fn)
-        return dsql_error_set(err, DSQL_EINVAL, "transaction: fn is NULL");
+        return dsql_error_set(err, DSQL_EINVAL, "fn is NULL");
     dsql__policy p;
     int rc = dsql__policy_resolve(policy, &p, err);
     if (rc)
@@ -189,8 +189,8 @@ static int run_tx(dsql_pool *pool, dsql_conn *fixed, dsql_tx_fn fn, void *ctx,
     return rc;
 }
 
-int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx, const dsql_retry_policy *policy,
-                     int *attempts, dsql_error *err)
+static int transaction_call(dsql_pool *pool, dsql_tx_fn fn, void *ctx,
+                            const dsql_retry_policy *policy, int *attempts, dsql_error *err)
 {
     if (attempts)
         *attempts = 0;
@@ -199,8 +199,15 @@ int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx, const dsql_retry
     return run_tx(pool, NULL, fn, ctx, policy, attempts, err);
 }
 
-int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
-                          const dsql_retry_policy *policy, int *attempts, dsql_error *err)
+int dsql_transaction(dsql_pool *pool, dsql_tx_fn fn, void *ctx, const dsql_retry_policy *policy,
+                     int *attempts, dsql_error *err)
+{
+    return dsql__api_ret_body("dsql_transaction",
+                              transaction_call(pool, fn, ctx, policy, attempts, err), err);
+}
+
+static int conn_transaction_call(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
+                                 const dsql_retry_policy *policy, int *attempts, dsql_error *err)
 {
     if (attempts)
         *attempts = 0;
@@ -209,6 +216,13 @@ int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
     if (dsql__conn_check_broken(conn))
         return dsql_error_set(err, DSQL_ECONNLOST, "dsql_conn_transaction: connection is lost");
     return run_tx(NULL, conn, fn, ctx, policy, attempts, err);
+}
+
+int dsql_conn_transaction(dsql_conn *conn, dsql_tx_fn fn, void *ctx,
+                          const dsql_retry_policy *policy, int *attempts, dsql_error *err)
+{
+    return dsql__api_ret_body("dsql_conn_transaction",
+                              conn_transaction_call(conn, fn, ctx, policy, attempts, err), err);
 }
 
 /* ---- pipelined transaction ---- */
@@ -283,10 +297,17 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     return rc;
 }
 
+static int pipeline_tx_call(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
+                            const dsql_retry_policy *policy, dsql_error *err)
+{
+    return dsql__pipeline_tx_at(db, stmts, n, results, policy, NULL, NULL, err);
+}
+
 int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
                      const dsql_retry_policy *policy, dsql_error *err)
 {
-    return dsql__pipeline_tx_at(db, stmts, n, results, policy, NULL, NULL, err);
+    return dsql__api_ret("dsql_pipeline_tx", pipeline_tx_call(db, stmts, n, results, policy, err),
+                         err);
 }
 
 int dsql__pipeline_tx_at(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,

@@ -346,8 +346,8 @@ static int build_aggregate(dsql__strbuf *sql, dsql__params *p, const dsql_model 
     return DSQL_OK;
 }
 
-int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggregate_query *q,
-                   dsql_result **res, dsql_error *err)
+static int aggregate_call(dsql_db *db, const dsql_model *m, const dsql_aggregate_query *q,
+                          dsql_result **res, dsql_error *err)
 {
     if (res)
         *res = NULL;
@@ -377,6 +377,12 @@ int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggregate_query 
     return rc;
 }
 
+int dsql_aggregate(dsql_db *db, const dsql_model *m, const dsql_aggregate_query *q,
+                   dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_aggregate", aggregate_call(db, m, q, res, err), err);
+}
+
 /* ---- dsql_find_and_count_all ---- */
 
 static bool any_required(const dsql_include *inc, size_t n, int depth)
@@ -387,8 +393,9 @@ static bool any_required(const dsql_include *inc, size_t n, int depth)
     return false;
 }
 
-int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows,
-                            size_t *n, int64_t *total, dsql_result **res, dsql_error *err)
+static int find_and_count_all_call(dsql_db *db, const dsql_model *m, const dsql_query *q,
+                                   void *rows, size_t *n, int64_t *total, dsql_result **res,
+                                   dsql_error *err)
 {
     dsql__put_ptr(rows, NULL);
     if (n)
@@ -462,4 +469,11 @@ int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *
     if (total)
         *total = count;
     return DSQL_OK;
+}
+
+int dsql_find_and_count_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows,
+                            size_t *n, int64_t *total, dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_find_and_count_all",
+                         find_and_count_all_call(db, m, q, rows, n, total, res, err), err);
 }

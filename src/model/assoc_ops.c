@@ -757,35 +757,63 @@ int dsql__assoc_set_build(const dsql_assoc *a, const void *source_row, const voi
     return rc;
 }
 
+static int set_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                               const void *const *targets, size_t n, dsql_error *err)
+{
+    return op_run(db, OP_SET, a, source_row, targets, n, err);
+}
+
 int dsql_set_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                         const void *const *targets, size_t n, dsql_error *err)
 {
-    return op_run(db, OP_SET, a, source_row, targets, n, err);
+    return dsql__api_ret("dsql_set_associated",
+                         set_associated_call(db, a, source_row, targets, n, err), err);
+}
+
+static int add_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                               const void *const *targets, size_t n, dsql_error *err)
+{
+    return op_run(db, OP_ADD, a, source_row, targets, n, err);
 }
 
 int dsql_add_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                         const void *const *targets, size_t n, dsql_error *err)
 {
-    return op_run(db, OP_ADD, a, source_row, targets, n, err);
+    return dsql__api_ret("dsql_add_associated",
+                         add_associated_call(db, a, source_row, targets, n, err), err);
+}
+
+static int remove_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                  const void *const *targets, size_t n, dsql_error *err)
+{
+    return op_run(db, OP_REMOVE, a, source_row, targets, n, err);
 }
 
 int dsql_remove_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                            const void *const *targets, size_t n, dsql_error *err)
 {
-    return op_run(db, OP_REMOVE, a, source_row, targets, n, err);
+    return dsql__api_ret("dsql_remove_associated",
+                         remove_associated_call(db, a, source_row, targets, n, err), err);
+}
+
+static int create_linked_call(dsql_db *db, const dsql_assoc *a, void *row,
+                              const void *const *targets, size_t n, dsql_error *err)
+{
+    return op_run(db, OP_CREATE, a, row, targets, n, err);
 }
 
 int dsql_create_linked(dsql_db *db, const dsql_assoc *a, void *row, const void *const *targets,
                        size_t n, dsql_error *err)
 {
-    return op_run(db, OP_CREATE, a, row, targets, n, err);
+    return dsql__api_ret("dsql_create_linked", create_linked_call(db, a, row, targets, n, err),
+                         err);
 }
 
 /* ---- the lazy getter ---- */
 
-int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
-                        const dsql_query *q, void *rows, size_t *n, dsql_result **res,
-                        dsql_error *err)
+static int get_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                               const dsql_query *q, void *rows, size_t *n, dsql_result **res,
+                               dsql_error *err)
 {
     if (rows)
         dsql__put_ptr(rows, NULL);
@@ -829,6 +857,14 @@ int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row
     return DSQL_OK;
 }
 
+int dsql_get_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                        const dsql_query *q, void *rows, size_t *n, dsql_result **res,
+                        dsql_error *err)
+{
+    return dsql__api_ret("dsql_get_associated",
+                         get_associated_call(db, a, source_row, q, rows, n, res, err), err);
+}
+
 /* The source row's key for a lazy read, checked: *none when a belongs-to has no foreign
  * key (nothing is associated, no round trip needed). */
 static int lazy_source(const char *fn, const dsql_assoc *a, const void *source_row,
@@ -852,8 +888,8 @@ static int lazy_source(const char *fn, const dsql_assoc *a, const void *source_r
     return DSQL_OK;
 }
 
-int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
-                          const dsql_where *where, int64_t *count, dsql_error *err)
+static int count_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                                 const dsql_where *where, int64_t *count, dsql_error *err)
 {
     if (count)
         *count = 0;
@@ -871,6 +907,13 @@ int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void *source_r
     return rc;
 }
 
+int dsql_count_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                          const dsql_where *where, int64_t *count, dsql_error *err)
+{
+    return dsql__api_ret("dsql_count_associated",
+                         count_associated_call(db, a, source_row, where, count, err), err);
+}
+
 static bool same_value(const dsql_value *x, const dsql_value *y)
 {
     if (x->kind != y->kind)
@@ -885,8 +928,8 @@ static bool same_value(const dsql_value *x, const dsql_value *y)
     }
 }
 
-int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
-                        const void *const *targets, size_t n, bool *has, dsql_error *err)
+static int has_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                               const void *const *targets, size_t n, bool *has, dsql_error *err)
 {
     if (has)
         *has = false;
@@ -944,4 +987,11 @@ int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *source_row
     }
     free(keys);
     return rc;
+}
+
+int dsql_has_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
+                        const void *const *targets, size_t n, bool *has, dsql_error *err)
+{
+    return dsql__api_ret("dsql_has_associated",
+                         has_associated_call(db, a, source_row, targets, n, has, err), err);
 }

@@ -77,7 +77,8 @@ static bool is_write(op_kind k)
     return k <= K_SET;
 }
 
-int(dsql_batch_new)(dsql_db *db, const dsql_batch_options *opts, dsql_batch **out, dsql_error *err)
+static int batch_new_call(dsql_db *db, const dsql_batch_options *opts, dsql_batch **out,
+                          dsql_error *err)
 {
     if (!out)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_batch_new: out is NULL");
@@ -105,6 +106,11 @@ int(dsql_batch_new)(dsql_db *db, const dsql_batch_options *opts, dsql_batch **ou
     b->arena = (dsql__arena)DSQL__ARENA_INIT;
     *out = b;
     return DSQL_OK;
+}
+
+int(dsql_batch_new)(dsql_db *db, const dsql_batch_options *opts, dsql_batch **out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_new", batch_new_call(db, opts, out, err), err);
 }
 
 void dsql_batch_free(dsql_batch *b)
@@ -333,7 +339,7 @@ static dsql__plan *model_plan(const dsql_model *m)
     return plan;
 }
 
-int dsql_batch_create(dsql_batch *b, const dsql_model *m, void *row, dsql_error *err)
+static int batch_create_call(dsql_batch *b, const dsql_model *m, void *row, dsql_error *err)
 {
     int rc = queue_check(b, K_CREATE, err);
     if (rc)
@@ -366,8 +372,13 @@ int dsql_batch_create(dsql_batch *b, const dsql_model *m, void *row, dsql_error 
     return rc ? refuse(b, rc, err) : DSQL_OK;
 }
 
-int dsql_batch_bulk_create(dsql_batch *b, const dsql_model *m, void *rows, size_t n,
-                           const dsql_conflict *on_conflict, dsql_error *err)
+int dsql_batch_create(dsql_batch *b, const dsql_model *m, void *row, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_create", batch_create_call(b, m, row, err), err);
+}
+
+static int batch_bulk_create_call(dsql_batch *b, const dsql_model *m, void *rows, size_t n,
+                                  const dsql_conflict *on_conflict, dsql_error *err)
 {
     const char *fn = kind_names[K_BULK];
     int rc = queue_check(b, K_BULK, err);
@@ -409,6 +420,13 @@ int dsql_batch_bulk_create(dsql_batch *b, const dsql_model *m, void *rows, size_
     return queue_built(b, K_BULK, m, &sql, &p, DSQL_OK, n, n, err);
 }
 
+int dsql_batch_bulk_create(dsql_batch *b, const dsql_model *m, void *rows, size_t n,
+                           const dsql_conflict *on_conflict, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_bulk_create",
+                         batch_bulk_create_call(b, m, rows, n, on_conflict, err), err);
+}
+
 /* The where of an update or delete: by key, so its rows are known before sending. */
 static int by_key(op_kind k, const dsql_model *m, const dsql_where *where, dsql_error *err)
 {
@@ -424,8 +442,8 @@ static int by_key(op_kind k, const dsql_model *m, const dsql_where *where, dsql_
     return DSQL_OK;
 }
 
-int dsql_batch_update(dsql_batch *b, const dsql_model *m, const dsql_assign *assigns,
-                      size_t n_assigns, const dsql_where *where, dsql_error *err)
+static int batch_update_call(dsql_batch *b, const dsql_model *m, const dsql_assign *assigns,
+                             size_t n_assigns, const dsql_where *where, dsql_error *err)
 {
     const char *fn = kind_names[K_UPDATE];
     int rc = queue_check(b, K_UPDATE, err);
@@ -455,7 +473,15 @@ int dsql_batch_update(dsql_batch *b, const dsql_model *m, const dsql_assign *ass
     return queue_built(b, K_UPDATE, m, &sql, &p, rc, 1, 0, err);
 }
 
-int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_where *where, dsql_error *err)
+int dsql_batch_update(dsql_batch *b, const dsql_model *m, const dsql_assign *assigns,
+                      size_t n_assigns, const dsql_where *where, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_update",
+                         batch_update_call(b, m, assigns, n_assigns, where, err), err);
+}
+
+static int batch_delete_call(dsql_batch *b, const dsql_model *m, const dsql_where *where,
+                             dsql_error *err)
 {
     const char *fn = kind_names[K_DELETE];
     int rc = queue_check(b, K_DELETE, err);
@@ -486,8 +512,13 @@ int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_where *wher
     return queue_built(b, K_DELETE, m, &sql, &p, rc, 1, 0, err);
 }
 
-int dsql_batch_set_associated(dsql_batch *b, const dsql_assoc *a, const void *source_row,
-                              const void *const *targets, size_t n, dsql_error *err)
+int dsql_batch_delete(dsql_batch *b, const dsql_model *m, const dsql_where *where, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_delete", batch_delete_call(b, m, where, err), err);
+}
+
+static int batch_set_associated_call(dsql_batch *b, const dsql_assoc *a, const void *source_row,
+                                     const void *const *targets, size_t n, dsql_error *err)
 {
     int rc = queue_check(b, K_SET, err);
     if (rc)
@@ -506,6 +537,13 @@ int dsql_batch_set_associated(dsql_batch *b, const dsql_assoc *a, const void *so
     const char *label = a->alias ? a->alias : a->target->name;
     rc = push(b, K_SET, a->source, label, &pd, rows, NULL, 0, err);
     return rc ? refuse(b, rc, err) : DSQL_OK;
+}
+
+int dsql_batch_set_associated(dsql_batch *b, const dsql_assoc *a, const void *source_row,
+                              const void *const *targets, size_t n, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_set_associated",
+                         batch_set_associated_call(b, a, source_row, targets, n, err), err);
 }
 
 /* A find: the SELECT built now, its plan kept for the answer. */
@@ -534,7 +572,8 @@ static int queue_find(dsql_batch *b, op_kind k, const dsql__select *s, dsql_erro
     return rc ? refuse(b, rc, err) : DSQL_OK;
 }
 
-int dsql_batch_find_all(dsql_batch *b, const dsql_model *m, const dsql_query *q, dsql_error *err)
+static int batch_find_all_call(dsql_batch *b, const dsql_model *m, const dsql_query *q,
+                               dsql_error *err)
 {
     int rc = queue_check(b, K_FIND_ALL, err);
     if (rc)
@@ -542,7 +581,13 @@ int dsql_batch_find_all(dsql_batch *b, const dsql_model *m, const dsql_query *q,
     return queue_find(b, K_FIND_ALL, &(dsql__select){.m = m, .q = q}, err);
 }
 
-int dsql_batch_find_one(dsql_batch *b, const dsql_model *m, const dsql_query *q, dsql_error *err)
+int dsql_batch_find_all(dsql_batch *b, const dsql_model *m, const dsql_query *q, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_find_all", batch_find_all_call(b, m, q, err), err);
+}
+
+static int batch_find_one_call(dsql_batch *b, const dsql_model *m, const dsql_query *q,
+                               dsql_error *err)
 {
     int rc = queue_check(b, K_FIND_ONE, err);
     if (rc)
@@ -550,8 +595,13 @@ int dsql_batch_find_one(dsql_batch *b, const dsql_model *m, const dsql_query *q,
     return queue_find(b, K_FIND_ONE, &(dsql__select){.m = m, .q = q, .limit = 1}, err);
 }
 
-int dsql_batch_find_by_pk(dsql_batch *b, const dsql_model *m, dsql_value pk, const dsql_query *q,
-                          dsql_error *err)
+int dsql_batch_find_one(dsql_batch *b, const dsql_model *m, const dsql_query *q, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_find_one", batch_find_one_call(b, m, q, err), err);
+}
+
+static int batch_find_by_pk_call(dsql_batch *b, const dsql_model *m, dsql_value pk,
+                                 const dsql_query *q, dsql_error *err)
 {
     const char *fn = kind_names[K_FIND_PK];
     int rc = queue_check(b, K_FIND_PK, err);
@@ -578,6 +628,12 @@ int dsql_batch_find_by_pk(dsql_batch *b, const dsql_model *m, dsql_value pk, con
             err);
     dsql_where eq = {.op = DSQL_OP_EQ, .attr = key->name, .values = &pk, .n_values = 1};
     return queue_find(b, K_FIND_PK, &(dsql__select){.m = m, .q = q, .extra = &eq, .limit = 1}, err);
+}
+
+int dsql_batch_find_by_pk(dsql_batch *b, const dsql_model *m, dsql_value pk, const dsql_query *q,
+                          dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_find_by_pk", batch_find_by_pk_call(b, m, pk, q, err), err);
 }
 
 /* ---- running ---- */
@@ -785,7 +841,7 @@ static void run_segments(dsql_batch *b)
     free(out);
 }
 
-int dsql_batch_run(dsql_batch *b, dsql_error *err)
+static int batch_run_call(dsql_batch *b, dsql_error *err)
 {
     if (!b)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_batch_run: batch is NULL");
@@ -850,6 +906,11 @@ int dsql_batch_run(dsql_batch *b, dsql_error *err)
     return rc;
 }
 
+int dsql_batch_run(dsql_batch *b, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_run", batch_run_call(b, err), err);
+}
+
 /* ---- results ---- */
 
 size_t dsql_batch_size(const dsql_batch *b)
@@ -871,7 +932,7 @@ const dsql_error *dsql_batch_error(const dsql_batch *b, size_t op)
     return b->ops[op].err;
 }
 
-int dsql_batch_rows(const dsql_batch *b, size_t op, void *rows, size_t *n, dsql_error *err)
+static int batch_rows_call(const dsql_batch *b, size_t op, void *rows, size_t *n, dsql_error *err)
 {
     if (rows)
         dsql__put_ptr(rows, NULL);
@@ -897,6 +958,11 @@ int dsql_batch_rows(const dsql_batch *b, size_t op, void *rows, size_t *n, dsql_
             *n = o->res->nrows;
     }
     return DSQL_OK;
+}
+
+int dsql_batch_rows(const dsql_batch *b, size_t op, void *rows, size_t *n, dsql_error *err)
+{
+    return dsql__api_ret("dsql_batch_rows", batch_rows_call(b, op, rows, n, err), err);
 }
 
 uint64_t dsql_batch_affected(const dsql_batch *b, size_t op)

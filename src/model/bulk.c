@@ -73,8 +73,9 @@ static int plan_chunks(const dsql_model *m, const char *rows, size_t n, size_t m
     return DSQL_OK;
 }
 
-int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
-                     const dsql_bulk_options *opts, dsql_bulk_report *report, dsql_error *err)
+static int bulk_create_call(dsql_db *db, const dsql_model *m, void *rows, size_t n,
+                            const dsql_bulk_options *opts, dsql_bulk_report *report,
+                            dsql_error *err)
 {
     dsql_bulk_report rep = {0, 0, 0, n};
     if (report)
@@ -198,4 +199,11 @@ int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
         dsql__hook_call(m, db, DSQL_HOOK_AFTER_BULK_CREATE, &h, NULL);
     }
     return rc;
+}
+
+int dsql_bulk_create(dsql_db *db, const dsql_model *m, void *rows, size_t n,
+                     const dsql_bulk_options *opts, dsql_bulk_report *report, dsql_error *err)
+{
+    return dsql__api_ret("dsql_bulk_create", bulk_create_call(db, m, rows, n, opts, report, err),
+                         err);
 }

@@ -326,7 +326,8 @@ void dsql__build_insert(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
     }
 }
 
-int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored, dsql_error *err)
+static int create_call(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored,
+                       dsql_error *err)
 {
     if (stored)
         *stored = NULL;
@@ -375,6 +376,11 @@ int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **store
     return DSQL_OK;
 }
 
+int dsql_create(dsql_db *db, const dsql_model *m, void *row, dsql_result **stored, dsql_error *err)
+{
+    return dsql__api_ret("dsql_create", create_call(db, m, row, stored, err), err);
+}
+
 /* " RETURNING" every attribute's column, in declaration order (dsql__plan_model's). */
 void dsql__append_returning(dsql__strbuf *sql, const dsql_model *m)
 {
@@ -401,8 +407,8 @@ int dsql__hydrated(PGresult *pg, const dsql_model *m, dsql_result **res, dsql_er
     return rc;
 }
 
-int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
-                dsql_result **stored, dsql_error *err)
+static int upsert_call(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
+                       dsql_result **stored, dsql_error *err)
 {
     if (stored)
         *stored = NULL;
@@ -449,10 +455,16 @@ int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict
     return rc;
 }
 
+int dsql_upsert(dsql_db *db, const dsql_model *m, void *row, const dsql_conflict *c,
+                dsql_result **stored, dsql_error *err)
+{
+    return dsql__api_ret("dsql_upsert", upsert_call(db, m, row, c, stored, err), err);
+}
+
 /* ---- find ---- */
 
-int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows, size_t *n,
-                  dsql_result **res, dsql_error *err)
+static int find_all_call(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows,
+                         size_t *n, dsql_result **res, dsql_error *err)
 {
     if (rows)
         dsql__put_ptr(rows, NULL);
@@ -471,6 +483,12 @@ int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *r
     return DSQL_OK;
 }
 
+int dsql_find_all(dsql_db *db, const dsql_model *m, const dsql_query *q, void *rows, size_t *n,
+                  dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_find_all", find_all_call(db, m, q, rows, n, res, err), err);
+}
+
 /* The first row of a find, or DSQL_ENOTFOUND (with *res freed). */
 static int first_row(const dsql_model *m, void *row, dsql_result **res, const char *what,
                      dsql_error *err)
@@ -485,8 +503,8 @@ static int first_row(const dsql_model *m, void *row, dsql_result **res, const ch
     return DSQL_OK;
 }
 
-int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void *row,
-                  dsql_result **res, dsql_error *err)
+static int find_one_call(dsql_db *db, const dsql_model *m, const dsql_query *q, void *row,
+                         dsql_result **res, dsql_error *err)
 {
     if (row)
         dsql__put_ptr(row, NULL);
@@ -499,8 +517,14 @@ int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void *r
     return first_row(m, row, res, "matches", err);
 }
 
-int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_query *q, void *row,
-                    dsql_result **res, dsql_error *err)
+int dsql_find_one(dsql_db *db, const dsql_model *m, const dsql_query *q, void *row,
+                  dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_find_one", find_one_call(db, m, q, row, res, err), err);
+}
+
+static int find_by_pk_call(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_query *q,
+                           void *row, dsql_result **res, dsql_error *err)
 {
     if (row)
         dsql__put_ptr(row, NULL);
@@ -539,8 +563,14 @@ int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_
     return first_row(m, row, res, what, err);
 }
 
-int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_t *count,
-               dsql_error *err)
+int dsql_find_by_pk(dsql_db *db, const dsql_model *m, dsql_value pk, const dsql_query *q, void *row,
+                    dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_find_by_pk", find_by_pk_call(db, m, pk, q, row, res, err), err);
+}
+
+static int count_call(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_t *count,
+                      dsql_error *err)
 {
     if (count)
         *count = 0;
@@ -549,6 +579,12 @@ int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_
         return rc;
     dsql_query q = {.where = where};
     return dsql__count(db, &(dsql__select){.m = m, .q = &q, .count = true}, count, err);
+}
+
+int dsql_count(dsql_db *db, const dsql_model *m, const dsql_where *where, int64_t *count,
+               dsql_error *err)
+{
+    return dsql__api_ret("dsql_count", count_call(db, m, where, count, err), err);
 }
 
 int dsql__count(dsql_db *db, const dsql__select *s, int64_t *count, dsql_error *err)
@@ -950,10 +986,18 @@ static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const ds
     return rc;
 }
 
+static int update_call(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                       size_t n_assigns, const dsql_where *where, uint64_t *affected,
+                       dsql_error *err)
+{
+    return update_run(db, "dsql_update", m, assigns, n_assigns, where, affected, NULL, err);
+}
+
 int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
                 const dsql_where *where, uint64_t *affected, dsql_error *err)
 {
-    return update_run(db, "dsql_update", m, assigns, n_assigns, where, affected, NULL, err);
+    return dsql__api_ret("dsql_update",
+                         update_call(db, m, assigns, n_assigns, where, affected, err), err);
 }
 
 /* The RETURNING forms: an empty result when nothing matched. */
@@ -986,17 +1030,26 @@ int dsql__rows_out(int rc, dsql_result **res, void *rows, size_t *n, dsql_error 
     return DSQL_OK;
 }
 
-int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
-                          size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
-                          dsql_result **res, dsql_error *err)
+static int update_returning_call(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                                 size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
+                                 dsql_result **res, dsql_error *err)
 {
     return update_rows(db, "dsql_update_returning", m, assigns, n_assigns, where, rows, n, res,
                        err);
 }
 
-int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas, size_t n_deltas,
-                   const dsql_where *where, void *rows, size_t *n, dsql_result **res,
-                   dsql_error *err)
+int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
+                          size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
+                          dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_update_returning",
+                         update_returning_call(db, m, assigns, n_assigns, where, rows, n, res, err),
+                         err);
+}
+
+static int increment_call(dsql_db *db, const dsql_model *m, const dsql_assign *deltas,
+                          size_t n_deltas, const dsql_where *where, void *rows, size_t *n,
+                          dsql_result **res, dsql_error *err)
 {
     for (size_t i = 0; deltas && i < n_deltas; i++)
         if (deltas[i].op != DSQL_ASSIGN_ADD && deltas[i].op != DSQL_ASSIGN_SUB) {
@@ -1012,6 +1065,14 @@ int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas, 
                                   deltas[i].attr ? deltas[i].attr : "no attribute");
         }
     return update_rows(db, "dsql_increment", m, deltas, n_deltas, where, rows, n, res, err);
+}
+
+int dsql_increment(dsql_db *db, const dsql_model *m, const dsql_assign *deltas, size_t n_deltas,
+                   const dsql_where *where, void *rows, size_t *n, dsql_result **res,
+                   dsql_error *err)
+{
+    return dsql__api_ret("dsql_increment",
+                         increment_call(db, m, deltas, n_deltas, where, rows, n, res, err), err);
 }
 
 /* The attributes a save writes: the named ones (each must have been loaded, when the row
@@ -1105,8 +1166,8 @@ static int save_missed(dsql_db *db, const dsql_model *m, const dsql_attr *key, c
                           key->name, pv);
 }
 
-int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *attrs, size_t n_attrs,
-              dsql_error *err)
+static int save_call(dsql_db *db, const dsql_model *m, void *row, const char *const *attrs,
+                     size_t n_attrs, dsql_error *err)
 {
     int rc = dsql__model_check(m, err);
     if (rc || (rc = check_db(db, "dsql_save", err)))
@@ -1204,4 +1265,10 @@ int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *at
     if (set != stack_set)
         free(set);
     return rc;
+}
+
+int dsql_save(dsql_db *db, const dsql_model *m, void *row, const char *const *attrs, size_t n_attrs,
+              dsql_error *err)
+{
+    return dsql__api_ret("dsql_save", save_call(db, m, row, attrs, n_attrs, err), err);
 }

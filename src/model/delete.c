@@ -294,20 +294,32 @@ static int delete_where(dsql_db *db, const char *fn, const dsql_model *m, const 
     return rc;
 }
 
+static int delete_call(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                       uint64_t *affected, dsql_error *err)
+{
+    return delete_where(db, "dsql_delete", m, where, false, affected, err);
+}
+
 int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
                 dsql_error *err)
 {
-    return delete_where(db, "dsql_delete", m, where, false, affected, err);
+    return dsql__api_ret("dsql_delete", delete_call(db, m, where, affected, err), err);
+}
+
+static int delete_force_call(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                             uint64_t *affected, dsql_error *err)
+{
+    return delete_where(db, "dsql_delete_force", m, where, true, affected, err);
 }
 
 int dsql_delete_force(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
                       dsql_error *err)
 {
-    return delete_where(db, "dsql_delete_force", m, where, true, affected, err);
+    return dsql__api_ret("dsql_delete_force", delete_force_call(db, m, where, affected, err), err);
 }
 
-int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
-                 dsql_error *err)
+static int restore_call(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                        uint64_t *affected, dsql_error *err)
 {
     if (affected)
         *affected = 0;
@@ -325,6 +337,12 @@ int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where, uint
                               "use DSQL_NOT_NULL on the primary key)",
                               m->name);
     return mark(db, "dsql_restore", m, where, true, affected, err);
+}
+
+int dsql_restore(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
+                 dsql_error *err)
+{
+    return dsql__api_ret("dsql_restore", restore_call(db, m, where, affected, err), err);
 }
 
 /* One DELETE ... RETURNING on a pool (atomic: the server refuses it whole past the cap). */
@@ -362,8 +380,8 @@ static int delete_returning_one(dsql_db *db, const dsql_model *m, const dsql_whe
     return rc;
 }
 
-int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *where, void *rows,
-                          size_t *n, dsql_result **res, dsql_error *err)
+static int delete_returning_call(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                                 void *rows, size_t *n, dsql_result **res, dsql_error *err)
 {
     dsql__put_ptr(rows, NULL);
     if (n)
@@ -400,7 +418,14 @@ int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *wh
     return DSQL_OK;
 }
 
-int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err)
+int dsql_delete_returning(dsql_db *db, const dsql_model *m, const dsql_where *where, void *rows,
+                          size_t *n, dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_delete_returning",
+                         delete_returning_call(db, m, where, rows, n, res, err), err);
+}
+
+static int delete_row_call(dsql_db *db, const dsql_model *m, void *row, dsql_error *err)
 {
     int rc = delete_args(db, m, "dsql_delete_row", err);
     if (rc)
@@ -431,8 +456,19 @@ int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err
     return DSQL_OK;
 }
 
+int dsql_delete_row(dsql_db *db, const dsql_model *m, void *row, dsql_error *err)
+{
+    return dsql__api_ret("dsql_delete_row", delete_row_call(db, m, row, err), err);
+}
+
+static int destroy_call(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                        uint64_t *affected, dsql_error *err)
+{
+    return dsql_delete(db, m, where, affected, err);
+}
+
 int dsql_destroy(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
                  dsql_error *err)
 {
-    return dsql_delete(db, m, where, affected, err);
+    return dsql__api_ret("dsql_destroy", destroy_call(db, m, where, affected, err), err);
 }

@@ -138,8 +138,9 @@ static int find_first(dsql_db *db, const dsql_model *m, const dsql_where *where,
     return rc;
 }
 
-int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where, void *defaults,
-                        void *row, dsql_result **res, bool *created, dsql_error *err)
+static int find_or_create_call(dsql_db *db, const dsql_model *m, const dsql_where *where,
+                               void *defaults, void *row, dsql_result **res, bool *created,
+                               dsql_error *err)
 {
     if (row)
         dsql__put_ptr(row, NULL);
@@ -208,4 +209,11 @@ int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *wher
     if (row)
         dsql__put_ptr(row, (*res)->rows);
     return DSQL_OK;
+}
+
+int dsql_find_or_create(dsql_db *db, const dsql_model *m, const dsql_where *where, void *defaults,
+                        void *row, dsql_result **res, bool *created, dsql_error *err)
+{
+    return dsql__api_ret("dsql_find_or_create",
+                         find_or_create_call(db, m, where, defaults, row, res, created, err), err);
 }

@@ -179,7 +179,7 @@ static int check_part(const dsql_migration *m, const dsql_migration_step *steps,
     return DSQL_OK;
 }
 
-int dsql_migrations_check(const dsql_migration *migrations, size_t n, dsql_error *err)
+static int migrations_check_call(const dsql_migration *migrations, size_t n, dsql_error *err)
 {
     if (n && !migrations)
         return dsql_error_set(err, DSQL_EINVAL, "migrations: NULL array of %zu", n);
@@ -213,6 +213,11 @@ int dsql_migrations_check(const dsql_migration *migrations, size_t n, dsql_error
             return rc;
     }
     return DSQL_OK;
+}
+
+int dsql_migrations_check(const dsql_migration *migrations, size_t n, dsql_error *err)
+{
+    return dsql__api_ret("dsql_migrations_check", migrations_check_call(migrations, n, err), err);
 }
 
 /* ---- checksums ---- */
@@ -259,12 +264,17 @@ static int digest(const dsql_migration_step *a, size_t na, const dsql_migration_
     return DSQL_OK;
 }
 
-int dsql_migration_checksum(const dsql_migration *m, char out[65], dsql_error *err)
+static int migration_checksum_call(const dsql_migration *m, char out[65], dsql_error *err)
 {
     if (!m || !out)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_migration_checksum: NULL argument");
     static const dsql_migration_step none[1];
     return digest(m->up, m->n_up, m->down ? m->down : none, m->n_down, out, err);
+}
+
+int dsql_migration_checksum(const dsql_migration *m, char out[65], dsql_error *err)
+{
+    return dsql__api_ret("dsql_migration_checksum", migration_checksum_call(m, out, err), err);
 }
 
 int dsql__mig_prefix(const dsql_migration_step *steps, size_t k, char out[65], dsql_error *err)
@@ -274,8 +284,8 @@ int dsql__mig_prefix(const dsql_migration_step *steps, size_t k, char out[65], d
 
 /* ---- the plan ---- */
 
-int dsql_migration_plan(const dsql_migration *m, bool down, dsql_migrate_group *groups, size_t cap,
-                        size_t *n_groups, dsql_error *err)
+static int migration_plan_call(const dsql_migration *m, bool down, dsql_migrate_group *groups,
+                               size_t cap, size_t *n_groups, dsql_error *err)
 {
     if (!m || !n_groups || (cap && !groups))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_migration_plan: NULL argument");
@@ -296,4 +306,11 @@ int dsql_migration_plan(const dsql_migration *m, bool down, dsql_migrate_group *
     }
     *n_groups = g;
     return DSQL_OK;
+}
+
+int dsql_migration_plan(const dsql_migration *m, bool down, dsql_migrate_group *groups, size_t cap,
+                        size_t *n_groups, dsql_error *err)
+{
+    return dsql__api_ret("dsql_migration_plan",
+                         migration_plan_call(m, down, groups, cap, n_groups, err), err);
 }

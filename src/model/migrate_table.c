@@ -187,9 +187,9 @@ static void fill(dsql_migration_status *st, const dsql__mig_row *w, const dsql_m
     dsql__mig_cpy(st->error, sizeof st->error, w->error);
 }
 
-int dsql_migrate_status(dsql_db *db, const dsql_migration *migrations, size_t n,
-                        const dsql_migrate_options *opts, dsql_migration_status **out,
-                        size_t *n_out, dsql_error *err)
+static int migrate_status_call(dsql_db *db, const dsql_migration *migrations, size_t n,
+                               const dsql_migrate_options *opts, dsql_migration_status **out,
+                               size_t *n_out, dsql_error *err)
 {
     if (!out || !n_out)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_migrate_status: out or n_out is NULL");
@@ -258,6 +258,14 @@ int dsql_migrate_status(dsql_db *db, const dsql_migration *migrations, size_t n,
     *out = st;
     *n_out = k;
     return DSQL_OK;
+}
+
+int dsql_migrate_status(dsql_db *db, const dsql_migration *migrations, size_t n,
+                        const dsql_migrate_options *opts, dsql_migration_status **out,
+                        size_t *n_out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_migrate_status",
+                         migrate_status_call(db, migrations, n, opts, out, n_out, err), err);
 }
 
 void dsql_migrate_status_free(dsql_migration_status *status)

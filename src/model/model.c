@@ -381,9 +381,14 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
     return DSQL_OK;
 }
 
-int dsql_model_check(const dsql_model *m, dsql_error *err)
+static int model_check_call(const dsql_model *m, dsql_error *err)
 {
     return dsql__model_check(m, err);
+}
+
+int dsql_model_check(const dsql_model *m, dsql_error *err)
+{
+    return dsql__api_ret("dsql_model_check", model_check_call(m, err), err);
 }
 
 /* ---- lookup ---- */

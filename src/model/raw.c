@@ -173,14 +173,20 @@ static int exec_named(dsql_db *db, const char *fn, const char *sql, const dsql_b
     return rc;
 }
 
-int dsql_exec_named(dsql_db *db, const char *sql, const dsql_bind *b, dsql_result **res,
-                    dsql_error *err)
+static int exec_named_call(dsql_db *db, const char *sql, const dsql_bind *b, dsql_result **res,
+                           dsql_error *err)
 {
     if (res)
         *res = NULL;
     PGresult *pg = NULL;
     int rc = exec_named(db, "dsql_exec_named", sql, b, NULL, res ? &pg : NULL, err);
     return wrap(rc, pg, res, err);
+}
+
+int dsql_exec_named(dsql_db *db, const char *sql, const dsql_bind *b, dsql_result **res,
+                    dsql_error *err)
+{
+    return dsql__api_ret("dsql_exec_named", exec_named_call(db, sql, b, res, err), err);
 }
 
 /* ---- raw SELECT into models ---- */
@@ -221,15 +227,31 @@ static int query_models(dsql_db *db, const dsql_model *m, const char *fn, const 
     return DSQL_OK;
 }
 
-int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql, const dsql_value *params,
-                      size_t nparams, void *rows, size_t *n, dsql_result **res, dsql_error *err)
+static int query_models_call(dsql_db *db, const dsql_model *m, const char *sql,
+                             const dsql_value *params, size_t nparams, void *rows, size_t *n,
+                             dsql_result **res, dsql_error *err)
 {
     return query_models(db, m, "dsql_query_models", sql, params, nparams, NULL, false, rows, n, res,
                         err);
 }
 
+int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql, const dsql_value *params,
+                      size_t nparams, void *rows, size_t *n, dsql_result **res, dsql_error *err)
+{
+    return dsql__api_ret("dsql_query_models",
+                         query_models_call(db, m, sql, params, nparams, rows, n, res, err), err);
+}
+
+static int query_models_named_call(dsql_db *db, const dsql_model *m, const char *sql,
+                                   const dsql_bind *b, void *rows, size_t *n, dsql_result **res,
+                                   dsql_error *err)
+{
+    return query_models(db, m, "dsql_query_models_named", sql, NULL, 0, b, true, rows, n, res, err);
+}
+
 int dsql_query_models_named(dsql_db *db, const dsql_model *m, const char *sql, const dsql_bind *b,
                             void *rows, size_t *n, dsql_result **res, dsql_error *err)
 {
-    return query_models(db, m, "dsql_query_models_named", sql, NULL, 0, b, true, rows, n, res, err);
+    return dsql__api_ret("dsql_query_models_named",
+                         query_models_named_call(db, m, sql, b, rows, n, res, err), err);
 }

@@ -626,7 +626,8 @@ static int models_check(const char *fn, const dsql_model *const *models, size_t 
     return DSQL_OK;
 }
 
-int dsql_create_tables(dsql_db *db, const dsql_model *const *models, size_t n, dsql_error *err)
+static int create_tables_call(dsql_db *db, const dsql_model *const *models, size_t n,
+                              dsql_error *err)
 {
     int rc = models_check("dsql_create_tables", models, n, err);
     if (rc || n == 0)
@@ -681,15 +682,25 @@ done:
     return rc;
 }
 
-int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err)
+int dsql_create_tables(dsql_db *db, const dsql_model *const *models, size_t n, dsql_error *err)
+{
+    return dsql__api_ret("dsql_create_tables", create_tables_call(db, models, n, err), err);
+}
+
+static int create_table_call(dsql_db *db, const dsql_model *m, dsql_error *err)
 {
     if (!m)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_create_table: model is NULL");
     return dsql_create_tables(db, &m, 1, err);
 }
 
-int dsql_drop_tables(dsql_db *db, const dsql_model *const *models, size_t n, bool cascade,
-                     dsql_error *err)
+int dsql_create_table(dsql_db *db, const dsql_model *m, dsql_error *err)
+{
+    return dsql__api_ret("dsql_create_table", create_table_call(db, m, err), err);
+}
+
+static int drop_tables_call(dsql_db *db, const dsql_model *const *models, size_t n, bool cascade,
+                            dsql_error *err)
 {
     int rc = models_check("dsql_drop_tables", models, n, err);
     if (rc || n == 0)
@@ -712,9 +723,20 @@ int dsql_drop_tables(dsql_db *db, const dsql_model *const *models, size_t n, boo
     return rc;
 }
 
-int dsql_drop_table(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *err)
+int dsql_drop_tables(dsql_db *db, const dsql_model *const *models, size_t n, bool cascade,
+                     dsql_error *err)
+{
+    return dsql__api_ret("dsql_drop_tables", drop_tables_call(db, models, n, cascade, err), err);
+}
+
+static int drop_table_call(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *err)
 {
     if (!m)
         return dsql_error_set(err, DSQL_EINVAL, "dsql_drop_table: model is NULL");
     return dsql_drop_tables(db, &m, 1, cascade, err);
+}
+
+int dsql_drop_table(dsql_db *db, const dsql_model *m, bool cascade, dsql_error *err)
+{
+    return dsql__api_ret("dsql_drop_table", drop_table_call(db, m, cascade, err), err);
 }

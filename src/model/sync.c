@@ -722,9 +722,9 @@ static int sync_run(sync_ctx *c, dsql_error *err)
     return run_steps(c, err);
 }
 
-int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
-              const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,
-              dsql_error *err)
+static int sync_call(dsql_db *db, const dsql_model *const *models, size_t n_models,
+                     const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,
+                     dsql_error *err)
 {
     sync_ctx c;
     memset(&c, 0, sizeof c);
@@ -757,4 +757,12 @@ done:
         *report = c.rep;
     sync_free(&c);
     return rc;
+}
+
+int dsql_sync(dsql_db *db, const dsql_model *const *models, size_t n_models,
+              const dsql_assoc *const *assocs, size_t n_assocs, dsql_sync_report *report,
+              dsql_error *err)
+{
+    return dsql__api_ret("dsql_sync",
+                         sync_call(db, models, n_models, assocs, n_assocs, report, err), err);
 }

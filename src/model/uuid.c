@@ -87,7 +87,7 @@ bool dsql__check_uuid(const char *s, size_t len)
     return uuid_digits(s, len, d);
 }
 
-int dsql_uuid_parse(const char *text, dsql_uuid *out, dsql_error *err)
+static int uuid_parse_call(const char *text, dsql_uuid *out, dsql_error *err)
 {
     char d[32];
     if (!text)
@@ -109,4 +109,9 @@ int dsql_uuid_parse(const char *text, dsql_uuid *out, dsql_error *err)
         *o = '\0';
     }
     return DSQL_OK;
+}
+
+int dsql_uuid_parse(const char *text, dsql_uuid *out, dsql_error *err)
+{
+    return dsql__api_ret("dsql_uuid_parse", uuid_parse_call(text, out, err), err);
 }

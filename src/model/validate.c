@@ -485,7 +485,7 @@ int dsql__validate_attr(const dsql_model *m, const dsql_attr *a, const void *row
 }
 
 /* A row about to be written: NULL is fine where a default will fill it. */
-int dsql_validate(const dsql_model *m, const void *row, dsql_error *err)
+static int validate_call(const dsql_model *m, const void *row, dsql_error *err)
 {
     int rc = dsql__model_check(m, err);
     if (rc)
@@ -499,4 +499,9 @@ int dsql_validate(const dsql_model *m, const void *row, dsql_error *err)
             return rc;
     }
     return dsql__checks_row(m, row, err);
+}
+
+int dsql_validate(const dsql_model *m, const void *row, dsql_error *err)
+{
+    return dsql__api_ret("dsql_validate", validate_call(m, row, err), err);
 }

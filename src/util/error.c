@@ -1,5 +1,6 @@
 /* Status names, descriptions and the dsql_error record. */
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "dsql/common.h"
@@ -78,6 +79,17 @@ int dsql_error_set(dsql_error *err, int status, const char *fmt, ...)
     return status;
 }
 
+/* The length of a leading "dsql_name: " (a public call's prefix), or 0. */
+static size_t call_prefix_len(const char *m)
+{
+    if (strncmp(m, "dsql_", 5) != 0)
+        return 0;
+    size_t k = 5;
+    while ((m[k] >= 'a' && m[k] <= 'z') || (m[k] >= '0' && m[k] <= '9') || m[k] == '_')
+        k++;
+    return m[k] == ':' && m[k + 1] == ' ' ? k + 2 : 0;
+}
+
 void dsql__err_prefix(dsql_error *err, const char *fmt, ...)
 {
     if (!err)
@@ -89,6 +101,10 @@ void dsql__err_prefix(dsql_error *err, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
+    /* A public call's name is not context: the call this layer serves adds its own. */
+    size_t k = call_prefix_len(err->message);
+    if (k)
+        memmove(err->message, err->message + k, strlen(err->message + k) + 1);
     size_t plen = strlen(prefix);
     memcpy(prefix + plen, ": ", 3);
     plen += 2;
@@ -101,6 +117,32 @@ void dsql__err_prefix(dsql_error *err, const char *fmt, ...)
     memmove(err->message + plen, err->message, keep);
     memcpy(err->message, prefix, plen);
     err->message[plen + keep] = '\0';
+}
+
+static int api_ret(const char *call, int rc, dsql_error *err, bool replace)
+{
+    if (rc == DSQL_OK || !err || !call)
+        return rc;
+    size_t clen = strlen(call);
+    if (!strncmp(err->message, call, clen) && !strncmp(err->message + clen, ": ", 2))
+        return rc;
+    size_t k = call_prefix_len(err->message);
+    if (k && !replace)
+        return rc;
+    if (k)
+        memmove(err->message, err->message + k, strlen(err->message + k) + 1);
+    dsql__err_prefix(err, "%s", call);
+    return rc;
+}
+
+int dsql__api_ret(const char *call, int rc, dsql_error *err)
+{
+    return api_ret(call, rc, err, true);
+}
+
+int dsql__api_ret_body(const char *call, int rc, dsql_error *err)
+{
+    return api_ret(call, rc, err, false);
 }
 
 const char *dsql_version(void)

@@ -104,5 +104,12 @@ bool dsql__strtoi64(const char *s, size_t len, int64_t min, int64_t max, int64_t
 /* ---- errors ----
  * dsql__err_prefix: prepends "what: " to an error message already in err. */
 void dsql__err_prefix(dsql_error *err, const char *fmt, ...) DSQL_PRINTF(2, 3);
+/* The way out of every public call that takes a dsql_error: a failure's message starts
+ * with the call's name ("dsql_find_all: where: ..."), once, and replaces the name of a
+ * public call it made itself. Returns rc. */
+int dsql__api_ret(const char *call, int rc, dsql_error *err);
+/* The same for a call that runs the caller's code (a transaction body): an error that
+ * already starts with a public call's name (one the body made) keeps it. */
+int dsql__api_ret_body(const char *call, int rc, dsql_error *err);
 
 #endif

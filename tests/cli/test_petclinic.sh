@@ -108,7 +108,7 @@ out=$(PGDATABASE=$db "$bin/retry" 2>&1)
 rc=$?
 want='ok: CREATE TABLE IF NOT EXISTS abc (id UUID NOT NULL) (retries allowed: 0)
 ok: DROP TABLE IF EXISTS abc (retries allowed: 0)
-expected failure, not retried: table "abc" does not exist [SQLSTATE 42P01]
+expected failure, not retried: dsql_pool_query: table "abc" does not exist [SQLSTATE 42P01]
 ok: CREATE TABLE IF NOT EXISTS abc (id UUID NOT NULL) (retries allowed: 3)
 ok: DROP TABLE IF EXISTS abc (retries allowed: 3)'
 if [ $rc -eq 0 ] && [ "$out" = "$want" ]; then

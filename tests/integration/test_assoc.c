@@ -270,7 +270,7 @@ static int set_then_fail(dsql_conn *conn, void *ctx, dsql_error *err)
                                  (const void *const[]){&cats, &exotic}, 2, err);
     if (rc)
         return rc;
-    return dsql_error_set(err, DSQL_EINVAL, "changed my mind");
+    return dsql_error_set(err, DSQL_EINVAL, "dsql_transaction: changed my mind");
 }
 
 static int set_then_commit(dsql_conn *conn, void *ctx, dsql_error *err)
@@ -289,7 +289,7 @@ static void test_inside_transaction(void **state)
     reset_rows();
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql_transaction(pool, set_then_fail, NULL, NULL, NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "changed my mind");
+    assert_string_equal(err.message, "dsql_transaction: changed my mind");
     assert_rows(pg, vet_links_sql(CARLOS), "");
     assert_dsql_ok(dsql_transaction(pool, set_then_commit, NULL, NULL, NULL, &err), err);
     assert_rows(pg, vet_links_sql(CARLOS), "Cats\nExotic\n");

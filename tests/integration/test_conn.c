@@ -110,14 +110,16 @@ static void result_access(void **state)
     assert_string_equal(dsql_result_text(res, 9, 9), "");
     int64_t i;
     assert_int_equal(dsql_result_int(res, 0, 1, &i, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "row 0, column \"n\" is NULL");
+    assert_string_equal(err.message, "dsql_result_int: row 0, column \"n\" is NULL");
     assert_int_equal(dsql_result_int(res, 0, 0, &i, &err), DSQL_EPARSE);
-    assert_string_equal(err.message, "row 0, column \"Name\": 'abc' is not a 64-bit integer");
+    assert_string_equal(err.message,
+                        "dsql_result_int: row 0, column \"Name\": 'abc' is not a 64-bit integer");
     assert_int_equal(dsql_result_int(res, 2, 0, &i, &err), DSQL_EINVAL);
     assert_non_null(strstr(err.message, "out of range"));
     bool b;
     assert_int_equal(dsql_result_bool(res, 1, 2, &b, &err), DSQL_EPARSE);
-    assert_string_equal(err.message, "row 1, column \"flag\": 'yes' is not a boolean");
+    assert_string_equal(err.message,
+                        "dsql_result_bool: row 1, column \"flag\": 'yes' is not a boolean");
     double d;
     assert_int_equal(dsql_result_double(res, 0, 0, &d, &err), DSQL_EPARSE);
     assert_dsql_ok(dsql_result_int(res, 1, 1, &i, &err), err);
@@ -180,10 +182,10 @@ static void server_errors_classified(void **state)
     assert_true(dsql_conn_ok(conn));
     assert_int_equal(dsql_conn_query(conn, NULL, NULL, 0, NULL, &err), DSQL_EINVAL);
     assert_int_equal(dsql_conn_query(conn, "SELECT $1", NULL, 1, NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "1 parameters announced but params is NULL");
+    assert_string_equal(err.message, "dsql_conn_query: 1 parameters announced but params is NULL");
     dsql_value bad = {.kind = (dsql_value_kind)99};
     assert_int_equal(dsql_conn_query(conn, "SELECT $1", &bad, 1, NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "parameter $1: unknown value kind 99");
+    assert_string_equal(err.message, "dsql_conn_query: parameter $1: unknown value kind 99");
     dsql_conn_close(conn);
 }
 
@@ -245,8 +247,9 @@ static void pipeline_one_round_trip(void **state)
     dsql_value badv = {.kind = (dsql_value_kind)42};
     dsql_stmt badp[] = {{"SELECT 1", NULL, 0}, {"SELECT $1", &badv, 1}};
     assert_int_equal(dsql_conn_pipeline(conn, badp, 2, NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "pipeline statement 1 of 2: parameter $1: unknown value kind 42");
+    assert_string_equal(
+        err.message,
+        "dsql_conn_pipeline: pipeline statement 1 of 2: parameter $1: unknown value kind 42");
     assert_true(dsql_conn_ok(conn));
     assert_dsql_ok(dsql_conn_pipeline(conn, stmts + 2, 1, NULL, &err), err);
     assert_dsql_ok(dsql_conn_pipeline(conn, NULL, 0, NULL, &err), err);

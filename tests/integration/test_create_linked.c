@@ -168,7 +168,8 @@ static void test_nothing_written_on_failure(void **state)
     assert_int_equal(dsql_create_linked(pool, &vet_specialties, &too_long,
                                         (const void *const[]){&cats}, 1, &err),
                      DSQL_EVALIDATION);
-    assert_string_equal(err.message, "vet.name: 49 characters, longer than STRING(30)");
+    assert_string_equal(err.message,
+                        "dsql_create_linked: vet.name: 49 characters, longer than STRING(30)");
     /* A target without its key. */
     specialty unsaved = {.id = NULL};
     vet v = {.name = "Nobody"};

@@ -235,8 +235,9 @@ static void changed_and_bad_input(void **state)
         changed[0].up = up;
         dsql_error err = DSQL_ERROR_INIT;
         assert_int_equal(dsql_migrate_up(t->pool, changed, 2, NULL, &rep, &err), DSQL_EINVAL);
-        assert_non_null(strstr(err.message, "migration 20260101000000 (users) is applied, but its "
-                                            "statements changed since (checksum "));
+        assert_non_null(strstr(
+            err.message, "dsql_migrate_up: migration 20260101000000 (users) is applied, but its "
+                         "statements changed since (checksum "));
         assert_non_null(strstr(err.message, "an applied migration must not change; write a new "
                                             "migration for the change"));
         assert_int_equal(pg_long(t->pg, "SELECT count(*) FROM dsql_migrations"), 1);
@@ -253,16 +254,18 @@ static void changed_and_bad_input(void **state)
         assert_string_equal(st[1].name, "users");
         dsql_migrate_status_free(st);
         assert_int_equal(dsql_migrate_down(t->pool, &base[1], 1, NULL, &rep, &err), DSQL_EINVAL);
-        assert_string_equal(err.message, "migration 20260101000000 (users) is applied, but no "
-                                         "definition of it was given: cannot revert it");
+        assert_string_equal(
+            err.message, "dsql_migrate_down: migration 20260101000000 (users) is applied, but no "
+                         "definition of it was given: cannot revert it");
         /* no down part */
         dsql_migration nodown = base[0];
         nodown.n_down = 0;
         nodown.down = NULL;
         /* (its checksum differs: the down part counts; status says changed) */
         assert_int_equal(dsql_migrate_down(t->pool, &nodown, 1, NULL, &rep, &err), DSQL_EINVAL);
-        assert_string_equal(err.message, "migration 20260101000000 (users) has no down part: it "
-                                         "cannot be reverted (nothing was reverted)");
+        assert_string_equal(
+            err.message, "dsql_migrate_down: migration 20260101000000 (users) has no down part: it "
+                         "cannot be reverted (nothing was reverted)");
         /* bad options */
         dsql_migrate_options o = DSQL_MIGRATE_OPTIONS_INIT;
         o.table = "Bad-Name";
@@ -318,7 +321,7 @@ static void failing_resumed(void **state)
         dsql_error err = DSQL_ERROR_INIT;
         assert_int_equal(dsql_migrate_up(t->pool, &m, 1, NULL, &rep, &err), DSQL_ESERVER);
         assert_string_equal(err.sqlstate, "42P01");
-        assert_string_equal(err.message, "migration 3 (t3): up statement 3 of 4 "
+        assert_string_equal(err.message, "dsql_migrate_up: migration 3 (t3): up statement 3 of 4 "
                                          "(migrations/3_t3.sql:3): relation \"t3_missing\" does "
                                          "not exist");
         assert_string_equal(rep.failed_version, "3");
@@ -339,11 +342,12 @@ static void failing_resumed(void **state)
         up[1].sql = "INSERT INTO t3 VALUES (1, 2)";
         up[2].sql = "CREATE INDEX ASYNC t3_v ON t3 (v)";
         assert_int_equal(dsql_migrate_up(t->pool, &m, 1, NULL, &rep, &err), DSQL_EINVAL);
-        assert_string_equal(err.message,
-                            "migration 3 (t3): statements 1 to 2 of its up part ran before it "
-                            "stopped at statement 3, and they have changed since: they cannot run "
-                            "again (DDL commits as it runs). Restore them as they were and fix "
-                            "statement 3 or later, or write a new migration");
+        assert_string_equal(
+            err.message,
+            "dsql_migrate_up: migration 3 (t3): statements 1 to 2 of its up part ran before it "
+            "stopped at statement 3, and they have changed since: they cannot run "
+            "again (DDL commits as it runs). Restore them as they were and fix "
+            "statement 3 or later, or write a new migration");
         assert_text(t->pg, "SELECT state FROM dsql_migrations", "failed");
 
         /* the fix alone: resumed at statement 3; statement 2 is not run again */

@@ -272,7 +272,7 @@ static void grouped_by_a_joined_attribute(void **state)
                                      "is no association in the query's join list");
     q.group_by = (const char *const[]){"prod.colour"};
     assert_int_equal(dsql_aggregate(pool, &sale_model, &q, &res, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "dsql_aggregate: join prod: dsql_aggregate: group by: model "
+    assert_string_equal(err.message, "dsql_aggregate: join prod: group by: model "
                                      "product has no attribute \"colour\"");
     q.group_by = (const char *const[]){"prod.category"};
     assert_int_equal(dsql_aggregate(pool, &product_model, &q, &res, &err), DSQL_EINVAL);

@@ -346,7 +346,7 @@ static void test_destroy_partial(void **state)
         dsql_delete(pool, &pet_model, DSQL_LIKE("name", DSQL_STR("pet-%")), &affected, &err),
         DSQL_ESERVER);
     assert_int_equal(affected, 0);
-    assert_string_equal(err.message, "no more deletes");
+    assert_string_equal(err.message, "dsql_delete: no more deletes");
     assert_int_equal(pg_long(pg, "SELECT count(*) FROM pet"), N - 6000);
     /* The connection lost with the second chunk in flight: its outcome is unknown. */
     pg_ok(pg, "CREATE OR REPLACE FUNCTION pet_delete_guard() RETURNS trigger LANGUAGE plpgsql AS "

@@ -199,8 +199,9 @@ static void bad_counters_are_refused_before_sending(void **state)
     assert_int_equal(dsql_increment(pool, &counter_model, text, 1, DSQL_EQ("id", DSQL_INT(1)), &c,
                                     &n, &res, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "update: counter.name: only a numeric attribute can be "
-                                     "incremented or decremented");
+    assert_string_equal(err.message,
+                        "dsql_increment: update: counter.name: only a numeric attribute can be "
+                        "incremented or decremented");
     assert_null(res);
     dsql_assign set[] = {DSQL_SET("hits", DSQL_INT(1))};
     assert_int_equal(dsql_increment(pool, &counter_model, set, 1, DSQL_EQ("id", DSQL_INT(1)), &c,
@@ -212,7 +213,8 @@ static void bad_counters_are_refused_before_sending(void **state)
     assert_int_equal(dsql_increment(pool, &counter_model, null, 1, DSQL_EQ("id", DSQL_INT(1)), &c,
                                     &n, &res, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "update: counter.hits: the amount to add or subtract is NULL");
+    assert_string_equal(
+        err.message, "dsql_increment: update: counter.hits: the amount to add or subtract is NULL");
     dsql_assign word[] = {DSQL_INCREMENT("hits", DSQL_STR("many"))};
     assert_int_equal(dsql_increment(pool, &counter_model, word, 1, DSQL_EQ("id", DSQL_INT(1)), &c,
                                     &n, &res, &err),
@@ -222,7 +224,8 @@ static void bad_counters_are_refused_before_sending(void **state)
     assert_int_equal(dsql_increment(pool, &counter_model, unknown, 1, DSQL_EQ("id", DSQL_INT(1)),
                                     &c, &n, &res, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "update: model counter has no attribute \"visits\"");
+    assert_string_equal(err.message,
+                        "dsql_increment: update: model counter has no attribute \"visits\"");
     assert_int_equal(dsql_increment(pool, &counter_model, unknown, 1, DSQL_EQ("id", DSQL_INT(1)),
                                     &c, &n, NULL, &err),
                      DSQL_EINVAL);

@@ -321,19 +321,23 @@ static void test_bad_input(void **state)
     uint64_t before = round_trips();
     owner o = {.name = e31, .city = "X"};
     assert_int_equal(dsql_create(pool, &owner_model, &o, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "owner.name: 31 characters, longer than STRING(30)");
+    assert_string_equal(err.message,
+                        "dsql_create: owner.name: 31 characters, longer than STRING(30)");
     o = (owner){.name = "ok"};
     assert_int_equal(dsql_create(pool, &owner_model, &o, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "owner.city: NULL, but the attribute is NOT NULL");
+    assert_string_equal(err.message,
+                        "dsql_create: owner.city: NULL, but the attribute is NOT NULL");
     pet p = {.name = "P", .birth_date = "2023-02-29"};
     assert_int_equal(dsql_create(pool, &pet_model, &p, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message,
-                        "pet.birthDate: \"2023-02-29\" is not a date YYYY-MM-DD on the calendar "
-                        "(DATEONLY)");
+    assert_string_equal(
+        err.message,
+        "dsql_create: pet.birthDate: \"2023-02-29\" is not a date YYYY-MM-DD on the calendar "
+        "(DATEONLY)");
     p = (pet){.name = "P", .birth_date = "2024-02-29"};
     strcpy(p.owner_id.str, "not-a-uuid");
     assert_int_equal(dsql_create(pool, &pet_model, &p, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "pet.ownerId: \"not-a-uuid\" is not a UUID (UUID)");
+    assert_string_equal(err.message,
+                        "dsql_create: pet.ownerId: \"not-a-uuid\" is not a UUID (UUID)");
 
     owner *row;
     dsql_result *res = (dsql_result *)&res;
@@ -341,20 +345,22 @@ static void test_bad_input(void **state)
                                    &(dsql_query){.where = DSQL_EQ("nmae", DSQL_STR("x"))}, &row,
                                    &res, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "where: model owner has no attribute \"nmae\"");
+    assert_string_equal(err.message, "dsql_find_one: where: model owner has no attribute \"nmae\"");
     assert_null(res);
     assert_int_equal(dsql_find_one(pool, &pet_model,
                                    &(dsql_query){.where = DSQL_EQ("ownerId", DSQL_STR("xyz"))},
                                    &row, &res, &err),
                      DSQL_EVALIDATION);
-    assert_string_equal(err.message, "where: pet.ownerId: \"xyz\" is not a UUID (UUID)");
+    assert_string_equal(err.message,
+                        "dsql_find_one: where: pet.ownerId: \"xyz\" is not a UUID (UUID)");
     size_t n;
     uint64_t affected = 7;
     assert_int_equal(dsql_update(pool, &owner_model,
                                  (const dsql_assign[]){DSQL_SET("name", DSQL_INT(5))}, 1,
                                  DSQL_NOT_NULL("id"), &affected, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "owner.name: expected a STRING(30) value, got an integer 5");
+    assert_string_equal(err.message,
+                        "dsql_update: owner.name: expected a STRING(30) value, got an integer 5");
     assert_int_equal(affected, 0);
     /* the status is the same without an error record */
     assert_int_equal(dsql_update(pool, &owner_model,
@@ -367,7 +373,8 @@ static void test_bad_input(void **state)
                                  (const dsql_assign[]){DSQL_SET("city", DSQL_NULL)}, 1,
                                  DSQL_NOT_NULL("id"), &affected, &err),
                      DSQL_EVALIDATION);
-    assert_string_equal(err.message, "owner.city: NULL, but the attribute is NOT NULL");
+    assert_string_equal(err.message,
+                        "dsql_update: owner.city: NULL, but the attribute is NOT NULL");
     assert_int_equal(dsql_update(pool, &owner_model,
                                  (const dsql_assign[]){DSQL_SET("city", DSQL_STR("x"))}, 1, NULL,
                                  &affected, &err),
@@ -377,8 +384,9 @@ static void test_bad_input(void **state)
     assert_int_equal(dsql_delete(pool, &owner_model, NULL, &affected, &err), DSQL_EINVAL);
     assert_int_equal(dsql_count(pool, &owner_model, DSQL_GT("name", DSQL_BOOL(true)), NULL, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "where: owner.name: expected a STRING(30) value, got a bool "
-                                     "true");
+    assert_string_equal(err.message,
+                        "dsql_count: where: owner.name: expected a STRING(30) value, got a bool "
+                        "true");
     /* find-by-pk without a primary key */
     static const dsql_attr nopk_attrs[] = {
         DSQL_ATTR(specialty, id, DSQL_STRING(80), .column = "name")};
@@ -396,8 +404,9 @@ static void test_bad_input(void **state)
     };
     static DSQL_MODEL(bad_model, owner, "owner", bad_attrs);
     assert_int_equal(dsql_create(pool, &bad_model, &o, NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model owner: attribute \"id\": member is 8 bytes, UUID "
-                                     "needs dsql_uuid (37 bytes)");
+    assert_string_equal(err.message,
+                        "dsql_create: model owner: attribute \"id\": member is 8 bytes, UUID "
+                        "needs dsql_uuid (37 bytes)");
     assert_int_equal(dsql_find_all(pool, &bad_model, NULL, &row, &n, &res, &err), DSQL_EINVAL);
     /* nothing reached the server, nothing was written */
     assert_int_equal(round_trips() - before, 0);
@@ -409,10 +418,11 @@ static void test_bad_input(void **state)
                                      DSQL_STR("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), NULL, &row,
                                      &res, &err),
                      DSQL_ENOTFOUND);
-    assert_string_equal(err.message, "owner: no row with id = \"a0eebc99-9c0b-4ef8-bb6d-\"...");
+    assert_string_equal(err.message,
+                        "dsql_find_by_pk: owner: no row with id = \"a0eebc99-9c0b-4ef8-bb6d-\"...");
     assert_null(res);
     assert_int_equal(dsql_find_one(pool, &owner_model, NULL, &row, &res, &err), DSQL_ENOTFOUND);
-    assert_string_equal(err.message, "owner: no row matches");
+    assert_string_equal(err.message, "dsql_find_one: owner: no row matches");
     owner ghost = {.name = "G", .city = "C"};
     dsql_uuid_v4(&ghost.id);
     assert_int_equal(dsql_save(pool, &owner_model, &ghost, NULL, 0, &err), DSQL_ENOTFOUND);

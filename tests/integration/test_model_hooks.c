@@ -135,12 +135,13 @@ static void checks_refuse_before_sending(void **state)
     size_t mark = logs.len;
     member m = {.id = 1, .email = "not-an-address", .name = "Ann", .visits = 1};
     assert_int_equal(dsql_create(pool, &member_model, &m, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "member.email: not an e-mail address (email check)");
+    assert_string_equal(err.message,
+                        "dsql_create: member.email: not an e-mail address (email check)");
     m.email = "ann@example.com";
     m.name = "A";
     assert_int_equal(dsql_upsert(pool, &member_model, &m, NULL, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message,
-                        "member.name: 1 characters, not between 2 and 20 (length check)");
+    assert_string_equal(
+        err.message, "dsql_upsert: member.name: 1 characters, not between 2 and 20 (length check)");
     member rows[3] = {{.id = 2, .email = "b@example.com", .name = "Bob", .visits = 1},
                       {.id = 3, .email = "c@example.com", .name = "Cy", .visits = 1000},
                       {.id = 4, .email = "d@example.com", .name = "Di", .visits = 2}};
@@ -161,7 +162,8 @@ static void checks_refuse_before_sending(void **state)
     assert_int_equal(
         dsql_update(pool, &member_model, bad, 1, DSQL_EQ("id", DSQL_INT(5)), NULL, &err),
         DSQL_EVALIDATION);
-    assert_string_equal(err.message, "member.email: not an e-mail address (email check)");
+    assert_string_equal(err.message,
+                        "dsql_update: member.email: not an e-mail address (email check)");
     assert_false(sent_since(mark, "UPDATE"));
     dsql_assign big[] = {DSQL_INCREMENT("visits", DSQL_INT(5000))};
     member *got;
@@ -177,7 +179,8 @@ static void checks_refuse_before_sending(void **state)
     mark = logs.len;
     assert_int_equal(dsql_save(pool, &member_model, &m, (const char *const[]){"visits"}, 1, &err),
                      DSQL_EVALIDATION);
-    assert_string_equal(err.message, "member.visits: not between 0 and 1000 (range check)");
+    assert_string_equal(err.message,
+                        "dsql_save: member.visits: not between 0 and 1000 (range check)");
     assert_false(sent_since(mark, "UPDATE"));
     assert_int_equal(admin_long("SELECT visits FROM member WHERE id = 5"), 5003);
 }
@@ -203,14 +206,15 @@ static void create_hooks_run_in_order_and_change_the_row(void **state)
     size_t mark = logs.len;
     member mal = {.id = 2, .email = "m@example.com", .name = "Mallory", .visits = 1};
     assert_int_equal(dsql_create(pool, &member_model, &mal, NULL, &err), DSQL_EVETO);
-    assert_string_equal(err.message,
-                        "member: the before-create hook refused the call: Mallory may not join");
+    assert_string_equal(
+        err.message,
+        "dsql_create: member: the before-create hook refused the call: Mallory may not join");
     assert_string_equal(events, "BC ");
     mal.visits = 666;
     mal.name = "Mal";
     events[0] = '\0';
     assert_int_equal(dsql_create(pool, &member_model, &mal, NULL, &err), DSQL_EVETO);
-    assert_string_equal(err.message, "member: the before-save hook refused the call");
+    assert_string_equal(err.message, "dsql_create: member: the before-save hook refused the call");
     assert_string_equal(events, "BC BS ");
     assert_false(sent_since(mark, "INSERT"));
     assert_int_equal(admin_long("SELECT count(*) FROM member"), 1);
@@ -249,8 +253,9 @@ static void bulk_update_and_destroy_hooks(void **state)
     assert_int_equal(
         dsql_update(pool, &member_model, two, 2, DSQL_EQ("id", DSQL_INT(1)), &affected, &err),
         DSQL_EVETO);
-    assert_string_equal(err.message, "member: the before-bulk-update hook refused the call: two "
-                                     "assignments at once are not allowed here");
+    assert_string_equal(err.message,
+                        "dsql_update: member: the before-bulk-update hook refused the call: two "
+                        "assignments at once are not allowed here");
     assert_int_equal(affected, 0);
     assert_string_equal(events, "BBU ");
     assert_int_equal(admin_long("SELECT count(*) FROM member WHERE name = 'Two'"), 0);
@@ -258,7 +263,8 @@ static void bulk_update_and_destroy_hooks(void **state)
     events[0] = '\0';
     assert_int_equal(dsql_delete(pool, &member_model, DSQL_NOT_NULL("id"), &affected, &err),
                      DSQL_EVETO);
-    assert_string_equal(err.message, "member: the before-bulk-destroy hook refused the call");
+    assert_string_equal(err.message,
+                        "dsql_delete: member: the before-bulk-destroy hook refused the call");
     assert_int_equal(admin_long("SELECT count(*) FROM member"), 3);
     assert_dsql_ok(dsql_delete(pool, &member_model, DSQL_EQ("id", DSQL_INT(3)), &affected, &err),
                    err);
@@ -289,8 +295,9 @@ static void row_hooks_save_upsert_delete_row_find_or_create(void **state)
 
     events[0] = '\0';
     assert_int_equal(dsql_delete_row(pool, &member_model, &m, &err), DSQL_EVETO);
-    assert_string_equal(err.message,
-                        "member: the before-destroy hook refused the call: member 13 is kept");
+    assert_string_equal(
+        err.message,
+        "dsql_delete_row: member: the before-destroy hook refused the call: member 13 is kept");
     member other = {.id = 14, .email = "o@example.com", .name = "Oz", .visits = 0};
     assert_dsql_ok(dsql_create(pool, &member_model, &other, NULL, &err), err);
     events[0] = '\0';

@@ -399,18 +399,20 @@ static void test_include_attributes(void **state)
                       &(dsql_query){DSQL_INCLUDES({.assoc = &owner_pets, DSQL_ATTRIBUTES("name")})},
                       &o, &res, &err),
         DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "include pets: an attribute list gives pet rows that lack the other "
-                        "attributes, and they cannot tell dsql_save which: declare "
-                        "DSQL_ROW_STATE in model pet, or set the query's read_only");
+    assert_string_equal(
+        err.message,
+        "dsql_find_one: include pets: an attribute list gives pet rows that lack the other "
+        "attributes, and they cannot tell dsql_save which: declare "
+        "DSQL_ROW_STATE in model pet, or set the query's read_only");
     assert_int_equal(
         dsql_find_one(pool, &owner_model,
                       &(dsql_query){.read_only = true,
                                     DSQL_INCLUDES({.assoc = &owner_pets, DSQL_ATTRIBUTES("nmae")})},
                       &o, &res, &err),
         DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "include pets: attributes: model pet has no attribute \"nmae\"");
+    assert_string_equal(
+        err.message,
+        "dsql_find_one: include pets: attributes: model pet has no attribute \"nmae\"");
 }
 
 /* countX / hasX: one statement each. */

@@ -152,27 +152,28 @@ static void bad_paths_are_refused_before_sending(void **state)
         const char *msg;
     } cases[] = {
         {DSQL_JSON_EQ("id", DSQL_PATH("a"), DSQL_INT(1)),
-         "where: track.id: a path applies to a JSON or JSONB attribute"},
+         "dsql_find_all: where: track.id: a path applies to a JSON or JSONB attribute"},
         {DSQL_JSON_EQ("meta", DSQL_PATH("a"), DSQL_NULL),
-         "where: track.meta: a path compares with text, a number or a bool (use "
+         "dsql_find_all: where: track.meta: a path compares with text, a number or a bool (use "
          "DSQL_JSON_IS_NULL for NULL)"},
         {DSQL_JSON_IN("meta", DSQL_PATH("a"), DSQL_STR("x"), DSQL_INT(1)),
-         "where: track.meta: the values of one path condition must be of one kind"},
+         "dsql_find_all: where: track.meta: the values of one path condition must be of one kind"},
         {DSQL_JSON_LIKE("meta", DSQL_PATH("a"), DSQL_INT(1)),
-         "where: track.meta: LIKE on a path takes a text pattern"},
+         "dsql_find_all: where: track.meta: LIKE on a path takes a text pattern"},
         {&(const dsql_where){.op = DSQL_OP_EQ,
                              .attr = "meta",
                              .n_path = 1,
                              .values = (const dsql_value[]){DSQL_STR("x")},
                              .n_values = 1},
-         "where: track.meta: a path of 1 to 32 steps, given 0"},
+         "dsql_find_all: where: track.meta: a path of 1 to 32 steps, given 0"},
         {&(const dsql_where){.op = DSQL_OP_BETWEEN,
                              .attr = "meta",
                              .path = DSQL_PATH("a"),
                              .n_path = 1,
                              .values = (const dsql_value[]){DSQL_INT(1), DSQL_INT(2)},
                              .n_values = 2},
-         "where: track.meta: BETWEEN on a path: use DSQL_JSON_GTE and DSQL_JSON_LTE"},
+         "dsql_find_all: where: track.meta: BETWEEN on a path: use DSQL_JSON_GTE and "
+         "DSQL_JSON_LTE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(dsql_find_all(pool, &track_model, &(dsql_query){.where = cases[i].w},

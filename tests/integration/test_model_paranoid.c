@@ -219,8 +219,9 @@ static void restore_force_row_and_upsert(void **state)
     dsql_assign bad[] = {DSQL_SET("deletedAt", DSQL_STR("2020-01-01 00:00:00Z"))};
     assert_int_equal(dsql_update(pool, &post_model, bad, 1, DSQL_EQ("id", DSQL_INT(1)), &n, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "update: post.deletedAt: a kept timestamp is written by the library");
+    assert_string_equal(
+        err.message,
+        "dsql_update: update: post.deletedAt: a kept timestamp is written by the library");
     dsql_assign internal[] = {{.attr = "deletedAt", .op = (dsql_assign_op)0x7001}};
     assert_int_equal(
         dsql_update(pool, &post_model, internal, 1, DSQL_EQ("id", DSQL_INT(1)), &n, &err),
@@ -338,17 +339,19 @@ static void declarations_are_checked(void **state)
                     .n_attrs = 2};
     dsql_error err;
     assert_int_equal(dsql_model_check(&m, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model bad: attribute \"gone\": DSQL_DELETED_AT is NULL on "
-                                     "every row not deleted: it cannot be NOT NULL");
+    assert_string_equal(
+        err.message, "dsql_model_check: model bad: attribute \"gone\": DSQL_DELETED_AT is NULL on "
+                     "every row not deleted: it cannot be NOT NULL");
     m.attrs = two;
     m.n_attrs = 3;
     assert_int_equal(dsql_model_check(&m, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model bad: two DSQL_DELETED_AT attributes");
+    assert_string_equal(err.message, "dsql_model_check: model bad: two DSQL_DELETED_AT attributes");
     m.attrs = on_int;
     m.n_attrs = 2;
     assert_int_equal(dsql_model_check(&m, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model bad: attribute \"n\": a kept timestamp must be "
-                                     "DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP");
+    assert_string_equal(err.message,
+                        "dsql_model_check: model bad: attribute \"n\": a kept timestamp must be "
+                        "DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP");
 }
 
 int main(void)

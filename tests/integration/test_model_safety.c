@@ -139,11 +139,12 @@ static void partial_rows_need_row_state(void **state)
     assert_int_equal(dsql_find_all(pool, &plain_model, &(dsql_query){DSQL_ATTRIBUTES("name")}, &p,
                                    NULL, &res, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "model person: an attribute list gives rows that lack the other "
-                        "attributes, and this model's rows cannot tell dsql_save which (it would "
-                        "write them as NULL): declare DSQL_ROW_STATE in the model, or set the "
-                        "query's read_only");
+    assert_string_equal(
+        err.message,
+        "dsql_find_all: model person: an attribute list gives rows that lack the other "
+        "attributes, and this model's rows cannot tell dsql_save which (it would "
+        "write them as NULL): declare DSQL_ROW_STATE in the model, or set the "
+        "query's read_only");
     size_t n = 0;
     assert_dsql_ok(dsql_find_all(pool, &plain_model,
                                  &(dsql_query){DSQL_ATTRIBUTES("name"), .read_only = true}, &p, &n,
@@ -154,10 +155,11 @@ static void partial_rows_need_row_state(void **state)
     assert_int_equal(dsql_query_models(pool, &plain_model, "SELECT id, name FROM person", NULL, 0,
                                        &p, &n, &res, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "model person: the result has no column for attribute "
-                                     "\"city\"; select every attribute, or declare "
-                                     "DSQL_ROW_STATE in the model so its rows know what they "
-                                     "lack");
+    assert_string_equal(err.message,
+                        "dsql_query_models: model person: the result has no column for attribute "
+                        "\"city\"; select every attribute, or declare "
+                        "DSQL_ROW_STATE in the model so its rows know what they "
+                        "lack");
     /* With row state, raw rows know what they lack too. */
     assert_dsql_ok(dsql_query_models(pool, &person_model,
                                      "SELECT id, name FROM person WHERE id = 2", NULL, 0, &p, &n,
@@ -192,9 +194,10 @@ static void null_into_scalar_is_an_error(void **state)
     dsql_result *res = NULL;
     assert_int_equal(dsql_find_by_pk(pool, &counter_model, DSQL_INT(1), NULL, &c, &res, &err),
                      DSQL_EPARSE);
-    assert_string_equal(err.message, "counter.n: the server sent NULL, and the INTEGER member has "
-                                     "no presence flag to hold it (declare DSQL_HAS(T, has_x), "
-                                     "or make the column NOT NULL)");
+    assert_string_equal(
+        err.message, "dsql_find_by_pk: counter.n: the server sent NULL, and the INTEGER member has "
+                     "no presence flag to hold it (declare DSQL_HAS(T, has_x), "
+                     "or make the column NOT NULL)");
     assert_null(res);
 }
 
@@ -329,9 +332,10 @@ static void numeric_keeps_what_it_stores(void **state)
     pool_counters c = pool_counters_of(pool);
     person q = {.id = 4, .name = "Eve", .city = "Kyiv", .balance = "0.1234567"};
     assert_int_equal(dsql_create(pool, &person_model, &q, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "person.balance: \"0.1234567\" 7 digits after the point, the "
-                                     "NUMERIC's scale allows 6 (it would be rounded) "
-                                     "(NUMERIC(18,6))");
+    assert_string_equal(err.message,
+                        "dsql_create: person.balance: \"0.1234567\" 7 digits after the point, the "
+                        "NUMERIC's scale allows 6 (it would be rounded) "
+                        "(NUMERIC(18,6))");
     assert_sent(pool, c, 0, 0);
     person *r;
     dsql_result *res;

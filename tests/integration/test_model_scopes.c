@@ -195,7 +195,7 @@ static void writes_are_not_scoped_and_bad_scopes_refused(void **state)
     assert_int_equal(dsql_find_all(pool, &item_model, &(dsql_query){DSQL_USE_SCOPES("dear")}, &rows,
                                    &k, &res, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "model item has no scope \"dear\"");
+    assert_string_equal(err.message, "dsql_find_all: model item has no scope \"dear\"");
     assert_true(logs.len == mark || !strstr(logs.text + mark, "SELECT"));
 
     const dsql_scope twice[] = {{.name = "a"}, {.name = "a"}};
@@ -203,12 +203,12 @@ static void writes_are_not_scoped_and_bad_scopes_refused(void **state)
     m.scopes = twice;
     m.n_scopes = 2;
     assert_int_equal(dsql_model_check(&m, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model item: scope \"a\" is declared twice");
+    assert_string_equal(err.message, "dsql_model_check: model item: scope \"a\" is declared twice");
     const dsql_scope unnamed[] = {{.where = NULL}};
     m.scopes = unnamed;
     m.n_scopes = 1;
     assert_int_equal(dsql_model_check(&m, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model item: scope #0 has no name");
+    assert_string_equal(err.message, "dsql_model_check: model item: scope #0 has no name");
 }
 
 int main(void)

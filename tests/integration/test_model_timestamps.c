@@ -147,8 +147,9 @@ static void kept_timestamps_are_not_assigned(void **state)
     dsql_assign set[] = {DSQL_SET("updatedAt", DSQL_STR("2020-01-01 00:00:00+00"))};
     assert_int_equal(dsql_update(pool, &post_model, set, 1, DSQL_EQ("id", DSQL_INT(1)), NULL, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "update: post.updatedAt: a kept timestamp is written by the library");
+    assert_string_equal(
+        err.message,
+        "dsql_update: update: post.updatedAt: a kept timestamp is written by the library");
     post p = {.id = 1};
     assert_int_equal(dsql_save(pool, &post_model, &p, (const char *const[]){"createdAt"}, 1, &err),
                      DSQL_EINVAL);
@@ -170,21 +171,23 @@ static void descriptors_that_cannot_work(void **state)
                                         DSQL_ATTR(bad, when, DSQL_TEXT, DSQL_CREATED_AT)};
     static DSQL_MODEL(text_model, bad, "bad", text_ts);
     assert_int_equal(dsql_model_check(&text_model, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model bad: attribute \"when\": a kept timestamp must be "
-                                     "DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP");
+    assert_string_equal(err.message,
+                        "dsql_model_check: model bad: attribute \"when\": a kept timestamp must be "
+                        "DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP");
     static const dsql_attr two[] = {DSQL_ATTR(bad, id, DSQL_BIGINT, .primary_key = true),
                                     DSQL_ATTR(bad, when, DSQL_TIMESTAMPTZ, DSQL_UPDATED_AT),
                                     DSQL_ATTR(bad, also, DSQL_TIMESTAMPTZ, DSQL_UPDATED_AT)};
     static DSQL_MODEL(two_model, bad, "bad", two);
     assert_int_equal(dsql_model_check(&two_model, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model bad: two DSQL_UPDATED_AT attributes");
+    assert_string_equal(err.message, "dsql_model_check: model bad: two DSQL_UPDATED_AT attributes");
     static const dsql_attr dflt[] = {
         DSQL_ATTR(bad, id, DSQL_BIGINT, .primary_key = true),
         DSQL_ATTR(bad, when, DSQL_TIMESTAMPTZ, DSQL_CREATED_AT, .default_sql = "now()")};
     static DSQL_MODEL(dflt_model, bad, "bad", dflt);
     assert_int_equal(dsql_model_check(&dflt_model, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model bad: attribute \"when\": a kept timestamp has no "
-                                     "default and is not a key (the library writes it)");
+    assert_string_equal(err.message,
+                        "dsql_model_check: model bad: attribute \"when\": a kept timestamp has no "
+                        "default and is not a key (the library writes it)");
 }
 
 int main(void)

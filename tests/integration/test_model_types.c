@@ -281,13 +281,14 @@ static void test_rejected_before_round_trip(void **state)
         strcat(s31, "\xc3\xa9");
     allt r = {.id = 10, .s = s31};
     assert_int_equal(dsql_create(pool, &allt_model, &r, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "allt.s: 31 characters, longer than STRING(30)");
+    assert_string_equal(err.message, "dsql_create: allt.s: 31 characters, longer than STRING(30)");
     r = (allt){.id = 10, .d = "2023-02-29"};
     assert_int_equal(dsql_create(pool, &allt_model, &r, NULL, &err), DSQL_EVALIDATION);
     r = (allt){.id = 10, .num = "1e38"};
     assert_int_equal(dsql_create(pool, &allt_model, &r, NULL, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "allt.num: \"1e38\" 39 digits before the point, the "
-                                     "NUMERIC's precision allows 38 (NUMERIC(38,0))");
+    assert_string_equal(err.message,
+                        "dsql_create: allt.num: \"1e38\" 39 digits before the point, the "
+                        "NUMERIC's precision allows 38 (NUMERIC(38,0))");
     r = (allt){.id = 10, .num2 = "1.23456"};
     assert_int_equal(dsql_create(pool, &allt_model, &r, NULL, &err), DSQL_EVALIDATION);
     r = (allt){.id = 10, .jb = "{\"a\": \"\\u0000\"}"};
@@ -335,14 +336,17 @@ static void test_where_by_type(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(dsql_count(pool, &allt_model, DSQL_EQ("j", DSQL_STR("[]")), &n, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "where: allt.j: JSON values cannot be compared (use JSONB, or IS NULL)");
+    assert_string_equal(
+        err.message,
+        "dsql_count: where: allt.j: JSON values cannot be compared (use JSONB, or IS NULL)");
     assert_int_equal(dsql_count(pool, &allt_model, DSQL_EQ("i4", DSQL_STR("abc")), &n, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "where: allt.i4: expected an INTEGER value, got text \"abc\"");
+    assert_string_equal(err.message,
+                        "dsql_count: where: allt.i4: expected an INTEGER value, got text \"abc\"");
     assert_int_equal(dsql_count(pool, &allt_model, DSQL_EQ("i2", DSQL_INT(40000)), &n, &err),
                      DSQL_EVALIDATION);
-    assert_string_equal(err.message, "where: allt.i2: 40000 is out of range for SMALLINT");
+    assert_string_equal(err.message,
+                        "dsql_count: where: allt.i2: 40000 is out of range for SMALLINT");
     assert_int_equal(dsql_count(pool, &allt_model, DSQL_EQ("by", DSQL_BOOL(true)), &n, &err),
                      DSQL_EINVAL);
     /* Updating with typed values. */

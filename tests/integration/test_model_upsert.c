@@ -224,7 +224,8 @@ static void bad_conflicts_are_refused_before_sending(void **state)
     dsql_conflict unknown = {
         .action = DSQL_CONFLICT_UPDATE, .update = (const char *const[]){"colour"}, .n_update = 1};
     assert_int_equal(dsql_upsert(pool, &item_model, &it, &unknown, NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "conflict update: model item has no attribute \"colour\"");
+    assert_string_equal(err.message,
+                        "dsql_upsert: conflict update: model item has no attribute \"colour\"");
     dsql_conflict error = {.action = DSQL_CONFLICT_ERROR};
     assert_int_equal(dsql_upsert(pool, &item_model, &it, &error, NULL, &err), DSQL_EINVAL);
     assert_string_equal(err.message, "dsql_upsert: item: the conflict action must be "

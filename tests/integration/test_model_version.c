@@ -136,8 +136,9 @@ static void the_version_is_the_librarys(void **state)
     dsql_assign set[] = {DSQL_SET("version", DSQL_INT(0))};
     assert_int_equal(dsql_update(pool, &doc_model, set, 1, DSQL_EQ("id", DSQL_INT(1)), NULL, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "update: doc.version: a kept version is written by the "
-                                     "library");
+    assert_string_equal(err.message,
+                        "dsql_update: update: doc.version: a kept version is written by the "
+                        "library");
     /* A partial find without the version cannot be saved: the check needs it. */
     dsql_result *res;
     doc *d;
@@ -157,8 +158,8 @@ static void the_version_is_the_librarys(void **state)
                                           DSQL_ATTR(bad, v, DSQL_TEXT, DSQL_VERSION)};
     static DSQL_MODEL(bad_model, bad, "bad", bad_attrs);
     assert_int_equal(dsql_model_check(&bad_model, &err), DSQL_EINVAL);
-    assert_string_equal(
-        err.message, "model bad: attribute \"v\": a version must be DSQL_INTEGER or DSQL_BIGINT");
+    assert_string_equal(err.message, "dsql_model_check: model bad: attribute \"v\": a version must "
+                                     "be DSQL_INTEGER or DSQL_BIGINT");
 }
 
 int main(void)

@@ -430,7 +430,7 @@ static void close_cancels_waiters_and_waits_for_users(void **state)
     pthread_create(&tc, NULL, close_pool, &cl);
     pthread_join(tw, NULL); /* the waiter gives up at once */
     assert_int_equal(w.rc, DSQL_ECLOSED);
-    assert_string_equal(w.err.message, "the pool was closed while waiting");
+    assert_string_equal(w.err.message, "dsql_pool_acquire: the pool was closed while waiting");
     usleep(50000);
     assert_int_equal(atomic_load(&cl.done), 0); /* still waiting for `held` */
     assert_dsql_ok(dsql_conn_query(held, "SELECT 1", NULL, 0, NULL, &err), err);

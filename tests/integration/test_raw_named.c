@@ -436,7 +436,8 @@ static void secrets_never_in_errors(void **state)
                                    (const dsql_value[]){DSQL_SECRET_STR(SECRET)}, 1, NULL, &err),
                          DSQL_ESERVER);
         assert_string_equal(err.sqlstate, "22P02");
-        assert_string_equal(err.message, "invalid input syntax for type integer: \"<redacted>\"");
+        assert_string_equal(err.message,
+                            "dsql_exec: invalid input syntax for type integer: \"<redacted>\"");
         /* a unique key's DETAIL names the value: cut out (the same value, through a model
          * attribute marked secret) */
         account dup = {.id = 9, .email = "dup@x", .token = "tok-ann", .logins = 0};
@@ -463,8 +464,9 @@ static void secrets_never_in_errors(void **state)
                                        &(dsql_query){.where = DSQL_EQ("pin", DSQL_STR(SECRET))},
                                        &row, &res, &err),
                          DSQL_EINVAL);
-        assert_string_equal(err.message,
-                            "where: account.pin: expected an INTEGER value, got text <redacted>");
+        assert_string_equal(
+            err.message,
+            "dsql_find_one: where: account.pin: expected an INTEGER value, got text <redacted>");
         assert_int_equal(dsql_find_one(pools[i], &account_model,
                                        &(dsql_query){.where = DSQL_EQ("pin", DSQL_INT(1))}, &row,
                                        &res, &err),
@@ -475,9 +477,10 @@ static void secrets_never_in_errors(void **state)
                           &(dsql_query){.where = DSQL_EQ("logins", DSQL_SECRET_STR(SECRET))}, &row,
                           &res, &err),
             DSQL_EINVAL);
-        assert_string_equal(err.message,
-                            "where: account.logins: expected an INTEGER value, got text "
-                            "<redacted>");
+        assert_string_equal(
+            err.message,
+            "dsql_find_one: where: account.logins: expected an INTEGER value, got text "
+            "<redacted>");
         assert_false(cap_has(&logs[i], SECRET));
         assert_false(cap_has(&logs[i], "tok-ann"));
     }

@@ -610,7 +610,7 @@ static void test_pipeline_error_per_statement(void **state)
     pool_counters pc = pool_counters_of(pool);
     assert_int_equal(dsql_sync(pool, m, 3, NULL, 0, &rep, &err), DSQL_ESERVER);
     assert_string_equal(err.sqlstate, "42883");
-    assert_string_equal(err.message, "sync: bad: function no_such_fn() does not exist");
+    assert_string_equal(err.message, "dsql_sync: sync: bad: function no_such_fn() does not exist");
     assert_sent(pool, pc, 2, 6);
     assert_int_equal(rep.tables_created, 2);
     assert_int_equal(rep.statements, 2);
@@ -626,7 +626,9 @@ static void test_pipeline_error_per_statement(void **state)
     const dsql_model *m2[] = {&specialty_model, &bad_default_model, &pet_model};
     assert_int_equal(dsql_create_tables(pool, m2, 3, &err), DSQL_ESERVER);
     assert_string_equal(err.sqlstate, "42883");
-    assert_string_equal(err.message, "creating table bad: function no_such_fn() does not exist");
+    assert_string_equal(
+        err.message,
+        "dsql_create_tables: creating table bad: function no_such_fn() does not exist");
     assert_rows(pg,
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
                 "AND table_name <> 'ddl_audit' ORDER BY table_name",

@@ -4,8 +4,8 @@
  *    retried, on the same connection as the service asks; at COMMIT, or under an autocommit write,
  * the outcome is unknown and nothing is retried; a fault that persists ends as DSQL_EUNAVAILABLE
  * after the retries;
- *  - the row cap's 54000 "transaction row limit exceeded": DSQL_ELIMIT with a hint that says
- *    what to do;
+ *  - the row cap's 54000 "dsql_pool_query: transaction row limit exceeded": DSQL_ELIMIT with a hint
+ * that says what to do;
  *  - one transaction's worth of statements (dsql_pipeline_tx, dsql_conn_pipeline) holding two
  *    DDL statements, or DDL with DML, is refused before anything is sent.
  */
@@ -229,7 +229,7 @@ static void row_limit_says_what_to_do(void **state)
                  "USING ERRCODE = '54000'; END $$");
     assert_int_equal(dsql_pool_query(pool, sql, NULL, 0, NULL, NULL, &err), DSQL_ELIMIT);
     assert_string_equal(err.sqlstate, "54000");
-    assert_string_equal(err.message, "transaction row limit exceeded");
+    assert_string_equal(err.message, "dsql_pool_query: transaction row limit exceeded");
     assert_string_equal(err.hint,
                         "an Aurora DSQL transaction modifies at most 3,000 rows (rows deleted by "
                         "ON DELETE CASCADE count too); split the work into transactions of at most "
@@ -256,11 +256,12 @@ static void pipeline_row_limit_names_the_cap(void **state)
     dsql_error err;
     assert_int_equal(dsql_pipeline_tx(pool, s, 2, NULL, NULL, &err), DSQL_ELIMIT);
     assert_string_equal(err.sqlstate, "54000");
-    assert_string_equal(err.message,
-                        "statement 1 of 2: transaction row limit exceeded (one Aurora DSQL "
-                        "transaction modifies at most 3,000 rows, counted over all the statements "
-                        "of the pipelined transaction: split them over transactions of at most "
-                        "3,000 rows; nothing was committed)");
+    assert_string_equal(
+        err.message,
+        "dsql_pipeline_tx: statement 1 of 2: transaction row limit exceeded (one Aurora DSQL "
+        "transaction modifies at most 3,000 rows, counted over all the statements "
+        "of the pipelined transaction: split them over transactions of at most "
+        "3,000 rows; nothing was committed)");
     assert_int_equal(admin_long("SELECT count(*) FROM %s", t), 0);
     dsql_pool_close(pool);
 }

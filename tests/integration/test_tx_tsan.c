@@ -151,7 +151,7 @@ static int insert_body(dsql_conn *conn, void *arg, dsql_error *err)
     if (rc)
         return rc;
     if (c->fail_with)
-        return dsql_error_set(err, c->fail_with, "the body chose to fail");
+        return dsql_error_set(err, c->fail_with, "dsql_transaction: the body chose to fail");
     return DSQL_OK;
 }
 
@@ -169,7 +169,7 @@ static void commit_and_rollback(void **state)
     ins_ctx bad = {.id = 101, .fail_with = DSQL_EVALIDATION};
     assert_int_equal(dsql_transaction(pool, insert_body, &bad, NULL, &attempts, &err),
                      DSQL_EVALIDATION);
-    assert_string_equal(err.message, "the body chose to fail");
+    assert_string_equal(err.message, "dsql_transaction: the body chose to fail");
     assert_int_equal(bad.calls, 1);
     assert_int_equal(attempts, 1);
     assert_int_equal(admin_long("SELECT count(*) FROM %s WHERE id = 101", table), 0);
@@ -292,8 +292,8 @@ static void missing_parameters_not_retried(void **state)
     assert_int_equal(calls, 1);
     assert_int_equal(attempts, 1);
     assert_string_equal(err.sqlstate, "08P01");
-    assert_string_equal(
-        err.message, "bind message supplies 0 parameters, but prepared statement \"\" requires 1");
+    assert_string_equal(err.message, "dsql_conn_query: bind message supplies 0 parameters, but "
+                                     "prepared statement \"\" requires 1");
     dsql_stmt st[] = {{"SELECT $1::int", NULL, 0}};
     assert_int_equal(dsql_pipeline_tx(pool, st, 1, NULL, NULL, &err), DSQL_ESERVER);
     assert_string_equal(err.sqlstate, "08P01");

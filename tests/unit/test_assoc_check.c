@@ -42,52 +42,63 @@ static void test_bad(void **state)
     (void)state;
     dsql_assoc a = owner_pets;
     a.foreign_key = "owner_id_typo";
-    expect_bad(&a, "association owner.pets (has-many): foreign key \"owner_id_typo\" is not an "
+    expect_bad(&a, "dsql_assoc_check: association owner.pets (has-many): foreign key "
+                   "\"owner_id_typo\" is not an "
                    "attribute of model pet");
     a = owner_weighed_pets;
     a.foreign_key = "weight";
-    expect_bad(&a, "association owner.pets (has-many): key types differ: pet.weight is INTEGER, "
+    expect_bad(&a, "dsql_assoc_check: association owner.pets (has-many): key types differ: "
+                   "pet.weight is INTEGER, "
                    "owner.id is UUID");
     a = pet_owner;
     a.target_key = "name";
-    expect_bad(&a, "association pet.owner (belongs-to): key types differ: pet.ownerId is UUID, "
+    expect_bad(&a, "dsql_assoc_check: association pet.owner (belongs-to): key types differ: "
+                   "pet.ownerId is UUID, "
                    "owner.name is STRING(30)");
     a = owner_pets;
     a.count_offset = a.member_offset;
-    expect_bad(&a, "association owner.pets (has-many): the array member and its count overlap "
+    expect_bad(&a, "dsql_assoc_check: association owner.pets (has-many): the array member and its "
+                   "count overlap "
                    "(count member missing?)");
     a = owner_pets;
     a.member_offset = sizeof(owner);
     char msg[256];
     snprintf(msg, sizeof msg,
-             "association owner.pets (has-many): member offset %zu does not fit a pointer "
+             "dsql_assoc_check: association owner.pets (has-many): member offset %zu does not fit "
+             "a pointer "
              "inside struct owner (%zu bytes)",
              sizeof(owner), sizeof(owner));
     expect_bad(&a, msg);
     a = owner_pets;
     a.member_offset = offsetof(owner, name);
-    expect_bad(&a, "association owner.pets (has-many): member overlaps attribute owner.name");
+    expect_bad(&a, "dsql_assoc_check: association owner.pets (has-many): member overlaps attribute "
+                   "owner.name");
     a = owner_pets;
     a.count_offset = sizeof(owner) - 4;
     snprintf(msg, sizeof msg,
-             "association owner.pets (has-many): count offset %zu does not fit a size_t "
+             "dsql_assoc_check: association owner.pets (has-many): count offset %zu does not fit a "
+             "size_t "
              "inside struct owner (%zu bytes)",
              sizeof(owner) - 4, sizeof(owner));
     expect_bad(&a, msg);
     a = vet_specialties;
     a.through = NULL;
-    expect_bad(&a, "association vet.specialties (belongs-to-many): no through model");
+    expect_bad(&a,
+               "dsql_assoc_check: association vet.specialties (belongs-to-many): no through model");
     a = vet_specialties;
     a.other_key = "nope";
-    expect_bad(&a, "association vet.specialties (belongs-to-many): other key \"nope\" is not an "
+    expect_bad(&a, "dsql_assoc_check: association vet.specialties (belongs-to-many): other key "
+                   "\"nope\" is not an "
                    "attribute of model vet_specialty");
     a = vet_specialties;
     a.other_key = "vetId";
-    expect_bad(&a, "association vet.specialties (belongs-to-many): key types differ: "
-                   "vet_specialty.vetId is UUID, specialty.id is STRING(80)");
+    expect_bad(&a,
+               "dsql_assoc_check: association vet.specialties (belongs-to-many): key types differ: "
+               "vet_specialty.vetId is UUID, specialty.id is STRING(80)");
     a = vet_specialties;
     a.other_key = NULL;
-    expect_bad(&a, "association vet.specialties (belongs-to-many): no other key (the through "
+    expect_bad(&a, "dsql_assoc_check: association vet.specialties (belongs-to-many): no other key "
+                   "(the through "
                    "model's attribute naming the target)");
     /* A source model without a primary key needs an explicit source key. */
     static const dsql_attr nopk_attrs[] = {DSQL_ATTR(owner, name, DSQL_STRING(30))};
@@ -99,7 +110,8 @@ static void test_bad(void **state)
                        .n_attrs = 1};
     a = owner_pets;
     a.source = &nopk;
-    expect_bad(&a, "association owner.pets (has-many): model owner has no primary key to use as "
+    expect_bad(&a, "dsql_assoc_check: association owner.pets (has-many): model owner has no "
+                   "primary key to use as "
                    "source key; set .source_key");
     /* A broken model is reported through the association. */
     static const dsql_attr bad_attrs[] = {DSQL_ATTR(owner, name, DSQL_INTEGER)};
@@ -111,13 +123,16 @@ static void test_bad(void **state)
                       .n_attrs = 1};
     a = owner_pets;
     a.source = &bad;
-    expect_bad(&a, "association pets: model owner: attribute \"name\": member is 8 bytes, "
-                   "INTEGER needs int32_t (4 bytes)");
+    expect_bad(
+        &a,
+        "dsql_assoc_check: association pets: model owner: attribute \"name\": member is 8 bytes, "
+        "INTEGER needs int32_t (4 bytes)");
     a = owner_pets;
     a.magic = 0;
-    expect_bad(&a, "not an association descriptor (bad magic; declare it with DSQL_HAS_MANY, "
+    expect_bad(&a, "dsql_assoc_check: not an association descriptor (bad magic; declare it with "
+                   "DSQL_HAS_MANY, "
                    "...)");
-    expect_bad(NULL, "association is NULL");
+    expect_bad(NULL, "dsql_assoc_check: association is NULL");
 }
 
 int main(void)

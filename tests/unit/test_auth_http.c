@@ -1037,7 +1037,8 @@ static void test_imds_from_config(void **state)
     assert_int_equal(dsql_credentials_provider_get(p, &c, &err), DSQL_EHTTP);
     dsql_credentials_provider_free(p);
     char want[512];
-    snprintf(want, sizeof want, "instance metadata: PUT %s/latest/api/token: HTTP 503",
+    snprintf(want, sizeof want,
+             "dsql_credentials_provider_get: instance metadata: PUT %s/latest/api/token: HTTP 503",
              tu_httpd_url(srv));
     assert_string_equal(err.message, want);
     assert_int_equal(tu_httpd_count(srv), 1);

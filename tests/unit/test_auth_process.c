@@ -97,8 +97,8 @@ static void test_process_failures(void **state)
 {
     (void)state;
     script("echo 'something went wrong' >&2; exit 3");
-    expect_err(DSQL_ECREDENTIALS,
-               "profile 'p' (credential_process): the command exited with status 3");
+    expect_err(DSQL_ECREDENTIALS, "dsql_credentials_provider_get: profile 'p' "
+                                  "(credential_process): the command exited with status 3");
     script("echo 'not json'");
     expect_err(DSQL_EPARSE, "profile 'p' (credential_process): the response is not valid JSON");
     script("echo '{\"Version\": 2, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"S\"}'");
@@ -171,8 +171,8 @@ static void test_process_timeout_and_stderr(void **state)
     dup2(saved, 2);
     close(saved);
     assert_int_equal(rc, DSQL_ECREDENTIALS);
-    assert_string_equal(err.message,
-                        "profile 'p' (credential_process): the command exited with status 1");
+    assert_string_equal(err.message, "dsql_credentials_provider_get: profile 'p' "
+                                     "(credential_process): the command exited with status 1");
     assert_int_equal(logged, 0);
     char *text = tu_read_file(errpath, NULL);
     assert_string_equal(text, "STDERR-SECRET-4f1\n");

@@ -329,7 +329,8 @@ static void test_chain_with_files(void **state)
     assert_int_equal(dsql_credentials_provider_default(NULL, &p, NULL), DSQL_OK);
     assert_int_equal(dsql_credentials_provider_get(p, &cd, &err), DSQL_EPARSE);
     snprintf(want, sizeof want,
-             "%s line 1: a 'key = value' line before any section header (expected [default] or "
+             "dsql_credentials_provider_get: %s line 1: a 'key = value' line before any section "
+             "header (expected [default] or "
              "[profile NAME] first)",
              p2);
     assert_string_equal(err.message, want);

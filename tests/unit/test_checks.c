@@ -128,25 +128,31 @@ static void builtins_refuse_and_accept(void **state)
     ACCEPTED(good());
     acct a = good();
     a.name = "A";
-    REFUSED(a, DSQL_EVALIDATION, "acct.name: 1 characters, not between 2 and 12 (length check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.name: 1 characters, not between 2 and 12 (length check)");
     a.name = "Ännchen-Lüdenscheid"; /* 19 characters, more bytes */
-    REFUSED(a, DSQL_EVALIDATION, "acct.name: 19 characters, not between 2 and 12 (length check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.name: 19 characters, not between 2 and 12 (length check)");
     a.name = "Ännchen"; /* 7 characters, 8 bytes: counted in characters, and not A-Z first */
-    REFUSED(a, DSQL_EVALIDATION, "acct.name: does not match the pattern (pattern check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.name: does not match the pattern (pattern check)");
     a.name = "ann";
-    REFUSED(a, DSQL_EVALIDATION, "acct.name: does not match the pattern (pattern check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.name: does not match the pattern (pattern check)");
     a.name = "Root";
-    REFUSED(a, DSQL_EVALIDATION, "acct.name: one of the refused values (not-in check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.name: one of the refused values (not-in check)");
     a.name = "Rooted";
     ACCEPTED(a);
     a = good();
     a.role = "Admin"; /* byte for byte */
-    REFUSED(a, DSQL_EVALIDATION, "acct.role: not one of the 3 allowed values (is-in check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.role: not one of the 3 allowed values (is-in check)");
     a = good();
     a.age = 151;
-    REFUSED(a, DSQL_EVALIDATION, "acct.age: not between 0 and 150 (range check)");
+    REFUSED(a, DSQL_EVALIDATION, "dsql_validate: acct.age: not between 0 and 150 (range check)");
     a.age = -1;
-    REFUSED(a, DSQL_EVALIDATION, "acct.age: not between 0 and 150 (range check)");
+    REFUSED(a, DSQL_EVALIDATION, "dsql_validate: acct.age: not between 0 and 150 (range check)");
     a.age = 150;
     ACCEPTED(a);
     a.has_age = false; /* NULL is never checked */
@@ -154,26 +160,29 @@ static void builtins_refuse_and_accept(void **state)
     ACCEPTED(a);
     a = good();
     a.balance = "-0.01";
-    REFUSED(a, DSQL_EVALIDATION, "acct.balance: less than 0 (range check)");
+    REFUSED(a, DSQL_EVALIDATION, "dsql_validate: acct.balance: less than 0 (range check)");
     a.balance = NULL;
     ACCEPTED(a);
     a = good();
     a.ratio = 1.0000001;
-    REFUSED(a, DSQL_EVALIDATION, "acct.ratio: more than 1 (range check)");
+    REFUSED(a, DSQL_EVALIDATION, "dsql_validate: acct.ratio: more than 1 (range check)");
     a.ratio = 0.0 / 0.0;
-    REFUSED(a, DSQL_EVALIDATION, "acct.ratio: more than 1 (range check)");
+    REFUSED(a, DSQL_EVALIDATION, "dsql_validate: acct.ratio: more than 1 (range check)");
     a = good();
     a.key.len = 3;
-    REFUSED(a, DSQL_EVALIDATION, "acct.key: 3 bytes, not between 4 and 4 (length check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.key: 3 bytes, not between 4 and 4 (length check)");
     a = good();
     a.code = "  \t";
-    REFUSED(a, DSQL_EVALIDATION, "acct.code: empty (not-empty check)");
+    REFUSED(a, DSQL_EVALIDATION, "dsql_validate: acct.code: empty (not-empty check)");
     a.code = "abc";
     calls = 0;
-    REFUSED(a, DSQL_EVALIDATION, "acct.code: has an odd number of characters (custom check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.code: has an odd number of characters (custom check)");
     assert_int_equal(calls, 1);
     a.code = "4111111111111111";
-    REFUSED(a, DSQL_EVALIDATION, "acct.code: must not look like a card number (not-pattern check)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct.code: must not look like a card number (not-pattern check)");
     a.code = "4111-1111-1111-1111-";
     ACCEPTED(a);
 }
@@ -210,13 +219,14 @@ static void emails(void **state)
         dsql_error e = DSQL_ERROR_INIT;
         if (dsql_validate(&acct_model, &a, &e) != DSQL_EVALIDATION)
             fail_msg("accepted as an e-mail address: \"%s\"", bad[i]);
-        assert_string_equal(e.message, "acct.email: not an e-mail address (email check)");
+        assert_string_equal(e.message,
+                            "dsql_validate: acct.email: not an e-mail address (email check)");
     }
     char long_local[80];
     memset(long_local, 'a', 65);
     strcpy(long_local + 65, "@example.com");
     REFUSED(with_email(long_local), DSQL_EVALIDATION,
-            "acct.email: not an e-mail address (email check)");
+            "dsql_validate: acct.email: not an e-mail address (email check)");
     long_local[1] = '@';
     strcpy(long_local + 2, "example.com");
     ACCEPTED(with_email(long_local));
@@ -253,7 +263,8 @@ static void urls(void **state)
         dsql_error e = DSQL_ERROR_INIT;
         if (dsql_validate(&acct_model, &a, &e) != DSQL_EVALIDATION)
             fail_msg("accepted as a URL: \"%s\"", bad[i]);
-        assert_string_equal(e.message, "acct.site: not an http(s) or ftp URL (url check)");
+        assert_string_equal(e.message,
+                            "dsql_validate: acct.site: not an http(s) or ftp URL (url check)");
     }
 }
 
@@ -263,7 +274,8 @@ static void model_validator_and_secrets(void **state)
     acct a = good();
     a.role = "admin";
     a.age = 17;
-    REFUSED(a, DSQL_EVALIDATION, "acct: an admin must be 18 or older (the model's validator)");
+    REFUSED(a, DSQL_EVALIDATION,
+            "dsql_validate: acct: an admin must be 18 or older (the model's validator)");
     a.age = 18;
     ACCEPTED(a);
     /* A refused value is never echoed: it may be a secret. */
@@ -308,25 +320,34 @@ static void checks_that_do_not_fit_are_refused(void **state)
     static const dsql_check nolist[] = {{.kind = DSQL_CK_IS_IN}};
     static const dsql_check unknown[] = {{.kind = (dsql_check_kind)42}};
     BAD_CHECK(n, DSQL_INTEGER, len,
-              "model one: attribute \"n\": check #0: a length check needs a STRING, TEXT, CHAR "
+              "dsql_model_check: model one: attribute \"n\": check #0: a length check needs a "
+              "STRING, TEXT, CHAR "
               "or BYTEA attribute");
     BAD_CHECK(s, DSQL_TEXT, range,
-              "model one: attribute \"s\": check #0: a range check needs a numeric attribute");
-    BAD_CHECK(n, DSQL_INTEGER, upside,
-              "model one: attribute \"n\": check #0: a range check needs lo <= hi");
+              "dsql_model_check: model one: attribute \"s\": check #0: a range check needs a "
+              "numeric attribute");
+    BAD_CHECK(
+        n, DSQL_INTEGER, upside,
+        "dsql_model_check: model one: attribute \"n\": check #0: a range check needs lo <= hi");
     BAD_CHECK(s, DSQL_TEXT, neg,
-              "model one: attribute \"s\": check #0: a length check needs 0 <= min <= max");
+              "dsql_model_check: model one: attribute \"s\": check #0: a length check needs 0 <= "
+              "min <= max");
     BAD_CHECK(s, DSQL_TEXT, nopat,
-              "model one: attribute \"s\": check #0: a pattern check without a pattern");
+              "dsql_model_check: model one: attribute \"s\": check #0: a pattern check without a "
+              "pattern");
     BAD_CHECK(n, DSQL_INTEGER, email,
-              "model one: attribute \"n\": check #0: an email or url check needs a STRING, "
+              "dsql_model_check: model one: attribute \"n\": check #0: an email or url check needs "
+              "a STRING, "
               "TEXT or CHAR attribute");
     BAD_CHECK(s, DSQL_TEXT, nofn,
-              "model one: attribute \"s\": check #0: a custom check without a function");
-    BAD_CHECK(s, DSQL_TEXT, nolist,
-              "model one: attribute \"s\": check #0: an is-in check without a list");
+              "dsql_model_check: model one: attribute \"s\": check #0: a custom check without a "
+              "function");
+    BAD_CHECK(
+        s, DSQL_TEXT, nolist,
+        "dsql_model_check: model one: attribute \"s\": check #0: an is-in check without a list");
     BAD_CHECK(s, DSQL_TEXT, unknown,
-              "model one: attribute \"s\": check #0 has kind 42, which is none of DSQL_CK_*");
+              "dsql_model_check: model one: attribute \"s\": check #0 has kind 42, which is none "
+              "of DSQL_CK_*");
 
     /* A pattern that does not compile is found when it is first used. */
     static const dsql_check broken[] = {DSQL_CHECK_PATTERN("([a-z")};

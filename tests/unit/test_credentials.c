@@ -59,8 +59,8 @@ static void test_static(void **state)
     p = (dsql_credentials_provider *)&err;
     assert_int_equal(dsql_credentials_provider_static("AK", "", NULL, &p, &err), DSQL_EINVAL);
     assert_null(p);
-    assert_string_equal(err.message,
-                        "static credentials: credentials: the secret access key is empty");
+    assert_string_equal(err.message, "dsql_credentials_provider_static: static credentials: "
+                                     "credentials: the secret access key is empty");
 }
 
 typedef struct script {

@@ -121,7 +121,7 @@ static void test_resolve_errors(void **state)
     char *h, *r;
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql_endpoint_resolve("", NULL, NULL, &h, &r, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "endpoint: the host name is empty");
+    assert_string_equal(err.message, "dsql_endpoint_resolve: endpoint: the host name is empty");
     assert_int_equal(dsql_endpoint_resolve(NULL, "us-east-1", NULL, &h, &r, &err), DSQL_EINVAL);
     assert_int_equal(
         dsql_endpoint_resolve("https://x.dsql.us-east-1.on.aws", NULL, NULL, &h, &r, &err),
@@ -129,8 +129,10 @@ static void test_resolve_errors(void **state)
     assert_contains(err.message, "is not a host name");
     assert_int_equal(dsql_endpoint_resolve("x..dsql.us-east-1.on.aws", NULL, NULL, &h, &r, &err),
                      DSQL_EINVAL);
-    assert_string_equal(err.message, "endpoint: 'x..dsql.us-east-1.on.aws' is not a DNS name: it "
-                                     "has an empty label (a leading dot or two dots in a row)");
+    assert_string_equal(
+        err.message,
+        "dsql_endpoint_resolve: endpoint: 'x..dsql.us-east-1.on.aws' is not a DNS name: it "
+        "has an empty label (a leading dot or two dots in a row)");
     char longhost[128];
     snprintf(longhost, sizeof longhost, "%064d.dsql.us-east-1.on.aws", 0);
     assert_int_equal(dsql_endpoint_resolve(longhost, NULL, NULL, &h, &r, &err), DSQL_EINVAL);
@@ -138,9 +140,11 @@ static void test_resolve_errors(void **state)
     assert_int_equal(
         dsql_endpoint_resolve("x.dsql.us-east-1.on.aws:5432", NULL, NULL, &h, &r, &err),
         DSQL_EINVAL);
-    assert_string_equal(err.message, "endpoint: 'x.dsql.us-east-1.on.aws:5432' carries a port; "
-                                     "give the host name alone and the port separately "
-                                     "(port=5432, --port 5432)");
+    assert_string_equal(
+        err.message,
+        "dsql_endpoint_resolve: endpoint: 'x.dsql.us-east-1.on.aws:5432' carries a port; "
+        "give the host name alone and the port separately "
+        "(port=5432, --port 5432)");
     assert_null(h);
     assert_null(r);
     assert_int_equal(dsql_endpoint_resolve("a b", "us-east-1", NULL, &h, &r, &err), DSQL_EINVAL);

@@ -48,28 +48,34 @@ static void definitions(void **state)
     dsql_migration m = users;
     m.version = "2026a";
     check_fails(&m, 1,
-                "migration 1: version '2026a' must be 1 to 32 digits (a number, e.g. a UTC "
+                "dsql_migrations_check: migration 1: version '2026a' must be 1 to 32 digits (a "
+                "number, e.g. a UTC "
                 "time 20260101120000)");
     m.version = "123456789012345678901234567890123";
     check_fails(&m, 1,
-                "migration 1: version '123456789012345678901234567890123' must be 1 to 32 "
+                "dsql_migrations_check: migration 1: version '123456789012345678901234567890123' "
+                "must be 1 to 32 "
                 "digits (a number, e.g. a UTC time 20260101120000)");
     m.version = NULL;
     m.source = "migrations/x.sql";
     check_fails(&m, 1,
-                "migration 1 in migrations/x.sql: version '(null)' must be 1 to 32 digits "
+                "dsql_migrations_check: migration 1 in migrations/x.sql: version '(null)' must be "
+                "1 to 32 digits "
                 "(a number, e.g. a UTC time 20260101120000)");
     m = users;
     m.name = "";
-    check_fails(&m, 1, "migration 20260101000000: a name of 1 to 200 bytes is needed");
+    check_fails(
+        &m, 1,
+        "dsql_migrations_check: migration 20260101000000: a name of 1 to 200 bytes is needed");
     m = users;
     m.n_up = 0;
-    check_fails(&m, 1, "migration 20260101000000 (users): no up statement");
+    check_fails(&m, 1, "dsql_migrations_check: migration 20260101000000 (users): no up statement");
 
     dsql_migration two[2] = {users, users};
     two[1].version = "020260101000000"; /* the same number */
     check_fails(two, 2,
-                "migrations 20260101000000 (users) and 020260101000000 (users) have the "
+                "dsql_migrations_check: migrations 20260101000000 (users) and 020260101000000 "
+                "(users) have the "
                 "same version");
 
     static const dsql_migration_step begin[] = {{.sql = "CREATE TABLE a (x int)"},
@@ -77,28 +83,33 @@ static void definitions(void **state)
     m = (dsql_migration){
         .version = "2", .name = "tx", .up = begin, .n_up = 2, .source = "m/2_tx.sql"};
     check_fails(&m, 1,
-                "migration 2 (tx): m/2_tx.sql:line 7: transaction control (BEGIN, COMMIT, "
+                "dsql_migrations_check: migration 2 (tx): m/2_tx.sql:line 7: transaction control "
+                "(BEGIN, COMMIT, "
                 "ROLLBACK, SAVEPOINT, ...) in a migration: the runner makes the "
                 "transactions itself (each DDL statement alone, DML grouped under the row "
                 "cap); remove it");
     static const dsql_migration_step savepoint[] = {{.sql = "/* x */ SAVEPOINT s"}};
     m = (dsql_migration){.version = "3", .name = "sp", .up = savepoint, .n_up = 1};
     check_fails(&m, 1,
-                "migration 3 (sp): up part, statement 1: transaction control (BEGIN, "
+                "dsql_migrations_check: migration 3 (sp): up part, statement 1: transaction "
+                "control (BEGIN, "
                 "COMMIT, ROLLBACK, SAVEPOINT, ...) in a migration: the runner makes the "
                 "transactions itself (each DDL statement alone, DML grouped under the row "
                 "cap); remove it");
     static const dsql_migration_step bf[] = {
         {.sql = "CREATE TABLE a (x int)", .flags = DSQL_STEP_BACKFILL}};
     m = (dsql_migration){.version = "4", .name = "bf", .up = bf, .n_up = 1};
-    check_fails(&m, 1,
-                "migration 4 (bf): up part, statement 1: a backfill must be a DML "
-                "statement (UPDATE, DELETE, INSERT ... SELECT) that changes at most 3,000 "
-                "rows a run and none once done");
+    check_fails(
+        &m, 1,
+        "dsql_migrations_check: migration 4 (bf): up part, statement 1: a backfill must be a DML "
+        "statement (UPDATE, DELETE, INSERT ... SELECT) that changes at most 3,000 "
+        "rows a run and none once done");
     static const dsql_migration_step empty[] = {{.sql = ""}};
     m = (dsql_migration){
         .version = "5", .name = "e", .up = users_up, .n_up = 1, .down = empty, .n_down = 1};
-    check_fails(&m, 1, "migration 5 (e): down part, statement 1: an empty statement");
+    check_fails(
+        &m, 1,
+        "dsql_migrations_check: migration 5 (e): down part, statement 1: an empty statement");
 }
 
 static void versions(void **state)

@@ -158,76 +158,97 @@ static void test_bad_descriptors(void **state)
     (void)state;
     const bad_case cases[] = {
         {"wrong_size", ATTRS(DSQL_ATTR(owner, age, DSQL_BIGINT)),
-         "model owner: attribute \"age\": member is 4 bytes, BIGINT needs int64_t (8 bytes)"},
+         "dsql_model_check: model owner: attribute \"age\": member is 4 bytes, BIGINT needs "
+         "int64_t (8 bytes)"},
         {"str_on_int", ATTRS(DSQL_ATTR(owner, age, DSQL_TEXT)),
-         "model owner: attribute \"age\": member is 4 bytes, TEXT needs char * (8 bytes)"},
+         "dsql_model_check: model owner: attribute \"age\": member is 4 bytes, TEXT needs char * "
+         "(8 bytes)"},
         {"uuid_on_ptr", ATTRS(DSQL_ATTR(owner, name, DSQL_UUID)),
-         "model owner: attribute \"name\": member is 8 bytes, UUID needs dsql_uuid (37 bytes)"},
+         "dsql_model_check: model owner: attribute \"name\": member is 8 bytes, UUID needs "
+         "dsql_uuid (37 bytes)"},
         {"no_type",
          ATTRS({.name = "name",
                 .offset = offsetof(owner, name),
                 .size = sizeof(char *),
                 .not_null = true}),
-         "model owner: attribute \"name\": no type, or an unknown one (start with DSQL_UUID, "
+         "dsql_model_check: model owner: attribute \"name\": no type, or an unknown one (start "
+         "with DSQL_UUID, "
          "DSQL_STRING(n), ...)"},
         {"two_pk",
          ATTRS(DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true),
                DSQL_ATTR(owner, name, DSQL_TEXT, .primary_key = true)),
-         "model owner: two primary keys (\"id\" and \"name\"); one attribute at most"},
+         "dsql_model_check: model owner: two primary keys (\"id\" and \"name\"); one attribute at "
+         "most"},
         {"dup",
          ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT), DSQL_ATTR_AS(owner, city, "name", DSQL_TEXT)),
-         "model owner: attribute \"name\" is declared twice"},
+         "dsql_model_check: model owner: attribute \"name\" is declared twice"},
         {"dup_col",
          ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT),
                DSQL_ATTR(owner, city, DSQL_TEXT, .column = "name")),
-         "model owner: attributes \"name\" and \"city\" both use column \"name\""},
+         "dsql_model_check: model owner: attributes \"name\" and \"city\" both use column "
+         "\"name\""},
         {"same_member",
          ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT), DSQL_ATTR_AS(owner, name, "name2", DSQL_TEXT)),
-         "model owner: attributes \"name\" and \"name2\" share struct memory (same member twice?)"},
+         "dsql_model_check: model owner: attributes \"name\" and \"name2\" share struct memory "
+         "(same member twice?)"},
         {"has_on_text", ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT, DSQL_HAS(owner, has_age))),
-         "model owner: attribute \"name\": DSQL_HAS is for scalar types; text, UUID and BYTEA "
+         "dsql_model_check: model owner: attribute \"name\": DSQL_HAS is for scalar types; text, "
+         "UUID and BYTEA "
          "members hold NULL themselves"},
         {"uuid_default_on_text", ATTRS(DSQL_ATTR(owner, name, DSQL_TEXT, .default_uuid_v4 = true)),
-         "model owner: attribute \"name\": .default_uuid_v4 needs a UUID attribute"},
+         "dsql_model_check: model owner: attribute \"name\": .default_uuid_v4 needs a UUID "
+         "attribute"},
         {"bad_default", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(3), DSQL_DEFAULT_STR("toolong"))),
-         "model owner: attribute \"name\": bad default: owner.name: 7 characters, longer than "
+         "dsql_model_check: model owner: attribute \"name\": bad default: owner.name: 7 "
+         "characters, longer than "
          "STRING(3)"},
         {"bad_default_kind", ATTRS(DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_STR("x"))),
-         "model owner: attribute \"age\": a constant default of this kind does not fit the member "
+         "dsql_model_check: model owner: attribute \"age\": a constant default of this kind does "
+         "not fit the member "
          "(INTEGER)"},
         {"bad_default_range",
          ATTRS(DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(1LL << 40))),
-         "model owner: attribute \"age\": bad default: owner.age: 1099511627776 is out of range "
+         "dsql_model_check: model owner: attribute \"age\": bad default: owner.age: 1099511627776 "
+         "is out of range "
          "for INTEGER"},
         /* A default on a scalar without a presence flag could never apply. */
         {"default_no_flag", ATTRS(DSQL_ATTR(owner, age, DSQL_INTEGER, DSQL_DEFAULT_INT(3))),
-         "model owner: attribute \"age\": a default needs a presence flag (DSQL_HAS(T, has_x)) on "
+         "dsql_model_check: model owner: attribute \"age\": a default needs a presence flag "
+         "(DSQL_HAS(T, has_x)) on "
          "this INTEGER member to tell \"unset\" from 0; without one it would never apply"},
         {"sql_default_no_flag",
          ATTRS(DSQL_ATTR(owner, score, DSQL_DOUBLE, .default_sql = "random()")),
-         "model owner: attribute \"score\": a default needs a presence flag (DSQL_HAS(T, has_x)) "
+         "dsql_model_check: model owner: attribute \"score\": a default needs a presence flag "
+         "(DSQL_HAS(T, has_x)) "
          "on this DOUBLE member to tell \"unset\" from 0; without one it would never apply"},
         /* Aurora DSQL's storage limits, before any round trip. */
         {"long_varchar", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(65536))),
-         "model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 (0 = no limit; Aurora "
+         "dsql_model_check: model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 (0 = "
+         "no limit; Aurora "
          "DSQL's limit)"},
         {"long_char", ATTRS(DSQL_ATTR(owner, name, DSQL_CHAR(4097))),
-         "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)"},
+         "dsql_model_check: model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora "
+         "DSQL's limit)"},
         {"bad_numeric", ATTRS(DSQL_ATTR(owner, name, DSQL_NUMERIC(5, 6))),
-         "model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= precision <= 1000"},
+         "dsql_model_check: model owner: attribute \"name\": NUMERIC(5,6): need 0 <= scale <= "
+         "precision <= 1000"},
         {"char0", ATTRS(DSQL_ATTR(owner, name, DSQL_CHAR(0))),
-         "model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora DSQL's limit)"},
+         "dsql_model_check: model owner: attribute \"name\": CHAR(n) needs 0 < n <= 4096 (Aurora "
+         "DSQL's limit)"},
         {"string_out_of_range", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(8388608))),
-         "model owner: attribute \"name\": type arguments out of range (a length within "
+         "dsql_model_check: model owner: attribute \"name\": type arguments out of range (a length "
+         "within "
          "+-8388607, a precision and scale within int16_t)"},
         {"numeric_out_of_range", ATTRS(DSQL_ATTR(owner, name, DSQL_NUMERIC(40000, 2))),
-         "model owner: attribute \"name\": type arguments out of range (a length within "
+         "dsql_model_check: model owner: attribute \"name\": type arguments out of range (a length "
+         "within "
          "+-8388607, a precision and scale within int16_t)"},
         {"string_negative", ATTRS(DSQL_ATTR(owner, name, DSQL_STRING(-1))),
-         "model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 (0 = no limit; "
+         "dsql_model_check: model owner: attribute \"name\": STRING(n) needs 0 <= n <= 65535 (0 = "
+         "no limit; "
          "Aurora DSQL's limit)"},
         {"noname", ATTRS({.offset = 0, .size = 37, DSQL_TYPE_FIELDS(DSQL_UUID)}),
-         "model owner: attribute #0 has no name"},
+         "dsql_model_check: model owner: attribute #0 has no name"},
     };
     for (size_t i = 0; i < TU_LEN(cases); i++) {
         dsql_model m = {.magic = DSQL_MODEL_MAGIC,
@@ -245,28 +266,31 @@ static void test_bad_descriptors(void **state)
 
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql_model_check(NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model is NULL");
+    assert_string_equal(err.message, "dsql_model_check: model is NULL");
     dsql_model junk = {0};
     assert_int_equal(dsql_model_check(&junk, &err), DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "not a model descriptor (bad magic; declare it with DSQL_MODEL)");
+    assert_string_equal(
+        err.message,
+        "dsql_model_check: not a model descriptor (bad magic; declare it with DSQL_MODEL)");
     /* A struct size that does not hold the member (descriptor for another struct). */
     dsql_model small = owner_model;
     small.struct_size = 16;
     small.indexes = NULL;
     small.n_indexes = 0;
     assert_int_equal(dsql_model_check(&small, &err), DSQL_EINVAL);
-    assert_string_equal(err.message,
-                        "model owner: attribute \"id\": member lies outside the struct");
+    assert_string_equal(
+        err.message,
+        "dsql_model_check: model owner: attribute \"id\": member lies outside the struct");
     const dsql_index bad_ix[] = {DSQL_INDEX("ix", true, "name", "nope")};
     dsql_model badix = owner_model;
     badix.indexes = bad_ix;
     assert_int_equal(dsql_model_check(&badix, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model owner: index #0 names unknown attribute \"nope\"");
+    assert_string_equal(err.message,
+                        "dsql_model_check: model owner: index #0 names unknown attribute \"nope\"");
     dsql_model notable = owner_model;
     notable.table = "";
     assert_int_equal(dsql_model_check(&notable, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "model owner: no table name");
+    assert_string_equal(err.message, "dsql_model_check: model owner: no table name");
 }
 
 /* Aurora DSQL's per-table limits: 255 columns, 24 indexes (the primary key's and unique
@@ -283,8 +307,9 @@ static void test_table_limits(void **state)
                        .n_attrs = 256};
     dsql_error e = DSQL_ERROR_INIT;
     assert_int_equal(dsql_model_check(&wide, &e), DSQL_EINVAL);
-    assert_string_equal(e.message, "model owner: 256 attributes, more than the 255 columns a "
-                                   "table may have on Aurora DSQL");
+    assert_string_equal(
+        e.message, "dsql_model_check: model owner: 256 attributes, more than the 255 columns a "
+                   "table may have on Aurora DSQL");
     static const dsql_attr attrs[] = {
         DSQL_ATTR(owner, id, DSQL_UUID, .primary_key = true),
         DSQL_ATTR(owner, name, DSQL_STRING(30), .unique = true),
@@ -305,9 +330,10 @@ static void test_table_limits(void **state)
     assert_int_equal(dsql_model_check(&m, &e), DSQL_OK); /* 22 + primary key + unique = 24 */
     m.n_indexes = 23;
     assert_int_equal(dsql_model_check(&m, &e), DSQL_EINVAL);
-    assert_string_equal(e.message, "model owner: the table would have 25 indexes (primary key, "
-                                   "unique attributes and declared indexes), more than the 24 "
-                                   "Aurora DSQL allows per table");
+    assert_string_equal(
+        e.message, "dsql_model_check: model owner: the table would have 25 indexes (primary key, "
+                   "unique attributes and declared indexes), more than the 24 "
+                   "Aurora DSQL allows per table");
     static const char *const nine[] = {"city", "city", "city", "city", "city",
                                        "city", "city", "city", "city"};
     dsql_index wide_key = {.attrs = nine, .n_attrs = 9};
@@ -320,8 +346,9 @@ static void test_table_limits(void **state)
                     .indexes = &wide_key,
                     .n_indexes = 1};
     assert_int_equal(dsql_model_check(&k, &e), DSQL_EINVAL);
-    assert_string_equal(e.message, "model owner: index #0 has 9 key columns, more than the 8 "
-                                   "Aurora DSQL allows");
+    assert_string_equal(
+        e.message, "dsql_model_check: model owner: index #0 has 9 key columns, more than the 8 "
+                   "Aurora DSQL allows");
     wide_key.n_attrs = 8;
     assert_int_equal(dsql_model_check(&k, &e), DSQL_OK);
 }

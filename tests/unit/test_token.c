@@ -203,9 +203,11 @@ static void test_credentials_set_clear(void **state)
     dsql_credentials c = DSQL_CREDENTIALS_INIT;
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql_credentials_set(&c, "", "s", NULL, 0, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "credentials: the access key id is empty");
+    assert_string_equal(err.message,
+                        "dsql_credentials_set: credentials: the access key id is empty");
     assert_int_equal(dsql_credentials_set(&c, "a", NULL, NULL, 0, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "credentials: the secret access key is empty");
+    assert_string_equal(err.message,
+                        "dsql_credentials_set: credentials: the secret access key is empty");
     assert_null(c.access_key_id);
     assert_int_equal(dsql_credentials_set(&c, "a", "s", "t", 42, NULL), DSQL_OK);
     assert_string_equal(c.access_key_id, "a");

@@ -81,7 +81,7 @@ static void expect_bad(size_t off, const char *const *values, const char *attr, 
 {
     for (; *values; values++) {
         char msg[256];
-        snprintf(msg, sizeof msg, "%s: \"%s\" %s", attr, *values, why);
+        snprintf(msg, sizeof msg, "dsql_validate: %s: \"%s\" %s", attr, *values, why);
         expect(off, *values, msg);
     }
 }
@@ -94,18 +94,20 @@ static void test_not_null(void **state)
     assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_OK); /* id: default fills */
     it.name = NULL;
     assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "item.name: NULL, but the attribute is NOT NULL");
+    assert_string_equal(err.message,
+                        "dsql_validate: item.name: NULL, but the attribute is NOT NULL");
     it = good();
     it.has_small = false;
     assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "item.small: NULL, but the attribute is NOT NULL");
+    assert_string_equal(err.message,
+                        "dsql_validate: item.small: NULL, but the attribute is NOT NULL");
     /* The primary key without a default must be set. */
     it = good();
     assert_int_equal(dsql__validate_attr(&item_model, &item_attrs[0], &it, false, &err),
                      DSQL_EVALIDATION);
     assert_string_equal(err.message, "item.id: NULL, but the attribute is the primary key");
     assert_int_equal(dsql_validate(&item_model, NULL, &err), DSQL_EINVAL);
-    assert_string_equal(err.message, "item: row is NULL");
+    assert_string_equal(err.message, "dsql_validate: item: row is NULL");
 }
 
 static void test_strings(void **state)
@@ -118,16 +120,21 @@ static void test_strings(void **state)
     strcat(e31, "\xc3\xa9");
     expect(OFF(name), e30, NULL);
     expect(OFF(name), "", NULL);
-    expect(OFF(name), e31, "item.name: 31 characters, longer than STRING(30)");
+    expect(OFF(name), e31, "dsql_validate: item.name: 31 characters, longer than STRING(30)");
     expect(OFF(name), "\xf0\x9f\x98\x80", NULL); /* one 4-byte character */
-    expect(OFF(name), "ab\xff", "item.name: not valid UTF-8 (bad byte 0xff at offset 2)");
-    expect(OFF(name), "\xc0\xaf", "item.name: not valid UTF-8 (bad byte 0xc0 at offset 0)");
-    expect(OFF(name), "\xed\xa0\x80", "item.name: not valid UTF-8 (bad byte 0xed at offset 0)");
-    expect(OFF(name), "\xc3", "item.name: not valid UTF-8 (bad byte 0xc3 at offset 0)");
+    expect(OFF(name), "ab\xff",
+           "dsql_validate: item.name: not valid UTF-8 (bad byte 0xff at offset 2)");
+    expect(OFF(name), "\xc0\xaf",
+           "dsql_validate: item.name: not valid UTF-8 (bad byte 0xc0 at offset 0)");
+    expect(OFF(name), "\xed\xa0\x80",
+           "dsql_validate: item.name: not valid UTF-8 (bad byte 0xed at offset 0)");
+    expect(OFF(name), "\xc3",
+           "dsql_validate: item.name: not valid UTF-8 (bad byte 0xc3 at offset 0)");
     expect(OFF(code), "ab", NULL);
-    expect(OFF(code), "abc", "item.code: 3 characters, longer than CHAR(2)");
+    expect(OFF(code), "abc", "dsql_validate: item.code: 3 characters, longer than CHAR(2)");
     expect(OFF(note), "'; DROP TABLE item; -- \\ $1 \"", NULL);
-    expect(OFF(note), "ok\x80", "item.note: not valid UTF-8 (bad byte 0x80 at offset 2)");
+    expect(OFF(note), "ok\x80",
+           "dsql_validate: item.note: not valid UTF-8 (bad byte 0x80 at offset 2)");
 }
 
 /* What Aurora DSQL stores at most, in bytes, checked before any round trip: a varchar value
@@ -182,23 +189,29 @@ static void test_storage_limits(void **state)
     char *e2000 = repeat("\xc3\xa9", 2000), *e1048 = repeat("\xc3\xa9", 1048);
     char *a4096 = repeat("a", 4096), *mib = repeat("a", 1048577);
     expect_sized(&(sized){.any = a65535}, NULL);
-    expect_sized(&(sized){.any = a65536}, "sized.any: 65536 bytes, more than the 65535 bytes "
-                                          "Aurora DSQL stores in a STRING(0) value");
+    expect_sized(&(sized){.any = a65536},
+                 "dsql_validate: sized.any: 65536 bytes, more than the 65535 bytes "
+                 "Aurora DSQL stores in a STRING(0) value");
     expect_sized(&(sized){.wide = e30000}, NULL); /* 60,000 bytes */
-    expect_sized(&(sized){.wide = euro30000}, "sized.wide: 90000 bytes, more than the 65535 "
-                                              "bytes Aurora DSQL stores in a STRING(30000) value");
+    expect_sized(&(sized){.wide = euro30000},
+                 "dsql_validate: sized.wide: 90000 bytes, more than the 65535 "
+                 "bytes Aurora DSQL stores in a STRING(30000) value");
     expect_sized(&(sized){.fixed = e1048}, NULL); /* 2,096 bytes + 1,952 spaces */
-    expect_sized(&(sized){.fixed = e2000},
-                 "sized.fixed: 5000 bytes once padded to 3000 characters, more than the 4096 "
-                 "bytes Aurora DSQL stores in a CHAR(3000) value");
+    expect_sized(
+        &(sized){.fixed = e2000},
+        "dsql_validate: sized.fixed: 5000 bytes once padded to 3000 characters, more than the 4096 "
+        "bytes Aurora DSQL stores in a CHAR(3000) value");
     expect_sized(&(sized){.full = a4096}, NULL);
-    expect_sized(&(sized){.full = "\xc3\xa9"},
-                 "sized.full: 4097 bytes once padded to 4096 characters, more than the 4096 "
-                 "bytes Aurora DSQL stores in a CHAR(4096) value");
-    expect_sized(&(sized){.doc = mib}, "sized.doc: 1048577 bytes, more than the 1048576 bytes "
-                                       "Aurora DSQL stores in a TEXT value");
+    expect_sized(
+        &(sized){.full = "\xc3\xa9"},
+        "dsql_validate: sized.full: 4097 bytes once padded to 4096 characters, more than the 4096 "
+        "bytes Aurora DSQL stores in a CHAR(4096) value");
+    expect_sized(&(sized){.doc = mib},
+                 "dsql_validate: sized.doc: 1048577 bytes, more than the 1048576 bytes "
+                 "Aurora DSQL stores in a TEXT value");
     expect_sized(&(sized){.blob = {(unsigned char *)mib, 1048577}},
-                 "sized.blob: 1048577 bytes, more than the 1048576 bytes Aurora DSQL stores in "
+                 "dsql_validate: sized.blob: 1048577 bytes, more than the 1048576 bytes Aurora "
+                 "DSQL stores in "
                  "a BYTEA value");
     free(a65535);
     free(a65536);
@@ -286,37 +299,41 @@ static void test_numeric(void **state)
     expect(OFF(price), "1.2e3", NULL);
     expect(OFF(price), "NaN", NULL);
     expect(OFF(price), "123456789.5",
-           "item.price: \"123456789.5\" 9 digits before the point, "
+           "dsql_validate: item.price: \"123456789.5\" 9 digits before the point, "
            "the NUMERIC's precision allows 8 (NUMERIC(10,2))");
     expect(OFF(price), "1.234",
-           "item.price: \"1.234\" 3 digits after the point, the NUMERIC's "
+           "dsql_validate: item.price: \"1.234\" 3 digits after the point, the NUMERIC's "
            "scale allows 2 (it would be rounded) (NUMERIC(10,2))");
     expect(OFF(price), "1e8",
-           "item.price: \"1e8\" 9 digits before the point, the NUMERIC's "
+           "dsql_validate: item.price: \"1e8\" 9 digits before the point, the NUMERIC's "
            "precision allows 8 (NUMERIC(10,2))");
     expect(OFF(price), "Infinity",
-           "item.price: \"Infinity\" Infinity does not fit a NUMERIC(10,2) (NUMERIC(10,2))");
+           "dsql_validate: item.price: \"Infinity\" Infinity does not fit a NUMERIC(10,2) "
+           "(NUMERIC(10,2))");
     expect(OFF(price), "1,5",
-           "item.price: \"1,5\" not a number (digits, an optional point and "
+           "dsql_validate: item.price: \"1,5\" not a number (digits, an optional point and "
            "exponent, or NaN) (NUMERIC(10,2))");
     expect(OFF(price), "",
-           "item.price: \"\" not a number (digits, an optional point and "
+           "dsql_validate: item.price: \"\" not a number (digits, an optional point and "
            "exponent, or NaN) (NUMERIC(10,2))");
     expect(OFF(price), ".",
-           "item.price: \".\" not a number (digits, an optional point and "
+           "dsql_validate: item.price: \".\" not a number (digits, an optional point and "
            "exponent, or NaN) (NUMERIC(10,2))");
     /* NUMERIC without precision is numeric(18,6), as Aurora DSQL stores a bare numeric:
      * what would overflow or be rounded there is refused here, on every server. */
     expect(OFF(big), "999999999999.999999", NULL); /* 12 + 6 digits */
     expect(OFF(big), "-0.000001", NULL);
     expect(OFF(big), "1234567890123",
-           "item.big: \"1234567890123\" 13 digits before the point, the NUMERIC's precision "
+           "dsql_validate: item.big: \"1234567890123\" 13 digits before the point, the NUMERIC's "
+           "precision "
            "allows 12 (NUMERIC(18,6))");
     expect(OFF(big), "0.1234567",
-           "item.big: \"0.1234567\" 7 digits after the point, the NUMERIC's scale allows 6 (it "
+           "dsql_validate: item.big: \"0.1234567\" 7 digits after the point, the NUMERIC's scale "
+           "allows 6 (it "
            "would be rounded) (NUMERIC(18,6))");
     expect(OFF(big), "Infinity",
-           "item.big: \"Infinity\" Infinity does not fit a NUMERIC(18,6) (NUMERIC(18,6))");
+           "dsql_validate: item.big: \"Infinity\" Infinity does not fit a NUMERIC(18,6) "
+           "(NUMERIC(18,6))");
 }
 
 static void test_json(void **state)
@@ -327,29 +344,34 @@ static void test_json(void **state)
     expect(OFF(doc), "  42 ", NULL);
     expect(OFF(doc), "\"\\u0000\"", NULL); /* json keeps it; jsonb refuses it */
     expect(OFF(docb), "\"\\u0000\"",
-           "item.docb: \"\\\"\\\\u0000\\\"\" is not valid JSON: \\u0000 "
+           "dsql_validate: item.docb: \"\\\"\\\\u0000\\\"\" is not valid JSON: \\u0000 "
            "cannot be stored in JSONB (JSONB)");
-    expect(OFF(doc), "{\"a\":}",
-           "item.doc: \"{\\\"a\\\":}\" is not valid JSON: unexpected character (JSON)");
-    expect(OFF(doc), "[1,]", "item.doc: \"[1,]\" is not valid JSON: unexpected character (JSON)");
-    expect(OFF(doc), "[-]", "item.doc: \"[-]\" is not valid JSON: bad number (JSON)");
-    expect(OFF(doc), "[1.]", "item.doc: \"[1.]\" is not valid JSON: bad number (JSON)");
+    expect(
+        OFF(doc), "{\"a\":}",
+        "dsql_validate: item.doc: \"{\\\"a\\\":}\" is not valid JSON: unexpected character (JSON)");
+    expect(OFF(doc), "[1,]",
+           "dsql_validate: item.doc: \"[1,]\" is not valid JSON: unexpected character (JSON)");
+    expect(OFF(doc), "[-]",
+           "dsql_validate: item.doc: \"[-]\" is not valid JSON: bad number (JSON)");
+    expect(OFF(doc), "[1.]",
+           "dsql_validate: item.doc: \"[1.]\" is not valid JSON: bad number (JSON)");
     expect(OFF(doc), "{'a':1}",
-           "item.doc: \"{'a':1}\" is not valid JSON: expected a string key (JSON)");
+           "dsql_validate: item.doc: \"{'a':1}\" is not valid JSON: expected a string key (JSON)");
     expect(OFF(doc), "[1] x",
-           "item.doc: \"[1] x\" is not valid JSON: text after the JSON "
+           "dsql_validate: item.doc: \"[1] x\" is not valid JSON: text after the JSON "
            "value (JSON)");
     expect(OFF(doc), "\"\\ud83d\"",
-           "item.doc: \"\\\"\\\\ud83d\\\"\" is not valid JSON: high "
+           "dsql_validate: item.doc: \"\\\"\\\\ud83d\\\"\" is not valid JSON: high "
            "surrogate without its low half in a \\u escape (JSON)");
-    expect(OFF(doc), "01", "item.doc: \"01\" is not valid JSON: text after the JSON value (JSON)");
-    expect(OFF(doc), "", "item.doc: \"\" is not valid JSON: unexpected end (JSON)");
+    expect(OFF(doc), "01",
+           "dsql_validate: item.doc: \"01\" is not valid JSON: text after the JSON value (JSON)");
+    expect(OFF(doc), "", "dsql_validate: item.doc: \"\" is not valid JSON: unexpected end (JSON)");
     char *deep = malloc(2000);
     memset(deep, '[', 1000);
     memset(deep + 1000, ']', 999);
     deep[1999] = '\0';
     expect(OFF(doc), deep,
-           "item.doc: \"[[[[[[[[[[[[[[[[[[[[[[[[\"... is not valid JSON: nested "
+           "dsql_validate: item.doc: \"[[[[[[[[[[[[[[[[[[[[[[[[\"... is not valid JSON: nested "
            "too deeply (JSON)");
     free(deep);
 }
@@ -376,20 +398,21 @@ static void test_uuid(void **state)
     assert_string_equal(u.str, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
     assert_int_equal(dsql_uuid_parse("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g", &u, &err),
                      DSQL_EPARSE);
-    assert_string_equal(err.message, "\"a0eebc99-9c0b-4ef8-bb6d-\"... is not a UUID "
-                                     "(expected 8-4-4-4-12 hexadecimal digits)");
+    assert_string_equal(err.message,
+                        "dsql_uuid_parse: \"a0eebc99-9c0b-4ef8-bb6d-\"... is not a UUID "
+                        "(expected 8-4-4-4-12 hexadecimal digits)");
     assert_int_equal(dsql_uuid_parse("a0eebc99x9c0b-4ef8-bb6d-6bb9bd380a11", &u, &err),
                      DSQL_EPARSE);
     assert_int_equal(dsql_uuid_parse(NULL, &u, &err), DSQL_EPARSE);
-    assert_string_equal(err.message, "UUID text is NULL");
+    assert_string_equal(err.message, "dsql_uuid_parse: UUID text is NULL");
 
     item it = good();
     strcpy(it.id.str, "not-a-uuid");
     assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "item.id: \"not-a-uuid\" is not a UUID (UUID)");
+    assert_string_equal(err.message, "dsql_validate: item.id: \"not-a-uuid\" is not a UUID (UUID)");
     memset(it.id.str, 'a', sizeof it.id.str); /* no terminator */
     assert_int_equal(dsql_validate(&item_model, &it, &err), DSQL_EVALIDATION);
-    assert_string_equal(err.message, "item.id: dsql_uuid is not NUL-terminated");
+    assert_string_equal(err.message, "dsql_validate: item.id: dsql_uuid is not NUL-terminated");
 }
 
 static void test_preview(void **state)

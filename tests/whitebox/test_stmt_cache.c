@@ -214,7 +214,7 @@ static void failed_parse_not_cached(void **state)
     assert_int_equal(dsql_conn_query(conn, "SELECT count(*) FROM gone", NULL, 0, NULL, &err),
                      DSQL_ESERVER);
     assert_string_equal(err.sqlstate, "42P01");
-    assert_string_equal(err.message, "relation \"gone\" does not exist");
+    assert_string_equal(err.message, "dsql_conn_query: relation \"gone\" does not exist");
     dsql_conn_stats s1 = stats(conn);
     assert_delta(s1, s0, statements, 3);
     assert_delta(s1, s0, round_trips, 3);
@@ -609,7 +609,7 @@ static void pipelines_use_the_cache(void **state)
     for (int i = 0; i < 2; i++) {
         assert_int_equal(dsql_conn_pipeline(conn, bad_parse, 3, NULL, &err), DSQL_ESERVER);
         assert_string_equal(err.sqlstate, "42601");
-        assert_memory_equal(err.message, "pipeline statement 1 of 3: ", 27);
+        assert_memory_equal(err.message, "dsql_conn_pipeline: pipeline statement 1 of 3: ", 47);
     }
     assert_true(dsql_conn_ok(conn));
 
@@ -764,10 +764,11 @@ static void config_checks(void **state)
     dsql_config cfg = DSQL_CONFIG_INIT;
     dsql_error err = DSQL_ERROR_INIT;
     assert_int_equal(dsql_config_parse(&cfg, "statement_cache=-2", &err), DSQL_EPARSE);
-    assert_string_equal(err.message,
-                        "connection string, keyword 'statement_cache': statement_cache must be "
-                        "-1 (off), 0 (default 256) or a number of statements up to 65536, not "
-                        "'-2'");
+    assert_string_equal(
+        err.message,
+        "dsql_config_parse: connection string, keyword 'statement_cache': statement_cache must be "
+        "-1 (off), 0 (default 256) or a number of statements up to 65536, not "
+        "'-2'");
     assert_int_equal(dsql_config_parse(&cfg, "statement_cache=lots", &err), DSQL_EPARSE);
     assert_int_equal(dsql_config_parse(&cfg, "statement_cache=65537", &err), DSQL_EPARSE);
     assert_dsql_ok(dsql_config_parse(&cfg, "statement_cache=-1", &err), err);
@@ -778,8 +779,9 @@ static void config_checks(void **state)
     cfg.statement_cache = 70000;
     dsql_conn *conn = NULL;
     assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONFIG);
-    assert_string_equal(err.message, "config: statement_cache must be -1 (off), 0 (default 256) "
-                                     "or a number of statements up to 65536, not 70000");
+    assert_string_equal(err.message,
+                        "dsql_conn_open: config: statement_cache must be -1 (off), 0 (default 256) "
+                        "or a number of statements up to 65536, not 70000");
     assert_null(conn);
     cfg.statement_cache = -3;
     assert_int_equal(dsql_conn_open(&cfg, &conn, &err), DSQL_ECONFIG);

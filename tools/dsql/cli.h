@@ -17,4 +17,8 @@ int cmd_migrate(int argc, char **argv);
 /* Prints "dsql <cmd>: <message>\n" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A library error's message as the tool prints it: without the name of the library call
+ * it starts with ("dsql_pool_open: "), which names nothing a command-line user typed. */
+const char *cli_err_text(const char *message);
+
 #endif

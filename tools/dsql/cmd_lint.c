@@ -93,7 +93,7 @@ int cmd_lint(int argc, char **argv)
         int rc = cli_lint_text(&l, name, text, len, 1, &err);
         free(text);
         if (rc) {
-            cli_error("lint", "%s: %s", name, err.message);
+            cli_error("lint", "%s: %s", name, cli_err_text(err.message));
             status = 2;
         }
     }

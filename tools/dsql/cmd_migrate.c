@@ -148,7 +148,7 @@ static int print_plan(const dsql_migration *m, bool down, size_t from)
     dsql_migrate_group *g = calloc(n ? n : 1, sizeof *g);
     dsql_error err = DSQL_ERROR_INIT;
     if (!g || dsql_migration_plan(m, down, g, n, &ng, &err)) {
-        cli_error("migrate", "%s", g ? err.message : "out of memory");
+        cli_error("migrate", "%s", g ? cli_err_text(err.message) : "out of memory");
         free(g);
         return 1;
     }
@@ -211,7 +211,7 @@ static size_t lint_parts(const cli_migset *set, const dsql_migration_status *st,
         dsql_error err = DSQL_ERROR_INIT;
         if (cli_lint_text(&l, f->path, f->text + start, end - start,
                           down ? f->down_line : f->up_line, &err)) {
-            cli_error("migrate", "%s: %s", f->path, err.message);
+            cli_error("migrate", "%s: %s", f->path, cli_err_text(err.message));
             *error = true;
         }
     }
@@ -231,7 +231,7 @@ static int do_run(const char *sub, const opts *o, const cli_migset *set, dsql_co
     dsql_migration_status *st = NULL;
     size_t nst = 0;
     if (dsql_migrate_status(conn, set->migs, set->n, &mo, &st, &nst, &err)) {
-        cli_error("migrate", "%s: %s", sub, err.message);
+        cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
         return 1;
     }
     int rc = 0;
@@ -339,7 +339,7 @@ static int do_run(const char *sub, const opts *o, const cli_migset *set, dsql_co
     int r = down ? dsql_migrate_down(conn, set->migs, set->n, &mo, &rep, &err)
                  : dsql_migrate_up(conn, set->migs, set->n, &mo, &rep, &err);
     if (r) {
-        cli_error("migrate", "%s: %s", sub, err.message);
+        cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
         if (rep.failed_step)
             fprintf(stderr,
                     "dsql migrate: %s is recorded as failed at statement %zu; fix it and run `dsql "
@@ -479,7 +479,7 @@ int cmd_migrate(int argc, char **argv)
     if (!create && dsql_migrations_check(set.migs, set.n, &cerr)) {
         /* a file the runner cannot take (BEGIN in it, a backfill that is not DML, ...):
          * before connecting */
-        cli_error("migrate", "%s", cerr.message);
+        cli_error("migrate", "%s", cli_err_text(cerr.message));
         free(flags.conninfo);
         cli_migset_free(&set);
         dsql_rules_thread_done();
@@ -495,7 +495,7 @@ int cmd_migrate(int argc, char **argv)
         if (!cli_conn_config("migrate", &flags, nargs ? argv[optind] : NULL, &cfg)) {
             rc = 2;
         } else if ((rc = dsql_conn_open(&cfg, &conn, &err))) {
-            cli_error("migrate", "%s: %s", sub, err.message);
+            cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
             rc = rc == DSQL_ECONFIG || rc == DSQL_EINVAL ? 2 : 1;
         } else {
             rc = do_run(sub, &o, &set, conn);

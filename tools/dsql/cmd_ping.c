@@ -37,7 +37,7 @@ static int ping_endpoint(const dsql__spec *spec, size_t index, long count)
                            NULL, &conn, &err);
     if (rc) {
         /* "could not connect to HOST:PORT as USER: why" reads as "could not connect: ..." */
-        const char *m = err.message;
+        const char *m = cli_err_text(err.message);
         if (!strncmp(m, "could not connect to ", 21))
             cli_error("ping", "could not connect: %s", m + 21);
         else
@@ -65,7 +65,7 @@ static int ping_endpoint(const dsql__spec *spec, size_t index, long count)
         int qrc = dsql_conn_query(conn, "SELECT 1", NULL, 0, NULL, &err);
         int64_t dt = dsql__mono_us() - t0;
         if (qrc) {
-            cli_error("ping", "SELECT 1 failed: %s", err.message);
+            cli_error("ping", "SELECT 1 failed: %s", cli_err_text(err.message));
             rc = 1;
             break;
         }
@@ -139,7 +139,7 @@ int cmd_ping(int argc, char **argv)
     int rc = dsql__spec_init(&spec, &cfg, &err);
     dsql_config_clear(&cfg);
     if (rc) {
-        cli_error("ping", "%s", err.message);
+        cli_error("ping", "%s", cli_err_text(err.message));
         return rc == DSQL_ECONFIG || rc == DSQL_EINVAL ? 2 : 1;
     }
     /* Every endpoint of a multi-Region cluster, each on a connection of its own. */

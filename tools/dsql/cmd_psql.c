@@ -80,14 +80,14 @@ int cmd_psql(int argc, char **argv)
     int rc = dsql__spec_init(&spec, &cfg, &err);
     dsql_config_clear(&cfg);
     if (rc) {
-        cli_error("psql", "%s", err.message);
+        cli_error("psql", "%s", cli_err_text(err.message));
         return 2;
     }
     /* psql opens one session: to the preferred endpoint of a multi-Region cluster. */
     const dsql__endpoint *ep = &spec.ep[spec.preferred];
     char *token = NULL;
     if (spec.iam && (rc = dsql__spec_mint_token(&spec, ep, &token, &err))) {
-        cli_error("psql", "%s", err.message);
+        cli_error("psql", "%s", cli_err_text(err.message));
         dsql__spec_free(&spec);
         return 1;
     }

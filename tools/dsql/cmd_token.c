@@ -106,7 +106,7 @@ static int run(int argc, char **argv, dsql_token_action action)
             rc = DSQL_EIO;
         }
     } else {
-        cli_error(cmd, "%s", err.message);
+        cli_error(cmd, "%s", cli_err_text(err.message));
     }
     dsql_token_free(token);
     dsql_credentials_clear(&creds);

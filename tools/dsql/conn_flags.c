@@ -64,13 +64,13 @@ bool cli_conn_config(const char *cmd, cli_conn_flags *flags, const char *conninf
     dsql_error err = DSQL_ERROR_INIT;
     bool ok = false;
     if (conninfo && dsql_config_parse(cfg, conninfo, &err)) {
-        cli_error(cmd, "%s", err.message);
+        cli_error(cmd, "%s", cli_err_text(err.message));
         goto done;
     }
     if (flags->conninfo && dsql_config_parse(cfg, flags->conninfo, &err)) {
         /* The message names the keyword; say which flag that is. */
         const char *m = strstr(err.message, "keyword '");
-        cli_error(cmd, "%s%s", m ? "flag " : "", err.message);
+        cli_error(cmd, "%s%s", m ? "flag " : "", cli_err_text(err.message));
         goto done;
     }
     if (flags->signing_time && !dsql__parse_iso8601(flags->signing_time, &cfg->signing_time)) {
@@ -79,7 +79,7 @@ bool cli_conn_config(const char *cmd, cli_conn_flags *flags, const char *conninf
         goto done;
     }
     if (dsql_config_from_env(cfg, &err)) {
-        cli_error(cmd, "%s", err.message);
+        cli_error(cmd, "%s", cli_err_text(err.message));
         goto done;
     }
     ok = true;

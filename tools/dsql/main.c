@@ -21,6 +21,17 @@ static const struct {
     {"migrate", cmd_migrate, "versioned schema migrations that follow Aurora DSQL's rules"},
 };
 
+const char *cli_err_text(const char *message)
+{
+    if (strncmp(message, "dsql_", 5) != 0)
+        return message;
+    size_t k = 5;
+    while ((message[k] >= 'a' && message[k] <= 'z') || (message[k] >= '0' && message[k] <= '9') ||
+           message[k] == '_')
+        k++;
+    return message[k] == ':' && message[k + 1] == ' ' ? message + k + 2 : message;
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

@@ -115,7 +115,7 @@ static bool make_steps(cli_migfile *f, size_t start, size_t end, dsql_migration_
     dsql_rules_result *r = NULL;
     dsql_error err = DSQL_ERROR_INIT;
     if (dsql_rules_analyze(part, len, &r, &err)) {
-        cli_error("migrate", "%s: %s", f->path, err.message);
+        cli_error("migrate", "%s: %s", f->path, cli_err_text(err.message));
         return false;
     }
     size_t n = dsql_rules_count(r);
