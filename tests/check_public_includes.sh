@@ -32,13 +32,20 @@ while [ ${#queue[@]} -gt 0 ]; do
         elif [[ $name == dsql/* ]]; then
             echo "$f:$line: includes $name: integration tests include <dsql/dsql.h> only"
             bad=1
-        elif [ -e "src/$name" ]; then
-            echo "$f:$line: includes the private header src/$name (white-box tests belong in tests/whitebox)"
+        fi
+        # Where the compiler finds it: beside the including file, then tests/, then src/.
+        found=
+        for dir in "$(dirname "$f")" tests src; do
+            if [ -e "$dir/$name" ]; then
+                found=$(realpath --relative-to=. "$dir/$name")
+                break
+            fi
+        done
+        if [[ $found == src/* ]]; then
+            echo "$f:$line: includes the private header $found (white-box tests belong in tests/whitebox)"
             bad=1
-        elif [ -e "$(dirname "$f")/$name" ]; then
-            queue+=("$(dirname "$f")/$name")
-        elif [ -e "tests/$name" ]; then
-            queue+=("tests/$name")
+        elif [ -n "$found" ]; then
+            queue+=("$found")
         fi
     done < <(grep -nE '^[[:space:]]*#[[:space:]]*include' "$f" || true)
 done

@@ -1,7 +1,7 @@
 /*
  * The pet clinic's models: Aurora DSQL's Sequelize sample (owner, pet, specialty, vet and
  * the vetSpecialties join table) as plain C structs described by static tables, and their
- * associations. Written once: the example and the benchmark include it. Header-only (the
+ * associations. Written once: the example, the benchmark and the tests include it. Header-only (the
  * descriptors are static, one copy per program).
  */
 #ifndef DSQL_EXAMPLE_CLINIC_MODELS_H
@@ -9,11 +9,18 @@
 
 #include <dsql/dsql.h>
 
+/* A program that adds models of its own around these (the library's tests do) may give
+ * struct pet more members by defining CLINIC_PET_EXTRA_MEMBERS before including this file;
+ * the descriptors below are the same either way. */
+#ifndef CLINIC_PET_EXTRA_MEMBERS
+#define CLINIC_PET_EXTRA_MEMBERS
+#endif
+
 /* The models: plain structs. Pointers to char are text (NULL = SQL NULL); the arrays are
  * filled when a find includes the association. */
 // clang-format off
 typedef struct pet { dsql_uuid id; char *name, *birth_date; dsql_uuid owner_id;
-                     struct owner *owner; } pet;
+                     struct owner *owner; CLINIC_PET_EXTRA_MEMBERS } pet;
 typedef struct owner { dsql_uuid id; char *name, *city, *telephone; pet *pets;
                        size_t n_pets; } owner;
 typedef struct specialty { char *id; } specialty;
