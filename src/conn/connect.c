@@ -387,14 +387,9 @@ int dsql__conn_verify(dsql_conn *conn, int64_t timeout_ms, dsql_error *err)
     return rc;
 }
 
-static int connect_call(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
-{
-    return dsql_conn_open(cfg, out, err);
-}
-
 int dsql_connect(const dsql_config *cfg, dsql_conn **out, dsql_error *err)
 {
-    return dsql__api_ret("dsql_connect", connect_call(cfg, out, err), err);
+    return dsql__api_ret("dsql_connect", dsql_conn_open(cfg, out, err), err);
 }
 
 void dsql_conn_close(dsql_conn *conn)

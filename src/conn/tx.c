@@ -297,17 +297,11 @@ static int pipe_attempt(void *arg, int attempt, bool *retryable, dsql_error *e)
     return rc;
 }
 
-static int pipeline_tx_call(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
-                            const dsql_retry_policy *policy, dsql_error *err)
-{
-    return dsql__pipeline_tx_at(db, stmts, n, results, policy, NULL, NULL, err);
-}
-
 int dsql_pipeline_tx(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,
                      const dsql_retry_policy *policy, dsql_error *err)
 {
-    return dsql__api_ret("dsql_pipeline_tx", pipeline_tx_call(db, stmts, n, results, policy, err),
-                         err);
+    return dsql__api_ret("dsql_pipeline_tx",
+                         dsql__pipeline_tx_at(db, stmts, n, results, policy, NULL, NULL, err), err);
 }
 
 int dsql__pipeline_tx_at(dsql_db *db, const dsql_stmt *stmts, size_t n, dsql_result **results,

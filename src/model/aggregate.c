@@ -29,21 +29,6 @@ static const char *fn_name(dsql_agg_fn fn)
     return NULL;
 }
 
-static bool numeric(const dsql_attr *a)
-{
-    switch (a->type) {
-    case DSQL_T_SMALLINT:
-    case DSQL_T_INTEGER:
-    case DSQL_T_BIGINT:
-    case DSQL_T_REAL:
-    case DSQL_T_DOUBLE:
-    case DSQL_T_NUMERIC:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* An attribute of the aggregated model, or ("alias.attr") of a joined association's target:
  * qual is the alias its column is qualified by (NULL: no join, unqualified). */
 typedef struct agg_attr {
@@ -106,7 +91,7 @@ static int check_agg(const dsql_model *m, const dsql_aggregate_query *q, const d
     int rc = lookup(m, q, g->attr, "dsql_aggregate", x, err);
     if (rc)
         return rc;
-    if ((g->fn == DSQL_AGG_SUM || g->fn == DSQL_AGG_AVG) && !numeric(*a))
+    if ((g->fn == DSQL_AGG_SUM || g->fn == DSQL_AGG_AVG) && !dsql__type_is_number((*a)->type))
         return dsql_error_set(err, DSQL_EINVAL,
                               "dsql_aggregate: %s.%s: %s needs a numeric attribute", m->name,
                               (*a)->name, fn_name(g->fn));
@@ -132,26 +117,6 @@ static void agg_expr(dsql__strbuf *sql, const dsql_agg *g, const agg_attr *x)
     dsql__sb_append_c(sql, ')');
 }
 
-static const char *having_op(dsql_op op)
-{
-    switch (op) {
-    case DSQL_OP_EQ:
-        return " = ";
-    case DSQL_OP_NE:
-        return " <> ";
-    case DSQL_OP_LT:
-        return " < ";
-    case DSQL_OP_LTE:
-        return " <= ";
-    case DSQL_OP_GT:
-        return " > ";
-    case DSQL_OP_GTE:
-        return " >= ";
-    default:
-        return NULL;
-    }
-}
-
 /* The HAVING conditions: numbers compared with an aggregate's value. */
 static int build_having(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
                         const dsql_aggregate_query *q, const agg_attr *attrs, dsql_error *err)
@@ -162,7 +127,7 @@ static int build_having(dsql__strbuf *sql, dsql__params *p, const dsql_model *m,
             return dsql_error_set(err, DSQL_EINVAL,
                                   "dsql_aggregate: %s: having %zu names aggregate %zu of %zu",
                                   m->name, i + 1, h->agg + 1, q->n_aggs);
-        const char *op = having_op(h->op);
+        const char *op = dsql__op_compare_sql(h->op);
         if (!op)
             return dsql_error_set(err, DSQL_EINVAL,
                                   "dsql_aggregate: %s: having %zu: the operator must compare "

@@ -195,12 +195,7 @@ int dsql__assoc_resolve(const dsql_assoc *a, dsql__assoc_keys *keys, dsql_error 
     return DSQL_OK;
 }
 
-static int assoc_check_call(const dsql_assoc *a, dsql_error *err)
-{
-    return dsql__assoc_resolve(a, NULL, err);
-}
-
 int dsql_assoc_check(const dsql_assoc *a, dsql_error *err)
 {
-    return dsql__api_ret("dsql_assoc_check", assoc_check_call(a, err), err);
+    return dsql__api_ret("dsql_assoc_check", dsql__assoc_resolve(a, NULL, err), err);
 }

@@ -757,17 +757,11 @@ int dsql__assoc_set_build(const dsql_assoc *a, const void *source_row, const voi
     return rc;
 }
 
-static int set_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,
-                               const void *const *targets, size_t n, dsql_error *err)
-{
-    return op_run(db, OP_SET, a, source_row, targets, n, err);
-}
-
 int dsql_set_associated(dsql_db *db, const dsql_assoc *a, const void *source_row,
                         const void *const *targets, size_t n, dsql_error *err)
 {
-    return dsql__api_ret("dsql_set_associated",
-                         set_associated_call(db, a, source_row, targets, n, err), err);
+    return dsql__api_ret("dsql_set_associated", op_run(db, OP_SET, a, source_row, targets, n, err),
+                         err);
 }
 
 static int add_associated_call(dsql_db *db, const dsql_assoc *a, const void *source_row,

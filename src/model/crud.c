@@ -621,22 +621,6 @@ static uint64_t affected_of(PGresult *pg)
 }
 
 /* SET a = $n, ... for assignments checked against their attributes. */
-/* Attributes a counter can move. */
-static bool is_number(const dsql_attr *a)
-{
-    switch (a->type) {
-    case DSQL_T_SMALLINT:
-    case DSQL_T_INTEGER:
-    case DSQL_T_BIGINT:
-    case DSQL_T_REAL:
-    case DSQL_T_DOUBLE:
-    case DSQL_T_NUMERIC:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, const dsql_assign *as,
                     size_t n, dsql_error *err)
 {
@@ -663,7 +647,7 @@ static int set_list(dsql__strbuf *sql, dsql__params *p, const dsql_model *m, con
         if (op != DSQL_ASSIGN_SET && op != DSQL_ASSIGN_ADD && op != DSQL_ASSIGN_SUB)
             return dsql_error_set(err, DSQL_EINVAL, "update: %s.%s: unknown assignment op %d",
                                   m->name, a->name, (int)op);
-        if (op != DSQL_ASSIGN_SET && !is_number(a))
+        if (op != DSQL_ASSIGN_SET && !dsql__type_is_number(a->type))
             return dsql_error_set(err, DSQL_EINVAL,
                                   "update: %s.%s: only a numeric attribute can be incremented "
                                   "or decremented",
@@ -986,18 +970,12 @@ static int update_run(dsql_db *db, const char *fn, const dsql_model *m, const ds
     return rc;
 }
 
-static int update_call(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
-                       size_t n_assigns, const dsql_where *where, uint64_t *affected,
-                       dsql_error *err)
-{
-    return update_run(db, "dsql_update", m, assigns, n_assigns, where, affected, NULL, err);
-}
-
 int dsql_update(dsql_db *db, const dsql_model *m, const dsql_assign *assigns, size_t n_assigns,
                 const dsql_where *where, uint64_t *affected, dsql_error *err)
 {
-    return dsql__api_ret("dsql_update",
-                         update_call(db, m, assigns, n_assigns, where, affected, err), err);
+    return dsql__api_ret(
+        "dsql_update",
+        update_run(db, "dsql_update", m, assigns, n_assigns, where, affected, NULL, err), err);
 }
 
 /* The RETURNING forms: an empty result when nothing matched. */
@@ -1030,21 +1008,14 @@ int dsql__rows_out(int rc, dsql_result **res, void *rows, size_t *n, dsql_error 
     return DSQL_OK;
 }
 
-static int update_returning_call(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
-                                 size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
-                                 dsql_result **res, dsql_error *err)
-{
-    return update_rows(db, "dsql_update_returning", m, assigns, n_assigns, where, rows, n, res,
-                       err);
-}
-
 int dsql_update_returning(dsql_db *db, const dsql_model *m, const dsql_assign *assigns,
                           size_t n_assigns, const dsql_where *where, void *rows, size_t *n,
                           dsql_result **res, dsql_error *err)
 {
-    return dsql__api_ret("dsql_update_returning",
-                         update_returning_call(db, m, assigns, n_assigns, where, rows, n, res, err),
-                         err);
+    return dsql__api_ret(
+        "dsql_update_returning",
+        update_rows(db, "dsql_update_returning", m, assigns, n_assigns, where, rows, n, res, err),
+        err);
 }
 
 static int increment_call(dsql_db *db, const dsql_model *m, const dsql_assign *deltas,

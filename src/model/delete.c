@@ -294,16 +294,11 @@ static int delete_where(dsql_db *db, const char *fn, const dsql_model *m, const 
     return rc;
 }
 
-static int delete_call(dsql_db *db, const dsql_model *m, const dsql_where *where,
-                       uint64_t *affected, dsql_error *err)
-{
-    return delete_where(db, "dsql_delete", m, where, false, affected, err);
-}
-
 int dsql_delete(dsql_db *db, const dsql_model *m, const dsql_where *where, uint64_t *affected,
                 dsql_error *err)
 {
-    return dsql__api_ret("dsql_delete", delete_call(db, m, where, affected, err), err);
+    return dsql__api_ret("dsql_delete",
+                         delete_where(db, "dsql_delete", m, where, false, affected, err), err);
 }
 
 static int delete_force_call(dsql_db *db, const dsql_model *m, const dsql_where *where,

@@ -116,6 +116,10 @@ bool dsql__type_is_text(dsql_type_id t);
 
 /* True for types held as scalars (ints, floats, bool): they may have a has_x flag. */
 bool dsql__type_is_scalar(dsql_type_id t);
+/* SMALLINT, INTEGER, BIGINT, REAL, DOUBLE, NUMERIC: what a counter moves and SUM / AVG add. */
+bool dsql__type_is_number(dsql_type_id t);
+/* " = ", " <> ", " < ", " <= ", " > ", " >= " for the six comparisons; NULL for any other. */
+const char *dsql__op_compare_sql(dsql_op op);
 
 /* True when the row's member for a holds SQL NULL (NULL pointer, empty uuid, bytes with
  * NULL data, has_x false). */

@@ -744,18 +744,12 @@ static int down_run(dsql__mig_runner *r, const dsql_migration **s, size_t n, dsq
     return rc;
 }
 
-static int migrate_up_call(dsql_db *db, const dsql_migration *migrations, size_t n,
-                           const dsql_migrate_options *opts, dsql_migrate_report *report,
-                           dsql_error *err)
-{
-    return with_runner(db, "dsql_migrate_up", migrations, n, opts, report, up_run, err);
-}
-
 int dsql_migrate_up(dsql_db *db, const dsql_migration *migrations, size_t n,
                     const dsql_migrate_options *opts, dsql_migrate_report *report, dsql_error *err)
 {
-    return dsql__api_ret("dsql_migrate_up", migrate_up_call(db, migrations, n, opts, report, err),
-                         err);
+    return dsql__api_ret(
+        "dsql_migrate_up",
+        with_runner(db, "dsql_migrate_up", migrations, n, opts, report, up_run, err), err);
 }
 
 static int migrate_down_call(dsql_db *db, const dsql_migration *migrations, size_t n,

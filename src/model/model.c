@@ -381,14 +381,9 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
     return DSQL_OK;
 }
 
-static int model_check_call(const dsql_model *m, dsql_error *err)
-{
-    return dsql__model_check(m, err);
-}
-
 int dsql_model_check(const dsql_model *m, dsql_error *err)
 {
-    return dsql__api_ret("dsql_model_check", model_check_call(m, err), err);
+    return dsql__api_ret("dsql_model_check", dsql__model_check(m, err), err);
 }
 
 /* ---- lookup ---- */

@@ -227,19 +227,13 @@ static int query_models(dsql_db *db, const dsql_model *m, const char *fn, const 
     return DSQL_OK;
 }
 
-static int query_models_call(dsql_db *db, const dsql_model *m, const char *sql,
-                             const dsql_value *params, size_t nparams, void *rows, size_t *n,
-                             dsql_result **res, dsql_error *err)
-{
-    return query_models(db, m, "dsql_query_models", sql, params, nparams, NULL, false, rows, n, res,
-                        err);
-}
-
 int dsql_query_models(dsql_db *db, const dsql_model *m, const char *sql, const dsql_value *params,
                       size_t nparams, void *rows, size_t *n, dsql_result **res, dsql_error *err)
 {
     return dsql__api_ret("dsql_query_models",
-                         query_models_call(db, m, sql, params, nparams, rows, n, res, err), err);
+                         query_models(db, m, "dsql_query_models", sql, params, nparams, NULL, false,
+                                      rows, n, res, err),
+                         err);
 }
 
 static int query_models_named_call(dsql_db *db, const dsql_model *m, const char *sql,

@@ -389,3 +389,18 @@ int dsql__attr_decode(const dsql_model *m, const dsql_attr *a, void *row, const 
         *((bool *)((char *)row + a->has_offset - 1)) = true;
     return DSQL_OK;
 }
+
+bool dsql__type_is_number(dsql_type_id t)
+{
+    switch (t) {
+    case DSQL_T_SMALLINT:
+    case DSQL_T_INTEGER:
+    case DSQL_T_BIGINT:
+    case DSQL_T_REAL:
+    case DSQL_T_DOUBLE:
+    case DSQL_T_NUMERIC:
+        return true;
+    default:
+        return false;
+    }
+}

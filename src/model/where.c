@@ -24,7 +24,7 @@ typedef struct wctx {
     dsql_error *err;
 } wctx;
 
-static const char *op_sql(dsql_op op)
+const char *dsql__op_compare_sql(dsql_op op)
 {
     switch (op) {
     case DSQL_OP_EQ:
@@ -39,13 +39,18 @@ static const char *op_sql(dsql_op op)
         return " > ";
     case DSQL_OP_GTE:
         return " >= ";
-    case DSQL_OP_LIKE:
-        return " LIKE ";
-    case DSQL_OP_ILIKE:
-        return " ILIKE ";
     default:
         return NULL;
     }
+}
+
+static const char *op_sql(dsql_op op)
+{
+    if (op == DSQL_OP_LIKE)
+        return " LIKE ";
+    if (op == DSQL_OP_ILIKE)
+        return " ILIKE ";
+    return dsql__op_compare_sql(op);
 }
 
 static bool is_null(const dsql_value *v)
