@@ -161,6 +161,31 @@ void dsql__pool_retire(dsql_pool *p, dsql_conn *c, const char *why)
 
 /* ---- acquire / release ---- */
 
+/* Its address tells threads apart: a connection remembers the thread it was lent to last,
+ * and goes back to that thread when it is idle (see idle_pick). */
+static _Thread_local char thread_token;
+
+/* The transaction bodies this thread is running, innermost first (dsql__pool_body_enter). */
+static _Thread_local dsql__body_mark *thread_bodies;
+
+/*
+ * The idle connection to lend (mu held, list not empty): the one this thread used last
+ * when it is among the AFFINITY_SCAN most recently used, else the most recently used.
+ * A thread that gets its own connection back keeps talking to the same server backend,
+ * and the scheduler keeps the two on the CPUs where they last ran; handing connections
+ * round between threads (plain LIFO) makes every thread wake a different backend each
+ * time, and the two keep migrating between CPUs. Which idle connection a thread gets
+ * never makes anyone wait: only the choice among idle ones changes.
+ */
+static dsql_conn *idle_pick(dsql_pool *p)
+{
+    dsql_conn *c = p->idle_head;
+    for (int i = 0; i < AFFINITY_SCAN && c; i++, c = c->next)
+        if (c->last_user == &thread_token)
+            return c;
+    return p->idle_head;
+}
+
 /* The checks a connection passes before being lent (no lock held). */
 static const char *unfit_reason(dsql_pool *p, dsql_conn *c, int64_t now)
 {
@@ -186,8 +211,8 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
         pthread_mutex_unlock(&p->mu);
         return dsql_error_set(err, DSQL_ECLOSED, "the pool is closed");
     }
-    for (dsql__body_mark *b = p->bodies; b; b = b->next) {
-        if (pthread_equal(b->thread, pthread_self())) {
+    for (dsql__body_mark *b = thread_bodies; b; b = b->next) {
+        if (b->pool == p) {
             pthread_mutex_unlock(&p->mu);
             return dsql_error_set(
                 err, DSQL_EMISUSE,
@@ -202,7 +227,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
     dsql_conn *c = NULL;
     bool slot = false;
     if (!p->wq_head && p->idle_head) {
-        c = p->idle_head;
+        c = idle_pick(p);
         dsql__pool_idle_remove(p, c);
     } else if (!p->wq_head && p->open < p->max) {
         p->open++;
@@ -270,6 +295,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
         }
     }
     c->stats_at_acquire = c->stats;
+    c->last_user = &thread_token;
     *out = c;
     return DSQL_OK;
 }
@@ -649,8 +675,8 @@ void dsql_pool_get_stats(dsql_pool *p, dsql_pool_stats *s)
     s->prepared = p->prepared;
     s->cache_hits = p->cache_hits;
     s->deallocated = p->deallocated;
-    s->transactions = p->transactions;
-    s->tx_retries = p->tx_retries;
+    s->transactions = atomic_load_explicit(&p->transactions, memory_order_relaxed);
+    s->tx_retries = atomic_load_explicit(&p->tx_retries, memory_order_relaxed);
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < p->spec.nep; i++) {
         s->connects += atomic_load(&p->eps[i].cs.connects);
@@ -665,25 +691,23 @@ void dsql__pool_logger(dsql_pool *p, dsql_log_fn *fn, void **ctx)
     *ctx = p->spec.log_ctx;
 }
 
+/* The marks are the thread's own: registering one takes no lock. */
 void dsql__pool_body_enter(dsql_pool *p, dsql__body_mark *mark)
 {
-    mark->thread = pthread_self();
-    pthread_mutex_lock(&p->mu);
-    mark->next = p->bodies;
-    p->bodies = mark;
-    pthread_mutex_unlock(&p->mu);
+    mark->pool = p;
+    mark->next = thread_bodies;
+    thread_bodies = mark;
 }
 
 void dsql__pool_body_leave(dsql_pool *p, dsql__body_mark *mark)
 {
-    pthread_mutex_lock(&p->mu);
-    for (dsql__body_mark **pp = &p->bodies; *pp; pp = &(*pp)->next) {
+    (void)p;
+    for (dsql__body_mark **pp = &thread_bodies; *pp; pp = &(*pp)->next) {
         if (*pp == mark) {
             *pp = mark->next;
             break;
         }
     }
-    pthread_mutex_unlock(&p->mu);
 }
 
 int dsql__pool_attempt_conn(dsql_pool *p, dsql_conn **held, dsql_conn **conn, dsql_error *err)
@@ -721,10 +745,5 @@ void dsql__pool_attempt_done(dsql_pool *p, dsql_conn **held, dsql_conn *conn, in
 
 void dsql__pool_count_tx(dsql_pool *p, bool retry)
 {
-    pthread_mutex_lock(&p->mu);
-    if (retry)
-        p->tx_retries++;
-    else
-        p->transactions++;
-    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add_explicit(retry ? &p->tx_retries : &p->transactions, 1, memory_order_relaxed);
 }
