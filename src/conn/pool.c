@@ -102,8 +102,9 @@ static void slot_freed(dsql_pool *p)
     pthread_cond_broadcast(&p->changed);
 }
 
-/* Puts a healthy connection back: to the oldest waiter, else on the idle list. */
-static void give_back(dsql_pool *p, dsql_conn *c)
+/* Puts a healthy connection back: to the oldest waiter, else on the idle list (idle since
+ * now, a monotonic time). */
+static void give_back(dsql_pool *p, dsql_conn *c, int64_t now)
 {
     waiter *w = p->closing ? NULL : wq_pop(p);
     if (w) {
@@ -112,7 +113,7 @@ static void give_back(dsql_pool *p, dsql_conn *c)
         pthread_cond_signal(&w->cv);
         return;
     }
-    c->idle_since_ms = dsql__mono_ms();
+    c->idle_since_ms = now;
     idle_push(p, c);
     pthread_cond_broadcast(&p->changed);
 }
@@ -204,7 +205,8 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
     *out = NULL;
     if (!dsql__is_pool(p))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_acquire: not a dsql_pool");
-    int64_t deadline = dsql__mono_ms() + p->acquire_timeout_ms;
+    int64_t start = dsql__mono_ms();
+    int64_t deadline = start + p->acquire_timeout_ms;
 
     pthread_mutex_lock(&p->mu);
     if (p->closing) {
@@ -225,7 +227,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
     }
     p->acquires++;
     dsql_conn *c = NULL;
-    bool slot = false;
+    bool slot = false, waited = false;
     if (!p->wq_head && p->idle_head) {
         c = idle_pick(p);
         dsql__pool_idle_remove(p, c);
@@ -269,6 +271,7 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
         }
         c = w.conn;
         slot = w.slot;
+        waited = true;
     }
     pthread_mutex_unlock(&p->mu);
 
@@ -277,7 +280,9 @@ int dsql_pool_acquire(dsql_pool *p, dsql_conn **out, dsql_error *err)
         if (rc)
             return rc;
     } else {
-        const char *why = unfit_reason(p, c, dsql__mono_ms());
+        /* A connection handed over by a release while this thread waited is checked
+         * against the time now; one taken from the idle list at once, against the start. */
+        const char *why = unfit_reason(p, c, waited ? dsql__mono_ms() : start);
         if (why) {
             /* Keep the slot and open a fresh connection in its place. */
             pthread_mutex_lock(&p->mu);
@@ -318,7 +323,7 @@ void dsql_pool_release(dsql_pool *p, dsql_conn *c)
     /* New connections go elsewhere now, or are about to (its endpoint is down). */
     bool moved = c->ep != p->active || p->eps[c->ep].down;
     if (ok && !expired && !p->closing && !moved) {
-        give_back(p, c);
+        give_back(p, c, now);
         pthread_mutex_unlock(&p->mu);
         return;
     }
@@ -416,7 +421,7 @@ static void *reaper_main(void *arg)
                 /* New connections may have moved to another endpoint meanwhile. */
                 bool moved = alive && (c->ep != p->active || p->eps[c->ep].down);
                 if (alive && !moved) {
-                    give_back(p, c);
+                    give_back(p, c, dsql__mono_ms());
                 } else {
                     if (moved) {
                         p->retires++;
@@ -447,7 +452,7 @@ static void *reaper_main(void *arg)
                 refill_after = dsql__mono_ms() + 1000;
                 break;
             }
-            give_back(p, c);
+            give_back(p, c, dsql__mono_ms());
         }
         struct timespec ts;
         dsql__pool_abs_deadline(&ts, dsql__mono_ms() + p->reap_period_ms);
@@ -579,7 +584,7 @@ int dsql_pool_open(const dsql_config *cfg, const dsql_pool_options *opts, dsql_p
             return rc;
         }
         pthread_mutex_lock(&p->mu);
-        give_back(p, c);
+        give_back(p, c, dsql__mono_ms());
         pthread_mutex_unlock(&p->mu);
     }
     if (pthread_create(&p->reaper, NULL, reaper_main, p) != 0) {
