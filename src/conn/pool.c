@@ -5,7 +5,8 @@
  * outside it. `open` counts slots: idle connections, connections lent out, and
  * connections being opened. Waiters queue in FIFO order; a released connection or a
  * freed slot is granted to the head waiter directly, so a newcomer never overtakes a
- * thread that has been waiting. A reaper thread retires idle connections (idle timeout,
+ * thread that has been waiting. Without waiters, a thread gets back the idle connection
+ * it used last (idle_pick). A reaper thread retires idle connections (idle timeout,
  * above `min`) and old ones (lifetime), and refills the pool up to `min`.
  */
 #include <errno.h>
@@ -176,7 +177,9 @@ static _Thread_local dsql__body_mark *thread_bodies;
  * and the scheduler keeps the two on the CPUs where they last ran; handing connections
  * round between threads (plain LIFO) makes every thread wake a different backend each
  * time, and the two keep migrating between CPUs. Which idle connection a thread gets
- * never makes anyone wait: only the choice among idle ones changes.
+ * never makes anyone wait: only the choice among idle ones changes (a waiter still gets
+ * the first connection released, in arrival order). A new thread may reuse an exited
+ * one's token: it then takes that thread's last connection, as it might any other.
  */
 static dsql_conn *idle_pick(dsql_pool *p)
 {
