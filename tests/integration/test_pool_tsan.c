@@ -227,7 +227,9 @@ static void thread_gets_its_connection_back(void **state)
     dsql_error err = DSQL_ERROR_INIT;
     dsql_conn *mine;
     assert_dsql_ok(dsql_pool_acquire(pool, &mine, &err), err);
-    affinity_ctx a = {.pool = pool};
+    /* Static: should an assertion fail, the helper may still be waiting on the barrier. */
+    static affinity_ctx a;
+    a = (affinity_ctx){.pool = pool};
     pthread_barrier_init(&a.step, NULL, 2);
     pthread_t t;
     pthread_create(&t, NULL, affinity_helper, &a);
