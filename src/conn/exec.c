@@ -698,7 +698,7 @@ int dsql__conn_exec(dsql_conn *conn, const char *sql, int nparams, const char *c
     PGresult *res = NULL;
     batch_stmt b;
     for (int attempt = 1;; attempt++) {
-        int64_t t0 = dsql__mono_us();
+        int64_t t0 = conn->log ? dsql__mono_us() : 0; /* for the log line only */
         b = (batch_stmt){.sql = sql,
                          .nparams = nparams,
                          .values = values,

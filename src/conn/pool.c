@@ -5,7 +5,8 @@
  * outside it. `open` counts slots: idle connections, connections lent out, and
  * connections being opened. Waiters queue in FIFO order; a released connection or a
  * freed slot is granted to the head waiter directly, so a newcomer never overtakes a
- * thread that has been waiting. A reaper thread retires idle connections (idle timeout,
+ * thread that has been waiting. Without waiters, a thread gets back the idle connection
+ * it used last (idle_pick). A reaper thread retires idle connections (idle timeout,
  * above `min`) and old ones (lifetime), and refills the pool up to `min`.
  */
 #include <errno.h>
@@ -102,8 +103,9 @@ static void slot_freed(dsql_pool *p)
     pthread_cond_broadcast(&p->changed);
 }
 
-/* Puts a healthy connection back: to the oldest waiter, else on the idle list. */
-static void give_back(dsql_pool *p, dsql_conn *c)
+/* Puts a healthy connection back: to the oldest waiter, else on the idle list (idle since
+ * now, a monotonic time). */
+static void give_back(dsql_pool *p, dsql_conn *c, int64_t now)
 {
     waiter *w = p->closing ? NULL : wq_pop(p);
     if (w) {
@@ -112,7 +114,7 @@ static void give_back(dsql_pool *p, dsql_conn *c)
         pthread_cond_signal(&w->cv);
         return;
     }
-    c->idle_since_ms = dsql__mono_ms();
+    c->idle_since_ms = now;
     idle_push(p, c);
     pthread_cond_broadcast(&p->changed);
 }
@@ -161,6 +163,33 @@ void dsql__pool_retire(dsql_pool *p, dsql_conn *c, const char *why)
 
 /* ---- acquire / release ---- */
 
+/* Its address tells threads apart: a connection remembers the thread it was lent to last,
+ * and goes back to that thread when it is idle (see idle_pick). */
+static _Thread_local char thread_token;
+
+/* The transaction bodies this thread is running, innermost first (dsql__pool_body_enter). */
+static _Thread_local dsql__body_mark *thread_bodies;
+
+/*
+ * The idle connection to lend (mu held, list not empty): the one this thread used last
+ * when it is among the AFFINITY_SCAN most recently used, else the most recently used.
+ * A thread that gets its own connection back keeps talking to the same server backend,
+ * and the scheduler keeps the two on the CPUs where they last ran; handing connections
+ * round between threads (plain LIFO) makes every thread wake a different backend each
+ * time, and the two keep migrating between CPUs. Which idle connection a thread gets
+ * never makes anyone wait: only the choice among idle ones changes (a waiter still gets
+ * the first connection released, in arrival order). A new thread may reuse an exited
+ * one's token: it then takes that thread's last connection, as it might any other.
+ */
+static dsql_conn *idle_pick(dsql_pool *p)
+{
+    dsql_conn *c = p->idle_head;
+    for (int i = 0; i < AFFINITY_SCAN && c; i++, c = c->next)
+        if (c->last_user == &thread_token)
+            return c;
+    return p->idle_head;
+}
+
 /* The checks a connection passes before being lent (no lock held). */
 static const char *unfit_reason(dsql_pool *p, dsql_conn *c, int64_t now)
 {
@@ -179,15 +208,16 @@ static int pool_acquire_call(dsql_pool *p, dsql_conn **out, dsql_error *err)
     *out = NULL;
     if (!dsql__is_pool(p))
         return dsql_error_set(err, DSQL_EINVAL, "dsql_pool_acquire: not a dsql_pool");
-    int64_t deadline = dsql__mono_ms() + p->acquire_timeout_ms;
+    int64_t start = dsql__mono_ms();
+    int64_t deadline = start + p->acquire_timeout_ms;
 
     pthread_mutex_lock(&p->mu);
     if (p->closing) {
         pthread_mutex_unlock(&p->mu);
         return dsql_error_set(err, DSQL_ECLOSED, "the pool is closed");
     }
-    for (dsql__body_mark *b = p->bodies; b; b = b->next) {
-        if (pthread_equal(b->thread, pthread_self())) {
+    for (dsql__body_mark *b = thread_bodies; b; b = b->next) {
+        if (b->pool == p) {
             pthread_mutex_unlock(&p->mu);
             return dsql_error_set(
                 err, DSQL_EMISUSE,
@@ -200,9 +230,9 @@ static int pool_acquire_call(dsql_pool *p, dsql_conn **out, dsql_error *err)
     }
     p->acquires++;
     dsql_conn *c = NULL;
-    bool slot = false;
+    bool slot = false, waited = false;
     if (!p->wq_head && p->idle_head) {
-        c = p->idle_head;
+        c = idle_pick(p);
         dsql__pool_idle_remove(p, c);
     } else if (!p->wq_head && p->open < p->max) {
         p->open++;
@@ -244,6 +274,7 @@ static int pool_acquire_call(dsql_pool *p, dsql_conn **out, dsql_error *err)
         }
         c = w.conn;
         slot = w.slot;
+        waited = true;
     }
     pthread_mutex_unlock(&p->mu);
 
@@ -252,7 +283,9 @@ static int pool_acquire_call(dsql_pool *p, dsql_conn **out, dsql_error *err)
         if (rc)
             return rc;
     } else {
-        const char *why = unfit_reason(p, c, dsql__mono_ms());
+        /* A connection handed over by a release while this thread waited is checked
+         * against the time now; one taken from the idle list at once, against the start. */
+        const char *why = unfit_reason(p, c, waited ? dsql__mono_ms() : start);
         if (why) {
             /* Keep the slot and open a fresh connection in its place. */
             pthread_mutex_lock(&p->mu);
@@ -270,6 +303,7 @@ static int pool_acquire_call(dsql_pool *p, dsql_conn **out, dsql_error *err)
         }
     }
     c->stats_at_acquire = c->stats;
+    c->last_user = &thread_token;
     *out = c;
     return DSQL_OK;
 }
@@ -297,7 +331,7 @@ void dsql_pool_release(dsql_pool *p, dsql_conn *c)
     /* New connections go elsewhere now, or are about to (its endpoint is down). */
     bool moved = c->ep != p->active || p->eps[c->ep].down;
     if (ok && !expired && !p->closing && !moved) {
-        give_back(p, c);
+        give_back(p, c, now);
         pthread_mutex_unlock(&p->mu);
         return;
     }
@@ -395,7 +429,7 @@ static void *reaper_main(void *arg)
                 /* New connections may have moved to another endpoint meanwhile. */
                 bool moved = alive && (c->ep != p->active || p->eps[c->ep].down);
                 if (alive && !moved) {
-                    give_back(p, c);
+                    give_back(p, c, dsql__mono_ms());
                 } else {
                     if (moved) {
                         p->retires++;
@@ -426,7 +460,7 @@ static void *reaper_main(void *arg)
                 refill_after = dsql__mono_ms() + 1000;
                 break;
             }
-            give_back(p, c);
+            give_back(p, c, dsql__mono_ms());
         }
         struct timespec ts;
         dsql__pool_abs_deadline(&ts, dsql__mono_ms() + p->reap_period_ms);
@@ -558,7 +592,7 @@ static int pool_open_call(const dsql_config *cfg, const dsql_pool_options *opts,
             return rc;
         }
         pthread_mutex_lock(&p->mu);
-        give_back(p, c);
+        give_back(p, c, dsql__mono_ms());
         pthread_mutex_unlock(&p->mu);
     }
     if (pthread_create(&p->reaper, NULL, reaper_main, p) != 0) {
@@ -660,8 +694,8 @@ void dsql_pool_get_stats(dsql_pool *p, dsql_pool_stats *s)
     s->prepared = p->prepared;
     s->cache_hits = p->cache_hits;
     s->deallocated = p->deallocated;
-    s->transactions = p->transactions;
-    s->tx_retries = p->tx_retries;
+    s->transactions = atomic_load_explicit(&p->transactions, memory_order_relaxed);
+    s->tx_retries = atomic_load_explicit(&p->tx_retries, memory_order_relaxed);
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < p->spec.nep; i++) {
         s->connects += atomic_load(&p->eps[i].cs.connects);
@@ -676,25 +710,23 @@ void dsql__pool_logger(dsql_pool *p, dsql_log_fn *fn, void **ctx)
     *ctx = p->spec.log_ctx;
 }
 
+/* The marks are the thread's own: registering one takes no lock. */
 void dsql__pool_body_enter(dsql_pool *p, dsql__body_mark *mark)
 {
-    mark->thread = pthread_self();
-    pthread_mutex_lock(&p->mu);
-    mark->next = p->bodies;
-    p->bodies = mark;
-    pthread_mutex_unlock(&p->mu);
+    mark->pool = p;
+    mark->next = thread_bodies;
+    thread_bodies = mark;
 }
 
 void dsql__pool_body_leave(dsql_pool *p, dsql__body_mark *mark)
 {
-    pthread_mutex_lock(&p->mu);
-    for (dsql__body_mark **pp = &p->bodies; *pp; pp = &(*pp)->next) {
+    (void)p;
+    for (dsql__body_mark **pp = &thread_bodies; *pp; pp = &(*pp)->next) {
         if (*pp == mark) {
             *pp = mark->next;
             break;
         }
     }
-    pthread_mutex_unlock(&p->mu);
 }
 
 int dsql__pool_attempt_conn(dsql_pool *p, dsql_conn **held, dsql_conn **conn, dsql_error *err)
@@ -732,10 +764,5 @@ void dsql__pool_attempt_done(dsql_pool *p, dsql_conn **held, dsql_conn *conn, in
 
 void dsql__pool_count_tx(dsql_pool *p, bool retry)
 {
-    pthread_mutex_lock(&p->mu);
-    if (retry)
-        p->tx_retries++;
-    else
-        p->transactions++;
-    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add_explicit(retry ? &p->tx_retries : &p->transactions, 1, memory_order_relaxed);
 }

@@ -18,6 +18,10 @@
 #define MIN_IDLE_MS         10
 #define MIN_LIFETIME_MS     100
 #define MAX_CONNECTIONS     10000 /* Aurora DSQL's per-cluster connection limit */
+/* Idle connections an acquire looks through for the one its thread released last (most
+ * recently used first): beyond that, the connection has sat idle through as many
+ * releases and is no warmer than the first one. */
+#define AFFINITY_SCAN 64
 
 /* One endpoint of the pool (several for a multi-Region cluster). Guarded by mu except the
  * atomics. */
@@ -70,8 +74,6 @@ struct dsql_pool {
     waiter *wq_head, *wq_tail;
     int nwait;
 
-    dsql__body_mark *bodies; /* threads inside a transaction body with one of ours */
-
     ep_state eps[DSQL__MAX_ENDPOINTS];
     size_t active; /* the endpoint new connections go to */
     int64_t settle_ms, probe_ms;
@@ -82,7 +84,8 @@ struct dsql_pool {
     bool prober_running;
 
     uint64_t acquires, waits, timeouts, retires, discards;
-    uint64_t statements, round_trips, transactions, tx_retries;
+    uint64_t statements, round_trips;
+    atomic_uint_fast64_t transactions, tx_retries; /* counted without the lock */
     uint64_t prepared, cache_hits, deallocated;
 };
 

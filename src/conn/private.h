@@ -215,6 +215,7 @@ struct dsql_conn {
     int64_t idle_since_ms;
     dsql_conn_stats stats_at_acquire;
     struct dsql_conn *prev, *next; /* idle list */
+    const void *last_user;         /* the thread that released it last (a token, compared only) */
 };
 
 /* The connection's transaction status as the library sees it: PQtransactionStatus, or
@@ -392,11 +393,12 @@ bool dsql__pool_multi(dsql_pool *pool);
 void dsql__pool_count_tx(dsql_pool *pool, bool retry);
 
 /* A thread running a transaction body with a connection of a pool (on its stack while the
- * body runs). While it is registered, the same thread acquiring from the same pool is
- * DSQL_EMISUSE: the statements would run outside the transaction, and with every
- * connection lent the acquire would wait for the one the thread itself holds. */
+ * body runs, on a list of the thread's own). While it is registered, the same thread
+ * acquiring from the same pool is DSQL_EMISUSE: the statements would run outside the
+ * transaction, and with every connection lent the acquire would wait for the one the
+ * thread itself holds. */
 typedef struct dsql__body_mark {
-    pthread_t thread;
+    const dsql_pool *pool;
     struct dsql__body_mark *next;
 } dsql__body_mark;
 

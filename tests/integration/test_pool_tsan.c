@@ -178,6 +178,91 @@ static void fifo_fairness(void **state)
     dsql_pool_close(pool);
 }
 
+/* A thread gets back the idle connection it used last, not merely the most recently
+ * released one: the helper releases its connection, the main thread releases another
+ * after it (on top of the idle list), and the helper's next acquire still gets its own.
+ * A thread with no connection of its own idle gets the most recently used one. */
+typedef struct affinity_ctx {
+    dsql_pool *pool;
+    pthread_barrier_t step;
+    dsql_conn *first, *second;
+    int rc;
+} affinity_ctx;
+
+static void *affinity_helper(void *arg)
+{
+    affinity_ctx *a = arg;
+    dsql_error err = DSQL_ERROR_INIT;
+    a->rc = dsql_pool_acquire(a->pool, &a->first, &err);
+    if (a->rc == DSQL_OK)
+        dsql_pool_release(a->pool, a->first);
+    pthread_barrier_wait(&a->step); /* 1: the helper's connection is idle */
+    pthread_barrier_wait(&a->step); /* 2: the main thread's is idle too, on top */
+    if (a->rc == DSQL_OK)
+        a->rc = dsql_pool_acquire(a->pool, &a->second, &err);
+    if (a->rc == DSQL_OK)
+        dsql_pool_release(a->pool, a->second);
+    pthread_barrier_wait(&a->step); /* 3: done */
+    /* 4: alive until the newcomer has run (a new thread may reuse an exited one's
+     * thread-local storage, and with it its claim on a connection) */
+    pthread_barrier_wait(&a->step);
+    return NULL;
+}
+
+static void *affinity_newcomer(void *arg)
+{
+    affinity_ctx *a = arg;
+    dsql_error err = DSQL_ERROR_INIT;
+    a->rc = dsql_pool_acquire(a->pool, &a->first, &err);
+    if (a->rc == DSQL_OK)
+        dsql_pool_release(a->pool, a->first);
+    return NULL;
+}
+
+static void thread_gets_its_connection_back(void **state)
+{
+    (void)state;
+    dsql_pool_options o = {.max = 3};
+    dsql_pool *pool = open_pool(NULL, &o);
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_conn *mine;
+    assert_dsql_ok(dsql_pool_acquire(pool, &mine, &err), err);
+    /* Static: should an assertion fail, the helper may still be waiting on the barrier. */
+    static affinity_ctx a;
+    a = (affinity_ctx){.pool = pool};
+    pthread_barrier_init(&a.step, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, affinity_helper, &a);
+    pthread_barrier_wait(&a.step);
+    dsql_pool_release(pool, mine); /* now the most recently used */
+    pthread_barrier_wait(&a.step);
+    pthread_barrier_wait(&a.step);
+    assert_int_equal(a.rc, DSQL_OK);
+    assert_ptr_not_equal(a.first, mine);
+    assert_ptr_equal(a.second, a.first);
+    /* The main thread's own comes back to it too, whatever was released since. */
+    dsql_conn *again;
+    assert_dsql_ok(dsql_pool_acquire(pool, &again, &err), err);
+    assert_ptr_equal(again, mine);
+    dsql_pool_release(pool, again);
+    /* A newcomer takes the most recently used (the main thread's): LIFO otherwise. */
+    affinity_ctx b = {.pool = pool};
+    pthread_t n;
+    pthread_create(&n, NULL, affinity_newcomer, &b);
+    pthread_join(n, NULL);
+    pthread_barrier_wait(&a.step);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&a.step);
+    assert_int_equal(b.rc, DSQL_OK);
+    assert_ptr_equal(b.first, mine);
+    dsql_pool_stats st;
+    dsql_pool_get_stats(pool, &st);
+    assert_int_equal(st.connects, 2);
+    assert_int_equal(st.acquires, 5);
+    assert_int_equal(st.waits, 0);
+    dsql_pool_close(pool);
+}
+
 static void release_rolls_back(void **state)
 {
     (void)state;
@@ -582,6 +667,7 @@ int main(void)
         cmocka_unit_test(acquire_release_stats),
         cmocka_unit_test(acquire_timeout),
         cmocka_unit_test(fifo_fairness),
+        cmocka_unit_test(thread_gets_its_connection_back),
         cmocka_unit_test(release_rolls_back),
         cmocka_unit_test(bad_options),
         cmocka_unit_test(idle_retire),
