@@ -5,7 +5,9 @@
  *
  * A batch is either one atomic transaction (DSQL_BATCH_ATOMIC: everything or nothing,
  * retried as a whole on OCC conflicts) or independent transactions (DSQL_BATCH_INDEPENDENT:
- * each operation its own transaction with its own Sync, so a failure undoes nothing else).
+ * each operation its own transaction with its own Sync, so a failure undoes nothing else;
+ * a write that met a conflict runs again in a next round when nothing queued after it
+ * uses its table).
  * Either way every operation gets its own status, error and rows, and the server runs them
  * in the order queued, so a find sees the writes queued before it.
  *
@@ -37,7 +39,9 @@ typedef enum dsql_batch_mode {
     DSQL_BATCH_ATOMIC = 0, /**< one transaction: all operations apply or none does; retried
                                 whole on OCC conflicts; at most 3,000 rows written */
     DSQL_BATCH_INDEPENDENT /**< each operation its own transaction: a failure leaves the
-                                others as they are; not retried (see docs/batches.md) */
+                                others as they are; a conflicted write runs again in a next
+                                round when no later operation uses its table
+                                (docs/batches.md) */
 } dsql_batch_mode;
 
 /** Options of a batch. Start from DSQL_BATCH_OPTIONS_INIT (or {0}). */
@@ -48,8 +52,10 @@ typedef struct dsql_batch_options {
                            cap per transaction) whatever this says */
     size_t max_bytes; /**< bytes of SQL text and parameter values the batch may hold; 0 =
                            8 MiB */
-    const dsql_retry_policy *policy; /**< atomic: the OCC retry policy (NULL = defaults);
-                                          borrowed until dsql_batch_free */
+    const dsql_retry_policy *policy; /**< the OCC retry policy (NULL = defaults): atomic,
+                                          of the whole batch; independent, of the rounds
+                                          that rerun conflicted writes; borrowed until
+                                          dsql_batch_free */
     void *reserved_[4];              /**< room for fields added later: zero */
 } dsql_batch_options;
 
@@ -147,7 +153,8 @@ DSQL_API int dsql_batch_find_by_pk(dsql_batch *b, const dsql_model *m, dsql_valu
 
 /**
  * Sends the batch as one pipeline and reads every answer (one round trip; an atomic batch
- * retried after a conflict takes one more per attempt). A batch runs once.
+ * retried after a conflict takes one more per attempt, an independent one one more per
+ * round of conflicted writes run again). A batch runs once.
  * Returns DSQL_OK when every operation succeeded (a find that found nothing has its own
  * DSQL_ENOTFOUND and does not fail the batch). Otherwise:
  * - atomic: the failed operation's status (DSQL_ECONFLICT after the retries, ...); it has
@@ -196,7 +203,8 @@ DSQL_API int dsql_batch_rows(const dsql_batch *b, size_t op, void *rows, size_t 
  * Owns: nothing is handed out. */
 DSQL_API uint64_t dsql_batch_affected(const dsql_batch *b, size_t op);
 
-/** Attempts the run took (an atomic batch retried after conflicts: more than 1).
+/** Attempts the run took (an atomic batch retried after conflicts, or an independent one
+ * that ran conflicted writes again: more than 1).
  * Borrows: b (during the call only).
  * Owns: nothing is handed out. */
 DSQL_API int dsql_batch_attempts(const dsql_batch *b);

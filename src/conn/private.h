@@ -331,41 +331,6 @@ dsql__connect_failure dsql__classify_connect(const char *message);
  * turned into spaces). */
 void dsql__one_line(char *buf, size_t size, const char *msg);
 
-/* ---- retry policy (tx.c) ---- */
-
-typedef struct dsql__policy {
-    int max_retries;
-    int64_t base_delay_ms;
-    double multiplier;
-    int64_t max_delay_ms;
-    double jitter;
-    void (*on_retry)(int attempt, const dsql_error *cause, int64_t delay_ms, void *ctx);
-    void *on_retry_ctx;
-} dsql__policy;
-
-/* Applies defaults to policy (NULL = all defaults); DSQL_EINVAL on negative values. */
-int dsql__policy_resolve(const dsql_retry_policy *policy, dsql__policy *out, dsql_error *err);
-
-/* The backoff before retry number `retry` (1-based), jitter included. */
-int64_t dsql__policy_delay(const dsql__policy *p, int retry);
-
-/* A unit of work the retry loop runs: attempt() makes one attempt (attempt is 1-based)
- * and, when it fails, sets *retryable when nothing can have committed and the cause is
- * worth another try (a conflict, a transient fault, a lost connection before COMMIT). */
-typedef struct dsql__retry_unit {
-    const dsql__policy *policy;
-    const char *what; /* "Transaction", "Statement", ... for the log */
-    dsql_log_fn log;
-    void *log_ctx;
-    int (*attempt)(void *ctx, int attempt, bool *retryable, dsql_error *err);
-} dsql__retry_unit;
-
-/* The one retry loop: runs u's attempts until one succeeds, one fails for good, or the
- * policy's retries are spent (the error then says "gave up after N attempts"), sleeping
- * the backoff between them; each retry is logged and reported to the policy's on_retry.
- * *attempts (may be NULL) receives the attempts made. */
-int dsql__retry_run(const dsql__retry_unit *u, void *ctx, int *attempts, dsql_error *err);
-
 /* ---- numbers in the C locale (exec.c) ---- */
 
 /* ---- logging (log.c) ---- */

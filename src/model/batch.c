@@ -6,13 +6,16 @@
  * by dsql_pipeline_tx's runner (BEGIN, the statements, COMMIT, one Sync; retried whole on
  * conflicts). Independent: one segment per operation, each with its own Sync - a single
  * statement as an implicit transaction, several (an association set) between BEGIN and
- * COMMIT - sent together by dsql__conn_pipeline_segments and not retried: a retried
- * operation would land after later operations of the batch that already committed.
+ * COMMIT - sent together by dsql__conn_pipeline_segments. A write that met a conflict runs
+ * again in a next round (the policy's backoff between rounds) when no operation queued
+ * after it uses its table: it lands after them, so it must not overwrite or be missed by
+ * any of them.
  *
  * Rows are counted as operations are queued (creates, bulk creates, updates and deletes by
  * key, the source row and links of a set), so a batch over Aurora DSQL's 3,000-row cap per
  * transaction, or over the caller's limits, is refused before anything is sent.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,6 +661,7 @@ static void op_done(dsql_batch *b, size_t i, dsql_result *res)
     bop *o = &b->ops[i];
     dsql_error e = DSQL_ERROR_INIT;
     o->status = DSQL_OK;
+    o->err = NULL; /* a failure of an earlier round (its memory stays in the arena) */
     o->affected = res ? dsql_result_affected(res) : 0;
     if (o->plan && res) {
         int rc = dsql__hydrate(res, o->plan, &e);
@@ -777,55 +781,54 @@ static void run_one_tx(dsql_batch *b, dsql_error *err)
     free(res);
 }
 
-/* Independent transactions: one segment per operation, one round trip. */
-static void run_segments(dsql_batch *b)
+/* Independent transactions for the operations idx[0 .. n): one segment each, one round
+ * trip. */
+static void run_segments(dsql_batch *b, const size_t *idx, size_t n)
 {
-    size_t total = b->n_stmts;
-    for (size_t i = 0; i < b->n_ops; i++)
-        if (b->ops[i].n > 1)
-            total += 2; /* BEGIN and COMMIT of its own */
+    size_t total = 0;
+    for (size_t j = 0; j < n; j++)
+        total += b->ops[idx[j]].n + (b->ops[idx[j]].n > 1 ? 2 : 0); /* own BEGIN, COMMIT */
     dsql_stmt *all = calloc(total, sizeof *all);
-    size_t *at = calloc(b->n_ops, sizeof *at); /* index in all of op i's first statement */
-    dsql__segment *segs = calloc(b->n_ops, sizeof *segs);
+    size_t *at = calloc(n, sizeof *at); /* index in all of operation idx[j]'s first statement */
+    dsql__segment *segs = calloc(n, sizeof *segs);
     PGresult **out = calloc(total, sizeof *out);
     dsql_error e = DSQL_ERROR_INIT;
     dsql_conn *conn = NULL;
     int rc = all && at && segs && out ? DSQL_OK : dsql_error_set(&e, DSQL_ENOMEM, "out of memory");
     size_t k = 0;
-    for (size_t i = 0; !rc && i < b->n_ops; i++) {
-        const bop *o = &b->ops[i];
+    for (size_t j = 0; !rc && j < n; j++) {
+        const bop *o = &b->ops[idx[j]];
         bool tx = o->n > 1;
         if (tx)
             all[k++] = (dsql_stmt){DSQL__BEGIN_SQL, NULL, 0};
-        at[i] = k;
+        at[j] = k;
         memcpy(all + k, b->stmts + o->first, o->n * sizeof *all);
         k += o->n;
         if (tx)
             all[k++] = (dsql_stmt){"COMMIT", NULL, 0};
-        segs[i].end = k;
+        segs[j].end = k;
     }
     if (!rc)
         rc = dsql__db_acquire(b->db, &conn, &e);
     bool acquired = !rc;
     int prc = DSQL_OK;
-    if (!rc) {
-        prc = dsql__conn_pipeline_segments(conn, all, total, segs, b->n_ops, out, &e);
-        b->attempts = 1;
-    }
+    if (!rc)
+        prc = dsql__conn_pipeline_segments(conn, all, total, segs, n, out, &e);
     if (acquired)
         dsql__db_release(b->db, conn);
-    for (size_t i = 0; i < b->n_ops; i++) {
+    for (size_t j = 0; j < n; j++) {
+        size_t i = idx[j];
         const bop *o = &b->ops[i];
         if (rc) {
             op_fail(b, i, rc, &e);
             continue;
         }
-        dsql__segment *s = &segs[i];
+        dsql__segment *s = &segs[j];
         if (s->synced && s->rc) {
             op_fail(b, i, s->rc, &s->err);
         } else if (s->synced) {
-            op_done(b, i, dsql__result_new(out[at[i] + o->n - 1]));
-            out[at[i] + o->n - 1] = NULL;
+            op_done(b, i, dsql__result_new(out[at[j] + o->n - 1]));
+            out[at[j] + o->n - 1] = NULL;
         } else if (prc) {
             op_lost(b, i, prc, &e);
         } else {
@@ -839,6 +842,104 @@ static void run_segments(dsql_batch *b)
     free(at);
     free(segs);
     free(out);
+}
+
+/* True when operation j reads or writes table (an association set: any table). */
+static bool uses_table(const bop *o, const char *table)
+{
+    if (o->kind == K_SET || !strcmp(o->m->table, table))
+        return true;
+    for (size_t k = 0; o->plan && k < o->plan->n_nodes; k++)
+        if (!strcmp(o->plan->nodes[k].m->table, table))
+            return true;
+    return false;
+}
+
+/* Appends "; <what>" to an operation's error message (cut to fit). */
+static void op_note(bop *o, const char *fmt, ...) DSQL_PRINTF(2, 3);
+static void op_note(bop *o, const char *fmt, ...)
+{
+    if (!o->err)
+        return;
+    size_t len = strlen(o->err->message);
+    if (len + 2 >= sizeof o->err->message)
+        return;
+    memcpy(o->err->message + len, "; ", 3);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->err->message + len + 2, sizeof o->err->message - len - 2, fmt, ap);
+    va_end(ap);
+}
+
+/* A write that met a conflict runs again only when no operation queued after it uses its
+ * table: run later than they did, it must neither overwrite a later write nor be missing
+ * from a later read. Else its error says why it was not run again. */
+static bool may_run_again(dsql_batch *b, size_t i)
+{
+    bop *o = &b->ops[i];
+    if (o->status != DSQL_ECONFLICT || !is_write(o->kind))
+        return false;
+    if (o->kind == K_SET) {
+        op_note(o, "not run again: an association set touches several tables");
+        return false;
+    }
+    size_t later = i + 1;
+    while (later < b->n_ops && !uses_table(&b->ops[later], o->m->table))
+        later++;
+    if (later == b->n_ops)
+        return true;
+    op_note(o, "not run again: operation %zu, queued after it, uses table %s", later, o->m->table);
+    return false;
+}
+
+/* One round of independent operations: the writes that met a conflict, and may, run
+ * again in the next round (dsql__retry_run's backoff between rounds). */
+typedef struct indep_run {
+    dsql_batch *b;
+    size_t *todo; /* the operations of the next round, in the order queued */
+    size_t n_todo;
+} indep_run;
+
+static int indep_round(void *arg, int attempt, bool *retryable, dsql_error *e)
+{
+    indep_run *r = arg;
+    dsql_batch *b = r->b;
+    run_segments(b, r->todo, r->n_todo);
+    b->attempts = attempt;
+    size_t again = 0;
+    for (size_t j = 0; j < r->n_todo; j++)
+        if (may_run_again(b, r->todo[j]))
+            r->todo[again++] = r->todo[j];
+    r->n_todo = again;
+    if (again == 0)
+        return DSQL_OK; /* every operation has its final status */
+    *retryable = true;
+    *e = *b->ops[r->todo[0]].err;
+    return DSQL_ECONFLICT;
+}
+
+static void run_independent(dsql_batch *b)
+{
+    indep_run r = {b, malloc(b->n_ops * sizeof *r.todo), b->n_ops};
+    dsql_error e = DSQL_ERROR_INIT;
+    dsql__policy p;
+    int rc = r.todo ? dsql__policy_resolve(b->policy, &p, &e)
+                    : dsql_error_set(&e, DSQL_ENOMEM, "out of memory");
+    if (rc) {
+        for (size_t i = 0; i < b->n_ops; i++)
+            op_fail(b, i, rc, &e);
+        free(r.todo);
+        return;
+    }
+    for (size_t i = 0; i < b->n_ops; i++)
+        r.todo[i] = i;
+    dsql__retry_unit u = {.policy = &p, .what = "Batch", .attempt = indep_round};
+    dsql__db_logger(b->db, &u.log, &u.log_ctx);
+    int attempts = 0;
+    if (dsql__retry_run(&u, &r, &attempts, &e) != DSQL_OK)
+        for (size_t j = 0; j < r.n_todo; j++) /* conflicted in every round */
+            op_note(&b->ops[r.todo[j]], "gave up after %d attempts", attempts);
+    free(r.todo);
 }
 
 static int batch_run_call(dsql_batch *b, dsql_error *err)
@@ -872,7 +973,7 @@ static int batch_run_call(dsql_batch *b, dsql_error *err)
     if (enclosed || b->mode == DSQL_BATCH_ATOMIC)
         run_one_tx(b, &first);
     else
-        run_segments(b);
+        run_independent(b);
     size_t ok = 0, failed = 0, first_failed = SIZE_MAX;
     for (size_t i = 0; i < b->n_ops; i++) {
         int s = b->ops[i].status;

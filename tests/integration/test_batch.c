@@ -286,6 +286,106 @@ static void test_independent_partial_failure(void **state)
     assert_rows(pg, "SELECT \"specialtyId\" FROM \"vetSpecialties\"", "Cats\n");
 }
 
+/* An independent write that met a conflict runs again in a second round (one more round
+ * trip, after the policy's backoff) when nothing queued after it uses its table. */
+static void test_independent_conflict_retried(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_batch *b = batch_new(pool, DSQL_BATCH_INDEPENDENT);
+    owner a = {.name = "A", .city = "X"};
+    trap t = {.name = "conflict"};
+    vet v = {.name = "V"};
+    assert_dsql_ok(dsql_batch_create(b, &owner_model, &a, &err), err); /* 0 */
+    assert_dsql_ok(dsql_batch_create(b, &trap_model, &t, &err), err);  /* 1: conflicts once */
+    assert_dsql_ok(dsql_batch_create(b, &vet_model, &v, &err), err);   /* 2 */
+    int warned = cap_count(&logs, "Batch attempt 1 of 4 hit a conflict (40001); retrying in ");
+    pool_counters c = pool_counters_of(pool);
+    assert_dsql_ok(dsql_batch_run(b, &err), err);
+    assert_sent(pool, c, 2, 4); /* three statements, then the conflicted one again */
+    assert_int_equal(dsql_batch_attempts(b), 2);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(dsql_batch_status(b, i), DSQL_OK);
+    assert_null(dsql_batch_error(b, 1));
+    assert_int_equal(cap_count(&logs, "Batch attempt 1 of 4 hit a conflict (40001); retrying in "),
+                     warned + 1);
+    dsql_batch_free(b);
+    assert_rows(pg, "SELECT count(*) FROM owner", "1\n");
+    assert_rows(pg, "SELECT name FROM trap", "conflict\n");
+    assert_rows(pg, "SELECT name FROM vet", "V\n");
+}
+
+/* ... and stays a conflict when a later operation writes or reads its table: run after
+ * them it would overwrite a later write or be missing from a later read. */
+static void test_independent_conflict_kept(void **state)
+{
+    (void)state;
+    reset_rows();
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_batch *b = batch_new(pool, DSQL_BATCH_INDEPENDENT);
+    trap t = {.name = "conflict"}, fine = {.name = "fine"};
+    assert_dsql_ok(dsql_batch_create(b, &trap_model, &t, &err), err);    /* 0: conflicts */
+    assert_dsql_ok(dsql_batch_create(b, &trap_model, &fine, &err), err); /* 1: same table */
+    pool_counters c = pool_counters_of(pool);
+    assert_int_equal(dsql_batch_run(b, &err), DSQL_EPARTIAL);
+    assert_sent(pool, c, 1, 2);
+    assert_int_equal(dsql_batch_attempts(b), 1);
+    assert_int_equal(dsql_batch_status(b, 0), DSQL_ECONFLICT);
+    assert_int_equal(dsql_batch_status(b, 1), DSQL_OK);
+    assert_string_equal(dsql_batch_error(b, 0)->message,
+                        "operation 0 (dsql_batch_create trap): change conflicts with another "
+                        "transaction, please retry: (OC000); not run again: operation 1, queued "
+                        "after it, uses table trap");
+    dsql_batch_free(b);
+    assert_rows(pg, "SELECT name FROM trap", "fine\n");
+
+    /* A later read of the table holds it back too. */
+    reset_rows();
+    b = batch_new(pool, DSQL_BATCH_INDEPENDENT);
+    assert_dsql_ok(dsql_batch_create(b, &trap_model, &t, &err), err);     /* 0: conflicts */
+    assert_dsql_ok(dsql_batch_find_all(b, &trap_model, NULL, &err), err); /* 1: reads trap */
+    assert_int_equal(dsql_batch_run(b, &err), DSQL_ECONFLICT);
+    assert_int_equal(dsql_batch_status(b, 0), DSQL_ECONFLICT);
+    assert_true(strstr(dsql_batch_error(b, 0)->message,
+                       "; not run again: operation 1, queued after it, uses table trap"));
+    trap *rows;
+    size_t n = 7;
+    assert_dsql_ok(dsql_batch_rows(b, 1, &rows, &n, &err), err);
+    assert_int_equal(n, 0); /* what it read is what the table held: the create had not applied */
+    dsql_batch_free(b);
+    assert_rows(pg, "SELECT count(*) FROM trap", "0\n");
+}
+
+/* A conflict in every round: the retries run out, the error says so. */
+static void test_independent_conflict_gives_up(void **state)
+{
+    (void)state;
+    reset_rows();
+    pg_ok(pg, "ALTER SEQUENCE trap_calls MINVALUE -1000000; "
+              "SELECT setval('trap_calls', -1000000)"); /* every insert conflicts */
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_batch_options o = DSQL_BATCH_OPTIONS_INIT;
+    o.mode = DSQL_BATCH_INDEPENDENT;
+    dsql_retry_policy rp = {.max_retries = 2, .base_delay_ms = 1, .max_delay_ms = 2};
+    o.policy = &rp;
+    dsql_batch *b = NULL;
+    assert_dsql_ok(dsql_batch_new(pool, &o, &b, &err), err);
+    trap t = {.name = "conflict"};
+    assert_dsql_ok(dsql_batch_create(b, &trap_model, &t, &err), err);
+    assert_int_equal(dsql_batch_run(b, &err), DSQL_ECONFLICT);
+    assert_int_equal(dsql_batch_attempts(b), 3);
+    assert_string_equal(dsql_batch_error(b, 0)->message,
+                        "operation 0 (dsql_batch_create trap): change conflicts with another "
+                        "transaction, please retry: (OC000); gave up after 3 attempts");
+    assert_string_equal(err.message,
+                        "dsql_batch_run: operation 0 (dsql_batch_create trap): change conflicts "
+                        "with another transaction, please retry: (OC000); gave up after 3 "
+                        "attempts");
+    dsql_batch_free(b);
+    assert_rows(pg, "SELECT count(*) FROM trap", "0\n");
+}
+
 /* A session killed mid-batch (plain PostgreSQL: the trigger ends its own backend). */
 static void test_connection_killed(void **state)
 {
@@ -518,6 +618,9 @@ int main(void)
         cmocka_unit_test(test_plain_postgres),
         cmocka_unit_test(test_atomic_failure_applies_nothing),
         cmocka_unit_test(test_atomic_conflict_retried),
+        cmocka_unit_test(test_independent_conflict_retried),
+        cmocka_unit_test(test_independent_conflict_kept),
+        cmocka_unit_test(test_independent_conflict_gives_up),
         cmocka_unit_test(test_independent_partial_failure),
         cmocka_unit_test(test_connection_killed),
         cmocka_unit_test(test_limits_refused_before_sending),
