@@ -251,6 +251,99 @@ static void drop_plain_default(dsql__ini *ini)
     ini->n = o;
 }
 
+/* The line lineno starting at *p, in [*lb, *le) without its line ending (and without a
+ * UTF-8 byte order mark on line 1); *p moves to the next line. */
+static void next_line(const char **p, const char *end, unsigned lineno, const char **lb,
+                      const char **le)
+{
+    *lb = *p;
+    *le = memchr(*p, '\n', (size_t)(end - *p));
+    if (!*le)
+        *le = end;
+    *p = *le < end ? *le + 1 : end;
+    if (*le > *lb && (*le)[-1] == '\r')
+        (*le)--;
+    if (lineno == 1 && *le - *lb >= 3 && !memcmp(*lb, "\xEF\xBB\xBF", 3))
+        *lb += 3; /* UTF-8 byte order mark */
+}
+
+/* A header line, [b, e) trimmed: the section it opens. */
+static int parse_header(dsql__ini *ini, pstate *st, const char *b, const char *e, bool config_file,
+                        unsigned lineno, dsql_error *err)
+{
+    cut_comment(b, &e, false);
+    trim(&b, &e);
+    if (e - b < 2 || e[-1] != ']')
+        return dsql_error_set(err, DSQL_EPARSE,
+                              memchr(b, ']', (size_t)(e - b))
+                                  ? "%s line %u: unexpected text after the section header"
+                                  : "%s line %u: section header without a closing ']'",
+                              file_what(ini), lineno);
+    const char *nb = b + 1, *ne = e - 1;
+    trim(&nb, &ne);
+    return open_section(ini, st, nb, ne, config_file, lineno, err);
+}
+
+/* An indented line, [b, e) trimmed, that continues the last key's value or is one of its
+ * sub-properties; where: in_profile's text. */
+static int parse_continuation(dsql__ini *ini, const pstate *st, const char *b, const char *e,
+                              unsigned lineno, const char *where, dsql_error *err)
+{
+    if (!st->have_property)
+        return dsql_error_set(err, DSQL_EPARSE,
+                              "%s line %u%s: an indented line continues a value, but no "
+                              "'key = value' line comes before it in this section",
+                              file_what(ini), lineno, where);
+    if (st->sub_properties) {
+        const char *eq = memchr(b, '=', (size_t)(e - b));
+        const char *kb = b, *ke = eq ? eq : e;
+        trim(&kb, &ke);
+        if (!eq || kb == ke)
+            return dsql_error_set(err, DSQL_EPARSE,
+                                  "%s line %u%s: expected a sub-property 'name = value' "
+                                  "under the key with an empty value above",
+                                  file_what(ini), lineno, where);
+    }
+    if (st->property_kept)
+        return append_line(ini, b, e, err);
+    return DSQL_OK;
+}
+
+/* A 'key = value' line, [b, e) trimmed; where: in_profile's text. */
+static int parse_property(dsql__ini *ini, pstate *st, const char *b, const char *e, unsigned lineno,
+                          const char *where, dsql_error *err)
+{
+    const char *path = file_what(ini);
+    cut_comment(b, &e, true);
+    trim(&b, &e);
+    const char *eq = memchr(b, '=', (size_t)(e - b));
+    if (!eq)
+        return dsql_error_set(err, DSQL_EPARSE,
+                              "%s line %u%s: expected '[section]' or 'key = value'", path, lineno,
+                              where);
+    const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
+    trim(&kb, &ke);
+    trim(&vb, &ve);
+    if (kb == ke)
+        return dsql_error_set(err, DSQL_EPARSE, "%s line %u%s: a value without a key", path, lineno,
+                              where);
+    st->have_property = true;
+    st->sub_properties = vb == ve;
+    st->property_kept = false;
+    if (!st->keep || !st->section)
+        return DSQL_OK; /* a key of an ignored section */
+    if (!valid_name(kb, ke)) {
+        warn(ini, lineno, "key '%.*s'%s ignored: not a valid name (letters, digits and _-/.%%@:+)",
+             (int)(ke - kb > 64 ? 64 : ke - kb), kb, where);
+        return DSQL_OK;
+    }
+    int rc = add(ini, st->section, st->kind, st->plain_default, lineno, kb, ke, vb, ve, err);
+    if (rc)
+        return rc;
+    st->property_kept = true;
+    return DSQL_OK;
+}
+
 int dsql__ini_parse(dsql__ini *ini, const char *text, size_t len, bool config_file, dsql_error *err)
 {
     const char *path = file_what(ini);
@@ -261,16 +354,8 @@ int dsql__ini_parse(dsql__ini *ini, const char *text, size_t len, bool config_fi
     const char *p = text, *end = text + len;
     unsigned lineno = 0;
     while (p < end) {
-        const char *lb = p;
-        const char *le = memchr(p, '\n', (size_t)(end - p));
-        if (!le)
-            le = end;
-        p = le < end ? le + 1 : end;
-        lineno++;
-        if (le > lb && le[-1] == '\r')
-            le--;
-        if (lineno == 1 && le - lb >= 3 && !memcmp(lb, "\xEF\xBB\xBF", 3))
-            lb += 3; /* UTF-8 byte order mark */
+        const char *lb, *le;
+        next_line(&p, end, ++lineno, &lb, &le);
         size_t line_len = le > lb ? (size_t)(le - lb) : 0;
         if (line_len && memchr(lb, '\0', line_len)) {
             rc = dsql_error_set(err, DSQL_EPARSE, "%s line %u: NUL byte in the file", path, lineno);
@@ -282,90 +367,23 @@ int dsql__ini_parse(dsql__ini *ini, const char *text, size_t len, bool config_fi
             continue; /* blank, or a comment line */
         in_profile(&st, where, sizeof where);
         if (*lb == '[') {
-            cut_comment(b, &e, false);
-            trim(&b, &e);
-            if (e - b < 2 || e[-1] != ']') {
-                rc = dsql_error_set(err, DSQL_EPARSE,
-                                    memchr(b, ']', (size_t)(e - b))
-                                        ? "%s line %u: unexpected text after the section header"
-                                        : "%s line %u: section header without a closing ']'",
-                                    path, lineno);
-                goto done;
-            }
-            const char *nb = b + 1, *ne = e - 1;
-            trim(&nb, &ne);
             seen_header = true;
-            if ((rc = open_section(ini, &st, nb, ne, config_file, lineno, err)) != DSQL_OK)
-                goto done;
-            continue;
-        }
-        if (!seen_header) {
+            rc = parse_header(ini, &st, b, e, config_file, lineno, err);
+        } else if (!seen_header) {
             rc = dsql_error_set(
                 err, DSQL_EPARSE, "%s line %u: a %s before any section header (expected %s first)",
                 path, lineno, is_space(*lb) ? "continuation line" : "'key = value' line",
                 config_file ? "[default] or [profile NAME]" : "[NAME]");
+        } else if (is_space(*lb) && (st.have_property || !memchr(b, '=', (size_t)(e - b)))) {
+            /* An indented line right after a header is a key of its own when it has a '=' (as
+             * the AWS CLI reads it; the Rust and Java SDKs refuse it); otherwise it continues
+             * the last key's value, or is one of its sub-properties. */
+            rc = parse_continuation(ini, &st, b, e, lineno, where, err);
+        } else {
+            rc = parse_property(ini, &st, b, e, lineno, where, err);
+        }
+        if (rc)
             goto done;
-        }
-        /* An indented line right after a header is a key of its own when it has a '=' (as
-         * the AWS CLI reads it; the Rust and Java SDKs refuse it); otherwise it continues
-         * the last key's value, or is one of its sub-properties. */
-        if (is_space(*lb) && (st.have_property || !memchr(b, '=', (size_t)(e - b)))) {
-            if (!st.have_property) {
-                rc = dsql_error_set(err, DSQL_EPARSE,
-                                    "%s line %u%s: an indented line continues a value, but no "
-                                    "'key = value' line comes before it in this section",
-                                    path, lineno, where);
-                goto done;
-            }
-            if (st.sub_properties) {
-                const char *eq = memchr(b, '=', (size_t)(e - b));
-                const char *kb = b, *ke = eq ? eq : e;
-                trim(&kb, &ke);
-                if (!eq || kb == ke) {
-                    rc = dsql_error_set(err, DSQL_EPARSE,
-                                        "%s line %u%s: expected a sub-property 'name = value' "
-                                        "under the key with an empty value above",
-                                        path, lineno, where);
-                    goto done;
-                }
-            }
-            if (st.property_kept && (rc = append_line(ini, b, e, err)) != DSQL_OK)
-                goto done;
-            continue;
-        }
-        /* key = value */
-        cut_comment(b, &e, true);
-        trim(&b, &e);
-        const char *eq = memchr(b, '=', (size_t)(e - b));
-        if (!eq) {
-            rc = dsql_error_set(err, DSQL_EPARSE,
-                                "%s line %u%s: expected '[section]' or 'key = value'", path, lineno,
-                                where);
-            goto done;
-        }
-        const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
-        trim(&kb, &ke);
-        trim(&vb, &ve);
-        if (kb == ke) {
-            rc = dsql_error_set(err, DSQL_EPARSE, "%s line %u%s: a value without a key", path,
-                                lineno, where);
-            goto done;
-        }
-        st.have_property = true;
-        st.sub_properties = vb == ve;
-        st.property_kept = false;
-        if (!st.keep || !st.section)
-            continue; /* a key of an ignored section */
-        if (!valid_name(kb, ke)) {
-            warn(ini, lineno,
-                 "key '%.*s'%s ignored: not a valid name (letters, digits and _-/.%%@:+)",
-                 (int)(ke - kb > 64 ? 64 : ke - kb), kb, where);
-            continue;
-        }
-        if ((rc = add(ini, st.section, st.kind, st.plain_default, lineno, kb, ke, vb, ve, err)) !=
-            DSQL_OK)
-            goto done;
-        st.property_kept = true;
     }
     if (config_file)
         drop_plain_default(ini);

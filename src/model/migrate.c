@@ -418,7 +418,154 @@ static int check_prefix(dsql__mig_runner *r, const dsql__mig_row *w, dsql_error 
     return DSQL_OK;
 }
 
-/* Applies one migration (claim, run, record). *skip: found applied already. */
+/* r->m's row, once no live runner other than this one holds it. */
+static int read_free_row(dsql__mig_runner *r, dsql__mig_row *w, int64_t lease, dsql_error *err)
+{
+    const dsql_migration *m = r->m;
+    int rc = dsql__mig_read_row(r, m->version, w, err);
+    if (rc)
+        return rc;
+    bool was_busy = w->found && !strcmp(w->state, DSQL__MIG_ST_RUNNING) && w->idle_ms <= lease;
+    if ((rc = wait_other(r, w, err)))
+        return rc;
+    if (was_busy && !strcmp(w->state, DSQL__MIG_ST_FAILED))
+        return dsql_error_set(err, DSQL_ESERVER,
+                              "migration %s (%s) failed in the runner that applied it while "
+                              "this one waited, at statement %zu: %s. Fix it and run up again: "
+                              "it resumes there",
+                              m->version, m->name, w->step + 1, w->error);
+    return DSQL_OK;
+}
+
+/* No row yet: inserts one held by this runner. Another runner's insert first: DSQL_OK,
+ * *won false (its row is read again). */
+static int claim_new(dsql__mig_runner *r, const char *sum, const char *prefix0, dsql__mig_row *w,
+                     bool *won, dsql_error *err)
+{
+    const dsql_migration *m = r->m;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s (version, name, checksum, state, step, prefix, owner, "
+             "claimed_at, heartbeat_at) VALUES ($1, $2, $3, 'running', 0, $4, $5, now(), "
+             "now())",
+             r->table);
+    const char *v[] = {m->version, m->name, sum, prefix0, r->owner};
+    dsql_error e = DSQL_ERROR_INIT;
+    int rc = claim_update(r, sql, 5, v, won, &e);
+    if (rc == DSQL_ECONSTRAINT || rc == DSQL_ECONFLICT) {
+        *won = false;
+        return DSQL_OK;
+    }
+    if (rc) {
+        if (err)
+            *err = e;
+        return rc;
+    }
+    w->step = 0;
+    return DSQL_OK;
+}
+
+/* Applied already: nothing to do, unless its statements changed since. */
+static int check_applied(dsql__mig_runner *r, const dsql__mig_row *w, const char *sum,
+                         dsql_error *err)
+{
+    const dsql_migration *m = r->m;
+    if (strcmp(w->checksum, sum))
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "migration %s (%s) is applied, but its statements changed "
+                              "since (checksum %.12s... recorded, %.12s... now): an applied "
+                              "migration must not change; write a new migration for the "
+                              "change",
+                              m->version, m->name, w->checksum, sum);
+    r->rep->already++;
+    return DSQL_OK;
+}
+
+/* Failed before: claimed again, to resume at the statement that failed. */
+static int claim_failed(dsql__mig_runner *r, const dsql__mig_row *w, bool *won, dsql_error *err)
+{
+    const dsql_migration *m = r->m;
+    int rc = check_prefix(r, w, err);
+    if (rc)
+        return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET state = 'running', owner = $1, claimed_at = now(), "
+             "heartbeat_at = now() WHERE version = $2 AND state = 'failed'",
+             r->table);
+    const char *v[] = {r->owner, m->version};
+    if ((rc = claim_update(r, sql, 2, v, won, err)))
+        return rc;
+    if (*won) {
+        r->rep->resumed++;
+        progress(r, "resuming %s_%s at statement %zu of %zu (failed there before: %s)", m->version,
+                 m->name, w->step + 1, r->n, w->error);
+    }
+    return DSQL_OK;
+}
+
+/* Held by a runner silent for longer than the lease: taken over where it stopped. */
+static int claim_stale(dsql__mig_runner *r, const dsql__mig_row *w, bool *won, dsql_error *err)
+{
+    const dsql_migration *m = r->m;
+    int rc = check_prefix(r, w, err);
+    if (rc)
+        return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET owner = $1, claimed_at = now(), heartbeat_at = now() "
+             "WHERE version = $2 AND state = 'running' AND owner = $3",
+             r->table);
+    const char *v[] = {r->owner, m->version, w->owner};
+    if ((rc = claim_update(r, sql, 3, v, won, err)))
+        return rc;
+    if (*won)
+        progress(r,
+                 "taking over %s_%s from runner %s (no progress for %lld s) at "
+                 "statement %zu",
+                 m->version, m->name, w->owner, (long long)(w->idle_ms / 1000), w->step + 1);
+    return DSQL_OK;
+}
+
+/* Claimed: runs the up statements from w->step on and records the migration as applied. */
+static int apply_claimed(dsql__mig_runner *r, const dsql__mig_row *w, const char *sum,
+                         dsql_error *err)
+{
+    const dsql_migration *m = r->m;
+    int64_t t0 = dsql__mono_ms();
+    size_t at = w->step;
+    int rc = run_steps(r, w->step, &at, err);
+    if (rc)
+        return failed(r, at, rc, err);
+    char dur[24], step[24];
+    snprintf(dur, sizeof dur, "%lld", (long long)(dsql__mono_ms() - t0));
+    snprintf(step, sizeof step, "%zu", r->n);
+    char full[65];
+    if ((rc = dsql__mig_prefix(m->up, m->n_up, full, err)))
+        return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET state = 'applied', step = $1, prefix = $2, owner = NULL, "
+             "error = NULL, applied_at = now(), duration_ms = $3, heartbeat_at = now(), "
+             "checksum = $4, name = $5 WHERE version = $6 AND owner = $7",
+             r->table);
+    const char *v[] = {step, full, dur, sum, m->name, m->version, r->owner};
+    bool won = false;
+    if ((rc = claim_update(r, sql, 7, v, &won, err)))
+        return failed(r, r->n - 1, rc, err);
+    if (!won)
+        return dsql_error_set(err, DSQL_ESTALE,
+                              "migration %s (%s): this runner's claim was taken over before it "
+                              "could record the migration as applied",
+                              m->version, m->name);
+    r->rep->applied++;
+    progress(r, "applied %s_%s (%zu statement%s, %s ms)", m->version, m->name, r->n,
+             r->n == 1 ? "" : "s", dur);
+    return DSQL_OK;
+}
+
+/* Applies one migration (claim, run, record); one found applied already counts in
+ * r->rep->already. */
 static int up_one(dsql__mig_runner *r, const dsql_migration *m, dsql_error *err)
 {
     r->m = m;
@@ -438,114 +585,27 @@ static int up_one(dsql__mig_runner *r, const dsql_migration *m, dsql_error *err)
                                   "migration %s (%s): could not claim it after %d attempts",
                                   m->version, m->name, round);
         dsql__mig_row w;
-        if ((rc = dsql__mig_read_row(r, m->version, &w, err)))
+        if ((rc = read_free_row(r, &w, lease, err)))
             return rc;
-        bool was_busy = w.found && !strcmp(w.state, DSQL__MIG_ST_RUNNING) && w.idle_ms <= lease;
-        if ((rc = wait_other(r, &w, err)))
-            return rc;
-        if (was_busy && !strcmp(w.state, DSQL__MIG_ST_FAILED))
-            return dsql_error_set(err, DSQL_ESERVER,
-                                  "migration %s (%s) failed in the runner that applied it while "
-                                  "this one waited, at statement %zu: %s. Fix it and run up again: "
-                                  "it resumes there",
-                                  m->version, m->name, w.step + 1, w.error);
         bool won = false;
-        char sql[512];
-        if (!w.found) {
-            snprintf(sql, sizeof sql,
-                     "INSERT INTO %s (version, name, checksum, state, step, prefix, owner, "
-                     "claimed_at, heartbeat_at) VALUES ($1, $2, $3, 'running', 0, $4, $5, now(), "
-                     "now())",
-                     r->table);
-            const char *v[] = {m->version, m->name, sum, prefix0, r->owner};
-            dsql_error e = DSQL_ERROR_INIT;
-            rc = claim_update(r, sql, 5, v, &won, &e);
-            if (rc == DSQL_ECONSTRAINT || rc == DSQL_ECONFLICT)
-                continue; /* another runner's row won: read it */
-            if (rc) {
-                if (err)
-                    *err = e;
-                return rc;
-            }
-            w.step = 0;
-        } else if (!strcmp(w.state, DSQL__MIG_ST_APPLIED)) {
-            if (strcmp(w.checksum, sum))
-                return dsql_error_set(
-                    err, DSQL_EINVAL,
-                    "migration %s (%s) is applied, but its statements changed "
-                    "since (checksum %.12s... recorded, %.12s... now): an applied "
-                    "migration must not change; write a new migration for the "
-                    "change",
-                    m->version, m->name, w.checksum, sum);
-            r->rep->already++;
-            return DSQL_OK;
-        } else if (!strcmp(w.state, DSQL__MIG_ST_FAILED)) {
-            if ((rc = check_prefix(r, &w, err)))
-                return rc;
-            snprintf(sql, sizeof sql,
-                     "UPDATE %s SET state = 'running', owner = $1, claimed_at = now(), "
-                     "heartbeat_at = now() WHERE version = $2 AND state = 'failed'",
-                     r->table);
-            const char *v[] = {r->owner, m->version};
-            if ((rc = claim_update(r, sql, 2, v, &won, err)))
-                return rc;
-            if (won) {
-                r->rep->resumed++;
-                progress(r, "resuming %s_%s at statement %zu of %zu (failed there before: %s)",
-                         m->version, m->name, w.step + 1, r->n, w.error);
-            }
-        } else if (!strcmp(w.state, DSQL__MIG_ST_RUNNING) && w.idle_ms > lease) {
-            if ((rc = check_prefix(r, &w, err)))
-                return rc;
-            snprintf(sql, sizeof sql,
-                     "UPDATE %s SET owner = $1, claimed_at = now(), heartbeat_at = now() "
-                     "WHERE version = $2 AND state = 'running' AND owner = $3",
-                     r->table);
-            const char *v[] = {r->owner, m->version, w.owner};
-            if ((rc = claim_update(r, sql, 3, v, &won, err)))
-                return rc;
-            if (won)
-                progress(r,
-                         "taking over %s_%s from runner %s (no progress for %lld s) at "
-                         "statement %zu",
-                         m->version, m->name, w.owner, (long long)(w.idle_ms / 1000), w.step + 1);
-        } else {
+        if (!w.found)
+            rc = claim_new(r, sum, prefix0, &w, &won, err);
+        else if (!strcmp(w.state, DSQL__MIG_ST_APPLIED))
+            return check_applied(r, &w, sum, err);
+        else if (!strcmp(w.state, DSQL__MIG_ST_FAILED))
+            rc = claim_failed(r, &w, &won, err);
+        else if (!strcmp(w.state, DSQL__MIG_ST_RUNNING) && w.idle_ms > lease)
+            rc = claim_stale(r, &w, &won, err);
+        else
             return dsql_error_set(err, DSQL_EINVAL,
                                   "migration %s (%s) is in state '%s' (statement %zu%s%s): revert "
                                   "it with down before applying it again",
                                   m->version, m->name, w.state, w.step + 1, *w.error ? ": " : "",
                                   w.error);
-        }
-        if (!won)
-            continue;
-        int64_t t0 = dsql__mono_ms();
-        size_t at = w.step;
-        rc = run_steps(r, w.step, &at, err);
         if (rc)
-            return failed(r, at, rc, err);
-        char dur[24], step[24];
-        snprintf(dur, sizeof dur, "%lld", (long long)(dsql__mono_ms() - t0));
-        snprintf(step, sizeof step, "%zu", r->n);
-        char full[65];
-        if ((rc = dsql__mig_prefix(m->up, m->n_up, full, err)))
             return rc;
-        snprintf(sql, sizeof sql,
-                 "UPDATE %s SET state = 'applied', step = $1, prefix = $2, owner = NULL, "
-                 "error = NULL, applied_at = now(), duration_ms = $3, heartbeat_at = now(), "
-                 "checksum = $4, name = $5 WHERE version = $6 AND owner = $7",
-                 r->table);
-        const char *v[] = {step, full, dur, sum, m->name, m->version, r->owner};
-        if ((rc = claim_update(r, sql, 7, v, &won, err)))
-            return failed(r, r->n - 1, rc, err);
-        if (!won)
-            return dsql_error_set(err, DSQL_ESTALE,
-                                  "migration %s (%s): this runner's claim was taken over before it "
-                                  "could record the migration as applied",
-                                  m->version, m->name);
-        r->rep->applied++;
-        progress(r, "applied %s_%s (%zu statement%s, %s ms)", m->version, m->name, r->n,
-                 r->n == 1 ? "" : "s", dur);
-        return DSQL_OK;
+        if (won)
+            return apply_claimed(r, &w, sum, err);
     }
 }
 

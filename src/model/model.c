@@ -233,7 +233,8 @@ static bool overlaps(size_t o1, size_t n1, size_t o2, size_t n2)
     return o1 < o2 + n2 && o2 < o1 + n1;
 }
 
-int dsql__model_check(const dsql_model *m, dsql_error *err)
+/* The model's own fields, before any attribute is read. */
+static int check_model_fields(const dsql_model *m, dsql_error *err)
 {
     if (!m)
         return dsql_error_set(err, DSQL_EINVAL, "model is NULL");
@@ -253,7 +254,6 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                               "model %s: %zu attributes, more than the %d columns a table may "
                               "have on Aurora DSQL",
                               m->name, m->n_attrs, DSQL__COLUMNS_MAX);
-    const dsql_attr *pk = NULL;
     size_t so = m->state_offset ? m->state_offset - 1 : 0;
     if (m->state_offset && (so > m->struct_size || m->struct_size - so < sizeof(dsql_row_state) ||
                             so % _Alignof(dsql_row_state) != 0))
@@ -261,6 +261,38 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                               "model %s: the dsql_row_state member lies outside the struct "
                               "(declare it with DSQL_ROW_STATE(T, member))",
                               m->name);
+    return DSQL_OK;
+}
+
+/* Attribute i against those declared before it: names, columns and struct memory. */
+static int check_attr_unique(const dsql_model *m, size_t i, dsql_error *err)
+{
+    const dsql_attr *a = &m->attrs[i];
+    for (size_t j = 0; j < i; j++) {
+        const dsql_attr *b = &m->attrs[j];
+        if (!strcmp(a->name, b->name))
+            return dsql_error_set(err, DSQL_EINVAL, "model %s: attribute \"%s\" is declared twice",
+                                  m->name, a->name);
+        if (!strcmp(dsql__attr_column(a), dsql__attr_column(b)))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: attributes \"%s\" and \"%s\" both use column "
+                                  "\"%s\"",
+                                  m->name, b->name, a->name, dsql__attr_column(a));
+        if (overlaps(a->offset, a->size, b->offset, b->size))
+            return dsql_error_set(err, DSQL_EINVAL,
+                                  "model %s: attributes \"%s\" and \"%s\" share struct "
+                                  "memory (same member twice?)",
+                                  m->name, b->name, a->name);
+    }
+    return DSQL_OK;
+}
+
+/* Each attribute alone, then against the row state and the others; *pk gets the primary
+ * key (NULL when there is none). */
+static int check_attrs(const dsql_model *m, const dsql_attr **pk, dsql_error *err)
+{
+    size_t so = m->state_offset ? m->state_offset - 1 : 0;
+    *pk = NULL;
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
         int rc = check_attr(m, a, err);
@@ -272,81 +304,85 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
                                   "dsql_row_state member",
                                   m->name, a->name);
         if (a->primary_key) {
-            if (pk)
+            if (*pk)
                 return dsql_error_set(err, DSQL_EINVAL,
                                       "model %s: two primary keys (\"%s\" and \"%s\"); "
                                       "one attribute at most",
-                                      m->name, pk->name, a->name);
-            pk = a;
+                                      m->name, (*pk)->name, a->name);
+            *pk = a;
         }
-        for (size_t j = 0; j < i; j++) {
-            const dsql_attr *b = &m->attrs[j];
-            if (!strcmp(a->name, b->name))
-                return dsql_error_set(err, DSQL_EINVAL,
-                                      "model %s: attribute \"%s\" is declared twice", m->name,
-                                      a->name);
-            if (!strcmp(dsql__attr_column(a), dsql__attr_column(b)))
-                return dsql_error_set(err, DSQL_EINVAL,
-                                      "model %s: attributes \"%s\" and \"%s\" both use column "
-                                      "\"%s\"",
-                                      m->name, b->name, a->name, dsql__attr_column(a));
-            if (overlaps(a->offset, a->size, b->offset, b->size))
-                return dsql_error_set(err, DSQL_EINVAL,
-                                      "model %s: attributes \"%s\" and \"%s\" share struct "
-                                      "memory (same member twice?)",
-                                      m->name, b->name, a->name);
-        }
+        if ((rc = check_attr_unique(m, i, err)))
+            return rc;
     }
+    return DSQL_OK;
+}
+
+static int check_version(const dsql_model *m, const dsql_attr *a, int *versions, dsql_error *err)
+{
+    if (a->type != DSQL_T_INTEGER && a->type != DSQL_T_BIGINT)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: attribute \"%s\": a version must be "
+                              "DSQL_INTEGER or DSQL_BIGINT",
+                              m->name, a->name);
+    if (a->primary_key || a->timestamp || a->default_sql || a->default_value.kind != DSQL_V_NULL)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: attribute \"%s\": a version has no default "
+                              "and is not a key or a timestamp (the library writes it)",
+                              m->name, a->name);
+    if ((*versions)++)
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: two DSQL_VERSION attributes", m->name);
+    return DSQL_OK;
+}
+
+/* seen[] counts the kept timestamps of each kind met so far. */
+static int check_timestamp(const dsql_model *m, const dsql_attr *a, int seen[4], dsql_error *err)
+{
+    if (a->timestamp < DSQL__TS_CREATED || a->timestamp > DSQL__TS_DELETED)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: attribute \"%s\": timestamp %d is none of "
+                              "DSQL_CREATED_AT, DSQL_UPDATED_AT and DSQL_DELETED_AT",
+                              m->name, a->name, a->timestamp);
+    if (a->timestamp == DSQL__TS_DELETED && a->not_null)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: attribute \"%s\": DSQL_DELETED_AT is NULL on every "
+                              "row not deleted: it cannot be NOT NULL",
+                              m->name, a->name);
+    if (a->type != DSQL_T_TIMESTAMP && a->type != DSQL_T_TIMESTAMPTZ)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: attribute \"%s\": a kept timestamp must be "
+                              "DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP",
+                              m->name, a->name);
+    if (a->primary_key || a->default_sql || a->default_value.kind != DSQL_V_NULL)
+        return dsql_error_set(err, DSQL_EINVAL,
+                              "model %s: attribute \"%s\": a kept timestamp has no default "
+                              "and is not a key (the library writes it)",
+                              m->name, a->name);
+    if (seen[a->timestamp]++)
+        return dsql_error_set(err, DSQL_EINVAL, "model %s: two %s attributes", m->name,
+                              a->timestamp == DSQL__TS_CREATED   ? "DSQL_CREATED_AT"
+                              : a->timestamp == DSQL__TS_UPDATED ? "DSQL_UPDATED_AT"
+                                                                 : "DSQL_DELETED_AT");
+    return DSQL_OK;
+}
+
+/* The columns the library writes itself: one version at most, one timestamp of each kind. */
+static int check_kept_columns(const dsql_model *m, dsql_error *err)
+{
     int seen[4] = {0, 0, 0, 0}, versions = 0;
     for (size_t i = 0; i < m->n_attrs; i++) {
         const dsql_attr *a = &m->attrs[i];
-        if (a->version) {
-            if (a->type != DSQL_T_INTEGER && a->type != DSQL_T_BIGINT)
-                return dsql_error_set(err, DSQL_EINVAL,
-                                      "model %s: attribute \"%s\": a version must be "
-                                      "DSQL_INTEGER or DSQL_BIGINT",
-                                      m->name, a->name);
-            if (a->primary_key || a->timestamp || a->default_sql ||
-                a->default_value.kind != DSQL_V_NULL)
-                return dsql_error_set(err, DSQL_EINVAL,
-                                      "model %s: attribute \"%s\": a version has no default "
-                                      "and is not a key or a timestamp (the library writes it)",
-                                      m->name, a->name);
-            if (versions++)
-                return dsql_error_set(err, DSQL_EINVAL, "model %s: two DSQL_VERSION attributes",
-                                      m->name);
-        }
-        if (!a->timestamp)
-            continue;
-        if (a->timestamp < DSQL__TS_CREATED || a->timestamp > DSQL__TS_DELETED)
-            return dsql_error_set(err, DSQL_EINVAL,
-                                  "model %s: attribute \"%s\": timestamp %d is none of "
-                                  "DSQL_CREATED_AT, DSQL_UPDATED_AT and DSQL_DELETED_AT",
-                                  m->name, a->name, a->timestamp);
-        if (a->timestamp == DSQL__TS_DELETED && a->not_null)
-            return dsql_error_set(err, DSQL_EINVAL,
-                                  "model %s: attribute \"%s\": DSQL_DELETED_AT is NULL on every "
-                                  "row not deleted: it cannot be NOT NULL",
-                                  m->name, a->name);
-        if (a->type != DSQL_T_TIMESTAMP && a->type != DSQL_T_TIMESTAMPTZ)
-            return dsql_error_set(err, DSQL_EINVAL,
-                                  "model %s: attribute \"%s\": a kept timestamp must be "
-                                  "DSQL_TIMESTAMPTZ or DSQL_TIMESTAMP",
-                                  m->name, a->name);
-        if (a->primary_key || a->default_sql || a->default_value.kind != DSQL_V_NULL)
-            return dsql_error_set(err, DSQL_EINVAL,
-                                  "model %s: attribute \"%s\": a kept timestamp has no default "
-                                  "and is not a key (the library writes it)",
-                                  m->name, a->name);
-        if (seen[a->timestamp]++)
-            return dsql_error_set(err, DSQL_EINVAL, "model %s: two %s attributes", m->name,
-                                  a->timestamp == DSQL__TS_CREATED   ? "DSQL_CREATED_AT"
-                                  : a->timestamp == DSQL__TS_UPDATED ? "DSQL_UPDATED_AT"
-                                                                     : "DSQL_DELETED_AT");
+        int rc;
+        if (a->version && (rc = check_version(m, a, &versions, err)))
+            return rc;
+        if (a->timestamp && (rc = check_timestamp(m, a, seen, err)))
+            return rc;
     }
-    int src = dsql__scopes_declared(m, err);
-    if (src)
-        return src;
+    return DSQL_OK;
+}
+
+/* The declared indexes, and the table's index count against Aurora DSQL's limit. */
+static int check_indexes(const dsql_model *m, const dsql_attr *pk, dsql_error *err)
+{
     if (m->n_indexes && !m->indexes)
         return dsql_error_set(err, DSQL_EINVAL, "model %s: %zu indexes announced, none given",
                               m->name, m->n_indexes);
@@ -379,6 +415,16 @@ int dsql__model_check(const dsql_model *m, dsql_error *err)
         }
     }
     return DSQL_OK;
+}
+
+int dsql__model_check(const dsql_model *m, dsql_error *err)
+{
+    const dsql_attr *pk = NULL;
+    int rc = check_model_fields(m, err);
+    if (rc || (rc = check_attrs(m, &pk, err)) || (rc = check_kept_columns(m, err)) ||
+        (rc = dsql__scopes_declared(m, err)))
+        return rc;
+    return check_indexes(m, pk, err);
 }
 
 int dsql_model_check(const dsql_model *m, dsql_error *err)

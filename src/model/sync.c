@@ -104,22 +104,13 @@ static bool needs_kind(const sync_ctx *c)
  * (on DSQL even catalog reads do while the schema changes) runs them all again. */
 enum { READ_SCHEMA, READ_COLUMNS, READ_INDEXES, READ_CONSTRAINTS, READ_KIND, N_READS };
 
-static int read_catalog(sync_ctx *c, dsql_error *err)
-{
-    for (size_t i = 0; i < c->n_tables; i++) {
-        const dsql_model *m = c->tables[i].m;
-        dsql__params_add(&c->where_params, m->schema && *m->schema ? m->schema : NULL, 0, 0);
-        dsql__params_add(&c->where_params, m->table, 0, 0);
-    }
-    if (c->where_params.oom)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
+static const char *const read_what[N_READS] = {"the current schema", "the tables and their columns",
+                                               "the tables' indexes", "the tables' foreign keys",
+                                               "the server kind"};
 
-    dsql__strbuf sb[N_READS];
-    for (int k = 0; k < N_READS; k++)
-        sb[k] = (dsql__strbuf)DSQL__STRBUF_INIT;
-    static const char *const what[N_READS] = {"the current schema", "the tables and their columns",
-                                              "the tables' indexes", "the tables' foreign keys",
-                                              "the server kind"};
+/* The reads' SQL, each over every table ($1, $2, ... in c->where_params). */
+static void catalog_sql(const sync_ctx *c, dsql__strbuf sb[N_READS])
+{
     dsql__sb_append(&sb[READ_SCHEMA], "SELECT current_schema()");
     dsql__sb_append(&sb[READ_COLUMNS],
                     "SELECT table_schema::text, table_name::text, NULL::text, NULL::text, "
@@ -140,97 +131,131 @@ static int read_catalog(sync_ctx *c, dsql_error *err)
                     "JOIN pg_catalog.pg_class t ON t.oid = x.indrelid "
                     "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace WHERE ");
     where_tables(c, &sb[READ_INDEXES], "n.nspname", "t.relname");
-    if (c->n_fks) {
-        dsql__sb_append(&sb[READ_CONSTRAINTS],
-                        "SELECT n.nspname::text, t.relname::text, k.conname::text, "
-                        "k.convalidated FROM pg_catalog.pg_constraint k "
-                        "JOIN pg_catalog.pg_class t ON t.oid = k.conrelid "
-                        "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
-                        "WHERE k.contype = 'f' AND ");
-        where_tables(c, &sb[READ_CONSTRAINTS], "n.nspname", "t.relname");
-    }
+    if (!c->n_fks)
+        return;
+    dsql__sb_append(&sb[READ_CONSTRAINTS],
+                    "SELECT n.nspname::text, t.relname::text, k.conname::text, "
+                    "k.convalidated FROM pg_catalog.pg_constraint k "
+                    "JOIN pg_catalog.pg_class t ON t.oid = k.conrelid "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
+                    "WHERE k.contype = 'f' AND ");
+    where_tables(c, &sb[READ_CONSTRAINTS], "n.nspname", "t.relname");
+}
+
+/* The reads this sync needs as statements, st[0..*n); which[j] names st[j]'s read. */
+static int catalog_stmts(const sync_ctx *c, dsql__strbuf sb[N_READS], dsql__each_stmt st[N_READS],
+                         int which[N_READS], size_t *n, dsql_error *err)
+{
     bool kind = needs_kind(c);
-    dsql__each_stmt st[N_READS];
-    int which[N_READS];
-    size_t n = 0;
-    int rc = DSQL_OK;
+    const dsql__params *p = &c->where_params;
+    *n = 0;
     for (int k = 0; k < N_READS; k++) {
         if ((k == READ_CONSTRAINTS && !c->n_fks) || (k == READ_KIND && !kind))
             continue;
         if (sb[k].oom)
-            rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
-        const dsql__params *p = &c->where_params;
+            return dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
         bool with_params = k == READ_COLUMNS || k == READ_INDEXES || k == READ_CONSTRAINTS;
-        st[n] =
+        st[*n] =
             (dsql__each_stmt){.sql = k == READ_KIND ? DSQL__SERVER_PROBE_SQL : dsql__sb_str(&sb[k]),
                               .nparams = with_params ? p->n : 0,
                               .values = with_params ? p->values : NULL,
                               .lengths = with_params ? p->lengths : NULL,
                               .formats = with_params ? p->formats : NULL};
-        which[n++] = k;
+        which[(*n)++] = k;
     }
+    return DSQL_OK;
+}
+
+/* One attempt's answers: the first error ends the reads (returned), an OCC conflict asks
+ * for another attempt (*conflict). */
+static int check_answers(sync_ctx *c, dsql__each_stmt *st, const int *which, size_t n,
+                         bool *conflict, dsql_error *err)
+{
+    int rc = DSQL_OK;
+    *conflict = false;
+    for (size_t j = 0; j < n && !rc; j++) {
+        int k = which[j];
+        if (k == READ_KIND) {
+            int krc = dsql__server_probe_answer(st[j].rc, &st[j].err, &c->is_dsql, err);
+            if (krc == DSQL_ECONFLICT)
+                *conflict = true;
+            else if (krc)
+                rc = krc;
+            else
+                c->kind_known = true;
+        } else if (st[j].rc == DSQL_ECONFLICT) {
+            *conflict = true;
+        } else if (st[j].rc) {
+            rc = st[j].rc;
+            if (err)
+                *err = st[j].err;
+            dsql__err_prefix(err, "sync: reading %s", read_what[k]);
+        }
+    }
+    return rc;
+}
+
+/* Keeps the results of an attempt that succeeded in c; frees them otherwise. */
+static void take_results(sync_ctx *c, dsql__each_stmt *st, const int *which, size_t n, bool keep)
+{
+    for (size_t j = 0; j < n; j++) {
+        PGresult *r = st[j].res;
+        st[j].res = NULL;
+        int k = which[j];
+        if (!keep || k == READ_KIND) {
+            PQclear(r);
+        } else if (k == READ_SCHEMA) {
+            if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+                c->current_schema = dsql__strdup(PQgetvalue(r, 0, 0));
+            PQclear(r);
+        } else {
+            PGresult **out = k == READ_COLUMNS   ? &c->columns
+                             : k == READ_INDEXES ? &c->indexes
+                                                 : &c->constraints;
+            *out = r;
+        }
+    }
+}
+
+/* The last attempt's conflict, as the error; DSQL_OK when no read met one. */
+static int conflict_error(const dsql__each_stmt *st, const int *which, size_t n, dsql_error *err)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (st[j].rc != DSQL_ECONFLICT)
+            continue;
+        if (err)
+            *err = st[j].err;
+        dsql__err_prefix(err, "sync: reading %s", read_what[which[j]]);
+        return DSQL_ECONFLICT;
+    }
+    return DSQL_OK;
+}
+
+/* Sends the reads, and again after an OCC conflict: 5 retries at most, 100 ms apart at
+ * first, doubling. */
+static int run_reads(sync_ctx *c, dsql__each_stmt *st, const int *which, size_t n, dsql_error *err)
+{
     int64_t delay = 100;
-    for (int attempt = 0; !rc; attempt++) {
+    for (int attempt = 0;; attempt++) {
         dsql__conn_exec_each(c->conn, st, n, NULL);
-        bool conflict = false;
-        for (size_t j = 0; j < n && !rc; j++) {
-            int k = which[j];
-            if (k == READ_KIND) {
-                int krc = dsql__server_probe_answer(st[j].rc, &st[j].err, &c->is_dsql, err);
-                if (krc == DSQL_ECONFLICT)
-                    conflict = true;
-                else if (krc)
-                    rc = krc;
-                else
-                    c->kind_known = true;
-            } else if (st[j].rc == DSQL_ECONFLICT) {
-                conflict = true;
-            } else if (st[j].rc) {
-                rc = st[j].rc;
-                if (err)
-                    *err = st[j].err;
-                dsql__err_prefix(err, "sync: reading %s", what[k]);
-            }
-        }
-        for (size_t j = 0; j < n; j++) {
-            PGresult *r = st[j].res;
-            st[j].res = NULL;
-            int k = which[j];
-            if (rc || conflict || k == READ_KIND) {
-                PQclear(r);
-            } else if (k == READ_SCHEMA) {
-                if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-                    c->current_schema = dsql__strdup(PQgetvalue(r, 0, 0));
-                PQclear(r);
-            } else {
-                PGresult **out = k == READ_COLUMNS   ? &c->columns
-                                 : k == READ_INDEXES ? &c->indexes
-                                                     : &c->constraints;
-                *out = r;
-            }
-        }
+        bool conflict;
+        int rc = check_answers(c, st, which, n, &conflict, err);
+        take_results(c, st, which, n, !rc && !conflict);
         if (rc || !conflict)
-            break;
-        if (attempt >= 5) {
-            for (size_t j = 0; j < n && !rc; j++)
-                if (st[j].rc == DSQL_ECONFLICT) {
-                    rc = DSQL_ECONFLICT;
-                    if (err)
-                        *err = st[j].err;
-                    dsql__err_prefix(err, "sync: reading %s", what[which[j]]);
-                }
-            break;
-        }
+            return rc;
+        if (attempt >= 5)
+            return conflict_error(st, which, n, err);
         dsql__conn_log(c->conn, DSQL_LOG_WARN,
                        "schema: concurrency conflict reading the catalog, retry %d of 5",
                        attempt + 1);
         dsql__sleep_ms(delay);
         delay *= 2;
     }
-    for (int k = 0; k < N_READS; k++)
-        dsql__sb_free(&sb[k]);
-    if (rc)
-        return rc;
+}
+
+/* Each table's schema: its model's, else the connection's current one. */
+static int resolve_schemas(sync_ctx *c, dsql_error *err)
+{
     for (size_t i = 0; i < c->n_tables; i++) {
         table_state *t = &c->tables[i];
         t->schema = t->m->schema && *t->m->schema ? t->m->schema : c->current_schema;
@@ -241,6 +266,33 @@ static int read_catalog(sync_ctx *c, dsql_error *err)
                                   t->m->name);
     }
     return DSQL_OK;
+}
+
+static int read_catalog(sync_ctx *c, dsql_error *err)
+{
+    for (size_t i = 0; i < c->n_tables; i++) {
+        const dsql_model *m = c->tables[i].m;
+        dsql__params_add(&c->where_params, m->schema && *m->schema ? m->schema : NULL, 0, 0);
+        dsql__params_add(&c->where_params, m->table, 0, 0);
+    }
+    if (c->where_params.oom)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory reading the catalog");
+
+    dsql__strbuf sb[N_READS];
+    for (int k = 0; k < N_READS; k++)
+        sb[k] = (dsql__strbuf)DSQL__STRBUF_INIT;
+    catalog_sql(c, sb);
+    dsql__each_stmt st[N_READS];
+    int which[N_READS];
+    size_t n;
+    int rc = catalog_stmts(c, sb, st, which, &n, err);
+    if (!rc)
+        rc = run_reads(c, st, which, n, err);
+    for (int k = 0; k < N_READS; k++)
+        dsql__sb_free(&sb[k]);
+    if (rc)
+        return rc;
+    return resolve_schemas(c, err);
 }
 
 /* The row of res (schema, table, name, ...) naming name on t's table, or -1. name NULL

@@ -219,125 +219,136 @@ static size_t lint_parts(const cli_migset *set, const dsql_migration_status *st,
     return l.n_findings;
 }
 
-static int do_run(const char *sub, const opts *o, const cli_migset *set, dsql_conn *conn)
+/* migrate status: one line per migration; 1 when one failed or changed after it was
+ * applied. */
+static int print_status(const opts *o, const dsql_migration_status *st, size_t nst)
 {
-    dsql_migrate_options mo = DSQL_MIGRATE_OPTIONS_INIT;
-    mo.table = o->table;
-    mo.target = o->to;
-    mo.wait_ms = o->wait_s * 1000;
-    mo.lease_ms = o->lease_s * 1000;
-    mo.on_progress = on_progress;
-    dsql_error err = DSQL_ERROR_INIT;
-    dsql_migration_status *st = NULL;
-    size_t nst = 0;
-    if (dsql_migrate_status(conn, set->migs, set->n, &mo, &st, &nst, &err)) {
-        cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
-        return 1;
-    }
     int rc = 0;
-    if (!strcmp(sub, "status")) {
-        if (!nst)
-            printf("no migrations in %s\n", o->dir);
-        else
-            printf("%-16s %-32s %-9s %-20s %10s  %s\n", "VERSION", "NAME", "STATE", "APPLIED AT",
-                   "DURATION", "");
-        for (size_t i = 0; i < nst; i++) {
-            const dsql_migration_status *s = &st[i];
-            char dur[32] = "-";
-            if (s->duration_ms >= 0)
-                snprintf(dur, sizeof dur, "%lld ms", (long long)s->duration_ms);
-            char note[600] = "";
-            if (s->state == DSQL_MIGRATION_FAILED || s->state == DSQL_MIGRATION_REVERTING ||
-                s->state == DSQL_MIGRATION_RUNNING)
-                snprintf(note, sizeof note, "at statement %zu%s%s", s->step, *s->error ? ": " : "",
-                         s->error);
-            else if (s->state == DSQL_MIGRATION_CHANGED)
-                snprintf(note, sizeof note, "its file changed after it was applied");
-            printf("%-16s %-32s %-9s %-20s %10s  %s\n", s->version, s->name,
-                   dsql_migration_state_name(s->state), *s->applied_at ? s->applied_at : "-", dur,
-                   note);
-            if (s->state == DSQL_MIGRATION_FAILED || s->state == DSQL_MIGRATION_CHANGED)
-                rc = 1;
-        }
-        dsql_migrate_status_free(st);
-        return rc;
+    if (!nst)
+        printf("no migrations in %s\n", o->dir);
+    else
+        printf("%-16s %-32s %-9s %-20s %10s  %s\n", "VERSION", "NAME", "STATE", "APPLIED AT",
+               "DURATION", "");
+    for (size_t i = 0; i < nst; i++) {
+        const dsql_migration_status *s = &st[i];
+        char dur[32] = "-";
+        if (s->duration_ms >= 0)
+            snprintf(dur, sizeof dur, "%lld ms", (long long)s->duration_ms);
+        char note[600] = "";
+        if (s->state == DSQL_MIGRATION_FAILED || s->state == DSQL_MIGRATION_REVERTING ||
+            s->state == DSQL_MIGRATION_RUNNING)
+            snprintf(note, sizeof note, "at statement %zu%s%s", s->step, *s->error ? ": " : "",
+                     s->error);
+        else if (s->state == DSQL_MIGRATION_CHANGED)
+            snprintf(note, sizeof note, "its file changed after it was applied");
+        printf("%-16s %-32s %-9s %-20s %10s  %s\n", s->version, s->name,
+               dsql_migration_state_name(s->state), *s->applied_at ? s->applied_at : "-", dur,
+               note);
+        if (s->state == DSQL_MIGRATION_FAILED || s->state == DSQL_MIGRATION_CHANGED)
+            rc = 1;
     }
-    bool down = !strcmp(sub, "down");
+    return rc;
+}
+
+/* Lints the parts up or down would run: 2 when a part cannot be read, 1 when up has
+ * findings without --force (a dry run shows its plan anyway), else 0; *findings: how many. */
+static int lint_gate(const opts *o, const cli_migset *set, const dsql_migration_status *st,
+                     size_t nst, bool down, size_t *findings)
+{
     bool lint_error = false;
-    size_t findings = lint_parts(set, st, nst, o->to, down, &lint_error);
-    if (lint_error) {
-        dsql_migrate_status_free(st);
+    *findings = lint_parts(set, st, nst, o->to, down, &lint_error);
+    if (lint_error)
         return 2;
-    }
-    if (findings && !o->force && !down && !o->dry_run) {
+    if (*findings && !o->force && !down && !o->dry_run) {
         cli_error("migrate",
                   "up: %zu finding%s of dsql lint in the migrations to apply (above): "
                   "Aurora DSQL would refuse them. Fix them, or apply anyway with "
                   "--force",
-                  findings, findings == 1 ? "" : "s");
-        dsql_migrate_status_free(st);
+                  *findings, *findings == 1 ? "" : "s");
         return 1;
     }
-    if (findings)
-        fprintf(stderr, "dsql migrate: %zu lint finding%s (above)%s\n", findings,
-                findings == 1 ? "" : "s", o->force ? ": going on (--force)" : "");
-    if (o->dry_run) {
-        size_t shown = 0;
-        if (!down) {
-            for (size_t i = 0; i < set->n; i++) {
-                const dsql_migration *m = &set->migs[i];
-                const dsql_migration_status *s = NULL;
-                for (size_t k = 0; k < nst; k++)
-                    if (!strcmp(st[k].version, m->version))
-                        s = &st[k];
-                if (s && (s->state == DSQL_MIGRATION_APPLIED || s->state == DSQL_MIGRATION_CHANGED))
-                    continue;
-                if (o->to && strtoull(m->version, NULL, 10) > strtoull(o->to, NULL, 10))
-                    break;
-                size_t from = s && s->state == DSQL_MIGRATION_FAILED ? s->step - 1 : 0;
-                rc |= print_plan(m, false, from);
-                shown++;
-            }
-        } else {
-            for (size_t i = set->n; i-- > 0;) {
-                const dsql_migration *m = &set->migs[i];
-                bool applied = false;
-                for (size_t k = 0; k < nst; k++)
-                    applied |=
-                        !strcmp(st[k].version, m->version) && st[k].state == DSQL_MIGRATION_APPLIED;
-                if (!applied)
-                    continue;
-                if (o->to && strtoull(m->version, NULL, 10) <= strtoull(o->to, NULL, 10))
-                    break;
-                if (!m->n_down) {
-                    cli_error("migrate", "down: %s has no down part: it cannot be reverted",
-                              m->source);
-                    rc = 1;
-                    break;
-                }
-                rc |= print_plan(m, true, 0);
-                shown++;
-                if (!o->to)
-                    break;
-            }
-        }
-        if (!shown)
-            printf("nothing to %s\n", down ? "revert" : "apply");
-        printf("(dry run: nothing was sent)\n");
-        dsql_migrate_status_free(st);
-        if (findings && !o->force && !down) {
-            cli_error("migrate",
-                      "up: %zu finding%s of dsql lint in the migrations to apply "
-                      "(above): up would refuse to run them without --force",
-                      findings, findings == 1 ? "" : "s");
-            rc = 1;
-        }
-        return rc;
+    if (*findings)
+        fprintf(stderr, "dsql migrate: %zu lint finding%s (above)%s\n", *findings,
+                *findings == 1 ? "" : "s", o->force ? ": going on (--force)" : "");
+    return 0;
+}
+
+/* up --dry-run: the plan of each migration up would apply, in order; *shown counts them. */
+static int plan_up(const opts *o, const cli_migset *set, const dsql_migration_status *st,
+                   size_t nst, size_t *shown)
+{
+    int rc = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        const dsql_migration *m = &set->migs[i];
+        const dsql_migration_status *s = NULL;
+        for (size_t k = 0; k < nst; k++)
+            if (!strcmp(st[k].version, m->version))
+                s = &st[k];
+        if (s && (s->state == DSQL_MIGRATION_APPLIED || s->state == DSQL_MIGRATION_CHANGED))
+            continue;
+        if (o->to && strtoull(m->version, NULL, 10) > strtoull(o->to, NULL, 10))
+            break;
+        size_t from = s && s->state == DSQL_MIGRATION_FAILED ? s->step - 1 : 0;
+        rc |= print_plan(m, false, from);
+        (*shown)++;
     }
-    dsql_migrate_status_free(st);
+    return rc;
+}
+
+/* down --dry-run: the plan of each migration down would revert, newest first; *shown
+ * counts them. */
+static int plan_down(const opts *o, const cli_migset *set, const dsql_migration_status *st,
+                     size_t nst, size_t *shown)
+{
+    int rc = 0;
+    for (size_t i = set->n; i-- > 0;) {
+        const dsql_migration *m = &set->migs[i];
+        bool applied = false;
+        for (size_t k = 0; k < nst; k++)
+            applied |= !strcmp(st[k].version, m->version) && st[k].state == DSQL_MIGRATION_APPLIED;
+        if (!applied)
+            continue;
+        if (o->to && strtoull(m->version, NULL, 10) <= strtoull(o->to, NULL, 10))
+            break;
+        if (!m->n_down) {
+            cli_error("migrate", "down: %s has no down part: it cannot be reverted", m->source);
+            return 1;
+        }
+        rc |= print_plan(m, true, 0);
+        (*shown)++;
+        if (!o->to)
+            break;
+    }
+    return rc;
+}
+
+/* --dry-run: the plans, nothing sent; findings: lint's, which up would refuse. */
+static int dry_run(const opts *o, const cli_migset *set, const dsql_migration_status *st,
+                   size_t nst, bool down, size_t findings)
+{
+    size_t shown = 0;
+    int rc = down ? plan_down(o, set, st, nst, &shown) : plan_up(o, set, st, nst, &shown);
+    if (!shown)
+        printf("nothing to %s\n", down ? "revert" : "apply");
+    printf("(dry run: nothing was sent)\n");
+    if (findings && !o->force && !down) {
+        cli_error("migrate",
+                  "up: %zu finding%s of dsql lint in the migrations to apply "
+                  "(above): up would refuse to run them without --force",
+                  findings, findings == 1 ? "" : "s");
+        rc = 1;
+    }
+    return rc;
+}
+
+/* Applies (up) or reverts (down) the migrations and says what was done. */
+static int apply(const char *sub, bool down, dsql_conn *conn, const cli_migset *set,
+                 const dsql_migrate_options *mo)
+{
+    dsql_error err = DSQL_ERROR_INIT;
     dsql_migrate_report rep;
-    int r = down ? dsql_migrate_down(conn, set->migs, set->n, &mo, &rep, &err)
-                 : dsql_migrate_up(conn, set->migs, set->n, &mo, &rep, &err);
+    int r = down ? dsql_migrate_down(conn, set->migs, set->n, mo, &rep, &err)
+                 : dsql_migrate_up(conn, set->migs, set->n, mo, &rep, &err);
     if (r) {
         cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
         if (rep.failed_step)
@@ -359,7 +370,38 @@ static int do_run(const char *sub, const opts *o, const cli_migset *set, dsql_co
     return 0;
 }
 
-int cmd_migrate(int argc, char **argv)
+static int do_run(const char *sub, const opts *o, const cli_migset *set, dsql_conn *conn)
+{
+    dsql_migrate_options mo = DSQL_MIGRATE_OPTIONS_INIT;
+    mo.table = o->table;
+    mo.target = o->to;
+    mo.wait_ms = o->wait_s * 1000;
+    mo.lease_ms = o->lease_s * 1000;
+    mo.on_progress = on_progress;
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_migration_status *st = NULL;
+    size_t nst = 0;
+    if (dsql_migrate_status(conn, set->migs, set->n, &mo, &st, &nst, &err)) {
+        cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
+        return 1;
+    }
+    bool status = !strcmp(sub, "status"), down = !strcmp(sub, "down");
+    size_t findings = 0;
+    int rc = status ? print_status(o, st, nst) : lint_gate(o, set, st, nst, down, &findings);
+    if (!rc && !status && o->dry_run)
+        rc = dry_run(o, set, st, nst, down, findings);
+    dsql_migrate_status_free(st);
+    if (rc || status || o->dry_run)
+        return rc;
+    return apply(sub, down, conn, set, &mo);
+}
+
+/* Returned by parse_options when the command goes on (not an exit status). */
+enum { GO_ON = -1 };
+
+/* The options after the subcommand (argv[0]): GO_ON, or the exit status when the command
+ * ends here (--help, a bad option; flags->conninfo freed then). */
+static int parse_options(int argc, char **argv, opts *o, cli_conn_flags *flags)
 {
     enum { OPT_DIR = 2000, OPT_TO, OPT_DRY, OPT_FORCE, OPT_TABLE, OPT_WAIT, OPT_LEASE };
     static const struct option lopts[] = {{"dir", required_argument, NULL, OPT_DIR},
@@ -372,6 +414,117 @@ int cmd_migrate(int argc, char **argv)
                                           {"help", no_argument, NULL, 'h'},
                                           CLI_CONN_LONG_OPTIONS,
                                           {0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+        int fr = cli_conn_flag(flags, c, optarg);
+        if (fr < 0) {
+            cli_error("migrate", "out of memory");
+            return 2;
+        }
+        if (fr > 0)
+            continue;
+        switch (c) {
+        case OPT_DIR:
+            o->dir = optarg;
+            break;
+        case OPT_TO:
+            o->to = optarg;
+            break;
+        case OPT_DRY:
+            o->dry_run = true;
+            break;
+        case OPT_FORCE:
+            o->force = true;
+            break;
+        case OPT_TABLE:
+            o->table = optarg;
+            break;
+        case OPT_WAIT:
+        case OPT_LEASE: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 86400) {
+                cli_error("migrate",
+                          "--%s must be a whole number of seconds from 1 to 86400, "
+                          "not '%s'",
+                          c == OPT_WAIT ? "wait" : "lease", optarg);
+                free(flags->conninfo);
+                return 2;
+            }
+            if (c == OPT_WAIT)
+                o->wait_s = v;
+            else
+                o->lease_s = v;
+            break;
+        }
+        case 'h':
+            migrate_usage(stdout);
+            free(flags->conninfo);
+            return 0;
+        default:
+            cli_bad_option("migrate", c, argv);
+            free(flags->conninfo);
+            return 2;
+        }
+    }
+    return GO_ON;
+}
+
+/* The options and arguments (nargs after the options) against the subcommand: 0, or 2
+ * (printed). */
+static int check_options(const char *sub, const opts *o, int nargs)
+{
+    bool create = !strcmp(sub, "create");
+    if ((o->to || o->dry_run) && (create || !strcmp(sub, "status"))) {
+        cli_error("migrate", "%s: --to and --dry-run are for up and down", sub);
+        return 2;
+    }
+    if (o->force && strcmp(sub, "up")) {
+        cli_error("migrate", "%s: --force is for up", sub);
+        return 2;
+    }
+    if (o->to) {
+        size_t n = strlen(o->to), k = strspn(o->to, "0123456789");
+        if (!n || k != n || n > 32) {
+            cli_error("migrate", "--to: '%s' is not a version (1 to 32 digits)", o->to);
+            return 2;
+        }
+    }
+    if (create ? nargs != 1 : nargs > 1) {
+        cli_error("migrate",
+                  create ? "create: give the migration's NAME"
+                         : "%s: expected at most one CONNINFO argument",
+                  sub);
+        return 2;
+    }
+    return 0;
+}
+
+/* status, up or down: connects (flags, then conninfo, then the environment) and runs it.
+ * Frees the flags. */
+static int connect_and_run(const char *sub, const opts *o, const cli_migset *set,
+                           cli_conn_flags *flags, const char *conninfo)
+{
+    dsql_config cfg = DSQL_CONFIG_INIT;
+    dsql_conn *conn = NULL;
+    dsql_error err = DSQL_ERROR_INIT;
+    int rc;
+    if (!cli_conn_config("migrate", flags, conninfo, &cfg)) {
+        rc = 2;
+    } else if ((rc = dsql_conn_open(&cfg, &conn, &err))) {
+        cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
+        rc = rc == DSQL_ECONFIG || rc == DSQL_EINVAL ? 2 : 1;
+    } else {
+        rc = do_run(sub, o, set, conn);
+    }
+    dsql_config_clear(&cfg);
+    dsql_conn_close(conn);
+    return rc;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         migrate_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -384,97 +537,23 @@ int cmd_migrate(int argc, char **argv)
     }
     opts o = {.dir = "migrations", .wait_s = 600};
     cli_conn_flags flags = {0};
-    int c;
-    optind = 1;
     argc--;
     argv++;
-    while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
-        int fr = cli_conn_flag(&flags, c, optarg);
-        if (fr < 0) {
-            cli_error("migrate", "out of memory");
-            return 2;
-        }
-        if (fr > 0)
-            continue;
-        switch (c) {
-        case OPT_DIR:
-            o.dir = optarg;
-            break;
-        case OPT_TO:
-            o.to = optarg;
-            break;
-        case OPT_DRY:
-            o.dry_run = true;
-            break;
-        case OPT_FORCE:
-            o.force = true;
-            break;
-        case OPT_TABLE:
-            o.table = optarg;
-            break;
-        case OPT_WAIT:
-        case OPT_LEASE: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 86400) {
-                cli_error("migrate",
-                          "--%s must be a whole number of seconds from 1 to 86400, "
-                          "not '%s'",
-                          c == OPT_WAIT ? "wait" : "lease", optarg);
-                free(flags.conninfo);
-                return 2;
-            }
-            if (c == OPT_WAIT)
-                o.wait_s = v;
-            else
-                o.lease_s = v;
-            break;
-        }
-        case 'h':
-            migrate_usage(stdout);
-            free(flags.conninfo);
-            return 0;
-        default:
-            cli_bad_option("migrate", c, argv);
-            free(flags.conninfo);
-            return 2;
-        }
+    int rc = parse_options(argc, argv, &o, &flags);
+    if (rc != GO_ON)
+        return rc;
+    int nargs = argc - optind;
+    if (check_options(sub, &o, nargs)) {
+        free(flags.conninfo);
+        return 2;
     }
     bool create = !strcmp(sub, "create");
-    if ((o.to || o.dry_run) && (create || !strcmp(sub, "status"))) {
-        cli_error("migrate", "%s: --to and --dry-run are for up and down", sub);
-        free(flags.conninfo);
-        return 2;
-    }
-    if (o.force && strcmp(sub, "up")) {
-        cli_error("migrate", "%s: --force is for up", sub);
-        free(flags.conninfo);
-        return 2;
-    }
-    if (o.to) {
-        size_t n = strlen(o.to), k = strspn(o.to, "0123456789");
-        if (!n || k != n || n > 32) {
-            cli_error("migrate", "--to: '%s' is not a version (1 to 32 digits)", o.to);
-            free(flags.conninfo);
-            return 2;
-        }
-    }
-    int nargs = argc - optind;
-    if (create ? nargs != 1 : nargs > 1) {
-        cli_error("migrate",
-                  create ? "create: give the migration's NAME"
-                         : "%s: expected at most one CONNINFO argument",
-                  sub);
-        free(flags.conninfo);
-        return 2;
-    }
     cli_migset set;
     if (!cli_migset_load(o.dir, create, &set)) {
         free(flags.conninfo);
         dsql_rules_thread_done();
         return 2;
     }
-    int rc;
     dsql_error cerr = DSQL_ERROR_INIT;
     if (!create && dsql_migrations_check(set.migs, set.n, &cerr)) {
         /* a file the runner cannot take (BEGIN in it, a backfill that is not DML, ...):
@@ -489,19 +568,7 @@ int cmd_migrate(int argc, char **argv)
         free(flags.conninfo);
         rc = do_create(o.dir, argv[optind], &set);
     } else {
-        dsql_config cfg = DSQL_CONFIG_INIT;
-        dsql_conn *conn = NULL;
-        dsql_error err = DSQL_ERROR_INIT;
-        if (!cli_conn_config("migrate", &flags, nargs ? argv[optind] : NULL, &cfg)) {
-            rc = 2;
-        } else if ((rc = dsql_conn_open(&cfg, &conn, &err))) {
-            cli_error("migrate", "%s: %s", sub, cli_err_text(err.message));
-            rc = rc == DSQL_ECONFIG || rc == DSQL_EINVAL ? 2 : 1;
-        } else {
-            rc = do_run(sub, &o, &set, conn);
-        }
-        dsql_config_clear(&cfg);
-        dsql_conn_close(conn);
+        rc = connect_and_run(sub, &o, &set, &flags, nargs ? argv[optind] : NULL);
     }
     cli_migset_free(&set);
     dsql_rules_thread_done();
