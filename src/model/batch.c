@@ -914,7 +914,11 @@ static int indep_round(void *arg, int attempt, bool *retryable, dsql_error *e)
     if (again == 0)
         return DSQL_OK; /* every operation has its final status */
     *retryable = true;
-    *e = *b->ops[r->todo[0]].err;
+    const dsql_error *cause = b->ops[r->todo[0]].err; /* NULL when out of memory */
+    if (cause)
+        *e = *cause;
+    else
+        dsql_error_set(e, DSQL_ECONFLICT, "operation %zu met a conflict", r->todo[0]);
     return DSQL_ECONFLICT;
 }
 
