@@ -201,6 +201,17 @@ static int conn_usable(dsql_conn *conn, dsql_error *err)
     return DSQL_OK;
 }
 
+/* A usable connection outside any transaction; `needs` says what needs one. */
+static int conn_idle(dsql_conn *conn, const char *needs, dsql_error *err)
+{
+    int rc = conn_usable(conn, err);
+    if (rc)
+        return rc;
+    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
+        return dsql_error_set(err, DSQL_EINVAL, "%s", needs);
+    return DSQL_OK;
+}
+
 static void plan_stmt(dsql_conn *conn, batch_stmt *b, bool may_prove)
 {
     b->action = dsql__stmt_cache_plan(&conn->stmts, b->sql, b->nparams, may_prove, &b->entry);
@@ -1255,13 +1266,12 @@ int dsql__conn_pipeline_segments(dsql_conn *conn, const dsql_stmt *stmts, size_t
                                  dsql__segment *segs, size_t nseg, PGresult **out, dsql_error *err)
 {
     reset_segments(out, n, segs, nseg);
-    int rc = conn_usable(conn, err);
+    int rc = conn_idle(conn,
+                       "a pipeline of separate transactions needs a connection outside a "
+                       "transaction",
+                       err);
     if (rc)
         return rc;
-    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "a pipeline of separate transactions needs a connection outside a "
-                              "transaction");
     for (size_t i = 0; i < n; i++)
         if ((rc = dsql__values_check(stmts[i].params, stmts[i].nparams, err)))
             return rc;
@@ -1462,13 +1472,12 @@ int dsql__conn_exec_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, dsql_err
         s[i].rc = DSQL_OK;
         s[i].err = (dsql_error)DSQL_ERROR_INIT;
     }
-    int rc = conn_usable(conn, err);
+    int rc = conn_idle(conn,
+                       "statements that each run in their own transaction need a connection "
+                       "outside any transaction",
+                       err);
     if (rc)
         return rc;
-    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "statements that each run in their own transaction need a "
-                              "connection outside any transaction");
     if (n == 0)
         return DSQL_OK;
     for (size_t i = 0; i < n; i++)
