@@ -77,13 +77,9 @@ bool dsql__valid_region(const char *r)
     return true;
 }
 
-static int endpoint_resolve_call(const char *host_or_id, const char *region, const char *profile,
-                                 char **host_out, char **region_out, dsql_error *err)
+/* The host as given: a host name or a cluster id, without scheme, port or path. */
+static int check_host(const char *host_or_id, dsql_error *err)
 {
-    if (host_out)
-        *host_out = NULL;
-    if (region_out)
-        *region_out = NULL;
     if (!host_or_id || !*host_or_id)
         return dsql_error_set(err, DSQL_EINVAL, "endpoint: the host name is empty");
     for (const char *p = host_or_id; *p; p++)
@@ -106,70 +102,90 @@ static int endpoint_resolve_call(const char *host_or_id, const char *region, con
                               "endpoint: '%s' carries a port; give the host name alone and the "
                               "port separately (port=%s, --port %s)",
                               host_or_id, colon + 1, colon + 1);
+    return DSQL_OK;
+}
 
+/* The region found (r, NULL when none) and where it came from. */
+typedef struct region_found {
+    const char *r, *where;
     char from_host[64];
-    const char *r = NULL, *where = NULL;
-    char *profile_region = NULL;
-    const char *pname = dsql__profile_name(profile);
-    char config_path[4200] = "";
-    bool config_present = false;
-    int rc = DSQL_OK;
-    if (region && *region) {
-        r = region;
-        where = "the region argument";
-    } else if (dsql_region_from_host(host_or_id, from_host, sizeof from_host)) {
-        r = from_host;
-        where = "the host name";
-    } else if ((r = dsql__env("AWS_REGION"))) {
-        where = "AWS_REGION";
-    } else if ((r = dsql__env("AWS_DEFAULT_REGION"))) {
-        where = "AWS_DEFAULT_REGION";
-    } else {
-        dsql__aws_files files = DSQL__AWS_FILES_INIT;
-        rc = dsql__aws_files_load(&files, NULL, NULL, err);
-        if (rc != DSQL_OK) {
-            dsql__aws_files_free(&files);
-            dsql__err_prefix(err, "endpoint: looking for the region");
-            return rc;
-        }
-        const char *v = dsql__ini_get(&files.config, pname, "region");
-        snprintf(config_path, sizeof config_path, "%s", files.config.path ? files.config.path : "");
-        config_present = files.config.present;
-        if (v && *v) {
-            profile_region = dsql__strdup(v);
-            if (!profile_region) {
-                dsql__aws_files_free(&files);
-                return dsql_error_set(err, DSQL_ENOMEM, "endpoint: out of memory");
-            }
-            r = profile_region;
-            where = "the AWS config file";
-        }
+    char *profile_region; /* owned: the copy of the config file's value */
+    char config_path[4200];
+    bool config_present;
+} region_found;
+
+/* The region of profile pname in the AWS config file, when it names one. */
+static int region_from_config(const char *pname, region_found *f, dsql_error *err)
+{
+    dsql__aws_files files = DSQL__AWS_FILES_INIT;
+    int rc = dsql__aws_files_load(&files, NULL, NULL, err);
+    if (rc != DSQL_OK) {
         dsql__aws_files_free(&files);
+        dsql__err_prefix(err, "endpoint: looking for the region");
+        return rc;
     }
-    if (!r) {
-        const char *path = config_path[0] ? config_path : "the AWS config file";
-        if (!config_present)
-            return dsql_error_set(
-                err, DSQL_ECONFIG,
-                "endpoint %s: no AWS region found: none given, none in the host name (expected "
-                "<cluster-id>.dsql.<region>.on.aws), AWS_REGION and AWS_DEFAULT_REGION are "
-                "unset, and there is no AWS config file (%s) to name one",
-                host_or_id, path);
+    const char *v = dsql__ini_get(&files.config, pname, "region");
+    snprintf(f->config_path, sizeof f->config_path, "%s",
+             files.config.path ? files.config.path : "");
+    f->config_present = files.config.present;
+    if (v && *v) {
+        f->profile_region = dsql__strdup(v);
+        if (!f->profile_region) {
+            dsql__aws_files_free(&files);
+            return dsql_error_set(err, DSQL_ENOMEM, "endpoint: out of memory");
+        }
+        f->r = f->profile_region;
+        f->where = "the AWS config file";
+    }
+    dsql__aws_files_free(&files);
+    return DSQL_OK;
+}
+
+/* The region, from the first that names one: the argument, the host name, AWS_REGION,
+ * AWS_DEFAULT_REGION, the profile in the AWS config file. */
+static int find_region_of(const char *host_or_id, const char *region, const char *pname,
+                          region_found *f, dsql_error *err)
+{
+    if (region && *region) {
+        f->r = region;
+        f->where = "the region argument";
+    } else if (dsql_region_from_host(host_or_id, f->from_host, sizeof f->from_host)) {
+        f->r = f->from_host;
+        f->where = "the host name";
+    } else if ((f->r = dsql__env("AWS_REGION"))) {
+        f->where = "AWS_REGION";
+    } else if ((f->r = dsql__env("AWS_DEFAULT_REGION"))) {
+        f->where = "AWS_DEFAULT_REGION";
+    } else {
+        return region_from_config(pname, f, err);
+    }
+    return DSQL_OK;
+}
+
+static int no_region(const char *host_or_id, const char *pname, const region_found *f,
+                     dsql_error *err)
+{
+    const char *path = f->config_path[0] ? f->config_path : "the AWS config file";
+    if (!f->config_present)
         return dsql_error_set(
             err, DSQL_ECONFIG,
             "endpoint %s: no AWS region found: none given, none in the host name (expected "
-            "<cluster-id>.dsql.<region>.on.aws), AWS_REGION and AWS_DEFAULT_REGION are unset, "
-            "and profile '%s' in %s has no 'region'",
-            host_or_id, pname, path);
-    }
-    if (!dsql__valid_region(r)) {
-        rc = dsql_error_set(err, DSQL_EINVAL,
-                            "endpoint: region '%s' (from %s) is not a region name (letters, "
-                            "digits and '-')",
-                            r, where);
-        free(profile_region);
-        return rc;
-    }
+            "<cluster-id>.dsql.<region>.on.aws), AWS_REGION and AWS_DEFAULT_REGION are "
+            "unset, and there is no AWS config file (%s) to name one",
+            host_or_id, path);
+    return dsql_error_set(
+        err, DSQL_ECONFIG,
+        "endpoint %s: no AWS region found: none given, none in the host name (expected "
+        "<cluster-id>.dsql.<region>.on.aws), AWS_REGION and AWS_DEFAULT_REGION are unset, "
+        "and profile '%s' in %s has no 'region'",
+        host_or_id, pname, path);
+}
+
+/* The host name (a cluster id becomes <id>.dsql.<region>.on.aws) and region r, each a copy
+ * given to the caller when asked for. */
+static int give_endpoint(const char *host_or_id, const char *r, char **host_out, char **region_out,
+                         dsql_error *err)
+{
     char *h = NULL, *rg = dsql__strdup(r);
     if (is_cluster_id(host_or_id)) {
         dsql__strbuf sb = DSQL__STRBUF_INIT;
@@ -178,7 +194,6 @@ static int endpoint_resolve_call(const char *host_or_id, const char *region, con
     } else {
         h = dsql__strdup(host_or_id);
     }
-    free(profile_region);
     if (!h || !rg) {
         free(h);
         free(rg);
@@ -193,6 +208,33 @@ static int endpoint_resolve_call(const char *host_or_id, const char *region, con
     else
         free(rg);
     return DSQL_OK;
+}
+
+static int endpoint_resolve_call(const char *host_or_id, const char *region, const char *profile,
+                                 char **host_out, char **region_out, dsql_error *err)
+{
+    if (host_out)
+        *host_out = NULL;
+    if (region_out)
+        *region_out = NULL;
+    int rc = check_host(host_or_id, err);
+    if (rc)
+        return rc;
+    const char *pname = dsql__profile_name(profile);
+    region_found f = {.r = NULL};
+    if ((rc = find_region_of(host_or_id, region, pname, &f, err)))
+        return rc;
+    if (!f.r)
+        return no_region(host_or_id, pname, &f, err);
+    if (!dsql__valid_region(f.r))
+        rc = dsql_error_set(err, DSQL_EINVAL,
+                            "endpoint: region '%s' (from %s) is not a region name (letters, "
+                            "digits and '-')",
+                            f.r, f.where);
+    else
+        rc = give_endpoint(host_or_id, f.r, host_out, region_out, err);
+    free(f.profile_region);
+    return rc;
 }
 
 int dsql_endpoint_resolve(const char *host_or_id, const char *region, const char *profile,

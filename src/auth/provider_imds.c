@@ -111,10 +111,10 @@ static int call(const dsql__auth_log *log, const imds_cfg *c, const char *method
     return dsql__http_send(&req, resp, WHAT, err);
 }
 
-int dsql__fetch_imds(const dsql__auth_log *log, const char *profile, dsql_credentials *out,
-                     bool *configured, dsql_error *err)
+/* The source's settings, unless it is disabled; *configured: the settings name the source
+ * (settings in error count as naming it). */
+static int load_settings(const char *profile, imds_cfg *cfg, bool *configured, dsql_error *err)
 {
-    *configured = false;
     if (dsql__env_true("AWS_EC2_METADATA_DISABLED"))
         return dsql_error_set(err, DSQL_ECREDENTIALS,
                               WHAT ": disabled by AWS_EC2_METADATA_DISABLED");
@@ -122,105 +122,131 @@ int dsql__fetch_imds(const dsql__auth_log *log, const char *profile, dsql_creden
      * everywhere). Without warnings: the profile source read the same files just before
      * and gave them. */
     dsql__aws_files f = DSQL__AWS_FILES_INIT;
-    imds_cfg cfg = {0};
     int rc = dsql__aws_files_load(&f, NULL, NULL, err);
     if (rc == DSQL_OK)
-        rc = resolve_cfg(&f, profile, &cfg, err);
+        rc = resolve_cfg(&f, profile, cfg, err);
     dsql__aws_files_free(&f);
-    *configured = rc != DSQL_OK || cfg.named;
+    *configured = rc != DSQL_OK || cfg->named;
+    return rc;
+}
+
+/* The three requests' common state. */
+typedef struct session {
+    const dsql__auth_log *log;
+    imds_cfg cfg;
+    dsql__strbuf url;         /* the request's URL */
+    dsql__http_response resp; /* the last answer */
+    dsql__strbuf h_token;     /* the session token's header (a secret) */
+    char *role;
+} session;
+
+/* An answer whose HTTP status is not the one expected. */
+static int status_error(const char *method, const session *s, dsql_error *err)
+{
+    int rc = dsql_error_set(err, s->resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
+                            WHAT ": %s %s: HTTP %ld", method, s->url.data, s->resp.status);
+    dsql__http_note_attempts(err, &s->resp);
+    return rc;
+}
+
+/* 1. the session token, into its header (none when the endpoint speaks IMDSv1 only) */
+static int get_token(session *s, dsql_error *err)
+{
+    dsql__sb_append_n(&s->url, s->cfg.base, strlen(s->cfg.base));
+    dsql__sb_append(&s->url, "/latest/api/token");
+    const char *put_headers[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
+    int rc = s->url.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory")
+                        : call(s->log, &s->cfg, "PUT", s->url.data, put_headers, &s->resp, err);
     if (rc != DSQL_OK)
         return rc;
-    const char *base = cfg.base;
-    size_t bl = strlen(base);
-    dsql__strbuf url = DSQL__STRBUF_INIT, h_token = DSQL__STRBUF_INIT;
-    dsql__http_response resp = DSQL__HTTP_RESPONSE_INIT;
-    char *role = NULL;
+    long st = s->resp.status;
+    if (st == 200 && s->resp.body.len > 0) {
+        if (strpbrk(s->resp.body.data, "\r\n"))
+            return dsql_error_set(err, DSQL_EPARSE, WHAT ": the session token has a line break");
+        dsql__sb_append(&s->h_token, "X-aws-ec2-metadata-token: ");
+        dsql__sb_append(&s->h_token, s->resp.body.data);
+        return DSQL_OK;
+    }
+    if ((st == 403 || st == 404 || st == 405) && !s->cfg.v1_disabled)
+        return DSQL_OK; /* IMDSv1 only (an old endpoint or a proxy): go on without a token. */
+    return status_error("PUT", s, err);
+}
 
-    /* 1. the session token */
-    dsql__sb_append_n(&url, base, bl);
-    dsql__sb_append(&url, "/latest/api/token");
-    const char *put_headers[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
-    rc = url.oom ? dsql_error_set(err, DSQL_ENOMEM, "out of memory")
-                 : call(log, &cfg, "PUT", url.data, put_headers, &resp, err);
-    if (rc != DSQL_OK)
-        goto done;
-    if (resp.status == 200 && resp.body.len > 0) {
-        if (strpbrk(resp.body.data, "\r\n")) {
-            rc = dsql_error_set(err, DSQL_EPARSE, WHAT ": the session token has a line break");
-            goto done;
-        }
-        dsql__sb_append(&h_token, "X-aws-ec2-metadata-token: ");
-        dsql__sb_append(&h_token, resp.body.data);
-    } else if ((resp.status == 403 || resp.status == 404 || resp.status == 405) &&
-               !cfg.v1_disabled) {
-        /* IMDSv1 only (an old endpoint or a proxy): go on without a token. */
-    } else {
-        rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
-                            WHAT ": PUT %s: HTTP %ld", url.data, resp.status);
-        dsql__http_note_attempts(err, &resp);
-        goto done;
-    }
-    const char *headers[] = {h_token.len ? h_token.data : NULL, NULL};
-
-    /* 2. the role name */
-    dsql__sb_reset(&url);
-    dsql__sb_append_n(&url, base, bl);
-    dsql__sb_append(&url, CREDS_PATH);
-    rc = call(log, &cfg, "GET", url.data, headers, &resp, err);
-    if (rc != DSQL_OK)
-        goto done;
-    if (resp.status == 404) {
-        rc = dsql_error_set(err, DSQL_ECREDENTIALS,
-                            WHAT ": GET %s: HTTP 404: the instance has no IAM role", url.data);
-        goto done;
-    }
-    if (resp.status != 200) {
-        rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
-                            WHAT ": GET %s: HTTP %ld", url.data, resp.status);
-        dsql__http_note_attempts(err, &resp);
-        goto done;
-    }
-    const char *rb = resp.body.data ? resp.body.data : "";
+/* The role name: the answer's first line, without trailing blanks. */
+static int take_role(session *s, dsql_error *err)
+{
+    const char *rb = s->resp.body.data ? s->resp.body.data : "";
     size_t rn = strcspn(rb, "\r\n");
     while (rn > 0 && (rb[rn - 1] == ' ' || rb[rn - 1] == '\t'))
         rn--;
-    if (rn == 0) {
-        rc = dsql_error_set(err, DSQL_ECREDENTIALS, WHAT ": the instance has no IAM role");
-        goto done;
-    }
+    if (rn == 0)
+        return dsql_error_set(err, DSQL_ECREDENTIALS, WHAT ": the instance has no IAM role");
     for (size_t i = 0; i < rn; i++)
         if (!((rb[i] >= 'a' && rb[i] <= 'z') || (rb[i] >= 'A' && rb[i] <= 'Z') ||
-              (rb[i] >= '0' && rb[i] <= '9') || strchr("+=,.@_-", rb[i]))) {
-            rc = dsql_error_set(err, DSQL_EPARSE, WHAT ": the role name is malformed");
-            goto done;
-        }
-    role = malloc(rn + 1);
-    if (!role) {
-        rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-        goto done;
-    }
-    memcpy(role, rb, rn);
-    role[rn] = '\0';
+              (rb[i] >= '0' && rb[i] <= '9') || strchr("+=,.@_-", rb[i])))
+            return dsql_error_set(err, DSQL_EPARSE, WHAT ": the role name is malformed");
+    s->role = malloc(rn + 1);
+    if (!s->role)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    memcpy(s->role, rb, rn);
+    s->role[rn] = '\0';
+    return DSQL_OK;
+}
 
-    /* 3. the role's credentials */
-    dsql__sb_append(&url, role);
-    rc = call(log, &cfg, "GET", url.data, headers, &resp, err);
+/* 2. the role name */
+static int get_role(session *s, const char *const *headers, dsql_error *err)
+{
+    dsql__sb_reset(&s->url);
+    dsql__sb_append_n(&s->url, s->cfg.base, strlen(s->cfg.base));
+    dsql__sb_append(&s->url, CREDS_PATH);
+    int rc = call(s->log, &s->cfg, "GET", s->url.data, headers, &s->resp, err);
     if (rc != DSQL_OK)
-        goto done;
-    if (resp.status != 200) {
-        rc = dsql_error_set(err, resp.status >= 500 ? DSQL_EHTTP : DSQL_ECREDENTIALS,
-                            WHAT ": GET %s: HTTP %ld", url.data, resp.status);
-        dsql__http_note_attempts(err, &resp);
-        goto done;
-    }
-    rc = dsql__creds_from_json(resp.body.data ? resp.body.data : "", resp.body.len, DSQL__JSON_IMDS,
-                               WHAT, out, err);
+        return rc;
+    if (s->resp.status == 404)
+        return dsql_error_set(err, DSQL_ECREDENTIALS,
+                              WHAT ": GET %s: HTTP 404: the instance has no IAM role", s->url.data);
+    if (s->resp.status != 200)
+        return status_error("GET", s, err);
+    return take_role(s, err);
+}
+
+/* 3. the role's credentials */
+static int get_credentials(session *s, const char *const *headers, dsql_credentials *out,
+                           dsql_error *err)
+{
+    dsql__sb_append(&s->url, s->role);
+    int rc = call(s->log, &s->cfg, "GET", s->url.data, headers, &s->resp, err);
+    if (rc != DSQL_OK)
+        return rc;
+    if (s->resp.status != 200)
+        return status_error("GET", s, err);
+    rc = dsql__creds_from_json(s->resp.body.data ? s->resp.body.data : "", s->resp.body.len,
+                               DSQL__JSON_IMDS, WHAT, out, err);
     if (rc == DSQL_OK)
         dsql__credentials_source(out, "instance-metadata");
-done:
-    dsql__http_response_free(&resp);
-    dsql__sb_free(&url);
-    dsql__sb_free_secret(&h_token);
-    free(role);
+    return rc;
+}
+
+int dsql__fetch_imds(const dsql__auth_log *log, const char *profile, dsql_credentials *out,
+                     bool *configured, dsql_error *err)
+{
+    *configured = false;
+    session s = {.log = log,
+                 .url = DSQL__STRBUF_INIT,
+                 .resp = DSQL__HTTP_RESPONSE_INIT,
+                 .h_token = DSQL__STRBUF_INIT};
+    int rc = load_settings(profile, &s.cfg, configured, err);
+    if (rc != DSQL_OK)
+        return rc;
+    rc = get_token(&s, err);
+    const char *headers[] = {s.h_token.len ? s.h_token.data : NULL, NULL};
+    if (rc == DSQL_OK)
+        rc = get_role(&s, headers, err);
+    if (rc == DSQL_OK)
+        rc = get_credentials(&s, headers, out, err);
+    dsql__http_response_free(&s.resp);
+    dsql__sb_free(&s.url);
+    dsql__sb_free_secret(&s.h_token);
+    free(s.role);
     return rc;
 }

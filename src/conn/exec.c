@@ -201,6 +201,17 @@ static int conn_usable(dsql_conn *conn, dsql_error *err)
     return DSQL_OK;
 }
 
+/* A usable connection outside any transaction; `needs` says what needs one. */
+static int conn_idle(dsql_conn *conn, const char *needs, dsql_error *err)
+{
+    int rc = conn_usable(conn, err);
+    if (rc)
+        return rc;
+    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
+        return dsql_error_set(err, DSQL_EINVAL, "%s", needs);
+    return DSQL_OK;
+}
+
 static void plan_stmt(dsql_conn *conn, batch_stmt *b, bool may_prove)
 {
     b->action = dsql__stmt_cache_plan(&conn->stmts, b->sql, b->nparams, may_prove, &b->entry);
@@ -299,6 +310,39 @@ static PGresult *next_result(dsql_conn *conn, dsql_error *tmo)
     return r;
 }
 
+/* The Sync's result that closes a sync segment, waited for within the round trip's
+ * deadline. False when anything else came, or nothing (*wrc: the wait's status). */
+static bool read_sync(dsql_conn *conn, int *wrc, dsql_error *tmo)
+{
+    PGresult *sync = dsql__conn_next_result(conn, wrc, tmo);
+    bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    return ok;
+}
+
+/* A batch starts only on a connection that is out of pipeline mode with nothing due. */
+static int check_not_busy(PGconn *pg, dsql_error *err)
+{
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
+        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
+    return DSQL_OK;
+}
+
+/* The status of a pipeline whose answers stopped coming: the deadline's timeout (tmo),
+ * else the lost connection, in libpq's words when it says so, else in `lost`. */
+static int no_answer(PGconn *pg, const dsql_error *tmo, const char *lost, dsql_error *err)
+{
+    if (tmo->status == DSQL_ETIMEOUT) {
+        if (err)
+            *err = *tmo;
+        return DSQL_ETIMEOUT;
+    }
+    int rc = dsql__error_from_pg(err, pg, NULL);
+    if (rc != DSQL_ECONNLOST)
+        rc = dsql_error_set(err, DSQL_ECONNLOST, "%s", lost);
+    return rc;
+}
+
 /* Reads the answers to the DEALLOCATEs sent ahead of a batch (each in its own sync
  * segment). False when the connection was lost. */
 static bool read_deallocs(dsql_conn *conn, size_t n, dsql_error *tmo)
@@ -326,10 +370,7 @@ static bool read_deallocs(dsql_conn *conn, size_t n, dsql_error *tmo)
         }
         PQclear(r);
         int rc;
-        PGresult *sync = dsql__conn_next_result(conn, &rc, tmo);
-        bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-        PQclear(sync);
-        if (!ok)
+        if (!read_sync(conn, &rc, tmo))
             return false;
     }
     return true;
@@ -453,34 +494,25 @@ static void batch_end(batch_read *br)
     PGconn *pg = conn->pg;
     if (!br->lost && PQstatus(pg) == CONNECTION_OK) {
         int wrc;
-        PGresult *sync = dsql__conn_next_result(conn, &wrc, &br->tmo);
+        bool synced = read_sync(conn, &wrc, &br->tmo);
         if (wrc && br->rc == DSQL_OK) {
             br->rc = wrc;
             if (br->err)
                 *br->err = br->tmo;
-        } else if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        } else if (!synced) {
             conn->broken = true;
             if (br->rc == DSQL_OK)
                 br->rc =
                     dsql_error_set(br->err, DSQL_EINTERNAL, "pipeline: expected the Sync result");
         }
-        PQclear(sync);
         if (!PQexitPipelineMode(pg))
             pipeline_abandon(conn);
         return;
     }
     if (br->failed == br->n) {
         br->failed = br->i < br->n ? br->i : 0;
-        if (br->tmo.status == DSQL_ETIMEOUT) {
-            br->rc = DSQL_ETIMEOUT;
-            if (br->err)
-                *br->err = br->tmo;
-        } else {
-            br->rc = dsql__error_from_pg(br->err, pg, NULL);
-            if (br->rc != DSQL_ECONNLOST)
-                br->rc = dsql_error_set(br->err, DSQL_ECONNLOST,
-                                        "connection lost: no result for pipeline statement");
-        }
+        br->rc =
+            no_answer(pg, &br->tmo, "connection lost: no result for pipeline statement", br->err);
     }
     conn->broken = true;
 }
@@ -501,8 +533,9 @@ static int run_batch_raw(dsql_conn *conn, batch_stmt *b, size_t n, int result_fo
     if (out)
         for (size_t i = 0; i < n; i++)
             out[i] = NULL;
-    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
-        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
+    int rc = check_not_busy(pg, err);
+    if (rc)
+        return rc;
     size_t nd = deallocs_due(conn);
     bool long_wait = false;
     for (size_t i = 0; i < n && !long_wait; i++)
@@ -511,7 +544,7 @@ static int run_batch_raw(dsql_conn *conn, batch_stmt *b, size_t n, int result_fo
     if (!PQenterPipelineMode(pg))
         return dsql__error_from_pg(err, pg, NULL);
     size_t sent;
-    int rc = batch_send(conn, b, n, nd, result_format, &sent, err);
+    rc = batch_send(conn, b, n, nd, result_format, &sent, err);
     if (rc) {
         *failed = sent;
         /* Nothing was synced: the server has not answered; drop the connection rather than
@@ -871,6 +904,24 @@ int dsql_exec(dsql_db *db, const char *sql, const dsql_value *params_in, size_t 
 
 /* ---- pipeline ---- */
 
+/* Builds the parameters of stmts[0..n); *built counts those built (to free). */
+static int params_build_each(params *pp, const dsql_stmt *stmts, size_t n, size_t *built,
+                             dsql_error *err)
+{
+    for (*built = 0; *built < n; (*built)++) {
+        int rc = params_build(&pp[*built], stmts[*built].params, stmts[*built].nparams, err);
+        if (rc)
+            return rc;
+    }
+    return DSQL_OK;
+}
+
+static void params_free_each(params *pp, size_t built)
+{
+    for (size_t i = 0; i < built; i++)
+        params_free(&pp[i]);
+}
+
 /* True when a failure after stmts[0..failed) leaves nothing committed, so the batch can
  * run again: before it, only statements that commit nothing (queries, DML, BEGIN). */
 static bool rerunnable(const dsql_stmt *stmts, size_t failed)
@@ -881,14 +932,21 @@ static bool rerunnable(const dsql_stmt *stmts, size_t failed)
     return true;
 }
 
+/* nseg: the transactions of a pipeline of several (one Sync each); 0 for one Sync. */
 static void log_pipeline(dsql_conn *conn, const dsql_stmt *stmts, const params *pp, size_t n,
-                         int64_t t0, int rc)
+                         size_t nseg, int64_t t0, int rc)
 {
     if (!conn->log)
         return;
     dsql__strbuf sb = DSQL__STRBUF_INIT;
-    dsql__sb_appendf(&sb, "Executing pipeline of %zu statement%s in one round trip: ", n,
-                     n == 1 ? "" : "s");
+    if (nseg)
+        dsql__sb_appendf(&sb,
+                         "Executing pipeline of %zu statement%s in %zu transaction%s, one round "
+                         "trip: ",
+                         n, n == 1 ? "" : "s", nseg, nseg == 1 ? "" : "s");
+    else
+        dsql__sb_appendf(&sb, "Executing pipeline of %zu statement%s in one round trip: ", n,
+                         n == 1 ? "" : "s");
     for (size_t i = 0; i < n; i++) {
         if (i)
             dsql__sb_append(&sb, "; ");
@@ -904,6 +962,101 @@ static void log_pipeline(dsql_conn *conn, const dsql_stmt *stmts, const params *
     dsql__sb_free(&sb);
 }
 
+/* Checks the statements before anything is built or sent; *at: the one that is wrong. */
+static int check_stmts(const dsql_stmt *stmts, size_t n, size_t *at, dsql_error *err)
+{
+    if (!stmts)
+        return dsql_error_set(err, DSQL_EINVAL, "dsql_conn_pipeline: stmts is NULL");
+    for (size_t i = 0; i < n; i++) {
+        *at = i;
+        if (!stmts[i].sql)
+            return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL");
+        int rc = dsql__values_check(stmts[i].params, stmts[i].nparams, err);
+        if (rc)
+            return rc;
+    }
+    *at = n;
+    return DSQL_OK;
+}
+
+/* The batch's statements as the cache plans them. Never the connection's first Parse: a
+ * refusal would fail the batch. */
+static void plan_pipeline(dsql_conn *conn, const dsql_stmt *stmts, const params *pp, size_t n,
+                          batch_stmt *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (batch_stmt){.sql = stmts[i].sql,
+                            .nparams = (int)stmts[i].nparams,
+                            .values = pp[i].values,
+                            .lengths = pp[i].lengths,
+                            .formats = pp[i].formats};
+        plan_stmt(conn, &b[i], false);
+    }
+}
+
+/* Runs the batch as the cache plans it; *t0 is when the run that counts started. A stale
+ * cached statement outside a transaction runs the batch again once; inside the caller's
+ * transaction it becomes a conflict. */
+static int run_pipeline(dsql_conn *conn, const dsql_stmt *stmts, const params *pp, size_t n,
+                        batch_stmt *b, PGresult **out, size_t *failed, int64_t *t0, dsql_error *e)
+{
+    bool idle = dsql__conn_tx_status(conn) == PQTRANS_IDLE;
+    *t0 = dsql__mono_us();
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        plan_pipeline(conn, stmts, pp, n, b);
+        rc = run_batch(conn, b, n, 0, out, failed, e);
+        finish_batch(conn, b, n, *failed);
+        if (rc && *failed < n && b[*failed].stale && idle && attempt == 1 &&
+            !dsql__conn_check_broken(conn) && rerunnable(stmts, *failed)) {
+            /* A stale cached statement: nothing of the batch committed (an explicit
+             * transaction it opened is rolled back first), so run it all again. */
+            log_pipeline(conn, stmts, pp, n, 0, *t0, rc);
+            dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
+                      "Statement cache: the cached statement of pipeline statement %zu went "
+                      "stale (SQLSTATE %s); running the pipeline again",
+                      *failed, e->sqlstate);
+            for (size_t i = 0; i < n; i++) {
+                PQclear(out[i]);
+                out[i] = NULL;
+            }
+            if (!dsql__conn_reset_tx(conn))
+                break;
+            dsql_error_clear(e);
+            *t0 = dsql__mono_us();
+            continue;
+        }
+        break;
+    }
+    if (rc && *failed < n && b[*failed].stale && !idle)
+        rc = stale_in_transaction(e);
+    return rc;
+}
+
+/* Hands the answers over as results: all of them when the batch succeeded, those before
+ * the failure when it failed; the others are freed. */
+static int take_results(PGresult **out, size_t n, dsql_result **results, int rc, size_t *failed,
+                        dsql_error *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!out[i])
+            continue;
+        if (results && rc == DSQL_OK) {
+            results[i] = dsql__result_new(out[i]);
+            if (!results[i]) {
+                rc = dsql_error_set(e, DSQL_ENOMEM, "out of memory");
+                *failed = i;
+            }
+        } else if (results && i < *failed) {
+            results[i] = dsql__result_new(out[i]); /* statements before the failure */
+        } else {
+            PQclear(out[i]);
+        }
+        out[i] = NULL;
+    }
+    return rc;
+}
+
 int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_result **results,
                         size_t *failed_index, dsql_error *err)
 {
@@ -917,19 +1070,11 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
         return rc;
     if (n == 0)
         return DSQL_OK;
-    if (!stmts)
-        return dsql_error_set(err, DSQL_EINVAL, "dsql_conn_pipeline: stmts is NULL");
-    for (size_t i = 0; i < n; i++) {
-        if (!stmts[i].sql) {
-            if (failed_index)
-                *failed_index = i;
-            return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL");
-        }
-        if ((rc = dsql__values_check(stmts[i].params, stmts[i].nparams, err))) {
-            if (failed_index)
-                *failed_index = i;
-            return rc;
-        }
+    size_t at = n;
+    if ((rc = check_stmts(stmts, n, &at, err))) {
+        if (failed_index)
+            *failed_index = at;
+        return rc;
     }
 
     /* Parameters of every statement, then one batch. */
@@ -947,72 +1092,19 @@ int dsql__conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_
         failed = 0;
         goto done;
     }
-    for (; built < n; built++)
-        if ((rc = params_build(&pp[built], stmts[built].params, stmts[built].nparams, &e))) {
-            failed = built;
-            goto done;
-        }
-
-    bool idle = dsql__conn_tx_status(conn) == PQTRANS_IDLE;
-    int64_t t0 = dsql__mono_us();
-    for (int attempt = 1;; attempt++) {
-        for (size_t i = 0; i < n; i++) {
-            b[i] = (batch_stmt){.sql = stmts[i].sql,
-                                .nparams = (int)stmts[i].nparams,
-                                .values = pp[i].values,
-                                .lengths = pp[i].lengths,
-                                .formats = pp[i].formats};
-            /* Never the connection's first Parse: a refusal would fail the batch. */
-            plan_stmt(conn, &b[i], false);
-        }
-        rc = run_batch(conn, b, n, 0, out, &failed, &e);
-        finish_batch(conn, b, n, failed);
-        if (rc && failed < n && b[failed].stale && idle && attempt == 1 &&
-            !dsql__conn_check_broken(conn) && rerunnable(stmts, failed)) {
-            /* A stale cached statement: nothing of the batch committed (an explicit
-             * transaction it opened is rolled back first), so run it all again. */
-            log_pipeline(conn, stmts, pp, n, t0, rc);
-            dsql__log(conn->log, conn->log_ctx, DSQL_LOG_DEBUG,
-                      "Statement cache: the cached statement of pipeline statement %zu went "
-                      "stale (SQLSTATE %s); running the pipeline again",
-                      failed, e.sqlstate);
-            for (size_t i = 0; i < n; i++) {
-                PQclear(out[i]);
-                out[i] = NULL;
-            }
-            if (!dsql__conn_reset_tx(conn))
-                break;
-            dsql_error_clear(&e);
-            t0 = dsql__mono_us();
-            continue;
-        }
-        break;
+    if ((rc = params_build_each(pp, stmts, n, &built, &e))) {
+        failed = built;
+        goto done;
     }
-    if (rc && failed < n && b[failed].stale && !idle)
-        rc = stale_in_transaction(&e);
+    int64_t t0;
+    rc = run_pipeline(conn, stmts, pp, n, b, out, &failed, &t0, &e);
     if (rc && failed < n)
         dsql__error_redact_params(&e, (int)stmts[failed].nparams, pp[failed].values,
                                   pp[failed].lengths, pp[failed].formats, pp[failed].flags);
-    log_pipeline(conn, stmts, pp, n, t0, rc);
-    for (size_t i = 0; i < n; i++) {
-        if (!out[i])
-            continue;
-        if (results && rc == DSQL_OK) {
-            results[i] = dsql__result_new(out[i]);
-            if (!results[i]) {
-                rc = dsql_error_set(&e, DSQL_ENOMEM, "out of memory");
-                failed = i;
-            }
-        } else if (results && i < failed) {
-            results[i] = dsql__result_new(out[i]); /* statements before the failure */
-        } else {
-            PQclear(out[i]);
-        }
-        out[i] = NULL;
-    }
+    log_pipeline(conn, stmts, pp, n, 0, t0, rc);
+    rc = take_results(out, n, results, rc, &failed, &e);
 done:
-    for (size_t i = 0; i < built; i++)
-        params_free(&pp[i]);
+    params_free_each(pp, built);
     if (pp != small_pp)
         free(pp);
     if (b != small_b)
@@ -1053,8 +1145,6 @@ int dsql_conn_pipeline(dsql_conn *conn, const dsql_stmt *stmts, size_t n, dsql_r
                          err);
 }
 
-/* ---- a pipeline of several transactions: one Sync each ---- */
-
 /* Reads one segment's answers into out and seg; false when the connection was lost or the
  * deadline passed before the segment's Sync came back. */
 static bool read_segment(dsql_conn *conn, const dsql_stmt *stmts, const params *pp, size_t first,
@@ -1079,17 +1169,14 @@ static bool read_segment(dsql_conn *conn, const dsql_stmt *stmts, const params *
         PQclear(r);
     }
     int wrc;
-    PGresult *sync = dsql__conn_next_result(conn, &wrc, tmo);
-    bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    if (!ok)
+    if (!read_sync(conn, &wrc, tmo))
         return false;
     seg->synced = true;
     return true;
 }
 
-int dsql__conn_pipeline_segments(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
-                                 dsql__segment *segs, size_t nseg, PGresult **out, dsql_error *err)
+/* Every slot of out empty, every segment unanswered. */
+static void reset_segments(PGresult **out, size_t n, dsql__segment *segs, size_t nseg)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
@@ -1100,40 +1187,16 @@ int dsql__conn_pipeline_segments(dsql_conn *conn, const dsql_stmt *stmts, size_t
         segs[k].synced = false;
         segs[k].err = (dsql_error)DSQL_ERROR_INIT;
     }
-    int rc = conn_usable(conn, err);
-    if (rc)
-        return rc;
-    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "a pipeline of separate transactions needs a connection outside a "
-                              "transaction");
-    for (size_t i = 0; i < n; i++)
-        if ((rc = dsql__values_check(stmts[i].params, stmts[i].nparams, err)))
-            return rc;
-    params *pp = calloc(n ? n : 1, sizeof *pp);
-    if (!pp)
-        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-    size_t built = 0;
-    for (; built < n; built++)
-        if ((rc = params_build(&pp[built], stmts[built].params, stmts[built].nparams, err)))
-            goto done;
+}
 
+/* Queues each segment's statements and its Sync, then flushes. Statements run unnamed: a
+ * segment that fails leaves the statements after its failure unparsed, which the
+ * statement cache's bookkeeping does not follow across Syncs. */
+static int send_segments(dsql_conn *conn, const dsql_stmt *stmts, const params *pp,
+                         const dsql__segment *segs, size_t nseg, dsql_error *err)
+{
     PGconn *pg = conn->pg;
-    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg)) {
-        rc = dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
-        goto done;
-    }
-    bool long_wait = false;
-    for (size_t i = 0; i < n && !long_wait; i++)
-        long_wait = dsql__sql_waits_long(stmts[i].sql);
-    int64_t t0 = dsql__mono_us();
-    dsql__conn_start_round_trip(conn, long_wait);
-    if (!PQenterPipelineMode(pg)) {
-        rc = dsql__error_from_pg(err, pg, NULL);
-        goto done;
-    }
-    /* Statements run unnamed: a segment that fails leaves the statements after its failure
-     * unparsed, which the statement cache's bookkeeping does not follow across Syncs. */
+    int rc = DSQL_OK;
     size_t i = 0;
     for (size_t k = 0; k < nseg && !rc; k++) {
         for (; i < segs[k].end && !rc; i++)
@@ -1145,62 +1208,81 @@ int dsql__conn_pipeline_segments(dsql_conn *conn, const dsql_stmt *stmts, size_t
     }
     if (!rc)
         rc = dsql__conn_flush(conn, err);
-    if (rc) {
-        /* Nothing was synced for sure: drop the connection rather than guess what ran. The
-         * caller treats every segment as unanswered. */
-        conn->broken = true;
-        pipeline_abandon(conn);
-        goto done;
-    }
-    conn->stats.statements += n;
-    conn->stats.round_trips++;
+    return rc;
+}
+
+/* Reads every segment's answers and leaves pipeline mode; when the answers stop coming,
+ * the connection is dropped and the status says why. */
+static int read_segments(dsql_conn *conn, const dsql_stmt *stmts, const params *pp,
+                         dsql__segment *segs, size_t nseg, PGresult **out, dsql_error *err)
+{
     dsql_error tmo = DSQL_ERROR_INIT;
     bool lost = false;
     for (size_t k = 0; k < nseg && !lost; k++)
         lost = !read_segment(conn, stmts, pp, k ? segs[k - 1].end : 0, segs[k].end, out, &segs[k],
                              &tmo);
-    if (!lost) {
-        if (!PQexitPipelineMode(pg))
-            pipeline_abandon(conn);
-    } else {
+    if (lost) {
         conn->broken = true;
-        if (tmo.status == DSQL_ETIMEOUT) {
-            rc = DSQL_ETIMEOUT;
-            if (err)
-                *err = tmo;
-        } else {
-            rc = dsql__error_from_pg(err, pg, NULL);
-            if (rc != DSQL_ECONNLOST)
-                rc = dsql_error_set(err, DSQL_ECONNLOST,
-                                    "connection lost: no answer for the rest of the pipeline");
-        }
+        return no_answer(conn->pg, &tmo, "connection lost: no answer for the rest of the pipeline",
+                         err);
     }
+    if (!PQexitPipelineMode(conn->pg))
+        pipeline_abandon(conn);
+    return DSQL_OK;
+}
+
+/* The segments sent in one round trip and their answers read. */
+static int run_segments(dsql_conn *conn, const dsql_stmt *stmts, const params *pp, size_t n,
+                        dsql__segment *segs, size_t nseg, PGresult **out, dsql_error *err)
+{
+    PGconn *pg = conn->pg;
+    int rc = check_not_busy(pg, err);
+    if (rc)
+        return rc;
+    bool long_wait = false;
+    for (size_t i = 0; i < n && !long_wait; i++)
+        long_wait = dsql__sql_waits_long(stmts[i].sql);
+    int64_t t0 = dsql__mono_us();
+    dsql__conn_start_round_trip(conn, long_wait);
+    if (!PQenterPipelineMode(pg))
+        return dsql__error_from_pg(err, pg, NULL);
+    if ((rc = send_segments(conn, stmts, pp, segs, nseg, err))) {
+        /* Nothing was synced for sure: drop the connection rather than guess what ran. The
+         * caller treats every segment as unanswered. */
+        conn->broken = true;
+        pipeline_abandon(conn);
+        return rc;
+    }
+    conn->stats.statements += n;
+    conn->stats.round_trips++;
+    rc = read_segments(conn, stmts, pp, segs, nseg, out, err);
     dsql__conn_check_broken(conn);
     end_round_trip(conn);
-    if (conn->log) {
-        dsql__strbuf sb = DSQL__STRBUF_INIT;
-        dsql__sb_appendf(&sb,
-                         "Executing pipeline of %zu statement%s in %zu transaction%s, one round "
-                         "trip: ",
-                         n, n == 1 ? "" : "s", nseg, nseg == 1 ? "" : "s");
-        for (size_t j = 0; j < n; j++) {
-            if (j)
-                dsql__sb_append(&sb, "; ");
-            dsql__sb_append_sql_redacted(&sb, stmts[j].sql);
-            if (conn->log_params)
-                dsql__sb_append_param_values(&sb, (int)stmts[j].nparams, pp[j].values,
-                                             pp[j].lengths, pp[j].formats, pp[j].flags,
-                                             conn->log_params);
-        }
-        dsql__sb_appendf(&sb, " (%.3f ms%s)", (double)(dsql__mono_us() - t0) / 1000.0,
-                         rc ? ", failed" : "");
-        if (!sb.oom)
-            conn->log(DSQL_LOG_DEBUG, dsql__sb_str(&sb), conn->log_ctx);
-        dsql__sb_free(&sb);
-    }
-done:
-    for (size_t j = 0; j < built; j++)
-        params_free(&pp[j]);
+    log_pipeline(conn, stmts, pp, n, nseg, t0, rc);
+    return rc;
+}
+
+int dsql__conn_pipeline_segments(dsql_conn *conn, const dsql_stmt *stmts, size_t n,
+                                 dsql__segment *segs, size_t nseg, PGresult **out, dsql_error *err)
+{
+    reset_segments(out, n, segs, nseg);
+    int rc = conn_idle(conn,
+                       "a pipeline of separate transactions needs a connection outside a "
+                       "transaction",
+                       err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = dsql__values_check(stmts[i].params, stmts[i].nparams, err)))
+            return rc;
+    params *pp = calloc(n ? n : 1, sizeof *pp);
+    if (!pp)
+        return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
+    size_t built;
+    rc = params_build_each(pp, stmts, n, &built, err);
+    if (!rc)
+        rc = run_segments(conn, stmts, pp, n, segs, nseg, out, err);
+    params_free_each(pp, built);
     free(pp);
     if (rc)
         conn->last_error_status = rc;
@@ -1256,6 +1338,133 @@ static void log_each(dsql_conn *conn, const dsql__each_stmt *s, size_t n, const 
     }
 }
 
+/* Enters pipeline mode, queues the DEALLOCATEs due and each statement with its Sync, and
+ * flushes. *queued counts the statements queued with their Sync. */
+static int send_each(dsql_conn *conn, const dsql__each_stmt *s, size_t n, size_t nd, size_t *queued,
+                     dsql_error *e)
+{
+    PGconn *pg = conn->pg;
+    *queued = 0;
+    if (!PQenterPipelineMode(pg))
+        return dsql__error_from_pg(e, pg, NULL);
+    int rc = send_deallocs(conn, nd, e);
+    if (rc)
+        return rc;
+    for (; *queued < n; (*queued)++)
+        if (!PQsendQueryParams(pg, s[*queued].sql, s[*queued].nparams, NULL, s[*queued].values,
+                               s[*queued].lengths, s[*queued].formats, 0) ||
+            !PQpipelineSync(pg))
+            return dsql__error_from_pg(e, pg, NULL);
+    return dsql__conn_flush(conn, e);
+}
+
+/* Sending failed (e says why): what was queued may have reached the server (libpq flushes
+ * a full buffer on its own); the rest never left. */
+static void each_unsent(dsql_conn *conn, dsql__each_stmt *s, size_t n, size_t queued,
+                        const dsql_error *e)
+{
+    conn->broken = true;
+    pipeline_abandon(conn);
+    each_lost(s, 0, queued, e);
+    for (size_t i = queued; i < n; i++) {
+        s[i].err = *e;
+        s[i].rc = e->status;
+        dsql__err_prefix(&s[i].err, "not sent");
+    }
+}
+
+/* One statement's answer: its result, or its error. */
+static void each_answer(dsql_conn *conn, dsql__each_stmt *s, PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+        s->res = r;
+        if (dsql__sql_drops_statements(s->sql))
+            dsql__stmt_cache_reset(&conn->stmts);
+    } else {
+        s->rc = dsql__error_from_pg(&s->err, conn->pg, r);
+        PQclear(r);
+    }
+}
+
+/* Reads the DEALLOCATEs' answers, then each statement's answer and Sync. Returns the
+ * first statement left without an answer (n when none; e says why). */
+static size_t read_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, size_t nd, int64_t *done_us,
+                        dsql_error *e)
+{
+    if (!read_deallocs(conn, nd, e))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) /* each answer within its own bound, from the one before */
+            dsql__conn_start_round_trip(conn, dsql__sql_waits_long(s[i].sql));
+        PGresult *r = next_result(conn, e);
+        if (!r)
+            return i;
+        each_answer(conn, &s[i], r);
+        done_us[i] = dsql__mono_us();
+        int wrc;
+        if (!read_sync(conn, &wrc, e)) {
+            if (!wrc)
+                dsql_error_set(e, DSQL_EINTERNAL, "pipeline: expected the Sync result");
+            return i + 1;
+        }
+    }
+    return n;
+}
+
+/* Statements from lost_at on got no answer (e: what the wait said, if anything). */
+static void each_unanswered(dsql_conn *conn, dsql__each_stmt *s, size_t n, size_t lost_at,
+                            int64_t *done_us, dsql_error *e)
+{
+    if (e->status == DSQL_OK)
+        dsql__error_from_pg(e, conn->pg, NULL);
+    if (e->status != DSQL_ETIMEOUT && e->status != DSQL_EINTERNAL) {
+        e->status = DSQL_ECONNLOST;
+        dsql__err_prefix(e, "connection lost: no answer for a pipelined statement");
+    }
+    each_lost(s, lost_at, n, e);
+    for (size_t i = lost_at; i < n; i++)
+        done_us[i] = dsql__mono_us();
+    conn->broken = true;
+}
+
+/* The statements sent in one round trip, each with its Sync, and their answers read into
+ * s; done_us[i]: when statement i's answer came. */
+static void run_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, int64_t *done_us)
+{
+    size_t nd = deallocs_due(conn);
+    bool long_wait = false;
+    for (size_t i = 0; i < n && !long_wait; i++)
+        long_wait = dsql__sql_waits_long(s[i].sql);
+    dsql__conn_start_round_trip(conn, long_wait);
+    dsql_error e = DSQL_ERROR_INIT;
+    size_t queued;
+    if (send_each(conn, s, n, nd, &queued, &e)) {
+        each_unsent(conn, s, n, queued, &e);
+        return;
+    }
+    conn->stats.statements += n;
+    conn->stats.round_trips++;
+    size_t lost_at = read_each(conn, s, n, nd, done_us, &e);
+    if (lost_at < n)
+        each_unanswered(conn, s, n, lost_at, done_us, &e);
+    else if (!PQexitPipelineMode(conn->pg))
+        pipeline_abandon(conn);
+}
+
+/* The first failed statement's status and error (also the connection's last status). */
+static int first_failure(dsql_conn *conn, const dsql__each_stmt *s, size_t n, dsql_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i].rc) {
+            conn->last_error_status = s[i].rc;
+            if (err)
+                *err = s[i].err;
+            return s[i].rc;
+        }
+    return DSQL_OK;
+}
+
 int dsql__conn_exec_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, dsql_error *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -1263,109 +1472,24 @@ int dsql__conn_exec_each(dsql_conn *conn, dsql__each_stmt *s, size_t n, dsql_err
         s[i].rc = DSQL_OK;
         s[i].err = (dsql_error)DSQL_ERROR_INIT;
     }
-    int rc = conn_usable(conn, err);
+    int rc = conn_idle(conn,
+                       "statements that each run in their own transaction need a connection "
+                       "outside any transaction",
+                       err);
     if (rc)
         return rc;
-    if (dsql__conn_tx_status(conn) != PQTRANS_IDLE)
-        return dsql_error_set(err, DSQL_EINVAL,
-                              "statements that each run in their own transaction need a "
-                              "connection outside any transaction");
     if (n == 0)
         return DSQL_OK;
     for (size_t i = 0; i < n; i++)
         if (!s[i].sql)
             return dsql_error_set(err, DSQL_EINVAL, "SQL text is NULL (statement %zu)", i);
-    PGconn *pg = conn->pg;
-    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF || PQisBusy(pg))
-        return dsql_error_set(err, DSQL_EINVAL, "connection is busy (already in pipeline mode)");
+    if ((rc = check_not_busy(conn->pg, err)))
+        return rc;
     int64_t *done_us = calloc(n, sizeof *done_us);
     if (!done_us)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
-
     int64_t t0 = dsql__mono_us();
-    size_t nd = deallocs_due(conn);
-    bool long_wait = false;
-    for (size_t i = 0; i < n && !long_wait; i++)
-        long_wait = dsql__sql_waits_long(s[i].sql);
-    dsql__conn_start_round_trip(conn, long_wait);
-    dsql_error e = DSQL_ERROR_INIT;
-    size_t queued = 0; /* statements queued with their Sync */
-    if (!PQenterPipelineMode(pg)) {
-        rc = dsql__error_from_pg(&e, pg, NULL);
-    } else if (!(rc = send_deallocs(conn, nd, &e))) {
-        for (; queued < n; queued++)
-            if (!PQsendQueryParams(pg, s[queued].sql, s[queued].nparams, NULL, s[queued].values,
-                                   s[queued].lengths, s[queued].formats, 0) ||
-                !PQpipelineSync(pg)) {
-                rc = dsql__error_from_pg(&e, pg, NULL);
-                break;
-            }
-        if (!rc)
-            rc = dsql__conn_flush(conn, &e);
-    }
-    if (rc) {
-        /* What was queued may have reached the server (libpq flushes a full buffer on its
-         * own); the rest never left. */
-        conn->broken = true;
-        pipeline_abandon(conn);
-        each_lost(s, 0, queued, &e);
-        for (size_t i = queued; i < n; i++) {
-            s[i].err = e;
-            s[i].rc = e.status;
-            dsql__err_prefix(&s[i].err, "not sent");
-        }
-        goto done;
-    }
-    conn->stats.statements += n;
-    conn->stats.round_trips++;
-
-    size_t lost_at = n;
-    if (!read_deallocs(conn, nd, &e))
-        lost_at = 0;
-    for (size_t i = 0; i < lost_at; i++) {
-        if (i > 0) /* each answer within its own bound, from the one before */
-            dsql__conn_start_round_trip(conn, dsql__sql_waits_long(s[i].sql));
-        PGresult *r = next_result(conn, &e);
-        if (!r) {
-            lost_at = i;
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-            s[i].res = r;
-            if (dsql__sql_drops_statements(s[i].sql))
-                dsql__stmt_cache_reset(&conn->stmts);
-        } else {
-            s[i].rc = dsql__error_from_pg(&s[i].err, pg, r);
-            PQclear(r);
-        }
-        done_us[i] = dsql__mono_us();
-        int wrc;
-        PGresult *sync = dsql__conn_next_result(conn, &wrc, &e);
-        bool ok = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-        PQclear(sync);
-        if (!ok) {
-            if (!wrc)
-                dsql_error_set(&e, DSQL_EINTERNAL, "pipeline: expected the Sync result");
-            lost_at = i + 1;
-            break;
-        }
-    }
-    if (lost_at < n) {
-        if (e.status == DSQL_OK)
-            dsql__error_from_pg(&e, pg, NULL);
-        if (e.status != DSQL_ETIMEOUT && e.status != DSQL_EINTERNAL) {
-            e.status = DSQL_ECONNLOST;
-            dsql__err_prefix(&e, "connection lost: no answer for a pipelined statement");
-        }
-        each_lost(s, lost_at, n, &e);
-        for (size_t i = lost_at; i < n; i++)
-            done_us[i] = dsql__mono_us();
-        conn->broken = true;
-    } else if (!PQexitPipelineMode(pg)) {
-        pipeline_abandon(conn);
-    }
-done:
+    run_each(conn, s, n, done_us);
     dsql__conn_check_broken(conn);
     end_round_trip(conn);
     for (size_t i = 0; i < n; i++)
@@ -1373,12 +1497,5 @@ done:
             done_us[i] = dsql__mono_us();
     log_each(conn, s, n, done_us, t0);
     free(done_us);
-    rc = DSQL_OK;
-    for (size_t i = 0; i < n && !rc; i++)
-        if ((rc = s[i].rc)) {
-            conn->last_error_status = rc;
-            if (err)
-                *err = s[i].err;
-        }
-    return rc;
+    return first_failure(conn, s, n, err);
 }

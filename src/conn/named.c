@@ -28,6 +28,7 @@ typedef struct scan {
     dsql__strbuf out;
     dsql__named_sql *ns;
     size_t cap;
+    size_t copied; /* sql[copied, i) is still to copy */
     dsql_error *err;
 } scan;
 
@@ -128,6 +129,104 @@ static int unterminated(const scan *s, const char *what, size_t at)
                           s->fn, what, at + 1);
 }
 
+/* Copies sql[copied, i) to the output. */
+static void flush_to(scan *s, size_t i)
+{
+    dsql__sb_append_n(&s->out, s->sql + s->copied, i - s->copied);
+    s->copied = i;
+}
+
+/* At a '$' at *i: a positional parameter (an error), a dollar-quoted string (skipped), or
+ * a lone '$'. */
+static int at_dollar(scan *s, size_t *i)
+{
+    const char *sql = s->sql;
+    size_t at = *i, tag = dollar_tag(s, at);
+    if (sql[at + 1] >= '0' && sql[at + 1] <= '9') {
+        size_t d = at + 1;
+        while (sql[d] >= '0' && sql[d] <= '9')
+            d++;
+        return dsql_error_set(s->err, DSQL_EINVAL,
+                              "%s: $%.*s at byte %zu is a positional parameter; named "
+                              "(:name) and positional ($1..$n) parameters do not mix in "
+                              "one statement: name every parameter; nothing was sent",
+                              s->fn, (int)(d - at - 1 > 10 ? 10 : d - at - 1), sql + at + 1,
+                              at + 1);
+    }
+    if (!tag) {
+        (*i)++;
+        return DSQL_OK;
+    }
+    for (const char *q = strchr(sql + at + tag, '$'); q; q = strchr(q + 1, '$'))
+        if (!strncmp(q, sql + at, tag)) {
+            *i = (size_t)(q - sql) + tag;
+            return DSQL_OK;
+        }
+    return unterminated(s, "a dollar-quoted string", at);
+}
+
+/* At a word's first character at *i: the word skipped, or an E'...' constant. */
+static int at_word(scan *s, size_t *i)
+{
+    const char *sql = s->sql;
+    size_t j = *i;
+    while (j < s->len && (name_char((unsigned char)sql[j]) || sql[j] == '$'))
+        j++;
+    unsigned char c = (unsigned char)sql[*i];
+    if (j == *i + 1 && (c == 'E' || c == 'e') && sql[j] == '\'') {
+        size_t end = string_end(s, j, true);
+        *i = end;
+        return end ? DSQL_OK : unterminated(s, "a string constant", j);
+    }
+    *i = j;
+    return DSQL_OK;
+}
+
+/* A ':' at i followed by `next`, which is not a parameter name. */
+static int bad_colon(const scan *s, size_t i, unsigned char next)
+{
+    char what[32];
+    if (!next)
+        snprintf(what, sizeof what, "the end of the statement");
+    else if (next == ' ' || next == '\n' || next == '\t' || next == '\r')
+        snprintf(what, sizeof what, "white space");
+    else if (next < 0x7f && next > 0x20)
+        snprintf(what, sizeof what, "'%c'", next);
+    else
+        snprintf(what, sizeof what, "the byte 0x%02x", next);
+    return dsql_error_set(s->err, DSQL_EINVAL,
+                          "%s: ':' at byte %zu is followed by %s, not a parameter "
+                          "name (a name starts with a letter or '_'; write '::' for a "
+                          "cast); nothing was sent",
+                          s->fn, i + 1, what);
+}
+
+/* At a ':' at *i: a :name (rewritten to its $n), the :: cast, :=, an array slice inside
+ * brackets, or an error. */
+static int at_colon(scan *s, size_t *i, int brackets)
+{
+    const char *sql = s->sql;
+    unsigned char next = (unsigned char)sql[*i + 1];
+    if (next == ':' || next == '=') {
+        *i += 2; /* the :: cast (its type name is copied as a word), := */
+        return DSQL_OK;
+    }
+    if (name_start(next)) {
+        size_t j = *i + 1;
+        while (j < s->len && name_char((unsigned char)sql[j]))
+            j++;
+        flush_to(s, *i);
+        int rc = add_name(s, *i + 1, j - *i - 1);
+        *i = s->copied = j;
+        return rc;
+    }
+    if (brackets > 0) {
+        (*i)++; /* an array slice, a[1:2] */
+        return DSQL_OK;
+    }
+    return bad_colon(s, *i, next);
+}
+
 int dsql__named_parse(const char *sql, const char *fn, dsql__named_sql *out, dsql_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -138,8 +237,7 @@ int dsql__named_parse(const char *sql, const char *fn, dsql__named_sql *out, dsq
     if (!dsql__sb_reserve(&s.out, s.len + 16))
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     int brackets = 0, rc = DSQL_OK;
-    size_t i = 0, copied = 0; /* sql[copied, i) is still to copy */
-#define FLUSH() (dsql__sb_append_n(&s.out, sql + copied, i - copied), copied = i)
+    size_t i = 0;
     while (i < s.len && !rc) {
         unsigned char c = (unsigned char)sql[i];
         size_t end;
@@ -158,69 +256,11 @@ int dsql__named_parse(const char *sql, const char *fn, dsql__named_sql *out, dsq
                 rc = unterminated(&s, "a quoted identifier", i);
             i = end;
         } else if (c == '$') {
-            size_t tag = dollar_tag(&s, i);
-            if (sql[i + 1] >= '0' && sql[i + 1] <= '9') {
-                size_t d = i + 1;
-                while (sql[d] >= '0' && sql[d] <= '9')
-                    d++;
-                rc = dsql_error_set(err, DSQL_EINVAL,
-                                    "%s: $%.*s at byte %zu is a positional parameter; named "
-                                    "(:name) and positional ($1..$n) parameters do not mix in "
-                                    "one statement: name every parameter; nothing was sent",
-                                    fn, (int)(d - i - 1 > 10 ? 10 : d - i - 1), sql + i + 1, i + 1);
-            } else if (tag) {
-                const char *close = NULL;
-                for (const char *q = strchr(sql + i + tag, '$'); q; q = strchr(q + 1, '$'))
-                    if (!strncmp(q, sql + i, tag)) {
-                        close = q;
-                        break;
-                    }
-                if (!close)
-                    rc = unterminated(&s, "a dollar-quoted string", i);
-                else
-                    i = (size_t)(close - sql) + tag;
-            } else {
-                i++;
-            }
+            rc = at_dollar(&s, &i);
         } else if (name_start(c)) {
-            size_t j = i;
-            while (j < s.len && (name_char((unsigned char)sql[j]) || sql[j] == '$'))
-                j++;
-            if (j == i + 1 && (c == 'E' || c == 'e') && sql[j] == '\'') {
-                if (!(end = string_end(&s, j, true)))
-                    rc = unterminated(&s, "a string constant", j);
-                j = end;
-            }
-            i = j;
+            rc = at_word(&s, &i);
         } else if (c == ':') {
-            unsigned char next = (unsigned char)sql[i + 1];
-            if (next == ':' || next == '=') {
-                i += 2; /* the :: cast (its type name is copied as a word), := */
-            } else if (name_start(next)) {
-                size_t j = i + 1;
-                while (j < s.len && name_char((unsigned char)sql[j]))
-                    j++;
-                FLUSH();
-                rc = add_name(&s, i + 1, j - i - 1);
-                i = copied = j;
-            } else if (brackets > 0) {
-                i++; /* an array slice, a[1:2] */
-            } else {
-                char what[32];
-                if (!next)
-                    snprintf(what, sizeof what, "the end of the statement");
-                else if (next == ' ' || next == '\n' || next == '\t' || next == '\r')
-                    snprintf(what, sizeof what, "white space");
-                else if (next < 0x7f && next > 0x20)
-                    snprintf(what, sizeof what, "'%c'", next);
-                else
-                    snprintf(what, sizeof what, "the byte 0x%02x", next);
-                rc = dsql_error_set(err, DSQL_EINVAL,
-                                    "%s: ':' at byte %zu is followed by %s, not a parameter "
-                                    "name (a name starts with a letter or '_'; write '::' for a "
-                                    "cast); nothing was sent",
-                                    fn, i + 1, what);
-            }
+            rc = at_colon(&s, &i, brackets);
         } else {
             if (c == '[')
                 brackets++;
@@ -230,11 +270,10 @@ int dsql__named_parse(const char *sql, const char *fn, dsql__named_sql *out, dsq
         }
     }
     if (!rc) {
-        FLUSH();
+        flush_to(&s, i);
         if (s.out.oom)
             rc = dsql_error_set(err, DSQL_ENOMEM, "out of memory");
     }
-#undef FLUSH
     if (rc) {
         dsql__sb_free(&s.out);
         dsql__named_free(out);
