@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/concurrency.sh BUILD_DIR — per-operation cost with 1-16 threads, server local and at 2 ms RTT:
-# libdsql's pool (max 5, and max = threads) against hand-written libpq with one connection
-# per thread, for a point read and a one-insert transaction. BENCH_CONC_THREADS (default
-# "1 2 4 8 16"), BENCH_CONC_SECONDS per run (default 1), BENCH_CONC_RTT_MS (default "0 2":
+# libdsql's pool (max 5, and max = threads) against libdsql with one connection per thread
+# (the pool's own cost) and hand-written libpq with one connection per thread, for a point
+# read and a one-insert transaction. BENCH_CONC_THREADS (default
+# "1 2 4 8 16"), BENCH_CONC_SECONDS per run (default 2), BENCH_CONC_RTT_MS (default "0 2":
 # the server local, then behind bench/rttproxy at 2 ms round trip, 1 ms each way). Run with the throwaway
 # PostgreSQL's environment (scripts/with-localpg.sh; bench/run.sh calls it). Prints a
 # Markdown table; raw lines go to BENCH_OUT/raw/concurrency.txt.
@@ -11,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 1 ] || { echo "usage: bench/concurrency.sh BUILD_DIR" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 threads=${BENCH_CONC_THREADS:-1 2 4 8 16}
-secs=${BENCH_CONC_SECONDS:-1}
+secs=${BENCH_CONC_SECONDS:-2}
 rtts=${BENCH_CONC_RTT_MS:-0 2}
 out=${BENCH_OUT:-$here/results}
 raw=$out/raw
@@ -50,8 +51,8 @@ for rtt in $rtts; do
     echo
     echo "RTT $rtt ms:"
     echo
-    echo "| op | threads | libpq (conn per thread): ops/s, p50/p99 us, CPU us/op | libdsql pool 5 | vs libpq | libdsql pool = threads | vs libpq |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| op | threads | libpq (conn per thread): ops/s, p50/p99 us, CPU us/op | libdsql conn per thread | vs libpq | libdsql pool 5 | vs libpq | libdsql pool = threads | vs libpq | pool = threads vs libdsql conn per thread |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
     for op in read tx; do
         for t in $threads; do
             clear() { PGPORT=$server_port psql -XqAt -c "DELETE FROM bench_conc_w" >/dev/null; }
@@ -61,13 +62,15 @@ for rtt in $rtts; do
             d5=$("$prog" --client libdsql --op $op --threads "$t" --pool 5 --seconds "$secs")
             clear
             dt=$("$prog" --client libdsql --op $op --threads "$t" --pool "$t" --seconds "$secs")
-            printf 'rtt_ms=%s %s\nrtt_ms=%s %s\nrtt_ms=%s %s\n' "$rtt" "$lp" "$rtt" "$d5" \
-                "$rtt" "$dt" >>"$raw/concurrency.txt"
+            clear
+            dc=$("$prog" --client libdsql-conn --op $op --threads "$t" --seconds "$secs")
+            printf 'rtt_ms=%s %s\nrtt_ms=%s %s\nrtt_ms=%s %s\nrtt_ms=%s %s\n' "$rtt" "$lp" \
+                "$rtt" "$dc" "$rtt" "$d5" "$rtt" "$dt" >>"$raw/concurrency.txt"
             cell() { printf '%s, %s/%s, %s' "$(field ops_per_sec "$1")" "$(field p50_us "$1")" \
                 "$(field p99_us "$1")" "$(field cpu_us_per_op "$1")"; }
-            ratio() { awk -v a="$(field ops_per_sec "$1")" -v b="$(field ops_per_sec "$lp")" \
+            ratio() { awk -v a="$(field ops_per_sec "$1")" -v b="$(field ops_per_sec "${2:-$lp}")" \
                 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
-            echo "| $op | $t | $(cell "$lp") | $(cell "$d5") | $(ratio "$d5") | $(cell "$dt") | $(ratio "$dt") |"
+            echo "| $op | $t | $(cell "$lp") | $(cell "$dc") | $(ratio "$dc") | $(cell "$d5") | $(ratio "$d5") | $(cell "$dt") | $(ratio "$dt") | $(ratio "$dt" "$dc") |"
         done
     done
 done
@@ -75,5 +78,6 @@ export PGPORT=$server_port
 psql -XqAt -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null
 echo
 echo "${secs} s per run; ops/s of all threads; CPU: the"
-echo "client process's user + system time per operation. libdsql's pool serves threads"
-echo "beyond its max by queueing them (pool 5 with 8 or 16 threads)."
+echo "client process's user + system time per operation. Every thread opens its connection"
+echo "(or one of the pool's) before the timing starts. libdsql's pool serves threads beyond"
+echo "its max by queueing them (pool 5 with 8 or 16 threads)."

@@ -1,17 +1,20 @@
 /*
- * bench_concurrency: per-operation cost with T threads, libdsql's pool against hand-written
- * libpq with one connection per thread.
+ * bench_concurrency: per-operation cost with T threads, libdsql's pool against libdsql with
+ * one connection per thread and hand-written libpq with one connection per thread.
  *
- *   bench_concurrency --client libdsql|libpq --op read|tx --threads T [--pool N]
- *                     [--seconds S]
+ *   bench_concurrency --client libdsql|libdsql-conn|libpq --op read|tx --threads T
+ *                     [--pool N] [--seconds S]
  *
  * Each thread runs the operation in a loop for S seconds (default 1):
  *   read  a point read by primary key, SELECT name FROM bench_conc WHERE id = $1
- *         (libdsql: dsql_pool_query; libpq: PQexecPrepared on the thread's connection)
+ *         (libdsql: dsql_pool_query; libdsql-conn: dsql_conn_query on the thread's own
+ *         dsql_conn; libpq: PQexecPrepared on the thread's connection)
  *   tx    a one-insert transaction (libdsql: dsql_transaction with one dsql_conn_query;
- *         libpq: BEGIN ISOLATION LEVEL REPEATABLE READ, a prepared INSERT, COMMIT)
+ *         libdsql-conn: dsql_conn_transaction on the thread's own dsql_conn; libpq: BEGIN
+ *         ISOLATION LEVEL REPEATABLE READ, a prepared INSERT, COMMIT)
  * libdsql reads its connection settings from the environment (dsql_config_from_env) and
- * opens a pool of N connections (default: T); libpq connects with PQconnectdb("") (the PG*
+ * opens a pool of N connections (default: T), each opened by one of the threads before the
+ * timing starts; libpq connects with PQconnectdb("") (the PG*
  * variables). The table bench_conc (id int PRIMARY KEY, name text, plus rows 1..1000) must
  * exist (bench/concurrency.sh creates it). Prints one line:
  *
@@ -44,6 +47,7 @@ typedef struct run {
     int threads, pool_max;
     double seconds;
     dsql_pool *pool;
+    const dsql_config *cfg; /* libdsql-conn: each thread opens its own connection */
     atomic_bool stop;
     atomic_int failed;
     pthread_barrier_t start; /* the threads and main: timing starts once all are set up */
@@ -97,7 +101,17 @@ static void *libdsql_main(void *arg)
     dsql_error err = DSQL_ERROR_INIT;
     uint64_t k = (uint64_t)w->id * 7919;
     int64_t seq = (int64_t)w->id << 40;
+    /* Each thread opens its pool connection itself before the timing starts, as libpq's
+     * and libdsql-conn's threads do: a connection's libpq and OpenSSL state then lives in
+     * that thread's malloc arena, not next to the other threads' connections in the main
+     * thread's (docs/performance.md says what that costs). Threads beyond the pool's max
+     * find the connections open. */
+    dsql_conn *warm = NULL;
+    if (w->id < r->pool_max && dsql_pool_acquire(r->pool, &warm, &err))
+        fail(r, "libdsql warm-up", err.message);
     pthread_barrier_wait(&r->start);
+    if (warm)
+        dsql_pool_release(r->pool, warm);
     while (!atomic_load(&r->stop)) {
         int64_t t0 = now_ns();
         int rc;
@@ -117,6 +131,42 @@ static void *libdsql_main(void *arg)
         }
         note(w, t0);
     }
+    return NULL;
+}
+
+/* libdsql without the pool: the thread's own connection (the pool's overhead is the
+ * difference). */
+static void *libdsql_conn_main(void *arg)
+{
+    worker *w = arg;
+    run *r = w->r;
+    dsql_error err = DSQL_ERROR_INIT;
+    dsql_conn *conn = NULL;
+    if (dsql_conn_open(r->cfg, &conn, &err))
+        fail(r, "libdsql-conn connect", err.message);
+    uint64_t k = (uint64_t)w->id * 7919;
+    int64_t seq = ((int64_t)w->id << 40) + ((int64_t)1 << 51); /* apart from the others' */
+    pthread_barrier_wait(&r->start);
+    while (conn && !atomic_load(&r->stop)) {
+        int64_t t0 = now_ns();
+        int rc;
+        if (!strcmp(r->op, "read")) {
+            dsql_value v = DSQL_INT((int64_t)(k++ % 1000) + 1);
+            dsql_result *res = NULL;
+            rc = dsql_conn_query(conn, "SELECT name FROM bench_conc WHERE id = $1", &v, 1, &res,
+                                 &err);
+            dsql_result_free(res);
+        } else {
+            tx_ctx t = {.id = seq++};
+            rc = dsql_conn_transaction(conn, insert_body, &t, NULL, NULL, &err);
+        }
+        if (rc) {
+            fail(r, "libdsql-conn", err.message);
+            break;
+        }
+        note(w, t0);
+    }
+    dsql_conn_close(conn);
     return NULL;
 }
 
@@ -177,8 +227,8 @@ static int cmp_u32(const void *a, const void *b)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: bench_concurrency --client libdsql|libpq --op read|tx --threads T "
-                 "[--pool N] [--seconds S]\n");
+    fprintf(out, "usage: bench_concurrency --client libdsql|libdsql-conn|libpq --op read|tx "
+                 "--threads T [--pool N] [--seconds S]\n");
 }
 
 int main(int argc, char **argv)
@@ -217,10 +267,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!r.client || (strcmp(r.client, "libdsql") && strcmp(r.client, "libpq")) || !r.op ||
-        (strcmp(r.op, "read") && strcmp(r.op, "tx")) || r.threads < 1 || r.threads > MAX_THREADS ||
-        r.pool_max < 0 || r.pool_max > MAX_THREADS || !(r.seconds > 0 && r.seconds <= 600) ||
-        optind != argc) {
+    if (!r.client ||
+        (strcmp(r.client, "libdsql") && strcmp(r.client, "libdsql-conn") &&
+         strcmp(r.client, "libpq")) ||
+        !r.op || (strcmp(r.op, "read") && strcmp(r.op, "tx")) || r.threads < 1 ||
+        r.threads > MAX_THREADS || r.pool_max < 0 || r.pool_max > MAX_THREADS ||
+        !(r.seconds > 0 && r.seconds <= 600) || optind != argc) {
         fprintf(stderr,
                 "bench_concurrency: threads and pool from 1 to %d, seconds from 0 "
                 "(excluded) to 600\n",
@@ -229,10 +281,16 @@ int main(int argc, char **argv)
         return 2;
     }
     bool libdsql = !strcmp(r.client, "libdsql");
+    bool own_conn = !strcmp(r.client, "libdsql-conn");
     if (!r.pool_max)
         r.pool_max = r.threads;
     dsql_config cfg = DSQL_CONFIG_INIT;
     dsql_error err = DSQL_ERROR_INIT;
+    r.cfg = &cfg;
+    if (own_conn && dsql_config_from_env(&cfg, &err)) {
+        fprintf(stderr, "bench_concurrency: %s\n", err.message);
+        return 1;
+    }
     if (libdsql) {
         dsql_pool_options po = DSQL_POOL_OPTIONS_INIT;
         po.max = r.pool_max;
@@ -240,16 +298,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_concurrency: %s\n", err.message);
             return 1;
         }
-        /* Open the pool's connections before timing (as libpq's threads connect first). */
-        dsql_conn *held[MAX_THREADS];
-        int nh = 0;
-        for (; nh < r.pool_max; nh++)
-            if (dsql_pool_acquire(r.pool, &held[nh], &err)) {
-                fprintf(stderr, "bench_concurrency: %s\n", err.message);
-                return 1;
-            }
-        for (int i = 0; i < nh; i++)
-            dsql_pool_release(r.pool, held[i]);
     }
     worker w[MAX_THREADS];
     size_t cap = MAX_SAMPLES / (size_t)r.threads;
@@ -260,11 +308,15 @@ int main(int argc, char **argv)
             return 1;
     }
     struct rusage ru0, ru1;
-    /* libpq's threads connect and prepare before the barrier (the pool's connections are
-     * open already): only the loops are timed. */
+    /* Every thread connects before the barrier (libpq's also prepare; the pool's threads
+     * each open one of its connections): only the loops are timed. */
     pthread_barrier_init(&r.start, NULL, (unsigned)r.threads + 1);
     for (int i = 0; i < r.threads; i++)
-        pthread_create(&w[i].th, NULL, libdsql ? libdsql_main : libpq_main, &w[i]);
+        pthread_create(&w[i].th, NULL,
+                       libdsql    ? libdsql_main
+                       : own_conn ? libdsql_conn_main
+                                  : libpq_main,
+                       &w[i]);
     pthread_barrier_wait(&r.start);
     getrusage(RUSAGE_SELF, &ru0);
     int64_t t0 = now_ns();

@@ -29,6 +29,8 @@ void dsql__pool_abs_deadline(struct timespec *ts, int64_t deadline_ms)
 
 static void idle_push(dsql_pool *p, dsql_conn *c)
 {
+    if (c->home_slot)
+        p->home[c->home_slot - 1] = c;
     c->prev = NULL;
     c->next = p->idle_head;
     if (p->idle_head)
@@ -41,6 +43,8 @@ static void idle_push(dsql_pool *p, dsql_conn *c)
 
 void dsql__pool_idle_remove(dsql_pool *p, dsql_conn *c)
 {
+    if (c->home_slot && p->home[c->home_slot - 1] == c)
+        p->home[c->home_slot - 1] = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -163,31 +167,35 @@ void dsql__pool_retire(dsql_pool *p, dsql_conn *c, const char *why)
 
 /* ---- acquire / release ---- */
 
-/* Its address tells threads apart: a connection remembers the thread it was lent to last,
- * and goes back to that thread when it is idle (see idle_pick). */
-static _Thread_local char thread_token;
+/* 1 + this thread's slot in every pool's home table; 0 before its first acquire. */
+static _Thread_local unsigned thread_slot;
+static atomic_uint next_thread_slot;
+
+static unsigned my_slot(void)
+{
+    if (!thread_slot)
+        thread_slot = 1 + atomic_fetch_add(&next_thread_slot, 1) % HOME_SLOTS;
+    return thread_slot;
+}
 
 /* The transaction bodies this thread is running, innermost first (dsql__pool_body_enter). */
 static _Thread_local dsql__body_mark *thread_bodies;
 
 /*
- * The idle connection to lend (mu held, list not empty): the one this thread used last
- * when it is among the AFFINITY_SCAN most recently used, else the most recently used.
- * A thread that gets its own connection back keeps talking to the same server backend,
- * and the scheduler keeps the two on the CPUs where they last ran; handing connections
- * round between threads (plain LIFO) makes every thread wake a different backend each
- * time, and the two keep migrating between CPUs. Which idle connection a thread gets
- * never makes anyone wait: only the choice among idle ones changes (a waiter still gets
- * the first connection released, in arrival order). A new thread may reuse an exited
- * one's token: it then takes that thread's last connection, as it might any other.
+ * The idle connection to lend (mu held, list not empty): the one this thread released
+ * last when it is still idle, else the most recently used. A thread that gets its own
+ * connection back keeps talking to the same server backend, and the scheduler keeps the
+ * two on the CPUs where they last ran; handing connections round between threads (plain
+ * LIFO) makes every thread wake a different backend each time, and the two keep migrating
+ * between CPUs. The home table finds it without walking the idle list (whose nodes the
+ * other threads' cores write). Which idle connection a thread gets never makes anyone
+ * wait: only the choice among idle ones changes (a waiter still gets the first connection
+ * released, in arrival order).
  */
 static dsql_conn *idle_pick(dsql_pool *p)
 {
-    dsql_conn *c = p->idle_head;
-    for (int i = 0; i < AFFINITY_SCAN && c; i++, c = c->next)
-        if (c->last_user == &thread_token)
-            return c;
-    return p->idle_head;
+    dsql_conn *c = p->home[my_slot() - 1];
+    return c ? c : p->idle_head;
 }
 
 /* The checks a connection passes before being lent (no lock held). */
@@ -303,7 +311,7 @@ static int pool_acquire_call(dsql_pool *p, dsql_conn **out, dsql_error *err)
         }
     }
     c->stats_at_acquire = c->stats;
-    c->last_user = &thread_token;
+    c->home_slot = my_slot();
     *out = c;
     return DSQL_OK;
 }
@@ -653,6 +661,7 @@ void dsql_pool_close(dsql_pool *p)
         pthread_cond_wait(&p->changed, &p->mu);
     dsql_conn *c = p->idle_head;
     p->idle_head = p->idle_tail = NULL;
+    memset(p->home, 0, sizeof p->home);
     p->open -= p->nidle;
     p->nidle = 0;
     pthread_mutex_unlock(&p->mu);

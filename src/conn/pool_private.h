@@ -18,10 +18,10 @@
 #define MIN_IDLE_MS         10
 #define MIN_LIFETIME_MS     100
 #define MAX_CONNECTIONS     10000 /* Aurora DSQL's per-cluster connection limit */
-/* Idle connections an acquire looks through for the one its thread released last (most
- * recently used first): beyond that, the connection has sat idle through as many
- * releases and is no warmer than the first one. */
-#define AFFINITY_SCAN 64
+/* Thread slots of a pool's home table: a thread's slot holds the idle connection it
+ * released last (threads beyond this many share slots: only the choice among idle
+ * connections changes). */
+#define HOME_SLOTS 64
 
 /* One endpoint of the pool (several for a multi-Region cluster). Guarded by mu except the
  * atomics. */
@@ -68,6 +68,8 @@ struct dsql_pool {
     bool closing;
 
     dsql_conn *idle_head, *idle_tail; /* most recently used first */
+    dsql_conn *home[HOME_SLOTS];      /* per thread slot: the idle connection that thread
+                                         released last, while it is idle (else NULL) */
     int nidle;
     int open;       /* slots: idle + lent + being opened */
     int connecting; /* of which being opened */

@@ -215,7 +215,8 @@ struct dsql_conn {
     int64_t idle_since_ms;
     dsql_conn_stats stats_at_acquire;
     struct dsql_conn *prev, *next; /* idle list */
-    const void *last_user;         /* the thread that released it last (a token, compared only) */
+    unsigned home_slot;            /* 1 + the pool's home slot of the thread it was lent to
+                                      last; 0 = none */
 };
 
 /* The connection's transaction status as the library sees it: PQtransactionStatus, or
