@@ -413,23 +413,21 @@ static void finish(dsql__rules_ctx *c, dsql_rules_stmt *st)
     for (size_t i = 0; i < c->n_findings; i++)
         line_col(c->r, c->findings[i].offset, &c->findings[i].line, &c->findings[i].column);
     if (c->n_findings) {
-        dsql_rules_finding *f = dsql__arena_alloc(&c->r->arena, c->n_findings * sizeof *f);
-        if (!f) {
+        st->findings =
+            dsql__arena_memdup(&c->r->arena, c->findings, c->n_findings * sizeof *c->findings);
+        if (!st->findings) {
             c->oom = true;
             return;
         }
-        memcpy(f, c->findings, c->n_findings * sizeof *f);
-        st->findings = f;
         st->n_findings = c->n_findings;
     }
     if (c->n_targets) {
-        dsql_rules_name *t = dsql__arena_alloc(&c->r->arena, c->n_targets * sizeof *t);
-        if (!t) {
+        st->targets =
+            dsql__arena_memdup(&c->r->arena, c->targets, c->n_targets * sizeof *c->targets);
+        if (!st->targets) {
             c->oom = true;
             return;
         }
-        memcpy(t, c->targets, c->n_targets * sizeof *t);
-        st->targets = t;
         st->n_targets = c->n_targets;
     }
     c->findings = NULL;
@@ -662,10 +660,9 @@ static int analyze(dsql_rules_result *r, dsql__arena *scratch, dsql_error *err)
     if (ctx.oom)
         return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
     if (out.n) {
-        r->stmts = dsql__arena_alloc(&r->arena, out.n * sizeof *r->stmts);
+        r->stmts = dsql__arena_memdup(&r->arena, out.v, out.n * sizeof *r->stmts);
         if (!r->stmts)
             return dsql_error_set(err, DSQL_ENOMEM, "out of memory analysing SQL");
-        memcpy(r->stmts, out.v, out.n * sizeof *r->stmts);
         r->n = out.n;
     }
     for (size_t i = 0; i < r->n && !r->syntax_error; i++)

@@ -52,7 +52,7 @@ void *dsql__arena_alloc(dsql__arena *a, size_t n)
     return p;
 }
 
-char *dsql__arena_memdup(dsql__arena *a, const void *p, size_t n)
+void *dsql__arena_memdup(dsql__arena *a, const void *p, size_t n)
 {
     if (n == SIZE_MAX)
         return NULL;

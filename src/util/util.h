@@ -69,8 +69,9 @@ typedef struct dsql__arena {
 
 /* Returns n bytes (zeroed), or NULL when out of memory. n == 0 returns a valid pointer. */
 void *dsql__arena_alloc(dsql__arena *a, size_t n);
-/* Copies n bytes and appends a NUL (so text stays a C string). NULL on oom. */
-char *dsql__arena_memdup(dsql__arena *a, const void *p, size_t n);
+/* Copies n bytes (aligned as dsql__arena_alloc's, so arrays of structs too) and appends
+ * a NUL (so text stays a C string). NULL on oom. */
+void *dsql__arena_memdup(dsql__arena *a, const void *p, size_t n);
 char *dsql__arena_strdup(dsql__arena *a, const char *s);
 void dsql__arena_free(dsql__arena *a);
 
